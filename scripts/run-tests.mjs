@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Runs every *.test.ts under test/ with node:test (through tsx). Usage: run-tests.mjs [substring filters...]
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const root = new URL('..', import.meta.url).pathname;
+const filters = process.argv.slice(2);
+const files = [];
+const walk = (dir) => {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (name === 'node_modules' || name === 'screenshots') continue;
+    if (statSync(p).isDirectory()) walk(p);
+    else if (name.endsWith('.test.ts')) files.push(relative(root, p));
+  }
+};
+walk(join(root, 'test'));
+files.sort();
+const chosen = filters.length ? files.filter((f) => filters.some((x) => f.includes(x))) : files;
+if (chosen.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...chosen],
+  { stdio: 'inherit', cwd: root, env: { ...process.env, SEALPOST_TEST: '1' } },
+);
+process.exit(result.status ?? 1);

@@ -1,0 +1,181 @@
+// Public types of server/mailbox: the encrypted per-alias store. Protocol code sees only these.
+// Nothing here mentions SQL; errors crossing the boundary are the classes in ./errors.ts.
+
+/** uuid of a mailbox file (mailboxes/<uuid>.sqlite); never derived from an address. */
+export type MailboxId = string & { readonly __brand: 'MailboxId' };
+
+export type SpecialUse = '\\Drafts' | '\\Sent' | '\\Junk' | '\\Trash' | '\\Archive' | '\\All' | '\\Flagged';
+
+export interface FolderInfo {
+  /** Full path with '/' as hierarchy separator; 'INBOX' is case-insensitive. */
+  readonly path: string;
+  readonly specialUse: SpecialUse | null;
+  readonly subscribed: boolean;
+  readonly uidValidity: number;
+  readonly uidNext: number;
+  readonly highestModseq: number;
+}
+
+export interface FolderStatus extends FolderInfo {
+  readonly messages: number;
+  readonly unseen: number;
+  /** Sum of message sizes in bytes. */
+  readonly size: number;
+}
+
+/** What the store keeps about one message besides its bytes. */
+export interface MessageMeta {
+  readonly uid: number;
+  readonly modseq: number;
+  /** System flags (`\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`) and keywords, as IMAP spells them. */
+  readonly flags: readonly string[];
+  readonly internalDate: Date;
+  /** RFC 822 size in bytes of the message as received. */
+  readonly size: number;
+  readonly messageId: string | null;
+  readonly threadId: number;
+}
+
+/** Metadata plus the parsed structure computed at append time (see server/mime). */
+export interface MessageRecord extends MessageMeta {
+  /** Opaque to the store: produced by server/mime at append, returned as-is (Buffers preserved). */
+  readonly structure: unknown;
+}
+
+export interface AppendOptions {
+  readonly flags?: readonly string[];
+  readonly internalDate?: Date;
+}
+
+export interface AppendResult {
+  readonly uid: number;
+  readonly uidValidity: number;
+  readonly modseq: number;
+}
+
+export type StoreMode = 'add' | 'remove' | 'replace';
+
+export interface StoreResult {
+  /** Messages whose flags changed, with their new flags and modseq. */
+  readonly updated: readonly { uid: number; flags: readonly string[]; modseq: number }[];
+  /** UIDs refused because their modseq was above UNCHANGEDSINCE. */
+  readonly modified: readonly number[];
+}
+
+export interface CopyResult {
+  readonly uidValidity: number;
+  /** [source uid, destination uid] pairs in source order. */
+  readonly mapping: readonly (readonly [number, number])[];
+}
+
+/** A change recorded in the journal inside the mailbox file. */
+export type ChangeEntry =
+  | { readonly kind: 'append'; readonly uid: number; readonly modseq: number }
+  | { readonly kind: 'flags'; readonly uid: number; readonly modseq: number; readonly flags: readonly string[] }
+  | { readonly kind: 'expunge'; readonly uid: number; readonly modseq: number };
+
+/** Search query tree (RFC 3501 SEARCH keys), compiled to SQL by the store. */
+export type SearchQuery =
+  | { readonly op: 'all' }
+  | { readonly op: 'and'; readonly of: readonly SearchQuery[] }
+  | { readonly op: 'or'; readonly of: readonly SearchQuery[] }
+  | { readonly op: 'not'; readonly of: SearchQuery }
+  | { readonly op: 'uid'; readonly uids: UidSet }
+  | { readonly op: 'text' | 'body' | 'subject' | 'from' | 'to' | 'cc' | 'bcc'; readonly value: string }
+  | { readonly op: 'header'; readonly name: string; readonly value: string }
+  | { readonly op: 'flag'; readonly flag: string; readonly set: boolean }
+  | { readonly op: 'before' | 'on' | 'since'; readonly date: string /* YYYY-MM-DD, internal date */ }
+  | { readonly op: 'sentbefore' | 'senton' | 'sentsince'; readonly date: string /* YYYY-MM-DD, Date: header */ }
+  | { readonly op: 'larger' | 'smaller'; readonly size: number }
+  | { readonly op: 'modseq'; readonly modseq: number };
+
+/** Inclusive UID ranges; `end` Infinity means `*`. */
+export type UidSet = readonly (readonly [number, number])[];
+
+export interface QuotaUsage {
+  readonly usedBytes: number;
+  /** null = unlimited. */
+  readonly limitBytes: number | null;
+  readonly messages: number;
+}
+
+export interface StorageReport {
+  readonly logicalBytes: number;
+  readonly fileBytes: number;
+  readonly dedupeSavedBytes: number;
+  readonly compressionSavedBytes: number;
+}
+
+/** Emitted by the store after a committed write, so live sessions can update. */
+export interface MailboxChangeEvent {
+  readonly mailboxId: MailboxId;
+  readonly folder: string;
+  readonly highestModseq: number;
+}
+
+/** One unlocked mailbox file. All methods run one transaction each; readers see consistent snapshots. */
+export interface Mailbox {
+  readonly id: MailboxId;
+
+  /** Lists folders in path order. */
+  listFolders(): FolderInfo[];
+  /** Counts and sizes of one folder; throws NoSuchFolder. */
+  status(path: string): FolderStatus;
+  /** Creates a folder (and missing parents); throws FolderExists. */
+  createFolder(path: string, specialUse?: SpecialUse | null): FolderInfo;
+  /** Renames a folder and all its children; renaming INBOX moves its messages (RFC 3501). */
+  renameFolder(from: string, to: string): void;
+  /** Deletes a folder and its messages; INBOX cannot be deleted. */
+  deleteFolder(path: string): void;
+  /** Sets the subscribed mark of a folder. */
+  subscribe(path: string, subscribed: boolean): void;
+
+  /** Stores a message durably and returns its UID; throws OverQuota / NoSuchFolder. */
+  append(folder: string, raw: Buffer, options?: AppendOptions): Promise<AppendResult>;
+  /** Metadata of every message in a folder, ascending UID (the SELECT index). */
+  listMessages(folder: string): MessageMeta[];
+  /** Metadata and parsed structure of the given UIDs, ascending. */
+  fetch(folder: string, uids: UidSet): MessageRecord[];
+  /** The message bytes exactly as received. */
+  readMessage(folder: string, uid: number): Promise<Buffer>;
+  /** Bytes [start, end) of the message as received, reading only the chunks that cover them. */
+  readRange(folder: string, uid: number, start: number, end: number): Promise<Buffer>;
+  /** Changes flags; with unchangedSince, messages with a higher modseq are left alone and reported. */
+  store(folder: string, uids: UidSet, mode: StoreMode, flags: readonly string[], unchangedSince?: number): StoreResult;
+  /** Copies messages to another folder (attachments are shared, not duplicated). */
+  copy(folder: string, uids: UidSet, target: string): CopyResult;
+  /** Moves messages to another folder; source UIDs are expunged. */
+  move(folder: string, uids: UidSet, target: string): CopyResult;
+  /** Removes \Deleted messages (all, or only those in uids); returns the expunged UIDs. */
+  expunge(folder: string, uids?: UidSet): number[];
+  /** UIDs matching the query, ascending. */
+  search(folder: string, query: SearchQuery): number[];
+  /** Journal entries with modseq > since for a folder, ascending modseq. */
+  changesSince(folder: string, since: number): ChangeEntry[];
+  /** Used and allowed bytes. */
+  quota(): QuotaUsage;
+  /** Logical vs physical size, dedupe and compression savings. */
+  storageReport(): StorageReport;
+}
+
+/** Opens, creates and re-keys mailbox files; one handle per file per process (LRU + idle close). */
+export interface MailboxStore {
+  /** Creates mailboxes/<id>.sqlite with the default folders; throws if it exists. */
+  create(id: MailboxId, mailboxKey: Buffer, quotaBytes?: number | null): Promise<void>;
+  /** Opens (or returns the cached handle of) a mailbox; throws WrongKey without modifying the file. */
+  open(id: MailboxId, mailboxKey: Buffer): Promise<Mailbox>;
+  /** True when a handle for this mailbox is open in this process. */
+  isOpen(id: MailboxId): boolean;
+  /** Closes the handle (checkpointing the WAL). */
+  close(id: MailboxId): Promise<void>;
+  /** Re-keys crash-safely: copy, verify, atomic swap under lock; the old key works until the swap. */
+  rekey(id: MailboxId, oldKey: Buffer, newKey: Buffer): Promise<void>;
+  /** Deletes the file (and -wal/-shm) after closing it. */
+  remove(id: MailboxId): Promise<void>;
+  /** Sets the quota limit (bytes, null = unlimited) stored in the file. */
+  setQuota(id: MailboxId, mailboxKey: Buffer, quotaBytes: number | null): Promise<void>;
+  /** Subscribes to committed changes of any open mailbox. Returns an unsubscribe function. */
+  onChange(listener: (event: MailboxChangeEvent) => void): () => void;
+  /** Closes every handle. */
+  closeAll(): Promise<void>;
+}
