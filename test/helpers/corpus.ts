@@ -343,7 +343,7 @@ function buildBody(rnd: Rnd, kind: string, token: string, i: number, fromName: s
         headers: [`Content-Type: multipart/mixed; boundary="${b}"`],
         body:
           'This is a multi-part message in MIME format.\r\n\r\n' +
-          `--${b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n${crlf(text.replace(/[^\x00-\x7f]/g, '?'))}\r\n` +
+          `--${b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n${crlf(text.replace(/[^\t\n\r\x20-\x7e]/g, '?'))}\r\n` +
           `--${b}\r\nContent-Type: text/csv; charset=us-ascii; name="statement.csv"\r\nContent-Disposition: attachment; filename="statement.csv"\r\n\r\n${crlf(csv)}\r\n` +
           `--${b}\r\nContent-Type: application/octet-stream; name="${names[1]}"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename="${names[1]}"\r\n\r\n${base64Lines(bin)}\r\n` +
           `--${b}--\r\n`,
