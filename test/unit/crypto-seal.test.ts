@@ -1,0 +1,137 @@
+// Hybrid sealed boxes and secret wrapping: round trips, every tampered byte refused, wrong key, wrong AAD.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { x25519 } from '@noble/curves/ed25519.js';
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import {
+  generateSealKeyPair, seal, unseal, sealPublicKeyOf, wrapSecret, unwrapSecret, SealError,
+  SEAL_PUBLIC_KEY_BYTES, SEAL_PRIVATE_KEY_BYTES, SEAL_OVERHEAD_BYTES, timingSafeEqual, wipe, randomBytes,
+} from '../../server/crypto/index.js';
+
+const isSealError = (code?: string) => (err: unknown): boolean => {
+  assert.ok(err instanceof SealError, `expected SealError, got ${String(err)}`);
+  if (code) assert.equal(err.code, code);
+  return true;
+};
+
+test('a message sealed to an alias opens with its private key, with and without AAD, empty and 1 MB', () => {
+  const kp = generateSealKeyPair();
+  assert.equal(kp.publicKey.length, SEAL_PUBLIC_KEY_BYTES);
+  assert.equal(kp.privateKey.length, SEAL_PRIVATE_KEY_BYTES);
+  assert.deepEqual(Buffer.from(sealPublicKeyOf(kp.privateKey)), Buffer.from(kp.publicKey));
+  const msg = Buffer.from('Subject: lunch\r\n\r\nSee you at noon.\r\n');
+  const box = seal(kp.publicKey, msg);
+  assert.equal(box.length, msg.length + SEAL_OVERHEAD_BYTES);
+  assert.deepEqual(unseal(kp.privateKey, box), msg);
+  assert.equal(box.indexOf(Buffer.from('lunch')), -1, 'plaintext does not show through');
+  const aad = Buffer.from('queue/1234');
+  assert.deepEqual(unseal(kp.privateKey, seal(kp.publicKey, msg, aad), aad), msg);
+  assert.deepEqual(unseal(kp.privateKey, seal(kp.publicKey, Buffer.alloc(0))), Buffer.alloc(0));
+  const big = randomBytes(1024 * 1024);
+  assert.deepEqual(unseal(kp.privateKey, seal(kp.publicKey, big)), big);
+});
+
+test('sealing the same message twice gives unrelated boxes', () => {
+  const kp = generateSealKeyPair();
+  const a = seal(kp.publicKey, Buffer.from('same'));
+  const b = seal(kp.publicKey, Buffer.from('same'));
+  assert.notDeepEqual(a, b);
+  assert.notDeepEqual(a.subarray(1, 33), b.subarray(1, 33), 'fresh ephemeral key');
+});
+
+test('flipping any single byte of a sealed box (version, ephemeral key, KEM ciphertext, body, tag) is refused', () => {
+  const kp = generateSealKeyPair();
+  const box = seal(kp.publicKey, Buffer.from('tamper me'), Buffer.from('ctx'));
+  // Every byte of the version, ephemeral key, body and tag; every 7th of the 1088-byte KEM ciphertext plus its ends.
+  const kemStart = 33;
+  const kemEnd = 33 + 1088;
+  const positions = [...Array(box.length).keys()].filter((i) => i < kemStart || i >= kemEnd || (i - kemStart) % 7 === 0 || i === kemEnd - 1);
+  let refused = 0;
+  for (const i of positions) {
+    const bad = Buffer.from(box);
+    bad[i]! ^= 0x01 << (i % 8);
+    assert.throws(() => unseal(kp.privateKey, bad, Buffer.from('ctx')), isSealError(), `byte ${i} tampered was accepted`);
+    refused++;
+  }
+  assert.equal(refused, positions.length);
+  assert.throws(() => unseal(kp.privateKey, box.subarray(0, box.length - 1), Buffer.from('ctx')), isSealError('auth-failed'));
+  assert.throws(() => unseal(kp.privateKey, Buffer.concat([box, Buffer.of(0)]), Buffer.from('ctx')), isSealError('auth-failed'));
+  assert.throws(() => unseal(kp.privateKey, box.subarray(0, 100), Buffer.from('ctx')), isSealError('bad-format'));
+  const v2 = Buffer.from(box);
+  v2[0] = 2;
+  assert.throws(() => unseal(kp.privateKey, v2, Buffer.from('ctx')), isSealError('bad-version'));
+  // An all-zero ephemeral key (low-order point) is refused, not a crash.
+  const zero = Buffer.from(box);
+  zero.fill(0, 1, 33);
+  assert.throws(() => unseal(kp.privateKey, zero, Buffer.from('ctx')), isSealError('auth-failed'));
+});
+
+test('another alias\'s private key, a mismatched AAD or a malformed key cannot open a box', () => {
+  const alice = generateSealKeyPair();
+  const bob = generateSealKeyPair();
+  const box = seal(alice.publicKey, Buffer.from('for alice'), Buffer.from('a'));
+  assert.throws(() => unseal(bob.privateKey, box, Buffer.from('a')), isSealError('auth-failed'));
+  assert.throws(() => unseal(alice.privateKey, box, Buffer.from('b')), isSealError('auth-failed'));
+  assert.throws(() => unseal(alice.privateKey, box), isSealError('auth-failed'));
+  assert.throws(() => unseal(alice.privateKey.subarray(1), box, Buffer.from('a')), isSealError('bad-key'));
+  assert.throws(() => seal(alice.publicKey.subarray(0, 100), Buffer.from('x')), isSealError('bad-key'));
+  // A private key with a swapped ML-KEM half: the recipient binding no longer matches.
+  const mixed = Buffer.concat([Buffer.from(alice.privateKey.subarray(0, 65)), Buffer.from(bob.privateKey.subarray(65))]);
+  assert.throws(() => unseal(mixed, box, Buffer.from('a')), isSealError('auth-failed'));
+});
+
+test('wrapped secrets round-trip and refuse the wrong key, wrong AAD and any tampering', () => {
+  const key = randomBytes(32);
+  const secret = Buffer.from('the alias private key bytes');
+  const w = wrapSecret(key, secret, Buffer.from('alias-1'));
+  assert.deepEqual(unwrapSecret(key, w, Buffer.from('alias-1')), secret);
+  assert.notDeepEqual(wrapSecret(key, secret), wrapSecret(key, secret), 'random nonce');
+  assert.throws(() => unwrapSecret(randomBytes(32), w, Buffer.from('alias-1')), isSealError('auth-failed'));
+  assert.throws(() => unwrapSecret(key, w, Buffer.from('alias-2')), isSealError('auth-failed'));
+  for (let i = 1; i < w.length; i++) {
+    const bad = Buffer.from(w);
+    bad[i]! ^= 0x80;
+    assert.throws(() => unwrapSecret(key, bad, Buffer.from('alias-1')), isSealError());
+  }
+  assert.throws(() => unwrapSecret(key, w.subarray(0, 10)), isSealError('bad-format'));
+  assert.throws(() => wrapSecret(key.subarray(0, 16), secret), isSealError('bad-key'));
+});
+
+test('timingSafeEqual compares contents, unequal lengths are unequal; wipe zeroes', () => {
+  assert.equal(timingSafeEqual(Buffer.from('abc'), Buffer.from('abc')), true);
+  assert.equal(timingSafeEqual(Buffer.from('abc'), Buffer.from('abd')), false);
+  assert.equal(timingSafeEqual(Buffer.from('abc'), Buffer.from('abcd')), false);
+  const b = Buffer.from('secret');
+  wipe(b);
+  assert.deepEqual(b, Buffer.alloc(6));
+  wipe(null);
+  wipe(undefined);
+});
+
+// A box sealed once by v1 and pinned: the documented layout must keep opening queued mail written by older builds.
+const PINNED_BOX_V1 =
+  'AV2WBIkpcWyt5LS+MOSeu9w4WiyA0kLPjkgx6IWA4DcA7RHYsvVT06lZMJzpNXNbQYGXc8AzG9KE0sMJFBGINADVnQbljG0YejwP' +
+  'Y6vnbWVktRMHFzZRKhA+zXZct1JoSTPu50K+QVrXMqZ08ZbZolamsGwUCGVHQOD5H8yNwXxhiATPPUSRCeG5f5/psX6iNy0wrc8/' +
+  'Ua7VQ1HS1XQB9ZRCTEdI0g+G/akh+b7ElytKutKyVYhMpxc+7yTtovdO5DrgCz6XrcVIswWj8rUiXg8+9y+MVWGLsE1Z0IeUOjI8' +
+  'D07rR5fOKY/E5QSn1EaJ9Mlkeb/hvHczG75pGg4kk5DmQCWNIP69bNtct/EA7BMzfRowu87qQ5znSPPXbgSNoohIWToMmqmAAPOJ' +
+  '31CZSG1fTMIMGfNAcp5Z75Efsvdn9NqUbERQVj8SQuGS7DBQfa7Okd210JHQBlyGoSj/uuqBunHo8XjPxurJtITFC83J5/8APyAq' +
+  '8xBqy6suU3bgiJSEHAmRFVaKicQ/Nzhur0tGm5V8yVGCzQ4KBIGn1gwfQ5Ct3Wh+lrfswRILIBlVR4yAG71Q6qSZNaQulFNaTSEW' +
+  'oOoHj/drjkAkK0MAalY/c9zvX5uKN30mGi7pzpTGf3+ogkCmMc3RXU/sL2v0FwsbwQncuaXKrc/sAlv20owH+WwD8HnYiAropOi3' +
+  'lzmT4o4Ke9uCJovGq2jGHlQMBhjygBtabSeaQomgiJ0Z+jGnBJPk/oGkAfqD2ZbVunPk2+oJSQHc04DL59/JihhuiQ2FNf8tap0v' +
+  '/whyjWFftRIX+T4UWeKc8bQxoF1c3qvzwee/Nx+h2an6edIqeZh8HgubNPw4kfa9m9Y4eOToZWYWVY9E2PTliTftPqYeTZM8PiAT' +
+  'KmR9ucKx2ABrdm3/AMXwLfm6BtvGuzGGS2eEoYIYU9byCHAIlaQsMBh4+FPhWhsUTl3VXA1YnfRfDAToAAisB5c5ANTGaYgb8aoi' +
+  'kPlpuON38rPCFgF0j7LI4Ymn2QnTNf1KE2RZTFJz4y8SUl1cRnGuV5ahb+GXXcsuPr/n2tnwOBJLYtmrrOtOGBwokXcExtas8ZDB' +
+  'IdmFGCSQ8CWf+NMFCVuMHMd8TEh/I46s/2LEHbaAAubw11QVSgz/pk1aL+Os/48lJgfGjB1dBQllUGzSP7UWD58ImHySLDKDe6mC' +
+  'oy7WJ+BmL1G8XuQq3/qg9LAmm30E8FhlfzKIOXKBG9P+ePhBbjsd/2zRzHlOdR5TqdZaIVQ9OwFuSqo6oOIZmWUoplBTXnPeD74x' +
+  'DgISAuS1X8fTMiMpNgZ85wEtG/ThzGXvoZdDeh41I31mXXrPJrc2DoY3obWmB/CosQ/uWk1IOdaw1BnHyPkEDYLsmXhTFwBfiM9g' +
+  'Ylkm9+EoBTbsudHjiJcOWhy0DEZbWTkuPrvvYAQF/ZLU2KlnF9x8tjkMmwYEB72sGeTUPIxmK1aAtfpLjvgkOT/vNd4l0zfKcYtV' +
+  'EyWHAFufJBu4IvtWhQKqyCkjmzGQShiTNQlrtZi/DJovP69v';
+
+test('a pinned v1 sealed box still opens with the key pair rebuilt from the documented layout', () => {
+  const xSecret = new Uint8Array(32).fill(0x11);
+  const kem = ml_kem768.keygen(new Uint8Array(64).fill(0x22));
+  const privateKey = Buffer.concat([Buffer.of(1), xSecret, x25519.getPublicKey(xSecret), kem.secretKey]);
+  assert.equal(privateKey.length, SEAL_PRIVATE_KEY_BYTES);
+  const opened = unseal(privateKey, Buffer.from(PINNED_BOX_V1, 'base64'), Buffer.from('kat'));
+  assert.equal(opened.toString(), 'Sealpost v1 known answer');
+});
