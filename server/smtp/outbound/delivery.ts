@@ -1,0 +1,299 @@
+// One SMTP transaction per job (a message and its recipients in one domain), either directly to the
+// domain's MX hosts or through the configured relay. Only outcomes leave this file: per recipient
+// delivered (2xx), deferred (4xx or no answer) or bounced (5xx).
+import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import type { DnsResolver } from '../dns.js';
+import { isNoRecordError } from '../dns.js';
+import { MtaSts, mxAllowed } from './mta-sts.js';
+
+export type TlsMode = 'starttls' | 'tls' | 'none';
+
+export interface RelayConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: TlsMode;
+  /** Skip certificate verification (self-signed relays on a LAN). */
+  readonly insecure: boolean;
+  readonly username: string | null;
+}
+
+export interface RelayRoute extends RelayConfig {
+  readonly password: string | null;
+}
+
+export interface DeliveryOutcome {
+  readonly rcpt: string;
+  readonly result: 'delivered' | 'deferred' | 'bounced';
+  readonly code: number;
+  readonly response: string;
+  readonly remoteMta: string | null;
+}
+
+export interface DeliveryRequest {
+  readonly sender: string;
+  readonly domain: string;
+  readonly recipients: readonly string[];
+  readonly raw: Buffer;
+}
+
+export interface DeliveryOptions {
+  /** Our name in EHLO. */
+  readonly hostname: string;
+  /** Port of remote MX hosts (25; tests point it at a sink's port). */
+  readonly mxPort: number;
+  readonly connectTimeoutMs: number;
+  readonly socketTimeoutMs: number;
+}
+
+interface SmtpError extends Error {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  recipient?: string;
+  rejectedErrors?: SmtpError[];
+}
+
+interface Attempt {
+  readonly host: string;
+  readonly port: number;
+  readonly servername: string;
+  readonly secure: boolean;
+  readonly requireTLS: boolean;
+  readonly ignoreTLS: boolean;
+  readonly verify: boolean;
+  readonly auth: { user: string; pass: string } | null;
+}
+
+const classify = (code: number): DeliveryOutcome['result'] => (code >= 200 && code < 300 ? 'delivered' : code >= 500 ? 'bounced' : 'deferred');
+
+const firstLine = (s: string): string => s.split(/\r?\n/)[0]?.slice(0, 500) ?? '';
+
+/** Runs one SMTP transaction; resolves with per-recipient outcomes or rejects with a connection-level error. */
+function transact(attempt: Attempt, options: DeliveryOptions, request: DeliveryRequest): Promise<DeliveryOutcome[]> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const conn = new SMTPConnection(connectionOptions(attempt, options));
+    const finish = (error: SmtpError | null, outcomes?: DeliveryOutcome[]): void => {
+      if (settled) return;
+      settled = true;
+      try {
+        if (error) conn.close();
+        else conn.quit();
+      } catch {
+        // the socket is already gone
+      }
+      if (error) reject(error);
+      else resolve(outcomes ?? []);
+    };
+    conn.once('error', (err: SmtpError) => finish(err));
+    conn.once('end', () => finish(Object.assign(new Error('connection closed by the remote host'), { code: 'ECONNECTION' })));
+    const remote = attempt.servername;
+    const send = (): void => {
+      conn.send({ from: request.sender, to: [...request.recipients] }, request.raw, (err, info) => {
+        if (err) {
+          const e = err as SmtpError;
+          if (e.rejectedErrors && e.rejectedErrors.length > 0) {
+            // every recipient refused at RCPT: each gets its own reply
+            const byRcpt = new Map(e.rejectedErrors.map((r) => [r.recipient ?? '', r]));
+            finish(
+              null,
+              request.recipients.map((rcpt) => {
+                const r = byRcpt.get(rcpt);
+                const code = r?.responseCode ?? 451;
+                return { rcpt, result: classify(code), code, response: firstLine(r?.response ?? r?.message ?? ''), remoteMta: remote };
+              }),
+            );
+            return;
+          }
+          if (typeof e.responseCode === 'number') {
+            // MAIL FROM, DATA or end-of-data refused: same reply for all recipients
+            const code = e.responseCode;
+            finish(null, request.recipients.map((rcpt) => ({ rcpt, result: classify(code), code, response: firstLine(e.response ?? e.message), remoteMta: remote })));
+            return;
+          }
+          finish(e);
+          return;
+        }
+        const rejected = new Map((info.rejectedErrors ?? []).map((r) => [(r as SmtpError).recipient ?? '', r as SmtpError]));
+        const response = firstLine(info.response ?? '250 OK');
+        const code = Number(/^\d{3}/.exec(response)?.[0] ?? 250);
+        finish(
+          null,
+          request.recipients.map((rcpt) => {
+            const r = rejected.get(rcpt);
+            if (r) {
+              const rc = r.responseCode ?? 451;
+              return { rcpt, result: classify(rc), code: rc, response: firstLine(r.response ?? r.message), remoteMta: remote };
+            }
+            return { rcpt, result: classify(code), code, response, remoteMta: remote };
+          }),
+        );
+      });
+    };
+    conn.connect(() => {
+      if (attempt.auth) {
+        conn.login(attempt.auth, (err) => {
+          if (err) {
+            const e = err as SmtpError;
+            // a refused login is the relay's configuration problem, not the recipient's: keep retrying
+            finish(Object.assign(new Error(`relay refused the login: ${firstLine(e.response ?? e.message)}`), { code: 'EAUTH', responseCode: 454 }));
+            return;
+          }
+          send();
+        });
+      } else send();
+    });
+  });
+}
+
+const deferAll = (request: DeliveryRequest, code: number, response: string, remoteMta: string | null): DeliveryOutcome[] =>
+  request.recipients.map((rcpt) => ({ rcpt, result: 'deferred', code, response, remoteMta }));
+
+const bounceAll = (request: DeliveryRequest, response: string): DeliveryOutcome[] =>
+  request.recipients.map((rcpt) => ({ rcpt, result: 'bounced', code: 550, response, remoteMta: null }));
+
+function relayAttempt(relay: RelayRoute): Attempt {
+  return {
+    host: relay.host,
+    port: relay.port,
+    servername: relay.host,
+    secure: relay.tls === 'tls',
+    requireTLS: relay.tls === 'starttls',
+    ignoreTLS: relay.tls === 'none',
+    verify: !relay.insecure,
+    auth: relay.username ? { user: relay.username, pass: relay.password ?? '' } : null,
+  };
+}
+
+function connectionOptions(attempt: Attempt, options: DeliveryOptions): SMTPConnection.Options {
+  return {
+    host: attempt.host,
+    port: attempt.port,
+    secure: attempt.secure,
+    requireTLS: attempt.requireTLS,
+    ignoreTLS: attempt.ignoreTLS,
+    name: options.hostname,
+    connectionTimeout: options.connectTimeoutMs,
+    greetingTimeout: options.connectTimeoutMs,
+    socketTimeout: options.socketTimeoutMs,
+    logger: false,
+    tls: { servername: attempt.servername, rejectUnauthorized: attempt.verify, minVersion: 'TLSv1.2' },
+  };
+}
+
+export class Deliverer {
+  private readonly mtaSts: MtaSts;
+
+  constructor(
+    private readonly resolver: DnsResolver,
+    private readonly options: DeliveryOptions,
+    mtaStsUrl: string,
+  ) {
+    this.mtaSts = new MtaSts(resolver, mtaStsUrl);
+  }
+
+  /** Connects to the relay, negotiates TLS and logs in as configured, then quits without sending. */
+  probeRelay(relay: RelayRoute): Promise<{ ok: boolean; message: string }> {
+    const attempt = relayAttempt(relay);
+    return new Promise((resolve) => {
+      let done = false;
+      const conn = new SMTPConnection(connectionOptions(attempt, this.options));
+      const finish = (ok: boolean, message: string): void => {
+        if (done) return;
+        done = true;
+        try {
+          if (ok) conn.quit();
+          else conn.close();
+        } catch {
+          // already closed
+        }
+        resolve({ ok, message });
+      };
+      conn.once('error', (err: SmtpError) => finish(false, `Could not talk to ${relay.host}:${relay.port}: ${firstLine(err.message)}`));
+      conn.connect(() => {
+        const tls = conn.secure ? 'TLS' : 'no TLS';
+        if (!attempt.auth) return finish(true, `Connected to ${relay.host}:${relay.port} (${tls}); no login configured.`);
+        conn.login(attempt.auth, (err) => {
+          if (err) finish(false, `The relay refused the login: ${firstLine((err as SmtpError).response ?? err.message)}`);
+          else finish(true, `Connected to ${relay.host}:${relay.port} (${tls}) and logged in.`);
+        });
+      });
+    });
+  }
+
+  /** Delivers through the relay: one attempt, TLS and credentials as configured. */
+  async viaRelay(relay: RelayRoute, request: DeliveryRequest): Promise<DeliveryOutcome[]> {
+    try {
+      return await transact(relayAttempt(relay), this.options, request);
+    } catch (error) {
+      const e = error as SmtpError;
+      return deferAll(request, e.responseCode ?? 451, `4.4.1 relay ${relay.host}: ${firstLine(e.message)}`, relay.host);
+    }
+  }
+
+  /** Delivers to the recipient domain's MX hosts in preference order (MTA-STS honoured). */
+  async direct(request: DeliveryRequest): Promise<DeliveryOutcome[]> {
+    let hosts: { exchange: string; priority: number }[];
+    try {
+      hosts = await this.resolver.resolveMx(request.domain);
+    } catch (error) {
+      if (isNoRecordError(error)) {
+        // no MX: RFC 5321 §5.1 implicit MX (the domain's own address), if it has one
+        hosts = [{ exchange: request.domain, priority: 0 }];
+      } else return deferAll(request, 451, `4.4.3 DNS lookup for ${request.domain} failed`, null);
+    }
+    if (hosts.length === 1 && (hosts[0]?.exchange === '' || hosts[0]?.exchange === '.')) {
+      return bounceAll(request, `556 5.1.10 ${request.domain} accepts no mail (null MX)`);
+    }
+    hosts.sort((a, b) => a.priority - b.priority);
+    const policy = await this.mtaSts.policyFor(request.domain);
+    const enforce = policy?.mode === 'enforce';
+    let lastError = `4.4.1 no MX host of ${request.domain} answered`;
+    let lastHost: string | null = null;
+    let addressesFound = false;
+    for (const mx of hosts) {
+      const host = mx.exchange.replace(/\.$/, '').toLowerCase();
+      if (policy && policy.mode !== 'none' && !mxAllowed(policy, host)) {
+        if (enforce) {
+          lastError = `4.7.5 MX host ${host} is not allowed by the MTA-STS policy of ${request.domain}`;
+          continue;
+        }
+      }
+      let addresses: string[] = [];
+      try {
+        addresses = await this.resolver.resolve4(host);
+      } catch {
+        try {
+          addresses = await this.resolver.resolve6(host);
+        } catch {
+          addresses = [];
+        }
+      }
+      if (addresses.length === 0) continue;
+      addressesFound = true;
+      for (const address of addresses.slice(0, 2)) {
+        const attempt: Attempt = {
+          host: address,
+          port: this.options.mxPort,
+          servername: host,
+          secure: false,
+          requireTLS: enforce,
+          ignoreTLS: false,
+          verify: enforce,
+          auth: null,
+        };
+        try {
+          return await transact(attempt, this.options, request);
+        } catch (error) {
+          const e = error as SmtpError;
+          lastHost = host;
+          lastError = typeof e.responseCode === 'number' ? firstLine(e.response ?? e.message) : `4.4.1 ${host}: ${firstLine(e.message)}`;
+        }
+      }
+    }
+    if (!addressesFound && !lastError.startsWith('4.7.5') && hosts.every((h) => h.exchange === request.domain)) {
+      return bounceAll(request, `550 5.1.2 ${request.domain} has no mail server (no MX or address records)`);
+    }
+    return deferAll(request, 451, lastError, lastHost);
+  }
+}

@@ -1,0 +1,318 @@
+// The outbound queue: durable enqueue into outbound.sqlite and a worker that delivers directly or via
+// the relay, retries 4xx with exponential backoff for up to maxAge, bounces 5xx, and reports failures
+// and long delays to the sender with a DSN in their own mailbox. Used by submission and by the MX's
+// forwarding (`enqueue({ from, to, raw, kind: 'forward' })`).
+import type { Logger } from '../../log.js';
+import type { DnsResolver } from '../dns.js';
+import { DkimKeys } from '../dkim/index.js';
+import { Deliverer, type DeliveryOutcome, type RelayConfig, type RelayRoute, type TlsMode } from './delivery.js';
+import { buildDsn, enhancedStatus, type DsnRecipient } from './dsn.js';
+import { DEFAULT_OUTBOUND_OPTIONS, type OutboundOptions } from './options.js';
+import { OutboundStore, type DeliveryJob, type MessageKind, type QueueCounts, type QueueEntry } from './store.js';
+
+export type { MessageKind, QueueCounts, QueueEntry, RelayConfig, TlsMode, OutboundOptions };
+export { outboundOptionsFromEnv, DEFAULT_OUTBOUND_OPTIONS } from './options.js';
+export { OutboundStore } from './store.js';
+
+/** Named secrets (the OS keychain, or its headless fallback). */
+export interface SecretStore {
+  getSecret(name: string): Promise<string | null>;
+  setSecret(name: string, value: string): Promise<void>;
+  deleteSecret(name: string): Promise<void>;
+}
+
+/** Puts a DSN into the local sender's mailbox; resolves false when the sender is not a local alias. */
+export type SenderNotifier = (sender: string, aliasId: string | null, raw: Buffer) => Promise<boolean>;
+
+export interface OutboundQueueDeps {
+  /** Path of outbound.sqlite. */
+  readonly file: string;
+  readonly appKey: Buffer;
+  readonly logger: Logger;
+  /** Our host name (EHLO, Reporting-MTA, MAILER-DAEMON@). */
+  readonly hostname: string;
+  readonly resolver: DnsResolver;
+  readonly options?: OutboundOptions;
+  readonly secrets?: SecretStore | null;
+  readonly notifySender?: SenderNotifier | null;
+}
+
+export interface EnqueueInput {
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly raw: Buffer;
+  readonly kind: MessageKind;
+  /** The sending alias (submission), so its DSNs find its mailbox even if the address changes. */
+  readonly aliasId?: string | null;
+}
+
+export const RELAY_SECRET_NAME = 'relay-password';
+const RELAY_SETTING = 'relay';
+
+function parseRelay(text: string | null): RelayConfig | null {
+  if (!text) return null;
+  try {
+    const v = JSON.parse(text) as Partial<RelayConfig>;
+    if (typeof v.host !== 'string' || typeof v.port !== 'number') return null;
+    const tls: TlsMode = v.tls === 'tls' || v.tls === 'none' ? v.tls : 'starttls';
+    return { host: v.host, port: v.port, tls, insecure: v.insecure === true, username: typeof v.username === 'string' ? v.username : null };
+  } catch {
+    return null;
+  }
+}
+
+/** exponential backoff: base · 2^(attempt-1), capped. */
+export function retryDelay(attempts: number, options: Pick<OutboundOptions, 'retryBaseMs' | 'retryMaxMs'>): number {
+  return Math.min(options.retryBaseMs * 2 ** Math.max(0, Math.min(attempts - 1, 30)), options.retryMaxMs);
+}
+
+export class OutboundQueue {
+  readonly store: OutboundStore;
+  readonly dkim: DkimKeys;
+  readonly options: OutboundOptions;
+  private readonly deliverer: Deliverer;
+  private readonly logger: Logger;
+  private running = false;
+  private timer: NodeJS.Timeout | null = null;
+  private inflight = 0;
+  private readonly inflightByDomain = new Map<string, number>();
+  private readonly startsByDomain = new Map<string, number[]>();
+  private readonly idleWaiters: (() => void)[] = [];
+  private ticking = false;
+
+  constructor(private readonly deps: OutboundQueueDeps) {
+    this.options = deps.options ?? DEFAULT_OUTBOUND_OPTIONS;
+    this.logger = deps.logger.child({ component: 'outbound' });
+    this.store = new OutboundStore(deps.file, deps.appKey);
+    this.dkim = new DkimKeys(this.store.db, deps.appKey);
+    this.deliverer = new Deliverer(
+      deps.resolver,
+      { hostname: deps.hostname, mxPort: this.options.mxPort, connectTimeoutMs: this.options.connectTimeoutMs, socketTimeoutMs: this.options.socketTimeoutMs },
+      this.options.mtaStsUrl,
+    );
+  }
+
+  /** Stores the message durably (fsync) and returns its queue id; the worker picks it up at once. */
+  async enqueue(input: EnqueueInput): Promise<string> {
+    const recipients = input.to.map((r) => r.trim()).filter((r) => r.includes('@'));
+    if (recipients.length === 0) throw new Error('no valid recipients');
+    const id = this.store.enqueue({ kind: input.kind, sender: input.kind === 'dsn' ? '' : input.from, recipients, raw: input.raw, aliasId: input.aliasId ?? null });
+    this.logger.info({ event: 'outbound.enqueued', queueId: id, kind: input.kind, recipients: recipients.length, size: input.raw.length }, 'queued for delivery');
+    this.wake();
+    return id;
+  }
+
+  relay(): RelayConfig | null {
+    return parseRelay(this.store.getSetting(RELAY_SETTING));
+  }
+
+  /** Saves the relay (and its password in the secret store); null clears it (direct delivery). */
+  async setRelay(relay: RelayConfig | null, password?: string | null): Promise<void> {
+    if (relay === null) {
+      this.store.setSetting(RELAY_SETTING, null);
+      await this.deps.secrets?.deleteSecret(RELAY_SECRET_NAME).catch(() => undefined);
+      return;
+    }
+    if (password !== undefined && password !== null) {
+      if (!this.deps.secrets) throw new Error('no secret store available for the relay password');
+      await this.deps.secrets.setSecret(RELAY_SECRET_NAME, password);
+    }
+    this.store.setSetting(RELAY_SETTING, JSON.stringify(relay));
+  }
+
+  async relayRoute(): Promise<RelayRoute | null> {
+    const relay = this.relay();
+    if (!relay) return null;
+    const password = relay.username && this.deps.secrets ? await this.deps.secrets.getSecret(RELAY_SECRET_NAME) : null;
+    return { ...relay, password };
+  }
+
+  /** Connects to the relay (with AUTH when configured) without sending; resolves with a one-line verdict. */
+  async testRelay(): Promise<{ ok: boolean; message: string }> {
+    const route = await this.relayRoute();
+    if (!route) return { ok: false, message: 'No relay is configured (direct delivery).' };
+    return this.deliverer.probeRelay(route);
+  }
+
+  counts(): QueueCounts {
+    return this.store.counts();
+  }
+
+  list(): QueueEntry[] {
+    return this.store.list();
+  }
+
+  retry(id?: string): number {
+    const n = this.store.retryNow(id);
+    this.wake();
+    return n;
+  }
+
+  drop(id: string): number {
+    return this.store.drop(id);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const recovered = this.store.recoverInflight();
+    if (recovered > 0) this.logger.warn({ event: 'outbound.recovered', recipients: recovered }, 'recipients in flight at the last stop are queued again (may be sent twice)');
+    this.wake();
+  }
+
+  /** Stops claiming new work and waits for in-flight transactions. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.inflight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  close(): void {
+    this.store.close();
+  }
+
+  /** Resolves when nothing is in flight and nothing is due (tests and benches). */
+  async drain(timeoutMs = 30_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      const due = this.store.nextDue();
+      if (this.inflight === 0 && (due === null || due > Date.now() + 60_000)) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('outbound queue did not drain in time');
+  }
+
+  private wake(): void {
+    if (!this.running) return;
+    setImmediate(() => this.tick());
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    const due = this.store.nextDue();
+    const wait = due === null ? this.options.pollMs : Math.max(5, Math.min(this.options.pollMs, due - Date.now()));
+    this.timer = setTimeout(() => this.tick(), wait);
+    this.timer.unref();
+  }
+
+  private admit(domain: string, now: number): boolean {
+    if ((this.inflightByDomain.get(domain) ?? 0) >= this.options.perDomainConcurrency) return false;
+    const starts = (this.startsByDomain.get(domain) ?? []).filter((t) => t > now - 60_000);
+    if (starts.length >= this.options.perDomainPerMinute) {
+      this.startsByDomain.set(domain, starts);
+      return false;
+    }
+    starts.push(now);
+    this.startsByDomain.set(domain, starts);
+    this.inflightByDomain.set(domain, (this.inflightByDomain.get(domain) ?? 0) + 1);
+    return true;
+  }
+
+  private tick(): void {
+    if (!this.running || this.ticking) return;
+    this.ticking = true;
+    try {
+      const free = this.options.concurrency - this.inflight;
+      if (free > 0) {
+        const now = Date.now();
+        const jobs = this.store.claimDue(now, free, (domain) => this.admit(domain, now));
+        for (const job of jobs) {
+          this.inflight++;
+          void this.run(job).finally(() => {
+            this.inflight--;
+            const n = (this.inflightByDomain.get(job.domain) ?? 1) - 1;
+            if (n <= 0) this.inflightByDomain.delete(job.domain);
+            else this.inflightByDomain.set(job.domain, n);
+            if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
+            this.wake();
+          });
+        }
+      }
+    } catch (error) {
+      this.logger.error({ event: 'outbound.tick_failed', err: error instanceof Error ? error.message : String(error) }, 'outbound worker tick failed');
+    } finally {
+      this.ticking = false;
+      this.schedule();
+    }
+  }
+
+  private async run(job: DeliveryJob): Promise<void> {
+    const ids = new Map(job.recipients.map((r) => [r.rcpt, r]));
+    try {
+      const raw = this.store.raw(job.message.id);
+      if (!raw) return;
+      const request = { sender: job.message.sender, domain: job.domain, recipients: job.recipients.map((r) => r.rcpt), raw };
+      const route = await this.relayRoute();
+      const outcomes = route ? await this.deliverer.viaRelay(route, request) : await this.deliverer.direct(request);
+      await this.apply(job, outcomes, raw);
+    } catch (error) {
+      // never lose a claimed recipient: whatever went wrong, put it back for a later attempt
+      const now = Date.now();
+      const attempts = Math.max(...job.recipients.map((r) => r.attempts));
+      this.store.markDeferred([...ids.values()].map((r) => r.id), 451, '4.3.0 local error during delivery', now + retryDelay(attempts, this.options), now);
+      this.logger.error({ event: 'outbound.run_failed', queueId: job.message.id, err: error instanceof Error ? error.message : String(error) }, 'delivery attempt failed locally');
+    }
+  }
+
+  private async apply(job: DeliveryJob, outcomes: readonly DeliveryOutcome[], raw: Buffer): Promise<void> {
+    const now = Date.now();
+    const byRcpt = new Map(job.recipients.map((r) => [r.rcpt, r]));
+    const delivered: DeliveryOutcome[] = [];
+    const bounced: DeliveryOutcome[] = [];
+    const deferred: DeliveryOutcome[] = [];
+    const expired = now - job.message.created >= this.options.maxAgeMs;
+    for (const o of outcomes) {
+      if (o.result === 'delivered') delivered.push(o);
+      else if (o.result === 'bounced' || expired) bounced.push(o);
+      else deferred.push(o);
+    }
+    const idOf = (o: DeliveryOutcome): number => byRcpt.get(o.rcpt)?.id ?? -1;
+
+    if (delivered.length) {
+      for (const o of delivered) this.store.markDelivered([idOf(o)], o.code, o.response, now);
+      this.logger.info({ event: 'outbound.delivered', queueId: job.message.id, recipients: delivered.length, code: delivered[0]?.code }, 'delivered');
+    }
+    if (bounced.length) {
+      // DSN first, then the final mark: a crash in between re-tries and may bounce twice, never silently
+      await this.report(job, 'failed', bounced, raw, expired);
+      for (const o of bounced) this.store.markBounced([idOf(o)], o.code, o.response, now);
+      this.logger.info({ event: 'outbound.bounced', queueId: job.message.id, recipients: bounced.length, code: bounced[0]?.code, expired }, 'bounced');
+    }
+    if (deferred.length) {
+      const attempts = Math.max(...deferred.map((o) => byRcpt.get(o.rcpt)?.attempts ?? 1));
+      const next = now + retryDelay(attempts, this.options);
+      const unwarned = deferred.filter((o) => !byRcpt.get(o.rcpt)?.warned);
+      if (unwarned.length && now - job.message.created >= this.options.delayWarningMs) {
+        await this.report(job, 'delayed', unwarned, raw, false);
+        this.store.markWarned(unwarned.map(idOf));
+      }
+      for (const o of deferred) this.store.markDeferred([idOf(o)], o.code, o.response, next, now);
+      this.logger.info({ event: 'outbound.deferred', queueId: job.message.id, recipients: deferred.length, code: deferred[0]?.code, retryInMs: next - now }, 'deferred');
+    }
+    this.store.pruneFinished();
+  }
+
+  private async report(job: DeliveryJob, action: 'failed' | 'delayed', outcomes: readonly DeliveryOutcome[], raw: Buffer, expired: boolean): Promise<void> {
+    // No DSN about a DSN (null sender) and none for forwarded mail, whose sender is someone else's.
+    if (job.message.sender === '' || job.message.kind !== 'submission' || !this.deps.notifySender) return;
+    const recipients: DsnRecipient[] = outcomes.map((o) => ({
+      rcpt: o.rcpt,
+      status: expired ? '4.4.7' : enhancedStatus(o.code, o.response),
+      diagnostic: expired ? `${o.response} (gave up after ${Math.round(this.options.maxAgeMs / 3600_000)} hours)` : o.response,
+      remoteMta: o.remoteMta,
+    }));
+    const dsn = buildDsn({
+      action,
+      reportingMta: this.deps.hostname,
+      sender: job.message.sender,
+      arrivalDate: new Date(job.message.created),
+      recipients,
+      original: raw,
+      ...(action === 'delayed' ? { willRetryUntil: new Date(job.message.created + this.options.maxAgeMs) } : {}),
+    });
+    const delivered = await this.deps.notifySender(job.message.sender, job.message.aliasId, dsn);
+    this.logger.info({ event: action === 'failed' ? 'outbound.dsn' : 'outbound.delay_warning', queueId: job.message.id, local: delivered }, 'sender notified');
+  }
+}

@@ -1,0 +1,73 @@
+// Tunables of the outbound queue, from SEALPOST_OUTBOUND_* variables over the defaults below.
+import { ConfigError } from '../../config/errors.js';
+import { DEFAULT_MTA_STS_URL } from './mta-sts.js';
+
+export interface OutboundOptions {
+  /** Parallel SMTP transactions in total (SEALPOST_OUTBOUND_CONCURRENCY, 8). */
+  readonly concurrency: number;
+  /** Parallel transactions per recipient domain (SEALPOST_OUTBOUND_DOMAIN_CONCURRENCY, 2). */
+  readonly perDomainConcurrency: number;
+  /** Transactions started per recipient domain per minute (SEALPOST_OUTBOUND_DOMAIN_RATE, 120). */
+  readonly perDomainPerMinute: number;
+  /** First retry delay; doubles per attempt (SEALPOST_OUTBOUND_RETRY_BASE_MS, 5 min). */
+  readonly retryBaseMs: number;
+  /** Longest delay between two attempts (SEALPOST_OUTBOUND_RETRY_MAX_MS, 4 h). */
+  readonly retryMaxMs: number;
+  /** Give up and bounce after this long in the queue (SEALPOST_OUTBOUND_MAX_AGE_MS, 5 days). */
+  readonly maxAgeMs: number;
+  /** Send the sender a delay warning once after this long (SEALPOST_OUTBOUND_DELAY_WARNING_MS, 4 h). */
+  readonly delayWarningMs: number;
+  /** Port of remote MX hosts (SEALPOST_OUTBOUND_MX_PORT, 25; tests use a sink's port). */
+  readonly mxPort: number;
+  /** MTA-STS policy URL template with {domain} (SEALPOST_MTA_STS_URL). */
+  readonly mtaStsUrl: string;
+  readonly connectTimeoutMs: number;
+  readonly socketTimeoutMs: number;
+  /** How often the worker looks for due mail when nothing wakes it (SEALPOST_OUTBOUND_POLL_MS, 1000). */
+  readonly pollMs: number;
+}
+
+export const DEFAULT_OUTBOUND_OPTIONS: OutboundOptions = {
+  concurrency: 8,
+  perDomainConcurrency: 2,
+  perDomainPerMinute: 120,
+  retryBaseMs: 5 * 60_000,
+  retryMaxMs: 4 * 3600_000,
+  maxAgeMs: 5 * 86400_000,
+  delayWarningMs: 4 * 3600_000,
+  mxPort: 25,
+  mtaStsUrl: DEFAULT_MTA_STS_URL,
+  connectTimeoutMs: 30_000,
+  socketTimeoutMs: 120_000,
+  pollMs: 1000,
+};
+
+const NUMERIC: { readonly [K in keyof OutboundOptions]?: string } = {
+  concurrency: 'SEALPOST_OUTBOUND_CONCURRENCY',
+  perDomainConcurrency: 'SEALPOST_OUTBOUND_DOMAIN_CONCURRENCY',
+  perDomainPerMinute: 'SEALPOST_OUTBOUND_DOMAIN_RATE',
+  retryBaseMs: 'SEALPOST_OUTBOUND_RETRY_BASE_MS',
+  retryMaxMs: 'SEALPOST_OUTBOUND_RETRY_MAX_MS',
+  maxAgeMs: 'SEALPOST_OUTBOUND_MAX_AGE_MS',
+  delayWarningMs: 'SEALPOST_OUTBOUND_DELAY_WARNING_MS',
+  mxPort: 'SEALPOST_OUTBOUND_MX_PORT',
+  connectTimeoutMs: 'SEALPOST_OUTBOUND_CONNECT_TIMEOUT_MS',
+  socketTimeoutMs: 'SEALPOST_OUTBOUND_SOCKET_TIMEOUT_MS',
+  pollMs: 'SEALPOST_OUTBOUND_POLL_MS',
+};
+
+export function outboundOptionsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): OutboundOptions {
+  const out: Record<string, number | string> = { ...DEFAULT_OUTBOUND_OPTIONS };
+  for (const [key, name] of Object.entries(NUMERIC)) {
+    const text = name ? env[name] : undefined;
+    if (text === undefined || text === '') continue;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be a whole number above 0, not ${JSON.stringify(text)}.`);
+    out[key] = value;
+  }
+  if (env.SEALPOST_MTA_STS_URL) {
+    if (!env.SEALPOST_MTA_STS_URL.includes('{domain}')) throw new ConfigError('SEALPOST_MTA_STS_URL must contain the {domain} placeholder.');
+    out.mtaStsUrl = env.SEALPOST_MTA_STS_URL;
+  }
+  return out as unknown as OutboundOptions;
+}

@@ -1,0 +1,307 @@
+// outbound.sqlite: the durable outbound queue (app-key encrypted, synchronous=FULL).
+// One row per message (raw bytes, envelope sender, kind) and one per recipient with its own state,
+// so a partial delivery (one rcpt 250, another 451) retries only what is left.
+//
+// Crash semantics: a recipient is marked `sending` (committed) before its SMTP transaction starts and
+// `delivered` (committed) after the remote's 250. A kill -9 between those two commits leaves it
+// `sending`; at the next start `recoverInflight()` puts it back to `queued`, so it is sent again:
+// at most one duplicate per in-flight recipient, never a loss (SMTP has no exactly-once handshake).
+import { randomUUID } from 'node:crypto';
+import { openEncryptedDatabase, type SqliteDatabase } from '../../directory/index.js';
+
+export type MessageKind = 'submission' | 'forward' | 'dsn';
+export type RecipientState = 'queued' | 'sending' | 'delivered' | 'bounced' | 'dropped';
+
+export interface QueuedRecipient {
+  readonly id: number;
+  readonly messageId: string;
+  readonly rcpt: string;
+  readonly domain: string;
+  readonly state: RecipientState;
+  readonly attempts: number;
+  readonly nextAttempt: number;
+  readonly lastCode: number | null;
+  readonly lastResponse: string | null;
+  readonly warned: boolean;
+}
+
+export interface QueuedMessage {
+  readonly id: string;
+  readonly kind: MessageKind;
+  /** Envelope sender; '' is the null reverse-path (DSNs). */
+  readonly sender: string;
+  readonly aliasId: string | null;
+  readonly created: number;
+  readonly size: number;
+}
+
+/** One SMTP transaction to run: a message and its due recipients in one domain. */
+export interface DeliveryJob {
+  readonly message: QueuedMessage;
+  readonly domain: string;
+  readonly recipients: readonly QueuedRecipient[];
+}
+
+export interface QueueEntry extends QueuedMessage {
+  readonly recipients: readonly QueuedRecipient[];
+}
+
+export interface QueueCounts {
+  readonly messages: number;
+  readonly queued: number;
+  readonly sending: number;
+  readonly delivered: number;
+  readonly bounced: number;
+  readonly dropped: number;
+}
+
+interface MessageRow {
+  id: string;
+  kind: MessageKind;
+  sender: string;
+  alias_id: string | null;
+  created: number;
+  size: number;
+}
+
+interface RecipientRow {
+  id: number;
+  message_id: string;
+  rcpt: string;
+  domain: string;
+  state: RecipientState;
+  attempts: number;
+  next_attempt: number;
+  last_code: number | null;
+  last_response: string | null;
+  warned: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  alias_id TEXT,
+  created INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  raw BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recipients (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+  rcpt TEXT NOT NULL,
+  domain TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt INTEGER NOT NULL,
+  last_code INTEGER,
+  last_response TEXT,
+  warned INTEGER NOT NULL DEFAULT 0,
+  updated INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS recipients_due ON recipients(state, next_attempt);
+CREATE INDEX IF NOT EXISTS recipients_message ON recipients(message_id);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dkim_keys (
+  domain TEXT PRIMARY KEY,
+  rsa_selector TEXT NOT NULL,
+  rsa_private BLOB NOT NULL,
+  rsa_public TEXT NOT NULL,
+  ed_selector TEXT NOT NULL,
+  ed_private BLOB NOT NULL,
+  ed_public TEXT NOT NULL,
+  created INTEGER NOT NULL
+);
+`;
+
+const toRecipient = (r: RecipientRow): QueuedRecipient => ({
+  id: r.id,
+  messageId: r.message_id,
+  rcpt: r.rcpt,
+  domain: r.domain,
+  state: r.state,
+  attempts: r.attempts,
+  nextAttempt: r.next_attempt,
+  lastCode: r.last_code,
+  lastResponse: r.last_response,
+  warned: r.warned === 1,
+});
+
+const toMessage = (m: MessageRow): QueuedMessage => ({
+  id: m.id,
+  kind: m.kind,
+  sender: m.sender,
+  aliasId: m.alias_id,
+  created: m.created,
+  size: m.size,
+});
+
+export const domainOf = (address: string): string => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+
+export class OutboundStore {
+  readonly db: SqliteDatabase;
+
+  constructor(file: string, appKey: Buffer) {
+    this.db = openEncryptedDatabase(file, appKey);
+    this.db.exec(SCHEMA);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Stores a message and its recipients durably; returns the queue id. */
+  enqueue(input: { kind: MessageKind; sender: string; recipients: readonly string[]; raw: Buffer; aliasId?: string | null; now?: number }): string {
+    const id = randomUUID();
+    const now = input.now ?? Date.now();
+    const unique = [...new Map(input.recipients.map((r) => [r.toLowerCase(), r])).values()];
+    if (unique.length === 0) throw new Error('no recipients');
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO messages (id, kind, sender, alias_id, created, size, raw) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(id, input.kind, input.sender, input.aliasId ?? null, now, input.raw.length, input.raw);
+      const ins = this.db.prepare(
+        "INSERT INTO recipients (message_id, rcpt, domain, state, next_attempt, updated) VALUES (?, ?, ?, 'queued', ?, ?)",
+      );
+      for (const rcpt of unique) ins.run(id, rcpt, domainOf(rcpt), now, now);
+    })();
+    return id;
+  }
+
+  /** After a crash, recipients left `sending` go back to `queued` (may cause one re-send; see header). */
+  recoverInflight(now = Date.now()): number {
+    return this.db.prepare("UPDATE recipients SET state = 'queued', next_attempt = ?, updated = ? WHERE state = 'sending'").run(now, now).changes;
+  }
+
+  /**
+   * Claims up to `limit` due jobs (message × domain), marking their recipients `sending` in one commit.
+   * `admit(domain)` reserves a slot for the domain or says no (concurrency/rate limit reached).
+   */
+  claimDue(now: number, limit: number, admit: (domain: string) => boolean): DeliveryJob[] {
+    const jobs: DeliveryJob[] = [];
+    this.db.transaction(() => {
+      const groups = this.db
+        .prepare(
+          "SELECT message_id, domain, min(next_attempt) AS due FROM recipients WHERE state = 'queued' AND next_attempt <= ? GROUP BY message_id, domain ORDER BY due LIMIT ?",
+        )
+        .all(now, Math.max(limit * 8, 32)) as { message_id: string; domain: string }[];
+      for (const g of groups) {
+        if (jobs.length >= limit) break;
+        const message = this.db.prepare('SELECT id, kind, sender, alias_id, created, size FROM messages WHERE id = ?').get(g.message_id) as
+          | MessageRow
+          | undefined;
+        if (!message) continue;
+        const rows = this.db
+          .prepare("SELECT * FROM recipients WHERE message_id = ? AND domain = ? AND state = 'queued' AND next_attempt <= ? ORDER BY id")
+          .all(g.message_id, g.domain, now) as RecipientRow[];
+        if (rows.length === 0 || !admit(g.domain)) continue;
+        const mark = this.db.prepare("UPDATE recipients SET state = 'sending', attempts = attempts + 1, updated = ? WHERE id = ?");
+        for (const r of rows) mark.run(now, r.id);
+        jobs.push({
+          message: toMessage(message),
+          domain: g.domain,
+          recipients: rows.map((r) => toRecipient({ ...r, state: 'sending', attempts: r.attempts + 1 })),
+        });
+      }
+    })();
+    return jobs;
+  }
+
+  raw(messageId: string): Buffer | null {
+    const row = this.db.prepare('SELECT raw FROM messages WHERE id = ?').get(messageId) as { raw: Buffer } | undefined;
+    return row ? row.raw : null;
+  }
+
+  markDelivered(ids: readonly number[], code: number, response: string, now = Date.now()): void {
+    this.setFinal(ids, 'delivered', code, response, now);
+  }
+
+  markBounced(ids: readonly number[], code: number, response: string, now = Date.now()): void {
+    this.setFinal(ids, 'bounced', code, response, now);
+  }
+
+  markDeferred(ids: readonly number[], code: number, response: string, nextAttempt: number, now = Date.now()): void {
+    const st = this.db.prepare(
+      "UPDATE recipients SET state = 'queued', last_code = ?, last_response = ?, next_attempt = ?, updated = ? WHERE id = ? AND state = 'sending'",
+    );
+    this.db.transaction(() => {
+      for (const id of ids) st.run(code, response, nextAttempt, now, id);
+    })();
+  }
+
+  markWarned(ids: readonly number[]): void {
+    const st = this.db.prepare('UPDATE recipients SET warned = 1 WHERE id = ?');
+    this.db.transaction(() => {
+      for (const id of ids) st.run(id);
+    })();
+  }
+
+  private setFinal(ids: readonly number[], state: RecipientState, code: number, response: string, now: number): void {
+    const st = this.db.prepare('UPDATE recipients SET state = ?, last_code = ?, last_response = ?, updated = ? WHERE id = ?');
+    this.db.transaction(() => {
+      for (const id of ids) st.run(state, code, response, now, id);
+    })();
+  }
+
+  /** Deletes messages none of whose recipients is still pending (secure_delete wipes the bytes). */
+  pruneFinished(): number {
+    return this.db
+      .prepare("DELETE FROM messages WHERE id NOT IN (SELECT message_id FROM recipients WHERE state IN ('queued', 'sending'))")
+      .run().changes;
+  }
+
+  counts(): QueueCounts {
+    const rows = this.db.prepare('SELECT state, count(*) AS n FROM recipients GROUP BY state').all() as { state: RecipientState; n: number }[];
+    const by = new Map(rows.map((r) => [r.state, r.n]));
+    const messages = (this.db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n;
+    return {
+      messages,
+      queued: by.get('queued') ?? 0,
+      sending: by.get('sending') ?? 0,
+      delivered: by.get('delivered') ?? 0,
+      bounced: by.get('bounced') ?? 0,
+      dropped: by.get('dropped') ?? 0,
+    };
+  }
+
+  /** Messages still in the queue with every recipient's state (for `outbound status`). */
+  list(limit = 1000): QueueEntry[] {
+    const messages = this.db.prepare('SELECT id, kind, sender, alias_id, created, size FROM messages ORDER BY created LIMIT ?').all(limit) as MessageRow[];
+    const rcpts = this.db.prepare('SELECT * FROM recipients WHERE message_id = ? ORDER BY id');
+    return messages.map((m) => ({ ...toMessage(m), recipients: (rcpts.all(m.id) as RecipientRow[]).map(toRecipient) }));
+  }
+
+  /** Makes queued recipients due now: of one message, or all when id is omitted. Returns how many. */
+  retryNow(messageId?: string, now = Date.now()): number {
+    if (messageId === undefined) {
+      return this.db.prepare("UPDATE recipients SET next_attempt = ? WHERE state = 'queued'").run(now).changes;
+    }
+    return this.db.prepare("UPDATE recipients SET next_attempt = ? WHERE state = 'queued' AND message_id = ?").run(now, messageId).changes;
+  }
+
+  /** Gives up on a message without a bounce; returns the number of recipients dropped. */
+  drop(messageId: string, now = Date.now()): number {
+    const n = this.db
+      .prepare("UPDATE recipients SET state = 'dropped', last_response = 'dropped by the administrator', updated = ? WHERE message_id = ? AND state IN ('queued', 'sending')")
+      .run(now, messageId).changes;
+    this.pruneFinished();
+    return n;
+  }
+
+  getSetting(key: string): string | null {
+    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+    return row ? row.value : null;
+  }
+
+  setSetting(key: string, value: string | null): void {
+    if (value === null) this.db.prepare('DELETE FROM settings WHERE key = ?').run(key);
+    else this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  /** Earliest next_attempt of a queued recipient, or null when nothing is queued. */
+  nextDue(): number | null {
+    const row = this.db.prepare("SELECT min(next_attempt) AS t FROM recipients WHERE state = 'queued'").get() as { t: number | null };
+    return row.t;
+  }
+}

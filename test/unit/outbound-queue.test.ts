@@ -1,0 +1,196 @@
+// The outbound queue on its own: real outbound.sqlite, a real loopback DNS server and real SMTP sinks.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { dkimVerify } from 'mailauth';
+import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
+import { startSmtpSink } from '../helpers/smtp-sink.js';
+import { createResolver, type DnsResolver } from '../../server/smtp/dns.js';
+import { OutboundQueue, DEFAULT_OUTBOUND_OPTIONS, retryDelay, type OutboundOptions, type SecretStore } from '../../server/smtp/outbound/index.js';
+import { silentLogger } from '../../server/log.js';
+
+const message = (from: string, to: string, subject: string, body = 'hello there\r\n'): Buffer =>
+  Buffer.from(`From: ${from}\r\nTo: ${to}\r\nSubject: ${subject}\r\nDate: ${new Date().toUTCString()}\r\nMessage-ID: <${crypto.randomUUID()}@sender.test>\r\n\r\n${body}`);
+
+class MemorySecrets implements SecretStore {
+  readonly values = new Map<string, string>();
+  async getSecret(name: string): Promise<string | null> {
+    return this.values.get(name) ?? null;
+  }
+  async setSecret(name: string, value: string): Promise<void> {
+    this.values.set(name, value);
+  }
+  async deleteSecret(name: string): Promise<void> {
+    this.values.delete(name);
+  }
+}
+
+describe('outbound queue', () => {
+  let dir: string;
+  let dns: TestDnsServer;
+  let resolver: DnsResolver;
+  const appKey = crypto.randomBytes(32);
+  const reports: { sender: string; raw: Buffer }[] = [];
+  const queues: OutboundQueue[] = [];
+
+  const makeQueue = (options: Partial<OutboundOptions>, secrets: SecretStore | null = null): OutboundQueue => {
+    const q = new OutboundQueue({
+      file: path.join(dir, `outbound-${queues.length}.sqlite`),
+      appKey,
+      logger: silentLogger(),
+      hostname: 'mail.sender.test',
+      resolver,
+      options: { ...DEFAULT_OUTBOUND_OPTIONS, retryBaseMs: 40, pollMs: 25, ...options },
+      secrets,
+      notifySender: async (sender, _aliasId, raw) => {
+        reports.push({ sender, raw });
+        return true;
+      },
+    });
+    queues.push(q);
+    q.start();
+    return q;
+  };
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-'));
+    dns = await startDnsServer({
+      'remote.test': { MX: [{ exchange: 'mx.remote.test', priority: 10 }] },
+      'mx.remote.test': { A: ['127.0.0.1'] },
+    });
+    resolver = createResolver({ servers: [dns.address], timeoutMs: 1000, tries: 1 });
+  });
+
+  after(async () => {
+    for (const q of queues) {
+      await q.stop();
+      q.close();
+    }
+    await dns.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('backoff doubles per attempt and is capped', () => {
+    const o = { retryBaseMs: 1000, retryMaxMs: 5000 };
+    assert.deepEqual([1, 2, 3, 4, 10].map((n) => retryDelay(n, o)), [1000, 2000, 4000, 5000, 5000]);
+  });
+
+  test('mail to a domain whose MX points at a sink arrives once, with DKIM signatures mailauth verifies', async () => {
+    const sink = await startSmtpSink();
+    const q = makeQueue({ mxPort: sink.port });
+    const keys = q.dkim.ensure('sender.test');
+    assert.equal(keys.records.length, 2);
+    for (const r of keys.records) dns.set(r.name, { TXT: [r.value] });
+    const signed = await q.dkim.sign(message('alice@sender.test', 'bob@remote.test', 'signed hello'), 'sender.test');
+    const id = await q.enqueue({ from: 'alice@sender.test', to: ['bob@remote.test'], raw: signed, kind: 'submission' });
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    const [got] = await sink.waitFor(1);
+    assert.ok(got);
+    assert.equal(got.mailFrom, 'alice@sender.test');
+    assert.deepEqual(got.rcptTo, ['bob@remote.test']);
+    const verdict = await dkimVerify(got.raw, { resolver: resolver.mailauth as never });
+    const results = verdict.results.map((r) => `${r.signingDomain}:${r.status.result}`);
+    assert.deepEqual(results, ['sender.test:pass', 'sender.test:pass']);
+    await q.drain();
+    assert.equal(q.counts().messages, 0, 'delivered messages leave the queue');
+    await sink.close();
+  });
+
+  test('a sink answering 451 twice and then accepting gets the message exactly once', async () => {
+    let refusals = 0;
+    const sink = await startSmtpSink({ rejectMessage: () => (refusals++ < 2 ? 451 : null) });
+    const q = makeQueue({ mxPort: sink.port });
+    await q.enqueue({ from: 'alice@sender.test', to: ['carol@remote.test'], raw: message('alice@sender.test', 'carol@remote.test', 'retry me'), kind: 'submission' });
+    await sink.waitFor(1);
+    await q.drain();
+    assert.equal(refusals, 3);
+    assert.equal(sink.messages.length, 1);
+    assert.equal(reports.filter((r) => r.raw.includes('retry me')).length, 0, 'no DSN for a message that got through');
+    await sink.close();
+  });
+
+  test('a 550 produces an RFC 3464 DSN for the sender and the message leaves the queue', async () => {
+    const sink = await startSmtpSink({ rejectRecipient: (a) => (a.startsWith('nobody') ? 550 : null) });
+    const q = makeQueue({ mxPort: sink.port });
+    const before = reports.length;
+    await q.enqueue({ from: 'alice@sender.test', to: ['nobody@remote.test', 'dave@remote.test'], raw: message('alice@sender.test', 'nobody@remote.test', 'bounce me'), kind: 'submission' });
+    await sink.waitFor(1);
+    await q.drain();
+    assert.deepEqual(sink.messages[0]?.rcptTo, ['dave@remote.test'], 'the good recipient still gets it');
+    const dsn = reports.slice(before);
+    assert.equal(dsn.length, 1);
+    const text = dsn[0]?.raw.toString() ?? '';
+    assert.equal(dsn[0]?.sender, 'alice@sender.test');
+    assert.match(text, /Content-Type: multipart\/report; report-type=delivery-status/);
+    assert.match(text, /Final-Recipient: rfc822; nobody@remote\.test\r\nAction: failed\r\nStatus: 5\.\d\.\d/);
+    assert.match(text, /Subject: bounce me/, 'the original headers are attached');
+    assert.doesNotMatch(text, /Final-Recipient: rfc822; dave@/);
+    assert.equal(q.counts().messages, 0);
+    await sink.close();
+  });
+
+  test('4xx until the maximum age bounces with 4.4.7, and a delay warning comes first', async () => {
+    const sink = await startSmtpSink({ rejectMessage: () => 451 });
+    const q = makeQueue({ mxPort: sink.port, delayWarningMs: 1, maxAgeMs: 400 });
+    const before = reports.length;
+    await q.enqueue({ from: 'alice@sender.test', to: ['erin@remote.test'], raw: message('alice@sender.test', 'erin@remote.test', 'slow one'), kind: 'submission' });
+    const until = Date.now() + 10_000;
+    while (q.counts().messages > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    const mine = reports.slice(before).map((r) => r.raw.toString());
+    assert.equal(mine.length, 2, 'one delay warning, one final bounce');
+    assert.match(mine[0] ?? '', /Action: delayed/);
+    assert.match(mine[0] ?? '', /Will-Retry-Until:/);
+    assert.match(mine[1] ?? '', /Action: failed\r\nStatus: 4\.4\.7/);
+    await sink.close();
+  });
+
+  test('relay mode sends through the smarthost with AUTH, whatever the recipient domain', async () => {
+    const sink = await startSmtpSink({ auth: { username: 'relayuser', password: 'relay-secret-1' } });
+    const secrets = new MemorySecrets();
+    const q = makeQueue({}, secrets);
+    await q.setRelay({ host: '127.0.0.1', port: sink.port, tls: 'none', insecure: false, username: 'relayuser' }, 'relay-secret-1');
+    assert.equal(secrets.values.get('relay-password'), 'relay-secret-1');
+    assert.deepEqual(await q.testRelay(), { ok: true, message: `Connected to 127.0.0.1:${sink.port} (no TLS) and logged in.` });
+    await q.enqueue({ from: 'alice@sender.test', to: ['frank@elsewhere.invalid'], raw: message('alice@sender.test', 'frank@elsewhere.invalid', 'via relay'), kind: 'submission' });
+    const [got] = await sink.waitFor(1);
+    assert.deepEqual(got?.rcptTo, ['frank@elsewhere.invalid']);
+    await q.setRelay({ host: '127.0.0.1', port: sink.port, tls: 'none', insecure: false, username: 'relayuser' }, 'wrong');
+    const verdict = await q.testRelay();
+    assert.equal(verdict.ok, false);
+    assert.match(verdict.message, /refused the login/);
+    await q.setRelay(null);
+    assert.equal(q.relay(), null);
+    assert.equal(secrets.values.size, 0);
+    await sink.close();
+  });
+
+  test('status, retry, flush and drop', async () => {
+    const q = makeQueue({ mxPort: 9, retryBaseMs: 3_600_000, connectTimeoutMs: 500 });
+    dns.set('down.test', { MX: [{ exchange: 'mx.remote.test', priority: 10 }] });
+    const id = await q.enqueue({ from: 'alice@sender.test', to: ['gina@down.test'], raw: message('alice@sender.test', 'gina@down.test', 'stuck'), kind: 'submission' });
+    const until = Date.now() + 5000;
+    while (Date.now() < until && (q.list()[0]?.recipients[0]?.attempts ?? 0) < 1) await new Promise((r) => setTimeout(r, 20));
+    await q.drain();
+    const [entry] = q.list();
+    assert.equal(entry?.id, id);
+    assert.equal(entry?.recipients[0]?.state, 'queued');
+    assert.equal(entry?.recipients[0]?.attempts, 1);
+    assert.ok((entry?.recipients[0]?.nextAttempt ?? 0) > Date.now() + 3_000_000, 'next attempt an hour away');
+    assert.equal(q.retry(id), 1);
+    assert.equal(q.drop(id), 1);
+    assert.equal(q.counts().messages, 0);
+  });
+
+  test('outbound.sqlite holds no readable address or text', async () => {
+    for (const q of queues) q.store.db.pragma('wal_checkpoint(TRUNCATE)');
+    for (const name of fs.readdirSync(dir)) {
+      const bytes = fs.readFileSync(path.join(dir, name));
+      for (const needle of ['alice@sender.test', 'remote.test', 'hello there', 'SQLite format 3', 'BEGIN PRIVATE KEY']) {
+        assert.equal(bytes.includes(needle), false, `${name} contains ${needle}`);
+      }
+    }
+  });
+});
