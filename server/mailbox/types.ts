@@ -132,6 +132,11 @@ export interface Mailbox {
 
   /** Stores a message durably and returns its UID; throws OverQuota / NoSuchFolder. */
   append(folder: string, raw: Buffer, options?: AppendOptions): Promise<AppendResult>;
+  /**
+   * append() that also records `dedupeKey` (e.g. a drained sealed-queue item id) in the same transaction;
+   * called again with a delivered key it stores nothing and returns the first result, so a re-drain is idempotent.
+   */
+  appendOnce(folder: string, raw: Buffer, options: AppendOptions & { readonly dedupeKey: string }): Promise<AppendResult>;
   /** Metadata of every message in a folder, ascending UID (the SELECT index). */
   listMessages(folder: string): MessageMeta[];
   /** Metadata and parsed structure of the given UIDs, ascending. */

@@ -1,0 +1,346 @@
+// The encrypted per-alias mailbox store: opens/creates/re-keys mailboxes/<id>.sqlite and caches one
+// handle per file per process (LRU + idle close). See types.ts for the verbs.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3-multiple-ciphers';
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+import type { Compression } from './codec.js';
+import { InvalidRequest, MailboxLocked, WrongKey } from './errors.js';
+import { acquireLock, lockedByOther } from './lock.js';
+import { SqliteMailbox, type Handle } from './mailbox.js';
+import { migrate, SCHEMA_VERSION } from './schema.js';
+import { registerSearchFunctions } from './search.js';
+import { applyKey, assertKey, openDb, verifyKey, type Db } from './sqlite.js';
+import type { Mailbox, MailboxChangeEvent, MailboxId, MailboxStore } from './types.js';
+
+export * from './types.js';
+export * from './errors.js';
+export type { Compression } from './codec.js';
+
+/** Points of a re-key where crash-safety tests kill the process. */
+export type RekeyStep = 'locked' | 'copied' | 'rekeyed' | 'verified' | 'swapped';
+
+export interface MailboxStoreOptions {
+  readonly logger?: Logger;
+  /** Most handles kept open at once; the least recently used is closed beyond it (default 64). */
+  readonly maxOpen?: number;
+  /** Handles unused this long are closed (default 10 minutes). */
+  readonly idleCloseMs?: number;
+  /** Compression of stored bodies (default 'deflate'). */
+  readonly compression?: Compression;
+  /** BENCHMARKS ONLY: same code without the cipher, to measure encryption overhead. Never set in the product. */
+  readonly unencryptedForBenchmarks?: boolean;
+  /** TESTS ONLY: called at each re-key step (the crash-safety test SIGKILLs its child process here). */
+  readonly rekeyStepHook?: (step: RekeyStep) => void;
+}
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+function assertId(id: string): void {
+  if (typeof id !== 'string' || !ID.test(id)) throw new InvalidRequest('bad mailbox id');
+}
+
+const digestOf = (key: Buffer): Buffer => createHash('sha256').update('sealpost-mailbox-handle').update(key).digest();
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {}
+}
+
+interface CachedHandle extends Handle {
+  readonly digest: Buffer;
+  readonly mailbox: SqliteMailbox;
+}
+
+class SqliteMailboxStore implements MailboxStore {
+  private readonly dir: string;
+  private readonly logger: Logger;
+  private readonly maxOpen: number;
+  private readonly idleCloseMs: number;
+  private readonly compression: Compression;
+  private readonly encrypted: boolean;
+  private readonly handles = new Map<MailboxId, CachedHandle>();
+  private readonly busy = new Map<MailboxId, Promise<void>>();
+  private readonly listeners = new Set<(event: MailboxChangeEvent) => void>();
+  private readonly idleTimer: NodeJS.Timeout;
+
+  constructor(
+    dataDir: string,
+    private readonly options: MailboxStoreOptions,
+  ) {
+    this.dir = join(dataDir, 'mailboxes');
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.logger = options.logger ?? silentLogger();
+    this.maxOpen = Math.max(1, options.maxOpen ?? 64);
+    this.idleCloseMs = Math.max(1, options.idleCloseMs ?? 10 * 60_000);
+    this.compression = options.compression ?? 'deflate';
+    this.encrypted = options.unencryptedForBenchmarks !== true;
+    this.idleTimer = setInterval(() => this.closeIdle(), Math.max(50, Math.min(this.idleCloseMs / 2, 60_000)));
+    this.idleTimer.unref();
+  }
+
+  private file(id: MailboxId): string {
+    return join(this.dir, `${id}.sqlite`);
+  }
+
+  private lockFile(id: MailboxId): string {
+    return join(this.dir, `${id}.lock`);
+  }
+
+  private emit = (event: MailboxChangeEvent): void => {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.logger.error({ err, mailboxId: event.mailboxId }, 'mailbox change listener failed');
+      }
+    }
+  };
+
+  private openRaw(file: string, key: Buffer | null): Db {
+    return openDb(file, key, { encrypted: this.encrypted });
+  }
+
+  /** Runs fn with the mailbox exclusively held in this process (create, rekey, remove). */
+  private async exclusive<T>(id: MailboxId, fn: () => Promise<T> | T): Promise<T> {
+    while (this.busy.has(id)) await this.busy.get(id);
+    let done!: () => void;
+    this.busy.set(id, new Promise<void>((resolve) => (done = resolve)));
+    try {
+      return await fn();
+    } finally {
+      this.busy.delete(id);
+      done();
+    }
+  }
+
+  async create(id: MailboxId, mailboxKey: Buffer, quotaBytes: number | null = null): Promise<void> {
+    assertId(id);
+    if (this.encrypted) assertKey(mailboxKey);
+    await this.exclusive(id, () => {
+      const file = this.file(id);
+      if (existsSync(file)) throw new InvalidRequest('mailbox already exists');
+      // Built under a temporary name and renamed: a crash never leaves a half-made mailbox under the real name.
+      const tmp = `${file}.creating`;
+      for (const s of ['', '-wal', '-shm', '-journal']) unlinkQuiet(tmp + s);
+      const db = openDb(tmp, mailboxKey, { encrypted: this.encrypted, mustExist: false });
+      try {
+        migrate(db);
+        if (quotaBytes !== null) db.prepare('UPDATE mailbox_state SET quota_bytes = ?').run(quotaBytes);
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      } finally {
+        db.close();
+      }
+      chmodSync(tmp, 0o600);
+      fsyncPath(tmp);
+      renameSync(tmp, file);
+      fsyncPath(this.dir);
+      this.logger.info({ mailboxId: id }, 'mailbox created');
+    });
+  }
+
+  async open(id: MailboxId, mailboxKey: Buffer): Promise<Mailbox> {
+    assertId(id);
+    if (this.encrypted) assertKey(mailboxKey);
+    while (this.busy.has(id)) await this.busy.get(id);
+    return this.openNow(id, mailboxKey);
+  }
+
+  private openNow(id: MailboxId, mailboxKey: Buffer): SqliteMailbox {
+    const digest = digestOf(mailboxKey);
+    const cached = this.handles.get(id);
+    if (cached) {
+      if (!timingSafeEqual(cached.digest, digest)) throw new WrongKey();
+      cached.lastUsed = Date.now();
+      // Map order is the LRU order: move to the end.
+      this.handles.delete(id);
+      this.handles.set(id, cached);
+      return cached.mailbox;
+    }
+    if (lockedByOther(this.lockFile(id))) throw new MailboxLocked();
+    const file = this.file(id);
+    if (!existsSync(file)) throw new InvalidRequest('no such mailbox');
+    const started = process.hrtime.bigint();
+    const db = this.openRaw(file, mailboxKey);
+    try {
+      if (Number(db.pragma('user_version', { simple: true })) !== SCHEMA_VERSION) migrate(db);
+      registerSearchFunctions(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    const handle = { id, file, db, lastUsed: Date.now(), statements: new Map(), digest } as Omit<CachedHandle, 'mailbox'> & {
+      mailbox?: SqliteMailbox;
+    };
+    const mailbox = new SqliteMailbox(handle, { compression: this.compression, emit: this.emit });
+    const entry: CachedHandle = Object.assign(handle, { mailbox });
+    this.handles.set(id, entry);
+    this.logger.debug({ mailboxId: id, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'mailbox opened');
+    while (this.handles.size > this.maxOpen) {
+      const oldest = this.handles.keys().next().value as MailboxId;
+      this.closeHandle(oldest);
+    }
+    return mailbox;
+  }
+
+  isOpen(id: MailboxId): boolean {
+    return this.handles.has(id);
+  }
+
+  private closeHandle(id: MailboxId): void {
+    const h = this.handles.get(id);
+    if (!h) return;
+    this.handles.delete(id);
+    const db = h.db;
+    h.db = null;
+    h.statements.clear();
+    if (!db) return;
+    try {
+      db.pragma('optimize');
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (err) {
+      this.logger.warn({ err, mailboxId: id }, 'mailbox checkpoint on close failed');
+    }
+    db.close();
+  }
+
+  private closeIdle(): void {
+    const limit = Date.now() - this.idleCloseMs;
+    for (const [id, h] of [...this.handles]) if (h.lastUsed < limit) this.closeHandle(id);
+  }
+
+  async close(id: MailboxId): Promise<void> {
+    this.closeHandle(id);
+  }
+
+  async closeAll(): Promise<void> {
+    clearInterval(this.idleTimer);
+    for (const id of [...this.handles.keys()]) this.closeHandle(id);
+  }
+
+  async remove(id: MailboxId): Promise<void> {
+    assertId(id);
+    await this.exclusive(id, () => {
+      this.closeHandle(id);
+      const file = this.file(id);
+      for (const s of ['', '-wal', '-shm', '-journal', '.rekey', '.rekey-wal', '.rekey-shm', '.rekey-journal']) unlinkQuiet(file + s);
+      unlinkQuiet(this.lockFile(id));
+      fsyncPath(this.dir);
+    });
+  }
+
+  async setQuota(id: MailboxId, mailboxKey: Buffer, quotaBytes: number | null): Promise<void> {
+    const mailbox = (await this.open(id, mailboxKey)) as SqliteMailbox;
+    mailbox.setQuota(quotaBytes);
+  }
+
+  onChange(listener: (event: MailboxChangeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Re-key: VACUUM INTO a copy (still under the old key) → rekey the copy → reopen it with the new key
+   * and integrity_check → fsync → atomic rename over the live file, all under the mailbox lock.
+   * Until the rename the old file is untouched, after it the new one is complete: a kill at any
+   * point leaves a file that opens with the old key or the new key.
+   */
+  async rekey(id: MailboxId, oldKey: Buffer, newKey: Buffer): Promise<void> {
+    assertId(id);
+    assertKey(oldKey);
+    assertKey(newKey);
+    if (!this.encrypted) throw new InvalidRequest('re-key needs an encrypted store');
+    const step = this.options.rekeyStepHook ?? ((): void => {});
+    await this.exclusive(id, () => {
+      const file = this.file(id);
+      if (!existsSync(file)) throw new InvalidRequest('no such mailbox');
+      const cached = this.handles.get(id);
+      if (cached && !timingSafeEqual(cached.digest, digestOf(oldKey))) throw new WrongKey();
+      const release = acquireLock(this.lockFile(id));
+      const tmp = `${file}.rekey`;
+      const cleanTmp = (): void => {
+        for (const s of ['', '-wal', '-shm', '-journal']) unlinkQuiet(tmp + s);
+      };
+      try {
+        step('locked');
+        this.closeHandle(id);
+        cleanTmp();
+        const started = process.hrtime.bigint();
+        const src = this.openRaw(file, oldKey); // WrongKey here leaves everything as it was
+        let messages: number;
+        try {
+          messages = (src.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n;
+          src.pragma('wal_checkpoint(TRUNCATE)');
+          // The copy is written by SQLite through the cipher, encrypted with the old key: never plaintext on disk.
+          src.prepare('VACUUM INTO ?').run(tmp);
+        } finally {
+          src.close();
+        }
+        step('copied');
+        const copy = new Database(tmp, { fileMustExist: true });
+        try {
+          applyKey(copy, oldKey);
+          verifyKey(copy);
+          copy.pragma('journal_mode = DELETE'); // sqlite3mc cannot rekey a WAL-mode database
+          copy.pragma(`rekey="x'${newKey.toString('hex')}'"`);
+        } finally {
+          copy.close();
+        }
+        step('rekeyed');
+        const check = this.openRaw(tmp, newKey); // sets journal_mode=WAL in the header, as the live file has
+        try {
+          const integrity = check.pragma('integrity_check', { simple: true });
+          const copied = (check.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n;
+          if (integrity !== 'ok' || copied !== messages) throw new Error(`re-keyed copy failed verification (${String(integrity)})`);
+          check.pragma('wal_checkpoint(TRUNCATE)');
+        } finally {
+          check.close();
+        }
+        chmodSync(tmp, 0o600);
+        fsyncPath(tmp);
+        step('verified');
+        // A -wal still present means another process has the live file open: swapping now would lose its writes.
+        if (existsSync(`${file}-wal`)) throw new MailboxLocked('mailbox is open in another process');
+        unlinkQuiet(`${file}-shm`);
+        renameSync(tmp, file);
+        fsyncPath(this.dir);
+        step('swapped');
+        this.logger.info({ mailboxId: id, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'mailbox re-keyed');
+      } catch (err) {
+        cleanTmp();
+        throw err;
+      } finally {
+        release();
+      }
+    });
+  }
+}
+
+/** Opens the store over <dataDir>/mailboxes. */
+export function openMailboxStore(dataDir: string, options: MailboxStoreOptions = {}): MailboxStore {
+  return new SqliteMailboxStore(dataDir, options);
+}
+
+/** Size of a mailbox file plus its WAL (for admin listings; no key needed). */
+export function mailboxFileBytes(dataDir: string, id: MailboxId): number {
+  assertId(id);
+  let total = 0;
+  for (const s of ['', '-wal']) {
+    try {
+      total += statSync(join(dataDir, 'mailboxes', `${id}.sqlite${s}`)).size;
+    } catch {}
+  }
+  return total;
+}

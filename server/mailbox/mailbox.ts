@@ -1,0 +1,607 @@
+// One unlocked mailbox file: the Mailbox verbs over SQL. Every write is one IMMEDIATE transaction
+// with no await inside it (CPU work — parsing, compression, hashing — happens before it starts).
+import { statSync } from 'node:fs';
+import type { Statement } from 'better-sqlite3-multiple-ciphers';
+import { compressSync, decompress, prepareParts, CHUNK_BYTES, type Compression } from './codec.js';
+import { FolderExists, InvalidRequest, MailboxLocked, NoSuchFolder, NoSuchMessage, OverQuota } from './errors.js';
+import {
+  applyFlags, checkSpecialUse, decodeKeywords, DELETED, encodeKeywords, flagList, normalizePath, parentsOf, parseFlags,
+} from './names.js';
+import { parseForStore, serializeStructureForStore, deserializeStructureFromStore } from './parse.js';
+import { compileSearch, encodeSearchText, uidSetSql } from './search.js';
+import type { Db } from './sqlite.js';
+import type {
+  AppendOptions, AppendResult, ChangeEntry, CopyResult, FolderInfo, FolderStatus, Mailbox, MailboxChangeEvent, MailboxId,
+  MessageMeta, MessageRecord, QuotaUsage, SearchQuery, SpecialUse, StorageReport, StoreMode, StoreResult, UidSet,
+} from './types.js';
+
+/** The open SQLite connection of one mailbox file, shared by every Mailbox object handed out for it. */
+export interface Handle {
+  readonly id: MailboxId;
+  readonly file: string;
+  db: Db | null;
+  lastUsed: number;
+  readonly statements: Map<string, Statement>;
+}
+
+export interface MailboxContext {
+  readonly compression: Compression;
+  readonly emit: (event: MailboxChangeEvent) => void;
+}
+
+interface FolderRow {
+  id: number;
+  path: string;
+  special_use: string | null;
+  subscribed: number;
+  uid_validity: number;
+  uid_next: number;
+  highest_modseq: number;
+  message_count: number;
+  unseen_count: number;
+  total_size: number;
+}
+
+interface MessageRow {
+  id: number;
+  uid: number;
+  modseq: number;
+  sysflags: number;
+  keywords: string;
+  internal_date: string;
+  size: number;
+  body_id: number;
+  message_id: string | null;
+  thread_id: number;
+}
+
+const KIND_APPEND = 1;
+const KIND_FLAGS = 2;
+const KIND_EXPUNGE = 3;
+const MAX_THREAD_REFS = 50;
+
+const folderInfo = (r: FolderRow): FolderInfo => ({
+  path: r.path,
+  specialUse: (r.special_use as SpecialUse | null) ?? null,
+  subscribed: r.subscribed === 1,
+  uidValidity: r.uid_validity,
+  uidNext: r.uid_next,
+  highestModseq: r.highest_modseq,
+});
+
+const messageMeta = (r: MessageRow): MessageMeta => ({
+  uid: r.uid,
+  modseq: r.modseq,
+  flags: flagList(r.sysflags, r.keywords),
+  internalDate: new Date(r.internal_date),
+  size: r.size,
+  messageId: r.message_id,
+  threadId: r.thread_id,
+});
+
+const MESSAGE_COLUMNS =
+  'm.id, m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.size, m.body_id, b.message_id, b.thread_id';
+
+function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && String((err as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT');
+}
+
+export class SqliteMailbox implements Mailbox {
+  constructor(
+    private readonly handle: Handle,
+    private readonly context: MailboxContext,
+  ) {}
+
+  get id(): MailboxId {
+    return this.handle.id;
+  }
+
+  // ---- plumbing ----
+
+  private db(): Db {
+    const db = this.handle.db;
+    if (!db) throw new MailboxLocked('Mailbox was closed; open it again');
+    this.handle.lastUsed = Date.now();
+    return db;
+  }
+
+  private stmt(sql: string): Statement {
+    const db = this.db();
+    let s = this.handle.statements.get(sql);
+    if (!s) {
+      s = db.prepare(sql);
+      this.handle.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  private write<T>(fn: () => T): T {
+    return this.db().transaction(fn).immediate();
+  }
+
+  private folder(path: string): FolderRow {
+    const row = this.stmt('SELECT * FROM folders WHERE path = ?').get(normalizePath(path)) as FolderRow | undefined;
+    if (!row) throw new NoSuchFolder();
+    return row;
+  }
+
+  private nextModseq(): number {
+    return (this.stmt('UPDATE mailbox_state SET modseq = modseq + 1 RETURNING modseq').get() as { modseq: number }).modseq;
+  }
+
+  private nextUidValidity(): number {
+    const now = Math.floor(Date.now() / 1000);
+    return (
+      this.stmt('UPDATE mailbox_state SET last_uid_validity = max(last_uid_validity + 1, ?) RETURNING last_uid_validity').get(now) as {
+        last_uid_validity: number;
+      }
+    ).last_uid_validity;
+  }
+
+  private touchFolder(folderId: number, modseq: number, uidNext?: number): void {
+    if (uidNext === undefined) this.stmt('UPDATE folders SET highest_modseq = ? WHERE id = ?').run(modseq, folderId);
+    else this.stmt('UPDATE folders SET highest_modseq = ?, uid_next = ? WHERE id = ?').run(modseq, uidNext, folderId);
+  }
+
+  private journal(folderId: number, modseq: number, kind: number, uid: number, sysflags?: number, keywords?: string): void {
+    // Only the newest flags entry of a message matters to a resync; older ones are dropped to keep the journal small.
+    if (kind !== KIND_APPEND) this.stmt('DELETE FROM changes WHERE folder_id = ? AND uid = ? AND kind = ?').run(folderId, uid, KIND_FLAGS);
+    this.stmt('INSERT INTO changes (folder_id, modseq, kind, uid, sysflags, keywords) VALUES (?, ?, ?, ?, ?, ?)').run(
+      folderId, modseq, kind, uid, sysflags ?? null, keywords ?? null,
+    );
+  }
+
+  private emit(path: string, highestModseq: number): void {
+    this.context.emit({ mailboxId: this.handle.id, folder: path, highestModseq });
+  }
+
+  private selectMessages(folderId: number, uids: UidSet | null, extra = ''): MessageRow[] {
+    const params: unknown[] = [folderId];
+    const where = uids ? uidSetSql(uids, params, folderId) : '1';
+    return this.db()
+      .prepare(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ${extra} ORDER BY m.uid`,
+      )
+      .all(...params) as MessageRow[];
+  }
+
+  private assertQuota(extraBytes: number): void {
+    const s = this.stmt('SELECT quota_bytes, used_bytes FROM mailbox_state').get() as { quota_bytes: number | null; used_bytes: number };
+    if (s.quota_bytes !== null && s.used_bytes + extraBytes > s.quota_bytes) throw new OverQuota();
+  }
+
+  // ---- folders ----
+
+  listFolders(): FolderInfo[] {
+    return (this.stmt('SELECT * FROM folders ORDER BY path').all() as FolderRow[]).map(folderInfo);
+  }
+
+  status(path: string): FolderStatus {
+    const r = this.folder(path);
+    return { ...folderInfo(r), messages: r.message_count, unseen: r.unseen_count, size: r.total_size };
+  }
+
+  private insertFolder(path: string, specialUse: SpecialUse | null): FolderRow {
+    const modseq = (this.stmt('SELECT modseq FROM mailbox_state').get() as { modseq: number }).modseq;
+    this.stmt('INSERT INTO folders (path, special_use, uid_validity, highest_modseq) VALUES (?, ?, ?, ?)').run(
+      path, specialUse, this.nextUidValidity(), modseq,
+    );
+    return this.folder(path);
+  }
+
+  private ensureParents(path: string): void {
+    for (const parent of parentsOf(path)) {
+      if (!this.stmt('SELECT 1 FROM folders WHERE path = ?').get(parent)) this.insertFolder(parent, null);
+    }
+  }
+
+  createFolder(path: string, specialUse?: SpecialUse | null): FolderInfo {
+    const normalized = normalizePath(path);
+    const use = checkSpecialUse(specialUse);
+    return this.write(() => {
+      if (this.stmt('SELECT 1 FROM folders WHERE path = ?').get(normalized)) throw new FolderExists();
+      this.ensureParents(normalized);
+      return folderInfo(this.insertFolder(normalized, use));
+    });
+  }
+
+  renameFolder(from: string, to: string): void {
+    const source = normalizePath(from);
+    const target = normalizePath(to);
+    if (target === source || target.startsWith(`${source}/`)) throw new InvalidRequest('cannot rename a folder into itself');
+    const changed = this.write(() => {
+      const src = this.folder(source);
+      if (this.stmt('SELECT 1 FROM folders WHERE path = ?').get(target)) throw new FolderExists();
+      this.ensureParents(target);
+      if (source === 'INBOX') {
+        // RFC 3501: renaming INBOX moves its messages to a new folder and leaves INBOX (and its children) in place.
+        const dst = this.insertFolder(target, null);
+        const rows = this.selectMessages(src.id, null);
+        if (rows.length > 0) this.moveRows(src, dst, rows);
+        return [source, target];
+      }
+      try {
+        this.stmt(
+          `UPDATE folders SET path = ? || substr(path, ?) WHERE path = ? OR substr(path, 1, ?) = ?`,
+        ).run(target, source.length + 1, source, source.length + 1, `${source}/`);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new FolderExists();
+        throw err;
+      }
+      return [target];
+    });
+    for (const path of changed) this.emit(path, this.folder(path).highest_modseq);
+  }
+
+  deleteFolder(path: string): void {
+    const normalized = normalizePath(path);
+    if (normalized === 'INBOX') throw new InvalidRequest('INBOX cannot be deleted');
+    this.write(() => {
+      const f = this.folder(normalized);
+      if (this.stmt('SELECT 1 FROM folders WHERE substr(path, 1, ?) = ? LIMIT 1').get(normalized.length + 1, `${normalized}/`)) {
+        throw new InvalidRequest('Folder has child folders; delete them first');
+      }
+      // Cascades: messages → bodies (when unreferenced) → parts → attachments; journal rows.
+      this.stmt('DELETE FROM folders WHERE id = ?').run(f.id);
+      this.stmt('DELETE FROM delivered WHERE folder_id = ?').run(f.id);
+    });
+  }
+
+  subscribe(path: string, subscribed: boolean): void {
+    this.write(() => {
+      const f = this.folder(path);
+      this.stmt('UPDATE folders SET subscribed = ? WHERE id = ?').run(subscribed ? 1 : 0, f.id);
+    });
+  }
+
+  // ---- messages ----
+
+  append(folder: string, raw: Buffer, options: AppendOptions = {}): Promise<AppendResult> {
+    return this.appendMessage(folder, raw, options, null);
+  }
+
+  /** append() that records `dedupeKey`; a second call with the same key returns the first result and stores nothing. */
+  appendOnce(folder: string, raw: Buffer, options: AppendOptions & { readonly dedupeKey: string }): Promise<AppendResult> {
+    if (typeof options.dedupeKey !== 'string' || options.dedupeKey.length === 0 || options.dedupeKey.length > 256) {
+      throw new InvalidRequest('bad dedupe key');
+    }
+    return this.appendMessage(folder, raw, options, options.dedupeKey);
+  }
+
+  private async appendMessage(folder: string, raw: Buffer, options: AppendOptions, dedupeKey: string | null): Promise<AppendResult> {
+    if (!Buffer.isBuffer(raw) || raw.length === 0) throw new InvalidRequest('empty message');
+    const path = normalizePath(folder);
+    const flags = parseFlags(options.flags ?? []);
+    const internalDate = options.internalDate ?? new Date();
+    if (!(internalDate instanceof Date) || Number.isNaN(internalDate.getTime())) throw new InvalidRequest('bad internal date');
+    if (dedupeKey !== null) {
+      const done = this.deliveredResult(dedupeKey);
+      if (done) return done;
+    }
+    this.folder(path); // fail fast, before parsing
+    this.assertQuota(raw.length);
+
+    const parsed = await parseForStore(raw);
+    const method = this.context.compression;
+    const parts = await prepareParts(raw, parsed.attachmentRanges, method);
+    const structure = compressSync(serializeStructureForStore(parsed.structure), method);
+    const searchText = encodeSearchText(parsed.search);
+    const search = compressSync(Buffer.from(JSON.stringify(searchText)), method === 'none' ? 'none' : 'deflate');
+    const threadKeys = [parsed.messageId, parsed.inReplyTo, ...parsed.references]
+      .filter((k): k is string => typeof k === 'string' && k.length > 0 && k.length <= 998)
+      .slice(0, MAX_THREAD_REFS);
+
+    const result = this.write((): AppendResult & { highestModseq: number } => {
+      if (dedupeKey !== null) {
+        const done = this.deliveredResult(dedupeKey);
+        if (done) return { ...done, highestModseq: 0 };
+      }
+      const f = this.folder(path);
+      this.assertQuota(raw.length);
+      const modseq = this.nextModseq();
+      const threadId = this.threadFor(threadKeys);
+      const bodyId = Number(
+        this.stmt(
+          'INSERT INTO bodies (size, header_date, message_id, thread_id, structure, search) VALUES (?, ?, ?, ?, ?, ?)',
+        ).run(raw.length, parsed.date ? parsed.date.toISOString() : null, parsed.messageId, threadId, structure, search).lastInsertRowid,
+      );
+      for (const part of parts) {
+        if (part.kind === 'inline') {
+          this.stmt('INSERT INTO body_parts (body_id, raw_start, raw_len, data) VALUES (?, ?, ?, ?)').run(bodyId, part.rawStart, part.rawLen, part.data);
+          continue;
+        }
+        let attachment = this.stmt('SELECT id FROM attachments WHERE sha256 = ?').get(part.sha256) as { id: number } | undefined;
+        if (!attachment) {
+          const id = Number(this.stmt('INSERT INTO attachments (sha256, size) VALUES (?, ?)').run(part.sha256, part.rawLen).lastInsertRowid);
+          part.chunks.forEach((data, seq) => this.stmt('INSERT INTO attachment_chunks (attachment_id, seq, data) VALUES (?, ?, ?)').run(id, seq, data));
+          attachment = { id };
+        }
+        this.stmt('INSERT INTO body_parts (body_id, raw_start, raw_len, attachment_id) VALUES (?, ?, ?, ?)').run(
+          bodyId, part.rawStart, part.rawLen, attachment.id,
+        );
+      }
+      this.stmt('INSERT INTO search_index (rowid, subject, from_, to_, cc, bcc, body, headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+        bodyId, searchText.subject, searchText.from, searchText.to, searchText.cc, searchText.bcc, searchText.body, searchText.headers,
+      );
+      const uid = f.uid_next;
+      this.stmt(
+        'INSERT INTO messages (folder_id, uid, modseq, sysflags, keywords, internal_date, size, body_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(f.id, uid, modseq, flags.bits, encodeKeywords(flags.keywords), internalDate.toISOString(), raw.length, bodyId);
+      this.journal(f.id, modseq, KIND_APPEND, uid);
+      this.touchFolder(f.id, modseq, uid + 1);
+      if (dedupeKey !== null) {
+        this.stmt('INSERT INTO delivered (dedupe_key, folder_id, uid, uid_validity, modseq) VALUES (?, ?, ?, ?, ?)').run(
+          dedupeKey, f.id, uid, f.uid_validity, modseq,
+        );
+      }
+      return { uid, uidValidity: f.uid_validity, modseq, highestModseq: modseq };
+    });
+    if (result.highestModseq > 0) this.emit(path, result.highestModseq);
+    return { uid: result.uid, uidValidity: result.uidValidity, modseq: result.modseq };
+  }
+
+  private deliveredResult(dedupeKey: string): AppendResult | null {
+    const row = this.stmt('SELECT uid, uid_validity, modseq FROM delivered WHERE dedupe_key = ?').get(dedupeKey) as
+      | { uid: number; uid_validity: number; modseq: number }
+      | undefined;
+    return row ? { uid: row.uid, uidValidity: row.uid_validity, modseq: row.modseq } : null;
+  }
+
+  /** Thread of a new message: the thread of any message it references or that referenced it, else a new one. */
+  private threadFor(keys: readonly string[]): number {
+    let threadId: number | null = null;
+    for (const key of keys) {
+      const row = this.stmt('SELECT thread_id FROM thread_refs WHERE message_id = ?').get(key) as { thread_id: number } | undefined;
+      if (row && (threadId === null || row.thread_id < threadId)) threadId = row.thread_id;
+    }
+    if (threadId === null) {
+      threadId = (this.stmt('UPDATE mailbox_state SET last_thread_id = last_thread_id + 1 RETURNING last_thread_id').get() as {
+        last_thread_id: number;
+      }).last_thread_id;
+    }
+    for (const key of keys) this.stmt('INSERT OR IGNORE INTO thread_refs (message_id, thread_id) VALUES (?, ?)').run(key, threadId);
+    return threadId;
+  }
+
+  listMessages(folder: string): MessageMeta[] {
+    return this.selectMessages(this.folder(folder).id, null).map(messageMeta);
+  }
+
+  fetch(folder: string, uids: UidSet): MessageRecord[] {
+    const f = this.folder(folder);
+    const params: unknown[] = [f.id];
+    const where = uidSetSql(uids, params, f.id);
+    const rows = this.db()
+      .prepare(
+        `SELECT ${MESSAGE_COLUMNS}, b.structure FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`,
+      )
+      .all(...params) as (MessageRow & { structure: Buffer })[];
+    return rows.map((r) => ({ ...messageMeta(r), structure: deserializeStructureFromStore(decompress(r.structure)) }));
+  }
+
+  private bodyOf(folder: string, uid: number): { bodyId: number; size: number } {
+    const f = this.folder(folder);
+    const row = this.stmt('SELECT body_id, size FROM messages WHERE folder_id = ? AND uid = ?').get(f.id, uid) as
+      | { body_id: number; size: number }
+      | undefined;
+    if (!row) throw new NoSuchMessage();
+    return { bodyId: row.body_id, size: row.size };
+  }
+
+  async readMessage(folder: string, uid: number): Promise<Buffer> {
+    const { bodyId, size } = this.bodyOf(folder, uid);
+    return this.readBody(bodyId, 0, size);
+  }
+
+  async readRange(folder: string, uid: number, start: number, end: number): Promise<Buffer> {
+    const { bodyId, size } = this.bodyOf(folder, uid);
+    const s = Math.max(0, Math.min(size, Math.floor(start)));
+    const e = Math.max(s, Math.min(size, Math.floor(end)));
+    return this.readBody(bodyId, s, e);
+  }
+
+  /** Reads only the inline chunks and attachment chunks that overlap [start, end). */
+  private readBody(bodyId: number, start: number, end: number): Buffer {
+    if (end <= start) return Buffer.alloc(0);
+    // One snapshot for the whole read: parts and chunks cannot change under it.
+    return this.db()
+      .transaction(() => {
+        const parts = this.stmt(
+          'SELECT raw_start, raw_len, attachment_id, data FROM body_parts WHERE body_id = ? AND raw_start < ? AND raw_start + raw_len > ? ORDER BY raw_start',
+        ).all(bodyId, end, start) as { raw_start: number; raw_len: number; attachment_id: number | null; data: Buffer | null }[];
+        const out: Buffer[] = [];
+        for (const p of parts) {
+          const from = Math.max(start, p.raw_start) - p.raw_start;
+          const to = Math.min(end, p.raw_start + p.raw_len) - p.raw_start;
+          if (p.attachment_id === null) {
+            out.push(decompress(p.data!).subarray(from, to));
+            continue;
+          }
+          const first = Math.floor(from / CHUNK_BYTES);
+          const last = Math.floor((to - 1) / CHUNK_BYTES);
+          const chunks = this.stmt(
+            'SELECT seq, data FROM attachment_chunks WHERE attachment_id = ? AND seq BETWEEN ? AND ? ORDER BY seq',
+          ).all(p.attachment_id, first, last) as { seq: number; data: Buffer }[];
+          const joined = Buffer.concat(chunks.map((c) => decompress(c.data)));
+          out.push(joined.subarray(from - first * CHUNK_BYTES, to - first * CHUNK_BYTES));
+        }
+        const result = Buffer.concat(out);
+        if (result.length !== end - start) throw new Error(`mailbox body ${bodyId} is incomplete`);
+        return result;
+      })
+      .deferred();
+  }
+
+  store(folder: string, uids: UidSet, mode: StoreMode, flags: readonly string[], unchangedSince?: number): StoreResult {
+    if (mode !== 'add' && mode !== 'remove' && mode !== 'replace') throw new InvalidRequest('bad store mode');
+    const change = parseFlags(flags);
+    const path = normalizePath(folder);
+    const result = this.write(() => {
+      const f = this.folder(path);
+      const updated: { uid: number; flags: string[]; modseq: number }[] = [];
+      const modified: number[] = [];
+      let modseq = 0;
+      for (const row of this.selectMessages(f.id, uids)) {
+        if (unchangedSince !== undefined && row.modseq > unchangedSince) {
+          modified.push(row.uid);
+          continue;
+        }
+        const next = applyFlags(row.sysflags, decodeKeywords(row.keywords), mode, change);
+        const keywords = encodeKeywords(next.keywords);
+        if (next.bits === row.sysflags && keywords === row.keywords) continue;
+        if (modseq === 0) modseq = this.nextModseq();
+        this.stmt('UPDATE messages SET sysflags = ?, keywords = ?, modseq = ? WHERE id = ?').run(next.bits, keywords, modseq, row.id);
+        this.journal(f.id, modseq, KIND_FLAGS, row.uid, next.bits, keywords);
+        updated.push({ uid: row.uid, flags: flagList(next.bits, keywords), modseq });
+      }
+      if (modseq > 0) this.touchFolder(f.id, modseq);
+      return { updated, modified, modseq };
+    });
+    if (result.modseq > 0) this.emit(path, result.modseq);
+    return { updated: result.updated, modified: result.modified };
+  }
+
+  /** Inserts copies of rows into dst (same body, flags, internal date); returns [src uid, dst uid] pairs. */
+  private copyRows(dst: FolderRow, rows: readonly MessageRow[], modseq: number): [number, number][] {
+    let uid = dst.uid_next;
+    const mapping: [number, number][] = [];
+    for (const row of rows) {
+      this.stmt(
+        'INSERT INTO messages (folder_id, uid, modseq, sysflags, keywords, internal_date, size, body_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(dst.id, uid, modseq, row.sysflags, row.keywords, row.internal_date, row.size, row.body_id);
+      this.journal(dst.id, modseq, KIND_APPEND, uid);
+      mapping.push([row.uid, uid]);
+      uid++;
+    }
+    this.touchFolder(dst.id, modseq, uid);
+    return mapping;
+  }
+
+  private deleteRows(src: FolderRow, rows: readonly MessageRow[], modseq: number): void {
+    for (const row of rows) {
+      this.stmt('DELETE FROM messages WHERE id = ?').run(row.id);
+      this.stmt('DELETE FROM changes WHERE folder_id = ? AND uid = ? AND kind = ?').run(src.id, row.uid, KIND_APPEND);
+      this.journal(src.id, modseq, KIND_EXPUNGE, row.uid);
+    }
+    this.touchFolder(src.id, modseq);
+  }
+
+  private moveRows(src: FolderRow, dst: FolderRow, rows: readonly MessageRow[]): [number, number][] {
+    const modseq = this.nextModseq();
+    const mapping = this.copyRows(dst, rows, modseq);
+    this.deleteRows(src, rows, modseq);
+    return mapping;
+  }
+
+  copy(folder: string, uids: UidSet, target: string): CopyResult {
+    const srcPath = normalizePath(folder);
+    const dstPath = normalizePath(target);
+    const result = this.write(() => {
+      const src = this.folder(srcPath);
+      const dst = this.folder(dstPath);
+      const rows = this.selectMessages(src.id, uids);
+      if (rows.length === 0) return { uidValidity: dst.uid_validity, mapping: [], modseq: 0 };
+      this.assertQuota(rows.reduce((n, r) => n + r.size, 0));
+      const modseq = this.nextModseq();
+      return { uidValidity: dst.uid_validity, mapping: this.copyRows(dst, rows, modseq), modseq };
+    });
+    if (result.modseq > 0) this.emit(dstPath, result.modseq);
+    return { uidValidity: result.uidValidity, mapping: result.mapping };
+  }
+
+  move(folder: string, uids: UidSet, target: string): CopyResult {
+    const srcPath = normalizePath(folder);
+    const dstPath = normalizePath(target);
+    const result = this.write(() => {
+      const src = this.folder(srcPath);
+      const dst = this.folder(dstPath);
+      const rows = this.selectMessages(src.id, uids);
+      if (rows.length === 0) return { uidValidity: dst.uid_validity, mapping: [] as [number, number][], moved: false };
+      // Moving within one file never changes usage, so no quota check (a full mailbox can still clean up).
+      return { uidValidity: dst.uid_validity, mapping: this.moveRows(src, dst, rows), moved: true };
+    });
+    if (result.moved) {
+      this.emit(dstPath, this.folder(dstPath).highest_modseq);
+      this.emit(srcPath, this.folder(srcPath).highest_modseq);
+    }
+    return { uidValidity: result.uidValidity, mapping: result.mapping };
+  }
+
+  expunge(folder: string, uids?: UidSet): number[] {
+    const path = normalizePath(folder);
+    const result = this.write(() => {
+      const f = this.folder(path);
+      const rows = this.selectMessages(f.id, uids ?? null, `AND (m.sysflags & ${DELETED}) != 0`);
+      if (rows.length === 0) return { uids: [] as number[], modseq: 0 };
+      const modseq = this.nextModseq();
+      this.deleteRows(f, rows, modseq);
+      return { uids: rows.map((r) => r.uid), modseq };
+    });
+    if (result.modseq > 0) this.emit(path, result.modseq);
+    return result.uids;
+  }
+
+  search(folder: string, query: SearchQuery): number[] {
+    const f = this.folder(folder);
+    const compiled = compileSearch(f.id, query);
+    return (this.db().prepare(compiled.sql).pluck().all(...compiled.params) as number[]);
+  }
+
+  changesSince(folder: string, since: number): ChangeEntry[] {
+    const f = this.folder(folder);
+    const rows = this.stmt(
+      'SELECT kind, uid, modseq, sysflags, keywords FROM changes WHERE folder_id = ? AND modseq > ? ORDER BY modseq, id',
+    ).all(f.id, since) as { kind: number; uid: number; modseq: number; sysflags: number | null; keywords: string | null }[];
+    return rows.map((r): ChangeEntry => {
+      if (r.kind === KIND_FLAGS) return { kind: 'flags', uid: r.uid, modseq: r.modseq, flags: flagList(r.sysflags ?? 0, r.keywords ?? '') };
+      if (r.kind === KIND_EXPUNGE) return { kind: 'expunge', uid: r.uid, modseq: r.modseq };
+      return { kind: 'append', uid: r.uid, modseq: r.modseq };
+    });
+  }
+
+  quota(): QuotaUsage {
+    const s = this.stmt('SELECT quota_bytes, used_bytes, message_count FROM mailbox_state').get() as {
+      quota_bytes: number | null;
+      used_bytes: number;
+      message_count: number;
+    };
+    return { usedBytes: s.used_bytes, limitBytes: s.quota_bytes, messages: s.message_count };
+  }
+
+  /** Sets the quota limit in the file (MailboxStore.setQuota calls this). */
+  setQuota(quotaBytes: number | null): void {
+    if (quotaBytes !== null && !(Number.isSafeInteger(quotaBytes) && quotaBytes >= 0)) throw new InvalidRequest('bad quota');
+    this.write(() => this.stmt('UPDATE mailbox_state SET quota_bytes = ?').run(quotaBytes));
+  }
+
+  storageReport(): StorageReport {
+    const r = this.db()
+      .transaction(() =>
+        this.stmt(
+          `SELECT
+             (SELECT used_bytes FROM mailbox_state) AS logical,
+             (SELECT coalesce(sum(size), 0) FROM bodies) AS bodies,
+             (SELECT coalesce(sum(raw_len), 0) FROM body_parts WHERE attachment_id IS NOT NULL) AS attachment_refs,
+             (SELECT coalesce(sum(size), 0) FROM attachments) AS attachments,
+             (SELECT coalesce(sum(length(data)), 0) FROM body_parts) AS inline_stored,
+             (SELECT coalesce(sum(length(data)), 0) FROM attachment_chunks) AS attachment_stored`,
+        ).get(),
+      )
+      .deferred() as {
+      logical: number; bodies: number; attachment_refs: number; attachments: number; inline_stored: number; attachment_stored: number;
+    };
+    const uniqueRaw = r.bodies - r.attachment_refs + r.attachments;
+    let fileBytes = 0;
+    for (const suffix of ['', '-wal']) {
+      try {
+        fileBytes += statSync(this.handle.file + suffix).size;
+      } catch {}
+    }
+    return {
+      logicalBytes: r.logical,
+      fileBytes,
+      dedupeSavedBytes: r.logical - uniqueRaw,
+      compressionSavedBytes: uniqueRaw - (r.inline_stored + r.attachment_stored),
+    };
+  }
+}

@@ -1,0 +1,172 @@
+// Mailbox file schema: an ordered list of migrations; PRAGMA user_version = number applied.
+// Append new migrations at the end; never edit a released one (files made by it exist on disks).
+import type { Db } from './sqlite.js';
+
+export type Migration = (db: Db) => void;
+
+export const DEFAULT_FOLDERS: readonly { path: string; specialUse: string | null }[] = [
+  { path: 'INBOX', specialUse: null },
+  { path: 'Drafts', specialUse: '\\Drafts' },
+  { path: 'Sent', specialUse: '\\Sent' },
+  { path: 'Junk', specialUse: '\\Junk' },
+  { path: 'Trash', specialUse: '\\Trash' },
+  { path: 'Archive', specialUse: '\\Archive' },
+];
+
+/** v1: folders, messages, shared bodies, chunked parts, de-duplicated attachments, journal, FTS. */
+const v1: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE mailbox_state (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      modseq INTEGER NOT NULL,
+      last_uid_validity INTEGER NOT NULL,
+      last_thread_id INTEGER NOT NULL DEFAULT 0,
+      quota_bytes INTEGER,
+      used_bytes INTEGER NOT NULL DEFAULT 0,
+      message_count INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE folders (
+      id INTEGER PRIMARY KEY,
+      path TEXT NOT NULL UNIQUE,
+      special_use TEXT,
+      subscribed INTEGER NOT NULL DEFAULT 1,
+      uid_validity INTEGER NOT NULL,
+      uid_next INTEGER NOT NULL DEFAULT 1,
+      highest_modseq INTEGER NOT NULL,
+      message_count INTEGER NOT NULL DEFAULT 0,
+      unseen_count INTEGER NOT NULL DEFAULT 0,
+      total_size INTEGER NOT NULL DEFAULT 0
+    );
+    -- One row per distinct stored message; COPY shares it (refcount = messages pointing here).
+    CREATE TABLE bodies (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      refcount INTEGER NOT NULL DEFAULT 0,
+      size INTEGER NOT NULL,
+      header_date TEXT,
+      message_id TEXT,
+      thread_id INTEGER NOT NULL,
+      structure BLOB NOT NULL,
+      search BLOB NOT NULL
+    );
+    CREATE TABLE messages (
+      id INTEGER PRIMARY KEY,
+      folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+      uid INTEGER NOT NULL,
+      modseq INTEGER NOT NULL,
+      sysflags INTEGER NOT NULL DEFAULT 0,
+      keywords TEXT NOT NULL DEFAULT '',
+      internal_date TEXT NOT NULL,
+      size INTEGER NOT NULL,
+      body_id INTEGER NOT NULL REFERENCES bodies(id),
+      UNIQUE (folder_id, uid)
+    );
+    CREATE INDEX messages_body ON messages(body_id);
+    CREATE INDEX messages_modseq ON messages(folder_id, modseq);
+    CREATE TABLE attachments (
+      id INTEGER PRIMARY KEY,
+      sha256 BLOB NOT NULL UNIQUE,
+      size INTEGER NOT NULL,
+      refcount INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE attachment_chunks (
+      attachment_id INTEGER NOT NULL REFERENCES attachments(id) ON DELETE CASCADE,
+      seq INTEGER NOT NULL,
+      data BLOB NOT NULL,
+      PRIMARY KEY (attachment_id, seq)
+    );
+    -- The raw message as received = its parts in raw_start order: inline chunks (data) or attachment refs.
+    CREATE TABLE body_parts (
+      body_id INTEGER NOT NULL REFERENCES bodies(id) ON DELETE CASCADE,
+      raw_start INTEGER NOT NULL,
+      raw_len INTEGER NOT NULL,
+      attachment_id INTEGER REFERENCES attachments(id),
+      data BLOB,
+      PRIMARY KEY (body_id, raw_start)
+    );
+    CREATE INDEX body_parts_attachment ON body_parts(attachment_id) WHERE attachment_id IS NOT NULL;
+    -- kind: 1 append, 2 flags, 3 expunge.
+    CREATE TABLE changes (
+      id INTEGER PRIMARY KEY,
+      folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+      modseq INTEGER NOT NULL,
+      kind INTEGER NOT NULL,
+      uid INTEGER NOT NULL,
+      sysflags INTEGER,
+      keywords TEXT
+    );
+    CREATE INDEX changes_folder_modseq ON changes(folder_id, modseq);
+    CREATE INDEX changes_folder_uid ON changes(folder_id, uid);
+    CREATE TABLE thread_refs (message_id TEXT PRIMARY KEY, thread_id INTEGER NOT NULL) WITHOUT ROWID;
+    -- Contentless trigram index (the text itself is kept compressed in bodies.search); rowid = bodies.id.
+    CREATE VIRTUAL TABLE search_index USING fts5(
+      subject, from_, to_, cc, bcc, body, headers,
+      content='', contentless_delete=1, detail=column, tokenize='trigram case_sensitive 0'
+    );
+
+    CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+      UPDATE folders SET message_count = message_count + 1, total_size = total_size + NEW.size,
+        unseen_count = unseen_count + ((NEW.sysflags & 1) = 0) WHERE id = NEW.folder_id;
+      UPDATE mailbox_state SET used_bytes = used_bytes + NEW.size, message_count = message_count + 1;
+      UPDATE bodies SET refcount = refcount + 1 WHERE id = NEW.body_id;
+    END;
+    CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+      UPDATE folders SET message_count = message_count - 1, total_size = total_size - OLD.size,
+        unseen_count = unseen_count - ((OLD.sysflags & 1) = 0) WHERE id = OLD.folder_id;
+      UPDATE mailbox_state SET used_bytes = used_bytes - OLD.size, message_count = message_count - 1;
+      UPDATE bodies SET refcount = refcount - 1 WHERE id = OLD.body_id;
+      DELETE FROM bodies WHERE id = OLD.body_id AND refcount <= 0;
+    END;
+    CREATE TRIGGER messages_au_seen AFTER UPDATE OF sysflags ON messages
+      WHEN (OLD.sysflags & 1) != (NEW.sysflags & 1) BEGIN
+      UPDATE folders SET unseen_count = unseen_count + (CASE WHEN (NEW.sysflags & 1) = 0 THEN 1 ELSE -1 END)
+        WHERE id = NEW.folder_id;
+    END;
+    CREATE TRIGGER bodies_ad AFTER DELETE ON bodies BEGIN
+      DELETE FROM search_index WHERE rowid = OLD.id;
+    END;
+    CREATE TRIGGER body_parts_ai AFTER INSERT ON body_parts WHEN NEW.attachment_id IS NOT NULL BEGIN
+      UPDATE attachments SET refcount = refcount + 1 WHERE id = NEW.attachment_id;
+    END;
+    CREATE TRIGGER body_parts_ad AFTER DELETE ON body_parts WHEN OLD.attachment_id IS NOT NULL BEGIN
+      UPDATE attachments SET refcount = refcount - 1 WHERE id = OLD.attachment_id;
+      DELETE FROM attachments WHERE id = OLD.attachment_id AND refcount <= 0;
+    END;
+  `);
+  const now = Math.floor(Date.now() / 1000);
+  db.prepare('INSERT INTO mailbox_state (id, modseq, last_uid_validity) VALUES (1, 1, ?)').run(now + DEFAULT_FOLDERS.length);
+  const insert = db.prepare('INSERT INTO folders (path, special_use, uid_validity, highest_modseq) VALUES (?, ?, ?, 1)');
+  DEFAULT_FOLDERS.forEach((f, i) => insert.run(f.path, f.specialUse, now + i + 1));
+};
+
+/** v2: delivery keys of drained sealed-queue items, so re-draining after a crash is idempotent. */
+const v2: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE delivered (
+      dedupe_key TEXT PRIMARY KEY,
+      folder_id INTEGER NOT NULL,
+      uid INTEGER NOT NULL,
+      uid_validity INTEGER NOT NULL,
+      modseq INTEGER NOT NULL
+    ) WITHOUT ROWID;
+  `);
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2];
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Runs the migrations a file lacks, each in its own transaction; `upTo` exists for tests (old-version fixtures). */
+export function migrate(db: Db, upTo: number = SCHEMA_VERSION): number {
+  const current = Number(db.pragma('user_version', { simple: true }));
+  if (current > SCHEMA_VERSION) {
+    throw new Error(`mailbox schema version ${current} is newer than this Sealpost (${SCHEMA_VERSION})`);
+  }
+  for (let version = current; version < upTo; version++) {
+    const step = MIGRATIONS[version];
+    if (!step) break;
+    db.transaction(() => {
+      step(db);
+      db.pragma(`user_version = ${version + 1}`);
+    }).immediate();
+  }
+  return Number(db.pragma('user_version', { simple: true }));
+}

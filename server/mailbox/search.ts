@@ -1,0 +1,197 @@
+// Compiles an IMAP SEARCH tree into ONE SQL statement. Text keys have RFC 3501 semantics
+// (case-insensitive substring): the trigram FTS5 index narrows candidates, then mbx_contains()
+// checks the exact substring on the stored (compressed, lower-cased) text. Keys shorter than a
+// trigram skip the index and only use mbx_contains().
+import { decompress } from './codec.js';
+import { InvalidRequest } from './errors.js';
+import { SYSTEM_FLAGS } from './names.js';
+import type { Db } from './sqlite.js';
+import type { SearchQuery, UidSet } from './types.js';
+import type { SearchText } from '../mime/types.js';
+
+export type SearchField = keyof SearchText;
+const FIELDS: readonly SearchField[] = ['subject', 'from', 'to', 'cc', 'bcc', 'body', 'headers'];
+/** FTS5 column of each field ('from'/'to' are SQL keywords, hence the underscore). */
+const FTS_COLUMN: Record<SearchField, string> = {
+  subject: 'subject', from: 'from_', to: 'to_', cc: 'cc', bcc: 'bcc', body: 'body', headers: 'headers',
+};
+
+/** Lower-casing used for both the stored text and the search key, so they always agree. */
+export const foldCase = (s: string): string => s.toLowerCase();
+
+export interface CompiledSearch {
+  readonly sql: string;
+  readonly params: unknown[];
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Text stored for search: lower-cased fields as compressed JSON (decoded only inside the encrypted file). */
+export function encodeSearchText(text: SearchText): Record<SearchField, string> {
+  const out = {} as Record<SearchField, string>;
+  for (const f of FIELDS) out[f] = foldCase(text[f] ?? '');
+  return out;
+}
+
+/**
+ * Registers mbx_contains(searchBlob, field, needle) and mbx_header(searchBlob, name, needle).
+ * A one-entry cache avoids inflating the same blob twice when a query tests several keys of one message.
+ */
+export function registerSearchFunctions(db: Db): void {
+  let lastBlob: Buffer | null = null;
+  let lastText: Record<string, string> | null = null;
+  const textOf = (blob: unknown): Record<string, string> => {
+    if (!Buffer.isBuffer(blob)) return {};
+    if (lastBlob && lastText && lastBlob.equals(blob)) return lastText;
+    const parsed = JSON.parse(decompress(blob).toString('utf8')) as Record<string, string>;
+    lastBlob = Buffer.from(blob);
+    lastText = parsed;
+    return parsed;
+  };
+  db.function('mbx_contains', { deterministic: true }, (blob: unknown, field: unknown, needle: unknown) => {
+    const text = textOf(blob);
+    const value = typeof needle === 'string' ? needle : '';
+    for (const f of String(field).split(',')) if ((text[f] ?? '').includes(value)) return 1;
+    return 0;
+  });
+  db.function('mbx_header', { deterministic: true }, (blob: unknown, name: unknown, needle: unknown) => {
+    const prefix = `${String(name)}:`;
+    const value = typeof needle === 'string' ? needle : '';
+    for (const line of (textOf(blob).headers ?? '').split('\n')) {
+      if (line.startsWith(prefix) && line.slice(prefix.length).includes(value)) return 1;
+    }
+    return 0;
+  });
+}
+
+/** An FTS5 query that every text containing `needle` satisfies: the AND of trigrams covering it. */
+export function trigramQuery(needle: string, columns: readonly string[]): string | null {
+  const chars = Array.from(needle);
+  if (chars.length < 3) return null;
+  const starts: number[] = [];
+  for (let i = 0; i + 3 <= chars.length; i += 3) starts.push(i);
+  if (starts[starts.length - 1] !== chars.length - 3) starts.push(chars.length - 3);
+  const terms = starts.map((i) => `"${chars.slice(i, i + 3).join('').replace(/"/g, '""')}"`);
+  return `{${columns.join(' ')}} : (${terms.join(' AND ')})`;
+}
+
+/** SQL for "uid in set"; `*` (Infinity) is the highest UID of the folder, as IMAP defines it. */
+export function uidSetSql(uids: UidSet, params: unknown[], folderId: number): string {
+  if (uids.length === 0) return '0';
+  // better-sqlite3 binds positionally: every `?` gets its own value, so the folder id is pushed per use.
+  const maxUid = `(SELECT coalesce(max(uid), 0) FROM messages WHERE folder_id = ?)`;
+  const parts: string[] = [];
+  for (const range of uids) {
+    let [a, b] = range;
+    if (!(typeof a === 'number' && typeof b === 'number') || Number.isNaN(a) || Number.isNaN(b)) {
+      throw new InvalidRequest('bad uid set');
+    }
+    if (a > b) [a, b] = [b, a];
+    if (b === Infinity) {
+      if (a === Infinity) {
+        params.push(folderId);
+        parts.push(`m.uid = ${maxUid}`);
+      } else {
+        params.push(a, folderId);
+        parts.push(`m.uid >= min(?, ${maxUid})`);
+      }
+    } else {
+      params.push(a, b);
+      parts.push('m.uid BETWEEN ? AND ?');
+    }
+  }
+  return parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
+}
+
+function textKey(fields: readonly SearchField[], value: string, params: unknown[]): string {
+  const needle = foldCase(value);
+  if (needle.length === 0) return '1';
+  const contains = `mbx_contains(b.search, ?, ?)`;
+  const fts = trigramQuery(needle, fields.map((f) => FTS_COLUMN[f]));
+  if (fts === null) {
+    params.push(fields.join(','), needle);
+    return contains;
+  }
+  params.push(fts, fields.join(','), needle);
+  return `(b.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?) AND ${contains})`;
+}
+
+function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId: number): string {
+  if (depth > 64) throw new InvalidRequest('search query nested too deeply');
+  switch (q.op) {
+    case 'all':
+      return '1';
+    case 'and':
+      return q.of.length === 0 ? '1' : `(${q.of.map((x) => compileNode(x, params, depth + 1, folderId)).join(' AND ')})`;
+    case 'or':
+      return q.of.length === 0 ? '0' : `(${q.of.map((x) => compileNode(x, params, depth + 1, folderId)).join(' OR ')})`;
+    case 'not':
+      return `(NOT ${compileNode(q.of, params, depth + 1, folderId)})`;
+    case 'uid':
+      return uidSetSql(q.uids, params, folderId);
+    case 'text':
+      return textKey(['headers', 'body'], q.value, params);
+    case 'body':
+    case 'subject':
+    case 'from':
+    case 'to':
+    case 'cc':
+    case 'bcc':
+      return textKey([q.op], q.value, params);
+    case 'header': {
+      const name = foldCase(q.name.trim());
+      if (!/^[\x21-\x39\x3b-\x7e]+$/.test(name)) throw new InvalidRequest('bad header name');
+      const needle = foldCase(q.value);
+      const fts = trigramQuery(needle, ['headers']);
+      if (fts === null) {
+        params.push(name, needle);
+        return 'mbx_header(b.search, ?, ?)';
+      }
+      params.push(fts, name, needle);
+      return '(b.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?) AND mbx_header(b.search, ?, ?))';
+    }
+    case 'flag': {
+      const system = SYSTEM_FLAGS.find(([name]) => name.toLowerCase() === q.flag.toLowerCase());
+      if (system) return `((m.sysflags & ${system[1]}) ${q.set ? '!=' : '='} 0)`;
+      if (q.flag.startsWith('\\')) return q.set ? '0' : '1'; // \Recent and unknown system flags are never stored
+      params.push(` ${q.flag.toLowerCase()} `);
+      return `(instr(lower(m.keywords), ?) ${q.set ? '>' : '='} 0)`;
+    }
+    case 'before':
+    case 'on':
+    case 'since':
+    case 'sentbefore':
+    case 'senton':
+    case 'sentsince': {
+      if (!DATE.test(q.date)) throw new InvalidRequest('bad search date');
+      params.push(q.date);
+      // Dates compare by UTC day; a message without a parseable Date: header uses its internal date.
+      const column = q.op.startsWith('sent') ? 'substr(coalesce(b.header_date, m.internal_date), 1, 10)' : 'substr(m.internal_date, 1, 10)';
+      const cmp = q.op.endsWith('before') ? '<' : q.op.endsWith('on') ? '=' : '>=';
+      return `(${column} ${cmp} ?)`;
+    }
+    case 'larger':
+    case 'smaller':
+      if (!Number.isFinite(q.size)) throw new InvalidRequest('bad size');
+      params.push(q.size);
+      return `(m.size ${q.op === 'larger' ? '>' : '<'} ?)`;
+    case 'modseq':
+      if (!Number.isFinite(q.modseq)) throw new InvalidRequest('bad modseq');
+      params.push(q.modseq);
+      return '(m.modseq >= ?)';
+    default: {
+      const never: never = q;
+      throw new InvalidRequest(`unknown search key ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** The whole query as one statement. */
+export function compileSearch(folderId: number, query: SearchQuery): CompiledSearch {
+  const params: unknown[] = [folderId];
+  const where = compileNode(query, params, 0, folderId);
+  return {
+    sql: `SELECT m.uid FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`,
+    params,
+  };
+}
