@@ -9,13 +9,13 @@ import { dkimVerify } from 'mailauth';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
 import { createResolver, type DnsResolver } from '../../server/smtp/dns.js';
-import { OutboundQueue, DEFAULT_OUTBOUND_OPTIONS, retryDelay, type OutboundOptions, type SecretStore } from '../../server/smtp/outbound/index.js';
+import { OutboundQueue, DEFAULT_OUTBOUND_OPTIONS, retryDelay, type OutboundOptions, type SecretPort } from '../../server/smtp/outbound/index.js';
 import { silentLogger } from '../../server/log.js';
 
 const message = (from: string, to: string, subject: string, body = 'hello there\r\n'): Buffer =>
   Buffer.from(`From: ${from}\r\nTo: ${to}\r\nSubject: ${subject}\r\nDate: ${new Date().toUTCString()}\r\nMessage-ID: <${crypto.randomUUID()}@sender.test>\r\n\r\n${body}`);
 
-class MemorySecrets implements SecretStore {
+class MemorySecrets implements SecretPort {
   readonly values = new Map<string, string>();
   async getSecret(name: string): Promise<string | null> {
     return this.values.get(name) ?? null;
@@ -36,7 +36,7 @@ describe('outbound queue', () => {
   const reports: { sender: string; raw: Buffer }[] = [];
   const queues: OutboundQueue[] = [];
 
-  const makeQueue = (options: Partial<OutboundOptions>, secrets: SecretStore | null = null): OutboundQueue => {
+  const makeQueue = (options: Partial<OutboundOptions>, secrets: SecretPort | null = null): OutboundQueue => {
     const q = new OutboundQueue({
       file: path.join(dir, `outbound-${queues.length}.sqlite`),
       appKey,
@@ -152,7 +152,7 @@ describe('outbound queue', () => {
     const secrets = new MemorySecrets();
     const q = makeQueue({}, secrets);
     await q.setRelay({ host: '127.0.0.1', port: sink.port, tls: 'none', insecure: false, username: 'relayuser' }, 'relay-secret-1');
-    assert.equal(secrets.values.get('relay-password'), 'relay-secret-1');
+    assert.deepEqual([...secrets.values.values()], ['relay-secret-1']);
     assert.deepEqual(await q.testRelay(), { ok: true, message: `Connected to 127.0.0.1:${sink.port} (no TLS) and logged in.` });
     await q.enqueue({ from: 'alice@sender.test', to: ['frank@elsewhere.invalid'], raw: message('alice@sender.test', 'frank@elsewhere.invalid', 'via relay'), kind: 'submission' });
     const [got] = await sink.waitFor(1);

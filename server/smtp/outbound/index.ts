@@ -2,6 +2,7 @@
 // the relay, retries 4xx with exponential backoff for up to maxAge, bounces 5xx, and reports failures
 // and long delays to the sender with a DSN in their own mailbox. Used by submission and by the MX's
 // forwarding (`enqueue({ from, to, raw, kind: 'forward' })`).
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log.js';
 import type { DnsResolver } from '../dns.js';
 import { DkimKeys } from '../dkim/index.js';
@@ -14,11 +15,11 @@ export type { MessageKind, QueueCounts, QueueEntry, RelayConfig, TlsMode, Outbou
 export { outboundOptionsFromEnv, DEFAULT_OUTBOUND_OPTIONS } from './options.js';
 export { OutboundStore } from './store.js';
 
-/** Named secrets (the OS keychain, or its headless fallback). */
-export interface SecretStore {
+/** Named secrets: server/keychain's SecretStore (OS keychain, or its app-key-encrypted file fallback). */
+export interface SecretPort {
   getSecret(name: string): Promise<string | null>;
-  setSecret(name: string, value: string): Promise<void>;
-  deleteSecret(name: string): Promise<void>;
+  setSecret(name: string, value: string): Promise<unknown>;
+  deleteSecret(name: string): Promise<unknown>;
 }
 
 /** Puts a DSN into the local sender's mailbox; resolves false when the sender is not a local alias. */
@@ -33,7 +34,7 @@ export interface OutboundQueueDeps {
   readonly hostname: string;
   readonly resolver: DnsResolver;
   readonly options?: OutboundOptions;
-  readonly secrets?: SecretStore | null;
+  readonly secrets?: SecretPort | null;
   readonly notifySender?: SenderNotifier | null;
 }
 
@@ -46,16 +47,29 @@ export interface EnqueueInput {
   readonly aliasId?: string | null;
 }
 
-export const RELAY_SECRET_NAME = 'relay-password';
 const RELAY_SETTING = 'relay';
 
-function parseRelay(text: string | null): RelayConfig | null {
+/** The relay as saved: the password is not here but in the secret store under `secretName`. */
+interface SavedRelay extends RelayConfig {
+  /** Keychain items are per OS user, not per data dir: the name carries a random id. */
+  readonly secretName: string | null;
+}
+
+function parseRelay(text: string | null): SavedRelay | null {
   if (!text) return null;
   try {
     const v = JSON.parse(text) as Partial<RelayConfig>;
     if (typeof v.host !== 'string' || typeof v.port !== 'number') return null;
     const tls: TlsMode = v.tls === 'tls' || v.tls === 'none' ? v.tls : 'starttls';
-    return { host: v.host, port: v.port, tls, insecure: v.insecure === true, username: typeof v.username === 'string' ? v.username : null };
+    const secretName = (v as { secretName?: unknown }).secretName;
+    return {
+      host: v.host,
+      port: v.port,
+      tls,
+      insecure: v.insecure === true,
+      username: typeof v.username === 'string' ? v.username : null,
+      secretName: typeof secretName === 'string' ? secretName : null,
+    };
   } catch {
     return null;
   }
@@ -102,28 +116,43 @@ export class OutboundQueue {
     return id;
   }
 
+  /** The configured relay, or null for direct delivery. */
   relay(): RelayConfig | null {
-    return parseRelay(this.store.getSetting(RELAY_SETTING));
+    const saved = parseRelay(this.store.getSetting(RELAY_SETTING));
+    if (!saved) return null;
+    const { secretName: _secretName, ...relay } = saved;
+    return relay;
   }
 
-  /** Saves the relay (and its password in the secret store); null clears it (direct delivery). */
+  /**
+   * Saves the relay and, when given, its password in the secret store (undefined keeps the saved one);
+   * null clears the relay and its password (back to direct delivery).
+   */
   async setRelay(relay: RelayConfig | null, password?: string | null): Promise<void> {
+    const previous = parseRelay(this.store.getSetting(RELAY_SETTING));
     if (relay === null) {
       this.store.setSetting(RELAY_SETTING, null);
-      await this.deps.secrets?.deleteSecret(RELAY_SECRET_NAME).catch(() => undefined);
+      if (previous?.secretName) await this.deps.secrets?.deleteSecret(previous.secretName);
       return;
     }
+    let secretName = previous?.secretName ?? null;
     if (password !== undefined && password !== null) {
       if (!this.deps.secrets) throw new Error('no secret store available for the relay password');
-      await this.deps.secrets.setSecret(RELAY_SECRET_NAME, password);
+      secretName ??= `relay-password:${randomUUID()}`;
+      await this.deps.secrets.setSecret(secretName, password);
+    } else if (password === null && secretName) {
+      await this.deps.secrets?.deleteSecret(secretName);
+      secretName = null;
     }
-    this.store.setSetting(RELAY_SETTING, JSON.stringify(relay));
+    const saved: SavedRelay = { ...relay, secretName };
+    this.store.setSetting(RELAY_SETTING, JSON.stringify(saved));
   }
 
   async relayRoute(): Promise<RelayRoute | null> {
-    const relay = this.relay();
-    if (!relay) return null;
-    const password = relay.username && this.deps.secrets ? await this.deps.secrets.getSecret(RELAY_SECRET_NAME) : null;
+    const saved = parseRelay(this.store.getSetting(RELAY_SETTING));
+    if (!saved) return null;
+    const { secretName, ...relay } = saved;
+    const password = relay.username && secretName && this.deps.secrets ? await this.deps.secrets.getSecret(secretName) : null;
     return { ...relay, password };
   }
 
