@@ -101,6 +101,8 @@ export interface SealedQueuePort {
   drain(mailboxId: MailboxId, privateKey: Uint8Array, deliver: (message: DrainedMessage) => Promise<void>): Promise<number>;
   /** Deletes the alias's queue file (alias removal). */
   remove(mailboxId: MailboxId): Promise<void>;
+  /** Closes open queue files. */
+  close(): void | Promise<void>;
 }
 
 export interface AccountsOptions {

@@ -1,0 +1,139 @@
+// Composition root: reads the configuration, opens the data dir (app key, directory, TLS, mailbox store,
+// sealed queue, key ring, accounts), starts every service and stops them cleanly. No singletons elsewhere.
+import { Accounts } from './accounts/index.js';
+import { dataLayout, ensureDataDir, loadConfig, resolveDataDir, type ConfigSources, type SealpostConfig } from './config/index.js';
+import { TlsMaterial } from './config/tls.js';
+import type { AppContext, Listener, Service } from './context.js';
+import { KeyRing, wipe, type KdfParams } from './crypto/index.js';
+import { Directory } from './directory/index.js';
+import { loadAppKey } from './keychain/index.js';
+import { createLogger, type Logger } from './log.js';
+import { openMailboxStore } from './mailbox/index.js';
+import { createAdminPlaceholderService, createPlaceholderService } from './placeholder-service.js';
+import { openSealedQueue } from './queue/index.js';
+import { createMxService } from './smtp/mx/index.js';
+import { createOutboundService, openOutboundQueue } from './smtp/outbound/service.js';
+import { createSubmissionService } from './smtp/submission/index.js';
+
+export interface OpenContextOptions {
+  /** Defaults to a pino logger on stdout at the configured level. */
+  readonly logger?: Logger;
+  /** KDF cost for new aliases (tests may lower it; production uses DEFAULT_KDF). */
+  readonly kdf?: KdfParams;
+}
+
+/** Opens everything a service or CLI command needs. Close it with closeContext. */
+export async function openContext(sources: ConfigSources = {}, options: OpenContextOptions = {}): Promise<AppContext> {
+  const env = sources.env ?? process.env;
+  // Boot config: everything that cannot come from saved settings (data dir, log level) — validated early.
+  const boot = loadConfig({ env, flags: sources.flags });
+  const logger = options.logger ?? createLogger({ level: boot.logLevel });
+  const paths = dataLayout(resolveDataDir(env, sources.flags));
+  ensureDataDir(paths);
+  const appKey = await loadAppKey(paths.root, { ...env });
+  const directory = Directory.open(paths.directoryDb, appKey.key);
+  const opened: { close(): unknown }[] = [directory];
+  try {
+    const config: SealpostConfig = loadConfig({ env, flags: sources.flags, settings: directory.getSettings() });
+    const tls = await TlsMaterial.open({ tlsDir: paths.tlsDir, hostname: config.hostname, certPath: config.tls.certPath, keyPath: config.tls.keyPath, logger });
+    opened.push(tls);
+    const mailboxes = openMailboxStore(paths.root, { logger });
+    opened.push({ close: () => mailboxes.closeAll() });
+    const queue = openSealedQueue(paths.root, appKey.key, { logger });
+    opened.push(queue);
+    // The ring's onDrop closes the mailbox through Accounts, which needs the ring: bind late.
+    let accounts: Accounts | null = null;
+    const keyRing = new KeyRing({ onDrop: (aliasId) => accounts?.handleKeysDropped(aliasId) });
+    accounts = new Accounts({ directory, mailboxes, keyRing, queue, logger, kdf: options.kdf });
+    const outbound = openOutboundQueue({ paths, appKey: appKey.key, logger, hostname: config.hostname, env, directory, accounts: () => accounts });
+    opened.push(outbound);
+    if (appKey.warning) logger.warn({ event: 'app_key.file_fallback' }, appKey.warning);
+    return {
+      config,
+      logger,
+      paths,
+      appKey: appKey.key,
+      appKeyInfo: { source: appKey.source, warning: appKey.warning },
+      directory,
+      accounts,
+      mailboxes,
+      queue,
+      keyRing,
+      tls,
+      outbound,
+    };
+  } catch (error) {
+    for (const resource of opened.reverse()) await Promise.resolve(resource.close()).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Drops every key, closes mailbox handles, the queue, the directory and the TLS watcher. */
+export async function closeContext(ctx: AppContext): Promise<void> {
+  ctx.keyRing.dropAll();
+  await ctx.mailboxes.closeAll();
+  await Promise.resolve(ctx.queue.close());
+  ctx.outbound.close();
+  ctx.tls.close();
+  ctx.directory.close();
+  wipe(ctx.appKey);
+}
+
+/**
+ * The services `serve` runs, in start order. One line per service: each protocol's issue replaces its
+ * placeholder line with its real factory (createImapService(ctx), createPop3Service(ctx)…).
+ */
+export function buildServices(ctx: AppContext): Service[] {
+  return [
+    // ── services: one line each ─────────────────────────────────────────
+    createMxService(ctx), // issue 5: inbound MX
+    createSubmissionService(ctx), // issue 6
+    createPlaceholderService(ctx, 'imap', 'imap', [{ name: 'imap', security: 'starttls' }, { name: 'imaps', security: 'tls' }]), // issue 4: createImapService(ctx)
+    createPlaceholderService(ctx, 'pop3', 'pop3', [{ name: 'pop3', security: 'starttls' }, { name: 'pop3s', security: 'tls' }]), // issue 6: createPop3Service(ctx)
+    createAdminPlaceholderService(ctx), // issue 8: createAdminService(ctx)
+    createOutboundService(ctx), // issue 6: outbound delivery worker
+    // issue 7: createJobsService(ctx) (backups, retention)
+    // ── end of services ─────────────────────────────────────────────────
+  ];
+}
+
+export interface RunningApp {
+  readonly ctx: AppContext;
+  readonly listeners: readonly Listener[];
+  /** Stops services (sessions closed), then closes mailboxes and databases. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Opens the context and starts every service; if one fails to start, everything started is stopped again. */
+export async function startApp(sources: ConfigSources = {}, options: OpenContextOptions = {}): Promise<RunningApp> {
+  const ctx = await openContext(sources, options);
+  const services = buildServices(ctx);
+  const started: Service[] = [];
+  const listeners: Listener[] = [];
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      for (const service of started.reverse()) {
+        try {
+          await service.stop();
+        } catch (error) {
+          ctx.logger.error({ event: 'service.stop_failed', service: service.name, err: error }, 'service did not stop cleanly');
+        }
+      }
+      await closeContext(ctx);
+      ctx.logger.info({ event: 'app.stopped' }, 'stopped');
+    })();
+    return stopping;
+  };
+  try {
+    for (const service of services) {
+      started.push(service);
+      listeners.push(...(await service.start()));
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  ctx.logger.info({ event: 'app.started', listeners: listeners.length }, 'started');
+  return { ctx, listeners, stop };
+}

@@ -1,0 +1,213 @@
+// sealpost doctor: checks a data dir without changing it — permissions, app-key source, the directory,
+// ports, rclone, TLS, and that no mailbox/queue file is readable without its key.
+import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3-multiple-ciphers';
+import { Command } from 'commander';
+import { LISTENER_NAMES, dataLayout, loadConfig, resolveDataDir, type SealpostConfig } from '../config/index.js';
+import { Directory } from '../directory/index.js';
+import { loadAppKey } from '../keychain/index.js';
+import { printJson, withDataOption, type DataOptions } from './common.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface Check {
+  readonly status: CheckStatus;
+  readonly check: string;
+  readonly message: string;
+}
+
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+
+export function doctorCommand(): Command {
+  return withDataOption(new Command('doctor').description('check the data dir, keys, ports and tools; exits 1 if a check fails'))
+    .option('--json', 'print the checks as JSON')
+    .action(async (options: DataOptions & { json?: boolean }) => {
+      const checks = await runDoctor({ data: options.data });
+      if (options.json) printJson(checks);
+      else for (const c of checks) process.stdout.write(`${c.status.padEnd(4)}  ${c.check}: ${c.message}\n`);
+      if (checks.some((c) => c.status === 'fail')) process.exitCode = 1;
+    });
+}
+
+export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv = process.env): Promise<Check[]> {
+  const checks: Check[] = [];
+  const add = (status: CheckStatus, check: string, message: string): void => {
+    checks.push({ status, check, message });
+  };
+  const paths = dataLayout(resolveDataDir(env, flags));
+
+  if (!fs.existsSync(paths.root)) {
+    add('fail', 'data dir', `${paths.root} does not exist yet (it is created by "sealpost serve" or "sealpost domain add").`);
+    return checks;
+  }
+  checkPermissions(paths.root, add);
+
+  let config: SealpostConfig | null = null;
+  if (!fs.existsSync(paths.directoryDb)) {
+    add('warn', 'directory', 'sealpost.db does not exist yet; nothing to check inside the data dir.');
+    // The app key is created together with sealpost.db; checking it now would create one.
+  } else {
+    try {
+      const appKey = await loadAppKey(paths.root, { ...env });
+      const where = appKey.source === 'env' ? 'SEALPOST_APP_KEY' : appKey.source === 'keychain' ? 'the OS keychain (service "sealpost")' : 'a key file in the data dir';
+      if (appKey.warning) add('warn', 'app key', `from ${where}. ${appKey.warning}`);
+      else add('ok', 'app key', `from ${where}.`);
+      try {
+        const directory = Directory.open(paths.directoryDb, appKey.key);
+        try {
+          const domains = directory.listDomains().length;
+          const aliases = directory.listAliases().length;
+          add('ok', 'directory', `sealpost.db opens with the app key (${domains} domain${domains === 1 ? '' : 's'}, ${aliases} alias${aliases === 1 ? '' : 'es'}).`);
+          config = loadConfig({ env, flags, settings: directory.getSettings() });
+        } finally {
+          directory.close();
+        }
+      } catch (error) {
+        add('fail', 'directory', error instanceof Error ? error.message : String(error));
+      }
+    } catch (error) {
+      add('fail', 'app key', error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  try {
+    config ??= loadConfig({ env, flags });
+  } catch (error) {
+    add('fail', 'config', error instanceof Error ? error.message : String(error));
+  }
+  if (config) await checkPorts(config, add);
+
+  await checkRclone(add);
+  checkTls(paths.tlsDir, config, add);
+  checkEncryptedFiles(paths, add);
+  return checks;
+}
+
+function checkPermissions(root: string, add: (s: CheckStatus, c: string, m: string) => void): void {
+  const loose: string[] = [];
+  const visit = (file: string, depth: number): void => {
+    const stat = fs.lstatSync(file);
+    if ((stat.mode & 0o077) !== 0) loose.push(`${path.relative(root, file) || '.'} (${(stat.mode & 0o777).toString(8)})`);
+    if (stat.isDirectory() && depth < 2) for (const name of fs.readdirSync(file)) visit(path.join(file, name), depth + 1);
+  };
+  try {
+    visit(root, 0);
+  } catch (error) {
+    add('fail', 'permissions', `cannot read ${root}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`);
+    return;
+  }
+  const owner = fs.statSync(root).uid;
+  if (typeof process.getuid === 'function' && owner !== process.getuid()) {
+    add('warn', 'permissions', `${root} belongs to uid ${owner}, not to the user running this command.`);
+  }
+  if (loose.length === 0) add('ok', 'permissions', `${root} and its files are private to their owner.`);
+  else add('warn', 'permissions', `readable by group or others: ${loose.slice(0, 5).join(', ')}${loose.length > 5 ? ` and ${loose.length - 5} more` : ''}; run: chmod -R go-rwx ${root}`);
+}
+
+function portFree(host: string, port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(null)));
+  });
+}
+
+async function checkPorts(config: SealpostConfig, add: (s: CheckStatus, c: string, m: string) => void): Promise<void> {
+  const busy: string[] = [];
+  const free: string[] = [];
+  const disabled: string[] = [];
+  for (const name of LISTENER_NAMES) {
+    const port = config.ports[name];
+    if (port === 0) {
+      disabled.push(name);
+      continue;
+    }
+    const problem = await portFree(config.host, port);
+    if (problem === null) free.push(`${name} ${port}`);
+    else busy.push(`${name} ${port} (${problem === 'EADDRINUSE' ? 'in use — a running "sealpost serve"?' : problem})`);
+  }
+  const tail = disabled.length ? `; disabled: ${disabled.join(', ')}` : '';
+  if (busy.length) add('warn', 'ports', `on ${config.host}, not available: ${busy.join(', ')}${free.length ? `; free: ${free.join(', ')}` : ''}${tail}.`);
+  else add('ok', 'ports', `all free on ${config.host}: ${free.join(', ')}${tail}.`);
+}
+
+async function checkRclone(add: (s: CheckStatus, c: string, m: string) => void): Promise<void> {
+  const bundled = fileURLToPath(new URL(`../../resources/bin/rclone${process.platform === 'win32' ? '.exe' : ''}`, import.meta.url));
+  const candidates = fs.existsSync(bundled) ? [bundled, 'rclone'] : ['rclone'];
+  for (const binary of candidates) {
+    try {
+      const { stdout } = await promisify(execFile)(binary, ['version'], { timeout: 10_000, env: { PATH: process.env.PATH ?? '', RCLONE_CONFIG: '/dev/null' } });
+      const version = stdout.split('\n')[0]?.trim() ?? 'unknown version';
+      add('ok', 'rclone', `${version} (${binary === 'rclone' ? 'from PATH' : 'bundled'}).`);
+      return;
+    } catch {
+      // try the next candidate
+    }
+  }
+  add('warn', 'rclone', 'not found: remote backup sync (R2/S3) is unavailable; install rclone (e.g. apt-get install rclone).');
+}
+
+function checkTls(tlsDir: string, config: SealpostConfig | null, add: (s: CheckStatus, c: string, m: string) => void): void {
+  const certFile = config?.tls.certPath ?? path.join(tlsDir, 'cert.pem');
+  if (!fs.existsSync(certFile)) {
+    add('warn', 'tls', config?.tls.certPath ? `${certFile} does not exist.` : 'no certificate yet (a self-signed one is made at the first "sealpost serve").');
+    return;
+  }
+  try {
+    const cert = new X509Certificate(fs.readFileSync(certFile));
+    const days = Math.floor((Date.parse(cert.validTo) - Date.now()) / 86_400_000);
+    const what = config?.tls.certPath ? 'your certificate' : 'self-signed certificate';
+    if (days < 0) add('fail', 'tls', `${what} expired on ${cert.validTo}.`);
+    else if (days < 14) add('warn', 'tls', `${what} expires in ${days} days.`);
+    else add('ok', 'tls', `${what} for ${cert.subject.replace(/\n/g, ', ')}, valid for ${days} more days.`);
+  } catch (error) {
+    add('fail', 'tls', `cannot read ${certFile}: ${error instanceof Error ? error.message : String(error)}.`);
+  }
+}
+
+/** Each mailbox/queue file and sealpost.db must show no SQLite header and refuse to open without a key. */
+function checkEncryptedFiles(paths: ReturnType<typeof dataLayout>, add: (s: CheckStatus, c: string, m: string) => void): void {
+  const files: string[] = [];
+  if (fs.existsSync(paths.directoryDb)) files.push(paths.directoryDb);
+  for (const dir of [paths.mailboxesDir, paths.queueDir]) {
+    if (!fs.existsSync(dir)) continue;
+    for (const name of fs.readdirSync(dir).sort()) if (name.endsWith('.sqlite')) files.push(path.join(dir, name));
+  }
+  if (fs.existsSync(paths.outboundDb)) files.push(paths.outboundDb);
+  const readable: string[] = [];
+  for (const file of files) {
+    if (readableWithoutKey(file)) readable.push(path.relative(paths.root, file));
+  }
+  const mailboxes = files.filter((f) => f.startsWith(paths.mailboxesDir)).length;
+  if (readable.length) add('fail', 'encryption', `readable without a key: ${readable.join(', ')}.`);
+  else add('ok', 'encryption', `${files.length} database file${files.length === 1 ? '' : 's'} (${mailboxes} mailbox${mailboxes === 1 ? '' : 'es'}) unreadable without their keys.`);
+}
+
+export function readableWithoutKey(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(16);
+    const n = fs.readSync(fd, head, 0, 16, 0);
+    if (n === 0) return false; // empty file: nothing to read
+    if (head.subarray(0, n).equals(SQLITE_HEADER.subarray(0, n))) return true;
+  } finally {
+    fs.closeSync(fd);
+  }
+  // The header looks random; confirm SQLite itself refuses it ("file is not a database").
+  let db: Database.Database | null = null;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    db?.close();
+  }
+}

@@ -1,0 +1,40 @@
+// The `sealpost` command line (bin/sealpost). User errors: one line on stderr, exit 1, no stack trace.
+import { Command } from 'commander';
+import { aliasCommand } from './alias.js';
+import { reportError, withDataOption } from './common.js';
+import { doctorCommand } from './doctor.js';
+import { domainCommand } from './domain.js';
+import { serveCommand } from './serve.js';
+
+export function buildProgram(): Command {
+  const program = withDataOption(new Command('sealpost'))
+    .description('Sealpost: a self-hosted mail appliance; every mailbox in its own encrypted SQLite file')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .addCommand(serveCommand())
+    .addCommand(domainCommand())
+    .addCommand(aliasCommand())
+    .addCommand(doctorCommand());
+  // A --data given before the sub-command applies to it (`sealpost --data DIR alias list`).
+  program.hook('preAction', (_root, action) => {
+    const rootData = program.opts<{ data?: string }>().data;
+    if (rootData !== undefined && action.getOptionValue('data') === undefined) action.setOptionValue('data', rootData);
+  });
+  return program;
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    reportError(error);
+    return 1;
+  }
+}
+
+const code = await main();
+// serve resolves after a clean stop; one-shot commands after their work. Exit explicitly so stray handles
+// (a keychain D-Bus connection, an unref'd timer) cannot keep the process alive.
+process.exitCode = code;
+process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
