@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { Compression } from './codec.js';
 import { InvalidRequest, MailboxLocked, WrongKey } from './errors.js';
-import { acquireLock, lockedByOther } from './lock.js';
+import { acquireLock, isLocked } from './lock.js';
 import { SqliteMailbox, type Handle } from './mailbox.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
 import { registerSearchFunctions } from './search.js';
@@ -96,7 +96,7 @@ class SqliteMailboxStore implements MailboxStore {
   }
 
   private lockFile(id: MailboxId): string {
-    return join(this.dir, `${id}.lock`);
+    return join(this.dir, `${id}.sqlite.lock`);
   }
 
   private emit = (event: MailboxChangeEvent): void => {
@@ -169,7 +169,8 @@ class SqliteMailboxStore implements MailboxStore {
       this.handles.set(id, cached);
       return cached.mailbox;
     }
-    if (lockedByOther(this.lockFile(id))) throw new MailboxLocked();
+    // A backup copy or restore (server/backup) or another process's re-key holds the file.
+    if (isLocked(this.lockFile(id))) throw new MailboxLocked('The mailbox is busy (backup, restore or re-key in progress)');
     const file = this.file(id);
     if (!existsSync(file)) throw new InvalidRequest('no such mailbox');
     const started = process.hrtime.bigint();
@@ -236,7 +237,6 @@ class SqliteMailboxStore implements MailboxStore {
       this.closeHandle(id);
       const file = this.file(id);
       for (const s of ['', '-wal', '-shm', '-journal', '.rekey', '.rekey-wal', '.rekey-shm', '.rekey-journal']) unlinkQuiet(file + s);
-      unlinkQuiet(this.lockFile(id));
       fsyncPath(this.dir);
     });
   }
@@ -268,7 +268,7 @@ class SqliteMailboxStore implements MailboxStore {
       if (!existsSync(file)) throw new InvalidRequest('no such mailbox');
       const cached = this.handles.get(id);
       if (cached && !timingSafeEqual(cached.digest, digestOf(oldKey))) throw new WrongKey();
-      const release = acquireLock(this.lockFile(id));
+      const release = acquireLock(this.lockFile(id), 're-key');
       const tmp = `${file}.rekey`;
       const cleanTmp = (): void => {
         for (const s of ['', '-wal', '-shm', '-journal']) unlinkQuiet(tmp + s);

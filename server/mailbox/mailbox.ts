@@ -7,7 +7,7 @@ import { FolderExists, InvalidRequest, MailboxLocked, NoSuchFolder, NoSuchMessag
 import {
   applyFlags, checkSpecialUse, decodeKeywords, DELETED, encodeKeywords, flagList, normalizePath, parentsOf, parseFlags,
 } from './names.js';
-import { parseForStore, serializeStructureForStore, deserializeStructureFromStore } from './parse.js';
+import { canonicalBytes, parseForStore, serializeStructureForStore, deserializeStructureFromStore } from './parse.js';
 import { compileSearch, encodeSearchText, uidSetSql } from './search.js';
 import type { Db } from './sqlite.js';
 import type {
@@ -268,8 +268,9 @@ export class SqliteMailbox implements Mailbox {
     return this.appendMessage(folder, raw, options, options.dedupeKey);
   }
 
-  private async appendMessage(folder: string, raw: Buffer, options: AppendOptions, dedupeKey: string | null): Promise<AppendResult> {
-    if (!Buffer.isBuffer(raw) || raw.length === 0) throw new InvalidRequest('empty message');
+  private async appendMessage(folder: string, received: Buffer, options: AppendOptions, dedupeKey: string | null): Promise<AppendResult> {
+    if (!Buffer.isBuffer(received) || received.length === 0) throw new InvalidRequest('empty message');
+    const raw = canonicalBytes(received);
     const path = normalizePath(folder);
     const flags = parseFlags(options.flags ?? []);
     const internalDate = options.internalDate ?? new Date();

@@ -1,49 +1,24 @@
 // The store's view of server/mime: parse at append time, (de)serialize the stored structure.
-// TEMPORARY stand-in until server/mime/index.ts lands: mailparser for the search text, no attachment ranges.
-import v8 from 'node:v8';
-import { simpleParser, type AddressObject } from 'mailparser';
+import { deserializeStructure, parseMessageAsync, serializeStructure, toCrlf } from '../mime/index.js';
 import type { MessageStructure, ParsedMessage } from '../mime/types.js';
 
-/** Messages at least this big are parsed off the event loop. */
-export const ASYNC_PARSE_BYTES = 512 * 1024;
+/** Parses off the event loop when the message is large (server/mime decides the threshold). */
+export function parseForStore(raw: Buffer): Promise<ParsedMessage> {
+  return parseMessageAsync(raw);
+}
 
-const addressText = (a: AddressObject | AddressObject[] | undefined): string =>
-  a === undefined ? '' : (Array.isArray(a) ? a : [a]).map((x) => x.text).join(', ');
-
-export async function parseForStore(raw: Buffer): Promise<ParsedMessage> {
-  const m = await simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true });
-  const headers = m.headerLines.map((h) => h.line.replace(/\r?\n[ \t]+/g, ' ')).join('\n');
-  const structure: MessageStructure = {
-    envelope: null,
-    bodyStructure: null,
-    body: null,
-    root: { part: '', headerStart: 0, headerEnd: 0, bodyStart: 0, bodyEnd: raw.length, contentType: 'text/plain' },
-    size: raw.length,
-  };
-  const refs = m.references;
-  return {
-    structure,
-    search: {
-      subject: m.subject ?? '',
-      from: addressText(m.from),
-      to: addressText(m.to),
-      cc: addressText(m.cc),
-      bcc: addressText(m.bcc),
-      body: [m.text ?? '', typeof m.html === 'string' ? m.html.replace(/<[^>]*>/g, ' ') : ''].join('\n'),
-      headers,
-    },
-    messageId: m.messageId ?? null,
-    inReplyTo: m.inReplyTo ?? null,
-    references: refs === undefined ? [] : Array.isArray(refs) ? refs : [refs],
-    date: m.date ?? null,
-    attachmentRanges: [],
-  };
+/**
+ * The bytes the store keeps: the message as received, except that bare-LF line endings become CRLF
+ * (IMAP sizes and offsets are CRLF; SMTP and IMAP APPEND already deliver CRLF, so those are untouched).
+ */
+export function canonicalBytes(raw: Buffer): Buffer {
+  return toCrlf(raw);
 }
 
 export function serializeStructureForStore(structure: MessageStructure): Buffer {
-  return v8.serialize(structure);
+  return serializeStructure(structure);
 }
 
 export function deserializeStructureFromStore(bytes: Buffer): MessageStructure {
-  return v8.deserialize(bytes) as MessageStructure;
+  return deserializeStructure(bytes);
 }
