@@ -11,16 +11,21 @@ declare module 'libmime' {
   export default libmime;
 }
 
+// CommonJS objects: import the default export (Node's ESM loader finds no named exports in them).
 declare module 'libmime/lib/charset.js' {
-  /** Decodes bytes in a named charset (iconv-lite behind it). */
-  export function decode(data: Buffer, charset: string): string;
-  /** Maps aliases (e.g. "latin1", "win-1252") to the canonical charset name. */
-  export function normalizeCharset(charset: string): string;
+  const charset: {
+    /** Decodes bytes in a named charset (iconv-lite behind it). */
+    decode(data: Buffer, charset: string): string;
+  };
+  export default charset;
 }
 
 declare module 'libqp' {
-  /** Decodes quoted-printable text into bytes. */
-  export function decode(text: string): Buffer;
+  const libqp: {
+    /** Decodes quoted-printable text into bytes. */
+    decode(text: string): Buffer;
+  };
+  export default libqp;
 }
 
 declare module 'html-to-text' {

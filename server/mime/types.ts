@@ -52,6 +52,8 @@ export interface ParsedMessage {
   readonly date: Date | null;
   /** Byte ranges [start, end) of attachment bodies as encoded in the raw message, worth de-duplicating. */
   readonly attachmentRanges: readonly (readonly [number, number])[];
+  /** True when the MIME structure was unusable and the message is presented as one text/plain part. */
+  readonly mimeFallback?: boolean;
 }
 
 /** Reads bytes [start, end) of the raw message (the store reads only the chunks covering them). */

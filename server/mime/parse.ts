@@ -1,0 +1,81 @@
+// Synchronous parse: our byte-offset tree + the indexer's ENVELOPE/BODYSTRUCTURE/BODY + search text.
+import type { MessageStructure, ParsedMessage } from './types.js';
+import { indexer, headerValue } from './indexer.js';
+import { buildTree, buildFallbackTree, type BuiltTree } from './tree.js';
+import { buildSearchText, headerFields, fieldValues } from './text.js';
+
+/** Non-text parts larger than this are de-duplication candidates even when not marked attachment. */
+const DEDUPE_MIN_BYTES = 4096;
+
+function msgIds(value: string): string[] {
+  return value.match(/<[^<>\s]+>/g) ?? [];
+}
+
+function firstMsgId(values: readonly string[]): string | null {
+  const v = values[0];
+  if (v === undefined) return null;
+  const ids = msgIds(v);
+  return ids[0] ?? (v.trim() || null);
+}
+
+function headerDate(values: readonly string[]): Date | null {
+  const v = values[0];
+  if (!v) return null;
+  const t = Date.parse(v.replace(/\([^)]*\)/g, ' ').trim());
+  return Number.isNaN(t) ? null : new Date(t);
+}
+
+function attachmentRangesOf(tree: BuiltTree): [number, number][] {
+  const ranges: [number, number][] = [];
+  for (const { part, node } of tree.leaves) {
+    const size = part.bodyEnd - part.bodyStart;
+    if (size <= 0) continue;
+    const disposition = (headerValue(node, 'content-disposition')?.value ?? '').toLowerCase().trim();
+    const bodyText = part.contentType === 'text/plain' || part.contentType === 'text/html';
+    if (disposition === 'attachment' || (!bodyText && size > DEDUPE_MIN_BYTES)) ranges.push([part.bodyStart, part.bodyEnd]);
+  }
+  return ranges.sort((a, b) => a[0] - b[0]);
+}
+
+function structureOf(raw: Buffer, tree: BuiltTree): MessageStructure {
+  return {
+    envelope: indexer.getEnvelope(tree.indexerTree),
+    bodyStructure: indexer.getBodyStructure(tree.indexerTree),
+    body: indexer.getBody(tree.indexerTree),
+    root: tree.root,
+    size: raw.length,
+  };
+}
+
+/** Parses a raw message. Never throws: unusable MIME becomes one text/plain part (mimeFallback). */
+export function parseMessageSync(raw: Buffer): ParsedMessage {
+  let tree: BuiltTree;
+  let structure: MessageStructure;
+  let mimeFallback = false;
+  try {
+    tree = buildTree(raw);
+    structure = structureOf(raw, tree);
+  } catch {
+    mimeFallback = true;
+    try {
+      tree = buildFallbackTree(raw, true);
+      structure = structureOf(raw, tree);
+    } catch {
+      // Even the header defeats the indexer: describe the message without its header fields.
+      tree = buildFallbackTree(raw, false);
+      structure = structureOf(raw, tree);
+    }
+  }
+  const fields = headerFields(raw.subarray(tree.root.headerStart, tree.root.headerEnd));
+  const references = fieldValues(fields, 'references').flatMap(msgIds);
+  return {
+    structure,
+    search: buildSearchText(raw, tree),
+    messageId: firstMsgId(fieldValues(fields, 'message-id')),
+    inReplyTo: firstMsgId(fieldValues(fields, 'in-reply-to')),
+    references,
+    date: headerDate(fieldValues(fields, 'date')),
+    attachmentRanges: mimeFallback ? [] : attachmentRangesOf(tree),
+    ...(mimeFallback ? { mimeFallback } : {}),
+  };
+}

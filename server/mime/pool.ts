@@ -1,0 +1,94 @@
+// A small pool of parse workers so multi-megabyte messages do not stall the event loop.
+// Workers are unref'd while idle (they never keep the process alive) and respawned after a crash.
+import { Worker } from 'node:worker_threads';
+import { deserialize } from 'node:v8';
+import { availableParallelism } from 'node:os';
+import type { ParsedMessage } from './types.js';
+import type { ParseReply, ParseRequest } from './worker.js';
+
+interface Task {
+  readonly id: number;
+  readonly raw: Buffer;
+  readonly resolve: (p: ParsedMessage) => void;
+  readonly reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  task: Task | null;
+}
+
+// Under tsx the worker is a .ts file and needs the tsx loader; built code runs .js directly.
+const selfExt = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const workerUrl = new URL(`./worker${selfExt}`, import.meta.url);
+const execArgv = selfExt === '.ts' ? ['--import', 'tsx'] : [];
+
+export class ParsePool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Task[] = [];
+  private nextId = 1;
+
+  constructor(private readonly size = Math.max(1, Math.min(2, availableParallelism() - 1))) {}
+
+  parse(raw: Buffer): Promise<ParsedMessage> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, raw, resolve, reject });
+      this.pump();
+    });
+  }
+
+  async close(): Promise<void> {
+    const slots = this.slots.splice(0);
+    for (const t of this.queue.splice(0)) t.reject(new Error('mime worker pool closed'));
+    await Promise.all(
+      slots.map(async (s) => {
+        s.task?.reject(new Error('mime worker pool closed'));
+        await s.worker.terminate();
+      }),
+    );
+  }
+
+  private pump(): void {
+    while (this.queue.length) {
+      let slot = this.slots.find((s) => !s.task);
+      if (!slot) {
+        if (this.slots.length >= this.size) return;
+        slot = this.spawn();
+      }
+      const task = this.queue.shift() as Task;
+      slot.task = task;
+      slot.worker.ref();
+      const req: ParseRequest = { id: task.id, raw: task.raw };
+      slot.worker.postMessage(req);
+    }
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(workerUrl, { execArgv });
+    const slot: Slot = { worker, task: null };
+    worker.unref();
+    worker.on('message', (reply: ParseReply) => {
+      const task = slot.task;
+      if (!task || task.id !== reply.id) return;
+      slot.task = null;
+      worker.unref();
+      try {
+        task.resolve(deserialize(Buffer.from(reply.bytes)) as ParsedMessage);
+      } catch (err) {
+        task.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      this.pump();
+    });
+    const fail = (err: Error): void => {
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots.splice(i, 1);
+      slot.task?.reject(err);
+      slot.task = null;
+      this.pump();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`mime worker exited with code ${code}`)));
+    this.slots.push(slot);
+    return slot;
+  }
+}

@@ -1,0 +1,160 @@
+// Decoded, searchable text of a message: headers (RFC 2047), addresses, and every text part
+// (text attachments included, HTML reduced to text). Never written anywhere but the mailbox file.
+import libmime from 'libmime';
+import libcharset from 'libmime/lib/charset.js';
+import libqp from 'libqp';
+import { convert as htmlToText } from 'html-to-text';
+import addressparser from 'nodemailer/lib/addressparser/index.js';
+import type { SearchText } from './types.js';
+import type { BuiltTree, PartInfo } from './tree.js';
+import { headerString, headerValue } from './indexer.js';
+
+/** HTML larger than this is stripped of tags by a regex instead of html-to-text (too slow). */
+const MAX_HTML_CONVERT = 2 * 1024 * 1024;
+/** Body text kept per part; the rest is not searchable (bounds the FTS row). */
+const MAX_PART_TEXT = 4 * 1024 * 1024;
+
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+/** Raw header/body bytes as text: UTF-8 when valid, else Windows-1252 (what senders of 8-bit mean). */
+export function bytesToText(bytes: Buffer): string {
+  try {
+    return utf8Strict.decode(bytes);
+  } catch {
+    return new TextDecoder('windows-1252').decode(bytes);
+  }
+}
+
+export function decodeWords(value: string): string {
+  try {
+    return libmime.decodeWords(value);
+  } catch {
+    return value; // unknown charset in an encoded word: keep the text as sent
+  }
+}
+
+export interface HeaderField {
+  /** Field name as written. */
+  readonly name: string;
+  /** Unfolded value, not yet RFC 2047 decoded. */
+  readonly value: string;
+}
+
+/** Header fields of a header block, unfolded (CRLF/LF + WSP → the WSP). */
+export function headerFields(header: Buffer): HeaderField[] {
+  const text = bytesToText(header);
+  const out: HeaderField[] = [];
+  for (const line of text.replace(/\r?\n(?=[ \t])/g, '').split(/\r?\n|\r/)) {
+    if (!line) break;
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    out.push({ name: line.slice(0, colon).trim(), value: line.slice(colon + 1).trim() });
+  }
+  return out;
+}
+
+export function fieldValues(fields: readonly HeaderField[], name: string): string[] {
+  const lower = name.toLowerCase();
+  return fields.filter((f) => f.name.toLowerCase() === lower).map((f) => f.value);
+}
+
+/** "Name <addr>, Other <addr2>" with names decoded; groups flattened. */
+export function addressText(values: readonly string[]): string {
+  const parts: string[] = [];
+  for (const value of values) {
+    let list: { name: string; address: string }[];
+    try {
+      list = addressparser(value, { flatten: true });
+    } catch {
+      parts.push(decodeWords(value));
+      continue;
+    }
+    for (const a of list) {
+      const name = decodeWords(a.name ?? '').trim();
+      const address = (a.address ?? '').trim();
+      parts.push(name && address ? `${name} <${address}>` : name || address);
+    }
+  }
+  return parts.filter(Boolean).join(', ');
+}
+
+function transferDecode(body: Buffer, encoding: string): Buffer {
+  switch (encoding) {
+    case 'base64':
+      return Buffer.from(body.toString('latin1').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
+    case 'quoted-printable':
+      return libqp.decode(body.toString('latin1'));
+    default:
+      return body;
+  }
+}
+
+function charsetDecode(bytes: Buffer, charset: string): string {
+  const cs = charset.trim().toLowerCase();
+  if (!cs || cs === 'us-ascii' || cs === 'ascii' || cs === 'utf-8' || cs === 'utf8') return bytesToText(bytes);
+  try {
+    return libcharset.decode(bytes, cs);
+  } catch {
+    return bytesToText(bytes);
+  }
+}
+
+function htmlText(html: string): string {
+  if (html.length > MAX_HTML_CONVERT) {
+    return html.replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ').replace(/&nbsp;/g, ' ');
+  }
+  try {
+    return htmlToText(html, {
+      wordwrap: false,
+      selectors: [
+        { selector: 'a', options: { ignoreHref: true } },
+        { selector: 'img', format: 'skip' },
+      ],
+    });
+  } catch {
+    return html.replace(/<[^>]*>/g, ' ');
+  }
+}
+
+/** Decoded text of a text/* part ('' for other types). */
+export function partText(raw: Buffer, leaf: PartInfo): string {
+  const { part, node } = leaf;
+  if (!part.contentType.startsWith('text/')) return '';
+  const ct = headerValue(node, 'content-type');
+  const encoding = headerString(node, 'content-transfer-encoding').toLowerCase().trim();
+  const bytes = transferDecode(raw.subarray(part.bodyStart, Math.min(part.bodyEnd, part.bodyStart + MAX_PART_TEXT * 2)), encoding);
+  let text = charsetDecode(bytes, ct?.params.charset ?? '');
+  if ((ct?.params.format ?? '').toLowerCase() === 'flowed') {
+    text = libmime.decodeFlowed(text, (ct?.params.delsp ?? '').toLowerCase() === 'yes');
+  }
+  if (part.contentType === 'text/html') text = htmlText(text);
+  return text.length > MAX_PART_TEXT ? text.slice(0, MAX_PART_TEXT) : text;
+}
+
+/** "Name: decoded value" lines of a header block. */
+export function decodedHeaderLines(fields: readonly HeaderField[]): string {
+  return fields.map((f) => `${f.name}: ${decodeWords(f.value)}\n`).join('');
+}
+
+export function buildSearchText(raw: Buffer, tree: BuiltTree): SearchText {
+  const root = tree.root;
+  const fields = headerFields(raw.subarray(root.headerStart, root.headerEnd));
+  const body: string[] = [];
+  // Encapsulated messages' headers are part of the outer body (SEARCH BODY/TEXT finds them).
+  for (const m of tree.messages) {
+    body.push(decodedHeaderLines(headerFields(raw.subarray(m.part.headerStart, m.part.headerEnd))));
+  }
+  for (const leaf of tree.leaves) {
+    const text = partText(raw, leaf);
+    if (text.trim()) body.push(text);
+  }
+  return {
+    subject: fieldValues(fields, 'subject').map(decodeWords).join(' ').trim(),
+    from: addressText(fieldValues(fields, 'from')),
+    to: addressText(fieldValues(fields, 'to')),
+    cc: addressText(fieldValues(fields, 'cc')),
+    bcc: addressText(fieldValues(fields, 'bcc')),
+    body: body.join('\n'),
+    headers: decodedHeaderLines(fields),
+  };
+}

@@ -1,0 +1,22 @@
+// Worker thread: parses one message per request and answers with v8-serialized bytes
+// (v8.serialize keeps Buffers and Dates; plain structured clone would turn Buffers into Uint8Arrays).
+import { parentPort } from 'node:worker_threads';
+import { serialize } from 'node:v8';
+import { parseMessageSync } from './parse.js';
+
+export interface ParseRequest {
+  readonly id: number;
+  readonly raw: Uint8Array;
+}
+export interface ParseReply {
+  readonly id: number;
+  readonly bytes: ArrayBuffer;
+}
+
+parentPort?.on('message', (req: ParseRequest) => {
+  const raw = Buffer.from(req.raw.buffer, req.raw.byteOffset, req.raw.byteLength);
+  const out = serialize(parseMessageSync(raw));
+  const bytes = out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer;
+  const reply: ParseReply = { id: req.id, bytes };
+  parentPort?.postMessage(reply, [bytes]);
+});
