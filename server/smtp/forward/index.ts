@@ -7,11 +7,6 @@ import { Srs } from './srs.js';
 
 export { Srs, SRS_MAX_AGE_DAYS } from './srs.js';
 
-/** The outbound queue's enqueue (server/smtp/outbound); durable when the promise resolves. */
-export interface OutboundEnqueue {
-  enqueue(message: { from: string; to: string[]; raw: Buffer; kind: 'forward'; aliasId?: string }): Promise<unknown> | unknown;
-}
-
 export interface ForwardTarget {
   readonly target: string;
   readonly keepCopy: boolean;
@@ -31,16 +26,9 @@ export const LOOP_HEADER = 'X-Sealpost-Loop';
 export class Forwarder {
   readonly srs: Srs;
 
-  constructor(
-    private readonly secret: Buffer,
-    private readonly outbound: OutboundEnqueue | null,
-  ) {
+  /** `secret`: at least 16 bytes, stable across restarts (SRS addresses in flight must still verify). */
+  constructor(private readonly secret: Buffer) {
     this.srs = new Srs(secret);
-  }
-
-  /** True when forwarding can work (an outbound queue is configured). */
-  get available(): boolean {
-    return this.outbound !== null;
   }
 
   /** Opaque per-alias token; reveals nothing about the alias to the target. */
@@ -49,11 +37,11 @@ export class Forwarder {
   }
 
   /** Decides what happens to a message for an alias with these forwards. */
-  plan(aliasId: string, forwards: readonly ForwardTarget[], headerBlock: string): ForwardPlan {
+  plan(aliasId: string, forwards: readonly ForwardTarget[], headerBlock: string, canForward = true): ForwardPlan {
     if (!forwards.length) return { targets: [], keepLocal: true, loop: false };
     const token = this.loopToken(aliasId);
     const loop = new RegExp(`^${LOOP_HEADER}:[ \\t]*${token}[ \\t]*$`, 'im').test(headerBlock);
-    if (loop || !this.available) {
+    if (loop || !canForward) {
       // Never drop mail: a looping or unforwardable message stays in the alias's own mailbox.
       return { targets: [], keepLocal: true, loop };
     }
@@ -64,15 +52,9 @@ export class Forwarder {
     };
   }
 
-  /**
-   * Queues the message for the targets: MAIL FROM rewritten with SRS at the alias's domain and a loop
-   * token prepended. Resolves once the outbound queue has it durably.
-   */
-  async forward(aliasId: string, aliasDomain: string, envelopeFrom: string, targets: readonly string[], raw: Buffer): Promise<void> {
-    if (!this.outbound || !targets.length) return;
-    const from = this.srs.forward(envelopeFrom, aliasDomain);
-    const marked = Buffer.concat([Buffer.from(`${LOOP_HEADER}: ${this.loopToken(aliasId)}\r\n`), raw]);
-    await this.outbound.enqueue({ from, to: [...targets], raw: marked, kind: 'forward', aliasId });
+  /** The message with this alias's loop token prepended (what goes to the forward targets). */
+  markForwarded(aliasId: string, raw: Buffer): Buffer {
+    return Buffer.concat([Buffer.from(`${LOOP_HEADER}: ${this.loopToken(aliasId)}\r\n`), raw]);
   }
 }
 

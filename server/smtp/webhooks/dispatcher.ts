@@ -10,8 +10,8 @@ export const DEFAULT_GIVE_UP_MS = 24 * 3_600_000;
 
 export interface DispatcherOptions {
   readonly store: WebhookStore;
-  /** The secret of a webhook id, or null when the webhook was removed meanwhile (job fails). */
-  readonly secretOf: (webhookId: number) => string | null;
+  /** The secret of a job's webhook, or null when the webhook was removed meanwhile (job fails). */
+  readonly secretOf: (job: { aliasId: string; webhookId: number }) => string | null;
   readonly logger: Logger;
   readonly backoffMs?: readonly number[];
   readonly giveUpMs?: number;
@@ -101,7 +101,7 @@ export class WebhookDispatcher {
 
   private async attempt(job: WebhookJob): Promise<void> {
     const { store, logger } = this.options;
-    const secret = this.options.secretOf(job.webhookId);
+    const secret = this.options.secretOf(job);
     const at = Date.now();
     if (secret === null) {
       store.recordAttempt(job, { status: null, error: 'webhook removed', durationMs: 0, at }, 'failed', null);

@@ -1,0 +1,118 @@
+// The inbound MX service: wires the smtp-server adapter to Accounts, the directory, the DNS resolver,
+// forwarding (outbound queue + SRS) and webhooks. `createMxService(ctx)` is listed in server/app.ts.
+import { hkdfSync } from 'node:crypto';
+import type { AliasRecord } from '../../directory/index.js';
+import type { AppContext, Listener, Service } from '../../context.js';
+import { wipe } from '../../crypto/index.js';
+import { resolverFromEnv, type DnsResolver } from '../dns.js';
+import { Forwarder } from '../forward/index.js';
+import { Webhooks, rawSettingKey } from '../webhooks/index.js';
+import type { DeliveryPort, OutboundPort } from './deliver.js';
+import { MxServer } from './server.js';
+import { loadMxSettings, type MxSettings } from './settings.js';
+
+export { MxServer } from './server.js';
+export { loadMxSettings, DEFAULT_MX_SETTINGS, type MxSettings } from './settings.js';
+
+/** Stable secret for SRS hashes and loop tokens, derived from the app key (no extra storage). */
+export function forwardingSecret(appKey: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', appKey, Buffer.alloc(0), 'sealpost/srs/v1', 32));
+}
+
+/** The delivery operations over Accounts, the key ring and the mailbox store. */
+export function deliveryPort(ctx: AppContext): DeliveryPort {
+  return {
+    isUnlocked: (alias) => ctx.accounts.isUnlocked(alias.id),
+    deliverOrQueue: (alias, raw, options) => ctx.accounts.deliverOrQueue(alias, raw, options),
+    undoAppend: async (alias, folder, uid) => {
+      const material = ctx.keyRing.get(alias.id);
+      if (!material) return;
+      try {
+        const mailbox = await ctx.mailboxes.open(alias.mailboxId, material.mailboxKey);
+        for (const path of folder === 'INBOX' ? ['INBOX'] : [folder, 'INBOX']) {
+          try {
+            const found = mailbox.fetch(path, [[uid, uid]]);
+            if (!found.length) continue;
+            mailbox.store(path, [[uid, uid]], 'add', ['\\Deleted']);
+            mailbox.expunge(path, [[uid, uid]]);
+            return;
+          } catch {
+            // folder missing: try the next one
+          }
+        }
+      } finally {
+        wipe(material.mailboxKey);
+        wipe(material.privateKey);
+      }
+    },
+    forwardsOf: (alias) => ctx.directory.listForwards(alias.id),
+    webhooksOf: (alias) => ctx.directory.listWebhooks(alias.id),
+    includeRaw: (webhook) => ctx.directory.getSetting(rawSettingKey(webhook.id)) === true,
+  };
+}
+
+/** Quota use of an unlocked alias with a limit; null when locked or unlimited. */
+async function quotaOf(ctx: AppContext, alias: AliasRecord): Promise<{ used: number; limit: number } | null> {
+  const material = ctx.keyRing.get(alias.id);
+  if (!material) return null;
+  try {
+    const mailbox = await ctx.mailboxes.open(alias.mailboxId, material.mailboxKey);
+    const quota = mailbox.quota();
+    return quota.limitBytes === null ? null : { used: quota.usedBytes, limit: quota.limitBytes };
+  } finally {
+    wipe(material.mailboxKey);
+    wipe(material.privateKey);
+  }
+}
+
+export interface MxServiceOptions {
+  /** Overrides (tests): settings, resolver. */
+  readonly settings?: MxSettings;
+  readonly resolver?: DnsResolver;
+}
+
+export function createMxService(ctx: AppContext, options: MxServiceOptions = {}): Service {
+  let mx: MxServer | null = null;
+  let webhooks: Webhooks | null = null;
+  return {
+    name: 'mx',
+    async start(): Promise<Listener[]> {
+      const port = ctx.config.ports.smtp;
+      if (port === 0) return [];
+      const settings = options.settings ?? loadMxSettings(ctx.config.env, ctx.directory.getSettings());
+      const resolver = options.resolver ?? resolverFromEnv(ctx.config.env);
+      const logger = ctx.logger.child({ component: 'mx' });
+      webhooks = Webhooks.open({
+        dataDir: ctx.paths.root,
+        appKey: ctx.appKey,
+        logger,
+        backoffMs: settings.webhookBackoffMs,
+        secretOf: (job) => ctx.directory.listWebhooks(job.aliasId as AliasRecord['id']).find((w) => w.id === job.webhookId)?.secret ?? null,
+      });
+      webhooks.start();
+      const outbound: OutboundPort = ctx.outbound;
+      const tlsOptions = ctx.tls.tlsOptions();
+      mx = new MxServer({
+        hostname: ctx.config.hostname,
+        logger,
+        directory: ctx.directory,
+        delivery: deliveryPort(ctx),
+        quotaOf: (alias) => quotaOf(ctx, alias),
+        resolver,
+        forwarder: new Forwarder(forwardingSecret(ctx.appKey)),
+        outbound,
+        webhooks,
+        settings,
+        tls: { key: tlsOptions.key, cert: tlsOptions.cert, SNICallback: tlsOptions.SNICallback },
+      });
+      const bound = await mx.listen(port, ctx.config.host);
+      return [{ name: 'smtp', host: ctx.config.host, port: bound, security: 'starttls' }];
+    },
+    async stop(): Promise<void> {
+      if (mx) await mx.close();
+      mx = null;
+      if (webhooks) await webhooks.stop();
+      webhooks = null;
+    },
+  };
+}

@@ -1,0 +1,332 @@
+// The MX listener: smtp-server callbacks become our promises here. Recipient checks at RCPT, the
+// message collected once while streaming (SIZE enforced as it arrives), authentication checks,
+// trace headers, then deliverMessage(); 250 only when every recipient is durable.
+import type net from 'node:net';
+import type tls from 'node:tls';
+import { SMTPServer } from 'smtp-server';
+import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { AliasRecord, Directory } from '../../directory/index.js';
+import { tryNormalizeAddress } from '../../directory/index.js';
+import type { Logger } from '../../log.js';
+import type { DnsResolver } from '../dns.js';
+import { hopCount, Srs, type Forwarder } from '../forward/index.js';
+import type { Webhooks } from '../webhooks/index.js';
+import { checkAuthentication, type AuthVerdict } from './auth.js';
+import { deliverMessage, newTransactionId, type DeliveryPort, type OutboundPort } from './deliver.js';
+import { ConnectionCounter, SenderRateLimiter } from './limits.js';
+import { receivedHeader } from './received.js';
+import { REPLIES, SmtpReply } from './replies.js';
+import type { MxSettings } from './settings.js';
+
+export interface MxServerDeps {
+  readonly hostname: string;
+  readonly logger: Logger;
+  readonly directory: Directory;
+  readonly delivery: DeliveryPort;
+  /** Current quota use of an unlocked alias (null when locked or unlimited). */
+  readonly quotaOf: (alias: AliasRecord) => Promise<{ used: number; limit: number } | null>;
+  readonly resolver: DnsResolver;
+  readonly forwarder: Forwarder;
+  readonly outbound: OutboundPort | null;
+  readonly webhooks: Webhooks | null;
+  readonly settings: MxSettings;
+  /** TLS for STARTTLS (TLS 1.2+). */
+  readonly tls: { key: string; cert: string; SNICallback?: tls.TlsOptions['SNICallback'] } | null;
+}
+
+/** Per-transaction state (reset at MAIL FROM). */
+interface Transaction {
+  readonly aliases: Map<string, { alias: AliasRecord; addresses: string[] }>;
+  readonly bounceTargets: string[];
+  declaredSize: number;
+}
+
+interface Connection {
+  counted: boolean;
+  tx: Transaction;
+}
+
+const newTx = (): Transaction => ({ aliases: new Map(), bounceTargets: [], declaredSize: 0 });
+
+type SendFn = (code: number, data?: string | string[] | null, context?: string | false) => void;
+const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+/**
+ * smtp-server derives the enhanced status code from the reply code alone (every 550 becomes 5.1.1),
+ * so a DMARC refusal could not say 5.7.1. Our replies carry their own code in the text; for those we
+ * tell send() to add none. The library's own replies keep its codes.
+ */
+class SealpostSmtpServer extends SMTPServer {
+  override connect(socket: net.Socket | tls.TLSSocket, socketOptions?: Parameters<SMTPServer['connect']>[1]): void {
+    const before = this.connections.size;
+    super.connect(socket, socketOptions);
+    if (this.connections.size === before) return;
+    let newest: { send: SendFn } | undefined;
+    for (const connection of this.connections) newest = connection as unknown as { send: SendFn };
+    if (!newest) return;
+    const target = newest;
+    const original = target.send.bind(target);
+    target.send = (code, data, context) => original(code, data, typeof data === 'string' && ENHANCED.test(data) ? false : context);
+  }
+}
+
+function headerBlockOf(raw: Buffer): string {
+  const limit = Math.min(raw.length, 256 * 1024);
+  let end = raw.indexOf('\r\n\r\n');
+  if (end < 0 || end > limit) {
+    const lf = raw.indexOf('\n\n');
+    end = lf >= 0 && lf <= limit ? lf : limit;
+  }
+  return raw.subarray(0, end).toString('latin1');
+}
+
+const reason = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message.slice(0, 200)}` : 'unknown');
+
+export class MxServer {
+  readonly server: SMTPServer;
+  private readonly connections = new Map<string, Connection>();
+  private readonly perIp: ConnectionCounter;
+  private readonly senderRate: SenderRateLimiter;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: MxServerDeps) {
+    const s = deps.settings;
+    this.log = deps.logger.child({ component: 'mx' });
+    this.perIp = new ConnectionCounter(s.maxConnectionsPerIp);
+    this.senderRate = new SenderRateLimiter(s.maxMessagesPerSenderPerHour);
+    this.server = new SealpostSmtpServer({
+      name: deps.hostname,
+      banner: 'Sealpost ESMTP ready',
+      // smtp-server's own logging would print addresses; we log ids ourselves.
+      logger: false,
+      secure: false,
+      ...(deps.tls ? { key: deps.tls.key, cert: deps.tls.cert, ...(deps.tls.SNICallback ? { SNICallback: deps.tls.SNICallback } : {}), minVersion: 'TLSv1.2' } : {}),
+      disabledCommands: deps.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+      authOptional: true,
+      hideENHANCEDSTATUSCODES: false,
+      hidePIPELINING: false,
+      hide8BITMIME: false,
+      hideSMTPUTF8: false,
+      size: s.maxSize,
+      maxClients: s.maxConnections,
+      socketTimeout: s.socketTimeoutMs,
+      closeTimeout: s.closeTimeoutMs,
+      // Reverse DNS would go to the system resolver, bypassing ours; the Received header shows the IP.
+      disableReverseLookup: true,
+      onConnect: (session, callback) => this.onConnect(session, callback),
+      onMailFrom: (address, session, callback) => this.wrap(this.onMailFrom(address, session), callback),
+      onRcptTo: (address, session, callback) => this.wrap(this.onRcptTo(address, session), callback),
+      onData: (stream, session, callback) => this.onData(stream, session, callback),
+      onClose: (session) => this.onClose(session),
+    });
+    this.server.on('error', (error) => this.log.warn({ event: 'mx.socket_error', err: reason(error) }, 'smtp connection error'));
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      this.server.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.server.off('error', onError);
+        const address = this.server.server.address();
+        resolve(typeof address === 'object' && address ? address.port : port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Turns a promise into smtp-server's callback; unexpected errors become 451, never a crash. */
+  private wrap(work: Promise<void>, callback: (error?: Error | null) => void): void {
+    work.then(
+      () => callback(),
+      (error: unknown) => {
+        if (error instanceof SmtpReply) return callback(error);
+        this.log.error({ event: 'mx.handler_failed', err: reason(error) }, 'smtp handler failed');
+        callback(REPLIES.temporary());
+      },
+    );
+  }
+
+  private connection(session: SMTPServerSession): Connection {
+    let conn = this.connections.get(session.id);
+    if (!conn) {
+      conn = { counted: false, tx: newTx() };
+      this.connections.set(session.id, conn);
+    }
+    return conn;
+  }
+
+  private onConnect(session: SMTPServerSession, callback: (error?: Error | null) => void): void {
+    const conn = this.connection(session);
+    if (!this.perIp.acquire(session.remoteAddress)) {
+      this.log.warn({ event: 'mx.too_many_connections', session: session.id }, 'connection refused: per-IP limit');
+      return callback(REPLIES.tooManyConnections());
+    }
+    conn.counted = true;
+    callback();
+  }
+
+  private onClose(session: SMTPServerSession): void {
+    const conn = this.connections.get(session.id);
+    if (conn?.counted) this.perIp.release(session.remoteAddress);
+    this.connections.delete(session.id);
+  }
+
+  private async onMailFrom(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
+    const conn = this.connection(session);
+    conn.tx = newTx();
+    const sender = address.address;
+    if (sender !== '' && !tryNormalizeAddress(sender)) throw REPLIES.badSender();
+    if (sender !== '' && !this.senderRate.allows(sender)) {
+      this.log.warn({ event: 'mx.sender_rate', session: session.id }, 'sender over its hourly limit');
+      throw REPLIES.senderRate();
+    }
+    const size = address.args && typeof address.args.SIZE === 'string' ? Number(address.args.SIZE) : 0;
+    if (size > this.deps.settings.maxSize) throw REPLIES.tooLarge(this.deps.settings.maxSize);
+    conn.tx.declaredSize = Number.isFinite(size) ? size : 0;
+  }
+
+  private async onRcptTo(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
+    const { directory, settings } = this.deps;
+    const tx = this.connection(session).tx;
+    const aliasCount = tx.aliases.size + tx.bounceTargets.length;
+    if (aliasCount >= settings.maxRecipients) throw REPLIES.tooManyRecipients();
+    const normalized = tryNormalizeAddress(address.address);
+    if (!normalized) throw REPLIES.badRecipient();
+
+    // A bounce coming back to one of our SRS addresses goes back to the original sender.
+    if (Srs.isSrs(normalized.local) && directory.isLocalDomain(normalized.domain) && !directory.getAlias(normalized.address)) {
+      const original = this.deps.forwarder.srs.reverse(address.address);
+      if (!original || !this.deps.outbound) throw REPLIES.unknownRecipient();
+      tx.bounceTargets.push(original);
+      return;
+    }
+
+    const alias = directory.resolveRecipient(address.address);
+    if (!alias || !alias.enabled) throw REPLIES.unknownRecipient();
+    const quota = await this.deps.quotaOf(alias);
+    if (quota && quota.used + tx.declaredSize > quota.limit) throw REPLIES.overQuota();
+    const entry = tx.aliases.get(alias.id);
+    if (entry) entry.addresses.push(address.address);
+    else tx.aliases.set(alias.id, { alias, addresses: [address.address] });
+  }
+
+  private onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (error?: Error | null, message?: string) => void): void {
+    const chunks: Buffer[] = [];
+    let collected = 0;
+    const limit = this.deps.settings.maxSize;
+    stream.on('data', (chunk: Buffer) => {
+      // Past the limit we keep reading (the client must finish DATA) but stop holding bytes.
+      if (collected + chunk.length <= limit) chunks.push(chunk);
+      collected += chunk.length;
+    });
+    stream.once('error', (error) => {
+      this.log.warn({ event: 'mx.data_error', session: session.id, err: reason(error) }, 'DATA stream failed');
+    });
+    stream.once('end', () => {
+      if (stream.sizeExceeded || collected > limit) {
+        this.log.info({ event: 'mx.too_large', session: session.id, bytes: collected }, 'message refused: too large');
+        return callback(REPLIES.tooLarge(limit));
+      }
+      const raw = Buffer.concat(chunks, collected);
+      this.accept(raw, session).then(
+        (queueId) => callback(null, `2.0.0 Ok: queued as ${queueId}`),
+        (error: unknown) => {
+          if (error instanceof SmtpReply) return callback(error);
+          this.log.error({ event: 'mx.accept_failed', session: session.id, err: reason(error) }, 'message not accepted');
+          callback(REPLIES.temporary());
+        },
+      );
+    });
+  }
+
+  /** Everything after DATA: checks, headers, durable delivery. Resolves with the transaction id. */
+  private async accept(raw: Buffer, session: SMTPServerSession): Promise<string> {
+    const { settings, hostname } = this.deps;
+    const tx = this.connection(session).tx;
+    const transactionId = newTransactionId();
+    const receivedAt = new Date();
+    const headerBlock = headerBlockOf(raw);
+    if (hopCount(headerBlock) >= settings.maxHops) throw REPLIES.loop();
+
+    const mailFrom = session.envelope.mailFrom;
+    const envelopeFrom = mailFrom === false ? '' : mailFrom.address;
+    const helo = session.hostNameAppearsAs || session.remoteAddress;
+
+    let verdict: AuthVerdict | null = null;
+    if (settings.authChecks) {
+      try {
+        verdict = await checkAuthentication({ raw, ip: session.remoteAddress, helo, sender: envelopeFrom, mta: hostname, resolver: this.deps.resolver });
+      } catch (error) {
+        this.log.warn({ event: 'mx.auth_failed', tx: transactionId, err: reason(error) }, 'authentication checks failed');
+        throw REPLIES.dnsTemporary();
+      }
+    }
+
+    const aliases = [...tx.aliases.values()];
+    let folder: 'INBOX' | 'Junk' = 'INBOX';
+    if (verdict?.dmarcAction === 'reject') {
+      // Refused unless every recipient's domain asks for Junk instead.
+      const allJunk = aliases.every(({ alias }) => this.deps.directory.getDomain(alias.domain)?.dmarcRejectToJunk === true);
+      if (!allJunk || aliases.length === 0) {
+        this.log.info({ event: 'mx.dmarc_reject', tx: transactionId }, 'message refused by DMARC policy');
+        throw REPLIES.dmarcReject();
+      }
+      folder = 'Junk';
+    } else if (verdict?.dmarcAction === 'junk') folder = 'Junk';
+
+    const recipients = [...aliases.flatMap((a) => a.addresses), ...tx.bounceTargets];
+    const tlsInfo = session.tlsOptions ? { version: session.tlsOptions.version ?? 'TLS', cipher: session.tlsOptions.name } : null;
+    const trace =
+      `Return-Path: <${envelopeFrom}>\r\n` +
+      (verdict ? verdict.headers : '') +
+      receivedHeader({
+        helo,
+        clientHostname: null,
+        ip: session.remoteAddress,
+        hostname,
+        transactionId,
+        tls: tlsInfo,
+        utf8: session.envelope.smtpUtf8 === true,
+        recipients,
+        date: receivedAt,
+      });
+    const full = Buffer.concat([Buffer.from(trace, 'utf8'), raw]);
+
+    const summary = await deliverMessage(
+      { port: this.deps.delivery, forwarder: this.deps.forwarder, outbound: this.deps.outbound, webhooks: this.deps.webhooks, logger: this.log },
+      {
+        transactionId,
+        raw: full,
+        headerBlock,
+        envelopeFrom,
+        receivedAt,
+        folder,
+        auth: verdict ? { spf: verdict.spf, dkim: verdict.dkim, dmarc: verdict.dmarc, arc: verdict.arc } : null,
+        aliases,
+        bounceTargets: tx.bounceTargets,
+      },
+    );
+    if (envelopeFrom !== '') this.senderRate.record(envelopeFrom);
+    if (summary.webhooks) this.deps.webhooks?.poke();
+    this.log.info(
+      {
+        event: 'mx.accepted',
+        tx: transactionId,
+        session: session.id,
+        size: raw.length,
+        aliases: aliases.map((a) => a.alias.id),
+        ...summary,
+        folder,
+        spf: verdict?.spf ?? 'off',
+        dkim: verdict?.dkim ?? 'off',
+        dmarc: verdict?.dmarc ?? 'off',
+      },
+      'message accepted',
+    );
+    return transactionId;
+  }
+}
