@@ -1,0 +1,327 @@
+// server/queue: the sealed inbound queue. Mail for a locked alias is sealed to its hybrid public key and
+// appended to queue/<mailboxId>.sqlite (also encrypted under a key derived from the app key); when the
+// alias unlocks, drain() opens each row with its private key and hands it to the mailbox in arrival order.
+import fs from 'node:fs';
+import path from 'node:path';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { SealError, seal, unseal, wipe } from '../crypto/index.js';
+import { decodeEnvelope, encodeEnvelope, newQueueItemId, type QueuedMessage, type QueuedMeta } from './envelope.js';
+import { openQueueDatabase, type QueueDatabase } from './sqlite.js';
+
+export type { QueuedMessage, QueuedMeta } from './envelope.js';
+export { QueueFileUnreadable } from './sqlite.js';
+
+/** The few logger calls the queue makes (pino's Logger fits). Only ids and counts are logged. */
+export interface QueueLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface SealedQueueOptions {
+  readonly logger?: QueueLogger;
+  /** Close a queue file this long after its last use, so its WAL is checkpointed away (ms, default 2000). */
+  readonly idleCloseMs?: number;
+}
+
+/** One message to enqueue. */
+export interface EnqueueItem {
+  readonly mailboxId: string;
+  readonly publicKey: Uint8Array;
+  readonly raw: Uint8Array;
+  readonly meta: QueuedMeta;
+}
+
+/** What a drain did. Undecryptable rows stay in the queue (never deleted, never lost) and are listed by row number. */
+export interface DrainReport {
+  readonly delivered: number;
+  readonly undecryptable: readonly number[];
+  readonly remaining: number;
+}
+
+const ROW_AAD = new TextEncoder().encode('sealpost/queue/v1');
+const FILE_KEY_INFO = new TextEncoder().encode('sealpost/queue-file/v1');
+const MAILBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+/**
+ * The SQLite key of every queue file: HKDF-SHA256(app key, "sealpost/queue-file/v1"). Not the app key
+ * itself, so a page of sealpost.db can never authenticate inside a queue file; not per mailbox, so a
+ * queue file restored from a backup under another mailbox id still opens.
+ */
+export function queueFileKey(appKey: Uint8Array): Buffer {
+  if (appKey.length !== 32) throw new Error('The app key must be 32 bytes.');
+  return Buffer.from(hkdf(sha256, appKey, undefined, FILE_KEY_INFO, 32));
+}
+
+interface Handle {
+  db: QueueDatabase;
+  idleTimer: NodeJS.Timeout | undefined;
+  busy: number;
+}
+
+/**
+ * The sealed queues of all aliases. Message text never leaves a sealed box inside the process's
+ * files; the file adds a second, app-key layer that also hides row count and sizes at rest.
+ *
+ * Exactly-once across crashes: a row is deleted only after deliver() resolved. If the process dies
+ * between the mailbox commit and the delete, the row is delivered again on the next drain with the
+ * SAME `message.id` — the mailbox side must record delivered queue ids and skip ones it already has.
+ */
+export class SealedQueue {
+  readonly #dir: string;
+  readonly #fileKey: Buffer;
+  readonly #logger: QueueLogger | undefined;
+  readonly #idleCloseMs: number;
+  readonly #handles = new Map<string, Handle>();
+  readonly #drains = new Map<string, Promise<DrainReport>>();
+  #closed = false;
+
+  constructor(dataDir: string, appKey: Uint8Array, options: SealedQueueOptions = {}) {
+    this.#dir = path.join(dataDir, 'queue');
+    this.#fileKey = queueFileKey(appKey);
+    this.#logger = options.logger;
+    this.#idleCloseMs = options.idleCloseMs ?? 2000;
+  }
+
+  /** Seals one message to the alias public key and commits it durably (fsync) before resolving; returns its queue item id. */
+  async enqueue(mailboxId: string, publicKey: Uint8Array, raw: Uint8Array, meta: QueuedMeta): Promise<string> {
+    const [id] = this.enqueueSync([{ mailboxId, publicKey, raw, meta }]);
+    return id!;
+  }
+
+  /** Several messages (e.g. one per locked recipient): all durable, or none left behind. Ids in input order. */
+  async enqueueMany(items: readonly EnqueueItem[]): Promise<string[]> {
+    return this.enqueueSync(items);
+  }
+
+  /** Synchronous enqueueMany: one transaction per queue file; a failure removes what earlier files got. */
+  enqueueSync(items: readonly EnqueueItem[]): string[] {
+    this.#assertOpen();
+    const sealedRows = items.map((item) => {
+      checkMailboxId(item.mailboxId);
+      const id = newQueueItemId();
+      const envelope = encodeEnvelope(id, item.raw, item.meta);
+      const sealed = seal(item.publicKey, envelope, ROW_AAD);
+      wipe(envelope);
+      return { id, mailboxId: item.mailboxId, sealed };
+    });
+    const byMailbox = new Map<string, Buffer[]>();
+    for (const row of sealedRows) byMailbox.set(row.mailboxId, [...(byMailbox.get(row.mailboxId) ?? []), row.sealed]);
+    const committed: Array<{ mailboxId: string; seqs: number[] }> = [];
+    try {
+      for (const [mailboxId, blobs] of byMailbox) {
+        const seqs = this.#with(mailboxId, true, (db) => {
+          const insert = db.prepare('INSERT INTO item (sealed) VALUES (?)');
+          return db.transaction(() => blobs.map((b) => Number(insert.run(b).lastInsertRowid)))();
+        });
+        committed.push({ mailboxId, seqs: seqs ?? [] });
+      }
+    } catch (error) {
+      for (const { mailboxId, seqs } of committed) {
+        try {
+          this.#with(mailboxId, false, (db) => {
+            const del = db.prepare('DELETE FROM item WHERE seq = ?');
+            db.transaction(() => seqs.forEach((s) => del.run(s)))();
+          });
+        } catch {
+          // Rolling back a committed row failed: it stays queued (duplicate on retry, never a loss).
+        }
+      }
+      throw error;
+    }
+    return sealedRows.map((r) => r.id);
+  }
+
+  /** Messages waiting for the mailbox (0 when it has no queue file). */
+  count(mailboxId: string): number {
+    checkMailboxId(mailboxId);
+    return this.#with(mailboxId, false, (db) => (db.prepare('SELECT count(*) AS n FROM item').get() as { n: number }).n) ?? 0;
+  }
+
+  /** Waiting messages per mailbox that has any (for `queue status`; counts only). */
+  totalCounts(): Array<{ mailboxId: string; count: number }> {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.#dir);
+    } catch {
+      return [];
+    }
+    const out: Array<{ mailboxId: string; count: number }> = [];
+    for (const name of names.sort()) {
+      const m = /^(.+)\.sqlite$/.exec(name);
+      if (!m || !MAILBOX_ID.test(m[1]!)) continue;
+      const count = this.count(m[1]!);
+      if (count > 0) out.push({ mailboxId: m[1]!, count });
+    }
+    return out;
+  }
+
+  /**
+   * Opens each waiting message in arrival order and awaits deliver(message); the row is securely
+   * deleted only after that resolves. Rows that do not open (tampered, wrong key) are kept, logged
+   * by row number and skipped. If deliver throws, the drain stops there (that row and later ones
+   * stay) and the error is rethrown. Messages enqueued during the drain are delivered by it too.
+   * One drain per mailbox at a time; a concurrent call waits for the running one and then drains.
+   * Returns the number delivered.
+   */
+  async drain(mailboxId: string, privateKey: Uint8Array, deliver: (message: QueuedMessage) => Promise<void>): Promise<number> {
+    return (await this.drainWithReport(mailboxId, privateKey, deliver)).delivered;
+  }
+
+  /** drain() with the undecryptable rows and remaining count. */
+  drainWithReport(mailboxId: string, privateKey: Uint8Array, deliver: (message: QueuedMessage) => Promise<void>): Promise<DrainReport> {
+    checkMailboxId(mailboxId);
+    this.#assertOpen();
+    const previous = this.#drains.get(mailboxId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.#drain(mailboxId, privateKey, deliver));
+    const tracked = next.finally(() => {
+      if (this.#drains.get(mailboxId) === tracked) this.#drains.delete(mailboxId);
+    });
+    tracked.catch(() => undefined);
+    this.#drains.set(mailboxId, tracked);
+    return tracked;
+  }
+
+  async #drain(mailboxId: string, privateKey: Uint8Array, deliver: (message: QueuedMessage) => Promise<void>): Promise<DrainReport> {
+    if (!fs.existsSync(this.#file(mailboxId))) return { delivered: 0, undecryptable: [], remaining: 0 };
+    let delivered = 0;
+    let afterSeq = 0;
+    const undecryptable: number[] = [];
+    const handle = this.#acquire(mailboxId, false);
+    if (!handle) return { delivered: 0, undecryptable: [], remaining: 0 };
+    try {
+      const nextRow = handle.db.prepare('SELECT seq, sealed FROM item WHERE seq > ? ORDER BY seq LIMIT 1');
+      const remove = handle.db.prepare('DELETE FROM item WHERE seq = ?');
+      for (;;) {
+        const row = nextRow.get(afterSeq) as { seq: number; sealed: Buffer } | undefined;
+        if (!row) break;
+        afterSeq = row.seq;
+        let message: QueuedMessage;
+        try {
+          const plain = unseal(privateKey, row.sealed, ROW_AAD);
+          try {
+            message = decodeEnvelope(plain);
+          } finally {
+            wipe(plain);
+          }
+        } catch (error) {
+          undecryptable.push(row.seq);
+          const reason = error instanceof SealError ? error.code : 'bad-envelope';
+          this.#logger?.warn({ event: 'queue.undecryptable', mailboxId, row: row.seq, reason }, 'queued message cannot be opened; kept in the queue');
+          continue;
+        }
+        await deliver(message);
+        remove.run(row.seq);
+        delivered++;
+      }
+      if (delivered > 0) {
+        try {
+          handle.db.pragma('wal_checkpoint(TRUNCATE)'); // drop old page versions of drained rows from the WAL
+        } catch {
+          // A reader holds the WAL; the idle close checkpoints later.
+        }
+      }
+      const remaining = (handle.db.prepare('SELECT count(*) AS n FROM item').get() as { n: number }).n;
+      return { delivered, undecryptable, remaining };
+    } finally {
+      this.#releaseHandle(mailboxId, handle);
+    }
+  }
+
+  /** Deletes the mailbox's queue file (alias removal). Waits for a running drain first. */
+  async remove(mailboxId: string): Promise<void> {
+    checkMailboxId(mailboxId);
+    await this.#drains.get(mailboxId)?.catch(() => undefined);
+    this.#closeHandle(mailboxId);
+    const file = this.#file(mailboxId);
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
+    fsyncDir(this.#dir);
+  }
+
+  /** Closes every open queue file (pending drains keep their handle until they finish). */
+  close(): void {
+    this.#closed = true;
+    for (const id of [...this.#handles.keys()]) this.#closeHandle(id);
+    wipe(this.#fileKey);
+  }
+
+  #file(mailboxId: string): string {
+    return path.join(this.#dir, `${mailboxId}.sqlite`);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error('The sealed queue is closed.');
+  }
+
+  /** Runs fn on the mailbox's open database; null when the file is absent and create is false. */
+  #with<T>(mailboxId: string, create: boolean, fn: (db: QueueDatabase) => T): T | null {
+    const handle = this.#acquire(mailboxId, create);
+    if (!handle) return null;
+    try {
+      return fn(handle.db);
+    } finally {
+      this.#releaseHandle(mailboxId, handle);
+    }
+  }
+
+  #acquire(mailboxId: string, create: boolean): Handle | null {
+    let handle = this.#handles.get(mailboxId);
+    if (!handle) {
+      this.#assertOpen();
+      const file = this.#file(mailboxId);
+      const exists = fs.existsSync(file);
+      if (!exists && !create) return null;
+      if (!exists) fs.mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
+      handle = { db: openQueueDatabase(file, this.#fileKey, mailboxId), idleTimer: undefined, busy: 0 };
+      if (!exists) fsyncDir(this.#dir); // the new file's (and WAL's) directory entries survive a crash
+      this.#handles.set(mailboxId, handle);
+    }
+    if (handle.idleTimer) clearTimeout(handle.idleTimer);
+    handle.idleTimer = undefined;
+    handle.busy++;
+    return handle;
+  }
+
+  #releaseHandle(mailboxId: string, handle: Handle): void {
+    handle.busy--;
+    if (handle.busy > 0) return;
+    if (this.#closed || this.#handles.get(mailboxId) !== handle) {
+      if (handle.db.open) handle.db.close();
+      return;
+    }
+    handle.idleTimer = setTimeout(() => this.#closeHandle(mailboxId), this.#idleCloseMs);
+    handle.idleTimer.unref();
+  }
+
+  #closeHandle(mailboxId: string): void {
+    const handle = this.#handles.get(mailboxId);
+    if (!handle) return;
+    if (handle.idleTimer) clearTimeout(handle.idleTimer);
+    this.#handles.delete(mailboxId);
+    // A drain in progress closes it when it releases; closing checkpoints and removes the WAL.
+    if (handle.busy === 0 && handle.db.open) handle.db.close();
+  }
+}
+
+/** The composition root's factory. */
+export function openSealedQueue(dataDir: string, appKey: Uint8Array, options: SealedQueueOptions = {}): SealedQueue {
+  return new SealedQueue(dataDir, appKey, options);
+}
+
+function checkMailboxId(mailboxId: string): void {
+  // Also what keeps a path out of the file name.
+  if (!MAILBOX_ID.test(mailboxId)) throw new Error('Invalid mailbox id for the sealed queue.');
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // Directory fsync is best effort where the platform refuses it.
+  }
+}
