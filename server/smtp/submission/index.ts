@@ -1,0 +1,212 @@
+// Authenticated submission (RFC 6409): STARTTLS on SEALPOST_SUBMISSION_PORT, implicit TLS on
+// SEALPOST_SUBMISSIONS_PORT. The envelope sender and every From address must belong to the logged-in
+// alias (or to its domain when the admin allows it); the message gets Message-ID/Date if missing, is
+// DKIM-signed and queued. Recipients that are local aliases are delivered straight into their mailbox.
+import { SMTPServer } from 'smtp-server';
+import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { AliasSession } from '../../accounts/index.js';
+import { AuthFailed, TooManyAttempts } from '../../accounts/index.js';
+import type { AppContext, Listener, ListenerSecurity, Service } from '../../context.js';
+import type { AliasRecord } from '../../directory/index.js';
+import { listen } from '../../placeholder-service.js';
+import { addressesOf, completeHeaders, parseHeaders } from './headers.js';
+
+/** Largest message accepted (SIZE). */
+export const SUBMISSION_MAX_BYTES = 35 * 1024 * 1024;
+const MAX_RECIPIENTS = 100;
+/** Directory setting: any address in the alias's domain may be used as sender. */
+export const ALLOW_DOMAIN_SENDERS_SETTING = 'submissionAllowDomainSenders';
+
+class SmtpReply extends Error {
+  constructor(
+    readonly responseCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const isLoopback = (ip: string | undefined): boolean => ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1' || (ip ?? '').startsWith('127.');
+
+const domainOf = (address: string): string => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+
+const errText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+export function createSubmissionService(ctx: AppContext): Service {
+  const logger = ctx.logger.child({ component: 'submission' });
+  const sessions = new Map<string, AliasSession>();
+  const servers: SMTPServer[] = [];
+
+  const aliasOf = (session: SMTPServerSession): AliasSession | null => sessions.get(session.id) ?? null;
+
+  /** True when the address is the alias's own (case, IDN, +tag insensitive) or in its domain when allowed. */
+  const owns = (alias: AliasRecord, address: string): boolean => {
+    try {
+      if (ctx.directory.getAlias(address)?.id === alias.id) return true;
+    } catch {
+      return false; // malformed address
+    }
+    return ctx.directory.getSetting(ALLOW_DOMAIN_SENDERS_SETTING) === true && domainOf(address) === alias.domain;
+  };
+
+  const onAuth = (auth: SMTPServerAuthentication, session: SMTPServerSession, callback: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void): void => {
+    // allowInsecureAuth is on for the loopback exemption; everyone else must have TLS first.
+    if (!session.secure && !isLoopback(session.remoteAddress)) {
+      callback(new SmtpReply(538, '5.7.11 Encryption required: issue STARTTLS first'));
+      return;
+    }
+    const ip = session.remoteAddress;
+    ctx.accounts
+      .authenticate(auth.username ?? '', auth.password ?? '', { ip, protocol: 'submission' })
+      .then((aliasSession) => {
+        sessions.get(session.id)?.release();
+        sessions.set(session.id, aliasSession);
+        callback(null, { user: aliasSession.alias.id });
+      })
+      .catch((error: unknown) => {
+        if (error instanceof TooManyAttempts) callback(new SmtpReply(454, '4.7.0 Too many failed logins, try again later'));
+        else if (error instanceof AuthFailed) callback(new SmtpReply(535, '5.7.8 Authentication credentials invalid'));
+        else {
+          logger.error({ event: 'submission.auth_error', err: errText(error) }, 'login failed with an internal error');
+          callback(new SmtpReply(454, '4.7.0 Temporary authentication failure'));
+        }
+      });
+  };
+
+  const onMailFrom = (address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
+    const held = aliasOf(session);
+    if (!held) return callback(new SmtpReply(530, '5.7.0 Authentication required'));
+    if (!address.address || !owns(held.alias, address.address)) {
+      return callback(new SmtpReply(550, '5.7.1 Sender address is not yours: use an address of the account you logged in with'));
+    }
+    callback();
+  };
+
+  const onRcptTo = (address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
+    if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) return callback(new SmtpReply(452, '4.5.3 Too many recipients'));
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(address.address)) return callback(new SmtpReply(553, '5.1.3 Bad recipient address syntax'));
+    callback();
+  };
+
+  const accept = async (raw: Buffer, session: SMTPServerSession): Promise<string> => {
+    const held = aliasOf(session);
+    if (!held) throw new SmtpReply(530, '5.7.0 Authentication required');
+    const alias = held.alias;
+    const fields = parseHeaders(raw);
+    const fromAddresses = addressesOf(fields, 'from');
+    if (fromAddresses.length === 0) throw new SmtpReply(550, '5.6.0 The message has no From address');
+    if (!fromAddresses.every((a) => owns(alias, a))) {
+      throw new SmtpReply(550, '5.7.1 From address is not yours: use an address of the account you logged in with');
+    }
+    const signingDomain = domainOf(fromAddresses[0] as string);
+    const completed = completeHeaders(raw, fields, signingDomain);
+    const signed = await ctx.outbound.dkim.sign(completed, signingDomain);
+    const mailFrom = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
+    const now = new Date();
+    const remote: string[] = [];
+    let local = 0;
+    for (const rcpt of session.envelope.rcptTo.map((r) => r.address)) {
+      const target = safeResolve(rcpt);
+      if (target && target.enabled) {
+        await ctx.accounts.deliverOrQueue(target, signed, { folder: 'INBOX', receivedAt: now });
+        local++;
+      } else remote.push(rcpt);
+    }
+    const queueId = remote.length ? await ctx.outbound.enqueue({ from: mailFrom, to: remote, raw: signed, kind: 'submission', aliasId: alias.id }) : null;
+    // read fresh: the admin may have changed the setting during this session
+    if (ctx.directory.getAliasById(alias.id)?.saveSentCopy === true) await saveToSent(held, signed);
+    logger.info({ event: 'submission.accepted', aliasId: alias.id, queueId, remote: remote.length, local, size: signed.length }, 'message submitted');
+    return queueId ?? 'local';
+  };
+
+  const safeResolve = (rcpt: string): AliasRecord | null => {
+    try {
+      return ctx.directory.resolveRecipient(rcpt);
+    } catch {
+      return null;
+    }
+  };
+
+  const saveToSent = async (held: AliasSession, raw: Buffer): Promise<void> => {
+    try {
+      const folders = held.mailbox.listFolders();
+      const sent = folders.find((f) => f.specialUse === '\\Sent') ?? folders.find((f) => f.path.toLowerCase() === 'sent');
+      const path = sent?.path ?? held.mailbox.createFolder('Sent', '\\Sent').path;
+      await held.mailbox.append(path, raw, { flags: ['\\Seen'] });
+    } catch (error) {
+      // the message is already queued; a failed copy must not make the client send it twice
+      logger.warn({ event: 'submission.sent_copy_failed', aliasId: held.alias.id, err: errText(error) }, 'could not save a copy to Sent');
+    }
+  };
+
+  const onData = (stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void): void => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('error', (error: Error) => callback(new SmtpReply(451, `4.3.0 ${errText(error)}`)));
+    stream.on('end', () => {
+      if (stream.sizeExceeded) return callback(new SmtpReply(552, '5.3.4 Message too big'));
+      accept(Buffer.concat(chunks), session).then(
+        (id) => callback(null, `2.0.0 Ok: queued as ${id}`),
+        (error: unknown) => {
+          if (error instanceof SmtpReply) return callback(error);
+          logger.error({ event: 'submission.failed', err: errText(error) }, 'could not accept a message');
+          callback(new SmtpReply(451, '4.3.0 Temporary failure, try again later'));
+        },
+      );
+    });
+  };
+
+  const onClose = (session: SMTPServerSession): void => {
+    sessions.get(session.id)?.release();
+    sessions.delete(session.id);
+  };
+
+  const make = (secure: boolean): SMTPServer => {
+    const tlsOptions = ctx.tls.tlsOptions();
+    const server = new SMTPServer({
+      name: ctx.config.hostname,
+      banner: 'Sealpost submission ready',
+      secure,
+      logger: false,
+      authMethods: ['PLAIN', 'LOGIN'],
+      allowInsecureAuth: true,
+      size: SUBMISSION_MAX_BYTES,
+      closeTimeout: 1000,
+      key: tlsOptions.key,
+      cert: tlsOptions.cert,
+      minVersion: 'TLSv1.2',
+      SNICallback: tlsOptions.SNICallback,
+      onAuth,
+      onMailFrom,
+      onRcptTo,
+      onData,
+      onClose,
+    });
+    server.on('error', (error: Error) => logger.warn({ event: 'submission.connection_error', err: errText(error) }, 'connection error'));
+    return server;
+  };
+
+  return {
+    name: 'submission',
+    async start(): Promise<Listener[]> {
+      const opened: Listener[] = [];
+      const plan: { name: 'submission' | 'submissions'; secure: boolean; security: ListenerSecurity }[] = [
+        { name: 'submission', secure: false, security: 'starttls' },
+        { name: 'submissions', secure: true, security: 'tls' },
+      ];
+      for (const p of plan) {
+        const port = ctx.config.ports[p.name];
+        if (port === 0) continue;
+        const server = make(p.secure);
+        servers.push(server);
+        opened.push(await listen(server.server, ctx.config.host, port, p.name, p.security));
+      }
+      return opened;
+    },
+    async stop(): Promise<void> {
+      await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      for (const held of sessions.values()) held.release();
+      sessions.clear();
+    },
+  };
+}
