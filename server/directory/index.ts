@@ -62,6 +62,7 @@ export interface NewAlias {
   readonly quotaBytes?: number | null;
   readonly enabled?: boolean;
   readonly remember?: boolean;
+  /** Default off (issue 6): most clients save their own copy to Sent. */
   readonly saveSentCopy?: boolean;
 }
 
@@ -351,7 +352,7 @@ export class Directory {
           alias.quotaBytes ?? null,
           alias.enabled === false ? 0 : 1,
           alias.remember ? 1 : 0,
-          alias.saveSentCopy === false ? 0 : 1,
+          alias.saveSentCopy === true ? 1 : 0,
           new Date().toISOString(),
         );
     } catch (error) {
