@@ -22,7 +22,7 @@ import type { AliasId, AliasRecord, Directory } from '../directory/index.js';
 import { normalizeAddress } from '../directory/index.js';
 import type { Logger } from '../log.js';
 import { NoSuchFolder } from '../mailbox/errors.js';
-import type { Mailbox, MailboxId, MailboxStore } from '../mailbox/types.js';
+import type { AppendOptions, AppendResult, Mailbox, MailboxId, MailboxStore } from '../mailbox/types.js';
 import { DEFAULT_THROTTLE, LoginThrottle, normalizeIp, type ThrottlePolicy } from './throttle.js';
 
 export { DEFAULT_THROTTLE, LoginThrottle, type ThrottlePolicy } from './throttle.js';
@@ -125,6 +125,15 @@ export interface CreatedAlias {
   readonly alias: AliasRecord;
   /** Only when Sealpost generated the password: show it once, it is not stored anywhere. */
   readonly password?: string;
+}
+
+/** The store's idempotent append (not part of the Mailbox contract, so detected at run time). */
+interface IdempotentAppend {
+  appendOnce(folder: string, raw: Buffer, options: AppendOptions & { readonly dedupeKey: string }): Promise<AppendResult>;
+}
+
+function hasAppendOnce(mailbox: Mailbox): mailbox is Mailbox & IdempotentAppend {
+  return typeof (mailbox as Partial<IdempotentAppend>).appendOnce === 'function';
 }
 
 function privateKeyAad(aliasId: string): Uint8Array {
@@ -424,7 +433,8 @@ export class Accounts {
       try {
         const mailbox = await this.mailboxes.open(alias.mailboxId, material.mailboxKey);
         const drained = await queue.drain(alias.mailboxId, material.privateKey, async (message) => {
-          await this.appendTo(mailbox, message.raw, message.meta);
+          // The queue item id makes a retried drain (crash after append, before the row delete) store nothing twice.
+          await this.appendTo(mailbox, message.raw, message.meta, `queue:${message.id}`);
         });
         if (drained > 0) this.logger.info({ event: 'queue.drained', aliasId: alias.id, messages: drained }, 'sealed queue drained');
       } finally {
@@ -434,14 +444,16 @@ export class Accounts {
     }
   }
 
-  private async appendTo(mailbox: Mailbox, raw: Buffer, meta: QueuedDeliveryMeta): Promise<number> {
+  private async appendTo(mailbox: Mailbox, raw: Buffer, meta: QueuedDeliveryMeta, dedupeKey?: string): Promise<number> {
     const options = { flags: meta.flags, internalDate: meta.receivedAt };
+    const append = (folder: string): Promise<AppendResult> =>
+      dedupeKey && hasAppendOnce(mailbox) ? mailbox.appendOnce(folder, raw, { ...options, dedupeKey }) : mailbox.append(folder, raw, options);
     const folder = meta.folder ?? 'INBOX';
     try {
-      return (await mailbox.append(folder, raw, options)).uid;
+      return (await append(folder)).uid;
     } catch (error) {
       // A folder deleted since the message was routed there: INBOX rather than losing it.
-      if (error instanceof NoSuchFolder && folder !== 'INBOX') return (await mailbox.append('INBOX', raw, options)).uid;
+      if (error instanceof NoSuchFolder && folder !== 'INBOX') return (await append('INBOX')).uid;
       throw error;
     }
   }

@@ -69,7 +69,7 @@ export class TlsMaterial {
       pair = createSelfSigned(options.hostname);
       fs.mkdirSync(options.tlsDir, { recursive: true, mode: 0o700 });
       writeFileAtomic(keyPath, pair.key, 0o600);
-      writeFileAtomic(certPath, pair.cert, 0o644);
+      writeFileAtomic(certPath, pair.cert, 0o600); // public, but the data dir stays owner-only (doctor checks)
       options.logger?.info({ event: 'tls.self_signed_created' }, 'created a self-signed TLS certificate');
     }
     return new TlsMaterial(pair, 'self-signed', certPath, keyPath, options.logger);

@@ -1,0 +1,202 @@
+// Accounts over real parts: encrypted directory, mailbox files, sealed queue, key ring, argon2id (cheap params).
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { AliasLocked, Accounts, AuthFailed, TooManyAttempts, WeakPassword } from '../../server/accounts/index.js';
+import { KeyRing } from '../../server/crypto/index.js';
+import { AliasExists, Directory, UnknownDomain } from '../../server/directory/index.js';
+import { silentLogger } from '../../server/log.js';
+import { openMailboxStore } from '../../server/mailbox/index.js';
+import type { MailboxStore } from '../../server/mailbox/types.js';
+import { openSealedQueue, type SealedQueue } from '../../server/queue/index.js';
+
+// Real argon2id, cheaper than production so the suite stays fast.
+const TEST_KDF = { algorithm: 'argon2id', memoryKiB: 8192, iterations: 1, parallelism: 1 } as const;
+const LOCAL = { ip: '127.0.0.1', protocol: 'imap' } as const;
+
+let dataDir: string;
+let directory: Directory;
+let mailboxes: MailboxStore;
+let queue: SealedQueue;
+let keyRing: KeyRing;
+let accounts: Accounts;
+
+function message(subject: string): Buffer {
+  return Buffer.from(`From: sender@other.test\r\nTo: alice@example.test\r\nSubject: ${subject}\r\nMessage-ID: <${crypto.randomUUID()}@other.test>\r\n\r\nSecret body ${subject}\r\n`);
+}
+
+function mailboxFiles(): string[] {
+  return fs.readdirSync(path.join(dataDir, 'mailboxes')).filter((f) => f.endsWith('.sqlite'));
+}
+
+before(() => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-'));
+  for (const sub of ['mailboxes', 'queue']) fs.mkdirSync(path.join(dataDir, sub), { mode: 0o700 });
+  directory = Directory.open(path.join(dataDir, 'sealpost.db'), crypto.randomBytes(32));
+  directory.addDomain('example.test');
+  mailboxes = openMailboxStore(dataDir, { logger: silentLogger() });
+  queue = openSealedQueue(dataDir, crypto.randomBytes(32));
+  keyRing = new KeyRing({ onDrop: (id) => accounts.handleKeysDropped(id) });
+  accounts = new Accounts({
+    directory,
+    mailboxes,
+    keyRing,
+    queue,
+    logger: silentLogger(),
+    kdf: TEST_KDF,
+    throttle: { freeFailures: 2, baseDelayMs: 1, maxDelayMs: 5, aliasLockAfter: 5, ipLockAfter: 12, lockMs: 60_000 },
+  });
+});
+
+after(async () => {
+  keyRing.dropAll();
+  await mailboxes.closeAll();
+  queue.close();
+  directory.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('accounts', () => {
+  let alicePassword = '';
+
+  it('creates an alias with a generated password (≥128 bits, shown once) and an encrypted mailbox', async () => {
+    const created = await accounts.createAlias('Alice@Example.test');
+    assert.equal(created.alias.address, 'alice@example.test');
+    assert.ok(created.password && created.password.replace(/-/g, '').length * 5 >= 128, 'at least 128 bits');
+    alicePassword = created.password;
+    assert.deepEqual(mailboxFiles(), [`${created.alias.mailboxId}.sqlite`]);
+    assert.equal(accounts.isUnlocked(created.alias.id), false, 'creating does not unlock');
+  });
+
+  it('refuses weak passwords, duplicates and unknown domains without leaving a mailbox file behind', async () => {
+    await assert.rejects(accounts.createAlias('bob@example.test', 'password123'), (e: unknown) => e instanceof WeakPassword && !e.message.includes('\n'));
+    await assert.rejects(accounts.createAlias('ALICE@example.test', 'a much better Passphrase 42'), AliasExists);
+    await assert.rejects(accounts.createAlias('bob@nowhere.test', 'a much better Passphrase 42'), UnknownDomain);
+    // Two concurrent creations of one address: one wins, the loser's file is rolled back.
+    const results = await Promise.allSettled([
+      accounts.createAlias('carol@example.test', 'tangerine Orbit 4 lanterns'),
+      accounts.createAlias('Carol@example.test', 'tangerine Orbit 5 lanterns'),
+    ]);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    assert.equal(mailboxFiles().length, 2, 'alice + carol, nothing else');
+  });
+
+  it('mail for a locked alias is sealed into the queue, and the first login drains it into INBOX', async () => {
+    const alice = directory.requireAlias('alice@example.test');
+    const raw = message('queued while locked');
+    const result = await accounts.deliverOrQueue(alice, raw, { receivedAt: new Date('2026-01-02T03:04:05Z') });
+    assert.equal(result.stored, 'queue');
+    assert.equal(accounts.queuedCount(alice), 1);
+    const queueBytes = fs.readFileSync(path.join(dataDir, 'queue', `${alice.mailboxId}.sqlite`));
+    assert.ok(!queueBytes.includes('queued while locked') && !queueBytes.includes('alice@'), 'queue file holds no plaintext');
+
+    const session = await accounts.authenticate('alice+imap@EXAMPLE.test', alicePassword, LOCAL);
+    try {
+      assert.equal(accounts.queuedCount(alice), 0);
+      const inbox = session.mailbox.listMessages('INBOX');
+      assert.equal(inbox.length, 1);
+      assert.deepEqual(await session.mailbox.readMessage('INBOX', inbox[0].uid), raw);
+      assert.equal(inbox[0].internalDate.toISOString(), '2026-01-02T03:04:05.000Z');
+      // While unlocked, delivery goes straight to the mailbox.
+      const direct = await accounts.deliverOrQueue(alice, message('direct'), { receivedAt: new Date() });
+      assert.equal(direct.stored, 'mailbox');
+      assert.equal(session.mailbox.listMessages('INBOX').length, 2);
+    } finally {
+      session.release();
+    }
+    // A repeat login (cached check) gets the same mailbox.
+    const again = await accounts.authenticate('alice@example.test', alicePassword, { ip: '127.0.0.1', protocol: 'pop3' });
+    assert.equal(again.mailbox.listMessages('INBOX').length, 2);
+    again.release();
+  });
+
+  it('refuses wrong passwords, unknown and disabled aliases alike', async () => {
+    await assert.rejects(accounts.authenticate('alice@example.test', 'wrong password here', { ip: '10.0.0.1', protocol: 'imap' }), AuthFailed);
+    await assert.rejects(accounts.authenticate('nobody@example.test', alicePassword, { ip: '10.0.0.1', protocol: 'imap' }), AuthFailed);
+    const carol = directory.requireAlias('carol@example.test');
+    directory.setEnabled(carol.id, false);
+    const password = 'tangerine Orbit 4 lanterns';
+    await assert.rejects(accounts.authenticate('carol@example.test', password, { ip: '10.0.0.2', protocol: 'imap' }), AuthFailed);
+    directory.setEnabled(carol.id, true);
+  });
+
+  it('locks an alias out after repeated failures, even for the right password, but not other aliases', async () => {
+    await accounts.lock('all');
+    const ip = '203.0.113.7';
+    const failures: unknown[] = [];
+    for (let i = 0; i < 6; i++) {
+      failures.push(await accounts.authenticate('alice@example.test', `wrong-${i}-password`, { ip, protocol: 'imap' }).catch((e: unknown) => e));
+    }
+    // The policy locks at 5 failures (one happened in the previous test): AuthFailed until then, then TooManyAttempts.
+    const firstLocked = failures.findIndex((e) => e instanceof TooManyAttempts);
+    assert.ok(firstLocked >= 3 && firstLocked <= 5, `locked after ${firstLocked} attempts`);
+    assert.ok(failures.slice(0, firstLocked).every((e) => e instanceof AuthFailed));
+    assert.ok(failures.slice(firstLocked).every((e) => e instanceof TooManyAttempts));
+    await assert.rejects(accounts.authenticate('alice@example.test', alicePassword, { ip: '198.51.100.1', protocol: 'imap' }), (e: unknown) => {
+      assert.ok(e instanceof TooManyAttempts);
+      assert.match(e.message, /Too many failed logins; try again in \d+ minute/);
+      return true;
+    });
+    // Another alias from another IP is unaffected.
+    const carol = await accounts.authenticate('carol@example.test', 'tangerine Orbit 4 lanterns', { ip: '198.51.100.1', protocol: 'imap' });
+    carol.release();
+  });
+
+  it('locks out an IP that guesses across many aliases', async () => {
+    const ip = '192.0.2.99';
+    let last: unknown = null;
+    for (let i = 0; i < 12; i++) last = await accounts.authenticate(`user${i}@example.test`, 'guess guess guess', { ip, protocol: 'pop3' }).catch((e: unknown) => e);
+    assert.ok(last instanceof TooManyAttempts || last instanceof AuthFailed);
+    await assert.rejects(accounts.authenticate('carol@example.test', 'tangerine Orbit 4 lanterns', { ip, protocol: 'pop3' }), TooManyAttempts);
+  });
+
+  it('changes a password: the mailbox is re-keyed, the new password opens it, the old one no longer does', async () => {
+    const carolPassword = 'tangerine Orbit 4 lanterns';
+    const carol = directory.requireAlias('carol@example.test');
+    await accounts.deliverOrQueue(carol, message('for carol'), { receivedAt: new Date() });
+    await accounts.lock('all');
+    await assert.rejects(accounts.changePassword('carol@example.test', null, 'velvet Harbor 77 compass'), AliasLocked);
+    await assert.rejects(accounts.changePassword('carol@example.test', 'not the password!', 'velvet Harbor 77 compass'), AuthFailed);
+    await assert.rejects(accounts.changePassword('carol@example.test', carolPassword, 'short'), WeakPassword);
+    const changed = await accounts.changePassword('carol@example.test', carolPassword, 'velvet Harbor 77 compass');
+    assert.equal(changed.password, undefined);
+    const ip = '198.51.100.20';
+    await assert.rejects(accounts.authenticate('carol@example.test', carolPassword, { ip, protocol: 'imap' }), AuthFailed);
+    const session = await accounts.authenticate('carol@example.test', 'velvet Harbor 77 compass', { ip, protocol: 'imap' });
+    assert.equal(session.mailbox.listMessages('INBOX').length, 1, 'the queued message survived the re-key and was drained');
+    // Admin change while unlocked: no old password needed; a new one is generated.
+    const generated = await accounts.changePassword('carol@example.test', null);
+    session.release();
+    assert.ok(generated.password);
+    await accounts.lock('all');
+    const withGenerated = await accounts.authenticate('carol@example.test', generated.password, { ip, protocol: 'imap' });
+    assert.equal(withGenerated.mailbox.listMessages('INBOX').length, 1);
+    withGenerated.release();
+  });
+
+  it('lock drops keys and closes the mailbox; remove deletes the mailbox file', async () => {
+    const carol = directory.requireAlias('carol@example.test');
+    assert.equal(accounts.isUnlocked(carol.id), true);
+    await accounts.lock(carol.id);
+    assert.equal(accounts.isUnlocked(carol.id), false);
+    assert.equal(mailboxes.isOpen(carol.mailboxId), false);
+    await accounts.removeAlias('carol@example.test');
+    assert.equal(directory.getAlias('carol@example.test'), null);
+    assert.ok(!fs.existsSync(path.join(dataDir, 'mailboxes', `${carol.mailboxId}.sqlite`)));
+  });
+
+  it('writes no address, subject or body in plaintext to any file of the data dir', async () => {
+    await accounts.lock('all');
+    await mailboxes.closeAll();
+    const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    for (const file of walk(dataDir)) {
+      const bytes = fs.readFileSync(file);
+      for (const needle of ['alice@', 'example.test', 'queued while locked', 'Secret body', alicePassword]) {
+        assert.ok(!bytes.includes(needle), `${path.relative(dataDir, file)} contains ${needle}`);
+      }
+    }
+  });
+});
