@@ -1,13 +1,13 @@
 // Hybrid post-quantum sealed boxes (X25519 + ML-KEM-768 → HKDF-SHA256 → XChaCha20-Poly1305)
-// and symmetric secret wrapping. Pure-JS audited @noble libraries; our own fixed byte layouts below.
-import { x25519 } from '@noble/curves/ed25519.js';
+// and symmetric secret wrapping. ML-KEM-768 and HKDF from the audited @noble libraries; X25519 and the
+// ChaCha20-Poly1305 core from Node's OpenSSL (native.ts). Our own fixed byte layouts below.
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
-import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { SealKeyPair } from './types.js';
 import { SealError } from './errors.js';
-import { asBuffer, concatBytes, randomBytes, wipe } from './bytes.js';
+import { concatBytes, randomBytes, wipe } from './bytes.js';
+import { x25519Generate, x25519Shared, xchachaDecrypt, xchachaEncrypt } from './native.js';
 
 /*
  * Layouts (version byte first so the format can evolve):
@@ -42,8 +42,7 @@ const EMPTY = new Uint8Array(0);
 
 /** A fresh hybrid key pair for an alias: its public half seals queued mail, its private half is wrapped by the alias key. */
 export function generateSealKeyPair(): SealKeyPair {
-  const xSecret = randomBytes(X_LEN);
-  const xPublic = x25519.getPublicKey(xSecret);
+  const { secretKey: xSecret, publicKey: xPublic } = x25519Generate();
   const kemSeed = randomBytes(64);
   const kem = ml_kem768.keygen(kemSeed);
   wipe(kemSeed);
@@ -83,11 +82,10 @@ export function seal(publicKey: Uint8Array, plaintext: Uint8Array, aad: Uint8Arr
   checkPublicKey(publicKey);
   const xRecipient = publicKey.subarray(1, 1 + X_LEN);
   const kemRecipient = publicKey.subarray(1 + X_LEN);
-  const ephSecret = randomBytes(X_LEN);
-  const ephPublic = x25519.getPublicKey(ephSecret);
+  const { secretKey: ephSecret, publicKey: ephPublic } = x25519Generate();
   let ssX: Uint8Array;
   try {
-    ssX = x25519.getSharedSecret(ephSecret, xRecipient);
+    ssX = x25519Shared(ephSecret, xRecipient);
   } catch {
     throw new SealError('bad-key', 'The sealing public key is not a valid X25519 key.');
   } finally {
@@ -98,7 +96,7 @@ export function seal(publicKey: Uint8Array, plaintext: Uint8Array, aad: Uint8Arr
   const okm = sealKeyAndNonce(ssX, ssKem, header, publicKey);
   wipe(ssX);
   wipe(ssKem);
-  const body = xchacha20poly1305(okm.subarray(0, 32), okm.subarray(32), concatBytes(header, aad)).encrypt(plaintext);
+  const body = xchachaEncrypt(okm.subarray(0, 32), okm.subarray(32), plaintext, concatBytes(header, aad));
   wipe(okm);
   return concatBytes(header, body);
 }
@@ -113,7 +111,7 @@ export function unseal(privateKey: Uint8Array, sealed: Uint8Array, aad: Uint8Arr
   const kemCt = sealed.subarray(1 + X_LEN, SEAL_HEADER_BYTES);
   let ssX: Uint8Array;
   try {
-    ssX = x25519.getSharedSecret(privateKey.subarray(1, 1 + X_LEN), ephPublic);
+    ssX = x25519Shared(privateKey.subarray(1, 1 + X_LEN), ephPublic);
   } catch {
     // A tampered ephemeral key can land on a low-order point; same outcome as a failed tag.
     throw new SealError('auth-failed', 'Sealed box failed authentication (tampered, wrong key or wrong context).');
@@ -123,8 +121,7 @@ export function unseal(privateKey: Uint8Array, sealed: Uint8Array, aad: Uint8Arr
   wipe(ssX);
   wipe(ssKem);
   try {
-    const plain = xchacha20poly1305(okm.subarray(0, 32), okm.subarray(32), concatBytes(header, aad)).decrypt(sealed.subarray(SEAL_HEADER_BYTES));
-    return asBuffer(plain);
+    return xchachaDecrypt(okm.subarray(0, 32), okm.subarray(32), sealed.subarray(SEAL_HEADER_BYTES), concatBytes(header, aad));
   } catch {
     throw new SealError('auth-failed', 'Sealed box failed authentication (tampered, wrong key or wrong context).');
   } finally {
@@ -140,7 +137,7 @@ function checkWrapKey(key: Uint8Array): void {
 export function wrapSecret(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = EMPTY): Buffer {
   checkWrapKey(key);
   const nonce = randomBytes(WRAP_NONCE_LEN);
-  const body = xchacha20poly1305(key, nonce, concatBytes(WRAP_LABEL, aad)).encrypt(plaintext);
+  const body = xchachaEncrypt(key, nonce, plaintext, concatBytes(WRAP_LABEL, aad));
   return concatBytes(Uint8Array.of(WRAP_VERSION), nonce, body);
 }
 
@@ -150,8 +147,7 @@ export function unwrapSecret(key: Uint8Array, wrapped: Uint8Array, aad: Uint8Arr
   if (wrapped.length < 1 + WRAP_NONCE_LEN + TAG_LEN) throw new SealError('bad-format', 'Wrapped secret is truncated.');
   if (wrapped[0] !== WRAP_VERSION) throw new SealError('bad-version', `Unknown wrapped secret version ${wrapped[0]}.`);
   try {
-    const plain = xchacha20poly1305(key, wrapped.subarray(1, 1 + WRAP_NONCE_LEN), concatBytes(WRAP_LABEL, aad)).decrypt(wrapped.subarray(1 + WRAP_NONCE_LEN));
-    return asBuffer(plain);
+    return xchachaDecrypt(key, wrapped.subarray(1, 1 + WRAP_NONCE_LEN), wrapped.subarray(1 + WRAP_NONCE_LEN), concatBytes(WRAP_LABEL, aad));
   } catch {
     throw new SealError('auth-failed', 'Wrapped secret failed authentication (wrong key or tampered).');
   }

@@ -135,3 +135,31 @@ test('a pinned v1 sealed box still opens with the key pair rebuilt from the docu
   const opened = unseal(privateKey, Buffer.from(PINNED_BOX_V1, 'base64'), Buffer.from('kat'));
   assert.equal(opened.toString(), 'Sealpost v1 known answer');
 });
+
+test('the native XChaCha20-Poly1305 and X25519 agree byte for byte with the @noble implementations', async () => {
+  const { xchacha20poly1305 } = await import('@noble/ciphers/chacha.js');
+  const { xchachaEncrypt, xchachaDecrypt, x25519Generate, x25519Shared, x25519PublicOf } = await import('../../server/crypto/native.js');
+  for (const len of [0, 1, 63, 64, 65, 1000, 70_000]) {
+    const key = randomBytes(32);
+    const nonce = randomBytes(24);
+    const aad = randomBytes(len % 50);
+    const msg = randomBytes(len);
+    const ours = xchachaEncrypt(key, nonce, msg, aad);
+    assert.deepEqual(ours, Buffer.from(xchacha20poly1305(key, nonce, aad).encrypt(msg)), `length ${len}`);
+    assert.deepEqual(xchachaDecrypt(key, nonce, ours, aad), msg);
+  }
+  // draft-irtf-cfrg-xchacha-03 §A.3.1 test vector.
+  const key = Buffer.from('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f', 'hex');
+  const nonce = Buffer.from('404142434445464748494a4b4c4d4e4f5051525354555657', 'hex');
+  const aad = Buffer.from('50515253c0c1c2c3c4c5c6c7', 'hex');
+  const pt = Buffer.from("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.");
+  const ct = xchachaEncrypt(key, nonce, pt, aad);
+  assert.equal(ct.subarray(ct.length - 16).toString('hex'), 'c0875924c1c7987947deafd8780acf49');
+  assert.equal(ct.subarray(0, 16).toString('hex'), 'bd6d179d3e83d43b9576579493c0e939');
+  const a = x25519Generate();
+  const b = x25519Generate();
+  assert.deepEqual(x25519PublicOf(a.secretKey), a.publicKey);
+  assert.deepEqual(Buffer.from(x25519.getPublicKey(a.secretKey)), a.publicKey);
+  assert.deepEqual(x25519Shared(a.secretKey, b.publicKey), Buffer.from(x25519.getSharedSecret(b.secretKey, a.publicKey)));
+  assert.throws(() => x25519Shared(a.secretKey, Buffer.alloc(32)));
+});
