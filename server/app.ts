@@ -14,6 +14,8 @@ import { openSealedQueue } from './queue/index.js';
 import { createMxService } from './smtp/mx/index.js';
 import { createOutboundService, openOutboundQueue } from './smtp/outbound/service.js';
 import { createSubmissionService } from './smtp/submission/index.js';
+import { createPop3Service } from './pop3/index.js';
+import { createJobsService } from './jobs/index.js';
 
 export interface OpenContextOptions {
   /** Defaults to a pino logger on stdout at the configured level. */
@@ -89,10 +91,10 @@ export function buildServices(ctx: AppContext): Service[] {
     createMxService(ctx), // issue 5: inbound MX
     createSubmissionService(ctx), // issue 6
     createPlaceholderService(ctx, 'imap', 'imap', [{ name: 'imap', security: 'starttls' }, { name: 'imaps', security: 'tls' }]), // issue 4: createImapService(ctx)
-    createPlaceholderService(ctx, 'pop3', 'pop3', [{ name: 'pop3', security: 'starttls' }, { name: 'pop3s', security: 'tls' }]), // issue 6: createPop3Service(ctx)
+    createPop3Service(ctx), // issue 6
     createAdminPlaceholderService(ctx), // issue 8: createAdminService(ctx)
     createOutboundService(ctx), // issue 6: outbound delivery worker
-    // issue 7: createJobsService(ctx) (backups, retention)
+    createJobsService(ctx), // issue 7: daily backups, retention, push to remotes
     // ── end of services ─────────────────────────────────────────────────
   ];
 }

@@ -22,12 +22,15 @@ export interface ZipSidecarEntry {
 
 export const SIDECAR = '.sealpost.json';
 
+// Control characters and Windows-reserved characters must not reach a file name.
+// eslint-disable-next-line no-control-regex
+const UNSAFE_NAME_CHARS = /[\\:*?"<>|\x00-\x1f]/g;
+
 /** Zip entry path of a message: folder path (already '/'-separated) + name; guards against "..". */
 export function entryPath(folder: string, name: string): string {
   const safe = folder
     .split('/')
-    .map((p) => (p === '' || p === '.' || p === '..' ? '_' : // eslint-disable-next-line no-control-regex -- control characters are exactly what must not reach a file name
-        p.replace(/[\\:*?"<>|\x00-\x1f]/g, '_')))
+    .map((p) => (p === '' || p === '.' || p === '..' ? '_' : p.replace(UNSAFE_NAME_CHARS, '_')))
     .join('/');
   return `${safe}/${name}`;
 }

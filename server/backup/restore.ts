@@ -1,0 +1,198 @@
+// Restore: replace the live mailbox with a generation (crash-safe swap under the mailbox lock, the
+// current file kept as a pre-restore generation), or copy single folders out of a generation.
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { MailboxLocked, WrongKey } from '../mailbox/errors.js';
+import { openMailboxStore } from '../mailbox/index.js';
+import type { Mailbox, MailboxId, MailboxStore } from '../mailbox/types.js';
+import { UserError } from '../config/index.js';
+import { backupPaths, assertMailboxId, generationIdOf } from './paths.js';
+import { readManifest, updateManifest, newestGeneration, type Generation } from './manifest.js';
+import { acquireLock, backupLockFile, mailboxLockFile, openByAnotherProcess, withLock } from './lock.js';
+import { ensureDir, fileSize, fsyncDir, fsyncFile, removeIfExists } from './fsutil.js';
+import { findGeneration } from './generations.js';
+import { inWorker } from './worker.js';
+import { emitSafely } from './events.js';
+import { copyFolders, type TransferProgress, type TransferTotals } from './transfer.js';
+
+/** Steps where the crash-safety test kills the process (SEALPOST_TEST_RESTORE_PAUSE=<step>). */
+export type RestoreStep = 'staged' | 'kept' | 'wal-removed' | 'swapped';
+
+async function pauseForTest(step: RestoreStep): Promise<void> {
+  if (process.env.SEALPOST_TEST !== '1' || process.env.SEALPOST_TEST_RESTORE_PAUSE !== step) return;
+  process.stdout.write(`restore-paused:${step}\n`);
+  await new Promise((resolve) => setTimeout(resolve, 60_000));
+}
+
+export interface RestoreOptions {
+  readonly dataDir: string;
+  readonly mailboxId: string;
+  readonly generationId: string;
+  /** The current mailbox key: the generation must open with it (a generation from before a password change does not). */
+  readonly key: Buffer;
+  /** This process's store: its handle is closed before the swap. */
+  readonly store?: MailboxStore;
+  readonly now?: Date;
+}
+
+export interface RestoreResult {
+  readonly restored: string;
+  /** The generation that now holds what the mailbox was before the restore. */
+  readonly preRestore: string;
+}
+
+/** Removes leftovers of a restore killed mid-way (staging files); the live file is always whole. */
+export function cleanInterruptedRestore(dataDir: string, mailboxId: string): void {
+  const dir = backupPaths(dataDir).layout.mailboxesDir;
+  const prefix = `${mailboxId}.sqlite.restore-`;
+  for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) if (name.startsWith(prefix)) removeIfExists(path.join(dir, name));
+}
+
+/**
+ * Replaces the live mailbox with a generation. Order (each step durable before the next):
+ * stage a verified copy beside the live file → keep the live file as a pre-restore generation (hard
+ * link, so it costs nothing) → drop the live -wal/-shm (the handle was closed cleanly, so they are
+ * empty) → rename the staged copy over the live name. rename(2) is atomic: a kill at any point leaves
+ * the old file or the new one under the live name, both whole.
+ */
+export async function restoreReplace(options: RestoreOptions): Promise<RestoreResult> {
+  const { dataDir, mailboxId, generationId } = options;
+  assertMailboxId(mailboxId);
+  const paths = backupPaths(dataDir);
+  const live = paths.layout.mailboxFile(mailboxId);
+  return withLock(backupLockFile(dataDir, mailboxId), 'restore', async () => {
+    cleanInterruptedRestore(dataDir, mailboxId);
+    const generation = findGeneration(dataDir, mailboxId, generationId);
+    const source = paths.generation(mailboxId, generation.id);
+    const staged = `${live}.restore-${randomUUID()}`;
+    try {
+      const digest = await inWorker.copy(source, staged);
+      if (digest.sha256 !== generation.sha256) throw new UserError(`Generation ${generation.id} is damaged (its SHA-256 does not match); pick another`, 'DAMAGED');
+      if (generation.wal) {
+        // Bring the sidecar WAL in with the copy and let SQLite fold it in (needs the key; quick_check below).
+        fs.copyFileSync(paths.walSidecar(mailboxId, generation.id), `${staged}-wal`);
+      }
+      let check;
+      try {
+        check = await inWorker.verify(staged, options.key);
+      } catch (error) {
+        if (error instanceof WrongKey) {
+          throw new UserError(`Generation ${generation.id} does not open with the current password (it predates a password change)`, 'GENERATION_KEY');
+        }
+        throw error;
+      }
+      if (!check.ok) throw new UserError(`Generation ${generation.id} fails its integrity check; pick another`, 'DAMAGED');
+      removeIfExists(`${staged}-wal`);
+      removeIfExists(`${staged}-shm`);
+      fsyncFile(staged);
+      await pauseForTest('staged');
+
+      // Sessions say BYE, this process's handle closes (checkpointing its WAL), then nobody may open it.
+      emitSafely('replacing', { mailboxId, generationId: generation.id });
+      if (options.store?.isOpen(mailboxId as MailboxId)) await options.store.close(mailboxId as MailboxId);
+      const lock = await acquireLock(mailboxLockFile(dataDir, mailboxId), 'restore', 10_000);
+      try {
+        if (openByAnotherProcess(live)) throw new MailboxLocked('The mailbox is open in a running server; restore it from there (admin UI) or stop the server first');
+        const preRestore = await keepAsPreRestore(dataDir, mailboxId, live, options.now ?? new Date());
+        await pauseForTest('kept');
+        removeIfExists(`${live}-wal`);
+        removeIfExists(`${live}-shm`);
+        await pauseForTest('wal-removed');
+        fs.renameSync(staged, live);
+        fsyncDir(path.dirname(live));
+        await pauseForTest('swapped');
+        emitSafely('replaced', { mailboxId, generationId: generation.id });
+        return { restored: generation.id, preRestore };
+      } finally {
+        lock.release();
+      }
+    } finally {
+      removeIfExists(staged);
+      removeIfExists(`${staged}-wal`);
+      removeIfExists(`${staged}-shm`);
+    }
+  }, 60_000);
+}
+
+/** Hard-links (or copies across filesystems) the live file into a 'pre-restore' generation. */
+async function keepAsPreRestore(dataDir: string, mailboxId: string, live: string, now: Date): Promise<string> {
+  const paths = backupPaths(dataDir);
+  ensureDir(paths.dir(mailboxId));
+  const newest = newestGeneration(readManifest(dataDir, mailboxId));
+  let time = now;
+  if (newest && generationIdOf(time) <= newest.id) time = new Date(new Date(newest.time).getTime() + 1);
+  const id = generationIdOf(time);
+  const target = paths.generation(mailboxId, id);
+  try {
+    fs.linkSync(live, target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV' && (error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+    await inWorker.copy(live, target);
+  }
+  let wal: { size: number; sha256: string } | undefined;
+  // A -wal left by a crash holds committed transactions: keep it with the pre-restore copy.
+  if (fileSize(`${live}-wal`) > 0) wal = await inWorker.copy(`${live}-wal`, paths.walSidecar(mailboxId, id));
+  const digest = await inWorker.hash(target);
+  const generation: Generation = {
+    id,
+    time: time.toISOString(),
+    size: digest.size,
+    sha256: digest.sha256,
+    verifiedWithKey: false,
+    sourceSchemaVersion: null,
+    kind: 'pre-restore',
+    ...(wal ? { wal } : {}),
+  };
+  fsyncDir(paths.dir(mailboxId));
+  updateManifest(dataDir, mailboxId, (gens) => [...gens, generation]);
+  return id;
+}
+
+/**
+ * Opens a copy of a generation (or of any file keyed with `key`) read-only through the mailbox store,
+ * in a scratch data dir inside the data dir, and runs fn on it. The copy is removed afterwards.
+ */
+export async function withReadonlyCopy<T>(dataDir: string, file: string, key: Buffer, fn: (mailbox: Mailbox) => Promise<T>, opts: { rawCopy?: boolean } = {}): Promise<T> {
+  const scratch = path.join(backupPaths(dataDir).scratch(), `ro-${randomUUID()}`);
+  const id = randomUUID() as MailboxId;
+  ensureDir(path.join(scratch, 'mailboxes'));
+  const store = openMailboxStore(scratch, {});
+  try {
+    const target = path.join(scratch, 'mailboxes', `${id}.sqlite`);
+    if (opts.rawCopy === false) fs.renameSync(file, target);
+    else await inWorker.copy(file, target);
+    const mailbox = await store.open(id, key);
+    return await fn(mailbox);
+  } finally {
+    await store.closeAll();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+export interface RestoreFoldersOptions {
+  readonly dataDir: string;
+  readonly mailboxId: string;
+  readonly generationId: string;
+  readonly key: Buffer;
+  /** Folders to copy back (case-insensitive); empty = all. */
+  readonly folders: readonly string[];
+  /** The live, open mailbox to copy into. */
+  readonly target: Mailbox;
+  readonly onProgress?: (p: TransferProgress) => void;
+}
+
+/** Copies folders out of a generation into the live mailbox; messages already there are skipped. */
+export async function restoreFolders(options: RestoreFoldersOptions): Promise<TransferTotals> {
+  assertMailboxId(options.mailboxId);
+  const generation = findGeneration(options.dataDir, options.mailboxId, options.generationId);
+  const file = backupPaths(options.dataDir).generation(options.mailboxId, generation.id);
+  try {
+    return await withReadonlyCopy(options.dataDir, file, options.key, (source) =>
+      copyFolders(source, options.target, { folders: options.folders, ...(options.onProgress ? { onProgress: options.onProgress } : {}) }),
+    );
+  } catch (error) {
+    if (error instanceof WrongKey) throw new UserError(`Generation ${generation.id} does not open with the current password (it predates a password change)`, 'GENERATION_KEY');
+    throw error;
+  }
+}

@@ -1,0 +1,77 @@
+// Background jobs: the daily backup of every mailbox (croner), its retention, then a push to every
+// remote target. Logs mailbox uuids and counts only.
+import { Cron } from 'croner';
+import type { AppContext, Service } from '../context.js';
+import { backupAlias, backupSchedule, pruneGenerations, cleanInterruptedRestore, type BackupSchedule } from '../backup/index.js';
+import { Remotes } from '../remote/index.js';
+import { SecretStore } from '../keychain/index.js';
+
+export interface BackupRunReport {
+  readonly mailboxes: number;
+  readonly created: number;
+  readonly unchanged: number;
+  readonly failed: number;
+  readonly pruned: number;
+  readonly pushed: number;
+}
+
+/** One full pass: snapshot + retention for every alias, then push to each configured target. */
+export async function runScheduledBackups(ctx: AppContext, schedule: BackupSchedule): Promise<BackupRunReport> {
+  const report = { mailboxes: 0, created: 0, unchanged: 0, failed: 0, pruned: 0, pushed: 0 };
+  const remotes = new Remotes({ dataDir: ctx.paths.root, settings: ctx.directory, secrets: new SecretStore(ctx.paths.root, ctx.appKey, { ...ctx.config.env }), env: ctx.config.env });
+  const targets = remotes.list();
+  for (const alias of ctx.directory.listAliases()) {
+    report.mailboxes++;
+    try {
+      cleanInterruptedRestore(ctx.paths.root, alias.mailboxId);
+      const result = await backupAlias(ctx, alias, 'scheduled');
+      if (result.created) report.created++;
+      else report.unchanged++;
+      report.pruned += (await pruneGenerations(ctx.paths.root, alias.mailboxId, schedule.retention)).length;
+    } catch (error) {
+      report.failed++;
+      ctx.logger.warn({ event: 'backup.failed', mailboxId: alias.mailboxId, err: error instanceof Error ? error.message : String(error) }, 'scheduled backup failed');
+      continue;
+    }
+    for (const target of targets) {
+      try {
+        const pushed = await remotes.push(alias.mailboxId, { target: target.name });
+        report.pushed += pushed.uploaded.length;
+      } catch (error) {
+        ctx.logger.warn({ event: 'remote.push_failed', mailboxId: alias.mailboxId, target: target.name, err: error instanceof Error ? error.message : String(error) }, 'push after backup failed');
+      }
+    }
+  }
+  ctx.logger.info({ event: 'backup.run', ...report }, 'scheduled backups done');
+  return report;
+}
+
+export function createJobsService(ctx: AppContext): Service {
+  let cron: Cron | null = null;
+  let running: Promise<unknown> | null = null;
+  return {
+    name: 'jobs',
+    async start() {
+      const schedule = backupSchedule(ctx.config.env, ctx.directory);
+      if (!schedule.enabled) {
+        ctx.logger.info({ event: 'backup.schedule_off' }, 'scheduled backups are off');
+        return [];
+      }
+      const [hour, minute] = schedule.time.split(':').map(Number);
+      // protect: a run still going when the next is due is skipped, never doubled.
+      cron = new Cron(`${minute} ${hour} * * *`, { protect: true, name: 'daily-backup' }, async () => {
+        running = runScheduledBackups(ctx, schedule).catch((error: unknown) => {
+          ctx.logger.error({ event: 'backup.run_failed', err: error instanceof Error ? error.message : String(error) }, 'scheduled backups failed');
+        });
+        await running;
+      });
+      ctx.logger.info({ event: 'backup.scheduled', time: schedule.time, next: cron.nextRun()?.toISOString() ?? null }, 'daily backups scheduled');
+      return [];
+    },
+    async stop() {
+      cron?.stop();
+      cron = null;
+      if (running) await running;
+    },
+  };
+}

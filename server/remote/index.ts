@@ -1,0 +1,354 @@
+// Remote sync of backup generations through rclone: push (upload new generations, apply remote
+// retention, upload the remote manifest), list, fetch (download + verify into the local backups).
+// Objects: <bucket>/<prefix><mailbox uuid>/<generation id>.sqlite (+ sidecars) and manifest.json —
+// the uuid, never the address. Every object is still encrypted (mailbox key / app key).
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { UserError } from '../config/index.js';
+import { backupPaths, assertMailboxId, isGenerationId, timeOfGenerationId } from '../backup/paths.js';
+import { readManifest, updateManifest, type Generation } from '../backup/manifest.js';
+import { backupLockFile, withLock } from '../backup/lock.js';
+import { generationsToPrune } from '../backup/retention.js';
+import { ensureDir, fsyncDir, removeIfExists } from '../backup/fsutil.js';
+import { inWorker } from '../backup/worker.js';
+import type { GenerationListing } from '../backup/generations.js';
+import { baseEnv, findRclone, runRclone, type Env, type RcloneLogLine, type RcloneRun } from './rclone.js';
+import {
+  describeTarget,
+  endpointOf,
+  loadTargets,
+  makeTarget,
+  pickTarget,
+  rcloneTargetEnv,
+  saveTargets,
+  secretName,
+  type NewTarget,
+  type RemoteTarget,
+  type TargetSecrets,
+  type TargetSettings,
+} from './targets.js';
+
+export { rcloneVersion, findRclone } from './rclone.js';
+export { makeTarget, describeTarget, type RemoteTarget, type NewTarget, type TargetSettings, type TargetSecrets } from './targets.js';
+
+export class RemoteError extends UserError {
+  constructor(message: string, code = 'REMOTE') {
+    super(message, code);
+  }
+}
+
+export interface RemoteProgress {
+  readonly phase: 'upload' | 'download' | 'list' | 'delete';
+  readonly bytes: number;
+  readonly totalBytes: number;
+  readonly transfers: number;
+  readonly totalTransfers: number;
+}
+
+export interface PushResult {
+  readonly target: string;
+  readonly uploaded: string[];
+  readonly pruned: string[];
+  readonly remote: string[];
+}
+
+export interface RemoteDeps {
+  readonly dataDir: string;
+  readonly settings: TargetSettings;
+  readonly secrets: TargetSecrets;
+  readonly env?: Env;
+}
+
+/** Entry of the remote manifest.json (same fields as the local manifest). */
+type RemoteGeneration = Omit<Generation, 'remotes'>;
+
+const COMMON_FLAGS = [
+  '--fast-list', // always: s3rver and R2 listings are only right (and cheapest) recursively
+  '--use-json-log',
+  '--log-level',
+  'INFO',
+  '--stats',
+  '1s',
+  '--retries',
+  '1',
+  '--low-level-retries',
+  '1',
+  '--contimeout',
+  '10s',
+  '--timeout',
+  '30s',
+];
+
+/** Turns rclone's failure into one sentence a user can act on. */
+export function explainFailure(target: RemoteTarget, run: RcloneRun): RemoteError {
+  const text = run.errors.join('\n');
+  if (run.timedOut) return new RemoteError(`Remote "${target.name}" did not answer in time (${endpointOf(target)})`, 'REMOTE_TIMEOUT');
+  if (/SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied|InvalidToken|status code: 40[13]|Forbidden|Unauthorized/i.test(text)) {
+    return new RemoteError(`Remote "${target.name}" refused the credentials: check the access key id and the secret`, 'REMOTE_AUTH');
+  }
+  if (/NoSuchBucket|bucket.*not.*exist/i.test(text)) return new RemoteError(`Bucket "${target.bucket}" does not exist on remote "${target.name}"`, 'REMOTE_BUCKET');
+  if (/connection refused|no such host|i\/o timeout|dial tcp|network is unreachable|deadline exceeded|TLS handshake/i.test(text)) {
+    return new RemoteError(`Cannot reach remote "${target.name}" at ${endpointOf(target)}`, 'REMOTE_UNREACHABLE');
+  }
+  const last = run.errors.filter(Boolean).pop() ?? `exit code ${run.code}`;
+  return new RemoteError(`Remote "${target.name}" failed: ${last.slice(0, 300)}`);
+}
+
+export class Remotes {
+  private readonly env: Env;
+
+  constructor(private readonly deps: RemoteDeps) {
+    this.env = deps.env ?? process.env;
+  }
+
+  list(): RemoteTarget[] {
+    return loadTargets(this.deps.settings);
+  }
+
+  describe(): Record<string, unknown>[] {
+    return this.list().map(describeTarget);
+  }
+
+  /** Saves a new target and its secret; the name must be free. */
+  async add(input: NewTarget, secret: string): Promise<RemoteTarget> {
+    if (!secret) throw new UserError('The secret access key is empty', 'REMOTE_CONFIG');
+    const targets = this.list();
+    if (targets.some((t) => t.name === input.name)) throw new UserError(`A remote named "${input.name}" already exists`, 'REMOTE_EXISTS');
+    const target = makeTarget(input);
+    await this.deps.secrets.setSecret(secretName(target), secret);
+    saveTargets(this.deps.settings, [...targets, target]);
+    return target;
+  }
+
+  async remove(name: string): Promise<void> {
+    const targets = this.list();
+    const target = pickTarget(targets, name);
+    saveTargets(
+      this.deps.settings,
+      targets.filter((t) => t.id !== target.id),
+    );
+    await this.deps.secrets.deleteSecret(secretName(target));
+  }
+
+  target(name?: string): RemoteTarget {
+    return pickTarget(this.list(), name);
+  }
+
+  private async rclone(target: RemoteTarget, args: string[], options: { stdin?: Buffer; onLog?: (l: RcloneLogLine) => void } = {}): Promise<RcloneRun> {
+    const bin = findRclone(this.env);
+    if (!bin) throw new RemoteError('rclone was not found (set SEALPOST_RCLONE, bundle resources/bin/rclone, or install it)', 'NO_RCLONE');
+    const secret = await this.deps.secrets.getSecret(secretName(target));
+    if (secret === null) throw new RemoteError(`The secret of remote "${target.name}" is missing from the keychain; add the remote again`, 'REMOTE_SECRET');
+    const home = path.join(backupPaths(this.deps.dataDir).scratch(), `rclone-${randomUUID()}`);
+    ensureDir(home);
+    try {
+      return await runRclone({
+        bin,
+        args: [...args, ...COMMON_FLAGS],
+        env: { ...baseEnv(this.env, home), ...rcloneTargetEnv(target, secret) },
+        ...(options.stdin ? { stdin: options.stdin } : {}),
+        ...(options.onLog ? { onLog: options.onLog } : {}),
+        killAfterMs: 30 * 60_000,
+      });
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  }
+
+  private remotePath(target: RemoteTarget, mailboxId?: string): string {
+    return `sealpost:${target.bucket}/${target.prefix}${mailboxId ? `${mailboxId}/` : ''}`;
+  }
+
+  /** Lists the bucket prefix: proves endpoint, credentials and bucket; throws a RemoteError otherwise. */
+  async test(name?: string): Promise<{ target: string; objects: number }> {
+    const target = this.target(name);
+    const run = await this.rclone(target, ['lsjson', '-R', '--files-only', this.remotePath(target)]);
+    if (run.code !== 0 && !isNotFound(run)) throw explainFailure(target, run);
+    const objects = run.code === 0 ? (JSON.parse(run.stdout.toString('utf8') || '[]') as unknown[]).length : 0;
+    return { target: target.name, objects };
+  }
+
+  /** Object names under <prefix><uuid>/ (empty when the directory does not exist yet). */
+  private async listObjects(target: RemoteTarget, mailboxId: string): Promise<{ name: string; size: number }[]> {
+    const run = await this.rclone(target, ['lsjson', '--files-only', this.remotePath(target, mailboxId)]);
+    if (run.code !== 0) {
+      if (isNotFound(run)) return [];
+      throw explainFailure(target, run);
+    }
+    return (JSON.parse(run.stdout.toString('utf8') || '[]') as { Name: string; Size: number }[]).map((o) => ({ name: o.Name, size: o.Size }));
+  }
+
+  private async readRemoteManifest(target: RemoteTarget, mailboxId: string): Promise<RemoteGeneration[]> {
+    const run = await this.rclone(target, ['cat', `${this.remotePath(target, mailboxId)}manifest.json`]);
+    if (run.code !== 0) {
+      if (isNotFound(run)) return [];
+      throw explainFailure(target, run);
+    }
+    try {
+      const parsed = JSON.parse(run.stdout.toString('utf8')) as { generations?: RemoteGeneration[] };
+      return Array.isArray(parsed.generations) ? parsed.generations : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** Uploads local generations missing on the target, prunes by the target's retention, writes its manifest. */
+  async push(mailboxId: string, options: { target?: string; onProgress?: (p: RemoteProgress) => void } = {}): Promise<PushResult> {
+    assertMailboxId(mailboxId);
+    const target = this.target(options.target);
+    const paths = backupPaths(this.deps.dataDir);
+    return withLock(backupLockFile(this.deps.dataDir, mailboxId), 'remote push', async () => {
+      const local = readManifest(this.deps.dataDir, mailboxId).generations;
+      const objects = new Set((await this.listObjects(target, mailboxId)).map((o) => o.name));
+      const remoteManifest = await this.readRemoteManifest(target, mailboxId);
+      const missing = local.filter((g) => !objects.has(`${g.id}.sqlite`));
+      const files = missing.flatMap((g) => [`${g.id}.sqlite`, ...(g.queue ? [`${g.id}.queue.sqlite`] : []), ...(g.wal ? [`${g.id}.sqlite-wal`] : [])]);
+      if (files.length) {
+        const list = path.join(paths.scratch(), `push-${randomUUID()}.txt`);
+        fs.writeFileSync(list, files.join('\n') + '\n', { mode: 0o600 });
+        try {
+          const run = await this.rclone(target, ['copy', '--files-from-raw', list, '--no-traverse', paths.dir(mailboxId), this.remotePath(target, mailboxId)], {
+            onLog: progressRelay('upload', options.onProgress),
+          });
+          if (run.code !== 0) throw explainFailure(target, run);
+        } finally {
+          removeIfExists(list);
+        }
+      }
+      // The remote set: what was there (manifest entries whose object exists) plus what we uploaded.
+      const byId = new Map<string, RemoteGeneration>();
+      for (const g of remoteManifest) if (objects.has(`${g.id}.sqlite`)) byId.set(g.id, g);
+      for (const name of objects) {
+        const id = name.replace(/\.sqlite$/, '');
+        if (name.endsWith('.sqlite') && !name.endsWith('.queue.sqlite') && isGenerationId(id) && !byId.has(id)) {
+          const l = local.find((g) => g.id === id);
+          byId.set(id, l ? stripRemotes(l) : { id, time: timeOfGenerationId(id).toISOString(), size: 0, sha256: '', verifiedWithKey: false, sourceSchemaVersion: null, kind: 'manual' });
+        }
+      }
+      for (const g of local) if (!byId.has(g.id)) byId.set(g.id, stripRemotes(g));
+      const doomed = generationsToPrune([...byId.values()], target.retention);
+      if (doomed.length) {
+        const names = doomed.flatMap((g) => [`${g.id}.sqlite`, `${g.id}.queue.sqlite`, `${g.id}.sqlite-wal`]).filter((n) => objects.has(n) || files.includes(n));
+        const list = path.join(paths.scratch(), `prune-${randomUUID()}.txt`);
+        fs.writeFileSync(list, names.join('\n') + '\n', { mode: 0o600 });
+        try {
+          const run = await this.rclone(target, ['delete', '--files-from-raw', list, this.remotePath(target, mailboxId)]);
+          if (run.code !== 0) throw explainFailure(target, run);
+        } finally {
+          removeIfExists(list);
+        }
+        for (const g of doomed) byId.delete(g.id);
+      }
+      const remaining = [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+      const manifest = Buffer.from(JSON.stringify({ version: 1, mailboxId, generations: remaining }, null, 2) + '\n');
+      const run = await this.rclone(target, ['rcat', `${this.remotePath(target, mailboxId)}manifest.json`], { stdin: manifest });
+      if (run.code !== 0) throw explainFailure(target, run);
+      const remoteIds = new Set(remaining.map((g) => g.id));
+      updateManifest(this.deps.dataDir, mailboxId, (gens) =>
+        gens.map((g) => {
+          const others = (g.remotes ?? []).filter((r) => r !== target.name);
+          return { ...g, remotes: remoteIds.has(g.id) ? [...others, target.name] : others };
+        }),
+      );
+      return { target: target.name, uploaded: missing.map((g) => g.id), pruned: doomed.map((g) => g.id), remote: [...remoteIds] };
+    }, 120_000);
+  }
+
+  /** Generations on the target, oldest first, as `backup list` shows them. */
+  async listBackups(mailboxId: string, options: { target?: string } = {}): Promise<GenerationListing[]> {
+    assertMailboxId(mailboxId);
+    const target = this.target(options.target);
+    const objects = new Map((await this.listObjects(target, mailboxId)).map((o) => [o.name, o.size]));
+    const manifest = new Map((await this.readRemoteManifest(target, mailboxId)).map((g) => [g.id, g]));
+    const out: GenerationListing[] = [];
+    for (const [name, size] of objects) {
+      const id = name.replace(/\.sqlite$/, '');
+      if (!name.endsWith('.sqlite') || name.endsWith('.queue.sqlite') || !isGenerationId(id)) continue;
+      const g = manifest.get(id);
+      out.push({
+        id,
+        time: g?.time ?? timeOfGenerationId(id).toISOString(),
+        size,
+        sha256: g?.sha256 ?? '',
+        verified: g?.verifiedWithKey ?? false,
+        location: `remote:${target.name}`,
+        kind: g?.kind ?? 'manual',
+      });
+    }
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /**
+   * Downloads a generation into the local backups (verifying its SHA-256 against the remote manifest)
+   * so that restore can use it; returns its local manifest entry.
+   */
+  async fetch(mailboxId: string, generationId: string, options: { target?: string; onProgress?: (p: RemoteProgress) => void } = {}): Promise<Generation> {
+    assertMailboxId(mailboxId);
+    if (!isGenerationId(generationId)) throw new UserError(`"${generationId}" is not a generation id (see "remote list-backups")`, 'BAD_GENERATION');
+    const target = this.target(options.target);
+    const existing = readManifest(this.deps.dataDir, mailboxId).generations.find((g) => g.id === generationId);
+    if (existing) return existing;
+    const entry = (await this.readRemoteManifest(target, mailboxId)).find((g) => g.id === generationId);
+    const objects = new Set((await this.listObjects(target, mailboxId)).map((o) => o.name));
+    if (!objects.has(`${generationId}.sqlite`)) throw new UserError(`Remote "${target.name}" has no generation ${generationId} for this alias`, 'NO_GENERATION');
+    const paths = backupPaths(this.deps.dataDir);
+    const stage = path.join(paths.scratch(), `fetch-${randomUUID()}`);
+    ensureDir(stage);
+    try {
+      const files = [`${generationId}.sqlite`, `${generationId}.queue.sqlite`, `${generationId}.sqlite-wal`].filter((n) => objects.has(n));
+      const list = path.join(stage, '.files');
+      fs.writeFileSync(list, files.join('\n') + '\n', { mode: 0o600 });
+      const run = await this.rclone(target, ['copy', '--files-from-raw', list, '--no-traverse', this.remotePath(target, mailboxId), stage], {
+        onLog: progressRelay('download', options.onProgress),
+      });
+      if (run.code !== 0) throw explainFailure(target, run);
+      const digest = await inWorker.hash(path.join(stage, `${generationId}.sqlite`));
+      if (entry?.sha256 && entry.sha256 !== digest.sha256) throw new RemoteError(`Generation ${generationId} on remote "${target.name}" is damaged (SHA-256 mismatch)`, 'REMOTE_DAMAGED');
+      const side = async (name: string): Promise<{ size: number; sha256: string } | undefined> =>
+        objects.has(name) ? inWorker.hash(path.join(stage, name)) : undefined;
+      const queue = await side(`${generationId}.queue.sqlite`);
+      const wal = await side(`${generationId}.sqlite-wal`);
+      const generation: Generation = {
+        id: generationId,
+        time: entry?.time ?? timeOfGenerationId(generationId).toISOString(),
+        size: digest.size,
+        sha256: digest.sha256,
+        verifiedWithKey: entry?.verifiedWithKey ?? false,
+        sourceSchemaVersion: entry?.sourceSchemaVersion ?? null,
+        kind: entry?.kind ?? 'manual',
+        ...(entry?.contentHmac ? { contentHmac: entry.contentHmac } : {}),
+        ...(queue ? { queue } : {}),
+        ...(wal ? { wal } : {}),
+        remotes: [target.name],
+      };
+      return await withLock(backupLockFile(this.deps.dataDir, mailboxId), 'remote fetch', async () => {
+        ensureDir(paths.dir(mailboxId));
+        if (queue) fs.renameSync(path.join(stage, `${generationId}.queue.sqlite`), paths.queueSidecar(mailboxId, generationId));
+        if (wal) fs.renameSync(path.join(stage, `${generationId}.sqlite-wal`), paths.walSidecar(mailboxId, generationId));
+        fs.renameSync(path.join(stage, `${generationId}.sqlite`), paths.generation(mailboxId, generationId));
+        fsyncDir(paths.dir(mailboxId));
+        updateManifest(this.deps.dataDir, mailboxId, (gens) => [...gens.filter((g) => g.id !== generationId), generation]);
+        return generation;
+      }, 60_000);
+    } finally {
+      fs.rmSync(stage, { recursive: true, force: true });
+    }
+  }
+}
+
+function stripRemotes(g: Generation): RemoteGeneration {
+  const { remotes: _remotes, ...rest } = g;
+  return rest;
+}
+
+function isNotFound(run: RcloneRun): boolean {
+  return run.code === 3 || run.errors.some((e) => /directory not found|object not found|not found/i.test(e));
+}
+
+function progressRelay(phase: RemoteProgress['phase'], onProgress?: (p: RemoteProgress) => void): ((l: RcloneLogLine) => void) | undefined {
+  if (!onProgress) return undefined;
+  return (line) => {
+    if (line.stats) onProgress({ phase, bytes: line.stats.bytes, totalBytes: line.stats.totalBytes, transfers: line.stats.transfers, totalTransfers: line.stats.totalTransfers });
+  };
+}
