@@ -177,6 +177,9 @@ function build(buf: Buffer, start: number, end: number, node: IndexerNode, part:
     return { ...base, children };
   }
 
+  // A multipart type without a usable boundary would come out of the indexer as "()".
+  if (contentType.startsWith('multipart/')) throw new MimeMismatch(`multipart part "${part}" without a boundary`);
+
   if (node.message) {
     // Parts of an encapsulated message are numbered under this part; a top-level message/rfc822 is part 1.
     const message = build(buf, headerEnd, end, node.message, part || '1', out);

@@ -63,7 +63,7 @@ for f in sys.argv[1:]:
     m = email.message_from_bytes(open(f, 'rb').read(), policy=policy.compat32)
     out = []
     walk_message(out, '', m)
-    res[f] = {'parts': out, 'headerKeys': keys(m), 'defects': [type(d).__name__ for d in m.defects]}
+    res[f] = {'parts': out, 'headerKeys': keys(m), 'defects': [type(d).__name__ for d in m.defects], 'anyDefect': any(len(p.defects) > 0 for p in m.walk())}
 print(json.dumps(res))
 `;
 
@@ -71,6 +71,8 @@ interface Ref {
   parts: RefPart[];
   headerKeys: string[];
   defects: string[];
+  /** Python found a MIME defect somewhere in the message. */
+  anyDefect: boolean;
 }
 
 interface RefPart {
@@ -166,14 +168,17 @@ test('the shared python-email corpus: sections match the reference, as stored (C
   const ref = pythonReference(all);
   const fallbacks: string[] = [];
   for (const m of all) {
-    if (parseMessage(m.raw).mimeFallback) fallbacks.push(m.name);
-    await checkAgainstReference(m.name, m.raw, ref.get(m.name) as Ref);
+    const ref1 = ref.get(m.name) as Ref;
+    if (parseMessage(m.raw).mimeFallback) {
+      fallbacks.push(m.name);
+      // Only broken MIME degrades to one text/plain part: Python finds a defect in it too, or it is
+      // one of two known cases (an RFC 2231-encoded boundary the indexer cannot use; parts that
+      // consist of nothing but a delimiter line).
+      assert.ok(ref1.anyDefect || /^msg_(33|37)\.txt/.test(m.name), `${m.name}: only broken MIME falls back`);
+    }
+    await checkAgainstReference(m.name, m.raw, ref1);
   }
-  // Only Python's deliberately malformed test messages (a reused boundary, boundary lines inside
-  // text, empty parts, a multipart without parts, an RFC 2231-encoded boundary) degrade to one
-  // text/plain part — 8 of the 48 today.
   t.diagnostic(`one text/plain part: ${fallbacks.join(', ')}`);
-  assert.ok(fallbacks.length <= 16, `fallbacks: ${fallbacks.join(', ')}`);
 });
 
 const SAMPLE = Buffer.from(
