@@ -1,0 +1,103 @@
+// Input guards in front of imap-core's parser (which has no line limit and buffers literals before checking
+// the command's state), and connection counting per IP address and per alias.
+import type { ImapConnection, ImapStreamCommand } from '@zone-eu/wildduck/imap-core/index.js';
+import { isHiddenCommand } from './commands.js';
+import type { ImapLimits } from './runtime.js';
+import type { ConnectionState } from './state.js';
+import type { Logger } from '../log.js';
+
+/** Counts open connections per key; acquire() refuses beyond the limit. */
+export class ConnectionCounter {
+  private readonly counts = new Map<string, number>();
+  constructor(private readonly limit: () => number) {}
+
+  acquire(key: string): boolean {
+    const count = this.counts.get(key) ?? 0;
+    if (count >= this.limit()) return false;
+    this.counts.set(key, count + 1);
+    return true;
+  }
+
+  release(key: string): void {
+    const count = (this.counts.get(key) ?? 0) - 1;
+    if (count > 0) this.counts.set(key, count);
+    else this.counts.delete(key);
+  }
+
+  count(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+}
+
+const tagOf = (line: string): string => {
+  const tag = /^([^\s{}()"\\*%]{1,64})\s/.exec(line)?.[1];
+  return tag ?? '*';
+};
+
+/**
+ * Wraps the connection's parser: bounds line length (before and after login), the number of literals per
+ * command and literal sizes before login, hides commands we do not advertise, and drops plaintext pipelined
+ * behind STARTTLS.
+ */
+export function guardInput(connection: ImapConnection, state: ConnectionState, limits: ImapLimits, logger: Logger): void {
+  const parser = connection._parser;
+  if (!parser) return;
+  const lineLimit = (): number => (state.user ? limits.maxLineBytes : limits.maxLineBytesPreAuth);
+  let dead = false;
+
+  const kill = (reason: string): void => {
+    if (dead) return;
+    dead = true;
+    logger.info({ cid: connection.id, reason }, 'IMAP connection closed by input guard');
+    connection.send('* BAD Line too long');
+    connection.send('* BYE Too much input without a line break');
+    setImmediate(() => connection.close(true));
+  };
+
+  const write = parser._write.bind(parser);
+  parser._write = (chunk: Buffer, encoding: BufferEncoding, done: (error?: Error | null) => void): void => {
+    if (dead) return done();
+    write(chunk, encoding, (error?: Error | null) => {
+      // imap-core keeps an unterminated line in _remainder and would grow it forever.
+      if (state.starttlsPending && !connection.secure) parser._remainder = '';
+      if (!parser._expecting && parser._remainder.length > lineLimit()) {
+        parser._remainder = '';
+        kill('line too long');
+      }
+      done(error);
+    });
+  };
+
+  const oncommand = parser.oncommand;
+  let currentTag = '*';
+  parser.oncommand = (command: ImapStreamCommand, callback?: (err?: Error | null) => void): void => {
+    const next = callback ?? ((): void => undefined);
+    if (dead) return next();
+    if (state.starttlsPending) {
+      if (!connection.secure) return next(); // pipelined plaintext after STARTTLS: never executed
+      state.starttlsPending = false;
+    }
+    const line = typeof command.value === 'string' ? command.value : String(command.value);
+    const inContinuation = typeof connection._nextHandler === 'function';
+    if (state.literalCount === 0 && !inContinuation) currentTag = tagOf(line);
+    const refuse = (message: string): void => {
+      connection._currentCommand = false;
+      state.literalCount = 0;
+      if (!inContinuation) connection.send(`${currentTag} BAD ${message}`);
+      else connection.send(`* BAD ${message}`);
+      if (command.final) next();
+      else next(new Error(message)); // tells the stream to forget the announced literal
+    };
+    if (line.length > lineLimit()) return refuse('Line too long');
+    if (!inContinuation && state.literalCount === 0 && isHiddenCommand(line)) return refuse('Unknown command');
+    if (!command.final) {
+      state.literalCount++;
+      const expecting = command.expecting ?? 0;
+      if (state.literalCount > limits.maxLiteralsPerCommand) return refuse('Too many literals in one command');
+      if (!state.user && expecting > limits.maxLiteralBytesPreAuth) return refuse('Literal too large before login');
+    } else {
+      state.literalCount = 0;
+    }
+    oncommand(command, callback);
+  };
+}

@@ -1,0 +1,194 @@
+// FETCH / UID FETCH: values come from the store's MessageRecord (flags, modseq, dates, size, parsed
+// structure) and from the stored bytes through server/mime's fetchSection, never from a rebuilt message
+// (imap-core's rebuild() can add bytes). imap-core only compiles the response lines.
+import type { ImapAttribute, ImapFetchItem, ImapNode, ImapSession } from '@zone-eu/wildduck/imap-core/index.js';
+import imapTools from '@zone-eu/wildduck/imap-core/lib/imap-tools.js';
+import type { MessageMeta, MessageRecord } from '../../mailbox/types.js';
+import { fetchSection, type MessageStructure, type SectionSpec } from '../../mime/index.js';
+import { imapNo } from '../errors.js';
+import { imapHandler } from '../protocol.js';
+import { asSelected, stateOf, toUidSet, type SelectedFolder } from '../state.js';
+
+interface FetchRequest {
+  readonly messages: number[];
+  readonly query: ImapFetchItem[];
+  readonly markAsSeen: boolean;
+  readonly changedSince: number;
+  readonly isUid: boolean;
+}
+
+type ValueKind = 'uid' | 'flags' | 'modseq' | 'internaldate' | 'size' | 'envelope' | 'bodystructure' | 'body' | 'section';
+
+interface PreparedItem {
+  /** The data item name as the response repeats it (partial reduced to its origin, RFC 3501 7.4.2). */
+  readonly key: ImapNode;
+  readonly kind: ValueKind;
+  readonly spec?: SectionSpec;
+}
+
+const PAGE = 200;
+const STRUCTURE_KINDS = new Set<ValueKind>(['envelope', 'bodystructure', 'body', 'section']);
+
+function sectionSpec(item: ImapFetchItem): SectionSpec {
+  const partial = item.partial && item.original.partial
+    ? { start: item.partial.startFrom, ...(item.original.partial.length > 1 ? { length: item.partial.maxLength } : {}) }
+    : undefined;
+  const base = (kind: SectionSpec['kind'], path = '', fields?: string[]): SectionSpec => ({
+    path,
+    kind,
+    ...(fields ? { fields } : {}),
+    ...(partial ? { partial } : {}),
+  });
+  switch (item.item) {
+    case 'rfc822':
+      return base('full');
+    case 'rfc822.header':
+      return base('header');
+    case 'rfc822.text':
+      return base('text');
+  }
+  const path = item.path ?? '';
+  switch ((item.type ?? 'content').toLowerCase()) {
+    case 'content':
+      return base('full', path);
+    case 'header':
+      return base('header', path);
+    case 'text':
+      return base('text', path);
+    case 'mime':
+      return base('mime', path);
+    case 'header.fields':
+      return base('header.fields', path, item.headers ?? []);
+    case 'header.fields.not':
+      return base('header.fields.not', path, item.headers ?? []);
+    default:
+      throw imapNo('CLIENTBUG', 'Unsupported FETCH section');
+  }
+}
+
+function prepare(item: ImapFetchItem): PreparedItem {
+  const key: ImapNode = { ...item.original };
+  if (key.partial) key.partial = [key.partial[0] as number];
+  switch (item.item) {
+    case 'uid':
+    case 'flags':
+    case 'modseq':
+    case 'internaldate':
+    case 'envelope':
+    case 'bodystructure':
+      return { key, kind: item.item };
+    case 'rfc822.size':
+      return { key, kind: 'size' };
+    case 'body':
+      if (item.type === undefined) return { key, kind: 'body' };
+      return { key, kind: 'section', spec: sectionSpec(item) };
+    case 'rfc822':
+    case 'rfc822.header':
+    case 'rfc822.text':
+      return { key, kind: 'section', spec: sectionSpec(item) };
+    default:
+      throw imapNo('CLIENTBUG', 'Unsupported FETCH item');
+  }
+}
+
+function isStructure(value: unknown): value is MessageStructure {
+  return typeof value === 'object' && value !== null && 'root' in value && 'envelope' in value;
+}
+
+/** Envelope / BODYSTRUCTURE as the client can take them: RFC 2047-encoded unless UTF8=ACCEPT. */
+function encoded(kind: 'envelope' | 'bodystructure', value: unknown, utf8: boolean): ImapAttribute {
+  // getQueryResponse mutates what it is given; the store hands out a fresh copy per fetch().
+  const [result] = imapTools.getQueryResponse([{ item: kind }], { [kind]: value }, { acceptUTF8Enabled: utf8 });
+  return result as ImapAttribute;
+}
+
+function waitDrain(session: ImapSession): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      session.writeStream.off('drain', done);
+      session.socket.off('close', done);
+      resolve();
+    };
+    session.writeStream.once('drain', done);
+    session.socket.once('close', done);
+  });
+}
+
+async function valueOf(item: PreparedItem, folder: SelectedFolder, record: MessageMeta | MessageRecord, utf8: boolean): Promise<ImapAttribute> {
+  switch (item.kind) {
+    case 'uid':
+      return { type: 'atom', value: String(record.uid) };
+    case 'flags':
+      return record.flags.map((flag) => ({ type: 'atom', value: flag }));
+    case 'modseq':
+      return [{ type: 'atom', value: String(record.modseq) }];
+    case 'internaldate':
+      return { type: 'string', value: imapTools.formatInternalDate(record.internalDate) };
+    case 'size':
+      return { type: 'atom', value: String(record.size) };
+  }
+  const structure = 'structure' in record ? record.structure : null;
+  if (!isStructure(structure)) throw new Error('message record without a parsed structure');
+  switch (item.kind) {
+    case 'envelope':
+      return encoded('envelope', structure.envelope, utf8);
+    case 'bodystructure':
+      return encoded('bodystructure', structure.bodyStructure, utf8);
+    case 'body':
+      return encoded('bodystructure', structure.body, utf8);
+    default: {
+      const bytes = await fetchSection(structure, item.spec as SectionSpec, (start, end) =>
+        folder.mailbox.readRange(folder.path, record.uid, start, end),
+      );
+      return { type: 'literal', value: bytes };
+    }
+  }
+}
+
+export function fetchHooks() {
+  return {
+    async onFetch(selected: unknown, request: FetchRequest, session: ImapSession): Promise<unknown[]> {
+      const folder = asSelected(selected);
+      const state = stateOf(session);
+      const current = session.selected;
+      if (!current || !request.messages.length) return [true];
+      const items = request.query.map(prepare);
+      const needsStructure = items.some((item) => STRUCTURE_KINDS.has(item.kind));
+      const utf8 = session.isUTF8Enabled();
+      const seqOf = new Map<number, number>();
+      current.uidList.forEach((uid, index) => seqOf.set(uid, index + 1));
+      const wanted = request.messages.filter((uid) => seqOf.has(uid)).sort((a, b) => a - b);
+      const metaByUid = needsStructure ? null : new Map(folder.mailbox.listMessages(folder.path).map((m) => [m.uid, m]));
+
+      for (let i = 0; i < wanted.length; i += PAGE) {
+        const page = wanted.slice(i, i + PAGE);
+        let records: (MessageMeta | MessageRecord)[] = metaByUid
+          ? page.map((uid) => metaByUid.get(uid)).filter((m): m is MessageMeta => m !== undefined)
+          : folder.mailbox.fetch(folder.path, toUidSet(page));
+        if (request.markAsSeen) {
+          const unseen = records.filter((r) => !r.flags.includes('\\Seen')).map((r) => r.uid);
+          if (unseen.length) {
+            const result = folder.mailbox.store(folder.path, toUidSet(unseen), 'add', ['\\Seen']);
+            const changed = new Map(result.updated.map((u) => [u.uid, u]));
+            for (const u of result.updated) folder.ownModseqs.add(u.modseq);
+            records = records.map((r) => {
+              const u = changed.get(r.uid);
+              return u ? { ...r, flags: u.flags, modseq: u.modseq } : r;
+            });
+          }
+        }
+        for (const record of records) {
+          if (request.changedSince && record.modseq <= request.changedSince) continue;
+          const seq = seqOf.get(record.uid);
+          if (seq === undefined) continue;
+          const attributes: ImapAttribute[] = [];
+          for (const item of items) attributes.push(item.key, await valueOf(item, folder, record, utf8));
+          const compiled = imapHandler.compiler({ tag: '*', command: String(seq), attributes: [{ type: 'atom', value: 'FETCH' }, attributes] });
+          if (state.connection._closed || state.connection._closing) return [true];
+          if (!session.writeStream.write({ compiled: Buffer.from(compiled, 'binary') })) await waitDrain(session);
+        }
+      }
+      return [true];
+    },
+  };
+}

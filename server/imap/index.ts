@@ -1,0 +1,19 @@
+// IMAP service: `createImapService(ctx)` for server/app.ts; `ImapServer` for tests and benchmarks.
+import type { AppContext, Service } from '../context.js';
+import { ImapServer } from './server.js';
+
+export { ImapServer, type ImapServerConfig, type ImapServerDeps } from './server.js';
+export { DEFAULT_LIMITS, type ImapLimits } from './runtime.js';
+
+export function createImapService(ctx: AppContext): Service {
+  const server = new ImapServer(
+    {
+      logger: ctx.logger.child({ service: 'imap' }),
+      authenticate: (address, password, context) => ctx.accounts.authenticate(address, password, context),
+      store: ctx.mailboxes,
+      tls: ctx.tls,
+    },
+    { host: ctx.config.host, port: ctx.config.ports.imap, securePort: ctx.config.ports.imaps },
+  );
+  return { name: 'imap', start: () => server.start(), stop: () => server.stop() };
+}

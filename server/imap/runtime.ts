@@ -1,0 +1,62 @@
+// What our command extensions need to know about the server a connection belongs to (limits, TLS, logger).
+import type { IMAPServer } from '@zone-eu/wildduck/imap-core/index.js';
+import type { Logger } from '../log.js';
+
+export interface ImapLimits {
+  /** Largest APPEND literal (advertised as APPENDLIMIT). */
+  readonly maxMessageBytes: number;
+  /** Longest command line before / after login (excluding literals). */
+  readonly maxLineBytesPreAuth: number;
+  readonly maxLineBytes: number;
+  /** Literals in one command (APPEND has one; SEARCH a few). */
+  readonly maxLiteralsPerCommand: number;
+  /** Largest literal before login (LOGIN with literal strings). */
+  readonly maxLiteralBytesPreAuth: number;
+  /** Concurrent connections from one IP address, and logged-in sessions of one alias. */
+  readonly maxConnectionsPerIp: number;
+  readonly maxConnectionsPerAlias: number;
+  /** Unauthenticated connections are closed after this long. */
+  readonly preAuthTimeoutMs: number;
+  /** Authenticated connections without any traffic are closed after this long (RFC 3501: at least 30 min). */
+  readonly socketTimeoutMs: number;
+  /** An IDLE is ended with BYE after this long (clients re-IDLE every ~29 min). */
+  readonly idleTimeoutMs: number;
+  /** COMPRESS=DEFLATE: inflated bytes allowed = slack + ratio × compressed bytes. */
+  readonly inflateRatio: number;
+  readonly inflateSlackBytes: number;
+}
+
+export const DEFAULT_LIMITS: ImapLimits = {
+  maxMessageBytes: 50 * 1024 * 1024,
+  maxLineBytesPreAuth: 8 * 1024,
+  maxLineBytes: 64 * 1024,
+  maxLiteralsPerCommand: 32,
+  maxLiteralBytesPreAuth: 1024,
+  maxConnectionsPerIp: 64,
+  maxConnectionsPerAlias: 32,
+  preAuthTimeoutMs: 60_000,
+  socketTimeoutMs: 30 * 60_000 + 37_000,
+  idleTimeoutMs: 30 * 60_000,
+  inflateRatio: 100,
+  inflateSlackBytes: 16 * 1024 * 1024,
+};
+
+export interface ImapRuntime {
+  readonly logger: Logger;
+  readonly limits: ImapLimits;
+  /** STARTTLS can be offered (a certificate is configured). */
+  readonly tlsAvailable: boolean;
+  readonly version: string;
+}
+
+const runtimes = new WeakMap<IMAPServer, ImapRuntime>();
+
+export function setRuntime(server: IMAPServer, runtime: ImapRuntime): void {
+  runtimes.set(server, runtime);
+}
+
+export function runtimeOf(server: IMAPServer): ImapRuntime {
+  const runtime = runtimes.get(server);
+  if (!runtime) throw new Error('imap-core server without Sealpost runtime');
+  return runtime;
+}
