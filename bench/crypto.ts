@@ -1,5 +1,7 @@
 // `npm run bench -- crypto`: argon2id cost at DEFAULT_KDF, and hybrid seal/unseal throughput for 10 KB and 1 MB messages.
+import fs from 'node:fs';
 import os from 'node:os';
+import { SealedQueue } from '../server/queue/index.js';
 import { DEFAULT_KDF, deriveAliasKeys, generateSealKeyPair, newSalt, randomBytes, seal, unseal } from '../server/crypto/index.js';
 
 function mbPerSecond(bytes: number, ms: number): number {
@@ -43,12 +45,34 @@ function timeSeal(size: number, count: number): { sealMBs: number; unsealMBs: nu
   };
 }
 
+/** Sealed queue: durable (fsync'ed) enqueues of 10 KB messages one by one, then one drain. */
+async function timeQueue(count: number): Promise<{ enqueuePerSec: number; drainPerSec: number }> {
+  const dir = fs.mkdtempSync(os.tmpdir() + '/sealpost-bench-');
+  try {
+    const q = new SealedQueue(dir, randomBytes(32));
+    const kp = generateSealKeyPair();
+    const msg = randomBytes(10 * 1024);
+    const id = '00000000-0000-4000-8000-000000000001';
+    let t = performance.now();
+    for (let i = 0; i < count; i++) await q.enqueue(id, kp.publicKey, msg, { receivedAt: new Date() });
+    const enqueueMs = performance.now() - t;
+    t = performance.now();
+    await q.drain(id, kp.privateKey, async () => {});
+    const drainMs = performance.now() - t;
+    q.close();
+    return { enqueuePerSec: Math.round(count / (enqueueMs / 1000)), drainPerSec: Math.round(count / (drainMs / 1000)) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function run(flags: string[]): Promise<void> {
   const quick = flags.includes('--quick');
   const kdf = await timeKdf(quick ? 3 : 7);
   const parallel4Ms = await timeParallelKdf(4);
   const small = timeSeal(10 * 1024, quick ? 100 : 400);
   const large = timeSeal(1024 * 1024, quick ? 5 : 20);
+  const queue = await timeQueue(quick ? 50 : 200);
   const keygenStart = performance.now();
   for (let i = 0; i < 20; i++) generateSealKeyPair();
   const keygenMs = Math.round(((performance.now() - keygenStart) / 20) * 100) / 100;
@@ -60,10 +84,12 @@ export async function run(flags: string[]): Promise<void> {
     sealKeyPairMs: keygenMs,
     seal10KB: small,
     seal1MB: large,
+    queue10KB: queue,
   };
   console.log(JSON.stringify(result));
   console.log(
     `crypto: argon2id ${DEFAULT_KDF.memoryKiB / 1024} MiB t=${DEFAULT_KDF.iterations} p=${DEFAULT_KDF.parallelism} ≈ ${kdf.medianMs} ms (4 at once ${parallel4Ms} ms); ` +
-      `seal/unseal 10 KB ${small.sealPerSec}/${small.unsealPerSec} msg/s (${small.sealMBs}/${small.unsealMBs} MB/s), 1 MB ${large.sealMBs}/${large.unsealMBs} MB/s`,
+      `seal/unseal 10 KB ${small.sealPerSec}/${small.unsealPerSec} msg/s (${small.sealMBs}/${small.unsealMBs} MB/s), 1 MB ${large.sealMBs}/${large.unsealMBs} MB/s; ` +
+      `queue 10 KB enqueue ${queue.enqueuePerSec}/s (fsync each), drain ${queue.drainPerSec}/s`,
   );
 }

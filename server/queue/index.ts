@@ -211,7 +211,14 @@ export class SealedQueue {
           continue;
         }
         await deliver(message);
-        remove.run(row.seq);
+        // The delete need not wait for fsync: if a crash undoes it, the row is offered again with the
+        // same id and the idempotent mailbox skips it. (Enqueues keep synchronous=FULL.)
+        handle.db.pragma('synchronous = NORMAL');
+        try {
+          remove.run(row.seq);
+        } finally {
+          handle.db.pragma('synchronous = FULL');
+        }
         delivered++;
       }
       if (delivered > 0) {
