@@ -16,6 +16,7 @@ import { createOutboundService, openOutboundQueue } from './smtp/outbound/servic
 import { createSubmissionService } from './smtp/submission/index.js';
 import { createPop3Service } from './pop3/index.js';
 import { createJobsService } from './jobs/index.js';
+import { createImapService } from './imap/index.js';
 
 export interface OpenContextOptions {
   /** Defaults to a pino logger on stdout at the configured level. */
@@ -90,7 +91,7 @@ export function buildServices(ctx: AppContext): Service[] {
     // ── services: one line each ─────────────────────────────────────────
     createMxService(ctx), // issue 5: inbound MX
     createSubmissionService(ctx), // issue 6
-    createPlaceholderService(ctx, 'imap', 'imap', [{ name: 'imap', security: 'starttls' }, { name: 'imaps', security: 'tls' }]), // issue 4: createImapService(ctx)
+    createImapService(ctx), // issue 4: IMAP (STARTTLS + implicit TLS)
     createPop3Service(ctx), // issue 6
     createAdminPlaceholderService(ctx), // issue 8: createAdminService(ctx)
     createOutboundService(ctx), // issue 6: outbound delivery worker
