@@ -1,5 +1,6 @@
 // Mailbox file schema: an ordered list of migrations; PRAGMA user_version = number applied.
 // Append new migrations at the end; never edit a released one (files made by it exist on disks).
+import { InvalidRequest } from './errors.js';
 import type { Db } from './sqlite.js';
 
 export type Migration = (db: Db) => void;
@@ -158,7 +159,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export function migrate(db: Db, upTo: number = SCHEMA_VERSION): number {
   const current = Number(db.pragma('user_version', { simple: true }));
   if (current > SCHEMA_VERSION) {
-    throw new Error(`mailbox schema version ${current} is newer than this Sealpost (${SCHEMA_VERSION})`);
+    throw new InvalidRequest(`mailbox schema version ${current} is newer than this Sealpost (${SCHEMA_VERSION}); upgrade Sealpost`);
   }
   for (let version = current; version < upTo; version++) {
     const step = MIGRATIONS[version];

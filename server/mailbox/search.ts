@@ -16,8 +16,11 @@ const FTS_COLUMN: Record<SearchField, string> = {
   subject: 'subject', from: 'from_', to: 'to_', cc: 'cc', bcc: 'bcc', body: 'body', headers: 'headers',
 };
 
-/** Lower-casing used for both the stored text and the search key, so they always agree. */
-export const foldCase = (s: string): string => s.toLowerCase();
+/**
+ * Case folding used for both the stored text and the search key, so they always agree: compatibility
+ * normalization (composed/decomposed 'ü', ligatures), lower case, and ß ≡ ss (German "GRÜSSE" finds "Grüße").
+ */
+export const foldCase = (s: string): string => s.normalize('NFKC').toLowerCase().replace(/ß/g, 'ss');
 
 export interface CompiledSearch {
   readonly sql: string;

@@ -9,7 +9,7 @@ import { storeFixture, simpleMessage, newMailboxId, type StoreFixture } from '..
 import { generateCorpus } from '../helpers/corpus.js';
 import {
   FolderExists, InvalidRequest, MailboxLocked, NoSuchFolder, NoSuchMessage, OverQuota, WrongKey,
-  type Mailbox, type MailboxChangeEvent,
+  type AppendResult, type Mailbox, type MailboxChangeEvent,
 } from '../../server/mailbox/index.js';
 
 describe('mailbox store: opening and keys', () => {
@@ -179,7 +179,7 @@ describe('mailbox store: messages', () => {
 
   test('append returns increasing UIDs; bytes read back identical; fetch returns metadata and structure', async () => {
     const when = new Date('2024-03-04T05:06:07.000Z');
-    const results = [];
+    const results: AppendResult[] = [];
     for (const [i, m] of corpus.entries()) {
       results.push(await mb.append('INBOX', m.raw, { flags: i % 2 ? ['\\Seen', 'Work'] : [], internalDate: when }));
     }

@@ -1,0 +1,62 @@
+// Files made by every earlier schema version open, migrate in place, and keep their mail.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { storeFixture, newMailboxId, simpleMessage } from '../helpers/mailbox.js';
+import { randomBytes } from 'node:crypto';
+import { openDb } from '../../server/mailbox/sqlite.js';
+import { migrate, MIGRATIONS, SCHEMA_VERSION } from '../../server/mailbox/schema.js';
+import { SqliteMailbox } from '../../server/mailbox/mailbox.js';
+import { registerSearchFunctions } from '../../server/mailbox/search.js';
+import { InvalidRequest, type MailboxId } from '../../server/mailbox/index.js';
+
+test('a file made at each earlier schema version opens with its mail and is migrated to the current one', async () => {
+  assert.ok(SCHEMA_VERSION >= 2, 'there is at least one migration after v1 to exercise');
+  for (let version = 1; version < SCHEMA_VERSION; version++) {
+    const fx = storeFixture();
+    try {
+      const id = newMailboxId();
+      const key = randomBytes(32);
+      const file = join(fx.dataDir, 'mailboxes', `${id}.sqlite`);
+      // Fixture: run only the first `version` migrations, then append mail with the v1-era verbs.
+      const db = openDb(file, key, { encrypted: true, mustExist: false });
+      assert.equal(migrate(db, version), version);
+      registerSearchFunctions(db);
+      const old = new SqliteMailbox({ id, file, db, lastUsed: 0, statements: new Map() }, { compression: 'deflate', emit: () => {} });
+      const raw = simpleMessage('made long ago', 'migrated body text');
+      await old.append('INBOX', raw, { flags: ['\\Seen'] });
+      old.createFolder('Old/Child');
+      db.close();
+
+      const mailbox = await fx.store.open(id, key);
+      const check = openDb(file, key, { encrypted: true, readonly: true });
+      assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      check.close();
+      assert.ok((await mailbox.readMessage('INBOX', 1)).equals(raw));
+      assert.deepEqual(mailbox.search('INBOX', { op: 'body', value: 'MIGRATED body' }), [1]);
+      assert.ok(mailbox.listFolders().some((f) => f.path === 'Old/Child'));
+      // What the later migrations added works on the old file.
+      const once = await mailbox.appendOnce('INBOX', simpleMessage('new', 'n'), { dedupeKey: 'k1' });
+      assert.deepEqual(await mailbox.appendOnce('INBOX', simpleMessage('new', 'n'), { dedupeKey: 'k1' }), once);
+      assert.equal(once.uid, 2);
+    } finally {
+      await fx.cleanup();
+    }
+  }
+  assert.equal(MIGRATIONS.length, SCHEMA_VERSION);
+});
+
+test('a file from a newer Sealpost is refused', async () => {
+  const fx = storeFixture();
+  try {
+    const { id, key } = await fx.newMailbox();
+    await fx.store.close(id);
+    const file = join(fx.dataDir, 'mailboxes', `${id}.sqlite`);
+    const db = openDb(file, key, { encrypted: true });
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    await assert.rejects(fx.store.open(id as MailboxId, key), InvalidRequest);
+  } finally {
+    await fx.cleanup();
+  }
+});
