@@ -21,6 +21,12 @@ export function parseMessage(raw: Buffer): ParsedMessage {
 }
 
 let pool: ParsePool | null = null;
+const workerTotals = { parsed: 0, failed: 0 };
+
+/** How many messages the worker pool parsed, and how many worker failures fell back to the main thread. */
+export function mimeWorkerStats(): { parsed: number; failed: number } {
+  return { parsed: workerTotals.parsed + (pool?.stats.parsed ?? 0), failed: workerTotals.failed + (pool?.stats.failed ?? 0) };
+}
 
 /** Like parseMessage, but messages ≥ WORKER_THRESHOLD are parsed off the event loop. */
 export async function parseMessageAsync(raw: Buffer): Promise<ParsedMessage> {
@@ -38,6 +44,10 @@ export async function parseMessageAsync(raw: Buffer): Promise<ParsedMessage> {
 export async function closeMimeWorkers(): Promise<void> {
   const p = pool;
   pool = null;
+  if (p) {
+    workerTotals.parsed += p.stats.parsed;
+    workerTotals.failed += p.stats.failed;
+  }
   await p?.close();
 }
 

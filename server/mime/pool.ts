@@ -18,15 +18,25 @@ interface Slot {
   task: Task | null;
 }
 
-// Under tsx the worker is a .ts file and needs the tsx loader; built code runs .js directly.
-const selfExt = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const workerUrl = new URL(`./worker${selfExt}`, import.meta.url);
-const execArgv = selfExt === '.ts' ? ['--import', 'tsx'] : [];
+// Under tsx the worker is a .ts file. `execArgv: ['--import', 'tsx']` is NOT enough: the worker's
+// entry module loads before tsx's async loader hooks are in place (ERR_UNKNOWN_FILE_EXTENSION).
+// So a tiny eval'd bootstrap registers tsx first, then imports the worker. Built code runs .js directly.
+const runningTs = import.meta.url.endsWith('.ts');
+const workerUrl = new URL(`./worker${runningTs ? '.ts' : '.js'}`, import.meta.url);
+
+function startWorker(): Worker {
+  if (!runningTs) return new Worker(workerUrl);
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((api) => { api.register(); return import(${JSON.stringify(workerUrl.href)}); });`;
+  return new Worker(bootstrap, { eval: true });
+}
 
 export class ParsePool {
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];
   private nextId = 1;
+  /** Messages parsed in workers / worker failures (crash, exit) since start. */
+  readonly stats = { parsed: 0, failed: 0 };
 
   constructor(private readonly size = Math.max(1, Math.min(2, availableParallelism() - 1))) {}
 
@@ -64,7 +74,7 @@ export class ParsePool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(workerUrl, { execArgv });
+    const worker = startWorker();
     const slot: Slot = { worker, task: null };
     worker.unref();
     worker.on('message', (reply: ParseReply) => {
@@ -74,6 +84,7 @@ export class ParsePool {
       worker.unref();
       try {
         task.resolve(deserialize(Buffer.from(reply.bytes)) as ParsedMessage);
+        this.stats.parsed++;
       } catch (err) {
         task.reject(err instanceof Error ? err : new Error(String(err)));
       }
@@ -82,6 +93,7 @@ export class ParsePool {
     const fail = (err: Error): void => {
       const i = this.slots.indexOf(slot);
       if (i >= 0) this.slots.splice(i, 1);
+      if (slot.task) this.stats.failed++;
       slot.task?.reject(err);
       slot.task = null;
       this.pump();
