@@ -9,14 +9,9 @@ import { Directory } from './directory/index.js';
 import { loadAppKey } from './keychain/index.js';
 import { createLogger, type Logger } from './log.js';
 import { openMailboxStore } from './mailbox/index.js';
-import { createAdminPlaceholderService, createPlaceholderService } from './placeholder-service.js';
+import { createAdminPlaceholderService } from './placeholder-service.js';
 import { openSealedQueue } from './queue/index.js';
-import { createMxService } from './smtp/mx/index.js';
 import { createOutboundService, openOutboundQueue } from './smtp/outbound/service.js';
-import { createSubmissionService } from './smtp/submission/index.js';
-import { createPop3Service } from './pop3/index.js';
-import { createJobsService } from './jobs/index.js';
-import { createImapService } from './imap/index.js';
 
 export interface OpenContextOptions {
   /** Defaults to a pino logger on stdout at the configured level. */
@@ -84,18 +79,19 @@ export async function closeContext(ctx: AppContext): Promise<void> {
 
 /**
  * The services `serve` runs, in start order. One line per service: each protocol's issue replaces its
- * placeholder line with its real factory (createImapService(ctx), createPop3Service(ctx)…).
+ * placeholder line with its real factory. Protocol modules are imported here, lazily, so one-shot CLI
+ * commands (which only need openContext) do not pay for loading every server.
  */
-export function buildServices(ctx: AppContext): Service[] {
+export async function buildServices(ctx: AppContext): Promise<Service[]> {
   return [
     // ── services: one line each ─────────────────────────────────────────
-    createMxService(ctx), // issue 5: inbound MX
-    createSubmissionService(ctx), // issue 6
-    createImapService(ctx), // issue 4: IMAP (STARTTLS + implicit TLS)
-    createPop3Service(ctx), // issue 6
-    createAdminPlaceholderService(ctx), // issue 8: createAdminService(ctx)
+    (await import('./smtp/mx/index.js')).createMxService(ctx), // issue 5: inbound MX
+    (await import('./smtp/submission/index.js')).createSubmissionService(ctx), // issue 6
+    (await import('./imap/index.js')).createImapService(ctx), // issue 4: IMAP (STARTTLS + implicit TLS)
+    (await import('./pop3/index.js')).createPop3Service(ctx), // issue 6
+    createAdminPlaceholderService(ctx), // issue 8: (await import('./admin/index.js')).createAdminService(ctx)
     createOutboundService(ctx), // issue 6: outbound delivery worker
-    createJobsService(ctx), // issue 7: daily backups, retention, push to remotes
+    (await import('./jobs/index.js')).createJobsService(ctx), // issue 7: daily backups, retention, push to remotes
     // ── end of services ─────────────────────────────────────────────────
   ];
 }
@@ -110,7 +106,13 @@ export interface RunningApp {
 /** Opens the context and starts every service; if one fails to start, everything started is stopped again. */
 export async function startApp(sources: ConfigSources = {}, options: OpenContextOptions = {}): Promise<RunningApp> {
   const ctx = await openContext(sources, options);
-  const services = buildServices(ctx);
+  let services: Service[];
+  try {
+    services = await buildServices(ctx);
+  } catch (error) {
+    await closeContext(ctx);
+    throw error;
+  }
   const started: Service[] = [];
   const listeners: Listener[] = [];
   let stopping: Promise<void> | null = null;
