@@ -1,0 +1,291 @@
+// POP3 (RFC 1939, 2449, 5034) with WildDuck's POP3 server: STLS on SEALPOST_POP3_PORT, implicit TLS on
+// SEALPOST_POP3S_PORT. The maildrop is the alias's INBOX. Login unlocks the mailbox and drains its sealed
+// queue (accounts.authenticate); one POP3 session per alias at a time ([IN-USE]). DELE+QUIT expunges
+// (RFC 1939), or moves to Trash when the directory setting `pop3DeleteToTrash` is true.
+//
+// Traps (WildDuck 1.46): any throw inside a hook kills the process, so every hook goes through guard();
+// its LIST/UIDL renumber the remaining messages after DELE (RFC 1939 keeps numbers), so our connection
+// subclass answers those two itself; it has no input line limit, which the subclass adds; its server
+// emits 'error' with no listener attached by default (an uncaught throw); `loggelf` must be set.
+import '../wildduck-env.js';
+import { Readable } from 'node:stream';
+import type net from 'node:net';
+import POP3Server from '@zone-eu/wildduck/lib/pop3/server.js';
+import type { Pop3Callback, Pop3Listing, Pop3Session } from '@zone-eu/wildduck/lib/pop3/server.js';
+import POP3Connection from '@zone-eu/wildduck/lib/pop3/connection.js';
+import type { AliasSession } from '../accounts/index.js';
+import { AuthFailed, TooManyAttempts } from '../accounts/index.js';
+import type { AppContext, Listener, ListenerSecurity, Service } from '../context.js';
+import { MailboxError } from '../mailbox/errors.js';
+import type { Mailbox } from '../mailbox/types.js';
+import { listen } from '../placeholder-service.js';
+
+/** Directory setting: DELE moves to Trash instead of deleting permanently. */
+export const POP3_DELETE_TO_TRASH_SETTING = 'pop3DeleteToTrash';
+const MAX_LINE = 8192;
+const INBOX = 'INBOX';
+
+const isLoopback = (ip: string | undefined): boolean => ip === '::1' || (ip ?? '').replace(/^::ffff:/, '').startsWith('127.');
+const errText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** A POP3 reply error: WildDuck sends `-ERR <responseMessage>` and closes the connection. */
+function pop3Error(text: string): Error & { responseMessage: string } {
+  return Object.assign(new Error(text), { responseMessage: text });
+}
+
+/** The one place mailbox errors become POP3 replies. */
+function mailboxReply(error: unknown): Error {
+  if (error instanceof MailboxError) {
+    if (error.code === 'RETRYABLE' || error.code === 'MAILBOX_LOCKED') return pop3Error('[SYS/TEMP] Mailbox temporarily unavailable, try again later');
+    if (error.code === 'NO_SUCH_MESSAGE') return pop3Error('Message no longer exists');
+  }
+  return pop3Error('[SYS/TEMP] Internal error');
+}
+
+interface Lease {
+  readonly aliasId: string;
+  readonly session: AliasSession;
+}
+
+type Pop3ListingLike = Pop3Listing;
+
+export function createPop3Service(ctx: AppContext): Service {
+  const logger = ctx.logger.child({ component: 'pop3' });
+  const leases = new Map<string, Lease>();
+  const inUse = new Set<string>();
+  const servers: POP3Server[] = [];
+
+  const release = (connectionId: string): void => {
+    const lease = leases.get(connectionId);
+    if (!lease) return;
+    leases.delete(connectionId);
+    inUse.delete(lease.aliasId);
+    lease.session.release();
+  };
+
+  const mailboxOf = (session: Pop3Session): Mailbox => {
+    const lease = leases.get(session.id);
+    if (!lease) throw pop3Error('Not logged in');
+    return lease.session.mailbox;
+  };
+
+  /** Runs a hook body; a throw or rejection becomes the callback's error instead of killing the process. */
+  const guard = <T>(name: string, callback: Pop3Callback<T>, body: () => Promise<T>): void => {
+    let promise: Promise<T>;
+    try {
+      promise = body();
+    } catch (error) {
+      promise = Promise.reject(error);
+    }
+    promise.then(
+      (value) => callback(null, value),
+      (error: unknown) => {
+        if (!(error instanceof Error && 'responseMessage' in error)) logger.warn({ event: 'pop3.hook_failed', hook: name, err: errText(error) }, 'POP3 hook failed');
+        callback(error instanceof Error && 'responseMessage' in error ? (error as Error & { responseMessage: string }) : mailboxReply(error));
+      },
+    );
+  };
+
+  const onAuth: NonNullable<ConstructorParameters<typeof POP3Server>[0]['onAuth']> = (auth, session, callback) =>
+    guard('auth', callback, async () => {
+      let held: AliasSession;
+      try {
+        held = await ctx.accounts.authenticate(auth.username, auth.password, { ip: session.remoteAddress, protocol: 'pop3' });
+      } catch (error) {
+        if (error instanceof AuthFailed) return { message: 'Invalid address or password' };
+        if (error instanceof TooManyAttempts) return { message: 'Too many failed logins, try again later' };
+        throw error;
+      }
+      if (inUse.has(held.alias.id)) {
+        held.release();
+        throw pop3Error('[IN-USE] Another POP3 session is using this mailbox');
+      }
+      inUse.add(held.alias.id);
+      leases.set(session.id, { aliasId: held.alias.id, session: held });
+      logger.info({ event: 'pop3.login', aliasId: held.alias.id, session: session.id }, 'POP3 login');
+      // WildDuck logs `username`: give it the alias id, never the address
+      return { user: { id: held.alias.id, username: held.alias.id } };
+    });
+
+  const onListMessages: NonNullable<ConstructorParameters<typeof POP3Server>[0]['onListMessages']> = (session, callback) =>
+    guard<Pop3ListingLike>('list', callback, async () => {
+      const mailbox = mailboxOf(session);
+      const { uidValidity } = mailbox.status(INBOX);
+      const messages = mailbox
+        .listMessages(INBOX)
+        .filter((m) => !m.flags.includes('\\Deleted'))
+        .map((m) => ({ id: `${uidValidity}.${m.uid}`, uid: m.uid, size: m.size, mailbox: INBOX, seen: m.flags.includes('\\Seen') }));
+      return { messages, count: messages.length, size: messages.reduce((sum, m) => sum + m.size, 0) };
+    });
+
+  const onFetchMessage: NonNullable<ConstructorParameters<typeof POP3Server>[0]['onFetchMessage']> = (message, session, callback) =>
+    guard<NodeJS.ReadableStream>('fetch', callback, async () => {
+      const raw = await mailboxOf(session).readMessage(INBOX, message.uid);
+      return Readable.from([raw]);
+    });
+
+  const onUpdate: NonNullable<ConstructorParameters<typeof POP3Server>[0]['onUpdate']> = (update, session, callback) =>
+    guard<void>('update', (err) => callback(err), async () => {
+      const mailbox = mailboxOf(session);
+      const range = (uids: number[]): [number, number][] => uids.map((u) => [u, u]);
+      const seen = update.seen.map((m) => m.uid);
+      if (seen.length) mailbox.store(INBOX, range(seen), 'add', ['\\Seen']);
+      const deleted = update.deleted.map((m) => m.uid);
+      if (deleted.length === 0) return;
+      if (ctx.directory.getSetting(POP3_DELETE_TO_TRASH_SETTING) === true) {
+        const folders = mailbox.listFolders();
+        const trash = folders.find((f) => f.specialUse === '\\Trash') ?? folders.find((f) => f.path.toLowerCase() === 'trash');
+        const target = trash?.path ?? mailbox.createFolder('Trash', '\\Trash').path;
+        mailbox.move(INBOX, range(deleted), target);
+      } else {
+        mailbox.store(INBOX, range(deleted), 'add', ['\\Deleted']);
+        mailbox.expunge(INBOX, range(deleted));
+      }
+      logger.info({ event: 'pop3.update', session: session.id, deleted: deleted.length, seen: seen.length }, 'POP3 update');
+    });
+
+  class SealpostPop3Connection extends POP3Connection {
+    constructor(server: POP3Server, socket: net.Socket, options: Record<string, unknown>) {
+      super(server, socket, options);
+      // Loopback clients may log in without TLS: a per-connection view of the server with ignoreSTARTTLS.
+      if (isLoopback(this.remoteAddress)) {
+        this._server = Object.create(server, { options: { value: { ...server.options, ignoreSTARTTLS: true } } }) as POP3Server;
+      }
+    }
+
+    /**
+     * Input framing. WildDuck's own read() drops a partial line that arrives without its newline (a
+     * command split across TCP segments is lost) and has no length limit; this one keeps the partial
+     * line in _remainder and refuses lines longer than MAX_LINE.
+     */
+    override read(): void {
+      let chunk: Buffer | null;
+      while ((chunk = this._socket.read() as Buffer | null) !== null) {
+        this._remainder += chunk.toString('binary');
+        if (this._remainder.length > MAX_LINE && this._remainder.lastIndexOf('\n') < this._remainder.length - MAX_LINE) {
+          this.refuseLongLine();
+          return;
+        }
+      }
+      const end = this._remainder.lastIndexOf('\n');
+      if (end < 0) {
+        this.processing = false;
+        return;
+      }
+      const lines = this._remainder.slice(0, end).split(/\r?\n/);
+      this._remainder = this._remainder.slice(end + 1);
+      if (lines.some((l) => l.length > MAX_LINE)) {
+        this.refuseLongLine();
+        return;
+      }
+      this.queue.push(...lines.map((l) => Buffer.from(l, 'binary').toString()));
+      this.processQueue();
+    }
+
+    private refuseLongLine(): void {
+      this._remainder = '';
+      this.queue = [];
+      this.send('-ERR Line too long');
+      this.close();
+    }
+
+    override _onClose(): void {
+      release(this.id);
+      super._onClose();
+    }
+
+    /** LIST keeps message numbers after DELE (RFC 1939 §5); deleted ones are left out, not renumbered. */
+    command_LIST(args: string, next: () => void): void {
+      this.listOrUidl(args, next, (n, m) => `${n} ${m.size}`);
+    }
+
+    /** UIDL: `uidValidity.uid`, stable across sessions. */
+    command_UIDL(args: string, next: () => void): void {
+      this.listOrUidl(args, next, (n, m) => `${n} ${m.id}`);
+    }
+
+    private listOrUidl(args: string, next: () => void, line: (n: number, m: Pop3Listing['messages'][number]) => string): void {
+      const session = this.session;
+      if (!session || session.state !== 'TRANSACTION' || !session.listing) {
+        this.send('-ERR Command not accepted');
+        return next();
+      }
+      const listing = session.listing;
+      const arg = args.trim();
+      if (arg) {
+        const n = /^\d{1,9}$/.test(arg) ? Number(arg) : 0;
+        const m = listing.messages[n - 1];
+        if (!m || m.popped) this.send(`-ERR No such message`);
+        else this.send(`+OK ${line(n, m)}`);
+        return next();
+      }
+      const lines = listing.messages.flatMap((m, i) => (m.popped ? [] : [line(i + 1, m)]));
+      this.send([`+OK ${listing.count} messages (${listing.size} octets)`, ...lines]);
+      next();
+    }
+  }
+
+  const make = (secure: boolean): POP3Server => {
+    const tlsOptions = ctx.tls.tlsOptions();
+    const server = new POP3Server({
+      secure,
+      key: tlsOptions.key,
+      cert: tlsOptions.cert,
+      minVersion: 'TLSv1.2',
+      // WildDuck passes an object for servername; ours ignores it and hands out the current context
+      SNICallback: (_servername, cb) => tlsOptions.SNICallback('', cb),
+      id: { name: 'Sealpost POP3' },
+      disableVersionString: true,
+      logger: false,
+      socketTimeout: 10 * 60_000,
+      closeTimeout: 1000,
+      onAuth,
+      onListMessages,
+      onFetchMessage,
+      onUpdate,
+      onClose: (_session, cb) => cb(),
+    });
+    server.loggelf = () => undefined;
+    server.on('error', (error: Error) => logger.warn({ event: 'pop3.connection_error', err: errText(error) }, 'POP3 connection error'));
+    // Our connection subclass instead of WildDuck's (same wiring as its own connect()).
+    server.connect = (socket: net.Socket, socketOptions: Record<string, unknown>): void => {
+      try {
+        const connection = new SealpostPop3Connection(server, socket, socketOptions);
+        server.connections.add(connection);
+        connection.once('error', (error: Error) => {
+          server.connections.delete(connection);
+          logger.debug({ event: 'pop3.socket_error', err: errText(error) }, 'POP3 socket error');
+        });
+        connection.once('close', () => server.connections.delete(connection));
+        connection.init();
+      } catch (error) {
+        logger.warn({ event: 'pop3.connect_failed', err: errText(error) }, 'could not start a POP3 session');
+        socket.destroy();
+      }
+    };
+    return server;
+  };
+
+  return {
+    name: 'pop3',
+    async start(): Promise<Listener[]> {
+      const opened: Listener[] = [];
+      const plan: { name: 'pop3' | 'pop3s'; secure: boolean; security: ListenerSecurity }[] = [
+        { name: 'pop3', secure: false, security: 'starttls' },
+        { name: 'pop3s', secure: true, security: 'tls' },
+      ];
+      for (const p of plan) {
+        const port = ctx.config.ports[p.name];
+        if (port === 0) continue;
+        const server = make(p.secure);
+        servers.push(server);
+        opened.push(await listen(server.server, ctx.config.host, port, p.name, p.security));
+      }
+      return opened;
+    },
+    async stop(): Promise<void> {
+      await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      for (const id of [...leases.keys()]) release(id);
+    },
+  };
+}
