@@ -56,7 +56,8 @@ export async function exportMbox(mailbox: Mailbox, outDir: string, onProgress?: 
     try {
       for (const meta of mailbox.listMessages(folder.path)) {
         writer.write(await mailbox.readMessage(folder.path, meta.uid), meta.internalDate);
-        onProgress?.({ folder: folder.path, done: ++done, total });
+        done++;
+        onProgress?.({ folder: folder.path, done, total });
       }
     } finally {
       writer.close();
@@ -83,7 +84,8 @@ export async function exportEml(mailbox: Mailbox, outFile: string, onProgress?: 
           internalDate: meta.internalDate,
           load: async () => {
             const raw = await mailbox.readMessage(folder.path, uid);
-            onProgress?.({ folder: folder.path, done: ++done, total });
+            done++;
+            onProgress?.({ folder: folder.path, done, total });
             return raw;
           },
         };

@@ -1,0 +1,107 @@
+// Export → import round trips (mbox, eml zip, sqlite), equal message for message, with de-duplication
+// on a second import; the sqlite export opens with the alias password and holds no plaintext.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3-multiple-ciphers';
+import { exportMbox, exportEml, exportSqlite, importArchive } from '../../server/backup/index.js';
+import type { MailboxId } from '../../server/mailbox/types.js';
+import { mailboxFixture, folderBytes, plaintextFound, needlesOf, type MailboxFixture } from './backup-fixture.js';
+
+async function freshTarget(fx: MailboxFixture) {
+  const id = randomUUID() as MailboxId;
+  const key = randomBytes(32);
+  await fx.store.create(id, key);
+  return fx.store.open(id, key);
+}
+
+async function assertSameMail(fx: MailboxFixture, target: Awaited<ReturnType<typeof freshTarget>>, withFlags: boolean): Promise<void> {
+  for (const folder of ['INBOX', 'Archive/2024']) {
+    assert.deepEqual(await folderBytes(target, folder), await folderBytes(fx.mailbox, folder), `${folder}: same messages, same bytes, same order`);
+    const dates = (mb: typeof target): number[] => mb.listMessages(folder).map((m) => Math.floor(m.internalDate.getTime() / 1000));
+    assert.deepEqual(dates(target), dates(fx.mailbox), `${folder}: internal dates kept`);
+    if (withFlags) {
+      const flags = (mb: typeof target): string[][] => mb.listMessages(folder).map((m) => [...m.flags].sort());
+      assert.deepEqual(flags(target), flags(fx.mailbox), `${folder}: flags kept`);
+    }
+  }
+}
+
+test('mbox export (one mboxrd file per folder) imports back message for message, then de-duplicates', async () => {
+  const fx = await mailboxFixture({ inbox: 10, archive: 5 });
+  try {
+    // A body line that mboxrd must escape and unescape.
+    await fx.mailbox.append('INBOX', Buffer.from('From: a@example.com\r\nSubject: quoting\r\nMessage-ID: <q@x>\r\n\r\nFrom here on\r\n>From there\r\n'), {
+      internalDate: new Date('2024-05-01T10:00:00Z'),
+    });
+    const out = path.join(fx.dir, 'export-mbox');
+    const result = await exportMbox(fx.mailbox, out);
+    assert.equal(result.messages, 16);
+    assert.ok(fs.existsSync(path.join(out, 'INBOX.mbox')) && fs.existsSync(path.join(out, 'Archive', '2024.mbox')));
+    const target = await freshTarget(fx);
+    const first = await importArchive({ dataDir: fx.dir, target, path: out });
+    assert.deepEqual({ imported: first.imported, skipped: first.skipped, kind: first.kind }, { imported: 16, skipped: 0, kind: 'mbox-dir' });
+    await assertSameMail(fx, target, false);
+    const second = await importArchive({ dataDir: fx.dir, target, path: out });
+    assert.deepEqual({ imported: second.imported, skipped: second.skipped }, { imported: 0, skipped: 16 });
+    // One file into a named folder.
+    const one = await importArchive({ dataDir: fx.dir, target, path: path.join(out, 'Archive', '2024.mbox'), folder: 'Imported' });
+    assert.equal(one.imported, 5);
+    assert.deepEqual(await folderBytes(target, 'Imported'), await folderBytes(fx.mailbox, 'Archive/2024'));
+  } finally {
+    await fx.cleanup();
+  }
+});
+
+test('eml export (zip of folders of .eml) imports back with flags, then de-duplicates', async () => {
+  const fx = await mailboxFixture({ inbox: 9, archive: 4 });
+  try {
+    const out = path.join(fx.dir, 'export.zip');
+    const progress: number[] = [];
+    const result = await exportEml(fx.mailbox, out, (p) => progress.push(p.done));
+    assert.equal(result.messages, 13);
+    assert.equal(progress.at(-1), 13);
+    const target = await freshTarget(fx);
+    const first = await importArchive({ dataDir: fx.dir, target, path: out });
+    assert.deepEqual({ imported: first.imported, skipped: first.skipped, kind: first.kind }, { imported: 13, skipped: 0, kind: 'eml-zip' });
+    await assertSameMail(fx, target, true);
+    const second = await importArchive({ dataDir: fx.dir, target, path: out });
+    assert.equal(second.skipped, 13);
+  } finally {
+    await fx.cleanup();
+  }
+});
+
+test('sqlite export opens with the alias password (PRAGMA key), holds no plaintext, and imports back', async () => {
+  const fx = await mailboxFixture({ inbox: 8, archive: 3 });
+  try {
+    const password = "correct horse 'battery' staple";
+    const out = path.join(fx.dir, 'export.sqlite');
+    await exportSqlite({ dataDir: fx.dir, mailboxId: fx.id, key: fx.key, password, out });
+    assert.deepEqual(plaintextFound(fx.dir, needlesOf(fx.corpus)).filter((f) => !f.startsWith('mailboxes')), []);
+    assert.deepEqual(plaintextFound(path.dirname(out), needlesOf(fx.corpus)).filter((f) => f.startsWith('export')), []);
+
+    // What a user does in DB Browser for SQLite (SQLCipher/sqlite3mc build) or SQLiteStudio: cipher chacha20, key = password.
+    const db = new Database(out, { readonly: true, fileMustExist: true });
+    db.pragma("cipher='chacha20'");
+    db.pragma(`key='${password.replace(/'/g, "''")}'`);
+    const count = (db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n;
+    assert.equal(count, 11);
+    db.close();
+    const wrong = new Database(out, { readonly: true, fileMustExist: true });
+    wrong.pragma(`key='not the password'`);
+    assert.throws(() => wrong.prepare('SELECT count(*) FROM sqlite_master').get(), /not a database/);
+    wrong.close();
+
+    const target = await freshTarget(fx);
+    await assert.rejects(importArchive({ dataDir: fx.dir, target, path: out, password: 'nope' }), /does not open this sqlite export/);
+    const back = await importArchive({ dataDir: fx.dir, target, path: out, password });
+    assert.deepEqual({ imported: back.imported, skipped: back.skipped, kind: back.kind }, { imported: 11, skipped: 0, kind: 'sqlite' });
+    await assertSameMail(fx, target, true);
+    assert.deepEqual(fs.readdirSync(path.join(fx.dir, 'tmp')), [], 'no scratch files left behind');
+  } finally {
+    await fx.cleanup();
+  }
+});
