@@ -1,10 +1,13 @@
 // The `sealpost` command line (bin/sealpost). User errors: one line on stderr, exit 1, no stack trace.
 import { Command } from 'commander';
 import { aliasCommand } from './alias.js';
+import { addAliasMxCommands } from './alias-mx.js';
+import { queueStatusCommand } from './queue-status.js';
 import { reportError, withDataOption } from './common.js';
 import { doctorCommand } from './doctor.js';
 import { domainCommand } from './domain.js';
 import { serveCommand } from './serve.js';
+import { addDomainDkimCommand, outboundCommand, relayCommand } from './sending.js';
 
 export function buildProgram(): Command {
   const program = withDataOption(new Command('sealpost'))
@@ -12,8 +15,11 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .addCommand(serveCommand())
-    .addCommand(domainCommand())
-    .addCommand(aliasCommand())
+    .addCommand(addDomainDkimCommand(domainCommand()))
+    .addCommand(addAliasMxCommands(aliasCommand()))
+    .addCommand(queueStatusCommand())
+    .addCommand(outboundCommand())
+    .addCommand(relayCommand())
     .addCommand(doctorCommand());
   // A --data given before the sub-command applies to it (`sealpost --data DIR alias list`).
   program.hook('preAction', (_root, action) => {
@@ -33,7 +39,9 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   }
 }
 
-const code = await main();
+// A command may set process.exitCode itself (doctor: 1 when a check fails).
+const result = await main();
+const code = result !== 0 ? result : typeof process.exitCode === 'number' ? process.exitCode : 0;
 // serve resolves after a clean stop; one-shot commands after their work. Exit explicitly so stray handles
 // (a keychain D-Bus connection, an unref'd timer) cannot keep the process alive.
 process.exitCode = code;

@@ -1,7 +1,7 @@
 // One accepted message, every recipient made durable before the MX says 250. Order of the writes
 // is chosen so that whatever can be undone comes first: webhook jobs, appends to unlocked mailboxes
 // and forwards are rolled back when a later step fails; sealed-queue appends (which cannot be taken
-// back through the queue API) come last. A failure anywhere → 451 4.3.0 and the undone steps leave
+// back one by one) come last, sealed for all locked recipients in one all-or-nothing enqueueMany. A failure anywhere → 451 4.3.0 and the undone steps leave
 // nothing behind.
 import { randomUUID } from 'node:crypto';
 import type { DeliveryResult } from '../../accounts/index.js';
@@ -17,6 +17,8 @@ export interface DeliveryPort {
   deliverOrQueue(alias: AliasRecord, raw: Buffer, options: { folder: string; flags: string[]; receivedAt: Date }): Promise<DeliveryResult>;
   /** Removes a just-appended message again (rollback); best effort. */
   undoAppend(alias: AliasRecord, folder: string, uid: number): Promise<void>;
+  /** Seals one message for several locked aliases, all durable or none (absent: one by one). */
+  readonly queueMany?: (aliases: readonly AliasRecord[], raw: Buffer, options: { folder: string; flags: string[]; receivedAt: Date }) => Promise<void>;
   forwardsOf(alias: AliasRecord): ForwardRecord[];
   webhooksOf(alias: AliasRecord): WebhookRecord[];
   includeRaw(webhook: WebhookRecord): boolean;
@@ -127,7 +129,12 @@ export async function deliverMessage(deps: DeliveryDeps, message: MessageToDeliv
       summary.forwarded += message.bounceTargets.length;
     }
 
-    // 4. locked mailboxes: sealed into the queue, last
+    // 4. locked mailboxes: sealed into the queue, last, in one all-or-nothing call when available
+    if (locked.length > 1 && port.queueMany) {
+      await port.queueMany(locked.map((p) => p.alias), message.raw, options);
+      summary.queue += locked.length;
+      return summary;
+    }
     for (const { alias } of locked) {
       const result = await port.deliverOrQueue(alias, message.raw, options);
       if (result.stored === 'mailbox') {

@@ -19,6 +19,15 @@ export function forwardingSecret(appKey: Buffer): Buffer {
   return Buffer.from(hkdfSync('sha256', appKey, Buffer.alloc(0), 'sealpost/srs/v1', 32));
 }
 
+/** server/queue's SealedQueue.enqueueMany (all-or-nothing across queue files); not part of SealedQueuePort. */
+interface EnqueueMany {
+  enqueueMany(items: readonly { mailboxId: string; publicKey: Uint8Array; raw: Uint8Array; meta: { receivedAt: Date; folder?: string; flags?: readonly string[] } }[]): Promise<string[]>;
+}
+
+function hasEnqueueMany(queue: unknown): boolean {
+  return typeof queue === 'object' && queue !== null && typeof (queue as { enqueueMany?: unknown }).enqueueMany === 'function';
+}
+
 /** The delivery operations over Accounts, the key ring and the mailbox store. */
 export function deliveryPort(ctx: AppContext): DeliveryPort {
   return {
@@ -45,6 +54,13 @@ export function deliveryPort(ctx: AppContext): DeliveryPort {
         wipe(material.privateKey);
       }
     },
+    ...(hasEnqueueMany(ctx.queue)
+      ? {
+          queueMany: async (aliases: readonly AliasRecord[], raw: Buffer, options: { folder: string; flags: string[]; receivedAt: Date }) => {
+            await (ctx.queue as unknown as EnqueueMany).enqueueMany(aliases.map((a) => ({ mailboxId: a.mailboxId, publicKey: a.publicKey, raw, meta: options })));
+          },
+        }
+      : {}),
     forwardsOf: (alias) => ctx.directory.listForwards(alias.id),
     webhooksOf: (alias) => ctx.directory.listWebhooks(alias.id),
     includeRaw: (webhook) => ctx.directory.getSetting(rawSettingKey(webhook.id)) === true,
