@@ -41,9 +41,9 @@ function fileWarning(file: string, why: string): string {
 }
 
 /**
- * Loads the app key, in order: SEALPOST_APP_KEY (64 hex) → OS keychain (service "sealpost",
- * account "app-key") → `<dataDir>/app.key` (0600). On first run it creates 32 random bytes in the
- * keychain, or in the key file when no keychain works. It never mints a new key for a data dir that
+ * Loads the app key, in order: SEALPOST_APP_KEY (64 hex) → an existing `<dataDir>/app.key` (0600)
+ * → OS keychain (service "sealpost", account "app-key"). On first run it creates 32 random bytes in
+ * the keychain, or in the key file when no keychain works. It never mints a new key for a data dir that
  * already has a directory database: that data would become unreadable, so it fails with advice instead.
  */
 export async function loadAppKey(dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<AppKey> {
@@ -52,7 +52,15 @@ export async function loadAppKey(dataDir: string, env: NodeJS.ProcessEnv = proce
     return { key: parseHexKey(fromEnv, 'SEALPOST_APP_KEY'), source: 'env' };
   }
 
+  // An existing key file wins over the keychain: the keychain item is per OS user, not per data dir,
+  // so it may hold another data dir's key, while app.key is certainly this one's.
+  const keyFile = path.join(dataDir, APP_KEY_FILE);
+  const existing = readKeyFile(keyFile);
   const useKeychain = keychainEnabled(env);
+  if (existing) {
+    return { key: existing, source: 'file', warning: fileWarning(keyFile, useKeychain ? 'created when no OS keychain was available' : 'SEALPOST_KEYCHAIN=off') };
+  }
+
   let keychainProblem = useKeychain ? '' : 'SEALPOST_KEYCHAIN=off';
   if (useKeychain) {
     try {
@@ -63,10 +71,6 @@ export async function loadAppKey(dataDir: string, env: NodeJS.ProcessEnv = proce
       keychainProblem = `OS keychain unavailable: ${err.message}`;
     }
   }
-
-  const keyFile = path.join(dataDir, APP_KEY_FILE);
-  const existing = readKeyFile(keyFile);
-  if (existing) return { key: existing, source: 'file', warning: fileWarning(keyFile, keychainProblem || 'created when no OS keychain was available') };
 
   if (fs.existsSync(path.join(dataDir, DIRECTORY_FILE))) {
     throw new AppKeyError(

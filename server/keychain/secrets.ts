@@ -21,8 +21,9 @@ function checkName(name: string): void {
 /**
  * Get/set/delete named string secrets. Keychain items use service "sealpost", account
  * "secret:<name>"; the keychain is per OS user, so names must be unique across data dirs (use ids).
- * The fallback file is rewritten whole on each change; writes are serialized within this process
- * only — two processes changing secrets at the same instant can lose one update.
+ * The fallback file is rewritten whole (atomically) on each change. Its read-modify-write is
+ * synchronous, so stores in one process never interleave; two PROCESSES (CLI and server) changing
+ * secrets at the same instant can lose one update.
  */
 export class SecretStore {
   readonly #file: string;

@@ -112,14 +112,18 @@ test('with no session bus the app key and secrets fall back to 0600 files, with 
   assert.equal(again.secret, 'relay-pw-73');
 });
 
-test('a bus without a keyring daemon also falls back, and the key file keeps winning once a keyring appears', { skip }, async () => {
+test('a bus without a keyring daemon also falls back, and that key file keeps winning once a keyring holds another key', { skip }, async () => {
   const home = path.join(tmp, 'home3');
   const dataDir = path.join(tmp, 'data3');
   const node = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(script)} ${JSON.stringify(dataDir)} get`;
   const noDaemon = await run('dbus-run-session', ['--', 'sh', '-c', node], baseEnv(home));
   assert.equal(noDaemon.source, 'file');
   assert.match(noDaemon.warning ?? '', /OS keychain unavailable/);
-  // Later the same data dir runs where a keyring works: it must keep using the key its data was made with.
+  // Later a keyring works and already holds another data dir's app key (the item is per OS user):
+  // this data dir must keep using the key its data was made with.
+  const other = await inKeyringSession(home, path.join(tmp, 'data3-other'), 'get');
+  assert.equal(other.source, 'keychain');
+  assert.notEqual(other.key, noDaemon.key);
   const withKeyring = await inKeyringSession(home, dataDir, 'get');
   assert.equal(withKeyring.source, 'file');
   assert.equal(withKeyring.key, noDaemon.key);
