@@ -9,7 +9,7 @@ import { Directory } from './directory/index.js';
 import { loadAppKey } from './keychain/index.js';
 import { createLogger, type Logger } from './log.js';
 import { openMailboxStore } from './mailbox/index.js';
-import { createAdminPlaceholderService } from './placeholder-service.js';
+import { ListenError, createAdminPlaceholderService } from './placeholder-service.js';
 import { openSealedQueue } from './queue/index.js';
 import { createOutboundService, openOutboundQueue } from './smtp/outbound/service.js';
 
@@ -133,7 +133,7 @@ export async function startApp(sources: ConfigSources = {}, options: OpenContext
   try {
     for (const service of services) {
       started.push(service);
-      listeners.push(...(await service.start()));
+      listeners.push(...(await service.start().catch((error: unknown) => Promise.reject(asListenError(service.name, error)))));
     }
   } catch (error) {
     await stop();
@@ -141,4 +141,14 @@ export async function startApp(sources: ConfigSources = {}, options: OpenContext
   }
   ctx.logger.info({ event: 'app.started', listeners: listeners.length }, 'started');
   return { ctx, listeners, stop };
+}
+
+/** A bind failure from any service becomes one sentence for the user (port taken, no permission). */
+function asListenError(serviceName: string, error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof ListenError) return error;
+  const { code, address, port } = error as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') return error;
+  const where = address !== undefined && port !== undefined ? `${address}:${port}` : 'its address';
+  const reason = code === 'EADDRINUSE' ? 'the port is already in use' : code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : 'the address is not available on this machine';
+  return new ListenError(`Cannot open the ${serviceName} listener on ${where}: ${reason}.`);
 }
