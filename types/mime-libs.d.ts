@@ -28,6 +28,10 @@ declare module 'libqp' {
   export default libqp;
 }
 
-declare module 'html-to-text' {
-  export function convert(html: string, options?: Record<string, unknown>): string;
+declare module 'he' {
+  const he: {
+    /** Decodes HTML character references (named, decimal, hex). */
+    decode(html: string): string;
+  };
+  export default he;
 }
