@@ -235,7 +235,13 @@ export class Accounts {
       // Trap: the file is re-keyed before the directory row changes; a crash between the two leaves the
       // mailbox under the new key with the old verifier (see report / issue 3 for the recovery record).
       await this.mailboxes.rekey(alias.mailboxId, material.mailboxKey, keys.mailboxKey);
-      this.directory.updateAliasKeys(alias.id, { salt, kdf: this.kdf, verifier: keys.verifier, wrappedPrivateKey });
+      try {
+        this.directory.updateAliasKeys(alias.id, { salt, kdf: this.kdf, verifier: keys.verifier, wrappedPrivateKey });
+      } catch (error) {
+        // The directory refused (busy, disk full): put the old key back so the old password keeps working.
+        await this.mailboxes.rekey(alias.mailboxId, keys.mailboxKey, material.mailboxKey);
+        throw error;
+      }
       this.keyRing.forgetPassword(alias.id);
       if (this.keyRing.has(alias.id)) this.keyRing.put(alias.id, { mailboxKey: keys.mailboxKey, privateKey: material.privateKey });
       this.logger.info({ event: 'alias.password_changed', aliasId: alias.id }, 'alias password changed');
