@@ -58,27 +58,32 @@ export interface RemoteDeps {
   readonly settings: TargetSettings;
   readonly secrets: TargetSecrets;
   readonly env?: Env;
+  /** rclone's idle I/O timeout in seconds (default SEALPOST_RCLONE_TIMEOUT or 30). */
+  readonly timeoutSeconds?: number;
 }
 
 /** Entry of the remote manifest.json (same fields as the local manifest). */
 type RemoteGeneration = Omit<Generation, 'remotes'>;
 
-const COMMON_FLAGS = [
-  '--fast-list', // always: s3rver and R2 listings are only right (and cheapest) recursively
-  '--use-json-log',
-  '--log-level',
-  'INFO',
-  '--stats',
-  '1s',
-  '--retries',
-  '1',
-  '--low-level-retries',
-  '1',
-  '--contimeout',
-  '10s',
-  '--timeout',
-  '30s',
-];
+/** Flags on every call; the short retries and timeouts make a wrong secret or dead endpoint fail fast, never hang. */
+function commonFlags(timeoutSeconds: number): string[] {
+  return [
+    '--fast-list', // always: s3rver and R2 listings are only right (and cheapest) recursively
+    '--use-json-log',
+    '--log-level',
+    'INFO',
+    '--stats',
+    '1s',
+    '--retries',
+    '1',
+    '--low-level-retries',
+    '1',
+    '--contimeout',
+    `${Math.min(10, timeoutSeconds)}s`,
+    '--timeout',
+    `${timeoutSeconds}s`,
+  ];
+}
 
 /** Turns rclone's failure into one sentence a user can act on. */
 export function explainFailure(target: RemoteTarget, run: RcloneRun): RemoteError {
@@ -86,6 +91,9 @@ export function explainFailure(target: RemoteTarget, run: RcloneRun): RemoteErro
   if (run.timedOut) return new RemoteError(`Remote "${target.name}" did not answer in time (${endpointOf(target)})`, 'REMOTE_TIMEOUT');
   if (/SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied|InvalidToken|status code: 40[13]|Forbidden|Unauthorized/i.test(text)) {
     return new RemoteError(`Remote "${target.name}" refused the credentials: check the access key id and the secret`, 'REMOTE_AUTH');
+  }
+  if (/timeout awaiting response headers|Client\.Timeout|deadline exceeded|i\/o timeout/i.test(text)) {
+    return new RemoteError(`Remote "${target.name}" did not answer in time (${endpointOf(target)})`, 'REMOTE_TIMEOUT');
   }
   if (/NoSuchBucket|bucket.*not.*exist/i.test(text)) return new RemoteError(`Bucket "${target.bucket}" does not exist on remote "${target.name}"`, 'REMOTE_BUCKET');
   if (/connection refused|no such host|i\/o timeout|dial tcp|network is unreachable|deadline exceeded|TLS handshake/i.test(text)) {
@@ -97,9 +105,12 @@ export function explainFailure(target: RemoteTarget, run: RcloneRun): RemoteErro
 
 export class Remotes {
   private readonly env: Env;
+  private readonly timeoutSeconds: number;
 
   constructor(private readonly deps: RemoteDeps) {
     this.env = deps.env ?? process.env;
+    const fromEnv = Number(this.env.SEALPOST_RCLONE_TIMEOUT);
+    this.timeoutSeconds = deps.timeoutSeconds ?? (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 30);
   }
 
   list(): RemoteTarget[] {
@@ -145,11 +156,12 @@ export class Remotes {
     try {
       return await runRclone({
         bin,
-        args: [...args, ...COMMON_FLAGS],
+        args: [...args, ...commonFlags(this.timeoutSeconds)],
         env: { ...baseEnv(this.env, home), ...rcloneTargetEnv(target, secret) },
         ...(options.stdin ? { stdin: options.stdin } : {}),
         ...(options.onLog ? { onLog: options.onLog } : {}),
-        killAfterMs: 30 * 60_000,
+        // A transfer can be long, but a listing or a manifest never is: bound both so nothing hangs.
+        killAfterMs: args[0] === 'copy' ? 6 * 60 * 60_000 : Math.max(60_000, this.timeoutSeconds * 4_000),
       });
     } finally {
       fs.rmSync(home, { recursive: true, force: true });
@@ -202,7 +214,22 @@ export class Remotes {
       const local = readManifest(this.deps.dataDir, mailboxId).generations;
       const objects = new Set((await this.listObjects(target, mailboxId)).map((o) => o.name));
       const remoteManifest = await this.readRemoteManifest(target, mailboxId);
-      const missing = local.filter((g) => !objects.has(`${g.id}.sqlite`));
+      // The candidate set: what is on the target (manifest entries whose object exists, or bare objects) plus every local generation.
+      const onRemote = new Map<string, RemoteGeneration>();
+      for (const g of remoteManifest) if (objects.has(`${g.id}.sqlite`)) onRemote.set(g.id, g);
+      for (const name of objects) {
+        const id = name.replace(/\.sqlite$/, '');
+        if (name.endsWith('.sqlite') && !name.endsWith('.queue.sqlite') && isGenerationId(id) && !onRemote.has(id)) {
+          const l = local.find((g) => g.id === id);
+          onRemote.set(id, l ? stripRemotes(l) : { id, time: timeOfGenerationId(id).toISOString(), size: 0, sha256: '', verifiedWithKey: false, sourceSchemaVersion: null, kind: 'manual' });
+        }
+      }
+      const candidates = new Map(onRemote);
+      for (const g of local) if (!candidates.has(g.id)) candidates.set(g.id, stripRemotes(g));
+      // Retention first, so a generation the target would prune is never uploaded (nor re-uploaded on every push).
+      const doomed = generationsToPrune([...candidates.values()], target.retention);
+      const doomedIds = new Set(doomed.map((g) => g.id));
+      const missing = local.filter((g) => !onRemote.has(g.id) && !doomedIds.has(g.id));
       const files = missing.flatMap((g) => [`${g.id}.sqlite`, ...(g.queue ? [`${g.id}.queue.sqlite`] : []), ...(g.wal ? [`${g.id}.sqlite-wal`] : [])]);
       if (files.length) {
         const list = path.join(paths.scratch(), `push-${randomUUID()}.txt`);
@@ -216,30 +243,18 @@ export class Remotes {
           removeIfExists(list);
         }
       }
-      // The remote set: what was there (manifest entries whose object exists) plus what we uploaded.
-      const byId = new Map<string, RemoteGeneration>();
-      for (const g of remoteManifest) if (objects.has(`${g.id}.sqlite`)) byId.set(g.id, g);
-      for (const name of objects) {
-        const id = name.replace(/\.sqlite$/, '');
-        if (name.endsWith('.sqlite') && !name.endsWith('.queue.sqlite') && isGenerationId(id) && !byId.has(id)) {
-          const l = local.find((g) => g.id === id);
-          byId.set(id, l ? stripRemotes(l) : { id, time: timeOfGenerationId(id).toISOString(), size: 0, sha256: '', verifiedWithKey: false, sourceSchemaVersion: null, kind: 'manual' });
-        }
-      }
-      for (const g of local) if (!byId.has(g.id)) byId.set(g.id, stripRemotes(g));
-      const doomed = generationsToPrune([...byId.values()], target.retention);
-      if (doomed.length) {
-        const names = doomed.flatMap((g) => [`${g.id}.sqlite`, `${g.id}.queue.sqlite`, `${g.id}.sqlite-wal`]).filter((n) => objects.has(n) || files.includes(n));
+      const pruneNames = [...onRemote.keys()].filter((id) => doomedIds.has(id)).flatMap((id) => [`${id}.sqlite`, `${id}.queue.sqlite`, `${id}.sqlite-wal`]).filter((n) => objects.has(n));
+      if (pruneNames.length) {
         const list = path.join(paths.scratch(), `prune-${randomUUID()}.txt`);
-        fs.writeFileSync(list, names.join('\n') + '\n', { mode: 0o600 });
+        fs.writeFileSync(list, pruneNames.join('\n') + '\n', { mode: 0o600 });
         try {
           const run = await this.rclone(target, ['delete', '--files-from-raw', list, this.remotePath(target, mailboxId)]);
           if (run.code !== 0) throw explainFailure(target, run);
         } finally {
           removeIfExists(list);
         }
-        for (const g of doomed) byId.delete(g.id);
       }
+      const byId = new Map([...candidates].filter(([id]) => !doomedIds.has(id) && (onRemote.has(id) || missing.some((g) => g.id === id))));
       const remaining = [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
       const manifest = Buffer.from(JSON.stringify({ version: 1, mailboxId, generations: remaining }, null, 2) + '\n');
       const run = await this.rclone(target, ['rcat', `${this.remotePath(target, mailboxId)}manifest.json`], { stdin: manifest });
@@ -251,7 +266,7 @@ export class Remotes {
           return { ...g, remotes: remoteIds.has(g.id) ? [...others, target.name] : others };
         }),
       );
-      return { target: target.name, uploaded: missing.map((g) => g.id), pruned: doomed.map((g) => g.id), remote: [...remoteIds] };
+      return { target: target.name, uploaded: missing.map((g) => g.id), pruned: [...onRemote.keys()].filter((id) => doomedIds.has(id)), remote: [...remoteIds] };
     }, 120_000);
   }
 

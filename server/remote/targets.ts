@@ -22,6 +22,8 @@ export interface RemoteTarget {
   readonly endpoint?: string;
   readonly region?: string;
   readonly pathStyle?: boolean;
+  /** S3 only: sign with AWS signature v2 (old S3-compatible servers; never R2). */
+  readonly v2Auth?: boolean;
   readonly retention: RetentionPolicy;
 }
 
@@ -59,6 +61,7 @@ export interface NewTarget {
   readonly endpoint?: string;
   readonly region?: string;
   readonly pathStyle?: boolean;
+  readonly v2Auth?: boolean;
   readonly prefix?: string;
   readonly retention?: RetentionPolicy;
 }
@@ -96,6 +99,7 @@ export function makeTarget(input: NewTarget): RemoteTarget {
     ...(input.endpoint ? { endpoint: input.endpoint.replace(/\/+$/, '') } : {}),
     ...(input.region ? { region: input.region } : {}),
     ...(input.pathStyle !== undefined ? { pathStyle: input.pathStyle } : {}),
+    ...(input.kind === 's3' && input.v2Auth ? { v2Auth: true } : {}),
     retention: input.retention ?? DEFAULT_RETENTION,
   };
 }
@@ -134,6 +138,7 @@ export function rcloneTargetEnv(target: RemoteTarget, secret: string): Record<st
     // Bucket-scoped R2 tokens may not create buckets: never try, the bucket must exist.
     RCLONE_CONFIG_SEALPOST_NO_CHECK_BUCKET: 'true',
     RCLONE_CONFIG_SEALPOST_ENV_AUTH: 'false',
+    ...(target.kind === 's3' && target.v2Auth ? { RCLONE_CONFIG_SEALPOST_V2_AUTH: 'true' } : {}),
   };
 }
 
