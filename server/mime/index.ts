@@ -10,7 +10,7 @@ import { ParsePool } from './pool.js';
 
 export type { MimePart, MessageStructure, SearchText, ParsedMessage, RangeReader } from './types.js';
 export { fetchSection, parseSectionSpec, sectionRange, sectionSize, locatePart, filterHeader } from './sections.js';
-export type { SectionSpec, SectionKind } from './sections.js';
+export type { SectionSpec, SectionKind, Located } from './sections.js';
 
 /** Messages at least this large are parsed in a worker thread by parseMessageAsync. */
 export const WORKER_THRESHOLD = 1024 * 1024;

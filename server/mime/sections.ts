@@ -14,7 +14,7 @@ export interface SectionSpec {
   readonly partial?: { readonly start: number; readonly length?: number };
 }
 
-interface Located {
+export interface Located {
   node: MimePart;
   /** True when `node` is addressed as a message (root or encapsulated), false as a body part. */
   asMessage: boolean;
