@@ -38,7 +38,9 @@ export function makeDkimKey(domain: string, selector = 's1'): DkimKey {
 
 /** Signs a message with mailauth's dkimSign; returns the signed bytes. */
 export async function signed(raw: Buffer, key: DkimKey): Promise<Buffer> {
-  const result = await dkimSign(raw, { canonicalization: 'relaxed/relaxed', signatureData: [{ signingDomain: key.domain, selector: key.selector, privateKey: key.privateKey }] });
+  const signature = { canonicalization: 'relaxed/relaxed', signingDomain: key.domain, selector: key.selector, privateKey: key.privateKey };
+  // mailauth signs what signatureData lists; its typings also want the fields at the top level.
+  const result = await dkimSign(raw, { ...signature, signatureData: [signature] });
   return Buffer.concat([Buffer.from(result.signatures), raw]);
 }
 
