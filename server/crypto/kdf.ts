@@ -7,8 +7,8 @@ import { asBuffer, randomBytes, wipe } from './bytes.js';
 
 /**
  * Default argon2id cost for new aliases: 64 MiB, 3 passes, 1 lane (≈ OWASP/RFC 9106 "second
- * recommended" memory-constrained profile). Measured ≈ 0.2 s per derivation on a 2-core home
- * server (`npm run bench -- crypto`). Each concurrent derivation holds 64 MiB on one libuv
+ * recommended" memory-constrained profile). Measured 70–250 ms per derivation on the 2-core build
+ * machine (low figure nearly idle, high figure at load ≈ 10; `npm run bench -- crypto`). Each concurrent derivation holds 64 MiB on one libuv
  * worker thread (4 by default), so the peak is ≈ 256 MiB. Stored per alias, so it can be raised.
  */
 export const DEFAULT_KDF: KdfParams = Object.freeze({
