@@ -8,7 +8,7 @@ import {
   applyFlags, checkSpecialUse, decodeKeywords, DELETED, encodeKeywords, flagList, normalizePath, parentsOf, parseFlags,
 } from './names.js';
 import { canonicalBytes, parseForStore, serializeStructureForStore, deserializeStructureFromStore } from './parse.js';
-import { compileSearch, encodeSearchText, uidSetSql } from './search.js';
+import { compileSearch, encodeSearchText, indexedText, uidSetSql } from './search.js';
 import type { Db } from './sqlite.js';
 import type {
   AppendOptions, AppendResult, ChangeEntry, CopyResult, FolderInfo, FolderStatus, Mailbox, MailboxChangeEvent, MailboxId,
@@ -321,9 +321,7 @@ export class SqliteMailbox implements Mailbox {
           bodyId, part.rawStart, part.rawLen, attachment.id,
         );
       }
-      this.stmt('INSERT INTO search_index (rowid, subject, from_, to_, cc, bcc, body, headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
-        bodyId, searchText.subject, searchText.from, searchText.to, searchText.cc, searchText.bcc, searchText.body, searchText.headers,
-      );
+      this.stmt('INSERT INTO search_index (rowid, text) VALUES (?, ?)').run(bodyId, indexedText(searchText));
       const uid = f.uid_next;
       this.stmt(
         'INSERT INTO messages (folder_id, uid, modseq, sysflags, keywords, internal_date, size, body_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',

@@ -11,10 +11,6 @@ import type { SearchText } from '../mime/types.js';
 
 export type SearchField = keyof SearchText;
 const FIELDS: readonly SearchField[] = ['subject', 'from', 'to', 'cc', 'bcc', 'body', 'headers'];
-/** FTS5 column of each field ('from'/'to' are SQL keywords, hence the underscore). */
-const FTS_COLUMN: Record<SearchField, string> = {
-  subject: 'subject', from: 'from_', to: 'to_', cc: 'cc', bcc: 'bcc', body: 'body', headers: 'headers',
-};
 
 /**
  * Case folding used for both the stored text and the search key, so they always agree: compatibility
@@ -67,15 +63,20 @@ export function registerSearchFunctions(db: Db): void {
   });
 }
 
+/** The one text the trigram index holds for a body: every field (a superset of what any key searches). */
+export function indexedText(text: Record<SearchField, string>): string {
+  return FIELDS.map((f) => text[f]).join('\n');
+}
+
 /** An FTS5 query that every text containing `needle` satisfies: the AND of trigrams covering it. */
-export function trigramQuery(needle: string, columns: readonly string[]): string | null {
+export function trigramQuery(needle: string): string | null {
   const chars = Array.from(needle);
   if (chars.length < 3) return null;
   const starts: number[] = [];
   for (let i = 0; i + 3 <= chars.length; i += 3) starts.push(i);
   if (starts[starts.length - 1] !== chars.length - 3) starts.push(chars.length - 3);
   const terms = starts.map((i) => `"${chars.slice(i, i + 3).join('').replace(/"/g, '""')}"`);
-  return `{${columns.join(' ')}} : (${terms.join(' AND ')})`;
+  return terms.join(' AND ');
 }
 
 /** SQL for "uid in set"; `*` (Infinity) is the highest UID of the folder, as IMAP defines it. */
@@ -110,7 +111,7 @@ function textKey(fields: readonly SearchField[], value: string, params: unknown[
   const needle = foldCase(value);
   if (needle.length === 0) return '1';
   const contains = `mbx_contains(b.search, ?, ?)`;
-  const fts = trigramQuery(needle, fields.map((f) => FTS_COLUMN[f]));
+  const fts = trigramQuery(needle);
   if (fts === null) {
     params.push(fields.join(','), needle);
     return contains;
@@ -145,7 +146,7 @@ function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId:
       const name = foldCase(q.name.trim());
       if (!/^[\x21-\x39\x3b-\x7e]+$/.test(name)) throw new InvalidRequest('bad header name');
       const needle = foldCase(q.value);
-      const fts = trigramQuery(needle, ['headers']);
+      const fts = trigramQuery(needle);
       if (fts === null) {
         params.push(name, needle);
         return 'mbx_header(b.search, ?, ?)';
