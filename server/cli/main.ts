@@ -7,6 +7,8 @@ import { reportError, withDataOption } from './common.js';
 import { doctorCommand } from './doctor.js';
 import { domainCommand } from './domain.js';
 import { serveCommand } from './serve.js';
+import { backupCommand, exportCommand, importCommand, restoreCommand } from './backup.js';
+import { remoteCommand } from './remote.js';
 import { addDomainDkimCommand, outboundCommand, relayCommand } from './sending.js';
 
 export function buildProgram(): Command {
@@ -20,7 +22,12 @@ export function buildProgram(): Command {
     .addCommand(queueStatusCommand())
     .addCommand(outboundCommand())
     .addCommand(relayCommand())
-    .addCommand(doctorCommand());
+    .addCommand(doctorCommand())
+    .addCommand(backupCommand())
+    .addCommand(restoreCommand())
+    .addCommand(exportCommand())
+    .addCommand(importCommand())
+    .addCommand(remoteCommand());
   // A --data given before the sub-command applies to it (`sealpost --data DIR alias list`).
   program.hook('preAction', (_root, action) => {
     const rootData = program.opts<{ data?: string }>().data;

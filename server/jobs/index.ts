@@ -3,8 +3,7 @@
 import { Cron } from 'croner';
 import type { AppContext, Service } from '../context.js';
 import { backupAlias, backupSchedule, pruneGenerations, cleanInterruptedRestore, type BackupSchedule } from '../backup/index.js';
-import { Remotes } from '../remote/index.js';
-import { SecretStore } from '../keychain/index.js';
+import { remotesOf } from '../remote/index.js';
 
 export interface BackupRunReport {
   readonly mailboxes: number;
@@ -18,7 +17,7 @@ export interface BackupRunReport {
 /** One full pass: snapshot + retention for every alias, then push to each configured target. */
 export async function runScheduledBackups(ctx: AppContext, schedule: BackupSchedule): Promise<BackupRunReport> {
   const report = { mailboxes: 0, created: 0, unchanged: 0, failed: 0, pruned: 0, pushed: 0 };
-  const remotes = new Remotes({ dataDir: ctx.paths.root, settings: ctx.directory, secrets: new SecretStore(ctx.paths.root, ctx.appKey, { ...ctx.config.env }), env: ctx.config.env });
+  const remotes = remotesOf(ctx);
   const targets = remotes.list();
   for (const alias of ctx.directory.listAliases()) {
     report.mailboxes++;

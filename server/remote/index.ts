@@ -12,6 +12,7 @@ import { backupLockFile, withLock } from '../backup/lock.js';
 import { generationsToPrune } from '../backup/retention.js';
 import { ensureDir, fsyncDir, removeIfExists } from '../backup/fsutil.js';
 import { inWorker } from '../backup/worker.js';
+import { SecretStore } from '../keychain/index.js';
 import type { GenerationListing } from '../backup/generations.js';
 import { baseEnv, findRclone, runRclone, type Env, type RcloneLogLine, type RcloneRun } from './rclone.js';
 import {
@@ -366,4 +367,9 @@ function progressRelay(phase: RemoteProgress['phase'], onProgress?: (p: RemotePr
   return (line) => {
     if (line.stats) onProgress({ phase, bytes: line.stats.bytes, totalBytes: line.stats.totalBytes, transfers: line.stats.transfers, totalTransfers: line.stats.totalTransfers });
   };
+}
+
+/** The Remotes of an opened app context (directory settings + keychain secrets). */
+export function remotesOf(ctx: { paths: { root: string }; directory: TargetSettings; appKey: Buffer; config: { env: Env } }): Remotes {
+  return new Remotes({ dataDir: ctx.paths.root, settings: ctx.directory, secrets: new SecretStore(ctx.paths.root, ctx.appKey, { ...ctx.config.env }), env: ctx.config.env });
 }
