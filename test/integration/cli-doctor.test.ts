@@ -17,7 +17,7 @@ before(async () => {
   // A machine without a Secret Service: no app key in the environment, keychain on but unreachable.
   env = { ...data.env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/sealpost-test-bus' };
   delete env.SEALPOST_APP_KEY;
-  delete env.SEALPOST_KEYCHAIN;
+  env.SEALPOST_KEYCHAIN = 'on'; // really try the keychain (the test runner's SEALPOST_TEST=1 would otherwise skip it)
   delete env.DISPLAY;
   const ports = await freePorts(8);
   const names = ['SMTP', 'SUBMISSION', 'SUBMISSIONS', 'IMAP', 'IMAPS', 'POP3', 'POP3S', 'ADMIN'];
