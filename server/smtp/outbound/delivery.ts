@@ -68,12 +68,55 @@ const classify = (code: number): DeliveryOutcome['result'] => (code >= 200 && co
 
 const firstLine = (s: string): string => s.split(/\r?\n/)[0]?.slice(0, 500) ?? '';
 
-/** Runs one SMTP transaction; resolves with per-recipient outcomes or rejects with a connection-level error. */
-function transact(attempt: Attempt, options: DeliveryOptions, request: DeliveryRequest): Promise<DeliveryOutcome[]> {
+/** Outcomes of one message's transaction from the reply (or error) of conn.send. */
+function outcomesOf(request: DeliveryRequest, remote: string, err: SmtpError | null, info: SMTPConnection.SentMessageInfo | null): DeliveryOutcome[] | SmtpError {
+  if (err) {
+    if (err.rejectedErrors && err.rejectedErrors.length > 0) {
+      // every recipient refused at RCPT: each gets its own reply
+      const byRcpt = new Map(err.rejectedErrors.map((r) => [r.recipient ?? '', r]));
+      return request.recipients.map((rcpt) => {
+        const r = byRcpt.get(rcpt);
+        const code = r?.responseCode ?? 451;
+        return { rcpt, result: classify(code), code, response: firstLine(r?.response ?? r?.message ?? ''), remoteMta: remote };
+      });
+    }
+    if (typeof err.responseCode === 'number') {
+      // MAIL FROM, DATA or end-of-data refused: same reply for all recipients
+      const code = err.responseCode;
+      return request.recipients.map((rcpt) => ({ rcpt, result: classify(code), code, response: firstLine(err.response ?? err.message), remoteMta: remote }));
+    }
+    return err;
+  }
+  const rejected = new Map((info?.rejectedErrors ?? []).map((r) => [(r as SmtpError).recipient ?? '', r as SmtpError]));
+  const response = firstLine(info?.response ?? '250 OK');
+  const code = Number(/^\d{3}/.exec(response)?.[0] ?? 250);
+  return request.recipients.map((rcpt) => {
+    const r = rejected.get(rcpt);
+    if (r) {
+      const rc = r.responseCode ?? 451;
+      return { rcpt, result: classify(rc), code: rc, response: firstLine(r.response ?? r.message), remoteMta: remote };
+    }
+    return { rcpt, result: classify(code), code, response, remoteMta: remote };
+  });
+}
+
+/** Receives each message's outcomes as soon as its reply arrives (index into the requests). */
+export type OutcomeSink = (index: number, outcomes: DeliveryOutcome[]) => Promise<void> | void;
+
+/**
+ * Runs the messages one after another over one SMTP connection (greeting, EHLO, TLS and AUTH paid once).
+ * Each message's outcome is handed to `report` (and awaited) before the next MAIL FROM, so a crash can
+ * leave at most one message per connection delivered-but-unrecorded. Rejects only when the connection
+ * fails before the first message got an answer (the caller may try the next MX); a failure later reports
+ * the messages that are left as deferred.
+ */
+function transact(attempt: Attempt, options: DeliveryOptions, requests: readonly DeliveryRequest[], report: OutcomeSink): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
+    let done = 0;
     const conn = new SMTPConnection(connectionOptions(attempt, options));
-    const finish = (error: SmtpError | null, outcomes?: DeliveryOutcome[]): void => {
+    const remote = attempt.servername;
+    const finish = (error: SmtpError | null): void => {
       if (settled) return;
       settled = true;
       try {
@@ -82,68 +125,49 @@ function transact(attempt: Attempt, options: DeliveryOptions, request: DeliveryR
       } catch {
         // the socket is already gone
       }
-      if (error) reject(error);
-      else resolve(outcomes ?? []);
+      if (error && done === 0) return reject(error);
+      const why = error ? `4.4.2 ${remote}: ${firstLine(error.message)}` : '4.4.2 connection ended early';
+      const rest = requests.slice(done);
+      (async () => {
+        for (let i = 0; i < rest.length; i++) await report(done + i, deferAll(rest[i] as DeliveryRequest, 451, why, remote));
+      })().then(resolve, reject);
     };
     conn.once('error', (err: SmtpError) => finish(err));
     conn.once('end', () => finish(Object.assign(new Error('connection closed by the remote host'), { code: 'ECONNECTION' })));
-    const remote = attempt.servername;
-    const send = (): void => {
+    const next = (): void => {
+      const request = requests[done];
+      if (!request) return finish(null);
       conn.send({ from: request.sender, to: [...request.recipients] }, request.raw, (err, info) => {
-        if (err) {
-          const e = err as SmtpError;
-          if (e.rejectedErrors && e.rejectedErrors.length > 0) {
-            // every recipient refused at RCPT: each gets its own reply
-            const byRcpt = new Map(e.rejectedErrors.map((r) => [r.recipient ?? '', r]));
-            finish(
-              null,
-              request.recipients.map((rcpt) => {
-                const r = byRcpt.get(rcpt);
-                const code = r?.responseCode ?? 451;
-                return { rcpt, result: classify(code), code, response: firstLine(r?.response ?? r?.message ?? ''), remoteMta: remote };
-              }),
-            );
-            return;
-          }
-          if (typeof e.responseCode === 'number') {
-            // MAIL FROM, DATA or end-of-data refused: same reply for all recipients
-            const code = e.responseCode;
-            finish(null, request.recipients.map((rcpt) => ({ rcpt, result: classify(code), code, response: firstLine(e.response ?? e.message), remoteMta: remote })));
-            return;
-          }
-          finish(e);
-          return;
-        }
-        const rejected = new Map((info.rejectedErrors ?? []).map((r) => [(r as SmtpError).recipient ?? '', r as SmtpError]));
-        const response = firstLine(info.response ?? '250 OK');
-        const code = Number(/^\d{3}/.exec(response)?.[0] ?? 250);
-        finish(
-          null,
-          request.recipients.map((rcpt) => {
-            const r = rejected.get(rcpt);
-            if (r) {
-              const rc = r.responseCode ?? 451;
-              return { rcpt, result: classify(rc), code: rc, response: firstLine(r.response ?? r.message), remoteMta: remote };
-            }
-            return { rcpt, result: classify(code), code, response, remoteMta: remote };
-          }),
+        const outcome = outcomesOf(request, remote, (err as SmtpError | null) ?? null, err ? null : info);
+        if (outcome instanceof Error) return finish(outcome);
+        Promise.resolve(report(done, outcome)).then(
+          () => {
+            done++;
+            // after a refused transaction, RSET before the next MAIL FROM
+            if (err && done < requests.length) conn.reset((resetErr) => (resetErr ? finish(resetErr as SmtpError) : next()));
+            else next();
+          },
+          (reportErr: unknown) => {
+            done++;
+            finish(reportErr instanceof Error ? reportErr : new Error(String(reportErr)));
+          },
         );
       });
     };
     conn.connect(() => {
-      if (attempt.auth) {
-        conn.login(attempt.auth, (err) => {
-          if (err) {
-            const e = err as SmtpError;
-            // a refused login is the relay's configuration problem, not the recipient's: keep retrying
-            finish(Object.assign(new Error(`relay refused the login: ${firstLine(e.response ?? e.message)}`), { code: 'EAUTH', responseCode: 454 }));
-            return;
-          }
-          send();
-        });
-      } else send();
+      if (!attempt.auth) return next();
+      conn.login(attempt.auth, (err) => {
+        if (!err) return next();
+        const e = err as SmtpError;
+        // a refused login is the relay's configuration problem, not the recipients': keep retrying
+        finish(Object.assign(new Error(`relay refused the login: ${firstLine(e.response ?? e.message)}`), { code: 'EAUTH', responseCode: 454 }));
+      });
     });
   });
+}
+
+async function reportAll(requests: readonly DeliveryRequest[], report: OutcomeSink, f: (r: DeliveryRequest) => DeliveryOutcome[]): Promise<void> {
+  for (let i = 0; i < requests.length; i++) await report(i, f(requests[i] as DeliveryRequest));
 }
 
 const deferAll = (request: DeliveryRequest, code: number, response: string, remoteMta: string | null): DeliveryOutcome[] =>
@@ -221,43 +245,42 @@ export class Deliverer {
     });
   }
 
-  /** Delivers through the relay: one attempt, TLS and credentials as configured. */
-  async viaRelay(relay: RelayRoute, request: DeliveryRequest): Promise<DeliveryOutcome[]> {
+  /** Delivers through the relay over one connection: TLS and credentials as configured. */
+  async viaRelay(relay: RelayRoute, requests: readonly DeliveryRequest[], report: OutcomeSink): Promise<void> {
     try {
-      return await transact(relayAttempt(relay), this.options, request);
+      await transact(relayAttempt(relay), this.options, requests, report);
     } catch (error) {
       const e = error as SmtpError;
-      return deferAll(request, e.responseCode ?? 451, `4.4.1 relay ${relay.host}: ${firstLine(e.message)}`, relay.host);
+      await reportAll(requests, report, (r) => deferAll(r, e.responseCode ?? 451, `4.4.1 relay ${relay.host}: ${firstLine(e.message)}`, relay.host));
     }
   }
 
-  /** Delivers to the recipient domain's MX hosts in preference order (MTA-STS honoured). */
-  async direct(request: DeliveryRequest): Promise<DeliveryOutcome[]> {
+  /** Delivers messages for one domain to its MX hosts in preference order (MTA-STS honoured), one connection. */
+  async direct(domain: string, requests: readonly DeliveryRequest[], report: OutcomeSink): Promise<void> {
+    const all = (f: (r: DeliveryRequest) => DeliveryOutcome[]): Promise<void> => reportAll(requests, report, f);
     let hosts: { exchange: string; priority: number }[];
     try {
-      hosts = await this.resolver.resolveMx(request.domain);
+      hosts = await this.resolver.resolveMx(domain);
     } catch (error) {
       if (isNoRecordError(error)) {
         // no MX: RFC 5321 §5.1 implicit MX (the domain's own address), if it has one
-        hosts = [{ exchange: request.domain, priority: 0 }];
-      } else return deferAll(request, 451, `4.4.3 DNS lookup for ${request.domain} failed`, null);
+        hosts = [{ exchange: domain, priority: 0 }];
+      } else return all((r) => deferAll(r, 451, `4.4.3 DNS lookup for ${domain} failed`, null));
     }
     if (hosts.length === 1 && (hosts[0]?.exchange === '' || hosts[0]?.exchange === '.')) {
-      return bounceAll(request, `556 5.1.10 ${request.domain} accepts no mail (null MX)`);
+      return all((r) => bounceAll(r, `556 5.1.10 ${domain} accepts no mail (null MX)`));
     }
     hosts.sort((a, b) => a.priority - b.priority);
-    const policy = await this.mtaSts.policyFor(request.domain);
+    const policy = await this.mtaSts.policyFor(domain);
     const enforce = policy?.mode === 'enforce';
-    let lastError = `4.4.1 no MX host of ${request.domain} answered`;
+    let lastError = `4.4.1 no MX host of ${domain} answered`;
     let lastHost: string | null = null;
     let addressesFound = false;
     for (const mx of hosts) {
       const host = mx.exchange.replace(/\.$/, '').toLowerCase();
-      if (policy && policy.mode !== 'none' && !mxAllowed(policy, host)) {
-        if (enforce) {
-          lastError = `4.7.5 MX host ${host} is not allowed by the MTA-STS policy of ${request.domain}`;
-          continue;
-        }
+      if (enforce && policy && !mxAllowed(policy, host)) {
+        lastError = `4.7.5 MX host ${host} is not allowed by the MTA-STS policy of ${domain}`;
+        continue;
       }
       let addresses: string[] = [];
       try {
@@ -272,18 +295,10 @@ export class Deliverer {
       if (addresses.length === 0) continue;
       addressesFound = true;
       for (const address of addresses.slice(0, 2)) {
-        const attempt: Attempt = {
-          host: address,
-          port: this.options.mxPort,
-          servername: host,
-          secure: false,
-          requireTLS: enforce,
-          ignoreTLS: false,
-          verify: enforce,
-          auth: null,
-        };
+        // MTA-STS enforce: TLS required and the certificate must be valid for the MX name; else opportunistic
+        const attempt: Attempt = { host: address, port: this.options.mxPort, servername: host, secure: false, requireTLS: enforce, ignoreTLS: false, verify: enforce, auth: null };
         try {
-          return await transact(attempt, this.options, request);
+          return await transact(attempt, this.options, requests, report);
         } catch (error) {
           const e = error as SmtpError;
           lastHost = host;
@@ -291,9 +306,9 @@ export class Deliverer {
         }
       }
     }
-    if (!addressesFound && !lastError.startsWith('4.7.5') && hosts.every((h) => h.exchange === request.domain)) {
-      return bounceAll(request, `550 5.1.2 ${request.domain} has no mail server (no MX or address records)`);
+    if (!addressesFound && !lastError.startsWith('4.7.5') && hosts.every((h) => h.exchange === domain)) {
+      return all((r) => bounceAll(r, `550 5.1.2 ${domain} has no mail server (no MX or address records)`));
     }
-    return deferAll(request, 451, lastError, lastHost);
+    return all((r) => deferAll(r, 451, lastError, lastHost));
   }
 }

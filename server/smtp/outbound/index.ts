@@ -6,10 +6,10 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log.js';
 import type { DnsResolver } from '../dns.js';
 import { DkimKeys } from '../dkim/index.js';
-import { Deliverer, type DeliveryOutcome, type RelayConfig, type RelayRoute, type TlsMode } from './delivery.js';
+import { Deliverer, type DeliveryOutcome, type DeliveryRequest, type RelayConfig, type RelayRoute, type TlsMode } from './delivery.js';
 import { buildDsn, enhancedStatus, type DsnRecipient } from './dsn.js';
 import { DEFAULT_OUTBOUND_OPTIONS, type OutboundOptions } from './options.js';
-import { OutboundStore, type DeliveryJob, type MessageKind, type QueueCounts, type QueueEntry } from './store.js';
+import { OutboundStore, type DeliveryJob, type JobItem, type MessageKind, type QueueCounts, type QueueEntry } from './store.js';
 
 export type { MessageKind, QueueCounts, QueueEntry, RelayConfig, TlsMode, OutboundOptions };
 export { outboundOptionsFromEnv, DEFAULT_OUTBOUND_OPTIONS } from './options.js';
@@ -268,24 +268,44 @@ export class OutboundQueue {
   }
 
   private async run(job: DeliveryJob): Promise<void> {
-    const ids = new Map(job.recipients.map((r) => [r.rcpt, r]));
+    const pending = new Set<JobItem>(job.items);
     try {
-      const raw = this.store.raw(job.message.id);
-      if (!raw) return;
-      const request = { sender: job.message.sender, domain: job.domain, recipients: job.recipients.map((r) => r.rcpt), raw };
+      const requests: DeliveryRequest[] = [];
+      const items: JobItem[] = [];
+      for (const item of job.items) {
+        const raw = this.store.raw(item.message.id);
+        if (!raw) {
+          pending.delete(item);
+          continue;
+        }
+        items.push(item);
+        requests.push({ sender: item.message.sender, domain: job.domain, recipients: item.recipients.map((r) => r.rcpt), raw });
+      }
+      if (items.length === 0) return;
       const route = await this.relayRoute();
-      const outcomes = route ? await this.deliverer.viaRelay(route, request) : await this.deliverer.direct(request);
-      await this.apply(job, outcomes, raw);
+      // each message is recorded as soon as its reply arrives, before the next one is sent
+      const record = async (i: number, outcomes: DeliveryOutcome[]): Promise<void> => {
+        const item = items[i] as JobItem;
+        if (!pending.has(item)) return;
+        await this.apply(item, outcomes, (requests[i] as DeliveryRequest).raw);
+        pending.delete(item);
+      };
+      if (route) await this.deliverer.viaRelay(route, requests, record);
+      else await this.deliverer.direct(job.domain, requests, record);
     } catch (error) {
       // never lose a claimed recipient: whatever went wrong, put it back for a later attempt
       const now = Date.now();
-      const attempts = Math.max(...job.recipients.map((r) => r.attempts));
-      this.store.markDeferred([...ids.values()].map((r) => r.id), 451, '4.3.0 local error during delivery', now + retryDelay(attempts, this.options), now);
-      this.logger.error({ event: 'outbound.run_failed', queueId: job.message.id, err: error instanceof Error ? error.message : String(error) }, 'delivery attempt failed locally');
+      for (const item of pending) {
+        const attempts = Math.max(...item.recipients.map((r) => r.attempts));
+        this.store.markDeferred(item.recipients.map((r) => r.id), 451, '4.3.0 local error during delivery', now + retryDelay(attempts, this.options), now);
+      }
+      this.logger.error({ event: 'outbound.run_failed', domainJob: job.items.length, err: error instanceof Error ? error.message : String(error) }, 'delivery attempt failed locally');
+    } finally {
+      this.store.pruneFinished();
     }
   }
 
-  private async apply(job: DeliveryJob, outcomes: readonly DeliveryOutcome[], raw: Buffer): Promise<void> {
+  private async apply(job: JobItem, outcomes: readonly DeliveryOutcome[], raw: Buffer): Promise<void> {
     const now = Date.now();
     const byRcpt = new Map(job.recipients.map((r) => [r.rcpt, r]));
     const delivered: DeliveryOutcome[] = [];
@@ -320,10 +340,9 @@ export class OutboundQueue {
       for (const o of deferred) this.store.markDeferred([idOf(o)], o.code, o.response, next, now);
       this.logger.info({ event: 'outbound.deferred', queueId: job.message.id, recipients: deferred.length, code: deferred[0]?.code, retryInMs: next - now }, 'deferred');
     }
-    this.store.pruneFinished();
   }
 
-  private async report(job: DeliveryJob, action: 'failed' | 'delayed', outcomes: readonly DeliveryOutcome[], raw: Buffer, expired: boolean): Promise<void> {
+  private async report(job: JobItem, action: 'failed' | 'delayed', outcomes: readonly DeliveryOutcome[], raw: Buffer, expired: boolean): Promise<void> {
     // No DSN about a DSN (null sender) and none for forwarded mail, whose sender is someone else's.
     if (job.message.sender === '' || job.message.kind !== 'submission' || !this.deps.notifySender) return;
     const recipients: DsnRecipient[] = outcomes.map((o) => ({

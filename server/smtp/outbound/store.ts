@@ -35,11 +35,16 @@ export interface QueuedMessage {
   readonly size: number;
 }
 
-/** One SMTP transaction to run: a message and its due recipients in one domain. */
-export interface DeliveryJob {
+/** One message and its due recipients in the job's domain. */
+export interface JobItem {
   readonly message: QueuedMessage;
-  readonly domain: string;
   readonly recipients: readonly QueuedRecipient[];
+}
+
+/** One SMTP connection to run: up to `batch` messages for one recipient domain, sent one after another. */
+export interface DeliveryJob {
+  readonly domain: string;
+  readonly items: readonly JobItem[];
 }
 
 export interface QueueEntry extends QueuedMessage {
@@ -175,34 +180,48 @@ export class OutboundStore {
   }
 
   /**
-   * Claims up to `limit` due jobs (message × domain), marking their recipients `sending` in one commit.
-   * `admit(domain)` reserves a slot for the domain or says no (concurrency/rate limit reached).
+   * Claims up to `limit` due jobs, each up to `batch` messages of one domain, marking their recipients
+   * `sending` in one commit. `admit(domain)` reserves a slot for the domain or says no (its concurrency
+   * or rate limit is reached); the worker releases the slot when the job ends.
    */
-  claimDue(now: number, limit: number, admit: (domain: string) => boolean): DeliveryJob[] {
+  claimDue(now: number, limit: number, admit: (domain: string) => boolean, batch = 20): DeliveryJob[] {
     const jobs: DeliveryJob[] = [];
     this.db.transaction(() => {
       const groups = this.db
         .prepare(
           "SELECT message_id, domain, min(next_attempt) AS due FROM recipients WHERE state = 'queued' AND next_attempt <= ? GROUP BY message_id, domain ORDER BY due LIMIT ?",
         )
-        .all(now, Math.max(limit * 8, 32)) as { message_id: string; domain: string }[];
+        .all(now, limit * batch * 2 + 32) as { message_id: string; domain: string }[];
+      const byDomain = new Map<string, string[]>();
+      const refused = new Set<string>();
       for (const g of groups) {
-        if (jobs.length >= limit) break;
-        const message = this.db.prepare('SELECT id, kind, sender, alias_id, created, size FROM messages WHERE id = ?').get(g.message_id) as
-          | MessageRow
-          | undefined;
-        if (!message) continue;
-        const rows = this.db
-          .prepare("SELECT * FROM recipients WHERE message_id = ? AND domain = ? AND state = 'queued' AND next_attempt <= ? ORDER BY id")
-          .all(g.message_id, g.domain, now) as RecipientRow[];
-        if (rows.length === 0 || !admit(g.domain)) continue;
-        const mark = this.db.prepare("UPDATE recipients SET state = 'sending', attempts = attempts + 1, updated = ? WHERE id = ?");
-        for (const r of rows) mark.run(now, r.id);
-        jobs.push({
-          message: toMessage(message),
-          domain: g.domain,
-          recipients: rows.map((r) => toRecipient({ ...r, state: 'sending', attempts: r.attempts + 1 })),
-        });
+        if (refused.has(g.domain)) continue;
+        let list = byDomain.get(g.domain);
+        if (!list) {
+          if (byDomain.size >= limit) continue;
+          if (!admit(g.domain)) {
+            refused.add(g.domain);
+            continue;
+          }
+          list = [];
+          byDomain.set(g.domain, list);
+        }
+        if (list.length < batch) list.push(g.message_id);
+      }
+      const getMessage = this.db.prepare('SELECT id, kind, sender, alias_id, created, size FROM messages WHERE id = ?');
+      const getRows = this.db.prepare("SELECT * FROM recipients WHERE message_id = ? AND domain = ? AND state = 'queued' AND next_attempt <= ? ORDER BY id");
+      const mark = this.db.prepare("UPDATE recipients SET state = 'sending', attempts = attempts + 1, updated = ? WHERE id = ?");
+      for (const [domain, ids] of byDomain) {
+        const items: JobItem[] = [];
+        for (const id of ids) {
+          const message = getMessage.get(id) as MessageRow | undefined;
+          const rows = getRows.all(id, domain, now) as RecipientRow[];
+          if (!message || rows.length === 0) continue;
+          for (const r of rows) mark.run(now, r.id);
+          items.push({ message: toMessage(message), recipients: rows.map((r) => toRecipient({ ...r, state: 'sending', attempts: r.attempts + 1 })) });
+        }
+        // an empty job is still returned: the worker releases the domain slot admit() reserved
+        jobs.push({ domain, items });
       }
     })();
     return jobs;
