@@ -71,7 +71,13 @@ class SqliteMailboxStore implements MailboxStore {
   private readonly idleCloseMs: number;
   private readonly compression: Compression;
   private readonly encrypted: boolean;
+  /** Open handles, least recently used first. */
   private readonly handles = new Map<MailboxId, CachedHandle>();
+  /**
+   * Every handle object handed out, open or closed: re-opening with the same key revives the same
+   * Mailbox object, so a session holding it across an idle/LRU close works again once anyone re-opens.
+   */
+  private readonly known = new Map<MailboxId, CachedHandle>();
   private readonly busy = new Map<MailboxId, Promise<void>>();
   private readonly listeners = new Set<(event: MailboxChangeEvent) => void>();
   private readonly idleTimer: NodeJS.Timeout;
@@ -182,18 +188,25 @@ class SqliteMailboxStore implements MailboxStore {
       db.close();
       throw err;
     }
-    const handle = { id, file, db, lastUsed: Date.now(), statements: new Map(), digest } as Omit<CachedHandle, 'mailbox'> & {
-      mailbox?: SqliteMailbox;
-    };
-    const mailbox = new SqliteMailbox(handle, { compression: this.compression, emit: this.emit });
-    const entry: CachedHandle = Object.assign(handle, { mailbox });
+    let entry = this.known.get(id);
+    if (entry && timingSafeEqual(entry.digest, digest) && entry.file === file) {
+      entry.db = db;
+      entry.lastUsed = Date.now();
+    } else {
+      const handle = { id, file, db, lastUsed: Date.now(), statements: new Map(), digest } as Omit<CachedHandle, 'mailbox'> & {
+        mailbox?: SqliteMailbox;
+      };
+      const mailbox = new SqliteMailbox(handle, { compression: this.compression, emit: this.emit });
+      entry = Object.assign(handle, { mailbox });
+      this.known.set(id, entry);
+    }
     this.handles.set(id, entry);
     this.logger.debug({ mailboxId: id, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'mailbox opened');
     while (this.handles.size > this.maxOpen) {
       const oldest = this.handles.keys().next().value as MailboxId;
       this.closeHandle(oldest);
     }
-    return mailbox;
+    return entry.mailbox;
   }
 
   isOpen(id: MailboxId): boolean {
@@ -235,6 +248,7 @@ class SqliteMailboxStore implements MailboxStore {
     assertId(id);
     await this.exclusive(id, () => {
       this.closeHandle(id);
+      this.known.delete(id);
       const file = this.file(id);
       for (const s of ['', '-wal', '-shm', '-journal', '.rekey', '.rekey-wal', '.rekey-shm', '.rekey-journal']) unlinkQuiet(file + s);
       fsyncPath(this.dir);
@@ -276,6 +290,7 @@ class SqliteMailboxStore implements MailboxStore {
       try {
         step('locked');
         this.closeHandle(id);
+        this.known.delete(id); // Mailbox objects bound to the old key stay closed (MailboxLocked) for good
         cleanTmp();
         const started = process.hrtime.bigint();
         const src = this.openRaw(file, oldKey); // WrongKey here leaves everything as it was

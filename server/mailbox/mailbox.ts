@@ -3,7 +3,7 @@
 import { statSync } from 'node:fs';
 import type { Statement } from 'better-sqlite3-multiple-ciphers';
 import { compressSync, decompress, prepareParts, CHUNK_BYTES, type Compression } from './codec.js';
-import { FolderExists, InvalidRequest, MailboxLocked, NoSuchFolder, NoSuchMessage, OverQuota } from './errors.js';
+import { FolderExists, InvalidRequest, MailboxLocked, NoSuchFolder, NoSuchMessage, OverQuota, Retryable } from './errors.js';
 import {
   applyFlags, checkSpecialUse, decodeKeywords, DELETED, encodeKeywords, flagList, normalizePath, parentsOf, parseFlags,
 } from './names.js';
@@ -82,6 +82,14 @@ const messageMeta = (r: MessageRow): MessageMeta => ({
 const MESSAGE_COLUMNS =
   'm.id, m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.size, m.body_id, b.message_id, b.thread_id';
 
+// Transient SQLite conditions: busy beyond busy_timeout, disk full, I/O error. Nothing was committed.
+const TRANSIENT = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR_FSYNC']);
+
+function asRetryable(err: unknown): unknown {
+  const code = typeof err === 'object' && err !== null ? String((err as { code?: unknown }).code) : '';
+  return TRANSIENT.has(code) || code.startsWith('SQLITE_IOERR') ? new Retryable() : err;
+}
+
 function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && String((err as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT');
 }
@@ -116,7 +124,11 @@ export class SqliteMailbox implements Mailbox {
   }
 
   private write<T>(fn: () => T): T {
-    return this.db().transaction(fn).immediate();
+    try {
+      return this.db().transaction(fn).immediate();
+    } catch (err) {
+      throw asRetryable(err);
+    }
   }
 
   private folder(path: string): FolderRow {

@@ -66,7 +66,8 @@ describe('mailbox store: opening and keys', () => {
       assert.ok(small.store.isOpen(b.id) && small.store.isOpen(c.id));
       assert.throws(() => a.mailbox.listFolders(), MailboxLocked, 'a closed handle says so');
       const reopened = await small.store.open(a.id, a.key);
-      assert.equal(reopened.listFolders().length, 6);
+      assert.equal(reopened, a.mailbox, 're-opening with the same key revives the Mailbox object sessions hold');
+      assert.equal(a.mailbox.listFolders().length, 6);
       await sleep(600);
       assert.equal(small.store.isOpen(a.id), false, 'idle handles are closed');
       assert.equal(existsSync(join(small.dataDir, 'mailboxes', `${a.id}.sqlite-wal`)), false, 'WAL checkpointed on close');
@@ -305,6 +306,22 @@ describe('mailbox store: messages', () => {
     assert.equal(mb.status('INBOX').messages, count);
     const other = await mb.appendOnce('INBOX', raw, { dedupeKey: 'queue-item-2' });
     assert.equal(other.uid, first.uid + 1);
+  });
+
+  test('replies share the thread of the message they answer (References / In-Reply-To / Message-ID)', async () => {
+    mb.createFolder('Threads');
+    const msg = (id: string, extra: string[]): Buffer =>
+      Buffer.from(simpleMessage('t', 'b', extra).toString().replace(/Message-ID: <[^>]+>/, `Message-ID: <${id}>`));
+    await mb.append('Threads', msg('root@x', []));
+    await mb.append('Threads', msg('r1@x', ['In-Reply-To: <root2@x>']));
+    await mb.append('Threads', msg('root2@x', []));
+    await mb.append('Threads', msg('r2@x', ['References: <root2@x> <r1@x>']));
+    await mb.append('Threads', msg('other@x', []));
+    const threads = mb.listMessages('Threads').map((m) => m.threadId);
+    assert.equal(threads[1], threads[2], 'a parent arriving after its reply joins the reply\'s thread');
+    assert.equal(threads[2], threads[3]);
+    assert.notEqual(threads[3], threads[4]);
+    assert.notEqual(threads[0], threads[1]);
   });
 
   test('append to a missing folder fails with NoSuchFolder; bad input is refused', async () => {
