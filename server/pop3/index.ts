@@ -147,6 +147,8 @@ export function createPop3Service(ctx: AppContext): Service {
   class SealpostPop3Connection extends POP3Connection {
     constructor(server: POP3Server, socket: net.Socket, options: Record<string, unknown>) {
       super(server, socket, options);
+      // "+OK", the message and "." are separate writes: without TCP_NODELAY each RETR waits on a delayed ACK
+      socket.setNoDelay(true);
       // Loopback clients may log in without TLS: a per-connection view of the server with ignoreSTARTTLS.
       if (isLoopback(this.remoteAddress)) {
         this._server = Object.create(server, { options: { value: { ...server.options, ignoreSTARTTLS: true } } }) as POP3Server;
