@@ -98,6 +98,19 @@ export function guardInput(connection: ImapConnection, state: ConnectionState, l
     } else {
       state.literalCount = 0;
     }
+    if (command.final && /QRESYNC/i.test(line)) command.value = quoteQresyncSets(line);
     oncommand(command, callback);
   };
+}
+
+/**
+ * imap-core's parser rejects sequence sets ("1:5", "1,3") inside parenthesised lists, which is exactly where
+ * SELECT … (QRESYNC (uidvalidity modseq known-uids (seq-match))) puts them: quote them so they parse as strings.
+ */
+export function quoteQresyncSets(line: string): string {
+  const at = line.search(/\(QRESYNC\s*\(/i);
+  if (at < 0 || !/^\S+\s+(SELECT|EXAMINE)\s/i.test(line)) return line;
+  const head = line.slice(0, at);
+  const tail = line.slice(at).replace(/(?<=[\s(])([\d*]+[:,][\d:*,]*)(?=[\s)])/g, '"$1"');
+  return head + tail;
 }

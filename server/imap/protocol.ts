@@ -74,3 +74,13 @@ export function reportExpunged(session: ImapSession, uids: readonly number[], qr
   }
   if (reported.length) writeUntagged(session, `* VANISHED ${packUids(reported)}`);
 }
+
+/**
+ * imap-core's UNSUBSCRIBE and APPEND hand us the folder name still as a 'binary' string (UTF-8 bytes one
+ * char each) when UTF8=ACCEPT is on. Decode it when it is valid UTF-8; leave real Latin-1 names alone.
+ */
+export function decodeBinaryPath(path: string): string {
+  if (!/[\u0080-\u00ff]/.test(path) || /[^\u0000-\u00ff]/.test(path)) return path;
+  const decoded = Buffer.from(path, 'binary').toString('utf8');
+  return decoded.includes('\ufffd') ? path : decoded;
+}

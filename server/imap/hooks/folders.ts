@@ -1,6 +1,7 @@
 // LIST, LSUB, CREATE, RENAME, DELETE, SUBSCRIBE, UNSUBSCRIBE, STATUS: thin translations to the folder verbs.
 import type { ImapSession } from '@zone-eu/wildduck/imap-core/index.js';
 import type { MailboxNotifier } from '../notifier.js';
+import { decodeBinaryPath } from '../protocol.js';
 import { SelectedFolder, userOf } from '../state.js';
 
 export function folderHooks(notifier: MailboxNotifier) {
@@ -40,7 +41,7 @@ export function folderHooks(notifier: MailboxNotifier) {
     },
 
     onUnsubscribe(path: string, session: ImapSession): unknown[] {
-      userOf(session).mailbox.subscribe(path, false);
+      userOf(session).mailbox.subscribe(decodeBinaryPath(path), false);
       return [true];
     },
 

@@ -1,7 +1,7 @@
 // APPEND, STORE, EXPUNGE / UID EXPUNGE / CLOSE, COPY, MOVE.
 import type { ImapSession } from '@zone-eu/wildduck/imap-core/index.js';
 import { imapNo } from '../errors.js';
-import { packUids, reportExpunged, writeUntagged } from '../protocol.js';
+import { decodeBinaryPath, packUids, reportExpunged, writeUntagged } from '../protocol.js';
 import { asSelected, stateOf, toUidSet, userOf } from '../state.js';
 
 interface StoreUpdate {
@@ -45,7 +45,7 @@ export function messageHooks() {
       const date = internalDate ? parseInternalDate(internalDate) : null;
       if (internalDate && !date) throw imapNo(null, 'Invalid date-time');
       // New messages reach this session's own SELECT through the journal (EXISTS), like anyone else's.
-      const result = await mailbox.append(path, raw, { flags, ...(date ? { internalDate: date } : {}) });
+      const result = await mailbox.append(decodeBinaryPath(path), raw, { flags, ...(date ? { internalDate: date } : {}) });
       return [true, { uid: result.uid, uidValidity: result.uidValidity }];
     },
 
