@@ -20,6 +20,7 @@ import {
   type GenerationListing,
 } from '../backup/index.js';
 import { remotesOf } from '../remote/index.js';
+import { isGenerationId } from '../backup/paths.js';
 import { formatSize, printJson, readSecrets, withContext, withDataOption, type DataOptions } from './common.js';
 
 interface Unlocked {
@@ -134,6 +135,7 @@ export function backupCommand(): Command {
 
 /** Restores (replace, or --folder copies) a generation that is local or, failing that, on a remote. */
 export async function runRestore(ctx: AppContext, address: string, generation: string, password: string, options: { folder?: string[]; target?: string; json?: boolean; fromRemote?: boolean }): Promise<void> {
+  if (!isGenerationId(generation)) throw new UserError(`"${generation}" is not a generation id (see "backup list")`, 'BAD_GENERATION');
   const unlocked = await unlockWith(ctx, address, password);
   try {
     const mailboxId = unlocked.alias.mailboxId;
