@@ -9,7 +9,7 @@ import { Directory } from './directory/index.js';
 import { loadAppKey } from './keychain/index.js';
 import { createLogger, type Logger } from './log.js';
 import { openMailboxStore } from './mailbox/index.js';
-import { ListenError, createAdminPlaceholderService } from './placeholder-service.js';
+import { ListenError } from './placeholder-service.js';
 import { openSealedQueue } from './queue/index.js';
 import { createOutboundService, openOutboundQueue } from './smtp/outbound/service.js';
 
@@ -89,7 +89,7 @@ export async function buildServices(ctx: AppContext): Promise<Service[]> {
     (await import('./smtp/submission/index.js')).createSubmissionService(ctx), // issue 6
     (await import('./imap/index.js')).createImapService(ctx), // issue 4: IMAP (STARTTLS + implicit TLS)
     (await import('./pop3/index.js')).createPop3Service(ctx), // issue 6
-    createAdminPlaceholderService(ctx), // issue 8: (await import('./admin/index.js')).createAdminService(ctx)
+    (await import('./admin/index.js')).createAdminService(ctx), // issue 8: admin API + UI + autoconfig
     createOutboundService(ctx), // issue 6: outbound delivery worker
     (await import('./jobs/index.js')).createJobsService(ctx), // issue 7: daily backups, retention, push to remotes
     // ── end of services ─────────────────────────────────────────────────

@@ -1,0 +1,190 @@
+// The fastify instance: cookies, sessions, CSRF, the error handler (no stack ever leaves the server),
+// security headers and the built UI. Routes live in routes-*.ts and call the service layer (ops.ts).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { isUserError } from '../config/errors.js';
+import type { AppContext } from '../context.js';
+import { MailboxError } from '../mailbox/errors.js';
+import type { AdminAuth, AdminSession, FailureLimiter } from './auth.js';
+import type { EventRing } from './events.js';
+import type { Jobs } from './jobs.js';
+import type { AdminOps } from './ops.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Reachable without a session (login, setup, autoconfig, the UI's files). */
+    public?: boolean;
+    /** Skip the CSRF check (only Outlook's autodiscover POST, which changes nothing). */
+    csrf?: boolean;
+  }
+  interface FastifyRequest {
+    adminSession: AdminSession | null;
+  }
+}
+
+export interface AdminDeps {
+  readonly ctx: AppContext;
+  readonly auth: AdminAuth;
+  readonly limiter: FailureLimiter;
+  readonly jobs: Jobs;
+  readonly events: EventRing;
+  readonly ops: AdminOps;
+  /** The built UI (renderer/dist) or null when it is not built. */
+  readonly uiDir: string | null;
+  /** The admin listener speaks HTTPS (cookies get Secure). */
+  readonly https: boolean;
+  /** Export files waiting for their one download: job id → file. */
+  readonly downloads: Map<string, { file: string; name: string; aliasId: string }>;
+}
+
+export const SESSION_COOKIE = 'sp_session';
+export const CSRF_COOKIE = 'sp_csrf';
+
+export function parseCookies(header: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).trim();
+    if (!name || name in out) continue;
+    try {
+      out[name] = decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      // a malformed cookie value is ignored
+    }
+  }
+  return out;
+}
+
+export function cookie(name: string, value: string, options: { httpOnly: boolean; maxAge: number; secure: boolean }): string {
+  return [`${name}=${encodeURIComponent(value)}`, 'Path=/', `Max-Age=${options.maxAge}`, 'SameSite=Strict', options.httpOnly ? 'HttpOnly' : '', options.secure ? 'Secure' : '']
+    .filter(Boolean)
+    .join('; ');
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && crypto.timingSafeEqual(x, y);
+}
+
+/** Status for a user error code (everything else a user can fix is 400). */
+function statusOf(code: string): number {
+  if (/^(UNKNOWN_|NO_REMOTE$|NO_GENERATION$|NOT_FOUND$)/.test(code)) return 404;
+  if (/(_EXISTS|_IN_USE|_LOCKED|^MAILBOX_LOCKED|^LOCKED)$/.test(code)) return 409;
+  if (code === 'AUTH_FAILED') return 403;
+  if (code === 'TOO_MANY_ATTEMPTS') return 429;
+  if (/^REMOTE_(TIMEOUT|AUTH|BUCKET|UNREACHABLE|DAMAGED|SECRET)$|^REMOTE$|^NO_RCLONE$/.test(code)) return 502;
+  return 400;
+}
+
+export function sendError(reply: FastifyReply, status: number, message: string, code?: string): FastifyReply {
+  return reply.code(status).type('application/json; charset=utf-8').send({ error: message, ...(code ? { code } : {}) });
+}
+
+export function buildHttp(deps: AdminDeps, options: { https?: { key: string; cert: string; minVersion: 'TLSv1.2' }; trustProxy: boolean }): FastifyInstance {
+  const { ctx, auth } = deps;
+  const app = Fastify({
+    logger: false,
+    trustProxy: options.trustProxy,
+    bodyLimit: 1024 * 1024,
+    ...(options.https ? { https: options.https } : {}),
+    // Unknown properties are errors (not silently dropped), so a typo in a client is a clear 400.
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+  }) as unknown as FastifyInstance;
+
+  app.decorateRequest('adminSession', null);
+
+  // Outlook posts XML; keep it as text (bounded by bodyLimit) for the autodiscover route.
+  app.addContentTypeParser(['text/xml', 'application/xml'], { parseAs: 'string' }, (_request, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (request, reply) => {
+    const cookies = parseCookies(request.headers.cookie);
+    request.adminSession = auth.session(cookies[SESSION_COOKIE]);
+    const config = request.routeOptions.config;
+    const isApi = request.url === '/api' || request.url.startsWith('/api/');
+    if (isApi && !config.public && !request.adminSession) return sendError(reply, 401, 'Sign in first.', 'UNAUTHENTICATED');
+    if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method) && config.csrf !== false) {
+      const header = request.headers['x-csrf-token'];
+      const sent = typeof header === 'string' ? header : '';
+      const fromCookie = cookies[CSRF_COOKIE] ?? '';
+      const ok = sent !== '' && same(sent, fromCookie) && (!request.adminSession || same(sent, request.adminSession.csrf));
+      if (!ok) return sendError(reply, 403, 'Missing or stale security token; reload the page and try again.', 'CSRF');
+    }
+    return undefined;
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer'); // the setup link's token never leaves in a Referer
+    reply.header('x-frame-options', 'DENY');
+    reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
+    if (request.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  app.setErrorHandler((fastifyError: FastifyError, request, reply) => {
+    if (fastifyError.validation) return sendError(reply, 400, `Invalid request: ${fastifyError.message}.`, 'VALIDATION');
+    const error: unknown = fastifyError;
+    if (isUserError(error)) {
+      const status = statusOf(error.code);
+      if (status === 429 && 'retryAfterMs' in error) reply.header('retry-after', String(Math.ceil(Number(error.retryAfterMs) / 1000)));
+      return sendError(reply, status, error.message, error.code);
+    }
+    if (error instanceof MailboxError) {
+      const status = error.code === 'WRONG_KEY' ? 403 : error.code === 'MAILBOX_LOCKED' ? 409 : error.code === 'OVER_QUOTA' ? 409 : 400;
+      return sendError(reply, status, error.message, error.code);
+    }
+    // fastify's own client errors (bad JSON, wrong content type, body too large) carry a 4xx status.
+    const status = fastifyError.statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) return sendError(reply, status, fastifyError.message, fastifyError.code);
+    ctx.logger.error({ event: 'admin.error', method: request.method, route: request.routeOptions.url ?? null, err: fastifyError.message }, 'admin request failed');
+    return sendError(reply, 500, 'Something went wrong on the server; see its log.', 'INTERNAL');
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    if (request.url.startsWith('/api/')) return sendError(reply, 404, 'No such API endpoint.', 'NOT_FOUND');
+    return serveUi(deps, request, reply);
+  });
+
+  return app;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json; charset=utf-8',
+  '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** Files of the built UI; any other path gets index.html (the UI routes in the browser). */
+export function serveUi(deps: AdminDeps, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return sendError(reply, 404, 'Not found.', 'NOT_FOUND');
+  if (!deps.uiDir) {
+    return reply.code(503).type('text/plain; charset=utf-8').send('The Sealpost admin UI is not built yet: run "npm run build:ui" (npm start does it), then reload.\n');
+  }
+  const pathname = decodeURIComponentSafe(request.url.split('?')[0] ?? '/');
+  const root = deps.uiDir;
+  const candidate = path.resolve(root, `.${path.posix.normalize(pathname)}`);
+  const inside = candidate.startsWith(root + path.sep);
+  let file = inside && fs.existsSync(candidate) && fs.statSync(candidate).isFile() ? candidate : path.join(root, 'index.html');
+  if (!fs.existsSync(file)) file = path.join(root, 'index.html');
+  const hashed = file.includes(`${path.sep}assets${path.sep}`);
+  reply.header('cache-control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
+  return reply.type(TYPES[path.extname(file)] ?? 'application/octet-stream').send(fs.createReadStream(file));
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return '/';
+  }
+}

@@ -1,0 +1,104 @@
+// The admin service: fastify on SEALPOST_ADMIN_PORT (loopback by default) with the JSON API under /api,
+// the built Svelte UI at /, and public mail-client autoconfig. On first start with no admin password it
+// prints a one-time setup link; the desktop shell signs in with a one-time local token (see auth.ts).
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import type { AppContext, Listener, Service } from '../context.js';
+import { ListenError } from '../placeholder-service.js';
+import { AdminAuth, FailureLimiter } from './auth.js';
+import { EventRing } from './events.js';
+import { buildHttp, type AdminDeps } from './http.js';
+import { Jobs } from './jobs.js';
+import { AdminOps } from './ops.js';
+import { registerAuthRoutes } from './routes-auth.js';
+import { registerAutoconfigRoutes } from './routes-autoconfig.js';
+import { dropDownload, registerDataRoutes } from './routes-data.js';
+import { adminExposureWarning, registerMailRoutes } from './routes-mail.js';
+import { adminTlsEnabled, registerSettingsRoutes } from './routes-settings.js';
+
+export { adminExposureWarning, isLoopback } from './routes-mail.js';
+export { adminTlsEnabled } from './routes-settings.js';
+export { UI_TOKEN_FILE } from './auth.js';
+
+/** renderer/dist next to this checkout, or SEALPOST_UI_DIR (packaged builds). */
+export function uiDirectory(env: Readonly<Record<string, string | undefined>>): string | null {
+  const dir = env.SEALPOST_UI_DIR || fileURLToPath(new URL('../../renderer/dist', import.meta.url));
+  return fs.existsSync(`${dir}/index.html`) ? fs.realpathSync(dir) : null;
+}
+
+export interface AdminServiceOptions {
+  /** Where the setup link is printed (default: the process's stderr, so stdout keeps listener lines and JSON logs). */
+  readonly announce?: (line: string) => void;
+}
+
+/** Builds the fastify app without listening (tests and the service share it). */
+export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: AdminDeps } {
+  const https = adminTlsEnabled(ctx.config.env, ctx.directory);
+  const uiToken = ctx.config.env.SEALPOST_UI_TOKEN;
+  const deps: AdminDeps = {
+    ctx,
+    auth: new AdminAuth({ settings: ctx.directory, dataDir: ctx.paths.root, uiToken: uiToken && uiToken.length >= 16 ? uiToken : null }),
+    limiter: new FailureLimiter(Number(ctx.config.env.SEALPOST_ADMIN_MAX_FAILURES) || 5),
+    jobs: new Jobs(ctx.logger),
+    events: new EventRing(),
+    ops: new AdminOps(ctx),
+    uiDir: uiDirectory(ctx.config.env),
+    https,
+    downloads: new Map(),
+  };
+  const trustProxy = /^(1|true|on|yes)$/i.test(ctx.config.env.SEALPOST_ADMIN_TRUST_PROXY ?? '');
+  const tlsOptions = ctx.tls.tlsOptions();
+  const app = buildHttp(deps, { trustProxy, ...(https ? { https: { key: tlsOptions.key, cert: tlsOptions.cert, minVersion: 'TLSv1.2' as const } } : {}) });
+  registerAuthRoutes(app, deps);
+  registerMailRoutes(app, deps);
+  registerDataRoutes(app, deps);
+  registerSettingsRoutes(app, deps);
+  registerAutoconfigRoutes(app, deps);
+  return { app, deps };
+}
+
+export function createAdminService(ctx: AppContext, options: AdminServiceOptions = {}): Service {
+  let built: { app: FastifyInstance; deps: AdminDeps } | null = null;
+  return {
+    name: 'admin',
+    async start(): Promise<Listener[]> {
+      const port = ctx.config.ports.admin;
+      if (port === 0) return [];
+      built = createAdminApp(ctx);
+      const { app, deps } = built;
+      const remembered = await deps.ops.unlockRemembered();
+      if (remembered > 0) ctx.logger.info({ event: 'admin.remembered_unlocked', aliases: remembered }, 'remembered mailboxes unlocked');
+      try {
+        await app.listen({ host: ctx.config.host, port });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const reason = code === 'EADDRINUSE' ? 'the port is already in use' : code === 'EACCES' ? 'permission denied' : error instanceof Error ? error.message : String(error);
+        throw new ListenError(`Cannot open the admin listener on ${ctx.config.host}:${port}: ${reason}.`);
+      }
+      const address = app.server.address();
+      const bound = address && typeof address === 'object' ? address.port : port;
+      deps.auth.publishUiToken();
+      const scheme = deps.https ? 'https' : 'http';
+      const shownHost = ctx.config.host === '0.0.0.0' || ctx.config.host === '::' ? '127.0.0.1' : ctx.config.host.includes(':') ? `[${ctx.config.host}]` : ctx.config.host;
+      const setupToken = deps.auth.createSetupToken();
+      if (setupToken) {
+        const announce = options.announce ?? ((line: string) => process.stderr.write(`${line}\n`));
+        announce(`Sealpost admin setup: open ${scheme}://${shownHost}:${bound}/setup?token=${setupToken} to set the admin password (the link works once).`);
+      }
+      const exposure = adminExposureWarning(ctx.config.host, bound, deps.https);
+      if (exposure) ctx.logger.warn({ event: 'admin.exposed_without_tls' }, exposure);
+      if (!deps.uiDir) ctx.logger.warn({ event: 'admin.ui_missing' }, 'the admin UI is not built (run "npm run build:ui"); the API works');
+      return [{ name: 'admin', host: ctx.config.host, port: bound, security: deps.https ? 'https' : 'http' }];
+    },
+    async stop(): Promise<void> {
+      if (!built) return;
+      const { app, deps } = built;
+      built = null;
+      await app.close();
+      await deps.jobs.settle();
+      for (const id of [...deps.downloads.keys()]) dropDownload(deps, id);
+      deps.auth.removeUiTokenFile();
+    },
+  };
+}

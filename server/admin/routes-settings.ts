@@ -1,0 +1,226 @@
+// /api/settings (ports, host names, TLS certificate, relay, backup schedule and retention, admin TLS) and
+// /api/logs (recent events: the directory audit log plus the admin's own ring — ids only, never addresses).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import tls from 'node:tls';
+import type { FastifyInstance } from 'fastify';
+import { LISTENER_NAMES, PORT_SOURCES, loadConfig, type ListenerName } from '../config/index.js';
+import { UserError } from '../config/errors.js';
+import { BACKUP_SETTINGS, backupSchedule } from '../backup/index.js';
+import type { AdminEvent } from './events.js';
+import type { AdminDeps } from './http.js';
+
+export const ADMIN_TLS_SETTING = 'admin.tls';
+
+const portSchema = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+const hostText = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[^\\s]+$' } as const;
+
+interface SettingsBody {
+  host?: string;
+  hostname?: string;
+  ports?: Partial<Record<ListenerName, number>>;
+  adminTls?: boolean;
+  backup?: { time?: string; enabled?: boolean; retention?: string };
+}
+
+/** Admin TLS: SEALPOST_ADMIN_TLS (on/off) over the saved setting; default off (loopback + a reverse proxy). */
+export function adminTlsEnabled(env: Readonly<Record<string, string | undefined>>, settings: { getSetting(key: string): unknown }): boolean {
+  const fromEnv = env.SEALPOST_ADMIN_TLS;
+  if (fromEnv !== undefined && fromEnv !== '') return /^(1|true|on|yes)$/i.test(fromEnv);
+  return settings.getSetting(ADMIN_TLS_SETTING) === true;
+}
+
+export function registerSettingsRoutes(app: FastifyInstance, deps: AdminDeps): void {
+  const { ctx, events } = deps;
+  const env = ctx.config.env;
+
+  const view = (): Record<string, unknown> => {
+    const saved = ctx.directory.getSettings();
+    const schedule = backupSchedule(env, ctx.directory);
+    const overridden: string[] = [];
+    for (const name of LISTENER_NAMES) if (env[PORT_SOURCES[name].env]) overridden.push(`ports.${name}`);
+    for (const [key, name] of [['host', 'SEALPOST_HOST'], ['hostname', 'SEALPOST_HOSTNAME'], ['tls', 'SEALPOST_TLS_CERT'], ['adminTls', 'SEALPOST_ADMIN_TLS'], ['backup.time', 'SEALPOST_BACKUP_TIME'], ['backup.retention', 'SEALPOST_BACKUP_RETENTION'], ['backup.enabled', 'SEALPOST_BACKUP_ENABLED']] as const) {
+      if (env[name]) overridden.push(key);
+    }
+    const savedPorts: Partial<Record<ListenerName, unknown>> = {};
+    for (const name of LISTENER_NAMES) if (saved[PORT_SOURCES[name].setting] !== undefined) savedPorts[name] = saved[PORT_SOURCES[name].setting];
+    return {
+      running: {
+        host: ctx.config.host,
+        hostname: ctx.config.hostname,
+        ports: ctx.config.ports,
+        adminTls: deps.https,
+        tls: { source: ctx.tls.source, fingerprint: ctx.tls.fingerprint256(), certificate: ctx.tls.certificatePem() },
+      },
+      saved: {
+        host: saved.host ?? null,
+        hostname: saved.hostname ?? null,
+        ports: savedPorts,
+        adminTls: saved[ADMIN_TLS_SETTING] === true,
+        tls: saved.tlsCert ? 'upload' : 'self-signed',
+      },
+      overridden,
+      relay: ctx.outbound.relay(),
+      backup: { time: schedule.time, enabled: schedule.enabled, retention: schedule.retention, retentionText: retentionText(schedule.retention) },
+      notice: 'Ports, host names, admin TLS and the certificate take effect after a restart of the server.',
+    };
+  };
+
+  app.get('/api/settings', async () => view());
+
+  app.put<{ Body: SettingsBody }>(
+    '/api/settings',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          properties: {
+            host: hostText,
+            hostname: hostText,
+            adminTls: { type: 'boolean' },
+            ports: { type: 'object', additionalProperties: false, minProperties: 1, properties: Object.fromEntries(LISTENER_NAMES.map((n) => [n, portSchema])) },
+            backup: {
+              type: 'object',
+              additionalProperties: false,
+              minProperties: 1,
+              properties: {
+                time: { type: 'string', pattern: '^([01]\\d|2[0-3]):[0-5]\\d$' },
+                enabled: { type: 'boolean' },
+                retention: { type: 'string', maxLength: 40, pattern: '^\\s*\\d{1,4}[dwm](\\s*,\\s*\\d{1,4}[dwm])*\\s*$' },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      const changes: [string, unknown][] = [];
+      if (body.host !== undefined) changes.push(['host', body.host]);
+      if (body.hostname !== undefined) changes.push(['hostname', body.hostname]);
+      for (const [name, port] of Object.entries(body.ports ?? {})) changes.push([PORT_SOURCES[name as ListenerName].setting, port]);
+      if (body.adminTls !== undefined) changes.push([ADMIN_TLS_SETTING, body.adminTls]);
+      if (body.backup?.time !== undefined) changes.push([BACKUP_SETTINGS.time, body.backup.time]);
+      if (body.backup?.enabled !== undefined) changes.push([BACKUP_SETTINGS.enabled, body.backup.enabled]);
+      if (body.backup?.retention !== undefined) changes.push([BACKUP_SETTINGS.retention, body.backup.retention.replace(/\s/g, '')]);
+      // Validate the whole result (e.g. two listeners on one port) before saving anything.
+      const merged = { ...ctx.directory.getSettings(), ...Object.fromEntries(changes) };
+      try {
+        loadConfig({ env: {}, settings: merged });
+        backupSchedule({}, { getSetting: (key) => merged[key] });
+      } catch (error) {
+        throw new UserError(error instanceof Error ? error.message : String(error), 'BAD_SETTINGS');
+      }
+      ctx.directory.transaction(() => {
+        for (const [key, value] of changes) ctx.directory.setSetting(key, value);
+      });
+      events.add('settings.saved', { keys: changes.length });
+      return { ...view(), restartRequired: changes.some(([key]) => !key.startsWith('backup.')) };
+    },
+  );
+
+  app.post<{ Body: { mode: 'self-signed' | 'upload'; cert?: string; key?: string } }>(
+    '/api/settings/tls',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['mode'],
+          additionalProperties: false,
+          properties: { mode: { type: 'string', enum: ['self-signed', 'upload'] }, cert: { type: 'string', maxLength: 200_000 }, key: { type: 'string', maxLength: 200_000 } },
+        },
+      },
+    },
+    async (request) => {
+      const { mode, cert, key } = request.body;
+      if (mode === 'self-signed') {
+        ctx.directory.transaction(() => {
+          ctx.directory.setSetting('tlsCert', undefined);
+          ctx.directory.setSetting('tlsKey', undefined);
+        });
+        events.add('tls.self_signed');
+        return { ok: true, restartRequired: true };
+      }
+      if (!cert || !key) throw new UserError('Paste both the certificate (PEM) and its private key (PEM).', 'BAD_TLS');
+      let info: crypto.X509Certificate;
+      try {
+        info = new crypto.X509Certificate(cert);
+        tls.createSecureContext({ cert, key }); // throws when the key does not belong to the certificate
+      } catch {
+        throw new UserError('The certificate and key are not a matching PEM pair.', 'BAD_TLS');
+      }
+      if (Date.parse(info.validTo) < Date.now()) throw new UserError(`The certificate expired on ${info.validTo}.`, 'BAD_TLS');
+      const certPath = path.join(ctx.paths.tlsDir, 'uploaded-cert.pem');
+      const keyPath = path.join(ctx.paths.tlsDir, 'uploaded-key.pem');
+      writePrivate(keyPath, key);
+      writePrivate(certPath, cert);
+      ctx.directory.transaction(() => {
+        ctx.directory.setSetting('tlsCert', certPath);
+        ctx.directory.setSetting('tlsKey', keyPath);
+      });
+      events.add('tls.uploaded');
+      return { ok: true, restartRequired: true, subject: info.subject.replace(/\n/g, ', '), validTo: info.validTo };
+    },
+  );
+
+  app.put<{ Body: { host: string; port: number; tls: 'starttls' | 'tls' | 'none'; insecure?: boolean; username?: string; password?: string } }>(
+    '/api/settings/relay',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['host', 'port', 'tls'],
+          additionalProperties: false,
+          properties: {
+            host: hostText,
+            port: { type: 'integer', minimum: 1, maximum: 65535 },
+            tls: { type: 'string', enum: ['starttls', 'tls', 'none'] },
+            insecure: { type: 'boolean' },
+            username: { type: 'string', maxLength: 320 },
+            password: { type: 'string', maxLength: 1024 },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const b = request.body;
+      await ctx.outbound.setRelay({ host: b.host, port: b.port, tls: b.tls, insecure: b.insecure ?? false, username: b.username ? b.username : null }, b.password ? b.password : undefined);
+      events.add('relay.saved');
+      return { ok: true, relay: ctx.outbound.relay() };
+    },
+  );
+
+  app.delete('/api/settings/relay', async () => {
+    await ctx.outbound.setRelay(null);
+    events.add('relay.cleared');
+    return { ok: true, relay: null };
+  });
+
+  app.post('/api/settings/relay/test', async () => ctx.outbound.testRelay());
+
+  app.get<{ Querystring: { limit?: number } }>(
+    '/api/logs',
+    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } } } } },
+    async (request) => {
+      const limit = request.query.limit ?? 200;
+      const audit: AdminEvent[] = ctx.directory.listAudit({ limit }).map((e) => ({ time: e.time.toISOString(), event: e.event, aliasId: e.aliasId, detail: e.detail, source: 'audit' }));
+      const merged = [...audit, ...deps.events.recent(limit)].sort((a, b) => b.time.localeCompare(a.time)).slice(0, limit);
+      const addresses = new Map(ctx.directory.listAliases().map((a) => [a.id as string, a.displayAddress]));
+      // The UI shows the alias by name to the admin; the stored entries themselves only hold the id.
+      return merged.map((e) => ({ ...e, alias: e.aliasId ? (addresses.get(e.aliasId) ?? null) : null }));
+    },
+  );
+}
+
+function retentionText(policy: { daily: number; weekly: number; monthly: number }): string {
+  return `${policy.daily}d,${policy.weekly}w,${policy.monthly}m`;
+}
+
+function writePrivate(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
