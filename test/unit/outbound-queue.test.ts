@@ -167,6 +167,35 @@ describe('outbound queue', () => {
     await sink.close();
   });
 
+  test('MTA-STS: an enforce policy that does not list the MX keeps the mail queued; testing mode delivers', async () => {
+    let policy = 'version: STSv1\nmode: enforce\nmx: mx.elsewhere.test\nmax_age: 86400\n';
+    const http = await import('node:http');
+    const server = http.createServer((req, res) => {
+      if (req.url === '/sts.test/.well-known/mta-sts.txt') res.end(policy);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    dns.set('sts.test', { MX: [{ exchange: 'mx.remote.test', priority: 10 }] });
+    dns.set('_mta-sts.sts.test', { TXT: ['v=STSv1; id=1'] });
+    const sink = await startSmtpSink();
+    const q = makeQueue({ mxPort: sink.port, retryBaseMs: 3_600_000, mtaStsUrl: `http://127.0.0.1:${port}/{domain}/.well-known/mta-sts.txt` });
+    const id = await q.enqueue({ from: 'alice@sender.test', to: ['hal@sts.test'], raw: message('alice@sender.test', 'hal@sts.test', 'sts'), kind: 'submission' });
+    const until = Date.now() + 5000;
+    while (Date.now() < until && (q.list()[0]?.recipients[0]?.attempts ?? 0) < 1) await new Promise((r) => setTimeout(r, 20));
+    await q.drain();
+    assert.equal(sink.messages.length, 0, 'nothing sent to an MX the policy does not allow');
+    assert.match(q.list()[0]?.recipients[0]?.lastResponse ?? '', /^4\.7\.5 MX host mx\.remote\.test is not allowed by the MTA-STS policy/);
+    // a new policy id makes the sender fetch the policy again
+    policy = 'version: STSv1\nmode: testing\nmx: mx.elsewhere.test\nmax_age: 86400\n';
+    dns.set('_mta-sts.sts.test', { TXT: ['v=STSv1; id=2'] });
+    q.retry(id);
+    await sink.waitFor(1);
+    await q.drain();
+    await sink.close();
+    server.close();
+  });
+
   test('status, retry, flush and drop', async () => {
     const q = makeQueue({ mxPort: 9, retryBaseMs: 3_600_000, connectTimeoutMs: 500 });
     dns.set('down.test', { MX: [{ exchange: 'mx.remote.test', priority: 10 }] });
