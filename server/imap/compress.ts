@@ -46,7 +46,8 @@ function activate(connection: ImapConnection): void {
       tripped = true;
       logger.warn({ cid: connection.id, compressed: state.compressedIn, inflated: state.inflatedIn }, 'IMAP COMPRESS expansion bound exceeded');
       connection.send('* BYE Compressed input expands too much');
-      setImmediate(() => connection.close());
+      // The BYE is compressed too: close only once deflate has handed it to the socket.
+      deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => setImmediate(() => connection.close()));
     }
     return !tripped;
   });

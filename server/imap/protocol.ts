@@ -80,7 +80,8 @@ export function reportExpunged(session: ImapSession, uids: readonly number[], qr
  * char each) when UTF8=ACCEPT is on. Decode it when it is valid UTF-8; leave real Latin-1 names alone.
  */
 export function decodeBinaryPath(path: string): string {
-  if (!/[\u0080-\u00ff]/.test(path) || /[^\u0000-\u00ff]/.test(path)) return path;
+  const codes = [...path].map((c) => c.charCodeAt(0));
+  if (!codes.some((c) => c >= 0x80) || codes.some((c) => c > 0xff)) return path;
   const decoded = Buffer.from(path, 'binary').toString('utf8');
   return decoded.includes('\ufffd') ? path : decoded;
 }

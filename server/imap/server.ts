@@ -46,6 +46,8 @@ export interface ImapServerConfig {
   /** Implicit TLS port (0 = off). */
   readonly securePort: number;
   readonly limits?: Partial<ImapLimits>;
+  /** Allow LOGIN without TLS from 127.0.0.0/8 and ::1 (default true); off, every client must STARTTLS first. */
+  readonly plaintextLoginOnLoopback?: boolean;
 }
 
 export class ImapServer {
@@ -221,7 +223,7 @@ export class ImapServer {
     connection.loggelf = () => false;
     core.connections.add(connection);
     connection.on('error', (error: unknown) => this.logger.debug({ cid: connection.id, err: errorSummary(error) }, 'IMAP connection error'));
-    const state = attachState(connection, ip, isLoopback(ip));
+    const state = attachState(connection, ip, isLoopback(ip) && this.config.plaintextLoginOnLoopback !== false);
     guardInput(connection, state, this.limits, this.logger);
     installVanishedNotifications(connection);
 
@@ -240,7 +242,7 @@ export class ImapServer {
       connection.session.clientHostname = connection.clientHostname;
       connection.send(`* OK [CAPABILITY ${capabilityList(connection).join(' ')}] Sealpost IMAP ready`);
     };
-    this.logger.debug({ event: 'imap.connect', cid: connection.id, secure: connection.secure, loopback: state.loopback }, 'IMAP connection');
+    this.logger.debug({ event: 'imap.connect', cid: connection.id, secure: connection.secure, plaintextLogin: state.loopback }, 'IMAP connection');
     connection.init();
   }
 

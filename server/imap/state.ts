@@ -41,6 +41,7 @@ export interface CommandInProgress {
 export interface ConnectionState {
   readonly connection: ImapConnection;
   readonly ip: string;
+  /** Plaintext LOGIN allowed: a loopback client (and the server permits it). */
   readonly loopback: boolean;
   user: ImapUser | null;
   /** ENABLE QRESYNC was issued: expunges are reported as VANISHED. */

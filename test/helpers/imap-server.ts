@@ -39,7 +39,9 @@ export interface ImapFixture {
   close(): Promise<void>;
 }
 
-export async function startImapFixture(options: { limits?: Partial<ImapLimits>; logLevel?: string } = {}): Promise<ImapFixture> {
+export async function startImapFixture(
+  options: { limits?: Partial<ImapLimits>; logLevel?: string; plaintextLoginOnLoopback?: boolean } = {},
+): Promise<ImapFixture> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-'));
   for (const sub of ['mailboxes', 'queue', 'tls']) fs.mkdirSync(path.join(dataDir, sub), { mode: 0o700 });
   const logs: string[] = [];
@@ -62,7 +64,7 @@ export async function startImapFixture(options: { limits?: Partial<ImapLimits>; 
   const liveAccounts = accounts;
   const server = new ImapServer(
     { logger, authenticate: (a, p, c) => liveAccounts.authenticate(a, p, c), store, tls },
-    { host: '127.0.0.1', port, securePort, limits: options.limits },
+    { host: '127.0.0.1', port, securePort, limits: options.limits, plaintextLoginOnLoopback: options.plaintextLoginOnLoopback },
   );
   await server.start();
   const sessions: { release(): void }[] = [];
