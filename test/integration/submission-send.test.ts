@@ -123,14 +123,18 @@ describe('submission', () => {
     await transport(false).sendMail({ from: ALICE, to: 'nobody@remote.test', subject: 'This will bounce', text: 'zq222222' });
     const session = await ctx.accounts.authenticate(ALICE, TEST_PASSWORD, { ip: '127.0.0.1', protocol: 'cli' });
     try {
-      let bounce: Buffer | null = null;
-      const until = Date.now() + 15_000;
-      while (!bounce && Date.now() < until) {
+      const findBounce = async (): Promise<Buffer | null> => {
         for (const m of session.mailbox.listMessages('INBOX')) {
           const raw = await session.mailbox.readMessage('INBOX', m.uid);
-          if (raw.includes('report-type=delivery-status')) bounce = raw;
+          if (raw.includes('report-type=delivery-status')) return raw;
         }
-        if (!bounce) await new Promise((r) => setTimeout(r, 50));
+        return null;
+      };
+      let bounce = await findBounce();
+      const until = Date.now() + 15_000;
+      while (!bounce && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 50));
+        bounce = await findBounce();
       }
       assert.ok(bounce, 'a DSN arrived in INBOX');
       const text = bounce.toString();
