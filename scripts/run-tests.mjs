@@ -22,6 +22,11 @@ if (chosen.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// E2E tests drive the built admin UI: build it first when it is missing or stale (scripts/build-ui.mjs).
+if (chosen.some((f) => f.startsWith('test/e2e/'))) {
+  const built = spawnSync(process.execPath, [join(root, 'scripts', 'build-ui.mjs')], { stdio: 'inherit', cwd: root });
+  if (built.status !== 0) process.exit(built.status ?? 1);
+}
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...chosen],

@@ -1,0 +1,94 @@
+// Shapes of the admin API's answers (see server/admin/routes-*.ts).
+export interface AuthState {
+  setupRequired: boolean;
+  authenticated: boolean;
+  totpEnabled: boolean;
+  csrfToken: string;
+}
+
+export interface Warning {
+  code: string;
+  message: string;
+  aliasId?: string;
+}
+
+export interface Status {
+  hostname: string;
+  host: string;
+  services: { name: string; port: number; enabled: boolean; security: string }[];
+  connections: { mailSessions: number; unlockedMailboxes: number };
+  queues: { sealed: number; outbound: { queued: number; sending: number; delivered: number; bounced: number; messages: number } };
+  aliases: { id: string; displayAddress: string; usedBytes: number; fileBytes: number; quotaBytes: number | null; lastBackup: string | null; queued: number; unlocked: boolean }[];
+  appKey: { source: string };
+  tls: { source: string; fingerprint: string };
+  warnings: Warning[];
+}
+
+export interface Domain {
+  name: string;
+  unicodeName: string;
+  aliasCount: number;
+  created: string;
+}
+
+export interface DnsRecord {
+  purpose: string;
+  type: string;
+  name: string;
+  value: string;
+  required: boolean;
+  zone: string;
+  status?: 'ok' | 'missing' | 'different' | 'error' | 'unchecked';
+  found?: string[];
+}
+
+export interface Alias {
+  id: string;
+  address: string;
+  displayAddress: string;
+  domain: string;
+  enabled: boolean;
+  unlocked: boolean;
+  remember: boolean;
+  quotaBytes: number | null;
+  usedBytes: number;
+  fileBytes: number;
+  queued: number;
+  created: string;
+  lastBackup: string | null;
+  forwards: { id: number; target: string; keepCopy: boolean }[];
+  webhooks: { id: number; url: string; secret: string }[];
+}
+
+export interface Generation {
+  id: string;
+  time: string;
+  size: number;
+  verified: boolean;
+  location: string;
+  kind: string;
+}
+
+export interface BackupGroup {
+  aliasId: string;
+  displayAddress: string;
+  unlocked: boolean;
+  generations: Generation[];
+}
+
+export interface Remote {
+  name: string;
+  type: 'r2' | 's3';
+  bucket: string;
+  prefix: string;
+  endpoint: string | null;
+  accessKeyId: string;
+}
+
+export interface LogEntry {
+  time: string;
+  event: string;
+  alias: string | null;
+  detail: Record<string, string | number | boolean | null> | null;
+  source: 'admin' | 'audit';
+}
