@@ -91,8 +91,9 @@ export function buildHttp(deps: AdminDeps, options: { https?: { key: string; cer
     trustProxy: options.trustProxy,
     bodyLimit: 1024 * 1024,
     ...(options.https ? { https: options.https } : {}),
-    // Unknown properties are errors (not silently dropped), so a typo in a client is a clear 400.
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    // Unknown properties are errors (not silently dropped) and types are never coerced (42 is not "42"),
+    // so a client's mistake is a clear 400. Numeric path/query parts are declared as digit strings.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }) as unknown as FastifyInstance;
 
   app.decorateRequest('adminSession', null);

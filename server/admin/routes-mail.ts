@@ -244,7 +244,7 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
   );
 
   // forwards and webhooks
-  const subParams = { type: 'object', required: ['id', 'sub'], properties: { id: { type: 'string', format: 'uuid' }, sub: { type: 'integer', minimum: 1 } } } as const;
+  const subParams = { type: 'object', required: ['id', 'sub'], properties: { id: { type: 'string', format: 'uuid' }, sub: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } } } as const;
 
   app.post<{ Params: { id: string }; Body: { target: string; keepCopy?: boolean } }>(
     '/api/aliases/:id/forwards',
@@ -262,10 +262,11 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
     },
   );
 
-  app.delete<{ Params: { id: string; sub: number } }>('/api/aliases/:id/forwards/:sub', { schema: { params: subParams } }, async (request, reply) => {
+  app.delete<{ Params: { id: string; sub: string } }>('/api/aliases/:id/forwards/:sub', { schema: { params: subParams } }, async (request, reply) => {
     const alias = ops.requireAliasById(request.params.id);
-    if (!ctx.directory.listForwards(alias.id).some((f) => f.id === request.params.sub)) return sendError(reply, 404, 'No such forwarding target.', 'NOT_FOUND');
-    ctx.directory.removeForward(request.params.sub);
+    const id = Number(request.params.sub);
+    if (!ctx.directory.listForwards(alias.id).some((f) => f.id === id)) return sendError(reply, 404, 'No such forwarding target.', 'NOT_FOUND');
+    ctx.directory.removeForward(id);
     return { ok: true };
   });
 
@@ -284,10 +285,11 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
     },
   );
 
-  app.delete<{ Params: { id: string; sub: number } }>('/api/aliases/:id/webhooks/:sub', { schema: { params: subParams } }, async (request, reply) => {
+  app.delete<{ Params: { id: string; sub: string } }>('/api/aliases/:id/webhooks/:sub', { schema: { params: subParams } }, async (request, reply) => {
     const alias = ops.requireAliasById(request.params.id);
-    if (!ctx.directory.listWebhooks(alias.id).some((w) => w.id === request.params.sub)) return sendError(reply, 404, 'No such webhook.', 'NOT_FOUND');
-    ctx.directory.removeWebhook(request.params.sub);
+    const id = Number(request.params.sub);
+    if (!ctx.directory.listWebhooks(alias.id).some((w) => w.id === id)) return sendError(reply, 404, 'No such webhook.', 'NOT_FOUND');
+    ctx.directory.removeWebhook(id);
     return { ok: true };
   });
 

@@ -201,11 +201,11 @@ export function registerSettingsRoutes(app: FastifyInstance, deps: AdminDeps): v
 
   app.post('/api/settings/relay/test', async () => ctx.outbound.testRelay());
 
-  app.get<{ Querystring: { limit?: number } }>(
+  app.get<{ Querystring: { limit?: string } }>(
     '/api/logs',
-    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } } } } },
+    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[0-9]{1,4}$' } } } } },
     async (request) => {
-      const limit = request.query.limit ?? 200;
+      const limit = Math.min(1000, Math.max(1, Number(request.query.limit ?? 200)));
       const audit: AdminEvent[] = ctx.directory.listAudit({ limit }).map((e) => ({ time: e.time.toISOString(), event: e.event, aliasId: e.aliasId, detail: e.detail, source: 'audit' }));
       const merged = [...audit, ...deps.events.recent(limit)].sort((a, b) => b.time.localeCompare(a.time)).slice(0, limit);
       const addresses = new Map(ctx.directory.listAliases().map((a) => [a.id as string, a.displayAddress]));
