@@ -1,6 +1,6 @@
 // Electron main entry: binds the real `electron` module to the facade and starts the desktop shell.
 // Everything else in main/ is plain TypeScript tested under Node; this file only runs inside Electron
-// (build/bundle-main.mjs bundles it to dist-electron/main.mjs, the packaged app's entry).
+// (build/bundle-main.mjs bundles it to dist/app/main.mjs, the packaged app's entry; preload.cjs beside it).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDesktop } from './desktop.js';
@@ -10,9 +10,9 @@ import { asElectronFacade } from './facade.js';
 const electronModule = 'electron';
 const electron = asElectronFacade(await import(electronModule));
 const { app } = electron;
-// dist-electron/main.mjs (bundled) sits one level below the app root, like main/index.ts in a checkout.
+// The bundle sits at dist/app/main.mjs: two levels below the app root.
 const here = path.dirname(fileURLToPath(import.meta.url));
-const appPath = app.isPackaged ? app.getAppPath() : path.resolve(here, '..');
+const appPath = app.isPackaged ? app.getAppPath() : path.resolve(here, '..', '..');
 const icons = path.join(appPath, 'resources', 'icons');
 // Electron adds process.resourcesPath (the folder holding app.asar and extraResources).
 const resourcesPath = (process as NodeJS.Process & { resourcesPath?: string }).resourcesPath ?? path.dirname(appPath);

@@ -34,7 +34,7 @@ function launch(fake: FakeElectron, env: NodeJS.ProcessEnv, output: string[]): D
     electron: fake.electron,
     env,
     appPath: ROOT,
-    preloadPath: path.join(ROOT, 'dist-electron', 'preload.cjs'),
+    preloadPath: path.join(ROOT, 'dist', 'app', 'preload.cjs'),
     windowIconPath: path.join(ROOT, 'resources', 'icons', '512x512.png'),
     trayIconPath: path.join(ROOT, 'resources', 'icons', 'tray.png'),
     onServerOutput: (line) => output.push(line),
@@ -100,7 +100,7 @@ test('desktop shell around a real sealpost serve', async (t) => {
     assert.equal(prefs.contextIsolation, true);
     assert.equal(prefs.nodeIntegration, false);
     assert.equal(prefs.webviewTag, false);
-    assert.equal(prefs.preload, path.join(ROOT, 'dist-electron', 'preload.cjs'));
+    assert.equal(prefs.preload, path.join(ROOT, 'dist', 'app', 'preload.cjs'));
     const [first] = window.loads;
     assert.match(first ?? '', new RegExp(`^${origin}/auth/token\\?t=[A-Za-z0-9_-]{32,}$`));
     assert.equal(window.pages[0]?.status, 303, 'the token is accepted');

@@ -1,0 +1,73 @@
+// electron-builder configuration for the Sealpost desktop app (`npm run dist`; see readme "Desktop app").
+// Validated by test/unit/build-config.test.ts (structure always; electron-builder's JSON schema when
+// app-builder-lib/scheme.json is available — electron-builder itself is not a devDependency).
+//
+// Traps:
+// - The server runs as a child of the app's own binary in Node mode (ELECTRON_RUN_AS_NODE=1) from
+//   app.asar.unpacked (main/server-command.ts): tsx's module-loader thread, our worker threads and
+//   esbuild's native binary cannot read inside an asar archive, so everything the server loads is unpacked.
+//   Only the bundled main process (dist/app) and the icons stay in app.asar.
+// - Native modules (better-sqlite3-multiple-ciphers, @node-rs/argon2-*, @napi-rs/keyring-*) are rebuilt
+//   for Electron's ABI by electron-builder (npmRebuild); the Node-API ones need no rebuild. Build each
+//   platform on that platform: @esbuild/<platform> and the native prebuilds are per-OS optional packages.
+// - electronVersion is pinned because electron is not installed here; its Node must be >= 20.19
+//   (package.json engines): Electron 38 ships Node 22.
+/** @type {Record<string, unknown>} */
+const config = {
+  appId: 'dev.sealpost.desktop',
+  productName: 'Sealpost',
+  copyright: 'Copyright © Sealpost contributors',
+  electronVersion: '38.8.6',
+  // package.json "main" points at the source layout; the packaged app starts the bundle.
+  extraMetadata: { main: 'dist/app/main.mjs' },
+  directories: { output: 'dist/installers', buildResources: 'build' },
+  files: [
+    'package.json',
+    'dist/app/**',
+    'bin/**',
+    'server/**',
+    'renderer/dist/**',
+    'resources/icons/**',
+    '!**/*.test.ts',
+    '!**/*.map',
+    '!**/.DS_Store',
+  ],
+  asar: true,
+  asarUnpack: ['bin/**', 'server/**', 'renderer/dist/**', 'node_modules/**'],
+  // build/stage-rclone.mjs copies rclone to resources/bin/ first; it lands in <resources>/bin/ and the
+  // shell passes that path to the server as SEALPOST_RCLONE.
+  extraResources: [{ from: 'resources/bin', to: 'bin', filter: ['rclone', 'rclone.exe'] }],
+  npmRebuild: true,
+  publish: null,
+  linux: {
+    target: ['AppImage', 'deb'],
+    icon: 'resources/icons',
+    category: 'Network',
+    executableName: 'sealpost-desktop',
+    synopsis: 'Self-hosted mail with one encrypted file per mailbox',
+    description: 'Sealpost receives, stores, serves and sends mail for your own domains; every mailbox is its own encrypted SQLite file.',
+    maintainer: 'Sealpost <sealpost@localhost>',
+    vendor: 'Sealpost',
+  },
+  deb: { priority: 'optional' },
+  appImage: { artifactName: '${productName}-${version}-${arch}.${ext}' },
+  mac: {
+    target: ['dmg'],
+    icon: 'resources/icons/icon.icns',
+    category: 'public.app-category.productivity',
+    hardenedRuntime: true,
+  },
+  dmg: { artifactName: '${productName}-${version}-${arch}.${ext}' },
+  win: {
+    target: ['nsis'],
+    icon: 'resources/icons/icon.ico',
+  },
+  nsis: {
+    oneClick: false,
+    perMachine: false,
+    allowToChangeInstallationDirectory: true,
+    artifactName: '${productName}-Setup-${version}-${arch}.${ext}',
+  },
+};
+
+module.exports = config;
