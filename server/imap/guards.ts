@@ -98,9 +98,21 @@ export function guardInput(connection: ImapConnection, state: ConnectionState, l
     } else {
       state.literalCount = 0;
     }
-    if (command.final && /QRESYNC/i.test(line)) command.value = quoteQresyncSets(line);
+    if (command.final) command.value = quoteForParser(line);
     oncommand(command, callback);
   };
+}
+
+/** Lines imap-core's parser would wrongly reject, rewritten to an equivalent it accepts. */
+export function quoteForParser(line: string): string {
+  if (/QRESYNC/i.test(line)) return quoteQresyncSets(line);
+  if (/^\S+\s+(LIST|LSUB)\s/i.test(line)) return quoteListWildcards(line);
+  return line;
+}
+
+/** RFC 3501 list-mailbox allows "*" and "%" inside atoms (LSUB "" Work/*); imap-core's parser does not. */
+export function quoteListWildcards(line: string): string {
+  return line.replace(/(?<=\s)([^\s"(){}\\]*[*%][^\s"(){}\\]*)(?=\s|$)/g, (token) => (token === '*' || token === '%' ? token : `"${token}"`));
 }
 
 /**
