@@ -8,7 +8,7 @@ import {
   applyFlags, checkSpecialUse, decodeKeywords, DELETED, encodeKeywords, flagList, normalizePath, parentsOf, parseFlags,
 } from './names.js';
 import { canonicalBytes, parseForStore, serializeStructureForStore, deserializeStructureFromStore } from './parse.js';
-import { compileSearch, encodeSearchText, indexedText, uidSetSql } from './search.js';
+import { compileSearch, encodeSearchText, indexedText, splitSearchText, uidSetSql } from './search.js';
 import type { Db } from './sqlite.js';
 import type {
   AppendOptions, AppendResult, ChangeEntry, CopyResult, FolderInfo, FolderStatus, Mailbox, MailboxChangeEvent, MailboxId,
@@ -299,7 +299,10 @@ export class SqliteMailbox implements Mailbox {
     const parts = await prepareParts(raw, parsed.attachmentRanges, method);
     const structure = compressSync(serializeStructureForStore(parsed.structure), method);
     const searchText = encodeSearchText(parsed.search);
-    const search = compressSync(Buffer.from(JSON.stringify(searchText)), method === 'none' ? 'none' : 'deflate');
+    const textMethod = method === 'none' ? 'none' : 'deflate';
+    const { head: searchHead, body: searchBody } = splitSearchText(searchText);
+    const headBlob = compressSync(Buffer.from(JSON.stringify(searchHead)), textMethod);
+    const bodyBlob = compressSync(Buffer.from(searchBody), textMethod);
     const threadKeys = [parsed.messageId, parsed.inReplyTo, ...parsed.references]
       .filter((k): k is string => typeof k === 'string' && k.length > 0 && k.length <= 998)
       .slice(0, MAX_THREAD_REFS);
@@ -315,8 +318,8 @@ export class SqliteMailbox implements Mailbox {
       const threadId = this.threadFor(threadKeys);
       const bodyId = Number(
         this.stmt(
-          'INSERT INTO bodies (size, header_date, message_id, thread_id, structure, search) VALUES (?, ?, ?, ?, ?, ?)',
-        ).run(raw.length, parsed.date ? parsed.date.toISOString() : null, parsed.messageId, threadId, structure, search).lastInsertRowid,
+          'INSERT INTO bodies (size, header_date, message_id, thread_id, search_head, structure, search_body) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        ).run(raw.length, parsed.date ? parsed.date.toISOString() : null, parsed.messageId, threadId, headBlob, structure, bodyBlob).lastInsertRowid,
       );
       for (const part of parts) {
         if (part.kind === 'inline') {

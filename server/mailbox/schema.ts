@@ -46,8 +46,10 @@ const v1: Migration = (db) => {
       header_date TEXT,
       message_id TEXT,
       thread_id INTEGER NOT NULL,
+      -- Blobs last, smallest first: a search that only needs search_head never reads the overflow pages after it.
+      search_head BLOB NOT NULL,
       structure BLOB NOT NULL,
-      search BLOB NOT NULL
+      search_body BLOB NOT NULL
     );
     CREATE TABLE messages (
       id INTEGER PRIMARY KEY,

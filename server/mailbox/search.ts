@@ -1,7 +1,8 @@
 // Compiles an IMAP SEARCH tree into ONE SQL statement. Text keys have RFC 3501 semantics
-// (case-insensitive substring): the trigram FTS5 index narrows candidates, then mbx_contains()
-// checks the exact substring on the stored (compressed, lower-cased) text. Keys shorter than a
-// trigram skip the index and only use mbx_contains().
+// (case-insensitive substring): the trigram FTS5 index narrows candidates, then mbx_head()/mbx_body()
+// check the exact substring on the stored (compressed, case-folded) text. Keys shorter than a trigram
+// skip the index and only run the exact test (a scan: SQL LIKE would only fold ASCII case, and the
+// text is stored compressed).
 import { decompress } from './codec.js';
 import { InvalidRequest } from './errors.js';
 import { SYSTEM_FLAGS } from './names.js';
@@ -32,31 +33,44 @@ export function encodeSearchText(text: SearchText): Record<SearchField, string> 
   return out;
 }
 
+/** The header-side fields (small, searched often) and the body text are stored as separate blobs. */
+export function splitSearchText(text: Record<SearchField, string>): { head: Record<string, string>; body: string } {
+  const { body, ...head } = text;
+  return { head, body };
+}
+
+/** Inflates a blob once per statement row even when several keys of one query test the same message. */
+function lastValueCache<T>(decode: (blob: Buffer) => T): (blob: unknown) => T | null {
+  let lastBlob: Buffer | null = null;
+  let lastValue: T | null = null;
+  return (blob) => {
+    if (!Buffer.isBuffer(blob)) return null;
+    if (lastBlob && lastBlob.equals(blob)) return lastValue;
+    lastValue = decode(blob);
+    lastBlob = Buffer.from(blob);
+    return lastValue;
+  };
+}
+
 /**
- * Registers mbx_contains(searchBlob, field, needle) and mbx_header(searchBlob, name, needle).
- * A one-entry cache avoids inflating the same blob twice when a query tests several keys of one message.
+ * Registers the exact-substring tests the compiled SQL calls on candidate rows:
+ * mbx_head(search_head, 'from,to', needle), mbx_body(search_body, needle), mbx_header(search_head, name, needle).
  */
 export function registerSearchFunctions(db: Db): void {
-  let lastBlob: Buffer | null = null;
-  let lastText: Record<string, string> | null = null;
-  const textOf = (blob: unknown): Record<string, string> => {
-    if (!Buffer.isBuffer(blob)) return {};
-    if (lastBlob && lastText && lastBlob.equals(blob)) return lastText;
-    const parsed = JSON.parse(decompress(blob).toString('utf8')) as Record<string, string>;
-    lastBlob = Buffer.from(blob);
-    lastText = parsed;
-    return parsed;
-  };
-  db.function('mbx_contains', { deterministic: true }, (blob: unknown, field: unknown, needle: unknown) => {
-    const text = textOf(blob);
-    const value = typeof needle === 'string' ? needle : '';
-    for (const f of String(field).split(',')) if ((text[f] ?? '').includes(value)) return 1;
+  const headOf = lastValueCache((blob) => JSON.parse(decompress(blob).toString('utf8')) as Record<string, string>);
+  const bodyOf = lastValueCache((blob) => decompress(blob).toString('utf8'));
+  const needleOf = (v: unknown): string => (typeof v === 'string' ? v : '');
+  db.function('mbx_head', { deterministic: true }, (blob: unknown, fields: unknown, needle: unknown) => {
+    const head = headOf(blob) ?? {};
+    const value = needleOf(needle);
+    for (const f of String(fields).split(',')) if ((head[f] ?? '').includes(value)) return 1;
     return 0;
   });
+  db.function('mbx_body', { deterministic: true }, (blob: unknown, needle: unknown) => ((bodyOf(blob) ?? '').includes(needleOf(needle)) ? 1 : 0));
   db.function('mbx_header', { deterministic: true }, (blob: unknown, name: unknown, needle: unknown) => {
     const prefix = `${String(name)}:`;
-    const value = typeof needle === 'string' ? needle : '';
-    for (const line of (textOf(blob).headers ?? '').split('\n')) {
+    const value = needleOf(needle);
+    for (const line of (headOf(blob)?.headers ?? '').split('\n')) {
       if (line.startsWith(prefix) && line.slice(prefix.length).includes(value)) return 1;
     }
     return 0;
@@ -107,17 +121,29 @@ export function uidSetSql(uids: UidSet, params: unknown[], folderId: number): st
   return parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
 }
 
+/** Exact test of one text key on a candidate row (body text and header fields live in different blobs). */
+function exactText(fields: readonly SearchField[], needle: string, params: unknown[]): string {
+  const parts: string[] = [];
+  const head = fields.filter((f) => f !== 'body');
+  if (head.length > 0) {
+    params.push(head.join(','), needle);
+    parts.push('mbx_head(b.search_head, ?, ?)');
+  }
+  if (fields.includes('body')) {
+    params.push(needle);
+    parts.push('mbx_body(b.search_body, ?)');
+  }
+  return parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
+}
+
 function textKey(fields: readonly SearchField[], value: string, params: unknown[]): string {
   const needle = foldCase(value);
   if (needle.length === 0) return '1';
-  const contains = `mbx_contains(b.search, ?, ?)`;
   const fts = trigramQuery(needle);
-  if (fts === null) {
-    params.push(fields.join(','), needle);
-    return contains;
-  }
-  params.push(fts, fields.join(','), needle);
-  return `(b.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?) AND ${contains})`;
+  if (fts === null) return exactText(fields, needle, params);
+  params.push(fts);
+  const prefilter = 'b.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?)';
+  return `(${prefilter} AND ${exactText(fields, needle, params)})`;
 }
 
 function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId: number): string {
@@ -149,10 +175,10 @@ function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId:
       const fts = trigramQuery(needle);
       if (fts === null) {
         params.push(name, needle);
-        return 'mbx_header(b.search, ?, ?)';
+        return 'mbx_header(b.search_head, ?, ?)';
       }
       params.push(fts, name, needle);
-      return '(b.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?) AND mbx_header(b.search, ?, ?))';
+      return '(b.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?) AND mbx_header(b.search_head, ?, ?))';
     }
     case 'flag': {
       const system = SYSTEM_FLAGS.find(([name]) => name.toLowerCase() === q.flag.toLowerCase());
