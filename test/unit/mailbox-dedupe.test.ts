@@ -86,3 +86,25 @@ test('deleting a folder releases the attachments of its messages', async () => {
     await fx.cleanup();
   }
 });
+
+test('a partial read touches only the chunks covering the range (a damaged far chunk does not matter)', async () => {
+  const fx = storeFixture();
+  try {
+    const { id, key, mailbox } = await fx.newMailbox();
+    const body = Array.from({ length: 4000 }, (_, i) => `line ${i} ${'abcdefghij'.repeat(5)}`).join('\r\n');
+    const raw = Buffer.from(`Subject: long\r\nFrom: a@example.com\r\n\r\n${body}\r\n`);
+    assert.ok(raw.length > 3 * 65536);
+    const { uid } = await mailbox.append('INBOX', raw);
+    await fx.store.close(id);
+    // Damage the last inline chunk directly in the file.
+    const db = openDb(join(fx.dataDir, 'mailboxes', `${id}.sqlite`), key, { encrypted: true });
+    const last = db.prepare('SELECT max(raw_start) AS s FROM body_parts').get() as { s: number };
+    db.prepare('UPDATE body_parts SET data = ? WHERE raw_start = ?').run(Buffer.from([1, 0xff, 0xff, 0xff]), last.s);
+    db.close();
+    const reopened = await fx.store.open(id, key);
+    assert.ok((await reopened.readRange('INBOX', uid, 100, 70_000)).equals(raw.subarray(100, 70_000)));
+    await assert.rejects(reopened.readMessage('INBOX', uid), 'the whole message does need the damaged chunk');
+  } finally {
+    await fx.cleanup();
+  }
+});
