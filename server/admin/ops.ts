@@ -193,6 +193,14 @@ export class AdminOps {
     return count;
   }
 
+  /**
+   * Checks the alias password even when the mailbox is unlocked (throttled like a login): an export opens
+   * with the password it is made with, so it must be the owner's, never one the admin makes up.
+   */
+  async checkPassword(alias: AliasRecord, password: string, ip: string): Promise<void> {
+    await this.ctx.accounts.unlock(alias.address, password, { ip, protocol: 'admin' });
+  }
+
   async lock(alias: AliasRecord): Promise<void> {
     await this.ctx.accounts.lock(alias.id as AliasId);
   }
@@ -287,6 +295,7 @@ export class AdminOps {
    * backups scratch dir for one download. mbox/eml exports would be plaintext files, so they stay CLI-only.
    */
   async exportForDownload(alias: AliasRecord, password: string, ip: string): Promise<{ file: string; name: string }> {
+    await this.checkPassword(alias, password, ip);
     return this.withKey(alias, password, ip, async ({ material }) => {
       const scratch = backupPaths(this.ctx.paths.root).scratch();
       fs.mkdirSync(scratch, { recursive: true, mode: 0o700 });

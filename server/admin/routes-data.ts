@@ -88,10 +88,7 @@ export function registerDataRoutes(app: FastifyInstance, deps: AdminDeps): void 
       const alias = ops.requireAliasById(request.params.aliasId);
       const { password } = request.body;
       // Check the password now (an export file opens with it), then make the file in a job.
-      await ops.key(alias, password, request.ip).then(({ material }) => {
-        material.mailboxKey.fill(0);
-        material.privateKey.fill(0);
-      });
+      await ops.checkPassword(alias, password, request.ip);
       const job = jobs.start('backup.export', async (report, jobId) => {
         report({ phase: 'writing the encrypted export', done: 0, total: 1 });
         const made = await ops.exportForDownload(alias, password, request.ip);
