@@ -13,7 +13,6 @@ import { startS3rver, type S3rver } from './remote-fixture.js';
 const ADMIN_PASSWORD = 'harbor lantern quiet 8823';
 const DOMAIN = 'resources.test';
 const ADDRESS = `alice@${DOMAIN}`;
-const OWN_PASSWORD = 'plum-rocket-sailing-4490';
 
 let admin: RunningAdmin;
 let client: AdminClient;
