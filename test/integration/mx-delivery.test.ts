@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
 import type { AppContext } from '../../server/context.js';
 import type { AliasRecord } from '../../server/directory/index.js';
 import {
@@ -60,7 +61,7 @@ describe('MX delivery', () => {
 
   before(async () => {
     key = makeDkimKey('good.test');
-    app = await startMxApp({ zones: senderZones(key), env: { SEALPOST_SMTP_MAX_SIZE: String(MAX_SIZE), SEALPOST_SMTP_MAX_RECIPIENTS: '4' } });
+    app = await startMxApp({ zones: senderZones(key), listeners: ['smtp', 'imap'], env: { SEALPOST_SMTP_MAX_SIZE: String(MAX_SIZE), SEALPOST_SMTP_MAX_RECIPIENTS: '4' } });
     ctx = app.running.ctx;
     port = app.port('smtp');
     ctx.directory.addDomain(LOCAL_DOMAIN);
@@ -104,14 +105,26 @@ describe('MX delivery', () => {
     assert.match(added, /with ESMTPS \(TLSv1\.[23]:/);
   });
 
-  test('mail for a locked mailbox is sealed in the queue and appears in INBOX at the first login, byte-identical, with its arrival time', async () => {
+  test('mail for a locked mailbox is sealed in the queue and appears in INBOX at the first IMAP login, byte-identical, with its arrival time', async () => {
     const original = message({ from: 'news@good.test', to: `bob@${LOCAL_DOMAIN}`, subject: 'Queued while away', body: 'Sealed until you log in.' });
     const result = await sendSmtplib(port, 'news@good.test', [`bob@${LOCAL_DOMAIN}`], original);
     assert.deepEqual(result, { ok: true, refused: {} });
     const arrived = Date.now();
     assert.equal(ctx.accounts.queuedCount(alias.bob!), 1);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // the login is visibly later than the arrival
-    const inbox = await folder(`bob@${LOCAL_DOMAIN}`);
+    // bob's first IMAP login (imapflow over STARTTLS) drains the sealed queue into INBOX
+    const client = new ImapFlow({ host: '127.0.0.1', port: app.port('imap'), secure: false, auth: { user: `bob@${LOCAL_DOMAIN}`, pass: PASSWORD }, tls: { rejectUnauthorized: false }, logger: false });
+    await client.connect();
+    const inbox: { raw: Buffer; internalDate: Date }[] = [];
+    try {
+      await client.mailboxOpen('INBOX');
+      for await (const msg of client.fetch('1:*', { source: true, internalDate: true })) {
+        if (msg.source && msg.internalDate) inbox.push({ raw: msg.source, internalDate: new Date(msg.internalDate) });
+      }
+    } finally {
+      await client.logout();
+      await ctx.accounts.lock(alias.bob!.id);
+    }
     assert.equal(ctx.accounts.queuedCount(alias.bob!), 0);
     assert.equal(inbox.length, 1);
     const added = prependedHeaders(inbox[0]!.raw, original);
