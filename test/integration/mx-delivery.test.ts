@@ -3,7 +3,7 @@
 // server, STARTTLS, and the privacy of mail queued for a locked mailbox.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import type { AppContext } from '../../server/context.js';
@@ -220,6 +220,22 @@ describe('MX delivery', () => {
     } finally {
       ctx.directory.setDmarcRejectToJunk(LOCAL_DOMAIN, false);
     }
+  });
+
+  test('a failure storing any recipient answers 451 4.3.0 and leaves nothing behind for the others', async () => {
+    const frank = (await ctx.accounts.createAlias(`frank@${LOCAL_DOMAIN}`, PASSWORD)).alias;
+    // frank's queue file cannot be created (a directory is in its way): sealing for him fails
+    const blocker = join(app.dir, 'queue', `${frank.mailboxId}.sqlite`);
+    mkdirSync(blocker, { recursive: true });
+    const original = message({ from: 'news@good.test', to: `alice@${LOCAL_DOMAIN}`, subject: 'All or nothing', body: 'Atomic delivery.' });
+    const failed = await sendSmtplib(port, 'news@good.test', [`alice@${LOCAL_DOMAIN}`, `frank@${LOCAL_DOMAIN}`], original);
+    assert.equal(failed.code, 451);
+    assert.match(failed.error ?? '', /^4\.3\.0 /);
+    assert.equal((await folder(`alice@${LOCAL_DOMAIN}`)).filter((m) => m.raw.includes('Atomic delivery.')).length, 0, 'alice\'s copy was rolled back');
+    rmSync(blocker, { recursive: true });
+    assert.deepEqual(await sendSmtplib(port, 'news@good.test', [`alice@${LOCAL_DOMAIN}`, `frank@${LOCAL_DOMAIN}`], original), { ok: true, refused: {} });
+    assert.equal((await folder(`alice@${LOCAL_DOMAIN}`)).filter((m) => m.raw.includes('Atomic delivery.')).length, 1);
+    assert.equal(ctx.accounts.queuedCount(frank), 1);
   });
 
   test('privacy: after delivery to a locked mailbox no subject, address or body text is in any file under the data dir, nor in the logs', async () => {
