@@ -14,11 +14,11 @@ import { AdminOps } from './ops.js';
 import { registerAuthRoutes } from './routes-auth.js';
 import { registerAutoconfigRoutes } from './routes-autoconfig.js';
 import { dropDownload, registerDataRoutes } from './routes-data.js';
-import { adminExposureWarning, registerMailRoutes } from './routes-mail.js';
-import { adminTlsEnabled, registerSettingsRoutes } from './routes-settings.js';
+import { adminExposureWarning, adminTlsEnabled } from './exposure.js';
+import { registerMailRoutes } from './routes-mail.js';
+import { registerSettingsRoutes } from './routes-settings.js';
 
-export { adminExposureWarning, isLoopback } from './routes-mail.js';
-export { adminTlsEnabled } from './routes-settings.js';
+export { adminExposureWarning, adminTlsEnabled, isLoopback } from './exposure.js';
 export { UI_TOKEN_FILE } from './auth.js';
 
 /** renderer/dist next to this checkout, or SEALPOST_UI_DIR (packaged builds). */

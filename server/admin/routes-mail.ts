@@ -1,5 +1,4 @@
 // /api/status, /api/domains, /api/aliases (+ forwards, webhooks, lock/unlock, password, .mobileconfig).
-import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { UserError } from '../config/errors.js';
 import { LISTENER_NAMES, type ListenerName } from '../config/index.js';
@@ -8,6 +7,7 @@ import { normalizeAddress, type AliasId } from '../directory/index.js';
 import { resolverFromEnv } from '../smtp/dns.js';
 import { appleMobileconfig } from './autoconfig.js';
 import { checkRecords, recordsFor, zoneLine } from './dns-records.js';
+import { adminExposureWarning } from './exposure.js';
 import { sendError, type AdminDeps } from './http.js';
 
 const SECURITY: Record<ListenerName, ListenerSecurity> = {
@@ -24,18 +24,6 @@ const SECURITY: Record<ListenerName, ListenerSecurity> = {
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } } as const;
 const aliasPassword = { type: 'string', minLength: 1, maxLength: 1024 } as const;
 const quota = { anyOf: [{ type: 'integer', minimum: 1, maximum: 2 ** 50 }, { type: 'null' }] } as const;
-
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (net.isIPv4(host)) return host.startsWith('127.');
-  return host === '::1';
-}
-
-/** The warning the UI and `doctor` show when the admin listener is reachable from other machines without TLS. */
-export function adminExposureWarning(host: string, port: number, https: boolean): string | null {
-  if (port === 0 || https || isLoopback(host)) return null;
-  return `The admin UI listens on ${host}:${port} without TLS: passwords and session cookies cross the network in clear. Bind it to 127.0.0.1 behind an HTTPS reverse proxy, or turn on admin TLS (SEALPOST_ADMIN_TLS=on).`;
-}
 
 export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void {
   const { ctx, ops, jobs, events } = deps;
@@ -111,7 +99,6 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
     async (request, reply) => {
       const added = ctx.directory.addDomain(request.body.name);
       ctx.outbound.dkim.ensure(added.name);
-      events.add('domain.added');
       return reply.code(201).send({ ...domainView(added.name), records: recordsOf(added.name).map((r) => ({ ...r, zone: zoneLine(r) })) });
     },
   );
@@ -151,7 +138,6 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
     },
     async (request, reply) => {
       const created = await ctx.accounts.createAlias(request.body.address, request.body.password ?? null, { quotaBytes: request.body.quotaBytes ?? null });
-      events.add('alias.created', null, created.alias.id);
       reply.header('cache-control', 'no-store');
       // The generated password is in this response only; Sealpost does not keep it anywhere.
       return reply.code(201).send({ alias: await ops.aliasView(created.alias), ...(created.password ? { password: created.password } : {}) });
@@ -200,7 +186,6 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
       }
       const job = jobs.start('alias.password', async (report) => {
         const password = await ops.changePassword(alias, currentPassword, newPassword, report);
-        events.add('alias.password_changed', null, alias.id);
         return password ? { secret: { password } } : {};
       });
       return reply.code(202).send({ job });
@@ -238,7 +223,6 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
       }
       if (typed !== alias.address) return sendError(reply, 400, `Type the address ${alias.displayAddress} exactly to delete it.`, 'CONFIRM_MISMATCH');
       await ops.removeAlias(alias);
-      events.add('alias.removed', null, alias.id);
       return { ok: true };
     },
   );

@@ -9,9 +9,8 @@ import { LISTENER_NAMES, PORT_SOURCES, loadConfig, type ListenerName } from '../
 import { UserError } from '../config/errors.js';
 import { BACKUP_SETTINGS, backupSchedule } from '../backup/index.js';
 import type { AdminEvent } from './events.js';
+import { ADMIN_TLS_SETTING } from './exposure.js';
 import type { AdminDeps } from './http.js';
-
-export const ADMIN_TLS_SETTING = 'admin.tls';
 
 const portSchema = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 const hostText = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[^\\s]+$' } as const;
@@ -22,13 +21,6 @@ interface SettingsBody {
   ports?: Partial<Record<ListenerName, number>>;
   adminTls?: boolean;
   backup?: { time?: string; enabled?: boolean; retention?: string };
-}
-
-/** Admin TLS: SEALPOST_ADMIN_TLS (on/off) over the saved setting; default off (loopback + a reverse proxy). */
-export function adminTlsEnabled(env: Readonly<Record<string, string | undefined>>, settings: { getSetting(key: string): unknown }): boolean {
-  const fromEnv = env.SEALPOST_ADMIN_TLS;
-  if (fromEnv !== undefined && fromEnv !== '') return /^(1|true|on|yes)$/i.test(fromEnv);
-  return settings.getSetting(ADMIN_TLS_SETTING) === true;
 }
 
 export function registerSettingsRoutes(app: FastifyInstance, deps: AdminDeps): void {

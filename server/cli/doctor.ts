@@ -12,6 +12,7 @@ import { Command } from 'commander';
 import { LISTENER_NAMES, dataLayout, loadConfig, resolveDataDir, type SealpostConfig } from '../config/index.js';
 import { Directory } from '../directory/index.js';
 import { loadAppKey } from '../keychain/index.js';
+import { adminExposureWarning, adminTlsEnabled } from '../admin/exposure.js';
 import { printJson, withDataOption, type DataOptions } from './common.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -49,6 +50,7 @@ export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv
   checkPermissions(paths.root, add);
 
   let config: SealpostConfig | null = null;
+  let adminTls = false;
   if (!fs.existsSync(paths.directoryDb)) {
     add('warn', 'directory', 'sealpost.db does not exist yet; nothing to check inside the data dir.');
     // The app key is created together with sealpost.db; checking it now would create one.
@@ -65,6 +67,7 @@ export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv
           const aliases = directory.listAliases().length;
           add('ok', 'directory', `sealpost.db opens with the app key (${domains} domain${domains === 1 ? '' : 's'}, ${aliases} alias${aliases === 1 ? '' : 'es'}).`);
           config = loadConfig({ env, flags, settings: directory.getSettings() });
+          adminTls = adminTlsEnabled(env, directory);
         } finally {
           directory.close();
         }
@@ -82,6 +85,8 @@ export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv
     add('fail', 'config', error instanceof Error ? error.message : String(error));
   }
   if (config) await checkPorts(config, add);
+  const exposure = config ? adminExposureWarning(config.host, config.ports.admin, adminTls) : null;
+  if (exposure) add('warn', 'admin', exposure);
 
   await checkRclone(add);
   checkTls(paths.tlsDir, config, add);

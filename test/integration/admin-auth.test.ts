@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { totpAt } from '../../server/admin/totp.js';
+import { runDoctor } from '../../server/cli/doctor.js';
 import { AdminClient, startAdminOnly, type RunningAdmin } from '../helpers/admin-http.js';
 
 const ADMIN_PASSWORD = 'orbit velvet canyon 4417';
@@ -214,5 +215,16 @@ describe('admin authentication', () => {
     const token = await attacker.request('GET', '/auth/token?t=whatever-token-value');
     assert.equal(token.status, 429, 'the token endpoint shares the limit');
     assert.equal((await client.get('/api/status')).status, 200, 'signed-in sessions keep working');
+  });
+
+  it('doctor warns when the admin UI would listen on the network without TLS', async () => {
+    const exposed = await runDoctor({ data: admin.dataDir }, { ...admin.env, SEALPOST_HOST: '0.0.0.0' });
+    const warning = exposed.find((c) => c.check === 'admin');
+    assert.equal(warning?.status, 'warn');
+    assert.match(warning?.message ?? '', /listens on 0\.0\.0\.0:\d+ without TLS/);
+    const local = await runDoctor({ data: admin.dataDir }, admin.env);
+    assert.equal(local.find((c) => c.check === 'admin'), undefined, 'loopback: no warning');
+    const withTls = await runDoctor({ data: admin.dataDir }, { ...admin.env, SEALPOST_HOST: '0.0.0.0', SEALPOST_ADMIN_TLS: 'on' });
+    assert.equal(withTls.find((c) => c.check === 'admin'), undefined, 'admin TLS on: no warning');
   });
 });
