@@ -18,8 +18,9 @@ export function serveCommand(): Command {
   }
   serve.action(async (options: ConfigFlags) => {
     const app = await startApp({ env: process.env, flags: options });
-    for (const listener of app.listeners) process.stdout.write(`${formatListener(listener)}\n`);
-    await new Promise<void>((resolve) => {
+    // Signal handlers go in BEFORE the listener lines: a supervisor (the desktop shell) treats those lines as
+    // "ready" and may send SIGTERM at once; without a handler that signal would kill us uncleanly.
+    const stopped = new Promise<void>((resolve) => {
       let signalled = false;
       const onSignal = (signal: NodeJS.Signals): void => {
         if (signalled) {
@@ -36,6 +37,8 @@ export function serveCommand(): Command {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
     });
+    for (const listener of app.listeners) process.stdout.write(`${formatListener(listener)}\n`);
+    await stopped;
   });
   return serve;
 }
