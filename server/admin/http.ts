@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { isUserError } from '../config/errors.js';
+import type { TlsServerOptions } from '../config/tls.js';
 import type { AppContext } from '../context.js';
 import { MailboxError } from '../mailbox/errors.js';
 import type { AdminAuth, AdminSession, FailureLimiter } from './auth.js';
@@ -84,7 +85,7 @@ export function sendError(reply: FastifyReply, status: number, message: string, 
   return reply.code(status).type('application/json; charset=utf-8').send({ error: message, ...(code ? { code } : {}) });
 }
 
-export function buildHttp(deps: AdminDeps, options: { https?: { key: string; cert: string; minVersion: 'TLSv1.2' }; trustProxy: boolean }): FastifyInstance {
+export function buildHttp(deps: AdminDeps, options: { https?: TlsServerOptions; trustProxy: boolean }): FastifyInstance {
   const { ctx, auth } = deps;
   const app = Fastify({
     logger: false,

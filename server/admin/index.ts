@@ -49,7 +49,8 @@ export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: A
   };
   const trustProxy = /^(1|true|on|yes)$/i.test(ctx.config.env.SEALPOST_ADMIN_TRUST_PROXY ?? '');
   const tlsOptions = ctx.tls.tlsOptions();
-  const app = buildHttp(deps, { trustProxy, ...(https ? { https: { key: tlsOptions.key, cert: tlsOptions.cert, minVersion: 'TLSv1.2' as const } } : {}) });
+  // SNICallback hands out the current context, so a replaced certificate file is used without a restart.
+  const app = buildHttp(deps, { trustProxy, ...(https ? { https: tlsOptions } : {}) });
   registerAuthRoutes(app, deps);
   registerMailRoutes(app, deps);
   registerDataRoutes(app, deps);
