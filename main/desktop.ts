@@ -3,7 +3,7 @@
 // server (and so mail delivery) running; only Quit stops it. All Electron access goes through the facade.
 import path from 'node:path';
 import { resolveDataDir } from '../server/config/index.js';
-import { loadAppKey as realLoadAppKey, type AppKey } from '../server/keychain/index.js';
+import { loadAppKey } from '../server/keychain/index.js';
 import { AdminClient } from './admin-client.js';
 import type { BrowserWindowInstance, ElectronFacade, IpcMainInvokeEvent, MenuItemOptions, TrayInstance } from './facade.js';
 import { guardNavigation, hardenSession, isSameOrigin, windowOptions } from './security.js';
@@ -25,7 +25,6 @@ export interface DesktopOptions {
   readonly preloadPath?: string;
   readonly windowIconPath?: string;
   readonly trayIconPath?: string;
-  readonly loadAppKey?: (dataDir: string, env: NodeJS.ProcessEnv) => Promise<AppKey>;
   /** Child output (pino JSON lines); default: copied to our stdout/stderr. */
   readonly onServerOutput?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** Timeouts and backoff of the supervisor (tests shorten them). */
@@ -59,7 +58,6 @@ export function startDesktop(options: DesktopOptions): Desktop | null {
   }
   const env = options.env ?? process.env;
   const dataDir = options.dataDir ?? resolveDataDir(env);
-  const loadAppKey = options.loadAppKey ?? realLoadAppKey;
   let tray: TrayInstance | null = null;
   let window: BrowserWindowInstance | null = null;
   let opening: Promise<BrowserWindowInstance> | null = null;
@@ -72,8 +70,11 @@ export function startDesktop(options: DesktopOptions): Desktop | null {
   const supervisor = new ServerSupervisor({
     ...options.supervisor,
     command: async () => {
+      // Read here, in the app's own process, so the OS asks about keychain access once, for the app.
+      // Only a keychain key is handed down: a key from the env is inherited anyway, and one from the
+      // app.key fallback file is left for the server to read itself, so its dashboard still warns about it.
       const appKey = await loadAppKey(dataDir, { ...env });
-      const appKeyHex = appKey.key.toString('hex');
+      const appKeyHex = appKey.source === 'keychain' ? appKey.key.toString('hex') : null;
       appKey.key.fill(0);
       return serverCommand({
         isPackaged: app.isPackaged,

@@ -12,8 +12,8 @@ export interface ServerCommandOptions {
   /** process.execPath: the Electron binary when packaged. */
   readonly execPath: string;
   readonly dataDir: string;
-  /** The app key (64 hex), read by main from the OS keychain. */
-  readonly appKeyHex: string;
+  /** The app key (64 hex) main read from the OS keychain; null leaves the child to find it (env, app.key). */
+  readonly appKeyHex: string | null;
   /** The parent's environment; SEALPOST_* settings in it pass through. */
   readonly env: NodeJS.ProcessEnv;
   readonly platform?: NodeJS.Platform;
@@ -22,7 +22,8 @@ export interface ServerCommandOptions {
 export function serverCommand(options: ServerCommandOptions): ServerCommand {
   const platform = options.platform ?? process.platform;
   const exe = platform === 'win32' ? '.exe' : '';
-  const env: NodeJS.ProcessEnv = { ...options.env, SEALPOST_DATA: options.dataDir, SEALPOST_APP_KEY: options.appKeyHex };
+  const env: NodeJS.ProcessEnv = { ...options.env, SEALPOST_DATA: options.dataDir };
+  if (options.appKeyHex) env.SEALPOST_APP_KEY = options.appKeyHex;
   // The sign-in token must come from <data>/ui-token (see admin-client.ts), never from an inherited env value.
   delete env.SEALPOST_UI_TOKEN;
   // Electron sets these for itself; the child must not think it is a renderer or inherit our asar switches.

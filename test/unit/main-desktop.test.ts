@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startDesktop, type Desktop } from '../../main/desktop.js';
 import { CONTENT_SECURITY_POLICY } from '../../main/security.js';
-import { parseListenerLine } from '../../main/server-process.js';
+import { serverCommand } from '../../main/server-command.js';
+import { ServerSupervisor, parseListenerLine } from '../../main/server-process.js';
 import { freePorts } from '../helpers/ports.js';
 import { runCli } from '../helpers/sealpost-cli.js';
 import { FakeInstanceLock, createFakeElectron, type FakeElectron, type FakeWindow } from './main-fake-electron.js';
@@ -227,4 +228,25 @@ test('a server that cannot start is reported, not retried', async (t) => {
   assert.match(fake.trays[0]!.toolTip, /stopped — /);
   assert.ok(fake.trays[0]!.menu.some((i) => i.label === 'Try again'));
   assert.equal(desktop.supervisor.pid, null, 'no child left behind');
+});
+
+test('packaged layout: the server starts from app.asar.unpacked with the bundled rclone and Node mode', async (t) => {
+  const { dir, dataDir, env, cleanup } = await setup();
+  t.after(cleanup);
+  // resources/app.asar (never read by the child) and resources/app.asar.unpacked (here: this checkout).
+  const resources = path.join(dir, 'resources');
+  fs.mkdirSync(resources);
+  fs.symlinkSync(ROOT, path.join(resources, 'app.asar.unpacked'));
+  const command = serverCommand({ isPackaged: true, appPath: path.join(resources, 'app.asar'), resourcesPath: resources, execPath: process.execPath, dataDir, appKeyHex: null, env: { ...env, SEALPOST_UI_TOKEN: 'inherited-token-0123456789' } });
+  assert.deepEqual(command.args, [path.join(resources, 'app.asar.unpacked', 'bin', 'sealpost'), 'serve']);
+  assert.equal(command.command, process.execPath);
+  assert.equal(command.env.ELECTRON_RUN_AS_NODE, '1');
+  assert.equal(command.env.SEALPOST_RCLONE, path.join(resources, 'bin', 'rclone'));
+  assert.equal(command.env.SEALPOST_UI_TOKEN, undefined, 'sign-in always goes through <data>/ui-token');
+  const supervisor = new ServerSupervisor({ command: () => command, onOutput: () => undefined });
+  t.after(() => supervisor.stop());
+  const server = await supervisor.start();
+  assert.match(server.adminOrigin, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.ok(fs.existsSync(path.join(dataDir, 'ui-token')));
+  assert.equal(await supervisor.stop(), 0);
 });
