@@ -32,7 +32,7 @@ function activate(connection: ImapConnection): void {
   const onError = (): void => connection.close();
   deflate.once('error', onError);
   inflate.once('error', () => {
-    logger.info({ cid: connection.id }, 'IMAP client sent invalid DEFLATE data');
+    if (!connection._closing && !connection._closed) logger.info({ cid: connection.id }, 'IMAP client sent invalid DEFLATE data');
     onError();
   });
 
@@ -46,11 +46,23 @@ function activate(connection: ImapConnection): void {
       tripped = true;
       logger.warn({ cid: connection.id, compressed: state.compressedIn, inflated: state.inflatedIn }, 'IMAP COMPRESS expansion bound exceeded');
       connection.send('* BYE Compressed input expands too much');
-      // The BYE is compressed too: close only once deflate has handed it to the socket.
-      deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => setImmediate(() => connection.close()));
+      setImmediate(() => connection.close());
     }
     return !tripped;
   });
+
+  // Everything imap-core sends right before closing (LOGOUT's BYE and OK, timeouts) sits in deflate's
+  // buffer: close only after it has reached the socket, or the client sees EOF instead of the reply.
+  const close = connection.close.bind(connection);
+  connection.close = (force?: boolean): void => {
+    if (connection._closing || connection._closed) return close(force);
+    const fallback = setTimeout(() => close(force), 2000);
+    fallback.unref();
+    deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+      clearTimeout(fallback);
+      setImmediate(() => close(force));
+    });
+  };
 
   connection.compression = true;
   connection._deflate = deflate;
