@@ -14,6 +14,7 @@ import {
   unwrapSecret,
   wipe,
   wrapSecret,
+  type AliasKeys,
   type AliasMaterial,
   type KdfParams,
   type KeyRing,
@@ -21,11 +22,14 @@ import {
 import type { AliasId, AliasRecord, Directory } from '../directory/index.js';
 import { normalizeAddress } from '../directory/index.js';
 import type { Logger } from '../log.js';
-import { NoSuchFolder } from '../mailbox/errors.js';
+import { MailboxLocked, NoSuchFolder, WrongKey } from '../mailbox/errors.js';
 import type { AppendOptions, AppendResult, Mailbox, MailboxId, MailboxStore } from '../mailbox/types.js';
 import { DEFAULT_THROTTLE, LoginThrottle, normalizeIp, type ThrottlePolicy } from './throttle.js';
+import { crashPointForTest, makePendingChange, otherMailboxKey, pendingFromJson, pendingSettingKey, pendingToJson, PENDING_PREFIX, type Credentials, type PendingChange } from './recovery.js';
+import { SessionRegistry, type RevokeReason } from './sessions.js';
 
 export { DEFAULT_THROTTLE, LoginThrottle, type ThrottlePolicy } from './throttle.js';
+export type { RevokeReason } from './sessions.js';
 
 /** Wrong address or password, or a disabled alias (deliberately indistinguishable to the client). */
 export class AuthFailed extends UserError {
@@ -66,6 +70,11 @@ export interface AliasSession {
   readonly alias: AliasRecord;
   readonly mailbox: Mailbox;
   release(): void;
+  /**
+   * The server ends this session (password changed, alias locked or removed, mailbox restored): the
+   * protocol closes its connection (IMAP BYE, POP3 close) in the listener. Called at most once.
+   */
+  onRevoked?(listener: (reason: RevokeReason) => void): void;
 }
 
 /** Metadata sealed with a queued message (never contains the message itself). */
@@ -149,6 +158,9 @@ export class Accounts {
   private readonly kdf: KdfParams;
   private readonly throttle: LoginThrottle;
   private readonly drains = new Map<string, Promise<void>>();
+  private readonly sessions: SessionRegistry;
+  /** Recoveries of interrupted password changes in progress (one per alias at a time). */
+  private readonly recovering = new Map<string, Promise<unknown>>();
 
   constructor(options: AccountsOptions) {
     this.directory = options.directory;
@@ -158,6 +170,9 @@ export class Accounts {
     this.logger = options.logger;
     this.kdf = options.kdf ?? DEFAULT_KDF;
     this.throttle = new LoginThrottle({ ...DEFAULT_THROTTLE, ...options.throttle });
+    this.sessions = new SessionRegistry((error) =>
+      this.logger.warn({ event: 'session.revoke_failed', err: error instanceof Error ? error.message : String(error) }, 'a session did not close cleanly'),
+    );
   }
 
   /**
@@ -213,7 +228,7 @@ export class Accounts {
    * alias unlocked (its keys in the key ring). newPassword null/undefined = generate one (returned once).
    */
   async changePassword(address: string, oldPassword: string | null, newPassword?: string | null): Promise<{ password?: string }> {
-    const alias = this.directory.requireAlias(address);
+    let alias = this.directory.requireAlias(address);
     const generated = newPassword === undefined || newPassword === null;
     const secret = generated ? generatePassword() : newPassword;
     if (!generated) {
@@ -222,28 +237,52 @@ export class Accounts {
     }
     let material: AliasMaterial | null;
     if (oldPassword !== null) {
-      material = await this.verifyPassword(alias, oldPassword);
+      material = await this.verifyPassword(alias, oldPassword); // also finishes an earlier interrupted change
       if (!material) throw new AuthFailed();
+      alias = this.directory.requireAlias(address);
     } else {
+      if (this.directory.getSetting(pendingSettingKey(alias.id)) !== undefined) throw new AliasLocked(alias.displayAddress); // needs a password to resolve
       material = this.keyRing.get(alias.id);
       if (!material) throw new AliasLocked(alias.displayAddress);
     }
     const salt = newSalt();
     const keys = await deriveAliasKeys(secret, salt, this.kdf);
+    const pendingKey = pendingSettingKey(alias.id);
     try {
       const wrappedPrivateKey = wrapSecret(keys.wrappingKey, material.privateKey, privateKeyAad(alias.id));
-      // Trap: the file is re-keyed before the directory row changes; a crash between the two leaves the
-      // mailbox under the new key with the old verifier (see report / issue 3 for the recovery record).
-      await this.mailboxes.rekey(alias.mailboxId, material.mailboxKey, keys.mailboxKey);
+      const next: Credentials = { salt, kdf: this.kdf, verifier: keys.verifier, wrappedPrivateKey };
+      // Recovery record first (durable in the directory): a crash between the re-key of the file and the
+      // row update below is resolved at the next login with either password (see recovery.ts).
+      const pending = makePendingChange(alias.id, credentialsOf(alias), next, material.mailboxKey, keys.mailboxKey);
+      this.directory.setSetting(pendingKey, pendingToJson(pending));
+      crashPointForTest('pending-saved');
+      // Sessions holding the old key end now (IMAP BYE, POP3 close) instead of failing on a closed handle.
+      this.revokeSessions(alias.id, 'password-changed');
       try {
-        this.directory.updateAliasKeys(alias.id, { salt, kdf: this.kdf, verifier: keys.verifier, wrappedPrivateKey });
+        await this.mailboxes.rekey(alias.mailboxId, material.mailboxKey, keys.mailboxKey);
+      } catch (error) {
+        await this.settleFailedRekey(alias, material.mailboxKey);
+        throw error;
+      }
+      crashPointForTest('rekeyed');
+      try {
+        this.directory.transaction(() => {
+          this.directory.updateAliasKeys(alias.id, next);
+          this.directory.setSetting(pendingKey, undefined);
+        });
       } catch (error) {
         // The directory refused (busy, disk full): put the old key back so the old password keeps working.
         await this.mailboxes.rekey(alias.mailboxId, keys.mailboxKey, material.mailboxKey);
+        this.clearPending(alias.id);
         throw error;
       }
+      crashPointForTest('committed');
       this.keyRing.forgetPassword(alias.id);
-      if (this.keyRing.has(alias.id)) this.keyRing.put(alias.id, { mailboxKey: keys.mailboxKey, privateKey: material.privateKey });
+      if (this.keyRing.has(alias.id)) {
+        this.keyRing.put(alias.id, { mailboxKey: keys.mailboxKey, privateKey: material.privateKey });
+        // Mail that arrived during the re-key was sealed into the queue: bring it in now.
+        this.drainQueue(alias).catch((error: unknown) => this.logger.warn({ event: 'queue.drain_failed', aliasId: alias.id, err: errorName(error) }, 'queue drain after a password change failed'));
+      }
       this.logger.info({ event: 'alias.password_changed', aliasId: alias.id }, 'alias password changed');
       return generated ? { password: secret } : {};
     } finally {
@@ -254,6 +293,27 @@ export class Accounts {
     }
   }
 
+  /** Ends every live protocol session of the alias (IMAP BYE, POP3 close); returns how many. */
+  revokeSessions(aliasId: string, reason: RevokeReason): number {
+    const told = this.sessions.revoke(aliasId, reason);
+    if (told > 0) this.logger.info({ event: 'session.revoked', aliasId, reason, sessions: told }, 'sessions ended');
+    return told;
+  }
+
+  /** Same, by mailbox id (a restore knows only the mailbox). */
+  revokeMailboxSessions(mailboxId: string, reason: RevokeReason): number {
+    const told = this.sessions.revokeMailbox(mailboxId, reason);
+    if (told > 0) this.logger.info({ event: 'session.revoked', mailboxId, reason, sessions: told }, 'sessions ended');
+    return told;
+  }
+
+  /** Ids of aliases whose password change was interrupted (resolved at their next login). */
+  pendingPasswordChanges(): string[] {
+    return Object.keys(this.directory.getSettings())
+      .filter((key) => key.startsWith(PENDING_PREFIX))
+      .map((key) => key.slice(PENDING_PREFIX.length));
+  }
+
   /**
    * Logs in: throttling, password check (cached for repeat logins, else argon2id + verifier), keys into the
    * key ring, mailbox opened, sealed queue drained into it. Throws AuthFailed or TooManyAttempts.
@@ -261,17 +321,19 @@ export class Accounts {
   async authenticate(address: string, password: string, context: LoginContext): Promise<AliasSession> {
     const alias = await this.checkLogin(address, password, context);
     if (!this.keyRing.acquire(alias.id)) throw new AuthFailed(); // dropped between check and acquire (idle timer)
+    const live = this.sessions.add(alias.id, alias.mailboxId);
     let released = false;
     const release = (): void => {
       if (released) return;
       released = true;
+      live.remove();
       this.keyRing.release(alias.id);
     };
     try {
       const mailbox = await this.openMailbox(alias);
       await this.drainQueue(alias);
       this.logger.info({ event: 'auth.ok', aliasId: alias.id, protocol: context.protocol }, 'login');
-      return { alias, mailbox, release };
+      return { alias, mailbox, release, onRevoked: live.onRevoked };
     } catch (error) {
       release();
       throw error;
@@ -292,11 +354,24 @@ export class Accounts {
     return alias;
   }
 
-  /** Drops the keys of one alias (by id) or of all, and closes their mailboxes. */
+  /** Drops the keys of one alias (by id) or of all, ends their sessions and closes their mailboxes. */
   async lock(aliasId: AliasId | 'all'): Promise<void> {
     const ids = aliasId === 'all' ? this.keyRing.unlockedIds() : [aliasId];
-    for (const id of ids) this.keyRing.drop(id, 'manual');
+    for (const id of ids) {
+      this.revokeSessions(id, 'locked');
+      this.keyRing.drop(id, 'manual');
+    }
     await Promise.all(ids.map((id) => this.closeMailboxOf(id)));
+  }
+
+  /**
+   * Unlocks an alias with material it already has (a key remembered on this device): into the key ring,
+   * mailbox opened (WrongKey if the key is stale), sealed queue drained. remember keeps it from idling out.
+   */
+  async unlockWithMaterial(alias: AliasRecord, material: AliasMaterial, options: { remember?: boolean } = {}): Promise<void> {
+    await this.mailboxes.open(alias.mailboxId, material.mailboxKey);
+    this.keyRing.put(alias.id, material, { remember: options.remember ?? false });
+    await this.drainQueue(alias);
   }
 
   isUnlocked(aliasId: AliasId): boolean {
@@ -321,6 +396,11 @@ export class Accounts {
         const mailbox = await this.mailboxes.open(alias.mailboxId, material.mailboxKey);
         const uid = await this.appendTo(mailbox, raw, options);
         return { stored: 'mailbox', uid };
+      } catch (error) {
+        // Re-key, restore or lock in progress (handle closed, file under another key): nothing was written,
+        // so seal it into the queue instead of refusing; the next unlock drains it.
+        if (!(error instanceof MailboxLocked || error instanceof WrongKey) || !this.queue) throw error;
+        this.logger.info({ event: 'delivery.queued_while_busy', aliasId: alias.id, reason: error.code }, 'mailbox busy: message sealed into the queue');
       } finally {
         wipe(material.mailboxKey);
         wipe(material.privateKey);
@@ -339,8 +419,10 @@ export class Accounts {
   /** Deletes an alias: directory row, mailbox file, queue file, keys. */
   async removeAlias(address: string): Promise<AliasRecord> {
     const alias = this.directory.requireAlias(address);
+    this.revokeSessions(alias.id, 'removed');
     this.keyRing.drop(alias.id, 'manual');
     this.directory.deleteAlias(alias.id);
+    this.clearPending(alias.id);
     await this.mailboxes.remove(alias.mailboxId);
     if (this.queue) await this.queue.remove(alias.mailboxId);
     this.logger.info({ event: 'alias.removed', aliasId: alias.id, mailboxId: alias.mailboxId }, 'alias removed');
@@ -381,6 +463,7 @@ export class Accounts {
 
   /** The alias's unlocked material when the password is right, else null. Cheap when cached in the key ring. */
   private async verifyPassword(alias: AliasRecord, password: string): Promise<AliasMaterial | null> {
+    if (this.directory.getSetting(pendingSettingKey(alias.id)) !== undefined) return this.recoverPasswordChange(alias, password);
     if (this.keyRing.has(alias.id) && this.keyRing.checkCachedPassword(alias.id, password)) {
       const cached = this.keyRing.get(alias.id);
       if (cached) return cached;
@@ -396,6 +479,101 @@ export class Accounts {
     } finally {
       wipe(keys.wrappingKey);
       wipe(keys.verifier);
+    }
+  }
+
+  /**
+   * An interrupted password change (recovery record present): the password is checked against the old
+   * and the new credentials; the one it matches wins — the file is re-keyed to its key if the crash left
+   * it under the other one, and the directory row is set to its credentials — then the record is removed.
+   * One recovery per alias at a time; a concurrent login waits and is then checked normally.
+   */
+  private async recoverPasswordChange(alias: AliasRecord, password: string): Promise<AliasMaterial | null> {
+    const running = this.recovering.get(alias.id);
+    if (running) {
+      await running.catch(() => undefined);
+      const fresh = this.directory.getAliasById(alias.id);
+      return fresh ? this.verifyPassword(fresh, password) : null;
+    }
+    const work = this.runRecovery(alias, password);
+    this.recovering.set(alias.id, work);
+    try {
+      return await work;
+    } finally {
+      this.recovering.delete(alias.id);
+    }
+  }
+
+  private async runRecovery(alias: AliasRecord, password: string): Promise<AliasMaterial | null> {
+    const pending = pendingFromJson(this.directory.getSetting(pendingSettingKey(alias.id)));
+    if (!pending) return this.verifyPassword(alias, password);
+    let side: 'old' | 'next' | null = null;
+    let keys: AliasKeys | null = null;
+    for (const candidate of ['old', 'next'] as const) {
+      const creds = pending[candidate];
+      const derived = await deriveAliasKeys(password, creds.salt, creds.kdf);
+      if (timingSafeEqual(derived.verifier, creds.verifier)) {
+        side = candidate;
+        keys = derived;
+        break;
+      }
+      wipe(derived.mailboxKey);
+      wipe(derived.wrappingKey);
+    }
+    if (!side || !keys) return null;
+    const chosen = pending[side];
+    const other = otherMailboxKey(alias.id, pending, side, keys.mailboxKey);
+    const privateKey = unwrapSecret(keys.wrappingKey, chosen.wrappedPrivateKey, privateKeyAad(alias.id));
+    wipe(keys.wrappingKey);
+    try {
+      // Which key is the file under? Ours first; else the other one, and then it is re-keyed back to ours.
+      const underOurs = await this.opensWith(alias, keys.mailboxKey);
+      if (!underOurs) {
+        if (!(await this.opensWith(alias, other))) throw new WrongKey('The mailbox opens with neither the old nor the new key');
+        this.revokeSessions(alias.id, 'password-changed');
+        this.keyRing.drop(alias.id, 'manual');
+        await this.mailboxes.rekey(alias.mailboxId, other, keys.mailboxKey);
+      }
+      this.directory.transaction(() => {
+        if (!timingSafeEqual(this.directory.requireAlias(alias.address).verifier, chosen.verifier)) this.directory.updateAliasKeys(alias.id, chosen);
+        this.directory.setSetting(pendingSettingKey(alias.id), undefined);
+      });
+      this.logger.warn({ event: 'alias.password_change_recovered', aliasId: alias.id, kept: side === 'old' ? 'old password' : 'new password' }, 'an interrupted password change was resolved');
+      return { mailboxKey: keys.mailboxKey, privateKey };
+    } catch (error) {
+      wipe(keys.mailboxKey);
+      wipe(privateKey);
+      throw error;
+    } finally {
+      wipe(other);
+    }
+  }
+
+  /** Whether the mailbox file opens with this key (a handle cached under another key counts as no). */
+  private async opensWith(alias: AliasRecord, mailboxKey: Buffer): Promise<boolean> {
+    try {
+      await this.mailboxes.open(alias.mailboxId, mailboxKey);
+      return true;
+    } catch (error) {
+      if (error instanceof WrongKey) return false;
+      throw error;
+    }
+  }
+
+  /** After a failed re-key: if the file still opens with the old key the change never happened — drop the record. */
+  private async settleFailedRekey(alias: AliasRecord, oldKey: Buffer): Promise<void> {
+    try {
+      if (await this.opensWith(alias, oldKey)) this.clearPending(alias.id);
+    } catch {
+      // Left for the next login to resolve.
+    }
+  }
+
+  private clearPending(aliasId: string): void {
+    try {
+      if (this.directory.getSetting(pendingSettingKey(aliasId)) !== undefined) this.directory.setSetting(pendingSettingKey(aliasId), undefined);
+    } catch (error) {
+      this.logger.warn({ event: 'alias.pending_clear_failed', aliasId, err: errorName(error) }, 'could not clear a password-change record');
     }
   }
 
@@ -469,3 +647,13 @@ export class Accounts {
     if (alias && this.mailboxes.isOpen(alias.mailboxId)) await this.mailboxes.close(alias.mailboxId);
   }
 }
+
+function credentialsOf(alias: AliasRecord): Credentials {
+  return { salt: alias.salt, kdf: alias.kdf, verifier: alias.verifier, wrappedPrivateKey: alias.wrappedPrivateKey };
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : 'error';
+}
+
+export type { PendingChange };

@@ -42,6 +42,25 @@ function assertId(id: string): void {
   if (typeof id !== 'string' || !ID.test(id)) throw new InvalidRequest('bad mailbox id');
 }
 
+/** Reads re-check that the file is still the one opened at most this often (writes always do). */
+const FILE_CHECK_MS = 5;
+
+interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+function identityOf(path: string): FileIdentity | null {
+  try {
+    const st = statSync(path);
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return null;
+  }
+}
+
+const sameFile = (a: FileIdentity | null, b: FileIdentity | null): boolean => a !== null && b !== null && a.dev === b.dev && a.ino === b.ino;
+
 const digestOf = (key: Buffer): Buffer => createHash('sha256').update('sealpost-mailbox-handle').update(key).digest();
 
 function fsyncPath(path: string): void {
@@ -81,6 +100,8 @@ class SqliteMailboxStore implements MailboxStore {
   private readonly busy = new Map<MailboxId, Promise<void>>();
   private readonly listeners = new Set<(event: MailboxChangeEvent) => void>();
   private readonly idleTimer: NodeJS.Timeout;
+  /** Connections to files replaced underneath them whose close could delete the new file's -wal: never closed. */
+  private readonly orphans: Db[] = [];
 
   constructor(
     dataDir: string,
@@ -200,6 +221,7 @@ class SqliteMailboxStore implements MailboxStore {
       entry = Object.assign(handle, { mailbox });
       this.known.set(id, entry);
     }
+    entry.checkFile = this.fileGuard(id, entry, file);
     this.handles.set(id, entry);
     this.logger.debug({ mailboxId: id, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'mailbox opened');
     while (this.handles.size > this.maxOpen) {
@@ -207,6 +229,40 @@ class SqliteMailboxStore implements MailboxStore {
       this.closeHandle(oldest);
     }
     return entry.mailbox;
+  }
+
+  /**
+   * Defense in depth against another process swapping the file (a restore or re-key that did not go
+   * through this server): compares the path's inode with the one opened. On a mismatch the handle is
+   * dropped and MailboxLocked thrown, so nothing is ever written to the orphaned inode (lost mail).
+   */
+  private fileGuard(id: MailboxId, entry: CachedHandle, file: string): (beforeWrite: boolean) => void {
+    const opened = identityOf(file);
+    const sidecars = ['-wal', '-shm'].map((suffix) => ({ path: `${file}${suffix}`, opened: identityOf(`${file}${suffix}`) }));
+    let checkedAt = 0;
+    return (beforeWrite) => {
+      const now = Date.now();
+      if (!beforeWrite && now - checkedAt < FILE_CHECK_MS) return;
+      checkedAt = now;
+      if (sameFile(identityOf(file), opened)) return;
+      this.logger.error({ event: 'mailbox.replaced_underneath', mailboxId: id }, 'mailbox file was replaced by another process; handle dropped');
+      if (this.handles.get(id) === entry) {
+        // Trap: SQLite deletes "<file>-wal" and "-shm" BY NAME when the last connection closes. If those names now
+        // belong to the new file (its committed transactions, its WAL index), closing ours would destroy them.
+        const ours = sidecars.every((s) => {
+          const now = identityOf(s.path);
+          return now === null || sameFile(now, s.opened);
+        });
+        if (ours) this.closeHandle(id);
+        else {
+          this.handles.delete(id);
+          if (entry.db) this.orphans.push(entry.db);
+          entry.db = null;
+          entry.statements.clear();
+        }
+      }
+      throw new MailboxLocked('The mailbox file was replaced by another process; open it again');
+    };
   }
 
   isOpen(id: MailboxId): boolean {

@@ -22,6 +22,11 @@ export interface Handle {
   db: Db | null;
   lastUsed: number;
   readonly statements: Map<string, Statement>;
+  /**
+   * Set by the store: throws MailboxLocked (after dropping the handle) when the file at `file` is no longer
+   * the one this handle opened (replaced by another process). Always before a write, at most every few ms on reads.
+   */
+  checkFile?: (beforeWrite: boolean) => void;
 }
 
 export interface MailboxContext {
@@ -106,9 +111,10 @@ export class SqliteMailbox implements Mailbox {
 
   // ---- plumbing ----
 
-  private db(): Db {
+  private db(beforeWrite = false): Db {
     const db = this.handle.db;
     if (!db) throw new MailboxLocked('Mailbox was closed; open it again');
+    this.handle.checkFile?.(beforeWrite);
     this.handle.lastUsed = Date.now();
     return db;
   }
@@ -125,7 +131,7 @@ export class SqliteMailbox implements Mailbox {
 
   private write<T>(fn: () => T): T {
     try {
-      return this.db().transaction(fn).immediate();
+      return this.db(true).transaction(fn).immediate();
     } catch (err) {
       throw asRetryable(err);
     }
