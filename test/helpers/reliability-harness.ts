@@ -55,7 +55,7 @@ export interface InstanceOptions {
 
 /** A strong, test-unique password (the privacy sweep looks for it). */
 export function newPassword(): string {
-  return `Rel-${crypto.randomBytes(9).toString('base64url')}-pw`;
+  return `Pw-${crypto.randomBytes(9).toString('base64url')}-pw`;
 }
 
 export async function createInstance(options: InstanceOptions = {}): Promise<Instance> {
