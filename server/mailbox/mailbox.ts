@@ -45,6 +45,8 @@ interface FolderRow {
   message_count: number;
   unseen_count: number;
   total_size: number;
+  /** Since schema v3. */
+  noselect?: number;
 }
 
 interface MessageRow {
@@ -72,6 +74,7 @@ const folderInfo = (r: FolderRow): FolderInfo => ({
   uidValidity: r.uid_validity,
   uidNext: r.uid_next,
   highestModseq: r.highest_modseq,
+  ...(r.noselect ? { noselect: true } : {}),
 });
 
 const messageMeta = (r: MessageRow): MessageMeta => ({
@@ -92,6 +95,8 @@ const TRANSIENT = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_FULL', 'SQLIT
 
 function asRetryable(err: unknown): unknown {
   const code = typeof err === 'object' && err !== null ? String((err as { code?: unknown }).code) : '';
+  // The v3 trigger: a message written into a \Noselect folder (see deleteFolder).
+  if (code === 'SQLITE_CONSTRAINT_TRIGGER' && err instanceof Error && err.message.includes('noselect folder')) return new NoSuchFolder('The folder cannot hold messages (\\Noselect)');
   return TRANSIENT.has(code) || code.startsWith('SQLITE_IOERR') ? new Retryable() : err;
 }
 
@@ -217,7 +222,13 @@ export class SqliteMailbox implements Mailbox {
     const normalized = normalizePath(path);
     const use = checkSpecialUse(specialUse);
     return this.write(() => {
-      if (this.stmt('SELECT 1 FROM folders WHERE path = ?').get(normalized)) throw new FolderExists();
+      const existing = this.stmt('SELECT * FROM folders WHERE path = ?').get(normalized) as FolderRow | undefined;
+      if (existing?.noselect) {
+        // CREATE of a name left \Noselect by DELETE makes it a real folder again (new UIDVALIDITY).
+        this.stmt('UPDATE folders SET noselect = 0, special_use = ?, uid_validity = ?, uid_next = 1 WHERE id = ?').run(use, this.nextUidValidity(), existing.id);
+        return folderInfo(this.folder(normalized));
+      }
+      if (existing) throw new FolderExists();
       this.ensureParents(normalized);
       return folderInfo(this.insertFolder(normalized, use));
     });
@@ -254,15 +265,24 @@ export class SqliteMailbox implements Mailbox {
   deleteFolder(path: string): void {
     const normalized = normalizePath(path);
     if (normalized === 'INBOX') throw new InvalidRequest('INBOX cannot be deleted');
-    this.write(() => {
+    const emptied = this.write((): number => {
       const f = this.folder(normalized);
       if (this.stmt('SELECT 1 FROM folders WHERE substr(path, 1, ?) = ? LIMIT 1').get(normalized.length + 1, `${normalized}/`)) {
-        throw new InvalidRequest('Folder has child folders; delete them first');
+        // RFC 3501 DELETE with inferior names: remove its messages, keep the name as \Noselect.
+        if (f.noselect) throw new InvalidRequest('Folder is already \\Noselect and has child folders; delete them first');
+        const rows = this.selectMessages(f.id, null);
+        const modseq = this.nextModseq();
+        this.deleteRows(f, rows, modseq);
+        this.stmt('UPDATE folders SET noselect = 1, special_use = NULL WHERE id = ?').run(f.id);
+        this.stmt('DELETE FROM delivered WHERE folder_id = ?').run(f.id);
+        return modseq;
       }
       // Cascades: messages → bodies (when unreferenced) → parts → attachments; journal rows.
       this.stmt('DELETE FROM folders WHERE id = ?').run(f.id);
       this.stmt('DELETE FROM delivered WHERE folder_id = ?').run(f.id);
+      return 0;
     });
+    if (emptied > 0) this.emit(normalized, emptied);
   }
 
   subscribe(path: string, subscribed: boolean): void {

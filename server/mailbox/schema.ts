@@ -155,7 +155,22 @@ const v2: Migration = (db) => {
   `);
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2];
+/**
+ * v3: \Noselect folders (RFC 3501 DELETE of a folder that has children keeps it as a name only). A trigger
+ * refuses messages inside one, so no write path (append, copy, move) can fill it; the store maps the
+ * error to NoSuchFolder.
+ */
+const v3: Migration = (db) => {
+  db.exec(`
+    ALTER TABLE folders ADD COLUMN noselect INTEGER NOT NULL DEFAULT 0;
+    CREATE TRIGGER messages_bi_noselect BEFORE INSERT ON messages
+      WHEN (SELECT noselect FROM folders WHERE id = NEW.folder_id) != 0 BEGIN
+      SELECT RAISE(ABORT, 'sealpost: noselect folder');
+    END;
+  `);
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Runs the migrations a file lacks, each in its own transaction; `upTo` exists for tests (old-version fixtures). */

@@ -54,7 +54,8 @@ function lastValueCache<T>(decode: (blob: Buffer) => T): (blob: unknown) => T | 
 
 /**
  * Registers the exact-substring tests the compiled SQL calls on candidate rows:
- * mbx_head(search_head, 'from,to', needle), mbx_body(search_body, needle), mbx_header(search_head, name, needle).
+ * mbx_head(search_head, 'from,to', needle), mbx_body(search_body, needle), mbx_header(search_head, name, needle),
+ * and mbx_sent_day(search_head): the Date: header's own calendar date (SENT* keys).
  */
 export function registerSearchFunctions(db: Db): void {
   const headOf = lastValueCache((blob) => JSON.parse(decompress(blob).toString('utf8')) as Record<string, string>);
@@ -65,6 +66,10 @@ export function registerSearchFunctions(db: Db): void {
     const value = needleOf(needle);
     for (const f of String(fields).split(',')) if ((head[f] ?? '').includes(value)) return 1;
     return 0;
+  });
+  db.function('mbx_sent_day', { deterministic: true }, (blob: unknown) => {
+    const line = (headOf(blob)?.headers ?? '').split('\n').find((l) => l.startsWith('date:'));
+    return line === undefined ? null : sentDayOf(line.slice(5));
   });
   db.function('mbx_body', { deterministic: true }, (blob: unknown, needle: unknown) => ((bodyOf(blob) ?? '').includes(needleOf(needle)) ? 1 : 0));
   db.function('mbx_header', { deterministic: true }, (blob: unknown, name: unknown, needle: unknown) => {
@@ -189,16 +194,26 @@ function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId:
     }
     case 'before':
     case 'on':
-    case 'since':
+    case 'since': {
+      if (!DATE.test(q.date)) throw new InvalidRequest('bad search date');
+      params.push(q.date);
+      // Internal dates compare by UTC day.
+      return `(substr(m.internal_date, 1, 10) ${dateCmp(q.op)} ?)`;
+    }
     case 'sentbefore':
     case 'senton':
     case 'sentsince': {
       if (!DATE.test(q.date)) throw new InvalidRequest('bad search date');
-      params.push(q.date);
-      // Dates compare by UTC day; a message without a parseable Date: header uses its internal date.
-      const column = q.op.startsWith('sent') ? 'substr(coalesce(b.header_date, m.internal_date), 1, 10)' : 'substr(m.internal_date, 1, 10)';
-      const cmp = q.op.endsWith('before') ? '<' : q.op.endsWith('on') ? '=' : '>=';
-      return `(${column} ${cmp} ?)`;
+      // RFC 3501: the Date: header's own calendar date, disregarding time and time zone. header_date is
+      // the UTC instant, whose day differs from the written one by at most the offset (< 5 days even for
+      // absurd offsets): only rows that close to the key pay for reading the header (mbx_sent_day). A
+      // message without a parseable Date: header uses its internal date's UTC day.
+      params.push(shiftDay(q.date, -SENT_DAY_SLACK), shiftDay(q.date, SENT_DAY_SLACK), q.date);
+      const utcDay = 'substr(b.header_date, 1, 10)';
+      const sentDay =
+        `(CASE WHEN b.header_date IS NULL THEN substr(m.internal_date, 1, 10) ` +
+        `WHEN ${utcDay} BETWEEN ? AND ? THEN coalesce(mbx_sent_day(b.search_head), ${utcDay}) ELSE ${utcDay} END)`;
+      return `(${sentDay} ${dateCmp(q.op)} ?)`;
     }
     case 'larger':
     case 'smaller':
@@ -214,6 +229,35 @@ function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId:
       throw new InvalidRequest(`unknown search key ${JSON.stringify(never)}`);
     }
   }
+}
+
+const SENT_DAY_SLACK = 5;
+
+function dateCmp(op: string): string {
+  return op.endsWith('before') ? '<' : op.endsWith('on') ? '=' : '>=';
+}
+
+/** YYYY-MM-DD plus n days. */
+function shiftDay(date: string, days: number): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+
+/**
+ * The calendar date written in a Date: header value ("Tue, 7 Jan 2025 23:30 -0800" → 2025-01-07), as
+ * YYYY-MM-DD, ignoring time and zone (RFC 3501 SENT*); obsolete 2- and 3-digit years per RFC 5322 4.3. Null if unparseable.
+ */
+export function sentDayOf(dateValue: string): string | null {
+  const m = /^\s*(?:[a-z]+\s*,\s*)?(\d{1,2})\s+([a-z]{3})[a-z]*\.?\s+(\d{2,4})\b/i.exec(dateValue);
+  if (!m) return null;
+  const month = MONTHS.indexOf(m[2]!.toLowerCase());
+  const day = Number(m[1]);
+  let year = Number(m[3]);
+  if (m[3]!.length === 2) year += year < 50 ? 2000 : 1900;
+  else if (m[3]!.length === 3) year += 1900;
+  if (month < 0 || day < 1 || day > 31) return null;
+  return `${String(year).padStart(4, '0')}-${String(month + 1).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
 }
 
 /** The whole query as one statement. */

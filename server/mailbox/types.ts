@@ -14,6 +14,8 @@ export interface FolderInfo {
   readonly uidValidity: number;
   readonly uidNext: number;
   readonly highestModseq: number;
+  /** A name kept only for its children after DELETE (RFC 3501 \Noselect): holds no messages, cannot be selected. */
+  readonly noselect?: boolean;
 }
 
 export interface FolderStatus extends FolderInfo {
@@ -125,7 +127,10 @@ export interface Mailbox {
   createFolder(path: string, specialUse?: SpecialUse | null): FolderInfo;
   /** Renames a folder and all its children; renaming INBOX moves its messages (RFC 3501). */
   renameFolder(from: string, to: string): void;
-  /** Deletes a folder and its messages; INBOX cannot be deleted. */
+  /**
+   * Deletes a folder and its messages; INBOX cannot be deleted. With child folders it keeps the name as
+   * \Noselect (listFolders: noselect) after removing its messages; an already \Noselect parent is refused.
+   */
   deleteFolder(path: string): void;
   /** Sets the subscribed mark of a folder. */
   subscribe(path: string, subscribed: boolean): void;

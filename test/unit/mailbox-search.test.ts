@@ -7,7 +7,7 @@ import libmime from 'libmime';
 import { storeFixture, type StoreFixture } from '../helpers/mailbox.js';
 import { generateCorpus, type CorpusMessage } from '../helpers/corpus.js';
 import { InvalidRequest, type Mailbox, type SearchQuery } from '../../server/mailbox/index.js';
-import { foldCase } from '../../server/mailbox/search.js';
+import { foldCase, sentDayOf } from '../../server/mailbox/search.js';
 
 interface Reference {
   uid: number;
@@ -123,7 +123,8 @@ describe('mailbox search matches a brute-force reference on the generated corpus
         headers: p.headerLines.map((h) => libmime.decodeWords(h.line.replace(/\r?\n[ \t]/g, ' '))).join('\n'),
         flags,
         internalDay: day(internalDate),
-        sentDay: day(p.date ?? internalDate),
+        // RFC 3501: the day written in the Date: header (its own zone), not the UTC day.
+        sentDay: (p.headers.has('date') ? sentDayOf(String(p.headerLines.find((h) => h.key === 'date')?.line.slice(5) ?? '')) : null) ?? day(internalDate),
         size: m.raw.length,
         modseq,
       });

@@ -143,7 +143,7 @@ describe('mailbox store: folders', () => {
     assert.deepEqual(mb.listMessages('Old Inbox').map((m) => m.uid), [1, 2]);
   });
 
-  test('delete removes a folder and its messages; INBOX and folders with children are refused', async () => {
+  test('delete removes a folder and its messages; INBOX is refused; a folder with children becomes \\Noselect once', async () => {
     mb.createFolder('Tmp');
     await mb.append('Tmp', simpleMessage('tmp', 'z'));
     const used = mb.quota().usedBytes;
@@ -151,6 +151,9 @@ describe('mailbox store: folders', () => {
     assert.throws(() => mb.status('Tmp'), NoSuchFolder);
     assert.ok(mb.quota().usedBytes < used, 'its bytes no longer count');
     assert.throws(() => mb.deleteFolder('INBOX'), InvalidRequest);
+    // RFC 3501: a folder with inferior names is emptied and kept as \Noselect; deleting it again is refused.
+    mb.deleteFolder('Projects');
+    assert.equal(mb.listFolders().find((f) => f.path === 'Projects')?.noselect, true);
     assert.throws(() => mb.deleteFolder('Projects'), InvalidRequest);
     assert.throws(() => mb.deleteFolder('Nope'), NoSuchFolder);
     mb.createFolder('Tmp');
