@@ -8,7 +8,7 @@ import { WrongKey } from '../mailbox/errors.js';
 import { backupPaths, assertMailboxId } from './paths.js';
 import { ensureDir, removeIfExists } from './fsutil.js';
 import { inWorker } from './worker.js';
-import { MboxWriter, readMbox } from './mbox.js';
+import { MboxWriter, readMbox, type MboxMessage } from './mbox.js';
 import { writeEmlZip, readEmlZip, countEmlInZip, type ZipSource } from './eml.js';
 import { MessageSink, copyFolders, type TransferProgress, type TransferTotals } from './transfer.js';
 import { withReadonlyCopy } from './restore.js';
@@ -55,7 +55,7 @@ export async function exportMbox(mailbox: Mailbox, outDir: string, onProgress?: 
     const writer = new MboxWriter(file);
     try {
       for (const meta of mailbox.listMessages(folder.path)) {
-        writer.write(await mailbox.readMessage(folder.path, meta.uid), meta.internalDate);
+        writer.write(await mailbox.readMessage(folder.path, meta.uid), meta.internalDate, meta.flags);
         done++;
         onProgress?.({ folder: folder.path, done, total });
       }
@@ -159,6 +159,11 @@ function mboxFilesIn(dir: string): { file: string; folder: string }[] {
   return out;
 }
 
+/** What the sink stores for one mbox message: bytes, internal date and flags when the file had them. */
+function mboxItem(m: MboxMessage): { raw: Buffer; internalDate?: Date; flags?: string[] } {
+  return { raw: m.raw, ...(m.internalDate ? { internalDate: m.internalDate } : {}), ...(m.flags ? { flags: m.flags } : {}) };
+}
+
 export interface ImportOptions {
   readonly dataDir: string;
   readonly target: Mailbox;
@@ -178,14 +183,14 @@ export async function importArchive(options: ImportOptions): Promise<TransferTot
     case 'mbox': {
       const sink = new MessageSink(target, onProgress);
       const into = folder ?? (path.basename(options.path).replace(/\.mbox$/i, '') || 'INBOX');
-      for await (const m of readMbox(options.path)) await sink.add(into, { raw: m.raw, ...(m.internalDate ? { internalDate: m.internalDate } : {}) });
+      for await (const m of readMbox(options.path)) await sink.add(into, mboxItem(m));
       return { ...sink.totals, kind };
     }
     case 'mbox-dir': {
       const files = mboxFilesIn(options.path);
       if (files.length === 0) throw new UserError(`${options.path} contains no .mbox files`, 'BAD_IMPORT');
       const sink = new MessageSink(target, onProgress);
-      for (const f of files) for await (const m of readMbox(f.file)) await sink.add(folder ?? f.folder, { raw: m.raw, ...(m.internalDate ? { internalDate: m.internalDate } : {}) });
+      for (const f of files) for await (const m of readMbox(f.file)) await sink.add(folder ?? f.folder, mboxItem(m));
       return { ...sink.totals, kind };
     }
     case 'eml-zip': {

@@ -1,7 +1,64 @@
 // mboxrd (one file per folder): "From " separator lines, every body line matching /^>*From / gets one
 // more ">" on write and loses one on read, and one blank line after each message. Message bytes
 // (CRLF or LF) are kept exactly, so export → import is byte-for-byte.
+//
+// Flags travel the way mutt, Dovecot and Thunderbird read them: `Status:` (R seen, O old),
+// `X-Status:` (A answered, F flagged, T draft, D deleted) and `X-Keywords:` (space-separated keywords).
+// We write exactly these three lines, in this order, at the very top of each message (the only
+// difference between the exported and the stored bytes); import takes the flags from that block and
+// removes it, so the imported message is byte-identical again. A foreign mbox (no such leading block)
+// keeps its bytes; its Status/X-Status/X-Keywords headers, wherever they are, still give the flags.
 import fs from 'node:fs';
+
+const X_STATUS: readonly (readonly [string, string])[] = [
+  ['\\Answered', 'A'],
+  ['\\Flagged', 'F'],
+  ['\\Draft', 'T'],
+  ['\\Deleted', 'D'],
+];
+
+/** An IMAP keyword atom we can carry in X-Keywords (printable ASCII, no space, parentheses or backslash start). */
+const isKeyword = (k: string): boolean => /^[\x21-\x7e]+$/.test(k) && !k.startsWith('\\') && !/[()]/.test(k);
+
+/** The three flag header lines we put at the top of a message, with the message's own line ending. */
+export function flagHeaderBlock(flags: readonly string[], eol: string): string {
+  const lower = new Set(flags.map((f) => f.toLowerCase()));
+  const status = `${lower.has('\\seen') ? 'R' : ''}O`;
+  const xStatus = X_STATUS.filter(([flag]) => lower.has(flag.toLowerCase())).map(([, letter]) => letter).join('');
+  const keywords = flags.filter(isKeyword);
+  return `Status: ${status}${eol}X-Status:${xStatus ? ` ${xStatus}` : ''}${eol}X-Keywords:${keywords.length ? ` ${keywords.join(' ')}` : ''}${eol}`;
+}
+
+function flagsFrom(status: string, xStatus: string, keywords: string): string[] {
+  const flags: string[] = [];
+  if (/R/.test(status)) flags.push('\\Seen');
+  for (const [flag, letter] of X_STATUS) if (xStatus.includes(letter)) flags.push(flag);
+  for (const k of keywords.split(/[\s,]+/)) if (isKeyword(k)) flags.push(k);
+  return flags;
+}
+
+const OUR_BLOCK = /^Status: (R?O)(\r?\n)X-Status:(?: ([AFTD]*))?\r?\nX-Keywords:(?: ([^\r\n]*))?\r?\n/;
+
+/**
+ * Flags of an mbox message and its bytes as they were before export: our leading block is removed;
+ * without it the bytes stay as they are and flags come from Status/X-Status/X-Keywords in the header.
+ */
+export function takeFlagHeaders(raw: Buffer): { raw: Buffer; flags: string[] | null } {
+  const head = raw.subarray(0, 2048).toString('latin1');
+  const ours = OUR_BLOCK.exec(head);
+  if (ours) return { raw: raw.subarray(ours[0].length), flags: flagsFrom(ours[1] ?? '', ours[3] ?? '', ours[4] ?? '') };
+  const end = head.search(/\r?\n\r?\n/);
+  const header = end < 0 ? head : head.slice(0, end);
+  const field = (name: string): string | null => {
+    const m = new RegExp(`^${name}:[ \\t]*([^\\r\\n]*)`, 'im').exec(header);
+    return m ? (m[1] ?? '') : null;
+  };
+  const status = field('Status');
+  const xStatus = field('X-Status');
+  const keywords = field('X-Keywords');
+  if (status === null && xStatus === null && keywords === null) return { raw, flags: null };
+  return { raw, flags: flagsFrom(status ?? '', xStatus ?? '', keywords ?? '') };
+}
 
 /** asctime(3) in UTC, as the From_ line carries it. */
 export function asctime(d: Date): string {
@@ -45,8 +102,10 @@ export class MboxWriter {
     this.fd = fs.openSync(file, 'w', 0o600);
   }
 
-  write(raw: Buffer, internalDate: Date): void {
-    const body = escapeFromLines(raw);
+  /** Appends one message; with flags, our Status/X-Status/X-Keywords block goes on top (see above). */
+  write(raw: Buffer, internalDate: Date, flags?: readonly string[]): void {
+    const withFlags = flags ? Buffer.concat([Buffer.from(flagHeaderBlock(flags, eolOf(raw)), 'latin1'), raw]) : raw;
+    const body = escapeFromLines(withFlags);
     const tail = body.length && body[body.length - 1] === 0x0a ? '\n' : '\n\n';
     fs.writeSync(this.fd, `From MAILER-DAEMON ${asctime(internalDate)}\n`);
     fs.writeSync(this.fd, body);
@@ -63,6 +122,14 @@ export class MboxWriter {
 export interface MboxMessage {
   readonly raw: Buffer;
   readonly internalDate: Date | null;
+  /** From the flag headers (see takeFlagHeaders); null when the message has none. */
+  readonly flags: string[] | null;
+}
+
+/** CRLF when the message's first line ends with it, else LF. */
+function eolOf(raw: Buffer): string {
+  const nl = raw.indexOf(0x0a);
+  return nl > 0 && raw[nl - 1] === 0x0d ? '\r\n' : '\n';
 }
 
 function unescapeLine(line: Buffer): Buffer {
@@ -77,7 +144,8 @@ function finish(lines: Buffer[], fromLine: string): MboxMessage {
   // Drop the one blank line that separates messages (LF, or CRLF when the file is CRLF throughout).
   if (raw.subarray(-4).toString('latin1') === '\r\n\r\n') raw = raw.subarray(0, -2);
   else if (raw.subarray(-1).toString('latin1') === '\n') raw = raw.subarray(0, -1);
-  return { raw, internalDate: parseFromLineDate(fromLine) };
+  const taken = takeFlagHeaders(raw);
+  return { raw: taken.raw, internalDate: parseFromLineDate(fromLine), flags: taken.flags };
 }
 
 /** Streams the messages of an mbox file (mboxrd; plain mboxo/mboxcl files read the same way). */

@@ -29,27 +29,48 @@ async function assertSameMail(fx: MailboxFixture, target: Awaited<ReturnType<typ
   }
 }
 
-test('mbox export (one mboxrd file per folder) imports back message for message, then de-duplicates', async () => {
+test('mbox export (one mboxrd file per folder, flags in Status/X-Status/X-Keywords) imports back message for message with flags, then de-duplicates', async () => {
   const fx = await mailboxFixture({ inbox: 10, archive: 5 });
   try {
-    // A body line that mboxrd must escape and unescape.
-    await fx.mailbox.append('INBOX', Buffer.from('From: a@example.com\r\nSubject: quoting\r\nMessage-ID: <q@x>\r\n\r\nFrom here on\r\n>From there\r\n'), {
+    // A body line that mboxrd must escape and unescape; every system flag and two keywords.
+    const quoting = Buffer.from('From: a@example.com\r\nSubject: quoting\r\nMessage-ID: <q@x>\r\n\r\nFrom here on\r\n>From there\r\n');
+    await fx.mailbox.append('INBOX', quoting, {
       internalDate: new Date('2024-05-01T10:00:00Z'),
+      flags: ['\\Seen', '\\Answered', '\\Flagged', '\\Draft', '\\Deleted', '$Forwarded', 'Work'],
     });
     const out = path.join(fx.dir, 'export-mbox');
     const result = await exportMbox(fx.mailbox, out);
     assert.equal(result.messages, 16);
     assert.ok(fs.existsSync(path.join(out, 'INBOX.mbox')) && fs.existsSync(path.join(out, 'Archive', '2024.mbox')));
+    // What a mail program reading the file sees: the flags as headers, the message otherwise unchanged.
+    const inboxText = fs.readFileSync(path.join(out, 'INBOX.mbox'), 'latin1');
+    assert.ok(
+      inboxText.includes('Status: RO\r\nX-Status: AFTD\r\nX-Keywords: $Forwarded Work\r\nFrom: a@example.com\r\nSubject: quoting\r\n'),
+      'flag headers on top of the quoting message',
+    );
+    assert.ok(inboxText.includes('\r\n>From here on\r\n>>From there\r\n'), 'mboxrd quoting');
+    const archiveText = fs.readFileSync(path.join(out, 'Archive', '2024.mbox'), 'latin1');
+    assert.equal(archiveText.split('Status: RO\r\nX-Status:\r\nX-Keywords: $Important\r\n').length - 1, 5);
     const target = await freshTarget(fx);
     const first = await importArchive({ dataDir: fx.dir, target, path: out });
     assert.deepEqual({ imported: first.imported, skipped: first.skipped, kind: first.kind }, { imported: 16, skipped: 0, kind: 'mbox-dir' });
-    await assertSameMail(fx, target, false);
+    await assertSameMail(fx, target, true);
     const second = await importArchive({ dataDir: fx.dir, target, path: out });
     assert.deepEqual({ imported: second.imported, skipped: second.skipped }, { imported: 0, skipped: 16 });
     // One file into a named folder.
     const one = await importArchive({ dataDir: fx.dir, target, path: path.join(out, 'Archive', '2024.mbox'), folder: 'Imported' });
     assert.equal(one.imported, 5);
     assert.deepEqual(await folderBytes(target, 'Imported'), await folderBytes(fx.mailbox, 'Archive/2024'));
+    assert.deepEqual(target.listMessages('Imported').map((m) => [...m.flags].sort()), Array(5).fill(['$Important', '\\Seen']));
+
+    // A foreign mbox (mutt/Thunderbird style: Status headers inside the header block) keeps its bytes; its flags are read.
+    const foreignMessage = 'From: c@example.com\nSubject: foreign\nMessage-ID: <f@x>\nStatus: RO\nX-Status: F\n\nhello\n';
+    const foreign = path.join(fx.dir, 'foreign.mbox');
+    fs.writeFileSync(foreign, `From c@example.com Wed May  1 10:00:00 2024\n${foreignMessage}\n`);
+    await importArchive({ dataDir: fx.dir, target, path: foreign, folder: 'Foreign' });
+    const [imported] = target.listMessages('Foreign');
+    assert.deepEqual([...(imported?.flags ?? [])].sort(), ['\\Flagged', '\\Seen']);
+    assert.equal((await target.readMessage('Foreign', imported!.uid)).toString('latin1'), foreignMessage.replace(/\n/g, '\r\n'));
   } finally {
     await fx.cleanup();
   }
