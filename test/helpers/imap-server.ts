@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Accounts } from '../../server/accounts/index.js';
 import { TlsMaterial } from '../../server/config/tls.js';
-import { KeyRing } from '../../server/crypto/index.js';
+import { KeyRing, type KdfParams } from '../../server/crypto/index.js';
 import { Directory } from '../../server/directory/index.js';
 import { ImapServer, type ImapLimits } from '../../server/imap/index.js';
 import type { Logger } from '../../server/log.js';
@@ -40,7 +40,7 @@ export interface ImapFixture {
 }
 
 export async function startImapFixture(
-  options: { limits?: Partial<ImapLimits>; logLevel?: string; plaintextLoginOnLoopback?: boolean } = {},
+  options: { limits?: Partial<ImapLimits>; logLevel?: string; plaintextLoginOnLoopback?: boolean; kdf?: KdfParams } = {},
 ): Promise<ImapFixture> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-'));
   for (const sub of ['mailboxes', 'queue', 'tls']) fs.mkdirSync(path.join(dataDir, sub), { mode: 0o700 });
@@ -58,7 +58,7 @@ export async function startImapFixture(
   const queue: SealedQueue = openSealedQueue(dataDir, crypto.randomBytes(32));
   let accounts: Accounts | null = null;
   const keyRing = new KeyRing({ onDrop: (id) => accounts?.handleKeysDropped(id) });
-  accounts = new Accounts({ directory, mailboxes: store, keyRing, queue, logger, kdf: TEST_KDF });
+  accounts = new Accounts({ directory, mailboxes: store, keyRing, queue, logger, kdf: options.kdf ?? TEST_KDF });
   const tls = await TlsMaterial.open({ tlsDir: path.join(dataDir, 'tls'), hostname: 'localhost', logger });
   const [port, securePort] = (await freePorts(2)) as [number, number];
   const liveAccounts = accounts;
