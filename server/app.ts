@@ -85,6 +85,7 @@ export async function closeContext(ctx: AppContext): Promise<void> {
 export async function buildServices(ctx: AppContext): Promise<Service[]> {
   return [
     // ── services: one line each ─────────────────────────────────────────
+    (await import('./control/service.js')).createControlService(ctx), // first: refuses a second serve on the data dir; CLI hand-off
     (await import('./smtp/mx/index.js')).createMxService(ctx), // issue 5: inbound MX
     (await import('./smtp/submission/index.js')).createSubmissionService(ctx), // issue 6
     (await import('./imap/index.js')).createImapService(ctx), // issue 4: IMAP (STARTTLS + implicit TLS)

@@ -1,5 +1,8 @@
-// sealpost alias add|list|remove|passwd
+// sealpost alias add|list|remove|passwd|lock|remember
+// Changes run in the server when one is running on the data dir (server/control), else here.
 import { Command } from 'commander';
+import { UserError } from '../config/index.js';
+import { viaServerOrHere } from '../control/run.js';
 import { formatSize, parseSize, printJson, readSecrets, withContext, withDataOption, type DataOptions } from './common.js';
 
 interface AddOptions extends DataOptions {
@@ -27,19 +30,17 @@ export function aliasCommand(): Command {
     .option('--json', 'print {"id","address","password"} (password only when generated)')
     .action(async (address: string, options: AddOptions) => {
       const quotaBytes = options.quota !== undefined ? parseSize(options.quota, 'quota') : null;
-      const password = options.passwordStdin ? (await readSecrets(['Password']))[0] : null;
-      await withContext({ data: options.data }, async (ctx) => {
-        const created = await ctx.accounts.createAlias(address, password, { quotaBytes });
-        if (options.json) {
-          printJson({ id: created.alias.id, address: created.alias.displayAddress, ...(created.password ? { password: created.password } : {}) });
-          return;
-        }
-        process.stdout.write(`created alias ${created.alias.displayAddress}\n`);
-        if (created.password) {
-          process.stdout.write(`password: ${created.password}\n`);
-          process.stderr.write('This password is shown only once and cannot be recovered: without it the mailbox cannot be opened.\n');
-        }
-      });
+      const password = options.passwordStdin ? ((await readSecrets(['Password']))[0] ?? null) : null;
+      const created = await viaServerOrHere({ data: options.data }, 'alias.add', { address, password, quotaBytes });
+      if (options.json) {
+        printJson({ id: created.id, address: created.address, ...(created.password ? { password: created.password } : {}) });
+        return;
+      }
+      process.stdout.write(`created alias ${created.address}\n`);
+      if (created.password) {
+        process.stdout.write(`password: ${created.password}\n`);
+        process.stderr.write('This password is shown only once and cannot be recovered: without it the mailbox cannot be opened.\n');
+      }
     });
 
   withDataOption(alias.command('list').argument('[domain]', 'only aliases of this domain').description('list aliases'))
@@ -74,10 +75,8 @@ export function aliasCommand(): Command {
 
   withDataOption(alias.command('remove').argument('<address>', 'alias address').description('delete an alias, its mailbox file and its queued mail (irreversible)'))
     .action(async (address: string, options: DataOptions) => {
-      await withContext({ data: options.data }, async (ctx) => {
-        const removed = await ctx.accounts.removeAlias(address);
-        process.stdout.write(`removed alias ${removed.displayAddress} and its mailbox\n`);
-      });
+      const removed = await viaServerOrHere({ data: options.data }, 'alias.remove', { address });
+      process.stdout.write(`removed alias ${removed.address} and its mailbox\n`);
     });
 
   withDataOption(
@@ -99,16 +98,55 @@ Example: printf '%s\\n%s\\n' "$OLD" "$NEW" | sealpost alias passwd alice@example
     .option('--json', 'print {"id","address","password"} (password only when generated)')
     .action(async (address: string, options: PasswdOptions) => {
       const [oldPassword, newPassword] = options.passwordStdin ? await readSecrets(['Current password', 'New password']) : [...(await readSecrets(['Current password'])), null];
-      await withContext({ data: options.data }, async (ctx) => {
-        const alias = ctx.directory.requireAlias(address);
-        const result = await ctx.accounts.changePassword(address, oldPassword, newPassword);
-        if (options.json) {
-          printJson({ id: alias.id, address: alias.displayAddress, ...(result.password ? { password: result.password } : {}) });
-          return;
-        }
-        process.stdout.write(`changed the password of ${alias.displayAddress}\n`);
-        if (result.password) process.stdout.write(`password: ${result.password}\n`);
-      });
+      const result = await viaServerOrHere({ data: options.data }, 'alias.passwd', { address, oldPassword: oldPassword as string, newPassword: newPassword ?? null });
+      if (options.json) {
+        printJson({ id: result.id, address: result.address, ...(result.password ? { password: result.password } : {}) });
+        return;
+      }
+      process.stdout.write(`changed the password of ${result.address}\n`);
+      if (result.password) process.stdout.write(`password: ${result.password}\n`);
+    });
+
+  withDataOption(
+    alias
+      .command('lock')
+      .argument('[address]', 'alias address')
+      .description('lock a mailbox in the running server now: drop its keys, end its IMAP/POP3 sessions (mail keeps arriving, sealed)'),
+  )
+    .option('--all', 'lock every unlocked mailbox')
+    .option('--json', 'print {"locked": N}')
+    .action(async (address: string | undefined, options: DataOptions & { all?: boolean; json?: boolean }) => {
+      if (!address && !options.all) throw new UserError('Name an alias, or use --all.');
+      if (address && options.all) throw new UserError('Give an alias or --all, not both.');
+      const result = await viaServerOrHere({ data: options.data }, 'alias.lock', { address: address ?? null });
+      if (options.json) printJson(result);
+      else process.stdout.write(result.locked > 0 ? `locked ${result.locked} mailbox(es)\n` : 'nothing to lock: no mailbox was unlocked\n');
+    });
+
+  withDataOption(
+    alias
+      .command('remember')
+      .argument('<address>', 'alias address')
+      .argument('<on|off>', 'on: keep the mailbox key on this device (OS keychain) and unlock it at every start; off: forget it')
+      .description('"remember on this device": the mailbox unlocks when the server starts, without a login')
+      .addHelpText(
+        'after',
+        `
+"on" needs the alias password (a hidden prompt, or one line with --password-stdin). The key is kept in the
+OS keychain (service "sealpost", account named by the alias id), or, without one, in <data>/secrets.sealed
+encrypted with the app key. Anyone who can start Sealpost as you can then read this mailbox.`,
+      ),
+  )
+    .option('--password-stdin', 'read the alias password from standard input (on)')
+    .option('--json', 'print {"address","remember","where"}')
+    .action(async (address: string, state: string, options: DataOptions & { passwordStdin?: boolean; json?: boolean }) => {
+      const on = /^(on|yes|true|1)$/i.test(state);
+      if (!on && !/^(off|no|false|0)$/i.test(state)) throw new UserError(`Use "on" or "off", not "${state}".`);
+      const password = on ? ((await readSecrets(['Password']))[0] ?? null) : null;
+      const result = await viaServerOrHere({ data: options.data }, 'alias.remember', { address, on, password });
+      if (options.json) printJson(result);
+      else if (result.remember) process.stdout.write(`${result.address}: remembered on this device (${result.where === 'keychain' ? 'OS keychain' : 'app-key-encrypted secrets file'}); it unlocks when the server starts\n`);
+      else process.stdout.write(`${result.address}: no longer remembered on this device\n`);
     });
 
   return alias;

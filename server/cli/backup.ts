@@ -1,43 +1,17 @@
 // sealpost backup now|list|verify, restore, export, import
+// Commands that change a mailbox (or need its key) run in the server when one is running on the data dir
+// (server/control), else here; the work itself is in server/control/ops.ts, this file parses and prints.
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { UserError } from '../config/index.js';
-import type { AppContext } from '../context.js';
-import type { AliasRecord } from '../directory/index.js';
-import { wipe } from '../crypto/index.js';
-import type { Mailbox, MailboxId } from '../mailbox/types.js';
 import {
-  backupAlias,
   listGenerations,
   listingOf,
-  verifyGeneration,
-  restoreReplace,
-  restoreFolders,
-  exportMbox,
-  exportEml,
-  exportSqlite,
-  importArchive,
-  type TransferProgress,
   type GenerationListing,
 } from '../backup/index.js';
 import { remotesOf } from '../remote/index.js';
-import { isGenerationId } from '../backup/paths.js';
+import { viaServerOrHere } from '../control/run.js';
 import { formatSize, printJson, readSecrets, withContext, withDataOption, type DataOptions } from './common.js';
-
-interface Unlocked {
-  readonly alias: AliasRecord;
-  readonly key: Buffer;
-  readonly mailbox: Mailbox;
-}
-
-/** Unlocks an alias with its password (throttled like any login) and returns its mailbox key. */
-async function unlockWith(ctx: AppContext, address: string, password: string): Promise<Unlocked> {
-  const alias = await ctx.accounts.unlock(address, password, { ip: 'local', protocol: 'cli' });
-  const material = ctx.keyRing.get(alias.id);
-  if (!material) throw new UserError('The mailbox could not be unlocked.');
-  wipe(material.privateKey);
-  const mailbox = await ctx.mailboxes.open(alias.mailboxId, material.mailboxKey);
-  return { alias, key: material.mailboxKey, mailbox };
-}
 
 /** A progress bar on a terminal (stderr), JSON lines with --json, nothing otherwise. */
 export function progressReporter(json: boolean | undefined, verb: string): ((p: { done: number; total: number | null; imported?: number; skipped?: number; folder?: string }) => void) | undefined {
@@ -77,23 +51,10 @@ export function backupCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (address: string | undefined, options: DataOptions & { passwordStdin?: boolean; json?: boolean }) => {
       if (options.passwordStdin && !address) throw new UserError('--password-stdin needs an address.');
-      const password = options.passwordStdin ? (await readSecrets(['Password']))[0] : null;
-      await withContext({ data: options.data }, async (ctx) => {
-        const aliases = address ? [ctx.directory.requireAlias(address)] : ctx.directory.listAliases();
-        const results = [];
-        for (const alias of aliases) {
-          let key: Buffer | null = null;
-          if (password) key = (await unlockWith(ctx, alias.address, password)).key;
-          try {
-            const r = await backupAlias(ctx, alias, 'manual', key);
-            results.push({ address: alias.displayAddress, created: r.created, ...listingOf(r.generation) });
-          } finally {
-            if (key) wipe(key);
-          }
-        }
-        if (options.json) printJson(results);
-        else for (const r of results) process.stdout.write(`${r.address}: ${r.created ? `new generation ${r.id}` : `unchanged since ${r.id}`} (${formatSize(r.size)}, ${r.verified ? 'verified with the key' : 'locked copy'})\n`);
-      });
+      const password = options.passwordStdin ? ((await readSecrets(['Password']))[0] ?? null) : null;
+      const results = await viaServerOrHere({ data: options.data }, 'backup.now', { address: address ?? null, password });
+      if (options.json) printJson(results);
+      else for (const r of results) process.stdout.write(`${r.address}: ${r.created ? `new generation ${r.id}` : `unchanged since ${r.id}`} (${formatSize(r.size)}, ${r.verified ? 'verified with the key' : 'locked copy'})\n`);
     });
 
   withDataOption(backup.command('list').argument('<address>', 'alias address').description('list backup generations, oldest first'))
@@ -116,51 +77,34 @@ export function backupCommand(): Command {
     .option('--password-stdin', 'read the alias password from standard input (else only size and SHA-256 are checked)')
     .option('--json', 'print JSON')
     .action(async (address: string, generation: string, options: DataOptions & { passwordStdin?: boolean; json?: boolean }) => {
-      const password = options.passwordStdin ? (await readSecrets(['Password']))[0] : null;
-      await withContext({ data: options.data }, async (ctx) => {
-        const alias = ctx.directory.requireAlias(address);
-        const key = password ? (await unlockWith(ctx, address, password)).key : null;
-        try {
-          const report = await verifyGeneration(ctx.paths.root, alias.mailboxId, generation, key);
-          if (options.json) printJson(report);
-          else process.stdout.write(report.problem ? `generation ${report.id}: PROBLEM: ${report.problem}\n` : `generation ${report.id}: ok (${report.decrypts ? 'opens with the password, quick_check ok' : 'size and SHA-256 match'})\n`);
-          if (report.problem) process.exitCode = 1;
-        } finally {
-          if (key) wipe(key);
-        }
-      });
+      const password = options.passwordStdin ? ((await readSecrets(['Password']))[0] ?? null) : null;
+      const report = await viaServerOrHere({ data: options.data }, 'backup.verify', { address, generation, password });
+      if (options.json) printJson(report);
+      else process.stdout.write(report.problem ? `generation ${report.id}: PROBLEM: ${report.problem}\n` : `generation ${report.id}: ok (${report.decrypts ? 'opens with the password, quick_check ok' : 'size and SHA-256 match'})\n`);
+      if (report.problem) process.exitCode = 1;
     });
   return backup;
 }
 
-/** Restores (replace, or --folder copies) a generation that is local or, failing that, on a remote. */
-export async function runRestore(ctx: AppContext, address: string, generation: string, password: string, options: { folder?: string[]; target?: string; json?: boolean; fromRemote?: boolean }): Promise<void> {
-  if (!isGenerationId(generation)) throw new UserError(`"${generation}" is not a generation id (see "backup list")`, 'BAD_GENERATION');
-  const unlocked = await unlockWith(ctx, address, password);
-  try {
-    const mailboxId = unlocked.alias.mailboxId;
-    const local = listGenerations(ctx.paths.root, mailboxId).some((g) => g.id === generation);
-    if (!local || options.fromRemote) await remotesOf(ctx).fetch(mailboxId, generation, options.target ? { target: options.target } : {});
-    if (options.folder?.length) {
-      const totals = await restoreFolders({
-        dataDir: ctx.paths.root,
-        mailboxId,
-        generationId: generation,
-        key: unlocked.key,
-        folders: options.folder,
-        target: unlocked.mailbox,
-        ...(progressReporter(options.json, 'restored') ? { onProgress: progressReporter(options.json, 'restored') as (p: TransferProgress) => void } : {}),
-      });
-      if (options.json) printJson({ event: 'done', restored: generation, ...totals });
-      else process.stdout.write(`restored ${totals.imported} message(s) into ${totals.folders.join(', ') || 'no folder'} (${totals.skipped} already there)\n`);
-      return;
-    }
-    const result = await restoreReplace({ dataDir: ctx.paths.root, mailboxId: mailboxId as MailboxId, generationId: generation, key: unlocked.key, store: ctx.mailboxes });
-    if (options.json) printJson({ event: 'done', ...result });
-    else process.stdout.write(`restored generation ${result.restored}; the mailbox as it was is kept as generation ${result.preRestore}\n`);
-  } finally {
-    wipe(unlocked.key);
+/**
+ * Restores (replace, or --folder copies) a generation that is local or, failing that, on a remote — in the
+ * running server when there is one (it ends the mailbox's sessions and swaps the file with its own handle).
+ */
+export async function restoreViaServerOrHere(data: string | undefined, address: string, generation: string, password: string, options: { folder?: string[]; target?: string; json?: boolean; fromRemote?: boolean }): Promise<void> {
+  const progress = progressReporter(options.json, 'restored');
+  const outcome = await viaServerOrHere(
+    { data },
+    'restore',
+    { address, generation, password, folders: options.folder?.length ? options.folder : null, target: options.target ?? null, fromRemote: options.fromRemote === true },
+    progress,
+  );
+  if (outcome.mode === 'folders') {
+    if (options.json) printJson({ event: 'done', restored: outcome.restored, imported: outcome.imported, skipped: outcome.skipped, folders: outcome.folders });
+    else process.stdout.write(`restored ${outcome.imported} message(s) into ${outcome.folders.join(', ') || 'no folder'} (${outcome.skipped} already there)\n`);
+    return;
   }
+  if (options.json) printJson({ event: 'done', restored: outcome.restored, preRestore: outcome.preRestore });
+  else process.stdout.write(`restored generation ${outcome.restored}; the mailbox as it was is kept as generation ${outcome.preRestore}\n`);
 }
 
 export function restoreCommand(): Command {
@@ -176,7 +120,7 @@ export function restoreCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (address: string, generation: string, options: DataOptions & { folder?: string[]; target?: string; json?: boolean }) => {
       const [password] = await readSecrets(['Password']);
-      await withContext({ data: options.data }, (ctx) => runRestore(ctx, address, generation, password as string, options));
+      await restoreViaServerOrHere(options.data, address, generation, password as string, options);
     });
 }
 
@@ -188,23 +132,11 @@ export function exportCommand(): Command {
     .option('--json', 'progress and result as JSON lines')
     .action(async (address: string, options: DataOptions & { format: 'sqlite' | 'mbox' | 'eml'; out: string; json?: boolean }) => {
       const [password] = await readSecrets(['Password']);
-      await withContext({ data: options.data }, async (ctx) => {
-        const unlocked = await unlockWith(ctx, address, password as string);
-        try {
-          const progress = progressReporter(options.json, 'exported');
-          const result =
-            options.format === 'sqlite'
-              ? await exportSqlite({ dataDir: ctx.paths.root, mailboxId: unlocked.alias.mailboxId, key: unlocked.key, password: password as string, out: options.out })
-              : options.format === 'mbox'
-                ? await exportMbox(unlocked.mailbox, options.out, progress)
-                : await exportEml(unlocked.mailbox, options.out, progress);
-          if (options.json) printJson({ event: 'done', format: result.format, out: result.out, messages: result.messages < 0 ? null : result.messages });
-          else if (result.format === 'sqlite') process.stdout.write(`exported to ${result.out}: open it with cipher ChaCha20 and the alias password as the key\n`);
-          else process.stdout.write(`exported ${result.messages} message(s) to ${result.out}\n`);
-        } finally {
-          wipe(unlocked.key);
-        }
-      });
+      const progress = progressReporter(options.json, 'exported');
+      const result = await viaServerOrHere({ data: options.data }, 'export', { address, format: options.format, out: path.resolve(options.out), password: password as string }, progress);
+      if (options.json) printJson({ event: 'done', format: result.format, out: result.out, messages: result.messages < 0 ? null : result.messages });
+      else if (result.format === 'sqlite') process.stdout.write(`exported to ${result.out}: open it with cipher ChaCha20 and the alias password as the key\n`);
+      else process.stdout.write(`exported ${result.messages} message(s) to ${result.out}\n`);
     });
 }
 
@@ -218,26 +150,12 @@ export function importCommand(): Command {
     .option('--folder <name>', 'put everything into this folder (default: the folders the archive names)')
     .option('--password-stdin', 'read the alias password from standard input (else a hidden prompt); a sqlite export must have been made with it')
     .option('--json', 'progress and result as JSON lines (default when not on a terminal: a final summary only)')
-    .action(async (address: string, path: string, options: DataOptions & { folder?: string; json?: boolean }) => {
+    .action(async (address: string, archive: string, options: DataOptions & { folder?: string; json?: boolean }) => {
       const [password] = await readSecrets(['Password']);
-      await withContext({ data: options.data }, async (ctx) => {
-        const unlocked = await unlockWith(ctx, address, password as string);
-        try {
-          const progress = progressReporter(options.json, 'imported');
-          const totals = await importArchive({
-            dataDir: ctx.paths.root,
-            target: unlocked.mailbox,
-            path,
-            password: password as string,
-            ...(options.folder ? { folder: options.folder } : {}),
-            ...(progress ? { onProgress: progress } : {}),
-          });
-          if (process.stderr.isTTY && !options.json) process.stderr.write('\n');
-          if (options.json) printJson({ event: 'done', ...totals });
-          else process.stdout.write(`imported ${totals.imported} message(s) into ${totals.folders.join(', ') || 'no folder'} (${totals.skipped} already there)\n`);
-        } finally {
-          wipe(unlocked.key);
-        }
-      });
+      const progress = progressReporter(options.json, 'imported');
+      const totals = await viaServerOrHere({ data: options.data }, 'import', { address, path: path.resolve(archive), password: password as string, folder: options.folder ?? null }, progress);
+      if (process.stderr.isTTY && !options.json) process.stderr.write('\n');
+      if (options.json) printJson({ event: 'done', ...totals });
+      else process.stdout.write(`imported ${totals.imported} message(s) into ${totals.folders.join(', ') || 'no folder'} (${totals.skipped} already there)\n`);
     });
 }

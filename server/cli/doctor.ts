@@ -1,18 +1,17 @@
 // sealpost doctor: checks a data dir without changing it — permissions, app-key source, the directory,
 // ports, rclone, TLS, and that no mailbox/queue file is readable without its key.
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3-multiple-ciphers';
 import { Command } from 'commander';
 import { LISTENER_NAMES, dataLayout, loadConfig, resolveDataDir, type SealpostConfig } from '../config/index.js';
 import { Directory } from '../directory/index.js';
 import { loadAppKey } from '../keychain/index.js';
 import { adminExposureWarning, adminTlsEnabled } from '../admin/exposure.js';
+import { pingServer } from '../control/client.js';
+import { rcloneVersion } from '../remote/index.js';
 import { printJson, withDataOption, type DataOptions } from './common.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -88,7 +87,9 @@ export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv
   const exposure = config ? adminExposureWarning(config.host, config.ports.admin, adminTls) : null;
   if (exposure) add('warn', 'admin', exposure);
 
-  await checkRclone(add);
+  await checkRclone(add, env);
+  // A running server answers on the control socket; CLI changes are then made by it (server/control).
+  if (await pingServer(paths.root)) add('ok', 'server', 'a Sealpost server is running on this data dir; mailbox changes from the CLI are done by it.');
   checkTls(paths.tlsDir, config, add);
   checkEncryptedFiles(paths, add);
   return checks;
@@ -142,20 +143,15 @@ async function checkPorts(config: SealpostConfig, add: (s: CheckStatus, c: strin
   else add('ok', 'ports', `all free on ${config.host}: ${free.join(', ')}${tail}.`);
 }
 
-async function checkRclone(add: (s: CheckStatus, c: string, m: string) => void): Promise<void> {
-  const bundled = fileURLToPath(new URL(`../../resources/bin/rclone${process.platform === 'win32' ? '.exe' : ''}`, import.meta.url));
-  const candidates = fs.existsSync(bundled) ? [bundled, 'rclone'] : ['rclone'];
-  for (const binary of candidates) {
-    try {
-      const { stdout } = await promisify(execFile)(binary, ['version'], { timeout: 10_000, env: { PATH: process.env.PATH ?? '', RCLONE_CONFIG: '/dev/null' } });
-      const version = stdout.split('\n')[0]?.trim() ?? 'unknown version';
-      add('ok', 'rclone', `${version} (${binary === 'rclone' ? 'from PATH' : 'bundled'}).`);
-      return;
-    } catch {
-      // try the next candidate
-    }
+async function checkRclone(add: (s: CheckStatus, c: string, m: string) => void, env: NodeJS.ProcessEnv): Promise<void> {
+  // The same lookup the remote sync uses (SEALPOST_RCLONE, then the bundled binary, then PATH).
+  const info = await rcloneVersion(env);
+  if (info) {
+    add('ok', 'rclone', `${info.version} at ${info.path}.`);
+    return;
   }
-  add('warn', 'rclone', 'not found: remote backup sync (R2/S3) is unavailable; install rclone (e.g. apt-get install rclone).');
+  if (env.SEALPOST_RCLONE) add('warn', 'rclone', `SEALPOST_RCLONE=${env.SEALPOST_RCLONE} is not an rclone that runs: remote backup sync (R2/S3) is unavailable.`);
+  else add('warn', 'rclone', 'not found: remote backup sync (R2/S3) is unavailable; install rclone (e.g. apt-get install rclone).');
 }
 
 function checkTls(tlsDir: string, config: SealpostConfig | null, add: (s: CheckStatus, c: string, m: string) => void): void {

@@ -4,7 +4,7 @@ import { UserError } from '../config/index.js';
 import { remotesOf, describeTarget, type RemoteProgress } from '../remote/index.js';
 import { parseRetention } from '../backup/index.js';
 import { printJson, readSecrets, withContext, withDataOption, type DataOptions, formatSize } from './common.js';
-import { runRestore } from './backup.js';
+import { restoreViaServerOrHere } from './backup.js';
 
 interface AddOptions extends DataOptions {
   readonly type: 'r2' | 's3';
@@ -141,7 +141,7 @@ Examples:
     .option('--json', 'print JSON')
     .action(async (address: string, generation: string, options: DataOptions & { target?: string; folder?: string[]; json?: boolean }) => {
       const [password] = await readSecrets(['Password']);
-      await withContext({ data: options.data }, (ctx) => runRestore(ctx, address, generation, password as string, { ...options, fromRemote: true }));
+      await restoreViaServerOrHere(options.data, address, generation, password as string, { ...options, fromRemote: true });
     });
 
   return remote;

@@ -102,6 +102,10 @@ export function createPop3Service(ctx: AppContext): Service {
       }
       inUse.add(held.alias.id);
       leases.set(session.id, { aliasId: held.alias.id, session: held });
+      // Password changed, alias locked/removed or mailbox restored on the server: end this connection.
+      held.onRevoked?.(() => {
+        for (const s of servers) for (const c of s.connections) if (c instanceof SealpostPop3Connection && c.id === session.id) c.close();
+      });
       logger.info({ event: 'pop3.login', aliasId: held.alias.id, session: session.id }, 'POP3 login');
       // WildDuck logs `username`: give it the alias id, never the address
       return { user: { id: held.alias.id, username: held.alias.id } };

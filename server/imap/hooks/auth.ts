@@ -50,6 +50,12 @@ export function authHooks(authenticate: Authenticate, perAlias: ConnectionCounte
         },
       };
       state.user = user;
+      // Password changed, alias locked/removed or mailbox restored on the server: this session's handle is dead.
+      result.onRevoked?.(() => {
+        if (state.connection._closing || state.connection._closed) return;
+        state.connection.send('* BYE The mailbox was changed on the server (password, lock or restore); please log in again');
+        setImmediate(() => state.connection.close(true));
+      });
       logger.info({ event: 'imap.login', cid: session.id, aliasId, method: login.method, secure: state.connection.secure }, 'IMAP login');
       return [{ user }];
     },

@@ -1,0 +1,94 @@
+// "Remember on this device": the alias's derived mailbox key and private key kept in the OS keychain
+// (SecretStore: service "sealpost", account "secret:remembered-key:<alias id>" — never the address), or in
+// the app-key-encrypted secrets file when no keychain works. `serve` unlocks these aliases at start and
+// drains their sealed queues. Same secret name and format as the admin UI's switch (server/admin/ops.ts).
+import { UserError } from '../config/errors.js';
+import type { AppContext } from '../context.js';
+import { wipe, type AliasMaterial } from '../crypto/index.js';
+import type { AliasRecord } from '../directory/index.js';
+import { SecretStore, type SecretBackend } from '../keychain/index.js';
+
+export const rememberSecretName = (aliasId: string): string => `remembered-key:${aliasId}`;
+
+type Ctx = Pick<AppContext, 'paths' | 'appKey' | 'config' | 'accounts' | 'keyRing' | 'directory' | 'logger'>;
+
+function secretsOf(ctx: Ctx): SecretStore {
+  return new SecretStore(ctx.paths.root, ctx.appKey, { ...ctx.config.env });
+}
+
+function encode(material: AliasMaterial): string {
+  return JSON.stringify({ v: 1, mailboxKey: material.mailboxKey.toString('base64'), privateKey: Buffer.from(material.privateKey).toString('base64') });
+}
+
+function decode(stored: string): AliasMaterial | null {
+  const parsed = JSON.parse(stored) as { mailboxKey?: unknown; privateKey?: unknown };
+  if (typeof parsed.mailboxKey !== 'string' || typeof parsed.privateKey !== 'string') return null;
+  const mailboxKey = Buffer.from(parsed.mailboxKey, 'base64');
+  if (mailboxKey.length !== 32) return null;
+  return { mailboxKey, privateKey: new Uint8Array(Buffer.from(parsed.privateKey, 'base64')) };
+}
+
+/** Unlocks with the password and stores the keys for this device; returns where they went. */
+export async function rememberKeys(ctx: Ctx, alias: AliasRecord, password: string): Promise<SecretBackend> {
+  await ctx.accounts.unlock(alias.address, password, { ip: 'local', protocol: 'cli' });
+  const material = ctx.keyRing.get(alias.id);
+  if (!material) throw new UserError('The mailbox could not be unlocked.');
+  try {
+    const where = await secretsOf(ctx).setSecret(rememberSecretName(alias.id), encode(material));
+    ctx.keyRing.put(alias.id, material, { remember: true });
+    ctx.directory.setRemember(alias.id, true);
+    ctx.logger.info({ event: 'alias.remembered', aliasId: alias.id, where }, 'mailbox key remembered on this device');
+    return where;
+  } finally {
+    wipe(material.mailboxKey);
+    wipe(material.privateKey);
+  }
+}
+
+/** Removes the remembered keys (keychain and file); an unlocked alias then locks when idle again. */
+export async function forgetRemembered(ctx: Ctx, alias: AliasRecord): Promise<void> {
+  await secretsOf(ctx).deleteSecret(rememberSecretName(alias.id));
+  if (alias.remember) ctx.directory.setRemember(alias.id, false);
+  const material = ctx.keyRing.get(alias.id);
+  if (material) {
+    ctx.keyRing.put(alias.id, material, { remember: false });
+    wipe(material.mailboxKey);
+    wipe(material.privateKey);
+  }
+}
+
+/** After a password change: a remembered alias gets its new keys stored (one unlock with the new password). */
+export async function storeRememberedIfWanted(ctx: Ctx, aliasId: string, newPassword: string | null): Promise<void> {
+  const alias = ctx.directory.getAliasById(aliasId);
+  if (!alias?.remember || !newPassword) return;
+  await rememberKeys(ctx, alias, newPassword);
+}
+
+/** At `serve` start: unlocks every remembered alias and drains its queue. Returns how many were unlocked. */
+export async function unlockRemembered(ctx: Ctx): Promise<number> {
+  let unlocked = 0;
+  const secrets = secretsOf(ctx);
+  for (const alias of ctx.directory.listAliases()) {
+    if (!alias.remember || !alias.enabled || ctx.keyRing.has(alias.id)) continue;
+    let material: AliasMaterial | null = null;
+    try {
+      const stored = await secrets.getSecret(rememberSecretName(alias.id));
+      material = stored ? decode(stored) : null;
+      if (!material) {
+        ctx.logger.warn({ event: 'alias.remembered_missing', aliasId: alias.id }, 'a remembered mailbox has no stored key on this device');
+        continue;
+      }
+      await ctx.accounts.unlockWithMaterial(alias, material, { remember: true });
+      unlocked++;
+    } catch (error) {
+      // WrongKey: the password was changed without updating this device's copy; the next login fixes it.
+      ctx.logger.warn({ event: 'alias.remembered_unlock_failed', aliasId: alias.id, err: error instanceof Error ? error.name : 'error' }, 'a remembered mailbox did not unlock');
+    } finally {
+      if (material) {
+        wipe(material.mailboxKey);
+        wipe(material.privateKey);
+      }
+    }
+  }
+  return unlocked;
+}
