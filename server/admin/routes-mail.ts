@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { UserError } from '../config/errors.js';
 import { LISTENER_NAMES, type ListenerName } from '../config/index.js';
 import type { ListenerSecurity } from '../context.js';
+import { applyDomainSettings } from '../directory/domain-settings.js';
 import { normalizeAddress, type AliasId } from '../directory/index.js';
 import { resolverFromEnv } from '../smtp/dns.js';
 import { appleMobileconfig } from './autoconfig.js';
@@ -82,7 +83,8 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
   const domainView = (name: string): Record<string, unknown> => {
     const d = ctx.directory.getDomain(name);
     if (!d) throw new UserError(`The domain ${name} is not set up here.`, 'UNKNOWN_DOMAIN');
-    return { name: d.name, unicodeName: d.unicodeName, aliasCount: d.aliasCount, created: d.created.toISOString(), catchAllAliasId: d.catchAllAliasId };
+    const catchAll = d.catchAllAliasId ? (ctx.directory.getAliasById(d.catchAllAliasId)?.displayAddress ?? null) : null;
+    return { name: d.name, unicodeName: d.unicodeName, aliasCount: d.aliasCount, created: d.created.toISOString(), catchAllAliasId: d.catchAllAliasId, catchAll, dmarcRejectToJunk: d.dmarcRejectToJunk };
   };
   const recordsOf = (name: string) => {
     const d = ctx.directory.getDomain(name);
@@ -109,6 +111,30 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
     ctx.outbound.dkim.remove(String(existing.name));
     return { ok: true };
   });
+
+  // DMARC p=reject failures to Junk instead of 550; catch-all alias (an address of the domain, or null).
+  app.patch<{ Params: { name: string }; Body: { dmarcRejectToJunk?: boolean; catchAll?: string | null } }>(
+    '/api/domains/:name',
+    {
+      schema: {
+        params: nameParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          properties: { dmarcRejectToJunk: { type: 'boolean' }, catchAll: { anyOf: [{ type: 'string', minLength: 3, maxLength: 320 }, { type: 'null' }] } },
+        },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      applyDomainSettings(ctx.directory, request.params.name, {
+        ...(body.dmarcRejectToJunk !== undefined ? { dmarcRejectToJunk: body.dmarcRejectToJunk } : {}),
+        ...(body.catchAll !== undefined ? { catchAll: body.catchAll } : {}),
+      });
+      return domainView(request.params.name);
+    },
+  );
 
   app.get<{ Params: { name: string } }>('/api/domains/:name/records', { schema: { params: nameParams } }, async (request) => ({
     domain: domainView(request.params.name),

@@ -29,6 +29,10 @@ export interface Domain {
   unicodeName: string;
   aliasCount: number;
   created: string;
+  /** Catch-all alias address, or null. */
+  catchAll: string | null;
+  /** DMARC p=reject failures go to Junk instead of being refused. */
+  dmarcRejectToJunk: boolean;
 }
 
 export interface DnsRecord {
