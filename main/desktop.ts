@@ -129,7 +129,9 @@ export function startDesktop(options: DesktopOptions): Desktop | null {
       { label: 'Open', enabled: running, click: () => void openWindow().catch(showError('The window could not open')) },
       { label: 'Lock all mailboxes', enabled: running, click: () => void lockAll().catch(showError('Locking failed')) },
     );
-    if (supervisor.state.kind === 'failed') template.push({ label: 'Try again', click: () => void supervisor.start().catch(() => undefined) });
+    if (supervisor.state.kind === 'failed') {
+      template.push({ label: 'Try again', click: () => void supervisor.start().then(() => openWindow()).catch(showError('Sealpost could not start')) });
+    }
     template.push({ type: 'separator' }, { label: 'Quit', click: () => app.quit() });
     tray.setToolTip(status());
     tray.setContextMenu(Menu.buildFromTemplate(template));

@@ -17,9 +17,7 @@ export interface ElectronApp {
   whenReady(): Promise<unknown>;
   quit(): void;
   exit(code?: number): void;
-  getPath(name: 'userData'): string;
   getAppPath(): string;
-  getVersion(): string;
   readonly isPackaged: boolean;
 }
 

@@ -128,6 +128,7 @@ export class ServerSupervisor {
     this.stopping = false;
     this.crashes = 0;
     this.everRan = false;
+    this.setState({ kind: 'starting' });
     const ready = this.ready();
     await this.spawnRun();
     return ready;
@@ -138,6 +139,7 @@ export class ServerSupervisor {
     const state = this.currentState;
     if (state.kind === 'running') return Promise.resolve(state.server);
     if (state.kind === 'failed') return Promise.reject(new ServerStartError(state.reason));
+    if (this.stopping && state.kind === 'stopped') return Promise.reject(new ServerStartError('The server was stopped.'));
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 

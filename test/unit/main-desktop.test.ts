@@ -82,7 +82,7 @@ test('desktop shell around a real sealpost serve', async (t) => {
   const alias = JSON.parse(added.stdout) as { id: string; password: string };
 
   const lock = new FakeInstanceLock();
-  const fake = createFakeElectron(lock, path.join(dataDir, '..', 'userData'));
+  const fake = createFakeElectron(lock);
   const output: string[] = [];
   const desktop = launch(fake, env, output);
   assert.ok(desktop, 'the first instance gets the single-instance lock');
@@ -154,7 +154,7 @@ test('desktop shell around a real sealpost serve', async (t) => {
 
   await t.test('a second launch quits at once and focuses the existing window', async () => {
     const focusedBefore = window.focused;
-    const second = createFakeElectron(lock, path.join(dataDir, '..', 'userData'));
+    const second = createFakeElectron(lock);
     assert.equal(launch(second, env, []), null);
     assert.equal(second.app.quitRequests, 1);
     assert.equal(second.windows.length, 0);
@@ -216,9 +216,8 @@ test('a server that cannot start is reported, not retried', async (t) => {
   const { env, adminPort, cleanup } = await setup();
   t.after(cleanup);
   const blocker = net.createServer().listen(adminPort, '127.0.0.1');
-  t.after(() => blocker.close());
   await new Promise((resolve) => blocker.once('listening', resolve));
-  const fake = createFakeElectron(new FakeInstanceLock(), os.tmpdir());
+  const fake = createFakeElectron(new FakeInstanceLock());
   const desktop = launch(fake, env, []);
   assert.ok(desktop);
   await assert.rejects(desktop.started, /already in use/);
@@ -228,6 +227,14 @@ test('a server that cannot start is reported, not retried', async (t) => {
   assert.match(fake.trays[0]!.toolTip, /stopped — /);
   assert.ok(fake.trays[0]!.menu.some((i) => i.label === 'Try again'));
   assert.equal(desktop.supervisor.pid, null, 'no child left behind');
+  // Once the port is free again, "Try again" starts the server and opens the window.
+  await new Promise((resolve) => blocker.close(resolve));
+  t.after(() => desktop.supervisor.stop());
+  fake.trays[0]!.click('Try again');
+  const window = await waitFor('the window', () => fake.windows[0]);
+  await waitFor('its page', () => window.pages.some((p) => p.url === `http://127.0.0.1:${adminPort}/`));
+  assert.equal(await signedIn(window), true);
+  assert.match(fake.trays[0]!.toolTip, /running/);
 });
 
 test('packaged layout: the server starts from app.asar.unpacked with the bundled rclone and Node mode', async (t) => {

@@ -57,10 +57,7 @@ export class FakeApp extends Emitter {
   /** True once a quit went through (no before-quit handler prevented it). */
   quitted = false;
   exitCode: number | null = null;
-  constructor(
-    private readonly lock: FakeInstanceLock,
-    private readonly userData: string,
-  ) {
+  constructor(private readonly lock: FakeInstanceLock) {
     super();
   }
   requestSingleInstanceLock(): boolean {
@@ -85,14 +82,8 @@ export class FakeApp extends Emitter {
     this.exitCode = code;
     this.quitted = true;
   }
-  getPath(_name: 'userData'): string {
-    return this.userData;
-  }
   getAppPath(): string {
     return process.cwd();
-  }
-  getVersion(): string {
-    return '0.0.0-test';
   }
 }
 
@@ -138,8 +129,8 @@ class FakeWebContents extends Emitter implements WebContents {
   }
 }
 
-export function createFakeElectron(lock: FakeInstanceLock, userData: string) {
-  const app = new FakeApp(lock, userData);
+export function createFakeElectron(lock: FakeInstanceLock) {
+  const app = new FakeApp(lock);
   const session = new FakeSession();
   const windows: FakeBrowserWindow[] = [];
   const trays: FakeTray[] = [];

@@ -24,7 +24,7 @@ import { startDesktop } from ${url('main/desktop.ts')};
 import { loadAppKey } from ${url('server/keychain/index.ts')};
 import { FakeInstanceLock, createFakeElectron } from ${url('test/unit/main-fake-electron.ts')};
 const [dataDir, appPath] = process.argv.slice(2);
-const fake = createFakeElectron(new FakeInstanceLock(), dataDir);
+const fake = createFakeElectron(new FakeInstanceLock());
 const desktop = startDesktop({ electron: fake.electron, env: process.env, appPath, onServerOutput: () => undefined });
 await desktop.started;
 const environ = fs.readFileSync('/proc/' + desktop.supervisor.pid + '/environ', 'latin1').split('\\0');
