@@ -1,7 +1,8 @@
 // Authenticated submission (RFC 6409): STARTTLS on SEALPOST_SUBMISSION_PORT, implicit TLS on
 // SEALPOST_SUBMISSIONS_PORT. The envelope sender and every From address must belong to the logged-in
 // alias (or to its domain when the admin allows it); the message gets Message-ID/Date if missing, is
-// DKIM-signed and queued. Recipients that are local aliases are delivered straight into their mailbox.
+// DKIM-signed and queued. Recipients that are local aliases go through the MX's delivery function
+// (deliverMessage): their forwards, webhooks and quota apply exactly as for mail from outside.
 import { SMTPServer } from 'smtp-server';
 import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { AliasSession } from '../../accounts/index.js';
@@ -9,6 +10,12 @@ import { AuthFailed, TooManyAttempts } from '../../accounts/index.js';
 import type { AppContext, Listener, ListenerSecurity, Service } from '../../context.js';
 import type { AliasRecord } from '../../directory/index.js';
 import { listen } from '../../placeholder-service.js';
+import { Forwarder } from '../forward/index.js';
+import { deliverMessage, newTransactionId } from '../mx/deliver.js';
+import { deliveryPort, forwardingSecret } from '../mx/index.js';
+import { SmtpReply as MxReply } from '../mx/replies.js';
+import { loadMxSettings } from '../mx/settings.js';
+import { Webhooks } from '../webhooks/index.js';
 import { addressesOf, completeHeaders, parseHeaders } from './headers.js';
 
 /** Largest message accepted (SIZE). */
@@ -30,12 +37,21 @@ const isLoopback = (ip: string | undefined): boolean => ip === '127.0.0.1' || ip
 
 const domainOf = (address: string): string => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 
+/** The header block (up to the first empty line) for the forwarding loop check. */
+function headerBlockOf(raw: Buffer): string {
+  const end = raw.indexOf('\r\n\r\n');
+  return raw.subarray(0, end < 0 ? Math.min(raw.length, 256 * 1024) : end).toString('latin1');
+}
+
 const errText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 export function createSubmissionService(ctx: AppContext): Service {
   const logger = ctx.logger.child({ component: 'submission' });
   const sessions = new Map<string, AliasSession>();
   const servers: SMTPServer[] = [];
+  const forwarder = new Forwarder(forwardingSecret(ctx.appKey));
+  /** Webhook jobs of local deliveries (webhooks.sqlite); the MX service's dispatcher sends them. */
+  let webhooks: Webhooks | null = null;
 
   const aliasOf = (session: SMTPServerSession): AliasSession | null => sessions.get(session.id) ?? null;
 
@@ -104,18 +120,27 @@ export function createSubmissionService(ctx: AppContext): Service {
     const mailFrom = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
     const now = new Date();
     const remote: string[] = [];
-    let local = 0;
+    const local = new Map<string, { alias: AliasRecord; addresses: string[] }>();
     for (const rcpt of session.envelope.rcptTo.map((r) => r.address)) {
       const target = safeResolve(rcpt);
       if (target && target.enabled) {
-        await ctx.accounts.deliverOrQueue(target, signed, { folder: 'INBOX', receivedAt: now });
-        local++;
+        const entry = local.get(target.id);
+        if (entry) entry.addresses.push(rcpt);
+        else local.set(target.id, { alias: target, addresses: [rcpt] });
       } else remote.push(rcpt);
+    }
+    if (local.size > 0) {
+      // All local recipients or none (rolled back), before anything is queued for remote ones.
+      const summary = await deliverMessage(
+        { port: deliveryPort(ctx), forwarder, outbound: ctx.outbound, webhooks, logger },
+        { transactionId: newTransactionId(), raw: signed, headerBlock: headerBlockOf(signed), envelopeFrom: mailFrom, receivedAt: now, folder: 'INBOX', auth: null, aliases: [...local.values()], bounceTargets: [] },
+      );
+      if (summary.webhooks) webhooks?.poke();
     }
     const queueId = remote.length ? await ctx.outbound.enqueue({ from: mailFrom, to: remote, raw: signed, kind: 'submission', aliasId: alias.id }) : null;
     // read fresh: the admin may have changed the setting during this session
     if (ctx.directory.getAliasById(alias.id)?.saveSentCopy === true) await saveToSent(held, signed);
-    logger.info({ event: 'submission.accepted', aliasId: alias.id, queueId, remote: remote.length, local, size: signed.length }, 'message submitted');
+    logger.info({ event: 'submission.accepted', aliasId: alias.id, queueId, remote: remote.length, local: local.size, size: signed.length }, 'message submitted');
     return queueId ?? 'local';
   };
 
@@ -148,7 +173,7 @@ export function createSubmissionService(ctx: AppContext): Service {
       accept(Buffer.concat(chunks), session).then(
         (id) => callback(null, `2.0.0 Ok: queued as ${id}`),
         (error: unknown) => {
-          if (error instanceof SmtpReply) return callback(error);
+          if (error instanceof SmtpReply || error instanceof MxReply) return callback(error); // MX replies: 452 over quota, 451 rolled back
           logger.error({ event: 'submission.failed', err: errText(error) }, 'could not accept a message');
           callback(new SmtpReply(451, '4.3.0 Temporary failure, try again later'));
         },
@@ -190,6 +215,18 @@ export function createSubmissionService(ctx: AppContext): Service {
     name: 'submission',
     async start(): Promise<Listener[]> {
       const opened: Listener[] = [];
+      if (ctx.config.ports.submission !== 0 || ctx.config.ports.submissions !== 0) {
+        webhooks = Webhooks.open({
+          dataDir: ctx.paths.root,
+          appKey: ctx.appKey,
+          logger,
+          backoffMs: loadMxSettings(ctx.config.env, ctx.directory.getSettings()).webhookBackoffMs,
+          secretOf: (job) => ctx.directory.listWebhooks(job.aliasId as AliasRecord['id']).find((w) => w.id === job.webhookId)?.secret ?? null,
+        });
+        // Trap: two dispatchers on one webhooks.sqlite could both send a job; the MX service runs one,
+        // so ours only runs when the MX listener is off.
+        if (ctx.config.ports.smtp === 0) webhooks.start();
+      }
       const plan: { name: 'submission' | 'submissions'; secure: boolean; security: ListenerSecurity }[] = [
         { name: 'submission', secure: false, security: 'starttls' },
         { name: 'submissions', secure: true, security: 'tls' },
@@ -207,6 +244,8 @@ export function createSubmissionService(ctx: AppContext): Service {
       await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       for (const held of sessions.values()) held.release();
       sessions.clear();
+      await webhooks?.stop();
+      webhooks = null;
     },
   };
 }
