@@ -37,6 +37,12 @@ function corpus(n: number, dir: string): { source: string; messages: Buffer[] } 
   return { source: 'test/helpers/corpus.ts', messages: generateCorpus(n, 7).map((m) => m.raw) };
 }
 
+/** CPU seconds (user + system) of this process since `from` — the machine is shared, so wall time alone misleads. */
+const cpuSince = (from: NodeJS.CpuUsage): number => {
+  const u = process.cpuUsage(from);
+  return (u.user + u.system) / 1e6;
+};
+
 async function sendAll(port: number, to: string, messages: readonly Buffer[], connections: number): Promise<number> {
   const t0 = performance.now();
   await Promise.all(
@@ -85,14 +91,20 @@ export async function run(flags: string[]): Promise<void> {
     await ctx.accounts.createAlias('locked@bench.test', PASSWORD);
     await ctx.accounts.unlock('open@bench.test', PASSWORD);
 
+    let cpu0 = process.cpuUsage();
     const unlockedSecs = await sendAll(smtpPort, 'open@bench.test', messages, connections);
+    const unlockedCpu = cpuSince(cpu0);
+    cpu0 = process.cpuUsage();
     const lockedSecs = await sendAll(smtpPort, 'locked@bench.test', messages, connections);
+    const lockedCpu = cpuSince(cpu0);
     const locked = ctx.directory.requireAlias('locked@bench.test');
     const queued = ctx.accounts.queuedCount(locked);
 
     const t0 = performance.now();
+    cpu0 = process.cpuUsage();
     const session = await ctx.accounts.authenticate('locked@bench.test', PASSWORD, { ip: '127.0.0.1', protocol: 'imap' });
     const drainSecs = (performance.now() - t0) / 1000;
+    const drainCpu = cpuSince(cpu0);
     const drained = session.mailbox.status('INBOX').messages;
     session.release();
 
@@ -110,6 +122,13 @@ export async function run(flags: string[]): Promise<void> {
       unlockedSecs: round(unlockedSecs),
       lockedSecs: round(lockedSecs),
       drainSecs: round(drainSecs),
+      // CPU time of this process (server + nodemailer clients) per phase, and messages per CPU second.
+      unlockedCpuSecs: round(unlockedCpu),
+      lockedCpuSecs: round(lockedCpu),
+      drainCpuSecs: round(drainCpu),
+      unlockedPerCpuSec: round(count / unlockedCpu),
+      lockedPerCpuSec: round(count / lockedCpu),
+      loadAverage: os.loadavg().map((x) => round(x)),
       queued,
       drained,
     };

@@ -10,6 +10,7 @@ import type { Compression } from './codec.js';
 import { InvalidRequest, MailboxLocked, WrongKey } from './errors.js';
 import { acquireLock, isLocked } from './lock.js';
 import { SqliteMailbox, type Handle } from './mailbox.js';
+import type { GroupCommitStats } from './group-commit.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
 import { registerSearchFunctions } from './search.js';
 import { applyKey, assertKey, openDb, verifyKey, type Db } from './sqlite.js';
@@ -18,6 +19,7 @@ import type { Mailbox, MailboxChangeEvent, MailboxId, MailboxStore } from './typ
 export * from './types.js';
 export * from './errors.js';
 export type { Compression } from './codec.js';
+export type { GroupCommitStats } from './group-commit.js';
 
 /** Points of a re-key where crash-safety tests kill the process. */
 export type RekeyStep = 'locked' | 'copied' | 'rekeyed' | 'verified' | 'swapped';
@@ -402,6 +404,11 @@ class SqliteMailboxStore implements MailboxStore {
 /** Opens the store over <dataDir>/mailboxes. */
 export function openMailboxStore(dataDir: string, options: MailboxStoreOptions = {}): MailboxStore {
   return new SqliteMailboxStore(dataDir, options);
+}
+
+/** Group-commit counters of an open mailbox (tests, benchmarks); null for other Mailbox implementations. */
+export function groupCommitStats(mailbox: Mailbox): GroupCommitStats | null {
+  return mailbox instanceof SqliteMailbox ? mailbox.commitStats : null;
 }
 
 /** Size of a mailbox file plus its WAL (for admin listings; no key needed). */

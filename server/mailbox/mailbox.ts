@@ -8,6 +8,7 @@ import {
   applyFlags, checkSpecialUse, decodeKeywords, DELETED, encodeKeywords, flagList, normalizePath, parentsOf, parseFlags,
 } from './names.js';
 import { canonicalBytes, parseForStore, serializeStructureForStore, deserializeStructureFromStore } from './parse.js';
+import { GroupCommit, type GroupCommitStats } from './group-commit.js';
 import { compileSearch, encodeSearchText, indexedText, splitSearchText, uidSetSql } from './search.js';
 import type { Db } from './sqlite.js';
 import type {
@@ -112,6 +113,19 @@ export class SqliteMailbox implements Mailbox {
 
   get id(): MailboxId {
     return this.handle.id;
+  }
+
+  private groupCommit: GroupCommit | null = null;
+
+  /** Appends share transactions and fsyncs with the appends that arrive while a commit is in flight. */
+  private get commits(): GroupCommit {
+    this.groupCommit ??= new GroupCommit({ db: () => this.db(true), walFile: `${this.handle.file}-wal`, mapError: asRetryable });
+    return this.groupCommit;
+  }
+
+  /** Group-commit counters (tests, benchmarks). */
+  get commitStats(): GroupCommitStats {
+    return { ...this.commits.stats };
   }
 
   // ---- plumbing ----
@@ -333,7 +347,8 @@ export class SqliteMailbox implements Mailbox {
       .filter((k): k is string => typeof k === 'string' && k.length > 0 && k.length <= 998)
       .slice(0, MAX_THREAD_REFS);
 
-    const result = this.write((): AppendResult & { highestModseq: number } => {
+    // Runs inside a group-commit batch (its own savepoint); resolves after the batch's fsync.
+    const result = await this.commits.submit((): AppendResult & { highestModseq: number } => {
       if (dedupeKey !== null) {
         const done = this.deliveredResult(dedupeKey);
         if (done) return { ...done, highestModseq: 0 };

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { SealError, seal, unseal, wipe } from '../crypto/index.js';
+// A leaf module (no mailbox dependencies): the same batching the mailbox store uses for appends.
+import { GroupCommit, type GroupCommitStats } from '../mailbox/group-commit.js';
 import { decodeEnvelope, encodeEnvelope, newQueueItemId, type QueuedMessage, type QueuedMeta } from './envelope.js';
 import { openQueueDatabase, type QueueDatabase } from './sqlite.js';
 
@@ -57,6 +59,8 @@ interface Handle {
   db: QueueDatabase;
   idleTimer: NodeJS.Timeout | undefined;
   busy: number;
+  /** Enqueues waiting for, or inside, the next batch commit of this file (created at first use). */
+  commits?: GroupCommit;
 }
 
 /**
@@ -83,21 +87,51 @@ export class SealedQueue {
     this.#idleCloseMs = options.idleCloseMs ?? 2000;
   }
 
-  /** Seals one message to the alias public key and commits it durably (fsync) before resolving; returns its queue item id. */
+  /**
+   * Seals one message to the alias public key and commits it durably (fsync) before resolving; returns its queue item id.
+   * Group commit: enqueues to the same file that arrive while a commit is in flight share the next
+   * transaction and fsync (server/mailbox/group-commit.ts); sealing happens before, outside it.
+   */
   async enqueue(mailboxId: string, publicKey: Uint8Array, raw: Uint8Array, meta: QueuedMeta): Promise<string> {
-    const [id] = this.enqueueSync([{ mailboxId, publicKey, raw, meta }]);
+    const [id] = await this.enqueueMany([{ mailboxId, publicKey, raw, meta }]);
     return id!;
   }
 
   /** Several messages (e.g. one per locked recipient): all durable, or none left behind. Ids in input order. */
   async enqueueMany(items: readonly EnqueueItem[]): Promise<string[]> {
-    return this.enqueueSync(items);
+    const mailboxIds = new Set(items.map((item) => item.mailboxId));
+    // Several files cannot share one transaction: that (rare) case keeps the synchronous all-or-nothing path.
+    if (mailboxIds.size !== 1) return this.enqueueSync(items);
+    this.#assertOpen();
+    const [mailboxId] = mailboxIds as Set<string>;
+    const rows = this.#sealRows(items);
+    const handle = this.#acquire(mailboxId!, true)!; // busy until released: the idle close waits for the fsync
+    try {
+      handle.commits ??= new GroupCommit({ db: () => this.#openDb(handle), walFile: `${this.#file(mailboxId!)}-wal` });
+      // One task for all rows: its savepoint makes them all-or-nothing inside the batch.
+      await handle.commits.submit(() => {
+        const insert = handle.db.prepare('INSERT INTO item (sealed) VALUES (?)');
+        for (const row of rows) insert.run(row.sealed);
+      });
+    } finally {
+      this.#releaseHandle(mailboxId!, handle);
+    }
+    return rows.map((r) => r.id);
   }
 
-  /** Synchronous enqueueMany: one transaction per queue file; a failure removes what earlier files got. */
-  enqueueSync(items: readonly EnqueueItem[]): string[] {
-    this.#assertOpen();
-    const sealedRows = items.map((item) => {
+  /** Group-commit counters of a queue file while it is open (tests, benchmarks). */
+  commitStats(mailboxId: string): GroupCommitStats | null {
+    const stats = this.#handles.get(mailboxId)?.commits?.stats;
+    return stats ? { ...stats } : null;
+  }
+
+  #openDb(handle: Handle): QueueDatabase {
+    if (!handle.db.open) throw new Error('The sealed queue file was closed.');
+    return handle.db;
+  }
+
+  #sealRows(items: readonly EnqueueItem[]): Array<{ id: string; mailboxId: string; sealed: Buffer }> {
+    return items.map((item) => {
       checkMailboxId(item.mailboxId);
       const id = newQueueItemId();
       const envelope = encodeEnvelope(id, item.raw, item.meta);
@@ -105,6 +139,12 @@ export class SealedQueue {
       wipe(envelope);
       return { id, mailboxId: item.mailboxId, sealed };
     });
+  }
+
+  /** Synchronous enqueueMany: one transaction per queue file; a failure removes what earlier files got. */
+  enqueueSync(items: readonly EnqueueItem[]): string[] {
+    this.#assertOpen();
+    const sealedRows = this.#sealRows(items);
     const byMailbox = new Map<string, Buffer[]>();
     for (const row of sealedRows) byMailbox.set(row.mailboxId, [...(byMailbox.get(row.mailboxId) ?? []), row.sealed]);
     const committed: Array<{ mailboxId: string; seqs: number[] }> = [];

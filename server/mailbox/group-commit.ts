@@ -1,0 +1,160 @@
+// Group commit for one SQLite connection in WAL mode (a mailbox file, a sealed-queue file).
+//
+// Writers whose CPU work is done (parse, compress, seal) submit a task: a synchronous function that does
+// their inserts. Tasks submitted while a commit is in flight wait and then go, all together, into the
+// next ONE transaction and ONE fsync. Each task runs in its own savepoint, so a task that throws (over
+// quota, missing folder…) rolls back only its own writes and rejects only its own caller. A caller's
+// promise resolves only after the fsync that followed the commit containing its task: "resolved" still
+// means "durable", which is what lets the MX say 250.
+//
+// How the fsync leaves the event loop: the batch commits with `synchronous = NORMAL` (SQLite writes the
+// WAL frames but does not fsync them), the pragma goes back to FULL at once, and then the -wal file is
+// fdatasync'ed on libuv's thread pool. That fdatasync covers every frame written before it, i.e. the
+// whole batch: the same guarantee as synchronous=FULL, which fsyncs the WAL inside COMMIT. While it runs
+// the loop stays free (other connections, parsing the next messages, IMAP reads).
+// Traps:
+//  - Never let anything else run with synchronous=NORMAL: only the batch commit, which always fsyncs.
+//  - The -wal is reopened for each fsync (a closed connection deletes it and a new one makes a new
+//    inode; a kept descriptor would sync the old one). ENOENT means the last connection closed after a
+//    complete checkpoint, which itself fsynced the database file: the batch is durable already.
+//  - Open the WAL read-write: Windows refuses FlushFileBuffers on a read-only handle.
+import { open } from 'node:fs/promises';
+import type Database from 'better-sqlite3-multiple-ciphers';
+
+type Db = Database.Database;
+
+export interface GroupCommitOptions {
+  /** The connection; may throw (closed, file replaced), which fails the whole batch. */
+  readonly db: () => Db;
+  /** The connection's WAL file ("<db file>-wal"), fdatasync'ed after each commit. */
+  readonly walFile: string;
+  /** Most tasks in one transaction (bounds how long one commit holds the event loop). Default 64. */
+  readonly maxBatch?: number;
+  /** What a caller sees for an error thrown by its task or by the commit (e.g. SQLITE_BUSY → Retryable). */
+  readonly mapError?: (error: unknown) => unknown;
+}
+
+/** Counters for tests and benchmarks. */
+export interface GroupCommitStats {
+  batches: number;
+  tasks: number;
+  largestBatch: number;
+}
+
+interface Task {
+  readonly run: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** fdatasync of a file by path on the thread pool; a missing file counts as synced (see the header). */
+export async function fdatasyncPath(file: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(file, 'r+');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export class GroupCommit {
+  readonly stats: GroupCommitStats = { batches: 0, tasks: 0, largestBatch: 0 };
+  readonly #options: GroupCommitOptions;
+  readonly #maxBatch: number;
+  #pending: Task[] = [];
+  #running = false;
+  #idle: (() => void)[] = [];
+
+  constructor(options: GroupCommitOptions) {
+    this.#options = options;
+    this.#maxBatch = Math.max(1, options.maxBatch ?? 64);
+  }
+
+  /** Runs `task` inside the next batch transaction; resolves with its result once that batch is fsynced. */
+  submit<T>(task: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({ run: task, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.#running) {
+        this.#running = true;
+        // setImmediate, not a microtask: writers that finish their CPU work in this same turn join the batch.
+        setImmediate(() => void this.#loop());
+      }
+    });
+  }
+
+  /** Resolves when no task is pending or being committed. */
+  idle(): Promise<void> {
+    if (!this.#running) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  get pending(): number {
+    return this.#pending.length;
+  }
+
+  async #loop(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) {
+        const batch = this.#pending.splice(0, this.#maxBatch);
+        await this.#commit(batch);
+      }
+    } finally {
+      this.#running = false;
+      for (const resolve of this.#idle.splice(0)) resolve();
+    }
+  }
+
+  #mapped(error: unknown): unknown {
+    return this.#options.mapError ? this.#options.mapError(error) : error;
+  }
+
+  async #commit(batch: readonly Task[]): Promise<void> {
+    let outcomes: Outcome[];
+    try {
+      const db = this.#options.db();
+      db.pragma('synchronous = NORMAL');
+      try {
+        outcomes = db
+          .transaction((): Outcome[] =>
+            batch.map((task): Outcome => {
+              try {
+                // A nested better-sqlite3 transaction is a SAVEPOINT: a throw rolls back this task only.
+                return { ok: true, value: db.transaction(task.run)() };
+              } catch (error) {
+                // Some errors (SQLITE_FULL, IOERR) make SQLite roll back the whole transaction: then
+                // nothing of this batch is committed, and every task must fail.
+                if (!db.inTransaction) throw error;
+                return { ok: false, error };
+              }
+            }),
+          )
+          .immediate();
+      } finally {
+        db.pragma('synchronous = FULL');
+      }
+      this.stats.batches++;
+      this.stats.tasks += batch.length;
+      this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+      await fdatasyncPath(this.#options.walFile);
+    } catch (error) {
+      // Nothing of the batch was committed, or its fsync failed (then it may be on disk, but was never
+      // acknowledged: a retry can make a duplicate, never a loss).
+      const mapped = this.#mapped(error);
+      for (const task of batch) task.reject(mapped);
+      return;
+    }
+    batch.forEach((task, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) task.resolve(outcome.value);
+      else task.reject(this.#mapped(outcome.error));
+    });
+  }
+}
