@@ -28,6 +28,8 @@ export interface DeliveryPort {
 export interface OutboundPort {
   enqueue(message: { from: string; to: string[]; raw: Buffer; kind: 'forward'; aliasId?: string }): Promise<string>;
   drop?(id: string): number;
+  /** DKIM-signs for a domain (signatures prepended; the message unchanged when the domain has no keys). */
+  dkimSign?(raw: Buffer, domain: string): Promise<Buffer>;
 }
 
 export interface MessageToDeliver {
@@ -163,7 +165,10 @@ export async function deliverMessage(deps: DeliveryDeps, message: MessageToDeliv
 
 async function enqueueForward(forwarder: Forwarder, outbound: OutboundPort, alias: AliasRecord, message: MessageToDeliver, targets: readonly string[]): Promise<string> {
   const from = forwarder.srs.forward(message.envelopeFrom, alias.domain);
-  const raw = forwarder.markForwarded(alias.id, message.raw);
+  const marked = forwarder.markForwarded(alias.id, message.raw);
+  // Our signature on top (alias domain = the SRS sender's domain, so DMARC-style alignment holds for
+  // the envelope); the sender's own signatures stay untouched below it and still verify.
+  const raw = outbound.dkimSign ? await outbound.dkimSign(marked, alias.domain) : marked;
   return outbound.enqueue({ from, to: [...targets], raw, kind: 'forward', aliasId: alias.id });
 }
 

@@ -67,6 +67,15 @@ export function deliveryPort(ctx: AppContext): DeliveryPort {
   };
 }
 
+/** The outbound queue as forwarding uses it: enqueue, drop (rollback) and DKIM signing with the alias domain's keys. */
+export function outboundPort(ctx: AppContext): OutboundPort {
+  return {
+    enqueue: (message) => ctx.outbound.enqueue(message),
+    drop: (id) => ctx.outbound.drop(id),
+    dkimSign: (raw, domain) => ctx.outbound.dkim.sign(raw, domain),
+  };
+}
+
 /** Quota use of an unlocked alias with a limit; null when locked or unlimited. */
 async function quotaOf(ctx: AppContext, alias: AliasRecord): Promise<{ used: number; limit: number } | null> {
   const material = ctx.keyRing.get(alias.id);
@@ -106,7 +115,7 @@ export function createMxService(ctx: AppContext, options: MxServiceOptions = {})
         secretOf: (job) => ctx.directory.listWebhooks(job.aliasId as AliasRecord['id']).find((w) => w.id === job.webhookId)?.secret ?? null,
       });
       webhooks.start();
-      const outbound: OutboundPort = ctx.outbound;
+      const outbound = outboundPort(ctx);
       const tlsOptions = ctx.tls.tlsOptions();
       mx = new MxServer({
         hostname: ctx.config.hostname,

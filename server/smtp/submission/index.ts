@@ -12,7 +12,7 @@ import type { AliasRecord } from '../../directory/index.js';
 import { listen } from '../../placeholder-service.js';
 import { Forwarder } from '../forward/index.js';
 import { deliverMessage, newTransactionId } from '../mx/deliver.js';
-import { deliveryPort, forwardingSecret } from '../mx/index.js';
+import { deliveryPort, forwardingSecret, outboundPort } from '../mx/index.js';
 import { SmtpReply as MxReply } from '../mx/replies.js';
 import { loadMxSettings } from '../mx/settings.js';
 import { Webhooks } from '../webhooks/index.js';
@@ -132,7 +132,7 @@ export function createSubmissionService(ctx: AppContext): Service {
     if (local.size > 0) {
       // All local recipients or none (rolled back), before anything is queued for remote ones.
       const summary = await deliverMessage(
-        { port: deliveryPort(ctx), forwarder, outbound: ctx.outbound, webhooks, logger },
+        { port: deliveryPort(ctx), forwarder, outbound: outboundPort(ctx), webhooks, logger },
         { transactionId: newTransactionId(), raw: signed, headerBlock: headerBlockOf(signed), envelopeFrom: mailFrom, receivedAt: now, folder: 'INBOX', auth: null, aliases: [...local.values()], bounceTargets: [] },
       );
       if (summary.webhooks) webhooks?.poke();
