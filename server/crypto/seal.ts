@@ -7,7 +7,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import type { SealKeyPair } from './types.js';
 import { SealError } from './errors.js';
 import { concatBytes, randomBytes, wipe } from './bytes.js';
-import { x25519Generate, x25519Shared, xchachaDecrypt, xchachaEncrypt } from './native.js';
+import { x25519Ephemeral, x25519Generate, x25519Shared, xchachaDecrypt, xchachaEncrypt } from './native.js';
 
 /*
  * Layouts (version byte first so the format can evolve):
@@ -82,14 +82,12 @@ export function seal(publicKey: Uint8Array, plaintext: Uint8Array, aad: Uint8Arr
   checkPublicKey(publicKey);
   const xRecipient = publicKey.subarray(1, 1 + X_LEN);
   const kemRecipient = publicKey.subarray(1 + X_LEN);
-  const { secretKey: ephSecret, publicKey: ephPublic } = x25519Generate();
   let ssX: Uint8Array;
+  let ephPublic: Uint8Array;
   try {
-    ssX = x25519Shared(ephSecret, xRecipient);
+    ({ publicKey: ephPublic, shared: ssX } = x25519Ephemeral(xRecipient));
   } catch {
     throw new SealError('bad-key', 'The sealing public key is not a valid X25519 key.');
-  } finally {
-    wipe(ephSecret);
   }
   const { cipherText: kemCt, sharedSecret: ssKem } = ml_kem768.encapsulate(kemRecipient);
   const header = concatBytes(Uint8Array.of(SEAL_VERSION), ephPublic, kemCt);
