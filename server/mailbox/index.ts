@@ -102,8 +102,6 @@ class SqliteMailboxStore implements MailboxStore {
   private readonly busy = new Map<MailboxId, Promise<void>>();
   private readonly listeners = new Set<(event: MailboxChangeEvent) => void>();
   private readonly idleTimer: NodeJS.Timeout;
-  /** Connections to files replaced underneath them whose close could delete the new file's -wal: never closed. */
-  private readonly orphans: Db[] = [];
 
   constructor(
     dataDir: string,
@@ -202,6 +200,8 @@ class SqliteMailboxStore implements MailboxStore {
     if (isLocked(this.lockFile(id))) throw new MailboxLocked('The mailbox is busy (backup, restore or re-key in progress)');
     const file = this.file(id);
     if (!existsSync(file)) throw new InvalidRequest('no such mailbox');
+    // A re-key killed part-way leaves its (encrypted) copy; nobody holds the lock, so it is garbage now.
+    if (existsSync(`${file}.rekey`)) for (const s of ['', '-wal', '-shm', '-journal']) unlinkQuiet(`${file}.rekey${s}`);
     const started = process.hrtime.bigint();
     const db = this.openRaw(file, mailboxKey);
     try {
@@ -240,7 +240,6 @@ class SqliteMailboxStore implements MailboxStore {
    */
   private fileGuard(id: MailboxId, entry: CachedHandle, file: string): (beforeWrite: boolean) => void {
     const opened = identityOf(file);
-    const sidecars = ['-wal', '-shm'].map((suffix) => ({ path: `${file}${suffix}`, opened: identityOf(`${file}${suffix}`) }));
     let checkedAt = 0;
     return (beforeWrite) => {
       const now = Date.now();
@@ -248,21 +247,9 @@ class SqliteMailboxStore implements MailboxStore {
       checkedAt = now;
       if (sameFile(identityOf(file), opened)) return;
       this.logger.error({ event: 'mailbox.replaced_underneath', mailboxId: id }, 'mailbox file was replaced by another process; handle dropped');
-      if (this.handles.get(id) === entry) {
-        // Trap: SQLite deletes "<file>-wal" and "-shm" BY NAME when the last connection closes. If those names now
-        // belong to the new file (its committed transactions, its WAL index), closing ours would destroy them.
-        const ours = sidecars.every((s) => {
-          const now = identityOf(s.path);
-          return now === null || sameFile(now, s.opened);
-        });
-        if (ours) this.closeHandle(id);
-        else {
-          this.handles.delete(id);
-          if (entry.db) this.orphans.push(entry.db);
-          entry.db = null;
-          entry.statements.clear();
-        }
-      }
+      // Closing is safe: SQLite neither checkpoints into nor deletes the -wal/-shm names of a moved database
+      // (pager databaseIsUnmoved), so the new file's WAL survives (test/unit/mailbox-replaced.test.ts).
+      if (this.handles.get(id) === entry) this.closeHandle(id);
       throw new MailboxLocked('The mailbox file was replaced by another process; open it again');
     };
   }
