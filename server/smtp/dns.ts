@@ -112,6 +112,65 @@ export function resolverFromEnv(env: Readonly<Record<string, string | undefined>
   });
 }
 
+export interface DnsCacheOptions {
+  /** How long answers are reused (ms, default 60 s). Node's resolver gives no TTLs for TXT/MX, so one cap for all. */
+  readonly ttlMs?: number;
+  /** How long "no such record" (NXDOMAIN/NODATA) is reused (ms, default 30 s). Temporary failures never are. */
+  readonly negativeTtlMs?: number;
+  /** Most names kept (oldest dropped first; default 2000). */
+  readonly maxEntries?: number;
+}
+
+/**
+ * A small TTL cache in front of a resolver, for the MX: SPF/DKIM/DMARC of a busy sender domain ask the
+ * same names for every message. Concurrent lookups of one name share one query. Answers are copied out,
+ * so a caller that sorts or edits them cannot change what the next one gets. Only for paths where a
+ * minute-old answer is right: the admin "check DNS" and outbound MTA-STS keep their uncached resolver.
+ */
+export function withDnsCache(inner: DnsResolver, options: DnsCacheOptions = {}): DnsResolver {
+  const ttlMs = options.ttlMs ?? 60_000;
+  const negativeTtlMs = options.negativeTtlMs ?? 30_000;
+  const maxEntries = Math.max(1, options.maxEntries ?? 2000);
+  if (ttlMs <= 0) return inner;
+  const entries = new Map<string, { expires: number; answer: Promise<unknown> }>();
+
+  const cached = <T>(type: string, name: string, lookup: () => Promise<T>): Promise<T> => {
+    const key = `${type.toUpperCase()} ${name.toLowerCase().replace(/\.$/, '')}`;
+    const now = Date.now();
+    const hit = entries.get(key);
+    if (hit && hit.expires > now) return hit.answer.then((value) => structuredClone(value) as T);
+    if (hit) entries.delete(key);
+    const answer = lookup();
+    const entry = { expires: now + ttlMs, answer: answer as Promise<unknown> };
+    entries.set(key, entry);
+    while (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
+    answer.catch((error: unknown) => {
+      if (entries.get(key) !== entry) return;
+      if (isNoRecordError(error) && negativeTtlMs > 0) entry.expires = Date.now() + negativeTtlMs;
+      else entries.delete(key);
+    });
+    return answer.then((value) => structuredClone(value));
+  };
+
+  return {
+    servers: inner.servers,
+    resolveMx: (name) => cached('MX', name, () => inner.resolveMx(name)),
+    resolveTxt: (name) => cached('TXT', name, () => inner.resolveTxt(name)),
+    resolve4: (name) => cached('A', name, () => inner.resolve4(name)),
+    resolve6: (name) => cached('AAAA', name, () => inner.resolve6(name)),
+    mailauth: (name, rrtype) => cached(rrtype, name, () => inner.mailauth(name, rrtype)),
+  };
+}
+
+/** SEALPOST_DNS_CACHE_SECONDS: the MX's DNS cache lifetime (default 60; 0 turns it off). */
+export function dnsCacheFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): DnsCacheOptions {
+  const text = env.SEALPOST_DNS_CACHE_SECONDS;
+  if (text === undefined || text.trim() === '') return {};
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new DnsConfigError(`SEALPOST_DNS_CACHE_SECONDS must be a number of seconds (0 turns the cache off), not ${JSON.stringify(text)}.`);
+  return { ttlMs: seconds * 1000, negativeTtlMs: Math.min(seconds * 1000, 30_000) };
+}
+
 /** True when a DNS error means "no such record" (as opposed to a temporary failure). */
 export function isNoRecordError(error: unknown): boolean {
   const code = typeof error === 'object' && error !== null && 'code' in error ? (error as { code: unknown }).code : null;

@@ -4,7 +4,7 @@ import { hkdfSync } from 'node:crypto';
 import type { AliasRecord } from '../../directory/index.js';
 import type { AppContext, Listener, Service } from '../../context.js';
 import { wipe } from '../../crypto/index.js';
-import { resolverFromEnv, type DnsResolver } from '../dns.js';
+import { dnsCacheFromEnv, resolverFromEnv, withDnsCache, type DnsResolver } from '../dns.js';
 import { Forwarder } from '../forward/index.js';
 import { Webhooks, rawSettingKey } from '../webhooks/index.js';
 import type { DeliveryPort, OutboundPort } from './deliver.js';
@@ -105,7 +105,8 @@ export function createMxService(ctx: AppContext, options: MxServiceOptions = {})
       const port = ctx.config.ports.smtp;
       if (port === 0) return [];
       const settings = options.settings ?? loadMxSettings(ctx.config.env, ctx.directory.getSettings());
-      const resolver = options.resolver ?? resolverFromEnv(ctx.config.env);
+      // Cached: every message from a sender domain asks the same SPF/DKIM/DMARC names (SEALPOST_DNS_CACHE_SECONDS).
+      const resolver = options.resolver ?? withDnsCache(resolverFromEnv(ctx.config.env), dnsCacheFromEnv(ctx.config.env));
       const logger = ctx.logger.child({ component: 'mx' });
       webhooks = Webhooks.open({
         dataDir: ctx.paths.root,
