@@ -27,9 +27,11 @@ import type { AppendOptions, AppendResult, Mailbox, MailboxId, MailboxStore } fr
 import { DEFAULT_THROTTLE, LoginThrottle, normalizeIp, type ThrottlePolicy } from './throttle.js';
 import { crashPointForTest, makePendingChange, otherMailboxKey, pendingFromJson, pendingSettingKey, pendingToJson, PENDING_PREFIX, type Credentials, type PendingChange } from './recovery.js';
 import { SessionRegistry, type RevokeReason } from './sessions.js';
+import { AliasUsage } from './usage.js';
 
 export { DEFAULT_THROTTLE, LoginThrottle, type ThrottlePolicy } from './throttle.js';
 export type { RevokeReason } from './sessions.js';
+export { AliasUsage, type UsageSnapshot } from './usage.js';
 
 /** Wrong address or password, or a disabled alias (deliberately indistinguishable to the client). */
 export class AuthFailed extends UserError {
@@ -161,6 +163,8 @@ export class Accounts {
   private readonly sessions: SessionRegistry;
   /** Recoveries of interrupted password changes in progress (one per alias at a time). */
   private readonly recovering = new Map<string, Promise<unknown>>();
+  /** Last-known usage per alias (directory), for quota checks while a mailbox is locked. */
+  readonly usage: AliasUsage;
 
   constructor(options: AccountsOptions) {
     this.directory = options.directory;
@@ -170,6 +174,7 @@ export class Accounts {
     this.logger = options.logger;
     this.kdf = options.kdf ?? DEFAULT_KDF;
     this.throttle = new LoginThrottle({ ...DEFAULT_THROTTLE, ...options.throttle });
+    this.usage = new AliasUsage({ directory: this.directory, mailboxes: this.mailboxes, keyRing: this.keyRing, logger: this.logger });
     this.sessions = new SessionRegistry((error) =>
       this.logger.warn({ event: 'session.revoke_failed', err: error instanceof Error ? error.message : String(error) }, 'a session did not close cleanly'),
     );
@@ -408,6 +413,7 @@ export class Accounts {
     }
     if (!this.queue) throw new Error('the sealed queue is not available');
     await this.queue.enqueue(alias.mailboxId, alias.publicKey, raw, options);
+    this.usage.queued(alias, raw.length);
     return { stored: 'queue' };
   }
 
@@ -619,7 +625,9 @@ export class Accounts {
         const drained = await queue.drain(alias.mailboxId, material.privateKey, async (message) => {
           // The queue item id makes a retried drain (crash after append, before the row delete) store nothing twice.
           await this.appendTo(mailbox, message.raw, message.meta, `queue:${message.id}`);
+          this.usage.dequeued(alias, message.raw.length);
         });
+        this.usage.drained(alias, mailbox, queue.count(alias.mailboxId) === 0);
         if (drained > 0) this.logger.info({ event: 'queue.drained', aliasId: alias.id, messages: drained }, 'sealed queue drained');
       } finally {
         wipe(material.mailboxKey);
@@ -643,6 +651,7 @@ export class Accounts {
   }
 
   private async closeMailboxOf(aliasId: string): Promise<void> {
+    this.usage.flush(aliasId); // while the handle is still open
     const alias = this.directory.getAliasById(aliasId);
     if (alias && this.mailboxes.isOpen(alias.mailboxId)) await this.mailboxes.close(alias.mailboxId);
   }

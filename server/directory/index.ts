@@ -91,6 +91,15 @@ export interface WebhookRecord {
   readonly created: Date;
 }
 
+/** Last-known usage of an alias's mailbox (kept for quota checks while it is locked). */
+export interface AliasUsageRecord {
+  /** Bytes of stored messages when the mailbox was last open. */
+  readonly usedBytes: number;
+  /** Raw bytes of messages sealed into its queue since the last drain. */
+  readonly queuedBytes: number;
+  readonly updated: Date;
+}
+
 export interface AuditEntry {
   readonly id: number;
   readonly time: Date;
@@ -515,6 +524,34 @@ export class Directory {
     const row = this.db.prepare<[number], WebhookRow>('SELECT * FROM webhooks WHERE id = ?').get(id);
     this.db.prepare('DELETE FROM webhooks WHERE id = ?').run(id);
     if (row) this.audit('alias.webhook_removed', row.alias_id as AliasId);
+  }
+
+  // ── last-known usage (quota while locked) ──────────────────────────────
+
+  /** Sets the stored-messages byte count seen in the open mailbox. */
+  recordUsage(aliasId: AliasId, usedBytes: number): void {
+    this.db
+      .prepare('INSERT INTO alias_usage (alias_id, used_bytes, updated) VALUES (?, ?, ?) ON CONFLICT (alias_id) DO UPDATE SET used_bytes = excluded.used_bytes, updated = excluded.updated')
+      .run(aliasId, Math.max(0, Math.round(usedBytes)), new Date().toISOString());
+  }
+
+  /** Adds (or with a negative delta, removes; never below 0) bytes waiting in the sealed queue. */
+  addQueuedBytes(aliasId: AliasId, delta: number): void {
+    const now = new Date().toISOString();
+    this.transaction(() => {
+      this.db.prepare('INSERT OR IGNORE INTO alias_usage (alias_id, updated) VALUES (?, ?)').run(aliasId, now);
+      this.db.prepare('UPDATE alias_usage SET queued_bytes = max(0, queued_bytes + ?), updated = ? WHERE alias_id = ?').run(Math.round(delta), now, aliasId);
+    });
+  }
+
+  /** The queue is empty: nothing is waiting. */
+  clearQueuedBytes(aliasId: AliasId): void {
+    this.db.prepare('UPDATE alias_usage SET queued_bytes = 0, updated = ? WHERE alias_id = ?').run(new Date().toISOString(), aliasId);
+  }
+
+  usageOf(aliasId: AliasId): AliasUsageRecord | null {
+    const row = this.db.prepare<[string], { used_bytes: number; queued_bytes: number; updated: string }>('SELECT used_bytes, queued_bytes, updated FROM alias_usage WHERE alias_id = ?').get(aliasId);
+    return row ? { usedBytes: row.used_bytes, queuedBytes: row.queued_bytes, updated: new Date(row.updated) } : null;
   }
 
   // ── settings ───────────────────────────────────────────────────────────

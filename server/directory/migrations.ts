@@ -56,6 +56,16 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX audit_by_time ON audit_log(time);
   `,
+  // 2: last-known mailbox usage per alias (message bytes only), so the MX can enforce quotas while the
+  // mailbox file is locked; queued_bytes = raw bytes sealed into the queue since the last drain.
+  `
+  CREATE TABLE alias_usage (
+    alias_id TEXT PRIMARY KEY REFERENCES aliases(id) ON DELETE CASCADE,
+    used_bytes INTEGER NOT NULL DEFAULT 0,
+    queued_bytes INTEGER NOT NULL DEFAULT 0,
+    updated TEXT NOT NULL
+  );
+  `,
 ];
 
 /** Applies the migrations not yet applied, each in its own transaction. Refuses a newer schema. */

@@ -58,6 +58,7 @@ export function deliveryPort(ctx: AppContext): DeliveryPort {
       ? {
           queueMany: async (aliases: readonly AliasRecord[], raw: Buffer, options: { folder: string; flags: string[]; receivedAt: Date }) => {
             await (ctx.queue as unknown as EnqueueMany).enqueueMany(aliases.map((a) => ({ mailboxId: a.mailboxId, publicKey: a.publicKey, raw, meta: options })));
+            for (const alias of aliases) ctx.accounts.usage.queued(alias, raw.length);
           },
         }
       : {}),
@@ -76,10 +77,18 @@ export function outboundPort(ctx: AppContext): OutboundPort {
   };
 }
 
-/** Quota use of an unlocked alias with a limit; null when locked or unlimited. */
+/**
+ * Quota use of an alias with a limit; null when unlimited. Unlocked: the mailbox's own figures. Locked
+ * (the file cannot be read): the last-known usage kept in the directory plus the bytes sealed into its
+ * queue since, against the directory's quota.
+ */
 async function quotaOf(ctx: AppContext, alias: AliasRecord): Promise<{ used: number; limit: number } | null> {
   const material = ctx.keyRing.get(alias.id);
-  if (!material) return null;
+  if (!material) {
+    if (alias.quotaBytes === null) return null;
+    const known = ctx.accounts.usage.lastKnown(alias);
+    return { used: known.usedBytes + known.queuedBytes, limit: alias.quotaBytes };
+  }
   try {
     const mailbox = await ctx.mailboxes.open(alias.mailboxId, material.mailboxKey);
     const quota = mailbox.quota();

@@ -23,7 +23,7 @@ export interface MxServerDeps {
   readonly logger: Logger;
   readonly directory: Directory;
   readonly delivery: DeliveryPort;
-  /** Current quota use of an unlocked alias (null when locked or unlimited). */
+  /** Current quota use of an alias (locked: last-known usage + queued bytes); null when unlimited. */
   readonly quotaOf: (alias: AliasRecord) => Promise<{ used: number; limit: number } | null>;
   readonly resolver: DnsResolver;
   readonly forwarder: Forwarder;
@@ -208,7 +208,11 @@ export class MxServer {
     const alias = directory.resolveRecipient(address.address);
     if (!alias || !alias.enabled) throw REPLIES.unknownRecipient();
     const quota = await this.deps.quotaOf(alias);
-    if (quota && quota.used + tx.declaredSize > quota.limit) throw REPLIES.overQuota();
+    // Every message adds at least a byte: a mailbox exactly at its quota is full.
+    if (quota && quota.used + Math.max(1, tx.declaredSize) > quota.limit) {
+      this.log.info({ event: 'mx.over_quota', session: session.id, aliasId: alias.id, at: 'rcpt' }, 'recipient over quota');
+      throw REPLIES.overQuota();
+    }
     const entry = tx.aliases.get(alias.id);
     if (entry) entry.addresses.push(address.address);
     else tx.aliases.set(alias.id, { alias, addresses: [address.address] });
@@ -295,6 +299,15 @@ export class MxServer {
         date: receivedAt,
       });
     const full = Buffer.concat([Buffer.from(trace, 'utf8'), raw]);
+    // The real size is known now (SIZE is optional): a recipient this message would push over its quota
+    // refuses it for all (452, nothing stored). Unlocked mailboxes would refuse at append anyway.
+    for (const { alias } of aliases) {
+      const quota = await this.deps.quotaOf(alias);
+      if (quota && quota.used + full.length > quota.limit) {
+        this.log.info({ event: 'mx.over_quota', tx: transactionId, aliasId: alias.id, at: 'data' }, 'message would exceed a quota');
+        throw REPLIES.overQuota();
+      }
+    }
 
     const summary = await deliverMessage(
       { port: this.deps.delivery, forwarder: this.deps.forwarder, outbound: this.deps.outbound, webhooks: this.deps.webhooks, logger: this.log },

@@ -1,0 +1,144 @@
+// Last-known mailbox usage per alias, kept in the directory so the MX can enforce a quota while the
+// mailbox file is locked (it cannot be read without the password). Message byte counts only, never
+// content. Used bytes come from the open mailbox after each committed change (written at most once a
+// second per alias, and at once when the mailbox closes); queued bytes grow when mail is sealed into
+// the queue and shrink as the drain stores it.
+import type { KeyRing } from '../crypto/index.js';
+import { wipe } from '../crypto/index.js';
+import type { AliasId, AliasRecord, Directory } from '../directory/index.js';
+import type { Logger } from '../log.js';
+import type { Mailbox, MailboxId, MailboxStore } from '../mailbox/types.js';
+
+export interface UsageSnapshot {
+  readonly usedBytes: number;
+  readonly queuedBytes: number;
+}
+
+export interface AliasUsageOptions {
+  readonly directory: Directory;
+  readonly mailboxes: MailboxStore;
+  readonly keyRing: KeyRing;
+  readonly logger: Logger;
+  /** Coalesces directory writes per alias (default 1000 ms). */
+  readonly writeDelayMs?: number;
+}
+
+export class AliasUsage {
+  private readonly directory: Directory;
+  private readonly mailboxes: MailboxStore;
+  private readonly keyRing: KeyRing;
+  private readonly logger: Logger;
+  private readonly writeDelayMs: number;
+  /** Mailbox objects seen (the store hands out the same object per file); holds no key. */
+  private readonly open = new Map<string, { aliasId: AliasId; mailbox: Mailbox }>();
+  /** Newest used-bytes figure not yet written to the directory, per alias. */
+  private readonly dirty = new Map<AliasId, { usedBytes: number; timer: NodeJS.Timeout }>();
+  private readonly unsubscribe: () => void;
+
+  constructor(options: AliasUsageOptions) {
+    this.directory = options.directory;
+    this.mailboxes = options.mailboxes;
+    this.keyRing = options.keyRing;
+    this.logger = options.logger;
+    this.writeDelayMs = options.writeDelayMs ?? 1000;
+    this.unsubscribe = this.mailboxes.onChange((event) => this.changed(event.mailboxId));
+  }
+
+  /** Usage for a quota check: the figure in memory when fresher than the directory's, plus queued bytes. */
+  lastKnown(alias: AliasRecord): UsageSnapshot {
+    const stored = this.safely(() => this.directory.usageOf(alias.id), null);
+    const pending = this.dirty.get(alias.id)?.usedBytes;
+    return { usedBytes: pending ?? stored?.usedBytes ?? 0, queuedBytes: stored?.queuedBytes ?? 0 };
+  }
+
+  /** A message of `bytes` was sealed into the alias's queue. */
+  queued(alias: AliasRecord, bytes: number): void {
+    this.safely(() => this.directory.addQueuedBytes(alias.id, bytes), undefined);
+  }
+
+  /** A drained message of `bytes` is now stored in the mailbox. */
+  dequeued(alias: AliasRecord, bytes: number): void {
+    this.safely(() => this.directory.addQueuedBytes(alias.id, -bytes), undefined);
+  }
+
+  /** After a drain: an empty queue means nothing waits (corrects drift after a crash), and the usage is written now. */
+  drained(alias: AliasRecord, mailbox: Mailbox, queueEmpty: boolean): void {
+    this.open.set(mailbox.id, { aliasId: alias.id, mailbox });
+    if (queueEmpty) this.safely(() => this.directory.clearQueuedBytes(alias.id), undefined);
+    this.measure(mailbox.id);
+    this.flush(alias.id);
+  }
+
+  /** Writes the pending figure of one alias (its mailbox is closing) or of all. Synchronous. */
+  flush(aliasId?: string): void {
+    const ids = aliasId === undefined ? [...this.dirty.keys()] : [aliasId as AliasId];
+    for (const id of ids) {
+      // Measure once more while the handle is still open (a change may be waiting to be measured).
+      for (const [mailboxId, entry] of this.open) if (entry.aliasId === id) this.measure(mailboxId);
+      const pending = this.dirty.get(id);
+      if (!pending) continue;
+      clearTimeout(pending.timer);
+      this.dirty.delete(id);
+      this.safely(() => this.directory.recordUsage(id, pending.usedBytes), undefined);
+    }
+  }
+
+  /** Writes everything pending and stops listening (context close). */
+  close(): void {
+    this.flush();
+    this.unsubscribe();
+    this.open.clear();
+  }
+
+  private changed(mailboxId: MailboxId): void {
+    if (this.measure(mailboxId)) return;
+    // First change seen for this mailbox in this process: find its Mailbox object (cached handle, needs the key).
+    const alias = this.safely(() => this.directory.getAliasByMailboxId(mailboxId), null);
+    if (!alias) return;
+    const material = this.keyRing.get(alias.id);
+    if (!material) return;
+    this.mailboxes
+      .open(mailboxId, material.mailboxKey)
+      .then((mailbox) => {
+        this.open.set(mailboxId, { aliasId: alias.id, mailbox });
+        this.measure(mailboxId);
+      })
+      .catch(() => undefined) // closed or re-keyed meanwhile: the next open measures again
+      .finally(() => {
+        wipe(material.mailboxKey);
+        wipe(material.privateKey);
+      });
+  }
+
+  /** Reads quota() of a known open mailbox into the pending figures; false when it is not (or no longer) open. */
+  private measure(mailboxId: string): boolean {
+    const entry = this.open.get(mailboxId);
+    if (!entry) return false;
+    let usedBytes: number;
+    try {
+      usedBytes = entry.mailbox.quota().usedBytes;
+    } catch {
+      this.open.delete(mailboxId); // handle closed: forget the object
+      return false;
+    }
+    const previous = this.dirty.get(entry.aliasId);
+    if (previous) {
+      this.dirty.set(entry.aliasId, { usedBytes, timer: previous.timer });
+    } else {
+      const timer = setTimeout(() => this.flush(entry.aliasId), this.writeDelayMs);
+      timer.unref();
+      this.dirty.set(entry.aliasId, { usedBytes, timer });
+    }
+    return true;
+  }
+
+  /** Usage bookkeeping must never fail a delivery or a login. */
+  private safely<T>(fn: () => T, fallback: T): T {
+    try {
+      return fn();
+    } catch (error) {
+      this.logger.warn({ event: 'usage.update_failed', err: error instanceof Error ? error.name : 'error' }, 'could not update the last-known mailbox usage');
+      return fallback;
+    }
+  }
+}
