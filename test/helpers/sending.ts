@@ -68,7 +68,7 @@ export function filesUnder(dir: string): string[] {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, entry.name);
     if (entry.isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
+    else if (entry.isFile()) out.push(p); // not control.sock (a socket cannot be read)
   }
   return out;
 }

@@ -65,7 +65,7 @@ export function filesUnder(root: string): string[] {
     for (const name of fs.readdirSync(d)) {
       const p = path.join(d, name);
       if (fs.statSync(p).isDirectory()) walk(p);
-      else out.push(p);
+      else if (fs.statSync(p).isFile()) out.push(p); // not control.sock (a socket cannot be read)
     }
   };
   walk(root);

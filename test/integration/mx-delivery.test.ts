@@ -31,7 +31,7 @@ function filesUnder(dir: string): string[] {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
+    else if (statSync(p).isFile()) out.push(p); // not control.sock (a socket cannot be read)
   }
   return out;
 }
