@@ -71,7 +71,11 @@ export class InvalidRequest extends MailboxError {
 
 /** A transient failure (disk full, busy); the caller may retry (SMTP 451/452, IMAP NO). */
 export class Retryable extends MailboxError {
-  constructor(message = 'Temporary failure, try again later') {
+  constructor(
+    message = 'Temporary failure, try again later',
+    /** The disk (or its quota) is full: SMTP says 452 4.3.1, not a generic 451. */
+    readonly diskFull = false,
+  ) {
     super('RETRYABLE', message);
   }
 }

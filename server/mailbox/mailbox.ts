@@ -98,6 +98,7 @@ function asRetryable(err: unknown): unknown {
   const code = typeof err === 'object' && err !== null ? String((err as { code?: unknown }).code) : '';
   // The v3 trigger: a message written into a \Noselect folder (see deleteFolder).
   if (code === 'SQLITE_CONSTRAINT_TRIGGER' && err instanceof Error && err.message.includes('noselect folder')) return new NoSuchFolder('The folder cannot hold messages (\\Noselect)');
+  if (code === 'SQLITE_FULL') return new Retryable('Not enough disk space, try again later', true);
   return TRANSIENT.has(code) || code.startsWith('SQLITE_IOERR') ? new Retryable() : err;
 }
 

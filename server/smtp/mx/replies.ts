@@ -1,6 +1,6 @@
 // SMTP replies the MX gives, with their enhanced status codes (RFC 3463), and the one place where
 // errors from the store, the queue and the directory become SMTP replies.
-import { MailboxError } from '../../mailbox/errors.js';
+import { MailboxError, Retryable } from '../../mailbox/errors.js';
 
 /** An SMTP error reply: `code enhanced text`. smtp-server reads `responseCode`. */
 export class SmtpReply extends Error {
@@ -29,6 +29,7 @@ export const REPLIES = {
   dmarcReject: () => new SmtpReply(550, '5.7.1', 'Message refused: DMARC policy of the sender domain is reject and the message failed DMARC'),
   loop: () => new SmtpReply(554, '5.4.6', 'Mail loop detected: too many hops'),
   badSender: () => new SmtpReply(553, '5.1.7', 'Invalid sender address'),
+  diskFull: () => new SmtpReply(452, '4.3.1', 'Insufficient system storage, nothing was stored; please try again later'),
   temporary: () => new SmtpReply(451, '4.3.0', 'Temporary failure, nothing was stored; please try again later'),
   dnsTemporary: () => new SmtpReply(451, '4.4.3', 'Temporary DNS failure, try again later'),
 } as const;
@@ -37,5 +38,16 @@ export const REPLIES = {
 export function storeErrorReply(error: unknown): SmtpReply {
   if (error instanceof SmtpReply) return error;
   if (error instanceof MailboxError && error.code === 'OVER_QUOTA') return REPLIES.overQuota();
+  if (isDiskFull(error)) return REPLIES.diskFull();
   return REPLIES.temporary();
+}
+
+/** Disk full anywhere on the way (mailbox, sealed queue, file writes), also when wrapped as a cause. */
+function isDiskFull(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof Retryable && e.diskFull) return true;
+    const code = String((e as { code?: unknown }).code ?? '');
+    if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return true;
+  }
+  return false;
 }
