@@ -10,6 +10,7 @@ import {
   type GenerationListing,
 } from '../backup/index.js';
 import { remotesOf } from '../remote/index.js';
+import { snapshotDirectory } from '../backup/directory.js';
 import { viaServerOrHere } from '../control/run.js';
 import { formatSize, printJson, readSecrets, withContext, withDataOption, type DataOptions } from './common.js';
 
@@ -53,8 +54,14 @@ export function backupCommand(): Command {
       if (options.passwordStdin && !address) throw new UserError('--password-stdin needs an address.');
       const password = options.passwordStdin ? ((await readSecrets(['Password']))[0] ?? null) : null;
       const results = await viaServerOrHere({ data: options.data }, 'backup.now', { address: address ?? null, password });
-      if (options.json) printJson(results);
-      else for (const r of results) process.stdout.write(`${r.address}: ${r.created ? `new generation ${r.id}` : `unchanged since ${r.id}`} (${formatSize(r.size)}, ${r.verified ? 'verified with the key' : 'locked copy'})\n`);
+      // "Everything" also snapshots sealpost.db (+ outbound.sqlite): what a lost machine needs besides the mailboxes.
+      const directory = address ? null : await withContext({ data: options.data }, (ctx) => snapshotDirectory({ layout: ctx.paths, appKey: ctx.appKey }));
+      if (options.json) {
+        printJson(directory ? [...results, { address: null, directory: true, created: directory.created, id: directory.generation.id, size: directory.generation.size, verified: true }] : results);
+      } else {
+        for (const r of results) process.stdout.write(`${r.address}: ${r.created ? `new generation ${r.id}` : `unchanged since ${r.id}`} (${formatSize(r.size)}, ${r.verified ? 'verified with the key' : 'locked copy'})\n`);
+        if (directory) process.stdout.write(`directory (sealpost.db): ${directory.created ? `new generation ${directory.generation.id}` : `unchanged since ${directory.generation.id}`} (${formatSize(directory.generation.size)})\n`);
+      }
     });
 
   withDataOption(backup.command('list').argument('<address>', 'alias address').description('list backup generations, oldest first'))

@@ -9,6 +9,7 @@ import { domainCommand } from './domain.js';
 import { serveCommand } from './serve.js';
 import { backupCommand, exportCommand, importCommand, restoreCommand } from './backup.js';
 import { remoteCommand } from './remote.js';
+import { keyCommand } from './key.js';
 import { addDomainDkimCommand, outboundCommand, relayCommand } from './sending.js';
 
 export function buildProgram(): Command {
@@ -27,7 +28,8 @@ export function buildProgram(): Command {
     .addCommand(restoreCommand())
     .addCommand(exportCommand())
     .addCommand(importCommand())
-    .addCommand(remoteCommand());
+    .addCommand(remoteCommand())
+    .addCommand(keyCommand());
   // A --data given before the sub-command applies to it (`sealpost --data DIR alias list`).
   program.hook('preAction', (_root, action) => {
     const rootData = program.opts<{ data?: string }>().data;

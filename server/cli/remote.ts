@@ -5,6 +5,8 @@ import { remotesOf, describeTarget, type RemoteProgress } from '../remote/index.
 import { parseRetention } from '../backup/index.js';
 import { printJson, readSecrets, withContext, withDataOption, type DataOptions, formatSize } from './common.js';
 import { restoreViaServerOrHere } from './backup.js';
+import { DIRECTORY_BACKUP_ID } from '../backup/directory.js';
+import { restoreAllCommand } from './restore-all.js';
 
 interface AddOptions extends DataOptions {
   readonly type: 'r2' | 's3';
@@ -118,6 +120,13 @@ Examples:
           if (options.json) printJson({ event: 'done', address: alias.displayAddress, ...result });
           else process.stdout.write(`${alias.displayAddress}: uploaded ${result.uploaded.length}, pruned ${result.pruned.length}, ${result.remote.length} on ${result.target}\n`);
         }
+        // Pushing everything also carries the directory generations (backup now makes them), for restore-all.
+        if (!address) {
+          const result = await remotes.push(DIRECTORY_BACKUP_ID, { ...(options.target ? { target: options.target } : {}), ...(progress ? { onProgress: progress } : {}) });
+          if (process.stderr.isTTY && !options.json) process.stderr.write('\n');
+          if (options.json) printJson({ event: 'done', address: null, directory: true, ...result });
+          else process.stdout.write(`directory (sealpost.db): uploaded ${result.uploaded.length}, pruned ${result.pruned.length}, ${result.remote.length} on ${result.target}\n`);
+        }
       });
     });
 
@@ -144,6 +153,7 @@ Examples:
       await restoreViaServerOrHere(options.data, address, generation, password as string, { ...options, fromRemote: true });
     });
 
+  remote.addCommand(restoreAllCommand());
   return remote;
 }
 

@@ -10,6 +10,7 @@ import { backupPaths, assertMailboxId, isGenerationId, timeOfGenerationId } from
 import { readManifest, updateManifest, type Generation } from '../backup/manifest.js';
 import { backupLockFile, withLock } from '../backup/lock.js';
 import { generationsToPrune } from '../backup/retention.js';
+import { DIRECTORY_BACKUP_ID } from '../backup/directory.js';
 import { ensureDir, fsyncDir, removeIfExists } from '../backup/fsutil.js';
 import { inWorker } from '../backup/worker.js';
 import { SecretStore } from '../keychain/index.js';
@@ -208,7 +209,7 @@ export class Remotes {
 
   /** Uploads local generations missing on the target, prunes by the target's retention, writes its manifest. */
   async push(mailboxId: string, options: { target?: string; onProgress?: (p: RemoteProgress) => void } = {}): Promise<PushResult> {
-    assertMailboxId(mailboxId);
+    assertBackupId(mailboxId);
     const target = this.target(options.target);
     const paths = backupPaths(this.deps.dataDir);
     return withLock(backupLockFile(this.deps.dataDir, mailboxId), 'remote push', async () => {
@@ -273,7 +274,7 @@ export class Remotes {
 
   /** Generations on the target, oldest first, as `backup list` shows them. */
   async listBackups(mailboxId: string, options: { target?: string } = {}): Promise<GenerationListing[]> {
-    assertMailboxId(mailboxId);
+    assertBackupId(mailboxId);
     const target = this.target(options.target);
     const objects = new Map((await this.listObjects(target, mailboxId)).map((o) => [o.name, o.size]));
     const manifest = new Map((await this.readRemoteManifest(target, mailboxId)).map((g) => [g.id, g]));
@@ -300,7 +301,7 @@ export class Remotes {
    * so that restore can use it; returns its local manifest entry.
    */
   async fetch(mailboxId: string, generationId: string, options: { target?: string; onProgress?: (p: RemoteProgress) => void } = {}): Promise<Generation> {
-    assertMailboxId(mailboxId);
+    assertBackupId(mailboxId);
     if (!isGenerationId(generationId)) throw new UserError(`"${generationId}" is not a generation id (see "remote list-backups")`, 'BAD_GENERATION');
     const target = this.target(options.target);
     const existing = readManifest(this.deps.dataDir, mailboxId).generations.find((g) => g.id === generationId);
@@ -351,6 +352,11 @@ export class Remotes {
       fs.rmSync(stage, { recursive: true, force: true });
     }
   }
+}
+
+/** A mailbox uuid, or the directory's backup id (its generations travel the same way; see backup/directory.ts). */
+function assertBackupId(id: string): void {
+  if (id !== DIRECTORY_BACKUP_ID) assertMailboxId(id);
 }
 
 function stripRemotes(g: Generation): RemoteGeneration {
