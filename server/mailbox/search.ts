@@ -126,17 +126,31 @@ export function uidSetSql(uids: UidSet, params: unknown[], folderId: number): st
   return parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
 }
 
+/**
+ * A bodies column of the message row, read only when the expression is evaluated. Trap: never JOIN bodies for
+ * text keys — bodies rows are large (the search blobs), a 10,000-message folder's bodies table outgrows the page
+ * cache, and every row read is a page decryption: a join made `UID SEARCH BODY x` cost ~300 ms where the
+ * index answers in ~1 ms. As a correlated subquery behind the index test it is read for candidates only.
+ */
+const bodiesColumn = (column: 'search_head' | 'search_body'): string => `(SELECT ${column} FROM bodies WHERE id = m.body_id)`;
+
+/**
+ * Rows whose body the trigram index lists. Trap: test m.body_id (the messages row), not bodies.id: without
+ * ANALYZE statistics (a mailbox that was never closed) SQLite then still evaluates it before touching bodies.
+ */
+const PREFILTER = 'm.body_id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?)';
+
 /** Exact test of one text key on a candidate row (body text and header fields live in different blobs). */
 function exactText(fields: readonly SearchField[], needle: string, params: unknown[]): string {
   const parts: string[] = [];
   const head = fields.filter((f) => f !== 'body');
   if (head.length > 0) {
     params.push(head.join(','), needle);
-    parts.push('mbx_head(b.search_head, ?, ?)');
+    parts.push(`mbx_head(${bodiesColumn('search_head')}, ?, ?)`);
   }
   if (fields.includes('body')) {
     params.push(needle);
-    parts.push('mbx_body(b.search_body, ?)');
+    parts.push(`mbx_body(${bodiesColumn('search_body')}, ?)`);
   }
   return parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
 }
@@ -147,21 +161,26 @@ function textKey(fields: readonly SearchField[], value: string, params: unknown[
   const fts = trigramQuery(needle);
   if (fts === null) return exactText(fields, needle, params);
   params.push(fts);
-  const prefilter = 'b.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?)';
-  return `(${prefilter} AND ${exactText(fields, needle, params)})`;
+  return `(${PREFILTER} AND ${exactText(fields, needle, params)})`;
 }
 
-function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId: number): string {
+/** What the compiled WHERE clause needs besides the messages row. */
+interface CompileContext {
+  /** SENT* keys read b.header_date on every row: the query joins bodies as b. */
+  joinBodies: boolean;
+}
+
+function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId: number, ctx: CompileContext): string {
   if (depth > 64) throw new InvalidRequest('search query nested too deeply');
   switch (q.op) {
     case 'all':
       return '1';
     case 'and':
-      return q.of.length === 0 ? '1' : `(${q.of.map((x) => compileNode(x, params, depth + 1, folderId)).join(' AND ')})`;
+      return q.of.length === 0 ? '1' : `(${q.of.map((x) => compileNode(x, params, depth + 1, folderId, ctx)).join(' AND ')})`;
     case 'or':
-      return q.of.length === 0 ? '0' : `(${q.of.map((x) => compileNode(x, params, depth + 1, folderId)).join(' OR ')})`;
+      return q.of.length === 0 ? '0' : `(${q.of.map((x) => compileNode(x, params, depth + 1, folderId, ctx)).join(' OR ')})`;
     case 'not':
-      return `(NOT ${compileNode(q.of, params, depth + 1, folderId)})`;
+      return `(NOT ${compileNode(q.of, params, depth + 1, folderId, ctx)})`;
     case 'uid':
       return uidSetSql(q.uids, params, folderId);
     case 'text':
@@ -178,12 +197,13 @@ function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId:
       if (!/^[\x21-\x39\x3b-\x7e]+$/.test(name)) throw new InvalidRequest('bad header name');
       const needle = foldCase(q.value);
       const fts = trigramQuery(needle);
+      const exact = `mbx_header(${bodiesColumn('search_head')}, ?, ?)`;
       if (fts === null) {
         params.push(name, needle);
-        return 'mbx_header(b.search_head, ?, ?)';
+        return exact;
       }
       params.push(fts, name, needle);
-      return '(b.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?) AND mbx_header(b.search_head, ?, ?))';
+      return `(${PREFILTER} AND ${exact})`;
     }
     case 'flag': {
       const system = SYSTEM_FLAGS.find(([name]) => name.toLowerCase() === q.flag.toLowerCase());
@@ -204,6 +224,7 @@ function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId:
     case 'senton':
     case 'sentsince': {
       if (!DATE.test(q.date)) throw new InvalidRequest('bad search date');
+      ctx.joinBodies = true;
       // RFC 3501: the Date: header's own calendar date, disregarding time and time zone. header_date is
       // the UTC instant, whose day differs from the written one by at most the offset (< 5 days even for
       // absurd offsets): only rows that close to the key pay for reading the header (mbx_sent_day). A
@@ -263,9 +284,9 @@ export function sentDayOf(dateValue: string): string | null {
 /** The whole query as one statement. */
 export function compileSearch(folderId: number, query: SearchQuery): CompiledSearch {
   const params: unknown[] = [folderId];
-  const where = compileNode(query, params, 0, folderId);
-  return {
-    sql: `SELECT m.uid FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`,
-    params,
-  };
+  const ctx: CompileContext = { joinBodies: false };
+  const where = compileNode(query, params, 0, folderId, ctx);
+  // Flags, dates, sizes, UIDs and text keys need only the (small) messages rows; see bodiesColumn.
+  const from = ctx.joinBodies ? 'messages m JOIN bodies b ON b.id = m.body_id' : 'messages m';
+  return { sql: `SELECT m.uid FROM ${from} WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`, params };
 }
