@@ -3,6 +3,7 @@
 import { Cron } from 'croner';
 import type { AppContext, Service } from '../context.js';
 import { backupAlias, backupSchedule, pruneGenerations, cleanInterruptedRestore, type BackupSchedule } from '../backup/index.js';
+import { DIRECTORY_BACKUP_ID, snapshotDirectory } from '../backup/directory.js';
 import { remotesOf } from '../remote/index.js';
 
 export interface BackupRunReport {
@@ -40,6 +41,18 @@ export async function runScheduledBackups(ctx: AppContext, schedule: BackupSched
         ctx.logger.warn({ event: 'remote.push_failed', mailboxId: alias.mailboxId, target: target.name, err: error instanceof Error ? error.message : String(error) }, 'push after backup failed');
       }
     }
+  }
+  // sealpost.db (+ outbound.sqlite) too, so a lost machine can be rebuilt (remote restore-all); logged, not counted as a mailbox.
+  try {
+    const directory = await snapshotDirectory({ layout: ctx.paths, appKey: ctx.appKey, kind: 'scheduled', retention: schedule.retention });
+    for (const target of targets) {
+      await remotes.push(DIRECTORY_BACKUP_ID, { target: target.name }).catch((error: unknown) => {
+        ctx.logger.warn({ event: 'remote.push_failed', mailboxId: DIRECTORY_BACKUP_ID, target: target.name, err: error instanceof Error ? error.message : String(error) }, 'push of the directory backup failed');
+      });
+    }
+    ctx.logger.info({ event: 'backup.directory', created: directory.created, generation: directory.generation.id }, 'directory backed up');
+  } catch (error) {
+    ctx.logger.warn({ event: 'backup.directory_failed', err: error instanceof Error ? error.message : String(error) }, 'directory backup failed');
   }
   ctx.logger.info({ event: 'backup.run', ...report }, 'scheduled backups done');
   return report;
