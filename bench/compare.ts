@@ -1,0 +1,557 @@
+// `npm run bench -- compare`: Sealpost side by side with Dovecot 2.3 (plain Maildir, and Maildir with the
+// mail_crypt plugin), same machine, same clients, same corpus, workloads run against each in turn:
+//   delivery of 2,000 messages over 4 connections (Sealpost MX vs Dovecot LMTP), to an unlocked and to a
+//   locked mailbox; IMAP APPEND of 10,000 messages over 4 connections; full-body FETCH of 1,000 messages;
+//   SEARCH BODY for 50 tokens in 10,000 messages; a mixed session load from 8 clients for a fixed time;
+//   POP3 RETR over 4 sessions; resident memory per idle IMAP connection with 500 connections.
+// Prints one JSON object, a table with the Sealpost ÷ Dovecot ratios, and a one-line summary.
+// Flags: --quick (smaller corpus and shorter runs, for a smoke test), --secs=N (mixed/POP3 duration).
+// Every process it starts is stopped at the end, on error and on SIGINT/SIGTERM.
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import nodemailer from 'nodemailer';
+import { ImapClient, Pop3Client } from './compare/clients.js';
+import { childPids, ensureDovecot, startDovecot, type DovecotInstance } from './compare/dovecot.js';
+import { pssBytes, rssBytes, startSealpost, type SealpostInstance } from './compare/sealpost.js';
+import { freePorts } from '../test/helpers/ports.js';
+
+const execFileAsync = promisify(execFile);
+const DOMAIN = 'bench.sealpost.test';
+const SHARED_GENERATOR = fileURLToPath(new URL('../../shared/bench/gen-corpus.py', import.meta.url));
+
+type TargetName = 'sealpost' | 'dovecot' | 'dovecot-crypt';
+const TARGETS: readonly TargetName[] = ['sealpost', 'dovecot', 'dovecot-crypt'];
+
+interface Target {
+  readonly name: TargetName;
+  readonly imapPort: number;
+  readonly pop3Port: number;
+  readonly deliveryPort: number;
+  readonly lmtp: boolean;
+  login(user: string): string;
+  rcpt(user: string): string;
+  /** Memory attributable to IMAP sessions: {rss, pss} bytes. */
+  imapMemory(): { rss: number; pss: number };
+  /** Memory of the whole server (every process): {rss, pss} bytes. */
+  serverMemory(): { rss: number; pss: number };
+  stop(): Promise<void>;
+  /** A fresh process before the memory measurement (Sealpost: one heap carries the earlier workloads' garbage). */
+  restart(): Promise<void>;
+}
+
+interface CorpusMessage {
+  readonly raw: Buffer;
+  readonly token: string;
+}
+
+interface Sizes {
+  delivery: number;
+  search: number;
+  fetch: number;
+  searches: number;
+  searchCapSecs: number;
+  mixedClients: number;
+  secs: number;
+  idleConnections: number;
+}
+
+const FULL: Sizes = { delivery: 2000, search: 10_000, fetch: 1000, searches: 50, searchCapSecs: 60, mixedClients: 8, secs: 20, idleConnections: 500 };
+const QUICK: Sizes = { delivery: 300, search: 1000, fetch: 200, searches: 10, searchCapSecs: 10, mixedClients: 4, secs: 4, idleConnections: 100 };
+
+const log = (line: string): void => {
+  process.stderr.write(`[compare] ${line}\n`);
+};
+
+/** The corpus: gen-corpus.py from the shared bench folder when present, else our own test generator. */
+async function loadCorpus(count: number, dir: string): Promise<{ messages: CorpusMessage[]; source: string }> {
+  if (fs.existsSync(SHARED_GENERATOR)) {
+    const out = path.join(dir, 'corpus');
+    await execFileAsync('python3', [SHARED_GENERATOR, String(count), out, '--format', 'eml', '--seed', '1'], { maxBuffer: 64 * 1024 * 1024 });
+    const index = JSON.parse(fs.readFileSync(path.join(out, 'index.json'), 'utf8')) as { n: number; token: string }[];
+    const messages = index.map((m) => ({ raw: fs.readFileSync(path.join(out, `${String(m.n).padStart(6, '0')}.eml`)), token: m.token }));
+    return { messages, source: 'gen-corpus.py' };
+  }
+  const { generateCorpus } = await import('../test/helpers/corpus.js');
+  return { messages: generateCorpus(count, 1).map((m) => ({ raw: m.raw, token: m.token })), source: 'test/helpers/corpus.ts' };
+}
+
+function users(): Map<string, string> {
+  const map = new Map<string, string>();
+  for (let i = 1; i <= 22; i++) map.set(`user${i}`, `Pw-${crypto.randomBytes(12).toString('base64url')}`);
+  return map;
+}
+
+async function pool<T>(items: readonly T[], workers: number, fn: (item: T, worker: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      while (next < items.length) await fn(items[next++] as T, w);
+    }),
+  );
+}
+
+async function login(target: Target, user: string, password: string, localAddress?: string): Promise<ImapClient> {
+  const client = await ImapClient.connect(target.imapPort, localAddress);
+  const r = await client.command(`LOGIN "${target.login(user)}" "${password}"`);
+  if (r.status !== 'OK') {
+    client.close();
+    throw new Error(`${target.name}: LOGIN ${user}: ${r.tagged}`);
+  }
+  return client;
+}
+
+// ── workloads ───────────────────────────────────────────────────────────────────────────────────────
+
+async function deliver(target: Target, user: string, messages: readonly CorpusMessage[], connections: number): Promise<{ secs: number; perSec: number; errors: number }> {
+  const transports = Array.from({ length: connections }, () =>
+    nodemailer.createTransport({ host: '127.0.0.1', port: target.deliveryPort, secure: false, ignoreTLS: true, lmtp: target.lmtp, pool: true, maxConnections: 1, maxMessages: Infinity, name: 'bench.client.test', socketTimeout: 120_000 }),
+  );
+  let errors = 0;
+  const t0 = performance.now();
+  await pool(messages, connections, async (m, w) => {
+    try {
+      await transports[w]!.sendMail({ envelope: { from: 'sender@bench-sender.test', to: [target.rcpt(user)] }, raw: m.raw });
+    } catch {
+      errors++;
+    }
+  });
+  const secs = (performance.now() - t0) / 1000;
+  for (const t of transports) t.close();
+  return { secs, perSec: (messages.length - errors) / secs, errors };
+}
+
+async function appendAll(target: Target, user: string, password: string, messages: readonly CorpusMessage[], connections: number): Promise<{ secs: number; perSec: number; errors: number }> {
+  const clients = await Promise.all(Array.from({ length: connections }, () => login(target, user, password)));
+  let errors = 0;
+  const t0 = performance.now();
+  await pool(messages, connections, async (m, w) => {
+    const r = await clients[w]!.append('INBOX', m.raw);
+    if (r.status !== 'OK') errors++;
+  });
+  const secs = (performance.now() - t0) / 1000;
+  for (const c of clients) c.close();
+  return { secs, perSec: (messages.length - errors) / secs, errors };
+}
+
+async function fetchBodies(target: Target, user: string, password: string, count: number): Promise<{ secs: number; perSec: number; mbPerSec: number; bytes: number }> {
+  const client = await login(target, user, password);
+  try {
+    await client.command('SELECT INBOX');
+    let best = Infinity;
+    let bytes = 0;
+    for (let i = 0; i < 2; i++) {
+      const t0 = performance.now();
+      const r = await client.command(`FETCH 1:${count} (BODY.PEEK[])`);
+      const secs = (performance.now() - t0) / 1000;
+      if (r.status !== 'OK' || r.literals !== count) throw new Error(`${target.name}: FETCH returned ${r.literals} bodies: ${r.tagged}`);
+      bytes = r.literalBytes;
+      best = Math.min(best, secs);
+    }
+    return { secs: best, perSec: count / best, mbPerSec: bytes / best / 1e6, bytes };
+  } finally {
+    client.close();
+  }
+}
+
+async function searchBody(target: Target, user: string, password: string, tokens: readonly string[], capSecs: number): Promise<{ done: number; msPerSearch: number; wrong: number }> {
+  const client = await login(target, user, password);
+  try {
+    await client.command('SELECT INBOX');
+    let done = 0;
+    let wrong = 0;
+    const t0 = performance.now();
+    for (const token of tokens) {
+      const r = await client.command(`SEARCH BODY ${token}`);
+      const hits = (r.untagged.find((l) => l.startsWith('* SEARCH')) ?? '* SEARCH').split(' ').slice(2).filter(Boolean);
+      if (r.status !== 'OK' || hits.length !== 1) wrong++;
+      done++;
+      if ((performance.now() - t0) / 1000 > capSecs) break;
+    }
+    return { done, msPerSearch: (performance.now() - t0) / done, wrong };
+  } finally {
+    client.close();
+  }
+}
+
+async function mixedLoad(target: Target, clientUsers: readonly [string, string][], secs: number, small: Buffer): Promise<{ commandsPerSec: number; sessionsPerSec: number; errors: number; commands: number }> {
+  const end = performance.now() + secs * 1000;
+  let commands = 0;
+  let sessions = 0;
+  let errors = 0;
+  const ok = (r: { status: string }): boolean => {
+    if (r.status === 'OK') {
+      commands++;
+      return true;
+    }
+    errors++;
+    return false;
+  };
+  const t0 = performance.now();
+  await Promise.all(
+    clientUsers.map(async ([user, password], n) => {
+      let i = 0;
+      while (performance.now() < end) {
+        let client: ImapClient | null = null;
+        try {
+          client = await ImapClient.connect(target.imapPort);
+          if (!ok(await client.command(`LOGIN "${target.login(user)}" "${password}"`))) continue;
+          const select = await client.command('SELECT INBOX');
+          if (!ok(select)) continue;
+          const exists = Number(/^\* (\d+) EXISTS/m.exec(select.untagged.join('\n'))?.[1] ?? 0);
+          // A few rounds of work per session, as a mail client does between connects.
+          for (let round = 0; round < 5 && performance.now() < end; round++) {
+            i++;
+            ok(await client.command(`FETCH 1:${Math.min(20, Math.max(1, exists))} (UID FLAGS RFC822.SIZE ENVELOPE)`));
+            ok(await client.command(`FETCH ${1 + ((i * 7 + n) % Math.max(1, exists))} (BODY.PEEK[])`));
+            ok(await client.command(`STORE ${1 + ((i * 13 + n) % Math.max(1, exists))} ${i % 2 ? '+' : '-'}FLAGS (\\Seen)`));
+            ok(await client.append('INBOX', small));
+            ok(await client.command('NOOP'));
+            ok(await client.command('STORE * +FLAGS.SILENT (\\Deleted)'));
+            ok(await client.command('EXPUNGE'));
+          }
+          ok(await client.command('LOGOUT'));
+          sessions++;
+        } catch {
+          errors++;
+        } finally {
+          client?.close();
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  return { commandsPerSec: commands / elapsed, sessionsPerSec: sessions / elapsed, errors, commands };
+}
+
+async function pop3Load(target: Target, sessionUsers: readonly [string, string][], secs: number): Promise<{ retrPerSec: number; mbPerSec: number; sessionsPerSec: number; errors: number }> {
+  const end = performance.now() + secs * 1000;
+  let retr = 0;
+  let bytes = 0;
+  let sessions = 0;
+  let errors = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    sessionUsers.map(async ([user, password]) => {
+      while (performance.now() < end) {
+        let client: Pop3Client | null = null;
+        try {
+          client = await Pop3Client.connect(target.pop3Port);
+          await client.command(`USER ${target.login(user)}`);
+          await client.command(`PASS ${password}`);
+          const stat = await client.command('STAT');
+          const count = Number(stat.split(' ')[1]);
+          await client.multiline('UIDL');
+          for (let i = 1; i <= count; i++) {
+            bytes += await client.multiline(`RETR ${i}`);
+            retr++;
+          }
+          await client.command('QUIT');
+          sessions++;
+        } catch {
+          errors++;
+        } finally {
+          client?.close();
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  return { retrPerSec: retr / elapsed, mbPerSec: bytes / elapsed / 1e6, sessionsPerSec: sessions / elapsed, errors };
+}
+
+async function idleMemory(target: Target, idleUsers: readonly [string, string][], connections: number): Promise<{ bytesPerConnection: number; pssPerConnection: number; totalRss: number; totalPss: number; opened: number; errors: number; firstError: string }> {
+  let clients: ImapClient[] = [];
+  let errors = 0;
+  let firstError = '';
+  // 10 loopback source addresses: stays under per-IP connection limits (Sealpost: 64 per IP, 32 per alias).
+  const open = async (i: number): Promise<void> => {
+    try {
+      const [user, password] = idleUsers[i % idleUsers.length]!;
+      const client = await login(target, user, password, `127.0.0.${1 + (i % 10)}`);
+      clients.push(client);
+      const r = await client.command('SELECT INBOX');
+      if (r.status !== 'OK') throw new Error(`SELECT: ${r.tagged}`);
+    } catch (error) {
+      errors++;
+      firstError ||= (error as Error).message;
+    }
+  };
+  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 3000));
+  // Warm-up round (all connections, then all closed): a garbage-collected heap sizes itself to the load
+  // first, so the measured round's difference is what the connections keep, not start-up garbage.
+  await pool(Array.from({ length: connections }, (_, i) => i), 20, open);
+  for (const c of clients) c.close();
+  clients = [];
+  errors = 0;
+  await settle();
+  // Baseline: one session per user (mailbox open, keys unlocked, Dovecot's per-user process up).
+  await pool(Array.from({ length: idleUsers.length }, (_, i) => i), 10, open);
+  await settle();
+  const before = target.imapMemory();
+  await pool(Array.from({ length: connections - idleUsers.length }, (_, i) => i + idleUsers.length), 20, open);
+  await settle();
+  const after = target.imapMemory();
+  const total = target.serverMemory();
+  const opened = clients.filter((c) => !c.closed).length;
+  const added = Math.max(1, opened - idleUsers.length);
+  for (const c of clients) c.close();
+  return { bytesPerConnection: (after.rss - before.rss) / added, pssPerConnection: (after.pss - before.pss) / added, totalRss: total.rss, totalPss: total.pss, opened, errors, firstError };
+}
+
+// ── driver ──────────────────────────────────────────────────────────────────────────────────────────
+
+interface Row {
+  readonly workload: string;
+  readonly unit: string;
+  /** true: more is better (throughput); false: less is better (time, memory). */
+  readonly higherIsBetter: boolean;
+  readonly values: Partial<Record<TargetName, number>>;
+  readonly notes: Partial<Record<TargetName, string>>;
+}
+
+export async function run(flags: string[]): Promise<void> {
+  const quick = flags.includes('--quick');
+  const sizes: Sizes = { ...(quick ? QUICK : FULL) };
+  const secsFlag = flags.find((f) => f.startsWith('--secs='));
+  if (secsFlag) sizes.secs = Number(secsFlag.slice(7));
+
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-compare-'));
+  // Dovecot's auth and mail processes run as other users and must traverse to their dirs (Sealpost's data dir stays 0700).
+  fs.chmodSync(work, 0o755);
+  const started: { stop(): Promise<void> }[] = [];
+  let cleaned = false;
+  const cleanup = async (): Promise<void> => {
+    if (cleaned) return;
+    cleaned = true;
+    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+    fs.rmSync(work, { recursive: true, force: true });
+  };
+  const onSignal = (): void => {
+    log('interrupted: stopping everything');
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    const version = await ensureDovecot(log);
+    log(`dovecot ${version}; generating the corpus`);
+    const { messages: corpus, source } = await loadCorpus(sizes.search, work);
+    const userMap = users();
+    const password = (u: string): string => userMap.get(u)!;
+    const targets = new Map<TargetName, Target>();
+
+    const [sSmtp, sImap, sPop, dImap, dPop, dLmtp, cImap, cPop, cLmtp] = await freePorts(9);
+    const sealpost: SealpostInstance = await startSealpost({ dir: path.join(work, 'sealpost'), domain: DOMAIN, ports: { smtp: sSmtp!, imap: sImap!, pop3: sPop! }, users: userMap });
+    started.push(sealpost);
+    targets.set('sealpost', {
+      name: 'sealpost',
+      imapPort: sImap!,
+      pop3Port: sPop!,
+      deliveryPort: sSmtp!,
+      lmtp: false,
+      login: (u) => `${u}@${DOMAIN}`,
+      rcpt: (u) => `${u}@${DOMAIN}`,
+      imapMemory: () => ({ rss: rssBytes(sealpost.pid), pss: pssBytes(sealpost.pid) }),
+      serverMemory: () => ({ rss: rssBytes(sealpost.pid), pss: pssBytes(sealpost.pid) }),
+      stop: () => sealpost.stop(),
+      restart: () => sealpost.restart(),
+    });
+    for (const [name, ports, crypt] of [
+      ['dovecot', { imap: dImap!, pop3: dPop!, lmtp: dLmtp! }, false],
+      ['dovecot-crypt', { imap: cImap!, pop3: cPop!, lmtp: cLmtp! }, true],
+    ] as const) {
+      const dir = path.join(work, name);
+      fs.mkdirSync(dir);
+      const instance: DovecotInstance = await startDovecot({ dir, name: `compare-${name}-${process.pid}`, ports, crypt, users: userMap });
+      started.push(instance);
+      targets.set(name, {
+        name,
+        imapPort: ports.imap,
+        pop3Port: ports.pop3,
+        deliveryPort: ports.lmtp,
+        lmtp: true,
+        login: (u) => u,
+        rcpt: (u) => `${u}@${DOMAIN}`,
+        imapMemory: () => {
+          const pids = childPids(instance.masterPid, 'imap');
+          return { rss: pids.reduce((a, p) => a + safe(() => rssBytes(p)), 0), pss: pids.reduce((a, p) => a + pssBytes(p), 0) };
+        },
+        serverMemory: () => {
+          const pids = [instance.masterPid, ...childPids(instance.masterPid, null)];
+          return { rss: pids.reduce((a, p) => a + safe(() => rssBytes(p)), 0), pss: pids.reduce((a, p) => a + pssBytes(p), 0) };
+        },
+        stop: () => instance.stop(),
+        restart: async () => undefined,
+      });
+    }
+    log(`all three servers up; corpus ${corpus.length} messages from ${source}`);
+
+    const rows: Row[] = [];
+    const add = (workload: string, unit: string, higherIsBetter: boolean): Row => {
+      const row: Row = { workload, unit, higherIsBetter, values: {}, notes: {} };
+      rows.push(row);
+      return row;
+    };
+    const each = async (label: string, fn: (t: Target) => Promise<void>): Promise<void> => {
+      for (const name of TARGETS) {
+        log(`${label}: ${name}`);
+        await fn(targets.get(name)!);
+      }
+    };
+    const deliveryCorpus = corpus.slice(0, sizes.delivery);
+
+    // 1. Delivery to a mailbox with an open session (Sealpost: unlocked, parsed and stored at once).
+    const rowDeliver = add(`delivery ${sizes.delivery} msgs / 4 conns, mailbox open`, 'msg/s', true);
+    await each('delivery (open mailbox)', async (t) => {
+      const session = await login(t, 'user1', password('user1'));
+      const r = await deliver(t, 'user1', deliveryCorpus, 4);
+      session.close();
+      rowDeliver.values[t.name] = r.perSec;
+      if (r.errors) rowDeliver.notes[t.name] = `${r.errors} errors`;
+    });
+    // 2. Delivery to a mailbox nobody is logged in to (Sealpost: sealed into the queue with the public key).
+    const rowLocked = add(`delivery ${sizes.delivery} msgs / 4 conns, mailbox locked`, 'msg/s', true);
+    await each('delivery (locked mailbox)', async (t) => {
+      const r = await deliver(t, 'user21', deliveryCorpus, 4);
+      rowLocked.values[t.name] = r.perSec;
+      if (r.errors) rowLocked.notes[t.name] = `${r.errors} errors`;
+    });
+    // 3. Fill the search mailbox: APPEND of the whole corpus over 4 connections.
+    const rowAppend = add(`IMAP APPEND ${sizes.search} msgs / 4 conns`, 'msg/s', true);
+    await each('append', async (t) => {
+      const r = await appendAll(t, 'user2', password('user2'), corpus, 4);
+      rowAppend.values[t.name] = r.perSec;
+      if (r.errors) rowAppend.notes[t.name] = `${r.errors} errors`;
+    });
+    // Seed the mixed-load and POP3 mailboxes (not measured).
+    await each('seeding', async (t) => {
+      const seeds: [string, number][] = [];
+      for (let i = 3; i <= 10; i++) seeds.push([`user${i}`, 50]);
+      for (let i = 11; i <= 14; i++) seeds.push([`user${i}`, 100]);
+      await pool(seeds, 4, async ([u, n]) => {
+        const r = await appendAll(t, u, password(u), corpus.slice(0, n), 1);
+        if (r.errors) throw new Error(`${t.name}: seeding ${u} failed`);
+      });
+    });
+    // 4. Full-body FETCH (best of 2 runs on one connection).
+    const rowFetch = add(`FETCH BODY[] of ${sizes.fetch} msgs`, 'msg/s', true);
+    const rowFetchMb = add(`FETCH BODY[] of ${sizes.fetch} msgs`, 'MB/s', true);
+    await each('fetch', async (t) => {
+      const r = await fetchBodies(t, 'user1', password('user1'), sizes.fetch);
+      rowFetch.values[t.name] = r.perSec;
+      rowFetchMb.values[t.name] = r.mbPerSec;
+    });
+    // 5. SEARCH BODY for tokens spread over the mailbox (each in exactly one message).
+    const step = Math.floor(corpus.length / sizes.searches);
+    const tokens = Array.from({ length: sizes.searches }, (_, i) => corpus[i * step + 7]!.token);
+    const rowSearch = add(`SEARCH BODY, ${sizes.searches} tokens in ${sizes.search} msgs`, 'ms/search', false);
+    await each('search', async (t) => {
+      const r = await searchBody(t, 'user2', password('user2'), tokens, sizes.searchCapSecs);
+      rowSearch.values[t.name] = r.msPerSearch;
+      const notes = [r.done < tokens.length ? `${r.done} searches in the ${sizes.searchCapSecs}s cap` : '', r.wrong ? `${r.wrong} wrong results` : ''].filter(Boolean);
+      if (notes.length) rowSearch.notes[t.name] = notes.join('; ');
+    });
+    // 6. Mixed sessions.
+    const small = Buffer.from(`From: a@bench-sender.test\r\nTo: b@${DOMAIN}\r\nSubject: mixed load\r\nMessage-ID: <mixed@bench>\r\n\r\nA short message appended and expunged again.\r\n`);
+    const mixedUsers = Array.from({ length: sizes.mixedClients }, (_, i) => [`user${3 + i}`, password(`user${3 + i}`)] as [string, string]);
+    const rowMixed = add(`mixed IMAP sessions, ${sizes.mixedClients} clients, ${sizes.secs}s`, 'cmd/s', true);
+    const rowMixedErr = add('mixed IMAP sessions: errors', 'count', false);
+    await each('mixed', async (t) => {
+      const r = await mixedLoad(t, mixedUsers, sizes.secs, small);
+      rowMixed.values[t.name] = r.commandsPerSec;
+      rowMixedErr.values[t.name] = r.errors;
+      rowMixed.notes[t.name] = `${r.sessionsPerSec.toFixed(1)} sessions/s`;
+    });
+    // 7. POP3.
+    const popUsers = [11, 12, 13, 14].map((i) => [`user${i}`, password(`user${i}`)] as [string, string]);
+    const rowPop = add(`POP3 RETR, 4 sessions, ${sizes.secs}s`, 'RETR/s', true);
+    const rowPopMb = add(`POP3 RETR, 4 sessions, ${sizes.secs}s`, 'MB/s', true);
+    await each('pop3', async (t) => {
+      const r = await pop3Load(t, popUsers, sizes.secs);
+      rowPop.values[t.name] = r.retrPerSec;
+      rowPopMb.values[t.name] = r.mbPerSec;
+      rowPop.notes[t.name] = `${r.sessionsPerSec.toFixed(1)} sessions/s${r.errors ? `, ${r.errors} errors` : ''}`;
+    });
+    // 8. Memory per idle IMAP connection (logged in, INBOX selected).
+    const idleUsers = Array.from({ length: 20 }, (_, i) => [`user${3 + i}`, password(`user${3 + i}`)] as [string, string]);
+    const rowMem = add(`RSS per idle IMAP connection (${sizes.idleConnections} conns)`, 'KiB', false);
+    const rowPss = add(`PSS per idle IMAP connection (${sizes.idleConnections} conns)`, 'KiB', false);
+    const rowTotal = add(`whole server PSS with ${sizes.idleConnections} idle IMAP conns`, 'MiB', false);
+    await each('idle memory', async (t) => {
+      await t.restart();
+      const r = await idleMemory(t, idleUsers, sizes.idleConnections);
+      rowMem.values[t.name] = r.bytesPerConnection / 1024;
+      rowPss.values[t.name] = r.pssPerConnection / 1024;
+      rowTotal.values[t.name] = r.totalPss / 2 ** 20;
+      if (r.errors || r.opened < sizes.idleConnections) rowMem.notes[t.name] = `${r.opened} open, ${r.errors} errors (first: ${r.firstError})`;
+    });
+
+    report(rows, { dovecot: version, corpus: source, quick, machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB` });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await cleanup();
+  }
+}
+
+function safe(fn: () => number): number {
+  try {
+    return fn();
+  } catch {
+    return 0;
+  }
+}
+
+const fmt = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '—' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+function report(rows: readonly Row[], meta: Record<string, unknown>): void {
+  const ratio = (row: Row, peer: TargetName): number | undefined => {
+    const s = row.values.sealpost;
+    const d = row.values[peer];
+    return s === undefined || d === undefined || d === 0 ? undefined : s / d;
+  };
+  const json = {
+    benchmark: 'compare',
+    ...meta,
+    rows: rows.map((r) => ({
+      workload: r.workload,
+      unit: r.unit,
+      better: r.higherIsBetter ? 'higher' : 'lower',
+      sealpost: r.values.sealpost ?? null,
+      dovecot: r.values.dovecot ?? null,
+      dovecotCrypt: r.values['dovecot-crypt'] ?? null,
+      ratioVsDovecot: ratio(r, 'dovecot') ?? null,
+      ratioVsDovecotCrypt: ratio(r, 'dovecot-crypt') ?? null,
+      notes: r.notes,
+    })),
+  };
+  process.stdout.write(`${JSON.stringify(json)}\n`);
+  const header = ['workload', 'unit', 'Sealpost', 'Dovecot', 'Dovecot+crypt', 'S÷D', 'S÷D+crypt'];
+  const lines = rows.map((r) => [
+    `${r.workload}${r.higherIsBetter ? ' ↑' : ' ↓'}`,
+    r.unit,
+    fmt(r.values.sealpost),
+    fmt(r.values.dovecot),
+    fmt(r.values['dovecot-crypt']),
+    fmt(ratio(r, 'dovecot')),
+    fmt(ratio(r, 'dovecot-crypt')),
+  ]);
+  process.stdout.write(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n`);
+  for (const l of lines) process.stdout.write(`| ${l.join(' | ')} |\n`);
+  const notes = rows.flatMap((r) => Object.entries(r.notes).map(([t, n]) => `${r.workload} [${t}]: ${n}`));
+  if (notes.length) process.stdout.write(`notes:\n${notes.map((n) => `  - ${n}`).join('\n')}\n`);
+  // Summary: throughput ratios vs the encrypted peer (geometric mean), ↑ rows only.
+  const ups = rows.filter((r) => r.higherIsBetter && ratio(r, 'dovecot-crypt') !== undefined && r.unit !== 'MB/s');
+  const geo = (peer: TargetName): number => Math.exp(ups.reduce((a, r) => a + Math.log(ratio(r, peer)!), 0) / Math.max(1, ups.length));
+  const mem = rows.find((r) => r.unit === 'MiB');
+  process.stdout.write(
+    `compare: Sealpost throughput is ${geo('dovecot').toFixed(2)}× plain Dovecot and ${geo('dovecot-crypt').toFixed(2)}× Dovecot+mail_crypt (geometric mean of ${ups.length} workloads, ↑ = better); ` +
+      `${mem?.workload ?? 'memory'}: ${fmt(mem?.values.sealpost)} MiB vs ${fmt(mem?.values.dovecot)} MiB\n`,
+  );
+}
