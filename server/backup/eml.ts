@@ -2,8 +2,14 @@
 // plus .sealpost.json with each entry's flags and internal date (other tools ignore it).
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
-import yazl from 'yazl';
-import yauzl from 'yauzl';
+import { createRequire } from 'node:module';
+import type * as yazlTypes from 'yazl';
+import type * as yauzl from 'yauzl';
+
+// The zip libraries are required by export/import only, not by every CLI start-up.
+const requireCjs = createRequire(import.meta.url);
+const yazlLib = (): typeof yazlTypes => requireCjs('yazl') as typeof yazlTypes;
+const yauzlLib = (): typeof yauzl => requireCjs('yauzl') as typeof yauzl;
 
 export interface ZipSource {
   readonly folder: string;
@@ -53,7 +59,7 @@ function lazyStream(load: () => Promise<Buffer>): Readable {
 }
 
 export async function writeEmlZip(out: string, entries: AsyncIterable<ZipSource> | Iterable<ZipSource>): Promise<number> {
-  const zip = new yazl.ZipFile();
+  const zip = new (yazlLib().ZipFile)();
   const output = fs.createWriteStream(out, { mode: 0o600 });
   const done = new Promise<void>((resolve, reject) => {
     output.on('close', resolve);
@@ -83,7 +89,7 @@ export interface ZipMessage {
 }
 
 function openZip(file: string): Promise<yauzl.ZipFile> {
-  return new Promise((resolve, reject) => yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, zip) => (err ? reject(err) : resolve(zip))));
+  return new Promise((resolve, reject) => yauzlLib().open(file, { lazyEntries: true, autoClose: false }, (err, zip) => (err ? reject(err) : resolve(zip))));
 }
 
 function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {

@@ -1,7 +1,6 @@
 // Shared pieces of the CLI: the --data option, stdin/password input, sizes, and error output.
 import readline from 'node:readline';
 import { Command, Option } from 'commander';
-import { closeContext, openContext } from '../app.js';
 import { UserError, isUserError, type ConfigFlags } from '../config/index.js';
 import type { AppContext } from '../context.js';
 import { createLogger } from '../log.js';
@@ -19,6 +18,8 @@ export function withDataOption(command: Command): Command {
 export async function withContext<T>(flags: ConfigFlags, fn: (ctx: AppContext) => Promise<T>): Promise<T> {
   const level = process.env.SEALPOST_LOG_LEVEL ? undefined : 'error';
   const logger = createLogger({ level: level ?? (process.env.SEALPOST_LOG_LEVEL as 'info'), fd: 2, base: { service: 'cli' } });
+  // Loaded here, not at the top: `--help`, `doctor` and commands handled by a running server never open a context.
+  const { openContext, closeContext } = await import('../app.js');
   const ctx = await openContext({ env: process.env, flags }, { logger });
   try {
     return await fn(ctx);

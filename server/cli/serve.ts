@@ -1,6 +1,5 @@
 // sealpost serve: run every service until SIGINT/SIGTERM.
 import { Command, Option } from 'commander';
-import { startApp } from '../app.js';
 import { LISTENER_NAMES, PORT_SOURCES, type ConfigFlags } from '../config/index.js';
 import { formatListener } from '../context.js';
 import { withDataOption } from './common.js';
@@ -17,6 +16,7 @@ export function serveCommand(): Command {
     serve.addOption(new Option(`${source.flag} <port>`, `${name} port, 0 disables (${source.env})`));
   }
   serve.action(async (options: ConfigFlags) => {
+    const { startApp } = await import('../app.js'); // not loaded by the other commands (CLI start-up)
     const app = await startApp({ env: process.env, flags: options });
     // Signal handlers go in BEFORE the listener lines: a supervisor (the desktop shell) treats those lines as
     // "ready" and may send SIGTERM at once; without a handler that signal would kill us uncleanly.

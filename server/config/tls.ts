@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type forgeModule from 'node-forge';
 import type { Logger } from '../log.js';
 import { ConfigError } from './errors.js';
 
@@ -205,6 +206,8 @@ export function createSelfSigned(hostname: string, days = SELF_SIGNED_DAYS): Pai
   // Native key generation (fast); node-forge only assembles and signs the X.509 certificate.
   const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  // node-forge (~50 ms to load) only when a certificate must be made, not at every start.
+  const forge = createRequire(import.meta.url)('node-forge') as typeof forgeModule;
   const forgeKey = forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }).toString());
   const forgePub = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
 

@@ -1,5 +1,13 @@
 // Thin wrapper over @napi-rs/keyring (Secret Service on Linux, Keychain on macOS, Credential Manager on Windows).
-import { AsyncEntry } from '@napi-rs/keyring';
+import type { AsyncEntry as AsyncEntryClass } from '@napi-rs/keyring';
+import { createRequire } from 'node:module';
+
+// The native keyring binding is loaded at the first keychain call, not at start-up (`--help`, `doctor` parsing).
+const requireCjs = createRequire(import.meta.url);
+const entryOf = (account: string): AsyncEntryClass => {
+  const { AsyncEntry } = requireCjs('@napi-rs/keyring') as typeof import('@napi-rs/keyring');
+  return new AsyncEntry(KEYCHAIN_SERVICE, account);
+};
 
 export const KEYCHAIN_SERVICE = 'sealpost';
 const TIMEOUT_MS = 5000;
@@ -23,7 +31,7 @@ function describe(err: unknown): string {
  */
 export async function keychainGet(account: string): Promise<string | null> {
   try {
-    return await new AsyncEntry(KEYCHAIN_SERVICE, account).getPassword(AbortSignal.timeout(TIMEOUT_MS));
+    return await entryOf(account).getPassword(AbortSignal.timeout(TIMEOUT_MS));
   } catch (err) {
     throw new KeychainUnavailable(describe(err));
   }
@@ -32,7 +40,7 @@ export async function keychainGet(account: string): Promise<string | null> {
 /** Writes an item, then reads it back so a silently failing store is detected. */
 export async function keychainSet(account: string, value: string): Promise<void> {
   try {
-    const entry = new AsyncEntry(KEYCHAIN_SERVICE, account);
+    const entry = entryOf(account);
     await entry.setPassword(value, AbortSignal.timeout(TIMEOUT_MS));
     const back = await entry.getPassword(AbortSignal.timeout(TIMEOUT_MS));
     if (back !== value) throw new Error('the item did not read back');
@@ -44,7 +52,7 @@ export async function keychainSet(account: string, value: string): Promise<void>
 /** Deletes an item; false when there was none. */
 export async function keychainDelete(account: string): Promise<boolean> {
   try {
-    return await new AsyncEntry(KEYCHAIN_SERVICE, account).deletePassword(AbortSignal.timeout(TIMEOUT_MS));
+    return await entryOf(account).deletePassword(AbortSignal.timeout(TIMEOUT_MS));
   } catch (err) {
     const why = describe(err);
     if (/no (result|entry|matching) found|not found/i.test(why)) return false;

@@ -1,9 +1,15 @@
 // The store's view of server/mime: parse at append time, (de)serialize the stored structure.
-import { deserializeStructure, parseMessageAsync, serializeStructure, toCrlf } from '../mime/index.js';
+import { deserializeStructure, serializeStructure, toCrlf } from '../mime/bytes.js';
 import type { MessageStructure, ParsedMessage } from '../mime/types.js';
 
+let mime: Promise<typeof import('../mime/index.js')> | null = null;
+
 /** Parses off the event loop when the message is large (server/mime decides the threshold). */
-export function parseForStore(raw: Buffer): Promise<ParsedMessage> {
+export async function parseForStore(raw: Buffer): Promise<ParsedMessage> {
+  // The parser is loaded at the first append, not by everything that opens a mailbox (CLI start-up).
+  // Kept as one promise: later appends continue in a microtask (group commit batches same-tick appends).
+  mime ??= import('../mime/index.js');
+  const { parseMessageAsync } = await mime;
   return parseMessageAsync(raw);
 }
 

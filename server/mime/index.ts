@@ -3,14 +3,14 @@
 //
 // Input contract: pass the exact bytes you store and serve. IMAP sizes are CRLF sizes, so stores
 // should canonicalise line endings first (toCrlf); offsets are always offsets into the given bytes.
-import { serialize, deserialize } from 'node:v8';
-import type { MessageStructure, ParsedMessage } from './types.js';
+import type { ParsedMessage } from './types.js';
 import { parseMessageSync } from './parse.js';
 import { ParsePool } from './pool.js';
 
 export type { MimePart, MessageStructure, SearchText, ParsedMessage, RangeReader } from './types.js';
 export { fetchSection, parseSectionSpec, sectionRange, sectionSize, locatePart, filterHeader } from './sections.js';
 export type { SectionSpec, SectionKind, Located } from './sections.js';
+export { serializeStructure, deserializeStructure, toCrlf } from './bytes.js';
 
 /** Messages at least this large are parsed in a worker thread by parseMessageAsync. */
 export const WORKER_THRESHOLD = 1024 * 1024;
@@ -51,33 +51,3 @@ export async function closeMimeWorkers(): Promise<void> {
   await p?.close();
 }
 
-/** Bytes for storing a structure; Buffers inside envelope/bodystructure survive (JSON would not). */
-export function serializeStructure(structure: MessageStructure): Buffer {
-  return serialize(structure);
-}
-
-/** A fresh copy each call, so imap-core's getQueryResponse may mutate it freely. */
-export function deserializeStructure(bytes: Buffer | Uint8Array): MessageStructure {
-  return deserialize(bytes) as MessageStructure;
-}
-
-/** Line endings as CRLF (bare LF and lone CR converted); returns the same Buffer when already canonical. */
-export function toCrlf(raw: Buffer): Buffer {
-  let bare = false;
-  for (let i = raw.indexOf(0x0a); i >= 0; i = raw.indexOf(0x0a, i + 1)) {
-    if (i === 0 || raw[i - 1] !== 0x0d) {
-      bare = true;
-      break;
-    }
-  }
-  if (!bare) {
-    for (let i = raw.indexOf(0x0d); i >= 0; i = raw.indexOf(0x0d, i + 1)) {
-      if (raw[i + 1] !== 0x0a) {
-        bare = true;
-        break;
-      }
-    }
-  }
-  if (!bare) return raw;
-  return Buffer.from(raw.toString('binary').replace(/\r\n|\r|\n/g, '\r\n'), 'binary');
-}

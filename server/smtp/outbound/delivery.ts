@@ -1,10 +1,19 @@
 // One SMTP transaction per job (a message and its recipients in one domain), either directly to the
 // domain's MX hosts or through the configured relay. Only outcomes leave this file: per recipient
 // delivered (2xx), deferred (4xx or no answer) or bounced (5xx).
-import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import { createRequire } from 'node:module';
+import type SMTPConnectionClass from 'nodemailer/lib/smtp-connection/index.js';
 import type { DnsResolver } from '../dns.js';
 import { isNoRecordError } from '../dns.js';
 import { MtaSts, mxAllowed } from './mta-sts.js';
+
+// nodemailer's SMTP client is required when the first connection opens, not when a CLI command opens the queue.
+const requireCjs = createRequire(import.meta.url);
+let smtpConnectionClass: typeof SMTPConnectionClass | null = null;
+function newConnection(options: SMTPConnectionClass.Options): SMTPConnectionClass {
+  smtpConnectionClass ??= requireCjs('nodemailer/lib/smtp-connection/index.js') as typeof SMTPConnectionClass;
+  return new smtpConnectionClass(options);
+}
 
 export type TlsMode = 'starttls' | 'tls' | 'none';
 
@@ -69,7 +78,7 @@ const classify = (code: number): DeliveryOutcome['result'] => (code >= 200 && co
 const firstLine = (s: string): string => s.split(/\r?\n/)[0]?.slice(0, 500) ?? '';
 
 /** Outcomes of one message's transaction from the reply (or error) of conn.send. */
-function outcomesOf(request: DeliveryRequest, remote: string, err: SmtpError | null, info: SMTPConnection.SentMessageInfo | null): DeliveryOutcome[] | SmtpError {
+function outcomesOf(request: DeliveryRequest, remote: string, err: SmtpError | null, info: SMTPConnectionClass.SentMessageInfo | null): DeliveryOutcome[] | SmtpError {
   if (err) {
     if (err.rejectedErrors && err.rejectedErrors.length > 0) {
       // every recipient refused at RCPT: each gets its own reply
@@ -114,7 +123,7 @@ function transact(attempt: Attempt, options: DeliveryOptions, requests: readonly
   return new Promise((resolve, reject) => {
     let settled = false;
     let done = 0;
-    const conn = new SMTPConnection(connectionOptions(attempt, options));
+    const conn = newConnection(connectionOptions(attempt, options));
     const remote = attempt.servername;
     const finish = (error: SmtpError | null): void => {
       if (settled) return;
@@ -189,7 +198,7 @@ function relayAttempt(relay: RelayRoute): Attempt {
   };
 }
 
-function connectionOptions(attempt: Attempt, options: DeliveryOptions): SMTPConnection.Options {
+function connectionOptions(attempt: Attempt, options: DeliveryOptions): SMTPConnectionClass.Options {
   return {
     host: attempt.host,
     port: attempt.port,
@@ -221,7 +230,7 @@ export class Deliverer {
     const attempt = relayAttempt(relay);
     return new Promise((resolve) => {
       let done = false;
-      const conn = new SMTPConnection(connectionOptions(attempt, this.options));
+      const conn = newConnection(connectionOptions(attempt, this.options));
       const finish = (ok: boolean, message: string): void => {
         if (done) return;
         done = true;

@@ -1,7 +1,7 @@
 // The JSON body POSTed to a webhook for one received message, and its signature.
 // Signature header: `X-Sealpost-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import type { AddressObject, ParsedMail } from 'mailparser';
 
 export interface WebhookAuthResults {
   readonly spf: string;
@@ -42,6 +42,8 @@ function addresses(value: AddressObject | AddressObject[] | undefined): AddressJ
 
 /** Parses the message and builds the JSON body (UTF-8 bytes). */
 export async function buildWebhookBody(input: WebhookMessageInput): Promise<Buffer> {
+  // mailparser costs ~200 ms to load: imported at the first webhook, not by every CLI command.
+  const { simpleParser } = await import('mailparser');
   const parsed: ParsedMail = await simpleParser(input.raw, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
   const body = {
     event: 'message.received',
