@@ -17,6 +17,7 @@ import { errorSummary, type ImapReply } from './errors.js';
 import { enableCommand, fetchWithVanished, selectWithQresync } from './qresync.js';
 import { getQuotaCommand, getQuotaRootCommand } from './hooks/quota.js';
 import { runtimeOf } from './runtime.js';
+import { searchCommand } from './search.js';
 import { stateOf, type ConnectionState } from './state.js';
 
 const require = createRequire(import.meta.url);
@@ -148,6 +149,7 @@ export function installCommandExtensions(): void {
     starttls: starttlsGuarded,
     select: selectWithQresync,
     fetch: fetchWithVanished,
+    search: () => searchCommand,
     enable: () => enableCommand,
     compress: () => compressCommand.handler,
     getquotaroot: () => getQuotaRootCommand,

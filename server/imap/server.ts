@@ -20,7 +20,6 @@ import { authHooks, type Authenticate } from './hooks/auth.js';
 import { fetchHooks } from './hooks/fetch.js';
 import { folderHooks } from './hooks/folders.js';
 import { messageHooks } from './hooks/messages.js';
-import { searchHooks } from './hooks/search.js';
 import { selectHooks } from './hooks/select.js';
 import { MailboxNotifier } from './notifier.js';
 import { installVanishedNotifications } from './qresync.js';
@@ -195,7 +194,7 @@ export class ImapServer {
     core.onCopy = hook('copy', 'destination', messages.onCopy);
     core.onMove = hook('move', 'destination', messages.onMove);
     core.onFetch = hook('fetch', 'folder', fetchHooks().onFetch);
-    core.onSearch = hook('search', 'folder', searchHooks().onSearch);
+    // SEARCH is answered by our own command (search.ts); imap-core's onSearch hook is never called.
     // GETQUOTAROOT/GETQUOTA are answered by our own command handlers (hooks/quota.ts); imap-core only
     // checks that these exist.
     core.onGetQuotaRoot = () => undefined;

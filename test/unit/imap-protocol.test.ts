@@ -1,4 +1,4 @@
-// The small pure pieces of the IMAP adapter: error → reply mapping, SEARCH translation, parser workarounds,
+// The small pure pieces of the IMAP adapter: error → reply mapping, SEARCH parsing and ESEARCH replies, parser workarounds,
 // INTERNALDATE parsing and UTF-8 folder names.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -6,7 +6,8 @@ import { AuthFailed, TooManyAttempts } from '../../server/accounts/index.js';
 import { ImapError, replyFor } from '../../server/imap/errors.js';
 import { quoteForParser } from '../../server/imap/guards.js';
 import { parseInternalDate } from '../../server/imap/hooks/messages.js';
-import { toSearchQuery } from '../../server/imap/hooks/search.js';
+import { formatResult, parseSearch } from '../../server/imap/search.js';
+import { imapHandler } from '../../server/imap/protocol.js';
 import { decodeBinaryPath, parseSequenceSet } from '../../server/imap/protocol.js';
 import { FolderExists, MailboxLocked, NoSuchFolder, OverQuota, Retryable } from '../../server/mailbox/errors.js';
 
@@ -28,20 +29,57 @@ describe('IMAP error mapping', () => {
   });
 });
 
-describe('IMAP SEARCH translation', () => {
-  it('turns imap-core terms into the store query tree', () => {
-    assert.deepEqual(toSearchQuery({ key: 'header', header: 'subject', value: Buffer.from('café').toString('binary') }), { op: 'subject', value: 'café' });
-    assert.deepEqual(toSearchQuery({ key: 'header', header: 'x-spam', value: '' }), { op: 'header', name: 'x-spam', value: '' });
-    assert.deepEqual(toSearchQuery({ key: 'internaldate', operator: '>=', value: '1-Feb-2024' }), { op: 'since', date: '2024-02-01' });
-    assert.deepEqual(toSearchQuery({ key: 'date', operator: '<', value: '15-Dec-2023' }), { op: 'sentbefore', date: '2023-12-15' });
-    assert.deepEqual(toSearchQuery({ key: 'size', operator: '<', value: 10 }), { op: 'smaller', size: 10 });
-    assert.deepEqual(toSearchQuery({ key: 'uid', value: [3, 1, 2, 7] }), { op: 'uid', uids: [[1, 3], [7, 7]] });
-    assert.deepEqual(toSearchQuery({ key: 'flag', value: '\\Recent', exists: true }), { op: 'not', of: { op: 'all' } });
-    assert.deepEqual(
-      toSearchQuery({ key: 'or', value: [[{ key: 'flag', value: '\\Seen', exists: false }, { key: 'flag', value: '\\Flagged', exists: true }], { key: 'body', value: 'x' }] }),
-      { op: 'or', of: [{ op: 'and', of: [{ op: 'flag', flag: '\\Seen', set: false }, { op: 'flag', flag: '\\Flagged', set: true }] }, { op: 'body', value: 'x' }] },
-    );
-    assert.throws(() => toSearchQuery({ key: 'internaldate', operator: '<', value: 'yesterday' }), ImapError);
+describe('IMAP SEARCH parsing', () => {
+  // Arguments as imap-core's own parser produces them from a command line.
+  const parse = (line: string, uids: number[] = [1, 2, 3, 5, 8, 9]) => parseSearch(imapHandler.parser(`a SEARCH ${line}`, {}).attributes, uids);
+
+  it('turns criteria into the store query tree', () => {
+    assert.deepEqual(parse(`SUBJECT "${Buffer.from('café').toString('binary')}"`).query, { op: 'subject', value: 'café' });
+    assert.deepEqual(parse('HEADER X-Spam ""').query, { op: 'header', name: 'x-spam', value: '' });
+    assert.deepEqual(parse('SINCE 1-Feb-2024').query, { op: 'since', date: '2024-02-01' });
+    assert.deepEqual(parse('SENTBEFORE 15-Dec-2023').query, { op: 'sentbefore', date: '2023-12-15' });
+    assert.deepEqual(parse('SMALLER 10').query, { op: 'smaller', size: 10 });
+    assert.deepEqual(parse('RECENT').query, { op: 'not', of: { op: 'all' } });
+    assert.deepEqual(parse('CHARSET UTF-8 KEYWORD $Work').query, { op: 'flag', flag: '$Work', set: true });
+    assert.deepEqual(parse('OR (UNSEEN FLAGGED) BODY x').query, {
+      op: 'or',
+      of: [{ op: 'and', of: [{ op: 'flag', flag: '\\Seen', set: false }, { op: 'flag', flag: '\\Flagged', set: true }] }, { op: 'body', value: 'x' }],
+    });
+    // A parenthesised group stays one operand of NOT (imap-core flattened it into NOT SEEN, FLAGGED).
+    assert.deepEqual(parse('NOT (SEEN FLAGGED)').query, {
+      op: 'not',
+      of: { op: 'and', of: [{ op: 'flag', flag: '\\Seen', set: true }, { op: 'flag', flag: '\\Flagged', set: true }] },
+    });
+    const modseq = parse('MODSEQ "/flags/\\\\draft" all 620162338');
+    assert.deepEqual([modseq.query, modseq.usesModseq], [{ op: 'modseq', modseq: 620162338 }, true]);
+    assert.throws(() => parse('BEFORE yesterday'), ImapError);
+    assert.throws(() => parse('CHARSET KOI8-R TEXT x'), (e: unknown) => e instanceof ImapError && e.reply.code === 'BADCHARSET (UTF-8 US-ASCII)');
+    assert.throws(() => parse('FOO'), ImapError);
+    assert.throws(() => parse('NOT'), ImapError);
+    assert.throws(() => parse('RETURN (SAVE) ALL'), ImapError);
+  });
+
+  it('resolves sequence and UID sets against the session, bridging gaps it does not know', () => {
+    assert.deepEqual(parse('UID 1:*').query, { op: 'all' });
+    assert.deepEqual(parse('1:*').query, { op: 'all' });
+    // UIDs 4, 6, 7 are not in the session: 3:8 is one range, not three.
+    assert.deepEqual(parse('UID 2:8').query, { op: 'uid', uids: [[2, 8]] });
+    assert.deepEqual(parse('2,4').query, { op: 'uid', uids: [[2, 2], [5, 5]] });
+    assert.deepEqual(parse('UID 9:*').query, { op: 'uid', uids: [[9, 9]] });
+    assert.deepEqual(parse('UID 100').query, { op: 'not', of: { op: 'all' } });
+    assert.deepEqual(parse('UID 1:*', []).query, { op: 'not', of: { op: 'all' } });
+  });
+
+  it('formats SEARCH and ESEARCH replies', () => {
+    const plain = parse('ALL');
+    assert.equal(formatResult('a', [1, 2, 3], plain, false, 0), '* SEARCH 1 2 3');
+    assert.equal(formatResult('a', [], plain, false, 0), '* SEARCH');
+    const withModseq = parse('MODSEQ 5');
+    assert.equal(formatResult('a', [4], withModseq, true, 17), '* SEARCH 4 (MODSEQ 17)');
+    const e = parse('RETURN (MIN MAX COUNT ALL) ALL');
+    assert.equal(formatResult('t1', [2, 3, 4, 9], e, true, 0), '* ESEARCH (TAG "t1") UID MIN 2 MAX 9 COUNT 4 ALL 2:4,9');
+    assert.equal(formatResult('t1', [], e, false, 0), '* ESEARCH (TAG "t1") COUNT 0');
+    assert.equal(formatResult('t2', [1, 2], parse('RETURN () ALL'), false, 0), '* ESEARCH (TAG "t2") ALL 1:2');
   });
 });
 
