@@ -68,8 +68,7 @@ export function createAdminService(ctx: AppContext, options: AdminServiceOptions
       if (port === 0) return [];
       built = createAdminApp(ctx);
       const { app, deps } = built;
-      const remembered = await deps.ops.unlockRemembered();
-      if (remembered > 0) ctx.logger.info({ event: 'admin.remembered_unlocked', aliases: remembered }, 'remembered mailboxes unlocked');
+      // Remembered aliases are unlocked at start by the control service (server/accounts/remember.ts), once.
       try {
         await app.listen({ host: ctx.config.host, port });
       } catch (error) {

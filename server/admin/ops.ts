@@ -7,7 +7,7 @@ import { UserError } from '../config/errors.js';
 import type { AppContext } from '../context.js';
 import { wipe, type AliasMaterial } from '../crypto/index.js';
 import type { AliasId, AliasRecord } from '../directory/index.js';
-import { SecretStore } from '../keychain/index.js';
+import { forgetRemembered, rememberMaterial, storeRememberedIfWanted } from '../accounts/remember.js';
 import { mailboxFileBytes } from '../mailbox/index.js';
 import type { Mailbox, MailboxId } from '../mailbox/types.js';
 import {
@@ -54,14 +54,8 @@ export interface AliasView {
   readonly webhooks: { id: number; url: string; secret: string }[];
 }
 
-const REMEMBER_SECRET = (aliasId: string): string => `remembered-key:${aliasId}`;
-
 export class AdminOps {
-  readonly secrets: SecretStore;
-
-  constructor(private readonly ctx: AppContext) {
-    this.secrets = new SecretStore(ctx.paths.root, ctx.appKey, { ...ctx.config.env });
-  }
+  constructor(private readonly ctx: AppContext) {}
 
   remotes(): Remotes {
     return remotesOf(this.ctx);
@@ -154,43 +148,12 @@ export class AdminOps {
   /** "Remember on this device": the unlocked keys go to the keychain (or the app-key-encrypted secrets file). */
   async setRemember(alias: AliasRecord, remember: boolean, password: string | undefined, ip: string): Promise<void> {
     if (!remember) {
-      await this.secrets.deleteSecret(REMEMBER_SECRET(alias.id));
-      this.ctx.directory.setRemember(alias.id, false);
-      await this.withRingKey(alias, async (material) => this.ctx.keyRing.put(alias.id, material, { remember: false }));
+      await forgetRemembered(this.ctx, alias);
       return;
     }
     await this.withKey(alias, password, ip, async ({ material }) => {
-      const value = JSON.stringify({ v: 1, mailboxKey: material.mailboxKey.toString('base64'), privateKey: Buffer.from(material.privateKey).toString('base64') });
-      await this.secrets.setSecret(REMEMBER_SECRET(alias.id), value);
-      this.ctx.keyRing.put(alias.id, material, { remember: true });
+      await rememberMaterial(this.ctx, alias, material);
     });
-    this.ctx.directory.setRemember(alias.id, true);
-  }
-
-  /** At start: unlocks every remembered alias from the keychain. Returns how many were unlocked. */
-  async unlockRemembered(): Promise<number> {
-    let count = 0;
-    for (const alias of this.ctx.directory.listAliases()) {
-      if (!alias.remember || this.ctx.keyRing.has(alias.id)) continue;
-      try {
-        const stored = await this.secrets.getSecret(REMEMBER_SECRET(alias.id));
-        if (!stored) continue;
-        const parsed = JSON.parse(stored) as { mailboxKey?: string; privateKey?: string };
-        if (typeof parsed.mailboxKey !== 'string' || typeof parsed.privateKey !== 'string') continue;
-        const material = { mailboxKey: Buffer.from(parsed.mailboxKey, 'base64'), privateKey: Buffer.from(parsed.privateKey, 'base64') };
-        try {
-          await this.ctx.mailboxes.open(alias.mailboxId, material.mailboxKey); // WrongKey after an outside password change
-          this.ctx.keyRing.put(alias.id, material, { remember: true });
-          count++;
-        } finally {
-          wipe(material.mailboxKey);
-          wipe(material.privateKey);
-        }
-      } catch (error) {
-        this.ctx.logger.warn({ event: 'admin.remembered_unlock_failed', aliasId: alias.id, err: error instanceof Error ? error.name : 'error' }, 'a remembered mailbox did not unlock');
-      }
-    }
-    return count;
   }
 
   /**
@@ -206,7 +169,7 @@ export class AdminOps {
   }
 
   async removeAlias(alias: AliasRecord): Promise<void> {
-    await this.secrets.deleteSecret(REMEMBER_SECRET(alias.id)).catch(() => false);
+    await forgetRemembered(this.ctx, alias).catch(() => undefined);
     await this.ctx.accounts.removeAlias(alias.address);
   }
 
@@ -219,7 +182,7 @@ export class AdminOps {
     const timer = setTimeout(() => report({ phase: 're-keying the mailbox', done: 1, total: 2 }), 50);
     try {
       const result = await this.ctx.accounts.changePassword(alias.address, currentPassword ?? null, newPassword ?? null);
-      if (alias.remember && this.ctx.keyRing.has(alias.id)) await this.setRemember(alias, true, undefined, 'local');
+      await storeRememberedIfWanted(this.ctx, alias.id, result.password ?? newPassword ?? null, { ip: 'local', protocol: 'admin' });
       return result.password;
     } finally {
       clearTimeout(timer);

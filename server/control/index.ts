@@ -3,4 +3,4 @@ export { createControlService, toWireError, type WireError } from './service.js'
 export { callServer, pingServer, runControlOp, ControlError } from './client.js';
 export { controlSocketPath, controlTokenPath } from './paths.js';
 export { runOp, parseArgs, type OpMap, type OpName, type OpArgs, type OpResult, type OpProgress, type RestoreOutcome, type BackupNowRow } from './ops.js';
-export { rememberKeys, forgetRemembered, unlockRemembered, rememberSecretName } from './remember.js';
+export { rememberKeys, forgetRemembered, unlockRemembered, rememberSecretName } from '../accounts/remember.js';

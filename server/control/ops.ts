@@ -23,7 +23,7 @@ import {
 } from '../backup/index.js';
 import { isGenerationId } from '../backup/paths.js';
 import { remotesOf } from '../remote/index.js';
-import { forgetRemembered, rememberKeys, storeRememberedIfWanted } from './remember.js';
+import { forgetRemembered, rememberKeys, storeRememberedIfWanted } from '../accounts/remember.js';
 
 const require = createRequire(import.meta.url);
 const VERSION = (require('../../package.json') as { version: string }).version;

@@ -13,7 +13,7 @@ import { ListenError } from '../placeholder-service.js';
 import { pingServer } from './client.js';
 import { isOpName, parseArgs, runOp, type OpName } from './ops.js';
 import { controlSocketPath, controlTokenPath } from './paths.js';
-import { unlockRemembered } from './remember.js';
+import { unlockRemembered } from '../accounts/remember.js';
 
 /** A request line larger than this is refused (a request holds a few short strings). */
 const MAX_REQUEST_BYTES = 64 * 1024;

@@ -1,16 +1,19 @@
 // "Remember on this device": the alias's derived mailbox key and private key kept in the OS keychain
 // (SecretStore: service "sealpost", account "secret:remembered-key:<alias id>" — never the address), or in
-// the app-key-encrypted secrets file when no keychain works. `serve` unlocks these aliases at start and
-// drains their sealed queues. Same secret name and format as the admin UI's switch (server/admin/ops.ts).
+// the app-key-encrypted secrets file when no keychain works. The one implementation behind the admin UI's
+// switch, `sealpost alias remember` (control channel) and the unlock at `serve` start.
 import { UserError } from '../config/errors.js';
 import type { AppContext } from '../context.js';
 import { wipe, type AliasMaterial } from '../crypto/index.js';
 import type { AliasRecord } from '../directory/index.js';
 import { SecretStore, type SecretBackend } from '../keychain/index.js';
+import type { LoginContext } from './index.js';
 
 export const rememberSecretName = (aliasId: string): string => `remembered-key:${aliasId}`;
 
 type Ctx = Pick<AppContext, 'paths' | 'appKey' | 'config' | 'accounts' | 'keyRing' | 'directory' | 'logger'>;
+
+const CLI_LOGIN: LoginContext = { ip: 'local', protocol: 'cli' };
 
 function secretsOf(ctx: Ctx): SecretStore {
   return new SecretStore(ctx.paths.root, ctx.appKey, { ...ctx.config.env });
@@ -28,40 +31,60 @@ function decode(stored: string): AliasMaterial | null {
   return { mailboxKey, privateKey: new Uint8Array(Buffer.from(parsed.privateKey, 'base64')) };
 }
 
-/** Unlocks with the password and stores the keys for this device; returns where they went. */
-export async function rememberKeys(ctx: Ctx, alias: AliasRecord, password: string): Promise<SecretBackend> {
-  await ctx.accounts.unlock(alias.address, password, { ip: 'local', protocol: 'cli' });
+function wipeMaterial(material: AliasMaterial): void {
+  wipe(material.mailboxKey);
+  wipe(material.privateKey);
+}
+
+/** Stores keys the caller already holds for this device; the alias stays unlocked past the idle timeout. The caller wipes them. */
+export async function rememberMaterial(ctx: Ctx, alias: AliasRecord, material: AliasMaterial): Promise<SecretBackend> {
+  const where = await secretsOf(ctx).setSecret(rememberSecretName(alias.id), encode(material));
+  ctx.keyRing.put(alias.id, material, { remember: true });
+  ctx.directory.setRemember(alias.id, true);
+  ctx.logger.info({ event: 'alias.remembered', aliasId: alias.id, where }, 'mailbox key remembered on this device');
+  return where;
+}
+
+/** Unlocks with the password (throttled like any login) and stores the keys for this device; returns where they went. */
+export async function rememberKeys(ctx: Ctx, alias: AliasRecord, password: string, login: LoginContext = CLI_LOGIN): Promise<SecretBackend> {
+  await ctx.accounts.unlock(alias.address, password, login);
   const material = ctx.keyRing.get(alias.id);
   if (!material) throw new UserError('The mailbox could not be unlocked.');
   try {
-    const where = await secretsOf(ctx).setSecret(rememberSecretName(alias.id), encode(material));
-    ctx.keyRing.put(alias.id, material, { remember: true });
-    ctx.directory.setRemember(alias.id, true);
-    ctx.logger.info({ event: 'alias.remembered', aliasId: alias.id, where }, 'mailbox key remembered on this device');
-    return where;
+    return await rememberMaterial(ctx, alias, material);
   } finally {
-    wipe(material.mailboxKey);
-    wipe(material.privateKey);
+    wipeMaterial(material);
   }
 }
 
 /** Removes the remembered keys (keychain and file); an unlocked alias then locks when idle again. */
 export async function forgetRemembered(ctx: Ctx, alias: AliasRecord): Promise<void> {
   await secretsOf(ctx).deleteSecret(rememberSecretName(alias.id));
-  if (alias.remember) ctx.directory.setRemember(alias.id, false);
+  ctx.directory.setRemember(alias.id, false);
   const material = ctx.keyRing.get(alias.id);
   if (material) {
     ctx.keyRing.put(alias.id, material, { remember: false });
-    wipe(material.mailboxKey);
-    wipe(material.privateKey);
+    wipeMaterial(material);
   }
 }
 
-/** After a password change: a remembered alias gets its new keys stored (one unlock with the new password). */
-export async function storeRememberedIfWanted(ctx: Ctx, aliasId: string, newPassword: string | null): Promise<void> {
+/**
+ * After a password change the remembered copy is the old key: a remembered alias gets its new keys stored,
+ * from the key ring when it is unlocked (the change re-keyed it there), else by one unlock with the new password.
+ */
+export async function storeRememberedIfWanted(ctx: Ctx, aliasId: string, newPassword: string | null, login: LoginContext = CLI_LOGIN): Promise<void> {
   const alias = ctx.directory.getAliasById(aliasId);
-  if (!alias?.remember || !newPassword) return;
-  await rememberKeys(ctx, alias, newPassword);
+  if (!alias?.remember) return;
+  const material = ctx.keyRing.get(alias.id);
+  if (material) {
+    try {
+      await rememberMaterial(ctx, alias, material);
+    } finally {
+      wipeMaterial(material);
+    }
+    return;
+  }
+  if (newPassword) await rememberKeys(ctx, alias, newPassword, login);
 }
 
 /** At `serve` start: unlocks every remembered alias and drains its queue. Returns how many were unlocked. */
@@ -84,10 +107,7 @@ export async function unlockRemembered(ctx: Ctx): Promise<number> {
       // WrongKey: the password was changed without updating this device's copy; the next login fixes it.
       ctx.logger.warn({ event: 'alias.remembered_unlock_failed', aliasId: alias.id, err: error instanceof Error ? error.name : 'error' }, 'a remembered mailbox did not unlock');
     } finally {
-      if (material) {
-        wipe(material.mailboxKey);
-        wipe(material.privateKey);
-      }
+      if (material) wipeMaterial(material);
     }
   }
   return unlocked;
