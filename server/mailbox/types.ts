@@ -142,8 +142,8 @@ export interface Mailbox {
    * called again with a delivered key it stores nothing and returns the first result, so a re-drain is idempotent.
    */
   appendOnce(folder: string, raw: Buffer, options: AppendOptions & { readonly dedupeKey: string }): Promise<AppendResult>;
-  /** Metadata of every message in a folder, ascending UID (the SELECT index). */
-  listMessages(folder: string): MessageMeta[];
+  /** Metadata of every message in a folder (or of the given UIDs), ascending UID (the SELECT index). */
+  listMessages(folder: string, uids?: UidSet): MessageMeta[];
   /** Metadata and parsed structure of the given UIDs, ascending. */
   fetch(folder: string, uids: UidSet): MessageRecord[];
   /** The message bytes exactly as received. */

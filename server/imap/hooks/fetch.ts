@@ -3,6 +3,7 @@
 // (imap-core's rebuild() can add bytes). imap-core only compiles the response lines.
 import type { ImapAttribute, ImapFetchItem, ImapNode, ImapSession } from '@zone-eu/wildduck/imap-core/index.js';
 import imapTools from '@zone-eu/wildduck/imap-core/lib/imap-tools.js';
+import { NoSuchMessage } from '../../mailbox/errors.js';
 import type { MessageMeta, MessageRecord } from '../../mailbox/types.js';
 import { fetchSection, type MessageStructure, type SectionSpec } from '../../mime/index.js';
 import { imapNo } from '../errors.js';
@@ -95,6 +96,11 @@ function isStructure(value: unknown): value is MessageStructure {
   return typeof value === 'object' && value !== null && 'root' in value && 'envelope' in value;
 }
 
+/** BODY[] / RFC822 / BODY[]<partial>: bytes of the whole message, no parsed structure needed. */
+function isWholeMessage(item: PreparedItem): boolean {
+  return item.kind === 'section' && item.spec?.kind === 'full' && item.spec.path === '';
+}
+
 /** Envelope / BODYSTRUCTURE as the client can take them: RFC 2047-encoded unless UTF8=ACCEPT. */
 function encoded(kind: 'envelope' | 'bodystructure', value: unknown, utf8: boolean): ImapAttribute {
   // getQueryResponse mutates what it is given; the store hands out a fresh copy per fetch().
@@ -114,10 +120,23 @@ function waitDrain(session: ImapSession): Promise<void> {
   });
 }
 
-async function valueOf(item: PreparedItem, folder: SelectedFolder, record: MessageMeta | MessageRecord, utf8: boolean): Promise<ImapAttribute> {
+/** What a message contributes to FETCH when only some of its data is needed. */
+type FetchRecord = MessageRecord | MessageMeta | { readonly uid: number };
+
+function hasMeta(record: FetchRecord): record is MessageMeta {
+  return 'flags' in record;
+}
+
+async function valueOf(item: PreparedItem, folder: SelectedFolder, record: FetchRecord, utf8: boolean): Promise<ImapAttribute> {
+  if (item.kind === 'uid') return { type: 'atom', value: String(record.uid) };
+  if (isWholeMessage(item)) {
+    const partial = item.spec?.partial;
+    const start = partial ? Math.max(0, partial.start) : 0;
+    const end = partial?.length === undefined ? Infinity : start + Math.max(0, partial.length);
+    return { type: 'literal', value: await folder.mailbox.readRange(folder.path, record.uid, start, end) };
+  }
+  if (!hasMeta(record)) throw new Error('FETCH item needs message metadata');
   switch (item.kind) {
-    case 'uid':
-      return { type: 'atom', value: String(record.uid) };
     case 'flags':
       return record.flags.map((flag) => ({ type: 'atom', value: flag }));
     case 'modseq':
@@ -145,6 +164,70 @@ async function valueOf(item: PreparedItem, folder: SelectedFolder, record: Messa
   }
 }
 
+const isLiteral = (value: ImapAttribute): value is { type: string; value: Buffer } =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value) && value.type === 'literal' && Buffer.isBuffer(value.value);
+
+/** Response text of one non-literal attribute, as imap-core's compiler writes it ('binary' string). */
+const compiledText = (attribute: ImapAttribute): string => imapHandler.compiler({ attributes: [attribute] });
+
+/**
+ * Writes `* seq FETCH (…)` lines straight into the connection's output as Buffers: literal bodies are copied
+ * once (imap-core's compiler turns them into 'binary' strings and back), item names are compiled once per
+ * command, and responses are batched into ~64 KiB writes (one socket write per message cost ~20% of FETCH).
+ */
+class FetchWriter {
+  private chunks: Buffer[] = [];
+  private bytes = 0;
+  private readonly keys: Buffer[];
+
+  constructor(
+    private readonly session: ImapSession,
+    items: readonly PreparedItem[],
+  ) {
+    this.keys = items.map((item) => Buffer.from(compiledText(item.key), 'binary'));
+  }
+
+  add(seq: number, values: readonly ImapAttribute[]): void {
+    if (this.chunks.length) this.push(CRLF);
+    this.push(Buffer.from(`* ${seq} FETCH (`, 'latin1'));
+    values.forEach((value, i) => {
+      if (i) this.push(SPACE);
+      this.push(this.keys[i] as Buffer);
+      if (isLiteral(value)) {
+        this.push(Buffer.from(` {${value.value.length}}\r\n`, 'latin1'));
+        this.push(value.value);
+      } else {
+        this.push(Buffer.from(` ${compiledText(value)}`, 'binary'));
+      }
+    });
+    this.push(CLOSE);
+  }
+
+  get pending(): number {
+    return this.bytes;
+  }
+
+  /** Hands the batch to imap-core's output stream (which appends the final CRLF); false = wait for drain. */
+  flush(): boolean {
+    if (!this.chunks.length) return true;
+    const compiled = Buffer.concat(this.chunks, this.bytes);
+    this.chunks = [];
+    this.bytes = 0;
+    return this.session.writeStream.write({ compiled });
+  }
+
+  private push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+  }
+}
+
+const CRLF = Buffer.from('\r\n');
+const SPACE = Buffer.from(' ');
+const CLOSE = Buffer.from(')');
+const BATCH_BYTES = 64 * 1024;
+const META_KINDS = new Set<ValueKind>(['flags', 'modseq', 'internaldate', 'size']);
+
 export function fetchHooks() {
   return {
     async onFetch(selected: unknown, request: FetchRequest, session: ImapSession): Promise<unknown[]> {
@@ -153,40 +236,58 @@ export function fetchHooks() {
       const current = session.selected;
       if (!current || !request.messages.length) return [true];
       const items = request.query.map(prepare);
-      const needsStructure = items.some((item) => STRUCTURE_KINDS.has(item.kind));
+      // What to load per page: parsed structures (ENVELOPE, BODYSTRUCTURE, sections) > metadata > nothing
+      // (BODY.PEEK[] alone needs only the UID; the bytes are read per message).
+      const needsStructure = items.some((item) => STRUCTURE_KINDS.has(item.kind) && !isWholeMessage(item));
+      const needsMeta = needsStructure || request.markAsSeen || Boolean(request.changedSince) || items.some((item) => META_KINDS.has(item.kind));
       const utf8 = session.isUTF8Enabled();
       const seqOf = new Map<number, number>();
       current.uidList.forEach((uid, index) => seqOf.set(uid, index + 1));
       const wanted = request.messages.filter((uid) => seqOf.has(uid)).sort((a, b) => a - b);
-      const metaByUid = needsStructure ? null : new Map(folder.mailbox.listMessages(folder.path).map((m) => [m.uid, m]));
+      const writer = new FetchWriter(session, items);
+      const open = (): boolean => !state.connection._closed && !state.connection._closing;
 
-      for (let i = 0; i < wanted.length; i += PAGE) {
-        const page = wanted.slice(i, i + PAGE);
-        let records: (MessageMeta | MessageRecord)[] = metaByUid
-          ? page.map((uid) => metaByUid.get(uid)).filter((m): m is MessageMeta => m !== undefined)
-          : folder.mailbox.fetch(folder.path, toUidSet(page));
-        if (request.markAsSeen) {
-          const unseen = records.filter((r) => !r.flags.includes('\\Seen')).map((r) => r.uid);
-          if (unseen.length) {
-            const result = folder.mailbox.store(folder.path, toUidSet(unseen), 'add', ['\\Seen']);
-            const changed = new Map(result.updated.map((u) => [u.uid, u]));
-            for (const u of result.updated) folder.ownModseqs.add(u.modseq);
-            records = records.map((r) => {
-              const u = changed.get(r.uid);
-              return u ? { ...r, flags: u.flags, modseq: u.modseq } : r;
-            });
+      try {
+        for (let i = 0; i < wanted.length; i += PAGE) {
+          const page = wanted.slice(i, i + PAGE);
+          let records: FetchRecord[] = needsStructure
+            ? folder.mailbox.fetch(folder.path, toUidSet(page))
+            : needsMeta
+              ? folder.mailbox.listMessages(folder.path, toUidSet(page))
+              : page.map((uid) => ({ uid }));
+          if (request.markAsSeen) {
+            const metas = records.filter(hasMeta);
+            const unseen = metas.filter((r) => !r.flags.includes('\\Seen')).map((r) => r.uid);
+            if (unseen.length) {
+              const result = folder.mailbox.store(folder.path, toUidSet(unseen), 'add', ['\\Seen']);
+              const changed = new Map(result.updated.map((u) => [u.uid, u]));
+              for (const u of result.updated) folder.ownModseqs.add(u.modseq);
+              records = metas.map((r) => {
+                const u = changed.get(r.uid);
+                return u ? { ...r, flags: u.flags, modseq: u.modseq } : r;
+              });
+            }
+          }
+          for (const record of records) {
+            if (request.changedSince && hasMeta(record) && record.modseq <= request.changedSince) continue;
+            const seq = seqOf.get(record.uid);
+            if (seq === undefined) continue;
+            const values: ImapAttribute[] = [];
+            try {
+              for (const item of items) values.push(await valueOf(item, folder, record, utf8));
+            } catch (error) {
+              // Expunged by another session while this FETCH ran: RFC 3501 lets us leave it out.
+              if (error instanceof NoSuchMessage) continue;
+              throw error;
+            }
+            if (!open()) return [true];
+            writer.add(seq, values);
+            if (writer.pending >= BATCH_BYTES && !writer.flush()) await waitDrain(session);
           }
         }
-        for (const record of records) {
-          if (request.changedSince && record.modseq <= request.changedSince) continue;
-          const seq = seqOf.get(record.uid);
-          if (seq === undefined) continue;
-          const attributes: ImapAttribute[] = [];
-          for (const item of items) attributes.push(item.key, await valueOf(item, folder, record, utf8));
-          const compiled = imapHandler.compiler({ tag: '*', command: String(seq), attributes: [{ type: 'atom', value: 'FETCH' }, attributes] });
-          if (state.connection._closed || state.connection._closing) return [true];
-          if (!session.writeStream.write({ compiled: Buffer.from(compiled, 'binary') })) await waitDrain(session);
-        }
+      } finally {
+        // Also on a failure: the responses already built reach the client before the tagged NO.
+        if (open()) writer.flush();
       }
       return [true];
     },
