@@ -419,8 +419,8 @@ export class SqliteMailbox implements Mailbox {
     return threadId;
   }
 
-  listMessages(folder: string): MessageMeta[] {
-    return this.selectMessages(this.folder(folder).id, null).map(messageMeta);
+  listMessages(folder: string, uids?: UidSet): MessageMeta[] {
+    return this.selectMessages(this.folder(folder).id, uids ?? null).map(messageMeta);
   }
 
   fetch(folder: string, uids: UidSet): MessageRecord[] {
