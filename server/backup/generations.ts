@@ -1,9 +1,9 @@
 // Listing, verifying and pruning local generations.
 import fs from 'node:fs';
 import { UserError } from '../config/index.js';
-import { backupPaths, assertMailboxId, isGenerationId } from './paths.js';
+import { backupPaths, assertMailboxId, isGenerationId, backupLockFile } from './paths.js';
 import { readManifest, updateManifest, type Generation } from './manifest.js';
-import { backupLockFile, withLock } from './lock.js';
+import { withLock } from '../mailbox/index.js';
 import { generationsToPrune, DEFAULT_RETENTION, type RetentionPolicy } from './retention.js';
 import { removeIfExists } from './fsutil.js';
 import { inWorker } from './worker.js';

@@ -15,7 +15,7 @@ export { generationsToPrune, parseRetention, DEFAULT_RETENTION, type RetentionPo
 export { restoreReplace, restoreFolders, cleanInterruptedRestore, withReadonlyCopy, type RestoreResult, type RestoreStep } from './restore.js';
 export { exportMbox, exportEml, exportSqlite, importArchive, detectImportKind, type ExportFormat, type ExportResult, type ImportKind } from './archive.js';
 export { backupEvents, type MailboxReplaceEvent } from './events.js';
-export { isMailboxLocked } from './lock.js';
+export { isMailboxLocked } from '../mailbox/index.js';
 export type { TransferProgress, TransferTotals } from './transfer.js';
 
 /** Settings keys (directory settings) and environment variables of the backup schedule. */

@@ -31,6 +31,11 @@ export function backupPaths(dataDir: string): BackupPaths {
   };
 }
 
+/** backups/<uuid>/.lock: serialises snapshot, retention, restore and push on one manifest (server/mailbox/lock.ts). */
+export function backupLockFile(dataDir: string, mailboxId: string): string {
+  return path.join(dataLayout(dataDir).backupsDir, mailboxId, '.lock');
+}
+
 const GENERATION_ID = /^\d{8}T\d{6}\.\d{3}Z$/;
 
 /** Generation id = its UTC time, e.g. 20250102T030405.123Z: sortable, filesystem- and URL-safe. */

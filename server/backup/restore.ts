@@ -7,9 +7,9 @@ import { MailboxLocked, WrongKey } from '../mailbox/errors.js';
 import { openMailboxStore } from '../mailbox/index.js';
 import type { Mailbox, MailboxId, MailboxStore } from '../mailbox/types.js';
 import { UserError } from '../config/index.js';
-import { backupPaths, assertMailboxId, generationIdOf } from './paths.js';
+import { backupPaths, assertMailboxId, generationIdOf, backupLockFile } from './paths.js';
 import { readManifest, updateManifest, newestGeneration, type Generation } from './manifest.js';
-import { acquireLock, backupLockFile, mailboxLockFile, openByAnotherProcess, withLock } from './lock.js';
+import { acquireLockWaiting, mailboxLockFile, openByAnotherProcess, withLock } from '../mailbox/index.js';
 import { ensureDir, fileSize, fsyncDir, fsyncFile, removeIfExists } from './fsutil.js';
 import { findGeneration } from './generations.js';
 import { inWorker } from './worker.js';
@@ -91,7 +91,7 @@ export async function restoreReplace(options: RestoreOptions): Promise<RestoreRe
       // Sessions say BYE, this process's handle closes (checkpointing its WAL), then nobody may open it.
       emitSafely('replacing', { mailboxId, generationId: generation.id });
       if (options.store?.isOpen(mailboxId as MailboxId)) await options.store.close(mailboxId as MailboxId);
-      const lock = await acquireLock(mailboxLockFile(dataDir, mailboxId), 'restore', 10_000);
+      const lock = await acquireLockWaiting(mailboxLockFile(dataDir, mailboxId), 'restore', 10_000);
       try {
         if (openByAnotherProcess(live)) throw new MailboxLocked('The mailbox is open in a running server; restore it from there (admin UI) or stop the server first');
         const preRestore = await keepAsPreRestore(dataDir, mailboxId, live, options.now ?? new Date());

@@ -5,9 +5,9 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { MailboxLocked } from '../mailbox/errors.js';
 import { UserError } from '../config/index.js';
-import { backupPaths, generationIdOf, assertMailboxId } from './paths.js';
+import { backupPaths, generationIdOf, assertMailboxId, backupLockFile } from './paths.js';
 import { readManifest, updateManifest, newestGeneration, type Generation, type GenerationKind, type SidecarFile } from './manifest.js';
-import { acquireLock, backupLockFile, mailboxLockFile, openByAnotherProcess, withLock } from './lock.js';
+import { acquireLockWaiting, mailboxLockFile, openByAnotherProcess, withLock } from '../mailbox/index.js';
 import { ensureDir, fsyncDir, removeIfExists, fileSize } from './fsutil.js';
 import { inWorker } from './worker.js';
 
@@ -68,7 +68,7 @@ export async function snapshotMailbox(options: SnapshotOptions): Promise<Snapsho
         const result = await inWorker.vacuum(source, options.key, tmp);
         ({ sha256, size, contentHmac, schemaVersion } = result);
       } else {
-        const lock = await acquireLock(mailboxLockFile(dataDir, mailboxId), 'backup copy', 5_000);
+        const lock = await acquireLockWaiting(mailboxLockFile(dataDir, mailboxId), 'backup copy', 5_000);
         try {
           // Another process (a running server) holding the file unlocked means it is not quiescent.
           if (openByAnotherProcess(source)) {

@@ -20,6 +20,7 @@ export * from './types.js';
 export * from './errors.js';
 export type { Compression } from './codec.js';
 export type { GroupCommitStats } from './group-commit.js';
+export { acquireLockWaiting, isMailboxLocked, mailboxLockFile, openByAnotherProcess, withLock, type HeldLock } from './lock.js';
 
 /** Points of a re-key where crash-safety tests kill the process. */
 export type RekeyStep = 'locked' | 'copied' | 'rekeyed' | 'verified' | 'swapped';
