@@ -1,6 +1,6 @@
 // Synchronous parse: our byte-offset tree + the indexer's ENVELOPE/BODYSTRUCTURE/BODY + search text.
 import type { MessageStructure, ParsedMessage } from './types.js';
-import { indexer, headerValue } from './indexer.js';
+import { indexer, headerValue, type IndexerNode } from './indexer.js';
 import { buildTree, buildFallbackTree, type BuiltTree } from './tree.js';
 import { buildSearchText, headerFields, fieldValues } from './text.js';
 
@@ -37,7 +37,25 @@ function attachmentRangesOf(tree: BuiltTree): [number, number][] {
   return ranges.sort((a, b) => a[0] - b[0]);
 }
 
+/**
+ * imap-core decodes every header value from 'binary' to UTF-8 (parse-mime-tree), and its ENVELOPE builder then
+ * decodes the Subject a second time (create-envelope: Buffer.from(subject, 'binary').toString()), which turned
+ * a raw 8-bit UTF-8 Subject (8BITMIME / UTF8=ACCEPT mail) into U+FFFD and mangled characters above U+00FF.
+ * Re-encoding the decoded Subject as a 'binary' string before the envelope is built makes that second decode
+ * exact (ASCII and RFC 2047 subjects are unchanged). Nested message/rfc822 envelopes go the same way.
+ */
+function subjectsAsBinary(node: IndexerNode | false | undefined, depth = 0): void {
+  if (!node || depth > 64) return;
+  const subject = node.parsedHeader.subject;
+  const asBinary = (value: unknown): unknown => (typeof value === 'string' ? Buffer.from(value, 'utf8').toString('binary') : value);
+  if (Array.isArray(subject)) node.parsedHeader.subject = subject.map(asBinary);
+  else if (subject !== undefined) node.parsedHeader.subject = asBinary(subject);
+  for (const child of node.childNodes ?? []) subjectsAsBinary(child, depth + 1);
+  subjectsAsBinary(node.message, depth + 1);
+}
+
 function structureOf(raw: Buffer, tree: BuiltTree): MessageStructure {
+  subjectsAsBinary(tree.indexerTree);
   return {
     envelope: indexer.getEnvelope(tree.indexerTree),
     bodyStructure: indexer.getBodyStructure(tree.indexerTree),
