@@ -7,7 +7,7 @@ import libmime from 'libmime';
 import { storeFixture, type StoreFixture } from '../helpers/mailbox.js';
 import { generateCorpus, type CorpusMessage } from '../helpers/corpus.js';
 import { InvalidRequest, type Mailbox, type SearchQuery } from '../../server/mailbox/index.js';
-import { compileSearch, foldCase, sentDayOf } from '../../server/mailbox/search.js';
+import { compileSearch, foldCase, sentDayOf, trigramQuery } from '../../server/mailbox/search.js';
 
 interface Reference {
   uid: number;
@@ -260,4 +260,8 @@ test('only SENT* keys join the large bodies rows; text keys test the index on th
   const body = compileSearch(7, { op: 'body', value: 'zq123456' }).sql;
   assert.ok(body.indexOf('m.body_id IN (SELECT rowid FROM search_index') < body.indexOf('mbx_body('), body);
   assert.match(compileSearch(7, { op: 'senton', date: '2024-05-05' }).sql, /JOIN bodies b/);
+  // Overlapping trigrams narrow better than a covering set ("q00" is rare, "000" is in every "+0000").
+  assert.equal(trigramQuery('zq000000'), '"zq0" AND "000" AND "q00"');
+  assert.equal(trigramQuery('ab'), null);
+  assert.equal(trigramQuery('x'.repeat(20) + 'y'.repeat(80))?.split(' AND ').length, 4);
 });
