@@ -10,6 +10,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import nodemailer from 'nodemailer';
 import { startApp } from '../server/app.js';
+import { groupCommitStats } from '../server/mailbox/index.js';
 import { LISTENER_NAMES, PORT_SOURCES } from '../server/config/index.js';
 import { silentLogger } from '../server/log.js';
 import { generateCorpus } from '../test/helpers/corpus.js';
@@ -99,6 +100,11 @@ export async function run(flags: string[]): Promise<void> {
     const lockedCpu = cpuSince(cpu0);
     const locked = ctx.directory.requireAlias('locked@bench.test');
     const queued = ctx.accounts.queuedCount(locked);
+    // Group commit: how many transactions (= WAL fsyncs) the deliveries took.
+    const open = ctx.directory.requireAlias('open@bench.test');
+    const material = ctx.keyRing.get(open.id);
+    const appendCommits = material ? groupCommitStats(await ctx.mailboxes.open(open.mailboxId, material.mailboxKey)) : null;
+    const queueCommits = (ctx.queue as { commitStats?: (id: string) => unknown }).commitStats?.(locked.mailboxId) ?? null;
 
     const t0 = performance.now();
     cpu0 = process.cpuUsage();
@@ -129,6 +135,8 @@ export async function run(flags: string[]): Promise<void> {
       unlockedPerCpuSec: round(count / unlockedCpu),
       lockedPerCpuSec: round(count / lockedCpu),
       loadAverage: os.loadavg().map((x) => round(x)),
+      appendCommits,
+      queueCommits,
       queued,
       drained,
     };
