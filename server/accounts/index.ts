@@ -125,6 +125,8 @@ export interface AccountsOptions {
   /** KDF cost for new aliases and password changes (default DEFAULT_KDF). */
   readonly kdf?: KdfParams;
   readonly throttle?: Partial<ThrottlePolicy>;
+  /** The login throttle's clock in ms (default Date.now); tests freeze it so lock-outs never expire mid-test. */
+  readonly throttleClock?: () => number;
 }
 
 export interface CreateAliasOptions {
@@ -173,7 +175,7 @@ export class Accounts {
     this.queue = options.queue;
     this.logger = options.logger;
     this.kdf = options.kdf ?? DEFAULT_KDF;
-    this.throttle = new LoginThrottle({ ...DEFAULT_THROTTLE, ...options.throttle });
+    this.throttle = new LoginThrottle({ ...DEFAULT_THROTTLE, ...options.throttle }, options.throttleClock);
     this.usage = new AliasUsage({ directory: this.directory, mailboxes: this.mailboxes, keyRing: this.keyRing, logger: this.logger });
     this.sessions = new SessionRegistry((error) =>
       this.logger.warn({ event: 'session.revoke_failed', err: error instanceof Error ? error.message : String(error) }, 'a session did not close cleanly'),

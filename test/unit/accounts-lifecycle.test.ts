@@ -16,6 +16,7 @@ import { openSealedQueue, type SealedQueue } from '../../server/queue/index.js';
 // Real argon2id, cheaper than production so the suite stays fast.
 const TEST_KDF = { algorithm: 'argon2id', memoryKiB: 8192, iterations: 1, parallelism: 1 } as const;
 const LOCAL = { ip: '127.0.0.1', protocol: 'imap' } as const;
+const THROTTLE_NOW = Date.parse('2026-01-01T00:00:00Z');
 
 let dataDir: string;
 let directory: Directory;
@@ -48,6 +49,8 @@ before(() => {
     logger: silentLogger(),
     kdf: TEST_KDF,
     throttle: { freeFailures: 2, baseDelayMs: 1, maxDelayMs: 5, aliasLockAfter: 5, ipLockAfter: 12, lockMs: 60_000 },
+    // A frozen throttle clock: lock-outs and failure windows last the whole run, however slow the machine.
+    throttleClock: () => THROTTLE_NOW,
   });
 });
 
@@ -61,6 +64,8 @@ after(async () => {
 
 describe('accounts', () => {
   let alicePassword = '';
+  /** Whichever of the two concurrent creations won: their argon2 runs race on the thread pool, so either may. */
+  let carolPassword = '';
 
   it('creates an alias with a generated password (≥128 bits, shown once) and an encrypted mailbox', async () => {
     const created = await accounts.createAlias('Alice@Example.test');
@@ -76,11 +81,13 @@ describe('accounts', () => {
     await assert.rejects(accounts.createAlias('ALICE@example.test', 'a much better Passphrase 42'), AliasExists);
     await assert.rejects(accounts.createAlias('bob@nowhere.test', 'a much better Passphrase 42'), UnknownDomain);
     // Two concurrent creations of one address: one wins, the loser's file is rolled back.
+    const carolPasswords = ['tangerine Orbit 4 lanterns', 'tangerine Orbit 5 lanterns'];
     const results = await Promise.allSettled([
-      accounts.createAlias('carol@example.test', 'tangerine Orbit 4 lanterns'),
-      accounts.createAlias('Carol@example.test', 'tangerine Orbit 5 lanterns'),
+      accounts.createAlias('carol@example.test', carolPasswords[0]),
+      accounts.createAlias('Carol@example.test', carolPasswords[1]),
     ]);
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    carolPassword = carolPasswords[results.findIndex((r) => r.status === 'fulfilled')];
     assert.equal(mailboxFiles().length, 2, 'alice + carol, nothing else');
   });
 
@@ -118,8 +125,7 @@ describe('accounts', () => {
     await assert.rejects(accounts.authenticate('nobody@example.test', alicePassword, { ip: '10.0.0.1', protocol: 'imap' }), AuthFailed);
     const carol = directory.requireAlias('carol@example.test');
     directory.setEnabled(carol.id, false);
-    const password = 'tangerine Orbit 4 lanterns';
-    await assert.rejects(accounts.authenticate('carol@example.test', password, { ip: '10.0.0.2', protocol: 'imap' }), AuthFailed);
+    await assert.rejects(accounts.authenticate('carol@example.test', carolPassword, { ip: '10.0.0.2', protocol: 'imap' }), AuthFailed);
     directory.setEnabled(carol.id, true);
   });
 
@@ -141,7 +147,7 @@ describe('accounts', () => {
       return true;
     });
     // Another alias from another IP is unaffected.
-    const carol = await accounts.authenticate('carol@example.test', 'tangerine Orbit 4 lanterns', { ip: '198.51.100.1', protocol: 'imap' });
+    const carol = await accounts.authenticate('carol@example.test', carolPassword, { ip: '198.51.100.1', protocol: 'imap' });
     carol.release();
   });
 
@@ -150,11 +156,10 @@ describe('accounts', () => {
     let last: unknown = null;
     for (let i = 0; i < 12; i++) last = await accounts.authenticate(`user${i}@example.test`, 'guess guess guess', { ip, protocol: 'pop3' }).catch((e: unknown) => e);
     assert.ok(last instanceof TooManyAttempts || last instanceof AuthFailed);
-    await assert.rejects(accounts.authenticate('carol@example.test', 'tangerine Orbit 4 lanterns', { ip, protocol: 'pop3' }), TooManyAttempts);
+    await assert.rejects(accounts.authenticate('carol@example.test', carolPassword, { ip, protocol: 'pop3' }), TooManyAttempts);
   });
 
   it('changes a password: the mailbox is re-keyed, the new password opens it, the old one no longer does', async () => {
-    const carolPassword = 'tangerine Orbit 4 lanterns';
     const carol = directory.requireAlias('carol@example.test');
     await accounts.deliverOrQueue(carol, message('for carol'), { receivedAt: new Date() });
     await accounts.lock('all');
