@@ -18,7 +18,8 @@ const config = {
   productName: 'Sealpost',
   copyright: 'Copyright © Sealpost contributors',
   electronVersion: '38.8.6',
-  // package.json "main" points at the source layout; the packaged app starts the bundle.
+  // The bundle (build/bundle-main.mjs), as package.json "main" says too (`npm run desktop:bundle && electron .`);
+  // repeated here so the packaged app's entry never depends on that line.
   extraMetadata: { main: 'dist/app/main.mjs' },
   directories: { output: 'dist/installers', buildResources: 'build' },
   files: [
