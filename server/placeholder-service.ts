@@ -90,6 +90,31 @@ export function listen(server: net.Server, host: string, port: number, name: str
   });
 }
 
+/**
+ * Opens a protocol's STARTTLS listener and its implicit-TLS one (a port of 0 is skipped): make(secure) builds
+ * each server, which goes into `started` before it binds so stop() closes it even when binding fails.
+ */
+export async function listenPlainAndTls<S extends { readonly server: net.Server }>(
+  ctx: Pick<AppContext, 'config'>,
+  names: { readonly plain: ListenerName; readonly tls: ListenerName },
+  make: (secure: boolean) => S,
+  started: S[],
+): Promise<Listener[]> {
+  const opened: Listener[] = [];
+  const plan = [
+    { name: names.plain, secure: false, security: 'starttls' },
+    { name: names.tls, secure: true, security: 'tls' },
+  ] as const;
+  for (const p of plan) {
+    const port = ctx.config.ports[p.name];
+    if (port === 0) continue;
+    const server = make(p.secure);
+    started.push(server);
+    opened.push(await listen(server.server, ctx.config.host, port, p.name, p.security));
+  }
+  return opened;
+}
+
 export class ListenError extends UserError {
   constructor(message: string) {
     super(message, 'LISTEN_FAILED');

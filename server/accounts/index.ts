@@ -47,6 +47,16 @@ export class TooManyAttempts extends UserError {
   }
 }
 
+/** Why a login was refused, for each protocol's own reply (POP3 -ERR, SMTP 535/454, …). */
+export type LoginRefusal = 'invalid-credentials' | 'too-many-attempts';
+
+/** The refusal an authenticate() error stands for, or null when it is an internal failure (not the client's fault). */
+export function loginRefusal(error: unknown): LoginRefusal | null {
+  if (error instanceof TooManyAttempts) return 'too-many-attempts';
+  if (error instanceof AuthFailed) return 'invalid-credentials';
+  return null;
+}
+
 export class WeakPassword extends UserError {
   constructor(reason: string) {
     super(reason, 'WEAK_PASSWORD');

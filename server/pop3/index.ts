@@ -14,11 +14,11 @@ import POP3Server from '@zone-eu/wildduck/lib/pop3/server.js';
 import type { Pop3Callback, Pop3Listing, Pop3Session } from '@zone-eu/wildduck/lib/pop3/server.js';
 import POP3Connection from '@zone-eu/wildduck/lib/pop3/connection.js';
 import type { AliasSession } from '../accounts/index.js';
-import { AuthFailed, TooManyAttempts } from '../accounts/index.js';
-import type { AppContext, Listener, ListenerSecurity, Service } from '../context.js';
+import { loginRefusal, type LoginRefusal } from '../accounts/index.js';
+import type { AppContext, Listener, Service } from '../context.js';
 import { MailboxError } from '../mailbox/errors.js';
 import type { Mailbox } from '../mailbox/types.js';
-import { listen } from '../placeholder-service.js';
+import { listenPlainAndTls } from '../placeholder-service.js';
 
 /** Directory setting: DELE moves to Trash instead of deleting permanently. */
 export const POP3_DELETE_TO_TRASH_SETTING = 'pop3DeleteToTrash';
@@ -32,6 +32,12 @@ const errText = (error: unknown): string => (error instanceof Error ? error.mess
 function pop3Error(text: string): Error & { responseMessage: string } {
   return Object.assign(new Error(text), { responseMessage: text });
 }
+
+/** A refused login: -ERR with this text; the client may try again (WildDuck keeps the connection). */
+const LOGIN_REFUSED: Record<LoginRefusal, string> = {
+  'invalid-credentials': 'Invalid address or password',
+  'too-many-attempts': 'Too many failed logins, try again later',
+};
 
 /** The one place mailbox errors become POP3 replies. */
 function mailboxReply(error: unknown): Error {
@@ -92,8 +98,8 @@ export function createPop3Service(ctx: AppContext): Service {
       try {
         held = await ctx.accounts.authenticate(auth.username, auth.password, { ip: session.remoteAddress, protocol: 'pop3' });
       } catch (error) {
-        if (error instanceof AuthFailed) return { message: 'Invalid address or password' };
-        if (error instanceof TooManyAttempts) return { message: 'Too many failed logins, try again later' };
+        const refusal = loginRefusal(error);
+        if (refusal) return { message: LOGIN_REFUSED[refusal] };
         throw error;
       }
       if (inUse.has(held.alias.id)) {
@@ -275,19 +281,7 @@ export function createPop3Service(ctx: AppContext): Service {
   return {
     name: 'pop3',
     async start(): Promise<Listener[]> {
-      const opened: Listener[] = [];
-      const plan: { name: 'pop3' | 'pop3s'; secure: boolean; security: ListenerSecurity }[] = [
-        { name: 'pop3', secure: false, security: 'starttls' },
-        { name: 'pop3s', secure: true, security: 'tls' },
-      ];
-      for (const p of plan) {
-        const port = ctx.config.ports[p.name];
-        if (port === 0) continue;
-        const server = make(p.secure);
-        servers.push(server);
-        opened.push(await listen(server.server, ctx.config.host, port, p.name, p.security));
-      }
-      return opened;
+      return listenPlainAndTls(ctx, { plain: 'pop3', tls: 'pop3s' }, make, servers);
     },
     async stop(): Promise<void> {
       await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));

@@ -6,10 +6,10 @@
 import { SMTPServer } from 'smtp-server';
 import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { AliasSession } from '../../accounts/index.js';
-import { AuthFailed, TooManyAttempts } from '../../accounts/index.js';
-import type { AppContext, Listener, ListenerSecurity, Service } from '../../context.js';
+import { loginRefusal, type LoginRefusal } from '../../accounts/index.js';
+import type { AppContext, Listener, Service } from '../../context.js';
 import type { AliasRecord } from '../../directory/index.js';
-import { listen } from '../../placeholder-service.js';
+import { listenPlainAndTls } from '../../placeholder-service.js';
 import { Forwarder } from '../forward/index.js';
 import { deliverMessage, newTransactionId } from '../mx/deliver.js';
 import { deliveryPort, forwardingSecret, outboundPort } from '../mx/index.js';
@@ -32,6 +32,12 @@ class SmtpReply extends Error {
     super(message);
   }
 }
+
+/** A refused login (RFC 4954): 535 for wrong credentials, 454 (temporary) while throttled. */
+const LOGIN_REFUSED: Record<LoginRefusal, () => SmtpReply> = {
+  'invalid-credentials': () => new SmtpReply(535, '5.7.8 Authentication credentials invalid'),
+  'too-many-attempts': () => new SmtpReply(454, '4.7.0 Too many failed logins, try again later'),
+};
 
 const isLoopback = (ip: string | undefined): boolean => ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1' || (ip ?? '').startsWith('127.');
 
@@ -80,8 +86,8 @@ export function createSubmissionService(ctx: AppContext): Service {
         callback(null, { user: aliasSession.alias.id });
       })
       .catch((error: unknown) => {
-        if (error instanceof TooManyAttempts) callback(new SmtpReply(454, '4.7.0 Too many failed logins, try again later'));
-        else if (error instanceof AuthFailed) callback(new SmtpReply(535, '5.7.8 Authentication credentials invalid'));
+        const refusal = loginRefusal(error);
+        if (refusal) callback(LOGIN_REFUSED[refusal]());
         else {
           logger.error({ event: 'submission.auth_error', err: errText(error) }, 'login failed with an internal error');
           callback(new SmtpReply(454, '4.7.0 Temporary authentication failure'));
@@ -214,7 +220,6 @@ export function createSubmissionService(ctx: AppContext): Service {
   return {
     name: 'submission',
     async start(): Promise<Listener[]> {
-      const opened: Listener[] = [];
       if (ctx.config.ports.submission !== 0 || ctx.config.ports.submissions !== 0) {
         webhooks = Webhooks.open({
           dataDir: ctx.paths.root,
@@ -227,18 +232,7 @@ export function createSubmissionService(ctx: AppContext): Service {
         // so ours only runs when the MX listener is off.
         if (ctx.config.ports.smtp === 0) webhooks.start();
       }
-      const plan: { name: 'submission' | 'submissions'; secure: boolean; security: ListenerSecurity }[] = [
-        { name: 'submission', secure: false, security: 'starttls' },
-        { name: 'submissions', secure: true, security: 'tls' },
-      ];
-      for (const p of plan) {
-        const port = ctx.config.ports[p.name];
-        if (port === 0) continue;
-        const server = make(p.secure);
-        servers.push(server);
-        opened.push(await listen(server.server, ctx.config.host, port, p.name, p.security));
-      }
-      return opened;
+      return listenPlainAndTls(ctx, { plain: 'submission', tls: 'submissions' }, make, servers);
     },
     async stop(): Promise<void> {
       await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
