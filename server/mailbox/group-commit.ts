@@ -7,18 +7,21 @@
 // promise resolves only after the fsync that followed the commit containing its task: "resolved" still
 // means "durable", which is what lets the MX say 250.
 //
-// How the fsync leaves the event loop: the batch commits with `synchronous = NORMAL` (SQLite writes the
-// WAL frames but does not fsync them), the pragma goes back to FULL at once, and then the -wal file is
-// fdatasync'ed on libuv's thread pool. That fdatasync covers every frame written before it, i.e. the
-// whole batch: the same guarantee as synchronous=FULL, which fsyncs the WAL inside COMMIT. While it runs
-// the loop stays free (other connections, parsing the next messages, IMAP reads).
+// How the fsync leaves the event loop: a batch of several tasks commits with `synchronous = NORMAL`
+// (SQLite writes the WAL frames but does not fsync them), the pragma goes back to FULL at once, and then
+// the -wal file is fdatasync'ed on libuv's thread pool. That fdatasync covers every frame written before
+// it, i.e. the whole batch: the same guarantee as synchronous=FULL, which fsyncs the WAL inside COMMIT.
+// While it runs the loop stays free (other connections, parsing the next messages, IMAP reads).
+// A task alone (nothing else waiting: a queue drain, one IMAP APPEND at a time) commits with FULL as
+// before: on a loaded machine each thread-pool round trip costs a scheduling delay that a lone writer
+// would pay per message, with nothing to share it with.
 // Traps:
 //  - Never let anything else run with synchronous=NORMAL: only the batch commit, which always fsyncs.
 //  - The -wal is reopened for each fsync (a closed connection deletes it and a new one makes a new
 //    inode; a kept descriptor would sync the old one). ENOENT means the last connection closed after a
 //    complete checkpoint, which itself fsynced the database file: the batch is durable already.
 //  - Open the WAL read-write: Windows refuses FlushFileBuffers on a read-only handle.
-import { open } from 'node:fs/promises';
+import { closeSync, fdatasync, openSync } from 'node:fs';
 import type Database from 'better-sqlite3-multiple-ciphers';
 
 type Db = Database.Database;
@@ -39,6 +42,8 @@ export interface GroupCommitStats {
   batches: number;
   tasks: number;
   largestBatch: number;
+  /** Batches whose fsync ran on the thread pool (the others were alone and committed with FULL). */
+  syncedOffLoop: number;
 }
 
 interface Task {
@@ -49,24 +54,27 @@ interface Task {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-/** fdatasync of a file by path on the thread pool; a missing file counts as synced (see the header). */
+/**
+ * fdatasync of a file by path on the thread pool; a missing file counts as synced (see the header).
+ * open/close are synchronous (no disk wait; one thread-pool round trip instead of three).
+ */
 export async function fdatasyncPath(file: string): Promise<void> {
-  let handle;
+  let fd: number;
   try {
-    handle = await open(file, 'r+');
+    fd = openSync(file, 'r+');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
   try {
-    await handle.datasync();
+    await new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
 export class GroupCommit {
-  readonly stats: GroupCommitStats = { batches: 0, tasks: 0, largestBatch: 0 };
+  readonly stats: GroupCommitStats = { batches: 0, tasks: 0, largestBatch: 0, syncedOffLoop: 0 };
   readonly #options: GroupCommitOptions;
   readonly #maxBatch: number;
   #pending: Task[] = [];
@@ -120,7 +128,8 @@ export class GroupCommit {
     let outcomes: Outcome[];
     try {
       const db = this.#options.db();
-      db.pragma('synchronous = NORMAL');
+      const offLoop = batch.length > 1 || this.#pending.length > 0;
+      if (offLoop) db.pragma('synchronous = NORMAL');
       try {
         outcomes = db
           .transaction((): Outcome[] =>
@@ -138,12 +147,15 @@ export class GroupCommit {
           )
           .immediate();
       } finally {
-        db.pragma('synchronous = FULL');
+        if (offLoop) db.pragma('synchronous = FULL');
       }
       this.stats.batches++;
       this.stats.tasks += batch.length;
       this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
-      await fdatasyncPath(this.#options.walFile);
+      if (offLoop) {
+        this.stats.syncedOffLoop++;
+        await fdatasyncPath(this.#options.walFile);
+      }
     } catch (error) {
       // Nothing of the batch was committed, or its fsync failed (then it may be on disk, but was never
       // acknowledged: a retry can make a duplicate, never a loss).
