@@ -6,7 +6,7 @@ import { stateOf } from './state.js';
 
 const COMMON = [
   'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE',
-  'CONDSTORE', 'QRESYNC', 'QUOTA', 'UTF8=ACCEPT', 'ESEARCH',
+  'CONDSTORE', 'QRESYNC', 'QUOTA', 'UTF8=ACCEPT', 'ESEARCH', 'LIST-STATUS',
 ];
 
 /** True when LOGIN/AUTHENTICATE may run on this connection: TLS, or plaintext from loopback. */

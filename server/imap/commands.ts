@@ -18,6 +18,7 @@ import { enableCommand, fetchWithVanished, selectWithQresync } from './qresync.j
 import { getQuotaCommand, getQuotaRootCommand } from './hooks/quota.js';
 import { runtimeOf } from './runtime.js';
 import { searchCommand } from './search.js';
+import { listCommand, lsubCommand } from './list.js';
 import { stateOf, type ConnectionState } from './state.js';
 
 const require = createRequire(import.meta.url);
@@ -81,19 +82,6 @@ function guard(name: string, handler: Handler): Handler {
   };
 }
 
-/** LSUB with an empty mailbox name asks for the hierarchy delimiter; imap-core crashes on it. */
-function lsubWithDelimiter(original: Handler): Handler {
-  return function (this: ImapConnection, command, callback, next) {
-    const name = command.attributes[1];
-    const value = name && typeof name === 'object' && !Array.isArray(name) && !Buffer.isBuffer(name) ? name.value : name;
-    if (command.attributes.length === 2 && (value === '' || value === undefined || value === null)) {
-      this.send('* LSUB (\\Noselect) "/" ""');
-      return callback(null, { response: 'OK', message: 'LSUB completed' });
-    }
-    return original.call(this, command, callback, next);
-  };
-}
-
 /** LOGIN / AUTHENTICATE in plaintext only from loopback; elsewhere the client must STARTTLS first. */
 function requireTls(original: Handler, response: 'BAD' | 'NO'): Handler {
   return function (this: ImapConnection, command, callback, next) {
@@ -143,7 +131,9 @@ export function installCommandExtensions(): void {
   imapTools.sendCapabilityResponse = sendCapabilityResponse;
 
   const replace: Partial<Record<(typeof COMMAND_FILES)[number], (original: Handler) => Handler>> = {
-    lsub: lsubWithDelimiter,
+    // Ours (list.ts): \Noselect, LIST-STATUS; imap-core's LSUB also crashed on an empty name.
+    list: () => listCommand,
+    lsub: () => lsubCommand,
     login: (original) => requireTls(original, 'BAD'),
     'authenticate-plain': (original) => requireTls(original, 'NO'),
     starttls: starttlsGuarded,
@@ -165,6 +155,9 @@ export function installCommandExtensions(): void {
   }
   // imap-core's ENABLE wants exactly the CONDSTORE/UTF8 atoms; ours takes any list (schema checked in the handler).
   commandModule('enable').schema = false;
+  // LIST/LSUB arguments (selection and RETURN options) are checked by list.ts.
+  commandModule('list').schema = false;
+  commandModule('lsub').schema = false;
   commandModule('compress').state = compressCommand.state;
   // STARTTLS after login would tear down a compressed/authenticated stream.
   commandModule('starttls').state = 'Not Authenticated';

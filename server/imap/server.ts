@@ -179,8 +179,7 @@ export class ImapServer {
     const folders = folderHooks(this.notifier);
     const messages = messageHooks();
     core.onAuth = hook('auth', 'auth', auth.onAuth);
-    core.onList = hook('list', 'folder', folders.onList);
-    core.onLsub = hook('lsub', 'folder', folders.onLsub);
+    // LIST, LSUB (list.ts) and SEARCH (search.ts) are answered by our own commands, without imap-core hooks.
     core.onCreate = hook('create', 'folder', folders.onCreate);
     core.onRename = hook('rename', 'folder', folders.onRename);
     core.onDelete = hook('delete', 'folder', folders.onDelete);
@@ -194,7 +193,6 @@ export class ImapServer {
     core.onCopy = hook('copy', 'destination', messages.onCopy);
     core.onMove = hook('move', 'destination', messages.onMove);
     core.onFetch = hook('fetch', 'folder', fetchHooks().onFetch);
-    // SEARCH is answered by our own command (search.ts); imap-core's onSearch hook is never called.
     // GETQUOTAROOT/GETQUOTA are answered by our own command handlers (hooks/quota.ts); imap-core only
     // checks that these exist.
     core.onGetQuotaRoot = () => undefined;

@@ -1,21 +1,12 @@
-// LIST, LSUB, CREATE, RENAME, DELETE, SUBSCRIBE, UNSUBSCRIBE, STATUS: thin translations to the folder verbs.
+// CREATE, RENAME, DELETE, SUBSCRIBE, UNSUBSCRIBE, STATUS: thin translations to the folder verbs.
 import type { ImapSession } from '@zone-eu/wildduck/imap-core/index.js';
 import type { MailboxNotifier } from '../notifier.js';
+import { imapNo } from '../errors.js';
 import { decodeBinaryPath } from '../protocol.js';
 import { SelectedFolder, userOf } from '../state.js';
 
 export function folderHooks(notifier: MailboxNotifier) {
   return {
-    onList(_query: string, session: ImapSession): unknown[] {
-      const folders = userOf(session).mailbox.listFolders();
-      return [folders.map((f) => ({ path: f.path, specialUse: f.specialUse ?? undefined }))];
-    },
-
-    onLsub(_query: string, session: ImapSession): unknown[] {
-      const folders = userOf(session).mailbox.listFolders();
-      return [folders.filter((f) => f.subscribed).map((f) => ({ path: f.path, specialUse: f.specialUse ?? undefined }))];
-    },
-
     onCreate(path: string, session: ImapSession): unknown[] {
       const folder = userOf(session).mailbox.createFolder(path);
       return [true, folder.path];
@@ -47,6 +38,7 @@ export function folderHooks(notifier: MailboxNotifier) {
 
     onStatus(path: string, session: ImapSession): unknown[] {
       const status = userOf(session).mailbox.status(path);
+      if (status.noselect) throw imapNo(null, 'Folder cannot be selected (\\Noselect)');
       return [
         {
           messages: status.messages,
