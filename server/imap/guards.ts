@@ -80,10 +80,10 @@ export function guardInput(connection: ImapConnection, state: ConnectionState, l
     const line = typeof command.value === 'string' ? command.value : String(command.value);
     const inContinuation = typeof connection._nextHandler === 'function';
     if (state.literalCount === 0 && !inContinuation) currentTag = tagOf(line);
-    const refuse = (message: string): void => {
+    const refuse = (message: string, response = 'BAD'): void => {
       connection._currentCommand = false;
       state.literalCount = 0;
-      if (!inContinuation) connection.send(`${currentTag} BAD ${message}`);
+      if (!inContinuation) connection.send(`${currentTag} ${response} ${message}`);
       else connection.send(`* BAD ${message}`);
       if (command.final) next();
       else next(new Error(message)); // tells the stream to forget the announced literal
@@ -95,6 +95,8 @@ export function guardInput(connection: ImapConnection, state: ConnectionState, l
       const expecting = command.expecting ?? 0;
       if (state.literalCount > limits.maxLiteralsPerCommand) return refuse('Too many literals in one command');
       if (!state.user && expecting > limits.maxLiteralBytesPreAuth) return refuse('Literal too large before login');
+      // imap-core never enforces less than 1 MiB itself: the advertised APPENDLIMIT is checked here (RFC 7889).
+      if (expecting > limits.maxMessageBytes) return refuse(`[TOOBIG] Message exceeds the APPENDLIMIT of ${limits.maxMessageBytes} bytes`, 'NO');
     } else {
       state.literalCount = 0;
     }
