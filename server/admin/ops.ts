@@ -9,7 +9,6 @@ import { wipe, type AliasMaterial } from '../crypto/index.js';
 import type { AliasId, AliasRecord } from '../directory/index.js';
 import { forgetRemembered, rememberMaterial, storeRememberedIfWanted } from '../accounts/remember.js';
 import { mailboxFileBytes } from '../mailbox/index.js';
-import type { Mailbox, MailboxId } from '../mailbox/types.js';
 import {
   backupAlias,
   backupSchedule,
@@ -18,14 +17,13 @@ import {
   listGenerations,
   listingOf,
   pruneGenerations,
-  restoreFolders,
-  restoreReplace,
   verifyGeneration,
   type GenerationListing,
   type VerifyReport,
 } from '../backup/index.js';
 import { backupPaths } from '../backup/paths.js';
 import { remotesOf, type Remotes, type RemoteProgress } from '../remote/index.js';
+import { restoreGeneration, type RestoreOutcome } from '../remote/restore.js';
 import type { ProgressReporter } from './jobs.js';
 
 /** The key of an alias for one operation: from the key ring (unlocked) or by unlocking it with its password. */
@@ -223,34 +221,18 @@ export class AdminOps {
     generationId: string,
     options: { folders?: readonly string[]; password?: string; ip: string; remote?: string },
     report: ProgressReporter,
-  ): Promise<Record<string, unknown>> {
-    return this.withKey(alias, options.password, options.ip, async ({ material }) => {
-      const local = listGenerations(this.ctx.paths.root, alias.mailboxId).some((g) => g.id === generationId);
-      if (!local || options.remote) {
-        report({ phase: 'downloading', done: 0, total: 1 });
-        await this.remotes().fetch(alias.mailboxId, generationId, {
-          ...(options.remote ? { target: options.remote } : {}),
-          onProgress: (p) => report(remoteProgress('downloading', p)),
-        });
-      }
-      if (options.folders && options.folders.length > 0) {
-        report({ phase: 'copying folders', done: 0, total: 1 });
-        const mailbox: Mailbox = await this.ctx.mailboxes.open(alias.mailboxId, material.mailboxKey);
-        const totals = await restoreFolders({
-          dataDir: this.ctx.paths.root,
-          mailboxId: alias.mailboxId,
-          generationId,
-          key: material.mailboxKey,
-          folders: options.folders,
-          target: mailbox,
-          onProgress: (p) => report({ phase: 'copying folders', done: p.done, total: Math.max(p.total ?? p.done, 1) }),
-        });
-        return { mode: 'folders', imported: totals.imported, skipped: totals.skipped, folders: totals.folders };
-      }
-      report({ phase: 'replacing the mailbox', done: 0, total: 1 });
-      const result = await restoreReplace({ dataDir: this.ctx.paths.root, mailboxId: alias.mailboxId as MailboxId, generationId, key: material.mailboxKey, store: this.ctx.mailboxes });
-      return { mode: 'replace', restored: result.restored, preRestore: result.preRestore };
-    });
+  ): Promise<RestoreOutcome> {
+    return this.withKey(alias, options.password, options.ip, async ({ material }) =>
+      restoreGeneration(this.ctx, alias, material.mailboxKey, {
+        generationId,
+        folders: options.folders ?? null,
+        fromRemote: Boolean(options.remote),
+        target: options.remote ?? null,
+        onPhase: (phase) => report({ phase, done: 0, total: 1 }),
+        onDownload: (p) => report(remoteProgress('downloading', p)),
+        onFolders: (p) => report({ phase: 'copying folders', done: p.done, total: Math.max(p.total ?? p.done, 1) }),
+      }),
+    );
   }
 
   /**

@@ -1,23 +1,16 @@
 // sealpost remote add|list|test|remove|push|list-backups|restore
 import { Command, Option } from 'commander';
 import { UserError } from '../config/index.js';
-import { remotesOf, describeTarget, type RemoteProgress } from '../remote/index.js';
+import { remotesOf, describeTarget, type NewTarget, type RemoteProgress } from '../remote/index.js';
 import { parseRetention } from '../backup/index.js';
 import { printJson, readSecrets, withContext, withDataOption, type DataOptions, formatSize } from './common.js';
 import { restoreViaServerOrHere } from './backup.js';
 import { DIRECTORY_BACKUP_ID } from '../backup/directory.js';
 import { restoreAllCommand } from './restore-all.js';
 
-interface AddOptions extends DataOptions {
-  readonly type: 'r2' | 's3';
-  readonly bucket: string;
-  readonly accessKeyId: string;
-  readonly accountId?: string;
-  readonly endpoint?: string;
-  readonly region?: string;
-  readonly pathStyle?: boolean;
-  readonly v2Auth?: boolean;
-  readonly prefix?: string;
+/** commander's options of `remote add`: the target's fields (server/remote/targets.ts), as typed on the command line. */
+interface AddOptions extends DataOptions, Omit<NewTarget, 'name' | 'kind' | 'retention'> {
+  readonly type: NewTarget['kind'];
   readonly retention?: string;
   readonly json?: boolean;
 }

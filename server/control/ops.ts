@@ -6,23 +6,20 @@ import { UserError } from '../config/errors.js';
 import type { AppContext } from '../context.js';
 import { wipe } from '../crypto/index.js';
 import type { AliasId, AliasRecord } from '../directory/index.js';
-import type { Mailbox, MailboxId } from '../mailbox/types.js';
+import type { Mailbox } from '../mailbox/types.js';
 import {
   backupAlias,
   exportEml,
   exportMbox,
   exportSqlite,
   importArchive,
-  listGenerations,
   listingOf,
-  restoreFolders,
-  restoreReplace,
   verifyGeneration,
   type GenerationListing,
   type VerifyReport,
 } from '../backup/index.js';
 import { isGenerationId } from '../backup/paths.js';
-import { remotesOf } from '../remote/index.js';
+import { restoreGeneration, type RestoreOutcome } from '../remote/restore.js';
 import { forgetRemembered, rememberKeys, storeRememberedIfWanted } from '../accounts/remember.js';
 
 const require = createRequire(import.meta.url);
@@ -44,9 +41,7 @@ export interface BackupNowRow extends GenerationListing {
   readonly created: boolean;
 }
 
-export type RestoreOutcome =
-  | { readonly mode: 'folders'; readonly restored: string; readonly imported: number; readonly skipped: number; readonly folders: string[] }
-  | { readonly mode: 'replace'; readonly restored: string; readonly preRestore: string };
+export type { RestoreOutcome } from '../remote/restore.js';
 
 /** Every operation: its arguments and its result. */
 export interface OpMap {
@@ -238,24 +233,13 @@ const restore: OpImpl<'restore'> = async (ctx, args, emit) => {
   if (!isGenerationId(args.generation)) throw new UserError(`"${args.generation}" is not a generation id (see "backup list")`, 'BAD_GENERATION');
   const unlocked = await unlockWith(ctx, args.address, args.password);
   try {
-    const mailboxId = unlocked.alias.mailboxId;
-    const local = listGenerations(ctx.paths.root, mailboxId).some((g) => g.id === args.generation);
-    if (!local || args.fromRemote) await remotesOf(ctx).fetch(mailboxId, args.generation, args.target ? { target: args.target } : {});
-    if (args.folders?.length) {
-      const totals = await restoreFolders({
-        dataDir: ctx.paths.root,
-        mailboxId,
-        generationId: args.generation,
-        key: unlocked.key,
-        folders: args.folders,
-        target: unlocked.mailbox,
-        onProgress: (p) => emit(p),
-      });
-      return { mode: 'folders', restored: args.generation, imported: totals.imported, skipped: totals.skipped, folders: totals.folders };
-    }
-    // In a server: the 'replacing' event ends the mailbox's sessions (service.ts), the store's handle is closed.
-    const result = await restoreReplace({ dataDir: ctx.paths.root, mailboxId: mailboxId as MailboxId, generationId: args.generation, key: unlocked.key, store: ctx.mailboxes });
-    return { mode: 'replace', restored: result.restored, preRestore: result.preRestore };
+    return await restoreGeneration(ctx, unlocked.alias, unlocked.key, {
+      generationId: args.generation,
+      folders: args.folders,
+      fromRemote: args.fromRemote,
+      target: args.target,
+      onFolders: (p) => emit(p),
+    });
   } finally {
     wipe(unlocked.key);
   }
