@@ -5,7 +5,7 @@ import { runtimeOf } from './runtime.js';
 import { stateOf } from './state.js';
 
 const COMMON = [
-  'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE',
+  'LITERAL+', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE',
   'CONDSTORE', 'QRESYNC', 'QUOTA', 'UTF8=ACCEPT', 'ESEARCH', 'LIST-STATUS',
 ];
 

@@ -3,6 +3,7 @@
 import type { ImapConnection, ImapStreamCommand } from '@zone-eu/wildduck/imap-core/index.js';
 import { isHiddenCommand } from './commands.js';
 import type { ImapLimits } from './runtime.js';
+import type { ReaderCommand } from './reader.js';
 import type { ConnectionState } from './state.js';
 import type { Logger } from '../log.js';
 
@@ -72,9 +73,11 @@ export function guardInput(connection: ImapConnection, state: ConnectionState, l
   let currentTag = '*';
   parser.oncommand = (command: ImapStreamCommand, callback?: (err?: Error | null) => void): void => {
     const next = callback ?? ((): void => undefined);
-    if (dead) return next();
+    // A dropped line that announced a literal is refused (error), so the reader does not wait for its bytes.
+    const drop = (): void => (command.final ? next() : next(new Error('input dropped')));
+    if (dead) return drop();
     if (state.starttlsPending) {
-      if (!connection.secure) return next(); // pipelined plaintext after STARTTLS: never executed
+      if (!connection.secure) return drop(); // pipelined plaintext after STARTTLS: never executed
       state.starttlsPending = false;
     }
     const line = typeof command.value === 'string' ? command.value : String(command.value);
@@ -101,7 +104,21 @@ export function guardInput(connection: ImapConnection, state: ConnectionState, l
       state.literalCount = 0;
     }
     if (command.final) command.value = quoteForParser(line);
-    oncommand(command, callback);
+    if (!(command as ReaderCommand).nonSync) return oncommand(command, callback);
+    // LITERAL+: the client does not wait for imap-core's "+ Go ahead", which it sends synchronously while
+    // accepting the literal; the send() guard below drops it.
+    state.nonSyncLiteral = true;
+    try {
+      oncommand(command, callback);
+    } finally {
+      state.nonSyncLiteral = false;
+    }
+  };
+
+  const send = connection.send.bind(connection);
+  connection.send = (payload: string, done?: () => void): void => {
+    if (state.nonSyncLiteral && payload === '+ Go ahead') return done?.();
+    send(payload, done);
   };
 }
 

@@ -22,6 +22,7 @@ import { folderHooks } from './hooks/folders.js';
 import { messageHooks } from './hooks/messages.js';
 import { selectHooks } from './hooks/select.js';
 import { MailboxNotifier } from './notifier.js';
+import { ImapReader } from './reader.js';
 import { installVanishedNotifications } from './qresync.js';
 import { DEFAULT_LIMITS, setRuntime, type ImapLimits, type ImapRuntime } from './runtime.js';
 import { attachState, isLoopback, stateOf } from './state.js';
@@ -221,6 +222,10 @@ export class ImapServer {
       return;
     }
     connection.loggelf = () => false;
+    // Our reader (LITERAL+) replaces imap-core's IMAPStream before anything is piped into it.
+    const reader = new ImapReader();
+    reader.oncommand = connection._onCommand.bind(connection);
+    connection._parser = reader;
     core.connections.add(connection);
     connection.on('error', (error: unknown) => this.logger.debug({ cid: connection.id, err: errorSummary(error) }, 'IMAP connection error'));
     const state = attachState(connection, ip, isLoopback(ip) && this.config.plaintextLoginOnLoopback !== false);

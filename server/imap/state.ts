@@ -53,6 +53,8 @@ export interface ConnectionState {
   starttlsPending: boolean;
   /** Literals seen in the command being read (reset at its last line). */
   literalCount: number;
+  /** A non-synchronizing literal (LITERAL+) is being handed to imap-core: its "+ Go ahead" is not sent. */
+  nonSyncLiteral: boolean;
   /** Bytes the client sent compressed / we inflated (COMPRESS=DEFLATE bomb guard). */
   compressedIn: number;
   inflatedIn: number;
@@ -72,6 +74,7 @@ export function attachState(connection: ImapConnection, ip: string, loopback: bo
     current: null,
     starttlsPending: false,
     literalCount: 0,
+    nonSyncLiteral: false,
     compressedIn: 0,
     inflatedIn: 0,
     openedAt: Date.now(),

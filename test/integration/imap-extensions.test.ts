@@ -252,3 +252,55 @@ describe('FETCH without parsed structures', () => {
     r.close();
   });
 });
+
+describe('LITERAL+ (RFC 7888)', () => {
+  it('accepts non-synchronizing literals without a continuation, in LOGIN, APPEND and SEARCH', async () => {
+    const r = await RawImap.connect(fx.port);
+    assert.match((await r.command('CAPABILITY')).lines.join(' '), / LITERAL\+ /);
+    const address = Buffer.from(user.address);
+    const password = Buffer.from(user.password);
+    r.write(`a1 LOGIN {${address.length}+}\r\n${user.address} {${password.length}+}\r\n${user.password}\r\n`);
+    const login = await r.until('a1');
+    assert.match(login.tagged, /^a1 OK/);
+    assert.ok(!login.lines.some((l) => l.startsWith('+')), 'no continuation request');
+    const message = generateCorpus(1, 25)[0]!.raw;
+    r.write(Buffer.concat([Buffer.from(`a2 APPEND INBOX (\\Flagged) {${message.length}+}\r\n`), message, Buffer.from('\r\n')]));
+    const appended = await r.readLine();
+    assert.match(appended, /^a2 OK \[APPENDUID \d+ (\d+)\]/, 'no "+ Go ahead" before the tagged reply');
+    const uid = /APPENDUID \d+ (\d+)/.exec(appended)![1];
+    await r.command('EXAMINE INBOX');
+    r.write(`a3 UID SEARCH BODY {8+}\r\n${generateCorpus(1, 25)[0]!.token} FLAGGED\r\n`);
+    assert.equal(await r.readLine(), `* SEARCH ${uid}`);
+    assert.match(await r.readLine(), /^a3 OK/);
+    const fetched = await r.command(`UID FETCH ${uid} (BODY.PEEK[])`);
+    assert.ok(fetched.lines[0]?.includes(message.toString('binary')), 'stored byte for byte');
+    r.close();
+  });
+
+  it('a refused non-synchronizing literal is read and dropped: its bytes never run as commands', async () => {
+    const r = await RawImap.connect(fx.port);
+    // Before login literals are limited to 1 KiB; this one carries command lines.
+    const smuggled = `x1 CAPABILITY\r\n`.repeat(200);
+    r.write(`a1 LOGIN {${smuggled.length}+}\r\n${smuggled} {3+}\r\nabc\r\n`);
+    assert.match(await r.readLine(), /^a1 BAD/);
+    const noop = await r.command('NOOP');
+    assert.match(noop.tagged, /^t1 OK/);
+    assert.deepEqual(noop.lines, [], 'no smuggled CAPABILITY ran');
+    assert.match((await r.command(`LOGIN "${user.address}" "${user.password}"`)).tagged, /^t2 OK/);
+    // Over the APPENDLIMIT (50 MiB here): NO [TOOBIG] without waiting for the bytes the client sends anyway.
+    r.write(`a2 APPEND INBOX {${60 * 1024 * 1024}+}\r\n`);
+    assert.match(await r.readLine(), /^a2 NO \[TOOBIG\]/);
+    r.close();
+    const again = await RawImap.connect(fx.port);
+    const stuffed = `y1 DELETE INBOX\r\ny2 LOGOUT\r\n`;
+    assert.match((await again.command(`LOGIN "${user.address}" "${user.password}"`)).tagged, /OK/);
+    // A non-APPEND literal over imap-core's 1 KiB bound, followed by the rest of the refused command.
+    again.write(`a3 SEARCH BODY {${2048}+}\r\n${stuffed.padEnd(2048, 'z')} SUBJECT {4+}\r\nabcd\r\n`);
+    assert.match(await again.readLine(), /^a3 (NO|BAD)/);
+    const after = await again.command('NOOP');
+    assert.match(after.tagged, /^t2 OK/, 'the connection reads on after the dropped bytes');
+    assert.ok(!after.lines.some((l) => /^y\d/.test(l)), after.lines.join('\n'));
+    assert.match((await again.command('STATUS INBOX (MESSAGES)')).tagged, /^t3 OK/, 'nothing inside the literal ran');
+    again.close();
+  });
+});
