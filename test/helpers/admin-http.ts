@@ -119,13 +119,3 @@ export async function startAdminOnly(extraEnv: NodeJS.ProcessEnv = {}, dataDir?:
   };
 }
 
-/** Every regular file under dir (recursively). */
-export function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...filesUnder(full));
-    else if (entry.isFile()) out.push(full);
-  }
-  return out;
-}

@@ -1,5 +1,5 @@
 // Test scaffolding for the mailbox store: a temp data dir, a store over it, fresh mailbox ids and keys.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -33,22 +33,6 @@ export function storeFixture(options: MailboxStoreOptions = {}): StoreFixture {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/** Every regular file under dir, recursively. */
-export function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
-    else if (statSync(p).isFile()) out.push(p); // not control.sock (a socket cannot be read)
-  }
-  return out;
-}
-
-/** Concatenated bytes of every file under dir (for privacy assertions). */
-export function bytesUnder(dir: string): { file: string; bytes: Buffer }[] {
-  return filesUnder(dir).map((file) => ({ file, bytes: readFileSync(file) }));
 }
 
 /** A small CRLF message. */

@@ -62,21 +62,3 @@ export async function startSendingApp(options: SendingAppOptions): Promise<Sendi
   };
 }
 
-/** Every file under dir (recursively). */
-export function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...filesUnder(p));
-    else if (entry.isFile()) out.push(p); // not control.sock (a socket cannot be read)
-  }
-  return out;
-}
-
-/** Files under dir containing any of the needles (as raw bytes). */
-export function filesContaining(dir: string, needles: readonly string[]): string[] {
-  return filesUnder(dir).filter((file) => {
-    const bytes = fs.readFileSync(file);
-    return needles.some((n) => bytes.includes(n));
-  });
-}

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { findRclone } from '../../server/remote/index.js';
 import { startS3rver, type S3rver } from './remote-fixture.js';
-import { plaintextFound } from './backup-fixture.js';
+import { findPlaintext } from '../helpers/privacy.js';
 
 const bin = fileURLToPath(new URL('../../bin/sealpost', import.meta.url));
 const data = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-'));
@@ -54,7 +54,7 @@ test('import, backup, list, restore a folder and push to a remote from the comma
   assert.deepEqual(Object.keys(list[0]!).slice(0, 6), ['id', 'time', 'size', 'sha256', 'verified', 'location']);
   assert.deepEqual({ verified: list[0]!.verified, location: list[0]!.location }, { verified: true, location: 'local' });
   const generation = String(list[0]!.id);
-  assert.deepEqual(plaintextFound(path.join(data, 'backups'), ['zqcli01', 'zqcli02', 'alice@example.test']), []);
+  assert.deepEqual(findPlaintext(path.join(data, 'backups'), ['zqcli01', 'zqcli02', 'alice@example.test']), []);
 
   const restored = JSON.parse((await ok(['restore', 'alice@example.test', generation, '--folder', 'Projects', '--json', '--password-stdin'], pw)).trim().split('\n').at(-1)!) as Record<string, unknown>;
   assert.deepEqual({ imported: restored.imported, skipped: restored.skipped }, { imported: 0, skipped: 2 }, 'nothing was lost, nothing doubled');

@@ -57,31 +57,6 @@ export async function mailboxFixture(options: { inbox?: number; archive?: number
   return fixture;
 }
 
-/** Every file under `root` (recursively). */
-export function filesUnder(root: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    if (!fs.existsSync(d)) return;
-    for (const name of fs.readdirSync(d)) {
-      const p = path.join(d, name);
-      if (fs.statSync(p).isDirectory()) walk(p);
-      else if (fs.statSync(p).isFile()) out.push(p); // not control.sock (a socket cannot be read)
-    }
-  };
-  walk(root);
-  return out;
-}
-
-/** Which needles (body tokens, subjects, addresses) occur as bytes in any file under root; [] = none. */
-export function plaintextFound(root: string, needles: readonly string[]): string[] {
-  const found: string[] = [];
-  for (const file of filesUnder(root)) {
-    const bytes = fs.readFileSync(file);
-    for (const n of needles) if (bytes.includes(Buffer.from(n, 'utf8'))) found.push(`${path.relative(root, file)}: ${n}`);
-  }
-  return found;
-}
-
 /** Needles that would betray plaintext: tokens (in base64/QP bodies too? tokens are in plain text parts), addresses. */
 export function needlesOf(corpus: readonly CorpusMessage[]): string[] {
   return corpus.flatMap((m) => [m.token, m.from, m.messageId]);

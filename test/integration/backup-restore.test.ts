@@ -9,7 +9,8 @@ import { openMailboxStore } from '../../server/mailbox/index.js';
 import { snapshotMailbox, restoreReplace, restoreFolders, listGenerations, backupEvents, type RestoreStep } from '../../server/backup/index.js';
 import { backupPaths } from '../../server/backup/paths.js';
 import { generateCorpus } from '../helpers/corpus.js';
-import { mailboxFixture, folderBytes, plaintextFound, needlesOf } from './backup-fixture.js';
+import { mailboxFixture, folderBytes, needlesOf } from './backup-fixture.js';
+import { findPlaintext } from '../helpers/privacy.js';
 
 test('restore replaces the mailbox with a generation and keeps what it replaced', async () => {
   const fx = await mailboxFixture({ inbox: 8, archive: 4 });
@@ -40,7 +41,7 @@ test('restore replaces the mailbox with a generation and keeps what it replaced'
     const { withReadonlyCopy } = await import('../../server/backup/index.js');
     const preInbox = await withReadonlyCopy(fx.dir, backupPaths(fx.dir).generation(fx.id, result.preRestore), fx.key, (mb) => folderBytes(mb, 'INBOX'));
     assert.equal(preInbox.length, 11);
-    assert.deepEqual(plaintextFound(backupPaths(fx.dir).layout.backupsDir, needlesOf(fx.corpus)), []);
+    assert.deepEqual(findPlaintext(backupPaths(fx.dir).layout.backupsDir, needlesOf(fx.corpus)), []);
   } finally {
     await fx.cleanup();
   }

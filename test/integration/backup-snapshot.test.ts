@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import { snapshotMailbox, listGenerations, pruneGenerations, verifyGeneration, withReadonlyCopy } from '../../server/backup/index.js';
 import { backupPaths } from '../../server/backup/paths.js';
 import { generateCorpus } from '../helpers/corpus.js';
-import { mailboxFixture, plaintextFound, needlesOf, folderBytes } from './backup-fixture.js';
+import { mailboxFixture, needlesOf, folderBytes } from './backup-fixture.js';
+import { findPlaintext } from '../helpers/privacy.js';
 
 test('a snapshot taken while messages are being appended is consistent and no append is lost', async () => {
   const fx = await mailboxFixture({ inbox: 10, archive: 0 });
@@ -39,7 +40,7 @@ test('a snapshot taken while messages are being appended is consistent and no ap
     assert.equal(live.length, 70, 'every append is in the live mailbox');
     const gens = listGenerations(fx.dir, fx.id);
     assert.ok(gens.every((g) => g.verifiedWithKey && g.sourceSchemaVersion !== null));
-    assert.deepEqual(plaintextFound(backupPaths(fx.dir).layout.backupsDir, needlesOf([...fx.corpus, ...extra])), []);
+    assert.deepEqual(findPlaintext(backupPaths(fx.dir).layout.backupsDir, needlesOf([...fx.corpus, ...extra])), []);
   } finally {
     await fx.cleanup();
   }
@@ -59,7 +60,7 @@ test('a locked mailbox is backed up without its password, still encrypted, and d
 
     const file = backupPaths(fx.dir).generation(fx.id, first.generation.id);
     assert.notEqual(fs.readFileSync(file).subarray(0, 15).toString('latin1'), 'SQLite format 3', 'no readable SQLite header');
-    assert.deepEqual(plaintextFound(backupPaths(fx.dir).layout.backupsDir, needlesOf(fx.corpus)), []);
+    assert.deepEqual(findPlaintext(backupPaths(fx.dir).layout.backupsDir, needlesOf(fx.corpus)), []);
     // The owner's password (key) still opens it, with every message.
     const inbox = await withReadonlyCopy(fx.dir, file, fx.key, (mb) => folderBytes(mb, 'INBOX'));
     assert.equal(inbox.length, 12);

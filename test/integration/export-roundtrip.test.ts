@@ -8,7 +8,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3-multiple-ciphers';
 import { exportMbox, exportEml, exportSqlite, importArchive } from '../../server/backup/index.js';
 import type { MailboxId } from '../../server/mailbox/types.js';
-import { mailboxFixture, folderBytes, plaintextFound, needlesOf, type MailboxFixture } from './backup-fixture.js';
+import { mailboxFixture, folderBytes, needlesOf, type MailboxFixture } from './backup-fixture.js';
+import { findPlaintext } from '../helpers/privacy.js';
 
 async function freshTarget(fx: MailboxFixture) {
   const id = randomUUID() as MailboxId;
@@ -101,8 +102,8 @@ test('sqlite export opens with the alias password (PRAGMA key), holds no plainte
     const password = "correct horse 'battery' staple";
     const out = path.join(fx.dir, 'export.sqlite');
     await exportSqlite({ dataDir: fx.dir, mailboxId: fx.id, key: fx.key, password, out });
-    assert.deepEqual(plaintextFound(fx.dir, needlesOf(fx.corpus)).filter((f) => !f.startsWith('mailboxes')), []);
-    assert.deepEqual(plaintextFound(path.dirname(out), needlesOf(fx.corpus)).filter((f) => f.startsWith('export')), []);
+    assert.deepEqual(findPlaintext(fx.dir, needlesOf(fx.corpus), { exclude: (file) => file.startsWith('mailboxes') }), []);
+    assert.deepEqual(findPlaintext(path.dirname(out), needlesOf(fx.corpus), { exclude: (file) => !file.startsWith('export') }), []);
 
     // What a user does in DB Browser for SQLite (SQLCipher/sqlite3mc build) or SQLiteStudio: cipher chacha20, key = password.
     const db = new Database(out, { readonly: true, fileMustExist: true });

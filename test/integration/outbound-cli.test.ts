@@ -9,7 +9,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
-import { filesContaining } from '../helpers/sending.js';
+import { findPlaintext } from '../helpers/privacy.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/sealpost');
 
@@ -46,7 +46,7 @@ test('domain dkim, relay set/test and outbound status from the command line', as
     assert.match(ok.stdout, /logged in/);
     const status = await cli(env, ['outbound', 'status']);
     assert.match(status.stdout, new RegExp(`via relay 127\\.0\\.0\\.1:${sink.port}`));
-    assert.deepEqual(filesContaining(dir, ['Relay-Secret-77']), [], 'the relay password is not on disk in plaintext');
+    assert.deepEqual(findPlaintext(dir, ['Relay-Secret-77']), [], 'the relay password is not on disk in plaintext');
     // (a refused login, relay clear and the other subcommands are covered in-process by test/unit/outbound-queue)
   } finally {
     await sink.close();

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { generateCorpus, type CorpusMessage } from '../helpers/corpus.js';
-import { startSendingApp, filesContaining, TEST_PASSWORD, type SendingApp } from '../helpers/sending.js';
+import { startSendingApp, TEST_PASSWORD, type SendingApp } from '../helpers/sending.js';
+import { findPlaintext } from '../helpers/privacy.js';
 import { POP3_DELETE_TO_TRASH_SETTING } from '../../server/pop3/index.js';
 
 const run = promisify(execFile);
@@ -218,7 +219,7 @@ print(json.dumps({"n0": n0, "u": u, "listed": listed, "l1": l1, "stat": stat, "n
 
   test('nothing readable in the data dir', () => {
     const needles = [ALICE, ...corpus.slice(0, 5).map((m) => m.token), corpus[0]?.subject ?? 'x'];
-    const leaks = filesContaining(app.dir, needles).map((f) => path.relative(app.dir, f));
+    const leaks = findPlaintext(app.dir, needles);
     assert.deepEqual(leaks, []);
   });
 });

@@ -12,7 +12,8 @@ import { Remotes, RemoteError, findRclone } from '../../server/remote/index.js';
 import { snapshotMailbox, listGenerations, restoreReplace } from '../../server/backup/index.js';
 import { backupPaths } from '../../server/backup/paths.js';
 import { generateCorpus } from '../helpers/corpus.js';
-import { mailboxFixture, plaintextFound, needlesOf, folderBytes, filesUnder, type MailboxFixture } from './backup-fixture.js';
+import { mailboxFixture, needlesOf, folderBytes, type MailboxFixture } from './backup-fixture.js';
+import { findPlaintext, regularFilesUnder } from '../helpers/privacy.js';
 import { startS3rver, type S3rver } from './remote-fixture.js';
 
 const rclone = findRclone();
@@ -57,9 +58,9 @@ test('push, list and restore a mailbox through rclone (R2 target on s3rver); obj
     assert.ok(listed.every((g) => g.location === 'remote:r2' && g.verified));
 
     // Object names carry the mailbox uuid, never the address; no object holds plaintext mail.
-    const objects = filesUnder(s3.dataDir).map((f) => path.relative(s3.dataDir, f));
+    const objects = regularFilesUnder(s3.dataDir).map((f) => path.relative(s3.dataDir, f));
     assert.ok(objects.some((o) => o.includes(fx.id)), 'objects are under the mailbox uuid');
-    assert.deepEqual(plaintextFound(s3.dataDir, needlesOf(fx.corpus)), []);
+    assert.deepEqual(findPlaintext(s3.dataDir, needlesOf(fx.corpus)), []);
 
     // Lose the local backups, fetch g1 from the remote, restore it.
     fs.rmSync(backupPaths(fx.dir).dir(fx.id), { recursive: true });

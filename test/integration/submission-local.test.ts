@@ -5,27 +5,16 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import nodemailer from 'nodemailer';
 import { verifyWebhookSignature } from '../../server/smtp/webhooks/payload.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { startSendingApp, TEST_PASSWORD, type SendingApp } from '../helpers/sending.js';
+import { findPlaintext } from '../helpers/privacy.js';
 
 const ALICE = 'alice@sender.test';
 const BOB = 'bob@sender.test';
 const FULL = 'full@sender.test';
-
-/** Regular files under dir containing any needle (sockets such as control.sock are skipped). */
-function filesContaining(dir: string, needles: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...filesContaining(p, needles));
-    else if (entry.isFile() && needles.some((n) => fs.readFileSync(p).includes(n))) out.push(p);
-  }
-  return out;
-}
 
 describe('submission to local recipients', () => {
   let dns: TestDnsServer;
@@ -122,7 +111,7 @@ describe('submission to local recipients', () => {
   });
 
   test('no text or address in plaintext in the data dir (webhook jobs included)', () => {
-    const leaks = filesContaining(app.dir, [BOB, 'bob.elsewhere@remote.test', 'zq444444', 'Local with rules']);
-    assert.deepEqual(leaks.map((f) => path.relative(app.dir, f)), []);
+    const leaks = findPlaintext(app.dir, [BOB, 'bob.elsewhere@remote.test', 'zq444444', 'Local with rules']);
+    assert.deepEqual(leaks, []);
   });
 });

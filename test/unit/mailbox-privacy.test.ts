@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { storeFixture, bytesUnder } from '../helpers/mailbox.js';
+import { storeFixture } from '../helpers/mailbox.js';
+import { findPlaintext, regularFilesUnder } from '../helpers/privacy.js';
 import { generateCorpus, type CorpusMessage } from '../helpers/corpus.js';
 import type { MailboxStoreOptions } from '../../server/mailbox/index.js';
 
@@ -20,14 +21,6 @@ function secretsOf(messages: readonly CorpusMessage[]): string[] {
   return [...out];
 }
 
-function leaks(dataDir: string, secrets: readonly string[]): string[] {
-  const found: string[] = [];
-  for (const { file, bytes } of bytesUnder(dataDir)) {
-    for (const s of secrets) if (bytes.includes(Buffer.from(s, 'utf8'))) found.push(`${s} in ${file.slice(dataDir.length)}`);
-  }
-  return found;
-}
-
 async function fill(options: MailboxStoreOptions): Promise<{ leaksOpen: string[]; leaksClosed: string[]; leaksRekeyed: string[]; files: string[] }> {
   const fx = storeFixture(options);
   try {
@@ -35,14 +28,14 @@ async function fill(options: MailboxStoreOptions): Promise<{ leaksOpen: string[]
     for (const m of corpus) await mailbox.append('INBOX', m.raw, { flags: ['$Secretkeyword'] });
     mailbox.copy('INBOX', [[1, 10]], 'Archive');
     const secrets = secretsOf(corpus);
-    const leaksOpen = leaks(fx.dataDir, secrets); // WAL present and unchekpointed
-    const files = bytesUnder(fx.dataDir).map((f) => f.file.slice(fx.dataDir.length));
+    const leaksOpen = findPlaintext(fx.dataDir, secrets); // WAL present and unchekpointed
+    const files = regularFilesUnder(fx.dataDir).map((f) => f.slice(fx.dataDir.length));
     await fx.store.close(id);
-    const leaksClosed = leaks(fx.dataDir, secrets);
+    const leaksClosed = findPlaintext(fx.dataDir, secrets);
     let leaksRekeyed: string[] = [];
     if (options.unencryptedForBenchmarks !== true) {
       await fx.store.rekey(id, key, randomBytes(32));
-      leaksRekeyed = leaks(fx.dataDir, secrets);
+      leaksRekeyed = findPlaintext(fx.dataDir, secrets);
     }
     return { leaksOpen, leaksClosed, leaksRekeyed, files };
   } finally {
