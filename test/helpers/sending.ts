@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { startApp, type RunningApp } from '../../server/app.js';
-import { LISTENER_NAMES, PORT_SOURCES, type ListenerName } from '../../server/config/index.js';
+import type { ListenerName } from '../../server/config/index.js';
 import type { KdfParams } from '../../server/crypto/index.js';
 import { silentLogger } from '../../server/log.js';
-import { freePorts } from './ports.js';
+import { freePorts, listenerPort, listenerPortsEnv } from './ports.js';
 
 /** Fast argon2id parameters for tests only (production uses DEFAULT_KDF). */
 export const TEST_KDF: KdfParams = Object.freeze({ algorithm: 'argon2id', memoryKiB: 256, iterations: 1, parallelism: 1 });
@@ -45,19 +45,14 @@ export async function startSendingApp(options: SendingAppOptions): Promise<Sendi
     SEALPOST_HOSTNAME: 'mail.sender.test',
     SEALPOST_LOG_LEVEL: 'silent',
   };
-  for (const name of LISTENER_NAMES) env[PORT_SOURCES[name].env] = '0';
-  options.listeners.forEach((name, i) => (env[PORT_SOURCES[name].env] = String(ports[i])));
+  Object.assign(env, listenerPortsEnv(options.listeners, ports));
   Object.assign(env, options.env ?? {});
   const running = await startApp({ env }, { logger: silentLogger(), kdf: TEST_KDF });
   return {
     dir,
     env,
     running,
-    port: (name) => {
-      const l = running.listeners.find((x) => x.name === name);
-      if (!l) throw new Error(`listener ${name} is not open`);
-      return l.port;
-    },
+    port: (name) => listenerPort(running, name),
     stop: () => running.stop(),
   };
 }

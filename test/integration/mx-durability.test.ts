@@ -13,11 +13,10 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3-multiple-ciphers';
 import nodemailer from 'nodemailer';
 import { closeContext, openContext } from '../../server/app.js';
-import { LISTENER_NAMES, PORT_SOURCES } from '../../server/config/index.js';
 import { deriveAliasKeys } from '../../server/crypto/index.js';
 import { silentLogger } from '../../server/log.js';
 import { queueFileKey } from '../../server/queue/index.js';
-import { freePorts } from '../helpers/ports.js';
+import { freePorts, listenerPortsEnv } from '../helpers/ports.js';
 import { LOCAL_DOMAIN, PASSWORD, TEST_KDF, message } from './mx-fixture.js';
 
 const BIN = fileURLToPath(new URL('../../bin/sealpost', import.meta.url));
@@ -73,9 +72,7 @@ test('SIGKILL mid-stream: every 250-acknowledged message is stored exactly once;
     // Sender authentication needs DNS; this test is about storage, so it runs without it.
     SEALPOST_SMTP_AUTH_CHECKS: 'off',
   };
-  for (const name of LISTENER_NAMES) env[PORT_SOURCES[name].env] = '0';
-  env.SEALPOST_SMTP_PORT = String(smtpPort);
-  env.SEALPOST_SUBMISSION_PORT = String(submissionPort);
+  Object.assign(env, listenerPortsEnv(['smtp', 'submission'], [smtpPort, submissionPort]));
   let child: ChildProcess | null = null;
   try {
     // Set up two aliases with a cheap KDF (the server reads KDF params per alias from the directory).

@@ -12,11 +12,11 @@ import { pino } from 'pino';
 import nodemailer from 'nodemailer';
 import { dkimSign } from 'mailauth';
 import { startApp, type RunningApp } from '../../server/app.js';
-import { LISTENER_NAMES, PORT_SOURCES, type ListenerName } from '../../server/config/index.js';
+import type { ListenerName } from '../../server/config/index.js';
 import type { KdfParams } from '../../server/crypto/index.js';
 import { REDACT_PATHS } from '../../server/log.js';
 import { startDnsServer, type DnsRecords, type TestDnsServer } from '../helpers/dns-server.js';
-import { freePorts } from '../helpers/ports.js';
+import { freePorts, listenerPort, listenerPortsEnv } from '../helpers/ports.js';
 
 export const TEST_KDF: KdfParams = Object.freeze({ algorithm: 'argon2id', memoryKiB: 256, iterations: 1, parallelism: 1 });
 export const LOCAL_DOMAIN = 'sealpost.test';
@@ -93,8 +93,7 @@ export async function startMxApp(options: MxAppOptions): Promise<MxApp> {
     SEALPOST_DNS_SERVERS: dns.address,
     SEALPOST_DNS_TIMEOUT_MS: '2000',
   };
-  for (const name of LISTENER_NAMES) env[PORT_SOURCES[name].env] = '0';
-  listeners.forEach((name, i) => (env[PORT_SOURCES[name].env] = String(ports[i])));
+  Object.assign(env, listenerPortsEnv(listeners, ports));
   Object.assign(env, options.env ?? {});
   const logs: string[] = [];
   const sink = new Writable({
@@ -111,11 +110,7 @@ export async function startMxApp(options: MxAppOptions): Promise<MxApp> {
     running,
     dns,
     logs,
-    port: (name) => {
-      const l = running.listeners.find((x) => x.name === name);
-      if (!l) throw new Error(`listener ${name} is not open`);
-      return l.port;
-    },
+    port: (name) => listenerPort(running, name),
     stop: async () => {
       await running.stop();
       await dns.close();

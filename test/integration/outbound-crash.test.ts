@@ -15,7 +15,7 @@ import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { OutboundQueue } from '../../server/smtp/outbound/index.js';
 import { createResolver } from '../../server/smtp/dns.js';
 import { silentLogger } from '../../server/log.js';
-import { LISTENER_NAMES, PORT_SOURCES } from '../../server/config/index.js';
+import { listenerPortsEnv } from '../helpers/ports.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/sealpost');
 const COUNT = 200;
@@ -54,7 +54,7 @@ test('kill -9 during a 200-message outbound burst loses nothing and duplicates a
     SEALPOST_OUTBOUND_RETRY_BASE_MS: '100',
     SEALPOST_OUTBOUND_POLL_MS: '50',
   };
-  for (const name of LISTENER_NAMES) env[PORT_SOURCES[name].env] = '0';
+  Object.assign(env, listenerPortsEnv());
   const children: ChildProcess[] = [];
   const serve = (): ChildProcess => {
     const child = spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
