@@ -5,7 +5,8 @@
 // otherwise it falls back to tsx on the sources, so a stale or missing build is never run.
 //   node scripts/build-server.mjs            build
 //   node scripts/build-server.mjs --if-stale build only when missing or stale (pretest)
-//   node scripts/build-server.mjs --prepare  like --if-stale, and never fail (npm `prepare` after install)
+//   node scripts/build-server.mjs --prepare  like --if-stale, and never fail (npm `prepare` after install, `pretest`):
+//                                            a tree that does not bundle (an unresolved import) still runs through tsx
 //
 // Layout traps (why dist/server/ and these names):
 //  - Sources find files two levels up from server/<area>/ (`../../package.json`, `../../renderer/dist`,
