@@ -8,6 +8,7 @@ import { ImapFlow } from 'imapflow';
 import { generateCorpus } from '../helpers/corpus.js';
 import { RawImap } from '../helpers/imap-raw.js';
 import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
+import { findPlaintext } from '../helpers/privacy.js';
 import { run } from '../helpers/run.js';
 
 let fx: ImapFixture;
@@ -302,5 +303,12 @@ describe('LITERAL+ (RFC 7888)', () => {
     assert.ok(!after.lines.some((l) => /^y\d/.test(l)), after.lines.join('\n'));
     assert.match((await again.command('STATUS INBOX (MESSAGES)')).tagged, /^t3 OK/, 'nothing inside the literal ran');
     again.close();
+  });
+});
+
+describe('privacy', () => {
+  it('no subject, body word, address or password of these tests is in the data dir or the log in plaintext', () => {
+    const needles = ['Grüße aus Köln', 'zqutf801', 'Jürgen Müller', user.address, user.password, 'Projects/Alpha', 'Status/Child'];
+    assert.deepEqual(findPlaintext(fx.dataDir, needles, { logs: fx.logs, exclude: (file) => file.endsWith('.pem') }), []);
   });
 });

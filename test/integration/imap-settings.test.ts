@@ -16,6 +16,7 @@ import { imapLimitsFromEnv } from '../../server/imap/index.js';
 import { RawImap } from '../helpers/imap-raw.js';
 import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
 import { freePorts } from '../helpers/ports.js';
+import { findPlaintext } from '../helpers/privacy.js';
 import { run } from '../helpers/run.js';
 import { runCli, startServe, tempDataDir, type ServeProcess } from '../helpers/sealpost-cli.js';
 
@@ -203,5 +204,7 @@ describe('limits and revocation in a running IMAP server', () => {
 
     assert.match((await bobSession.command('NOOP')).tagged, /OK/, "another alias's session is untouched");
     bobSession.close();
+    const needles = [alice.address, alice.password, next, bob.address, bob.password];
+    assert.deepEqual(findPlaintext(fx.dataDir, needles, { logs: fx.logs, exclude: (file) => file.endsWith('.pem') }), []);
   });
 });
