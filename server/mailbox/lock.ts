@@ -7,12 +7,11 @@
 //  - the backup lock   backups/<uuid>/.lock: serialises snapshot / retention / restore / push on the manifest.
 // Trap: a lock file is advisory. Anything that opens mailbox files without asking isLocked can still race a
 // restore; the store's open() is the one place that must ask. Locks are not re-entrant, within a process too.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { MailboxLocked } from './errors.js';
 
-/** A lock file with no readable owner is being written right now (or is garbage once older than this). */
-const HALF_WRITTEN_GRACE_MS = 10_000;
 /** How often a waiting acquire looks again. */
 const POLL_MS = 50;
 
@@ -50,19 +49,12 @@ function readOwner(lockFile: string): LockOwner | null {
   }
 }
 
-function youngerThan(file: string, ms: number): boolean {
-  try {
-    return Date.now() - statSync(file).mtimeMs < ms;
-  } catch {
-    return false;
-  }
-}
-
 /** True while a live process — this one included (a backup copy, restore or re-key running here) — holds the lock. */
 export function isLocked(lockFile: string): boolean {
   if (heldHere.has(resolve(lockFile))) return true;
   const owner = readOwner(lockFile);
-  if (owner === null) return youngerThan(lockFile, HALF_WRITTEN_GRACE_MS); // being written right now, or garbage
+  // Lock files appear complete (written aside, then hard-linked into place), so no readable owner = garbage.
+  if (owner === null) return false;
   return pidAlive(owner.pid);
 }
 
@@ -73,12 +65,20 @@ function tryLock(lockFile: string, purpose: string): HeldLock | null {
   mkdirSync(dirname(lockFile), { recursive: true, mode: 0o700 });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const fd = openSync(lockFile, 'wx', 0o600);
+      // Write the owner aside and hard-link it into place: link() fails with EEXIST like O_EXCL, and a kill
+      // can never leave a half-written lock file that others would have to wait out.
+      const aside = `${lockFile}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+      const fd = openSync(aside, 'wx', 0o600);
       try {
         writeSync(fd, JSON.stringify({ pid: process.pid, purpose, since: new Date().toISOString() }));
         fsyncSync(fd);
       } finally {
         closeSync(fd);
+      }
+      try {
+        linkSync(aside, lockFile);
+      } finally {
+        rmSync(aside, { force: true });
       }
       heldHere.add(key);
       let released = false;
