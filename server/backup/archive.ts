@@ -6,7 +6,7 @@ import { UserError } from '../config/index.js';
 import type { Mailbox } from '../mailbox/types.js';
 import { WrongKey } from '../mailbox/errors.js';
 import { backupPaths, assertMailboxId } from './paths.js';
-import { ensureDir, removeIfExists } from './fsutil.js';
+import { ensureDir, removeIfExists } from '../fsutil.js';
 import { inWorker } from './worker.js';
 import { MboxWriter, readMbox, type MboxMessage } from './mbox.js';
 import { writeEmlZip, readEmlZip, countEmlInZip, type ZipSource } from './eml.js';

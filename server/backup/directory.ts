@@ -11,7 +11,7 @@ import { backupPaths, generationIdOf, backupLockFile } from './paths.js';
 import { readManifest, updateManifest, newestGeneration, type Generation, type GenerationKind } from './manifest.js';
 import { withLock } from '../mailbox/index.js';
 import { generationsToPrune, DEFAULT_RETENTION, type RetentionPolicy } from './retention.js';
-import { ensureDir, fsyncDir, removeIfExists } from './fsutil.js';
+import { ensureDir, fsyncDir, removeIfExists } from '../fsutil.js';
 import { inWorker } from './worker.js';
 
 /** The id used in place of a mailbox uuid for the directory's generations (locally and on remotes). */

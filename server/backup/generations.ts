@@ -5,7 +5,7 @@ import { backupPaths, assertMailboxId, isGenerationId, backupLockFile } from './
 import { readManifest, updateManifest, type Generation } from './manifest.js';
 import { withLock } from '../mailbox/index.js';
 import { generationsToPrune, DEFAULT_RETENTION, type RetentionPolicy } from './retention.js';
-import { removeIfExists } from './fsutil.js';
+import { removeIfExists } from '../fsutil.js';
 import { inWorker } from './worker.js';
 
 /** What `backup list --json` prints for one generation. */

@@ -1,7 +1,7 @@
 // The per-mailbox manifest: every local generation with its size, SHA-256 and how it was verified.
 import fs from 'node:fs';
 import { backupPaths } from './paths.js';
-import { ensureDir, writeFileAtomic } from './fsutil.js';
+import { ensureDir, writeFileAtomic } from '../fsutil.js';
 
 export type GenerationKind = 'scheduled' | 'manual' | 'pre-restore';
 

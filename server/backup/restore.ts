@@ -10,7 +10,7 @@ import { UserError } from '../config/index.js';
 import { backupPaths, assertMailboxId, generationIdOf, backupLockFile } from './paths.js';
 import { readManifest, updateManifest, newestGeneration, type Generation } from './manifest.js';
 import { acquireLockWaiting, mailboxLockFile, openByAnotherProcess, withLock } from '../mailbox/index.js';
-import { ensureDir, fileSize, fsyncDir, fsyncFile, removeIfExists } from './fsutil.js';
+import { ensureDir, fileSize, fsyncDir, fsyncFile, removeIfExists } from '../fsutil.js';
 import { findGeneration } from './generations.js';
 import { inWorker } from './worker.js';
 import { emitSafely } from './events.js';

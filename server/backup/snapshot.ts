@@ -8,7 +8,7 @@ import { UserError } from '../config/index.js';
 import { backupPaths, generationIdOf, assertMailboxId, backupLockFile } from './paths.js';
 import { readManifest, updateManifest, newestGeneration, type Generation, type GenerationKind, type SidecarFile } from './manifest.js';
 import { acquireLockWaiting, mailboxLockFile, openByAnotherProcess, withLock } from '../mailbox/index.js';
-import { ensureDir, fsyncDir, removeIfExists, fileSize } from './fsutil.js';
+import { ensureDir, fsyncDir, removeIfExists, fileSize } from '../fsutil.js';
 import { inWorker } from './worker.js';
 
 export interface SnapshotOptions {

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { createHash, createHmac } from 'node:crypto';
 import { openWithRawKey, openWithPassphrase, quickCheck, schemaVersion, type SqliteDb } from './sqlite.js';
-import { fsyncFile } from './fsutil.js';
+import { fsyncFile } from '../fsutil.js';
 
 export type WorkerRequest =
   | { readonly op: 'vacuum'; readonly source: string; readonly key: Uint8Array; readonly target: string }

@@ -9,7 +9,7 @@ import { UserError } from '../config/index.js';
 import type { DataLayout } from '../config/index.js';
 import { DIRECTORY_BACKUP_ID, installDirectoryGeneration } from '../backup/directory.js';
 import { backupPaths } from '../backup/paths.js';
-import { ensureDir, fsyncDir } from '../backup/fsutil.js';
+import { ensureDir, fsyncDir } from '../fsutil.js';
 import { inWorker } from '../backup/worker.js';
 import { WrongKey } from '../mailbox/errors.js';
 import { remotesOf, type RemoteTarget } from '../remote/index.js';

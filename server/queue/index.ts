@@ -6,6 +6,7 @@ import path from 'node:path';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { SealError, seal, unseal, wipe } from '../crypto/index.js';
+import { fsyncDir } from '../fsutil.js';
 // A leaf module (no mailbox dependencies): the same batching the mailbox store uses for appends.
 import { GroupCommit, type GroupCommitStats } from '../mailbox/group-commit.js';
 import { decodeEnvelope, encodeEnvelope, newQueueItemId, type QueuedMessage, type QueuedMeta } from './envelope.js';
@@ -360,15 +361,3 @@ function checkMailboxId(mailboxId: string): void {
   if (!MAILBOX_ID.test(mailboxId)) throw new Error('Invalid mailbox id for the sealed queue.');
 }
 
-function fsyncDir(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // Directory fsync is best effort where the platform refuses it.
-  }
-}

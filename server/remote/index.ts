@@ -11,7 +11,7 @@ import { readManifest, updateManifest, type Generation } from '../backup/manifes
 import { withLock } from '../mailbox/index.js';
 import { generationsToPrune } from '../backup/retention.js';
 import { DIRECTORY_BACKUP_ID } from '../backup/directory.js';
-import { ensureDir, fsyncDir, removeIfExists } from '../backup/fsutil.js';
+import { ensureDir, fsyncDir, removeIfExists } from '../fsutil.js';
 import { inWorker } from '../backup/worker.js';
 import { SecretStore } from '../keychain/index.js';
 import type { GenerationListing } from '../backup/generations.js';

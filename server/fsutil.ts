@@ -1,4 +1,4 @@
-// Durable file operations: write-then-rename with fsync of the file and its directory.
+// Durable file operations shared by the queue, backups and remote sync: write-then-rename with fsync of the file and its directory.
 import fs from 'node:fs';
 import path from 'node:path';
 
