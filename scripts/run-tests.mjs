@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under test/ with node:test (through tsx). Usage: run-tests.mjs [substring filters...]
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -27,9 +28,27 @@ if (chosen.some((f) => f.startsWith('test/e2e/'))) {
   const built = spawnSync(process.execPath, [join(root, 'scripts', 'build-ui.mjs')], { stdio: 'inherit', cwd: root });
   if (built.status !== 0) process.exit(built.status ?? 1);
 }
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...chosen],
-  { stdio: 'inherit', cwd: root, env: { ...process.env, SEALPOST_TEST: '1' } },
-);
-process.exit(result.status ?? 1);
+// Every temp file and data dir of the run lives under one folder that is removed afterwards, so a test that
+// forgets (or is killed before) its cleanup leaves nothing behind, encrypted or not.
+const runTmp = mkdtempSync(join(tmpdir(), 'sealpost-test-run-'));
+// tsx keeps its compile cache in os.tmpdir()/tsx-<uid>: point the run's copy at the shared one so it stays warm.
+const tsxCache = `tsx-${process.getuid?.() ?? 0}`;
+try {
+  mkdirSync(join(tmpdir(), tsxCache), { recursive: true, mode: 0o700 });
+  symlinkSync(join(tmpdir(), tsxCache), join(runTmp, tsxCache));
+} catch {}
+let result;
+try {
+  result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...chosen],
+    { stdio: 'inherit', cwd: root, env: { ...process.env, SEALPOST_TEST: '1', TMPDIR: runTmp } },
+  );
+} finally {
+  try {
+    rmSync(runTmp, { recursive: true, force: true }); // removes the cache link, not the cache
+  } catch (error) {
+    console.error(`could not remove ${runTmp}: ${error.message}`);
+  }
+}
+process.exit(result?.status ?? 1);

@@ -112,9 +112,12 @@ export async function startAdminOnly(extraEnv: NodeJS.ProcessEnv = {}, dataDir?:
     },
     env,
     async stop() {
-      await service.stop();
-      await closeContext(ctx);
-      if (!dataDir) fs.rmSync(dir, { recursive: true, force: true });
+      try {
+        await service.stop();
+        await closeContext(ctx);
+      } finally {
+        if (!dataDir) fs.rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }
