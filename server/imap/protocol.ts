@@ -52,6 +52,19 @@ export function writeUntagged(session: ImapSession | ImapConnection, response: I
   session.writeStream.write({ compiled });
 }
 
+/** Removes the `gone` UIDs from a session's UID list (sequence numbers shift); returns them, highest first. */
+export function dropFromUidList(uidList: number[], gone: ReadonlySet<number>): number[] {
+  const dropped: number[] = [];
+  for (let i = uidList.length - 1; i >= 0; i--) {
+    const uid = uidList[i] as number;
+    if (gone.has(uid)) {
+      uidList.splice(i, 1);
+      dropped.push(uid);
+    }
+  }
+  return dropped;
+}
+
 /** Tells the client that UIDs are gone: VANISHED after ENABLE QRESYNC, EXPUNGE otherwise (RFC 7162 §3.2.10). */
 export function reportExpunged(session: ImapSession, uids: readonly number[], qresync: boolean): void {
   const selected = session.selected;
@@ -64,14 +77,7 @@ export function reportExpunged(session: ImapSession, uids: readonly number[], qr
     return;
   }
   const gone = new Set(uids);
-  const reported: number[] = [];
-  for (let i = selected.uidList.length - 1; i >= 0; i--) {
-    const uid = selected.uidList[i] as number;
-    if (gone.has(uid)) {
-      selected.uidList.splice(i, 1);
-      reported.push(uid);
-    }
-  }
+  const reported = dropFromUidList(selected.uidList, gone);
   if (reported.length) writeUntagged(session, `* VANISHED ${packUids(reported)}`);
 }
 

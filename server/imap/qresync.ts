@@ -2,7 +2,7 @@
 // UID FETCH … (CHANGEDSINCE n VANISHED), VANISHED instead of EXPUNGE, and [CLOSED] on implicit close.
 import type { ImapAttribute, ImapCommandModule, ImapConnection } from '@zone-eu/wildduck/imap-core/index.js';
 import { errorSummary } from './errors.js';
-import { attrText, imapHandler, inRanges, packUids, parseSequenceSet, writeUntagged } from './protocol.js';
+import { attrText, dropFromUidList, imapHandler, inRanges, packUids, parseSequenceSet, writeUntagged } from './protocol.js';
 import { runtimeOf } from './runtime.js';
 import { asSelected, stateOf } from './state.js';
 
@@ -191,14 +191,7 @@ export function installVanishedNotifications(connection: ImapConnection): void {
       if (update.command === 'EXPUNGE' && update.modseq && update.modseq > highest) highest = update.modseq;
     }
     selected.notifications = selected.notifications.filter((u) => u.command !== 'EXPUNGE' && !neverSeen.has(u.uid) && !gone.has(u.uid));
-    const reported: number[] = [];
-    for (let i = selected.uidList.length - 1; i >= 0; i--) {
-      const uid = selected.uidList[i] as number;
-      if (gone.has(uid)) {
-        selected.uidList.splice(i, 1);
-        reported.push(uid);
-      }
-    }
+    const reported = dropFromUidList(selected.uidList, gone);
     selected.modifyIndex = highest;
     if (reported.length) writeUntagged(connection, `* VANISHED ${packUids(reported)}`);
     emit();
