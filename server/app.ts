@@ -9,7 +9,7 @@ import { Directory } from './directory/index.js';
 import { loadAppKey } from './keychain/index.js';
 import { createLogger, type Logger } from './log.js';
 import { openMailboxStore } from './mailbox/index.js';
-import { ListenError } from './placeholder-service.js';
+import { ListenError } from './net.js';
 import { openSealedQueue } from './queue/index.js';
 import { createOutboundService, openOutboundQueue } from './smtp/outbound/service.js';
 
@@ -78,21 +78,20 @@ export async function closeContext(ctx: AppContext): Promise<void> {
 }
 
 /**
- * The services `serve` runs, in start order. One line per service: each protocol's issue replaces its
- * placeholder line with its real factory. Protocol modules are imported here, lazily, so one-shot CLI
- * commands (which only need openContext) do not pay for loading every server.
+ * The services `serve` runs, in start order, one line each. Protocol modules are imported here, lazily, so
+ * one-shot CLI commands (which only need openContext) do not pay for loading every server.
  */
 export async function buildServices(ctx: AppContext): Promise<Service[]> {
   return [
     // ── services: one line each ─────────────────────────────────────────
     (await import('./control/service.js')).createControlService(ctx), // first: refuses a second serve on the data dir; CLI hand-off
-    (await import('./smtp/mx/index.js')).createMxService(ctx), // issue 5: inbound MX
-    (await import('./smtp/submission/index.js')).createSubmissionService(ctx), // issue 6
-    (await import('./imap/index.js')).createImapService(ctx), // issue 4: IMAP (STARTTLS + implicit TLS)
-    (await import('./pop3/index.js')).createPop3Service(ctx), // issue 6
-    (await import('./admin/index.js')).createAdminService(ctx), // issue 8: admin API + UI + autoconfig
-    createOutboundService(ctx), // issue 6: outbound delivery worker
-    (await import('./jobs/index.js')).createJobsService(ctx), // issue 7: daily backups, retention, push to remotes
+    (await import('./smtp/mx/index.js')).createMxService(ctx), // inbound MX
+    (await import('./smtp/submission/index.js')).createSubmissionService(ctx),
+    (await import('./imap/index.js')).createImapService(ctx), // IMAP (STARTTLS + implicit TLS)
+    (await import('./pop3/index.js')).createPop3Service(ctx),
+    (await import('./admin/index.js')).createAdminService(ctx), // admin API + UI + autoconfig
+    createOutboundService(ctx), // outbound delivery worker
+    (await import('./jobs/index.js')).createJobsService(ctx), // daily backups, retention, push to remotes
     // ── end of services ─────────────────────────────────────────────────
   ];
 }

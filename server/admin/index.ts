@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext, Listener, Service } from '../context.js';
-import { ListenError } from '../placeholder-service.js';
+import { ListenError } from '../net.js';
 import { AdminAuth, FailureLimiter } from './auth.js';
 import { EventRing } from './events.js';
 import { buildHttp, type AdminDeps } from './http.js';

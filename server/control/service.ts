@@ -9,7 +9,7 @@ import net from 'node:net';
 import { isUserError } from '../config/errors.js';
 import type { AppContext, Listener, Service } from '../context.js';
 import { backupEvents, type MailboxReplaceEvent } from '../backup/index.js';
-import { ListenError } from '../placeholder-service.js';
+import { ListenError } from '../net.js';
 import { pingServer } from './client.js';
 import { isOpName, parseArgs, runOp, type OpName } from './ops.js';
 import { controlSocketPath, controlTokenPath } from './paths.js';

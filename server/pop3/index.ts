@@ -18,7 +18,7 @@ import { loginRefusal, type LoginRefusal } from '../accounts/index.js';
 import type { AppContext, Listener, Service } from '../context.js';
 import { MailboxError } from '../mailbox/errors.js';
 import type { Mailbox } from '../mailbox/types.js';
-import { listenPlainAndTls } from '../placeholder-service.js';
+import { listenPlainAndTls } from '../net.js';
 
 /** Directory setting: DELE moves to Trash instead of deleting permanently. */
 export const POP3_DELETE_TO_TRASH_SETTING = 'pop3DeleteToTrash';

@@ -9,7 +9,7 @@ import type { AliasSession } from '../../accounts/index.js';
 import { loginRefusal, type LoginRefusal } from '../../accounts/index.js';
 import type { AppContext, Listener, Service } from '../../context.js';
 import type { AliasRecord } from '../../directory/index.js';
-import { listenPlainAndTls } from '../../placeholder-service.js';
+import { listenPlainAndTls } from '../../net.js';
 import { Forwarder } from '../forward/index.js';
 import { deliverMessage, newTransactionId } from '../mx/deliver.js';
 import { deliveryPort, forwardingSecret, outboundPort } from '../mx/index.js';
