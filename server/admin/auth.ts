@@ -44,8 +44,11 @@ export interface AdminAuthOptions {
 }
 
 export class WrongAdminCredentials extends UserError {
-  constructor(message = 'Wrong password or code.') {
+  /** What was wrong, for the security log: bad-password, bad-totp, bad-setup-token. */
+  readonly reason: string;
+  constructor(message = 'Wrong password or code.', reason = 'bad-password') {
     super(message, 'AUTH_FAILED');
+    this.reason = reason;
   }
 }
 
@@ -72,6 +75,7 @@ export class AdminAuth {
   private uiToken: string | null;
   private readonly uiTokenFile: string | null;
   private lastTotpStep = -1;
+  private setupClaiming = false;
 
   constructor(options: AdminAuthOptions) {
     this.settings = options.settings;
@@ -95,15 +99,31 @@ export class AdminAuth {
     return this.setupToken;
   }
 
+  /** Set up, or a setup claim is being completed right now (a parallel claim must not go on). */
+  setupClaimed(): boolean {
+    return this.setupClaiming || this.isSetUp();
+  }
+
   checkSetupToken(token: string): boolean {
     return this.setupToken !== null && !this.isSetUp() && sameSecret(token, this.setupToken);
   }
 
   /** First run: the setup token proves the person reads the server's output; it is spent here. */
   async completeSetup(token: string, password: string): Promise<void> {
-    if (!this.checkSetupToken(token)) throw new WrongAdminCredentials('This setup link is not valid (it works once, until the server restarts).');
-    await this.setPassword(password);
+    if (!this.checkSetupToken(token)) throw new WrongAdminCredentials('This setup link is not valid (it works once, until the server restarts).', 'bad-setup-token');
+    const weakness = checkPasswordStrength(password);
+    if (weakness) throw new UserError(weakness, 'WEAK_PASSWORD');
+    // Spent before the first await, so of parallel claims with the right token exactly one goes on.
     this.setupToken = null;
+    this.setupClaiming = true;
+    try {
+      await this.setPassword(password);
+    } catch (error) {
+      if (!this.isSetUp()) this.setupToken = token;
+      throw error;
+    } finally {
+      this.setupClaiming = false;
+    }
   }
 
   async setPassword(password: string): Promise<void> {
@@ -128,9 +148,9 @@ export class AdminAuth {
     const secret = this.totpSecret();
     if (!passwordOk) throw new WrongAdminCredentials();
     if (secret) {
-      if (!code) throw new WrongAdminCredentials('Enter the 6-digit code from your authenticator app.');
+      if (!code) throw new WrongAdminCredentials('Enter the 6-digit code from your authenticator app.', 'missing-totp');
       const step = verifyTotp(secret, code, this.now(), this.lastTotpStep);
-      if (step === null) throw new WrongAdminCredentials();
+      if (step === null) throw new WrongAdminCredentials(undefined, 'bad-totp');
       this.lastTotpStep = step; // a code is good for one login only
     }
   }
@@ -151,7 +171,7 @@ export class AdminAuth {
     const secret = session.pendingTotp;
     if (!secret) throw new UserError('Start the authenticator setup first.', 'NO_PENDING_TOTP');
     const step = verifyTotp(secret, code, this.now());
-    if (step === null) throw new WrongAdminCredentials('That code does not match; check the clock of the device with the authenticator app.');
+    if (step === null) throw new WrongAdminCredentials('That code does not match; check the clock of the device with the authenticator app.', 'bad-totp');
     this.lastTotpStep = step;
     this.settings.setSetting(ADMIN_SETTINGS.totpSecret, secret);
     delete session.pendingTotp;
@@ -234,7 +254,8 @@ export class AdminAuth {
 
 /**
  * Counts failures per key (client IP) in a sliding window; after `max` failures the key waits until the
- * oldest failure leaves the window. Used for login, setup and TOTP attempts.
+ * oldest failure leaves the window. Used for login, setup and TOTP attempts. Keys are per client, so failures
+ * from one address never delay another (the owner on loopback is never locked out from the internet).
  */
 export class FailureLimiter {
   private readonly failures = new Map<string, number[]>();

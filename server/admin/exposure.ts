@@ -1,14 +1,11 @@
 // Is the admin UI reachable from other machines without TLS? Shared by the admin service, its status page
 // and `sealpost doctor` (kept free of heavy imports so the CLI stays fast).
-import net from 'node:net';
+import { isLoopbackHost } from '../net.js';
 
 export const ADMIN_TLS_SETTING = 'admin.tls';
 
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (net.isIPv4(host)) return host.startsWith('127.');
-  return host === '::1';
-}
+/** A listen host naming this machine only (one rule for the whole server: net.ts isLoopbackHost). */
+export const isLoopback = isLoopbackHost;
 
 /** Admin TLS: SEALPOST_ADMIN_TLS (on/off) over the saved setting; default off (loopback + a reverse proxy). */
 export function adminTlsEnabled(env: Readonly<Record<string, string | undefined>>, settings: { getSetting(key: string): unknown }): boolean {

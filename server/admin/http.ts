@@ -5,11 +5,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { isUserError } from '../config/errors.js';
-import type { TlsServerOptions } from '../config/tls.js';
 import type { AppContext } from '../context.js';
 import { MailboxError } from '../mailbox/errors.js';
 import type { AdminAuth, AdminSession, FailureLimiter } from './auth.js';
 import type { EventRing } from './events.js';
+import { adminServerFactory, canonicalPath, effectiveHost, isApiPath, isStructurallyOdd, requestHostAccess, sameOrigin, type AdminServerOptions, type SecurityLogBudget } from './guard.js';
 import type { Jobs } from './jobs.js';
 import type { AdminOps } from './ops.js';
 
@@ -17,8 +17,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Reachable without a session (login, setup, autoconfig, the UI's files). */
     public?: boolean;
-    /** Skip the CSRF check (only Outlook's autodiscover POST, which changes nothing). */
+    /** Skip the CSRF and Origin checks (only Outlook's autodiscover POST, which changes nothing). */
     csrf?: boolean;
+    /** Mail-client autoconfiguration: also reachable through autoconfig.<domain>, autodiscover.<domain>, <domain>. */
+    mailClient?: boolean;
   }
   interface FastifyRequest {
     adminSession: AdminSession | null;
@@ -36,6 +38,10 @@ export interface AdminDeps {
   readonly uiDir: string | null;
   /** The admin listener speaks HTTPS (cookies get Secure). */
   readonly https: boolean;
+  /** Refusals and failed sign-ins are logged through this (bounded rate). */
+  readonly securityLog: SecurityLogBudget;
+  /** X-Forwarded-* headers are trusted (SEALPOST_ADMIN_TRUST_PROXY). */
+  readonly trustProxy: boolean;
   /** Export files waiting for their one download: job id → file. */
   readonly downloads: Map<string, { file: string; name: string; aliasId: string }>;
 }
@@ -85,13 +91,14 @@ export function sendError(reply: FastifyReply, status: number, message: string, 
   return reply.code(status).type('application/json; charset=utf-8').send({ error: message, ...(code ? { code } : {}) });
 }
 
-export function buildHttp(deps: AdminDeps, options: { https?: TlsServerOptions; trustProxy: boolean }): FastifyInstance {
+export function buildHttp(deps: AdminDeps, options: { server: Omit<AdminServerOptions, 'budget' | 'trustProxy'> }): FastifyInstance {
   const { ctx, auth } = deps;
   const app = Fastify({
     logger: false,
-    trustProxy: options.trustProxy,
+    trustProxy: deps.trustProxy,
     bodyLimit: 1024 * 1024,
-    ...(options.https ? { https: options.https } : {}),
+    // Our own http(s) server: connection caps and the Host allow-list run before fastify routes anything.
+    serverFactory: adminServerFactory({ ...options.server, budget: deps.securityLog, trustProxy: deps.trustProxy }),
     // Unknown properties are errors (not silently dropped) and types are never coerced (42 is not "42"),
     // so a client's mistake is a clear 400. Numeric path/query parts are declared as digit strings.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
@@ -102,18 +109,41 @@ export function buildHttp(deps: AdminDeps, options: { https?: TlsServerOptions; 
   // Outlook posts XML; keep it as text (bounded by bodyLimit) for the autodiscover route.
   app.addContentTypeParser(['text/xml', 'application/xml'], { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
+  const refuse = (request: FastifyRequest, reply: FastifyReply, status: number, reason: string, message: string, code: string): FastifyReply => {
+    deps.securityLog.log('http.refused', request.socket.remoteAddress, reason);
+    return sendError(reply, status, message, code);
+  };
+
+  // Authorization is decided on the route fastify matched (never on the URL text), deny by default: a route
+  // is reachable without a session only when it is marked public. A request that matched no route is judged
+  // by its canonical path, so no spelling of /api (%61pi, //api, /x/../api, /api/) gets past the session check.
   app.addHook('onRequest', async (request, reply) => {
     const cookies = parseCookies(request.headers.cookie);
     request.adminSession = auth.session(cookies[SESSION_COOKIE]);
     const config = request.routeOptions.config;
-    const isApi = request.url === '/api' || request.url.startsWith('/api/');
-    if (isApi && !config.public && !request.adminSession) return sendError(reply, 401, 'Sign in first.', 'UNAUTHENTICATED');
+    const matched = request.routeOptions.url !== undefined;
+    // A path that is not canonical in structure (//, dot segments, encoded slashes, trailing slash) never
+    // reaches a route's handler: what it matched may not be what its canonical form names.
+    const odd = isStructurallyOdd(request.url);
+    const api = isApiPath(canonicalPath(request.url));
+    if (requestHostAccess(request.raw) === 'mail-client' && !(matched && !odd && config.mailClient === true)) {
+      return refuse(request, reply, 421, 'bad-host', 'This host name only serves mail client configuration.', 'BAD_HOST');
+    }
+    const isPublic = matched && !odd && config.public === true;
+    const needsSession = matched ? !isPublic : api;
+    if (needsSession && !request.adminSession) return refuse(request, reply, 401, 'no-session', 'Sign in first.', 'UNAUTHENTICATED');
+    if (matched && odd) return sendError(reply, 404, 'No such API endpoint (use the canonical path).', 'NOT_FOUND');
     if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method) && config.csrf !== false) {
       const header = request.headers['x-csrf-token'];
       const sent = typeof header === 'string' ? header : '';
       const fromCookie = cookies[CSRF_COOKIE] ?? '';
       const ok = sent !== '' && same(sent, fromCookie) && (!request.adminSession || same(sent, request.adminSession.csrf));
-      if (!ok) return sendError(reply, 403, 'Missing or stale security token; reload the page and try again.', 'CSRF');
+      if (!ok) return refuse(request, reply, 403, 'csrf', 'Missing or stale security token; reload the page and try again.', 'CSRF');
+      const scheme = deps.https || request.protocol === 'https' ? 'https' : 'http';
+      const origin = request.headers.origin;
+      if (!sameOrigin(typeof origin === 'string' ? origin : undefined, scheme, effectiveHost(request.headers, deps.trustProxy))) {
+        return refuse(request, reply, 403, 'bad-origin', 'This request did not come from the Sealpost admin page (Origin header).', 'ORIGIN');
+      }
     }
     return undefined;
   });
@@ -123,7 +153,7 @@ export function buildHttp(deps: AdminDeps, options: { https?: TlsServerOptions; 
     reply.header('referrer-policy', 'no-referrer'); // the setup link's token never leaves in a Referer
     reply.header('x-frame-options', 'DENY');
     reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
-    if (request.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    if (isApiPath(canonicalPath(request.url)) && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     return payload;
   });
 
@@ -147,7 +177,7 @@ export function buildHttp(deps: AdminDeps, options: { https?: TlsServerOptions; 
   });
 
   app.setNotFoundHandler((request, reply) => {
-    if (request.url.startsWith('/api/')) return sendError(reply, 404, 'No such API endpoint.', 'NOT_FOUND');
+    if (isApiPath(canonicalPath(request.url))) return sendError(reply, 404, 'No such API endpoint.', 'NOT_FOUND');
     return serveUi(deps, request, reply);
   });
 

@@ -8,6 +8,7 @@ import type { AppContext, Listener, Service } from '../context.js';
 import { ListenError } from '../net.js';
 import { AdminAuth, FailureLimiter } from './auth.js';
 import { EventRing } from './events.js';
+import { adminConnectionLimits, SecurityLogBudget } from './guard.js';
 import { buildHttp, type AdminDeps } from './http.js';
 import { Jobs } from './jobs.js';
 import { AdminOps } from './ops.js';
@@ -36,6 +37,7 @@ export interface AdminServiceOptions {
 export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: AdminDeps } {
   const https = adminTlsEnabled(ctx.config.env, ctx.directory);
   const uiToken = ctx.config.env.SEALPOST_UI_TOKEN;
+  const trustProxy = /^(1|true|on|yes)$/i.test(ctx.config.env.SEALPOST_ADMIN_TRUST_PROXY ?? '');
   const deps: AdminDeps = {
     ctx,
     auth: new AdminAuth({ settings: ctx.directory, dataDir: ctx.paths.root, uiToken: uiToken && uiToken.length >= 16 ? uiToken : null }),
@@ -45,12 +47,15 @@ export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: A
     ops: new AdminOps(ctx),
     uiDir: uiDirectory(ctx.config.env),
     https,
+    securityLog: new SecurityLogBudget(ctx.logger),
+    trustProxy,
     downloads: new Map(),
   };
-  const trustProxy = /^(1|true|on|yes)$/i.test(ctx.config.env.SEALPOST_ADMIN_TRUST_PROXY ?? '');
-  const tlsOptions = ctx.tls.tlsOptions();
   // SNICallback hands out the current context, so a replaced certificate file is used without a restart.
-  const app = buildHttp(deps, { trustProxy, ...(https ? { https: tlsOptions } : {}) });
+  const tls = https ? { ...ctx.tls.tlsOptions() } : null;
+  const extraHosts = (ctx.config.env.SEALPOST_ADMIN_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  const policy = { hostname: ctx.config.hostname, listenHost: ctx.config.host, extraHosts, isLocalDomain: (name: string) => ctx.directory.isLocalDomain(name) };
+  const app = buildHttp(deps, { server: { tls, limits: adminConnectionLimits(ctx.config.env), policy } });
   registerAuthRoutes(app, deps);
   registerMailRoutes(app, deps);
   registerDataRoutes(app, deps);

@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CSRF_COOKIE, SESSION_COOKIE, cookie, parseCookies, sendError, type AdminDeps } from './http.js';
 import { WrongAdminCredentials, type AdminSession } from './auth.js';
+import { isLoopbackAddress } from '../net.js';
 
 const password = { type: 'string', minLength: 1, maxLength: 1024 } as const;
 
@@ -21,12 +22,30 @@ export function startSession(deps: AdminDeps, request: FastifyRequest, reply: Fa
   return session;
 }
 
-/** Refuses while the client IP is locked out; returns true when the handler may go on. */
+/**
+ * The failure limiter's key: the client IP. Requests a reverse proxy on this machine relays (loopback peer
+ * with X-Forwarded-For, proxy not trusted) share one key of their own, so failures from the internet never
+ * lock out the owner who connects to loopback directly.
+ */
+export function limiterKey(deps: AdminDeps, request: FastifyRequest): string {
+  const peer = request.socket.remoteAddress;
+  if (!deps.trustProxy && isLoopbackAddress(peer) && request.headers['x-forwarded-for'] !== undefined) return 'via-local-proxy';
+  return request.ip;
+}
+
+/** Counts a failed secret check and logs it in the stable security format. */
+function failed(deps: AdminDeps, request: FastifyRequest, reason: string): void {
+  deps.limiter.fail(limiterKey(deps, request));
+  deps.securityLog.log('auth.failed', request.ip, reason);
+}
+
+/** Refuses while the client is locked out; returns true when the handler may go on. */
 function allowAttempt(deps: AdminDeps, request: FastifyRequest, reply: FastifyReply): boolean {
-  const wait = deps.limiter.retryAfterMs(request.ip);
+  const wait = deps.limiter.retryAfterMs(limiterKey(deps, request));
   if (wait <= 0) return true;
   reply.header('retry-after', String(Math.ceil(wait / 1000)));
   deps.events.add('admin.login_locked_out');
+  deps.securityLog.log('auth.lockout', request.ip, 'too-many-failures');
   sendError(reply, 429, `Too many failed attempts; try again in ${Math.max(1, Math.ceil(wait / 60_000))} minute(s).`, 'TOO_MANY_ATTEMPTS');
   return false;
 }
@@ -52,14 +71,14 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AdminDeps): void 
     },
     async (request, reply) => {
       if (!allowAttempt(deps, request, reply)) return reply;
-      if (auth.isSetUp()) return sendError(reply, 409, 'The admin password is already set; sign in instead.', 'ALREADY_SET_UP');
+      if (auth.setupClaimed()) return sendError(reply, 409, 'The admin password is already set; sign in instead.', 'ALREADY_SET_UP');
       if (!auth.checkSetupToken(request.body.token)) {
-        limiter.fail(request.ip);
+        failed(deps, request, 'bad-setup-token');
         events.add('admin.setup_refused');
         return sendError(reply, 403, 'This setup link is not valid (it works once, until the server restarts).', 'BAD_SETUP_TOKEN');
       }
       await auth.completeSetup(request.body.token, request.body.password);
-      limiter.succeed(request.ip);
+      limiter.succeed(limiterKey(deps, request));
       const session = startSession(deps, request, reply, 'setup');
       events.add('admin.setup_done');
       return { ok: true, csrfToken: session.csrf };
@@ -81,11 +100,11 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AdminDeps): void 
         await auth.checkLogin(request.body.password, request.body.code);
       } catch (error) {
         if (!(error instanceof WrongAdminCredentials)) throw error;
-        limiter.fail(request.ip);
+        failed(deps, request, error.reason);
         events.add('admin.login_failed');
         return sendError(reply, 401, error.message, 'AUTH_FAILED');
       }
-      limiter.succeed(request.ip);
+      limiter.succeed(limiterKey(deps, request));
       const session = startSession(deps, request, reply, 'password');
       events.add('admin.login');
       return { ok: true, csrfToken: session.csrf };
@@ -112,7 +131,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AdminDeps): void 
       if (auth.isSetUp()) {
         if (!allowAttempt(deps, request, reply)) return reply;
         if (!request.body.currentPassword || !(await auth.verifyPassword(request.body.currentPassword))) {
-          limiter.fail(request.ip);
+          failed(deps, request, 'bad-password');
           return sendError(reply, 403, 'The current password is wrong.', 'AUTH_FAILED');
         }
       }
@@ -136,7 +155,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AdminDeps): void 
       try {
         auth.enableTotp(request.adminSession as AdminSession, request.body.code);
       } catch (error) {
-        if (error instanceof WrongAdminCredentials) limiter.fail(request.ip);
+        if (error instanceof WrongAdminCredentials) failed(deps, request, error.reason);
         throw error;
       }
       events.add('admin.totp_enabled');
@@ -152,7 +171,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AdminDeps): void 
       try {
         await auth.disableTotp(request.body.password);
       } catch (error) {
-        if (error instanceof WrongAdminCredentials) limiter.fail(request.ip);
+        if (error instanceof WrongAdminCredentials) failed(deps, request, error.reason);
         throw error;
       }
       events.add('admin.totp_disabled');
@@ -167,7 +186,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AdminDeps): void 
     async (request, reply) => {
       if (!allowAttempt(deps, request, reply)) return reply;
       if (!request.query.t || !auth.useUiToken(request.query.t)) {
-        limiter.fail(request.ip);
+        failed(deps, request, 'bad-ui-token');
         events.add('admin.token_refused');
         return reply.code(403).type('text/plain; charset=utf-8').send('This sign-in link was already used or is not valid.\n');
       }

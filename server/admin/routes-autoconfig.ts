@@ -25,8 +25,8 @@ export function registerAutoconfigRoutes(app: FastifyInstance, deps: AdminDeps):
     return reply.type('application/xml; charset=utf-8').header('cache-control', 'public, max-age=3600').send(thunderbirdConfig(domain, ctx.config));
   };
   const query = { querystring: { type: 'object', properties: { emailaddress: { type: 'string', maxLength: 320 } } } } as const;
-  app.get('/.well-known/autoconfig/mail/config-v1.1.xml', { config: { public: true }, schema: query }, thunderbird);
-  app.get('/mail/config-v1.1.xml', { config: { public: true }, schema: query }, thunderbird);
+  app.get('/.well-known/autoconfig/mail/config-v1.1.xml', { config: { public: true, mailClient: true }, schema: query }, thunderbird);
+  app.get('/mail/config-v1.1.xml', { config: { public: true, mailClient: true }, schema: query }, thunderbird);
 
   const autodiscover = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const body = typeof request.body === 'string' ? request.body : '';
@@ -37,6 +37,6 @@ export function registerAutoconfigRoutes(app: FastifyInstance, deps: AdminDeps):
     return reply.type('application/xml; charset=utf-8').send(outlookAutodiscover(address.address, ctx.config));
   };
   for (const url of ['/autodiscover/autodiscover.xml', '/Autodiscover/Autodiscover.xml']) {
-    app.post(url, { config: { public: true, csrf: false } }, autodiscover);
+    app.post(url, { config: { public: true, csrf: false, mailClient: true } }, autodiscover);
   }
 }

@@ -31,11 +31,15 @@ export class AdminClient {
     return this.cookies.get('sp_csrf') ?? '';
   }
 
-  /** Sends a request; non-GET requests carry the CSRF header unless `csrf: false` (or a given value). */
-  async request(method: string, url: string, body?: unknown, options: { csrf?: boolean | string; headers?: Record<string, string>; rawBody?: string; redirect?: 'manual' } = {}): Promise<HttpResult> {
+  /**
+   * Sends a request as the admin page in a browser would: non-GET requests carry the CSRF header unless
+   * `csrf: false` (or a given value) and the page's Origin unless `origin: false` (or another origin).
+   */
+  async request(method: string, url: string, body?: unknown, options: { csrf?: boolean | string; origin?: false | string; headers?: Record<string, string>; rawBody?: string; redirect?: 'manual' } = {}): Promise<HttpResult> {
     const headers: Record<string, string> = { ...options.headers };
     if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ');
     if (method !== 'GET' && options.csrf !== false) headers['x-csrf-token'] = typeof options.csrf === 'string' ? options.csrf : this.csrf;
+    if (method !== 'GET' && method !== 'HEAD' && options.origin !== false) headers.origin ??= options.origin ?? new URL(this.base).origin;
     let payload: string | undefined = options.rawBody;
     if (body !== undefined) {
       headers['content-type'] ??= 'application/json';
@@ -58,7 +62,7 @@ export class AdminClient {
   }
 
   get = (url: string): Promise<HttpResult> => this.request('GET', url);
-  post = (url: string, body: unknown = {}, options?: { csrf?: boolean | string }): Promise<HttpResult> => this.request('POST', url, body, options);
+  post = (url: string, body: unknown = {}, options?: { csrf?: boolean | string; origin?: false | string }): Promise<HttpResult> => this.request('POST', url, body, options);
   put = (url: string, body: unknown): Promise<HttpResult> => this.request('PUT', url, body);
   patch = (url: string, body: unknown): Promise<HttpResult> => this.request('PATCH', url, body);
   delete = (url: string, body?: unknown): Promise<HttpResult> => this.request('DELETE', url, body);
