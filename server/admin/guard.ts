@@ -112,11 +112,12 @@ export function effectiveHost(headers: http.IncomingHttpHeaders, trustProxy: boo
 }
 
 /**
- * Bounds how many refusal lines one kind of event writes: at most `perWindow` in each window; the number left
- * out is reported on the next line, so a flood cannot fill the disk but the defender still sees the count.
+ * Bounds how many lines one kind of event (event and reason) writes: at most `perWindow` in each window; the
+ * number left out is reported on the next line, so a flood cannot fill the disk but the defender still sees the
+ * count, and a flood of one kind never hides another.
  */
 export class SecurityLogBudget {
-  private readonly windows = new Map<SecurityEvent, { start: number; written: number; suppressed: number }>();
+  private readonly windows = new Map<string, { start: number; written: number; suppressed: number }>();
 
   constructor(
     private readonly logger: Logger,
@@ -127,10 +128,11 @@ export class SecurityLogBudget {
 
   log(event: SecurityEvent, ip: string | undefined, reason: string): void {
     const now = this.now();
-    let window = this.windows.get(event);
+    const key = `${event} ${reason}`;
+    let window = this.windows.get(key);
     if (!window || now - window.start >= this.windowMs) {
       window = { start: now, written: 0, suppressed: window?.suppressed ?? 0 };
-      this.windows.set(event, window);
+      this.windows.set(key, window);
     }
     if (window.written >= this.perWindow) {
       window.suppressed += 1;
@@ -208,7 +210,9 @@ export function adminServerFactory(options: AdminServerOptions): (handler: http.
       if (!access) {
         options.budget.log('http.refused', ip, 'bad-host');
         const body = JSON.stringify({ error: 'This server does not answer for that host name (Host header).', code: 'BAD_HOST' });
-        response.writeHead(headers.host ? 421 : 400, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', connection: 'close' });
+        // A missing or malformed Host is a bad request; a well-formed one naming another server is misdirected.
+        const status = hostOfHeader(headers.host) === null ? 400 : 421;
+        response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', connection: 'close' });
         response.end(body);
         return;
       }

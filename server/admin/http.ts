@@ -42,8 +42,21 @@ export interface AdminDeps {
   readonly securityLog: SecurityLogBudget;
   /** X-Forwarded-* headers are trusted (SEALPOST_ADMIN_TRUST_PROXY). */
   readonly trustProxy: boolean;
+  /** Every route registered on the app (filled by buildHttp's onRoute hook): what is public, what writes. */
+  readonly routes: AdminRoute[];
   /** Export files waiting for their one download: job id → file. */
   readonly downloads: Map<string, { file: string; name: string; aliasId: string }>;
+}
+
+/** One registered route as the authorization sees it. */
+export interface AdminRoute {
+  readonly method: string;
+  readonly url: string;
+  /** Reachable without a session. */
+  readonly public: boolean;
+  /** Checked for the CSRF token and a same-origin Origin when it writes. */
+  readonly csrf: boolean;
+  readonly mailClient: boolean;
 }
 
 export const SESSION_COOKIE = 'sp_session';
@@ -105,6 +118,12 @@ export function buildHttp(deps: AdminDeps, options: { server: Omit<AdminServerOp
   }) as unknown as FastifyInstance;
 
   app.decorateRequest('adminSession', null);
+  app.addHook('onRoute', (route) => {
+    const config = (route.config ?? {}) as { public?: boolean; csrf?: boolean; mailClient?: boolean };
+    for (const method of [route.method].flat()) {
+      deps.routes.push({ method, url: route.url, public: config.public === true, csrf: config.csrf !== false, mailClient: config.mailClient === true });
+    }
+  });
 
   // Outlook posts XML; keep it as text (bounded by bodyLimit) for the autodiscover route.
   app.addContentTypeParser(['text/xml', 'application/xml'], { parseAs: 'string' }, (_request, body, done) => done(null, body));

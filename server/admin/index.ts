@@ -9,7 +9,7 @@ import { ListenError } from '../net.js';
 import { AdminAuth, FailureLimiter } from './auth.js';
 import { EventRing } from './events.js';
 import { adminConnectionLimits, SecurityLogBudget } from './guard.js';
-import { buildHttp, type AdminDeps } from './http.js';
+import { buildHttp, type AdminDeps, type AdminRoute } from './http.js';
 import { Jobs } from './jobs.js';
 import { AdminOps } from './ops.js';
 import { registerAuthRoutes } from './routes-auth.js';
@@ -48,6 +48,7 @@ export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: A
     uiDir: uiDirectory(ctx.config.env),
     https,
     securityLog: new SecurityLogBudget(ctx.logger),
+    routes: [],
     trustProxy,
     downloads: new Map(),
   };
@@ -64,15 +65,19 @@ export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: A
   return { app, deps };
 }
 
-export function createAdminService(ctx: AppContext, options: AdminServiceOptions = {}): Service {
+/** The admin service; routes() lists what the running app registered (the security tests ask every one). */
+export function createAdminService(ctx: AppContext, options: AdminServiceOptions = {}): Service & { routes(): readonly AdminRoute[] } {
   let built: { app: FastifyInstance; deps: AdminDeps } | null = null;
+  let routes: readonly AdminRoute[] = [];
   return {
     name: 'admin',
+    routes: () => routes,
     async start(): Promise<Listener[]> {
       const port = ctx.config.ports.admin;
       if (port === 0) return [];
       built = createAdminApp(ctx);
       const { app, deps } = built;
+      routes = deps.routes;
       // Remembered aliases are unlocked at start by the control service (server/accounts/remember.ts), once.
       try {
         await app.listen({ host: ctx.config.host, port });

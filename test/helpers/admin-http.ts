@@ -5,9 +5,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { closeContext, openContext } from '../../server/app.js';
-import type { AppContext, Service } from '../../server/context.js';
+import type { AppContext } from '../../server/context.js';
 import { createAdminService } from '../../server/admin/index.js';
-import { silentLogger } from '../../server/log.js';
+import type { AdminRoute } from '../../server/admin/http.js';
+import { silentLogger, type Logger } from '../../server/log.js';
 import type { KdfParams } from '../../server/crypto/index.js';
 import { freePort } from './ports.js';
 
@@ -85,11 +86,13 @@ export interface RunningAdmin {
   readonly base: string;
   readonly setupLink: string | null;
   readonly env: NodeJS.ProcessEnv;
+  /** Every route the running admin app registered. */
+  routes(): readonly AdminRoute[];
   stop(): Promise<void>;
 }
 
 /** Opens a context on a fresh temp data dir and starts only the admin service on a free loopback port. */
-export async function startAdminOnly(extraEnv: NodeJS.ProcessEnv = {}, dataDir?: string): Promise<RunningAdmin> {
+export async function startAdminOnly(extraEnv: NodeJS.ProcessEnv = {}, dataDir?: string, options: { logger?: Logger } = {}): Promise<RunningAdmin> {
   const dir = dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-'));
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -103,9 +106,9 @@ export async function startAdminOnly(extraEnv: NodeJS.ProcessEnv = {}, dataDir?:
     SEALPOST_LOG_LEVEL: 'silent',
     ...extraEnv,
   };
-  const ctx = await openContext({ env }, { logger: silentLogger(), kdf: ADMIN_TEST_KDF });
+  const ctx = await openContext({ env }, { logger: options.logger ?? silentLogger(), kdf: ADMIN_TEST_KDF });
   let setupLink: string | null = null;
-  const service: Service = createAdminService(ctx, { announce: (line) => (setupLink = /(https?:\/\/\S+)/.exec(line)?.[1] ?? null) });
+  const service = createAdminService(ctx, { announce: (line) => (setupLink = /(https?:\/\/\S+)/.exec(line)?.[1] ?? null) });
   await service.start();
   return {
     ctx,
@@ -115,6 +118,7 @@ export async function startAdminOnly(extraEnv: NodeJS.ProcessEnv = {}, dataDir?:
       return setupLink;
     },
     env,
+    routes: () => service.routes(),
     async stop() {
       try {
         await service.stop();
