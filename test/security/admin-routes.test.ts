@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { AdminRoute } from '../../server/admin/http.js';
+import type { Logger } from '../../server/log.js';
 import { AdminClient, startAdminOnly, type RunningAdmin } from '../helpers/admin-http.js';
 
 const ADMIN_PASSWORD = 'orbit velvet canyon 4417';
@@ -40,7 +41,7 @@ function raw(base: string, method: string, path: string, options: { host?: strin
 }
 
 /** Captures the JSON log lines of a server (security events are asserted by their stable text). */
-function captureLogs(): { logger: ReturnType<typeof pino>; lines: string[] } {
+function captureLogs(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -48,7 +49,7 @@ function captureLogs(): { logger: ReturnType<typeof pino>; lines: string[] } {
       done();
     },
   });
-  return { logger: pino({ level: 'info' }, sink), lines };
+  return { logger: pino<never>({ level: 'info' }, sink), lines };
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
