@@ -56,7 +56,8 @@ export function hostAccess(value: string | undefined, policy: HostPolicyOptions,
  * slash. Only for classifying ("is this under /api?"); the router keeps its own view.
  */
 export function canonicalPath(url: string): string {
-  const raw = url.split('?')[0] ?? '/';
+  // An absolute-form target (GET http://host/api/x) names the same path as its origin-form.
+  const raw = (url.split('?')[0] ?? '/').replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '');
   let decoded = raw;
   // Decode repeatedly (bounded) so double encoding (%252F) cannot hide a segment either.
   for (let i = 0; i < 3; i++) {
@@ -219,7 +220,9 @@ export function adminServerFactory(options: AdminServerOptions): (handler: http.
       hostAccessOf.set(request, access);
       handler(request, response);
     };
-    const server = options.tls ? https.createServer(options.tls, guarded) : http.createServer(guarded);
+    // Idle and slow connections are checked often enough that headersTimeout frees their slots promptly.
+    const checking = { connectionsCheckingInterval: Math.min(5000, Math.max(250, Math.floor(options.limits.headersTimeoutMs / 4))) };
+    const server = options.tls ? https.createServer({ ...options.tls, ...checking }, guarded) : http.createServer(checking, guarded);
     server.headersTimeout = options.limits.headersTimeoutMs;
     server.requestTimeout = options.limits.requestTimeoutMs;
     server.keepAliveTimeout = options.limits.keepAliveTimeoutMs;

@@ -137,7 +137,8 @@ describe('admin routes under attack', () => {
       }
     }
     assert.ok(asked >= routes.length * 8);
-    for (const path of ['/api', '/api/', '/api/no-such-endpoint', '/%61pi/no-such', '/API/../api/aliases', '/api/aliases%3f', '/%2561pi/aliases']) {
+    const absolute = `${admin.base}/api/aliases`; // absolute-form request target (RFC 9112 section 3.2.2)
+    for (const path of ['/api', '/api/', '/api/no-such-endpoint', '/%61pi/no-such', '/API/../api/aliases', '/api/aliases%3f', '/%2561pi/aliases', absolute, '/.%2e/api/aliases']) {
       const result = await raw(admin.base, 'GET', path);
       assert.doesNotMatch(result.text, /secret-marker/, path);
       if (path !== '/%2561pi/aliases') assert.equal(result.status, 401, `${path} → ${result.status}`);
@@ -259,6 +260,34 @@ describe('fresh install and connection caps', () => {
       assert.equal((await login.post('/api/auth/login', { password: `${ADMIN_PASSWORD} ${winner}` })).status, 200, "the winner's password is the one set");
     } finally {
       await fresh.stop();
+    }
+  });
+
+  it('closes a connection that never finishes its request headers (slowloris), freeing its slot', async () => {
+    const slow = await startAdminOnly({ SEALPOST_ADMIN_HEADERS_TIMEOUT_MS: '1000', SEALPOST_ADMIN_MAX_CONNECTIONS_PER_IP: '2' });
+    const port = Number(new URL(slow.base).port);
+    try {
+      const closedByServer = (partial: string): Promise<string> =>
+        new Promise((resolve, reject) => {
+          const socket = net.connect(port, '127.0.0.1', () => partial && socket.write(partial));
+          let text = '';
+          const guard = setTimeout(() => {
+            socket.destroy();
+            reject(new Error('the server kept a connection without complete headers'));
+          }, 20_000);
+          socket.on('data', (d: Buffer) => (text += d.toString('utf8')));
+          socket.on('close', () => {
+            clearTimeout(guard);
+            resolve(text);
+          });
+          socket.on('error', () => undefined);
+        });
+      const [silent, partial] = await Promise.all([closedByServer(''), closedByServer('GET /api/auth/state HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ')]);
+      assert.doesNotMatch(silent, /200 OK/);
+      assert.doesNotMatch(partial, /200 OK/);
+      assert.equal((await raw(slow.base, 'GET', '/api/auth/state')).status, 200, 'both slots are free again');
+    } finally {
+      await slow.stop();
     }
   });
 
