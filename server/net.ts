@@ -271,3 +271,125 @@ export function capToFdShare(total: number, listener: CappedListener, fdLimit: n
   const share = Math.max(1, Math.floor(fdLimit * FD_SHARE[listener]));
   return total > 0 ? Math.min(total, share) : share;
 }
+
+/** The refusal a gate reports, with the client IP it concerns. */
+export type ConnectionRefusedHandler = (socket: net.Socket, refusal: GateRefusal, ip: string) => void;
+
+/**
+ * Puts a ConnectionGate in front of a server's own connection handler(s): every accepted socket is counted
+ * (and released when it closes) before the protocol library sees it, so the cap covers sockets still in a
+ * TLS handshake too. A refused socket goes to `refuse` (which answers in the protocol's words) and never
+ * reaches the library. Call before the server listens.
+ */
+export function gateConnections(server: net.Server, gate: ConnectionGate, refuse: ConnectionRefusedHandler): void {
+  const handlers = server.listeners('connection') as ((socket: net.Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: net.Socket) => {
+    const ip = normalizeIp(socket.remoteAddress ?? 'unknown');
+    const refusal = gate.admit(ip);
+    if (refusal) {
+      socket.on('error', () => undefined);
+      refuse(socket, refusal, ip);
+      return;
+    }
+    socket.once('close', () => gate.release(ip));
+    for (const handler of handlers) handler.call(server, socket);
+  });
+}
+
+/**
+ * Writes a one-line refusal on a plain socket and closes it as soon as the line is handed to the kernel:
+ * refused sockets must not linger, or a flood of them would hold the descriptors the caps protect.
+ */
+export function refuseSocket(socket: net.Socket, line: string | null): void {
+  socket.on('error', () => undefined);
+  socket.resume(); // unread input would turn the close into a reset that can swallow the refusal
+  if (line === null || socket.destroyed) {
+    socket.destroy();
+    return;
+  }
+  const timer = setTimeout(() => socket.destroy(), 1000);
+  timer.unref();
+  socket.end(`${line}\r\n`, () => {
+    clearTimeout(timer);
+    socket.destroy();
+  });
+}
+
+/**
+ * Bounds identical log lines under a flood: the first event for a key is emitted at once, later ones within
+ * `windowMs` are only counted and emitted as one line with the count when the window ends. At most `maxKeys`
+ * keys are tracked; beyond that events count under the key "*".
+ */
+export class RateBoundedLog {
+  private readonly entries = new Map<string, { suppressed: number; until: number }>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly emit: (key: string, count: number) => void,
+    private readonly windowMs = 60_000,
+    private readonly maxKeys = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.timer = setInterval(() => this.flush(false), Math.max(1000, Math.floor(windowMs / 2)));
+    this.timer.unref();
+  }
+
+  /** Counts one event for key; emits it now when no line for key was emitted in the current window. */
+  note(key: string): void {
+    const at = this.now();
+    const slot = this.entries.has(key) || this.entries.size < this.maxKeys ? key : '*';
+    const entry = this.entries.get(slot);
+    if (!entry) {
+      this.entries.set(slot, { suppressed: 0, until: at + this.windowMs });
+      this.emit(slot, 1);
+      return;
+    }
+    if (at < entry.until) {
+      entry.suppressed += 1;
+      return;
+    }
+    this.emit(slot, entry.suppressed + 1);
+    entry.suppressed = 0;
+    entry.until = at + this.windowMs;
+  }
+
+  /** Emits the counts of windows that ended (all of them when `all`), and forgets quiet keys. */
+  flush(all = true): void {
+    const at = this.now();
+    for (const [key, entry] of this.entries) {
+      if (!all && at < entry.until) continue;
+      if (entry.suppressed > 0) this.emit(key, entry.suppressed);
+      this.entries.delete(key);
+    }
+  }
+
+  /** Emits what is still counted and stops the timer. */
+  close(): void {
+    clearInterval(this.timer);
+    this.flush(true);
+  }
+}
+
+/**
+ * Bounds a TLS handshake: `upgrade(socket, callback)` is a protocol library's "wrap this socket in TLS"
+ * function; the returned one destroys the socket when the handshake has not completed within `timeoutMs`
+ * (the library then reports its usual "socket closed while initiating TLS" error to the callback).
+ */
+export function withHandshakeTimeout<T>(
+  upgrade: (socket: net.Socket, callback: (err: Error | null, secured?: T) => void) => void,
+  timeoutMs: () => number,
+  onTimeout: (socket: net.Socket) => void = () => undefined,
+): (socket: net.Socket, callback: (err: Error | null, secured?: T) => void) => void {
+  return (socket, callback) => {
+    const timer = setTimeout(() => {
+      onTimeout(socket);
+      socket.destroy();
+    }, timeoutMs());
+    timer.unref();
+    upgrade(socket, (err, secured) => {
+      clearTimeout(timer);
+      callback(err, secured);
+    });
+  };
+}

@@ -18,14 +18,34 @@ import { loginRefusal, type LoginRefusal } from '../accounts/index.js';
 import type { AppContext, Listener, Service } from '../context.js';
 import { MailboxError } from '../mailbox/errors.js';
 import type { Mailbox } from '../mailbox/types.js';
-import { listenPlainAndTls } from '../net.js';
+import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, listenPlainAndTls, RateBoundedLog, refuseSocket, withHandshakeTimeout, type GateRefusal } from '../net.js';
+import { logSecurityEvent } from '../security-log.js';
+import { pop3LimitsFromEnv, type Pop3Limits } from './settings.js';
 
 /** Directory setting: DELE moves to Trash instead of deleting permanently. */
 export const POP3_DELETE_TO_TRASH_SETTING = 'pop3DeleteToTrash';
 const MAX_LINE = 8192;
 const INBOX = 'INBOX';
 
-const isLoopback = (ip: string | undefined): boolean => ip === '::1' || (ip ?? '').replace(/^::ffff:/, '').startsWith('127.');
+
+/** Refusals at the connection caps (RFC 3206 [SYS/TEMP]: a temporary condition, try again later). */
+const CAP_REFUSED: Record<GateRefusal, string> = {
+  'per-ip-cap': '-ERR [SYS/TEMP] Too many connections from your address, try again later',
+  'total-cap': '-ERR [SYS/TEMP] Too many connections, try again later',
+};
+
+/** Loopback clients may log in without TLS unless the setting turns that off (decided from the address only). */
+export function plaintextLoginAllowed(ip: string | undefined, limits: Pick<Pop3Limits, 'plaintextLoginOnLoopback'>): boolean {
+  return limits.plaintextLoginOnLoopback && isLoopbackAddress(ip);
+}
+
+/** WildDuck internals we wrap: the TLS upgrade of a socket (POP3S and STLS) and the connection's own upgrade. */
+type Upgrade = (socket: net.Socket, callback: (err: Error | null, secured?: net.Socket) => void) => void;
+interface Pop3ConnectionInternals {
+  upgrade(callback: (err?: Error | null) => void): void;
+  _setListeners(): void;
+  _onError(err: Error): void;
+}
 const errText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** A POP3 reply error: WildDuck sends `-ERR <responseMessage>` and closes the connection. */
@@ -57,6 +77,16 @@ type Pop3ListingLike = Pop3Listing;
 
 export function createPop3Service(ctx: AppContext): Service {
   const logger = ctx.logger.child({ component: 'pop3' });
+  // SEALPOST_POP3_* limits; a bad value fails here, before anything listens.
+  const limits = pop3LimitsFromEnv(ctx.config.env);
+  const totalCap = capToFdShare(limits.maxConnections, 'pop3');
+  // One gate for POP3 and POP3S together: a flood on either counts against the same caps.
+  const gate = new ConnectionGate(() => ({ perIp: limits.maxConnectionsPerIp, total: totalCap }));
+  // Cap refusals and handshake timeouts, one line per (event, IP, reason) and minute with a count.
+  const securityLog = new RateBoundedLog((key, count) => {
+    const [event, ip, reason] = key.split('|') as ['conn.refused' | 'tls.failed', string, string];
+    logSecurityEvent(logger, event, { ip, protocol: 'pop3', reason, detail: { count } });
+  });
   const leases = new Map<string, Lease>();
   const inUse = new Set<string>();
   const servers: POP3Server[] = [];
@@ -160,7 +190,7 @@ export function createPop3Service(ctx: AppContext): Service {
       // "+OK", the message and "." are separate writes: without TCP_NODELAY each RETR waits on a delayed ACK
       socket.setNoDelay(true);
       // Loopback clients may log in without TLS: a per-connection view of the server with ignoreSTARTTLS.
-      if (isLoopback(this.remoteAddress)) {
+      if (plaintextLoginAllowed(this.remoteAddress, limits)) {
         this._server = Object.create(server, { options: { value: { ...server.options, ignoreSTARTTLS: true } } }) as POP3Server;
       }
     }
@@ -192,6 +222,34 @@ export function createPop3Service(ctx: AppContext): Service {
       }
       this.queue.push(...lines.map((l) => Buffer.from(l, 'binary').toString()));
       this.processQueue();
+    }
+
+    /** Idle timeout: short before login, RFC 1939's (at least 10 minutes) once logged in. */
+    _resetSocketTimeout(): void {
+      if (!this._socket || this._socket.destroyed) return;
+      this._socket.setTimeout(this.session && this.session.state === 'TRANSACTION' ? limits.timeoutMs : limits.loginTimeoutMs);
+    }
+
+    /**
+     * STLS (RFC 2595 §4): everything the client sent behind the STLS line arrived in plaintext and is dropped,
+     * before and after the handshake, so it can never run as a command inside the TLS session (CVE-2011-0411).
+     */
+    command_STLS(_args: string, next: () => void): void {
+      if (this.secured) {
+        this.send('-ERR Command not permitted when TLS active');
+        return next();
+      }
+      this.queue = [];
+      this._remainder = '';
+      this.send('+OK Begin TLS negotiation');
+      const self = this as unknown as Pop3ConnectionInternals;
+      self.upgrade((err) => {
+        this.queue = [];
+        this._remainder = '';
+        if (err) return self._onError(err);
+        self._setListeners();
+        next();
+      });
     }
 
     private refuseLongLine(): void {
@@ -249,7 +307,7 @@ export function createPop3Service(ctx: AppContext): Service {
       id: { name: 'Sealpost POP3' },
       disableVersionString: true,
       logger: false,
-      socketTimeout: 10 * 60_000,
+      socketTimeout: limits.loginTimeoutMs,
       closeTimeout: 1000,
       onAuth,
       onListMessages,
@@ -258,6 +316,16 @@ export function createPop3Service(ctx: AppContext): Service {
       onClose: (_session, cb) => cb(),
     });
     server.loggelf = () => undefined;
+    // Every TLS handshake (POP3S and after STLS) goes through _upgrade: bound it in time.
+    const internals = server as unknown as { _upgrade: Upgrade };
+    internals._upgrade = withHandshakeTimeout(internals._upgrade.bind(server), () => limits.tlsHandshakeTimeoutMs, (socket) =>
+      securityLog.note(`tls.failed|${socket.remoteAddress ?? 'unknown'}|handshake-timeout`),
+    );
+    gateConnections(server.server, gate, (socket, refusal, ip) => {
+      securityLog.note(`conn.refused|${ip}|${refusal}`);
+      // On POP3S nothing readable can be said before the handshake: the connection is just closed.
+      refuseSocket(socket, secure ? null : CAP_REFUSED[refusal]);
+    });
     server.on('error', (error: Error) => logger.warn({ event: 'pop3.connection_error', err: errText(error) }, 'POP3 connection error'));
     // Our connection subclass instead of WildDuck's (same wiring as its own connect()).
     server.connect = (socket: net.Socket, socketOptions: Record<string, unknown>): void => {
@@ -286,6 +354,7 @@ export function createPop3Service(ctx: AppContext): Service {
     async stop(): Promise<void> {
       await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       for (const id of [...leases.keys()]) release(id);
+      securityLog.close();
     },
   };
 }
