@@ -11,6 +11,7 @@ import type { Logger } from '../../log.js';
 import type { DnsResolver } from '../dns.js';
 import { hopCount, Srs, type Forwarder } from '../forward/index.js';
 import type { Webhooks } from '../webhooks/index.js';
+import { guardStartTls } from '../session-guards.js';
 import { checkAuthentication, type AuthVerdict } from './auth.js';
 import { deliverMessage, newTransactionId, type DeliveryPort, type OutboundPort } from './deliver.js';
 import { ConnectionCounter, SenderRateLimiter } from './limits.js';
@@ -119,6 +120,7 @@ export class MxServer {
       onData: (stream, session, callback) => this.onData(stream, session, callback),
       onClose: (session) => this.onClose(session),
     });
+    guardStartTls(this.server, { onUnguardable: (why) => this.log.error({ event: 'mx.starttls_guard', err: why }, 'STARTTLS guard could not be applied; connection closed') });
     this.server.on('error', (error) => this.log.warn({ event: 'mx.socket_error', err: reason(error) }, 'smtp connection error'));
   }
 
