@@ -129,7 +129,7 @@ export function buildHttp(deps: AdminDeps, options: { server: Omit<AdminServerOp
   app.addContentTypeParser(['text/xml', 'application/xml'], { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
   const refuse = (request: FastifyRequest, reply: FastifyReply, status: number, reason: string, message: string, code: string): FastifyReply => {
-    deps.securityLog.log('http.refused', request.socket.remoteAddress, reason);
+    deps.securityLog.log('http.refused', request.ip, reason);
     return sendError(reply, status, message, code);
   };
 

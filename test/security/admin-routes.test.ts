@@ -263,6 +263,26 @@ describe('fresh install and connection caps', () => {
     }
   });
 
+  it('keeps direct loopback sign-in open while a local reverse proxy relays failures from the internet (proxy not trusted)', async () => {
+    const proxied = await startAdminOnly({ SEALPOST_ADMIN_MAX_FAILURES: '3' });
+    try {
+      const setup = new AdminClient(proxied.base);
+      await setup.get('/api/auth/state');
+      const token = new URL(proxied.setupLink ?? '').searchParams.get('token') ?? '';
+      assert.equal((await setup.post('/api/auth/setup', { token, password: ADMIN_PASSWORD })).status, 200);
+      const relayed = new AdminClient(proxied.base);
+      await relayed.get('/api/auth/state');
+      const via = { 'x-forwarded-for': '198.51.100.23' };
+      for (let i = 0; i < 3; i++) assert.equal((await relayed.request('POST', '/api/auth/login', { password: `relayed guess ${i}` }, { headers: via })).status, 401);
+      assert.equal((await relayed.request('POST', '/api/auth/login', { password: ADMIN_PASSWORD }, { headers: via })).status, 429, 'relayed attempts wait');
+      const direct = new AdminClient(proxied.base);
+      await direct.get('/api/auth/state');
+      assert.equal((await direct.post('/api/auth/login', { password: ADMIN_PASSWORD })).status, 200, 'the owner on loopback is not locked out');
+    } finally {
+      await proxied.stop();
+    }
+  });
+
   it('closes a connection that never finishes its request headers (slowloris), freeing its slot', async () => {
     const slow = await startAdminOnly({ SEALPOST_ADMIN_HEADERS_TIMEOUT_MS: '1000', SEALPOST_ADMIN_MAX_CONNECTIONS_PER_IP: '2' });
     const port = Number(new URL(slow.base).port);
