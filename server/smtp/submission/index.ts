@@ -3,13 +3,16 @@
 // alias (or to its domain when the admin allows it); the message gets Message-ID/Date if missing, is
 // DKIM-signed and queued. Recipients that are local aliases go through the MX's delivery function
 // (deliverMessage): their forwards, webhooks and quota apply exactly as for mail from outside.
+import type net from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { AliasSession } from '../../accounts/index.js';
 import { loginRefusal, type LoginRefusal } from '../../accounts/index.js';
 import type { AppContext, Listener, Service } from '../../context.js';
 import type { AliasRecord } from '../../directory/index.js';
-import { listenPlainAndTls } from '../../net.js';
+import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, listenPlainAndTls, RateBoundedLog, refuseSocket, withHandshakeTimeout, type GateRefusal } from '../../net.js';
+import { logSecurityEvent } from '../../security-log.js';
 import { Forwarder } from '../forward/index.js';
 import { deliverMessage, newTransactionId } from '../mx/deliver.js';
 import { deliveryPort, forwardingSecret, outboundPort } from '../mx/index.js';
@@ -17,6 +20,7 @@ import { SmtpReply as MxReply } from '../mx/replies.js';
 import { loadMxSettings } from '../mx/settings.js';
 import { Webhooks } from '../webhooks/index.js';
 import { addressesOf, completeHeaders, parseHeaders } from './headers.js';
+import { submissionLimitsFromEnv, type SubmissionLimits } from './settings.js';
 
 /** Largest message accepted (SIZE). */
 export const SUBMISSION_MAX_BYTES = 35 * 1024 * 1024;
@@ -39,7 +43,24 @@ const LOGIN_REFUSED: Record<LoginRefusal, () => SmtpReply> = {
   'too-many-attempts': () => new SmtpReply(454, '4.7.0 Too many failed logins, try again later'),
 };
 
-const isLoopback = (ip: string | undefined): boolean => ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1' || (ip ?? '').startsWith('127.');
+/** Refusals at the connection caps (RFC 5321 §3.8: 421 and close). */
+const CAP_REFUSED: Record<GateRefusal, string> = {
+  'per-ip-cap': '421 4.7.0 Too many connections from your address, try again later',
+  'total-cap': '421 4.7.0 Too many connections, try again later',
+};
+
+/** RFC 3207 §4: AUTH before TLS is answered with this, without a 334 prompt (no credentials are read). */
+export const STARTTLS_FIRST = '5.7.0 Must issue a STARTTLS command first';
+
+/**
+ * AUTH may be offered and used on this connection: it is TLS, or it comes from loopback and the setting
+ * allows plaintext AUTH there. Decided from the address alone (RFC 3207 §4, RFC 4954 §4).
+ */
+export function authAllowed(secure: boolean, ip: string | undefined, limits: Pick<SubmissionLimits, 'plaintextAuthOnLoopback'>): boolean {
+  return secure || (limits.plaintextAuthOnLoopback && isLoopbackAddress(ip));
+}
+
+type Upgrade = (socket: net.Socket, callback: (err: Error | null, secured?: net.Socket) => void) => void;
 
 const domainOf = (address: string): string => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 
@@ -53,6 +74,18 @@ const errText = (error: unknown): string => (error instanceof Error ? error.mess
 
 export function createSubmissionService(ctx: AppContext): Service {
   const logger = ctx.logger.child({ component: 'submission' });
+  // SEALPOST_SUBMISSION_* limits; a bad value fails here, before anything listens.
+  const limits = submissionLimitsFromEnv(ctx.config.env);
+  const totalCap = capToFdShare(limits.maxConnections, 'submission');
+  // One gate for submission and submissions together.
+  const gate = new ConnectionGate(() => ({ perIp: limits.maxConnectionsPerIp, total: totalCap }));
+  // Cap refusals and handshake timeouts: one line per (event, IP, reason) and minute, with a count.
+  const securityLog = new RateBoundedLog((key, count) => {
+    const [event, ip, reason] = key.split('|') as ['conn.refused' | 'tls.failed', string, string];
+    logSecurityEvent(logger, event, { ip, protocol: 'submission', reason, detail: { count } });
+  });
+  /** Open SMTP sessions by session id (their socket timeout changes at login). */
+  const connections = new Map<string, SMTPConnection>();
   const sessions = new Map<string, AliasSession>();
   const servers: SMTPServer[] = [];
   const forwarder = new Forwarder(forwardingSecret(ctx.appKey));
@@ -72,9 +105,9 @@ export function createSubmissionService(ctx: AppContext): Service {
   };
 
   const onAuth = (auth: SMTPServerAuthentication, session: SMTPServerSession, callback: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void): void => {
-    // allowInsecureAuth is on for the loopback exemption; everyone else must have TLS first.
-    if (!session.secure && !isLoopback(session.remoteAddress)) {
-      callback(new SmtpReply(538, '5.7.11 Encryption required: issue STARTTLS first'));
+    // allowInsecureAuth is on for the loopback exemption; our AUTH handler already refused everyone else.
+    if (!authAllowed(session.secure, session.remoteAddress, limits)) {
+      callback(new SmtpReply(530, STARTTLS_FIRST));
       return;
     }
     const ip = session.remoteAddress;
@@ -83,6 +116,8 @@ export function createSubmissionService(ctx: AppContext): Service {
       .then((aliasSession) => {
         sessions.get(session.id)?.release();
         sessions.set(session.id, aliasSession);
+        // Logged in: the longer idle timeout of RFC 5321 applies from now on.
+        connections.get(session.id)?._socket.setTimeout(limits.timeoutMs);
         callback(null, { user: aliasSession.alias.id });
       })
       .catch((error: unknown) => {
@@ -188,8 +223,43 @@ export function createSubmissionService(ctx: AppContext): Service {
   };
 
   const onClose = (session: SMTPServerSession): void => {
+    connections.delete(session.id);
     sessions.get(session.id)?.release();
     sessions.delete(session.id);
+  };
+
+  /** smtp-server's connect() with our per-connection rules: AUTH only where allowed, idle timeouts by login state. */
+  const connect = (server: SMTPServer, socket: net.Socket, socketOptions: Record<string, unknown>): void => {
+    const connection = new SMTPConnection(server, socket, socketOptions);
+    const ehlo = connection.handler_EHLO;
+    const auth = connection.handler_AUTH;
+    const allowed = (): boolean => authAllowed(connection.secure, connection.remoteAddress, limits);
+    // EHLO on a connection where AUTH is not allowed yet: the AUTH line is left out (RFC 3207 §4).
+    connection.handler_EHLO = (command, callback) => {
+      if (allowed()) return ehlo.call(connection, command, callback);
+      const send = connection.send;
+      connection.send = (code, data, context) => send.call(connection, code, Array.isArray(data) ? data.filter((line) => !/^AUTH\b/i.test(line)) : data, context);
+      try {
+        ehlo.call(connection, command, callback);
+      } finally {
+        connection.send = send;
+      }
+    };
+    // AUTH before TLS: 530 at once, no 334 prompt, so the client never sends its credentials in the clear.
+    connection.handler_AUTH = (command, callback) => {
+      if (allowed()) return auth.call(connection, command, callback);
+      connection.send(530, STARTTLS_FIRST);
+      callback();
+    };
+    connection._armTimeout = (target = connection._socket) => {
+      const ms = connection._upgrading ? limits.tlsHandshakeTimeoutMs : connection.session?.user ? limits.timeoutMs : limits.loginTimeoutMs;
+      target.setTimeout(ms, () => connection._onTimeout());
+    };
+    connections.set(connection.id, connection);
+    server.connections.add(connection);
+    connection.on('error', (error: Error) => server.emit('error', error));
+    connection.on('connect', (data: unknown) => server.emit('connect', data));
+    connection.init();
   };
 
   const make = (secure: boolean): SMTPServer => {
@@ -203,6 +273,8 @@ export function createSubmissionService(ctx: AppContext): Service {
       allowInsecureAuth: true,
       size: SUBMISSION_MAX_BYTES,
       closeTimeout: 1000,
+      // smtp-server times TLS handshakes (submissions, STARTTLS) with this; idle timeouts are set per connection.
+      socketTimeout: limits.tlsHandshakeTimeoutMs,
       key: tlsOptions.key,
       cert: tlsOptions.cert,
       minVersion: 'TLSv1.2',
@@ -211,9 +283,24 @@ export function createSubmissionService(ctx: AppContext): Service {
       onMailFrom,
       onRcptTo,
       onData,
+      onSecure: (socket, _session, callback) => {
+        // Handshake done (STARTTLS): back from the handshake timeout to the idle timeout before login.
+        socket.setTimeout(limits.loginTimeoutMs);
+        callback();
+      },
       onClose,
     });
     server.on('error', (error: Error) => logger.warn({ event: 'submission.connection_error', err: errText(error) }, 'connection error'));
+    const internals = server as unknown as { _upgrade: Upgrade };
+    internals._upgrade = withHandshakeTimeout(internals._upgrade.bind(server), () => limits.tlsHandshakeTimeoutMs, (socket) =>
+      securityLog.note(`tls.failed|${socket.remoteAddress ?? 'unknown'}|handshake-timeout`),
+    );
+    server.connect = (socket: net.Socket, socketOptions: Record<string, unknown>): void => connect(server, socket, socketOptions);
+    gateConnections(server.server, gate, (socket, refusal, ip) => {
+      securityLog.note(`conn.refused|${ip}|${refusal}`);
+      // On submissions nothing readable can be said before the handshake: the connection is just closed.
+      refuseSocket(socket, secure ? null : CAP_REFUSED[refusal]);
+    });
     return server;
   };
 
@@ -240,6 +327,7 @@ export function createSubmissionService(ctx: AppContext): Service {
       sessions.clear();
       await webhooks?.stop();
       webhooks = null;
+      securityLog.close();
     },
   };
 }
