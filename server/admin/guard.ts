@@ -3,9 +3,8 @@
 // same-origin rule for writes, per-IP and total connection caps, and a bounded rate of refusal log lines.
 import http from 'node:http';
 import https from 'node:https';
-import type net from 'node:net';
 import type { Logger } from '../log.js';
-import { ConnectionGate, capToFdShare, isLoopbackHost, normalizeIp, type GateRefusal } from '../net.js';
+import { ConnectionGate, RateBoundedLog, capToFdShare, gateConnections, isLoopbackHost, normalizeIp, refuseSocket } from '../net.js';
 import { logSecurityEvent, type SecurityEvent } from '../security-log.js';
 
 /** Who a Host header names: this admin server, or one of our mail domains for client autoconfiguration only. */
@@ -112,37 +111,31 @@ export function effectiveHost(headers: http.IncomingHttpHeaders, trustProxy: boo
   return first || headers.host;
 }
 
-/**
- * Bounds how many lines one kind of event (event and reason) writes: at most `perWindow` in each window; the
- * number left out is reported on the next line, so a flood cannot fill the disk but the defender still sees the
- * count, and a flood of one kind never hides another.
- */
-export class SecurityLogBudget {
-  private readonly windows = new Map<string, { start: number; written: number; suppressed: number }>();
+/** The admin's security log: failed sign-ins line by line (the limiter bounds them per client); refusals and
+ * cap hits one line per (event, client, reason) and minute with a count, so a flood cannot fill the disk. */
+export class AdminSecurityLog {
+  private readonly bounded: RateBoundedLog;
 
-  constructor(
-    private readonly logger: Logger,
-    private readonly perWindow = 20,
-    private readonly windowMs = 10_000,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly logger: Logger) {
+    this.bounded = new RateBoundedLog((key, count) => {
+      const [event, ip, reason] = key.split('|') as [SecurityEvent, string, string];
+      logSecurityEvent(this.logger, event, { ip, protocol: 'admin', reason, detail: { count } });
+    });
+  }
 
-  log(event: SecurityEvent, ip: string | undefined, reason: string): void {
-    const now = this.now();
-    const key = `${event} ${reason}`;
-    let window = this.windows.get(key);
-    if (!window || now - window.start >= this.windowMs) {
-      window = { start: now, written: 0, suppressed: window?.suppressed ?? 0 };
-      this.windows.set(key, window);
-    }
-    if (window.written >= this.perWindow) {
-      window.suppressed += 1;
-      return;
-    }
-    window.written += 1;
-    const detail = window.suppressed > 0 ? { suppressed: window.suppressed } : undefined;
-    window.suppressed = 0;
-    logSecurityEvent(this.logger, event, { ip, protocol: 'admin', reason, ...(detail ? { detail } : {}) });
+  /** A refusal or cap hit (rate-bounded). */
+  note(event: SecurityEvent, ip: string | undefined, reason: string): void {
+    this.bounded.note(`${event}|${normalizeIp(ip ?? 'unknown')}|${reason}`);
+  }
+
+  /** A failed sign-in (every one: fail2ban counts them). */
+  authFailed(ip: string | undefined, reason: string): void {
+    logSecurityEvent(this.logger, 'auth.failed', { ip, protocol: 'admin', reason });
+  }
+
+  /** Emits the counts still pending and stops the timer. */
+  close(): void {
+    this.bounded.close();
   }
 }
 
@@ -175,7 +168,7 @@ export interface AdminServerOptions {
   readonly limits: AdminConnectionLimits;
   readonly policy: HostPolicyOptions;
   readonly trustProxy: boolean;
-  readonly budget: SecurityLogBudget;
+  readonly securityLog: AdminSecurityLog;
 }
 
 const hostAccessOf = new WeakMap<http.IncomingMessage, HostAccess>();
@@ -185,22 +178,18 @@ export function requestHostAccess(request: http.IncomingMessage): HostAccess {
   return hostAccessOf.get(request) ?? 'admin';
 }
 
-const REFUSED_BY_CAP = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 37\r\n\r\nToo many connections; try again soon.';
+/** A minimal HTTP refusal for a connection over the caps (refuseSocket adds the final CRLF). */
+const REFUSED_BY_CAP = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n';
 
 /**
- * A fastify serverFactory: the http(s) server with connection caps on 'connection' and the Host allow-list
- * in front of the router. A refused connection gets a bare 503 and is closed; any request that still arrives
- * on it is dropped unanswered, so it never reaches a handler.
+ * A fastify serverFactory: the http(s) server with connection caps in front of its connection handling and
+ * the Host allow-list in front of the router. A refused connection gets a bare 503 and is closed before the
+ * HTTP (or TLS) layer sees it.
  */
 export function adminServerFactory(options: AdminServerOptions): (handler: http.RequestListener) => http.Server {
   return (handler) => {
     const gate = new ConnectionGate(() => ({ perIp: options.limits.perIp, total: options.limits.total }));
-    const refused = new WeakSet<net.Socket>();
     const guarded: http.RequestListener = (request, response) => {
-      if (refused.has(request.socket)) {
-        request.socket.destroy();
-        return;
-      }
       const headers = request.headers;
       const ip = request.socket.remoteAddress;
       let access = hostAccess(headers.host, options.policy, request.socket.localAddress);
@@ -209,7 +198,7 @@ export function adminServerFactory(options: AdminServerOptions): (handler: http.
         access = forwarded === null ? null : access === 'mail-client' || forwarded === 'mail-client' ? 'mail-client' : 'admin';
       }
       if (!access) {
-        options.budget.log('http.refused', ip, 'bad-host');
+        options.securityLog.note('http.refused', ip, 'bad-host');
         const body = JSON.stringify({ error: 'This server does not answer for that host name (Host header).', code: 'BAD_HOST' });
         // A missing or malformed Host is a bad request; a well-formed one naming another server is misdirected.
         const status = hostOfHeader(headers.host) === null ? 400 : 421;
@@ -226,24 +215,10 @@ export function adminServerFactory(options: AdminServerOptions): (handler: http.
     server.headersTimeout = options.limits.headersTimeoutMs;
     server.requestTimeout = options.limits.requestTimeoutMs;
     server.keepAliveTimeout = options.limits.keepAliveTimeoutMs;
-    server.on('connection', (socket: net.Socket) => {
-      const ip = socket.remoteAddress;
-      const refusal: GateRefusal | null = gate.admit(ip);
-      if (refusal) {
-        refused.add(socket);
-        options.budget.log('conn.refused', ip, refusal);
-        // A TLS client cannot read a plain-text answer: it is closed before the handshake.
-        socket.on('error', () => undefined);
-        if (options.tls) {
-          socket.destroy();
-        } else {
-          socket.end(REFUSED_BY_CAP);
-          // Closing at once could reset the connection before the client reads the 503; a short grace ends it.
-          setTimeout(() => socket.destroy(), 2000).unref();
-        }
-        return;
-      }
-      socket.once('close', () => gate.release(ip));
+    gateConnections(server, gate, (socket, refusal, ip) => {
+      options.securityLog.note('conn.refused', ip, refusal);
+      // A TLS client cannot read a plain-text answer: it is closed before the handshake.
+      refuseSocket(socket, options.tls ? null : REFUSED_BY_CAP);
     });
     return server as http.Server;
   };

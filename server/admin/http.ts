@@ -9,7 +9,7 @@ import type { AppContext } from '../context.js';
 import { MailboxError } from '../mailbox/errors.js';
 import type { AdminAuth, AdminSession, FailureLimiter } from './auth.js';
 import type { EventRing } from './events.js';
-import { adminServerFactory, canonicalPath, effectiveHost, isApiPath, isStructurallyOdd, requestHostAccess, sameOrigin, type AdminServerOptions, type SecurityLogBudget } from './guard.js';
+import { adminServerFactory, canonicalPath, effectiveHost, isApiPath, isStructurallyOdd, requestHostAccess, sameOrigin, type AdminSecurityLog, type AdminServerOptions } from './guard.js';
 import type { Jobs } from './jobs.js';
 import type { AdminOps } from './ops.js';
 
@@ -39,7 +39,7 @@ export interface AdminDeps {
   /** The admin listener speaks HTTPS (cookies get Secure). */
   readonly https: boolean;
   /** Refusals and failed sign-ins are logged through this (bounded rate). */
-  readonly securityLog: SecurityLogBudget;
+  readonly securityLog: AdminSecurityLog;
   /** X-Forwarded-* headers are trusted (SEALPOST_ADMIN_TRUST_PROXY). */
   readonly trustProxy: boolean;
   /** Every route registered on the app (filled by buildHttp's onRoute hook): what is public, what writes. */
@@ -104,14 +104,14 @@ export function sendError(reply: FastifyReply, status: number, message: string, 
   return reply.code(status).type('application/json; charset=utf-8').send({ error: message, ...(code ? { code } : {}) });
 }
 
-export function buildHttp(deps: AdminDeps, options: { server: Omit<AdminServerOptions, 'budget' | 'trustProxy'> }): FastifyInstance {
+export function buildHttp(deps: AdminDeps, options: { server: Omit<AdminServerOptions, 'securityLog' | 'trustProxy'> }): FastifyInstance {
   const { ctx, auth } = deps;
   const app = Fastify({
     logger: false,
     trustProxy: deps.trustProxy,
     bodyLimit: 1024 * 1024,
     // Our own http(s) server: connection caps and the Host allow-list run before fastify routes anything.
-    serverFactory: adminServerFactory({ ...options.server, budget: deps.securityLog, trustProxy: deps.trustProxy }),
+    serverFactory: adminServerFactory({ ...options.server, securityLog: deps.securityLog, trustProxy: deps.trustProxy }),
     // Unknown properties are errors (not silently dropped) and types are never coerced (42 is not "42"),
     // so a client's mistake is a clear 400. Numeric path/query parts are declared as digit strings.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
@@ -129,7 +129,7 @@ export function buildHttp(deps: AdminDeps, options: { server: Omit<AdminServerOp
   app.addContentTypeParser(['text/xml', 'application/xml'], { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
   const refuse = (request: FastifyRequest, reply: FastifyReply, status: number, reason: string, message: string, code: string): FastifyReply => {
-    deps.securityLog.log('http.refused', request.ip, reason);
+    deps.securityLog.note('http.refused', request.ip, reason);
     return sendError(reply, status, message, code);
   };
 

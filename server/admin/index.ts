@@ -8,7 +8,7 @@ import type { AppContext, Listener, Service } from '../context.js';
 import { ListenError } from '../net.js';
 import { AdminAuth, FailureLimiter } from './auth.js';
 import { EventRing } from './events.js';
-import { adminConnectionLimits, SecurityLogBudget } from './guard.js';
+import { AdminSecurityLog, adminConnectionLimits } from './guard.js';
 import { buildHttp, type AdminDeps, type AdminRoute } from './http.js';
 import { Jobs } from './jobs.js';
 import { AdminOps } from './ops.js';
@@ -47,7 +47,7 @@ export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: A
     ops: new AdminOps(ctx),
     uiDir: uiDirectory(ctx.config.env),
     https,
-    securityLog: new SecurityLogBudget(ctx.logger),
+    securityLog: new AdminSecurityLog(ctx.logger),
     routes: [],
     trustProxy,
     downloads: new Map(),
@@ -106,6 +106,7 @@ export function createAdminService(ctx: AppContext, options: AdminServiceOptions
       const { app, deps } = built;
       built = null;
       await app.close();
+      deps.securityLog.close();
       await deps.jobs.settle();
       for (const id of [...deps.downloads.keys()]) dropDownload(deps, id);
       deps.auth.removeUiTokenFile();

@@ -36,7 +36,7 @@ export function limiterKey(deps: AdminDeps, request: FastifyRequest): string {
 /** Counts a failed secret check and logs it in the stable security format. */
 function failed(deps: AdminDeps, request: FastifyRequest, reason: string): void {
   deps.limiter.fail(limiterKey(deps, request));
-  deps.securityLog.log('auth.failed', request.ip, reason);
+  deps.securityLog.authFailed(request.ip, reason);
 }
 
 /** Refuses while the client is locked out; returns true when the handler may go on. */
@@ -45,7 +45,7 @@ function allowAttempt(deps: AdminDeps, request: FastifyRequest, reply: FastifyRe
   if (wait <= 0) return true;
   reply.header('retry-after', String(Math.ceil(wait / 1000)));
   deps.events.add('admin.login_locked_out');
-  deps.securityLog.log('auth.lockout', request.ip, 'too-many-failures');
+  deps.securityLog.note('auth.lockout', request.ip, 'too-many-failures');
   sendError(reply, 429, `Too many failed attempts; try again in ${Math.max(1, Math.ceil(wait / 60_000))} minute(s).`, 'TOO_MANY_ATTEMPTS');
   return false;
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { adminConnectionLimits, canonicalPath, hostAccess, hostOfHeader, isApiPath, isStructurallyOdd, sameOrigin, SecurityLogBudget } from '../../server/admin/guard.js';
+import { adminConnectionLimits, canonicalPath, hostAccess, hostOfHeader, isApiPath, isStructurallyOdd, sameOrigin, AdminSecurityLog } from '../../server/admin/guard.js';
 import { adminExposureWarning, isLoopback } from '../../server/admin/exposure.js';
 
 const policy = { hostname: 'mail.example.org', listenHost: '0.0.0.0', extraHosts: ['admin.example.net'], isLocalDomain: (n: string) => n === 'example.org' };
@@ -75,18 +75,20 @@ describe('admin guard rules', () => {
     assert.equal(adminConnectionLimits({ SEALPOST_ADMIN_MAX_CONNECTIONS_PER_IP: 'many' }).perIp, 32, 'a bad value keeps the default');
   });
 
-  it('bounds refusal log lines per event and reason, and reports how many were left out', () => {
+  it('bounds refusal log lines per event, client and reason, keeps every failed sign-in, and reports the count left out', () => {
     const lines: string[] = [];
     const logger = pino<never>({ level: 'info' }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString('utf8')), done()) }));
-    let now = 0;
-    const budget = new SecurityLogBudget(logger, 3, 1000, () => now);
-    for (let i = 0; i < 100; i++) budget.log('http.refused', '198.51.100.7', 'bad-host');
-    budget.log('auth.failed', '198.51.100.7', 'bad-password');
-    assert.equal(lines.filter((l) => l.includes('reason=bad-host')).length, 3, 'a flood writes a bounded number of lines');
-    assert.equal(lines.filter((l) => l.includes('reason=bad-password')).length, 1, 'another kind is not hidden by the flood');
-    now = 1000;
-    budget.log('http.refused', '198.51.100.7', 'bad-host');
-    assert.match(lines.at(-1) ?? '', /"suppressed":97/);
+    const log = new AdminSecurityLog(logger);
+    for (let i = 0; i < 100; i++) log.note('http.refused', '198.51.100.7', 'bad-host');
+    log.note('http.refused', '198.51.100.7', 'no-session');
+    for (let i = 0; i < 3; i++) log.authFailed('198.51.100.7', 'bad-password');
+    assert.equal(lines.filter((l) => l.includes('reason=bad-host')).length, 1, 'a flood writes one line at once');
+    assert.equal(lines.filter((l) => l.includes('reason=no-session')).length, 1, 'another kind is not hidden by the flood');
+    assert.equal(lines.filter((l) => l.includes('security auth.failed ip=198.51.100.7 protocol=admin reason=bad-password')).length, 3);
+    log.close();
+    const flushed = lines.filter((l) => l.includes('reason=bad-host'));
+    assert.equal(flushed.length, 2);
+    assert.match(flushed[1] ?? '', /"count":99/, 'the rest is reported as a count');
   });
 
   it('uses the one loopback rule of net.ts for the exposure warning', () => {

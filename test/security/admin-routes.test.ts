@@ -201,6 +201,8 @@ describe('admin routes under attack', () => {
     });
     assert.match(noHost, /^HTTP\/1\.[01] 400 /);
     assert.ok(logs.lines.some((l) => l.includes('security http.refused ip=127.0.0.1 protocol=admin reason=bad-host')), 'logged in the stable format');
+    await Promise.all(Array.from({ length: 40 }, () => raw(admin.base, 'GET', '/', { host: 'flood.attacker.example' })));
+    assert.ok(logs.lines.filter((l) => l.includes('reason=bad-host')).length <= 2, 'a flood of refusals writes a bounded number of lines');
   });
 
   it('refuses a DNS-rebinding request (Host: attacker.example on 127.0.0.1) even with the owner\'s cookie and token', async () => {
