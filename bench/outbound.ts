@@ -32,7 +32,7 @@ export async function run(flags: string[]): Promise<void> {
     logger: silentLogger(),
     hostname: 'bench.sender.test',
     resolver: createResolver({ servers: [dns.address] }),
-    options: { ...DEFAULT_OUTBOUND_OPTIONS, mxPort: sink.port, concurrency, perDomainConcurrency: concurrency, perDomainPerMinute: 1e9, pollMs: 50 },
+    options: { ...DEFAULT_OUTBOUND_OPTIONS, mxPort: sink.port, concurrency, perDomainConcurrency: concurrency, perDomainPerMinute: 1e9, pollMs: 50, targets: { allowPrivate: false, allowLoopback: true } },
   });
   try {
     const body = 'x'.repeat(2000);

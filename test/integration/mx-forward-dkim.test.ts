@@ -19,7 +19,7 @@ describe('forwarded mail DKIM', () => {
     sink = await startSmtpSink();
     app = await startMxApp({
       zones: { ...senderZones(key), 'elsewhere.test': { MX: [{ exchange: 'mx.elsewhere.test', priority: 5 }] }, 'mx.elsewhere.test': { A: ['127.0.0.1'] } },
-      env: { SEALPOST_OUTBOUND_MX_PORT: String(sink.port), SEALPOST_OUTBOUND_POLL_MS: '50' },
+      env: { SEALPOST_OUTBOUND_MX_PORT: String(sink.port), SEALPOST_OUTBOUND_POLL_MS: '50', SEALPOST_OUTBOUND_ALLOW_LOOPBACK: 'on' },
     });
     ctx = app.running.ctx;
     ctx.directory.addDomain(LOCAL_DOMAIN);

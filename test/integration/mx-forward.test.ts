@@ -68,7 +68,7 @@ describe('MX forwarding and webhooks', () => {
     };
     app = await startMxApp({
       zones,
-      env: { SEALPOST_OUTBOUND_MX_PORT: String(sink.port), SEALPOST_WEBHOOK_BACKOFF_MS: '300', SEALPOST_OUTBOUND_POLL_MS: '100' },
+      env: { SEALPOST_OUTBOUND_MX_PORT: String(sink.port), SEALPOST_WEBHOOK_BACKOFF_MS: '300', SEALPOST_OUTBOUND_POLL_MS: '100', SEALPOST_OUTBOUND_ALLOW_LOOPBACK: 'on' },
     });
     ctx = app.running.ctx;
     port = app.port('smtp');

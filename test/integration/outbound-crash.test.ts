@@ -48,6 +48,7 @@ test('kill -9 during a 200-message outbound burst loses nothing and duplicates a
     SEALPOST_HOSTNAME: 'mail.sender.test',
     SEALPOST_DNS_SERVERS: dns.address,
     SEALPOST_OUTBOUND_MX_PORT: String(sink.port),
+    SEALPOST_OUTBOUND_ALLOW_LOOPBACK: 'on', // the test MX resolves to a loopback sink
     SEALPOST_OUTBOUND_CONCURRENCY: String(IN_FLIGHT),
     SEALPOST_OUTBOUND_DOMAIN_CONCURRENCY: String(IN_FLIGHT),
     SEALPOST_OUTBOUND_DOMAIN_RATE: '100000',

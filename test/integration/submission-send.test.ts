@@ -29,7 +29,7 @@ describe('submission', () => {
     sink = await startSmtpSink({ rejectRecipient: (a) => (a.startsWith('nobody@') ? 550 : null) });
     app = await startSendingApp({
       listeners: ['submission', 'submissions'],
-      env: { SEALPOST_DNS_SERVERS: dns.address, SEALPOST_OUTBOUND_MX_PORT: String(sink.port), SEALPOST_OUTBOUND_POLL_MS: '50' },
+      env: { SEALPOST_DNS_SERVERS: dns.address, SEALPOST_OUTBOUND_MX_PORT: String(sink.port), SEALPOST_OUTBOUND_POLL_MS: '50', SEALPOST_OUTBOUND_ALLOW_LOOPBACK: 'on' },
     });
     const ctx = app.running.ctx;
     ctx.directory.addDomain('sender.test');

@@ -44,7 +44,8 @@ describe('outbound queue', () => {
       logger: silentLogger(),
       hostname: 'mail.sender.test',
       resolver,
-      options: { ...DEFAULT_OUTBOUND_OPTIONS, retryBaseMs: 40, pollMs: 25, ...options },
+      // the test MX hosts resolve to loopback sinks, which direct delivery refuses unless allowed
+      options: { ...DEFAULT_OUTBOUND_OPTIONS, retryBaseMs: 40, pollMs: 25, targets: { allowPrivate: false, allowLoopback: true }, ...options },
       secrets,
       notifySender: async (sender, _aliasId, raw) => {
         reports.push({ sender, raw });

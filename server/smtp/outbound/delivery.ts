@@ -6,6 +6,7 @@ import type SMTPConnectionClass from 'nodemailer/lib/smtp-connection/index.js';
 import type { DnsResolver } from '../dns.js';
 import { isNoRecordError } from '../dns.js';
 import { MtaSts, mxAllowed } from './mta-sts.js';
+import { refusedTargetMessage, targetAddressRefusal, type OutboundTargetPolicy } from './targets.js';
 
 // nodemailer's SMTP client is required when the first connection opens, not when a CLI command opens the queue.
 const requireCjs = createRequire(import.meta.url);
@@ -52,6 +53,8 @@ export interface DeliveryOptions {
   readonly mxPort: number;
   readonly connectTimeoutMs: number;
   readonly socketTimeoutMs: number;
+  /** Which MX addresses may be dialled (the relay is the owner's explicit choice and is not checked). */
+  readonly targets: OutboundTargetPolicy;
 }
 
 interface SmtpError extends Error {
@@ -285,6 +288,8 @@ export class Deliverer {
     let lastError = `4.4.1 no MX host of ${domain} answered`;
     let lastHost: string | null = null;
     let addressesFound = false;
+    let dialled = false;
+    let refusal: string | null = null;
     for (const mx of hosts) {
       const host = mx.exchange.replace(/\.$/, '').toLowerCase();
       if (enforce && policy && !mxAllowed(policy, host)) {
@@ -303,7 +308,14 @@ export class Deliverer {
       }
       if (addresses.length === 0) continue;
       addressesFound = true;
-      for (const address of addresses.slice(0, 2)) {
+      // the address is checked right before it is dialled: nodemailer gets the IP, never the name again
+      const permitted = addresses.filter((address) => {
+        const why = targetAddressRefusal(address, this.options.targets);
+        if (why) refusal ??= refusedTargetMessage(host, address, why);
+        return why === null;
+      });
+      for (const address of permitted.slice(0, 2)) {
+        dialled = true;
         // MTA-STS enforce: TLS required and the certificate must be valid for the MX name; else opportunistic
         const attempt: Attempt = { host: address, port: this.options.mxPort, servername: host, secure: false, requireTLS: enforce, ignoreTLS: false, verify: enforce, auth: null };
         try {
@@ -314,6 +326,11 @@ export class Deliverer {
           lastError = typeof e.responseCode === 'number' ? firstLine(e.response ?? e.message) : `4.4.1 ${host}: ${firstLine(e.message)}`;
         }
       }
+    }
+    if (refusal !== null && !dialled) {
+      // every MX address is one we never dial (loopback, LAN, link-local…): a permanent failure, not a retry
+      const reason = refusal;
+      return all((r) => bounceAll(r, `550 5.4.4 ${reason}`));
     }
     if (!addressesFound && !lastError.startsWith('4.7.5') && hosts.every((h) => h.exchange === domain)) {
       return all((r) => bounceAll(r, `550 5.1.2 ${domain} has no mail server (no MX or address records)`));

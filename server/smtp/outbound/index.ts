@@ -101,7 +101,13 @@ export class OutboundQueue {
     this.dkim = new DkimKeys(this.store.db, deps.appKey);
     this.deliverer = new Deliverer(
       deps.resolver,
-      { hostname: deps.hostname, mxPort: this.options.mxPort, connectTimeoutMs: this.options.connectTimeoutMs, socketTimeoutMs: this.options.socketTimeoutMs },
+      {
+        hostname: deps.hostname,
+        mxPort: this.options.mxPort,
+        connectTimeoutMs: this.options.connectTimeoutMs,
+        socketTimeoutMs: this.options.socketTimeoutMs,
+        targets: this.options.targets ?? DEFAULT_OUTBOUND_OPTIONS.targets,
+      },
       this.options.mtaStsUrl,
     );
   }

@@ -1,6 +1,7 @@
 // Tunables of the outbound queue, from SEALPOST_OUTBOUND_* variables over the defaults below.
 import { ConfigError } from '../../config/errors.js';
 import { DEFAULT_MTA_STS_URL } from './mta-sts.js';
+import { PUBLIC_TARGETS_ONLY, targetPolicyFromEnv, type OutboundTargetPolicy } from './targets.js';
 
 export interface OutboundOptions {
   /** Parallel SMTP transactions in total (SEALPOST_OUTBOUND_CONCURRENCY, 8). */
@@ -25,6 +26,8 @@ export interface OutboundOptions {
   readonly socketTimeoutMs: number;
   /** How often the worker looks for due mail when nothing wakes it (SEALPOST_OUTBOUND_POLL_MS, 1000). */
   readonly pollMs: number;
+  /** Which MX addresses direct delivery may dial (SEALPOST_OUTBOUND_ALLOW_PRIVATE / _LOOPBACK; public only by default). */
+  readonly targets: OutboundTargetPolicy;
 }
 
 export const DEFAULT_OUTBOUND_OPTIONS: OutboundOptions = {
@@ -40,6 +43,7 @@ export const DEFAULT_OUTBOUND_OPTIONS: OutboundOptions = {
   connectTimeoutMs: 30_000,
   socketTimeoutMs: 120_000,
   pollMs: 1000,
+  targets: PUBLIC_TARGETS_ONLY,
 };
 
 const NUMERIC: { readonly [K in keyof OutboundOptions]?: string } = {
@@ -57,7 +61,7 @@ const NUMERIC: { readonly [K in keyof OutboundOptions]?: string } = {
 };
 
 export function outboundOptionsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): OutboundOptions {
-  const out: Record<string, number | string> = { ...DEFAULT_OUTBOUND_OPTIONS };
+  const out: Record<string, number | string | OutboundTargetPolicy> = { ...DEFAULT_OUTBOUND_OPTIONS, targets: targetPolicyFromEnv(env) };
   for (const [key, name] of Object.entries(NUMERIC)) {
     const text = name ? env[name] : undefined;
     if (text === undefined || text === '') continue;

@@ -1,6 +1,13 @@
 // Delivers queued webhook jobs: POST with the HMAC signature, retry with backoff for 24 h after the
 // message arrived, every attempt written to the delivery log. One timer, a few requests at a time.
+// The receiver's address is checked when the socket opens (outbound/targets.ts): a URL whose host is, or
+// resolves to, loopback, a private range or link-local is refused without a connection and never retried.
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
 import type { Logger } from '../../log.js';
+import { createResolver, type DnsResolver } from '../dns.js';
+import { guardedLookup, PUBLIC_TARGETS_ONLY, refusedTargetMessage, targetAddressRefusal, TargetRefusedError, type OutboundTargetPolicy } from '../outbound/targets.js';
 import { signWebhookBody } from './payload.js';
 import type { WebhookJob, WebhookStore } from './store.js';
 
@@ -19,16 +26,57 @@ export interface DispatcherOptions {
   readonly concurrency?: number;
   /** Poll interval when nothing is due sooner (default 5 s). */
   readonly pollMs?: number;
+  /** Which receiver addresses may be dialled, and the resolver for their names (default: public only, system DNS servers). */
+  readonly targets?: WebhookTargets;
 }
 
-/** Status codes that will not get better by retrying. */
+/** The target policy and the resolver webhook host names go through. */
+export interface WebhookTargets {
+  readonly policy: OutboundTargetPolicy;
+  readonly resolver: DnsResolver;
+}
+
+/** The HTTP status, or why no usable response came. */
+type PostResult = { readonly status: number } | { readonly error: unknown };
+
+/** POSTs body to url over a socket whose address the lookup checked; redirects are not followed. */
+function post(url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number, targets: WebhookTargets): Promise<PostResult> {
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  if (net.isIP(host)) {
+    // IP literals never reach a lookup: check them here (WHATWG URL already turned 0x7f.1 or 2130706433 into 127.0.0.1)
+    const why = targetAddressRefusal(host, targets.policy);
+    if (why) return Promise.resolve({ error: new TargetRefusedError(refusedTargetMessage(host, host, why)) });
+  }
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve) => {
+    const request = client.request(
+      url,
+      { method: 'POST', headers: { ...headers, 'content-length': String(body.length) }, lookup: guardedLookup(targets.resolver, targets.policy), agent: false, timeout: timeoutMs },
+      (response) => {
+        response.resume();
+        response.once('end', () => resolve({ status: response.statusCode ?? 0 }));
+        response.once('error', () => resolve({ status: response.statusCode ?? 0 }));
+      },
+    );
+    const deadline = setTimeout(() => request.destroy(Object.assign(new Error('timeout'), { name: 'TimeoutError' })), timeoutMs);
+    request.once('close', () => clearTimeout(deadline));
+    request.once('timeout', () => request.destroy(Object.assign(new Error('timeout'), { name: 'TimeoutError' })));
+    request.once('error', (error) => resolve({ error }));
+    request.end(body);
+  });
+}
+
+/** Status codes that will not get better by retrying (a redirect is not followed: the URL needs changing). */
 function permanent(status: number): boolean {
-  return status >= 400 && status < 500 && ![408, 409, 425, 429].includes(status);
+  return (status >= 300 && status < 400) || (status >= 400 && status < 500 && ![408, 409, 425, 429].includes(status));
 }
 
 function reason(error: unknown): string {
   if (error instanceof Error) {
+    if (error instanceof TargetRefusedError) return error.message.slice(0, 300);
     if (error.name === 'TimeoutError' || error.name === 'AbortError') return 'timeout';
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code) return code;
     const cause = (error as { cause?: unknown }).cause;
     if (cause && typeof cause === 'object' && 'code' in cause) return String((cause as { code: unknown }).code);
     return error.message.slice(0, 200);
@@ -43,10 +91,12 @@ export class WebhookDispatcher {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly backoff: readonly number[];
   private readonly giveUpMs: number;
+  private readonly targets: WebhookTargets;
 
   constructor(private readonly options: DispatcherOptions) {
     this.backoff = options.backoffMs?.length ? options.backoffMs : DEFAULT_BACKOFF_MS;
     this.giveUpMs = options.giveUpMs ?? DEFAULT_GIVE_UP_MS;
+    this.targets = options.targets ?? { policy: PUBLIC_TARGETS_ONLY, resolver: createResolver() };
   }
 
   start(): void {
@@ -109,24 +159,25 @@ export class WebhookDispatcher {
     }
     let status: number | null = null;
     let error: string | null = null;
+    let refused = false;
     try {
       const timestamp = Math.floor(at / 1000);
-      const response = await fetch(job.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json; charset=utf-8',
-          'user-agent': 'Sealpost-Webhook/1',
-          'x-sealpost-event': 'message.received',
-          'x-sealpost-delivery': job.id,
-          'x-sealpost-signature': signWebhookBody(secret, job.body, timestamp),
-        },
-        body: new Uint8Array(job.body),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 15_000),
-      });
-      status = response.status;
-      await response.body?.cancel().catch(() => undefined);
-      if (status < 200 || status >= 300) error = `HTTP ${status}`;
+      const headers = {
+        'content-type': 'application/json; charset=utf-8',
+        'user-agent': 'Sealpost-Webhook/1',
+        'x-sealpost-event': 'message.received',
+        'x-sealpost-delivery': job.id,
+        'x-sealpost-signature': signWebhookBody(secret, job.body, timestamp),
+      };
+      const result = await post(new URL(job.url), headers, job.body, this.options.requestTimeoutMs ?? 15_000, this.targets);
+      if ('status' in result) {
+        status = result.status;
+        if (status >= 300 && status < 400) error = `HTTP ${status}: redirect not followed (update the webhook URL)`;
+        else if (status < 200 || status >= 300) error = `HTTP ${status}`;
+      } else {
+        refused = result.error instanceof TargetRefusedError;
+        error = reason(result.error);
+      }
     } catch (e) {
       error = reason(e);
     }
@@ -138,8 +189,9 @@ export class WebhookDispatcher {
     }
     const delay = this.backoff[Math.min(job.attempts, this.backoff.length - 1)] ?? 60_000;
     const next = Date.now() + delay;
-    const giveUp = (status !== null && permanent(status)) || next > job.created + this.giveUpMs;
+    const giveUp = refused || (status !== null && permanent(status)) || next > job.created + this.giveUpMs;
     store.recordAttempt(job, { status, error, durationMs, at }, giveUp ? 'failed' : 'retry', giveUp ? null : next);
-    logger.warn({ webhookId: job.webhookId, job: job.id, status, error, attempt: job.attempts + 1, retry: !giveUp }, 'webhook delivery failed');
+    if (refused) logger.warn({ event: 'webhook.target_refused', webhookId: job.webhookId, job: job.id, error }, 'webhook target refused by the outbound address policy; not retried');
+    else logger.warn({ webhookId: job.webhookId, job: job.id, status, error, attempt: job.attempts + 1, retry: !giveUp }, 'webhook delivery failed');
   }
 }

@@ -2,13 +2,21 @@
 // queues the jobs durably (webhooks.sqlite, app key) before it answers 250; the dispatcher sends them.
 import path from 'node:path';
 import type { Logger } from '../../log.js';
-import { WebhookDispatcher, type DispatcherOptions } from './dispatcher.js';
+import { resolverFromEnv } from '../dns.js';
+import { targetPolicyFromEnv } from '../outbound/targets.js';
+import { WebhookDispatcher, type DispatcherOptions, type WebhookTargets } from './dispatcher.js';
 import { buildWebhookBody, type WebhookMessageInput } from './payload.js';
 import { WebhookStore, type NewWebhookJob } from './store.js';
 
 export { WebhookStore, type DeliveryLogEntry, type WebhookCounts } from './store.js';
 export { buildWebhookBody, signWebhookBody, verifyWebhookSignature, SIGNATURE_HEADER, type WebhookAuthResults } from './payload.js';
-export { WebhookDispatcher, DEFAULT_BACKOFF_MS, DEFAULT_GIVE_UP_MS } from './dispatcher.js';
+export { WebhookDispatcher, DEFAULT_BACKOFF_MS, DEFAULT_GIVE_UP_MS, type WebhookTargets } from './dispatcher.js';
+export { webhookUrlRefusal } from '../outbound/targets.js';
+
+/** Where webhooks may post (SEALPOST_OUTBOUND_ALLOW_PRIVATE / _LOOPBACK) and the resolver for their host names (SEALPOST_DNS_SERVERS). */
+export function webhookTargetsFromEnv(env: Readonly<Record<string, string | undefined>>): WebhookTargets {
+  return { policy: targetPolicyFromEnv(env), resolver: resolverFromEnv(env) };
+}
 
 export const WEBHOOKS_FILE = 'webhooks.sqlite';
 
