@@ -173,7 +173,7 @@ export interface AdminServerOptions {
 
 const hostAccessOf = new WeakMap<http.IncomingMessage, HostAccess>();
 
-/** The access a request's Host was given before routing ('admin' when the request did not pass the guard). */
+/** The access a request's Host was given before routing ('admin' only for in-process app.inject calls, which never cross a socket). */
 export function requestHostAccess(request: http.IncomingMessage): HostAccess {
   return hostAccessOf.get(request) ?? 'admin';
 }
@@ -212,7 +212,7 @@ export function adminServerFactory(options: AdminServerOptions): (handler: http.
     // Idle and slow connections are checked often enough that headersTimeout frees their slots promptly.
     const checking = { connectionsCheckingInterval: Math.min(5000, Math.max(250, Math.floor(options.limits.headersTimeoutMs / 4))) };
     const server = options.tls ? https.createServer({ ...options.tls, ...checking }, guarded) : http.createServer(checking, guarded);
-    server.headersTimeout = options.limits.headersTimeoutMs;
+    server.headersTimeout = Math.min(options.limits.headersTimeoutMs, options.limits.requestTimeoutMs);
     server.requestTimeout = options.limits.requestTimeoutMs;
     server.keepAliveTimeout = options.limits.keepAliveTimeoutMs;
     gateConnections(server, gate, (socket, refusal, ip) => {
