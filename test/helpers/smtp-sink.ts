@@ -30,6 +30,8 @@ export interface SmtpSink {
   readonly messages: SinkMessage[];
   /** Resolves when at least `count` messages were recorded (or rejects after timeoutMs). */
   waitFor(count: number, timeoutMs?: number): Promise<SinkMessage[]>;
+  /** TCP connections accepted so far (a test that expects "no connection made" asserts 0). */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -98,6 +100,8 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
   });
   const address = server.server.address();
   if (address === null || typeof address === 'string') throw new Error('sink has no TCP address');
+  let connections = 0;
+  server.server.on('connection', () => connections++);
 
   return {
     port: address.port,
@@ -113,6 +117,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
         waiters.push(waiter);
       });
     },
+    connections: () => connections,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
