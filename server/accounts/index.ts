@@ -24,12 +24,14 @@ import { normalizeAddress } from '../directory/index.js';
 import type { Logger } from '../log.js';
 import { MailboxLocked, NoSuchFolder, WrongKey } from '../mailbox/errors.js';
 import type { AppendOptions, AppendResult, Mailbox, MailboxId, MailboxStore } from '../mailbox/types.js';
+import type { SecurityProtocol } from '../security-log.js';
+import { logSecurityEvent } from '../security-log.js';
 import { DEFAULT_THROTTLE, LoginThrottle, normalizeIp, type ThrottlePolicy } from './throttle.js';
 import { crashPointForTest, makePendingChange, otherMailboxKey, pendingFromJson, pendingSettingKey, pendingToJson, PENDING_PREFIX, type Credentials, type PendingChange } from './recovery.js';
 import { SessionRegistry, type RevokeReason } from './sessions.js';
 import { AliasUsage } from './usage.js';
 
-export { DEFAULT_THROTTLE, LoginThrottle, type ThrottlePolicy } from './throttle.js';
+export { DEFAULT_THROTTLE, LoginThrottle, isThrottleExempt, loginThrottleFromEnv, type ThrottlePolicy } from './throttle.js';
 export type { RevokeReason } from './sessions.js';
 export { AliasUsage, type UsageSnapshot } from './usage.js';
 
@@ -458,20 +460,29 @@ export class Accounts {
       aliasKey = `invalid:${address.trim().toLowerCase().slice(0, 320)}`;
     }
     const ip = normalizeIp(context.ip);
-    const wait = this.throttle.lockedFor(ip, aliasKey);
-    if (wait > 0) {
-      this.logger.warn({ event: 'auth.locked_out', protocol: context.protocol }, 'login refused: too many failures');
-      throw new TooManyAttempts(wait);
+    const protocol = securityProtocolOf(context.protocol);
+    const state = this.throttle.check(ip, aliasKey);
+    if (state.lockedForMs > 0) {
+      logSecurityEvent(this.logger, 'auth.lockout', { ip, protocol, reason: state.scope === 'ip' ? 'ip-locked' : 'pair-locked', detail: { retryAfterS: Math.ceil(state.lockedForMs / 1000) } });
+      throw new TooManyAttempts(state.lockedForMs);
     }
+    // Many IPs failing on this alias: an IP its owner has not logged in from waits before its password is checked.
+    if (state.slowdownMs > 0) await sleep(state.slowdownMs);
     const alias = this.directory.getAlias(aliasKey);
     const material = alias && alias.enabled ? await this.verifyPassword(alias, password) : await this.burnTime(password);
     if (!alias || !material) {
-      const delay = this.throttle.recordFailure(ip, aliasKey);
-      this.logger.warn({ event: 'auth.failed', aliasId: alias?.id ?? null, protocol: context.protocol, delayMs: delay }, 'login failed');
-      if (delay > 0) await sleep(delay);
+      const outcome = this.throttle.recordFailure(ip, aliasKey);
+      const reason = !alias ? 'unknown-user' : !alias.enabled ? 'disabled-alias' : 'bad-password';
+      const ids: Record<string, string> = alias ? { aliasId: alias.id } : {};
+      logSecurityEvent(this.logger, 'auth.failed', { ip, protocol, reason, detail: { ...ids, failures: outcome.pairFailures, delayMs: outcome.delayMs } });
+      if (outcome.locked) {
+        const lockS = Math.ceil(this.throttle.lockedFor(ip, aliasKey) / 1000);
+        logSecurityEvent(this.logger, 'auth.lockout', { ip, protocol, reason: outcome.locked === 'ip' ? 'ip-lock-started' : 'pair-lock-started', detail: { ...ids, lockS } });
+      }
+      if (outcome.delayMs > 0) await sleep(outcome.delayMs);
       throw new AuthFailed();
     }
-    this.throttle.recordSuccess(aliasKey);
+    this.throttle.recordSuccess(ip, aliasKey);
     if (!this.keyRing.has(alias.id)) this.keyRing.put(alias.id, material, { remember: false });
     this.keyRing.rememberPassword(alias.id, password);
     wipe(material.mailboxKey);
@@ -671,6 +682,11 @@ export class Accounts {
 
 function credentialsOf(alias: AliasRecord): Credentials {
   return { salt: alias.salt, kdf: alias.kdf, verifier: alias.verifier, wrappedPrivateKey: alias.wrappedPrivateKey };
+}
+
+/** The security log's name for a login's protocol (the local CLI arrives over the control socket). */
+function securityProtocolOf(protocol: LoginProtocol): SecurityProtocol {
+  return protocol === 'cli' ? 'control' : protocol;
 }
 
 function errorName(error: unknown): string {

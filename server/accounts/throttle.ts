@@ -1,30 +1,65 @@
-// Brute-force throttling for logins: failure counters per client IP and per alias address, growing delays
-// after a few failures, and a temporary lock-out. In memory (per process); counters fade after a quiet window.
+// Brute-force throttling for logins, keyed so that an attacker cannot lock the owner out: failures are counted
+// per (client IP, alias) pair and per client IP, with growing delays and then a lock-out of that pair (or of
+// that IP, when it guesses across many aliases). Loopback clients and the IPs an alias's owner has logged in
+// from recently are never locked out by failures from elsewhere; many IPs failing on one alias only slow
+// down logins to it from IPs it has never succeeded from. In memory (per process); counters fade after a
+// quiet window.
+import { ConfigError } from '../config/errors.js';
+import { isLoopbackAddress, normalizeIp as normalizeNetIp } from '../net.js';
 
 export interface ThrottlePolicy {
-  /** Failures (per IP or alias) answered without delay. */
+  /** Failures (per pair or IP) answered without delay. */
   readonly freeFailures: number;
   /** First delay after the free failures; doubles with each further failure. */
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
-  /** Failures on one alias that lock it out (from every IP) for lockMs. */
-  readonly aliasLockAfter: number;
-  /** Failures from one IP that lock that IP out for lockMs. */
+  /** Failures from one IP on one alias that lock that (IP, alias) pair for lockMs. */
+  readonly pairLockAfter: number;
+  /** Failures from one IP across all aliases that lock that IP out for lockMs. */
   readonly ipLockAfter: number;
   readonly lockMs: number;
   /** A counter with no failure for this long starts again from zero. */
   readonly windowMs: number;
+  /** Failures on one alias from all IPs after which logins to it from unknown IPs are delayed (never locked). */
+  readonly aliasSlowAfter: number;
+  /** How long an IP the owner logged in from stays trusted for that alias (in memory; a restart forgets it). */
+  readonly trustMs: number;
+  /** Loopback clients (and the local CLI) are never delayed or locked. Off behind a local proxy. */
+  readonly exemptLoopback: boolean;
 }
 
 export const DEFAULT_THROTTLE: ThrottlePolicy = {
   freeFailures: 3,
   baseDelayMs: 250,
   maxDelayMs: 4000,
-  aliasLockAfter: 10,
+  pairLockAfter: 10,
   ipLockAfter: 30,
   lockMs: 15 * 60_000,
   windowMs: 15 * 60_000,
+  aliasSlowAfter: 20,
+  trustMs: 30 * 24 * 3600_000,
+  exemptLoopback: true,
 };
+
+/** What a refused login was refused for (the security log's reason). */
+export type LockoutScope = 'pair' | 'ip';
+
+export interface LockState {
+  /** Milliseconds until this IP may try this alias again; 0 when allowed. */
+  readonly lockedForMs: number;
+  readonly scope: LockoutScope | null;
+  /** Delay before the password is even checked (a distributed attack on the alias, unknown IP); 0 otherwise. */
+  readonly slowdownMs: number;
+}
+
+export interface FailureOutcome {
+  /** The delay to wait before answering (the tarpit). */
+  readonly delayMs: number;
+  /** Failures counted for this (IP, alias) pair in the current window. */
+  readonly pairFailures: number;
+  /** Set when this failure started a lock-out. */
+  readonly locked: LockoutScope | null;
+}
 
 interface Counter {
   failures: number;
@@ -33,37 +68,95 @@ interface Counter {
 }
 
 const MAX_ENTRIES = 50_000;
+/** Trusted IPs kept per alias (most recent first out when full). */
+const MAX_TRUSTED_PER_ALIAS = 16;
+
+/** Whether a client is exempt from the throttle: loopback (and the local CLI, ip "local") when the policy says so. */
+export function isThrottleExempt(ip: string, policy: Pick<ThrottlePolicy, 'exemptLoopback'>): boolean {
+  return policy.exemptLoopback && (ip === 'local' || isLoopbackAddress(ip));
+}
 
 export class LoginThrottle {
+  private readonly byPair = new Map<string, Counter>();
   private readonly byIp = new Map<string, Counter>();
   private readonly byAlias = new Map<string, Counter>();
+  /** alias → (IP → last successful login). */
+  private readonly trusted = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly policy: ThrottlePolicy = DEFAULT_THROTTLE,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Milliseconds until this IP/alias may try again, or 0 when allowed. */
+  /** Whether this IP may try this alias now, and how long to hold the attempt first. */
+  check(ip: string, aliasKey: string): LockState {
+    const client = normalizeIp(ip);
+    if (isThrottleExempt(client, this.policy)) return { lockedForMs: 0, scope: null, slowdownMs: 0 };
+    const t = this.now();
+    const pairLeft = (this.fresh(this.byPair, pairKey(client, aliasKey), t)?.lockedUntil ?? 0) - t;
+    const ipLeft = (this.fresh(this.byIp, client, t)?.lockedUntil ?? 0) - t;
+    const lockedForMs = Math.max(0, pairLeft, ipLeft);
+    const scope = lockedForMs === 0 ? null : pairLeft >= ipLeft ? 'pair' : 'ip';
+    let slowdownMs = 0;
+    if (!this.isTrusted(client, aliasKey, t)) {
+      const aliasFailures = this.fresh(this.byAlias, aliasKey, t)?.failures ?? 0;
+      slowdownMs = this.delayAfter(aliasFailures - this.policy.aliasSlowAfter + 1);
+    }
+    return { lockedForMs, scope, slowdownMs };
+  }
+
+  /** Milliseconds until this IP may try this alias again, or 0 when allowed. */
   lockedFor(ip: string, aliasKey: string): number {
-    const t = this.now();
-    const ipLeft = this.fresh(this.byIp, normalizeIp(ip), t)?.lockedUntil ?? 0;
-    const aliasLeft = this.fresh(this.byAlias, aliasKey, t)?.lockedUntil ?? 0;
-    return Math.max(0, ipLeft - t, aliasLeft - t);
+    return this.check(ip, aliasKey).lockedForMs;
   }
 
-  /** Records a failure; returns the delay to wait before answering (the tarpit). */
-  recordFailure(ip: string, aliasKey: string): number {
+  /** Records a failure of this IP on this alias; returns the tarpit delay and whether a lock-out began. */
+  recordFailure(ip: string, aliasKey: string): FailureOutcome {
+    const client = normalizeIp(ip);
+    if (isThrottleExempt(client, this.policy)) return { delayMs: 0, pairFailures: 0, locked: null };
     const t = this.now();
-    const ipCounter = this.bump(this.byIp, normalizeIp(ip), t, this.policy.ipLockAfter);
-    const aliasCounter = this.bump(this.byAlias, aliasKey, t, this.policy.aliasLockAfter);
-    const worst = Math.max(ipCounter.failures, aliasCounter.failures) - this.policy.freeFailures;
-    if (worst <= 0) return 0;
-    return Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** (worst - 1));
+    const pair = this.bump(this.byPair, pairKey(client, aliasKey), t, this.policy.pairLockAfter);
+    const byIp = this.bump(this.byIp, client, t, this.policy.ipLockAfter);
+    this.bump(this.byAlias, aliasKey, t, Number.POSITIVE_INFINITY); // never locks: only slows unknown IPs
+    const locked = pair.lockedUntil > t && pair.failures === this.policy.pairLockAfter ? 'pair' : byIp.lockedUntil > t && byIp.failures === this.policy.ipLockAfter ? 'ip' : null;
+    return { delayMs: this.delayAfter(Math.max(pair.failures, byIp.failures) - this.policy.freeFailures), pairFailures: pair.failures, locked };
   }
 
-  /** A correct password: the alias's counter is cleared (the IP's is not, so one good account cannot launder guesses). */
-  recordSuccess(aliasKey: string): void {
-    this.byAlias.delete(aliasKey);
+  /**
+   * A correct password: the pair's counter is cleared and the IP is trusted for this alias for trustMs (the
+   * IP's own counter is not cleared, so one good account cannot launder guesses on others).
+   */
+  recordSuccess(ip: string, aliasKey: string): void {
+    const client = normalizeIp(ip);
+    const t = this.now();
+    this.byPair.delete(pairKey(client, aliasKey));
+    let ips = this.trusted.get(aliasKey);
+    if (!ips) {
+      ips = new Map();
+      this.trusted.set(aliasKey, ips);
+      if (this.trusted.size > MAX_ENTRIES) {
+        const oldest = this.trusted.keys().next().value;
+        if (oldest !== undefined) this.trusted.delete(oldest);
+      }
+    }
+    ips.delete(client);
+    ips.set(client, t);
+    if (ips.size > MAX_TRUSTED_PER_ALIAS) {
+      const oldest = ips.keys().next().value;
+      if (oldest !== undefined) ips.delete(oldest);
+    }
+  }
+
+  /** Whether the owner logged in to this alias from this IP within trustMs. */
+  isTrusted(ip: string, aliasKey: string, t: number = this.now()): boolean {
+    const at = this.trusted.get(aliasKey)?.get(normalizeIp(ip));
+    return at !== undefined && t - at <= this.policy.trustMs;
+  }
+
+  /** 0 for n <= 0, else baseDelayMs doubling per step up to maxDelayMs. */
+  private delayAfter(n: number): number {
+    if (n <= 0) return 0;
+    return Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** Math.min(n - 1, 30));
   }
 
   private fresh(map: Map<string, Counter>, key: string, t: number): Counter | undefined {
@@ -80,7 +173,7 @@ export class LoginThrottle {
     const counter = this.fresh(map, key, t) ?? { failures: 0, lastFailure: t, lockedUntil: 0 };
     counter.failures++;
     counter.lastFailure = t;
-    if (counter.failures >= lockAfter) counter.lockedUntil = t + this.policy.lockMs;
+    if (counter.failures >= lockAfter && counter.lockedUntil <= t) counter.lockedUntil = t + this.policy.lockMs;
     map.delete(key); // re-insert: Map order is then least-recently-failed first, for pruning
     map.set(key, counter);
     if (map.size > MAX_ENTRIES) {
@@ -91,8 +184,49 @@ export class LoginThrottle {
   }
 }
 
-/** IPv4-mapped IPv6 (::ffff:1.2.3.4) counts as the IPv4 address. */
+function pairKey(ip: string, aliasKey: string): string {
+  return `${ip}\u0000${aliasKey}`;
+}
+
+/** IPv4-mapped IPv6 (::ffff:1.2.3.4) counts as the IPv4 address; an empty IP is "unknown". */
 export function normalizeIp(ip: string): string {
-  const lower = ip.trim().toLowerCase();
-  return lower.startsWith('::ffff:') && lower.includes('.') ? lower.slice(7) : lower || 'unknown';
+  return normalizeNetIp(ip).toLowerCase() || 'unknown';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+type NumericKey = Exclude<keyof ThrottlePolicy, 'exemptLoopback'>;
+
+/** Variable → policy field, with the smallest value that still makes sense. */
+export const LOGIN_THROTTLE_ENV: readonly { readonly env: string; readonly key: NumericKey; readonly min: number }[] = [
+  { env: 'SEALPOST_LOGIN_FREE_FAILURES', key: 'freeFailures', min: 0 },
+  { env: 'SEALPOST_LOGIN_BASE_DELAY_MS', key: 'baseDelayMs', min: 0 },
+  { env: 'SEALPOST_LOGIN_MAX_DELAY_MS', key: 'maxDelayMs', min: 0 },
+  { env: 'SEALPOST_LOGIN_PAIR_LOCK_AFTER', key: 'pairLockAfter', min: 1 },
+  { env: 'SEALPOST_LOGIN_IP_LOCK_AFTER', key: 'ipLockAfter', min: 1 },
+  { env: 'SEALPOST_LOGIN_LOCK_MS', key: 'lockMs', min: 1000 },
+  { env: 'SEALPOST_LOGIN_WINDOW_MS', key: 'windowMs', min: 1000 },
+  { env: 'SEALPOST_LOGIN_ALIAS_SLOW_AFTER', key: 'aliasSlowAfter', min: 1 },
+  { env: 'SEALPOST_LOGIN_TRUST_MS', key: 'trustMs', min: 0 },
+];
+
+export const LOGIN_EXEMPT_LOOPBACK_ENV = 'SEALPOST_LOGIN_EXEMPT_LOOPBACK';
+
+/** The login throttle policy from SEALPOST_LOGIN_* (unset or empty keeps the default); throws ConfigError naming a bad variable. */
+export function loginThrottleFromEnv(env: Env): ThrottlePolicy {
+  const out: Record<NumericKey, number> = { ...DEFAULT_THROTTLE };
+  for (const { env: name, key, min } of LOGIN_THROTTLE_ENV) {
+    const text = env[name]?.trim();
+    if (!text) continue;
+    if (!/^\d{1,15}$/.test(text) || Number(text) < min) throw new ConfigError(`${name} must be a whole number of at least ${min}, not ${JSON.stringify(env[name])}.`);
+    out[key] = Number(text);
+  }
+  const exempt = env[LOGIN_EXEMPT_LOOPBACK_ENV]?.trim().toLowerCase();
+  let exemptLoopback = DEFAULT_THROTTLE.exemptLoopback;
+  if (exempt) {
+    if (['on', 'true', '1', 'yes'].includes(exempt)) exemptLoopback = true;
+    else if (['off', 'false', '0', 'no'].includes(exempt)) exemptLoopback = false;
+    else throw new ConfigError(`${LOGIN_EXEMPT_LOOPBACK_ENV} must be on or off, not ${JSON.stringify(env[LOGIN_EXEMPT_LOOPBACK_ENV])}.`);
+  }
+  return { ...out, exemptLoopback };
 }
