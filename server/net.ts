@@ -292,7 +292,21 @@ export function gateConnections(server: net.Server, gate: ConnectionGate, refuse
       refuse(socket, refusal, ip);
       return;
     }
-    socket.once('close', () => gate.release(ip));
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      gate.release(ip);
+    };
+    socket.once('close', release);
+    // Protocol libraries strip every listener off the raw socket when they wrap it in TLS (STARTTLS/STLS);
+    // the release must survive that, or each upgraded connection would be counted forever.
+    const removeAll = socket.removeAllListeners.bind(socket);
+    socket.removeAllListeners = (event?: string | symbol): net.Socket => {
+      removeAll(event);
+      if (!released && (event === undefined || event === 'close')) socket.once('close', release);
+      return socket;
+    };
     for (const handler of handlers) handler.call(server, socket);
   });
 }

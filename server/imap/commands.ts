@@ -16,7 +16,8 @@ import { compressCommand } from './compress.js';
 import { errorSummary, type ImapReply } from './errors.js';
 import { enableCommand, fetchWithVanished, selectWithQresync } from './qresync.js';
 import { getQuotaCommand, getQuotaRootCommand } from './hooks/quota.js';
-import { runtimeOf } from './runtime.js';
+import { runtimeOf, type ImapRuntime } from './runtime.js';
+import { upgradeToTls } from './starttls.js';
 import { searchCommand } from './search.js';
 import { listCommand, lsubCommand } from './list.js';
 import { stateOf, type ConnectionState } from './state.js';
@@ -92,27 +93,24 @@ function requireTls(original: Handler, response: 'BAD' | 'NO'): Handler {
   };
 }
 
-/** STARTTLS: refuse after login, and drop anything the client pipelined behind it in plaintext. */
-function starttlsGuarded(original: Handler): Handler {
-  return function (this: ImapConnection, command, callback, next) {
+/** STARTTLS: refused after login; upgraded by us (starttls.ts), so plaintext pipelined behind it is never run. */
+function starttlsGuarded(): Handler {
+  return function (this: ImapConnection, _command, callback) {
     if (this.state !== 'Not Authenticated') {
       return callback(null, { response: 'BAD', message: 'STARTTLS is only allowed before login' });
     }
-    const state = stateIfAny(this);
-    let runtimeTls = false;
+    if (this.secure) return callback(null, { response: 'NO', message: 'Connection is already secured' });
+    let runtime: ImapRuntime | null = null;
     try {
-      runtimeTls = runtimeOf(this._server).tlsAvailable;
+      runtime = runtimeOf(this._server);
     } catch {}
-    if (!runtimeTls) return callback(null, { response: 'NO', message: 'TLS is not available' });
-    return original.call(
-      this,
-      command,
-      (err, reply) => {
-        if (!err && reply?.response === 'OK' && state) state.starttlsPending = true;
-        callback(err, reply);
-      },
-      next,
-    );
+    if (!runtime?.tlsAvailable) return callback(null, { response: 'NO', message: 'TLS is not available' });
+    const state = stateIfAny(this);
+    if (state) state.starttlsPending = true;
+    const tlsRuntime = runtime;
+    // The tagged OK goes out in plaintext first; the handshake starts once it is written.
+    setImmediate(() => upgradeToTls(this, state, tlsRuntime));
+    callback(null, { response: 'OK', message: 'Begin TLS negotiation now' });
   };
 }
 

@@ -1,34 +1,11 @@
 // Input guards in front of imap-core's parser (which has no line limit and buffers literals before checking
-// the command's state), and connection counting per IP address and per alias.
+// the command's state). Connection caps per IP, in all and per alias are ConnectionGates (server/net.ts).
 import type { ImapConnection, ImapStreamCommand } from '@zone-eu/wildduck/imap-core/index.js';
 import { isHiddenCommand } from './commands.js';
 import type { ImapLimits } from './runtime.js';
 import type { ReaderCommand } from './reader.js';
 import type { ConnectionState } from './state.js';
 import type { Logger } from '../log.js';
-
-/** Counts open connections per key; acquire() refuses beyond the limit. */
-export class ConnectionCounter {
-  private readonly counts = new Map<string, number>();
-  constructor(private readonly limit: () => number) {}
-
-  acquire(key: string): boolean {
-    const count = this.counts.get(key) ?? 0;
-    if (count >= this.limit()) return false;
-    this.counts.set(key, count + 1);
-    return true;
-  }
-
-  release(key: string): void {
-    const count = (this.counts.get(key) ?? 0) - 1;
-    if (count > 0) this.counts.set(key, count);
-    else this.counts.delete(key);
-  }
-
-  count(key: string): number {
-    return this.counts.get(key) ?? 0;
-  }
-}
 
 const tagOf = (line: string): string => {
   const tag = /^([^\s{}()"\\*%]{1,64})\s/.exec(line)?.[1];

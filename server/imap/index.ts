@@ -1,11 +1,11 @@
 // IMAP service: `createImapService(ctx)` for server/app.ts; `ImapServer` for tests and benchmarks.
 import type { AppContext, Service } from '../context.js';
 import { ImapServer } from './server.js';
-import { imapLimitsFromEnv } from './settings.js';
+import { imapLimitsFromEnv, imapPlaintextLoginOnLoopback } from './settings.js';
 
 export { ImapServer, type ImapServerConfig, type ImapServerDeps } from './server.js';
 export { DEFAULT_LIMITS, type ImapLimits } from './runtime.js';
-export { IMAP_ENV, imapLimitsFromEnv } from './settings.js';
+export { IMAP_ENV, IMAP_PLAINTEXT_ON_LOOPBACK_ENV, imapLimitsFromEnv, imapPlaintextLoginOnLoopback } from './settings.js';
 
 export function createImapService(ctx: AppContext): Service {
   // SEALPOST_IMAP_* limits; a bad value fails here, before anything listens.
@@ -17,7 +17,13 @@ export function createImapService(ctx: AppContext): Service {
       store: ctx.mailboxes,
       tls: ctx.tls,
     },
-    { host: ctx.config.host, port: ctx.config.ports.imap, securePort: ctx.config.ports.imaps, limits },
+    {
+      host: ctx.config.host,
+      port: ctx.config.ports.imap,
+      securePort: ctx.config.ports.imaps,
+      limits,
+      plaintextLoginOnLoopback: imapPlaintextLoginOnLoopback(ctx.config.env),
+    },
   );
   return { name: 'imap', start: () => server.start(), stop: () => server.stop() };
 }

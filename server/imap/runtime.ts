@@ -15,6 +15,10 @@ export interface ImapLimits {
   /** Concurrent connections from one IP address, and logged-in sessions of one alias. */
   readonly maxConnectionsPerIp: number;
   readonly maxConnectionsPerAlias: number;
+  /** Open connections on IMAP + IMAPS together (lowered further to IMAP's share of the fd limit). */
+  readonly maxConnections: number;
+  /** A TLS handshake (IMAPS, or after STARTTLS) must complete within this. */
+  readonly tlsHandshakeTimeoutMs: number;
   /** Unauthenticated connections are closed after this long. */
   readonly preAuthTimeoutMs: number;
   /** Authenticated connections without any traffic are closed after this long (RFC 3501: at least 30 min). */
@@ -34,6 +38,8 @@ export const DEFAULT_LIMITS: ImapLimits = {
   maxLiteralBytesPreAuth: 1024,
   maxConnectionsPerIp: 64,
   maxConnectionsPerAlias: 32,
+  maxConnections: 2000,
+  tlsHandshakeTimeoutMs: 30_000,
   preAuthTimeoutMs: 60_000,
   socketTimeoutMs: 30 * 60_000 + 37_000,
   idleTimeoutMs: 30 * 60_000,

@@ -12,10 +12,12 @@ import type { TlsMaterial } from '../config/tls.js';
 import type { Listener } from '../context.js';
 import type { Logger } from '../log.js';
 import type { MailboxStore } from '../mailbox/types.js';
+import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, RateBoundedLog, refuseSocket, withHandshakeTimeout, type GateRefusal } from '../net.js';
+import { logSecurityEvent } from '../security-log.js';
 import { capabilityList } from './capabilities.js';
 import { installCommandExtensions } from './commands.js';
 import { errorSummary } from './errors.js';
-import { ConnectionCounter, guardInput } from './guards.js';
+import { guardInput } from './guards.js';
 import { authHooks, type Authenticate } from './hooks/auth.js';
 import { fetchHooks } from './hooks/fetch.js';
 import { folderHooks } from './hooks/folders.js';
@@ -25,11 +27,18 @@ import { MailboxNotifier } from './notifier.js';
 import { ImapReader } from './reader.js';
 import { installVanishedNotifications } from './qresync.js';
 import { DEFAULT_LIMITS, setRuntime, type ImapLimits, type ImapRuntime } from './runtime.js';
-import { attachState, isLoopback, stateOf } from './state.js';
+import { attachState, stateOf } from './state.js';
+import type { TlsUpgrade } from './starttls.js';
 import { wrapHook, type HookImpl } from './wrap.js';
 
 const require = createRequire(import.meta.url);
 const VERSION = (require('../../package.json') as { version: string }).version;
+
+/** Refusals at the connection caps: a BYE greeting, then close (RFC 3501 §7.1.5). */
+const CAP_REFUSED: Record<GateRefusal, string> = {
+  'per-ip-cap': '* BYE Too many connections from your address, try again later',
+  'total-cap': '* BYE Too many connections, try again later',
+};
 
 export interface ImapServerDeps {
   readonly logger: Logger;
@@ -54,8 +63,11 @@ export class ImapServer {
   readonly limits: ImapLimits;
   private readonly logger: Logger;
   private readonly cores: { core: IMAPServer; port: number; secure: boolean }[] = [];
-  private readonly perIp: ConnectionCounter;
-  private readonly perAlias: ConnectionCounter;
+  /** Per-IP and total caps, one gate for IMAP and IMAPS together. */
+  private readonly gate: ConnectionGate;
+  private readonly perAlias: ConnectionGate;
+  /** Cap refusals and handshake timeouts: one line per (event, IP, reason) and minute, with a count. */
+  private readonly securityLog: RateBoundedLog;
   private readonly notifier: MailboxNotifier;
   private unwatchTls: (() => void) | null = null;
   private listeners: Listener[] = [];
@@ -70,8 +82,13 @@ export class ImapServer {
     wildduckErrors.setGelf({ emit: () => undefined });
     this.logger = deps.logger;
     this.limits = { ...DEFAULT_LIMITS, ...config.limits };
-    this.perIp = new ConnectionCounter(() => this.limits.maxConnectionsPerIp);
-    this.perAlias = new ConnectionCounter(() => this.limits.maxConnectionsPerAlias);
+    const totalCap = capToFdShare(this.limits.maxConnections, 'imap');
+    this.gate = new ConnectionGate(() => ({ perIp: this.limits.maxConnectionsPerIp, total: totalCap }));
+    this.perAlias = new ConnectionGate(() => ({ perIp: this.limits.maxConnectionsPerAlias, total: 0 }));
+    this.securityLog = new RateBoundedLog((key, count) => {
+      const [event, ip, reason] = key.split('|') as ['conn.refused' | 'tls.failed', string, string];
+      logSecurityEvent(this.logger, event, { ip, protocol: 'imap', reason, detail: { count } });
+    });
     this.notifier = new MailboxNotifier(deps.store, this.logger);
     if (config.securePort && !deps.tls) throw new Error('IMAPS needs a TLS certificate');
   }
@@ -131,6 +148,7 @@ export class ImapServer {
       ),
     );
     this.notifier.close();
+    this.securityLog.flush();
     this.listeners = [];
   }
 
@@ -163,6 +181,16 @@ export class ImapServer {
     });
     core.on('error', (error: unknown) => this.logger.warn({ err: errorSummary(error) }, 'IMAP listener error'));
     core.notifier = this.notifier;
+    // Every TLS handshake (IMAPS, and STARTTLS through starttls.ts) goes through _upgrade: bound it in time.
+    const internals = core as unknown as { _upgrade: TlsUpgrade };
+    internals._upgrade = withHandshakeTimeout(internals._upgrade.bind(core), () => this.limits.tlsHandshakeTimeoutMs, (socket) =>
+      this.securityLog.note(`tls.failed|${socket.remoteAddress ?? 'unknown'}|handshake-timeout`),
+    );
+    gateConnections(core.server, this.gate, (socket, refusal, ip) => {
+      this.securityLog.note(`conn.refused|${ip}|${refusal}`);
+      // On IMAPS nothing readable can be said before the handshake: the connection is just closed.
+      refuseSocket(socket, secure ? null : CAP_REFUSED[refusal]);
+    });
     this.installHooks(core);
     core.connect = (socket, socketOptions) => this.accept(core, socket, socketOptions);
     core.onClose = (session: ImapSession, done: () => void) => {
@@ -205,18 +233,10 @@ export class ImapServer {
     // imap-core writes an untagged response and the tagged one separately: with Nagle on, the second
     // write waits for the client's delayed ACK (~40 ms per command). Found by bench/compare.ts.
     socket.setNoDelay(true);
-    if (!this.perIp.acquire(ip)) {
-      this.logger.warn({ event: 'imap.ip_connection_limit' }, 'too many IMAP connections from one address');
-      socket.on('error', () => undefined);
-      socket.end('* BYE Too many connections from your address\r\n');
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
-    }
     let connection: ImapConnection;
     try {
       connection = new IMAPConnection(core, socket, socketOptions);
     } catch (error) {
-      this.perIp.release(ip);
       this.logger.error({ err: errorSummary(error) }, 'could not set up an IMAP connection');
       socket.destroy();
       return;
@@ -228,7 +248,7 @@ export class ImapServer {
     connection._parser = reader;
     core.connections.add(connection);
     connection.on('error', (error: unknown) => this.logger.debug({ cid: connection.id, err: errorSummary(error) }, 'IMAP connection error'));
-    const state = attachState(connection, ip, isLoopback(ip) && this.config.plaintextLoginOnLoopback !== false);
+    const state = attachState(connection, ip, isLoopbackAddress(ip) && this.config.plaintextLoginOnLoopback !== false);
     guardInput(connection, state, this.limits, this.logger);
     installVanishedNotifications(connection);
 
@@ -260,7 +280,6 @@ export class ImapServer {
     clearTimeout(this.preAuthTimers.get(session));
     try {
       const state = stateOf(session);
-      this.perIp.release(state.ip);
       state.user?.release();
       state.user = null;
       this.notifier.removeListener(session);

@@ -113,7 +113,3 @@ export function toUidSet(uids: readonly number[]): [number, number][] {
   }
   return ranges;
 }
-
-export function isLoopback(ip: string): boolean {
-  return ip === '::1' || ip.startsWith('127.') || ip === 'localhost';
-}

@@ -32,7 +32,23 @@ async function makePair(dir: string, name: string): Promise<{ cert: string; key:
   return { cert, key, fingerprint: new crypto.X509Certificate(fs.readFileSync(cert)).fingerprint256 };
 }
 
-function peerFingerprint(port: number): Promise<string> {
+/**
+ * The certificate an IMAPS connection presents. The per-IP cap covers IMAP and IMAPS together and counts a
+ * socket until the server has closed it, so a probe made right after closing others may be turned away
+ * (dropped: nothing readable can be said before TLS); it is retried until admitted.
+ */
+async function peerFingerprint(port: number): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await peerFingerprintOnce(port);
+    } catch (error) {
+      if (attempt >= 40) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+function peerFingerprintOnce(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
       const fingerprint = socket.getPeerX509Certificate()?.fingerprint256 ?? '';

@@ -4,7 +4,7 @@ import type { ImapSession } from '@zone-eu/wildduck/imap-core/index.js';
 import type { AliasSession, LoginContext } from '../../accounts/index.js';
 import type { Logger } from '../../log.js';
 import { imapNo, replyFor } from '../errors.js';
-import type { ConnectionCounter } from '../guards.js';
+import type { ConnectionGate } from '../../net.js';
 import { stateOf, type ImapUser } from '../state.js';
 
 export type Authenticate = (address: string, password: string, context: LoginContext) => Promise<AliasSession>;
@@ -15,7 +15,7 @@ interface LoginAttempt {
   readonly password: string;
 }
 
-export function authHooks(authenticate: Authenticate, perAlias: ConnectionCounter, logger: Logger) {
+export function authHooks(authenticate: Authenticate, perAlias: ConnectionGate, logger: Logger) {
   return {
     async onAuth(login: LoginAttempt, session: ImapSession): Promise<unknown[]> {
       const state = stateOf(session);
@@ -33,7 +33,7 @@ export function authHooks(authenticate: Authenticate, perAlias: ConnectionCounte
         result.release();
         throw imapNo('UNAVAILABLE', 'Connection closed');
       }
-      if (!perAlias.acquire(aliasId)) {
+      if (perAlias.admit(aliasId) !== null) {
         result.release();
         logger.warn({ event: 'imap.alias_connection_limit', cid: session.id, aliasId }, 'too many IMAP sessions for one alias');
         throw imapNo('UNAVAILABLE', 'Too many connections for this account');
