@@ -4,13 +4,16 @@
 // Input contract: pass the exact bytes you store and serve. IMAP sizes are CRLF sizes, so stores
 // should canonicalise line endings first (toCrlf); offsets are always offsets into the given bytes.
 import type { ParsedMessage } from './types.js';
-import { parseMessageSync } from './parse.js';
+import { parseMessageSync, opaqueMessage } from './parse.js';
 import { ParsePool } from './pool.js';
+import { mimeLimits, mimeShape, structureHeavy } from './limits.js';
 
 export type { MimePart, MessageStructure, SearchText, ParsedMessage, RangeReader } from './types.js';
 export { fetchSection, parseSectionSpec, sectionRange, sectionSize, locatePart, filterHeader } from './sections.js';
 export type { SectionSpec, SectionKind, Located } from './sections.js';
 export { serializeStructure, deserializeStructure, toCrlf } from './bytes.js';
+export { DEFAULT_MIME_LIMITS, mimeLimits, mimeLimitsFromEnv } from './limits.js';
+export type { MimeLimits } from './limits.js';
 
 /** Messages at least this large are parsed in a worker thread by parseMessageAsync. */
 export const WORKER_THRESHOLD = 1024 * 1024;
@@ -28,15 +31,21 @@ export function mimeWorkerStats(): { parsed: number; failed: number } {
   return { parsed: workerTotals.parsed + (pool?.stats.parsed ?? 0), failed: workerTotals.failed + (pool?.stats.failed ?? 0) };
 }
 
-/** Like parseMessage, but messages ≥ WORKER_THRESHOLD are parsed off the event loop. */
+/**
+ * Like parseMessage, but off the event loop for messages ≥ WORKER_THRESHOLD or with many parts or containers.
+ * Never rejects: a worker that dies on a message makes it one opaque part (re-parsing it here would stall
+ * every session); only small, simple messages are re-parsed on this thread.
+ */
 export async function parseMessageAsync(raw: Buffer): Promise<ParsedMessage> {
-  if (raw.length < WORKER_THRESHOLD) return parseMessageSync(raw);
-  pool ??= new ParsePool();
+  const limits = mimeLimits();
+  let heavy = raw.length >= WORKER_THRESHOLD;
   try {
-    return await pool.parse(raw);
+    heavy ||= structureHeavy(mimeShape(raw));
+    if (!heavy) return parseMessageSync(raw, limits);
+    pool ??= new ParsePool();
+    return await pool.parse(raw, limits);
   } catch {
-    // A worker that died (or a closed pool) must not lose the message: parse here instead.
-    return parseMessageSync(raw);
+    return heavy ? opaqueMessage(raw) : parseMessageSync(raw, limits);
   }
 }
 

@@ -1,8 +1,10 @@
 // Synchronous parse: our byte-offset tree + the indexer's ENVELOPE/BODYSTRUCTURE/BODY + search text.
 import type { MessageStructure, ParsedMessage } from './types.js';
 import { indexer, headerValue, type IndexerNode } from './indexer.js';
-import { buildTree, buildFallbackTree, type BuiltTree } from './tree.js';
+import { buildTree, buildFallbackTree, scanHeader, type BuiltTree } from './tree.js';
+import { buildCappedTree } from './capped.js';
 import { buildSearchText, headerFields, fieldValues } from './text.js';
+import { mimeLimits, mimeShape, needsCappedParse, type MimeLimits } from './limits.js';
 
 /** Non-text parts larger than this are de-duplication candidates even when not marked attachment. */
 const DEDUPE_MIN_BYTES = 4096;
@@ -66,15 +68,34 @@ function structureOf(raw: Buffer, tree: BuiltTree): MessageStructure {
 }
 
 /** Parses a raw message. Never throws: unusable MIME becomes one text/plain part (mimeFallback). */
-export function parseMessageSync(raw: Buffer): ParsedMessage {
+export function parseMessageSync(raw: Buffer, limits: MimeLimits = mimeLimits()): ParsedMessage {
+  try {
+    return parseWithin(raw, limits);
+  } catch {
+    // Nothing above may stop a delivery (stack overflow, out-of-range input, a library bug): describe the
+    // bytes without any parser.
+    return opaqueMessage(raw);
+  }
+}
+
+function parseWithin(raw: Buffer, limits: MimeLimits): ParsedMessage {
   let tree: BuiltTree;
   let structure: MessageStructure;
   let mimeFallback = false;
+  let mimeTruncated = false;
   try {
-    tree = buildTree(raw);
+    if (needsCappedParse(mimeShape(raw), limits)) {
+      // Past the caps, or deep enough that the indexer's whole-message parse would not stay linear.
+      const capped = buildCappedTree(raw, limits);
+      mimeTruncated = capped.truncated;
+      tree = capped;
+    } else {
+      tree = buildTree(raw);
+    }
     structure = structureOf(raw, tree);
   } catch {
     mimeFallback = true;
+    mimeTruncated = false;
     try {
       tree = buildFallbackTree(raw, true);
       structure = structureOf(raw, tree);
@@ -95,5 +116,38 @@ export function parseMessageSync(raw: Buffer): ParsedMessage {
     date: headerDate(fieldValues(fields, 'date')),
     attachmentRanges: mimeFallback ? [] : attachmentRangesOf(tree),
     ...(mimeFallback ? { mimeFallback } : {}),
+    ...(mimeTruncated ? { mimeTruncated } : {}),
+  };
+}
+
+/**
+ * The message as one application/octet-stream body after its header block, with an empty envelope: what
+ * a message no parser can describe is stored and served as. Uses no parser library, so it cannot fail.
+ */
+export function opaqueMessage(raw: Buffer): ParsedMessage {
+  let headerEnd = 0;
+  try {
+    headerEnd = scanHeader(raw, 0, raw.length).headerEnd;
+  } catch {
+    headerEnd = 0;
+  }
+  const size = raw.length - headerEnd;
+  const root = { part: '', headerStart: 0, headerEnd, bodyStart: headerEnd, bodyEnd: raw.length, contentType: 'application/octet-stream' };
+  const basic = ['application', 'octet-stream', null, null, null, '7bit', size];
+  return {
+    structure: {
+      envelope: [null, null, null, null, null, null, null, null, null, null],
+      bodyStructure: [...basic, null, null, null, null],
+      body: basic,
+      root,
+      size: raw.length,
+    },
+    search: { subject: '', from: '', to: '', cc: '', bcc: '', body: '', headers: '' },
+    messageId: null,
+    inReplyTo: null,
+    references: [],
+    date: null,
+    attachmentRanges: [],
+    mimeFallback: true,
   };
 }

@@ -5,10 +5,12 @@ import { deserialize } from 'node:v8';
 import { availableParallelism } from 'node:os';
 import type { ParsedMessage } from './types.js';
 import type { ParseReply, ParseRequest } from './worker.js';
+import type { MimeLimits } from './limits.js';
 
 interface Task {
   readonly id: number;
   readonly raw: Buffer;
+  readonly limits: MimeLimits;
   readonly resolve: (p: ParsedMessage) => void;
   readonly reject: (e: Error) => void;
 }
@@ -40,9 +42,9 @@ export class ParsePool {
 
   constructor(private readonly size = Math.max(1, Math.min(2, availableParallelism() - 1))) {}
 
-  parse(raw: Buffer): Promise<ParsedMessage> {
+  parse(raw: Buffer, limits: MimeLimits): Promise<ParsedMessage> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, raw, resolve, reject });
+      this.queue.push({ id: this.nextId++, raw, limits, resolve, reject });
       this.pump();
     });
   }
@@ -68,7 +70,7 @@ export class ParsePool {
       const task = this.queue.shift() as Task;
       slot.task = task;
       slot.worker.ref();
-      const req: ParseRequest = { id: task.id, raw: task.raw };
+      const req: ParseRequest = { id: task.id, raw: task.raw, limits: task.limits };
       slot.worker.postMessage(req);
     }
   }

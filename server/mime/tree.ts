@@ -33,7 +33,7 @@ export interface BuiltTree {
 }
 
 /** End of the line starting at pos and start of the next line (indexer line-break rules). */
-function lineAt(buf: Buffer, pos: number, end: number): { lineEnd: number; next: number } {
+export function lineAt(buf: Buffer, pos: number, end: number): { lineEnd: number; next: number } {
   let i = pos;
   while (i < end) {
     const c = buf[i];
@@ -71,14 +71,14 @@ function breakStartBefore(buf: Buffer, lineStart: number, floor: number): number
   return p; // lone CR
 }
 
-interface Delimiter {
+export interface Delimiter {
   breakStart: number;
   next: number;
   close: boolean;
 }
 
 /** RFC 2046 delimiter lines of `boundary` inside [start, end), up to and including the close delimiter. */
-function findDelimiters(buf: Buffer, start: number, end: number, boundary: string): Delimiter[] {
+export function findDelimiters(buf: Buffer, start: number, end: number, boundary: string): Delimiter[] {
   const dash = Buffer.from('--' + boundary, 'utf8');
   const out: Delimiter[] = [];
   let from = start;
@@ -104,7 +104,7 @@ function findDelimiters(buf: Buffer, start: number, end: number, boundary: strin
 }
 
 /** Header block as the indexer sees it: line breaks as CRLF, as a 'binary' string. */
-function normalizedHeader(buf: Buffer, start: number, end: number): string {
+export function normalizedHeader(buf: Buffer, start: number, end: number): string {
   return buf
     .toString('binary', start, end)
     .replace(/\r*\n|\r/g, '\r\n')
@@ -122,11 +122,11 @@ function bareLfCount(buf: Buffer, start: number, end: number): number {
   return n;
 }
 
-function childPart(parent: string, index: number): string {
+export function childPart(parent: string, index: number): string {
   return parent ? `${parent}.${index}` : String(index);
 }
 
-const IDENTITY_ENCODINGS = new Set(['', '7bit', '8bit', 'binary']);
+export const IDENTITY_ENCODINGS = new Set(['', '7bit', '8bit', 'binary']);
 
 /**
  * Makes the indexer tree describe encapsulated messages it misses, so BODYSTRUCTURE carries their

@@ -54,6 +54,8 @@ export interface ParsedMessage {
   readonly attachmentRanges: readonly (readonly [number, number])[];
   /** True when the MIME structure was unusable and the message is presented as one text/plain part. */
   readonly mimeFallback?: boolean;
+  /** True when the structure passed SEALPOST_MIME_MAX_DEPTH/MAX_PARTS and its excess is one opaque part. */
+  readonly mimeTruncated?: boolean;
 }
 
 /** Reads bytes [start, end) of the raw message (the store reads only the chunks covering them). */
