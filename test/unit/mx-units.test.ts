@@ -10,7 +10,7 @@ import { Srs } from '../../server/smtp/forward/srs.js';
 import { Forwarder, hopCount, LOOP_HEADER } from '../../server/smtp/forward/index.js';
 import { parseDnsServers, DnsConfigError, createResolver } from '../../server/smtp/dns.js';
 import { loadMxSettings, DEFAULT_MX_SETTINGS, MxSettingsError } from '../../server/smtp/mx/settings.js';
-import { ConnectionCounter, SenderRateLimiter } from '../../server/smtp/mx/limits.js';
+import { FailedRcptLimiter, SenderRateLimiter, tarpitDelayMs } from '../../server/smtp/mx/limits.js';
 import { receivedHeader } from '../../server/smtp/mx/received.js';
 import { signWebhookBody, verifyWebhookSignature, buildWebhookBody } from '../../server/smtp/webhooks/payload.js';
 import { WebhookStore } from '../../server/smtp/webhooks/store.js';
@@ -22,7 +22,7 @@ const DAY = 86_400_000;
 test('SRS: a forwarded sender is rewritten at our domain and a bounce reverses to the original sender', () => {
   const srs = new Srs(randomBytes(32));
   const rewritten = srs.forward('Bob.Smith@Sender.example', 'fwd.test');
-  assert.match(rewritten, /^SRS0=[a-z2-7]{4}=[a-z2-7]{2}=Sender\.example=Bob\.Smith@fwd\.test$/);
+  assert.match(rewritten, /^SRS0=[a-z2-7]{13}=[a-z2-7]{2}=Sender\.example=Bob\.Smith@fwd\.test$/);
   assert.equal(srs.reverse(rewritten), 'Bob.Smith@Sender.example');
   // case-folded by a relay on the way back: still verifies
   assert.equal(srs.reverse(rewritten.toLowerCase())?.toLowerCase(), 'bob.smith@sender.example');
@@ -40,9 +40,10 @@ test('SRS: bounces older than 21 days are refused; re-forwarding an SRS0 address
   assert.equal(srs.reverse(old, now), null);
   const fresh = srs.forward('a@b.example', 'fwd.test', now - 2 * DAY);
   assert.equal(srs.reverse(fresh, now), 'a@b.example');
-  const srs1 = srs.forward('SRS0=abcd=ef=b.example=a@first.example', 'fwd.test');
-  assert.match(srs1, /^SRS1=[a-z2-7]{4}=first\.example==abcd=ef=b\.example=a@fwd\.test$/);
-  assert.equal(srs.reverse(srs1), 'SRS0=abcd=ef=b.example=a@first.example');
+  const srs1 = srs.forward('SRS0=abcd=ef=b.example=a@first.example', 'fwd.test', now);
+  assert.match(srs1, /^SRS1=[a-z2-7]{13}=[a-z2-7]{2}=first\.example==abcd=ef=b\.example=a@fwd\.test$/);
+  assert.equal(srs.reverse(srs1, now), 'SRS0=abcd=ef=b.example=a@first.example');
+  assert.equal(srs.reverse(srs1, now + 30 * DAY), null, 'SRS1 expires too');
 });
 
 test('forwarding loop: a message carrying the alias loop token is kept locally, not forwarded again', () => {
@@ -92,12 +93,21 @@ test('MX settings: defaults, env overrides, clear errors', () => {
   assert.throws(() => loadMxSettings({ SEALPOST_SMTP_MAX_SIZE: 'lots' }), MxSettingsError);
 });
 
-test('limits: per-IP connections and per-sender hourly rate', () => {
-  const c = new ConnectionCounter(2);
-  assert.ok(c.acquire('1.2.3.4') && c.acquire('1.2.3.4'));
-  assert.equal(c.acquire('1.2.3.4'), false);
-  c.release('1.2.3.4');
-  assert.ok(c.acquire('1.2.3.4'));
+test('limits: failed RCPTs per IP over a window, the tarpit, and the per-sender hourly rate', () => {
+  let clock = 1_000_000;
+  const failed = new FailedRcptLimiter(60_000, 3, () => clock);
+  assert.equal(failed.record('192.0.2.1'), 1);
+  assert.equal(failed.record('192.0.2.1'), 2);
+  assert.equal(failed.record('192.0.2.2'), 1, 'counted per IP');
+  clock += 60_001;
+  assert.equal(failed.count('192.0.2.1'), 0, 'the window slides');
+  assert.equal(failed.record('192.0.2.1'), 1);
+  failed.record('192.0.2.3');
+  failed.record('192.0.2.4');
+  failed.record('192.0.2.5');
+  assert.equal(failed.count('192.0.2.1'), 0, 'at most maxIps tracked, the oldest dropped');
+  assert.deepEqual([1, 2, 3, 30].map((n) => tarpitDelayMs(n, 500)), [0, 500, 1000, 10_000]);
+  assert.equal(tarpitDelayMs(5, 0), 0, 'a step of 0 turns the tarpit off');
   let now = 0;
   const r = new SenderRateLimiter(2, () => now);
   r.record('A@x.example');

@@ -3,9 +3,9 @@
 // a per-alias loop token header (a message that already went through this alias's forwarding is
 // not forwarded again) and the hop count (too many Received headers → refused by the MX).
 import { createHmac } from 'node:crypto';
-import { Srs } from './srs.js';
+import { Srs, type SrsOptions } from './srs.js';
 
-export { Srs, SRS_MAX_AGE_DAYS } from './srs.js';
+export { Srs, SRS_MAX_AGE_DAYS, SRS_HASH_LENGTH, type SrsOptions, type SrsRefusal, type SrsVerdict } from './srs.js';
 
 export interface ForwardTarget {
   readonly target: string;
@@ -27,8 +27,11 @@ export class Forwarder {
   readonly srs: Srs;
 
   /** `secret`: at least 16 bytes, stable across restarts (SRS addresses in flight must still verify). */
-  constructor(private readonly secret: Buffer) {
-    this.srs = new Srs(secret);
+  constructor(
+    private readonly secret: Buffer,
+    srsOptions: SrsOptions = {},
+  ) {
+    this.srs = new Srs(secret, srsOptions);
   }
 
   /** Opaque per-alias token; reveals nothing about the alias to the target. */

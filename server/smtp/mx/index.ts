@@ -134,7 +134,7 @@ export function createMxService(ctx: AppContext, options: MxServiceOptions = {})
         delivery: deliveryPort(ctx),
         quotaOf: (alias) => quotaOf(ctx, alias),
         resolver,
-        forwarder: new Forwarder(forwardingSecret(ctx.appKey)),
+        forwarder: new Forwarder(forwardingSecret(ctx.appKey), { maxAgeDays: settings.srsMaxAgeDays }),
         outbound,
         webhooks,
         settings,

@@ -8,13 +8,16 @@ import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 
 import type { AliasRecord, Directory } from '../../directory/index.js';
 import { tryNormalizeAddress } from '../../directory/index.js';
 import type { Logger } from '../../log.js';
+import { capToFdShare, ConnectionGate, normalizeIp } from '../../net.js';
+import { logSecurityEvent } from '../../security-log.js';
 import type { DnsResolver } from '../dns.js';
 import { hopCount, Srs, type Forwarder } from '../forward/index.js';
 import type { Webhooks } from '../webhooks/index.js';
 import { guardStartTls } from '../session-guards.js';
 import { checkAuthentication, type AuthVerdict } from './auth.js';
 import { deliverMessage, newTransactionId, type DeliveryPort, type OutboundPort } from './deliver.js';
-import { ConnectionCounter, SenderRateLimiter } from './limits.js';
+import { stripOwnAuthResults } from './auth-results.js';
+import { FailedRcptLimiter, SenderRateLimiter, tarpitDelayMs } from './limits.js';
 import { receivedHeader } from './received.js';
 import { REPLIES, SmtpReply } from './replies.js';
 import type { MxSettings } from './settings.js';
@@ -39,15 +42,33 @@ export interface MxServerDeps {
 interface Transaction {
   readonly aliases: Map<string, { alias: AliasRecord; addresses: string[] }>;
   readonly bounceTargets: string[];
+  /** Every accepted recipient address (lowercase), for the per-transaction cap. */
+  readonly recipients: Set<string>;
   declaredSize: number;
+  /** The first RCPT over the cap is logged; the rest of that transaction's are not (one line per flood). */
+  overCapLogged: boolean;
 }
 
 interface Connection {
-  counted: boolean;
+  admitted: boolean;
+  /** Failed RCPTs on this connection (unknown recipients, forged/expired SRS, bad syntax). */
+  badRcpt: number;
   tx: Transaction;
 }
 
-const newTx = (): Transaction => ({ aliases: new Map(), bounceTargets: [], declaredSize: 0 });
+const newTx = (): Transaction => ({ aliases: new Map(), bounceTargets: [], recipients: new Set(), declaredSize: 0, overCapLogged: false });
+
+/** A refused RCPT: the reply, the reason code for the security log, and whether it counts as a failed guess. */
+class RcptRefused extends Error {
+  constructor(
+    readonly reply: SmtpReply,
+    readonly reason: string,
+    readonly counts: boolean,
+  ) {
+    super(reply.message);
+    this.name = 'RcptRefused';
+  }
+}
 
 type SendFn = (code: number, data?: string | string[] | null, context?: string | false) => void;
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
@@ -86,14 +107,18 @@ const reason = (error: unknown): string => (error instanceof Error ? `${error.na
 export class MxServer {
   readonly server: SMTPServer;
   private readonly connections = new Map<string, Connection>();
-  private readonly perIp: ConnectionCounter;
+  private readonly gate: ConnectionGate;
+  private readonly failedRcpt: FailedRcptLimiter;
   private readonly senderRate: SenderRateLimiter;
   private readonly log: Logger;
 
   constructor(private readonly deps: MxServerDeps) {
     const s = deps.settings;
     this.log = deps.logger.child({ component: 'mx' });
-    this.perIp = new ConnectionCounter(s.maxConnectionsPerIp);
+    // Total cap lowered to the MX's share of the fd soft limit, so an MX flood cannot starve other listeners.
+    const totalCap = capToFdShare(s.maxConnections, 'smtp');
+    this.gate = new ConnectionGate(() => ({ perIp: s.maxConnectionsPerIp, total: totalCap }));
+    this.failedRcpt = new FailedRcptLimiter(s.badRcptWindowMs);
     this.senderRate = new SenderRateLimiter(s.maxMessagesPerSenderPerHour);
     this.server = new SealpostSmtpServer({
       name: deps.hostname,
@@ -109,14 +134,16 @@ export class MxServer {
       hide8BITMIME: false,
       hideSMTPUTF8: false,
       size: s.maxSize,
-      maxClients: s.maxConnections,
+      // The gate refuses (and logs) at the total cap in onConnect; this is only smtp-server's own backstop for
+      // sockets that have not reached onConnect yet.
+      maxClients: totalCap > 0 ? totalCap * 2 : 0,
       socketTimeout: s.socketTimeoutMs,
       closeTimeout: s.closeTimeoutMs,
       // Reverse DNS would go to the system resolver, bypassing ours; the Received header shows the IP.
       disableReverseLookup: true,
       onConnect: (session, callback) => this.onConnect(session, callback),
       onMailFrom: (address, session, callback) => this.wrap(this.onMailFrom(address, session), callback),
-      onRcptTo: (address, session, callback) => this.wrap(this.onRcptTo(address, session), callback),
+      onRcptTo: (address, session, callback) => this.onRcptTo(address, session, callback),
       onData: (stream, session, callback) => this.onData(stream, session, callback),
       onClose: (session) => this.onClose(session),
     });
@@ -155,7 +182,7 @@ export class MxServer {
   private connection(session: SMTPServerSession): Connection {
     let conn = this.connections.get(session.id);
     if (!conn) {
-      conn = { counted: false, tx: newTx() };
+      conn = { admitted: false, badRcpt: 0, tx: newTx() };
       this.connections.set(session.id, conn);
     }
     return conn;
@@ -163,17 +190,18 @@ export class MxServer {
 
   private onConnect(session: SMTPServerSession, callback: (error?: Error | null) => void): void {
     const conn = this.connection(session);
-    if (!this.perIp.acquire(session.remoteAddress)) {
-      this.log.warn({ event: 'mx.too_many_connections', session: session.id }, 'connection refused: per-IP limit');
-      return callback(REPLIES.tooManyConnections());
+    const refusal = this.gate.admit(session.remoteAddress);
+    if (refusal) {
+      logSecurityEvent(this.log, 'conn.refused', { ip: session.remoteAddress, protocol: 'smtp', reason: refusal });
+      return callback(refusal === 'per-ip-cap' ? REPLIES.tooManyConnections() : REPLIES.serverBusy());
     }
-    conn.counted = true;
+    conn.admitted = true;
     callback();
   }
 
   private onClose(session: SMTPServerSession): void {
     const conn = this.connections.get(session.id);
-    if (conn?.counted) this.perIp.release(session.remoteAddress);
+    if (conn?.admitted) this.gate.release(session.remoteAddress);
     this.connections.delete(session.id);
   }
 
@@ -191,30 +219,75 @@ export class MxServer {
     conn.tx.declaredSize = Number.isFinite(size) ? size : 0;
   }
 
-  private async onRcptTo(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
+  /**
+   * RCPT: the recipient checks, then for a refusal the bookkeeping an address guesser meets: every refusal
+   * logged, failed guesses counted per connection and per IP, a growing delay before the reply, and
+   * 421 4.7.0 + close once either budget is spent.
+   */
+  private onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error | null) => void): void {
+    this.checkRecipient(address, session).then(
+      () => callback(),
+      (error: unknown) => {
+        if (!(error instanceof RcptRefused)) {
+          if (error instanceof SmtpReply) return callback(error);
+          this.log.error({ event: 'mx.handler_failed', err: reason(error) }, 'smtp handler failed');
+          return callback(REPLIES.temporary());
+        }
+        const { settings } = this.deps;
+        const conn = this.connection(session);
+        const ip = normalizeIp(session.remoteAddress);
+        if (!error.counts) {
+          logSecurityEvent(this.log, 'rcpt.refused', { ip, protocol: 'smtp', reason: error.reason });
+          return callback(error.reply);
+        }
+        conn.badRcpt += 1;
+        const fromIp = this.failedRcpt.record(ip);
+        logSecurityEvent(this.log, 'rcpt.refused', { ip, protocol: 'smtp', reason: error.reason, detail: { failures: conn.badRcpt, failuresFromIp: fromIp } });
+        const spent = conn.badRcpt >= settings.maxBadRcpt ? 'too-many-bad-rcpt' : fromIp > settings.maxBadRcptPerIp ? 'too-many-bad-rcpt-from-ip' : null;
+        if (spent) logSecurityEvent(this.log, 'conn.closed', { ip, protocol: 'smtp', reason: spent, detail: { failures: conn.badRcpt, failuresFromIp: fromIp } });
+        const reply = spent ? REPLIES.tooManyBadRecipients() : error.reply;
+        const delay = tarpitDelayMs(spent ? Math.max(conn.badRcpt, 2) : conn.badRcpt, settings.tarpitMs);
+        if (delay === 0) return callback(reply);
+        setTimeout(() => callback(reply), delay).unref();
+      },
+    );
+  }
+
+  private async checkRecipient(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
     const { directory, settings } = this.deps;
     const tx = this.connection(session).tx;
-    const aliasCount = tx.aliases.size + tx.bounceTargets.length;
-    if (aliasCount >= settings.maxRecipients) throw REPLIES.tooManyRecipients();
     const normalized = tryNormalizeAddress(address.address);
-    if (!normalized) throw REPLIES.badRecipient();
+    if (!normalized) throw new RcptRefused(REPLIES.badRecipient(), 'bad-syntax', true);
+    // +tag addresses of one alias are separate recipients for the cap (the tag is stripped in `address`).
+    const key = `${normalized.local}${normalized.tag !== null ? `+${normalized.tag}` : ''}@${normalized.domain}`;
+    // RFC 5321 §4.5.3.1.8/§4.5.3.1.10: at least 100 recipients, then 452 (the client sends the rest later).
+    if (!tx.recipients.has(key) && tx.recipients.size >= settings.maxRecipients) {
+      const first = !tx.overCapLogged;
+      tx.overCapLogged = true;
+      if (first) throw new RcptRefused(REPLIES.tooManyRecipients(), 'too-many-recipients', false);
+      throw REPLIES.tooManyRecipients();
+    }
 
     // A bounce coming back to one of our SRS addresses goes back to the original sender.
     if (Srs.isSrs(normalized.local) && directory.isLocalDomain(normalized.domain) && !directory.getAlias(normalized.address)) {
-      const original = this.deps.forwarder.srs.reverse(address.address);
-      if (!original || !this.deps.outbound) throw REPLIES.unknownRecipient();
-      tx.bounceTargets.push(original);
+      const verdict = this.deps.forwarder.srs.verify(address.address);
+      if ('refused' in verdict) throw new RcptRefused(REPLIES.unknownRecipient(), verdict.refused, true);
+      if (!this.deps.outbound) throw new RcptRefused(REPLIES.unknownRecipient(), 'srs-no-outbound', false);
+      if (!tx.recipients.has(key)) tx.bounceTargets.push(verdict.original);
+      tx.recipients.add(key);
       return;
     }
 
     const alias = directory.resolveRecipient(address.address);
-    if (!alias || !alias.enabled) throw REPLIES.unknownRecipient();
+    if (!alias || !alias.enabled) throw new RcptRefused(REPLIES.unknownRecipient(), 'unknown-recipient', true);
     const quota = await this.deps.quotaOf(alias);
     // Every message adds at least a byte: a mailbox exactly at its quota is full.
     if (quota && quota.used + Math.max(1, tx.declaredSize) > quota.limit) {
       this.log.info({ event: 'mx.over_quota', session: session.id, aliasId: alias.id, at: 'rcpt' }, 'recipient over quota');
-      throw REPLIES.overQuota();
+      throw new RcptRefused(REPLIES.overQuota(), 'over-quota', false);
     }
+    if (tx.recipients.has(key)) return; // the same address twice: one delivery
+    tx.recipients.add(key);
     const entry = tx.aliases.get(alias.id);
     if (entry) entry.addresses.push(address.address);
     else tx.aliases.set(alias.id, { alias, addresses: [address.address] });
@@ -284,6 +357,11 @@ export class MxServer {
       folder = 'Junk';
     } else if (verdict?.dmarcAction === 'junk') folder = 'Junk';
 
+    // RFC 8601 §5: Authentication-Results naming our authserv-id can only be forgeries from upstream.
+    const stripped = stripOwnAuthResults(raw, hostname);
+    if (stripped.removed > 0) this.log.info({ event: 'mx.forged_auth_results', tx: transactionId, removed: stripped.removed }, 'removed Authentication-Results claiming our host');
+    const body = stripped.raw;
+
     const recipients = [...aliases.flatMap((a) => a.addresses), ...tx.bounceTargets];
     const tlsInfo = session.tlsOptions ? { version: session.tlsOptions.version ?? 'TLS', cipher: session.tlsOptions.name } : null;
     const trace =
@@ -300,7 +378,7 @@ export class MxServer {
         recipients,
         date: receivedAt,
       });
-    const full = Buffer.concat([Buffer.from(trace, 'utf8'), raw]);
+    const full = Buffer.concat([Buffer.from(trace, 'utf8'), body]);
     // The real size is known now (SIZE is optional): a recipient this message would push over its quota
     // refuses it for all (452, nothing stored). Unlocked mailboxes would refuse at append anyway.
     for (const { alias } of aliases) {

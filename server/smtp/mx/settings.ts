@@ -22,6 +22,16 @@ export interface MxSettings {
   readonly authChecks: boolean;
   /** Webhook retry delays (ms) after each failure; empty = the defaults. */
   readonly webhookBackoffMs: readonly number[];
+  /** Failed RCPTs one connection may make; the one that reaches it is answered 421 4.7.0 and the connection closed. */
+  readonly maxBadRcpt: number;
+  /** Failed RCPTs one client IP may make within badRcptWindowMs; past it every failed RCPT closes the connection. */
+  readonly maxBadRcptPerIp: number;
+  /** The per-IP failed-RCPT window, ms. */
+  readonly badRcptWindowMs: number;
+  /** Tarpit step, ms: the n-th failed RCPT of a connection is answered after (n-1) × this (at most 10 s). */
+  readonly tarpitMs: number;
+  /** Bounces to SRS addresses older than this many days are refused (SRS0 and SRS1). */
+  readonly srsMaxAgeDays: number;
 }
 
 export const DEFAULT_MX_SETTINGS: MxSettings = {
@@ -35,6 +45,11 @@ export const DEFAULT_MX_SETTINGS: MxSettings = {
   maxHops: 30,
   authChecks: true,
   webhookBackoffMs: [],
+  maxBadRcpt: 10,
+  maxBadRcptPerIp: 30,
+  badRcptWindowMs: 3_600_000,
+  tarpitMs: 500,
+  srsMaxAgeDays: 21,
 };
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -55,6 +70,11 @@ const NUMERIC: readonly [keyof MxSettings, string, string][] = [
   ['socketTimeoutMs', 'SEALPOST_SMTP_TIMEOUT_MS', 'smtpTimeoutMs'],
   ['closeTimeoutMs', 'SEALPOST_SMTP_CLOSE_TIMEOUT_MS', 'smtpCloseTimeoutMs'],
   ['maxHops', 'SEALPOST_SMTP_MAX_HOPS', 'smtpMaxHops'],
+  ['maxBadRcpt', 'SEALPOST_SMTP_MAX_BAD_RCPT', 'smtpMaxBadRcpt'],
+  ['maxBadRcptPerIp', 'SEALPOST_SMTP_MAX_BAD_RCPT_PER_IP', 'smtpMaxBadRcptPerIp'],
+  ['badRcptWindowMs', 'SEALPOST_SMTP_BAD_RCPT_WINDOW_MS', 'smtpBadRcptWindowMs'],
+  ['tarpitMs', 'SEALPOST_SMTP_TARPIT_MS', 'smtpTarpitMs'],
+  ['srsMaxAgeDays', 'SEALPOST_SRS_MAX_AGE_DAYS', 'srsMaxAgeDays'],
 ];
 
 function wholeNumber(value: unknown, source: string): number {
@@ -71,6 +91,11 @@ export function loadMxSettings(env: Env = process.env, saved: Readonly<Record<st
     else if (saved[settingName] !== undefined && saved[settingName] !== null) out[key] = wholeNumber(saved[settingName], `saved setting ${settingName}`);
   }
   if ((out.maxSize as number) < 1024) throw new MxSettingsError('SEALPOST_SMTP_MAX_SIZE must be at least 1024 bytes.');
+  if ((out.maxRecipients as number) < 1) throw new MxSettingsError('SEALPOST_SMTP_MAX_RECIPIENTS must be at least 1 (RFC 5321 asks for 100).');
+  if ((out.maxBadRcpt as number) < 1) throw new MxSettingsError('SEALPOST_SMTP_MAX_BAD_RCPT must be at least 1.');
+  if ((out.maxBadRcptPerIp as number) < 1) throw new MxSettingsError('SEALPOST_SMTP_MAX_BAD_RCPT_PER_IP must be at least 1.');
+  const srsAge = out.srsMaxAgeDays as number;
+  if (srsAge < 1 || srsAge > 1000) throw new MxSettingsError('SEALPOST_SRS_MAX_AGE_DAYS must be 1 to 1000 (the SRS day stamp wraps after 1024 days).');
   const auth = env.SEALPOST_SMTP_AUTH_CHECKS;
   if (auth !== undefined && auth !== '') {
     if (!/^(on|off|true|false|1|0)$/i.test(auth)) throw new MxSettingsError('SEALPOST_SMTP_AUTH_CHECKS must be on or off.');
