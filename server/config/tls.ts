@@ -1,5 +1,6 @@
 // TLS material for every listener: a self-signed certificate made on first run (tls/cert.pem, tls/key.pem 0600),
-// or the user's own PEM files, re-read when they change on disk (no restart). Only TLS 1.2+ is offered.
+// or the user's own PEM files, re-read when they change on disk (no restart). Only TLS 1.2+ is offered, and TLS 1.2
+// only with forward-secret AEAD suites (ECDHE with AES-GCM or ChaCha20-Poly1305), the server's order first.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -10,10 +11,32 @@ import type forgeModule from 'node-forge';
 import type { Logger } from '../log.js';
 import { ConfigError } from './errors.js';
 
+/**
+ * TLS 1.3 suites (OpenSSL's defaults, all AEAD and forward-secret) and the only TLS 1.2 suites offered: ECDHE key
+ * exchange (forward secrecy) with AEAD ciphers, for ECDSA and RSA certificates. No static RSA, no CBC, no SHA-1 MACs.
+ */
+export const TLS_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** The protocol and cipher policy of every listener (also set on each secure context). */
+export const TLS_POLICY = { minVersion: 'TLSv1.2', ciphers: TLS_CIPHERS, honorCipherOrder: true } as const;
+
 export interface TlsServerOptions {
   readonly key: string;
   readonly cert: string;
   readonly minVersion: 'TLSv1.2';
+  readonly ciphers: string;
+  /** The server's cipher order wins over the client's. */
+  readonly honorCipherOrder: true;
   /** Hands out the current context, so a reloaded certificate is used by new connections at once. */
   readonly SNICallback: (servername: string, callback: (error: Error | null, context?: tls.SecureContext) => void) => void;
 }
@@ -86,7 +109,7 @@ export class TlsMaterial {
     return {
       key: this.pair.key,
       cert: this.pair.cert,
-      minVersion: 'TLSv1.2',
+      ...TLS_POLICY,
       SNICallback: (_servername, callback) => callback(null, this.context),
     };
   }
@@ -149,7 +172,7 @@ export class TlsMaterial {
 
 function createContext(pair: Pair): tls.SecureContext {
   // Throws "key values mismatch" when the key does not belong to the certificate.
-  return tls.createSecureContext({ key: pair.key, cert: pair.cert, minVersion: 'TLSv1.2' });
+  return tls.createSecureContext({ key: pair.key, cert: pair.cert, ...TLS_POLICY });
 }
 
 function readPair(certPath: string, keyPath: string): Pair {

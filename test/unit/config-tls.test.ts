@@ -53,6 +53,35 @@ describe('TLS material', () => {
     }
   });
 
+  it('the shared options offer TLS 1.2 only with ECDHE + AEAD suites, in the server\'s order, on the listener and the SNI context alike', async () => {
+    const material = await TlsMaterial.open({ tlsDir: path.join(dir, 'tls3'), hostname: 'localhost' });
+    const options = material.tlsOptions();
+    assert.equal(options.honorCipherOrder, true);
+    assert.ok(options.ciphers.split(':').every((suite) => suite.startsWith('TLS_') || /^ECDHE-(RSA|ECDSA)-(AES\d+-GCM-SHA\d+|CHACHA20-POLY1305)$/.test(suite)), options.ciphers);
+    const server = tls.createServer(options, (socket) => socket.end('hello\r\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const handshake = (clientOptions: tls.ConnectionOptions): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, maxVersion: 'TLSv1.2', ...clientOptions }, () => {
+          resolve(socket.getCipher().name);
+          socket.destroy();
+        });
+        socket.once('error', reject);
+      });
+    try {
+      for (const servername of [undefined, 'localhost']) {
+        const sni = servername ? { servername } : {};
+        assert.equal(await handshake({ ...sni, ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }), 'ECDHE-RSA-AES128-GCM-SHA256');
+        await assert.rejects(handshake({ ...sni, ciphers: 'AES128-SHA' }), 'static RSA with CBC is refused');
+        await assert.rejects(handshake({ ...sni, ciphers: 'ECDHE-RSA-AES128-SHA' }), 'CBC is refused even with ECDHE');
+        await assert.rejects(handshake({ ...sni, ciphers: 'AES128-GCM-SHA256' }), 'AEAD without forward secrecy is refused');
+      }
+    } finally {
+      server.close();
+    }
+  });
+
   it("reloads the user's own certificate when its files change, without a restart", async () => {
     const certPath = path.join(dir, 'own-cert.pem');
     const keyPath = path.join(dir, 'own-key.pem');
