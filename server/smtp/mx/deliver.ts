@@ -83,15 +83,26 @@ export async function deliverMessage(deps: DeliveryDeps, message: MessageToDeliv
       for (const { alias, addresses } of plans) {
         const hooks: AliasWebhook[] = port.webhooksOf(alias).map((w) => ({ id: w.id, url: w.url, includeRaw: port.includeRaw(w) }));
         if (!hooks.length) continue;
-        const jobs = await webhooks.jobsFor(alias.id, hooks, {
-          id: `${message.transactionId}.${alias.id}`,
-          alias: alias.address,
-          envelopeFrom: message.envelopeFrom,
-          envelopeTo: addresses,
-          receivedAt: message.receivedAt,
-          raw: message.raw,
-          auth: message.auth,
-        });
+        let jobs: Awaited<ReturnType<Webhooks['jobsFor']>>;
+        try {
+          jobs = await webhooks.jobsFor(alias.id, hooks, {
+            id: `${message.transactionId}.${alias.id}`,
+            alias: alias.address,
+            envelopeFrom: message.envelopeFrom,
+            envelopeTo: addresses,
+            receivedAt: message.receivedAt,
+            raw: message.raw,
+            auth: message.auth,
+          });
+        } catch (error) {
+          // The webhook body needs a parsed message; one the parser cannot read would fail the same way on
+          // every retry (451 forever). The message itself is still delivered, as raw bytes, to the mailbox.
+          logger.warn(
+            { event: 'mx.webhook_unparsable', tx: message.transactionId, aliasId: alias.id, err: error instanceof Error ? `${error.name}: ${error.message.slice(0, 200)}` : 'unknown' },
+            'message could not be parsed for its webhooks; delivered without webhook calls',
+          );
+          continue;
+        }
         const ids = webhooks.enqueue(jobs);
         undo.push(() => webhooks.discard(ids));
         summary.webhooks += ids.length;
