@@ -50,7 +50,6 @@ interface Transaction {
 }
 
 interface Connection {
-  admitted: boolean;
   /** Failed RCPTs on this connection (unknown recipients, forged/expired SRS, bad syntax). */
   badRcpt: number;
   tx: Transaction;
@@ -134,19 +133,19 @@ export class MxServer {
       hide8BITMIME: false,
       hideSMTPUTF8: false,
       size: s.maxSize,
-      // The gate refuses (and logs) at the total cap in onConnect; this is only smtp-server's own backstop for
-      // sockets that have not reached onConnect yet.
-      maxClients: totalCap > 0 ? totalCap * 2 : 0,
+      // The gate (admitSocket) keeps open sessions within totalCap before smtp-server sees them; this is the
+      // library's own check, never reached first.
+      maxClients: totalCap,
       socketTimeout: s.socketTimeoutMs,
       closeTimeout: s.closeTimeoutMs,
       // Reverse DNS would go to the system resolver, bypassing ours; the Received header shows the IP.
       disableReverseLookup: true,
-      onConnect: (session, callback) => this.onConnect(session, callback),
       onMailFrom: (address, session, callback) => this.wrap(this.onMailFrom(address, session), callback),
       onRcptTo: (address, session, callback) => this.onRcptTo(address, session, callback),
       onData: (stream, session, callback) => this.onData(stream, session, callback),
       onClose: (session) => this.onClose(session),
     });
+    this.admitSockets();
     guardStartTls(this.server, { onUnguardable: (why) => this.log.error({ event: 'mx.starttls_guard', err: why }, 'STARTTLS guard could not be applied; connection closed') });
     this.server.on('error', (error) => this.log.warn({ event: 'mx.socket_error', err: reason(error) }, 'smtp connection error'));
   }
@@ -182,26 +181,35 @@ export class MxServer {
   private connection(session: SMTPServerSession): Connection {
     let conn = this.connections.get(session.id);
     if (!conn) {
-      conn = { admitted: false, badRcpt: 0, tx: newTx() };
+      conn = { badRcpt: 0, tx: newTx() };
       this.connections.set(session.id, conn);
     }
     return conn;
   }
 
-  private onConnect(session: SMTPServerSession, callback: (error?: Error | null) => void): void {
-    const conn = this.connection(session);
-    const refusal = this.gate.admit(session.remoteAddress);
-    if (refusal) {
-      logSecurityEvent(this.log, 'conn.refused', { ip: session.remoteAddress, protocol: 'smtp', reason: refusal });
-      return callback(refusal === 'per-ip-cap' ? REPLIES.tooManyConnections() : REPLIES.serverBusy());
-    }
-    conn.admitted = true;
-    callback();
+  /**
+   * Per-IP and total caps at accept time, before smtp-server builds a session (and before its 100 ms
+   * early-talker wait), so a flood holds no more descriptors than the caps: a refused socket gets
+   * `421 4.7.0` and is closed at once; an admitted one is released when its socket closes.
+   */
+  private admitSockets(): void {
+    const connect = this.server.connect.bind(this.server);
+    this.server.connect = (socket, socketOptions) => {
+      const ip = socket.remoteAddress;
+      const refusal = this.gate.admit(ip);
+      if (refusal) {
+        logSecurityEvent(this.log, 'conn.refused', { ip, protocol: 'smtp', reason: refusal });
+        const reply = refusal === 'per-ip-cap' ? REPLIES.tooManyConnections() : REPLIES.serverBusy();
+        socket.on('error', () => undefined);
+        socket.end(`${reply.responseCode} ${reply.message}\r\n`, () => socket.destroy());
+        return;
+      }
+      socket.once('close', () => this.gate.release(ip));
+      connect(socket, socketOptions);
+    };
   }
 
   private onClose(session: SMTPServerSession): void {
-    const conn = this.connections.get(session.id);
-    if (conn?.admitted) this.gate.release(session.remoteAddress);
     this.connections.delete(session.id);
   }
 
