@@ -1,11 +1,10 @@
 // The CLI side of the control channel: if a `serve` answers on the data dir's control socket, an operation
 // is sent to it (it has the mailboxes open); otherwise the command opens the data dir and runs it itself.
-import fs from 'node:fs';
 import net from 'node:net';
 import { UserError } from '../config/errors.js';
 import { resolveDataDir, type ConfigFlags } from '../config/index.js';
 import type { Emit, OpArgs, OpName, OpResult } from './ops.js';
-import { controlSocketPath, controlTokenPath } from './paths.js';
+import { ControlPermissionError, locateControlSocket, readControlToken } from './paths.js';
 
 /** An error the server reported for a failed operation. */
 export class ControlError extends Error {
@@ -28,8 +27,15 @@ interface ServerLine {
 
 /** Connects to the data dir's control socket; null when no server listens there (no socket, or a stale one). */
 function connect(dataDir: string, timeoutMs: number): Promise<net.Socket | null> {
-  const socketPath = controlSocketPath(dataDir);
-  if (process.platform !== 'win32' && !fs.existsSync(socketPath)) return Promise.resolve(null);
+  let socketPath: string;
+  try {
+    // Checked before connecting: the socket and its directory must be ours and private (else one sentence).
+    const location = locateControlSocket(dataDir);
+    if (!location) return Promise.resolve(null);
+    socketPath = location.socket;
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
     const timer = setTimeout(() => {
@@ -68,9 +74,10 @@ export async function callServer<K extends OpName>(dataDir: string, op: K, args:
   if (!socket) return null;
   let token: string;
   try {
-    token = fs.readFileSync(controlTokenPath(dataDir), 'utf8').trim();
+    token = readControlToken(dataDir);
   } catch (error) {
     socket.destroy();
+    if (error instanceof ControlPermissionError) throw error;
     throw new UserError(`A Sealpost server is running on ${dataDir} but its control token cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); run this command as the user running the server.`, 'CONTROL_TOKEN');
   }
   return new Promise((resolve, reject) => {

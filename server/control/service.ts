@@ -12,7 +12,7 @@ import { backupEvents, type MailboxReplaceEvent } from '../backup/index.js';
 import { ListenError } from '../net.js';
 import { pingServer } from './client.js';
 import { isOpName, parseArgs, runOp, type OpName } from './ops.js';
-import { controlSocketPath, controlTokenPath } from './paths.js';
+import { controlTokenPath, prepareControlSocket, releaseControlSocket, type ControlSocketLocation } from './paths.js';
 import { unlockRemembered } from '../accounts/remember.js';
 
 /** A request line larger than this is refused (a request holds a few short strings). */
@@ -39,7 +39,7 @@ export function toWireError(error: unknown): WireError {
 
 export function createControlService(ctx: AppContext): Service {
   const log = ctx.logger.child({ service: 'control' });
-  const socketPath = controlSocketPath(ctx.paths.root);
+  let location: ControlSocketLocation | null = null;
   const tokenPath = controlTokenPath(ctx.paths.root);
   let server: net.Server | null = null;
   let token: Buffer | null = null;
@@ -111,20 +111,30 @@ export function createControlService(ctx: AppContext): Service {
       if (await pingServer(ctx.paths.root)) {
         throw new ListenError(`Another Sealpost server is already running on the data dir ${ctx.paths.root}; stop it first.`);
       }
-      if (process.platform !== 'win32') fs.rmSync(socketPath, { force: true }); // stale: its server died
+      // A private directory (0700, ours) for the socket, checked; refused with one sentence otherwise.
+      const where = prepareControlSocket(ctx.paths.root, ctx.config.env);
+      if (where.kind !== 'pipe') fs.rmSync(where.socket, { force: true }); // stale: its server died
       token = crypto.randomBytes(32);
       const tmp = `${tokenPath}.${process.pid}.tmp`;
       fs.writeFileSync(tmp, `${token.toString('hex')}\n`, { mode: 0o600 });
+      fs.chmodSync(tmp, 0o600);
       fs.renameSync(tmp, tokenPath);
       const listening = net.createServer(handle);
-      await new Promise<void>((resolve, reject) => {
-        listening.once('error', reject);
-        listening.listen(socketPath, () => {
-          listening.off('error', reject);
-          resolve();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          listening.once('error', reject);
+          listening.listen(where.socket, () => {
+            listening.off('error', reject);
+            resolve();
+          });
         });
-      });
-      if (process.platform !== 'win32') fs.chmodSync(socketPath, 0o600);
+      } catch (error) {
+        releaseControlSocket(ctx.paths.root, where);
+        throw error;
+      }
+      if (where.kind !== 'pipe') fs.chmodSync(where.socket, 0o600);
+      location = where;
+      if (where.kind !== 'data-dir') log.info({ event: 'control.socket_elsewhere', kind: where.kind }, 'the control socket is in a private directory outside the data dir (see control.path)');
       server = listening;
       backupEvents.on('replacing', onReplacing);
       log.info({ event: 'control.listening' }, 'control socket ready');
@@ -152,7 +162,8 @@ export function createControlService(ctx: AppContext): Service {
         try {
           if (token && fs.readFileSync(tokenPath, 'utf8').trim() === token.toString('hex')) fs.rmSync(tokenPath, { force: true });
         } catch {}
-        if (process.platform !== 'win32') fs.rmSync(socketPath, { force: true });
+        if (location) releaseControlSocket(ctx.paths.root, location);
+        location = null;
       }
       token = null;
     },

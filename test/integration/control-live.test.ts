@@ -119,6 +119,8 @@ describe('CLI changes while serve runs (done by the server)', { concurrency: tru
     const sock = path.join(inst.dir, 'control.sock');
     const token = path.join(inst.dir, 'control.token');
     assert.ok(fs.lstatSync(sock).isSocket(), 'control.sock is a unix socket');
+    assert.equal(fs.statSync(inst.dir).mode & 0o777, 0o700, 'the socket directory (the data dir) is private');
+    assert.equal(fs.existsSync(path.join(inst.dir, 'control.path')), false, 'no pointer: the socket is in the data dir');
     assert.equal(fs.statSync(sock).mode & 0o777, 0o600);
     assert.equal(fs.statSync(token).mode & 0o777, 0o600);
     assert.match(fs.readFileSync(token, 'utf8').trim(), /^[0-9a-f]{64}$/);
