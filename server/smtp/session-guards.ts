@@ -16,14 +16,24 @@ interface PlaintextParser {
 
 /** The parts of smtp-server's SMTPConnection the guard touches (internal API, checked at run time). */
 interface GuardedConnection {
+  secure: boolean;
+  remoteAddress?: string;
   _parser: PlaintextParser | false;
-  _socket?: { destroy(): void };
+  _socket?: { readonly destroyed?: boolean; destroy(): void };
   upgrade: (callback: () => void, secureCallback?: () => void) => void;
 }
 
 export interface StartTlsGuardOptions {
   /** Called when a connection cannot be guarded (unknown library internals) and was closed instead. */
   readonly onUnguardable?: (reason: string) => void;
+  /**
+   * The TLS handshake after STARTTLS must finish within this many ms, or the connection is closed
+   * (0 or absent: only the server's idle timeout applies). A client that says STARTTLS and then stalls
+   * holds a descriptor; this bounds it independently of the (longer) idle timeout.
+   */
+  readonly handshakeTimeoutMs?: number;
+  /** Called (with the client IP) when a connection was closed for not finishing its handshake in time. */
+  readonly onHandshakeTimeout?: (ip: string | undefined) => void;
 }
 
 const GUARDED = Symbol('sealpost.startTlsGuard');
@@ -49,11 +59,22 @@ function guardConnection(connection: unknown, options: StartTlsGuardOptions): vo
       plaintext.oncommand = (_command, next) => next?.();
       plaintext.isClosed = true;
     }
+    const raw = connection._socket;
     upgrade(callback, secureCallback);
     if (plaintext && connection._parser === plaintext) {
       // A library version that would feed TLS bytes to the plaintext parser: refuse to serve it.
       options.onUnguardable?.('smtp-server kept its plaintext parser across STARTTLS');
       connection._socket?.destroy();
+      return;
+    }
+    const limit = options.handshakeTimeoutMs ?? 0;
+    if (limit > 0 && raw) {
+      setTimeout(() => {
+        if (connection.secure || raw.destroyed) return;
+        // Destroying the plain socket takes the half-made TLS socket on top of it along.
+        options.onHandshakeTimeout?.(connection.remoteAddress);
+        raw.destroy();
+      }, limit).unref();
     }
   };
 }

@@ -33,7 +33,8 @@ describe('MX STARTTLS', () => {
   let port: number;
 
   before(async () => {
-    app = await startMxApp({ zones: senderZones(makeDkimKey('good.test')) });
+    // The idle timeout stays at its 120 s default: a close within the test's time limit is the handshake timeout.
+    app = await startMxApp({ zones: senderZones(makeDkimKey('good.test')), env: { SEALPOST_SMTP_HANDSHAKE_TIMEOUT_MS: '1500' } });
     port = app.port('smtp');
   });
 
@@ -70,5 +71,19 @@ describe('MX STARTTLS', () => {
     assert.match(await inside.next(), /^221 /);
     assert.deepEqual(inside.pending(), [], 'no stray replies');
     secure.destroy();
+  });
+
+  test('a client that says STARTTLS and never completes the handshake is closed by the handshake timeout, and logged', { timeout: 20_000 }, async () => {
+    const socket = net.connect(port, '127.0.0.1');
+    const plain = replyReader(socket);
+    assert.match(await plain.next(), /^220 /);
+    socket.write('EHLO staller.test\r\n');
+    await plain.next();
+    socket.write('STARTTLS\r\n');
+    assert.match(await plain.next(), /^220 /);
+    // No ClientHello: wait for the server to close.
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const logged = app.logs.filter((line) => line.includes('"msg":"security tls.failed ip=127.0.0.1 protocol=smtp reason=handshake-timeout"'));
+    assert.equal(logged.length, 1);
   });
 });

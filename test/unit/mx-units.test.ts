@@ -91,6 +91,17 @@ test('MX settings: defaults, env overrides, clear errors', () => {
   assert.deepEqual(s.webhookBackoffMs, [100, 200]);
   assert.equal(s.maxHops, DEFAULT_MX_SETTINGS.maxHops);
   assert.throws(() => loadMxSettings({ SEALPOST_SMTP_MAX_SIZE: 'lots' }), MxSettingsError);
+  // abuse limits: defaults and their variables
+  const d = loadMxSettings({});
+  assert.deepEqual(
+    [d.maxRecipients, d.maxBadRcpt, d.maxBadRcptPerIp, d.badRcptWindowMs, d.tarpitMs, d.srsMaxAgeDays, d.handshakeTimeoutMs, d.maxConnectionsPerIp, d.maxConnections],
+    [100, 10, 30, 3_600_000, 500, 21, 15_000, 20, 500],
+  );
+  const e = loadMxSettings({ SEALPOST_SMTP_MAX_BAD_RCPT: '4', SEALPOST_SMTP_MAX_BAD_RCPT_PER_IP: '9', SEALPOST_SMTP_BAD_RCPT_WINDOW_MS: '1000', SEALPOST_SMTP_TARPIT_MS: '0', SEALPOST_SRS_MAX_AGE_DAYS: '7', SEALPOST_SMTP_HANDSHAKE_TIMEOUT_MS: '500' });
+  assert.deepEqual([e.maxBadRcpt, e.maxBadRcptPerIp, e.badRcptWindowMs, e.tarpitMs, e.srsMaxAgeDays, e.handshakeTimeoutMs], [4, 9, 1000, 0, 7, 500]);
+  assert.throws(() => loadMxSettings({ SEALPOST_SRS_MAX_AGE_DAYS: '2000' }), /1 to 1000/);
+  assert.throws(() => loadMxSettings({ SEALPOST_SMTP_MAX_BAD_RCPT: '0' }), MxSettingsError);
+  assert.throws(() => loadMxSettings({ SEALPOST_SMTP_MAX_RECIPIENTS: '0' }), MxSettingsError);
 });
 
 test('limits: failed RCPTs per IP over a window, the tarpit, and the per-sender hourly rate', () => {

@@ -146,7 +146,11 @@ export class MxServer {
       onClose: (session) => this.onClose(session),
     });
     this.admitSockets();
-    guardStartTls(this.server, { onUnguardable: (why) => this.log.error({ event: 'mx.starttls_guard', err: why }, 'STARTTLS guard could not be applied; connection closed') });
+    guardStartTls(this.server, {
+      onUnguardable: (why) => this.log.error({ event: 'mx.starttls_guard', err: why }, 'STARTTLS guard could not be applied; connection closed'),
+      handshakeTimeoutMs: s.handshakeTimeoutMs,
+      onHandshakeTimeout: (ip) => logSecurityEvent(this.log, 'tls.failed', { ip, protocol: 'smtp', reason: 'handshake-timeout' }),
+    });
     this.server.on('error', (error) => this.log.warn({ event: 'mx.socket_error', err: reason(error) }, 'smtp connection error'));
   }
 

@@ -14,6 +14,8 @@ export interface MxSettings {
   readonly maxMessagesPerSenderPerHour: number;
   /** Idle socket timeout, ms. */
   readonly socketTimeoutMs: number;
+  /** The TLS handshake after STARTTLS must finish within this, ms (0 = only the idle timeout). */
+  readonly handshakeTimeoutMs: number;
   /** How long stop() waits for open sessions, ms. */
   readonly closeTimeoutMs: number;
   /** More Received headers than this = mail loop (554 5.4.6). */
@@ -41,6 +43,7 @@ export const DEFAULT_MX_SETTINGS: MxSettings = {
   maxConnections: 500,
   maxMessagesPerSenderPerHour: 0,
   socketTimeoutMs: 120_000,
+  handshakeTimeoutMs: 15_000,
   closeTimeoutMs: 30_000,
   maxHops: 30,
   authChecks: true,
@@ -68,6 +71,7 @@ const NUMERIC: readonly [keyof MxSettings, string, string][] = [
   ['maxConnections', 'SEALPOST_SMTP_MAX_CONNECTIONS', 'smtpMaxConnections'],
   ['maxMessagesPerSenderPerHour', 'SEALPOST_SMTP_SENDER_RATE', 'smtpSenderRate'],
   ['socketTimeoutMs', 'SEALPOST_SMTP_TIMEOUT_MS', 'smtpTimeoutMs'],
+  ['handshakeTimeoutMs', 'SEALPOST_SMTP_HANDSHAKE_TIMEOUT_MS', 'smtpHandshakeTimeoutMs'],
   ['closeTimeoutMs', 'SEALPOST_SMTP_CLOSE_TIMEOUT_MS', 'smtpCloseTimeoutMs'],
   ['maxHops', 'SEALPOST_SMTP_MAX_HOPS', 'smtpMaxHops'],
   ['maxBadRcpt', 'SEALPOST_SMTP_MAX_BAD_RCPT', 'smtpMaxBadRcpt'],
