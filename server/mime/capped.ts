@@ -3,7 +3,7 @@
 // and nothing past the caps is parsed. What lies beyond a cap is one opaque application/octet-stream part
 // covering exactly those bytes, so BODYSTRUCTURE and BODY[n.m] describe the same stored bytes.
 import type { MimePart } from './types.js';
-import type { MimeLimits } from './limits.js';
+import { boundedHeader, type MimeLimits } from './limits.js';
 import { indexer, contentTypeOf, headerString, headerValue, type IndexerNode } from './indexer.js';
 import { childPart, findDelimiters, lineAt, normalizedHeader, scanHeader, IDENTITY_ENCODINGS, type BuiltTree } from './tree.js';
 
@@ -26,7 +26,8 @@ function lineCount(buf: Buffer, start: number, end: number): number {
 
 /** An indexer node for one header block only (its parsedHeader is what BODYSTRUCTURE/ENVELOPE read). */
 function headerNode(buf: Buffer, start: number, headerEnd: number): IndexerNode {
-  const header = normalizedHeader(buf, start, headerEnd);
+  const bounded = boundedHeader(buf.subarray(start, headerEnd));
+  const header = normalizedHeader(bounded, 0, bounded.length);
   const parsed = header ? indexer.parseMimeTree(`${header}\r\n\r\n`) : false;
   const node: IndexerNode = parsed || { header: [], parsedHeader: {}, multipart: false, boundary: false };
   if (!node.parsedHeader['content-type']) node.parsedHeader['content-type'] = { value: 'text/plain', type: 'text', subtype: 'plain', params: {}, hasParams: false };

@@ -42,11 +42,23 @@ export function mimeLimits(env: Env = process.env): MimeLimits {
   }
 }
 
+/**
+ * Header bytes handed to parsers (ENVELOPE, BODYSTRUCTURE, search): per header block and per field, as Postfix
+ * bounds a header (header_size_limit, 100 KiB). Parsing beyond these grows faster than linearly in the
+ * libraries (folded lines, repeated fields, long address lists); the stored bytes keep every octet.
+ */
+export const HEADER_PARSE_BYTES = 64 * 1024;
+export const FIELD_PARSE_BYTES = 16 * 1024;
+
 export interface MimeShape {
   /** Lines starting with "--" (every delimiter line is one, so parts ≤ this + 1). */
   readonly dashLines: number;
   /** Header-like lines naming a multipart/* or message/* type (every container has one, digest parts aside). */
   readonly containerTypes: number;
+  /** Longest field-like line ("Name:" …) with its continuation lines. */
+  readonly longestField: number;
+  /** Longest run of non-empty lines that holds a field-like line (a header block is one). */
+  readonly longestHeaderRun: number;
 }
 
 const CR = 0x0d;
@@ -66,21 +78,81 @@ function isContainerTypeLine(raw: Buffer, p: number): boolean {
   return word.startsWith('multipart/') || word.startsWith('message/');
 }
 
+/** A field name and its colon start the line at p ("Name:", printable ASCII without space). */
+function isFieldLine(raw: Buffer, p: number): boolean {
+  for (let i = p, n = Math.min(raw.length, p + 100); i < n; i++) {
+    const c = raw[i] as number;
+    if (c === 0x3a) return i > p;
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return false;
+}
+
 /** One pass over the bytes (lone CR, CRLF and LF all start a line, as the indexer reads them). */
 export function mimeShape(raw: Buffer): MimeShape {
   let dashLines = 0;
   let containerTypes = 0;
+  let longestField = 0;
+  let longestHeaderRun = 0;
+  let field = -1; // length of the current field, -1 outside one
+  let run = 0; // bytes of the current run of non-empty lines
+  let runHasField = false;
   let lineStart = true;
   for (let p = 0, n = raw.length; p < n; p++) {
     const c = raw[p];
     if (lineStart) {
-      if (c === 0x2d && raw[p + 1] === 0x2d) dashLines++;
-      else if ((c === 0x43 || c === 0x63) && isContainerTypeLine(raw, p)) containerTypes++;
+      if (c === CR || c === LF) {
+        // An empty line ends a run (a header block ends here).
+        field = -1;
+        run = 0;
+        runHasField = false;
+      } else if (c === 0x20 || c === 0x09) {
+        // A continuation line belongs to the field before it.
+      } else {
+        field = -1;
+        if (c === 0x2d && raw[p + 1] === 0x2d) dashLines++;
+        else if (isFieldLine(raw, p)) {
+          field = 0;
+          runHasField = true;
+          if ((c === 0x43 || c === 0x63) && isContainerTypeLine(raw, p)) containerTypes++;
+        }
+      }
     }
+    if (field >= 0 && ++field > longestField) longestField = field;
+    if (++run > longestHeaderRun && runHasField) longestHeaderRun = run;
     lineStart = c === LF || (c === CR && raw[p + 1] !== LF);
   }
-  return { dashLines, containerTypes };
+  return { dashLines, containerTypes, longestField, longestHeaderRun };
 }
+
+/**
+ * The header bytes parsers see: fields cut at FIELD_PARSE_BYTES, the block at HEADER_PARSE_BYTES, whole lines
+ * ending in CRLF (the same Buffer when already within both).
+ */
+export function boundedHeader(header: Buffer): Buffer {
+  if (header.length <= FIELD_PARSE_BYTES) return header;
+  const kept: Buffer[] = [];
+  let total = 0;
+  let field = 0;
+  for (let pos = 0; pos < header.length && total < HEADER_PARSE_BYTES; ) {
+    let next = header.indexOf(LF, pos);
+    next = next < 0 ? header.length : next + 1;
+    const continuation = header[pos] === 0x20 || header[pos] === 0x09;
+    if (!continuation) field = 0;
+    const room = Math.min(FIELD_PARSE_BYTES - field, HEADER_PARSE_BYTES - total);
+    if (room > 0) {
+      const line = header.subarray(pos, Math.min(next, pos + room));
+      kept.push(line);
+      if (line[line.length - 1] !== LF) kept.push(CRLF);
+      field += line.length;
+      total += line.length;
+    }
+    pos = next;
+  }
+  return Buffer.concat(kept);
+}
+
+const CRLF = Buffer.from('\r\n');
 
 /**
  * Messages whose structure the indexer's whole-message parse must not see: past the caps, or with enough
@@ -89,10 +161,15 @@ export function mimeShape(raw: Buffer): MimeShape {
 export const INDEXER_MAX_CONTAINERS = 16;
 
 export function needsCappedParse(shape: MimeShape, limits: MimeLimits): boolean {
-  return shape.dashLines + 1 > limits.maxParts || shape.containerTypes > Math.min(limits.maxDepth, INDEXER_MAX_CONTAINERS);
+  return (
+    shape.dashLines + 1 > limits.maxParts ||
+    shape.containerTypes > Math.min(limits.maxDepth, INDEXER_MAX_CONTAINERS) ||
+    shape.longestField > FIELD_PARSE_BYTES ||
+    shape.longestHeaderRun > HEADER_PARSE_BYTES
+  );
 }
 
 /** Messages worth a worker thread even when small: many parts or containers. */
 export function structureHeavy(shape: MimeShape): boolean {
-  return shape.dashLines > 256 || shape.containerTypes > INDEXER_MAX_CONTAINERS;
+  return shape.dashLines > 256 || shape.containerTypes > INDEXER_MAX_CONTAINERS || shape.longestField > FIELD_PARSE_BYTES;
 }

@@ -8,6 +8,7 @@ import addressparser from 'nodemailer/lib/addressparser/index.js';
 import type { SearchText } from './types.js';
 import type { BuiltTree, PartInfo } from './tree.js';
 import { headerString, headerValue } from './indexer.js';
+import { boundedHeader } from './limits.js';
 
 /** Body text kept per part; the rest is not searchable (bounds the FTS row). */
 const MAX_PART_TEXT = 4 * 1024 * 1024;
@@ -38,9 +39,9 @@ export interface HeaderField {
   readonly value: string;
 }
 
-/** Header fields of a header block, unfolded (CRLF/LF + WSP → the WSP). */
+/** Header fields of a header block, unfolded (CRLF/LF + WSP → the WSP); at most what boundedHeader keeps. */
 export function headerFields(header: Buffer): HeaderField[] {
-  const text = bytesToText(header);
+  const text = bytesToText(boundedHeader(header));
   const out: HeaderField[] = [];
   for (const line of text.replace(/\r?\n(?=[ \t])/g, '').split(/\r?\n|\r/)) {
     if (!line) break;
@@ -97,16 +98,64 @@ function charsetDecode(bytes: Buffer, charset: string): string {
   }
 }
 
-// HTML → searchable text with regexes and he's entity decoder. html-to-text (what the indexer uses)
-// was measured at ~60% of total parse time; search needs words, not layout.
-const BLOCK_TAGS = /<\/?(?:p|div|br|tr|td|th|li|ul|ol|table|h[1-6]|blockquote|pre|hr|section|article|header|footer)\b[^>]*>/gi;
+// HTML → searchable text in one pass and he's entity decoder. html-to-text (what the indexer uses) was
+// measured at ~60% of total parse time; search needs words, not layout. No backtracking regex runs over the
+// document: unclosed "<", "<!--" or "<script" repeated over a large part made those quadratic (minutes).
+const BLOCK_TAGS = new Set(['p', 'div', 'br', 'tr', 'td', 'th', 'li', 'ul', 'ol', 'table', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'blockquote', 'pre', 'hr', 'section', 'article', 'header', 'footer']);
+const SKIPPED_ELEMENTS = new Set(['script', 'style', 'head', 'title']);
+
+function stripTags(html: string): string {
+  const lower = html.toLowerCase();
+  const out: string[] = [];
+  // Where each skipped element's closing tag was last searched for (a search from later on gives the same answer).
+  const closers = new Map<string, { from: number; at: number }>();
+  const closerAfter = (name: string, from: number): number => {
+    const known = closers.get(name);
+    if (known && known.from <= from && (known.at < 0 || known.at >= from)) return known.at;
+    const at = lower.indexOf(`</${name}`, from);
+    closers.set(name, { from, at });
+    return at;
+  };
+  let i = 0;
+  while (i < html.length) {
+    const lt = html.indexOf('<', i);
+    if (lt < 0) {
+      out.push(html.slice(i));
+      break;
+    }
+    out.push(html.slice(i, lt));
+    if (html.startsWith('<!--', lt)) {
+      const end = html.indexOf('-->', lt + 4);
+      if (end < 0) break; // an unclosed comment hides the rest
+      out.push(' ');
+      i = end + 3;
+      continue;
+    }
+    const gt = html.indexOf('>', lt + 1);
+    if (gt < 0) {
+      out.push(html.slice(lt)); // no tag can close after here: the rest is text
+      break;
+    }
+    const name = /^\/?([a-z][a-z0-9]*)/.exec(lower.slice(lt + 1, Math.min(gt, lt + 40)));
+    const tag = name?.[1] ?? '';
+    const closing = lower[lt + 1] === '/';
+    i = gt + 1;
+    if (!closing && SKIPPED_ELEMENTS.has(tag)) {
+      const close = closerAfter(tag, gt + 1);
+      if (close >= 0) {
+        const closeEnd = html.indexOf('>', close);
+        out.push(' ');
+        i = closeEnd < 0 ? html.length : closeEnd + 1;
+      }
+      continue;
+    }
+    if (BLOCK_TAGS.has(tag)) out.push('\n');
+  }
+  return out.join('');
+}
 
 function htmlText(html: string): string {
-  const stripped = html
-    .replace(/<!--[\s\S]*?-->/g, ' ')
-    .replace(/<(script|style|head|title)\b[\s\S]*?<\/\1\s*>/gi, ' ')
-    .replace(BLOCK_TAGS, '\n')
-    .replace(/<[^>]*>/g, '')
+  const stripped = stripTags(html)
     .replace(/[ \t\r\f]+/g, ' ')
     .replace(/ *\n[ \n]*/g, '\n');
   try {
