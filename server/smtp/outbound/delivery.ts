@@ -55,6 +55,8 @@ export interface DeliveryOptions {
   readonly socketTimeoutMs: number;
   /** Which MX addresses may be dialled (the relay is the owner's explicit choice and is not checked). */
   readonly targets: OutboundTargetPolicy;
+  /** Told about every MX address that is not dialled because of the policy (one sentence, no mail address). */
+  readonly onTargetRefused?: (reason: string) => void;
 }
 
 interface SmtpError extends Error {
@@ -311,7 +313,11 @@ export class Deliverer {
       // the address is checked right before it is dialled: nodemailer gets the IP, never the name again
       const permitted = addresses.filter((address) => {
         const why = targetAddressRefusal(address, this.options.targets);
-        if (why) refusal ??= refusedTargetMessage(host, address, why);
+        if (why) {
+          const sentence = refusedTargetMessage(host, address, why);
+          refusal ??= sentence;
+          this.options.onTargetRefused?.(sentence);
+        }
         return why === null;
       });
       for (const address of permitted.slice(0, 2)) {

@@ -107,6 +107,7 @@ export class OutboundQueue {
         connectTimeoutMs: this.options.connectTimeoutMs,
         socketTimeoutMs: this.options.socketTimeoutMs,
         targets: this.options.targets ?? DEFAULT_OUTBOUND_OPTIONS.targets,
+        onTargetRefused: (reason) => this.logger.warn({ event: 'outbound.target_refused', reason }, 'MX address refused by the outbound address policy; not dialled'),
       },
       this.options.mtaStsUrl,
     );
