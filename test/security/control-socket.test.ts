@@ -205,7 +205,7 @@ describe('a real serve on a long data dir, and the real CLI', () => {
     releaseControlSocket(other, probe);
     fs.mkdirSync(probe.dir, { mode: 0o700 });
     fs.chmodSync(probe.dir, 0o777);
-    const env = { ...inst.env, SEALPOST_DATA: other, XDG_RUNTIME_DIR: runtime };
+    const env: NodeJS.ProcessEnv = { ...inst.env, SEALPOST_DATA: other, XDG_RUNTIME_DIR: runtime };
     for (const name of ['SEALPOST_SMTP_PORT', 'SEALPOST_IMAP_PORT', 'SEALPOST_POP3_PORT']) env[name] = '0';
     const serve = await runCli(['serve'], { env, timeoutMs: 30_000 });
     assert.equal(serve.code, 1);
