@@ -8,7 +8,7 @@ import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 
 import type { AliasRecord, Directory } from '../../directory/index.js';
 import { tryNormalizeAddress } from '../../directory/index.js';
 import type { Logger } from '../../log.js';
-import { capToFdShare, ConnectionGate, normalizeIp } from '../../net.js';
+import { capToFdShare, ConnectionGate, gateConnections, normalizeIp, RateBoundedLog, refuseSocket } from '../../net.js';
 import { logSecurityEvent } from '../../security-log.js';
 import type { DnsResolver } from '../dns.js';
 import { hopCount, Srs, type Forwarder } from '../forward/index.js';
@@ -107,6 +107,7 @@ export class MxServer {
   readonly server: SMTPServer;
   private readonly connections = new Map<string, Connection>();
   private readonly gate: ConnectionGate;
+  private readonly refusalLog: RateBoundedLog;
   private readonly failedRcpt: FailedRcptLimiter;
   private readonly senderRate: SenderRateLimiter;
   private readonly log: Logger;
@@ -118,6 +119,10 @@ export class MxServer {
     const totalCap = capToFdShare(s.maxConnections, 'smtp');
     this.gate = new ConnectionGate(() => ({ perIp: s.maxConnectionsPerIp, total: totalCap }));
     this.failedRcpt = new FailedRcptLimiter(s.badRcptWindowMs);
+    this.refusalLog = new RateBoundedLog((key, count) => {
+      const [ip, reason] = key.split('|') as [string, string];
+      logSecurityEvent(this.log, 'conn.refused', { ip, protocol: 'smtp', reason, detail: { count } });
+    });
     this.senderRate = new SenderRateLimiter(s.maxMessagesPerSenderPerHour);
     this.server = new SealpostSmtpServer({
       name: deps.hostname,
@@ -167,6 +172,7 @@ export class MxServer {
   }
 
   close(): Promise<void> {
+    this.refusalLog.flush();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
@@ -194,23 +200,14 @@ export class MxServer {
   /**
    * Per-IP and total caps at accept time, before smtp-server builds a session (and before its 100 ms
    * early-talker wait), so a flood holds no more descriptors than the caps: a refused socket gets
-   * `421 4.7.0` and is closed at once; an admitted one is released when its socket closes.
+   * `421 4.7.0` and is closed at once. Refusals are logged one line per (IP, reason) and minute, with a count.
    */
   private admitSockets(): void {
-    const connect = this.server.connect.bind(this.server);
-    this.server.connect = (socket, socketOptions) => {
-      const ip = socket.remoteAddress;
-      const refusal = this.gate.admit(ip);
-      if (refusal) {
-        logSecurityEvent(this.log, 'conn.refused', { ip, protocol: 'smtp', reason: refusal });
-        const reply = refusal === 'per-ip-cap' ? REPLIES.tooManyConnections() : REPLIES.serverBusy();
-        socket.on('error', () => undefined);
-        socket.end(`${reply.responseCode} ${reply.message}\r\n`, () => socket.destroy());
-        return;
-      }
-      socket.once('close', () => this.gate.release(ip));
-      connect(socket, socketOptions);
-    };
+    gateConnections(this.server.server, this.gate, (socket, refusal, ip) => {
+      this.refusalLog.note(`${ip}|${refusal}`);
+      const reply = refusal === 'per-ip-cap' ? REPLIES.tooManyConnections() : REPLIES.serverBusy();
+      refuseSocket(socket, `${reply.responseCode} ${reply.message}`);
+    });
   }
 
   private onClose(session: SMTPServerSession): void {
