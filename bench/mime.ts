@@ -1,12 +1,18 @@
-// `npm run bench -- mime [--count=N] [--big=K]`: parse throughput of server/mime over a gen-corpus.py
-// corpus (default 2,000 messages), on the main thread and through the worker pool, plus section
-// extraction speed. Prints one JSON object, then a one-line summary.
+// `npm run bench -- mime [--count=N] [--big=K] [--parts-only]`: parse throughput of server/mime over a
+// gen-corpus.py corpus (default 2,000 messages), on the main thread and through the worker pool, plus section
+// extraction speed; then the cost curve of 1k/10k/20k-part messages (parse + FETCH BODYSTRUCTURE), with the
+// default part cap and uncapped, which must grow linearly. Prints one JSON object, then a one-line summary.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseMessage, parseMessageAsync, closeMimeWorkers, fetchSection, toCrlf, WORKER_THRESHOLD } from '../server/mime/index.js';
+import imapTools from '@zone-eu/wildduck/imap-core/lib/imap-tools.js';
+import { parseMessage, parseMessageAsync, closeMimeWorkers, fetchSection, toCrlf, WORKER_THRESHOLD, mimeLimits } from '../server/mime/index.js';
+import { parseMessageSync } from '../server/mime/parse.js';
+import type { MimePart } from '../server/mime/types.js';
+import { compileValue } from '../server/imap/hooks/fetch.js';
+import { manyPartsMessage } from '../test/helpers/mime-bombs.js';
 
 function flag(flags: string[], name: string, fallback: number): number {
   const f = flags.find((x) => x.startsWith(`--${name}=`));
@@ -14,7 +20,58 @@ function flag(flags: string[], name: string, fallback: number): number {
   return Number.isFinite(v) && v >= 0 ? v : fallback;
 }
 
+interface PartsPoint {
+  readonly parts: number;
+  readonly bytes: number;
+  readonly parseMs: number;
+  readonly bodystructureMs: number;
+  readonly describedParts: number;
+}
+
+function countParts(part: MimePart): number {
+  let n = 1;
+  for (const child of part.children ?? []) n += countParts(child);
+  if (part.message) n += countParts(part.message);
+  return n;
+}
+
+/** Parse (this thread, best of 5) and BODYSTRUCTURE response time of one N-part message. */
+function partsPoint(parts: number, maxParts: number): PartsPoint {
+  const raw = manyPartsMessage(parts);
+  const limits = { ...mimeLimits(), maxParts };
+  let parseMs = Infinity;
+  let bodystructureMs = Infinity;
+  let described = 0;
+  for (let round = 0; round < 5; round++) {
+    const t0 = performance.now();
+    const parsed = parseMessageSync(raw, limits);
+    const t1 = performance.now();
+    const [value] = imapTools.getQueryResponse([{ item: 'bodystructure' }], { bodystructure: parsed.structure.bodyStructure }, { acceptUTF8Enabled: false });
+    compileValue(value as Parameters<typeof compileValue>[0]);
+    const t2 = performance.now();
+    parseMs = Math.min(parseMs, t1 - t0);
+    bodystructureMs = Math.min(bodystructureMs, t2 - t1);
+    described = countParts(parsed.structure.root);
+  }
+  return { parts, bytes: raw.length, parseMs: +parseMs.toFixed(1), bodystructureMs: +bodystructureMs.toFixed(1), describedParts: described };
+}
+
+function partsCurve(): { capped: PartsPoint[]; uncapped: PartsPoint[]; msPer1kPartsUncapped: number[] } {
+  partsPoint(1000, 1_000_000); // JIT warm-up
+  const sizes = [1000, 10000, 20000];
+  const capped = sizes.map((n) => partsPoint(n, mimeLimits().maxParts));
+  const uncapped = sizes.map((n) => partsPoint(n, 1_000_000));
+  const msPer1kPartsUncapped = uncapped.map((p) => +(((p.parseMs + p.bodystructureMs) / p.parts) * 1000).toFixed(1));
+  return { capped, uncapped, msPer1kPartsUncapped };
+}
+
 export async function run(flags: string[]): Promise<void> {
+  if (flags.includes('--parts-only')) {
+    const curve = partsCurve();
+    console.log(JSON.stringify({ bench: 'mime-parts', maxParts: mimeLimits().maxParts, ...curve }));
+    console.log(partsSummary(curve));
+    return;
+  }
   const count = flag(flags, 'count', 2000);
   const big = flag(flags, 'big', 4);
   const dir = mkdtempSync(join(tmpdir(), 'sealpost-bench-'));
@@ -71,14 +128,21 @@ export async function run(flags: string[]): Promise<void> {
       largeWorkerMBps: large.length ? +(bytes(large) / 1e6 / (largeMs / 1000)).toFixed(2) : null,
       sectionFetchesPerSec: Math.round((small.length * 2) / (sectionMs / 1000)),
       sectionBytes,
+      parts: partsCurve(),
     };
     console.log(JSON.stringify(result));
     console.log(
       `mime: ${result.parseMsgsPerSec} msg/s, ${result.parseMBps} MB/s on ${result.messages} messages (${result.corpusMB} MB, ${fallbacks} fallbacks); ` +
-        `${large.length} large via workers at ${result.largeWorkerMBps ?? '-'} MB/s; ${result.sectionFetchesPerSec} section fetches/s`,
+        `${large.length} large via workers at ${result.largeWorkerMBps ?? '-'} MB/s; ${result.sectionFetchesPerSec} section fetches/s; ` +
+        partsSummary(result.parts),
     );
   } finally {
     await closeMimeWorkers();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function partsSummary(curve: ReturnType<typeof partsCurve>): string {
+  const fmt = (list: readonly PartsPoint[]): string => list.map((p) => `${p.parts / 1000}k ${Math.round(p.parseMs + p.bodystructureMs)} ms`).join(', ');
+  return `parts (parse + BODYSTRUCTURE): capped ${fmt(curve.capped)}; uncapped ${fmt(curve.uncapped)} (${curve.msPer1kPartsUncapped.join('/')} ms per 1k parts)`;
 }

@@ -37,6 +37,22 @@ export function mimeWorkerStats(): { parsed: number; failed: number } {
  * every session); only small, simple messages are re-parsed on this thread.
  */
 export async function parseMessageAsync(raw: Buffer): Promise<ParsedMessage> {
+  inProgress++;
+  try {
+    return await parseOffLoop(raw);
+  } finally {
+    inProgress--;
+  }
+}
+
+let inProgress = 0;
+
+/** Parses started by parseMessageAsync and not finished yet (seen above 0 only while one runs off the loop). */
+export function mimeParsesInProgress(): number {
+  return inProgress;
+}
+
+async function parseOffLoop(raw: Buffer): Promise<ParsedMessage> {
   const limits = mimeLimits();
   let heavy = raw.length >= WORKER_THRESHOLD;
   try {
