@@ -48,3 +48,21 @@ export function fileSize(file: string): number {
 export function ensureDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
+
+/**
+ * Creates `file` empty, readable by its owner only (0600), and fails when it exists. For files another
+ * library fills (SQLite's VACUUM INTO and database files), which it would otherwise create 0644 under a
+ * permissive umask: a mode set at creation leaves no moment in which another user could open the file.
+ */
+export function createPrivateFile(file: string): void {
+  fs.closeSync(fs.openSync(file, 'wx', 0o600));
+}
+
+/** Sets an existing file to 0600 (best effort: a file that is gone or not ours is left alone). */
+export function makePrivate(file: string): void {
+  try {
+    if ((fs.statSync(file).mode & 0o077) !== 0) fs.chmodSync(file, 0o600);
+  } catch {
+    // gone meanwhile, or owned by someone else: nothing to tighten from here
+  }
+}

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { createHash, createHmac } from 'node:crypto';
 import { openWithRawKey, openWithPassphrase, quickCheck, schemaVersion, type SqliteDb } from './sqlite.js';
-import { fsyncFile } from '../fsutil.js';
+import { createPrivateFile, fsyncFile } from '../fsutil.js';
 
 export type WorkerRequest =
   | { readonly op: 'vacuum'; readonly source: string; readonly key: Uint8Array; readonly target: string }
@@ -82,6 +82,7 @@ export function vacuumSnapshot(source: string, keyBytes: Uint8Array, target: str
     try {
       // PASSIVE never waits for writers: concurrent appends keep going; VACUUM INTO reads one consistent snapshot.
       db.pragma('wal_checkpoint(PASSIVE)');
+      createPrivateFile(target); // SQLite would create it 0644; an empty file is a valid VACUUM INTO target
       db.prepare('VACUUM INTO ?').run(target);
     } finally {
       db.close();
@@ -164,6 +165,7 @@ export function exportSqlite(source: string, keyBytes: Uint8Array, passwordBytes
   try {
     const db = openWithRawKey(source, key);
     try {
+      createPrivateFile(target); // the export may land outside the data dir: 0600 from its first byte
       db.prepare('VACUUM INTO ?').run(target);
     } finally {
       db.close();

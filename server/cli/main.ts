@@ -48,6 +48,10 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   }
 }
 
+// Everything serve and the CLI create (data files, backups, exports, sockets) is for this user only;
+// each place also sets its mode explicitly, since a library caller may run under another umask.
+process.umask(0o077);
+
 // A command may set process.exitCode itself (doctor: 1 when a check fails).
 const result = await main();
 const code = result !== 0 ? result : typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -46,12 +46,16 @@ export function dataLayout(root: string): DataLayout {
   };
 }
 
-/** Creates the data dir and its sub-directories, each 0700. Existing directories keep their mode (doctor reports it). */
+/**
+ * Creates the data dir and its sub-directories, each 0700. Sub-directories are ours and are tightened to
+ * 0700 when an older version left them looser; an existing data dir itself keeps its mode (the owner may
+ * have chosen it; doctor reports it).
+ */
 export function ensureDataDir(layout: DataLayout): void {
   for (const dir of [layout.root, layout.mailboxesDir, layout.queueDir, layout.backupsDir, layout.tlsDir]) {
     const existed = fs.existsSync(dir);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     // mkdir's mode is filtered by the umask; set it explicitly on what we created.
-    if (!existed) fs.chmodSync(dir, 0o700);
+    if (!existed || (dir !== layout.root && (fs.statSync(dir).mode & 0o077) !== 0)) fs.chmodSync(dir, 0o700);
   }
 }

@@ -1,5 +1,6 @@
 // Opening one mailbox file: cipher + raw key first, verify it decrypts, then the durability pragmas.
 import Database from 'better-sqlite3-multiple-ciphers';
+import { makePrivate } from '../fsutil.js';
 import { InvalidRequest, WrongKey } from './errors.js';
 
 export type Db = Database.Database;
@@ -46,6 +47,9 @@ export function isNotADatabase(err: unknown): boolean {
  */
 export function openDb(file: string, key: Buffer | null, options: OpenDbOptions): Db {
   const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.mustExist ?? true });
+  // 0600 for a file SQLite just created (it uses 0644 minus the umask) or one an older version left looser;
+  // SQLite gives the -wal and -shm files it creates the mode of the database file.
+  if (!options.readonly) for (const f of [file, `${file}-wal`, `${file}-shm`]) makePrivate(f);
   try {
     if (options.encrypted) {
       if (!key) throw new InvalidRequest('mailbox key required');

@@ -1,6 +1,7 @@
 // Opens one queue file: SQLite3MultipleCiphers, cipher=chacha20, raw 32-byte key, durable pragmas.
 import fs from 'node:fs';
 import Database from 'better-sqlite3-multiple-ciphers';
+import { makePrivate } from '../fsutil.js';
 
 export type QueueDatabase = Database.Database;
 
@@ -17,6 +18,7 @@ const SCHEMA_VERSION = 1;
 export function openQueueDatabase(file: string, key: Uint8Array, mailboxId: string): QueueDatabase {
   if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, 'a', 0o600)); // SQLite would create it 0644
   const db = new Database(file);
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) makePrivate(f); // a file an older version left looser (-wal/-shm follow the db's mode)
   try {
     db.pragma("cipher='chacha20'");
     db.pragma(`key="x'${Buffer.from(key).toString('hex')}'"`); // raw key, never a passphrase

@@ -28,7 +28,7 @@ async function until<T>(what: string, fn: () => T | undefined | null | false, ti
 }
 
 interface HookReceiver {
-  readonly port: number;
+  port: number;
   connections: number;
   requests: number;
   close(): Promise<void>;
@@ -36,7 +36,7 @@ interface HookReceiver {
 
 /** An HTTP receiver on 127.0.0.1 that counts TCP connections (not just requests) and answers `status`. */
 async function startReceiver(respond: (res: http.ServerResponse) => void): Promise<HookReceiver> {
-  const receiver = { port: 0, connections: 0, requests: 0, close: async () => undefined };
+  const receiver: HookReceiver = { port: 0, connections: 0, requests: 0, close: async () => undefined };
   const server = http.createServer((req, res) => {
     receiver.requests++;
     req.resume();
