@@ -12,7 +12,7 @@ import type { TlsMaterial } from '../config/tls.js';
 import type { Listener } from '../context.js';
 import type { Logger } from '../log.js';
 import type { MailboxStore } from '../mailbox/types.js';
-import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, RateBoundedLog, refuseSocket, withHandshakeTimeout, type GateRefusal } from '../net.js';
+import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, RateBoundedLog, refuseSocket, tlsUpgrade, type GateRefusal } from '../net.js';
 import { logSecurityEvent } from '../security-log.js';
 import { capabilityList } from './capabilities.js';
 import { installCommandExtensions } from './commands.js';
@@ -181,11 +181,14 @@ export class ImapServer {
     });
     core.on('error', (error: unknown) => this.logger.warn({ err: errorSummary(error) }, 'IMAP listener error'));
     core.notifier = this.notifier;
-    // Every TLS handshake (IMAPS, and STARTTLS through starttls.ts) goes through _upgrade: bound it in time.
-    const internals = core as unknown as { _upgrade: TlsUpgrade };
-    internals._upgrade = withHandshakeTimeout(internals._upgrade.bind(core), () => this.limits.tlsHandshakeTimeoutMs, (socket) =>
-      this.securityLog.note(`tls.failed|${socket.remoteAddress ?? 'unknown'}|handshake-timeout`),
-    );
+    // Every TLS handshake (IMAPS, and STARTTLS through starttls.ts) goes through _upgrade: ours is bounded in time.
+    if (material) {
+      (core as unknown as { _upgrade: TlsUpgrade })._upgrade = tlsUpgrade({
+        secureContext: () => material.getSecureContext(),
+        timeoutMs: () => this.limits.tlsHandshakeTimeoutMs,
+        onTimeout: (socket) => this.securityLog.note(`tls.failed|${socket.remoteAddress ?? 'unknown'}|handshake-timeout`),
+      });
+    }
     gateConnections(core.server, this.gate, (socket, refusal, ip) => {
       this.securityLog.note(`conn.refused|${ip}|${refusal}`);
       // On IMAPS nothing readable can be said before the handshake: the connection is just closed.

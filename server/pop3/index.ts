@@ -18,7 +18,7 @@ import { loginRefusal, type LoginRefusal } from '../accounts/index.js';
 import type { AppContext, Listener, Service } from '../context.js';
 import { MailboxError } from '../mailbox/errors.js';
 import type { Mailbox } from '../mailbox/types.js';
-import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, listenPlainAndTls, RateBoundedLog, refuseSocket, withHandshakeTimeout, type GateRefusal } from '../net.js';
+import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, listenPlainAndTls, RateBoundedLog, refuseSocket, tlsUpgrade, type GateRefusal } from '../net.js';
 import { logSecurityEvent } from '../security-log.js';
 import { pop3LimitsFromEnv, type Pop3Limits } from './settings.js';
 
@@ -316,11 +316,12 @@ export function createPop3Service(ctx: AppContext): Service {
       onClose: (_session, cb) => cb(),
     });
     server.loggelf = () => undefined;
-    // Every TLS handshake (POP3S and after STLS) goes through _upgrade: bound it in time.
-    const internals = server as unknown as { _upgrade: Upgrade };
-    internals._upgrade = withHandshakeTimeout(internals._upgrade.bind(server), () => limits.tlsHandshakeTimeoutMs, (socket) =>
-      securityLog.note(`tls.failed|${socket.remoteAddress ?? 'unknown'}|handshake-timeout`),
-    );
+    // Every TLS handshake (POP3S and after STLS) goes through _upgrade: ours is bounded in time.
+    (server as unknown as { _upgrade: Upgrade })._upgrade = tlsUpgrade({
+      secureContext: () => ctx.tls.getSecureContext(),
+      timeoutMs: () => limits.tlsHandshakeTimeoutMs,
+      onTimeout: (socket) => securityLog.note(`tls.failed|${socket.remoteAddress ?? 'unknown'}|handshake-timeout`),
+    });
     gateConnections(server.server, gate, (socket, refusal, ip) => {
       securityLog.note(`conn.refused|${ip}|${refusal}`);
       // On POP3S nothing readable can be said before the handshake: the connection is just closed.

@@ -11,10 +11,11 @@ import type { AliasSession } from '../../accounts/index.js';
 import { loginRefusal, type LoginRefusal } from '../../accounts/index.js';
 import type { AppContext, Listener, Service } from '../../context.js';
 import type { AliasRecord } from '../../directory/index.js';
-import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, listenPlainAndTls, RateBoundedLog, refuseSocket, withHandshakeTimeout, type GateRefusal } from '../../net.js';
+import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, listenPlainAndTls, RateBoundedLog, refuseSocket, type GateRefusal } from '../../net.js';
 import { logSecurityEvent } from '../../security-log.js';
 import { Forwarder } from '../forward/index.js';
 import { deliverMessage, newTransactionId } from '../mx/deliver.js';
+import { guardStartTls } from '../session-guards.js';
 import { deliveryPort, forwardingSecret, outboundPort } from '../mx/index.js';
 import { SmtpReply as MxReply } from '../mx/replies.js';
 import { loadMxSettings } from '../mx/settings.js';
@@ -60,7 +61,6 @@ export function authAllowed(secure: boolean, ip: string | undefined, limits: Pic
   return secure || (limits.plaintextAuthOnLoopback && isLoopbackAddress(ip));
 }
 
-type Upgrade = (socket: net.Socket, callback: (err: Error | null, secured?: net.Socket) => void) => void;
 
 const domainOf = (address: string): string => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 
@@ -253,7 +253,12 @@ export function createSubmissionService(ctx: AppContext): Service {
     };
     connection._armTimeout = (target = connection._socket) => {
       const ms = connection._upgrading ? limits.tlsHandshakeTimeoutMs : connection.session?.user ? limits.timeoutMs : limits.loginTimeoutMs;
-      target.setTimeout(ms, () => connection._onTimeout());
+      target.setTimeout(ms, () => {
+        if (!connection._upgrading) return connection._onTimeout();
+        // During the STARTTLS handshake `target` is the TLS socket: destroy it, never the plain one under it.
+        securityLog.note(`tls.failed|${connection.remoteAddress}|handshake-timeout`);
+        target.destroy();
+      });
     };
     connections.set(connection.id, connection);
     server.connections.add(connection);
@@ -275,6 +280,8 @@ export function createSubmissionService(ctx: AppContext): Service {
       closeTimeout: 1000,
       // smtp-server times TLS handshakes (submissions, STARTTLS) with this; idle timeouts are set per connection.
       socketTimeout: limits.tlsHandshakeTimeoutMs,
+      // No reverse DNS per connection: authenticated clients need none, and a flood would become DNS queries.
+      disableReverseLookup: true,
       key: tlsOptions.key,
       cert: tlsOptions.cert,
       minVersion: 'TLSv1.2',
@@ -290,12 +297,14 @@ export function createSubmissionService(ctx: AppContext): Service {
       },
       onClose,
     });
-    server.on('error', (error: Error) => logger.warn({ event: 'submission.connection_error', err: errText(error) }, 'connection error'));
-    const internals = server as unknown as { _upgrade: Upgrade };
-    internals._upgrade = withHandshakeTimeout(internals._upgrade.bind(server), () => limits.tlsHandshakeTimeoutMs, (socket) =>
-      securityLog.note(`tls.failed|${socket.remoteAddress ?? 'unknown'}|handshake-timeout`),
-    );
+    server.on('error', (error: Error & { code?: string; meta?: { remoteAddress?: string } }) => {
+      // smtp-server bounds the submissions handshake itself (socketTimeout) and reports it here.
+      if (error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') securityLog.note(`tls.failed|${error.meta?.remoteAddress ?? 'unknown'}|handshake-timeout`);
+      else logger.warn({ event: 'submission.connection_error', err: errText(error) }, 'connection error');
+    });
     server.connect = (socket: net.Socket, socketOptions: Record<string, unknown>): void => connect(server, socket, socketOptions);
+    // The shared STARTTLS injection guard (MX and submission); our _armTimeout above bounds the handshake.
+    guardStartTls(server, { onUnguardable: (reason) => logger.error({ event: 'submission.starttls_unguarded', reason }, 'STARTTLS guard unavailable; connection closed') });
     gateConnections(server.server, gate, (socket, refusal, ip) => {
       securityLog.note(`conn.refused|${ip}|${refusal}`);
       // On submissions nothing readable can be said before the handshake: the connection is just closed.
