@@ -11,7 +11,7 @@ import { readManifest, updateManifest, type Generation } from '../backup/manifes
 import { withLock } from '../mailbox/index.js';
 import { generationsToPrune } from '../backup/retention.js';
 import { DIRECTORY_BACKUP_ID } from '../backup/directory.js';
-import { ensureDir, fsyncDir, removeIfExists } from '../fsutil.js';
+import { ensureDir, fsyncDir, makePrivate, removeIfExists } from '../fsutil.js';
 import { inWorker } from '../backup/worker.js';
 import { SecretStore } from '../keychain/index.js';
 import type { GenerationListing } from '../backup/generations.js';
@@ -344,6 +344,8 @@ export class Remotes {
         if (queue) fs.renameSync(path.join(stage, `${generationId}.queue.sqlite`), paths.queueSidecar(mailboxId, generationId));
         if (wal) fs.renameSync(path.join(stage, `${generationId}.sqlite-wal`), paths.walSidecar(mailboxId, generationId));
         fs.renameSync(path.join(stage, `${generationId}.sqlite`), paths.generation(mailboxId, generationId));
+        // rclone creates what it downloads under the process umask: make the generation 0600 whatever that was
+        for (const file of [paths.generation(mailboxId, generationId), paths.queueSidecar(mailboxId, generationId), paths.walSidecar(mailboxId, generationId)]) makePrivate(file);
         fsyncDir(paths.dir(mailboxId));
         updateManifest(this.deps.dataDir, mailboxId, (gens) => [...gens.filter((g) => g.id !== generationId), generation]);
         return generation;

@@ -11,6 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { silentLogger } from '../../server/log.js';
+import { createResolver } from '../../server/smtp/dns.js';
+import { DEFAULT_OUTBOUND_OPTIONS, OutboundQueue } from '../../server/smtp/outbound/index.js';
 import type { DeliveryLogEntry } from '../../server/smtp/webhooks/index.js';
 import { Webhooks, webhookTargetsFromEnv } from '../../server/smtp/webhooks/index.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
@@ -192,5 +195,51 @@ describe('SSRF: forwards never reach this machine unless allowed', () => {
     assert.deepEqual(received?.rcptTo, ['friend@evil.test']);
     assert.ok(sink.connections() >= 1);
     assert.ok(!app.logs.some((l) => l.includes('"event":"outbound.target_refused"')));
+  });
+});
+
+describe('SSRF: direct delivery of submitted mail', () => {
+  test('a recipient domain whose MX resolves to 169.254.169.254 or 127.0.0.1 bounces with a DSN that says why; nothing is dialled', async () => {
+    const dns = await startDnsServer({
+      'meta.test': { MX: [{ exchange: 'mx.meta.test', priority: 10 }] },
+      'mx.meta.test': { A: ['169.254.169.254'] },
+      'loop.test': { MX: [{ exchange: 'mx.loop.test', priority: 10 }] },
+      'mx.loop.test': { A: ['127.0.0.1'], AAAA: ['::1'] },
+    });
+    const sink = await startSmtpSink();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-ssrf-'));
+    const dsns: Buffer[] = [];
+    const queue = new OutboundQueue({
+      file: path.join(dir, 'outbound.sqlite'),
+      appKey: crypto.randomBytes(32),
+      logger: silentLogger(),
+      hostname: 'mail.sender.test',
+      resolver: createResolver({ servers: [dns.address], timeoutMs: 1000, tries: 1 }),
+      options: { ...DEFAULT_OUTBOUND_OPTIONS, mxPort: sink.port, pollMs: 25 },
+      notifySender: async (_sender, _aliasId, raw) => {
+        dsns.push(raw);
+        return true;
+      },
+    });
+    try {
+      queue.start();
+      const raw = Buffer.from('From: alice@sender.test\r\nSubject: hi\r\n\r\nhello\r\n');
+      await queue.enqueue({ from: 'alice@sender.test', to: ['bob@meta.test'], raw, kind: 'submission' });
+      await queue.enqueue({ from: 'alice@sender.test', to: ['carol@loop.test'], raw, kind: 'submission' });
+      await until('two DSNs', () => dsns.length >= 2);
+      await queue.drain(5_000);
+      const text = dsns.map((d) => d.toString()).join('\n');
+      assert.match(text, /Status: 5\.4\.4/);
+      assert.match(text, /mx\.meta\.test resolves to 169\.254\.169\.254, a link-local address/);
+      assert.match(text, /mx\.loop\.test resolves to 127\.0\.0\.1, a loopback address/);
+      assert.equal(queue.counts().messages, 0, 'bounced, not retried');
+      assert.equal(sink.connections(), 0, 'no SMTP connection was made');
+    } finally {
+      await queue.stop();
+      queue.close();
+      await sink.close();
+      await dns.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
