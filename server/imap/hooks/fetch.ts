@@ -1,6 +1,7 @@
 // FETCH / UID FETCH: values come from the store's MessageRecord (flags, modseq, dates, size, parsed
 // structure) and from the stored bytes through server/mime's fetchSection, never from a rebuilt message
 // (imap-core's rebuild() can add bytes). imap-core only compiles the response lines.
+import { performance } from 'node:perf_hooks';
 import type { ImapAttribute, ImapFetchItem, ImapNode, ImapSession } from '@zone-eu/wildduck/imap-core/index.js';
 import imapTools from '@zone-eu/wildduck/imap-core/lib/imap-tools.js';
 import { NoSuchMessage } from '../../mailbox/errors.js';
@@ -28,6 +29,8 @@ interface PreparedItem {
 }
 
 const PAGE = 200;
+/** Messages per page when parsed structures are loaded: a capped 3,000-part structure takes ~10 ms to load. */
+const STRUCTURE_PAGE = 25;
 const STRUCTURE_KINDS = new Set<ValueKind>(['envelope', 'bodystructure', 'body', 'section']);
 
 function sectionSpec(item: ImapFetchItem): SectionSpec {
@@ -263,6 +266,10 @@ const CRLF = Buffer.from('\r\n');
 const SPACE = Buffer.from(' ');
 const CLOSE = Buffer.from(')');
 const BATCH_BYTES = 64 * 1024;
+/** Longest stretch of FETCH work before other sessions get a turn (one large BODYSTRUCTURE is ~20 ms). */
+const YIELD_AFTER_MS = 20;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const META_KINDS = new Set<ValueKind>(['flags', 'modseq', 'internaldate', 'size']);
 
 export function fetchHooks() {
@@ -283,10 +290,12 @@ export function fetchHooks() {
       const wanted = request.messages.filter((uid) => seqOf.has(uid)).sort((a, b) => a - b);
       const writer = new FetchWriter(session, items);
       const open = (): boolean => !state.connection._closed && !state.connection._closing;
+      let turnStart = performance.now();
 
       try {
-        for (let i = 0; i < wanted.length; i += PAGE) {
-          const page = wanted.slice(i, i + PAGE);
+        const pageSize = needsStructure ? STRUCTURE_PAGE : PAGE;
+        for (let i = 0; i < wanted.length; i += pageSize) {
+          const page = wanted.slice(i, i + pageSize);
           let records: FetchRecord[] = needsStructure
             ? folder.mailbox.fetch(folder.path, toUidSet(page))
             : needsMeta
@@ -320,6 +329,13 @@ export function fetchHooks() {
             if (!open()) return [true];
             writer.add(seq, values);
             if (writer.pending >= BATCH_BYTES && !writer.flush()) await waitDrain(session);
+            if (performance.now() - turnStart > YIELD_AFTER_MS) {
+              // Values are computed synchronously (microtasks only); without this, FETCH 1:* over many
+              // large structures would hold the event loop for every other session until it ends.
+              if (writer.flush()) await nextTurn();
+              else await waitDrain(session);
+              turnStart = performance.now();
+            }
           }
         }
       } finally {
