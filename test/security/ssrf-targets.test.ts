@@ -199,14 +199,17 @@ describe('SSRF: forwards never reach this machine unless allowed', () => {
 });
 
 describe('SSRF: direct delivery of submitted mail', () => {
-  test('a recipient domain whose MX resolves to 169.254.169.254 or 127.0.0.1 bounces with a DSN that says why; nothing is dialled', async () => {
+  test('a recipient domain whose MX (or MTA-STS policy host) resolves to 169.254.169.254 or 127.0.0.1 bounces with a DSN that says why; nothing is dialled', async () => {
     const dns = await startDnsServer({
       'meta.test': { MX: [{ exchange: 'mx.meta.test', priority: 10 }] },
       'mx.meta.test': { A: ['169.254.169.254'] },
+      '_mta-sts.loop.test': { TXT: ['v=STSv1; id=20240101'] },
+      'mta-sts.loop.test': { A: ['127.0.0.1'] },
       'loop.test': { MX: [{ exchange: 'mx.loop.test', priority: 10 }] },
       'mx.loop.test': { A: ['127.0.0.1'], AAAA: ['::1'] },
     });
     const sink = await startSmtpSink();
+    const policyHost = await startReceiver((res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('version: STSv1\nmode: testing\nmx: *\nmax_age: 86400\n'));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-ssrf-'));
     const dsns: Buffer[] = [];
     const queue = new OutboundQueue({
@@ -215,7 +218,8 @@ describe('SSRF: direct delivery of submitted mail', () => {
       logger: silentLogger(),
       hostname: 'mail.sender.test',
       resolver: createResolver({ servers: [dns.address], timeoutMs: 1000, tries: 1 }),
-      options: { ...DEFAULT_OUTBOUND_OPTIONS, mxPort: sink.port, pollMs: 25 },
+      // the policy URL names mta-sts.<domain>, which the test DNS points at the loopback policy host
+      options: { ...DEFAULT_OUTBOUND_OPTIONS, mxPort: sink.port, pollMs: 25, mtaStsUrl: `http://mta-sts.{domain}:${policyHost.port}/.well-known/mta-sts.txt` },
       notifySender: async (_sender, _aliasId, raw) => {
         dsns.push(raw);
         return true;
@@ -234,7 +238,9 @@ describe('SSRF: direct delivery of submitted mail', () => {
       assert.match(text, /mx\.loop\.test resolves to 127\.0\.0\.1, a loopback address/);
       assert.equal(queue.counts().messages, 0, 'bounced, not retried');
       assert.equal(sink.connections(), 0, 'no SMTP connection was made');
+      assert.equal(policyHost.connections, 0, 'the MTA-STS policy host on loopback was not fetched');
     } finally {
+      await policyHost.close();
       await queue.stop();
       queue.close();
       await sink.close();

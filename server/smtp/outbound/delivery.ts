@@ -227,7 +227,7 @@ export class Deliverer {
     private readonly options: DeliveryOptions,
     mtaStsUrl: string,
   ) {
-    this.mtaSts = new MtaSts(resolver, mtaStsUrl);
+    this.mtaSts = new MtaSts(resolver, mtaStsUrl, options.targets);
   }
 
   /** Connects to the relay, negotiates TLS and logs in as configured, then quits without sending. */
