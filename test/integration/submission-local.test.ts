@@ -39,7 +39,7 @@ describe('submission to local recipients', () => {
     const address = hookServer.address();
     app = await startSendingApp({
       listeners: ['submission', 'smtp'],
-      env: { SEALPOST_DNS_SERVERS: dns.address, SEALPOST_OUTBOUND_MX_PORT: String(sink.port), SEALPOST_OUTBOUND_POLL_MS: '50', SEALPOST_SMTP_AUTH_CHECKS: 'off' },
+      env: { SEALPOST_DNS_SERVERS: dns.address, SEALPOST_OUTBOUND_MX_PORT: String(sink.port), SEALPOST_OUTBOUND_POLL_MS: '50', SEALPOST_SMTP_AUTH_CHECKS: 'off', SEALPOST_OUTBOUND_ALLOW_LOOPBACK: 'on' },
     });
     const ctx = app.running.ctx;
     ctx.directory.addDomain('sender.test');

@@ -19,7 +19,7 @@ import { guardStartTls } from '../session-guards.js';
 import { deliveryPort, forwardingSecret, outboundPort } from '../mx/index.js';
 import { SmtpReply as MxReply } from '../mx/replies.js';
 import { loadMxSettings } from '../mx/settings.js';
-import { Webhooks } from '../webhooks/index.js';
+import { Webhooks, webhookTargetsFromEnv } from '../webhooks/index.js';
 import { addressesOf, completeHeaders, parseHeaders } from './headers.js';
 import { submissionLimitsFromEnv, type SubmissionLimits } from './settings.js';
 
@@ -322,6 +322,8 @@ export function createSubmissionService(ctx: AppContext): Service {
           appKey: ctx.appKey,
           logger,
           backoffMs: loadMxSettings(ctx.config.env, ctx.directory.getSettings()).webhookBackoffMs,
+          // Where webhooks may post (SEALPOST_OUTBOUND_ALLOW_PRIVATE / _LOOPBACK), as for the MX's dispatcher.
+          targets: webhookTargetsFromEnv(ctx.config.env),
           secretOf: (job) => ctx.directory.listWebhooks(job.aliasId as AliasRecord['id']).find((w) => w.id === job.webhookId)?.secret ?? null,
         });
         // Trap: two dispatchers on one webhooks.sqlite could both send a job; the MX service runs one,
