@@ -19,6 +19,9 @@ import {
   type ParsedMessage,
 } from '../../server/mime/index.js';
 import { opaqueMessage, parseMessageSync } from '../../server/mime/parse.js';
+import { buildCappedTree } from '../../server/mime/capped.js';
+import { buildTree } from '../../server/mime/tree.js';
+import { indexer } from '../../server/mime/indexer.js';
 import { ConfigError } from '../../server/config/index.js';
 import { compileValue } from '../../server/imap/hooks/fetch.js';
 import { imapHandler } from '../../server/imap/protocol.js';
@@ -85,6 +88,20 @@ test('SEALPOST_MIME_MAX_DEPTH and SEALPOST_MIME_MAX_PARTS: defaults, overrides, 
   }
   // Parsing never fails on a bad setting: it keeps the defaults.
   assert.deepEqual(mimeLimits({ SEALPOST_MIME_MAX_DEPTH: 'lots' }), DEFAULT_MIME_LIMITS);
+});
+
+test('within the caps, the bounded parse describes a message exactly as the indexer does from the whole message', () => {
+  let compared = 0;
+  for (const m of generateCorpus(120, 3)) {
+    const whole = buildTree(m.raw);
+    const bounded = buildCappedTree(m.raw, DEFAULT_MIME_LIMITS);
+    assert.equal(bounded.truncated, false);
+    assert.deepEqual(bounded.root, whole.root, `${m.kind}: part offsets`);
+    assert.deepEqual(indexer.getBodyStructure(bounded.indexerTree), indexer.getBodyStructure(whole.indexerTree), `${m.kind}: BODYSTRUCTURE`);
+    assert.deepEqual(indexer.getEnvelope(bounded.indexerTree), indexer.getEnvelope(whole.indexerTree), `${m.kind}: ENVELOPE`);
+    compared++;
+  }
+  assert.equal(compared, 120);
 });
 
 test('past SEALPOST_MIME_MAX_PARTS the rest is one opaque application/octet-stream part; BODYSTRUCTURE and BODY[n] agree', async () => {
