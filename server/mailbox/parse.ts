@@ -4,7 +4,11 @@ import type { MessageStructure, ParsedMessage } from '../mime/types.js';
 
 let mime: Promise<typeof import('../mime/index.js')> | null = null;
 
-/** Parses off the event loop when the message is large (server/mime decides the threshold). */
+/**
+ * Parses off the event loop when the message is large or has many parts (server/mime decides). Resolves for
+ * any bytes: unreadable MIME is described as one part (mimeFallback), structure past the MIME limits as one
+ * opaque part (mimeTruncated); the bytes stored are never changed by what the parser made of them.
+ */
 export async function parseForStore(raw: Buffer): Promise<ParsedMessage> {
   // The parser is loaded at the first append, not by everything that opens a mailbox (CLI start-up).
   // Kept as one promise: later appends continue in a microtask (group commit batches same-tick appends).
