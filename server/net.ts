@@ -412,7 +412,7 @@ export function tlsUpgrade(options: TlsUpgradeOptions): (socket: net.Socket, cal
       if (done) return;
       done = true;
       if (!secureSocket.destroyed) secureSocket.destroy();
-      callback(error ?? new Error('Socket closed while initiating TLS'));
+      callback(Object.assign(error ?? new Error('Socket closed while initiating TLS'), { remoteAddress: socket.remoteAddress, tlsHandshake: true }));
     };
     const onTimeout = (): void => {
       options.onTimeout?.(socket);
@@ -437,4 +437,19 @@ export function tlsUpgrade(options: TlsUpgradeOptions): (socket: net.Socket, cal
       callback(null, secureSocket); // the caller attaches its own listeners at once
     });
   };
+}
+
+/**
+ * How a listener error from a TLS handshake should be logged: 'timeout' (already logged by tlsUpgrade's
+ * onTimeout), 'failed' (the client spoke bad TLS: a security event, rate-bounded by the caller), 'gone' (the
+ * client closed before finishing: scanners and probes, debug only), or null for any other error.
+ */
+export function handshakeErrorKind(error: unknown): { readonly kind: 'timeout' | 'failed' | 'gone'; readonly ip: string } | null {
+  if (!(error instanceof Error)) return null;
+  const fields = error as Error & { code?: string; remoteAddress?: string; tlsHandshake?: boolean; meta?: { remoteAddress?: string } };
+  const ip = fields.remoteAddress ?? fields.meta?.remoteAddress ?? 'unknown';
+  if (fields.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return { kind: 'timeout', ip };
+  if (error.message === 'Socket closed while initiating TLS' || fields.code === 'ECONNRESET' || fields.code === 'SocketError') return fields.tlsHandshake || fields.meta ? { kind: 'gone', ip } : null;
+  if (fields.tlsHandshake || fields.code === 'TLSError' || /^ERR_SSL_/.test(fields.code ?? '')) return { kind: 'failed', ip };
+  return null;
 }

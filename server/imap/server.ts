@@ -12,7 +12,7 @@ import type { TlsMaterial } from '../config/tls.js';
 import type { Listener } from '../context.js';
 import type { Logger } from '../log.js';
 import type { MailboxStore } from '../mailbox/types.js';
-import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, RateBoundedLog, refuseSocket, tlsUpgrade, type GateRefusal } from '../net.js';
+import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, RateBoundedLog, refuseSocket, tlsUpgrade, handshakeErrorKind, type GateRefusal } from '../net.js';
 import { logSecurityEvent } from '../security-log.js';
 import { capabilityList } from './capabilities.js';
 import { installCommandExtensions } from './commands.js';
@@ -179,7 +179,13 @@ export class ImapServer {
       logoutMessages: ['Sealpost logging out'],
       closeTimeout: 1000,
     });
-    core.on('error', (error: unknown) => this.logger.warn({ err: errorSummary(error) }, 'IMAP listener error'));
+    core.on('error', (error: unknown) => {
+      // Failed IMAPS handshakes come here, one per connection: bounded, never a line per attempt.
+      const handshake = handshakeErrorKind(error);
+      if (handshake?.kind === 'failed') this.securityLog.note(`tls.failed|${handshake.ip}|handshake-failed`);
+      else if (handshake) this.logger.debug({ event: 'imap.tls_ended', kind: handshake.kind }, 'IMAPS handshake did not complete');
+      else this.logger.warn({ err: errorSummary(error) }, 'IMAP listener error');
+    });
     core.notifier = this.notifier;
     // Every TLS handshake (IMAPS, and STARTTLS through starttls.ts) goes through _upgrade: ours is bounded in time.
     if (material) {

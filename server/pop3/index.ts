@@ -18,7 +18,7 @@ import { loginRefusal, type LoginRefusal } from '../accounts/index.js';
 import type { AppContext, Listener, Service } from '../context.js';
 import { MailboxError } from '../mailbox/errors.js';
 import type { Mailbox } from '../mailbox/types.js';
-import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, listenPlainAndTls, RateBoundedLog, refuseSocket, tlsUpgrade, type GateRefusal } from '../net.js';
+import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, listenPlainAndTls, RateBoundedLog, refuseSocket, tlsUpgrade, handshakeErrorKind, type GateRefusal } from '../net.js';
 import { logSecurityEvent } from '../security-log.js';
 import { pop3LimitsFromEnv, type Pop3Limits } from './settings.js';
 
@@ -327,7 +327,13 @@ export function createPop3Service(ctx: AppContext): Service {
       // On POP3S nothing readable can be said before the handshake: the connection is just closed.
       refuseSocket(socket, secure ? null : CAP_REFUSED[refusal]);
     });
-    server.on('error', (error: Error) => logger.warn({ event: 'pop3.connection_error', err: errText(error) }, 'POP3 connection error'));
+    server.on('error', (error: Error) => {
+      // Failed POP3S handshakes come here, one per connection: bounded, never a line per attempt.
+      const handshake = handshakeErrorKind(error);
+      if (handshake?.kind === 'failed') securityLog.note(`tls.failed|${handshake.ip}|handshake-failed`);
+      else if (handshake) logger.debug({ event: 'pop3.tls_ended', kind: handshake.kind }, 'POP3S handshake did not complete');
+      else logger.warn({ event: 'pop3.connection_error', err: errText(error) }, 'POP3 connection error');
+    });
     // Our connection subclass instead of WildDuck's (same wiring as its own connect()).
     server.connect = (socket: net.Socket, socketOptions: Record<string, unknown>): void => {
       try {

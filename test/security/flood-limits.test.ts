@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { imapLimitsFromEnv, imapPlaintextLoginOnLoopback, DEFAULT_LIMITS } from '../../server/imap/index.js';
-import { RateBoundedLog } from '../../server/net.js';
+import { handshakeErrorKind, RateBoundedLog } from '../../server/net.js';
 import { plaintextLoginAllowed } from '../../server/pop3/index.js';
 import { DEFAULT_POP3_LIMITS, pop3LimitsFromEnv } from '../../server/pop3/settings.js';
 import { authAllowed } from '../../server/smtp/submission/index.js';
@@ -86,5 +86,16 @@ describe('refusal log lines are rate-bounded', () => {
     } finally {
       log.close();
     }
+  });
+});
+
+describe('handshake errors are classified before they are logged (a TLS flood must not write a line per attempt)', () => {
+  it('timeouts, bad TLS and clients that went away are told apart; other errors are not handshake errors', () => {
+    const withFields = (message: string, fields: Record<string, unknown>): Error => Object.assign(new Error(message), fields);
+    assert.deepEqual(handshakeErrorKind(withFields('TLS handshake timeout', { code: 'ERR_TLS_HANDSHAKE_TIMEOUT', remoteAddress: '192.0.2.1' })), { kind: 'timeout', ip: '192.0.2.1' });
+    assert.deepEqual(handshakeErrorKind(withFields('wrong version number', { code: 'ERR_SSL_WRONG_VERSION_NUMBER', tlsHandshake: true, remoteAddress: '192.0.2.2' })), { kind: 'failed', ip: '192.0.2.2' });
+    assert.deepEqual(handshakeErrorKind(withFields('Socket closed while initiating TLS', { code: 'SocketError', meta: { remoteAddress: '192.0.2.3' } })), { kind: 'gone', ip: '192.0.2.3' });
+    assert.equal(handshakeErrorKind(withFields('listen EADDRINUSE', { code: 'EADDRINUSE' })), null);
+    assert.equal(handshakeErrorKind('not an error'), null);
   });
 });

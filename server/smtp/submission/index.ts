@@ -11,7 +11,7 @@ import type { AliasSession } from '../../accounts/index.js';
 import { loginRefusal, type LoginRefusal } from '../../accounts/index.js';
 import type { AppContext, Listener, Service } from '../../context.js';
 import type { AliasRecord } from '../../directory/index.js';
-import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, listenPlainAndTls, RateBoundedLog, refuseSocket, type GateRefusal } from '../../net.js';
+import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, listenPlainAndTls, RateBoundedLog, refuseSocket, handshakeErrorKind, type GateRefusal } from '../../net.js';
 import { logSecurityEvent } from '../../security-log.js';
 import { Forwarder } from '../forward/index.js';
 import { deliverMessage, newTransactionId } from '../mx/deliver.js';
@@ -297,9 +297,13 @@ export function createSubmissionService(ctx: AppContext): Service {
       },
       onClose,
     });
-    server.on('error', (error: Error & { code?: string; meta?: { remoteAddress?: string } }) => {
-      // smtp-server bounds the submissions handshake itself (socketTimeout) and reports it here.
-      if (error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') securityLog.note(`tls.failed|${error.meta?.remoteAddress ?? 'unknown'}|handshake-timeout`);
+    server.on('error', (error: Error) => {
+      // smtp-server bounds the submissions handshake itself (socketTimeout) and reports failures here, one per
+      // connection: bounded, never a line per attempt.
+      const handshake = handshakeErrorKind(error);
+      if (handshake?.kind === 'timeout') securityLog.note(`tls.failed|${handshake.ip}|handshake-timeout`);
+      else if (handshake?.kind === 'failed') securityLog.note(`tls.failed|${handshake.ip}|handshake-failed`);
+      else if (handshake) logger.debug({ event: 'submission.tls_ended' }, 'submissions handshake did not complete');
       else logger.warn({ event: 'submission.connection_error', err: errText(error) }, 'connection error');
     });
     server.connect = (socket: net.Socket, socketOptions: Record<string, unknown>): void => connect(server, socket, socketOptions);
