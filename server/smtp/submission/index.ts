@@ -284,7 +284,10 @@ export function createSubmissionService(ctx: AppContext): Service {
       disableReverseLookup: true,
       key: tlsOptions.key,
       cert: tlsOptions.cert,
-      minVersion: 'TLSv1.2',
+      // The shared TLS policy (TLS 1.2 with ECDHE + AEAD, TLS 1.3) for the context smtp-server builds itself.
+      minVersion: tlsOptions.minVersion,
+      ciphers: tlsOptions.ciphers,
+      honorCipherOrder: tlsOptions.honorCipherOrder,
       SNICallback: tlsOptions.SNICallback,
       onAuth,
       onMailFrom,
