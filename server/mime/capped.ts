@@ -5,23 +5,12 @@
 import type { MimePart } from './types.js';
 import { boundedHeader, type MimeLimits } from './limits.js';
 import { indexer, contentTypeOf, headerString, headerValue, type IndexerNode } from './indexer.js';
-import { childPart, findDelimiters, lineAt, normalizedHeader, scanHeader, IDENTITY_ENCODINGS, type BuiltTree } from './tree.js';
+import { childPart, countLineBreaks, findDelimiters, normalizedHeader, scanHeader, IDENTITY_ENCODINGS, type BuiltTree } from './tree.js';
 
 const OPAQUE_TYPE = 'application/octet-stream';
 
 function opaqueContentType(): IndexerNode['parsedHeader'][string] {
   return { value: OPAQUE_TYPE, type: 'application', subtype: 'octet-stream', params: {}, hasParams: false };
-}
-
-/** Line breaks in [start, end) as the indexer counts them ("\r*\n" or a lone "\r" is one). */
-function lineCount(buf: Buffer, start: number, end: number): number {
-  let lines = 0;
-  for (let p = start; p < end; ) {
-    const { lineEnd, next } = lineAt(buf, p, end);
-    if (next > lineEnd) lines++;
-    p = next;
-  }
-  return lines;
 }
 
 /** An indexer node for one header block only (its parsedHeader is what BODYSTRUCTURE/ENVELOPE read). */
@@ -47,7 +36,7 @@ function makeOpaque(buf: Buffer, node: IndexerNode, bodyStart: number, end: numb
   node.multipart = false;
   node.boundary = false;
   node.size = end - bodyStart;
-  node.lineCount = lineCount(buf, bodyStart, end);
+  node.lineCount = countLineBreaks(buf, bodyStart, end);
 }
 
 interface Walk {
@@ -152,13 +141,13 @@ function build(w: Walk, start: number, end: number, part: string, depth: number,
     const message = build(w, headerEnd, end, part || '1', depth + 1, false);
     node.message = message.node;
     node.size = end - headerEnd;
-    node.lineCount = lineCount(buf, headerEnd, end);
+    node.lineCount = countLineBreaks(buf, headerEnd, end);
     w.out.messages.push(message);
     return { part: { ...base, contentType: 'message/rfc822', message: message.part }, node };
   }
 
   node.size = end - headerEnd;
-  node.lineCount = lineCount(buf, headerEnd, end);
+  node.lineCount = countLineBreaks(buf, headerEnd, end);
   const leaf: MimePart = { ...base, contentType: contentTypeOf(node) };
   w.out.leaves.push({ part: leaf, node });
   return { part: leaf, node };

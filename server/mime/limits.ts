@@ -59,6 +59,8 @@ export interface MimeShape {
   readonly longestField: number;
   /** Longest run of non-empty lines that holds a field-like line (a header block is one). */
   readonly longestHeaderRun: number;
+  /** Longest run of CRs not followed by LF (each is a line to the indexer, which rescans the run per line). */
+  readonly longestLoneCrRun: number;
 }
 
 const CR = 0x0d;
@@ -94,6 +96,8 @@ export function mimeShape(raw: Buffer): MimeShape {
   let containerTypes = 0;
   let longestField = 0;
   let longestHeaderRun = 0;
+  let longestLoneCrRun = 0;
+  let crRun = 0;
   let field = -1; // length of the current field, -1 outside one
   let run = 0; // bytes of the current run of non-empty lines
   let runHasField = false;
@@ -121,8 +125,14 @@ export function mimeShape(raw: Buffer): MimeShape {
     if (field >= 0 && ++field > longestField) longestField = field;
     if (++run > longestHeaderRun && runHasField) longestHeaderRun = run;
     lineStart = c === LF || (c === CR && raw[p + 1] !== LF);
+    if (c === CR) crRun++;
+    else {
+      if (c !== LF && crRun > longestLoneCrRun) longestLoneCrRun = crRun;
+      crRun = 0;
+    }
   }
-  return { dashLines, containerTypes, longestField, longestHeaderRun };
+  if (crRun > longestLoneCrRun) longestLoneCrRun = crRun;
+  return { dashLines, containerTypes, longestField, longestHeaderRun, longestLoneCrRun };
 }
 
 /**
@@ -159,13 +169,16 @@ const CRLF = Buffer.from('\r\n');
  * containers that its per-level re-parsing (message/rfc822 inside message/rfc822) could grow with depth × size.
  */
 export const INDEXER_MAX_CONTAINERS = 16;
+/** Lone CRs in a row the indexer may see (its line reader is quadratic in such runs). */
+export const LONE_CR_RUN = 256;
 
 export function needsCappedParse(shape: MimeShape, limits: MimeLimits): boolean {
   return (
     shape.dashLines + 1 > limits.maxParts ||
     shape.containerTypes > Math.min(limits.maxDepth, INDEXER_MAX_CONTAINERS) ||
     shape.longestField > FIELD_PARSE_BYTES ||
-    shape.longestHeaderRun > HEADER_PARSE_BYTES
+    shape.longestHeaderRun > HEADER_PARSE_BYTES ||
+    shape.longestLoneCrRun > LONE_CR_RUN
   );
 }
 

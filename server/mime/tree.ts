@@ -49,6 +49,31 @@ export function lineAt(buf: Buffer, pos: number, end: number): { lineEnd: number
   return { lineEnd: end, next: end };
 }
 
+/**
+ * Line breaks in [start, end) by the same rules as lineAt ("\r*\n" or a lone "\r" is one), in one pass:
+ * calling lineAt line by line rescans a run of lone CRs once per CR.
+ */
+export function countLineBreaks(buf: Buffer, start: number, end: number): number {
+  let lines = 0;
+  for (let p = start; p < end; p++) {
+    const c = buf[p];
+    if (c === LF) {
+      lines++;
+    } else if (c === CR) {
+      let j = p;
+      while (j < end && buf[j] === CR) j++;
+      if (j < end && buf[j] === LF) {
+        lines++;
+        p = j;
+      } else {
+        lines += j - p;
+        p = j - 1;
+      }
+    }
+  }
+  return lines;
+}
+
 /** Header block [start, headerEnd) including the empty line; the body starts at headerEnd. */
 export function scanHeader(buf: Buffer, start: number, end: number): { headerEnd: number; blankLine: boolean } {
   let pos = start;
@@ -251,13 +276,7 @@ export function buildFallbackTree(raw: Buffer, useHeader: boolean): BuiltTree {
   node.boundary = false;
   node.body = false;
   node.size = raw.length - headerEnd;
-  let lines = 0; // the indexer's lineCount: number of line breaks in the body
-  for (let p = headerEnd; p < raw.length; ) {
-    const { lineEnd, next } = lineAt(raw, p, raw.length);
-    if (next > lineEnd) lines++;
-    p = next;
-  }
-  node.lineCount = lines;
+  node.lineCount = countLineBreaks(raw, headerEnd, raw.length); // the indexer's lineCount
   const root: MimePart = { part: '', headerStart: 0, headerEnd, bodyStart: headerEnd, bodyEnd: raw.length, contentType: 'text/plain' };
   return { root, indexerTree: node, leaves: [{ part: root, node }], messages: [] };
 }

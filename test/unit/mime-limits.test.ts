@@ -164,6 +164,7 @@ test('parsing for delivery never throws: garbage, truncation, NUL bytes, a 10 MB
     ['only a header', Buffer.from('Subject: no body')],
     ['only delimiters', Buffer.from('Content-Type: multipart/mixed; boundary=x\r\n\r\n' + '--x\r\n'.repeat(5000))],
     ['multipart without boundary', Buffer.from('Content-Type: multipart/mixed\r\n\r\n--x\r\n\r\nhi\r\n--x--\r\n')],
+    ['a run of lone CRs', Buffer.concat([Buffer.from('From: a@example.net\r\n\r\n'), Buffer.alloc(256 * 1024, '\r'), Buffer.from('x\r\n')])],
     ['unclosed html', Buffer.from(`Content-Type: text/html\r\n\r\n${'<script <!-- <'.repeat(20_000)}`)],
   ];
   for (const limits of [DEFAULT_MIME_LIMITS, { maxDepth: 2, maxParts: 3 }]) {
