@@ -59,6 +59,8 @@ export interface MimeShape {
   readonly longestField: number;
   /** Longest run of non-empty lines that holds a field-like line (a header block is one). */
   readonly longestHeaderRun: number;
+  /** Lines (the indexer's per-line cost is what makes dense short lines slow). */
+  readonly lines: number;
   /** Longest run of CRs not followed by LF (each is a line to the indexer, which rescans the run per line). */
   readonly longestLoneCrRun: number;
 }
@@ -98,6 +100,7 @@ export function mimeShape(raw: Buffer): MimeShape {
   let longestHeaderRun = 0;
   let longestLoneCrRun = 0;
   let crRun = 0;
+  let lines = 0;
   let field = -1; // length of the current field, -1 outside one
   let run = 0; // bytes of the current run of non-empty lines
   let runHasField = false;
@@ -105,6 +108,7 @@ export function mimeShape(raw: Buffer): MimeShape {
   for (let p = 0, n = raw.length; p < n; p++) {
     const c = raw[p];
     if (lineStart) {
+      lines++;
       if (c === CR || c === LF) {
         // An empty line ends a run (a header block ends here).
         field = -1;
@@ -132,7 +136,7 @@ export function mimeShape(raw: Buffer): MimeShape {
     }
   }
   if (crRun > longestLoneCrRun) longestLoneCrRun = crRun;
-  return { dashLines, containerTypes, longestField, longestHeaderRun, longestLoneCrRun };
+  return { dashLines, containerTypes, longestField, longestHeaderRun, lines, longestLoneCrRun };
 }
 
 /**
@@ -182,7 +186,13 @@ export function needsCappedParse(shape: MimeShape, limits: MimeLimits): boolean 
   );
 }
 
-/** Messages worth a worker thread even when small: many parts or containers. */
+/** Messages worth a worker thread even when small: many parts, containers or lines (> ~15 ms to parse here). */
 export function structureHeavy(shape: MimeShape): boolean {
-  return shape.dashLines > 256 || shape.containerTypes > INDEXER_MAX_CONTAINERS || shape.longestField > FIELD_PARSE_BYTES;
+  return (
+    shape.dashLines > 256 ||
+    shape.containerTypes > INDEXER_MAX_CONTAINERS ||
+    shape.longestField > FIELD_PARSE_BYTES ||
+    shape.lines > 20_000 ||
+    shape.longestLoneCrRun > LONE_CR_RUN
+  );
 }
