@@ -27,8 +27,11 @@ function probe(port: number, args: readonly string[]): Promise<Probe> {
     const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const cipher = /Cipher is (\S+)/.exec(output)?.[1] ?? null;
-      resolve({ code, cipher: cipher === '(NONE)' ? null : cipher, protocol: /Protocol\s*: (\S+)/.exec(output)?.[1] ?? null, output });
+      // "New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384" (or "New, (NONE), Cipher is (NONE)") is printed after every handshake.
+      const summary = /New, (\S+), Cipher is (\S+)/.exec(output);
+      const cipher = summary?.[2] ?? null;
+      const protocol = summary?.[1] ?? null;
+      resolve({ code, cipher: cipher === '(NONE)' ? null : cipher, protocol: protocol === '(NONE)' ? null : protocol, output });
     });
   });
 }
