@@ -82,7 +82,7 @@ export class AdminClient {
 
   private async api(session: { origin: string; cookie: string; csrf: string }, method: 'GET' | 'POST', pathname: string): Promise<unknown> {
     const headers: Record<string, string> = { cookie: session.cookie, accept: 'application/json' };
-    if (method !== 'GET') Object.assign(headers, { 'x-csrf-token': session.csrf, 'content-type': 'application/json' });
+    if (method !== 'GET') Object.assign(headers, { 'x-csrf-token': session.csrf, 'content-type': 'application/json', origin: session.origin });
     const response = await fetch(`${session.origin}${pathname}`, { method, headers, body: method === 'GET' ? undefined : '{}' });
     const text = await response.text();
     let body: unknown = null;

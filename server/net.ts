@@ -114,8 +114,8 @@ function ipv6Words(text: string): number[] | null {
     if (!net.isIPv4(last)) return null;
     const [a, b, c, d] = last.split('.').map(Number) as [number, number, number, number];
     tail.push((a << 8) | b, (c << 8) | d);
-    body = body.slice(0, lastColon + 1) + (body.endsWith('::' + last) ? ':' : '0');
-    if (body.endsWith(':0')) body = body.slice(0, -2);
+    body = body.slice(0, lastColon); // drop ":a.b.c.d"
+    if (body.endsWith(':')) body += ':'; // it followed "::": keep the "::" whole
   }
   const halves = body.split('::');
   if (halves.length > 2) return null;

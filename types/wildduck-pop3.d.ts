@@ -44,6 +44,8 @@ declare module '@zone-eu/wildduck/lib/pop3/server.js' {
     key?: string;
     cert?: string;
     minVersion?: string;
+    ciphers?: string;
+    honorCipherOrder?: boolean;
     SNICallback?: (servername: unknown, callback: (err: Error | null, ctx?: unknown) => void) => void;
     ignoreSTARTTLS?: boolean;
     disableSTARTTLS?: boolean;

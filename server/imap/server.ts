@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import imapCore, { type IMAPServer, type ImapConnection, type ImapSession } from '@zone-eu/wildduck/imap-core/index.js';
 import { IMAPConnection } from '@zone-eu/wildduck/imap-core/lib/imap-connection.js';
 import wildduckErrors from '@zone-eu/wildduck/lib/errors.js';
-import type { TlsMaterial } from '../config/tls.js';
+import { TLS_POLICY, type TlsMaterial } from '../config/tls.js';
 import type { Listener } from '../context.js';
 import type { Logger } from '../log.js';
 import type { MailboxStore } from '../mailbox/types.js';
@@ -121,7 +121,7 @@ export class ImapServer {
     if (tlsMaterial) {
       this.unwatchTls = tlsMaterial.onReload(() => {
         const { key, cert } = tlsMaterial.tlsOptions();
-        for (const { core } of this.cores) core.updateSecureContext({ key, cert, minVersion: 'TLSv1.2' });
+        for (const { core } of this.cores) core.updateSecureContext({ key, cert, ...TLS_POLICY });
         this.logger.info({ event: 'imap.tls_reloaded' }, 'IMAP uses the reloaded certificate');
       });
     }
@@ -158,7 +158,7 @@ export class ImapServer {
       ? {
           key: material.tlsOptions().key,
           cert: material.tlsOptions().cert,
-          minVersion: 'TLSv1.2',
+          ...TLS_POLICY,
           SNICallback: (_hint: unknown, callback: (err: Error | null, context?: tls.SecureContext) => void) => callback(null, material.getSecureContext()),
         }
       : {};

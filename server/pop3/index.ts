@@ -301,7 +301,9 @@ export function createPop3Service(ctx: AppContext): Service {
       secure,
       key: tlsOptions.key,
       cert: tlsOptions.cert,
-      minVersion: 'TLSv1.2',
+      minVersion: tlsOptions.minVersion,
+      ciphers: tlsOptions.ciphers,
+      honorCipherOrder: tlsOptions.honorCipherOrder,
       // WildDuck passes an object for servername; ours ignores it and hands out the current context
       SNICallback: (_servername, cb) => tlsOptions.SNICallback('', cb),
       id: { name: 'Sealpost POP3' },

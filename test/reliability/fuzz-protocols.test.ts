@@ -110,7 +110,7 @@ test(`fuzzing IMAP, POP3, SMTP and MIME (seed ${SEED}) leaves the server up, ans
   const imapUser = `fuzz@${RELIABILITY_DOMAIN}`;
   const lockedUser = `fuzzq@${RELIABILITY_DOMAIN}`;
   const popUsers = [1, 2, 3].map((i) => `fuzzpop${i}@${RELIABILITY_DOMAIN}`);
-  const instance: Instance = await createInstance({ aliases: [imapUser, lockedUser, ...popUsers] });
+  const instance: Instance = await createInstance({ aliases: [imapUser, lockedUser, ...popUsers], env: { SEALPOST_LOGIN_EXEMPT_LOOPBACK: 'off' } });
   const secrets = new Secrets().add(imapUser, lockedUser, ...popUsers, ...instance.passwords.values());
   const corpus = generateCorpus(40, 77);
   for (const m of corpus) secrets.add(m.token, m.subject);

@@ -45,17 +45,16 @@ interface TlsListener {
   readonly todo?: string;
 }
 
-const PICKS_FIELDS = 'this listener builds its TLS options from key/cert only; it must pass ctx.tls.tlsOptions() ciphers + honorCipherOrder';
 
 const LISTENERS: readonly TlsListener[] = [
   { name: 'admin (HTTPS)', env: 'SEALPOST_ADMIN_PORT' },
-  { name: 'IMAPS', env: 'SEALPOST_IMAPS_PORT', todo: PICKS_FIELDS },
-  { name: 'IMAP STARTTLS', env: 'SEALPOST_IMAP_PORT', starttls: 'imap', todo: PICKS_FIELDS },
-  { name: 'POP3S', env: 'SEALPOST_POP3S_PORT', todo: PICKS_FIELDS },
-  { name: 'POP3 STLS', env: 'SEALPOST_POP3_PORT', starttls: 'pop3', todo: PICKS_FIELDS },
-  { name: 'submissions', env: 'SEALPOST_SUBMISSIONS_PORT', todo: PICKS_FIELDS },
-  { name: 'submission STARTTLS', env: 'SEALPOST_SUBMISSION_PORT', starttls: 'smtp', todo: PICKS_FIELDS },
-  { name: 'MX STARTTLS', env: 'SEALPOST_SMTP_PORT', starttls: 'smtp', todo: PICKS_FIELDS },
+  { name: 'IMAPS', env: 'SEALPOST_IMAPS_PORT' },
+  { name: 'IMAP STARTTLS', env: 'SEALPOST_IMAP_PORT', starttls: 'imap' },
+  { name: 'POP3S', env: 'SEALPOST_POP3S_PORT' },
+  { name: 'POP3 STLS', env: 'SEALPOST_POP3_PORT', starttls: 'pop3' },
+  { name: 'submissions', env: 'SEALPOST_SUBMISSIONS_PORT' },
+  { name: 'submission STARTTLS', env: 'SEALPOST_SUBMISSION_PORT', starttls: 'smtp' },
+  { name: 'MX STARTTLS', env: 'SEALPOST_SMTP_PORT', starttls: 'smtp' },
 ];
 
 let inst: Instance;

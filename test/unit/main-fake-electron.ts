@@ -221,7 +221,7 @@ export function createFakeElectron(lock: FakeInstanceLock) {
       const origin = new URL(this.webContents.url).origin;
       const response = await fetch(`${origin}${pathname}`, {
         method,
-        headers: { cookie: session.cookieHeader(), 'x-csrf-token': decodeURIComponent(session.cookies.get('sp_csrf') ?? ''), 'content-type': 'application/json' },
+        headers: { cookie: session.cookieHeader(), 'x-csrf-token': decodeURIComponent(session.cookies.get('sp_csrf') ?? ''), 'content-type': 'application/json', origin },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await response.text();

@@ -6,7 +6,7 @@ import type { AppContext, Listener, Service } from '../../context.js';
 import { wipe } from '../../crypto/index.js';
 import { dnsCacheFromEnv, resolverFromEnv, withDnsCache, type DnsResolver } from '../dns.js';
 import { Forwarder } from '../forward/index.js';
-import { Webhooks, rawSettingKey } from '../webhooks/index.js';
+import { Webhooks, rawSettingKey, webhookTargetsFromEnv } from '../webhooks/index.js';
 import type { DeliveryPort, OutboundPort } from './deliver.js';
 import { MxServer } from './server.js';
 import { loadMxSettings, type MxSettings } from './settings.js';
@@ -123,6 +123,7 @@ export function createMxService(ctx: AppContext, options: MxServiceOptions = {})
         logger,
         backoffMs: settings.webhookBackoffMs,
         secretOf: (job) => ctx.directory.listWebhooks(job.aliasId as AliasRecord['id']).find((w) => w.id === job.webhookId)?.secret ?? null,
+        targets: webhookTargetsFromEnv(ctx.config.env),
       });
       webhooks.start();
       const outbound = outboundPort(ctx);

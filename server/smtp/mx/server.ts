@@ -12,6 +12,7 @@ import { capToFdShare, ConnectionGate, gateConnections, normalizeIp, RateBounded
 import { logSecurityEvent } from '../../security-log.js';
 import type { DnsResolver } from '../dns.js';
 import { hopCount, Srs, type Forwarder } from '../forward/index.js';
+import { TLS_POLICY } from '../../config/tls.js';
 import type { Webhooks } from '../webhooks/index.js';
 import { guardStartTls } from '../session-guards.js';
 import { checkAuthentication, type AuthVerdict } from './auth.js';
@@ -130,7 +131,7 @@ export class MxServer {
       // smtp-server's own logging would print addresses; we log ids ourselves.
       logger: false,
       secure: false,
-      ...(deps.tls ? { key: deps.tls.key, cert: deps.tls.cert, ...(deps.tls.SNICallback ? { SNICallback: deps.tls.SNICallback } : {}), minVersion: 'TLSv1.2' } : {}),
+      ...(deps.tls ? { key: deps.tls.key, cert: deps.tls.cert, ...(deps.tls.SNICallback ? { SNICallback: deps.tls.SNICallback } : {}), ...TLS_POLICY } : {}),
       disabledCommands: deps.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
       authOptional: true,
       hideENHANCEDSTATUSCODES: false,
