@@ -71,6 +71,8 @@ before(async () => {
   // The owner, successfully, over IMAP and submission.
   assert.match(await imapLogin('127.0.0.3', ALICE, password), /OK/);
   assert.equal(await submissionLogin('127.0.0.3', ALICE, password), true);
+  // The server logs a login after answering it, and its stdout reaches us asynchronously: wait for both lines.
+  await until('both successful logins logged', () => inst.logs.filter((l) => l.includes('"event":"auth.ok"')).length >= 2, 15_000);
   logFile = path.join(scratch, 'sealpost.log');
   fs.writeFileSync(logFile, `${inst.logs.join('\n')}\n`);
 });
