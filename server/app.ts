@@ -9,6 +9,7 @@ import { Directory } from './directory/index.js';
 import { loadAppKey } from './keychain/index.js';
 import { createLogger, type Logger } from './log.js';
 import { openMailboxStore } from './mailbox/index.js';
+import { mimeLimitsFromEnv } from './mime/limits.js';
 import { ListenError } from './net.js';
 import { openSealedQueue } from './queue/index.js';
 import { createOutboundService, openOutboundQueue } from './smtp/outbound/service.js';
@@ -82,6 +83,8 @@ export async function closeContext(ctx: AppContext): Promise<void> {
  * one-shot CLI commands (which only need openContext) do not pay for loading every server.
  */
 export async function buildServices(ctx: AppContext): Promise<Service[]> {
+  // Parsing reads these per message; checking them here makes a malformed value stop serve with one sentence.
+  mimeLimitsFromEnv(ctx.config.env);
   return [
     // ── services: one line each ─────────────────────────────────────────
     (await import('./control/service.js')).createControlService(ctx), // first: refuses a second serve on the data dir; CLI hand-off

@@ -6,6 +6,7 @@ import type { ListenerSecurity } from '../context.js';
 import { applyDomainSettings } from '../directory/domain-settings.js';
 import { normalizeAddress, type AliasId } from '../directory/index.js';
 import { resolverFromEnv } from '../smtp/dns.js';
+import { forwardTargetRefusal, targetPolicyFromEnv, webhookUrlRefusal } from '../smtp/outbound/targets.js';
 import { appleMobileconfig } from './autoconfig.js';
 import { checkRecords, recordsFor, zoneLine } from './dns-records.js';
 import { adminExposureWarning } from './exposure.js';
@@ -267,6 +268,8 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
     async (request, reply) => {
       const alias = ops.requireAliasById(request.params.id);
       if (normalizeAddress(request.body.target, { stripTag: false }).address === alias.address) throw new UserError('An alias cannot forward to itself.', 'BAD_FORWARD');
+      const refused = forwardTargetRefusal(request.body.target, targetPolicyFromEnv(ctx.config.env));
+      if (refused) throw new UserError(refused, 'BAD_FORWARD');
       const forward = ctx.directory.addForward(alias.id as AliasId, request.body.target, request.body.keepCopy ?? true);
       return reply.code(201).send({ id: forward.id, target: forward.target, keepCopy: forward.keepCopy });
     },
@@ -290,6 +293,8 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
     },
     async (request, reply) => {
       const alias = ops.requireAliasById(request.params.id);
+      const refused = webhookUrlRefusal(request.body.url, targetPolicyFromEnv(ctx.config.env));
+      if (refused) throw new UserError(refused, 'BAD_WEBHOOK');
       const hook = ctx.directory.addWebhook(alias.id, request.body.url);
       return reply.code(201).send({ id: hook.id, url: hook.url, secret: hook.secret });
     },

@@ -8,6 +8,7 @@ import type { AppContext } from '../context.js';
 import type { AliasRecord } from '../directory/index.js';
 import { normalizeAddress } from '../directory/index.js';
 import { WebhookStore, rawSettingKey, webhooksFile } from '../smtp/webhooks/index.js';
+import { forwardTargetRefusal, targetPolicyFromEnv, webhookUrlRefusal } from '../smtp/outbound/targets.js';
 import { printJson, withContext, withDataOption, type DataOptions } from './common.js';
 
 interface ForwardOptions extends DataOptions {
@@ -39,6 +40,8 @@ async function forwardAction(ctx: AppContext, alias: AliasRecord, verb: (typeof 
   if (verb === 'add') {
     const address = normalizeAddress(requireArg(target, 'the target address', usage), { stripTag: false });
     if (address.address === alias.address) throw new UserError('An alias cannot forward to itself.');
+    const refused = forwardTargetRefusal(address.address, targetPolicyFromEnv(ctx.config.env));
+    if (refused) throw new UserError(refused);
     const added = ctx.directory.addForward(alias.id, address.address, options.keepCopy === true);
     if (options.json) return printJson({ id: added.id, target: added.target, keepCopy: added.keepCopy });
     process.stdout.write(`${alias.displayAddress} now forwards to ${added.target} (${added.keepCopy ? 'keeping a copy' : 'no local copy'})\n`);
@@ -77,7 +80,10 @@ function findWebhook(ctx: AppContext, alias: AliasRecord, url: string): { id: nu
 async function webhookAction(ctx: AppContext, alias: AliasRecord, verb: (typeof WEBHOOK_ACTIONS)[number], url: string | undefined, options: WebhookOptions): Promise<void> {
   const usage = `sealpost alias webhook ${alias.displayAddress} ${verb} URL`;
   if (verb === 'add') {
-    const added = ctx.directory.addWebhook(alias.id, requireArg(url, 'the URL', usage));
+    const given = requireArg(url, 'the URL', usage);
+    const refused = webhookUrlRefusal(given, targetPolicyFromEnv(ctx.config.env));
+    if (refused) throw new UserError(refused);
+    const added = ctx.directory.addWebhook(alias.id, given);
     if (options.raw) ctx.directory.setSetting(rawSettingKey(added.id), true);
     if (options.json) return printJson({ id: added.id, url: added.url, secret: added.secret, includeRaw: options.raw === true });
     process.stdout.write(`webhook added: ${added.url}\nsigning secret: ${added.secret}\n`);

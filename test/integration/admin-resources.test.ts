@@ -125,6 +125,17 @@ describe('admin resources', () => {
     const hook = json<{ id: number; url: string; secret: string }>(await client.post(`/api/aliases/${aliasId}/webhooks`, { url: 'https://hooks.example/new' }));
     assert.ok(hook.secret.length >= 20);
     assert.equal((await client.post(`/api/aliases/${aliasId}/webhooks`, { url: 'ftp://nope.example/x' })).status, 400);
+    // Targets on this machine, the LAN or cloud metadata are refused when added, with the reason (nothing is dialled).
+    for (const url of ['http://127.0.0.1:9/x', 'http://2130706433/x', 'http://[::ffff:7f00:1]/x', 'http://169.254.169.254/latest/meta-data', 'http://10.0.0.8/x', 'http://localhost/x', 'https://user:pw@hooks.example/x']) {
+      const refused = await client.post(`/api/aliases/${aliasId}/webhooks`, { url });
+      assert.equal(refused.status, 400, url);
+      assert.match(json<{ error: string }>(refused).error, /webhook URL/, url);
+    }
+    for (const target of ['pal@[127.0.0.1]', 'pal@[169.254.169.254]', 'pal@localhost', 'pal@mail.localhost']) {
+      assert.equal((await client.post(`/api/aliases/${aliasId}/forwards`, { target })).status, 400, target);
+    }
+    const local = await client.post(`/api/aliases/${aliasId}/forwards`, { target: 'pal@mail.localhost' });
+    assert.match(json<{ error: string }>(local).error, /forwarding target names this machine/);
     const view = json<{ forwards: unknown[]; webhooks: unknown[] }>(await client.get(`/api/aliases/${aliasId}`));
     assert.equal(view.forwards.length, 1);
     assert.equal(view.webhooks.length, 1);
