@@ -1,6 +1,6 @@
 // Submission limits from SEALPOST_SUBMISSION_* environment variables (read here only). Unset or empty
 // variables keep the defaults; a bad value stops start-up with one sentence naming the variable.
-import { ConfigError } from '../../config/index.js';
+import { onOffFromEnv, wholeNumbersFromEnv, type NumericSetting } from '../../config/env-values.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -30,7 +30,7 @@ export const DEFAULT_SUBMISSION_LIMITS: SubmissionLimits = {
 
 type NumericKey = Exclude<keyof SubmissionLimits, 'plaintextAuthOnLoopback'>;
 
-export const SUBMISSION_ENV: readonly { readonly env: string; readonly key: NumericKey; readonly min: number }[] = [
+export const SUBMISSION_ENV: readonly NumericSetting<NumericKey>[] = [
   { env: 'SEALPOST_SUBMISSION_MAX_CONNECTIONS', key: 'maxConnections', min: 1 },
   { env: 'SEALPOST_SUBMISSION_MAX_CONNECTIONS_PER_IP', key: 'maxConnectionsPerIp', min: 1 },
   { env: 'SEALPOST_SUBMISSION_LOGIN_TIMEOUT_MS', key: 'loginTimeoutMs', min: 1000 },
@@ -42,21 +42,7 @@ export const SUBMISSION_PLAINTEXT_ON_LOOPBACK_ENV = 'SEALPOST_SUBMISSION_PLAINTE
 
 /** The submission limits: defaults overridden by the environment; throws ConfigError naming a bad variable. */
 export function submissionLimitsFromEnv(env: Env): SubmissionLimits {
-  const out: Record<NumericKey, number> = { ...DEFAULT_SUBMISSION_LIMITS };
-  for (const { env: name, key, min } of SUBMISSION_ENV) {
-    const text = env[name]?.trim();
-    if (!text) continue;
-    if (!/^\d{1,15}$/.test(text) || Number(text) < min) {
-      throw new ConfigError(`${name} must be a whole number of at least ${min}, not ${JSON.stringify(env[name])}.`);
-    }
-    out[key] = Number(text);
-  }
-  const flag = env[SUBMISSION_PLAINTEXT_ON_LOOPBACK_ENV]?.trim().toLowerCase();
-  let plaintextAuthOnLoopback = DEFAULT_SUBMISSION_LIMITS.plaintextAuthOnLoopback;
-  if (flag) {
-    if (['on', 'true', '1', 'yes'].includes(flag)) plaintextAuthOnLoopback = true;
-    else if (['off', 'false', '0', 'no'].includes(flag)) plaintextAuthOnLoopback = false;
-    else throw new ConfigError(`${SUBMISSION_PLAINTEXT_ON_LOOPBACK_ENV} must be on or off, not ${JSON.stringify(env[SUBMISSION_PLAINTEXT_ON_LOOPBACK_ENV])}.`);
-  }
+  const out = wholeNumbersFromEnv(env, SUBMISSION_ENV, DEFAULT_SUBMISSION_LIMITS);
+  const plaintextAuthOnLoopback = onOffFromEnv(env, SUBMISSION_PLAINTEXT_ON_LOOPBACK_ENV, DEFAULT_SUBMISSION_LIMITS.plaintextAuthOnLoopback);
   return { ...out, plaintextAuthOnLoopback };
 }

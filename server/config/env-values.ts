@@ -1,0 +1,35 @@
+// Reading limit settings from SEALPOST_* variables: one rule for whole numbers and one for on/off, so every
+// protocol's settings module rejects a malformed value the same way, with one sentence naming the variable.
+import { ConfigError } from './errors.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** One numeric limit: its variable, the key it sets, and the smallest value that still makes sense. */
+export interface NumericSetting<K extends string> {
+  readonly env: string;
+  readonly key: K;
+  readonly min: number;
+}
+
+/** Defaults overridden by the whole-number variables that are set; throws ConfigError naming a bad one. */
+export function wholeNumbersFromEnv<K extends string>(env: Env, table: readonly NumericSetting<K>[], defaults: Readonly<Record<K, number>>): Record<K, number> {
+  const out = { ...defaults } as Record<K, number>;
+  for (const { env: name, key, min } of table) {
+    const text = env[name]?.trim();
+    if (!text) continue;
+    if (!/^\d{1,15}$/.test(text) || Number(text) < min) {
+      throw new ConfigError(`${name} must be a whole number of at least ${min}, not ${JSON.stringify(env[name])}.`);
+    }
+    out[key] = Number(text);
+  }
+  return out;
+}
+
+/** An on/off variable (on|off|true|false|1|0|yes|no); unset keeps the fallback. */
+export function onOffFromEnv(env: Env, name: string, fallback: boolean): boolean {
+  const text = env[name]?.trim().toLowerCase();
+  if (!text) return fallback;
+  if (['on', 'true', '1', 'yes'].includes(text)) return true;
+  if (['off', 'false', '0', 'no'].includes(text)) return false;
+  throw new ConfigError(`${name} must be on or off, not ${JSON.stringify(env[name])}.`);
+}
