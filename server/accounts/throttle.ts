@@ -4,7 +4,7 @@
 // from recently are never locked out by failures from elsewhere; many IPs failing on one alias only slow
 // down logins to it from IPs it has never succeeded from. In memory (per process); counters fade after a
 // quiet window.
-import { ConfigError } from '../config/errors.js';
+import { onOffFromEnv, wholeNumbersFromEnv, type NumericSetting } from '../config/env-values.js';
 import { isLoopbackAddress, normalizeIp as normalizeNetIp } from '../net.js';
 
 export interface ThrottlePolicy {
@@ -198,7 +198,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 type NumericKey = Exclude<keyof ThrottlePolicy, 'exemptLoopback'>;
 
 /** Variable → policy field, with the smallest value that still makes sense. */
-export const LOGIN_THROTTLE_ENV: readonly { readonly env: string; readonly key: NumericKey; readonly min: number }[] = [
+export const LOGIN_THROTTLE_ENV: readonly NumericSetting<NumericKey>[] = [
   { env: 'SEALPOST_LOGIN_FREE_FAILURES', key: 'freeFailures', min: 0 },
   { env: 'SEALPOST_LOGIN_BASE_DELAY_MS', key: 'baseDelayMs', min: 0 },
   { env: 'SEALPOST_LOGIN_MAX_DELAY_MS', key: 'maxDelayMs', min: 0 },
@@ -214,19 +214,7 @@ export const LOGIN_EXEMPT_LOOPBACK_ENV = 'SEALPOST_LOGIN_EXEMPT_LOOPBACK';
 
 /** The login throttle policy from SEALPOST_LOGIN_* (unset or empty keeps the default); throws ConfigError naming a bad variable. */
 export function loginThrottleFromEnv(env: Env): ThrottlePolicy {
-  const out: Record<NumericKey, number> = { ...DEFAULT_THROTTLE };
-  for (const { env: name, key, min } of LOGIN_THROTTLE_ENV) {
-    const text = env[name]?.trim();
-    if (!text) continue;
-    if (!/^\d{1,15}$/.test(text) || Number(text) < min) throw new ConfigError(`${name} must be a whole number of at least ${min}, not ${JSON.stringify(env[name])}.`);
-    out[key] = Number(text);
-  }
-  const exempt = env[LOGIN_EXEMPT_LOOPBACK_ENV]?.trim().toLowerCase();
-  let exemptLoopback = DEFAULT_THROTTLE.exemptLoopback;
-  if (exempt) {
-    if (['on', 'true', '1', 'yes'].includes(exempt)) exemptLoopback = true;
-    else if (['off', 'false', '0', 'no'].includes(exempt)) exemptLoopback = false;
-    else throw new ConfigError(`${LOGIN_EXEMPT_LOOPBACK_ENV} must be on or off, not ${JSON.stringify(env[LOGIN_EXEMPT_LOOPBACK_ENV])}.`);
-  }
+  const out = wholeNumbersFromEnv(env, LOGIN_THROTTLE_ENV, DEFAULT_THROTTLE);
+  const exemptLoopback = onOffFromEnv(env, LOGIN_EXEMPT_LOOPBACK_ENV, DEFAULT_THROTTLE.exemptLoopback);
   return { ...out, exemptLoopback };
 }

@@ -9,16 +9,19 @@ export interface NumericSetting<K extends string> {
   readonly env: string;
   readonly key: K;
   readonly min: number;
+  /** The largest value accepted, when there is one. */
+  readonly max?: number;
 }
 
 /** Defaults overridden by the whole-number variables that are set; throws ConfigError naming a bad one. */
 export function wholeNumbersFromEnv<K extends string>(env: Env, table: readonly NumericSetting<K>[], defaults: Readonly<Record<K, number>>): Record<K, number> {
   const out = { ...defaults } as Record<K, number>;
-  for (const { env: name, key, min } of table) {
+  for (const { env: name, key, min, max } of table) {
     const text = env[name]?.trim();
     if (!text) continue;
-    if (!/^\d{1,15}$/.test(text) || Number(text) < min) {
-      throw new ConfigError(`${name} must be a whole number of at least ${min}, not ${JSON.stringify(env[name])}.`);
+    if (!/^\d{1,15}$/.test(text) || Number(text) < min || (max !== undefined && Number(text) > max)) {
+      const range = max === undefined ? `of at least ${min}` : `from ${min} to ${max}`;
+      throw new ConfigError(`${name} must be a whole number ${range}, not ${JSON.stringify(env[name])}.`);
     }
     out[key] = Number(text);
   }

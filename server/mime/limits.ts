@@ -1,6 +1,6 @@
 // MIME structure limits (SEALPOST_MIME_* environment variables, read here only) and a linear pre-scan
 // that tells which messages may exceed them, before any parser builds a tree.
-import { ConfigError } from '../config/index.js';
+import { wholeNumbersFromEnv, type NumericSetting } from '../config/env-values.js';
 
 export interface MimeLimits {
   /** Containers (multipart/*, message/rfc822) nested deeper than this are served as one opaque part. */
@@ -14,23 +14,14 @@ export const DEFAULT_MIME_LIMITS: MimeLimits = { maxDepth: 50, maxParts: 3000 };
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-const MIME_ENV: readonly { readonly env: string; readonly key: keyof MimeLimits; readonly min: number; readonly max: number }[] = [
+const MIME_ENV: readonly NumericSetting<keyof MimeLimits>[] = [
   { env: 'SEALPOST_MIME_MAX_DEPTH', key: 'maxDepth', min: 2, max: 1000 },
   { env: 'SEALPOST_MIME_MAX_PARTS', key: 'maxParts', min: 2, max: 1_000_000 },
 ];
 
 /** The limits the environment sets; throws ConfigError naming a bad variable (for start-up checks). */
 export function mimeLimitsFromEnv(env: Env): MimeLimits {
-  const out: Record<keyof MimeLimits, number> = { ...DEFAULT_MIME_LIMITS };
-  for (const { env: name, key, min, max } of MIME_ENV) {
-    const text = env[name]?.trim();
-    if (!text) continue;
-    if (!/^\d{1,9}$/.test(text) || Number(text) < min || Number(text) > max) {
-      throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(env[name])}.`);
-    }
-    out[key] = Number(text);
-  }
-  return out;
+  return wholeNumbersFromEnv(env, MIME_ENV, DEFAULT_MIME_LIMITS);
 }
 
 /** The limits parsing uses: the environment's, or the defaults when a variable is unusable (parsing never throws). */
