@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { MailboxLocked, WrongKey } from '../mailbox/errors.js';
-import { openMailboxStore } from '../mailbox/index.js';
-import type { Mailbox, MailboxId, MailboxStore } from '../mailbox/types.js';
+import { openMailboxStore, readUidState } from '../mailbox/index.js';
+import type { FolderInfo, Mailbox, MailboxId, MailboxStore, UidState } from '../mailbox/types.js';
 import { UserError } from '../config/index.js';
 import { backupPaths, assertMailboxId, generationIdOf, backupLockFile } from './paths.js';
 import { readManifest, updateManifest, newestGeneration, type Generation } from './manifest.js';
@@ -44,17 +44,57 @@ export interface RestoreResult {
 
 /** Removes leftovers of a restore killed mid-way (staging files); the live file is always whole. */
 export function cleanInterruptedRestore(dataDir: string, mailboxId: string): void {
-  const dir = backupPaths(dataDir).layout.mailboxesDir;
+  const paths = backupPaths(dataDir);
+  const dir = paths.layout.mailboxesDir;
+  // Staging names of earlier versions (beside the live file), then today's staging dirs in the scratch space.
   const prefix = `${mailboxId}.sqlite.restore-`;
   for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) if (name.startsWith(prefix)) removeIfExists(path.join(dir, name));
+  const scratch = paths.scratch();
+  const staging = `restore-${mailboxId}-`;
+  for (const name of fs.existsSync(scratch) ? fs.readdirSync(scratch) : []) {
+    if (name.startsWith(staging)) fs.rmSync(path.join(scratch, name), { recursive: true, force: true });
+  }
+}
+
+/**
+ * What the restored file must not reuse: the live file's UID state, or null when the live file cannot be
+ * read with the key (damaged; or missing) — then nothing it handed out is known and every folder is renewed.
+ */
+function liveUidState(live: string, key: Buffer): UidState | null {
+  if (!fs.existsSync(live)) return null;
+  try {
+    return readUidState(live, key);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * RFC 3501 §2.3.1.1: a UID never names another message under the same UIDVALIDITY, and new UIDs only grow.
+ * The restored file's UIDNEXT is the generation's, below what the live mailbox handed out since, so every
+ * folder gets a UIDVALIDITY above any the live file or the generation ever used — except a folder the
+ * live mailbox left exactly as in the generation (same UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ: nothing was
+ * appended, flagged or expunged there since), whose clients keep their caches. POP3 UIDLs
+ * (`UIDVALIDITY.UID`) therefore change for renewed INBOX messages and never name another message.
+ */
+function renewUidValidity(restored: Mailbox, live: UidState | null): FolderInfo[] {
+  const above = Math.max(live?.lastUidValidity ?? 0, Math.floor(Date.now() / 1000));
+  const keep = live
+    ? restored.listFolders().filter((f) => {
+        const now = live.folders.find((l) => l.path === f.path);
+        return now !== undefined && now.uidValidity === f.uidValidity && now.uidNext === f.uidNext && now.highestModseq === f.highestModseq;
+      }).map((f) => f.path)
+    : [];
+  return restored.reissueUidValidity(above, keep);
 }
 
 /**
  * Replaces the live mailbox with a generation. Order (each step durable before the next):
- * stage a verified copy beside the live file → keep the live file as a pre-restore generation (hard
- * link, so it costs nothing) → drop the live -wal/-shm (the handle was closed cleanly, so they are
- * empty) → rename the staged copy over the live name. rename(2) is atomic: a kill at any point leaves
- * the old file or the new one under the live name, both whole.
+ * stage a verified copy in the scratch space (same filesystem) → under the mailbox lock, read what the
+ * live file handed out and renew the staged copy's UIDVALIDITYs above it (see renewUidValidity) → keep
+ * the live file as a pre-restore generation (hard link, so it costs nothing) → drop the live -wal/-shm
+ * (the handle was closed cleanly, so they are empty) → rename the staged copy over the live name.
+ * rename(2) is atomic: a kill at any point leaves the old file or the new one under the live name, both whole.
  */
 export async function restoreReplace(options: RestoreOptions): Promise<RestoreResult> {
   const { dataDir, mailboxId, generationId } = options;
@@ -65,17 +105,24 @@ export async function restoreReplace(options: RestoreOptions): Promise<RestoreRe
     cleanInterruptedRestore(dataDir, mailboxId);
     const generation = findGeneration(dataDir, mailboxId, generationId);
     const source = paths.generation(mailboxId, generation.id);
-    const staged = `${live}.restore-${randomUUID()}`;
+    // The staged copy is a mailbox of a scratch store, so the store's own verbs can renew its UIDVALIDITYs.
+    const stagingDir = path.join(paths.scratch(), `restore-${mailboxId}-${randomUUID()}`);
+    const stagedId = randomUUID() as MailboxId;
+    const staged = path.join(stagingDir, 'mailboxes', `${stagedId}.sqlite`);
+    ensureDir(path.dirname(staged));
+    const stagingStore = openMailboxStore(stagingDir, {});
     try {
       const digest = await inWorker.copy(source, staged);
       if (digest.sha256 !== generation.sha256) throw new UserError(`Generation ${generation.id} is damaged (its SHA-256 does not match); pick another`, 'DAMAGED');
       if (generation.wal) {
-        // Bring the sidecar WAL in with the copy and let SQLite fold it in (needs the key; quick_check below).
+        // Bring the sidecar WAL in with the copy; the store's open and close below fold it into the file.
         fs.copyFileSync(paths.walSidecar(mailboxId, generation.id), `${staged}-wal`);
       }
       let check;
+      let restored: Mailbox;
       try {
         check = await inWorker.verify(staged, options.key);
+        restored = await stagingStore.open(stagedId, options.key);
       } catch (error) {
         if (error instanceof WrongKey) {
           throw new UserError(`Generation ${generation.id} does not open with the current password (it predates a password change)`, 'GENERATION_KEY');
@@ -83,9 +130,6 @@ export async function restoreReplace(options: RestoreOptions): Promise<RestoreRe
         throw error;
       }
       if (!check.ok) throw new UserError(`Generation ${generation.id} fails its integrity check; pick another`, 'DAMAGED');
-      removeIfExists(`${staged}-wal`);
-      removeIfExists(`${staged}-shm`);
-      fsyncFile(staged);
       await pauseForTest('staged');
 
       // Sessions say BYE, this process's handle closes (checkpointing its WAL), then nobody may open it.
@@ -93,7 +137,16 @@ export async function restoreReplace(options: RestoreOptions): Promise<RestoreRe
       if (options.store?.isOpen(mailboxId as MailboxId)) await options.store.close(mailboxId as MailboxId);
       const lock = await acquireLockWaiting(mailboxLockFile(dataDir, mailboxId), 'restore', 10_000);
       try {
+        // A delivery may have reopened it before the lock was taken; under the lock nobody can open it again.
+        if (options.store?.isOpen(mailboxId as MailboxId)) await options.store.close(mailboxId as MailboxId);
         if (openByAnotherProcess(live)) throw new MailboxLocked('The mailbox is open in a running server; restore it from there (admin UI) or stop the server first');
+        // Read before the pre-restore link: closing this read folds a leftover WAL into the file it links.
+        renewUidValidity(restored, liveUidState(live, options.key));
+        await stagingStore.closeAll(); // checkpoints the staged WAL into the file
+        if (fileSize(`${staged}-wal`) > 0) throw new Error('the staged restore copy kept a WAL after its checkpoint');
+        removeIfExists(`${staged}-wal`);
+        removeIfExists(`${staged}-shm`);
+        fsyncFile(staged);
         const preRestore = await keepAsPreRestore(dataDir, mailboxId, live, options.now ?? new Date());
         await pauseForTest('kept');
         removeIfExists(`${live}-wal`);
@@ -108,9 +161,8 @@ export async function restoreReplace(options: RestoreOptions): Promise<RestoreRe
         lock.release();
       }
     } finally {
-      removeIfExists(staged);
-      removeIfExists(`${staged}-wal`);
-      removeIfExists(`${staged}-shm`);
+      await stagingStore.closeAll();
+      fs.rmSync(stagingDir, { recursive: true, force: true });
     }
   }, 60_000);
 }

@@ -14,7 +14,7 @@ import type { GroupCommitStats } from './group-commit.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
 import { registerSearchFunctions } from './search.js';
 import { applyKey, assertKey, openDb, verifyKey, type Db } from './sqlite.js';
-import type { Mailbox, MailboxChangeEvent, MailboxId, MailboxStore } from './types.js';
+import type { FolderInfo, Mailbox, MailboxChangeEvent, MailboxId, MailboxStore, UidState } from './types.js';
 
 export * from './types.js';
 export * from './errors.js';
@@ -397,6 +397,35 @@ export function openMailboxStore(dataDir: string, options: MailboxStoreOptions =
 /** Group-commit counters of an open mailbox (tests, benchmarks); null for other Mailbox implementations. */
 export function groupCommitStats(mailbox: Mailbox): GroupCommitStats | null {
   return mailbox instanceof SqliteMailbox ? mailbox.commitStats : null;
+}
+
+/**
+ * What a mailbox file has handed out (highest UIDVALIDITY, each folder's UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ),
+ * read outside the store: a restore reads the live file while it holds the mailbox lock, which the store
+ * refuses to open under. Closing the connection checkpoints the file's WAL. Throws WrongKey.
+ */
+export function readUidState(file: string, mailboxKey: Buffer): UidState {
+  assertKey(mailboxKey);
+  const db = openDb(file, mailboxKey, { encrypted: true });
+  try {
+    const state = db.prepare('SELECT last_uid_validity FROM mailbox_state').get() as { last_uid_validity: number };
+    const folders = db.prepare('SELECT path, special_use, subscribed, uid_validity, uid_next, highest_modseq FROM folders ORDER BY path').all() as {
+      path: string; special_use: string | null; subscribed: number; uid_validity: number; uid_next: number; highest_modseq: number;
+    }[];
+    return {
+      lastUidValidity: Math.max(state.last_uid_validity, ...folders.map((f) => f.uid_validity)),
+      folders: folders.map((f): FolderInfo => ({
+        path: f.path,
+        specialUse: f.special_use as FolderInfo['specialUse'],
+        subscribed: f.subscribed === 1,
+        uidValidity: f.uid_validity,
+        uidNext: f.uid_next,
+        highestModseq: f.highest_modseq,
+      })),
+    };
+  } finally {
+    db.close();
+  }
 }
 
 /** Size of a mailbox file plus its WAL (for admin listings; no key needed). */

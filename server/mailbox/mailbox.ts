@@ -630,6 +630,24 @@ export class SqliteMailbox implements Mailbox {
     this.write(() => this.stmt('UPDATE mailbox_state SET quota_bytes = ?').run(quotaBytes));
   }
 
+  reissueUidValidity(above: number, keep: readonly string[] = []): FolderInfo[] {
+    if (!Number.isSafeInteger(above) || above < 0) throw new InvalidRequest('bad UIDVALIDITY');
+    const kept = new Set(keep.map((p) => normalizePath(p)));
+    // Meant for a file no session has open (a staged restore), so no change event: sessions would not expect one.
+    return this.write(() => {
+      // nextUidValidity() returns more than last_uid_validity: raising it first puts every new value above `above`.
+      this.stmt('UPDATE mailbox_state SET last_uid_validity = max(last_uid_validity, ?)').run(above);
+      for (const f of this.stmt('SELECT * FROM folders ORDER BY path').all() as FolderRow[]) {
+        if (kept.has(f.path)) continue;
+        const uidValidity = this.nextUidValidity();
+        this.stmt('UPDATE folders SET uid_validity = ? WHERE id = ?').run(uidValidity, f.id);
+        // A re-drain of an already delivered queue item reports where the message is now.
+        this.stmt('UPDATE delivered SET uid_validity = ? WHERE folder_id = ?').run(uidValidity, f.id);
+      }
+      return (this.stmt('SELECT * FROM folders ORDER BY path').all() as FolderRow[]).map(folderInfo);
+    });
+  }
+
   storageReport(): StorageReport {
     const r = this.db()
       .transaction(() =>

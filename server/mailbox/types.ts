@@ -166,6 +166,15 @@ export interface Mailbox {
   quota(): QuotaUsage;
   /** Logical vs physical size, dedupe and compression savings. */
   storageReport(): StorageReport;
+  /** Gives every folder not named in `keep` a new UIDVALIDITY above `above` and above any this file handed out (restore). */
+  reissueUidValidity(above: number, keep?: readonly string[]): FolderInfo[];
+}
+
+/** What a mailbox file has handed out: read by a restore to never reuse a UID (RFC 3501 §2.3.1.1). */
+export interface UidState {
+  /** The highest UIDVALIDITY the file ever gave a folder; a new folder gets a greater one. */
+  readonly lastUidValidity: number;
+  readonly folders: readonly FolderInfo[];
 }
 
 /** Opens, creates and re-keys mailbox files; one handle per file per process (LRU + idle close). */
