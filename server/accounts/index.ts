@@ -1,5 +1,6 @@
-// Accounts: the glue every protocol uses to create aliases, change passwords, log in (unlock + drain the
-// sealed queue) and deliver mail to an alias whether its mailbox is unlocked or not. Logs ids, never addresses.
+// Accounts: the glue every protocol uses to create aliases, change passwords, log in (unlock, then the
+// sealed queue drains in the background) and deliver mail to an alias whether its mailbox is unlocked or
+// not. Logs ids, never addresses.
 import crypto from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../config/errors.js';
@@ -22,7 +23,7 @@ import {
 import type { AliasId, AliasRecord, Directory } from '../directory/index.js';
 import { normalizeAddress } from '../directory/index.js';
 import type { Logger } from '../log.js';
-import { MailboxLocked, NoSuchFolder, WrongKey } from '../mailbox/errors.js';
+import { MailboxLocked, NoSuchFolder, OverQuota, WrongKey } from '../mailbox/errors.js';
 import type { AppendOptions, AppendResult, Mailbox, MailboxId, MailboxStore } from '../mailbox/types.js';
 import type { SecurityProtocol } from '../security-log.js';
 import { logSecurityEvent } from '../security-log.js';
@@ -30,10 +31,12 @@ import { DEFAULT_THROTTLE, LoginThrottle, normalizeIp, type ThrottlePolicy } fro
 import { crashPointForTest, makePendingChange, otherMailboxKey, pendingFromJson, pendingSettingKey, pendingToJson, PENDING_PREFIX, type Credentials, type PendingChange } from './recovery.js';
 import { SessionRegistry, type RevokeReason } from './sessions.js';
 import { AliasUsage } from './usage.js';
+import { drainRetryDelayMs, readStalledDrain, writeStalledDrain, type DrainProgress, type DrainState } from './drain.js';
 
 export { DEFAULT_THROTTLE, LoginThrottle, isThrottleExempt, loginThrottleFromEnv, type ThrottlePolicy } from './throttle.js';
 export type { RevokeReason } from './sessions.js';
-export { AliasUsage, type UsageSnapshot } from './usage.js';
+export { AliasUsage, type QuotaReservation, type UsageSnapshot } from './usage.js';
+export { describeDrain, type DrainProgress, type DrainState } from './drain.js';
 
 /** Wrong address or password, or a disabled alias (deliberately indistinguishable to the client). */
 export class AuthFailed extends UserError {
@@ -120,8 +123,13 @@ export interface SealedQueuePort {
   enqueue(mailboxId: MailboxId, publicKey: Uint8Array, raw: Buffer, meta: QueuedDeliveryMeta): Promise<string>;
   /** Number of messages waiting for this mailbox. */
   count(mailboxId: MailboxId): number;
-  /** Unseals each waiting message in order and calls deliver; an item is deleted only after deliver resolved. */
-  drain(mailboxId: MailboxId, privateKey: Uint8Array, deliver: (message: DrainedMessage) => Promise<void>): Promise<number>;
+  /**
+   * Unseals each waiting message in order and calls deliver (up to `concurrency` at once, started in
+   * order); an item is deleted only after its deliver resolved. A failed deliver stops the drain (rethrown).
+   */
+  drain(mailboxId: MailboxId, privateKey: Uint8Array, deliver: (message: DrainedMessage) => Promise<void>, options?: { readonly concurrency?: number }): Promise<number>;
+  /** Seals one message for several mailboxes: all durable, or none left behind (absent: one at a time). */
+  enqueueMany?(items: readonly { mailboxId: string; publicKey: Uint8Array; raw: Uint8Array; meta: QueuedDeliveryMeta }[]): Promise<string[]>;
   /** Deletes the alias's queue file (alias removal). */
   remove(mailboxId: MailboxId): Promise<void>;
   /** Closes open queue files. */
@@ -139,6 +147,39 @@ export interface AccountsOptions {
   readonly throttle?: Partial<ThrottlePolicy>;
   /** The login throttle's clock in ms (default Date.now); tests freeze it so lock-outs never expire mid-test. */
   readonly throttleClock?: () => number;
+  /** Appends in flight while the sealed queue drains (default DRAIN_CONCURRENCY). */
+  readonly drainConcurrency?: number;
+}
+
+/** Appends in flight while a queue drains: enough to fill the mailbox's group commit, bounded. */
+export const DRAIN_CONCURRENCY = 32;
+
+/** A drain found the alias's keys dropped (locked, removed): it stops, the rest stays queued. */
+class DrainStopped extends Error {
+  constructor() {
+    super('the mailbox was locked during the drain');
+    this.name = 'DrainStopped';
+  }
+}
+
+/** One alias's drain as this process knows it. */
+interface DrainRecord {
+  readonly mailboxId: MailboxId;
+  state: DrainState;
+  drained: number;
+  since: Date;
+  error?: string;
+  /** Mailbox usage when the drain stopped over quota: a drop below it (expunge) resumes the drain. */
+  usedAtStop?: number;
+  /** Consecutive failed attempts (retry back-off). */
+  failures: number;
+  retry?: NodeJS.Timeout;
+}
+
+/** A running drain; `again` asks it for one more pass when it ends (a login or unlock while it ran). */
+interface RunningDrain {
+  again: boolean;
+  readonly done: Promise<void>;
 }
 
 export interface CreateAliasOptions {
@@ -173,7 +214,9 @@ export class Accounts {
   private readonly logger: Logger;
   private readonly kdf: KdfParams;
   private readonly throttle: LoginThrottle;
-  private readonly drains = new Map<string, Promise<void>>();
+  private readonly drains = new Map<string, RunningDrain>();
+  private readonly drainRecords = new Map<string, DrainRecord>();
+  private readonly drainConcurrency: number;
   private readonly sessions: SessionRegistry;
   /** Recoveries of interrupted password changes in progress (one per alias at a time). */
   private readonly recovering = new Map<string, Promise<unknown>>();
@@ -189,6 +232,9 @@ export class Accounts {
     this.kdf = options.kdf ?? DEFAULT_KDF;
     this.throttle = new LoginThrottle({ ...DEFAULT_THROTTLE, ...options.throttle }, options.throttleClock);
     this.usage = new AliasUsage({ directory: this.directory, mailboxes: this.mailboxes, keyRing: this.keyRing, logger: this.logger });
+    this.drainConcurrency = Math.max(1, Math.floor(options.drainConcurrency ?? DRAIN_CONCURRENCY));
+    // A drain stopped over quota resumes once the owner frees space (EXPUNGE, folder delete, move out).
+    this.mailboxes.onChange((event) => this.resumeDrainIfFreed(event.mailboxId));
     this.sessions = new SessionRegistry((error) =>
       this.logger.warn({ event: 'session.revoke_failed', err: error instanceof Error ? error.message : String(error) }, 'a session did not close cleanly'),
     );
@@ -300,7 +346,7 @@ export class Accounts {
       if (this.keyRing.has(alias.id)) {
         this.keyRing.put(alias.id, { mailboxKey: keys.mailboxKey, privateKey: material.privateKey });
         // Mail that arrived during the re-key was sealed into the queue: bring it in now.
-        this.drainQueue(alias).catch((error: unknown) => this.logger.warn({ event: 'queue.drain_failed', aliasId: alias.id, err: errorName(error) }, 'queue drain after a password change failed'));
+        this.drainInBackground(alias);
       }
       this.logger.info({ event: 'alias.password_changed', aliasId: alias.id }, 'alias password changed');
       return generated ? { password: secret } : {};
@@ -335,7 +381,9 @@ export class Accounts {
 
   /**
    * Logs in: throttling, password check (cached for repeat logins, else argon2id + verifier), keys into the
-   * key ring, mailbox opened, sealed queue drained into it. Throws AuthFailed or TooManyAttempts.
+   * key ring, mailbox opened. The sealed queue then drains in the background: the login answers at once
+   * and can never fail because of the drain (messages appear as they land; see drainStatus()).
+   * Throws AuthFailed or TooManyAttempts.
    */
   async authenticate(address: string, password: string, context: LoginContext): Promise<AliasSession> {
     const alias = await this.checkLogin(address, password, context);
@@ -350,7 +398,7 @@ export class Accounts {
     };
     try {
       const mailbox = await this.openMailbox(alias);
-      await this.drainQueue(alias);
+      this.drainInBackground(alias);
       this.logger.info({ event: 'auth.ok', aliasId: alias.id, protocol: context.protocol }, 'login');
       return { alias, mailbox, release, onRevoked: live.onRevoked };
     } catch (error) {
@@ -359,13 +407,13 @@ export class Accounts {
     }
   }
 
-  /** Unlocks an alias without a session (admin UI "unlock"); drains its queue. Returns the alias. */
+  /** Unlocks an alias without a session (admin UI "unlock"); its queue drains in the background. Returns the alias. */
   async unlock(address: string, password: string, context: LoginContext = { ip: 'local', protocol: 'admin' }): Promise<AliasRecord> {
     const alias = await this.checkLogin(address, password, context);
     this.keyRing.acquire(alias.id);
     try {
       await this.openMailbox(alias);
-      await this.drainQueue(alias);
+      this.drainInBackground(alias);
     } finally {
       this.keyRing.release(alias.id); // starts the idle timer
     }
@@ -380,17 +428,20 @@ export class Accounts {
       this.revokeSessions(id, 'locked');
       this.keyRing.drop(id, 'manual');
     }
+    // A running drain sees the keys gone and stops after its appends in flight; then the file closes.
+    await Promise.all(ids.map((id) => this.drains.get(id)?.done));
     await Promise.all(ids.map((id) => this.closeMailboxOf(id)));
   }
 
   /**
    * Unlocks an alias with material it already has (a key remembered on this device): into the key ring,
-   * mailbox opened (WrongKey if the key is stale), sealed queue drained. remember keeps it from idling out.
+   * mailbox opened (WrongKey if the key is stale), sealed queue drained in the background. remember keeps
+   * it from idling out.
    */
   async unlockWithMaterial(alias: AliasRecord, material: AliasMaterial, options: { remember?: boolean } = {}): Promise<void> {
     await this.mailboxes.open(alias.mailboxId, material.mailboxKey);
     this.keyRing.put(alias.id, material, { remember: options.remember ?? false });
-    await this.drainQueue(alias);
+    this.drainInBackground(alias);
   }
 
   isUnlocked(aliasId: AliasId): boolean {
@@ -406,7 +457,9 @@ export class Accounts {
 
   /**
    * Delivers a message for MX/DSN: appended to the folder (default INBOX) when the alias is unlocked,
-   * else sealed into its queue. Durable (fsync) before it resolves.
+   * else sealed into its queue. Durable (fsync) before it resolves. Over the quota it throws OverQuota and
+   * stores nothing: unlocked, the mailbox checks inside its commit; sealed, the room is reserved in the
+   * same synchronous step as the check (AliasUsage.reserve), so parallel deliveries cannot overshoot.
    */
   async deliverOrQueue(alias: AliasRecord, raw: Buffer, options: DeliveryOptions): Promise<DeliveryResult> {
     const material = this.keyRing.get(alias.id);
@@ -425,10 +478,84 @@ export class Accounts {
         wipe(material.privateKey);
       }
     }
-    if (!this.queue) throw new Error('the sealed queue is not available');
-    await this.queue.enqueue(alias.mailboxId, alias.publicKey, raw, options);
-    this.usage.queued(alias, raw.length);
+    const queue = this.queue;
+    if (!queue) throw new Error('the sealed queue is not available');
+    await this.sealWithReservation([alias], raw.length, () => queue.enqueue(alias.mailboxId, alias.publicKey, raw, options));
     return { stored: 'queue' };
+  }
+
+  /**
+   * Seals one message for several locked aliases: all durable or none (needs the queue's enqueueMany),
+   * each within its quota (else OverQuota and nothing stored for any).
+   */
+  async queueForMany(aliases: readonly AliasRecord[], raw: Buffer, options: DeliveryOptions): Promise<void> {
+    const queue = this.queue;
+    if (!queue?.enqueueMany) throw new Error('the sealed queue cannot store one message for several aliases at once');
+    const enqueueMany = queue.enqueueMany.bind(queue);
+    await this.sealWithReservation(aliases, raw.length, () => enqueueMany(aliases.map((a) => ({ mailboxId: a.mailboxId, publicKey: a.publicKey, raw, meta: options }))));
+  }
+
+  /** Reserves quota room for every alias (synchronously, all or none), runs seal, then turns the room into queued bytes. */
+  private async sealWithReservation(aliases: readonly AliasRecord[], bytes: number, seal: () => Promise<unknown>): Promise<void> {
+    const reservations = [];
+    for (const alias of aliases) {
+      const reservation = this.usage.reserve(alias, bytes);
+      if (!reservation) {
+        for (const r of reservations) r.release();
+        this.logger.info({ event: 'delivery.over_quota', aliasId: alias.id }, 'message refused: the locked mailbox would exceed its quota');
+        throw new OverQuota();
+      }
+      reservations.push(reservation);
+    }
+    try {
+      await seal();
+    } catch (error) {
+      for (const r of reservations) r.release();
+      throw error;
+    }
+    for (const r of reservations) r.sealed();
+  }
+
+  /**
+   * Where the sealed queue of an alias stands: waiting count, messages stored by the current/last drain,
+   * and the state (a stall — over quota, error — is also known across processes through the directory).
+   */
+  drainStatus(alias: AliasRecord): DrainProgress {
+    const queued = this.queuedCount(alias);
+    const record = this.drainRecords.get(alias.id);
+    if (record && record.state !== 'idle') {
+      return { state: record.state, queued, drained: record.drained, since: record.since.toISOString(), ...(record.error ? { error: record.error } : {}) };
+    }
+    // Not running here: a stall recorded by this or another process (the CLI, before a restart).
+    const stalled = queued > 0 ? this.safeStalled(alias.id) : null;
+    if (stalled) return { state: stalled.state, queued, drained: 0, since: stalled.since, ...(stalled.error ? { error: stalled.error } : {}) };
+    return { state: 'idle', queued, drained: record?.drained ?? 0, since: record ? record.since.toISOString() : null };
+  }
+
+  /**
+   * Resolves when no drain of the alias is running (true), or after timeoutMs (false) — POP3 waits a
+   * little for a small queue (its maildrop is fixed at login); tests wait for a drain to settle.
+   */
+  async whenDrained(aliasId: string, timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    for (;;) {
+      const running = this.drains.get(aliasId);
+      if (!running) return true;
+      if (!Number.isFinite(timeoutMs)) {
+        await running.done;
+        continue;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        running.done.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), Math.max(0, timeoutMs));
+          timer.unref();
+        }),
+      ]);
+      if (timer) clearTimeout(timer);
+      if (timedOut) return false;
+      return !this.drains.has(aliasId);
+    }
   }
 
   /** Number of sealed messages waiting for the alias. */
@@ -443,6 +570,8 @@ export class Accounts {
     this.keyRing.drop(alias.id, 'manual');
     this.directory.deleteAlias(alias.id);
     this.clearPending(alias.id);
+    await this.drains.get(alias.id)?.done;
+    this.forgetDrain(alias.id);
     await this.mailboxes.remove(alias.mailboxId);
     if (this.queue) await this.queue.remove(alias.mailboxId);
     this.logger.info({ event: 'alias.removed', aliasId: alias.id, mailboxId: alias.mailboxId }, 'alias removed');
@@ -626,37 +755,187 @@ export class Accounts {
     }
   }
 
-  /** Moves sealed mail into the mailbox; one drain per alias at a time (concurrent logins share it). */
+  /** Starts (or asks the running one for another pass) the drain of the alias's queue; never throws. */
+  private drainInBackground(alias: AliasRecord): void {
+    void this.drainQueue(alias);
+  }
+
+  /**
+   * Moves sealed mail into the mailbox; one drain per alias at a time (a login while it runs asks it for one
+   * more pass). Never rejects: over quota it stops and waits for space, other errors are logged and retried.
+   */
   private drainQueue(alias: AliasRecord): Promise<void> {
     if (!this.queue) return Promise.resolve();
     const running = this.drains.get(alias.id);
-    if (running) return running;
-    const drain = this.runDrain(alias).finally(() => this.drains.delete(alias.id));
-    this.drains.set(alias.id, drain);
-    return drain;
+    if (running) {
+      running.again = true;
+      return running.done;
+    }
+    const record = this.drainRecords.get(alias.id);
+    if (record?.retry) {
+      clearTimeout(record.retry);
+      record.retry = undefined;
+    }
+    const run: { again: boolean; done: Promise<void> } = { again: false, done: Promise.resolve() };
+    run.done = (async () => {
+      try {
+        do {
+          run.again = false;
+          await this.runDrain(alias);
+        } while (run.again && this.keyRing.has(alias.id) && this.drainRecords.get(alias.id)?.state === 'idle');
+      } finally {
+        this.drains.delete(alias.id);
+      }
+    })();
+    this.drains.set(alias.id, run);
+    return run.done;
   }
 
   private async runDrain(alias: AliasRecord): Promise<void> {
     const queue = this.queue;
     if (!queue) return;
-    // Twice at most: a message sealed while the first pass ran (keys were not yet in the ring) is picked up.
-    for (let pass = 0; pass < 2 && queue.count(alias.mailboxId) > 0; pass++) {
-      const material = this.keyRing.get(alias.id);
-      if (!material) return;
-      try {
-        const mailbox = await this.mailboxes.open(alias.mailboxId, material.mailboxKey);
-        const drained = await queue.drain(alias.mailboxId, material.privateKey, async (message) => {
-          // The queue item id makes a retried drain (crash after append, before the row delete) store nothing twice.
-          await this.appendTo(mailbox, message.raw, message.meta, `queue:${message.id}`);
-          this.usage.dequeued(alias, message.raw.length);
-        });
-        this.usage.drained(alias, mailbox, queue.count(alias.mailboxId) === 0);
-        if (drained > 0) this.logger.info({ event: 'queue.drained', aliasId: alias.id, messages: drained }, 'sealed queue drained');
-      } finally {
-        wipe(material.mailboxKey);
-        wipe(material.privateKey);
+    const previous = this.drainRecords.get(alias.id);
+    const record: DrainRecord = { mailboxId: alias.mailboxId, state: 'draining', drained: 0, since: new Date(), failures: previous?.failures ?? 0 };
+    let dequeuedBytes = 0;
+    const settleBytes = (): void => {
+      if (dequeuedBytes > 0) this.usage.dequeued(alias, dequeuedBytes);
+      dequeuedBytes = 0;
+    };
+    let mailbox: Mailbox | null = null;
+    try {
+      if (queue.count(alias.mailboxId) === 0) {
+        record.state = 'idle';
+        this.drainRecords.set(alias.id, record);
+        this.clearStalled(alias.id);
+        return;
+      }
+      this.drainRecords.set(alias.id, record);
+      // Twice at most: a message sealed while the first pass ran (keys were not yet in the ring) is picked up.
+      for (let pass = 0; pass < 2 && queue.count(alias.mailboxId) > 0; pass++) {
+        const material = this.keyRing.get(alias.id);
+        if (!material) throw new DrainStopped();
+        try {
+          const box = await this.mailboxes.open(alias.mailboxId, material.mailboxKey);
+          mailbox = box;
+          await queue.drain(
+            alias.mailboxId,
+            material.privateKey,
+            async (message) => {
+              if (!this.keyRing.has(alias.id)) throw new DrainStopped();
+              // The queue item id makes a retried drain (crash after append, before the row delete) store nothing twice.
+              await this.appendTo(box, message.raw, message.meta, `queue:${message.id}`);
+              record.drained++;
+              dequeuedBytes += message.raw.length;
+              if (record.drained % 256 === 0) settleBytes(); // one directory write per batch, not per message
+            },
+            { concurrency: this.drainConcurrency },
+          );
+        } finally {
+          wipe(material.mailboxKey);
+          wipe(material.privateKey);
+        }
+      }
+      record.state = 'idle';
+      record.failures = 0;
+      record.since = new Date();
+      this.clearStalled(alias.id);
+      if (record.drained > 0) this.logger.info({ event: 'queue.drained', aliasId: alias.id, messages: record.drained }, 'sealed queue drained');
+    } catch (error) {
+      record.since = new Date();
+      if (error instanceof DrainStopped || !this.keyRing.has(alias.id)) {
+        // Locked or removed meanwhile: the rest waits for the next unlock.
+        record.state = 'idle';
+        this.logger.info({ event: 'queue.drain_stopped', aliasId: alias.id, messages: record.drained }, 'sealed queue drain stopped: the mailbox was locked');
+      } else if (error instanceof OverQuota) {
+        record.state = 'over-quota';
+        record.usedAtStop = mailbox ? this.safeQuotaUsed(mailbox) : undefined;
+        this.saveStalled(alias.id, { state: 'over-quota', since: record.since.toISOString() });
+        this.logger.warn({ event: 'queue.drain_over_quota', aliasId: alias.id, messages: record.drained, left: this.queuedCount(alias) }, 'sealed queue drain stopped: the mailbox is full; the rest stays queued until mail is deleted');
+      } else {
+        record.state = 'error';
+        record.error = errorName(error);
+        record.failures++;
+        this.saveStalled(alias.id, { state: 'error', since: record.since.toISOString(), error: record.error });
+        const delayMs = drainRetryDelayMs(record.failures);
+        this.logger.warn({ event: 'queue.drain_failed', aliasId: alias.id, err: record.error, messages: record.drained, retryInS: Math.round(delayMs / 1000) }, 'sealed queue drain failed; will retry');
+        record.retry = setTimeout(() => {
+          record.retry = undefined;
+          const fresh = this.directory.getAliasById(alias.id);
+          if (fresh && this.keyRing.has(alias.id)) this.drainInBackground(fresh);
+        }, delayMs);
+        record.retry.unref();
+      }
+    } finally {
+      settleBytes();
+      if (mailbox) {
+        try {
+          this.usage.drained(alias, mailbox, queue.count(alias.mailboxId) === 0);
+        } catch {
+          // The mailbox closed meanwhile (locked): the figures are written when it next opens.
+        }
       }
     }
+  }
+
+  /** After a change of a mailbox whose drain stopped over quota: when its usage went down, drain again. */
+  private resumeDrainIfFreed(mailboxId: MailboxId): void {
+    for (const [aliasId, record] of this.drainRecords) {
+      if (record.mailboxId !== mailboxId || record.state !== 'over-quota' || this.drains.has(aliasId)) continue;
+      const alias = this.directory.getAliasById(aliasId as AliasId);
+      const material = this.keyRing.get(aliasId);
+      if (!alias || !material) return;
+      this.mailboxes
+        .open(mailboxId, material.mailboxKey)
+        .then((mailbox) => {
+          const used = this.safeQuotaUsed(mailbox);
+          if (used !== undefined && (record.usedAtStop === undefined || used < record.usedAtStop)) {
+            this.logger.info({ event: 'queue.drain_resumed', aliasId }, 'space freed: the sealed queue drain resumes');
+            this.drainInBackground(alias);
+          }
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          wipe(material.mailboxKey);
+          wipe(material.privateKey);
+        });
+      return;
+    }
+  }
+
+  private safeQuotaUsed(mailbox: Mailbox): number | undefined {
+    try {
+      return mailbox.quota().usedBytes;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private safeStalled(aliasId: string): ReturnType<typeof readStalledDrain> {
+    try {
+      return readStalledDrain(this.directory, aliasId);
+    } catch {
+      return null;
+    }
+  }
+
+  private saveStalled(aliasId: string, stalled: Parameters<typeof writeStalledDrain>[2]): void {
+    try {
+      writeStalledDrain(this.directory, aliasId, stalled);
+    } catch (error) {
+      this.logger.warn({ event: 'queue.drain_state_failed', aliasId, err: errorName(error) }, 'could not record the drain state');
+    }
+  }
+
+  private clearStalled(aliasId: string): void {
+    this.saveStalled(aliasId, null);
+  }
+
+  /** An alias removed: its drain record, retry timer and stalled state go. */
+  private forgetDrain(aliasId: string): void {
+    const record = this.drainRecords.get(aliasId);
+    if (record?.retry) clearTimeout(record.retry);
+    this.drainRecords.delete(aliasId);
+    this.clearStalled(aliasId);
   }
 
   private async appendTo(mailbox: Mailbox, raw: Buffer, meta: QueuedDeliveryMeta, dedupeKey?: string): Promise<number> {

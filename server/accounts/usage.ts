@@ -2,7 +2,9 @@
 // mailbox file is locked (it cannot be read without the password). Message byte counts only, never
 // content. Used bytes come from the open mailbox after each committed change (written at most once a
 // second per alias, and at once when the mailbox closes); queued bytes grow when mail is sealed into
-// the queue and shrink as the drain stores it.
+// the queue and shrink as the drain stores it. Reserved bytes are held (in memory) for messages being
+// sealed right now: a locked alias's quota check and its reservation are one synchronous step, so
+// parallel deliveries can never all pass the same check and overshoot the quota.
 import type { KeyRing } from '../crypto/index.js';
 import { wipe } from '../crypto/index.js';
 import type { AliasId, AliasRecord, Directory } from '../directory/index.js';
@@ -12,6 +14,16 @@ import type { Mailbox, MailboxId, MailboxStore } from '../mailbox/types.js';
 export interface UsageSnapshot {
   readonly usedBytes: number;
   readonly queuedBytes: number;
+  /** Held for deliveries being sealed right now (not yet in queuedBytes). */
+  readonly reservedBytes: number;
+}
+
+/** Room taken in a locked alias's quota for one message being sealed. Exactly one of the two calls counts. */
+export interface QuotaReservation {
+  /** The message is durably in the sealed queue: the held bytes become queued bytes (one synchronous step). */
+  sealed(): void;
+  /** The message was not stored: the held bytes are free again. */
+  release(): void;
 }
 
 export interface AliasUsageOptions {
@@ -34,6 +46,8 @@ export class AliasUsage {
   /** Newest used-bytes figure not yet written to the directory, per alias. */
   private readonly dirty = new Map<AliasId, { usedBytes: number; timer: NodeJS.Timeout }>();
   private readonly unsubscribe: () => void;
+  /** Bytes reserved per alias by deliveries being sealed (see reserve()). */
+  private readonly reserved = new Map<AliasId, number>();
 
   constructor(options: AliasUsageOptions) {
     this.directory = options.directory;
@@ -48,7 +62,38 @@ export class AliasUsage {
   lastKnown(alias: AliasRecord): UsageSnapshot {
     const stored = this.safely(() => this.directory.usageOf(alias.id), null);
     const pending = this.dirty.get(alias.id)?.usedBytes;
-    return { usedBytes: pending ?? stored?.usedBytes ?? 0, queuedBytes: stored?.queuedBytes ?? 0 };
+    return { usedBytes: pending ?? stored?.usedBytes ?? 0, queuedBytes: stored?.queuedBytes ?? 0, reservedBytes: this.reserved.get(alias.id) ?? 0 };
+  }
+
+  /**
+   * Takes room for a message of `bytes` about to be sealed for the alias: when used + queued + reserved +
+   * bytes fits the alias quota (or it has none) the bytes are reserved and a reservation returned, else
+   * null. Check and reservation are synchronous (nothing can interleave); the caller must call sealed()
+   * or release() exactly once.
+   */
+  reserve(alias: AliasRecord, bytes: number): QuotaReservation | null {
+    if (alias.quotaBytes !== null) {
+      const known = this.lastKnown(alias);
+      if (known.usedBytes + known.queuedBytes + known.reservedBytes + Math.max(1, bytes) > alias.quotaBytes) return null;
+    }
+    this.reserved.set(alias.id, (this.reserved.get(alias.id) ?? 0) + bytes);
+    let settled = false;
+    const unhold = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      const left = (this.reserved.get(alias.id) ?? 0) - bytes;
+      if (left > 0) this.reserved.set(alias.id, left);
+      else this.reserved.delete(alias.id);
+      return true;
+    };
+    return {
+      sealed: () => {
+        if (unhold()) this.queued(alias, bytes);
+      },
+      release: () => {
+        unhold();
+      },
+    };
   }
 
   /** A message of `bytes` was sealed into the alias's queue. */

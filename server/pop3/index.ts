@@ -1,6 +1,8 @@
 // POP3 (RFC 1939, 2449, 5034) with WildDuck's POP3 server: STLS on SEALPOST_POP3_PORT, implicit TLS on
-// SEALPOST_POP3S_PORT. The maildrop is the alias's INBOX. Login unlocks the mailbox and drains its sealed
-// queue (accounts.authenticate); one POP3 session per alias at a time ([IN-USE]). DELE+QUIT expunges
+// SEALPOST_POP3S_PORT. The maildrop is the alias's INBOX. Login unlocks the mailbox (accounts.authenticate),
+// whose sealed queue then drains in the background; since a POP3 maildrop is fixed for the session
+// (RFC 1939 §8), the login waits up to POP3_DRAIN_WAIT_MS for that drain, so a small queue is in this
+// session and a large one never holds the login longer; one POP3 session per alias at a time ([IN-USE]). DELE+QUIT expunges
 // (RFC 1939), or moves to Trash when the directory setting `pop3DeleteToTrash` is true.
 //
 // Traps (WildDuck 1.46): any throw inside a hook kills the process, so every hook goes through guard();
@@ -26,6 +28,8 @@ import { pop3LimitsFromEnv, type Pop3Limits } from './settings.js';
 export const POP3_DELETE_TO_TRASH_SETTING = 'pop3DeleteToTrash';
 const MAX_LINE = 8192;
 const INBOX = 'INBOX';
+/** How long a POP3 login waits for the sealed queue to finish draining (mail still draining shows at the next login). */
+export const POP3_DRAIN_WAIT_MS = 10_000;
 
 
 /** Refusals at the connection caps (RFC 3206 [SYS/TEMP]: a temporary condition, try again later). */
@@ -138,6 +142,8 @@ export function createPop3Service(ctx: AppContext): Service {
       }
       inUse.add(held.alias.id);
       leases.set(session.id, { aliasId: held.alias.id, session: held });
+      // The maildrop is listed once per session: let a small queue land first (bounded; never fails the login).
+      await ctx.accounts.whenDrained(held.alias.id, POP3_DRAIN_WAIT_MS);
       // Password changed, alias locked/removed or mailbox restored on the server: end this connection.
       held.onRevoked?.(() => {
         for (const s of servers) for (const c of s.connections) if (c instanceof SealpostPop3Connection && c.id === session.id) c.close();

@@ -42,6 +42,19 @@ export interface DrainReport {
   readonly remaining: number;
 }
 
+/** How a drain runs. */
+export interface DrainOptions {
+  /** Deliveries in flight at once (default 1, at most MAX_DRAIN_CONCURRENCY). */
+  readonly concurrency?: number;
+}
+
+export const MAX_DRAIN_CONCURRENCY = 64;
+/** Messages this large are delivered one at a time (a worker-thread parse would let later ones overtake them). */
+export const LARGE_MESSAGE_BYTES = 256 * 1024;
+/** Rows read per page, and delivered rows deleted per transaction. */
+const DRAIN_PAGE_ROWS = 256;
+const DELETE_BATCH_ROWS = 64;
+
 const ROW_AAD = new TextEncoder().encode('sealpost/queue/v1');
 const FILE_KEY_INFO = new TextEncoder().encode('sealpost/queue-file/v1');
 const MAILBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
@@ -198,23 +211,30 @@ export class SealedQueue {
   }
 
   /**
-   * Opens each waiting message in arrival order and awaits deliver(message); the row is securely
-   * deleted only after that resolves. Rows that do not open (tampered, wrong key) are kept, logged
-   * by row number and skipped. If deliver throws, the drain stops there (that row and later ones
-   * stay) and the error is rethrown. Messages enqueued during the drain are delivered by it too.
-   * One drain per mailbox at a time; a concurrent call waits for the running one and then drains.
-   * Returns the number delivered.
+   * Opens each waiting message in arrival order and hands it to deliver(message); a row is securely
+   * deleted only after its deliver resolved (deletes are batched, one transaction per batch). Rows that
+   * do not open (tampered, wrong key) are kept, logged by row number and skipped. If a deliver throws,
+   * the drain starts no further message: deliveries already in flight finish (and their rows go), the
+   * failed row and every later one stay, and the first error is rethrown. Messages enqueued during the
+   * drain are delivered by it too. One drain per mailbox at a time; a concurrent call waits for the
+   * running one and then drains. Returns the number delivered.
+   *
+   * `concurrency` (default 1) deliveries run at once, started in arrival order, so a store with group
+   * commit shares one transaction and fsync among them. A message of LARGE_MESSAGE_BYTES or more is
+   * delivered alone (after the ones before it finished, before later ones start), so a slow parse of a
+   * large message cannot let smaller later ones overtake it.
    */
-  async drain(mailboxId: string, privateKey: Uint8Array, deliver: (message: QueuedMessage) => Promise<void>): Promise<number> {
-    return (await this.drainWithReport(mailboxId, privateKey, deliver)).delivered;
+  async drain(mailboxId: string, privateKey: Uint8Array, deliver: (message: QueuedMessage) => Promise<void>, options: DrainOptions = {}): Promise<number> {
+    return (await this.drainWithReport(mailboxId, privateKey, deliver, options)).delivered;
   }
 
   /** drain() with the undecryptable rows and remaining count. */
-  drainWithReport(mailboxId: string, privateKey: Uint8Array, deliver: (message: QueuedMessage) => Promise<void>): Promise<DrainReport> {
+  drainWithReport(mailboxId: string, privateKey: Uint8Array, deliver: (message: QueuedMessage) => Promise<void>, options: DrainOptions = {}): Promise<DrainReport> {
     checkMailboxId(mailboxId);
     this.#assertOpen();
+    const concurrency = Math.max(1, Math.min(MAX_DRAIN_CONCURRENCY, Math.floor(options.concurrency ?? 1)));
     const previous = this.#drains.get(mailboxId) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.#drain(mailboxId, privateKey, deliver));
+    const next = previous.catch(() => undefined).then(() => this.#drain(mailboxId, privateKey, deliver, concurrency));
     const tracked = next.finally(() => {
       if (this.#drains.get(mailboxId) === tracked) this.#drains.delete(mailboxId);
     });
@@ -223,45 +243,78 @@ export class SealedQueue {
     return tracked;
   }
 
-  async #drain(mailboxId: string, privateKey: Uint8Array, deliver: (message: QueuedMessage) => Promise<void>): Promise<DrainReport> {
+  async #drain(mailboxId: string, privateKey: Uint8Array, deliver: (message: QueuedMessage) => Promise<void>, concurrency: number): Promise<DrainReport> {
     if (!fs.existsSync(this.#file(mailboxId))) return { delivered: 0, undecryptable: [], remaining: 0 };
     let delivered = 0;
     let afterSeq = 0;
     const undecryptable: number[] = [];
     const handle = this.#acquire(mailboxId, false);
     if (!handle) return { delivered: 0, undecryptable: [], remaining: 0 };
+    const inFlight = new Set<Promise<void>>();
+    const done: number[] = [];
+    // A holder, not a `let`: it is set inside delivery callbacks.
+    const stop: { failure: { error: unknown } | null } = { failure: null };
     try {
-      const nextRow = handle.db.prepare('SELECT seq, sealed FROM item WHERE seq > ? ORDER BY seq LIMIT 1');
+      const page = handle.db.prepare('SELECT seq, sealed FROM item WHERE seq > ? ORDER BY seq LIMIT ?');
       const remove = handle.db.prepare('DELETE FROM item WHERE seq = ?');
-      for (;;) {
-        const row = nextRow.get(afterSeq) as { seq: number; sealed: Buffer } | undefined;
-        if (!row) break;
-        afterSeq = row.seq;
-        let message: QueuedMessage;
-        try {
-          const plain = unseal(privateKey, row.sealed, ROW_AAD);
-          try {
-            message = decodeEnvelope(plain);
-          } finally {
-            wipe(plain);
-          }
-        } catch (error) {
-          undecryptable.push(row.seq);
-          const reason = error instanceof SealError ? error.code : 'bad-envelope';
-          this.#logger?.warn({ event: 'queue.undecryptable', mailboxId, row: row.seq, reason }, 'queued message cannot be opened; kept in the queue');
-          continue;
-        }
-        await deliver(message);
-        // The delete need not wait for fsync: if a crash undoes it, the row is offered again with the
-        // same id and the idempotent mailbox skips it. (Enqueues keep synchronous=FULL.)
+      const removeAll = handle.db.transaction((seqs: readonly number[]) => {
+        for (const seq of seqs) remove.run(seq);
+      });
+      const removeDone = (): void => {
+        if (done.length === 0 || !handle.db.open) return;
+        // The delete need not wait for fsync: if a crash undoes it, the rows are offered again with the
+        // same ids and the idempotent mailbox skips them. (Enqueues keep synchronous=FULL.)
         handle.db.pragma('synchronous = NORMAL');
         try {
-          remove.run(row.seq);
+          removeAll(done.splice(0));
         } finally {
           handle.db.pragma('synchronous = FULL');
         }
-        delivered++;
+      };
+      const settleOne = (): Promise<void> => Promise.race(inFlight);
+      pages: for (;;) {
+        const rows = page.all(afterSeq, DRAIN_PAGE_ROWS) as Array<{ seq: number; sealed: Buffer }>;
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          if (stop.failure) break pages;
+          afterSeq = row.seq;
+          let message: QueuedMessage;
+          try {
+            const plain = unseal(privateKey, row.sealed, ROW_AAD);
+            try {
+              message = decodeEnvelope(plain);
+            } finally {
+              wipe(plain);
+            }
+          } catch (error) {
+            undecryptable.push(row.seq);
+            const reason = error instanceof SealError ? error.code : 'bad-envelope';
+            this.#logger?.warn({ event: 'queue.undecryptable', mailboxId, row: row.seq, reason }, 'queued message cannot be opened; kept in the queue');
+            continue;
+          }
+          const alone = message.raw.length >= LARGE_MESSAGE_BYTES;
+          while (inFlight.size >= (alone ? 1 : concurrency)) await settleOne();
+          if (stop.failure) break pages;
+          const seq = row.seq;
+          const delivery: Promise<void> = deliver(message)
+            .then(
+              () => {
+                delivered++;
+                done.push(seq);
+                if (done.length >= DELETE_BATCH_ROWS) removeDone();
+              },
+              (error: unknown) => {
+                stop.failure ??= { error };
+              },
+            )
+            .finally(() => inFlight.delete(delivery));
+          inFlight.add(delivery);
+          if (alone) await delivery;
+        }
       }
+      while (inFlight.size > 0) await settleOne();
+      removeDone();
+      if (stop.failure) throw stop.failure.error;
       if (delivered > 0) {
         try {
           handle.db.pragma('wal_checkpoint(TRUNCATE)'); // drop old page versions of drained rows from the WAL

@@ -1,5 +1,6 @@
-// LOGIN and AUTHENTICATE PLAIN: accounts.authenticate verifies against the directory, unlocks the mailbox
-// (cached key check, so repeat logins skip the KDF) and drains the sealed queue before we answer OK.
+// LOGIN and AUTHENTICATE PLAIN: accounts.authenticate verifies against the directory and unlocks the mailbox
+// (cached key check, so repeat logins skip the KDF); we answer OK at once. Mail sealed while the mailbox was
+// locked drains in the background and reaches this session as `* n EXISTS` (the mailbox's change events).
 import type { ImapSession } from '@zone-eu/wildduck/imap-core/index.js';
 import type { AliasSession, LoginContext } from '../../accounts/index.js';
 import type { Logger } from '../../log.js';

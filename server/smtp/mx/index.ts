@@ -19,11 +19,6 @@ export function forwardingSecret(appKey: Buffer): Buffer {
   return Buffer.from(hkdfSync('sha256', appKey, Buffer.alloc(0), 'sealpost/srs/v1', 32));
 }
 
-/** server/queue's SealedQueue.enqueueMany (all-or-nothing across queue files); not part of SealedQueuePort. */
-interface EnqueueMany {
-  enqueueMany(items: readonly { mailboxId: string; publicKey: Uint8Array; raw: Uint8Array; meta: { receivedAt: Date; folder?: string; flags?: readonly string[] } }[]): Promise<string[]>;
-}
-
 function hasEnqueueMany(queue: unknown): boolean {
   return typeof queue === 'object' && queue !== null && typeof (queue as { enqueueMany?: unknown }).enqueueMany === 'function';
 }
@@ -56,10 +51,8 @@ export function deliveryPort(ctx: AppContext): DeliveryPort {
     },
     ...(hasEnqueueMany(ctx.queue)
       ? {
-          queueMany: async (aliases: readonly AliasRecord[], raw: Buffer, options: { folder: string; flags: string[]; receivedAt: Date }) => {
-            await (ctx.queue as unknown as EnqueueMany).enqueueMany(aliases.map((a) => ({ mailboxId: a.mailboxId, publicKey: a.publicKey, raw, meta: options })));
-            for (const alias of aliases) ctx.accounts.usage.queued(alias, raw.length);
-          },
+          // Accounts reserves each alias's quota room before sealing (all or none): 452 4.2.2 when one is full.
+          queueMany: (aliases: readonly AliasRecord[], raw: Buffer, options: { folder: string; flags: string[]; receivedAt: Date }) => ctx.accounts.queueForMany(aliases, raw, options),
         }
       : {}),
     forwardsOf: (alias) => ctx.directory.listForwards(alias.id),
@@ -78,21 +71,24 @@ export function outboundPort(ctx: AppContext): OutboundPort {
 }
 
 /**
- * Quota use of an alias with a limit; null when unlimited. Unlocked: the mailbox's own figures. Locked
- * (the file cannot be read): the last-known usage kept in the directory plus the bytes sealed into its
- * queue since, against the directory's quota.
+ * Quota use of an alias with a limit, for the early refusals at RCPT and DATA; null when unlimited.
+ * Unlocked: the mailbox's own figures. Locked (the file cannot be read): the last-known usage kept in the
+ * directory. Both add the bytes still sealed in the queue and those reserved by deliveries being sealed
+ * right now, so queued mail keeps its place. The binding checks happen when the message is stored (the
+ * mailbox's commit, or Accounts' synchronous reservation for sealed mail): these only answer 452 sooner.
  */
 async function quotaOf(ctx: AppContext, alias: AliasRecord): Promise<{ used: number; limit: number } | null> {
+  const known = ctx.accounts.usage.lastKnown(alias);
+  const pending = known.queuedBytes + known.reservedBytes;
   const material = ctx.keyRing.get(alias.id);
   if (!material) {
     if (alias.quotaBytes === null) return null;
-    const known = ctx.accounts.usage.lastKnown(alias);
-    return { used: known.usedBytes + known.queuedBytes, limit: alias.quotaBytes };
+    return { used: known.usedBytes + pending, limit: alias.quotaBytes };
   }
   try {
     const mailbox = await ctx.mailboxes.open(alias.mailboxId, material.mailboxKey);
     const quota = mailbox.quota();
-    return quota.limitBytes === null ? null : { used: quota.usedBytes, limit: quota.limitBytes };
+    return quota.limitBytes === null ? null : { used: quota.usedBytes + pending, limit: quota.limitBytes };
   } finally {
     wipe(material.mailboxKey);
     wipe(material.privateKey);
