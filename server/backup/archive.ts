@@ -2,13 +2,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { UserError } from '../config/index.js';
+import { UserError, isUserError } from '../config/index.js';
 import type { Mailbox } from '../mailbox/types.js';
 import { WrongKey } from '../mailbox/errors.js';
 import { backupPaths, assertMailboxId } from './paths.js';
 import { ensureDir, removeIfExists } from '../fsutil.js';
 import { inWorker } from './worker.js';
-import { MboxWriter, readMbox, type MboxMessage } from './mbox.js';
+import { MboxWriter, readMbox, scanMbox, DEFAULT_MBOX_LIMITS, type MboxLimits, type MboxMessage, type MboxScan } from './mbox.js';
+import { wholeNumbersFromEnv } from '../config/env-values.js';
 import { writeEmlZip, readEmlZip, countEmlInZip, type ZipSource } from './eml.js';
 import { MessageSink, copyFolders, type TransferProgress, type TransferTotals } from './transfer.js';
 import { withReadonlyCopy } from './restore.js';
@@ -173,24 +174,63 @@ export interface ImportOptions {
   /** For a sqlite export: the password it was exported with. */
   readonly password?: string;
   readonly onProgress?: (p: TransferProgress) => void;
+  /** mbox limits (default: importLimitsFromEnv(process.env)). */
+  readonly limits?: MboxLimits;
 }
 
-/** Imports an archive; messages already in the target folder (Message-ID + SHA-256) are skipped. */
+/** The mbox import limits: SEALPOST_IMPORT_MAX_MESSAGE_SIZE bytes per message (default 50 MiB, as SMTP and IMAP APPEND). */
+export function importLimitsFromEnv(env: Readonly<Record<string, string | undefined>>): MboxLimits {
+  return wholeNumbersFromEnv(env, [{ env: 'SEALPOST_IMPORT_MAX_MESSAGE_SIZE', key: 'maxMessageBytes', min: 1024 }], DEFAULT_MBOX_LIMITS);
+}
+
+/**
+ * Runs the storing phase of an import. A failure after something was stored (quota, disk, a file changed
+ * since it was checked) says how far it got; the same import run again continues, since what is already
+ * there is skipped.
+ */
+async function storing(sink: MessageSink, total: number, store: () => Promise<void>): Promise<void> {
+  try {
+    await store();
+  } catch (error) {
+    const { imported, skipped } = sink.totals;
+    if (imported === 0) throw error;
+    const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0]?.replace(/\.$/, '');
+    throw new UserError(`The import stopped after ${imported + skipped} of ${total} messages (${imported} stored): ${reason}.`, isUserError(error) ? error.code : 'IMPORT_STOPPED', {
+      hint: 'Fix the cause and run the same import again: the messages already imported are skipped.',
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Imports an archive; messages already in the target folder (Message-ID + SHA-256 of the stored form) or
+ * added earlier in the same run are skipped. An mbox file is read twice: a full check first, so a malformed
+ * file is refused (naming the line) before anything is stored, then the import itself.
+ */
 export async function importArchive(options: ImportOptions): Promise<TransferTotals & { kind: ImportKind }> {
   const kind = detectImportKind(options.path);
   const { target, folder, onProgress } = options;
+  const limits = options.limits ?? importLimitsFromEnv(process.env);
   switch (kind) {
     case 'mbox': {
-      const sink = new MessageSink(target, onProgress);
+      const scan = await scanMbox(options.path, limits);
+      const sink = new MessageSink(target, onProgress, scan.messages);
       const into = folder ?? (path.basename(options.path).replace(/\.mbox$/i, '') || 'INBOX');
-      for await (const m of readMbox(options.path)) await sink.add(into, mboxItem(m));
+      await storing(sink, scan.messages, async () => {
+        for await (const m of readMbox(options.path, { unquote: scan.unquote, limits })) await sink.add(into, mboxItem(m));
+      });
       return { ...sink.totals, kind };
     }
     case 'mbox-dir': {
       const files = mboxFilesIn(options.path);
-      if (files.length === 0) throw new UserError(`${options.path} contains no .mbox files`, 'BAD_IMPORT');
-      const sink = new MessageSink(target, onProgress);
-      for (const f of files) for await (const m of readMbox(f.file)) await sink.add(folder ?? f.folder, mboxItem(m));
+      if (files.length === 0) throw new UserError(`${options.path} contains no .mbox files`, 'BAD_IMPORT', { hint: 'Give a directory made by `sealpost export --format mbox`, or one mbox file.' });
+      const scans: { file: string; folder: string; scan: MboxScan }[] = [];
+      for (const f of files) scans.push({ ...f, scan: await scanMbox(f.file, limits) });
+      const total = scans.reduce((n, f) => n + f.scan.messages, 0);
+      const sink = new MessageSink(target, onProgress, total);
+      await storing(sink, total, async () => {
+        for (const f of scans) for await (const m of readMbox(f.file, { unquote: f.scan.unquote, limits })) await sink.add(folder ?? f.folder, mboxItem(m));
+      });
       return { ...sink.totals, kind };
     }
     case 'eml-zip': {

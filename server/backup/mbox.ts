@@ -2,6 +2,11 @@
 // more ">" on write and loses one on read, and one blank line after each message. Message bytes
 // (CRLF or LF) are kept exactly, so export → import is byte-for-byte.
 //
+// Reading foreign files (RFC 4155 describes the family): mboxo writers quote only "From " as ">From ", so
+// an original ">From " comes back as "From " (mboxo cannot tell the two apart; mboxrd can). A file with a
+// bare "From " body line was written without any quoting: its ">From " lines are text and stay. scanMbox
+// checks a whole file first (see MboxGrammar for what is refused) so that import can refuse it untouched.
+//
 // Flags travel the way mutt, Dovecot and Thunderbird read them: `Status:` (R seen, O old),
 // `X-Status:` (A answered, F flagged, T draft, D deleted) and `X-Keywords:` (space-separated keywords).
 // We write exactly these three lines, in this order, at the very top of each message (the only
@@ -9,6 +14,8 @@
 // removes it, so the imported message is byte-identical again. A foreign mbox (no such leading block)
 // keeps its bytes; its Status/X-Status/X-Keywords headers, wherever they are, still give the flags.
 import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../config/errors.js';
 
 const X_STATUS: readonly (readonly [string, string])[] = [
   ['\\Answered', 'A'],
@@ -70,11 +77,20 @@ export function asctime(d: Date): string {
 
 const MONTHS: Record<string, number> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
 
-/** The date at the end of a From_ line, or null. */
+// "From <sender> [Day] Mon DD HH:MM[:SS] [zone] YYYY [zone]": asctime as mutt, Dovecot and Thunderbird write it,
+// and the "+0000" before the year that Google Takeout writes.
+const FROM_LINE_DATE = /^From \S+ +(?:[A-Z][a-z]{2},? +)?([A-Z][a-z]{2}) +(\d{1,2}) +(\d{1,2}):(\d{2})(?::(\d{2}))? +(?:([+-]\d{4}|[A-Z]{1,5}) +)?(\d{4})(?: +([+-]\d{4}|[A-Z]{1,5}))?\s*$/;
+
+/** The date of a From_ line ("From sender Thu Aug 10 12:34:56 2023"), or null when it has none. */
 export function parseFromLineDate(line: string): Date | null {
-  const m = /(\w{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})\s*$/.exec(line);
-  if (!m || MONTHS[m[1] as string] === undefined) return null;
-  return new Date(Date.UTC(Number(m[6]), MONTHS[m[1] as string] as number, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])));
+  const m = FROM_LINE_DATE.exec(line.replace(/\r?\n$/, ''));
+  const month = m ? MONTHS[m[1] as string] : undefined;
+  if (!m || month === undefined) return null;
+  const zone = /^[+-]\d{4}$/.exec(m[6] ?? m[8] ?? '')?.[0];
+  const offsetMinutes = zone ? (zone.startsWith('-') ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(3))) : 0;
+  const utc = Date.UTC(Number(m[7]), month, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5] ?? 0)) - offsetMinutes * 60_000;
+  const date = new Date(utc);
+  return Number.isNaN(date.getTime()) || Number(m[2]) > 31 || Number(m[3]) > 23 || Number(m[4]) > 59 ? null : date;
 }
 
 /** mboxrd-escapes one message: every line matching ^>*From gains a ">". */
@@ -132,45 +148,173 @@ function eolOf(raw: Buffer): string {
   return nl > 0 && raw[nl - 1] === 0x0d ? '\r\n' : '\n';
 }
 
+/** A file that is not a well-formed mbox: names the line, so the user can look at it. */
+export class MboxFormatError extends UserError {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    problem: string,
+  ) {
+    super(`${path.basename(file)} is not a valid mbox file: line ${line} ${problem}.`, 'BAD_MBOX', {
+      hint: 'Nothing was imported; repair the file at that line (or export it again) and run the import again.',
+    });
+  }
+}
+
+export interface MboxLimits {
+  /** Largest message accepted, in bytes as they are in the file. */
+  readonly maxMessageBytes: number;
+}
+
+/** What a full pass over a file found: its message count and how body "From " lines were quoted. */
+export interface MboxScan {
+  readonly messages: number;
+  /**
+   * True when ">From " lines lose one ">" on read: no body line starts with a bare "From " (mboxrd and
+   * mboxo writers quote every one). False when one does: the writer quoted nothing, ">From " is text.
+   */
+  readonly unquote: boolean;
+}
+
+const FROM = Buffer.from('From ');
+const startsWithFrom = (line: Buffer): boolean => line.length >= 5 && line.compare(FROM, 0, 5, 0, 5) === 0;
+const isBlank = (line: Buffer): boolean => (line.length === 1 && line[0] === 0x0a) || (line.length === 2 && line[0] === 0x0d && line[1] === 0x0a);
+
+/** A separator line holds printable ASCII and tabs only, ending in LF or CRLF. */
+function separatorBytesValid(line: Buffer): boolean {
+  const end = line[line.length - 1] === 0x0a ? (line[line.length - 2] === 0x0d ? line.length - 2 : line.length - 1) : line.length;
+  for (let i = 0; i < end; i++) {
+    const b = line[i] as number;
+    if (b !== 0x09 && (b < 0x20 || b > 0x7e)) return false;
+  }
+  return true;
+}
+
+/** mboxrd un-quoting of one body line: ^>+From loses one ">". */
 function unescapeLine(line: Buffer): Buffer {
   let i = 0;
   while (i < line.length && line[i] === 0x3e) i++;
-  if (i > 0 && line.subarray(i, i + 5).toString('latin1') === 'From ') return line.subarray(1);
+  if (i > 0 && line.compare(FROM, 0, 5, i, i + 5) === 0) return line.subarray(1);
   return line;
 }
 
 function finish(lines: Buffer[], fromLine: string): MboxMessage {
   let raw = Buffer.concat(lines);
-  // Drop the one blank line that separates messages (LF, or CRLF when the file is CRLF throughout).
+  // Drop the one blank line that ends each message in an mbox (LF, or CRLF when the file is CRLF throughout);
+  // a last message without one keeps its bytes.
   if (raw.subarray(-4).toString('latin1') === '\r\n\r\n') raw = raw.subarray(0, -2);
-  else if (raw.subarray(-1).toString('latin1') === '\n') raw = raw.subarray(0, -1);
+  else if (raw.subarray(-2).toString('latin1') === '\n\n') raw = raw.subarray(0, -1);
   const taken = takeFlagHeaders(raw);
   return { raw: taken.raw, internalDate: parseFromLineDate(fromLine), flags: taken.flags };
 }
 
-/** Streams the messages of an mbox file (mboxrd; plain mboxo/mboxcl files read the same way). */
-export async function* readMbox(file: string): AsyncGenerator<MboxMessage> {
+/**
+ * The one mbox grammar, fed line by line (each line with its LF; the file's last line may lack it):
+ * - an empty file holds no message; otherwise line 1 is a separator: it starts with "From " (else the file is refused);
+ * - a later line is a separator when it follows an empty line, starts with "From " and carries a From_ date
+ *   (so an unquoted "From here on…" paragraph of an mboxo file stays body text);
+ * - a separator holds printable ASCII only (tabs allowed);
+ * - every message has an end to its header section (an empty line) and is at most maxMessageBytes long;
+ *   a file that stops inside the header section of its last message was cut off.
+ * With `keep`, messages are assembled and returned; without, only counted (bounded memory either way).
+ */
+class MboxGrammar {
+  private lineNo = 0;
+  private previousBlank = false;
+  private message: { fromLine: string; startLine: number; bytes: number; headerEnded: boolean; lines: Buffer[] } | null = null;
+  messages = 0;
+  bareFromLines = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly limits: MboxLimits,
+    private readonly keep: boolean,
+    private readonly unquote: boolean,
+  ) {}
+
+  private fail(line: number, problem: string): never {
+    throw new MboxFormatError(this.file, line, problem);
+  }
+
+  /** One line; returns the previous message when this line starts a new one (keep mode). */
+  line(line: Buffer): MboxMessage | null {
+    const n = ++this.lineNo;
+    const from = startsWithFrom(line);
+    let done: MboxMessage | null = null;
+    if (n === 1 && !from) this.fail(1, 'does not start with a "From " separator line');
+    const separator = n === 1 || (from && this.previousBlank && parseFromLineDate(line.toString('latin1')) !== null);
+    if (separator) {
+      if (!separatorBytesValid(line)) this.fail(n, 'is a "From " separator line with bytes that are not printable ASCII');
+      done = this.close();
+      this.message = { fromLine: line.toString('latin1'), startLine: n, bytes: 0, headerEnded: false, lines: [] };
+      this.messages++;
+    } else {
+      const m = this.message as NonNullable<typeof this.message>;
+      if (from) this.bareFromLines++;
+      const blank = isBlank(line);
+      if (blank) m.headerEnded = true;
+      m.bytes += line.length;
+      if (m.bytes > this.limits.maxMessageBytes) {
+        this.fail(m.startLine, `starts a message larger than the import limit of ${this.limits.maxMessageBytes} bytes (SEALPOST_IMPORT_MAX_MESSAGE_SIZE)`);
+      }
+      if (this.keep) m.lines.push(Buffer.from(this.unquote ? unescapeLine(line) : line));
+    }
+    this.previousBlank = isBlank(line);
+    return done;
+  }
+
+  private close(): MboxMessage | null {
+    const m = this.message;
+    if (!m) return null;
+    this.message = null;
+    return this.keep ? finish(m.lines, m.fromLine) : null;
+  }
+
+  /** End of file; `tail` is a last line without LF (may be empty). Returns the last message (keep mode). */
+  end(tail: Buffer): MboxMessage | null {
+    // A last line without LF is read like any other: fine as body text, a sign of a cut file inside the header.
+    // (A tail that is a separator starts a message with no header: refused just below.)
+    if (tail.length) this.line(tail);
+    if (this.lineNo === 0) return null; // an empty file: a folder with no messages (our export writes these)
+    const m = this.message as NonNullable<typeof this.message>;
+    if (!m.headerEnded) this.fail(this.lineNo, `ends the file inside the header of the message that starts at line ${m.startLine} (the file looks cut off)`);
+    return this.close();
+  }
+}
+
+/** Feeds a file to the grammar line by line, in 1 MiB chunks, yielding each message it completes. */
+async function* walkMbox(file: string, grammar: MboxGrammar): AsyncGenerator<MboxMessage> {
   let carry = Buffer.alloc(0);
-  let lines: Buffer[] = [];
-  let fromLine: string | null = null;
   for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) {
     const buf = carry.length ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
     let start = 0;
-    for (;;) {
-      const nl = buf.indexOf(0x0a, start);
-      if (nl === -1) break;
-      const line = buf.subarray(start, nl + 1);
+    for (let nl = buf.indexOf(0x0a); nl !== -1; nl = buf.indexOf(0x0a, start)) {
+      const done = grammar.line(buf.subarray(start, nl + 1));
       start = nl + 1;
-      if (line.subarray(0, 5).toString('latin1') === 'From ') {
-        if (fromLine !== null) yield finish(lines, fromLine);
-        fromLine = line.toString('latin1');
-        lines = [];
-      } else if (fromLine !== null) lines.push(Buffer.from(unescapeLine(line)));
+      if (done) yield done;
     }
     carry = Buffer.from(buf.subarray(start));
   }
-  if (fromLine !== null) {
-    if (carry.length) lines.push(unescapeLine(carry));
-    yield finish(lines, fromLine);
-  }
+  const last = grammar.end(carry);
+  if (last) yield last;
+}
+
+export const DEFAULT_MBOX_LIMITS: MboxLimits = { maxMessageBytes: 50 * 1024 * 1024 };
+
+/**
+ * Reads a whole file without keeping any message: throws MboxFormatError (with the line) when it is not a
+ * well-formed mbox, else says how many messages it holds and whether ">From " lines are quoted ones.
+ */
+export async function scanMbox(file: string, limits: MboxLimits = DEFAULT_MBOX_LIMITS): Promise<MboxScan> {
+  const grammar = new MboxGrammar(file, limits, false, false);
+  for await (const _ of walkMbox(file, grammar));
+  return { messages: grammar.messages, unquote: grammar.bareFromLines === 0 };
+}
+
+/**
+ * Streams the messages of an mbox file (mboxrd, mboxo, or unquoted: see scanMbox). The same checks as
+ * scanMbox apply, but a problem is only found when reached: scan first to refuse a bad file before storing.
+ */
+export function readMbox(file: string, options: { unquote?: boolean; limits?: MboxLimits } = {}): AsyncGenerator<MboxMessage> {
+  return walkMbox(file, new MboxGrammar(file, options.limits ?? DEFAULT_MBOX_LIMITS, true, options.unquote ?? true));
 }

@@ -1,9 +1,12 @@
 // Copying messages into a live mailbox (restore-one-folder, import), skipping ones already there:
-// a message is a duplicate when a message in the target folder has the same Message-ID (or none)
-// and the same SHA-256 of its bytes. Only same-size candidates are read and hashed.
+// a message is a duplicate when a message in the target folder, or one added earlier in the same run,
+// has the same Message-ID (or none) and the same SHA-256 of its bytes in the form the store keeps them
+// (canonicalBytes: bare LF → CRLF), so an LF mbox imported twice matches what the first import stored.
+// Only same-size candidates are read and hashed.
 import { createHash } from 'node:crypto';
 import type { Mailbox, MessageMeta } from '../mailbox/types.js';
 import { NoSuchFolder, FolderExists } from '../mailbox/errors.js';
+import { canonicalBytes } from '../mailbox/parse.js';
 
 export interface IncomingMessage {
   readonly raw: Buffer;
@@ -56,6 +59,7 @@ export function ensureFolder(mailbox: Mailbox, path: string): void {
 class FolderIndex {
   private readonly bySize = new Map<number, MessageMeta[]>();
   private readonly hashes = new Map<number, string>();
+  /** Message-ID + hash of what this run added. */
   private readonly added = new Set<string>();
 
   constructor(
@@ -69,11 +73,12 @@ class FolderIndex {
     }
   }
 
-  async has(raw: Buffer): Promise<boolean> {
-    const hash = sha256(raw);
-    if (this.added.has(hash)) return true;
-    const id = messageIdOf(raw);
-    for (const meta of this.bySize.get(raw.length) ?? []) {
+  /** True when `stored` (canonical bytes) is already in the folder or was added by this run. */
+  async has(stored: Buffer): Promise<boolean> {
+    const hash = sha256(stored);
+    const id = messageIdOf(stored);
+    if (this.added.has(runKey(id, hash))) return true;
+    for (const meta of this.bySize.get(stored.length) ?? []) {
       if ((meta.messageId ?? null) !== null && id !== null && meta.messageId !== id) continue;
       let existing = this.hashes.get(meta.uid);
       if (existing === undefined) {
@@ -85,10 +90,12 @@ class FolderIndex {
     return false;
   }
 
-  remember(raw: Buffer): void {
-    this.added.add(sha256(raw));
+  remember(stored: Buffer): void {
+    this.added.add(runKey(messageIdOf(stored), sha256(stored)));
   }
 }
+
+const runKey = (messageId: string | null, hash: string): string => `${messageId ?? ''}\n${hash}`;
 
 /** Appends messages to folders of `target`, skipping duplicates; reports progress per message. */
 export class MessageSink {
@@ -115,11 +122,12 @@ export class MessageSink {
 
   async add(folder: string, message: IncomingMessage): Promise<boolean> {
     const idx = this.index(folder);
+    const stored = canonicalBytes(message.raw);
     let added = false;
-    if (await idx.has(message.raw)) this.totals.skipped++;
+    if (await idx.has(stored)) this.totals.skipped++;
     else {
-      await this.target.append(folder, message.raw, { flags: message.flags ?? [], ...(message.internalDate ? { internalDate: message.internalDate } : {}) });
-      idx.remember(message.raw);
+      await this.target.append(folder, stored, { flags: message.flags ?? [], ...(message.internalDate ? { internalDate: message.internalDate } : {}) });
+      idx.remember(stored);
       this.totals.imported++;
       added = true;
     }

@@ -4,10 +4,13 @@
 export class UserError extends Error {
   /** Stable machine-readable code (used by the admin API and tests). */
   readonly code: string;
-  constructor(message: string, code = 'USER_ERROR') {
-    super(message);
+  /** What the user can do about it, one sentence (the CLI prints it on a second line). */
+  readonly hint?: string;
+  constructor(message: string, code = 'USER_ERROR', options: { readonly hint?: string; readonly cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
+    if (options.hint) this.hint = options.hint;
   }
 }
 
