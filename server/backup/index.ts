@@ -49,15 +49,17 @@ export function backupSchedule(env: Readonly<Record<string, string | undefined>>
 
 /**
  * Snapshots one alias's mailbox: with its key when it is unlocked in this process (VACUUM INTO,
- * verified), else a quiescent copy under the lock. `key` overrides (a CLI given the password).
+ * verified), else a quiescent copy under the lock; the sealed queue through SQLite with the app key.
+ * `key` overrides (a CLI given the password).
  */
-export async function backupAlias(ctx: Pick<AppContext, 'paths' | 'keyRing' | 'mailboxes'>, alias: AliasRecord, kind: GenerationKind, key?: Buffer | null): Promise<SnapshotResult> {
+export async function backupAlias(ctx: Pick<AppContext, 'paths' | 'keyRing' | 'mailboxes' | 'appKey'>, alias: AliasRecord, kind: GenerationKind, key?: Buffer | null): Promise<SnapshotResult> {
   const material = key ? null : ctx.keyRing.get(alias.id);
   try {
     return await snapshotMailbox({
       dataDir: ctx.paths.root,
       mailboxId: alias.mailboxId,
       key: key ?? material?.mailboxKey ?? null,
+      appKey: ctx.appKey,
       openHere: ctx.mailboxes.isOpen(alias.mailboxId as MailboxId),
       kind,
     });

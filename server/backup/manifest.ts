@@ -8,6 +8,8 @@ export type GenerationKind = 'scheduled' | 'manual' | 'pre-restore';
 export interface SidecarFile {
   readonly size: number;
   readonly sha256: string;
+  /** Keyed fingerprint of the decrypted content (queue copies, whose bytes differ on every copy); used for dedupe. */
+  readonly contentHmac?: string;
 }
 
 export interface Generation {

@@ -16,6 +16,8 @@ export interface SnapshotOptions {
   readonly mailboxId: string;
   /** The mailbox's raw key when it is unlocked; null/undefined → quiescent copy under the lock. */
   readonly key?: Buffer | null;
+  /** The app key: the sealed queue is copied through SQLite with it (required when the alias has a queue file). */
+  readonly appKey?: Buffer | null;
   /** True when this process's mailbox store has the file open (then the key is required). */
   readonly openHere?: boolean;
   readonly kind?: GenerationKind;
@@ -35,6 +37,12 @@ function sameContent(newest: Generation | null, sha256: string, contentHmac: str
   if ((newest.wal?.sha256 ?? null) !== (wal?.sha256 ?? null)) return false;
   if (newest.sha256 === sha256) return true;
   return contentHmac !== null && newest.contentHmac === contentHmac;
+}
+
+/** Same sealed-queue content: both absent, or equal bytes, or equal content fingerprints. */
+function sameQueue(saved: SidecarFile | undefined, now: SidecarFile | undefined): boolean {
+  if (!saved || !now) return !saved && !now;
+  return saved.sha256 === now.sha256 || (saved.contentHmac !== undefined && saved.contentHmac === now.contentHmac);
 }
 
 /** A fresh generation id, strictly after the newest one (two snapshots in one millisecond stay distinct). */
@@ -81,13 +89,11 @@ export async function snapshotMailbox(options: SnapshotOptions): Promise<Snapsho
           lock.release();
         }
       }
-      const queueFile = paths.layout.queueFile(mailboxId);
-      let queue: SidecarFile | undefined;
-      if (fs.existsSync(queueFile)) queue = await copyStable(queueFile, tmpQueue);
+      const queue = await snapshotQueue(paths.layout.queueFile(mailboxId), options.appKey ?? null, tmpQueue);
 
       const manifest = readManifest(dataDir, mailboxId);
       const newest = newestGeneration(manifest);
-      if (newest && sameContent(newest, sha256, contentHmac, wal) && (newest.queue?.sha256 ?? null) === (queue?.sha256 ?? null)) {
+      if (newest && sameContent(newest, sha256, contentHmac, wal) && sameQueue(newest.queue, queue)) {
         return { generation: newest, created: false };
       }
       const { id, time } = nextGenerationId(newest, options.now ?? new Date());
@@ -116,19 +122,14 @@ export async function snapshotMailbox(options: SnapshotOptions): Promise<Snapsho
 }
 
 /**
- * The sealed queue may be appended to by the MX while we copy (it is how mail arrives for a locked
- * mailbox), so copy until size and mtime stay the same across the copy. It stays app-key encrypted.
+ * The sealed queue is appended to by the MX while we copy (it is how mail arrives for a locked mailbox):
+ * VACUUM INTO through the queue's own cipher settings copies one point in time, WAL frames included, an
+ * enqueue committing meanwhile wholly in or out. No queue file (or one created after this started) → none.
+ * It stays encrypted with the app-key-derived file key, and the rows stay sealed to the alias.
  */
-async function copyStable(file: string, target: string): Promise<SidecarFile | undefined> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const before = fs.statSync(file);
-    removeIfExists(target);
-    const digest = await inWorker.copy(file, target);
-    const after = fs.statSync(file);
-    const walSize = fileSize(`${file}-wal`);
-    if (before.size === after.size && before.mtimeMs === after.mtimeMs && walSize === 0) return digest;
-    if (walSize > 0 && attempt === 4) return digest;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return undefined;
+async function snapshotQueue(queueFile: string, appKey: Buffer | null, target: string): Promise<SidecarFile | undefined> {
+  if (!fs.existsSync(queueFile)) return undefined;
+  if (!appKey) throw new Error('the app key is needed to back up the sealed queue');
+  const copied = await inWorker.vacuumQueue(queueFile, appKey, target);
+  return copied ? { size: copied.size, sha256: copied.sha256, contentHmac: copied.contentHmac } : undefined;
 }

@@ -3,9 +3,12 @@ import fs from 'node:fs';
 import { createHash, createHmac } from 'node:crypto';
 import { openWithRawKey, openWithPassphrase, quickCheck, schemaVersion, type SqliteDb } from './sqlite.js';
 import { createPrivateFile, fsyncFile } from '../fsutil.js';
+import { snapshotQueueFile } from '../queue/snapshot.js';
+import { queueFileKey } from '../queue/index.js';
 
 export type WorkerRequest =
   | { readonly op: 'vacuum'; readonly source: string; readonly key: Uint8Array; readonly target: string }
+  | { readonly op: 'vacuumQueue'; readonly source: string; readonly key: Uint8Array; readonly target: string }
   | { readonly op: 'copy'; readonly source: string; readonly target: string }
   | { readonly op: 'hash'; readonly file: string }
   | { readonly op: 'verify'; readonly file: string; readonly key: Uint8Array }
@@ -28,7 +31,10 @@ export interface VerifyResult {
   readonly schemaVersion: number;
 }
 
-export type WorkerResult = VacuumResult | FileDigest | VerifyResult;
+/** A sealed-queue copy (null: there was no queue file to copy). */
+export type QueueCopyResult = (FileDigest & { readonly rows: number; readonly contentHmac: string }) | null;
+
+export type WorkerResult = VacuumResult | FileDigest | VerifyResult | QueueCopyResult;
 
 const CHUNK = 1 << 20;
 
@@ -139,6 +145,29 @@ export function contentFingerprint(db: SqliteDb, key: Buffer): string {
   return mac.digest('hex');
 }
 
+/** The sealed queue's point-in-time copy (queue/snapshot.ts), hashed for the manifest. `keyBytes` is the app key. */
+export function vacuumQueue(source: string, keyBytes: Uint8Array, target: string): QueueCopyResult {
+  const key = Buffer.from(keyBytes);
+  try {
+    const copied = snapshotQueueFile(source, key, target);
+    if (!copied) return null;
+    // The copy's bytes differ every time (fresh page nonces): dedupe compares this fingerprint instead.
+    const fileKey = queueFileKey(key);
+    try {
+      const db = openWithRawKey(target, fileKey, { readonly: true });
+      try {
+        return { ...hashFile(target), rows: copied.rows, contentHmac: contentFingerprint(db, fileKey) };
+      } finally {
+        db.close();
+      }
+    } finally {
+      fileKey.fill(0);
+    }
+  } finally {
+    key.fill(0);
+  }
+}
+
 export function verifyWithKey(file: string, keyBytes: Uint8Array): VerifyResult {
   const key = Buffer.from(keyBytes);
   try {
@@ -215,6 +244,8 @@ export function runWorkerRequest(request: WorkerRequest): WorkerResult {
   switch (request.op) {
     case 'vacuum':
       return vacuumSnapshot(request.source, request.key, request.target);
+    case 'vacuumQueue':
+      return vacuumQueue(request.source, request.key, request.target);
     case 'copy':
       return copyAndHash(request.source, request.target);
     case 'hash':

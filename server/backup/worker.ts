@@ -2,7 +2,7 @@
 // unref'd so it never keeps the process alive). Steps queue behind each other in the worker.
 import { Worker } from 'node:worker_threads';
 import { WrongKey } from '../mailbox/errors.js';
-import type { FileDigest, VacuumResult, VerifyResult, WorkerRequest } from './worker-ops.js';
+import type { FileDigest, QueueCopyResult, VacuumResult, VerifyResult, WorkerRequest } from './worker-ops.js';
 
 interface WorkerReply {
   readonly id: number;
@@ -64,6 +64,8 @@ function run(request: WorkerRequest): Promise<unknown> {
 
 export const inWorker = {
   vacuum: (source: string, key: Buffer, target: string) => run({ op: 'vacuum', source, key: new Uint8Array(key), target }) as Promise<VacuumResult>,
+  /** `appKey`: the app key (the queue file key is derived from it inside). */
+  vacuumQueue: (source: string, appKey: Buffer, target: string) => run({ op: 'vacuumQueue', source, key: new Uint8Array(appKey), target }) as Promise<QueueCopyResult>,
   copy: (source: string, target: string) => run({ op: 'copy', source, target }) as Promise<FileDigest>,
   hash: (file: string) => run({ op: 'hash', file }) as Promise<FileDigest>,
   verify: (file: string, key: Buffer) => run({ op: 'verify', file, key: new Uint8Array(key) }) as Promise<VerifyResult>,

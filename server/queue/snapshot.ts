@@ -1,0 +1,73 @@
+// A point-in-time copy of one sealed-queue file for a backup generation, taken through SQLite so that
+// frames still in the WAL are in it and an enqueue committing meanwhile is wholly in or wholly out.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3-multiple-ciphers';
+import { createPrivateFile, fsyncFile } from '../fsutil.js';
+import { queueFileKey } from './index.js';
+import { QueueFileUnreadable, type QueueDatabase } from './sqlite.js';
+
+export interface QueueSnapshot {
+  /** Queued (sealed) messages in the copy. */
+  readonly rows: number;
+}
+
+/** Opens an existing queue file with its cipher settings without creating or changing anything; null when absent. */
+function openExisting(file: string, fileKey: Buffer, readonly: boolean): QueueDatabase | null {
+  let db: QueueDatabase;
+  try {
+    db = new Database(file, { fileMustExist: true, readonly });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'SQLITE_CANTOPEN' && !fs.existsSync(file)) return null;
+    throw error;
+  }
+  try {
+    db.pragma("cipher='chacha20'");
+    db.pragma(`key="x'${fileKey.toString('hex')}'"`); // raw key, never a passphrase
+    try {
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+    } catch {
+      throw new QueueFileUnreadable(path.basename(file, '.sqlite'));
+    }
+    db.pragma('busy_timeout = 5000');
+    db.pragma('temp_store = MEMORY'); // VACUUM's scratch stays in memory: nothing decrypted on disk
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+/**
+ * Copies the queue file `file` into `target` with VACUUM INTO (same cipher and key, written by SQLite from one
+ * read transaction), then reopens the copy and quick_checks it. Returns null when there is nothing to copy:
+ * no file (none yet, or created after the backup started) or one still being created (no table yet).
+ * Throws QueueFileUnreadable when the app key does not open it.
+ */
+export function snapshotQueueFile(file: string, appKey: Uint8Array, target: string): QueueSnapshot | null {
+  const fileKey = queueFileKey(appKey);
+  try {
+    const db = openExisting(file, fileKey, false);
+    if (!db) return null;
+    try {
+      const ready = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'item'").get();
+      if (!ready) return null;
+      createPrivateFile(target); // SQLite would create it 0644; an empty file is a valid VACUUM INTO target
+      db.prepare('VACUUM INTO ?').run(target);
+    } finally {
+      db.close();
+    }
+    fsyncFile(target);
+    const copy = openExisting(target, fileKey, true);
+    if (!copy) throw new Error('the queue snapshot vanished');
+    try {
+      const check = copy.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new Error(`the queue snapshot fails quick_check (${String(check)})`);
+      return { rows: (copy.prepare('SELECT count(*) AS n FROM item').get() as { n: number }).n };
+    } finally {
+      copy.close();
+    }
+  } finally {
+    fileKey.fill(0);
+  }
+}
