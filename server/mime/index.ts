@@ -11,6 +11,8 @@ import { mimeLimits, mimeShape, structureHeavy } from './limits.js';
 export type { MimePart, MessageStructure, SearchText, ParsedMessage, RangeReader } from './types.js';
 export { fetchSection, parseSectionSpec, sectionRange, sectionSize, locatePart, filterHeader } from './sections.js';
 export type { SectionSpec, SectionKind, Located } from './sections.js';
+export { partFileName, parametersOf, decodeParameter } from './params.js';
+export type { MimeParameter } from './params.js';
 export { serializeStructure, deserializeStructure, toCrlf } from './bytes.js';
 export { DEFAULT_MIME_LIMITS, mimeLimits, mimeLimitsFromEnv } from './limits.js';
 export type { MimeLimits } from './limits.js';

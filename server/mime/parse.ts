@@ -3,6 +3,7 @@ import type { MessageStructure, ParsedMessage } from './types.js';
 import { indexer, headerValue, type IndexerNode } from './indexer.js';
 import { buildTree, buildFallbackTree, scanHeader, type BuiltTree } from './tree.js';
 import { buildCappedTree } from './capped.js';
+import { withOurParameters } from './structure-params.js';
 import { buildSearchText, headerFields, fieldValues } from './text.js';
 import { mimeLimits, mimeShape, needsCappedParse, type MimeLimits } from './limits.js';
 
@@ -58,10 +59,14 @@ function subjectsAsBinary(node: IndexerNode | false | undefined, depth = 0): voi
 
 function structureOf(raw: Buffer, tree: BuiltTree): MessageStructure {
   subjectsAsBinary(tree.indexerTree);
+  const [bodyStructure, body] = withOurParameters(tree.indexerTree, [
+    { build: (t) => indexer.getBodyStructure(t), extensions: true },
+    { build: (t) => indexer.getBody(t), extensions: false },
+  ]);
   return {
     envelope: indexer.getEnvelope(tree.indexerTree),
-    bodyStructure: indexer.getBodyStructure(tree.indexerTree),
-    body: indexer.getBody(tree.indexerTree),
+    bodyStructure,
+    body,
     root: tree.root,
     size: raw.length,
   };
