@@ -39,7 +39,7 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
       enabled: config.ports[name] > 0,
       security: name === 'admin' && deps.https ? 'https' : SECURITY[name],
     }));
-    const aliases = await Promise.all(ctx.directory.listAliases().map((a) => ops.aliasView(a)));
+    const aliases = await Promise.all(ctx.directory.listAliases().map(async (a) => ({ ...(await ops.aliasView(a)), drain: ctx.accounts.drainStatus(a) })));
     const unlocked = ctx.keyRing.unlockedIds();
     const sessions = unlocked.reduce((n, id) => n + ctx.keyRing.sessions(id), 0);
     const warnings: { code: string; message: string; aliasId?: string }[] = [];
@@ -48,6 +48,9 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
       const last = a.lastBackup ? Date.parse(a.lastBackup) : null;
       if (last === null || now - last > 48 * 3600_000) {
         warnings.push({ code: 'NO_RECENT_BACKUP', aliasId: a.id, message: `${a.displayAddress}: ${last === null ? 'no backup yet' : 'no backup in the last 48 hours'}.` });
+      }
+      if (a.drain.state === 'over-quota') {
+        warnings.push({ code: 'QUEUE_OVER_QUOTA', aliasId: a.id, message: `${a.displayAddress}: the mailbox is full; ${a.drain.queued} received message(s) wait sealed until mail is deleted or the quota raised.` });
       }
       if (a.quotaBytes !== null && a.usedBytes > 0.8 * a.quotaBytes) {
         warnings.push({ code: 'QUOTA', aliasId: a.id, message: `${a.displayAddress} uses ${Math.round((100 * a.usedBytes) / a.quotaBytes)} % of its quota.` });
@@ -72,6 +75,7 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
         quotaBytes: a.quotaBytes,
         lastBackup: a.lastBackup,
         queued: a.queued,
+        drain: a.drain,
         unlocked: a.unlocked,
       })),
       appKey: { source: ctx.appKeyInfo.source },
@@ -149,7 +153,8 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
   });
 
   // ── aliases ───────────────────────────────────────────────────────────
-  app.get('/api/aliases', async () => Promise.all(ctx.directory.listAliases().map((a) => ops.aliasView(a))));
+  // `drain`: where the alias's sealed queue stands (state idle/draining/over-quota/error, queued, drained).
+  app.get('/api/aliases', async () => Promise.all(ctx.directory.listAliases().map(async (a) => ({ ...(await ops.aliasView(a)), drain: ctx.accounts.drainStatus(a) }))));
 
   app.post<{ Body: { address: string; password?: string; quotaBytes?: number | null } }>(
     '/api/aliases',

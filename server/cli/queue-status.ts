@@ -1,12 +1,14 @@
 // sealpost queue status: counts only — the sealed inbound queue per alias (its contents are sealed to
-// the alias key and unreadable here), the outbound queue and pending webhook deliveries.
+// the alias key and unreadable here) with where its drain stands (a drain stopped because the mailbox is
+// full, or by an error, is said plainly), the outbound queue and pending webhook deliveries.
 import fs from 'node:fs';
 import { Command } from 'commander';
+import { describeDrain, type DrainProgress } from '../accounts/index.js';
 import { WebhookStore, webhooksFile, type WebhookCounts } from '../smtp/webhooks/index.js';
 import { printJson, withContext, withDataOption, type DataOptions } from './common.js';
 
 export interface QueueStatus {
-  readonly inbound: { readonly total: number; readonly aliases: { address: string; queued: number }[] };
+  readonly inbound: { readonly total: number; readonly aliases: { address: string; queued: number; drain: DrainProgress }[] };
   readonly outbound: Readonly<Record<string, number>>;
   readonly webhooks: WebhookCounts;
 }
@@ -19,7 +21,10 @@ export function queueStatusCommand(queue: Command = new Command('queue').descrip
       await withContext({ data: options.data }, async (ctx) => {
         const aliases = ctx.directory
           .listAliases()
-          .map((a) => ({ address: a.displayAddress, queued: ctx.accounts.queuedCount(a) }))
+          .map((a) => {
+            const drain = ctx.accounts.drainStatus(a);
+            return { address: a.displayAddress, queued: drain.queued, drain };
+          })
           .filter((a) => a.queued > 0);
         const file = webhooksFile(ctx.paths.root);
         let webhooks: WebhookCounts = { pending: 0, delivered: 0, failed: 0 };
@@ -38,7 +43,7 @@ export function queueStatusCommand(queue: Command = new Command('queue').descrip
         };
         if (options.json) return printJson(status);
         process.stdout.write(`inbound (sealed for locked mailboxes): ${status.inbound.total}\n`);
-        for (const a of aliases) process.stdout.write(`  ${a.address}\t${a.queued}\n`);
+        for (const a of aliases) process.stdout.write(`  ${a.address}\t${a.queued}\t${a.drain.state}: ${describeDrain(a.drain)}\n`);
         process.stdout.write(`outbound: ${Object.entries(status.outbound).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
         process.stdout.write(`webhooks: pending ${webhooks.pending}, delivered ${webhooks.delivered}, failed ${webhooks.failed}\n`);
       });

@@ -58,6 +58,8 @@ export interface Alias {
   usedBytes: number;
   fileBytes: number;
   queued: number;
+  /** The sealed queue's drain (see server/accounts/drain.ts). */
+  drain: DrainProgress;
   created: string;
   lastBackup: string | null;
   forwards: { id: number; target: string; keepCopy: boolean }[];
@@ -95,4 +97,13 @@ export interface LogEntry {
   alias: string | null;
   detail: Record<string, string | number | boolean | null> | null;
   source: 'admin' | 'audit';
+}
+
+/** Where an alias's sealed queue stands: moving into the mailbox, stopped by a full mailbox or an error, or idle. */
+export interface DrainProgress {
+  state: 'idle' | 'draining' | 'over-quota' | 'error';
+  queued: number;
+  drained: number;
+  since: string | null;
+  error?: string;
 }
