@@ -4,7 +4,7 @@
 // the uuid, never the address. Every object is still encrypted (mailbox key / app key).
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { UserError } from '../config/index.js';
 import { backupPaths, assertMailboxId, isGenerationId, timeOfGenerationId, backupLockFile } from '../backup/paths.js';
 import { readManifest, updateManifest, type Generation } from '../backup/manifest.js';
@@ -87,22 +87,26 @@ function commonFlags(timeoutSeconds: number): string[] {
   ];
 }
 
-/** Turns rclone's failure into one sentence a user can act on. */
+/** Turns rclone's failure into one sentence a user can act on: what failed (credentials, bucket, network) and what to do. */
 export function explainFailure(target: RemoteTarget, run: RcloneRun): RemoteError {
   const text = run.errors.join('\n');
-  if (run.timedOut) return new RemoteError(`Remote "${target.name}" did not answer in time (${endpointOf(target)})`, 'REMOTE_TIMEOUT');
+  const endpoint = endpointOf(target);
+  const slow = (): RemoteError =>
+    new RemoteError(`Remote "${target.name}" did not answer in time (${endpoint}): check that the endpoint is right and reachable from this machine, or raise SEALPOST_RCLONE_TIMEOUT.`, 'REMOTE_TIMEOUT');
+  if (run.timedOut) return slow();
   if (/SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied|InvalidToken|status code: 40[13]|Forbidden|Unauthorized/i.test(text)) {
-    return new RemoteError(`Remote "${target.name}" refused the credentials: check the access key id and the secret`, 'REMOTE_AUTH');
+    return new RemoteError(`Remote "${target.name}" refused the credentials: check the access key id and the secret (and that the key may read, write and delete in bucket "${target.bucket}"), then add the remote again.`, 'REMOTE_AUTH');
   }
-  if (/timeout awaiting response headers|Client\.Timeout|deadline exceeded|i\/o timeout/i.test(text)) {
-    return new RemoteError(`Remote "${target.name}" did not answer in time (${endpointOf(target)})`, 'REMOTE_TIMEOUT');
+  if (/timeout awaiting response headers|Client\.Timeout|deadline exceeded|i\/o timeout/i.test(text)) return slow();
+  if (/NoSuchBucket|bucket.*not.*exist/i.test(text)) {
+    return new RemoteError(`Bucket "${target.bucket}" does not exist on remote "${target.name}" (${endpoint}): create it, or add the remote again with the right --bucket.`, 'REMOTE_BUCKET');
   }
-  if (/NoSuchBucket|bucket.*not.*exist/i.test(text)) return new RemoteError(`Bucket "${target.bucket}" does not exist on remote "${target.name}"`, 'REMOTE_BUCKET');
-  if (/connection refused|no such host|i\/o timeout|dial tcp|network is unreachable|deadline exceeded|TLS handshake/i.test(text)) {
-    return new RemoteError(`Cannot reach remote "${target.name}" at ${endpointOf(target)}`, 'REMOTE_UNREACHABLE');
+  const network = /connection refused|no such host|network is unreachable|TLS handshake|certificate|connection reset/i.exec(text);
+  if (network || /dial tcp/i.test(text)) {
+    return new RemoteError(`Cannot reach remote "${target.name}" at ${endpoint}${network ? ` (${network[0].toLowerCase()})` : ''}: check the endpoint URL and that the service is up and reachable from this machine.`, 'REMOTE_UNREACHABLE');
   }
-  const last = run.errors.filter(Boolean).pop() ?? `exit code ${run.code}`;
-  return new RemoteError(`Remote "${target.name}" failed: ${last.slice(0, 300)}`);
+  const last = (run.errors.filter(Boolean).pop() ?? `exit code ${run.code}`).split('\n')[0] as string;
+  return new RemoteError(`Remote "${target.name}" failed: ${last.slice(0, 300)}; run "sealpost remote test ${target.name}" to see which step fails.`);
 }
 
 export class Remotes {
@@ -174,9 +178,31 @@ export class Remotes {
     return `sealpost:${target.bucket}/${target.prefix}${mailboxId ? `${mailboxId}/` : ''}`;
   }
 
-  /** Lists the bucket prefix: proves endpoint, credentials and bucket; throws a RemoteError otherwise. */
+  /**
+   * Proves the target works for what push and restore do: writes a probe object (random name under the
+   * prefix, random content), reads it back and compares the bytes, deletes it, then counts the objects
+   * under the prefix. Throws a RemoteError naming what failed (credentials, bucket, network).
+   */
   async test(name?: string): Promise<{ target: string; objects: number }> {
     const target = this.target(name);
+    const probe = `${this.remotePath(target)}.sealpost-probe-${randomUUID()}`;
+    const content = randomBytes(64);
+    const written = await this.rclone(target, ['rcat', probe], { stdin: content });
+    if (written.code !== 0) throw explainFailure(target, written);
+    let failure: unknown = null;
+    try {
+      const read = await this.rclone(target, ['cat', probe]);
+      if (read.code !== 0) throw explainFailure(target, read);
+      if (!read.stdout.equals(content)) {
+        throw new RemoteError(`Remote "${target.name}" returned different bytes than were written to it: check that the endpoint is an S3 service and not a proxy or cache that alters objects.`, 'REMOTE_CORRUPT');
+      }
+    } catch (error) {
+      failure = error;
+    }
+    // Deleting is part of the test (remote retention needs it); the probe goes even when reading failed.
+    const deleted = await this.rclone(target, ['deletefile', probe]);
+    if (failure) throw failure;
+    if (deleted.code !== 0) throw explainFailure(target, deleted);
     const run = await this.rclone(target, ['lsjson', '-R', '--files-only', this.remotePath(target)]);
     if (run.code !== 0 && !isNotFound(run)) throw explainFailure(target, run);
     const objects = run.code === 0 ? (JSON.parse(run.stdout.toString('utf8') || '[]') as unknown[]).length : 0;
@@ -308,7 +334,7 @@ export class Remotes {
     if (existing) return existing;
     const entry = (await this.readRemoteManifest(target, mailboxId)).find((g) => g.id === generationId);
     const objects = new Set((await this.listObjects(target, mailboxId)).map((o) => o.name));
-    if (!objects.has(`${generationId}.sqlite`)) throw new UserError(`Remote "${target.name}" has no generation ${generationId} for this alias`, 'NO_GENERATION');
+    if (!objects.has(`${generationId}.sqlite`)) throw new UserError(`Generation ${generationId} does not exist on remote "${target.name}" for this alias: list the generations with "sealpost remote list-backups ADDRESS".`, 'NO_GENERATION');
     const paths = backupPaths(this.deps.dataDir);
     const stage = path.join(paths.scratch(), `fetch-${randomUUID()}`);
     ensureDir(stage);

@@ -5,6 +5,7 @@ import type { AliasRecord } from '../directory/index.js';
 import type { MailboxId } from '../mailbox/types.js';
 import { listGenerations, restoreFolders, restoreReplace, type TransferProgress } from '../backup/index.js';
 import { remotesOf, type RemoteProgress } from './index.js';
+import { UserError } from '../config/errors.js';
 
 export type RestoreOutcome =
   | { readonly mode: 'folders'; readonly restored: string; readonly imported: number; readonly skipped: number; readonly folders: string[] }
@@ -32,11 +33,22 @@ export async function restoreGeneration(ctx: AppContext, alias: AliasRecord, key
   const generationId = options.generationId;
   const local = listGenerations(dataDir, mailboxId).some((g) => g.id === generationId);
   if (!local || options.fromRemote) {
+    const remotes = remotesOf(ctx);
+    // Not here and nowhere else to look: the generation does not exist (not "no remote is configured").
+    if (!options.fromRemote && !options.target && remotes.list().length === 0) {
+      throw new UserError(`Generation ${generationId} does not exist for ${alias.displayAddress}: list the generations with "sealpost backup list ${alias.displayAddress}".`, 'NO_GENERATION');
+    }
     options.onPhase?.('downloading');
-    await remotesOf(ctx).fetch(mailboxId, generationId, {
-      ...(options.target ? { target: options.target } : {}),
-      ...(options.onDownload ? { onProgress: options.onDownload } : {}),
-    });
+    try {
+      await remotes.fetch(mailboxId, generationId, {
+        ...(options.target ? { target: options.target } : {}),
+        ...(options.onDownload ? { onProgress: options.onDownload } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof UserError && error.code === 'NO_GENERATION')) throw error;
+      const where = local ? 'on the remote' : 'here or on the remote';
+      throw new UserError(`Generation ${generationId} does not exist for ${alias.displayAddress} ${where}: list the generations with "sealpost backup list ${alias.displayAddress} --remote".`, 'NO_GENERATION', { cause: error });
+    }
   }
   if (options.folders?.length) {
     options.onPhase?.('copying folders');

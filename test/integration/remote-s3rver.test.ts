@@ -117,6 +117,8 @@ test('a wrong secret or access key gives a clear error, and a silent endpoint ti
     await assert.rejects(remotes.test('badkey'), refused);
     await remotes.add({ name: 'nobucket', kind: 'r2', bucket: 'no-such-bucket', accessKeyId: s3.accessKeyId, endpoint: s3.endpoint }, s3.secret);
     await assert.rejects(remotes.push(fx.id, { target: 'nobucket' }), /does not exist|failed/);
+    // remote test writes a probe object, so a missing bucket fails it (a listing alone looks like an empty bucket).
+    await assert.rejects(remotes.test('nobucket'), (e: unknown) => e instanceof RemoteError && e.code === 'REMOTE_BUCKET' && /Bucket "no-such-bucket" does not exist/.test(e.message));
     const port = (silent.address() as net.AddressInfo).port;
     await remotes.add({ name: 'silent', kind: 'r2', bucket: s3.bucket, accessKeyId: s3.accessKeyId, endpoint: `http://127.0.0.1:${port}` }, s3.secret);
     await assert.rejects(remotes.test('silent'), (e: unknown) => e instanceof RemoteError && /did not answer|Cannot reach/.test(e.message));
