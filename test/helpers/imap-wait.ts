@@ -1,0 +1,24 @@
+// Waiting on an imapflow session for mail that lands after login (the sealed queue drains in the
+// background): the server announces it as `* n EXISTS`, which imapflow turns into 'exists' events.
+import type { ImapFlow } from 'imapflow';
+
+/** Resolves with the EXISTS count once the selected mailbox has at least `count` messages; NOOP every pollMs. */
+export async function waitForExists(client: ImapFlow, count: number, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<number> {
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  const pollMs = options.pollMs ?? 250;
+  const current = (): number => (client.mailbox && typeof client.mailbox === 'object' ? client.mailbox.exists : 0);
+  while (current() < count) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${count} messages (EXISTS ${current()})`);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, pollMs);
+      function done(): void {
+        clearTimeout(timer);
+        client.off('exists', done);
+        resolve();
+      }
+      client.on('exists', done);
+    });
+    if (current() < count) await client.noop();
+  }
+  return current();
+}
