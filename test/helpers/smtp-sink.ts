@@ -23,6 +23,11 @@ export interface SinkOptions {
   rejectMessage?: (message: SinkMessage) => number | null;
   /** Require AUTH with these credentials (for relay tests). */
   auth?: { username: string; password: string };
+  /**
+   * Wait this long between recording a message and answering its end of data (a remote MX that commits,
+   * then replies): widens the window in which the sender has handed a message over without its 250.
+   */
+  replyDelayMs?: number;
 }
 
 export interface SmtpSink {
@@ -32,11 +37,15 @@ export interface SmtpSink {
   waitFor(count: number, timeoutMs?: number): Promise<SinkMessage[]>;
   /** TCP connections accepted so far (a test that expects "no connection made" asserts 0). */
   connections(): number;
+  /** The most messages ever recorded at the same time without their end-of-data reply sent yet. */
+  peakUnanswered(): number;
   close(): Promise<void>;
 }
 
 export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
   const messages: SinkMessage[] = [];
+  let unanswered = 0;
+  let peakUnanswered = 0;
   const waiters: { count: number; resolve: (m: SinkMessage[]) => void }[] = [];
   const notify = (): void => {
     for (const w of [...waiters]) {
@@ -87,8 +96,14 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
           return;
         }
         messages.push(message);
-        callback(null);
         notify();
+        if (!options.replyDelayMs) return callback(null);
+        unanswered++;
+        peakUnanswered = Math.max(peakUnanswered, unanswered);
+        setTimeout(() => {
+          unanswered--;
+          callback(null);
+        }, options.replyDelayMs);
       });
     },
   });
@@ -118,6 +133,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
       });
     },
     connections: () => connections,
+    peakUnanswered: () => peakUnanswered,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

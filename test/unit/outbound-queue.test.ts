@@ -9,7 +9,7 @@ import { dkimVerify } from 'mailauth';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
 import { createResolver, type DnsResolver } from '../../server/smtp/dns.js';
-import { OutboundQueue, DEFAULT_OUTBOUND_OPTIONS, retryDelay, type OutboundOptions, type SecretPort } from '../../server/smtp/outbound/index.js';
+import { OutboundQueue, OutboundStore, DEFAULT_OUTBOUND_OPTIONS, retryDelay, type OutboundOptions, type SecretPort } from '../../server/smtp/outbound/index.js';
 import { silentLogger } from '../../server/log.js';
 import { findPlaintext } from '../helpers/privacy.js';
 
@@ -213,6 +213,80 @@ describe('outbound queue', () => {
     assert.equal(q.retry(id), 1);
     assert.equal(q.drop(id), 1);
     assert.equal(q.counts().messages, 0);
+  });
+
+  test('four parallel connections to a remote that answers the end of data late: never more than one message is past its final dot without its 250 recorded', async () => {
+    // The window a kill -9 turns into a duplicate (RFC 5321 §6.1: a lost 250 means the message is sent
+    // again) is final dot → our commit of the reply. The sink records each message, then waits 30 ms before
+    // its 250; with four connections busy, only the end-of-data gate keeps that count at one.
+    const sink = await startSmtpSink({ replyDelayMs: 30 });
+    try {
+      const q = makeQueue({ mxPort: sink.port, concurrency: 4, perDomainConcurrency: 4, perDomainPerMinute: 100_000 });
+      const domains = ['g0.test', 'g1.test', 'g2.test', 'g3.test'];
+      for (const d of domains) dns.set(d, { MX: [{ exchange: 'mx.remote.test', priority: 10 }] });
+      const ids: string[] = [];
+      for (let i = 0; i < 24; i++) {
+        const to = `u${i}@${domains[i % 4]}`;
+        const raw = message('alice@sender.test', to, `gate ${i}`);
+        ids.push(/Message-ID: (<[^>]+>)/.exec(raw.toString())?.[1] ?? '');
+        await q.enqueue({ from: 'alice@sender.test', to: [to], raw, kind: 'submission' });
+      }
+      await sink.waitFor(24, 30_000);
+      await q.drain();
+      const got = sink.messages.map((m) => /Message-ID: (<[^>]+>)/.exec(m.raw.toString())?.[1] ?? '');
+      assert.deepEqual([...got].sort(), [...ids].sort(), 'each message arrived exactly once');
+      assert.ok(sink.connections() >= 4, `one connection per domain at least (${sink.connections()}), up to four at once`);
+      assert.equal(sink.peakUnanswered(), 1, 'one message at a time between its final dot and its recorded reply');
+      assert.equal(q.counts().messages, 0);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('a claim is committed before its transaction: a second reader sees the recipient sending, nothing claims it again, and recovery re-queues only what was in flight, per recipient', () => {
+    const file = path.join(dir, 'claims.sqlite');
+    const worker = new OutboundStore(file, appKey);
+    const other = new OutboundStore(file, appKey);
+    try {
+      const id = worker.enqueue({ kind: 'submission', sender: 'alice@sender.test', recipients: ['a@one.test', 'b@two.test', 'c@two.test'], raw: Buffer.from('x') });
+      const jobs = worker.claimDue(Date.now(), 8, () => true);
+      assert.deepEqual(jobs.map((j) => [j.domain, j.items.flatMap((i) => i.recipients.map((r) => r.rcpt))]).sort(), [
+        ['one.test', ['a@one.test']],
+        ['two.test', ['b@two.test', 'c@two.test']],
+      ]);
+      // another connection (another process would see the same) reads the lease from disk
+      assert.equal(other.counts().sending, 3);
+      assert.deepEqual(other.claimDue(Date.now() + 3_600_000, 8, () => true), [], 'an in-flight recipient is never claimed twice');
+      assert.equal(other.retryNow(id), 0, '`outbound retry` leaves in-flight recipients alone');
+      // the remote accepted b and c (one commit), a's transaction was cut by a kill -9
+      const two = jobs.find((j) => j.domain === 'two.test');
+      worker.markDeliveredEach((two?.items[0]?.recipients ?? []).map((r) => ({ id: r.id, code: 250, response: '250 ok' })));
+      assert.equal(other.recoverInflight(), 1, 'only the recipient still in flight goes back to the queue');
+      const states = other.list()[0]?.recipients.map((r) => [r.rcpt, r.state, r.attempts]);
+      assert.deepEqual(states, [
+        ['a@one.test', 'queued', 1],
+        ['b@two.test', 'delivered', 1],
+        ['c@two.test', 'delivered', 1],
+      ]);
+    } finally {
+      worker.close();
+      other.close();
+    }
+  });
+
+  test('one delivery worker per outbound.sqlite: a second is refused while the first runs, and starts once it stopped', async () => {
+    const first = makeQueue({ mxPort: 9 });
+    const file = path.join(dir, `outbound-${queues.length - 1}.sqlite`);
+    const second = new OutboundQueue({ file, appKey, logger: silentLogger(), hostname: 'mail.sender.test', resolver, options: DEFAULT_OUTBOUND_OPTIONS });
+    try {
+      assert.throws(() => second.start(), /already delivering outbound mail from this data dir/);
+      await first.stop();
+      second.start();
+      await second.stop();
+    } finally {
+      second.close();
+    }
+    assert.equal(fs.statSync(`${file}.worker`).size, 0, 'the lock file holds nothing');
   });
 
   test('outbound.sqlite holds no readable address or text', async () => {

@@ -1,10 +1,13 @@
 // One SMTP transaction per job (a message and its recipients in one domain), either directly to the
 // domain's MX hosts or through the configured relay. Only outcomes leave this file: per recipient
 // delivered (2xx), deferred (4xx or no answer) or bounced (5xx).
+import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
 import type SMTPConnectionClass from 'nodemailer/lib/smtp-connection/index.js';
 import type { DnsResolver } from '../dns.js';
 import { isNoRecordError } from '../dns.js';
+import { EndOfDataGate, type GateTicket } from './end-of-data-gate.js';
 import { MtaSts, mxAllowed } from './mta-sts.js';
 import { refusedTargetMessage, targetAddressRefusal, type OutboundTargetPolicy } from './targets.js';
 
@@ -114,25 +117,96 @@ function outcomesOf(request: DeliveryRequest, remote: string, err: SmtpError | n
   });
 }
 
-/** Receives each message's outcomes as soon as its reply arrives (index into the requests). */
+/**
+ * Receives each message's outcomes as soon as its reply arrives (index into the requests). It must record
+ * the `delivered` outcomes durably before it returns — synchronously, in the tick the reply was read — and
+ * may return a promise for the rest (bounces, deferrals); the end-of-data gate is handed on when it returns.
+ */
 export type OutcomeSink = (index: number, outcomes: DeliveryOutcome[]) => Promise<void> | void;
+
+/** Slices handed to the SMTP client one at a time, so the body flows with the socket's backpressure. */
+const BODY_SLICE = 64 * 1024;
+
+/**
+ * The message body for nodemailer's send(): all the bytes, then an end — which makes nodemailer write the
+ * final dot — only once the end-of-data gate is held. done() releases the gate (or withdraws the ask) and
+ * stops this body from ever asking again (a transaction refused before DATA still drains its body).
+ */
+class GatedBody extends Readable {
+  private offset = 0;
+  private ticket: GateTicket | null = null;
+  private finished = false;
+
+  constructor(
+    private readonly raw: Buffer,
+    private readonly gate: EndOfDataGate,
+  ) {
+    super();
+  }
+
+  override _read(): void {
+    if (this.offset < this.raw.length) {
+      const end = Math.min(this.offset + BODY_SLICE, this.raw.length);
+      const slice = this.raw.subarray(this.offset, end);
+      this.offset = end;
+      this.push(slice);
+      return;
+    }
+    if (this.ticket) return;
+    if (this.finished) {
+      this.push(null);
+      return;
+    }
+    const ticket = this.gate.request();
+    this.ticket = ticket;
+    void ticket.granted.then(() => {
+      if (!this.finished) this.push(null);
+    });
+  }
+
+  /** The transaction has its reply (or failed): hand the gate on. Idempotent. */
+  done(): void {
+    this.finished = true;
+    this.ticket?.release();
+  }
+}
+
+/** TESTS ONLY (SEALPOST_TEST=1): end-of-data replies with a 2xx seen by this process so far. */
+let acceptedRepliesForTest = 0;
+
+/**
+ * TESTS ONLY (SEALPOST_TEST=1, SEALPOST_TEST_OUTBOUND_PAUSE=<n>): freezes the whole process at the n-th
+ * accepted end-of-data reply, after the remote's 250 and before it is recorded, and says so on stdout
+ * (`outbound-paused:<n>`), so a test can kill -9 it exactly in that window.
+ */
+function pauseBeforeRecordForTest(outcomes: readonly DeliveryOutcome[]): void {
+  if (process.env.SEALPOST_TEST !== '1' || !process.env.SEALPOST_TEST_OUTBOUND_PAUSE) return;
+  if (!outcomes.some((o) => o.result === 'delivered')) return;
+  acceptedRepliesForTest++;
+  if (String(acceptedRepliesForTest) !== process.env.SEALPOST_TEST_OUTBOUND_PAUSE) return;
+  writeSync(1, `outbound-paused:${acceptedRepliesForTest}\n`);
+  // a synchronous sleep: no other callback of this process runs until the test kills it
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120_000);
+}
 
 /**
  * Runs the messages one after another over one SMTP connection (greeting, EHLO, TLS and AUTH paid once).
- * Each message's outcome is handed to `report` (and awaited) before the next MAIL FROM, so a crash can
- * leave at most one message per connection delivered-but-unrecorded. Rejects only when the connection
- * fails before the first message got an answer (the caller may try the next MX); a failure later reports
- * the messages that are left as deferred.
+ * Each message's final dot waits for the end-of-data gate, and its outcome is recorded (see OutcomeSink)
+ * in the tick its reply arrives, before the gate is handed on and before the next MAIL FROM. Rejects only
+ * when the connection fails before the first message got an answer (the caller may try the next MX); a
+ * failure later reports the messages that are left as deferred.
  */
-function transact(attempt: Attempt, options: DeliveryOptions, requests: readonly DeliveryRequest[], report: OutcomeSink): Promise<void> {
+function transact(attempt: Attempt, options: DeliveryOptions, gate: EndOfDataGate, requests: readonly DeliveryRequest[], report: OutcomeSink): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
     let done = 0;
+    let body: GatedBody | null = null;
     const conn = newConnection(connectionOptions(attempt, options));
     const remote = attempt.servername;
     const finish = (error: SmtpError | null): void => {
       if (settled) return;
       settled = true;
+      body?.done();
       try {
         if (error) conn.close();
         else conn.quit();
@@ -151,10 +225,21 @@ function transact(attempt: Attempt, options: DeliveryOptions, requests: readonly
     const next = (): void => {
       const request = requests[done];
       if (!request) return finish(null);
-      conn.send({ from: request.sender, to: [...request.recipients] }, request.raw, (err, info) => {
+      const current = new GatedBody(request.raw, gate);
+      body = current;
+      conn.send({ from: request.sender, to: [...request.recipients] }, current, (err, info) => {
         const outcome = outcomesOf(request, remote, (err as SmtpError | null) ?? null, err ? null : info);
         if (outcome instanceof Error) return finish(outcome);
-        Promise.resolve(report(done, outcome)).then(
+        let recorded: Promise<void> | void;
+        try {
+          pauseBeforeRecordForTest(outcome);
+          recorded = report(done, outcome);
+        } catch (reportErr) {
+          recorded = Promise.reject(reportErr instanceof Error ? reportErr : new Error(String(reportErr)));
+        }
+        // the 250 is on disk (or this message was refused): the next connection may send its dot
+        current.done();
+        Promise.resolve(recorded).then(
           () => {
             done++;
             // after a refused transaction, RSET before the next MAIL FROM
@@ -221,6 +306,8 @@ function connectionOptions(attempt: Attempt, options: DeliveryOptions): SMTPConn
 
 export class Deliverer {
   private readonly mtaSts: MtaSts;
+  /** Shared by every connection of this deliverer: one message at a time between its dot and its record. */
+  readonly endOfData = new EndOfDataGate();
 
   constructor(
     private readonly resolver: DnsResolver,
@@ -262,7 +349,7 @@ export class Deliverer {
   /** Delivers through the relay over one connection: TLS and credentials as configured. */
   async viaRelay(relay: RelayRoute, requests: readonly DeliveryRequest[], report: OutcomeSink): Promise<void> {
     try {
-      await transact(relayAttempt(relay), this.options, requests, report);
+      await transact(relayAttempt(relay), this.options, this.endOfData, requests, report);
     } catch (error) {
       const e = error as SmtpError;
       await reportAll(requests, report, (r) => deferAll(r, e.responseCode ?? 451, `4.4.1 relay ${relay.host}: ${firstLine(e.message)}`, relay.host));
@@ -325,7 +412,7 @@ export class Deliverer {
         // MTA-STS enforce: TLS required and the certificate must be valid for the MX name; else opportunistic
         const attempt: Attempt = { host: address, port: this.options.mxPort, servername: host, secure: false, requireTLS: enforce, ignoreTLS: false, verify: enforce, auth: null };
         try {
-          return await transact(attempt, this.options, requests, report);
+          return await transact(attempt, this.options, this.endOfData, requests, report);
         } catch (error) {
           const e = error as SmtpError;
           lastHost = host;

@@ -9,6 +9,7 @@ import { DkimKeys } from '../dkim/index.js';
 import { Deliverer, type DeliveryOutcome, type DeliveryRequest, type RelayConfig, type RelayRoute, type TlsMode } from './delivery.js';
 import { buildDsn, enhancedStatus, type DsnRecipient } from './dsn.js';
 import { DEFAULT_OUTBOUND_OPTIONS, type OutboundOptions } from './options.js';
+import { tryWorkerLock, type WorkerLock } from './worker-lock.js';
 import { OutboundStore, type DeliveryJob, type JobItem, type MessageKind, type QueueCounts, type QueueEntry } from './store.js';
 
 export type { MessageKind, QueueCounts, QueueEntry, RelayConfig, TlsMode, OutboundOptions };
@@ -93,6 +94,7 @@ export class OutboundQueue {
   private readonly startsByDomain = new Map<string, number[]>();
   private readonly idleWaiters: (() => void)[] = [];
   private ticking = false;
+  private workerLock: WorkerLock | null = null;
 
   constructor(private readonly deps: OutboundQueueDeps) {
     this.options = deps.options ?? DEFAULT_OUTBOUND_OPTIONS;
@@ -188,23 +190,37 @@ export class OutboundQueue {
     return this.store.drop(id);
   }
 
+  /**
+   * Starts the delivery worker. Recipients a dead worker left `sending` (possibly in flight: at most one
+   * of them past its final dot, see end-of-data-gate.ts) are queued again — only under the worker lock, so
+   * never those of a live worker. Throws when another worker already delivers from this outbound.sqlite.
+   */
   start(): void {
     if (this.running) return;
+    const lock = tryWorkerLock(this.deps.file);
+    if (!lock) throw new Error('Another Sealpost server is already delivering outbound mail from this data dir; stop it first.');
+    this.workerLock = lock;
     this.running = true;
     const recovered = this.store.recoverInflight();
-    if (recovered > 0) this.logger.warn({ event: 'outbound.recovered', recipients: recovered }, 'recipients in flight at the last stop are queued again (may be sent twice)');
+    if (recovered > 0) {
+      this.logger.warn({ event: 'outbound.recovered', recipients: recovered }, 'recipients in flight when the last worker died are queued again (at most one of them may reach its recipient twice)');
+    }
     this.wake();
   }
 
-  /** Stops claiming new work and waits for in-flight transactions. */
+  /** Stops claiming new work, waits for in-flight transactions, then lets another worker start. */
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.inflight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    this.workerLock?.release();
+    this.workerLock = null;
   }
 
   close(): void {
+    this.workerLock?.release();
+    this.workerLock = null;
     this.store.close();
   }
 
@@ -290,12 +306,16 @@ export class OutboundQueue {
       }
       if (items.length === 0) return;
       const route = await this.relayRoute();
-      // each message is recorded as soon as its reply arrives, before the next one is sent
-      const record = async (i: number, outcomes: DeliveryOutcome[]): Promise<void> => {
+      // Each message is recorded as its reply arrives, before the next one is sent: the remote's 250 is
+      // committed synchronously, in the tick the reply was read (the end-of-data gate waits for it), and
+      // only then do bounces and deferrals take their time (DSNs).
+      const record = (i: number, outcomes: DeliveryOutcome[]): Promise<void> | void => {
         const item = items[i] as JobItem;
         if (!pending.has(item)) return;
-        await this.apply(item, outcomes, (requests[i] as DeliveryRequest).raw);
-        pending.delete(item);
+        this.recordDelivered(item, outcomes);
+        return this.settle(item, outcomes, (requests[i] as DeliveryRequest).raw).then(() => {
+          pending.delete(item);
+        });
       };
       if (route) await this.deliverer.viaRelay(route, requests, record);
       else await this.deliverer.direct(job.domain, requests, record);
@@ -312,24 +332,29 @@ export class OutboundQueue {
     }
   }
 
-  private async apply(job: JobItem, outcomes: readonly DeliveryOutcome[], raw: Buffer): Promise<void> {
+  /** Commits every recipient the remote accepted, in one transaction (fsync), before anything else runs. */
+  private recordDelivered(job: JobItem, outcomes: readonly DeliveryOutcome[]): void {
+    const byRcpt = new Map(job.recipients.map((r) => [r.rcpt, r]));
+    const delivered = outcomes.filter((o) => o.result === 'delivered');
+    if (delivered.length === 0) return;
+    this.store.markDeliveredEach(delivered.map((o) => ({ id: byRcpt.get(o.rcpt)?.id ?? -1, code: o.code, response: o.response })));
+    this.logger.info({ event: 'outbound.delivered', queueId: job.message.id, recipients: delivered.length, code: delivered[0]?.code }, 'delivered');
+  }
+
+  /** Bounces (DSN first) and deferrals (delay warning first) of one message's reply. */
+  private async settle(job: JobItem, outcomes: readonly DeliveryOutcome[], raw: Buffer): Promise<void> {
     const now = Date.now();
     const byRcpt = new Map(job.recipients.map((r) => [r.rcpt, r]));
-    const delivered: DeliveryOutcome[] = [];
     const bounced: DeliveryOutcome[] = [];
     const deferred: DeliveryOutcome[] = [];
     const expired = now - job.message.created >= this.options.maxAgeMs;
     for (const o of outcomes) {
-      if (o.result === 'delivered') delivered.push(o);
-      else if (o.result === 'bounced' || expired) bounced.push(o);
+      if (o.result === 'delivered') continue;
+      if (o.result === 'bounced' || expired) bounced.push(o);
       else deferred.push(o);
     }
     const idOf = (o: DeliveryOutcome): number => byRcpt.get(o.rcpt)?.id ?? -1;
 
-    if (delivered.length) {
-      for (const o of delivered) this.store.markDelivered([idOf(o)], o.code, o.response, now);
-      this.logger.info({ event: 'outbound.delivered', queueId: job.message.id, recipients: delivered.length, code: delivered[0]?.code }, 'delivered');
-    }
     if (bounced.length) {
       // DSN first, then the final mark: a crash in between re-tries and may bounce twice, never silently
       await this.report(job, 'failed', bounced, raw, expired);

@@ -2,10 +2,17 @@
 // One row per message (raw bytes, envelope sender, kind) and one per recipient with its own state,
 // so a partial delivery (one rcpt 250, another 451) retries only what is left.
 //
-// Crash semantics: a recipient is marked `sending` (committed) before its SMTP transaction starts and
-// `delivered` (committed) after the remote's 250. A kill -9 between those two commits leaves it
-// `sending`; at the next start `recoverInflight()` puts it back to `queued`, so it is sent again:
-// at most one duplicate per in-flight recipient, never a loss (SMTP has no exactly-once handshake).
+// Crash semantics, per recipient row:
+//  - claimDue() marks it `sending` and commits (fsync) before its SMTP transaction starts: that is its
+//    lease. Only `queued` rows are ever claimed, and only the one worker holding the worker lock
+//    (worker-lock.ts) claims, so nothing else — another worker, a retry, `outbound retry` — picks a
+//    recipient while it is in flight.
+//  - the remote's 250 is committed as `delivered` in the tick the reply is read (one transaction for all
+//    the recipients it accepted), before any other work.
+//  - after a kill -9, recoverInflight() (run by the next worker, under the worker lock) puts `sending`
+//    rows back to `queued`: they are sent again. Only a message past its final dot can have reached the
+//    remote, and the end-of-data gate lets one message at a time be there, so a kill duplicates at most one
+//    message (for its recipients of that transaction) and loses none. SMTP has no exactly-once handshake.
 import { randomUUID } from 'node:crypto';
 import { openEncryptedDatabase, type SqliteDatabase } from '../../directory/index.js';
 
@@ -45,6 +52,13 @@ export interface JobItem {
 export interface DeliveryJob {
   readonly domain: string;
   readonly items: readonly JobItem[];
+}
+
+/** A remote's reply about one recipient row. */
+export interface RecipientReply {
+  readonly id: number;
+  readonly code: number;
+  readonly response: string;
 }
 
 export interface QueueEntry extends QueuedMessage {
@@ -174,7 +188,7 @@ export class OutboundStore {
     return id;
   }
 
-  /** After a crash, recipients left `sending` go back to `queued` (may cause one re-send; see header). */
+  /** After a crash, recipients left `sending` (possibly in flight) go back to `queued`, due now (see header). */
   recoverInflight(now = Date.now()): number {
     return this.db.prepare("UPDATE recipients SET state = 'queued', next_attempt = ?, updated = ? WHERE state = 'sending'").run(now, now).changes;
   }
@@ -233,11 +247,16 @@ export class OutboundStore {
   }
 
   markDelivered(ids: readonly number[], code: number, response: string, now = Date.now()): void {
-    this.setFinal(ids, 'delivered', code, response, now);
+    this.setFinal(ids.map((id) => ({ id, code, response })), 'delivered', now);
+  }
+
+  /** The remote's acceptance of several recipients, each with its own reply, in one commit. */
+  markDeliveredEach(replies: readonly RecipientReply[], now = Date.now()): void {
+    this.setFinal(replies, 'delivered', now);
   }
 
   markBounced(ids: readonly number[], code: number, response: string, now = Date.now()): void {
-    this.setFinal(ids, 'bounced', code, response, now);
+    this.setFinal(ids.map((id) => ({ id, code, response })), 'bounced', now);
   }
 
   markDeferred(ids: readonly number[], code: number, response: string, nextAttempt: number, now = Date.now()): void {
@@ -256,10 +275,10 @@ export class OutboundStore {
     })();
   }
 
-  private setFinal(ids: readonly number[], state: RecipientState, code: number, response: string, now: number): void {
+  private setFinal(replies: readonly RecipientReply[], state: RecipientState, now: number): void {
     const st = this.db.prepare('UPDATE recipients SET state = ?, last_code = ?, last_response = ?, updated = ? WHERE id = ?');
     this.db.transaction(() => {
-      for (const id of ids) st.run(state, code, response, now, id);
+      for (const r of replies) st.run(state, r.code, r.response, now, r.id);
     })();
   }
 
