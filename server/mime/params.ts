@@ -24,9 +24,6 @@ export interface MimeParameter {
   readonly extended: boolean;
 }
 
-/** Names longer than this are not parameters (the indexer ignores them too). */
-const MAX_NAME_LENGTH = 100;
-
 // RFC 2045 token characters (no tspecials, no space, no CTLs).
 const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+$/;
 
@@ -74,7 +71,7 @@ export function splitParameters(field: string): { value: string; params: RawPara
       text = field.slice(i, end).trim();
       i = end;
     }
-    if (name.length > 0 && name.length <= MAX_NAME_LENGTH && TOKEN.test(name)) params.push({ name, value: text });
+    if (TOKEN.test(name)) params.push({ name, value: text });
   }
   return { value, params };
 }
