@@ -130,7 +130,7 @@ export function detectImportKind(file: string): ImportKind {
   try {
     stat = fs.statSync(file);
   } catch {
-    throw new UserError(`${file} does not exist`, 'NOT_FOUND');
+    throw new UserError(`${file} does not exist.`, 'NOT_FOUND', { hint: 'Check the path of the file or directory to import.' });
   }
   if (stat.isDirectory()) return 'mbox-dir';
   const head = Buffer.alloc(16);
@@ -144,7 +144,9 @@ export function detectImportKind(file: string): ImportKind {
   if (head.subarray(0, 5).toString('latin1') === 'From ') return 'mbox';
   if (/\.sqlite3?$|\.db$/i.test(file)) return 'sqlite';
   if (/\.eml$/i.test(file)) return 'eml';
-  throw new UserError(`${path.basename(file)} is neither an mbox file, a zip of .eml files, an .eml file nor a Sealpost sqlite export`, 'BAD_IMPORT');
+  throw new UserError(`${path.basename(file)} is neither an mbox file, a zip of .eml files, an .eml file nor a Sealpost sqlite export.`, 'BAD_IMPORT', {
+    hint: 'An mbox file must start with a "From " line; a Sealpost sqlite export must end in .sqlite or .db, an .eml file in .eml.',
+  });
 }
 
 function mboxFilesIn(dir: string): { file: string; folder: string }[] {

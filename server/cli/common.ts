@@ -1,7 +1,9 @@
 // Shared pieces of the CLI: the --data option, stdin/password input, sizes, and error output.
+import fs from 'node:fs';
+import path from 'node:path';
 import readline from 'node:readline';
 import { Command, Option } from 'commander';
-import { UserError, isUserError, type ConfigFlags } from '../config/index.js';
+import { UserError, resolveDataDir, type ConfigFlags } from '../config/index.js';
 import type { AppContext } from '../context.js';
 import { createLogger } from '../log.js';
 
@@ -18,6 +20,7 @@ export function withDataOption(command: Command): Command {
 export async function withContext<T>(flags: ConfigFlags, fn: (ctx: AppContext) => Promise<T>): Promise<T> {
   const level = process.env.SEALPOST_LOG_LEVEL ? undefined : 'error';
   const logger = createLogger({ level: level ?? (process.env.SEALPOST_LOG_LEVEL as 'info'), fd: 2, base: { service: 'cli' } });
+  await assertSqliteLoads();
   // Loaded here, not at the top: `--help`, `doctor` and commands handled by a running server never open a context.
   const { openContext, closeContext } = await import('../app.js');
   const ctx = await openContext({ env: process.env, flags }, { logger });
@@ -26,6 +29,15 @@ export async function withContext<T>(flags: ConfigFlags, fn: (ctx: AppContext) =
   } finally {
     await closeContext(ctx);
   }
+}
+
+/**
+ * Loads the native SQLite binding once (an in-memory database) before the data dir is touched: a binding
+ * built for another Node fails here, so nothing (not even an empty sealpost.db) is created first.
+ */
+async function assertSqliteLoads(): Promise<void> {
+  const { default: Database } = await import('better-sqlite3-multiple-ciphers');
+  new Database(':memory:').close();
 }
 
 let stdinLines: Promise<string[]> | null = null;
@@ -69,14 +81,16 @@ export async function readSecrets(labels: readonly string[]): Promise<string[]> 
   if (process.stdin.isTTY) {
     const answers: string[] = [];
     for (const label of labels) answers.push(await promptHidden(`${label}: `));
-    if (answers.some((a) => a === '')) throw new UserError('No password was entered.');
+    if (answers.some((a) => a === '')) throw new UserError('No password was entered.', 'NO_INPUT', { hint: 'Run the command again and type the password at the prompt.' });
     return answers;
   }
   const lines = await readAllStdin();
   const values = labels.map((_, i) => lines[i] ?? '');
   const missing = values.findIndex((v) => v === '');
   if (missing >= 0) {
-    throw new UserError(labels.length === 1 ? `Expected the ${labels[0].toLowerCase()} on standard input.` : `Expected ${labels.length} lines on standard input (${labels.join(', then ')}); line ${missing + 1} is missing or empty.`);
+    throw new UserError(labels.length === 1 ? `Expected the ${labels[0].toLowerCase()} on standard input.` : `Expected ${labels.length} lines on standard input (${labels.join(', then ')}); line ${missing + 1} is missing or empty.`, 'NO_INPUT', {
+      hint: labels.length === 1 ? `Pipe it in, e.g.: printf '%s\\n' "$SECRET" | sealpost …, or run the command on a terminal to be prompted.` : 'Pipe one line per value, or run the command on a terminal to be prompted.',
+    });
   }
   return values;
 }
@@ -107,20 +121,43 @@ export function formatSize(bytes: number | null): string {
   return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
-/** Errors a user can act on (bad input, missing key…): printed as their message alone. */
-export function isExpectedError(error: unknown): error is Error {
-  if (isUserError(error)) return true;
-  // Typed errors of other modules whose messages are written for users.
-  return error instanceof Error && ['AppKeyError', 'KeyFileError', 'WrongKey', 'MailboxLocked', 'OverQuota'].includes(error.name);
-}
+export { isExpectedError, reportError } from './report.js';
 
-/** Prints an error as one line on stderr (stack only for bugs, or with SEALPOST_DEBUG=1). */
-export function reportError(error: unknown): void {
-  if (isExpectedError(error) && !process.env.SEALPOST_DEBUG) {
-    process.stderr.write(`error: ${error.message}\n`);
-    return;
+/**
+ * Refuses a data directory this command cannot use, before anything is opened or created: one sentence.
+ * It must be a directory we may write (or not exist yet, under a parent we may write).
+ */
+export function checkDataDir(flags: ConfigFlags): void {
+  const dir = resolveDataDir(process.env, flags);
+  const given = flags.data !== undefined ? '--data' : process.env.SEALPOST_DATA ? 'SEALPOST_DATA' : 'The default data directory';
+  let existing = dir;
+  for (;;) {
+    let stat: fs.Stats | null = null;
+    try {
+      stat = fs.statSync(existing);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
+    }
+    if (stat) {
+      if (!stat.isDirectory()) {
+        const what = existing === dir ? `${given} ${dir} is a file, not a directory` : `${given} ${dir} cannot be created: ${existing} is a file, not a directory`;
+        throw new UserError(`${what}.`, 'BAD_DATA_DIR', { hint: 'Give a directory (it is created when missing) with --data or SEALPOST_DATA.' });
+      }
+      try {
+        fs.accessSync(existing, fs.constants.W_OK | fs.constants.X_OK);
+      } catch {
+        const what = existing === dir ? `The data directory ${dir} is not writable by this user` : `The data directory ${dir} cannot be created: ${existing} is not writable by this user`;
+        throw new UserError(`${what} (uid ${process.getuid?.() ?? '?'}).`, 'BAD_DATA_DIR', {
+          hint: 'Run the command as the user that owns it, fix its owner or permissions, or give another directory with --data.',
+        });
+      }
+      return;
+    }
+    const parent = path.dirname(existing);
+    if (parent === existing) return;
+    existing = parent;
   }
-  process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
 }
 
 export function printJson(value: unknown): void {

@@ -1,9 +1,10 @@
-// The `sealpost` command line (bin/sealpost). User errors: one line on stderr, exit 1, no stack trace.
+// The `sealpost` command line (bin/sealpost). Every failure: one line on stderr (what went wrong, what to do),
+// exit 1, no stack trace unless SEALPOST_DEBUG=1 (server/cli/report.ts).
 import { Command } from 'commander';
 import { aliasCommand } from './alias.js';
 import { addAliasMxCommands } from './alias-mx.js';
 import { queueStatusCommand } from './queue-status.js';
-import { reportError, withDataOption } from './common.js';
+import { checkDataDir, reportError, withDataOption } from './common.js';
 import { doctorCommand } from './doctor.js';
 import { domainCommand } from './domain.js';
 import { serveCommand } from './serve.js';
@@ -16,7 +17,6 @@ export function buildProgram(): Command {
   const program = withDataOption(new Command('sealpost'))
     .description('Sealpost: a self-hosted mail appliance; every mailbox in its own encrypted SQLite file')
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
     .addCommand(serveCommand())
     .addCommand(addDomainDkimCommand(domainCommand()))
     .addCommand(addAliasMxCommands(aliasCommand()))
@@ -30,11 +30,20 @@ export function buildProgram(): Command {
     .addCommand(importCommand())
     .addCommand(remoteCommand())
     .addCommand(keyCommand());
-  // A --data given before the sub-command applies to it (`sealpost --data DIR alias list`).
+  // A --data given before the sub-command applies to it (`sealpost --data DIR alias list`); a data dir that
+  // is a file or not writable is refused before the command opens anything.
   program.hook('preAction', (_root, action) => {
     const rootData = program.opts<{ data?: string }>().data;
     if (rootData !== undefined && action.getOptionValue('data') === undefined) action.setOptionValue('data', rootData);
+    const data = action.getOptionValue('data') as string | undefined;
+    checkDataDir(data !== undefined ? { data } : {});
   });
+  // Every command (not only the root) ends a usage error with where to find the usage.
+  const withUsageHint = (command: Command, name: string): void => {
+    command.showHelpAfterError(`See the usage with: ${name} --help`);
+    for (const sub of command.commands) withUsageHint(sub, `${name} ${sub.name()}`);
+  };
+  withUsageHint(program, 'sealpost');
   return program;
 }
 
@@ -51,6 +60,14 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
 // Everything serve and the CLI create (data files, backups, exports, sockets) is for this user only;
 // each place also sets its mode explicitly, since a library caller may run under another umask.
 process.umask(0o077);
+
+// Last resort: an error no command caught (a stray rejection, an exception in a callback) is one line too.
+const fatal = (error: unknown): void => {
+  reportError(error);
+  process.exit(1);
+};
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
 
 // A command may set process.exitCode itself (doctor: 1 when a check fails).
 const result = await main();

@@ -61,6 +61,10 @@ test('import, backup, list, restore a folder and push to a remote from the comma
   const bad = await cli(['restore', 'alice@example.test', 'yesterday', '--password-stdin'], pw);
   assert.equal(bad.code, 1);
   assert.equal(bad.stderr.trim(), 'error: "yesterday" is not a generation id (see "backup list")');
+  // A well-formed id that is not there (and no remote yet): the generation does not exist, and how to list them.
+  const missing = await cli(['restore', 'alice@example.test', '20000101T000000.000Z', '--password-stdin'], pw);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr.trim(), 'error: Generation 20000101T000000.000Z does not exist for alice@example.test: list the generations with "sealpost backup list alice@example.test".');
 
   if (!findRclone()) return;
   const s3: S3rver = await startS3rver('cli-bucket');
@@ -74,7 +78,7 @@ test('import, backup, list, restore a folder and push to a remote from the comma
     await ok(['remote', 'add', 'wrong', '--type', 'r2', '--bucket', 'cli-bucket', '--access-key-id', 'NOPE', '--endpoint', s3.endpoint], 'whatever\n');
     const refused = await cli(['remote', 'test', 'wrong']);
     assert.equal(refused.code, 1);
-    assert.equal(refused.stderr.trim(), 'error: Remote "wrong" refused the credentials: check the access key id and the secret');
+    assert.equal(refused.stderr.trim(), 'error: Remote "wrong" refused the credentials: check the access key id and the secret (and that the key may read, write and delete in bucket "cli-bucket"), then add the remote again.');
   } finally {
     await s3.stop();
   }
