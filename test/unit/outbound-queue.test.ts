@@ -9,7 +9,7 @@ import { dkimVerify } from 'mailauth';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
 import { createResolver, type DnsResolver } from '../../server/smtp/dns.js';
-import { OutboundQueue, OutboundStore, DEFAULT_OUTBOUND_OPTIONS, retryDelay, type OutboundOptions, type SecretPort } from '../../server/smtp/outbound/index.js';
+import { OutboundQueue, OutboundStore, DEFAULT_OUTBOUND_OPTIONS, outboundOptionsFromEnv, retryDelay, type OutboundOptions, type SecretPort } from '../../server/smtp/outbound/index.js';
 import { silentLogger } from '../../server/log.js';
 import { findPlaintext } from '../helpers/privacy.js';
 
@@ -238,6 +238,28 @@ describe('outbound queue', () => {
       assert.ok(sink.connections() >= 4, `one connection per domain at least (${sink.connections()}), up to four at once`);
       assert.equal(sink.peakUnanswered(), 1, 'one message at a time between its final dot and its recorded reply');
       assert.equal(q.counts().messages, 0);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('a remote that has not answered a final dot within SEALPOST_OUTBOUND_END_OF_DATA_HOLD_MS no longer holds back the other connections', async () => {
+    assert.equal(DEFAULT_OUTBOUND_OPTIONS.endOfDataHoldMs, 30_000);
+    assert.equal(outboundOptionsFromEnv({ SEALPOST_OUTBOUND_END_OF_DATA_HOLD_MS: '5000' }).endOfDataHoldMs, 5000);
+    assert.throws(() => outboundOptionsFromEnv({ SEALPOST_OUTBOUND_END_OF_DATA_HOLD_MS: 'soon' }), /SEALPOST_OUTBOUND_END_OF_DATA_HOLD_MS must be a whole number/);
+    // every 250 comes 400 ms after the dot; holds end after 50 ms, so the two connections overlap there
+    const sink = await startSmtpSink({ replyDelayMs: 400 });
+    try {
+      const q = makeQueue({ mxPort: sink.port, concurrency: 2, perDomainConcurrency: 2, perDomainPerMinute: 100_000, endOfDataHoldMs: 50 });
+      for (const d of ['h0.test', 'h1.test']) dns.set(d, { MX: [{ exchange: 'mx.remote.test', priority: 10 }] });
+      for (let i = 0; i < 4; i++) {
+        const to = `u${i}@h${i % 2}.test`;
+        await q.enqueue({ from: 'alice@sender.test', to: [to], raw: message('alice@sender.test', to, `slow ${i}`), kind: 'submission' });
+      }
+      await sink.waitFor(4, 30_000);
+      await q.drain();
+      assert.equal(sink.messages.length, 4, 'each message once');
+      assert.equal(sink.peakUnanswered(), 2, 'the second connection sent its dot while the first waited past the hold');
     } finally {
       await sink.close();
     }

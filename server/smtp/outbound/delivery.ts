@@ -60,6 +60,10 @@ export interface DeliveryOptions {
   readonly targets: OutboundTargetPolicy;
   /** Told about every MX address that is not dialled because of the policy (one sentence, no mail address). */
   readonly onTargetRefused?: (reason: string) => void;
+  /** Longest wait for a reply to a final dot before the next connection may send its own (end-of-data-gate.ts). */
+  readonly endOfDataHoldMs: number;
+  /** Told when a remote did not answer a final dot within endOfDataHoldMs. */
+  readonly onEndOfDataOverdue?: () => void;
 }
 
 interface SmtpError extends Error {
@@ -307,13 +311,14 @@ function connectionOptions(attempt: Attempt, options: DeliveryOptions): SMTPConn
 export class Deliverer {
   private readonly mtaSts: MtaSts;
   /** Shared by every connection of this deliverer: one message at a time between its dot and its record. */
-  readonly endOfData = new EndOfDataGate();
+  readonly endOfData: EndOfDataGate;
 
   constructor(
     private readonly resolver: DnsResolver,
     private readonly options: DeliveryOptions,
     mtaStsUrl: string,
   ) {
+    this.endOfData = new EndOfDataGate(options.endOfDataHoldMs, options.onEndOfDataOverdue);
     this.mtaSts = new MtaSts(resolver, mtaStsUrl, options.targets);
   }
 

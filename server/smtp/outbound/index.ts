@@ -110,6 +110,12 @@ export class OutboundQueue {
         socketTimeoutMs: this.options.socketTimeoutMs,
         targets: this.options.targets ?? DEFAULT_OUTBOUND_OPTIONS.targets,
         onTargetRefused: (reason) => this.logger.warn({ event: 'outbound.target_refused', reason }, 'MX address refused by the outbound address policy; not dialled'),
+        endOfDataHoldMs: this.options.endOfDataHoldMs,
+        onEndOfDataOverdue: () =>
+          this.logger.warn(
+            { event: 'outbound.end_of_data_overdue', holdMs: this.options.endOfDataHoldMs },
+            'a remote has not answered the end of a message in time; other messages are sent meanwhile (a kill -9 now could send that one twice)',
+          ),
       },
       this.options.mtaStsUrl,
     );

@@ -26,6 +26,11 @@ export interface OutboundOptions {
   readonly socketTimeoutMs: number;
   /** How often the worker looks for due mail when nothing wakes it (SEALPOST_OUTBOUND_POLL_MS, 1000). */
   readonly pollMs: number;
+  /**
+   * Longest wait for a remote's reply to a final dot while the other connections hold theirs back
+   * (SEALPOST_OUTBOUND_END_OF_DATA_HOLD_MS, 30 s); see end-of-data-gate.ts.
+   */
+  readonly endOfDataHoldMs: number;
   /** Which MX addresses direct delivery may dial (SEALPOST_OUTBOUND_ALLOW_PRIVATE / _LOOPBACK; public only by default). */
   readonly targets: OutboundTargetPolicy;
 }
@@ -43,6 +48,7 @@ export const DEFAULT_OUTBOUND_OPTIONS: OutboundOptions = {
   connectTimeoutMs: 30_000,
   socketTimeoutMs: 120_000,
   pollMs: 1000,
+  endOfDataHoldMs: 30_000,
   targets: PUBLIC_TARGETS_ONLY,
 };
 
@@ -58,6 +64,7 @@ const NUMERIC: { readonly [K in keyof OutboundOptions]?: string } = {
   connectTimeoutMs: 'SEALPOST_OUTBOUND_CONNECT_TIMEOUT_MS',
   socketTimeoutMs: 'SEALPOST_OUTBOUND_SOCKET_TIMEOUT_MS',
   pollMs: 'SEALPOST_OUTBOUND_POLL_MS',
+  endOfDataHoldMs: 'SEALPOST_OUTBOUND_END_OF_DATA_HOLD_MS',
 };
 
 export function outboundOptionsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): OutboundOptions {
