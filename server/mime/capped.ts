@@ -4,7 +4,8 @@
 // covering exactly those bytes, so BODYSTRUCTURE and BODY[n.m] describe the same stored bytes.
 import type { MimePart } from './types.js';
 import { boundedHeader, type MimeLimits } from './limits.js';
-import { indexer, contentTypeOf, headerString, headerValue, type IndexerNode } from './indexer.js';
+import { contentTypeOf, headerString, headerValue, type IndexerNode } from './indexer.js';
+import { parseMimeTree } from './mime-tree.js';
 import { childPart, countLineBreaks, findDelimiters, normalizedHeader, scanHeader, IDENTITY_ENCODINGS, type BuiltTree } from './tree.js';
 
 const OPAQUE_TYPE = 'application/octet-stream';
@@ -17,7 +18,7 @@ function opaqueContentType(): IndexerNode['parsedHeader'][string] {
 function headerNode(buf: Buffer, start: number, headerEnd: number): IndexerNode {
   const bounded = boundedHeader(buf.subarray(start, headerEnd));
   const header = normalizedHeader(bounded, 0, bounded.length);
-  const parsed = header ? indexer.parseMimeTree(`${header}\r\n\r\n`) : false;
+  const parsed = header ? parseMimeTree(`${header}\r\n\r\n`) : false;
   const node: IndexerNode = parsed || { header: [], parsedHeader: {}, multipart: false, boundary: false };
   if (!node.parsedHeader['content-type']) node.parsedHeader['content-type'] = { value: 'text/plain', type: 'text', subtype: 'plain', params: {}, hasParams: false };
   delete node.childNodes;

@@ -6,7 +6,8 @@
 // indexer compares whole lines, so it is fed a copy with padding removed from delimiter lines
 // (which changes no part's header or body bytes).
 import type { MimePart } from './types.js';
-import { indexer, contentTypeOf, headerString, headerValue, type IndexerNode } from './indexer.js';
+import { contentTypeOf, headerString, headerValue, type IndexerNode } from './indexer.js';
+import { parseMimeTree } from './mime-tree.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -170,7 +171,7 @@ function ensureMessage(buf: Buffer, bodyStart: number, end: number, node: Indexe
   } else {
     return;
   }
-  const message = indexer.parseMimeTree(buf.toString('binary', bodyStart, end));
+  const message = parseMimeTree(buf.toString('binary', bodyStart, end));
   if (message) node.message = message;
 }
 
@@ -235,7 +236,7 @@ const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\
 function indexerTreeOf(raw: Buffer): IndexerNode {
   let input = raw.toString('binary');
   for (let pass = 0; pass < 4; pass++) {
-    const tree = indexer.parseMimeTree(input);
+    const tree = parseMimeTree(input);
     if (!tree) throw new MimeMismatch('indexer returned no tree');
     const boundaries = new Set<string>();
     collectBoundaries(tree, boundaries);
@@ -265,7 +266,7 @@ export function buildTree(raw: Buffer): BuiltTree {
 /** Single text/plain part covering the whole body: what broken MIME degrades to. */
 export function buildFallbackTree(raw: Buffer, useHeader: boolean): BuiltTree {
   const { headerEnd } = scanHeader(raw, 0, raw.length);
-  const headerTree = indexer.parseMimeTree(useHeader ? raw.subarray(0, headerEnd).toString('binary') + '\r\n' : '\r\n');
+  const headerTree = parseMimeTree(useHeader ? raw.subarray(0, headerEnd).toString('binary') + '\r\n' : '\r\n');
   const node: IndexerNode = headerTree || { header: [], parsedHeader: {}, multipart: false, boundary: false };
   node.parsedHeader['content-type'] = { value: 'text/plain', type: 'text', subtype: 'plain', params: {}, hasParams: false };
   delete node.parsedHeader['content-transfer-encoding'];

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { decodeParameter, parametersOf, parseMessage, partFileName, fetchSection, type MessageStructure, type MimeParameter } from '../../server/mime/index.js';
+import { parseMessageSync } from '../../server/mime/parse.js';
 import { HOSTILE_DISPOSITIONS, PARAMETER_CASES, attachmentMessage } from '../helpers/rfc2231.js';
 
 const text = (v: unknown): unknown => (Buffer.isBuffer(v) ? v.toString('utf8') : v);
@@ -125,5 +126,42 @@ test('messages with hostile parameters parse without throwing, are described by 
     const body = await fetchSection(parsed.structure, { path: '', kind: 'full' }, async (a, b) => raw.subarray(a, b));
     assert.ok(body.equals(raw), `${h.title}: BODY[] is the message`);
     assert.equal(typeof partFileName(await partHeader(parsed.structure, raw, '2')), 'string', `${h.title}: a file name`);
+  }
+});
+
+/** A multipart/mixed message whose boundary parameter is written as `boundaryParam`, with the boundary "ab-cd". */
+function boundaryMessage(boundaryParam: string): Buffer {
+  return Buffer.from(
+    `From: a@example.com\r\nTo: b@example.org\r\nSubject: split\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed;\r\n ${boundaryParam}\r\n\r\n` +
+      '--ab-cd\r\nContent-Type: text/plain\r\n\r\nfirst part\r\n--ab-cd\r\nContent-Type: text/plain\r\n\r\nsecond part\r\n--ab-cd--\r\n',
+  );
+}
+
+test('RFC 2231 §4 and §3: a multipart boundary given as boundary*= or in sections splits the message into its parts', async () => {
+  for (const param of [`boundary*=us-ascii'en'ab-cd`, `boundary*="us-ascii''ab%2Dcd"`, 'boundary*0="ab"; boundary*1="-cd"', `boundary*0*=''ab; boundary*1=-cd`]) {
+    const raw = boundaryMessage(param);
+    // Past the part limit the message takes the capped path, which must understand the boundary too.
+    for (const limits of [undefined, { maxDepth: 50, maxParts: 3 }]) {
+      const parsed = limits ? parseMessageSync(raw, limits) : parseMessage(raw);
+      assert.equal(parsed.mimeFallback, undefined, `${param}: parsed as multipart`);
+      const read = async (a: number, b: number): Promise<Buffer> => raw.subarray(a, b);
+      assert.equal((await fetchSection(parsed.structure, { path: '1', kind: 'full' }, read)).toString(), 'first part', `${param}: BODY[1]`);
+      const bs = parsed.structure.bodyStructure as unknown[];
+      assert.equal(bs.at(-5), 'MIXED');
+      // The boundary is listed as it was written (sections joined), like every other parameter.
+      assert.ok(Array.isArray(bs.at(-4)) && String((bs.at(-4) as unknown[])[0]).startsWith('BOUNDARY'), `${param}: boundary listed`);
+      assert.ok(parsed.search.body.includes('first part'));
+    }
+    // The MIME header of the message keeps its bytes.
+    const parsed = parseMessage(raw);
+    const header = await fetchSection(parsed.structure, { path: '', kind: 'header' }, async (a, b) => raw.subarray(a, b));
+    assert.ok(header.toString().includes(param));
+  }
+});
+
+test('an RFC 2231 boundary that is not a valid boundary (RFC 2046 §5.1.1 bchars) leaves the message as one part, never an error', () => {
+  for (const param of [`boundary*=utf-8''%C3%A4`, `boundary*=utf-8''${'x'.repeat(71)}`, `boundary*=utf-8''a%22b`, 'boundary*=']) {
+    const parsed = parseMessage(boundaryMessage(param));
+    assert.equal(parsed.mimeFallback, true, param);
   }
 });
