@@ -1,7 +1,12 @@
 // FETCH / UID FETCH: values come from the store's MessageRecord (flags, modseq, dates, size, parsed
 // structure) and from the stored bytes through server/mime's fetchSection, never from a rebuilt message
-// (imap-core's rebuild() can add bytes). imap-core only compiles the response lines.
+// (imap-core's rebuild() can add bytes). imap-core only compiles the response lines. Responses are written as
+// they are produced, with a byte high-water mark on imap-core's output stream, and large BODY[] literals are
+// read from the store in pieces: a client that reads slowly (or not at all) pauses its FETCH instead of making
+// the server hold the mailbox.
 import { performance } from 'node:perf_hooks';
+import type { EventEmitter } from 'node:events';
+import type { Transform } from 'node:stream';
 import type { ImapAttribute, ImapFetchItem, ImapNode, ImapSession } from '@zone-eu/wildduck/imap-core/index.js';
 import imapTools from '@zone-eu/wildduck/imap-core/lib/imap-tools.js';
 import { NoSuchMessage } from '../../mailbox/errors.js';
@@ -9,6 +14,7 @@ import type { MessageMeta, MessageRecord } from '../../mailbox/types.js';
 import { fetchSection, type MessageStructure, type SectionSpec } from '../../mime/index.js';
 import { imapNo } from '../errors.js';
 import { imapHandler } from '../protocol.js';
+import { runtimeOf } from '../runtime.js';
 import { asSelected, stateOf, toUidSet, type SelectedFolder } from '../state.js';
 
 interface FetchRequest {
@@ -111,18 +117,6 @@ function encoded(kind: 'envelope' | 'bodystructure', value: unknown, utf8: boole
   return result as ImapAttribute;
 }
 
-function waitDrain(session: ImapSession): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      session.writeStream.off('drain', done);
-      session.socket.off('close', done);
-      resolve();
-    };
-    session.writeStream.once('drain', done);
-    session.socket.once('close', done);
-  });
-}
-
 /** What a message contributes to FETCH when only some of its data is needed. */
 type FetchRecord = MessageRecord | MessageMeta | { readonly uid: number };
 
@@ -130,13 +124,33 @@ function hasMeta(record: FetchRecord): record is MessageMeta {
   return 'flags' in record;
 }
 
-async function valueOf(item: PreparedItem, folder: SelectedFolder, record: FetchRecord, utf8: boolean): Promise<ImapAttribute> {
+/** A literal too large to hold at once: its length, its first piece, and a reader for [offset, end) of the rest. */
+interface StreamedLiteral {
+  readonly streamed: true;
+  readonly length: number;
+  readonly first: Buffer;
+  readonly read: (offset: number, end: number) => Promise<Buffer>;
+}
+type FetchValue = ImapAttribute | StreamedLiteral;
+
+const isStreamed = (value: FetchValue): value is StreamedLiteral =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value) && 'streamed' in value;
+
+async function valueOf(item: PreparedItem, folder: SelectedFolder, record: FetchRecord, utf8: boolean): Promise<FetchValue> {
   if (item.kind === 'uid') return { type: 'atom', value: String(record.uid) };
   if (isWholeMessage(item)) {
     const partial = item.spec?.partial;
     const start = partial ? Math.max(0, partial.start) : 0;
     const end = partial?.length === undefined ? Infinity : start + Math.max(0, partial.length);
-    return { type: 'literal', value: await folder.mailbox.readRange(folder.path, record.uid, start, end) };
+    const read = (from: number, to: number): Promise<Buffer> => folder.mailbox.readRange(folder.path, record.uid, from, to);
+    // The first piece is read here, so a message expunged meanwhile is left out before anything is written.
+    const first = await read(start, Math.min(end, start + READ_BYTES));
+    if (first.length < READ_BYTES || start + first.length >= end) return { type: 'literal', value: first };
+    // A large message: its size says how much is left (pages of BODY[] alone carry no metadata).
+    const size = hasMeta(record) ? record.size : folder.mailbox.listMessages(folder.path, [[record.uid, record.uid]])[0]?.size;
+    if (size === undefined) throw new NoSuchMessage();
+    const length = Math.min(size, end) - start;
+    return { streamed: true, length, first, read: (offset, to) => read(start + offset, start + to) };
   }
   if (!hasMeta(record)) throw new Error('FETCH item needs message metadata');
   switch (item.kind) {
@@ -210,62 +224,161 @@ export function compileValue(attribute: ImapAttribute): string {
   return out.join('');
 }
 
+/** A response that cannot be finished: its literal's length is already on the wire, its bytes are not. */
+class BrokenResponse extends Error {}
+
 /**
- * Writes `* seq FETCH (…)` lines straight into the connection's output as Buffers: literal bodies are copied
- * once (imap-core's compiler turns them into 'binary' strings and back), item names are compiled once per
- * command, and responses are batched into ~64 KiB writes (one socket write per message cost ~20% of FETCH).
+ * FETCH responses on their way to imap-core's output stream (its composer, then the socket or the DEFLATE
+ * stream). The composer queues objects without a byte bound and ends each one with CRLF, so responses are
+ * gathered into ~64 KiB pieces, each cut just before a CRLF of the response bytes themselves (the composer
+ * writes that CRLF back): the client receives the same bytes, and no piece is larger than a batch and one read
+ * (one socket write per message cost ~20% of FETCH). What was handed over but not yet passed on by the
+ * composer is counted; above HIGH_WATER_BYTES, FETCH waits for the client to read (RFC 3501 §5.5 leaves the
+ * pace of a response to the server; nothing requires it to buffer ahead of a slow client).
  */
-class FetchWriter {
-  private chunks: Buffer[] = [];
-  private bytes = 0;
+class FetchOutput {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Pending size at which a cut is tried next (doubles while the pending bytes hold no CRLF). */
+  private nextCut = BATCH_BYTES;
+  private handed = 0;
+  private passed = 0;
+  private closed = false;
+  private wake: (() => void) | null = null;
+  private turnStart = performance.now();
   private readonly keys: Buffer[];
+  private readonly notify = (): void => {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  };
+  private readonly onPassed = (chunk: Buffer | string): void => {
+    this.passed += chunk.length;
+    if (this.wake && this.handed - this.passed <= LOW_WATER_BYTES) this.notify();
+  };
+  private readonly onClose = (): void => {
+    this.closed = true;
+    this.notify();
+  };
 
   constructor(
-    private readonly session: ImapSession,
+    private readonly composer: Transform,
+    private readonly socket: EventEmitter,
+    private readonly connectionOpen: () => boolean,
     items: readonly PreparedItem[],
   ) {
     this.keys = items.map((item) => Buffer.from(compiledText(item.key), 'binary'));
+    // A second 'data' listener does not change the flow of the composer's pipe to the socket.
+    composer.on('data', this.onPassed);
+    socket.once('close', this.onClose);
   }
 
-  add(seq: number, values: readonly ImapAttribute[]): void {
-    if (this.chunks.length) this.push(CRLF);
-    this.push(Buffer.from(`* ${seq} FETCH (`, 'latin1'));
-    values.forEach((value, i) => {
-      if (i) this.push(SPACE);
-      this.push(this.keys[i] as Buffer);
-      if (isLiteral(value)) {
-        this.push(Buffer.from(` {${value.value.length}}\r\n`, 'latin1'));
-        this.push(value.value);
+  isOpen(): boolean {
+    return !this.closed && this.connectionOpen();
+  }
+
+  /** Writes `* seq FETCH (…)`; a streamed literal is read piece by piece, each piece once the client has room. */
+  async response(seq: number, values: readonly FetchValue[]): Promise<void> {
+    this.append(Buffer.from(`* ${seq} FETCH (`, 'latin1'));
+    for (const [i, value] of values.entries()) {
+      if (i) this.append(SPACE);
+      this.append(this.keys[i] as Buffer);
+      if (isStreamed(value)) {
+        this.append(Buffer.from(` {${value.length}}\r\n`, 'latin1'));
+        this.append(value.first);
+        for (let offset = value.first.length; offset < value.length; ) {
+          await this.ready();
+          if (!this.isOpen()) return;
+          const end = Math.min(value.length, offset + READ_BYTES);
+          let piece: Buffer;
+          try {
+            piece = await value.read(offset, end);
+          } catch (error) {
+            throw new BrokenResponse('FETCH literal could not be read to its end', { cause: error });
+          }
+          if (piece.length !== end - offset) throw new BrokenResponse('FETCH literal shorter than the size of its message');
+          this.append(piece);
+          offset = end;
+        }
+      } else if (isLiteral(value)) {
+        this.append(Buffer.from(` {${value.value.length}}\r\n`, 'latin1'));
+        this.append(value.value);
       } else {
-        this.push(Buffer.from(` ${compileValue(value)}`, 'binary'));
+        this.append(Buffer.from(` ${compileValue(value)}`, 'binary'));
       }
-    });
-    this.push(CLOSE);
+    }
+    this.append(CLOSE_LINE);
   }
 
-  get pending(): number {
-    return this.bytes;
+  /** Waits while more than HIGH_WATER_BYTES are queued (until LOW_WATER_BYTES), else gives other sessions a turn now and then. */
+  async ready(): Promise<void> {
+    if (this.handed - this.passed > HIGH_WATER_BYTES) {
+      while (this.isOpen() && this.handed - this.passed > LOW_WATER_BYTES) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+      }
+      this.turnStart = performance.now();
+    } else if (performance.now() - this.turnStart > YIELD_AFTER_MS) {
+      // Values are computed synchronously (microtasks only); without a turn, FETCH 1:* over many large
+      // structures would hold the event loop for every other session until it ends.
+      await nextTurn();
+      this.turnStart = performance.now();
+    }
   }
 
-  /** Hands the batch to imap-core's output stream (which appends the final CRLF); false = wait for drain. */
-  flush(): boolean {
-    if (!this.chunks.length) return true;
-    const compiled = Buffer.concat(this.chunks, this.bytes);
-    this.chunks = [];
-    this.bytes = 0;
-    return this.session.writeStream.write({ compiled });
+  /** Hands over everything gathered (the responses end with CRLF, which the composer writes). */
+  end(): void {
+    this.cut();
+    if (this.pendingBytes) this.write(Buffer.concat(this.pending, this.pendingBytes));
+    this.pending = [];
+    this.pendingBytes = 0;
   }
 
-  private push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.bytes += chunk.length;
+  dispose(): void {
+    this.composer.off('data', this.onPassed);
+    this.socket.off('close', this.onClose);
+    this.notify();
+  }
+
+  private append(bytes: Buffer): void {
+    if (!bytes.length) return;
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes >= this.nextCut) this.cut();
+  }
+
+  /** Hands over the pending bytes up to their last CRLF. */
+  private cut(): void {
+    if (!this.pendingBytes) return;
+    const joined = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending, this.pendingBytes);
+    const at = joined.lastIndexOf(CRLF);
+    if (at < 0) {
+      this.pending = [joined];
+      this.nextCut = this.pendingBytes * 2;
+      return;
+    }
+    this.write(joined.subarray(0, at));
+    const rest = joined.subarray(at + CRLF.length);
+    this.pending = rest.length ? [rest] : [];
+    this.pendingBytes = rest.length;
+    this.nextCut = BATCH_BYTES;
+  }
+
+  private write(piece: Buffer): void {
+    // The composer writes `compiled` as is, then CRLF.
+    this.composer.write({ compiled: piece });
+    this.handed += piece.length + CRLF.length;
   }
 }
 
 const CRLF = Buffer.from('\r\n');
 const SPACE = Buffer.from(' ');
-const CLOSE = Buffer.from(')');
+const CLOSE_LINE = Buffer.from(')\r\n');
 const BATCH_BYTES = 64 * 1024;
+/** Bytes of a BODY[] literal read from the store at a time (it keeps messages in 64 KiB chunks). */
+const READ_BYTES = 256 * 1024;
+/** Output handed to imap-core but not yet passed to the socket above which FETCH waits, and the level it waits for. */
+const HIGH_WATER_BYTES = 1024 * 1024;
+const LOW_WATER_BYTES = 512 * 1024;
 /** Longest stretch of FETCH work before other sessions get a turn (one large BODYSTRUCTURE is ~20 ms). */
 const YIELD_AFTER_MS = 20;
 
@@ -283,14 +396,13 @@ export function fetchHooks() {
       // What to load per page: parsed structures (ENVELOPE, BODYSTRUCTURE, sections) > metadata > nothing
       // (BODY.PEEK[] alone needs only the UID; the bytes are read per message).
       const needsStructure = items.some((item) => STRUCTURE_KINDS.has(item.kind) && !isWholeMessage(item));
-      const needsMeta = needsStructure || request.markAsSeen || Boolean(request.changedSince) || items.some((item) => META_KINDS.has(item.kind));
-      const utf8 = session.isUTF8Enabled();
       const seqOf = new Map<number, number>();
       current.uidList.forEach((uid, index) => seqOf.set(uid, index + 1));
       const wanted = request.messages.filter((uid) => seqOf.has(uid)).sort((a, b) => a - b);
-      const writer = new FetchWriter(session, items);
-      const open = (): boolean => !state.connection._closed && !state.connection._closing;
-      let turnStart = performance.now();
+      const needsMeta = needsStructure || request.markAsSeen || Boolean(request.changedSince) || items.some((item) => META_KINDS.has(item.kind));
+      const utf8 = session.isUTF8Enabled();
+      const connection = state.connection;
+      const output = new FetchOutput(session.writeStream, connection._socket, () => !connection._closed && !connection._closing, items);
 
       try {
         const pageSize = needsStructure ? STRUCTURE_PAGE : PAGE;
@@ -318,7 +430,7 @@ export function fetchHooks() {
             if (request.changedSince && hasMeta(record) && record.modseq <= request.changedSince) continue;
             const seq = seqOf.get(record.uid);
             if (seq === undefined) continue;
-            const values: ImapAttribute[] = [];
+            const values: FetchValue[] = [];
             try {
               for (const item of items) values.push(await valueOf(item, folder, record, utf8));
             } catch (error) {
@@ -326,21 +438,23 @@ export function fetchHooks() {
               if (error instanceof NoSuchMessage) continue;
               throw error;
             }
-            if (!open()) return [true];
-            writer.add(seq, values);
-            if (writer.pending >= BATCH_BYTES && !writer.flush()) await waitDrain(session);
-            if (performance.now() - turnStart > YIELD_AFTER_MS) {
-              // Values are computed synchronously (microtasks only); without this, FETCH 1:* over many
-              // large structures would hold the event loop for every other session until it ends.
-              if (writer.flush()) await nextTurn();
-              else await waitDrain(session);
-              turnStart = performance.now();
-            }
+            if (!output.isOpen()) return [true];
+            await output.response(seq, values);
+            await output.ready();
+            if (!output.isOpen()) return [true];
           }
         }
+      } catch (error) {
+        if (!(error instanceof BrokenResponse)) throw error;
+        // The literal's length was already sent (e.g. the message was expunged between two of its pieces):
+        // the only honest end left is closing the connection.
+        runtimeOf(connection._server).logger.warn({ cid: connection.id }, 'IMAP FETCH could not finish a message literal; closing the connection');
+        connection.close();
+        return [true];
       } finally {
         // Also on a failure: the responses already built reach the client before the tagged NO.
-        if (open()) writer.flush();
+        if (output.isOpen()) output.end();
+        output.dispose();
       }
       return [true];
     },
