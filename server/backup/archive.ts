@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { UserError, isUserError } from '../config/index.js';
+import { UserError } from '../config/index.js';
 import type { Mailbox } from '../mailbox/types.js';
 import { WrongKey } from '../mailbox/errors.js';
 import { backupPaths, assertMailboxId } from './paths.js';
@@ -197,7 +197,7 @@ async function storing(sink: MessageSink, total: number, store: () => Promise<vo
     const { imported, skipped } = sink.totals;
     if (imported === 0) throw error;
     const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0]?.replace(/\.$/, '');
-    throw new UserError(`The import stopped after ${imported + skipped} of ${total} messages (${imported} stored): ${reason}.`, isUserError(error) ? error.code : 'IMPORT_STOPPED', {
+    throw new UserError(`The import stopped after ${imported + skipped} of ${total} messages (${imported} stored): ${reason}.`, 'IMPORT_STOPPED', {
       hint: 'Fix the cause and run the same import again: the messages already imported are skipped.',
       cause: error,
     });

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { importArchive } from '../../server/backup/index.js';
+import { importLimitsFromEnv } from '../../server/backup/archive.js';
+import { UserError } from '../../server/config/errors.js';
 import { MboxFormatError } from '../../server/backup/mbox.js';
 import type { Mailbox } from '../../server/mailbox/types.js';
 import { mailboxFixture } from './backup-fixture.js';
@@ -66,4 +68,33 @@ test('a truncated mbox is refused with its line number and nothing is stored, al
   } finally {
     await fx.cleanup();
   }
+});
+
+test('an import that stops while storing (mailbox over quota) says how far it got, and the same import run again continues', async () => {
+  const fx = await mailboxFixture({ inbox: 0, archive: 0 });
+  try {
+    const file = path.join(fx.dir, 'four.mbox');
+    fs.writeFileSync(file, mboxOf([message(1), message(2), message(3), message(4)]));
+    const one = Buffer.byteLength(message(1).replace(/\n/g, '\r\n'));
+    await fx.store.setQuota(fx.id, fx.key, Math.floor(one * 2.5));
+    await assert.rejects(importArchive({ dataDir: fx.dir, target: fx.mailbox, path: file, folder: 'Imported' }), (e: unknown) => {
+      assert.ok(e instanceof UserError);
+      assert.match(e.message, /^The import stopped after 2 of 4 messages \(2 stored\): .*quota.*\.$/i);
+      assert.match(e.hint ?? '', /run the same import again: the messages already imported are skipped/);
+      return true;
+    });
+    assert.equal(count(fx.mailbox), 2);
+    await fx.store.setQuota(fx.id, fx.key, null);
+    const again = await importArchive({ dataDir: fx.dir, target: fx.mailbox, path: file, folder: 'Imported' });
+    assert.deepEqual({ imported: again.imported, skipped: again.skipped }, { imported: 2, skipped: 2 });
+    assert.equal(count(fx.mailbox), 4);
+  } finally {
+    await fx.cleanup();
+  }
+});
+
+test('SEALPOST_IMPORT_MAX_MESSAGE_SIZE sets the mbox message limit (default 50 MiB); a malformed value is refused', () => {
+  assert.deepEqual(importLimitsFromEnv({}), { maxMessageBytes: 50 * 1024 * 1024 });
+  assert.deepEqual(importLimitsFromEnv({ SEALPOST_IMPORT_MAX_MESSAGE_SIZE: '2048' }), { maxMessageBytes: 2048 });
+  assert.throws(() => importLimitsFromEnv({ SEALPOST_IMPORT_MAX_MESSAGE_SIZE: '10M' }), /SEALPOST_IMPORT_MAX_MESSAGE_SIZE must be a whole number of at least 1024/);
 });
