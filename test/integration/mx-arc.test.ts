@@ -13,19 +13,18 @@ const RECIPIENT = `arc@${LOCAL_DOMAIN}`;
 /** What the list's own MX found when the post reached it (RFC 8617 §4.1.1: the ARC-Authentication-Results payload). */
 const LIST_AUTH_RESULTS = 'mx.list.test; spf=pass smtp.mailfrom=poster@origin.test; dkim=none; dmarc=none header.from=origin.test';
 
-/** Seals `raw` as list.test would relay it: the first ARC set, i=1, cv=none (RFC 8617 §5.1). */
-async function sealedByList(raw: Buffer, key: DkimKey): Promise<Buffer> {
+/** Seals `raw` as an intermediary does (RFC 8617 §5.1): the next ARC set, with the intermediary's own auth results and cv=. */
+async function sealedBy(raw: Buffer, key: DkimKey, authResults: string, cv: 'none' | 'pass'): Promise<Buffer> {
   // mailauth's typings omit the two fields its sealer reads for the ARC-Authentication-Results and the cv= tag.
-  const seal: ARCSealOptions & { authResults: string; cv: string } = {
-    signingDomain: key.domain,
-    selector: key.selector,
-    privateKey: key.privateKey,
-    authResults: LIST_AUTH_RESULTS,
-    cv: 'none',
-  };
-  const headers = await sealMessage(raw, seal);
-  assert.match(headers.toString(), /^ARC-Seal: i=1; [^]*cv=none[^]*ARC-Message-Signature: i=1; [^]*ARC-Authentication-Results: i=1; mx\.list\.test;/);
-  return Buffer.concat([headers, raw]);
+  const seal: ARCSealOptions & { authResults: string; cv: string } = { signingDomain: key.domain, selector: key.selector, privateKey: key.privateKey, authResults, cv };
+  return Buffer.concat([await sealMessage(raw, seal), raw]);
+}
+
+/** Seals `raw` as list.test would relay it: the first ARC set, i=1, cv=none. */
+async function sealedByList(raw: Buffer, key: DkimKey): Promise<Buffer> {
+  const sealed = await sealedBy(raw, key, LIST_AUTH_RESULTS, 'none');
+  assert.match(sealed.toString(), /^ARC-Seal: i=1; [^]*cv=none[^]*ARC-Message-Signature: i=1; [^]*ARC-Authentication-Results: i=1; mx\.list\.test;/);
+  return sealed;
 }
 
 function post(subject: string, body: string): Buffer {
@@ -36,6 +35,7 @@ describe('ARC at the MX (RFC 8617)', () => {
   let app: MxApp;
   let ctx: AppContext;
   const listKey = makeDkimKey('list.test', 'arc');
+  const forwarderKey = makeDkimKey('forwarder.test', 'seal');
 
   /** The messages in the recipient's INBOX, read by logging in. */
   async function inbox(): Promise<Buffer[]> {
@@ -68,6 +68,7 @@ describe('ARC at the MX (RFC 8617)', () => {
       // The list relays from 127.0.0.1 and publishes its ARC key; origin.test publishes no DMARC policy.
       'list.test': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] },
       [`${listKey.selector}._domainkey.list.test`]: { TXT: [listKey.txt] },
+      [`${forwarderKey.selector}._domainkey.forwarder.test`]: { TXT: [forwarderKey.txt] },
       'origin.test': { TXT: ['v=spf1 ip4:192.0.2.7 -all'] },
     };
     app = await startMxApp({ zones });
@@ -84,6 +85,14 @@ describe('ARC at the MX (RFC 8617)', () => {
     const results = await deliver(await sealedByList(post('Weekly digest', 'Hello list, this is the digest.'), listKey));
     assert.match(results, /\barc=pass\b/, results);
     assert.match(results, /\bspf=pass\b/, 'the list is allowed to send for list.test');
+  });
+
+  test('RFC 8617 §5.1: a second intermediary adds ARC set i=2 with cv=pass on top of the list\'s; the chain of two verifies: arc=pass', async () => {
+    const first = await sealedByList(post('Forwarded digest', 'Relayed twice.'), listKey);
+    const second = await sealedBy(first, forwarderKey, 'mx.forwarder.test; arc=pass', 'pass');
+    assert.match(second.toString(), /^ARC-Seal: i=2; [^]*cv=pass/);
+    const results = await deliver(second);
+    assert.match(results, /\barc=pass\b/, results);
   });
 
   test('RFC 8617 §5.2 and §4.1.2: a body changed after sealing no longer matches the ARC-Message-Signature, so arc=fail', async () => {
