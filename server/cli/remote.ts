@@ -81,13 +81,13 @@ Examples:
       });
     });
 
-  withDataOption(remote.command('test').argument('[name]', 'target (default: the only one)').description('check endpoint, credentials and bucket'))
+  withDataOption(remote.command('test').argument('[name]', 'target (default: the only one)').description('write, read back and delete a probe object: checks endpoint, credentials and bucket'))
     .option('--json', 'print JSON')
     .action(async (name: string | undefined, options: DataOptions & { json?: boolean }) => {
       await withContext({ data: options.data }, async (ctx) => {
         const result = await remotesOf(ctx).test(name);
         if (options.json) printJson({ ok: true, ...result });
-        else process.stdout.write(`remote ${result.target}: ok (${result.objects} object(s) under its prefix)\n`);
+        else process.stdout.write(`remote ${result.target}: ok (a probe object was written, read back and deleted; ${result.objects} object(s) under its prefix)\n`);
       });
     });
 

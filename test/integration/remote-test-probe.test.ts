@@ -55,6 +55,9 @@ test('remote test against a working bucket writes, reads back and deletes its pr
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { ok: true, target: 'good', objects: 0 });
   assert.deepEqual(regularFilesUnder(s3.dataDir).filter((f) => f.includes('sealpost-probe')), [], 'the probe object was deleted');
+  const text = await sealpost(['remote', 'test', 'good']);
+  assert.equal(text.code, 0, text.stderr);
+  assert.equal(text.stdout, 'remote good: ok (a probe object was written, read back and deleted; 0 object(s) under its prefix)\n');
 });
 
 test('remote test names what failed: a bucket that does not exist, wrong keys, a wrong secret, a refused connection', { skip: rclone ? false : 'rclone not installed' }, async () => {
