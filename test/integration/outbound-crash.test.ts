@@ -23,7 +23,7 @@ import { silentLogger } from '../../server/log.js';
 import { listenerPortsEnv } from '../helpers/ports.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/sealpost');
-/** Parallel SMTP connections to the sink (all in one domain). */
+/** Parallel SMTP connections to the sink. */
 const IN_FLIGHT = 4;
 
 const messageIdOf = (raw: Buffer): string => /^Message-ID: (<[^>]+>)/im.exec(raw.toString('latin1'))?.[1] ?? '';
@@ -54,11 +54,14 @@ interface Rig {
   close(): Promise<void>;
 }
 
-/** A data dir with `count` messages durably queued (as submission would) for one remote domain whose MX is the sink. */
+/** Recipient domains, all with the sink as MX: jobs are per domain, so four domains keep four connections busy. */
+const DOMAINS = ['a.remote.test', 'b.remote.test', 'c.remote.test', 'd.remote.test'];
+
+/** A data dir with `count` messages durably queued (as submission would) for the remote domains. */
 async function rig(count: number, replyDelayMs: number): Promise<Rig> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-'));
   const dns = await startDnsServer({
-    'remote.test': { MX: [{ exchange: 'mx.remote.test', priority: 10 }] },
+    ...Object.fromEntries(DOMAINS.map((d) => [d, { MX: [{ exchange: 'mx.remote.test', priority: 10 }] }])),
     'mx.remote.test': { A: ['127.0.0.1'] },
   });
   const sink = await startSmtpSink({ replyDelayMs });
@@ -87,8 +90,9 @@ async function rig(count: number, replyDelayMs: number): Promise<Rig> {
   for (let i = 0; i < count; i++) {
     const id = `<burst.${i}.${crypto.randomUUID()}@sender.test>`;
     ids.push(id);
-    const raw = Buffer.from(`From: alice@sender.test\r\nTo: r${i % 7}@remote.test\r\nSubject: burst ${i}\r\nMessage-ID: ${id}\r\n\r\nbody ${i}\r\n`);
-    await queue.enqueue({ from: 'alice@sender.test', to: [`r${i % 7}@remote.test`], raw, kind: 'submission' });
+    const to = `r${i % 7}@${DOMAINS[i % DOMAINS.length]}`;
+    const raw = Buffer.from(`From: alice@sender.test\r\nTo: ${to}\r\nSubject: burst ${i}\r\nMessage-ID: ${id}\r\n\r\nbody ${i}\r\n`);
+    await queue.enqueue({ from: 'alice@sender.test', to: [to], raw, kind: 'submission' });
   }
   queue.close();
   const children: ChildProcess[] = [];
@@ -183,7 +187,7 @@ test('kill -9 exactly between the remote 250 and its commit (RFC 5321 §6.1 wind
   }
 });
 
-test('kill -9 five times at random moments of a 200-message burst: nothing lost, no message more than twice, at most one duplicate per kill', async () => {
+test('kill -9 five times at random moments of a 200-message burst: nothing lost, at most one duplicate per kill (the one message past its final dot)', async () => {
   const KILLS = 5;
   const r = await rig(200, 5);
   try {
@@ -199,6 +203,8 @@ test('kill -9 five times at random moments of a 200-message burst: nothing lost,
       await new Promise((resolve) => setTimeout(resolve, crypto.randomInt(15)));
       child.kill('SIGKILL');
       await exited(child);
+      // a dot that left before the kill is recorded by the sink now, still counted in this run
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const killedAt = r.received().length;
     assert.ok(new Set(r.received()).size < r.ids.length, 'the kills happened mid-burst');
@@ -207,18 +213,19 @@ test('kill -9 five times at random moments of a 200-message burst: nothing lost,
     await finish(r);
     const got = r.received();
     assert.deepEqual([...new Set(got)].sort(), [...r.ids].sort(), 'every queued message arrived');
-    const copies = new Map<string, number>();
-    for (const id of got) copies.set(id, (copies.get(id) ?? 0) + 1);
-    assert.ok(Math.max(...copies.values()) <= 2, 'no message arrived more than twice');
-    // A duplicate is due to the kill that ended the run in which its first copy arrived: only a message still
-    // leased at that kill is sent again.
-    const perKill = runStarts.slice(0, KILLS).map((from, k) => {
-      const firsts = got.slice(from, runStarts[k + 1]).filter((id, i) => got.indexOf(id) === from + i);
-      return firsts.filter((id) => (copies.get(id) ?? 0) > 1).length;
+    // Runs: the sink's messages between two kills (the last one is the clean run to the end).
+    const runs = runStarts.map((from, k) => got.slice(from, runStarts[k + 1] ?? got.length));
+    for (const [k, run] of runs.entries()) assert.equal(new Set(run).size, run.length, `run ${k + 1} sent no message twice`);
+    // A message that reached the sink in run k and again later was not recorded delivered when kill k came
+    // (a recorded one is never sent again): that is what kill k duplicated. The bound is one per kill.
+    const perKill = runs.slice(0, KILLS).map((run, k) => {
+      const later = new Set(got.slice(runStarts[k + 1]));
+      return run.filter((id) => later.has(id)).length;
     });
-    const duplicates = got.length - copies.size;
+    const duplicates = got.length - new Set(got).size;
     process.stdout.write(`# ${KILLS} kills after ${runStarts.slice(1).join(', ')} deliveries; duplicates per kill: ${perKill.join(', ')}\n`);
     for (const [k, n] of perKill.entries()) assert.ok(n <= 1, `kill ${k + 1} duplicated ${n} messages`);
+    // so a message arrives at most twice unless two kills each caught it in its one window (1 + kills caught)
     assert.ok(duplicates <= KILLS, `${duplicates} duplicates for ${KILLS} kills`);
   } finally {
     await r.close();
