@@ -243,6 +243,34 @@ describe('outbound queue', () => {
     }
   });
 
+  test('transactions refused at RCPT (550) or after the dot (451) never leave the end-of-data gate held: the others keep flowing', async () => {
+    let refusedOnce = false;
+    const sink = await startSmtpSink({
+      replyDelayMs: 10,
+      rejectRecipient: (a) => (a.startsWith('nobody') ? 550 : null),
+      rejectMessage: (m) => (m.rcptTo[0]?.startsWith('later') && !refusedOnce ? ((refusedOnce = true), 451) : null),
+    });
+    try {
+      const q = makeQueue({ mxPort: sink.port, concurrency: 3, perDomainConcurrency: 3, perDomainPerMinute: 100_000 });
+      for (const d of ['k0.test', 'k1.test', 'k2.test']) dns.set(d, { MX: [{ exchange: 'mx.remote.test', priority: 10 }] });
+      const good: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const local = i % 4 === 1 ? 'nobody' : i === 6 ? 'later' : 'u';
+        const to = `${local}${i}@k${i % 3}.test`;
+        if (local !== 'nobody') good.push(to);
+        await q.enqueue({ from: 'alice@sender.test', to: [to], raw: message('alice@sender.test', to, `mixed ${i}`), kind: 'submission' });
+      }
+      await sink.waitFor(good.length, 30_000);
+      await q.drain();
+      assert.deepEqual(sink.messages.map((m) => m.rcptTo[0]).sort(), [...good].sort(), 'every accepted recipient once, the 451 one after its retry');
+      assert.ok(refusedOnce);
+      assert.equal(q.counts().messages, 0, 'the refused ones bounced, nothing left in flight');
+      assert.equal(sink.peakUnanswered(), 1);
+    } finally {
+      await sink.close();
+    }
+  });
+
   test('a remote that has not answered a final dot within SEALPOST_OUTBOUND_END_OF_DATA_HOLD_MS no longer holds back the other connections', async () => {
     assert.equal(DEFAULT_OUTBOUND_OPTIONS.endOfDataHoldMs, 30_000);
     assert.equal(outboundOptionsFromEnv({ SEALPOST_OUTBOUND_END_OF_DATA_HOLD_MS: '5000' }).endOfDataHoldMs, 5000);
