@@ -246,10 +246,6 @@ export class OutboundStore {
     return row ? row.raw : null;
   }
 
-  markDelivered(ids: readonly number[], code: number, response: string, now = Date.now()): void {
-    this.setFinal(ids.map((id) => ({ id, code, response })), 'delivered', now);
-  }
-
   /** The remote's acceptance of several recipients, each with its own reply, in one commit. */
   markDeliveredEach(replies: readonly RecipientReply[], now = Date.now()): void {
     this.setFinal(replies, 'delivered', now);
