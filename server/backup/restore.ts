@@ -5,7 +5,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { MailboxLocked, WrongKey } from '../mailbox/errors.js';
 import { openMailboxStore, readUidState } from '../mailbox/index.js';
-import type { FolderInfo, Mailbox, MailboxId, MailboxStore, UidState } from '../mailbox/types.js';
+import type { FolderInfo, LiveFolderState, Mailbox, MailboxId, MailboxStore, UidState } from '../mailbox/types.js';
 import { UserError } from '../config/index.js';
 import { backupPaths, assertMailboxId, generationIdOf, backupLockFile } from './paths.js';
 import { readManifest, updateManifest, newestGeneration, type Generation } from './manifest.js';
@@ -69,29 +69,47 @@ function liveUidState(live: string, key: Buffer): UidState | null {
   }
 }
 
+/** True when every UID both hold names the same message (size and internal date): the folders share one history. */
+function sameHistory(restored: Mailbox, folder: string, live: FolderInfo & LiveFolderState): boolean {
+  return restored.listMessages(folder).every((m) => {
+    const now = live.messages.get(m.uid);
+    return now === undefined || (now.size === m.size && now.internalDate === m.internalDate.toISOString());
+  });
+}
+
 /**
- * RFC 3501 §2.3.1.1: a UID never names another message under the same UIDVALIDITY, and new UIDs only grow.
- * The restored file's UIDNEXT is the generation's, below what the live mailbox handed out since, so every
- * folder gets a UIDVALIDITY above any the live file or the generation ever used — except a folder the
- * live mailbox left exactly as in the generation (same UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ: nothing was
- * appended, flagged or expunged there since), whose clients keep their caches. POP3 UIDLs
- * (`UIDVALIDITY.UID`) therefore change for renewed INBOX messages and never name another message.
+ * RFC 3501 §2.3.1.1: a UID never names another message under the same UIDVALIDITY, and new UIDs only grow
+ * (RFC 1939 §7 the same for UIDLs, `UIDVALIDITY.UID` of INBOX). The generation's UIDNEXT is below what the
+ * live mailbox handed out since, so each restored folder is made to agree with the live one:
+ * - the live folder has the same UIDVALIDITY (one history): messages it still holds keep their UIDs, the
+ *   ones it expunged since come back under new UIDs from its UIDNEXT on, its messages the generation lacks
+ *   are journalled as expunged, and changed flags get a MODSEQ above any it used (renumberAbove) —
+ *   clients keep their caches; a folder nothing happened to since the generation is left as it is;
+ * - otherwise (folder deleted or re-created since, or no readable live file): a new UIDVALIDITY above any
+ *   the live file or the generation ever used, so clients drop what they cached for it.
+ * The restored file's UIDVALIDITY high-water mark is raised to the live one's either way, so a folder
+ * created later never gets a UIDVALIDITY that was used before.
  */
-function renewUidValidity(restored: Mailbox, live: UidState | null): FolderInfo[] {
-  const above = Math.max(live?.lastUidValidity ?? 0, Math.floor(Date.now() / 1000));
-  const keep = live
-    ? restored.listFolders().filter((f) => {
-        const now = live.folders.find((l) => l.path === f.path);
-        return now !== undefined && now.uidValidity === f.uidValidity && now.uidNext === f.uidNext && now.highestModseq === f.highestModseq;
-      }).map((f) => f.path)
-    : [];
-  return restored.reissueUidValidity(above, keep);
+function reconcileUids(restored: Mailbox, live: UidState | null): void {
+  const agreed: string[] = [];
+  for (const folder of live ? restored.listFolders() : []) {
+    const now = live?.folders.find((l) => l.path === folder.path);
+    if (!live || !now || now.uidValidity !== folder.uidValidity || now.uidNext < folder.uidNext) continue;
+    if (now.uidNext === folder.uidNext && now.highestModseq === folder.highestModseq) {
+      agreed.push(folder.path); // untouched since the generation: identical
+      continue;
+    }
+    if (!sameHistory(restored, folder.path, now)) continue;
+    restored.renumberAbove(folder.path, now, live.modseq);
+    agreed.push(folder.path);
+  }
+  restored.reissueUidValidity(Math.max(live?.lastUidValidity ?? 0, Math.floor(Date.now() / 1000)), agreed);
 }
 
 /**
  * Replaces the live mailbox with a generation. Order (each step durable before the next):
  * stage a verified copy in the scratch space (same filesystem) → under the mailbox lock, read what the
- * live file handed out and renew the staged copy's UIDVALIDITYs above it (see renewUidValidity) → keep
+ * live file handed out and make the staged copy agree with it (see reconcileUids) → keep
  * the live file as a pre-restore generation (hard link, so it costs nothing) → drop the live -wal/-shm
  * (the handle was closed cleanly, so they are empty) → rename the staged copy over the live name.
  * rename(2) is atomic: a kill at any point leaves the old file or the new one under the live name, both whole.
@@ -141,7 +159,7 @@ export async function restoreReplace(options: RestoreOptions): Promise<RestoreRe
         if (options.store?.isOpen(mailboxId as MailboxId)) await options.store.close(mailboxId as MailboxId);
         if (openByAnotherProcess(live)) throw new MailboxLocked('The mailbox is open in a running server; restore it from there (admin UI) or stop the server first');
         // Read before the pre-restore link: closing this read folds a leftover WAL into the file it links.
-        renewUidValidity(restored, liveUidState(live, options.key));
+        reconcileUids(restored, liveUidState(live, options.key));
         await stagingStore.closeAll(); // checkpoints the staged WAL into the file
         if (fileSize(`${staged}-wal`) > 0) throw new Error('the staged restore copy kept a WAL after its checkpoint');
         removeIfExists(`${staged}-wal`);

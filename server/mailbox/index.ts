@@ -14,7 +14,8 @@ import type { GroupCommitStats } from './group-commit.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
 import { registerSearchFunctions } from './search.js';
 import { applyKey, assertKey, openDb, verifyKey, type Db } from './sqlite.js';
-import type { FolderInfo, Mailbox, MailboxChangeEvent, MailboxId, MailboxStore, UidState } from './types.js';
+import type { FolderInfo, LiveFolderState, LiveMessage, Mailbox, MailboxChangeEvent, MailboxId, MailboxStore, UidState } from './types.js';
+import { flagList } from './names.js';
 
 export * from './types.js';
 export * from './errors.js';
@@ -400,7 +401,8 @@ export function groupCommitStats(mailbox: Mailbox): GroupCommitStats | null {
 }
 
 /**
- * What a mailbox file has handed out (highest UIDVALIDITY, each folder's UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ),
+ * What a mailbox file has handed out (highest UIDVALIDITY and MODSEQ, each folder's UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ
+ * and its messages' UIDs, flags, sizes and internal dates),
  * read outside the store: a restore reads the live file while it holds the mailbox lock, which the store
  * refuses to open under. Closing the connection checkpoints the file's WAL. Throws WrongKey.
  */
@@ -408,21 +410,30 @@ export function readUidState(file: string, mailboxKey: Buffer): UidState {
   assertKey(mailboxKey);
   const db = openDb(file, mailboxKey, { encrypted: true });
   try {
-    const state = db.prepare('SELECT last_uid_validity FROM mailbox_state').get() as { last_uid_validity: number };
-    const folders = db.prepare('SELECT path, special_use, subscribed, uid_validity, uid_next, highest_modseq FROM folders ORDER BY path').all() as {
-      path: string; special_use: string | null; subscribed: number; uid_validity: number; uid_next: number; highest_modseq: number;
-    }[];
-    return {
-      lastUidValidity: Math.max(state.last_uid_validity, ...folders.map((f) => f.uid_validity)),
-      folders: folders.map((f): FolderInfo => ({
-        path: f.path,
-        specialUse: f.special_use as FolderInfo['specialUse'],
-        subscribed: f.subscribed === 1,
-        uidValidity: f.uid_validity,
-        uidNext: f.uid_next,
-        highestModseq: f.highest_modseq,
-      })),
-    };
+    return db
+      .transaction((): UidState => {
+        const state = db.prepare('SELECT last_uid_validity, modseq FROM mailbox_state').get() as { last_uid_validity: number; modseq: number };
+        const rows = db.prepare('SELECT id, path, special_use, subscribed, uid_validity, uid_next, highest_modseq FROM folders ORDER BY path').all() as {
+          id: number; path: string; special_use: string | null; subscribed: number; uid_validity: number; uid_next: number; highest_modseq: number;
+        }[];
+        const messages = db.prepare('SELECT uid, sysflags, keywords, size, internal_date FROM messages WHERE folder_id = ? ORDER BY uid');
+        const folders = rows.map((f): FolderInfo & LiveFolderState => ({
+          path: f.path,
+          specialUse: f.special_use as FolderInfo['specialUse'],
+          subscribed: f.subscribed === 1,
+          uidValidity: f.uid_validity,
+          uidNext: f.uid_next,
+          highestModseq: f.highest_modseq,
+          messages: new Map(
+            (messages.all(f.id) as { uid: number; sysflags: number; keywords: string; size: number; internal_date: string }[]).map((m) => [
+              m.uid,
+              { flags: flagList(m.sysflags, m.keywords), size: m.size, internalDate: m.internal_date } satisfies LiveMessage,
+            ]),
+          ),
+        }));
+        return { lastUidValidity: Math.max(state.last_uid_validity, ...rows.map((f) => f.uid_validity)), modseq: state.modseq, folders };
+      })
+      .deferred();
   } finally {
     db.close();
   }

@@ -12,7 +12,7 @@ import { GroupCommit, type GroupCommitStats } from './group-commit.js';
 import { compileSearch, encodeSearchText, indexedText, splitSearchText, uidSetSql } from './search.js';
 import type { Db } from './sqlite.js';
 import type {
-  AppendOptions, AppendResult, ChangeEntry, CopyResult, FolderInfo, FolderStatus, Mailbox, MailboxChangeEvent, MailboxId,
+  AppendOptions, AppendResult, ChangeEntry, CopyResult, FolderInfo, FolderStatus, LiveFolderState, Mailbox, MailboxChangeEvent, MailboxId,
   MessageMeta, MessageRecord, QuotaUsage, SearchQuery, SpecialUse, StorageReport, StoreMode, StoreResult, UidSet,
 } from './types.js';
 
@@ -645,6 +645,50 @@ export class SqliteMailbox implements Mailbox {
         this.stmt('UPDATE delivered SET uid_validity = ? WHERE folder_id = ?').run(uidValidity, f.id);
       }
       return (this.stmt('SELECT * FROM folders ORDER BY path').all() as FolderRow[]).map(folderInfo);
+    });
+  }
+
+  renumberAbove(folder: string, live: LiveFolderState, modseqAbove: number): FolderInfo {
+    if (!Number.isSafeInteger(live.uidNext) || live.uidNext < 1 || !Number.isSafeInteger(modseqAbove) || modseqAbove < 0) {
+      throw new InvalidRequest('bad live folder state');
+    }
+    const path = normalizePath(folder);
+    // Meant for a file no session has open (a staged restore), so no change event.
+    return this.write(() => {
+      const f = this.folder(path);
+      this.stmt('UPDATE mailbox_state SET modseq = max(modseq, ?)').run(modseqAbove);
+      const modseq = this.nextModseq();
+      let uidNext = Math.max(f.uid_next, live.uidNext);
+      const held = new Set<number>();
+      for (const row of this.selectMessages(f.id, null)) {
+        held.add(row.uid);
+        const now = live.messages.get(row.uid);
+        if (now === undefined) {
+          // Expunged from the live folder since: it comes back as a new message, above every UID handed out.
+          const uid = uidNext++;
+          this.stmt('UPDATE messages SET uid = ?, modseq = ? WHERE id = ?').run(uid, modseq, row.id);
+          this.stmt('DELETE FROM changes WHERE folder_id = ? AND uid = ? AND kind = ?').run(f.id, row.uid, KIND_APPEND);
+          this.journal(f.id, modseq, KIND_EXPUNGE, row.uid);
+          this.journal(f.id, modseq, KIND_APPEND, uid);
+          this.stmt('UPDATE delivered SET uid = ?, modseq = ? WHERE folder_id = ? AND uid = ?').run(uid, modseq, f.id, row.uid);
+          continue;
+        }
+        const flags = flagList(row.sysflags, row.keywords).sort();
+        const liveFlags = [...now.flags].sort();
+        if (flags.length !== liveFlags.length || flags.some((flag, i) => flag !== liveFlags[i])) {
+          // Clients hold the live flags at a MODSEQ up to modseqAbove: a higher one makes CONDSTORE resyncs fetch these.
+          this.stmt('UPDATE messages SET modseq = ? WHERE id = ?').run(modseq, row.id);
+          this.journal(f.id, modseq, KIND_FLAGS, row.uid, row.sysflags, row.keywords);
+        }
+      }
+      // Messages the live folder holds that the restored one does not: gone, as an expunge (QRESYNC VANISHED).
+      for (const uid of live.messages.keys()) {
+        if (held.has(uid)) continue;
+        this.stmt('DELETE FROM changes WHERE folder_id = ? AND uid = ? AND kind = ?').run(f.id, uid, KIND_APPEND);
+        this.journal(f.id, modseq, KIND_EXPUNGE, uid);
+      }
+      this.touchFolder(f.id, modseq, uidNext);
+      return folderInfo(this.folder(path));
     });
   }
 

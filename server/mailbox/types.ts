@@ -168,13 +168,34 @@ export interface Mailbox {
   storageReport(): StorageReport;
   /** Gives every folder not named in `keep` a new UIDVALIDITY above `above` and above any this file handed out (restore). */
   reissueUidValidity(above: number, keep?: readonly string[]): FolderInfo[];
+  /**
+   * Makes a restored folder agree with what the live folder (same UIDVALIDITY) handed out: messages whose UID it no longer
+   * holds get new UIDs from its UIDNEXT on, its other UIDs are journalled as expunged, changed flags get a MODSEQ above `modseqAbove`.
+   */
+  renumberAbove(folder: string, live: LiveFolderState, modseqAbove: number): FolderInfo;
+}
+
+/** One message of a live folder, as a restore compares it. */
+export interface LiveMessage {
+  readonly flags: readonly string[];
+  readonly size: number;
+  /** ISO 8601, as stored. */
+  readonly internalDate: string;
+}
+
+/** A live folder as a restore must not contradict: its UIDNEXT and the messages it holds by UID. */
+export interface LiveFolderState {
+  readonly uidNext: number;
+  readonly messages: ReadonlyMap<number, LiveMessage>;
 }
 
 /** What a mailbox file has handed out: read by a restore to never reuse a UID (RFC 3501 §2.3.1.1). */
 export interface UidState {
   /** The highest UIDVALIDITY the file ever gave a folder; a new folder gets a greater one. */
   readonly lastUidValidity: number;
-  readonly folders: readonly FolderInfo[];
+  /** The file's MODSEQ counter (every folder's HIGHESTMODSEQ is at most this). */
+  readonly modseq: number;
+  readonly folders: readonly (FolderInfo & LiveFolderState)[];
 }
 
 /** Opens, creates and re-keys mailbox files; one handle per file per process (LRU + idle close). */

@@ -188,21 +188,34 @@ describe('restore never reuses a UID or a UIDL', () => {
     await deliver('m6', 'm7', 'm8');
     await until('m6..m8 in INBOX', async () => (await inboxIds()).length === 8);
     await expunge('INBOX', 'm2', 'm7');
-    await withImap(async (client) => void (await client.mailboxCreate('Later')));
+    await withImap(async (client) => {
+      await client.mailboxCreate('Later');
+      // Projects deleted and made again: same name, another folder (a new UIDVALIDITY).
+      await client.mailboxDelete('Projects');
+      await client.mailboxCreate('Projects');
+    });
     const beforeRestore = await look();
     const later = (await imapView(instance.ports.imap, password, ['Later'])).get('Later')!;
+    const inboxBefore = beforeRestore.get('INBOX')!;
 
     const out = await cli(['restore', ALICE, generation, '--password-stdin'], `${password}\n`);
     assert.match(out, new RegExp(`restored generation ${generation}`));
     const restored = await look();
     const inbox = restored.get('INBOX')!;
     assert.deepEqual([...inbox.messages.values()].sort(), ids('m1', 'm2', 'm3', 'm4', 'm5').sort(), 'INBOX is the generation again');
-    assert.notEqual(inbox.uidValidity, beforeRestore.get('INBOX')!.uidValidity, 'INBOX changed since the generation: a new UIDVALIDITY');
-    assert.ok(Number(inbox.uidValidity) > Number(later.uidValidity), `the new UIDVALIDITY is above any the live mailbox used (Later: ${later.uidValidity})`);
-    for (const folder of ['Archive', 'Projects']) {
-      assert.equal(restored.get(folder)!.uidValidity, beforeRestore.get(folder)!.uidValidity, `${folder}, untouched since the generation, keeps its UIDVALIDITY and the clients their caches`);
-      assert.deepEqual(restored.get(folder)!.messages, beforeRestore.get(folder)!.messages);
+    // One history: INBOX keeps its UIDVALIDITY; what the live INBOX still held keeps its UID, m2 (expunged since) comes back above UIDNEXT.
+    assert.equal(inbox.uidValidity, inboxBefore.uidValidity, 'INBOX keeps its UIDVALIDITY: clients keep their caches');
+    for (const [uid, id] of inbox.messages) {
+      if (id === sent.get('m2')) assert.ok(uid >= inboxBefore.uidNext, `m2 is back under UID ${uid}, at or above the UIDNEXT ${inboxBefore.uidNext} clients held`);
+      else assert.equal(inboxBefore.messages.get(uid), id, `UID ${uid} still names the same message`);
     }
+    assert.ok(inbox.uidNext > inboxBefore.uidNext);
+    const projects = restored.get('Projects')!;
+    assert.ok(Number(projects.uidValidity) > Number(beforeRestore.get('Projects')!.uidValidity), 'Projects (re-created since) gets a UIDVALIDITY above the live one');
+    assert.ok(Number(projects.uidValidity) > Number(later.uidValidity), `and above any the live mailbox used (Later: ${later.uidValidity})`);
+    assert.deepEqual([...projects.messages.values()].sort(), ids('p1', 'p2').sort());
+    assert.equal(restored.get('Archive')!.uidValidity, beforeRestore.get('Archive')!.uidValidity, 'Archive, untouched since the generation, keeps its UIDVALIDITY');
+    assert.deepEqual(restored.get('Archive')!.messages, beforeRestore.get('Archive')!.messages);
 
     // Mail after the restore: new UIDs, never ones the live mailbox handed out before it.
     await deliver('m9', 'm10');
