@@ -54,6 +54,8 @@ export const LARGE_MESSAGE_BYTES = 256 * 1024;
 /** Rows read per page, and delivered rows deleted per transaction. */
 const DRAIN_PAGE_ROWS = 256;
 const DELETE_BATCH_ROWS = 64;
+/** Rows unsealed back to back before the drain yields to the event loop. */
+const YIELD_EVERY_ROWS = 4;
 
 const ROW_AAD = new TextEncoder().encode('sealpost/queue/v1');
 const FILE_KEY_INFO = new TextEncoder().encode('sealpost/queue-file/v1');
@@ -272,11 +274,17 @@ export class SealedQueue {
         }
       };
       const settleOne = (): Promise<void> => Promise.race(inFlight);
+      let sinceYield = 0;
       pages: for (;;) {
         const rows = page.all(afterSeq, DRAIN_PAGE_ROWS) as Array<{ seq: number; sealed: Buffer }>;
         if (rows.length === 0) break;
         for (const row of rows) {
           if (stop.failure) break pages;
+          // Unsealing costs a few ms of CPU: let other sessions' I/O in between every few rows.
+          if (++sinceYield >= YIELD_EVERY_ROWS) {
+            sinceYield = 0;
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
           afterSeq = row.seq;
           let message: QueuedMessage;
           try {

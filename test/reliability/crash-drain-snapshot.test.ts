@@ -14,6 +14,8 @@ import { SEALPOST_BIN } from '../helpers/sealpost-cli.js';
 import { RELIABILITY_DOMAIN, checkIntegrity, createInstance, duplicates, messageIdsByFolder, messageIdOf, sleep, smtpTransport, type Instance } from '../helpers/reliability-harness.js';
 import { Secrets, privacyLeaks } from '../helpers/reliability-privacy.js';
 import { RawImap } from '../helpers/imap-raw.js';
+import { ImapFlow } from 'imapflow';
+import { waitForExists } from '../helpers/imap-wait.js';
 
 function corpusSecrets(secrets: Secrets, messages: ReturnType<typeof generateCorpus>): void {
   for (const m of messages) secrets.add(m.token, m.subject, m.from, m.to);
@@ -55,17 +57,29 @@ test('kill -9 during the queue drain of the first login: every queued message ar
     assert.equal(queued.code, 0, queued.stderr);
     assert.equal((JSON.parse(queued.stdout) as { inbound: { total: number } }).inbound.total, corpus.length, 'the locked mailbox holds every message, sealed');
 
-    // Log in (which drains) and kill the server at a random moment of the drain, three times.
+    // Log in (the drain starts in the background) and kill the server at a random moment of the drain, three times.
     for (let kill = 0; kill < 3; kill++) {
       const t0 = Date.now();
       const client = await RawImap.connect(instance.ports.imap);
       const login = client.command(`LOGIN "${user}" "${password}"`, 60_000).catch(() => ({ tagged: '' }));
-      await sleep(150 + crypto.randomInt(900));
+      // The first kill may land during LOGIN itself; the others after its OK, while the drain runs behind it.
+      if (kill === 0) await sleep(150 + crypto.randomInt(900));
+      else assert.match((await login).tagged, /^\S+ OK/, 'LOGIN answers while the drain runs');
+      if (kill > 0) await sleep(crypto.randomInt(300));
       await instance.stop('SIGKILL');
       const reply = await login;
       client.close();
       process.stdout.write(`# kill ${kill} after ${Date.now() - t0} ms: login ${reply.tagged.split(' ')[1] ?? 'cut off'}\n`);
       await instance.start();
+    }
+    // The login answers at once and the drain runs behind it: wait until INBOX holds every acknowledged message.
+    const watcher = new ImapFlow({ host: '127.0.0.1', port: instance.ports.imap, secure: false, auth: { user, pass: password }, tls: { rejectUnauthorized: false }, logger: false });
+    await watcher.connect();
+    try {
+      await watcher.mailboxOpen('INBOX');
+      await waitForExists(watcher, acked.length, { timeoutMs: 120_000 });
+    } finally {
+      await watcher.logout();
     }
     const ids = (await messageIdsByFolder(instance.ports.imap, user, password)).get('INBOX')!;
     assert.deepEqual(duplicates(ids), [], 'no message was drained twice');
