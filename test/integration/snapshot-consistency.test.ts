@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3-multiple-ciphers';
-import { snapshotMailbox, withReadonlyCopy } from '../../server/backup/index.js';
+import { snapshotMailbox, restoreReplace, withReadonlyCopy } from '../../server/backup/index.js';
 import { backupPaths } from '../../server/backup/paths.js';
 import { generateSealKeyPair } from '../../server/crypto/index.js';
 import { openSealedQueue, queueFileKey, type QueuedMessage } from '../../server/queue/index.js';
@@ -190,6 +190,39 @@ test('a queue file created after the snapshot started, or still being created, i
       await assert.rejects(snapshotMailbox({ dataDir: fx.dir, mailboxId: fx.id, key: fx.key, openHere: true }), /app key is needed to back up the sealed queue/);
     } finally {
       queue.close();
+    }
+  } finally {
+    await fx.cleanup();
+  }
+});
+
+test('a locked copy taken while commits were still only in the WAL (after a crash) restores with them', async () => {
+  const fx = await mailboxFixture({ inbox: 3, archive: 0 });
+  const live = backupPaths(fx.dir).layout.mailboxFile(fx.id);
+  try {
+    const unpin = pinWal(live, fx.key);
+    let pinned = true;
+    try {
+      const [walOnly] = generateCorpus(1, 919);
+      await fx.mailbox.append('INBOX', walOnly!.raw, { internalDate: walOnly!.date });
+      // The handle closes, but the pinned reader keeps the last commit in the -wal (as a crash would leave it).
+      await fx.store.close(fx.id);
+      assert.ok(fs.statSync(`${live}-wal`).size > 0);
+      const { generation } = await snapshotMailbox({ dataDir: fx.dir, mailboxId: fx.id, key: null });
+      assert.equal(generation.verifiedWithKey, false, 'a locked copy, no key');
+      assert.ok(generation.wal, 'the WAL was saved beside the copy');
+      unpin();
+      pinned = false;
+
+      const mailbox = await fx.reopen();
+      for (const m of generateCorpus(2, 920)) await mailbox.append('INBOX', m.raw);
+      await restoreReplace({ dataDir: fx.dir, mailboxId: fx.id, generationId: generation.id, key: fx.key, store: fx.store });
+      const restored = await folderBytes(await fx.reopen(), 'INBOX');
+      assert.equal(restored.length, 4, 'the three stored messages and the one that was only in the WAL');
+      assert.ok(restored.some((raw) => raw.equals(walOnly!.raw)), 'the WAL-only message came back with the restore');
+      assert.equal(integrityCheck(live, fx.key), 'ok');
+    } finally {
+      if (pinned) unpin();
     }
   } finally {
     await fx.cleanup();
