@@ -9,6 +9,7 @@ import { SealError, seal, unseal, wipe } from '../crypto/index.js';
 import { fsyncDir } from '../fsutil.js';
 // A leaf module (no mailbox dependencies): the same batching the mailbox store uses for appends.
 import { GroupCommit, type GroupCommitStats } from '../mailbox/group-commit.js';
+import { mimeShape, structureHeavy } from '../mime/limits.js';
 import { decodeEnvelope, encodeEnvelope, newQueueItemId, type QueuedMessage, type QueuedMeta } from './envelope.js';
 import { openQueueDatabase, type QueueDatabase } from './sqlite.js';
 
@@ -49,13 +50,27 @@ export interface DrainOptions {
 }
 
 export const MAX_DRAIN_CONCURRENCY = 64;
-/** Messages this large are delivered one at a time (a worker-thread parse would let later ones overtake them). */
+/**
+ * Messages this large are delivered one at a time: the store compresses them off the event loop (and parses
+ * the largest in a worker thread), which would let later, smaller ones overtake them and take lower UIDs.
+ */
 export const LARGE_MESSAGE_BYTES = 256 * 1024;
+
+/**
+ * Whether a concurrent drain must deliver this message alone to keep arrival order: large, or shaped so
+ * that the MIME parser hands it to a worker thread (many parts, containers or lines).
+ */
+export function deliversOutOfTurn(raw: Buffer): boolean {
+  if (raw.length >= LARGE_MESSAGE_BYTES) return true;
+  try {
+    return structureHeavy(mimeShape(raw));
+  } catch {
+    return true;
+  }
+}
 /** Rows read per page, and delivered rows deleted per transaction. */
 const DRAIN_PAGE_ROWS = 256;
 const DELETE_BATCH_ROWS = 64;
-/** Rows unsealed back to back before the drain yields to the event loop. */
-const YIELD_EVERY_ROWS = 4;
 
 const ROW_AAD = new TextEncoder().encode('sealpost/queue/v1');
 const FILE_KEY_INFO = new TextEncoder().encode('sealpost/queue-file/v1');
@@ -222,9 +237,10 @@ export class SealedQueue {
    * running one and then drains. Returns the number delivered.
    *
    * `concurrency` (default 1) deliveries run at once, started in arrival order, so a store with group
-   * commit shares one transaction and fsync among them. A message of LARGE_MESSAGE_BYTES or more is
-   * delivered alone (after the ones before it finished, before later ones start), so a slow parse of a
-   * large message cannot let smaller later ones overtake it.
+   * commit shares one transaction and fsync among them. A message the store would prepare off the event
+   * loop (deliversOutOfTurn: large, or heavy to parse) is delivered alone — after the ones before it
+   * finished, before later ones start — and each other one is started an event-loop turn after the
+   * previous one, once its synchronous work reached the store's commit queue: UIDs follow arrival order.
    */
   async drain(mailboxId: string, privateKey: Uint8Array, deliver: (message: QueuedMessage) => Promise<void>, options: DrainOptions = {}): Promise<number> {
     return (await this.drainWithReport(mailboxId, privateKey, deliver, options)).delivered;
@@ -274,17 +290,11 @@ export class SealedQueue {
         }
       };
       const settleOne = (): Promise<void> => Promise.race(inFlight);
-      let sinceYield = 0;
       pages: for (;;) {
         const rows = page.all(afterSeq, DRAIN_PAGE_ROWS) as Array<{ seq: number; sealed: Buffer }>;
         if (rows.length === 0) break;
         for (const row of rows) {
           if (stop.failure) break pages;
-          // Unsealing costs a few ms of CPU: let other sessions' I/O in between every few rows.
-          if (++sinceYield >= YIELD_EVERY_ROWS) {
-            sinceYield = 0;
-            await new Promise<void>((resolve) => setImmediate(resolve));
-          }
           afterSeq = row.seq;
           let message: QueuedMessage;
           try {
@@ -300,7 +310,7 @@ export class SealedQueue {
             this.#logger?.warn({ event: 'queue.undecryptable', mailboxId, row: row.seq, reason }, 'queued message cannot be opened; kept in the queue');
             continue;
           }
-          const alone = message.raw.length >= LARGE_MESSAGE_BYTES;
+          const alone = concurrency > 1 && deliversOutOfTurn(message.raw);
           while (inFlight.size >= (alone ? 1 : concurrency)) await settleOne();
           if (stop.failure) break pages;
           const seq = row.seq;
@@ -318,6 +328,10 @@ export class SealedQueue {
             .finally(() => inFlight.delete(delivery));
           inFlight.add(delivery);
           if (alone) await delivery;
+          // One event-loop turn before the next message: every microtask of this delivery has run by then, so
+          // a store that does its CPU work synchronously has handed it to its commit queue (order kept), and
+          // other sessions' I/O gets in between the unseals (a few ms of CPU each).
+          else await new Promise<void>((resolve) => setImmediate(resolve));
         }
       }
       while (inFlight.size > 0) await settleOne();

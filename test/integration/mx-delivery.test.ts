@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
+import { waitForExists } from '../helpers/imap-wait.js';
 import type { AppContext } from '../../server/context.js';
 import type { AliasRecord } from '../../server/directory/index.js';
 import {
@@ -34,12 +35,14 @@ describe('MX delivery', () => {
   let key: DkimKey;
   const alias: Record<string, AliasRecord> = {};
 
-  /** The messages of an alias's folder, read by logging in (which also drains its sealed queue). */
+  /** The messages of an alias's folder, read by logging in (after the sealed queue it starts draining has landed). */
   async function folder(address: string, path = 'INBOX'): Promise<{ raw: Buffer; internalDate: Date }[]> {
     const record = ctx.directory.requireAlias(address);
     const wasLocked = !ctx.accounts.isUnlocked(record.id);
     const session = await ctx.accounts.authenticate(address, PASSWORD, { ip: '127.0.0.1', protocol: 'imap' });
     try {
+      assert.equal(await ctx.accounts.whenDrained(record.id, 30_000), true, 'the background drain finishes');
+      assert.equal(ctx.accounts.queuedCount(record), 0, 'nothing left sealed');
       const out = [];
       for (const meta of session.mailbox.listMessages(path)) out.push({ raw: await session.mailbox.readMessage(path, meta.uid), internalDate: meta.internalDate });
       return out;
@@ -103,12 +106,13 @@ describe('MX delivery', () => {
     const arrived = Date.now();
     assert.equal(ctx.accounts.queuedCount(alias.bob!), 1);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // the login is visibly later than the arrival
-    // bob's first IMAP login (imapflow over STARTTLS) drains the sealed queue into INBOX
+    // bob's first IMAP login (imapflow over STARTTLS) starts draining the sealed queue into INBOX
     const client = new ImapFlow({ host: '127.0.0.1', port: app.port('imap'), secure: false, auth: { user: `bob@${LOCAL_DOMAIN}`, pass: PASSWORD }, tls: { rejectUnauthorized: false }, logger: false });
     await client.connect();
     const inbox: { raw: Buffer; internalDate: Date }[] = [];
     try {
       await client.mailboxOpen('INBOX');
+      await waitForExists(client, 1); // the drain runs behind the login and announces the message (EXISTS)
       for await (const msg of client.fetch('1:*', { source: true, internalDate: true })) {
         if (msg.source && msg.internalDate) inbox.push({ raw: msg.source, internalDate: new Date(msg.internalDate) });
       }
