@@ -236,8 +236,19 @@ export async function importArchive(options: ImportOptions): Promise<TransferTot
       return { ...sink.totals, kind };
     }
     case 'eml-zip': {
-      const sink = new MessageSink(target, onProgress, await countEmlInZip(options.path));
-      for await (const m of readEmlZip(options.path, folder)) await sink.add(m.folder, { raw: m.raw, flags: m.flags, ...(m.internalDate ? { internalDate: m.internalDate } : {}) });
+      // Counting reads the zip's central directory: a damaged zip is refused here, before anything is stored.
+      let total: number;
+      try {
+        total = await countEmlInZip(options.path);
+      } catch (error) {
+        if (error instanceof UserError) throw error;
+        const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0]?.replace(/\.$/, '');
+        throw new UserError(`${path.basename(options.path)} is not a readable zip file (${reason}).`, 'BAD_IMPORT', { hint: 'Nothing was imported; check the file (or export it again) and run the import again.', cause: error });
+      }
+      const sink = new MessageSink(target, onProgress, total);
+      await storing(sink, total, async () => {
+        for await (const m of readEmlZip(options.path, folder)) await sink.add(m.folder, { raw: m.raw, flags: m.flags, ...(m.internalDate ? { internalDate: m.internalDate } : {}) });
+      });
       return { ...sink.totals, kind };
     }
     case 'eml': {

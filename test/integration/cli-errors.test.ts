@@ -94,6 +94,8 @@ test('every CLI error is one sentence plus what to do, a non-zero exit, no stack
   const notCreated = path.join(scratch, 'never-created');
   const cut = path.join(scratch, 'cut.mbox');
   fs.writeFileSync(cut, 'From a@example.test Thu Aug 10 12:34:56 2023\nSubject: one\nMessage-ID: <1@x>\n\nbody\n\nFrom a@example.test Thu Aug 10 12:34:57 2023\nSubject: tw');
+  const damagedZip = path.join(scratch, 'damaged.zip');
+  fs.writeFileSync(damagedZip, Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(200, 0x20)]));
   const noSeparator = path.join(scratch, 'plain.mbox');
   fs.writeFileSync(noSeparator, 'From a@example.test Thu Aug 10 12:34:56 2023\nSubject: one\n\nbody\n\nFrom b\x01@x Thu Aug 10 12:34:56 2023\nSubject: two\n\nbody\n');
 
@@ -142,6 +144,12 @@ test('every CLI error is one sentence plus what to do, a non-zero exit, no stack
       args: ['import', 'alice@example.test', noSeparator, '--password-stdin'],
       stdin: `${password}\n`,
       expected: /^error: plain\.mbox is not a valid mbox file: line 6 is a "From " separator line with bytes that are not printable ASCII\. Nothing was imported/,
+    },
+    {
+      name: 'a damaged zip',
+      args: ['import', 'alice@example.test', damagedZip, '--password-stdin'],
+      stdin: `${password}\n`,
+      expected: /^error: damaged\.zip is not a readable zip file \(.+\)\. Nothing was imported/,
     },
     {
       name: 'a generation that does not exist (no remote configured)',
