@@ -223,7 +223,13 @@ async function keepAsPreRestore(dataDir: string, mailboxId: string, live: string
  * Opens a copy of a generation (or of any file keyed with `key`) read-only through the mailbox store,
  * in a scratch data dir inside the data dir, and runs fn on it. The copy is removed afterwards.
  */
-export async function withReadonlyCopy<T>(dataDir: string, file: string, key: Buffer, fn: (mailbox: Mailbox) => Promise<T>, opts: { rawCopy?: boolean } = {}): Promise<T> {
+export async function withReadonlyCopy<T>(
+  dataDir: string,
+  file: string,
+  key: Buffer,
+  fn: (mailbox: Mailbox) => Promise<T>,
+  opts: { rawCopy?: boolean; /** A WAL saved with the file (a locked generation's sidecar): replayed on open. */ wal?: string } = {},
+): Promise<T> {
   const scratch = path.join(backupPaths(dataDir).scratch(), `ro-${randomUUID()}`);
   const id = randomUUID() as MailboxId;
   ensureDir(path.join(scratch, 'mailboxes'));
@@ -232,6 +238,7 @@ export async function withReadonlyCopy<T>(dataDir: string, file: string, key: Bu
     const target = path.join(scratch, 'mailboxes', `${id}.sqlite`);
     if (opts.rawCopy === false) fs.renameSync(file, target);
     else await inWorker.copy(file, target);
+    if (opts.wal) await inWorker.copy(opts.wal, `${target}-wal`);
     const mailbox = await store.open(id, key);
     return await fn(mailbox);
   } finally {
@@ -256,10 +263,16 @@ export interface RestoreFoldersOptions {
 export async function restoreFolders(options: RestoreFoldersOptions): Promise<TransferTotals> {
   assertMailboxId(options.mailboxId);
   const generation = findGeneration(options.dataDir, options.mailboxId, options.generationId);
-  const file = backupPaths(options.dataDir).generation(options.mailboxId, generation.id);
+  const paths = backupPaths(options.dataDir);
+  const file = paths.generation(options.mailboxId, generation.id);
+  const wal = generation.wal ? { wal: paths.walSidecar(options.mailboxId, generation.id) } : {};
   try {
-    return await withReadonlyCopy(options.dataDir, file, options.key, (source) =>
-      copyFolders(source, options.target, { folders: options.folders, ...(options.onProgress ? { onProgress: options.onProgress } : {}) }),
+    return await withReadonlyCopy(
+      options.dataDir,
+      file,
+      options.key,
+      (source) => copyFolders(source, options.target, { folders: options.folders, ...(options.onProgress ? { onProgress: options.onProgress } : {}) }),
+      wal,
     );
   } catch (error) {
     if (error instanceof WrongKey) throw new UserError(`Generation ${generation.id} does not open with the current password (it predates a password change)`, 'GENERATION_KEY');

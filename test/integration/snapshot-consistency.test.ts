@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3-multiple-ciphers';
-import { snapshotMailbox, restoreReplace, withReadonlyCopy } from '../../server/backup/index.js';
+import { snapshotMailbox, restoreFolders, restoreReplace, withReadonlyCopy } from '../../server/backup/index.js';
 import { backupPaths } from '../../server/backup/paths.js';
 import { generateSealKeyPair } from '../../server/crypto/index.js';
 import { openSealedQueue, queueFileKey, type QueuedMessage } from '../../server/queue/index.js';
@@ -216,6 +216,13 @@ test('a locked copy taken while commits were still only in the WAL (after a cras
 
       const mailbox = await fx.reopen();
       for (const m of generateCorpus(2, 920)) await mailbox.append('INBOX', m.raw);
+      // A folder restore reads the generation with its WAL too: the WAL-only message, expunged here, comes back.
+      const walOnlyUid = mailbox.listMessages('INBOX')[3]!.uid;
+      mailbox.store('INBOX', [[walOnlyUid, walOnlyUid]], 'add', ['\\Deleted']);
+      mailbox.expunge('INBOX');
+      const totals = await restoreFolders({ dataDir: fx.dir, mailboxId: fx.id, generationId: generation.id, key: fx.key, folders: ['INBOX'], target: mailbox });
+      assert.deepEqual({ imported: totals.imported, skipped: totals.skipped }, { imported: 1, skipped: 3 });
+      assert.ok((await folderBytes(mailbox, 'INBOX')).some((raw) => raw.equals(walOnly!.raw)));
       await restoreReplace({ dataDir: fx.dir, mailboxId: fx.id, generationId: generation.id, key: fx.key, store: fx.store });
       const restored = await folderBytes(await fx.reopen(), 'INBOX');
       assert.equal(restored.length, 4, 'the three stored messages and the one that was only in the WAL');
