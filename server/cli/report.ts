@@ -18,6 +18,7 @@ const WHAT_TO_DO: Readonly<Record<string, string>> = {
   UNKNOWN_ALIAS: 'List the aliases with: sealpost alias list',
   UNKNOWN_DOMAIN: 'List the domains with: sealpost domain list',
   NO_GENERATION: 'List the generations with: sealpost backup list ADDRESS (add --remote to include a remote target)',
+  LISTEN_FAILED: 'Stop what uses that address and port, or choose another (see: sealpost serve --help)',
   IMPORT_STOPPED: 'Fix the cause and run the same import again: the messages already imported are skipped.',
   BAD_MBOX: 'Nothing was imported; repair the file at that line (or export it again) and run the import again.',
   AUTH_FAILED: 'Check the address and type the alias password again (it was shown once when the alias was created).',
