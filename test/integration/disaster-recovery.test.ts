@@ -129,11 +129,13 @@ describe('disaster recovery: remote restore-all', () => {
       await assert.rejects(ctx.accounts.authenticate(ALICE, 'not-the-password-at-all', { ip: '127.0.0.1', protocol: 'imap' }));
       const session = await ctx.accounts.authenticate(ALICE, PASSWORD, { ip: '127.0.0.1', protocol: 'imap' });
       try {
+        assert.equal(await ctx.accounts.whenDrained(session.alias.id, 30_000), true, 'the sealed queue drains after the login');
+        assert.equal(ctx.accounts.queuedCount(session.alias), 0);
         const messages = session.mailbox.listMessages('INBOX');
         const bodies = await Promise.all(messages.map((m) => session.mailbox.readMessage('INBOX', m.uid)));
         assert.equal(messages.length, 2, 'the stored message and the one that was sealed in the queue');
         assert.ok(bodies.some((b) => b.equals(stored)), 'stored message byte-identical');
-        assert.ok(bodies.some((b) => b.equals(queued)), 'queued message drained at the first login');
+        assert.ok(bodies.some((b) => b.equals(queued)), 'queued message drained after the first login');
         assert.deepEqual(messages.find((m, i) => bodies[i]?.equals(stored))?.flags, ['\\Seen']);
       } finally {
         session.release();

@@ -156,13 +156,14 @@ test('SIGKILL mid-stream: every 250-acknowledged message is stored exactly once;
     await exited(child);
     child = null;
 
-    // Count every token across the locked alias's queue (drained by the login) and both mailboxes.
+    // Count every token across the locked alias's queue (drained after the login) and both mailboxes.
     const ctx = await openContext({ env }, { logger: silentLogger() });
     const seen = new Map<string, number>();
     try {
       for (const address of [`locked@${LOCAL_DOMAIN}`, `open@${LOCAL_DOMAIN}`]) {
         const session = await ctx.accounts.authenticate(address, PASSWORD, { ip: '127.0.0.1', protocol: 'imap' });
         try {
+          assert.equal(await ctx.accounts.whenDrained(session.alias.id, 120_000), true, 'the background drain finishes');
           assert.equal(ctx.accounts.queuedCount(session.alias), 0);
           for (const meta of session.mailbox.listMessages('INBOX')) {
             const raw = (await session.mailbox.readMessage('INBOX', meta.uid)).toString();
