@@ -151,6 +151,9 @@ export interface AccountsOptions {
   readonly drainConcurrency?: number;
 }
 
+/** How long unlock() (not a protocol login) waits for the drain it starts. */
+export const UNLOCK_DRAIN_WAIT_MS = 10_000;
+
 /** Appends in flight while a queue drains: enough to fill the mailbox's group commit, bounded. */
 export const DRAIN_CONCURRENCY = 32;
 
@@ -407,13 +410,19 @@ export class Accounts {
     }
   }
 
-  /** Unlocks an alias without a session (admin UI "unlock"); its queue drains in the background. Returns the alias. */
+  /**
+   * Unlocks an alias without a session (admin UI "unlock", CLI operations that need the key such as backup
+   * or export); its queue drains in the background. It waits up to UNLOCK_DRAIN_WAIT_MS for that drain, so
+   * what the caller reads next includes a small queue; a large one keeps draining after it returns, and a
+   * drain error never fails the unlock. Returns the alias.
+   */
   async unlock(address: string, password: string, context: LoginContext = { ip: 'local', protocol: 'admin' }): Promise<AliasRecord> {
     const alias = await this.checkLogin(address, password, context);
     this.keyRing.acquire(alias.id);
     try {
       await this.openMailbox(alias);
       this.drainInBackground(alias);
+      await this.whenDrained(alias.id, UNLOCK_DRAIN_WAIT_MS);
     } finally {
       this.keyRing.release(alias.id); // starts the idle timer
     }
