@@ -66,11 +66,11 @@ function firstLine(text: string): string {
   return (text.split('\n')[0] ?? '').trim();
 }
 
-/** "<problem>. <what to do>." on one line. */
+/** "<problem>. <what to do>." on one line (a problem alone is printed as it is). */
 function sentence(problem: string, whatToDo?: string): string {
-  const ended = /[.!?)]$/.test(problem) ? problem : `${problem}.`;
-  if (!whatToDo) return ended;
-  return `${ended} ${/[.!?]$/.test(whatToDo) ? whatToDo : `${whatToDo}.`}`;
+  if (!whatToDo) return problem;
+  const end = (text: string): string => (/[.!?]$/.test(text) ? text : `${text}.`);
+  return `${end(problem)} ${end(whatToDo)}`;
 }
 
 /** The one line to print for an error, starting "error: ". */

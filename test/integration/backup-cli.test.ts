@@ -47,6 +47,9 @@ test('import, backup, list, restore a folder and push to a remote from the comma
   const imported = (await ok(['import', 'alice@example.test', mbox, '--folder', 'Projects', '--json', '--password-stdin'], pw)).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.deepEqual(imported.filter((l) => l.event === 'progress').map((l) => l.done), [1, 2], 'one JSON progress line per message');
   assert.deepEqual({ ...imported.at(-1), folders: undefined }, { event: 'done', imported: 2, skipped: 0, folders: undefined, kind: 'mbox' });
+  assert.deepEqual(imported.filter((l) => l.event === 'progress').map((l) => l.total), [2, 2], 'the total is known: the file was checked whole first');
+  // The same LF mbox again: the store keeps CRLF, and duplicates are found in that form.
+  assert.equal(await ok(['import', 'alice@example.test', mbox, '--folder', 'Projects', '--password-stdin'], pw), 'imported 0 message(s) into Projects (2 already there)\n');
 
   await ok(['backup', 'now', 'alice@example.test', '--password-stdin'], pw);
   const list = JSON.parse(await ok(['backup', 'list', 'alice@example.test', '--json'])) as Record<string, unknown>[];
