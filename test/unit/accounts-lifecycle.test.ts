@@ -179,6 +179,8 @@ describe('accounts', () => {
     const ip = '198.51.100.20';
     await assert.rejects(accounts.authenticate('carol@example.test', carolPassword, { ip, protocol: 'imap' }), AuthFailed);
     const session = await accounts.authenticate('carol@example.test', 'velvet Harbor 77 compass', { ip, protocol: 'imap' });
+    assert.equal(await accounts.whenDrained(carol.id, 30_000), true);
+    assert.equal(accounts.queuedCount(carol), 0);
     assert.equal(session.mailbox.listMessages('INBOX').length, 1, 'the queued message survived the re-key and was drained');
     // Admin change while unlocked: no old password needed; a new one is generated.
     const generated = await accounts.changePassword('carol@example.test', null);
@@ -199,6 +201,30 @@ describe('accounts', () => {
     await accounts.removeAlias('carol@example.test');
     assert.equal(directory.getAlias('carol@example.test'), null);
     assert.ok(!fs.existsSync(path.join(dataDir, 'mailboxes', `${carol.mailboxId}.sqlite`)));
+  });
+
+  it('a drain that fails on a row the store refuses never fails the login: state error, retried at the next login, the rest kept', async () => {
+    const dora = (await accounts.createAlias('dora@example.test', 'copper Meadow 31 lantern')).alias;
+    await accounts.lock(dora.id);
+    // A row no delivery path would write (an empty message): the mailbox refuses it at every attempt.
+    await queue.enqueue(dora.mailboxId, dora.publicKey, message('before the bad row'), { receivedAt: new Date() });
+    await queue.enqueue(dora.mailboxId, dora.publicKey, Buffer.alloc(0), { receivedAt: new Date() });
+    await queue.enqueue(dora.mailboxId, dora.publicKey, message('after the bad row'), { receivedAt: new Date() });
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const session = await accounts.authenticate('dora@example.test', 'copper Meadow 31 lantern', LOCAL); // never rejects because of the drain
+      try {
+        assert.equal(await accounts.whenDrained(dora.id, 30_000), true);
+        const status = accounts.drainStatus(dora);
+        assert.equal(status.state, 'error');
+        assert.equal(status.error, 'InvalidRequest');
+        assert.equal(status.queued, 2, 'the refused row and the one after it stay sealed, nothing deleted');
+        assert.equal(session.mailbox.listMessages('INBOX').length, 1, 'the mail before it was stored and reads normally');
+      } finally {
+        session.release();
+      }
+    }
+    await accounts.lock(dora.id);
+    await accounts.removeAlias('dora@example.test');
   });
 
   it('writes no address, subject or body in plaintext to any file of the data dir', async () => {
