@@ -28,7 +28,7 @@ export interface MxServerDeps {
   readonly logger: Logger;
   readonly directory: Directory;
   readonly delivery: DeliveryPort;
-  /** Current quota use of an alias (locked: last-known usage + queued bytes); null when unlimited. */
+  /** Current quota use of an alias (+ bytes queued or reserved for it), for early 452s; null when unlimited. */
   readonly quotaOf: (alias: AliasRecord) => Promise<{ used: number; limit: number } | null>;
   readonly resolver: DnsResolver;
   readonly forwarder: Forwarder;
@@ -390,7 +390,9 @@ export class MxServer {
       });
     const full = Buffer.concat([Buffer.from(trace, 'utf8'), body]);
     // The real size is known now (SIZE is optional): a recipient this message would push over its quota
-    // refuses it for all (452, nothing stored). Unlocked mailboxes would refuse at append anyway.
+    // refuses it for all (452, nothing stored). This only answers early: the binding check is taken when the
+    // message is stored (the mailbox's commit, or the quota reservation Accounts takes with the decision to
+    // seal), so deliveries racing past this point still cannot overshoot — the loser gets 452 4.2.2 there.
     for (const { alias } of aliases) {
       const quota = await this.deps.quotaOf(alias);
       if (quota && quota.used + full.length > quota.limit) {
