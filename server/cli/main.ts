@@ -5,6 +5,7 @@ import { aliasCommand } from './alias.js';
 import { addAliasMxCommands } from './alias-mx.js';
 import { queueStatusCommand } from './queue-status.js';
 import { checkDataDir, reportError, withDataOption } from './common.js';
+import { createLogger } from '../log.js';
 import { doctorCommand } from './doctor.js';
 import { domainCommand } from './domain.js';
 import { serveCommand } from './serve.js';
@@ -12,6 +13,9 @@ import { backupCommand, exportCommand, importCommand, restoreCommand } from './b
 import { remoteCommand } from './remote.js';
 import { keyCommand } from './key.js';
 import { addDomainDkimCommand, outboundCommand, relayCommand } from './sending.js';
+
+/** True once `serve` starts: an uncaught error is then also logged (see fatal below). */
+let serving = false;
 
 export function buildProgram(): Command {
   const program = withDataOption(new Command('sealpost'))
@@ -35,6 +39,7 @@ export function buildProgram(): Command {
   program.hook('preAction', (_root, action) => {
     const rootData = program.opts<{ data?: string }>().data;
     if (rootData !== undefined && action.getOptionValue('data') === undefined) action.setOptionValue('data', rootData);
+    serving = action.name() === 'serve';
     const data = action.getOptionValue('data') as string | undefined;
     checkDataDir(data !== undefined ? { data } : {});
   });
@@ -62,7 +67,10 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
 process.umask(0o077);
 
 // Last resort: an error no command caught (a stray rejection, an exception in a callback) is one line too.
+// A crashing `serve` also logs it with its stack as a fatal JSON line on stdout (its log stream), where an
+// operator looks after the fact.
 const fatal = (error: unknown): void => {
+  if (serving) createLogger({ level: 'fatal' }).fatal({ event: 'app.crash', err: error }, 'uncaught error: the server stops');
   reportError(error);
   process.exit(1);
 };

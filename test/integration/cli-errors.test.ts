@@ -196,3 +196,37 @@ test('a data directory this user may not write is refused in one sentence, and l
     fs.rmSync(base, { recursive: true, force: true });
   }
 });
+
+test('an uncaught error in a running serve: one line on stderr, the stack in a fatal JSON log line, exit 1', async () => {
+  const hook = path.join(scratch, 'crash-later.mjs');
+  // A real uncaught exception, thrown from a timer once serve is up (its control socket logged ready).
+  fs.writeFileSync(
+    hook,
+    `import fs from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+if (isMainThread) {
+  // serve's log lines go out through fs.writeSync on fd 1 (pino, sync).
+  const writeSync = fs.writeSync;
+  let armed = false;
+  fs.writeSync = function (fd, chunk, ...rest) {
+    if (!armed && fd === 1 && String(chunk).includes('control.listening')) {
+      armed = true;
+      setTimeout(() => { throw new Error('boom from a timer'); }, 200);
+    }
+    return writeSync.call(this, fd, chunk, ...rest);
+  };
+}
+`,
+  );
+  const ports = ['--smtp-port', '--submission-port', '--submissions-port', '--imap-port', '--imaps-port', '--pop3-port', '--pop3s-port', '--admin-port'].flatMap((flag) => [flag, '0']);
+  const r = await runCli(['serve', '--data', path.join(scratch, 'serve-data'), ...ports], { env: { ...data.env, SEALPOST_LOG_LEVEL: 'info', NODE_OPTIONS: `--import=${hook}` }, timeoutMs: 60_000 });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'error: boom from a timer. This looks like a bug in Sealpost: run the command again with SEALPOST_DEBUG=1 to see the details, and report them.\n');
+  const crash = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { event?: string; level?: number; err?: { stack?: string } })
+    .find((l) => l.event === 'app.crash');
+  assert.equal(crash?.level, 60);
+  assert.match(crash?.err?.stack ?? '', /boom from a timer\n\s+at /);
+});
