@@ -14,8 +14,8 @@ export interface BigMailbox {
   readonly instance: Instance;
   readonly address: string;
   readonly password: string;
-  /** Messages per folder and their total size in bytes as stored (CRLF). */
-  readonly folders: ReadonlyMap<string, { readonly messages: number; readonly bytes: number }>;
+  /** Per folder: messages, their total size in bytes as stored (CRLF), and the SHA-256 (hex) of each large one, in UID order. */
+  readonly folders: ReadonlyMap<string, { readonly messages: number; readonly bytes: number; readonly largeSha256: readonly string[] }>;
 }
 
 /** What one folder holds: `messages` in all, the first `large` of them of about `largeBytes` each. */
@@ -49,7 +49,7 @@ export async function createBigMailbox(folders: Readonly<Record<string, FolderPl
   const instance = await createInstance({ aliases: [address], logLevel: 'warn', env });
   const password = instance.passwords.get(address) as string;
   const ctx = await openContext({ env: { ...instance.env, SEALPOST_LOG_LEVEL: 'error' } }, { logger: silentLogger() });
-  const filled = new Map<string, { messages: number; bytes: number }>();
+  const filled = new Map<string, { messages: number; bytes: number; largeSha256: string[] }>();
   try {
     const session = await ctx.accounts.authenticate(address, password, { ip: '127.0.0.1', protocol: 'cli' });
     try {
@@ -57,11 +57,13 @@ export async function createBigMailbox(folders: Readonly<Record<string, FolderPl
       for (const [folder, plan] of Object.entries(folders)) {
         if (folder !== 'INBOX') session.mailbox.createFolder(folder);
         let bytes = 0;
+        const largeSha256: string[] = [];
         const large = Math.min(plan.messages, plan.large ?? 0);
         for (let i = 0; i < large; i++) {
           const raw = largeMessage(i + 1, plan.largeBytes ?? 4_000_000);
           await session.mailbox.append(folder, raw);
           bytes += raw.length;
+          largeSha256.push(crypto.createHash('sha256').update(raw).digest('hex'));
         }
         for (let done = large; done < plan.messages; ) {
           const batch = generateCorpus(Math.min(1000, plan.messages - done), seed++);
@@ -71,7 +73,7 @@ export async function createBigMailbox(folders: Readonly<Record<string, FolderPl
           bytes += batch.reduce((n, m) => n + m.raw.length, 0);
           done += batch.length;
         }
-        filled.set(folder, { messages: plan.messages, bytes });
+        filled.set(folder, { messages: plan.messages, bytes, largeSha256 });
       }
     } finally {
       session.release();
@@ -162,12 +164,43 @@ export class StreamingImap {
     this.socket.pause();
   }
 
+  resume(): void {
+    this.socket.resume();
+  }
+
+  /** Calls `listener` once the connection has closed. */
+  onClose(listener: () => void): void {
+    this.socket.once('close', listener);
+  }
+
   close(): void {
+    if (this.hiccupTimer) clearTimeout(this.hiccupTimer);
     this.socket.destroy();
   }
 
+  /**
+   * Stops reading for `ms` once `bytes` more have been received (a client busy writing what it got);
+   * `beforeResume` runs at the end of the pause.
+   */
+  pauseAfter(bytes: number, ms: number, beforeResume: () => void = () => undefined): void {
+    this.hiccup = { at: this.received + bytes, ms, beforeResume };
+  }
+
+  private hiccup: { at: number; ms: number; beforeResume: () => void } | null = null;
+  private hiccupTimer: NodeJS.Timeout | null = null;
+
   private feed(chunk: Buffer): void {
     this.received += chunk.length;
+    const hiccup = this.hiccup;
+    if (hiccup && this.received >= hiccup.at) {
+      this.hiccup = null;
+      this.socket.pause();
+      this.hiccupTimer = setTimeout(() => {
+        this.hiccupTimer = null;
+        hiccup.beforeResume();
+        if (!this.closed) this.socket.resume();
+      }, hiccup.ms);
+    }
     let at = 0;
     while (at < chunk.length) {
       if (this.literalLeft > 0) {
