@@ -263,6 +263,16 @@ class MboxGrammar {
     return done;
   }
 
+  get maxLineBytes(): number {
+    return this.limits.maxMessageBytes;
+  }
+
+  /** The line being read has no end within the message limit. */
+  lineTooLong(): never {
+    if (!this.message) this.fail(this.lineNo + 1, 'does not start with a "From " separator line');
+    this.fail(this.message.startLine, `starts a message larger than the import limit of ${this.limits.maxMessageBytes} bytes (SEALPOST_IMPORT_MAX_MESSAGE_SIZE)`);
+  }
+
   private close(): MboxMessage | null {
     const m = this.message;
     if (!m) return null;
@@ -294,6 +304,8 @@ async function* walkMbox(file: string, grammar: MboxGrammar): AsyncGenerator<Mbo
       if (done) yield done;
     }
     carry = Buffer.from(buf.subarray(start));
+    // A line longer than a whole message may be (no LF for megabytes): refused before it is held in memory.
+    if (carry.length > grammar.maxLineBytes) grammar.lineTooLong();
   }
   const last = grammar.end(carry);
   if (last) yield last;

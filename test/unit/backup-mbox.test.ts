@@ -92,6 +92,7 @@ test('malformed mbox files are refused with the line number, before any message 
     ['invalid bytes in a separator', Buffer.concat([Buffer.from(`${SEP}Subject: a\n\nbody\n\nFrom b\x00d@x Thu Aug 10 12:34:56 2023\n`, 'latin1'), Buffer.from('Subject: b\n\nx\n')]), /line 6 is a "From " separator line with bytes that are not printable ASCII/],
     ['invalid bytes in the first separator', Buffer.from('From caf\xe9@x Thu Aug 10 12:34:56 2023\nSubject: a\n\nx\n', 'latin1'), /line 1 is a "From " separator line with bytes/],
     ['a message over the size limit', `${SEP}Subject: a\n\nok\n\n${big}`, /line 6 starts a message larger than the import limit of 1024 bytes \(SEALPOST_IMPORT_MAX_MESSAGE_SIZE\)/],
+    ['one line without an end, longer than the limit', `${SEP}Subject: a\n\n${'y'.repeat(5000)}`, /line 1 starts a message larger than the import limit of 1024 bytes/],
   ];
   for (const [name, text, expected] of cases) {
     await withFile(text, async (file) => {
