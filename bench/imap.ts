@@ -1,7 +1,10 @@
 // IMAP figures: FETCH of 1,000 full messages (MB/s), SEARCH BODY latency over 10,000 messages, login latency
 // (first = argon2id with production parameters + unlock, repeat = cached), and resident memory per idle
-// connection with 500 logged-in connections (clients in a separate Python process).
-// Flags: --fetch=N (1000), --search=N (10000), --connections=N (500), --queries=N (25).
+// connection with 500 logged-in connections (clients in a separate Python process), and the server's peak
+// resident memory while FETCH 1:* BODY[] and FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE) run over 10,000 messages
+// (`bin/sealpost serve` in a child process, VmHWM from /proc).
+// Flags: --fetch=N (1000), --search=N (10000), --connections=N (500), --queries=N (25),
+// --memory=N (10000 messages), --memory-large=K (0: none; K messages of ~8 MB lead the folder).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,6 +13,7 @@ import { DEFAULT_KDF } from '../server/crypto/index.js';
 import type { Mailbox } from '../server/mailbox/types.js';
 import { toCrlf } from '../server/mime/index.js';
 import { generateCorpus } from '../test/helpers/corpus.js';
+import { createBigMailbox, memoryOf, resetPeak, StreamingImap } from '../test/helpers/imap-fetch-memory.js';
 import { RawImap } from '../test/helpers/imap-raw.js';
 import { startImapFixture } from '../test/helpers/imap-server.js';
 
@@ -171,11 +175,68 @@ async function measureIdleConnections(count: number): Promise<{ connections: num
   }
 }
 
+interface FetchMemory {
+  messages: number;
+  largeMessages: number;
+  mailboxMb: number;
+  /** Resident size of the idle server right before each FETCH, its high-water mark during it, and the difference. */
+  body: { rssBeforeMb: number; peakMb: number; growthMb: number; secs: number };
+  headers: { rssBeforeMb: number; peakMb: number; growthMb: number; secs: number };
+  /** Growth while a second client sends FETCH 1:* BODY[] and does not read for 5 s. */
+  stalledGrowthMb: number;
+}
+
+/** The server's memory while FETCH runs over a whole large mailbox: serve in a child process, VmHWM reset before each command. */
+export async function measureFetchMemory(count: number, large: number): Promise<FetchMemory> {
+  const big = await createBigMailbox({ INBOX: { messages: count, large, largeBytes: 8_000_000 } });
+  try {
+    const child = await big.instance.start();
+    const pid = child.pid as number;
+    const port = big.instance.ports.imap;
+    const client = await StreamingImap.connect(port);
+    await client.command(`LOGIN "${big.address}" "${big.password}"`);
+    await client.command('SELECT INBOX');
+    await client.command('FETCH 1:50 (FLAGS ENVELOPE BODY.PEEK[])'); // warm-up
+    const measure = async (command: string, expectLiteralBytes: number | null): Promise<FetchMemory['body']> => {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      resetPeak(pid);
+      const before = memoryOf(pid);
+      const t0 = performance.now();
+      const reply = await client.command(command);
+      const secs = (performance.now() - t0) / 1000;
+      const after = memoryOf(pid);
+      if (reply.untagged !== count || (expectLiteralBytes !== null && reply.literalBytes !== expectLiteralBytes)) {
+        throw new Error(`${command}: ${reply.untagged} responses, ${reply.literalBytes} literal bytes (${reply.tagged})`);
+      }
+      return { rssBeforeMb: round(before.rss / 1e6), peakMb: round(after.peak / 1e6), growthMb: round((after.peak - before.rss) / 1e6), secs: round(secs, 2) };
+    };
+    const mailboxBytes = big.folders.get('INBOX')?.bytes ?? 0;
+    const body = await measure('FETCH 1:* (BODY.PEEK[])', mailboxBytes);
+    const headers = await measure('FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE)', null);
+    const stalled = await StreamingImap.connect(port);
+    await stalled.command(`LOGIN "${big.address}" "${big.password}"`);
+    await stalled.command('SELECT INBOX');
+    resetPeak(pid);
+    const before = memoryOf(pid);
+    stalled.pause();
+    stalled.send('FETCH 1:* (BODY.PEEK[])');
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const stalledGrowthMb = round((memoryOf(pid).peak - before.rss) / 1e6);
+    stalled.close();
+    client.close();
+    return { messages: count, largeMessages: large, mailboxMb: round(mailboxBytes / 1e6), body, headers, stalledGrowthMb };
+  } finally {
+    await big.instance.cleanup();
+  }
+}
+
 export async function run(flags: string[]): Promise<void> {
   const fetchCount = flag(flags, 'fetch', 1000);
   const searchCount = flag(flags, 'search', 10000);
   const connections = flag(flags, 'connections', 500);
   const queries = flag(flags, 'queries', 25);
+  const memoryCount = flag(flags, 'memory', 10000);
+  const memoryLarge = flag(flags, 'memory-large', 0);
   const fx = await startImapFixture({
     kdf: DEFAULT_KDF,
     logLevel: 'warn',
@@ -257,6 +318,9 @@ export async function run(flags: string[]): Promise<void> {
     const notDeletedMs = await shape('SEARCH NOT DELETED');
     searcher.close();
 
+    // Peak memory of a server process while FETCH runs over a whole 10,000-message mailbox.
+    const fetchMemory = await measureFetchMemory(memoryCount, memoryLarge);
+
     const result = {
       bench: 'imap',
       login: {
@@ -285,11 +349,14 @@ export async function run(flags: string[]): Promise<void> {
         fillSecs: round(fillSecs),
       },
       idleConnections: idle,
+      fetchMemory,
     };
     console.log(JSON.stringify(result));
     console.log(
       `imap: FETCH ${fetchCount} msgs ${result.fetch.mbPerSec} MB/s, envelopes ${result.fetch.headersMessagesPerSec} msgs/s; SEARCH BODY on ${searchCount} msgs median ${result.search.medianMs} ms (p95 ${result.search.p95Ms}); ` +
-        `login first ${result.login.firstMs} ms, repeat ${result.login.repeatMedianMs} ms; ${idle.connections} idle connections ≈ ${idle.rssKbPerConnection} KiB RSS each`,
+        `login first ${result.login.firstMs} ms, repeat ${result.login.repeatMedianMs} ms; ${idle.connections} idle connections ≈ ${idle.rssKbPerConnection} KiB RSS each; ` +
+        `FETCH 1:* of ${fetchMemory.messages} msgs (${fetchMemory.mailboxMb} MB): server peak RSS ${fetchMemory.body.peakMb} MB (+${fetchMemory.body.growthMb}) BODY[], ` +
+        `${fetchMemory.headers.peakMb} MB (+${fetchMemory.headers.growthMb}) ENVELOPE/BODYSTRUCTURE, +${fetchMemory.stalledGrowthMb} MB with a client not reading`,
     );
   } finally {
     await fx.close();
