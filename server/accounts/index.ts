@@ -170,6 +170,9 @@ interface DrainRecord {
   readonly mailboxId: MailboxId;
   state: DrainState;
   drained: number;
+  /** Messages waiting when the current pass began, and `drained` then: "to go" without the lag of batched row deletes. */
+  passQueued: number;
+  passDrained: number;
   since: Date;
   error?: string;
   /** Mailbox usage when the drain stopped over quota: a drop below it (expunge) resumes the drain. */
@@ -530,8 +533,10 @@ export class Accounts {
    * and the state (a stall — over quota, error — is also known across processes through the directory).
    */
   drainStatus(alias: AliasRecord): DrainProgress {
-    const queued = this.queuedCount(alias);
     const record = this.drainRecords.get(alias.id);
+    // While draining, rows are deleted in batches after their appends: count what is really still to go.
+    const waiting = this.queuedCount(alias);
+    const queued = record?.state === 'draining' ? Math.min(waiting, Math.max(0, record.passQueued - (record.drained - record.passDrained))) : waiting;
     if (record && record.state !== 'idle') {
       return { state: record.state, queued, drained: record.drained, since: record.since.toISOString(), ...(record.error ? { error: record.error } : {}) };
     }
@@ -804,7 +809,7 @@ export class Accounts {
     const queue = this.queue;
     if (!queue) return;
     const previous = this.drainRecords.get(alias.id);
-    const record: DrainRecord = { mailboxId: alias.mailboxId, state: 'draining', drained: 0, since: new Date(), failures: previous?.failures ?? 0 };
+    const record: DrainRecord = { mailboxId: alias.mailboxId, state: 'draining', drained: 0, passQueued: 0, passDrained: 0, since: new Date(), failures: previous?.failures ?? 0 };
     let dequeuedBytes = 0;
     const settleBytes = (): void => {
       if (dequeuedBytes > 0) this.usage.dequeued(alias, dequeuedBytes);
@@ -823,6 +828,8 @@ export class Accounts {
       for (let pass = 0; pass < 2 && queue.count(alias.mailboxId) > 0; pass++) {
         const material = this.keyRing.get(alias.id);
         if (!material) throw new DrainStopped();
+        record.passQueued = queue.count(alias.mailboxId);
+        record.passDrained = record.drained;
         try {
           const box = await this.mailboxes.open(alias.mailboxId, material.mailboxKey);
           mailbox = box;
