@@ -231,10 +231,12 @@ class BrokenResponse extends Error {}
  * FETCH responses on their way to imap-core's output stream (its composer, then the socket or the DEFLATE
  * stream). The composer queues objects without a byte bound and ends each one with CRLF, so responses are
  * gathered into ~64 KiB pieces, each cut just before a CRLF of the response bytes themselves (the composer
- * writes that CRLF back): the client receives the same bytes, and no piece is larger than a batch and one read
- * (one socket write per message cost ~20% of FETCH). What was handed over but not yet passed on by the
- * composer is counted; above HIGH_WATER_BYTES, FETCH waits for the client to read (RFC 3501 §5.5 leaves the
- * pace of a response to the server; nothing requires it to buffer ahead of a slow client).
+ * writes that CRLF back): the client receives the same bytes, and a piece is about a batch plus one read (more
+ * only where the bytes hold no CRLF for longer). Batching matters: one socket write per message cost ~20% of
+ * FETCH. What was handed over but not yet passed on by the composer is counted (other writes made meanwhile,
+ * such as live updates, only make the count low by their size); above HIGH_WATER_BYTES, FETCH waits for the
+ * client to read: commands run "subject to ... flow control constraints on the underlying data stream"
+ * (RFC 3501 §5.5).
  */
 class FetchOutput {
   private pending: Buffer[] = [];
