@@ -191,4 +191,18 @@ describe('50 parallel deliveries at a mailbox 1 KB under its quota', () => {
     assert.ok(known.usedBytes + known.queuedBytes <= QUOTA, `used ${known.usedBytes} + queued ${known.queuedBytes} ≤ ${QUOTA}`);
     assert.equal(ctx.accounts.queuedCount(alias), fits);
   });
+
+  test('UNLOCKED, same tick: 50 deliveries handed to Accounts at once; the mailbox checks the quota inside its commit', async () => {
+    const address = `opentick@${LOCAL_DOMAIN}`;
+    const alias = await aliasNearlyFull('opentick');
+    const raws = Array.from({ length: PARALLEL }, (_, i) => message({ from: 'news@good.test', to: address, subject: `open tick ${i}`, body: 'o'.repeat(150), extraHeaders: [`X-Token: opentick-${i}`] }));
+    // All 50 parse and reach the group commit together: only the commit-time check can keep them within the quota.
+    const results = await Promise.allSettled(raws.map((raw) => ctx.accounts.deliverOrQueue(alias, raw, { receivedAt: new Date() })));
+    const stored = results.filter((r) => r.status === 'fulfilled');
+    const fits = Math.floor(ROOM / raws[0]!.length);
+    assert.equal(stored.length, fits, `exactly the ${fits} that fit are stored`);
+    for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as { code?: string }).code, 'OVER_QUOTA');
+    assert.ok((await usedBytes(alias)) <= QUOTA);
+    assert.equal(ctx.accounts.queuedCount(alias), 0);
+  });
 });
