@@ -41,6 +41,7 @@ describe('ARC at the MX (RFC 8617)', () => {
   async function inbox(): Promise<Buffer[]> {
     const session = await ctx.accounts.authenticate(RECIPIENT, PASSWORD, { ip: '127.0.0.1', protocol: 'imap' });
     try {
+      assert.equal(await ctx.accounts.whenDrained(session.alias.id, 30_000), true, 'mail sealed while locked has drained');
       const out: Buffer[] = [];
       for (const meta of session.mailbox.listMessages('INBOX')) out.push(await session.mailbox.readMessage('INBOX', meta.uid));
       return out;

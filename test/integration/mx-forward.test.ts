@@ -87,6 +87,7 @@ describe('MX forwarding and webhooks', () => {
   async function inboxOf(address: string): Promise<Buffer[]> {
     const session = await ctx.accounts.authenticate(address, PASSWORD, { ip: '127.0.0.1', protocol: 'imap' });
     try {
+      assert.equal(await ctx.accounts.whenDrained(session.alias.id, 30_000), true, 'mail sealed while locked has drained');
       return await Promise.all(session.mailbox.listMessages('INBOX').map((m) => session.mailbox.readMessage('INBOX', m.uid)));
     } finally {
       session.release();

@@ -68,6 +68,7 @@ describe('submission to local recipients', () => {
   async function inbox(address: string): Promise<Buffer[]> {
     const session = await app.running.ctx.accounts.authenticate(address, TEST_PASSWORD, { ip: '127.0.0.1', protocol: 'cli' });
     try {
+      assert.equal(await app.running.ctx.accounts.whenDrained(session.alias.id, 30_000), true, 'mail sealed while locked has drained');
       return await Promise.all(session.mailbox.listMessages('INBOX').map((m) => session.mailbox.readMessage('INBOX', m.uid)));
     } finally {
       session.release();

@@ -124,6 +124,7 @@ describe('submission', () => {
     await transport(false).sendMail({ from: ALICE, to: 'nobody@remote.test', subject: 'This will bounce', text: 'zq222222' });
     const session = await ctx.accounts.authenticate(ALICE, TEST_PASSWORD, { ip: '127.0.0.1', protocol: 'cli' });
     try {
+      assert.equal(await ctx.accounts.whenDrained(session.alias.id, 30_000), true, 'mail sealed while locked has drained');
       const findBounce = async (): Promise<Buffer | null> => {
         for (const m of session.mailbox.listMessages('INBOX')) {
           const raw = await session.mailbox.readMessage('INBOX', m.uid);
@@ -159,6 +160,7 @@ describe('submission', () => {
     await transport(false).sendMail({ from: ALICE, to: 'bob@sender.test', subject: 'Local hello', text: 'zq333333' });
     const session = await app.running.ctx.accounts.authenticate('bob@sender.test', TEST_PASSWORD, { ip: '127.0.0.1', protocol: 'cli' });
     try {
+      assert.equal(await app.running.ctx.accounts.whenDrained(session.alias.id, 30_000), true, 'mail sealed while locked has drained');
       const [m] = session.mailbox.listMessages('INBOX');
       assert.ok(m);
       assert.match((await session.mailbox.readMessage('INBOX', m.uid)).toString(), /zq333333/);

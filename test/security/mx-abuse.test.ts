@@ -113,6 +113,7 @@ describe('MX: recipient cap and forged Authentication-Results', () => {
     const session = await ctx.accounts.authenticate(target.address, PASSWORD, { ip: '127.0.0.1', protocol: 'imap' });
     let stored = '';
     try {
+      assert.equal(await ctx.accounts.whenDrained(session.alias.id, 30_000), true, 'mail sealed while locked has drained');
       const found = session.mailbox.listMessages('INBOX');
       for (const m of found) {
         const text = (await session.mailbox.readMessage('INBOX', m.uid)).toString('latin1');

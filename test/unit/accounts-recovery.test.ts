@@ -141,6 +141,7 @@ describe('password change killed part-way', () => {
         const firstPassword = s.first === 'old' ? s.oldPassword : s.newPassword;
         if (firstPassword !== winPassword) await assert.rejects(ctx.accounts.authenticate(s.address, firstPassword, LOGIN), AuthFailed);
         const session = await ctx.accounts.authenticate(s.address, winPassword, LOGIN);
+        assert.equal(await ctx.accounts.whenDrained(session.alias.id, 30_000), true, 'the queued message drains after the login');
         const subjects = session.mailbox.listMessages('INBOX').length;
         session.release();
         assert.equal(subjects, 4, `${s.address} (${s.crashAt}, ${s.first} first): 3 old messages + 1 queued`);
@@ -156,6 +157,7 @@ describe('password change killed part-way', () => {
       for (const s of scenarios) {
         const winner = s.crashAt === 'committed' ? s.newPassword : s.first === 'old' ? s.oldPassword : s.newPassword;
         const session = await again.accounts.authenticate(s.address, winner, LOGIN);
+        assert.equal(await again.accounts.whenDrained(session.alias.id, 30_000), true);
         const found = session.mailbox.listMessages('INBOX').length;
         session.release();
         assert.equal(found, 4, s.address);
