@@ -22,3 +22,19 @@ export async function waitForExists(client: ImapFlow, count: number, options: { 
   }
   return current();
 }
+
+/**
+ * Logs in over IMAP (imapflow, STARTTLS not required on loopback) and waits until INBOX holds at least
+ * `count` messages: mail sealed while the mailbox was locked drains behind the login.
+ */
+export async function waitForInboxCount(port: number, user: string, pass: string, count: number, timeoutMs = 120_000): Promise<number> {
+  const { ImapFlow } = await import('imapflow');
+  const client = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user, pass }, tls: { rejectUnauthorized: false }, logger: false });
+  await client.connect();
+  try {
+    await client.mailboxOpen('INBOX');
+    return await waitForExists(client, count, { timeoutMs });
+  } finally {
+    await client.logout().catch(() => undefined);
+  }
+}

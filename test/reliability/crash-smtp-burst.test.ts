@@ -19,6 +19,7 @@ import {
   tinyMessage,
   until,
 } from '../helpers/reliability-harness.js';
+import { waitForInboxCount } from '../helpers/imap-wait.js';
 import { Secrets, privacyLeaks } from '../helpers/reliability-privacy.js';
 
 const CONNECTIONS = 4;
@@ -72,13 +73,15 @@ test('kill -9 during an SMTP burst to a locked and an unlocked mailbox loses not
       session.close();
 
       mark('killed');
-      // Restart; the first login of `locked` drains its queue.
+      // Restart; the first login of `locked` starts draining its queue.
       await instance.start();
       const all: string[] = [];
       for (const address of [open, locked]) {
+        const mine = [...acked].filter(([, to]) => to === address).map(([id]) => id);
+        // The login answers at once; mail sealed for `locked` drains behind it.
+        await waitForInboxCount(instance.ports.imap, address, instance.passwords.get(address)!, mine.length);
         const ids = (await messageIdsByFolder(instance.ports.imap, address, instance.passwords.get(address)!)).get('INBOX') ?? [];
         all.push(...ids);
-        const mine = [...acked].filter(([, to]) => to === address).map(([id]) => id);
         const have = new Set(ids);
         const missing = mine.filter((id) => !have.has(id));
         assert.deepEqual(missing, [], `round ${round}: acknowledged messages to ${address === open ? 'the unlocked' : 'the locked'} mailbox are all there`);

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RawImap } from '../helpers/imap-raw.js';
 import { RELIABILITY_DOMAIN, checkIntegrity, createInstance, messageIdsByFolder, tinyMessage, type Instance } from '../helpers/reliability-harness.js';
+import { waitForInboxCount } from '../helpers/imap-wait.js';
 import { Secrets, privacyLeaks } from '../helpers/reliability-privacy.js';
 import { smtpDialogue } from '../integration/mx-fixture.js';
 
@@ -134,6 +135,8 @@ test('disk full: SMTP says 452, APPEND says NO, nothing is corrupted, and mail f
     session.close();
 
     for (const to of [open, locked]) {
+      // The login answers at once; mail sealed for `locked` drains behind it.
+      await waitForInboxCount(instance.ports.imap, to, instance.passwords.get(to)!, [...acked].filter(([, who]) => who === to).length);
       const ids = new Set((await messageIdsByFolder(instance.ports.imap, to, instance.passwords.get(to)!)).get('INBOX'));
       const missing = [...acked].filter(([id, who]) => who === to && !ids.has(id));
       assert.deepEqual(missing, [], `every acknowledged message to ${to === open ? 'the unlocked' : 'the locked'} mailbox is there`);
