@@ -5,12 +5,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { SealError, seal, unseal, wipe } from '../crypto/index.js';
+import { SealError, seal, wipe } from '../crypto/index.js';
 import { fsyncDir } from '../fsutil.js';
 // A leaf module (no mailbox dependencies): the same batching the mailbox store uses for appends.
 import { GroupCommit, type GroupCommitStats } from '../mailbox/group-commit.js';
 import { mimeShape, structureHeavy } from '../mime/limits.js';
 import { decodeEnvelope, encodeEnvelope, newQueueItemId, type QueuedMessage, type QueuedMeta } from './envelope.js';
+import { inlineOpener, workerOpener } from './row-opener.js';
 import { openQueueDatabase, type QueueDatabase } from './sqlite.js';
 
 export type { QueuedMessage, QueuedMeta } from './envelope.js';
@@ -41,6 +42,8 @@ export interface DrainReport {
   readonly delivered: number;
   readonly undecryptable: readonly number[];
   readonly remaining: number;
+  /** Where the rows were opened: a worker thread (large concurrent drains) or this thread. */
+  readonly openedOn?: 'worker' | 'inline';
 }
 
 /** How a drain runs. */
@@ -71,6 +74,8 @@ export function deliversOutOfTurn(raw: Buffer): boolean {
 /** Rows read per page, and delivered rows deleted per transaction. */
 const DRAIN_PAGE_ROWS = 256;
 const DELETE_BATCH_ROWS = 64;
+/** A concurrent drain of at least this many rows opens them on a worker thread (its start-up costs ~0.1 s). */
+const WORKER_MIN_ROWS = 64;
 
 const ROW_AAD = new TextEncoder().encode('sealpost/queue/v1');
 const FILE_KEY_INFO = new TextEncoder().encode('sealpost/queue-file/v1');
@@ -264,7 +269,6 @@ export class SealedQueue {
   async #drain(mailboxId: string, privateKey: Uint8Array, deliver: (message: QueuedMessage) => Promise<void>, concurrency: number): Promise<DrainReport> {
     if (!fs.existsSync(this.#file(mailboxId))) return { delivered: 0, undecryptable: [], remaining: 0 };
     let delivered = 0;
-    let afterSeq = 0;
     const undecryptable: number[] = [];
     const handle = this.#acquire(mailboxId, false);
     if (!handle) return { delivered: 0, undecryptable: [], remaining: 0 };
@@ -273,6 +277,9 @@ export class SealedQueue {
     // A holder, not a `let`: it is set inside delivery callbacks.
     const stop: { failure: { error: unknown } | null } = { failure: null };
     try {
+      // A worker thread opens the rows of a large concurrent drain; otherwise (or if it cannot start) this thread.
+      const large = concurrency > 1 && (handle.db.prepare('SELECT count(*) AS n FROM item').get() as { n: number }).n >= WORKER_MIN_ROWS;
+      const opener = (large ? workerOpener(privateKey, ROW_AAD) : null) ?? inlineOpener(privateKey, ROW_AAD);
       const page = handle.db.prepare('SELECT seq, sealed FROM item WHERE seq > ? ORDER BY seq LIMIT ?');
       const remove = handle.db.prepare('DELETE FROM item WHERE seq = ?');
       const removeAll = handle.db.transaction((seqs: readonly number[]) => {
@@ -290,30 +297,64 @@ export class SealedQueue {
         }
       };
       const settleOne = (): Promise<void> => Promise.race(inFlight);
-      pages: for (;;) {
-        const rows = page.all(afterSeq, DRAIN_PAGE_ROWS) as Array<{ seq: number; sealed: Buffer }>;
-        if (rows.length === 0) break;
-        for (const row of rows) {
-          if (stop.failure) break pages;
-          afterSeq = row.seq;
+      // Rows are read a page at a time (rows enqueued meanwhile come in later pages) and opened a few
+      // ahead of delivery, on a worker thread for large concurrent drains.
+      let pageRows: Array<{ seq: number; sealed: Buffer }> = [];
+      let pageAt = 0;
+      let readSeq = 0;
+      const nextRow = (): { seq: number; sealed: Buffer } | undefined => {
+        if (pageAt >= pageRows.length) {
+          pageRows = page.all(readSeq, DRAIN_PAGE_ROWS) as Array<{ seq: number; sealed: Buffer }>;
+          pageAt = 0;
+          if (pageRows.length === 0) return undefined;
+        }
+        const row = pageRows[pageAt++]!;
+        readSeq = row.seq;
+        return row;
+      };
+      const ahead: Array<{ seq: number; plain: Promise<Buffer> }> = [];
+      const fill = (): void => {
+        while (ahead.length < opener.lookahead) {
+          const row = nextRow();
+          if (!row) return;
+          const plain = opener.open(row.sealed);
+          plain.catch(() => undefined); // awaited in order below
+          ahead.push({ seq: row.seq, plain });
+        }
+      };
+      try {
+        for (;;) {
+          if (stop.failure) break;
+          fill();
+          const next = ahead.shift();
+          if (!next) break;
           let message: QueuedMessage;
+          let plain: Buffer;
           try {
-            const plain = unseal(privateKey, row.sealed, ROW_AAD);
-            try {
-              message = decodeEnvelope(plain);
-            } finally {
-              wipe(plain);
-            }
+            plain = await next.plain;
           } catch (error) {
-            undecryptable.push(row.seq);
-            const reason = error instanceof SealError ? error.code : 'bad-envelope';
-            this.#logger?.warn({ event: 'queue.undecryptable', mailboxId, row: row.seq, reason }, 'queued message cannot be opened; kept in the queue');
+            if (!(error instanceof SealError)) {
+              stop.failure ??= { error }; // the worker itself failed: stop, the rows stay
+              break;
+            }
+            undecryptable.push(next.seq);
+            this.#logger?.warn({ event: 'queue.undecryptable', mailboxId, row: next.seq, reason: error.code }, 'queued message cannot be opened; kept in the queue');
             continue;
           }
+          try {
+            message = decodeEnvelope(plain);
+          } catch {
+            undecryptable.push(next.seq);
+            this.#logger?.warn({ event: 'queue.undecryptable', mailboxId, row: next.seq, reason: 'bad-envelope' }, 'queued message cannot be opened; kept in the queue');
+            continue;
+          } finally {
+            wipe(plain);
+          }
+          fill(); // keep the worker busy while this one is delivered
           const alone = concurrency > 1 && deliversOutOfTurn(message.raw);
           while (inFlight.size >= (alone ? 1 : concurrency)) await settleOne();
-          if (stop.failure) break pages;
-          const seq = row.seq;
+          if (stop.failure) break;
+          const seq = next.seq;
           const delivery: Promise<void> = deliver(message)
             .then(
               () => {
@@ -330,9 +371,13 @@ export class SealedQueue {
           if (alone) await delivery;
           // One event-loop turn before the next message: every microtask of this delivery has run by then, so
           // a store that does its CPU work synchronously has handed it to its commit queue (order kept), and
-          // other sessions' I/O gets in between the unseals (a few ms of CPU each).
+          // other sessions' I/O gets in between.
           else await new Promise<void>((resolve) => setImmediate(resolve));
         }
+      } finally {
+        // Rows opened ahead but not delivered stay queued; their plaintext is wiped.
+        for (const left of ahead.splice(0)) void left.plain.then(wipe, () => undefined);
+        await opener.close();
       }
       while (inFlight.size > 0) await settleOne();
       removeDone();
@@ -345,7 +390,7 @@ export class SealedQueue {
         }
       }
       const remaining = (handle.db.prepare('SELECT count(*) AS n FROM item').get() as { n: number }).n;
-      return { delivered, undecryptable, remaining };
+      return { delivered, undecryptable, remaining, openedOn: opener.where };
     } finally {
       this.#releaseHandle(mailboxId, handle);
     }

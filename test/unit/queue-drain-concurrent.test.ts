@@ -10,7 +10,8 @@ import path from 'node:path';
 import { generateSealKeyPair, randomBytes } from '../../server/crypto/index.js';
 import { openMailboxStore, type MailboxId } from '../../server/mailbox/index.js';
 import { closeMimeWorkers } from '../../server/mime/index.js';
-import { LARGE_MESSAGE_BYTES, SealedQueue, deliversOutOfTurn } from '../../server/queue/index.js';
+import Database from 'better-sqlite3-multiple-ciphers';
+import { LARGE_MESSAGE_BYTES, SealedQueue, deliversOutOfTurn, queueFileKey } from '../../server/queue/index.js';
 
 const MAILBOX = '3c0d8f3e-6a51-4f0c-8d7e-2b6b0f1a9c11' as MailboxId;
 const keys = generateSealKeyPair();
@@ -35,8 +36,8 @@ function message(n: number, kind: 'plain' | 'attachment' | 'large'): Buffer {
   );
 }
 
-async function setup(messages: readonly Buffer[]) {
-  const queue = new SealedQueue(dataDir, randomBytes(32));
+async function setup(messages: readonly Buffer[], appKey = randomBytes(32)) {
+  const queue = new SealedQueue(dataDir, appKey);
   for (const raw of messages) await queue.enqueue(MAILBOX, keys.publicKey, raw, { receivedAt: new Date() });
   const store = openMailboxStore(dataDir);
   const key = randomBytes(32);
@@ -54,7 +55,7 @@ test('32 appends in flight keep arrival order in UIDs, with attachments and a la
   const { queue, store, mailbox } = await setup(raws);
   let inFlight = 0;
   let most = 0;
-  const delivered = await queue.drain(
+  const report = await queue.drainWithReport(
     MAILBOX,
     keys.privateKey,
     async (m) => {
@@ -67,7 +68,8 @@ test('32 appends in flight keep arrival order in UIDs, with attachments and a la
     },
     { concurrency: 32 },
   );
-  assert.equal(delivered, raws.length);
+  assert.equal(report.delivered, raws.length);
+  assert.equal(report.openedOn, 'worker', 'a large concurrent drain opens its rows on a worker thread');
   assert.equal(queue.count(MAILBOX), 0, 'every row deleted after its append');
   assert.ok(most > 1 && most <= 32, `appends in flight: at most ${most}`);
   const order: number[] = [];
@@ -101,5 +103,27 @@ test('a failing append stops a concurrent drain: finished rows go, the failed on
   for (const meta of mailbox.listMessages('INBOX')) seqs.push(seqOf(await mailbox.readMessage('INBOX', meta.uid)));
   assert.deepEqual([...seqs].sort((a, b) => a - b), raws.map((_, i) => i), 'all 60, once each');
   queue.close();
+  await store.closeAll();
+});
+
+test('on the worker thread too, a tampered row is kept and reported, the others delivered in order', async () => {
+  const appKey = randomBytes(32);
+  const raws = Array.from({ length: 100 }, (_, i) => message(i, 'plain'));
+  const { queue, store, mailbox } = await setup(raws, appKey);
+  queue.close();
+  const db = new Database(path.join(dataDir, 'queue', `${MAILBOX}.sqlite`));
+  db.pragma("cipher='chacha20'");
+  db.pragma(`key="x'${queueFileKey(appKey).toString('hex')}'"`);
+  const victim = (db.prepare('SELECT seq, sealed FROM item ORDER BY seq').all() as Array<{ seq: number; sealed: Buffer }>)[40]!;
+  victim.sealed[victim.sealed.length - 40]! ^= 0x10;
+  db.prepare('UPDATE item SET sealed = ? WHERE seq = ?').run(victim.sealed, victim.seq);
+  db.close();
+  const again = new SealedQueue(dataDir, appKey);
+  const report = await again.drainWithReport(MAILBOX, keys.privateKey, async (m) => void (await mailbox.appendOnce('INBOX', m.raw, { dedupeKey: `queue:${m.id}` })), { concurrency: 16 });
+  assert.deepEqual(report, { delivered: 99, undecryptable: [victim.seq], remaining: 1, openedOn: 'worker' });
+  const order: number[] = [];
+  for (const meta of mailbox.listMessages('INBOX')) order.push(seqOf(await mailbox.readMessage('INBOX', meta.uid)));
+  assert.deepEqual(order, raws.map((_, i) => i).filter((i) => i !== 40));
+  again.close();
   await store.closeAll();
 });

@@ -54,7 +54,7 @@ test('queued messages drain in arrival order, byte-identical, with their origina
 
   const box = inbox();
   const report = await q.drainWithReport(ALICE, alice.privateKey, box.deliver);
-  assert.deepEqual(report, { delivered: 3, undecryptable: [], remaining: 0 });
+  assert.deepEqual(report, { delivered: 3, undecryptable: [], remaining: 0, openedOn: 'inline' });
   assert.deepEqual(box.delivered.map((m) => m.id), ids);
   assert.deepEqual(box.delivered[0]!.raw, message(1));
   assert.deepEqual(box.delivered[1]!.raw, message(2));
@@ -115,11 +115,11 @@ test('a tampered row is kept and reported, never delivered or lost; the others s
   const again = new SealedQueue(dataDir, appKey);
   const box = inbox();
   const report = await again.drainWithReport(ALICE, alice.privateKey, box.deliver);
-  assert.deepEqual(report, { delivered: 2, undecryptable: [victim.seq], remaining: 1 });
+  assert.deepEqual(report, { delivered: 2, undecryptable: [victim.seq], remaining: 1, openedOn: 'inline' });
   assert.deepEqual(box.delivered.map((m) => m.raw.toString()), [message(1).toString(), message(3).toString()]);
   assert.equal(again.count(ALICE), 1, 'the tampered row is still there for inspection');
   const second = await again.drainWithReport(ALICE, alice.privateKey, box.deliver);
-  assert.deepEqual(second, { delivered: 0, undecryptable: [victim.seq], remaining: 1 });
+  assert.deepEqual(second, { delivered: 0, undecryptable: [victim.seq], remaining: 1, openedOn: 'inline' });
   again.close();
 });
 

@@ -1,0 +1,92 @@
+// How a drain opens its sealed rows: on this thread (small queues, single deliveries), or on a worker thread
+// (server/queue/unseal-worker.ts) for large concurrent drains, so unsealing runs beside the event loop. The
+// worker is started per drain and stopped (its key copy wiped) when the drain ends; a build without the
+// worker file, or a worker that cannot start, falls back to this thread.
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { SealError, unseal, type SealErrorCode } from '../crypto/index.js';
+import type { UnsealReply, UnsealRequest } from './unseal-worker.js';
+
+export interface RowOpener {
+  /** Where rows are opened (tests, logs). */
+  readonly where: 'worker' | 'inline';
+  /** Rows opened ahead of delivery: a worker keeps busy while the previous message is appended. */
+  readonly lookahead: number;
+  /** The envelope plaintext of a row (the caller wipes it); SealError when it does not open. */
+  open(sealed: Buffer): Promise<Buffer>;
+  /** Stops the worker (wiping its key copy); pending opens reject. */
+  close(): Promise<void>;
+}
+
+/** Opens rows here, one at a time (the historical behaviour). */
+export function inlineOpener(privateKey: Uint8Array, aad: Uint8Array): RowOpener {
+  return {
+    where: 'inline',
+    lookahead: 1,
+    open: async (sealed) => unseal(privateKey, sealed, aad),
+    close: async () => undefined,
+  };
+}
+
+// Under tsx the worker is a .ts file whose imports need tsx's loader, registered by a tiny eval'd bootstrap
+// before the worker module loads (as server/mime/pool.ts does); built code runs the .js directly.
+const runningTs = import.meta.url.endsWith('.ts');
+const workerUrl = new URL(`./unseal-worker${runningTs ? '.ts' : '.js'}`, import.meta.url);
+
+function startWorker(): Worker | null {
+  try {
+    if (workerUrl.protocol !== 'file:' || !fs.existsSync(fileURLToPath(workerUrl))) return null;
+    if (!runningTs) return new Worker(workerUrl);
+    const tsxApi = import.meta.resolve('tsx/esm/api');
+    const bootstrap = `import(${JSON.stringify(tsxApi)}).then((api) => { api.register(); return import(${JSON.stringify(workerUrl.href)}); });`;
+    return new Worker(bootstrap, { eval: true });
+  } catch {
+    return null;
+  }
+}
+
+/** A worker that opens rows in order; null when none can be started (the caller opens rows inline). */
+export function workerOpener(privateKey: Uint8Array, aad: Uint8Array): RowOpener | null {
+  const worker = startWorker();
+  if (!worker) return null;
+  const pending = new Map<number, { resolve: (plain: Buffer) => void; reject: (error: Error) => void }>();
+  let nextId = 1;
+  let stopped: Error | null = null;
+  const failAll = (error: Error): void => {
+    stopped ??= error;
+    for (const p of pending.values()) p.reject(stopped);
+    pending.clear();
+  };
+  worker.on('message', (reply: UnsealReply) => {
+    const p = pending.get(reply.id);
+    if (!p) return;
+    pending.delete(reply.id);
+    if ('plain' in reply) p.resolve(Buffer.from(reply.plain));
+    else p.reject(new SealError(reply.sealError as SealErrorCode, 'Sealed box failed authentication (tampered, wrong key or wrong context).'));
+  });
+  worker.on('error', (error) => failAll(error instanceof Error ? error : new Error(String(error))));
+  worker.on('exit', () => failAll(new Error('the unseal worker stopped')));
+  // A structured-clone copy of the key goes to the worker; it wipes it at "stop".
+  worker.postMessage({ type: 'key', key: Uint8Array.from(privateKey), aad: Uint8Array.from(aad) } satisfies UnsealRequest);
+  return {
+    where: 'worker',
+    lookahead: 8,
+    open(sealed) {
+      if (stopped) return Promise.reject(stopped);
+      const id = nextId++;
+      return new Promise<Buffer>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ type: 'open', id, sealed } satisfies UnsealRequest);
+      });
+    },
+    async close() {
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage({ type: 'stop' } satisfies UnsealRequest);
+      const timer = setTimeout(() => void worker.terminate(), 2000);
+      timer.unref();
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
