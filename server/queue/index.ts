@@ -74,6 +74,8 @@ export function deliversOutOfTurn(raw: Buffer): boolean {
 /** Rows read per page, and delivered rows deleted per transaction. */
 const DRAIN_PAGE_ROWS = 256;
 const DELETE_BATCH_ROWS = 64;
+/** Sealed bytes opened ahead of delivery at most (beyond the first row). */
+const LOOKAHEAD_BYTES = 8 * 1024 * 1024;
 /** A concurrent drain of at least this many rows opens them on a worker thread (its start-up costs ~0.1 s). */
 const WORKER_MIN_ROWS = 64;
 
@@ -312,14 +314,17 @@ export class SealedQueue {
         readSeq = row.seq;
         return row;
       };
-      const ahead: Array<{ seq: number; plain: Promise<Buffer> }> = [];
+      const ahead: Array<{ seq: number; bytes: number; plain: Promise<Buffer> }> = [];
+      let aheadBytes = 0;
       const fill = (): void => {
-        while (ahead.length < opener.lookahead) {
+        // A few rows, and a bounded number of bytes (large messages), opened ahead.
+        while (ahead.length < opener.lookahead && (ahead.length === 0 || aheadBytes < LOOKAHEAD_BYTES)) {
           const row = nextRow();
           if (!row) return;
           const plain = opener.open(row.sealed);
           plain.catch(() => undefined); // awaited in order below
-          ahead.push({ seq: row.seq, plain });
+          ahead.push({ seq: row.seq, bytes: row.sealed.length, plain });
+          aheadBytes += row.sealed.length;
         }
       };
       try {
@@ -328,6 +333,7 @@ export class SealedQueue {
           fill();
           const next = ahead.shift();
           if (!next) break;
+          aheadBytes -= next.bytes;
           let message: QueuedMessage;
           let plain: Buffer;
           try {
