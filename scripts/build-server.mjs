@@ -66,7 +66,7 @@ async function build() {
     outdir: tmp,
   };
   // Dynamic import()s become separate chunks: what a command does not use is never loaded.
-  const main = await esbuild({ ...common, entryPoints: { cli: 'server/cli/main.ts', worker: 'server/mime/worker.ts' }, splitting: true, chunkNames: '[name]-[hash]' });
+  const main = await esbuild({ ...common, entryPoints: { cli: 'server/cli/main.ts', worker: 'server/mime/worker.ts', 'unseal-worker': 'server/queue/unseal-worker.ts' }, splitting: true, chunkNames: '[name]-[hash]' });
   const backupWorker = await esbuild({ ...common, entryPoints: { 'worker-entry': 'server/backup/worker-entry.mjs' }, outExtension: { '.js': '.mjs' }, plugins: [tsxStub] });
   const inputs = {};
   for (const result of [main, backupWorker]) {
@@ -82,7 +82,7 @@ async function build() {
   // under it: move the new files in one by one (chunk names carry a content hash, so an old process keeps
   // finding its own), the fixed-name entries and build-info.json last, and prune chunks older than a day.
   mkdirSync(outDir, { recursive: true });
-  const fixed = new Set(['cli.js', 'cli.js.map', 'worker.js', 'worker.js.map', 'worker-entry.mjs', 'worker-entry.mjs.map', 'build-info.json']);
+  const fixed = new Set(['cli.js', 'cli.js.map', 'worker.js', 'worker.js.map', 'unseal-worker.js', 'unseal-worker.js.map', 'worker-entry.mjs', 'worker-entry.mjs.map', 'build-info.json']);
   const names = readdirSync(tmp);
   for (const name of [...names.filter((n) => !fixed.has(n)), ...names.filter((n) => fixed.has(n) && n !== 'build-info.json'), 'build-info.json']) {
     renameSync(path.join(tmp, name), path.join(outDir, name));
