@@ -174,8 +174,9 @@ export async function listenPlainAndTls<S extends { readonly server: net.Server 
 }
 
 export class ListenError extends UserError {
-  constructor(message: string) {
-    super(message, 'LISTEN_FAILED');
+  /** hint: what to do, when the default (free the address and port) does not fit. */
+  constructor(message: string, hint?: string) {
+    super(message, 'LISTEN_FAILED', hint ? { hint } : {});
   }
 }
 

@@ -109,7 +109,7 @@ export function createControlService(ctx: AppContext): Service {
     name: 'control',
     async start(): Promise<Listener[]> {
       if (await pingServer(ctx.paths.root)) {
-        throw new ListenError(`Another Sealpost server is already running on the data dir ${ctx.paths.root}; stop it first.`);
+        throw new ListenError(`Another Sealpost server is already running on the data dir ${ctx.paths.root}`, 'Stop it first, or give this one another data directory with --data');
       }
       // A private directory (0700, ours) for the socket, checked; refused with one sentence otherwise.
       const where = prepareControlSocket(ctx.paths.root, ctx.config.env);

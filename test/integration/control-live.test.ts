@@ -249,7 +249,7 @@ describe('remember on this device, restart, stale socket', () => {
     await inst.start();
     const second = await runCli(['serve', '--data', inst.dir], { env: inst.env, timeoutMs: 60_000 });
     assert.equal(second.code, 1);
-    assert.match(second.stderr, /^error: Another Sealpost server is already running on the data dir .*; stop it first\.\n$/);
+    assert.match(second.stderr, /^error: Another Sealpost server is already running on the data dir [^\n]*\. Stop it first, or give this one another data directory with --data\.\n$/);
   });
 
   it('privacy: no address, password, subject or body word in the data dir or the server log', () => {
