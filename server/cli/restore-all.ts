@@ -12,6 +12,8 @@ import { backupPaths } from '../backup/paths.js';
 import { ensureDir, fsyncDir } from '../fsutil.js';
 import { inWorker } from '../backup/worker.js';
 import { WrongKey } from '../mailbox/errors.js';
+import { markUidValidityRenewal } from '../mailbox/index.js';
+import type { MailboxId } from '../mailbox/types.js';
 import { remotesOf, type RemoteTarget } from '../remote/index.js';
 import { loadTargets, saveTargets, type TargetSettings } from '../remote/targets.js';
 import { printJson, withContext, withDataOption, type DataOptions } from './common.js';
@@ -86,6 +88,8 @@ async function placeMailbox(layout: DataLayout, mailboxId: string, generationId:
   const live = layout.mailboxFile(mailboxId);
   if (fs.existsSync(live)) throw new UserError(`A mailbox file already exists for ${mailboxId}; not overwritten.`, 'EXISTS');
   ensureDir(layout.mailboxesDir);
+  // The lost machine may have handed out UIDs after this backup: the first unlock renews every UIDVALIDITY.
+  markUidValidityRenewal(layout.root, mailboxId as MailboxId);
   const wal = paths.walSidecar(mailboxId, generationId);
   if (fs.existsSync(wal)) await inWorker.copy(wal, `${live}-wal`);
   await inWorker.copy(paths.generation(mailboxId, generationId), live);

@@ -128,6 +128,18 @@ class SqliteMailboxStore implements MailboxStore {
     return join(this.dir, `${id}.sqlite.lock`);
   }
 
+  /** Renews every folder's UIDVALIDITY once when a marker asks for it (see markUidValidityRenewal). */
+  private renewUidValidityIfMarked(id: MailboxId, mailbox: SqliteMailbox): void {
+    const marker = join(this.dir, `${id}${RENEW_UIDVALIDITY_SUFFIX}`);
+    if (!existsSync(marker)) return;
+    // nextUidValidity() never goes below the current time in seconds, so every new value is above any the
+    // lost machine handed out before now, whatever it did after its last backup.
+    mailbox.reissueUidValidity(0);
+    unlinkQuiet(marker);
+    fsyncPath(this.dir);
+    this.logger.info({ event: 'mailbox.uidvalidity_renewed', mailboxId: id }, 'UIDVALIDITY renewed after a restore from a remote');
+  }
+
   private emit = (event: MailboxChangeEvent): void => {
     for (const listener of this.listeners) {
       try {
@@ -227,6 +239,7 @@ class SqliteMailboxStore implements MailboxStore {
     }
     entry.checkFile = this.fileGuard(id, entry, file);
     this.handles.set(id, entry);
+    this.renewUidValidityIfMarked(id, entry.mailbox);
     this.logger.debug({ mailboxId: id, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'mailbox opened');
     while (this.handles.size > this.maxOpen) {
       const oldest = this.handles.keys().next().value as MailboxId;
@@ -298,6 +311,7 @@ class SqliteMailboxStore implements MailboxStore {
       this.known.delete(id);
       const file = this.file(id);
       for (const s of ['', '-wal', '-shm', '-journal', '.rekey', '.rekey-wal', '.rekey-shm', '.rekey-journal']) unlinkQuiet(file + s);
+      unlinkQuiet(join(this.dir, `${id}${RENEW_UIDVALIDITY_SUFFIX}`));
       fsyncPath(this.dir);
     });
   }
@@ -391,6 +405,23 @@ class SqliteMailboxStore implements MailboxStore {
 }
 
 /** Opens the store over <dataDir>/mailboxes. */
+/** Empty marker beside a mailbox file: at its next open every folder gets a new UIDVALIDITY. */
+const RENEW_UIDVALIDITY_SUFFIX = '.sqlite.renew-uidvalidity';
+
+/**
+ * Asks for new UIDVALIDITYs at the mailbox's next open (by whoever has the key). For a mailbox placed from a
+ * backup without its password (disaster recovery): the lost machine may have handed out UIDs after that
+ * backup, which the restored file would hand out again (RFC 3501 §2.3.1.1). Durable before it returns;
+ * written before the file is placed, so a crash in between never leaves a placed file without it.
+ */
+export function markUidValidityRenewal(dataDir: string, id: MailboxId): void {
+  assertId(id);
+  const dir = join(dataDir, 'mailboxes');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  closeSync(openSync(join(dir, `${id}${RENEW_UIDVALIDITY_SUFFIX}`), 'a', 0o600));
+  fsyncPath(dir);
+}
+
 export function openMailboxStore(dataDir: string, options: MailboxStoreOptions = {}): MailboxStore {
   return new SqliteMailboxStore(dataDir, options);
 }

@@ -39,6 +39,8 @@ describe('disaster recovery: remote restore-all', () => {
   const stored = mail('Stored before the crash', 'zq777777 kept in the mailbox');
   const queued = mail('Queued while locked', 'zq888888 sealed in the queue');
   let dkimBefore = '';
+  /** Highest UIDVALIDITY the old machine handed out (any folder). */
+  let oldUidValidity = 0;
 
   const cli = async (machine: ReturnType<typeof tempDataDir>, args: string[], stdin?: string) => {
     const r = await runCli([...args, '--data', machine.dir], { env: machine.env, ...(stdin !== undefined ? { stdin } : {}) });
@@ -64,6 +66,7 @@ describe('disaster recovery: remote restore-all', () => {
       const session = await ctx.accounts.authenticate(ALICE, PASSWORD, { ip: '127.0.0.1', protocol: 'cli' });
       try {
         await session.mailbox.append('INBOX', stored, { flags: ['\\Seen'] });
+        oldUidValidity = Math.max(...session.mailbox.listFolders().map((f) => f.uidValidity));
       } finally {
         session.release();
         await ctx.accounts.lock(session.alias.id);
@@ -137,6 +140,20 @@ describe('disaster recovery: remote restore-all', () => {
         assert.ok(bodies.some((b) => b.equals(stored)), 'stored message byte-identical');
         assert.ok(bodies.some((b) => b.equals(queued)), 'queued message drained after the first login');
         assert.deepEqual(messages.find((m, i) => bodies[i]?.equals(stored))?.flags, ['\\Seen']);
+        // RFC 3501 §2.3.1.1: the lost machine may have handed out UIDs after its last backup, so no folder
+        // keeps a UIDVALIDITY it had there; renewed once, at the first unlock, then stable.
+        const renewed = session.mailbox.listFolders();
+        assert.ok(renewed.length > 0);
+        for (const f of renewed) assert.ok(f.uidValidity > oldUidValidity, `${f.path}: UIDVALIDITY ${f.uidValidity} > ${oldUidValidity}`);
+        assert.deepEqual(fs.readdirSync(path.join(newMachine.dir, 'mailboxes')).filter((n) => n.startsWith(session.alias.mailboxId) && n.includes('renew')), [], 'the renewal marker is gone');
+        session.release();
+        await ctx.accounts.lock(session.alias.id);
+        const reopened = await ctx.accounts.authenticate(ALICE, PASSWORD, { ip: '127.0.0.1', protocol: 'imap' });
+        try {
+          assert.deepEqual(reopened.mailbox.listFolders().map((f) => f.uidValidity), renewed.map((f) => f.uidValidity), 'renewed once, then stable');
+        } finally {
+          reopened.release();
+        }
       } finally {
         session.release();
       }
