@@ -5,7 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3-multiple-ciphers';
 import { createPrivateFile, fsyncFile } from '../fsutil.js';
 import { queueFileKey } from './index.js';
-import { QueueFileUnreadable, type QueueDatabase } from './sqlite.js';
+import { applyQueueKey, type QueueDatabase } from './sqlite.js';
 
 export interface QueueSnapshot {
   /** Queued (sealed) messages in the copy. */
@@ -22,13 +22,7 @@ function openExisting(file: string, fileKey: Buffer, readonly: boolean): QueueDa
     throw error;
   }
   try {
-    db.pragma("cipher='chacha20'");
-    db.pragma(`key="x'${fileKey.toString('hex')}'"`); // raw key, never a passphrase
-    try {
-      db.prepare('SELECT count(*) FROM sqlite_master').get();
-    } catch {
-      throw new QueueFileUnreadable(path.basename(file, '.sqlite'));
-    }
+    applyQueueKey(db, fileKey, path.basename(file, '.sqlite'));
     db.pragma('busy_timeout = 5000');
     db.pragma('temp_store = MEMORY'); // VACUUM's scratch stays in memory: nothing decrypted on disk
     return db;

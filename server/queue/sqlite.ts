@@ -15,18 +15,23 @@ export class QueueFileUnreadable extends Error {
 
 const SCHEMA_VERSION = 1;
 
+/** Selects the queue's cipher and raw key on a fresh handle; QueueFileUnreadable when the key does not open it. */
+export function applyQueueKey(db: QueueDatabase, key: Uint8Array, mailboxId: string): void {
+  db.pragma("cipher='chacha20'");
+  db.pragma(`key="x'${Buffer.from(key).toString('hex')}'"`); // raw key, never a passphrase
+  try {
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+  } catch {
+    throw new QueueFileUnreadable(mailboxId);
+  }
+}
+
 export function openQueueDatabase(file: string, key: Uint8Array, mailboxId: string): QueueDatabase {
   if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, 'a', 0o600)); // SQLite would create it 0644
   const db = new Database(file);
   for (const f of [file, `${file}-wal`, `${file}-shm`]) makePrivate(f); // a file an older version left looser (-wal/-shm follow the db's mode)
   try {
-    db.pragma("cipher='chacha20'");
-    db.pragma(`key="x'${Buffer.from(key).toString('hex')}'"`); // raw key, never a passphrase
-    try {
-      db.prepare('SELECT count(*) FROM sqlite_master').get();
-    } catch {
-      throw new QueueFileUnreadable(mailboxId);
-    }
+    applyQueueKey(db, key, mailboxId);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL'); // every commit fsyncs the WAL: enqueue returns only when durable
     db.pragma('busy_timeout = 5000');
