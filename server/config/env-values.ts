@@ -13,9 +13,9 @@ export interface NumericSetting<K extends string> {
   readonly max?: number;
 }
 
-/** Defaults overridden by the whole-number variables that are set; throws ConfigError naming a bad one. */
-export function wholeNumbersFromEnv<K extends string>(env: Env, table: readonly NumericSetting<K>[], defaults: Readonly<Record<K, number>>): Record<K, number> {
-  const out = { ...defaults } as Record<K, number>;
+/** Only the whole-number variables that are set (unset or blank ones are left out); throws ConfigError naming a bad one. */
+export function wholeNumbersSetInEnv<K extends string>(env: Env, table: readonly NumericSetting<K>[]): Partial<Record<K, number>> {
+  const out: Partial<Record<K, number>> = {};
   for (const { env: name, key, min, max } of table) {
     const text = env[name]?.trim();
     if (!text) continue;
@@ -26,6 +26,11 @@ export function wholeNumbersFromEnv<K extends string>(env: Env, table: readonly 
     out[key] = Number(text);
   }
   return out;
+}
+
+/** Defaults overridden by the whole-number variables that are set; throws ConfigError naming a bad one. */
+export function wholeNumbersFromEnv<K extends string>(env: Env, table: readonly NumericSetting<K>[], defaults: Readonly<Record<K, number>>): Record<K, number> {
+  return { ...defaults, ...wholeNumbersSetInEnv(env, table) };
 }
 
 /** An on/off variable (on|off|true|false|1|0|yes|no); unset keeps the fallback. */

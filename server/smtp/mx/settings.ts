@@ -1,5 +1,7 @@
 // MX settings: defaults < saved settings (directory) < SEALPOST_SMTP_* environment. Each one is
 // documented with its default in /work/helpers/readme-mx.md.
+import { ConfigError } from '../../config/errors.js';
+import { onOffFromEnv, wholeNumbersFromEnv, type NumericSetting } from '../../config/env-values.js';
 
 export interface MxSettings {
   /** Largest message accepted, bytes (SIZE). */
@@ -64,50 +66,65 @@ export class MxSettingsError extends Error {
   }
 }
 
-const NUMERIC: readonly [keyof MxSettings, string, string][] = [
-  ['maxSize', 'SEALPOST_SMTP_MAX_SIZE', 'smtpMaxSize'],
-  ['maxRecipients', 'SEALPOST_SMTP_MAX_RECIPIENTS', 'smtpMaxRecipients'],
-  ['maxConnectionsPerIp', 'SEALPOST_SMTP_MAX_CONNECTIONS_PER_IP', 'smtpMaxConnectionsPerIp'],
-  ['maxConnections', 'SEALPOST_SMTP_MAX_CONNECTIONS', 'smtpMaxConnections'],
-  ['maxMessagesPerSenderPerHour', 'SEALPOST_SMTP_SENDER_RATE', 'smtpSenderRate'],
-  ['socketTimeoutMs', 'SEALPOST_SMTP_TIMEOUT_MS', 'smtpTimeoutMs'],
-  ['handshakeTimeoutMs', 'SEALPOST_SMTP_HANDSHAKE_TIMEOUT_MS', 'smtpHandshakeTimeoutMs'],
-  ['closeTimeoutMs', 'SEALPOST_SMTP_CLOSE_TIMEOUT_MS', 'smtpCloseTimeoutMs'],
-  ['maxHops', 'SEALPOST_SMTP_MAX_HOPS', 'smtpMaxHops'],
-  ['maxBadRcpt', 'SEALPOST_SMTP_MAX_BAD_RCPT', 'smtpMaxBadRcpt'],
-  ['maxBadRcptPerIp', 'SEALPOST_SMTP_MAX_BAD_RCPT_PER_IP', 'smtpMaxBadRcptPerIp'],
-  ['badRcptWindowMs', 'SEALPOST_SMTP_BAD_RCPT_WINDOW_MS', 'smtpBadRcptWindowMs'],
-  ['tarpitMs', 'SEALPOST_SMTP_TARPIT_MS', 'smtpTarpitMs'],
-  ['srsMaxAgeDays', 'SEALPOST_SRS_MAX_AGE_DAYS', 'srsMaxAgeDays'],
+type NumericKey = Exclude<keyof MxSettings, 'authChecks' | 'webhookBackoffMs'>;
+
+/** Each numeric setting: its variable, its saved-setting name, and the range that still makes sense. */
+const NUMERIC: readonly (NumericSetting<NumericKey> & { readonly saved: string })[] = [
+  { key: 'maxSize', env: 'SEALPOST_SMTP_MAX_SIZE', saved: 'smtpMaxSize', min: 1024 },
+  // RFC 5321 section 4.5.3.1.8 asks servers to accept at least 100 recipients; 1 is the floor that still works.
+  { key: 'maxRecipients', env: 'SEALPOST_SMTP_MAX_RECIPIENTS', saved: 'smtpMaxRecipients', min: 1 },
+  { key: 'maxConnectionsPerIp', env: 'SEALPOST_SMTP_MAX_CONNECTIONS_PER_IP', saved: 'smtpMaxConnectionsPerIp', min: 0 },
+  { key: 'maxConnections', env: 'SEALPOST_SMTP_MAX_CONNECTIONS', saved: 'smtpMaxConnections', min: 0 },
+  { key: 'maxMessagesPerSenderPerHour', env: 'SEALPOST_SMTP_SENDER_RATE', saved: 'smtpSenderRate', min: 0 },
+  { key: 'socketTimeoutMs', env: 'SEALPOST_SMTP_TIMEOUT_MS', saved: 'smtpTimeoutMs', min: 0 },
+  { key: 'handshakeTimeoutMs', env: 'SEALPOST_SMTP_HANDSHAKE_TIMEOUT_MS', saved: 'smtpHandshakeTimeoutMs', min: 0 },
+  { key: 'closeTimeoutMs', env: 'SEALPOST_SMTP_CLOSE_TIMEOUT_MS', saved: 'smtpCloseTimeoutMs', min: 0 },
+  { key: 'maxHops', env: 'SEALPOST_SMTP_MAX_HOPS', saved: 'smtpMaxHops', min: 0 },
+  { key: 'maxBadRcpt', env: 'SEALPOST_SMTP_MAX_BAD_RCPT', saved: 'smtpMaxBadRcpt', min: 1 },
+  { key: 'maxBadRcptPerIp', env: 'SEALPOST_SMTP_MAX_BAD_RCPT_PER_IP', saved: 'smtpMaxBadRcptPerIp', min: 1 },
+  { key: 'badRcptWindowMs', env: 'SEALPOST_SMTP_BAD_RCPT_WINDOW_MS', saved: 'smtpBadRcptWindowMs', min: 0 },
+  { key: 'tarpitMs', env: 'SEALPOST_SMTP_TARPIT_MS', saved: 'smtpTarpitMs', min: 0 },
+  // The SRS day stamp wraps after 1024 days: an older bounce could not be told from a fresh one.
+  { key: 'srsMaxAgeDays', env: 'SEALPOST_SRS_MAX_AGE_DAYS', saved: 'srsMaxAgeDays', min: 1, max: 1000 },
 ];
 
-function wholeNumber(value: unknown, source: string): number {
+/** A saved setting's value (the admin stores numbers, older versions strings) checked against its range. */
+function savedWholeNumber(value: unknown, setting: (typeof NUMERIC)[number]): number {
   const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
-  if (!/^\d{1,15}$/.test(text)) throw new MxSettingsError(`${source} must be a whole number, not ${JSON.stringify(value)}.`);
+  const { min, max } = setting;
+  if (!/^\d{1,15}$/.test(text) || Number(text) < min || (max !== undefined && Number(text) > max)) {
+    const range = max === undefined ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw new MxSettingsError(`saved setting ${setting.saved} must be a whole number ${range}, not ${JSON.stringify(value)}.`);
+  }
   return Number(text);
 }
 
-/** Reads the MX settings; throws MxSettingsError with one clear sentence. */
+/** Reads the MX settings; throws MxSettingsError with one clear sentence naming the variable or saved setting. */
 export function loadMxSettings(env: Env = process.env, saved: Readonly<Record<string, unknown>> = {}): MxSettings {
-  const out: Record<string, unknown> = { ...DEFAULT_MX_SETTINGS };
-  for (const [key, envName, settingName] of NUMERIC) {
-    if (env[envName] !== undefined && env[envName] !== '') out[key] = wholeNumber(env[envName], envName);
-    else if (saved[settingName] !== undefined && saved[settingName] !== null) out[key] = wholeNumber(saved[settingName], `saved setting ${settingName}`);
+  const base: Record<NumericKey, number> = { ...DEFAULT_MX_SETTINGS };
+  for (const setting of NUMERIC) {
+    const value = saved[setting.saved];
+    // A variable that is set wins; the saved value is then not read at all.
+    if (!env[setting.env]?.trim() && value !== undefined && value !== null) base[setting.key] = savedWholeNumber(value, setting);
   }
-  if ((out.maxSize as number) < 1024) throw new MxSettingsError('SEALPOST_SMTP_MAX_SIZE must be at least 1024 bytes.');
-  if ((out.maxRecipients as number) < 1) throw new MxSettingsError('SEALPOST_SMTP_MAX_RECIPIENTS must be at least 1 (RFC 5321 asks for 100).');
-  if ((out.maxBadRcpt as number) < 1) throw new MxSettingsError('SEALPOST_SMTP_MAX_BAD_RCPT must be at least 1.');
-  if ((out.maxBadRcptPerIp as number) < 1) throw new MxSettingsError('SEALPOST_SMTP_MAX_BAD_RCPT_PER_IP must be at least 1.');
-  const srsAge = out.srsMaxAgeDays as number;
-  if (srsAge < 1 || srsAge > 1000) throw new MxSettingsError('SEALPOST_SRS_MAX_AGE_DAYS must be 1 to 1000 (the SRS day stamp wraps after 1024 days).');
-  const auth = env.SEALPOST_SMTP_AUTH_CHECKS;
-  if (auth !== undefined && auth !== '') {
-    if (!/^(on|off|true|false|1|0)$/i.test(auth)) throw new MxSettingsError('SEALPOST_SMTP_AUTH_CHECKS must be on or off.');
-    out.authChecks = /^(on|true|1)$/i.test(auth);
+  try {
+    const numbers = wholeNumbersFromEnv(env, NUMERIC, base);
+    const backoff = env.SEALPOST_WEBHOOK_BACKOFF_MS?.trim();
+    return {
+      ...numbers,
+      authChecks: onOffFromEnv(env, 'SEALPOST_SMTP_AUTH_CHECKS', DEFAULT_MX_SETTINGS.authChecks),
+      webhookBackoffMs: backoff ? backoff.split(',').map((part) => backoffStep(part)) : DEFAULT_MX_SETTINGS.webhookBackoffMs,
+    };
+  } catch (error) {
+    // The same sentence, under the error type the MX listener's callers expect.
+    if (error instanceof ConfigError) throw new MxSettingsError(error.message);
+    throw error;
   }
-  const backoff = env.SEALPOST_WEBHOOK_BACKOFF_MS;
-  if (backoff !== undefined && backoff.trim() !== '') {
-    out.webhookBackoffMs = backoff.split(',').map((part) => wholeNumber(part, 'SEALPOST_WEBHOOK_BACKOFF_MS'));
-  }
-  return out as unknown as MxSettings;
+}
+
+/** One webhook retry delay of the comma-separated list, ms. */
+function backoffStep(part: string): number {
+  const text = part.trim();
+  if (!/^\d{1,15}$/.test(text)) throw new MxSettingsError(`SEALPOST_WEBHOOK_BACKOFF_MS must be whole numbers of milliseconds separated by commas, not ${JSON.stringify(part)}.`);
+  return Number(text);
 }
