@@ -35,10 +35,11 @@ export function registerDataRoutes(app: FastifyInstance, deps: AdminDeps): void 
     '/api/backups/run',
     { schema: { body: { type: 'object', additionalProperties: false, properties: { aliasId: uuid } } } },
     async (request, reply) => {
-      const aliases = aliasesFor(request.body?.aliasId);
-      if (aliases.length === 0) throw new UserError('There is no alias to back up yet.', 'NOTHING_TO_BACK_UP');
+      const aliasId = request.body?.aliasId;
+      const aliases = aliasId ? [ops.requireAliasById(aliasId)] : 'all';
+      if (ctx.directory.listAliases().length === 0) throw new UserError('There is no alias to back up yet.', 'NOTHING_TO_BACK_UP');
       const job = jobs.start('backup.run', async (report) => {
-        const results = await ops.runBackups(aliases, report);
+        const results = await ops.runBackups(aliases, request.ip, report);
         events.add('backup.run', { aliases: results.length, created: results.filter((r) => r.created).length });
         return { result: results.map((r) => ({ created: r.created, generation: r.generation })) };
       });
@@ -63,10 +64,7 @@ export function registerDataRoutes(app: FastifyInstance, deps: AdminDeps): void 
     async (request, reply) => {
       const alias = ops.requireAliasById(request.params.aliasId);
       const body = request.body ?? {};
-      await ops.key(alias, body.password, request.ip).then(({ material }) => {
-        material.mailboxKey.fill(0);
-        material.privateKey.fill(0);
-      }); // wrong password / locked → an immediate 403/409, not a failed job
+      await ops.requireKey(alias, body.password, request.ip); // wrong password / locked → an immediate 403/409, not a failed job
       const job = jobs.start('backup.restore', async (report) => {
         const result = await ops.restore(alias, request.params.generation, { folders: body.folders, password: body.password, ip: request.ip }, report);
         events.add('backup.restored', { mode: String(result.mode) }, alias.id);
@@ -88,7 +86,7 @@ export function registerDataRoutes(app: FastifyInstance, deps: AdminDeps): void 
       const alias = ops.requireAliasById(request.params.aliasId);
       const { password } = request.body;
       // Check the password now (an export file opens with it), then make the file in a job.
-      await ops.checkPassword(alias, password, request.ip);
+      await ops.requireKey(alias, password, request.ip);
       const job = jobs.start('backup.export', async (report, jobId) => {
         report({ phase: 'writing the encrypted export', done: 0, total: 1 });
         const made = await ops.exportForDownload(alias, password, request.ip);
@@ -190,7 +188,7 @@ export function registerDataRoutes(app: FastifyInstance, deps: AdminDeps): void 
       ops.remotes().target(request.params.name);
       const aliases = aliasesFor(request.body?.aliasId);
       const job = jobs.start('remote.push', async (report) => {
-        const result = await ops.push(request.params.name, aliases, report);
+        const result = await ops.push(request.params.name, aliases, request.ip, report);
         events.add('remote.pushed', { aliases: result.aliases, uploaded: result.uploaded });
         return { result };
       });
@@ -224,10 +222,7 @@ export function registerDataRoutes(app: FastifyInstance, deps: AdminDeps): void 
       const alias = ops.requireAliasById(request.body.aliasId);
       ops.remotes().target(request.params.name);
       const body = request.body;
-      await ops.key(alias, body.password, request.ip).then(({ material }) => {
-        material.mailboxKey.fill(0);
-        material.privateKey.fill(0);
-      });
+      await ops.requireKey(alias, body.password, request.ip);
       const job = jobs.start('remote.restore', async (report) => {
         const result = await ops.restore(alias, body.generation, { folders: body.folders, password: body.password, ip: request.ip, remote: request.params.name }, report);
         events.add('remote.restored', { mode: String(result.mode) }, alias.id);

@@ -1,6 +1,7 @@
 // /api/status, /api/domains, /api/aliases (+ forwards, webhooks, lock/unlock, password, .mobileconfig).
 import type { FastifyInstance } from 'fastify';
 import { UserError } from '../config/errors.js';
+import { assertCanChangePassword } from '../ops/index.js';
 import { LISTENER_NAMES, type ListenerName } from '../config/index.js';
 import type { ListenerSecurity } from '../context.js';
 import { applyDomainSettings } from '../directory/domain-settings.js';
@@ -194,7 +195,7 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
     async (request) => {
       const alias = ops.requireAliasById(request.params.id);
       const body = request.body;
-      if (body.enabled !== undefined) ctx.directory.setEnabled(alias.id, body.enabled);
+      if (body.enabled !== undefined) await ops.setEnabled(alias, body.enabled, request.ip);
       if (body.saveSentCopy !== undefined) ctx.directory.setSaveSentCopy(alias.id, body.saveSentCopy);
       if (body.quotaBytes !== undefined) await ops.setQuota(alias, body.quotaBytes, body.password, request.ip);
       if (body.remember !== undefined) await ops.setRemember(alias, body.remember, body.password, request.ip);
@@ -213,11 +214,9 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
     async (request, reply) => {
       const alias = ops.requireAliasById(request.params.id);
       const { currentPassword, newPassword } = request.body ?? {};
-      if (!currentPassword && !ctx.keyRing.has(alias.id)) {
-        throw new UserError(`The mailbox of ${alias.displayAddress} is locked; enter its current password.`, 'ALIAS_LOCKED');
-      }
+      assertCanChangePassword(ctx, alias, currentPassword ?? null);
       const job = jobs.start('alias.password', async (report) => {
-        const password = await ops.changePassword(alias, currentPassword, newPassword, report);
+        const password = await ops.changePassword(alias, currentPassword, newPassword, request.ip, report);
         return password ? { secret: { password } } : {};
       });
       return reply.code(202).send({ job });
@@ -237,7 +236,7 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
 
   app.post<{ Params: { id: string } }>('/api/aliases/:id/lock', { schema: { params: idParams } }, async (request) => {
     const alias = ops.requireAliasById(request.params.id);
-    await ops.lock(alias);
+    await ops.lock(alias, request.ip);
     events.add('alias.locked', null, alias.id);
     return ops.aliasView(alias);
   });
@@ -254,7 +253,7 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
         typed = null;
       }
       if (typed !== alias.address) return sendError(reply, 400, `Type the address ${alias.displayAddress} exactly to delete it.`, 'CONFIRM_MISMATCH');
-      await ops.removeAlias(alias);
+      await ops.removeAlias(alias, request.ip);
       return { ok: true };
     },
   );

@@ -1,6 +1,6 @@
 // sealpost backup now|list|verify, restore, export, import
 // Commands that change a mailbox (or need its key) run in the server when one is running on the data dir
-// (server/control), else here; the work itself is in server/control/ops.ts, this file parses and prints.
+// (server/control), else here; the work itself is in server/ops (through server/control), this file parses and prints.
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { UserError } from '../config/index.js';
@@ -10,7 +10,6 @@ import {
   type GenerationListing,
 } from '../backup/index.js';
 import { remotesOf } from '../remote/index.js';
-import { snapshotDirectory } from '../backup/directory.js';
 import { viaServerOrHere } from '../control/run.js';
 import { formatSize, printJson, readSecrets, withContext, withDataOption, type DataOptions } from './common.js';
 
@@ -53,14 +52,13 @@ export function backupCommand(): Command {
     .action(async (address: string | undefined, options: DataOptions & { passwordStdin?: boolean; json?: boolean }) => {
       if (options.passwordStdin && !address) throw new UserError('--password-stdin needs an address.');
       const password = options.passwordStdin ? ((await readSecrets(['Password']))[0] ?? null) : null;
-      const results = await viaServerOrHere({ data: options.data }, 'backup.now', { address: address ?? null, password });
       // "Everything" also snapshots sealpost.db (+ outbound.sqlite): what a lost machine needs besides the mailboxes.
-      const directory = address ? null : await withContext({ data: options.data }, (ctx) => snapshotDirectory({ layout: ctx.paths, appKey: ctx.appKey }));
+      const { rows, directory } = await viaServerOrHere({ data: options.data }, 'backup.now', { address: address ?? null, password });
       if (options.json) {
-        printJson(directory ? [...results, { address: null, directory: true, created: directory.created, id: directory.generation.id, size: directory.generation.size, verified: true }] : results);
+        printJson(directory ? [...rows, { address: null, directory: true, created: directory.created, id: directory.id, size: directory.size, verified: true }] : rows);
       } else {
-        for (const r of results) process.stdout.write(`${r.address}: ${r.created ? `new generation ${r.id}` : `unchanged since ${r.id}`} (${formatSize(r.size)}, ${r.verified ? 'verified with the key' : 'locked copy'})\n`);
-        if (directory) process.stdout.write(`directory (sealpost.db): ${directory.created ? `new generation ${directory.generation.id}` : `unchanged since ${directory.generation.id}`} (${formatSize(directory.generation.size)})\n`);
+        for (const r of rows) process.stdout.write(`${r.address}: ${r.created ? `new generation ${r.id}` : `unchanged since ${r.id}`} (${formatSize(r.size)}, ${r.verified ? 'verified with the key' : 'locked copy'})\n`);
+        if (directory) process.stdout.write(`directory (sealpost.db): ${directory.created ? `new generation ${directory.id}` : `unchanged since ${directory.id}`} (${formatSize(directory.size)})\n`);
       }
     });
 

@@ -1,26 +1,12 @@
-// The operations a CLI command hands to a running server (or runs itself when none is running). Each takes
-// plain JSON arguments and returns plain JSON, so the same function serves both paths; the CLI prints.
+// The operations a CLI command hands to a running server (or runs itself when none is running): plain JSON
+// arguments checked here, mapped onto server/ops (where each operation is written once), plain JSON back.
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { UserError } from '../config/errors.js';
 import type { AppContext } from '../context.js';
-import { wipe } from '../crypto/index.js';
-import type { AliasId, AliasRecord } from '../directory/index.js';
-import type { Mailbox } from '../mailbox/types.js';
-import {
-  backupAlias,
-  exportEml,
-  exportMbox,
-  exportSqlite,
-  importArchive,
-  listingOf,
-  verifyGeneration,
-  type GenerationListing,
-  type VerifyReport,
-} from '../backup/index.js';
-import { isGenerationId } from '../backup/paths.js';
-import { restoreGeneration, type RestoreOutcome } from '../remote/restore.js';
-import { forgetRemembered, rememberKeys, storeRememberedIfWanted } from '../accounts/remember.js';
+import type { GenerationListing, VerifyReport } from '../backup/index.js';
+import * as ops from '../ops/index.js';
+import type { OpsCall, OpsProgress, RestoreOutcome } from '../ops/index.js';
 
 const require = createRequire(import.meta.url);
 const VERSION = (require('../../package.json') as { version: string }).version;
@@ -41,7 +27,7 @@ export interface BackupNowRow extends GenerationListing {
   readonly created: boolean;
 }
 
-export type { RestoreOutcome } from '../remote/restore.js';
+export type { RestoreOutcome } from '../ops/index.js';
 
 /** Every operation: its arguments and its result. */
 export interface OpMap {
@@ -51,7 +37,7 @@ export interface OpMap {
   'alias.remove': { args: { address: string }; result: { id: string; address: string } };
   'alias.lock': { args: { address: string | null }; result: { locked: number } };
   'alias.remember': { args: { address: string; on: boolean; password: string | null }; result: { address: string; remember: boolean; where: 'keychain' | 'file' | null } };
-  'backup.now': { args: { address: string | null; password: string | null }; result: BackupNowRow[] };
+  'backup.now': { args: { address: string | null; password: string | null }; result: { rows: BackupNowRow[]; directory: { created: boolean; id: string; size: number } | null } };
   'backup.verify': { args: { address: string; generation: string; password: string | null }; result: VerifyReport };
   restore: {
     args: { address: string; generation: string; password: string; folders: string[] | null; target: string | null; fromRemote: boolean };
@@ -65,7 +51,7 @@ export type OpName = keyof OpMap;
 export type OpArgs<K extends OpName> = OpMap[K]['args'];
 export type OpResult<K extends OpName> = OpMap[K]['result'];
 
-type OpImpl<K extends OpName> = (ctx: AppContext, args: OpArgs<K>, emit: Emit) => Promise<OpResult<K>>;
+type OpImpl<K extends OpName> = (ctx: AppContext, args: OpArgs<K>, call: OpsCall) => Promise<OpResult<K>>;
 
 // ── argument checks (the socket is authenticated, but a request is still parsed, never trusted) ──
 
@@ -140,23 +126,7 @@ export function isOpName(value: unknown): value is OpName {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(OPS, value);
 }
 
-// ── the operations ──
-
-interface Unlocked {
-  readonly alias: AliasRecord;
-  readonly key: Buffer;
-  readonly mailbox: Mailbox;
-}
-
-/** Unlocks an alias with its password (throttled like any login) and returns its mailbox key. */
-async function unlockWith(ctx: AppContext, address: string, password: string): Promise<Unlocked> {
-  const alias = await ctx.accounts.unlock(address, password, { ip: 'local', protocol: 'cli' });
-  const material = ctx.keyRing.get(alias.id);
-  if (!material) throw new UserError('The mailbox could not be unlocked.');
-  wipe(material.privateKey);
-  const mailbox = await ctx.mailboxes.open(alias.mailboxId, material.mailboxKey);
-  return { alias, key: material.mailboxKey, mailbox };
-}
+// ── the mapping onto server/ops ──
 
 const ping: OpImpl<'ping'> = async (ctx) => ({ pid: process.pid, version: VERSION, dataDir: ctx.paths.root });
 
@@ -165,117 +135,40 @@ const aliasAdd: OpImpl<'alias.add'> = async (ctx, args) => {
   return { id: created.alias.id, address: created.alias.displayAddress, ...(created.password ? { password: created.password } : {}) };
 };
 
-const aliasPasswd: OpImpl<'alias.passwd'> = async (ctx, args) => {
+const aliasPasswd: OpImpl<'alias.passwd'> = (ctx, args, call) =>
+  ops.changePassword(ctx, { alias: ctx.directory.requireAlias(args.address), currentPassword: args.oldPassword, newPassword: args.newPassword }, call);
+
+const aliasRemove: OpImpl<'alias.remove'> = (ctx, args, call) => ops.removeAlias(ctx, { alias: ctx.directory.requireAlias(args.address) }, call);
+
+const aliasLock: OpImpl<'alias.lock'> = (ctx, args, call) => ops.lockAliases(ctx, { alias: args.address === null ? null : ctx.directory.requireAlias(args.address) }, call);
+
+const aliasRemember: OpImpl<'alias.remember'> = (ctx, args, call) => {
   const alias = ctx.directory.requireAlias(args.address);
-  const result = await ctx.accounts.changePassword(args.address, args.oldPassword, args.newPassword);
-  // A key remembered on this device is the old one now: store the new one (needs one unlock with the new password).
-  await storeRememberedIfWanted(ctx, alias.id, result.password ?? args.newPassword);
-  return { id: alias.id, address: alias.displayAddress, ...(result.password ? { password: result.password } : {}) };
+  // The CLI always reads the password: a key the server happens to hold is not the owner's consent.
+  if (args.on && !args.password) throw new UserError('Remembering a mailbox needs its password (--password-stdin).', 'PASSWORD_REQUIRED');
+  return ops.setRemember(ctx, { alias, on: args.on, password: args.password }, call);
 };
 
-const aliasRemove: OpImpl<'alias.remove'> = async (ctx, args) => {
-  const alias = ctx.directory.requireAlias(args.address);
-  await forgetRemembered(ctx, alias);
-  const removed = await ctx.accounts.removeAlias(args.address);
-  return { id: removed.id, address: removed.displayAddress };
-};
-
-const aliasLock: OpImpl<'alias.lock'> = async (ctx, args) => {
-  if (args.address === null) {
-    const count = ctx.keyRing.unlockedIds().length;
-    await ctx.accounts.lock('all');
-    return { locked: count };
-  }
-  const alias = ctx.directory.requireAlias(args.address);
-  const was = ctx.accounts.isUnlocked(alias.id);
-  await ctx.accounts.lock(alias.id as AliasId);
-  return { locked: was ? 1 : 0 };
-};
-
-const aliasRemember: OpImpl<'alias.remember'> = async (ctx, args) => {
-  const alias = ctx.directory.requireAlias(args.address);
-  if (!args.on) {
-    await forgetRemembered(ctx, alias);
-    return { address: alias.displayAddress, remember: false, where: null };
-  }
-  if (!args.password) throw new UserError('Remembering a mailbox needs its password (--password-stdin).', 'PASSWORD_REQUIRED');
-  const where = await rememberKeys(ctx, alias, args.password);
-  return { address: alias.displayAddress, remember: true, where };
-};
-
-const backupNow: OpImpl<'backup.now'> = async (ctx, args) => {
+const backupNow: OpImpl<'backup.now'> = async (ctx, args, call) => {
   if (args.password && !args.address) throw new UserError('--password-stdin needs an address.');
-  const aliases = args.address ? [ctx.directory.requireAlias(args.address)] : ctx.directory.listAliases();
-  const rows: BackupNowRow[] = [];
-  for (const alias of aliases) {
-    const key = args.password ? (await unlockWith(ctx, alias.address, args.password)).key : null;
-    try {
-      const r = await backupAlias(ctx, alias, 'manual', key);
-      rows.push({ address: alias.displayAddress, created: r.created, ...listingOf(r.generation) });
-    } finally {
-      if (key) wipe(key);
-    }
-  }
-  return rows;
+  const aliases = args.address ? [ctx.directory.requireAlias(args.address)] : 'all';
+  const result = await ops.backupNow(ctx, { aliases, password: args.password, kind: 'manual' }, call);
+  return { rows: result.rows.map(({ aliasId: _id, pruned: _pruned, ...row }) => row), directory: result.directory };
 };
 
-const backupVerify: OpImpl<'backup.verify'> = async (ctx, args) => {
-  const alias = ctx.directory.requireAlias(args.address);
-  const key = args.password ? (await unlockWith(ctx, args.address, args.password)).key : null;
-  try {
-    return await verifyGeneration(ctx.paths.root, alias.mailboxId, args.generation, key);
-  } finally {
-    if (key) wipe(key);
-  }
-};
+const backupVerify: OpImpl<'backup.verify'> = (ctx, args, call) =>
+  ops.verifyBackup(ctx, { alias: ctx.directory.requireAlias(args.address), generation: args.generation, password: args.password }, call);
 
-const restore: OpImpl<'restore'> = async (ctx, args, emit) => {
-  if (!isGenerationId(args.generation)) throw new UserError(`"${args.generation}" is not a generation id (see "backup list")`, 'BAD_GENERATION');
-  const unlocked = await unlockWith(ctx, args.address, args.password);
-  try {
-    return await restoreGeneration(ctx, unlocked.alias, unlocked.key, {
-      generationId: args.generation,
-      folders: args.folders,
-      fromRemote: args.fromRemote,
-      target: args.target,
-      onFolders: (p) => emit(p),
-    });
-  } finally {
-    wipe(unlocked.key);
-  }
-};
+const restore: OpImpl<'restore'> = (ctx, args, call) =>
+  ops.restoreBackup(
+    ctx,
+    { alias: ctx.directory.requireAlias(args.address), generation: args.generation, password: args.password, folders: args.folders, target: args.target, fromRemote: args.fromRemote },
+    call,
+  );
 
-const exportOp: OpImpl<'export'> = async (ctx, args, emit) => {
-  const unlocked = await unlockWith(ctx, args.address, args.password);
-  try {
-    const result =
-      args.format === 'sqlite'
-        ? await exportSqlite({ dataDir: ctx.paths.root, mailboxId: unlocked.alias.mailboxId, key: unlocked.key, password: args.password, out: args.out })
-        : args.format === 'mbox'
-          ? await exportMbox(unlocked.mailbox, args.out, (p) => emit(p))
-          : await exportEml(unlocked.mailbox, args.out, (p) => emit(p));
-    return { format: result.format, out: result.out, messages: result.messages };
-  } finally {
-    wipe(unlocked.key);
-  }
-};
+const exportOp: OpImpl<'export'> = (ctx, args, call) => ops.exportMailbox(ctx, { alias: ctx.directory.requireAlias(args.address), format: args.format, out: args.out, password: args.password }, call);
 
-const importOp: OpImpl<'import'> = async (ctx, args, emit) => {
-  const unlocked = await unlockWith(ctx, args.address, args.password);
-  try {
-    const totals = await importArchive({
-      dataDir: ctx.paths.root,
-      target: unlocked.mailbox,
-      path: args.path,
-      password: args.password,
-      ...(args.folder ? { folder: args.folder } : {}),
-      onProgress: (p) => emit(p),
-    });
-    return { imported: totals.imported, skipped: totals.skipped, folders: totals.folders, kind: totals.kind };
-  } finally {
-    wipe(unlocked.key);
-  }
-};
+const importOp: OpImpl<'import'> = (ctx, args, call) => ops.importMailbox(ctx, { alias: ctx.directory.requireAlias(args.address), path: args.path, password: args.password, folder: args.folder }, call);
 
 const OPS: { [K in OpName]: OpImpl<K> } = {
   ping,
@@ -291,7 +184,19 @@ const OPS: { [K in OpName]: OpImpl<K> } = {
   import: importOp,
 };
 
+/** The CLI's progress bar counts messages: only the transfer events of an operation go to it. */
+function cliCall(emit: Emit): OpsCall {
+  return {
+    via: 'cli',
+    ip: 'local',
+    onProgress: (p: OpsProgress) => {
+      if (!p.transfer) return;
+      emit({ done: p.done, total: p.total, ...(p.imported !== undefined ? { imported: p.imported } : {}), ...(p.skipped !== undefined ? { skipped: p.skipped } : {}), ...(p.folder !== undefined ? { folder: p.folder } : {}) });
+    },
+  };
+}
+
 /** Runs one operation against this process's context (the server's, or a one-shot CLI's). */
 export function runOp<K extends OpName>(ctx: AppContext, op: K, args: OpArgs<K>, emit: Emit = () => undefined): Promise<OpResult<K>> {
-  return (OPS[op] as OpImpl<K>)(ctx, args, emit);
+  return (OPS[op] as OpImpl<K>)(ctx, args, cliCall(emit));
 }

@@ -1,0 +1,12 @@
+// server/ops: every owner operation once. The CLI (control socket), the admin API and the scheduler call
+// these and only map arguments and format replies. Each runs as (ctx, input, call) and writes one audit line.
+export type { OpsContext, OpsCall, OpsCaller, OpsProgress } from './context.js';
+export { SCHEDULER_CALL } from './context.js';
+export { requireAliasKey } from './key.js';
+export { assertCanChangePassword, changePassword, type ChangePasswordInput, type ChangePasswordResult } from './password.js'; // passwd
+export { removeAlias } from './remove.js'; // remove
+export { lockAliases, setRemember, setQuota, setEnabled, type RememberResult } from './alias-state.js'; // lock, remember, quota, enabled
+export { backupNow, verifyBackup, type BackupNowInput, type BackupNowResult, type BackupRow } from './backup.js'; // backup, verify
+export { restoreBackup, type RestoreInput, type RestoreOutcome } from './restore.js'; // restore
+export { exportMailbox, importMailbox, type ExportInput, type ExportOutcome, type ImportInput, type ImportOutcome } from './transfer.js'; // export, import
+export { pushBackups, formatBytes } from './push.js'; // push
