@@ -62,7 +62,7 @@ export interface NewAlias {
   readonly quotaBytes?: number | null;
   readonly enabled?: boolean;
   readonly remember?: boolean;
-  /** Default off (issue 6): most clients save their own copy to Sent. */
+  /** Default off: most clients save their own copy to Sent. */
   readonly saveSentCopy?: boolean;
 }
 

@@ -1,4 +1,4 @@
-// Where the team's shared test material lives (/work/shared: the python-email corpus, bench/gen-corpus.py):
+// Where the team's shared test material lives (the python-email corpus, bench/gen-corpus.py):
 // SEALPOST_SHARED_DIR when set, else ../shared next to the repository. Tests that use it fail with a clear
 // message when it is missing, because a silent skip hides a coverage gap in CI. SEALPOST_SHARED_DIR=none
 // is the one explicit opt-out: those tests then skip and say why.
