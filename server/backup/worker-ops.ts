@@ -4,6 +4,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { openWithRawKey, openWithPassphrase, quickCheck, schemaVersion, type SqliteDb } from './sqlite.js';
 import { createPrivateFile, fsyncFile } from '../fsutil.js';
 import { snapshotQueueFile } from '../queue/snapshot.js';
+import { rekeyRaw } from '../sqlite.js';
 import { queueFileKey } from '../queue/index.js';
 
 export type WorkerRequest =
@@ -228,8 +229,7 @@ export function passphraseToRawKey(file: string, passwordBytes: Uint8Array, keyB
     const db = openWithPassphrase(file, password.toString('utf8'));
     try {
       db.pragma('journal_mode = DELETE');
-      // Raw key as a hex blob literal (our own random bytes, nothing user-controlled).
-      db.pragma(`rekey="x'${key.toString('hex')}'"`);
+      rekeyRaw(db, key);
     } finally {
       db.close();
     }

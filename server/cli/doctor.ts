@@ -4,7 +4,6 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import Database from 'better-sqlite3-multiple-ciphers';
 import { Command } from 'commander';
 import { LISTENER_NAMES, dataLayout, loadConfig, resolveDataDir, type SealpostConfig } from '../config/index.js';
 import { Directory } from '../directory/index.js';
@@ -12,6 +11,7 @@ import { loadAppKey } from '../keychain/index.js';
 import { adminExposureWarning, adminTlsEnabled } from '../admin/exposure.js';
 import { pingServer } from '../control/client.js';
 import { rcloneVersion } from '../remote/index.js';
+import { openSqlite } from '../sqlite.js';
 import { printJson, withDataOption, type DataOptions } from './common.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -201,14 +201,10 @@ export function readableWithoutKey(file: string): boolean {
     fs.closeSync(fd);
   }
   // The header looks random; confirm SQLite itself refuses it ("file is not a database").
-  let db: Database.Database | null = null;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
-    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    openSqlite(file, { key: null, profile: 'copy', readonly: true }).close();
     return true;
   } catch {
     return false;
-  } finally {
-    db?.close();
   }
 }

@@ -3,7 +3,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3-multiple-ciphers';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { Compression } from './codec.js';
@@ -13,7 +12,8 @@ import { SqliteMailbox, type Handle } from './mailbox.js';
 import type { GroupCommitStats } from './group-commit.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
 import { registerSearchFunctions } from './search.js';
-import { applyKey, assertKey, openDb, verifyKey, type Db } from './sqlite.js';
+import { rekeyRaw } from '../sqlite.js';
+import { assertKey, openDb, openMailboxCopy, type Db } from './sqlite.js';
 import type { FolderInfo, LiveFolderState, LiveMessage, Mailbox, MailboxChangeEvent, MailboxId, MailboxStore, UidState } from './types.js';
 import { flagList } from './names.js';
 
@@ -365,12 +365,10 @@ class SqliteMailboxStore implements MailboxStore {
           src.close();
         }
         step('copied');
-        const copy = new Database(tmp, { fileMustExist: true });
+        const copy = openMailboxCopy(tmp, oldKey);
         try {
-          applyKey(copy, oldKey);
-          verifyKey(copy);
           copy.pragma('journal_mode = DELETE'); // sqlite3mc cannot rekey a WAL-mode database
-          copy.pragma(`rekey="x'${newKey.toString('hex')}'"`);
+          rekeyRaw(copy, newKey);
         } finally {
           copy.close();
         }

@@ -1,9 +1,9 @@
-// Opening one mailbox file: cipher + raw key first, verify it decrypts, then the durability pragmas.
-import Database from 'better-sqlite3-multiple-ciphers';
-import { makePrivate } from '../fsutil.js';
+// Opening one mailbox file through the shared opener (server/sqlite.ts): raw key, verified, then the live
+// profile — WAL + synchronous=FULL, so a committed delivery is fsynced before commit returns — plus foreign keys.
+import { openSqlite, SQLITE_KEY_BYTES, SqliteUnreadable, type SqliteDb } from '../sqlite.js';
 import { InvalidRequest, WrongKey } from './errors.js';
 
-export type Db = Database.Database;
+export type Db = SqliteDb;
 
 export interface OpenDbOptions {
   /** false only for benchmarks measuring the cost of encryption (never in the product). */
@@ -12,64 +12,40 @@ export interface OpenDbOptions {
   readonly mustExist?: boolean;
 }
 
-export const KEY_BYTES = 32;
+export const KEY_BYTES = SQLITE_KEY_BYTES;
 
 /** Checks the mailbox key shape; the key is always a raw 32-byte key, never a password. */
 export function assertKey(key: Buffer): void {
   if (!Buffer.isBuffer(key) || key.length !== KEY_BYTES) throw new InvalidRequest('mailbox key must be 32 bytes');
 }
 
-/** Applies cipher and raw key; must run before any other statement touches the file. */
-export function applyKey(db: Db, key: Buffer): void {
-  db.pragma("cipher='chacha20'");
-  // Raw key as a hex blob literal: sqlite3mc uses it directly (no KDF, no password string in a PRAGMA).
-  // The hex is built from our Buffer, so nothing user-controlled is interpolated.
-  db.pragma(`key="x'${key.toString('hex')}'"`);
+/** The store's error for a file the key does not open: WrongKey; any other failure stays SQLite's own. */
+function mailboxError(err: unknown): unknown {
+  if (err instanceof SqliteUnreadable) return err.keyRefused ? new WrongKey() : err.cause;
+  return err;
 }
 
-/** Throws WrongKey when the file does not decrypt with the key applied; reads only, never writes. */
-export function verifyKey(db: Db): void {
+/** Opens a mailbox file (must exist unless told otherwise); throws WrongKey when the key does not open it. */
+export function openDb(file: string, key: Buffer | null, options: OpenDbOptions): Db {
+  if (options.encrypted && !key) throw new InvalidRequest('mailbox key required');
   try {
-    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    return openSqlite(file, {
+      key: options.encrypted ? key : null,
+      profile: 'live',
+      readonly: options.readonly ?? false,
+      mustExist: options.mustExist ?? true,
+      foreignKeys: true,
+    });
   } catch (err) {
-    if (isNotADatabase(err)) throw new WrongKey();
-    throw err;
+    throw mailboxError(err);
   }
 }
 
-export function isNotADatabase(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'SQLITE_NOTADB';
-}
-
-/**
- * Opens a mailbox file: key → verify → WAL + synchronous=FULL (a committed delivery is fsynced to the
- * WAL before commit returns, so it survives power loss) → the remaining pragmas.
- */
-export function openDb(file: string, key: Buffer | null, options: OpenDbOptions): Db {
-  const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.mustExist ?? true });
-  // 0600 for a file SQLite just created (it uses 0644 minus the umask) or one an older version left looser;
-  // SQLite gives the -wal and -shm files it creates the mode of the database file.
-  if (!options.readonly) for (const f of [file, `${file}-wal`, `${file}-shm`]) makePrivate(f);
+/** Opens a copy of a mailbox (the re-key's VACUUM INTO target) without touching its journal mode; WrongKey as above. */
+export function openMailboxCopy(file: string, key: Buffer): Db {
   try {
-    if (options.encrypted) {
-      if (!key) throw new InvalidRequest('mailbox key required');
-      applyKey(db, key);
-    }
-    // Trap: nothing may write before verifyKey — a wrong key must leave the file byte-for-byte unchanged.
-    verifyKey(db);
-    db.pragma('busy_timeout = 5000');
-    if (!options.readonly) {
-      db.pragma("encoding = 'UTF-8'");
-      db.pragma('journal_mode = WAL');
-    }
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('secure_delete = ON');
-    // No plaintext temp files: sorts, temp b-trees and VACUUM scratch stay in memory.
-    db.pragma('temp_store = MEMORY');
-    return db;
+    return openSqlite(file, { key, profile: 'copy', mustExist: true });
   } catch (err) {
-    db.close();
-    throw err;
+    throw mailboxError(err);
   }
 }

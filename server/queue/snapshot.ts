@@ -1,11 +1,10 @@
 // A point-in-time copy of one sealed-queue file for a backup generation, taken through SQLite so that
 // frames still in the WAL are in it and an enqueue committing meanwhile is wholly in or wholly out.
-import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3-multiple-ciphers';
 import { createPrivateFile, fsyncFile } from '../fsutil.js';
 import { queueFileKey } from './index.js';
-import { applyQueueKey, type QueueDatabase } from './sqlite.js';
+import { SqliteFileMissing } from '../sqlite.js';
+import { openQueueFile, type QueueDatabase } from './sqlite.js';
 
 export interface QueueSnapshot {
   /** Queued (sealed) messages in the copy. */
@@ -14,20 +13,11 @@ export interface QueueSnapshot {
 
 /** Opens an existing queue file with its cipher settings without creating or changing anything; null when absent. */
 function openExisting(file: string, fileKey: Buffer, readonly: boolean): QueueDatabase | null {
-  let db: QueueDatabase;
   try {
-    db = new Database(file, { fileMustExist: true, readonly });
+    // The copy profile: busy_timeout and temp_store=MEMORY (VACUUM's scratch never decrypted on disk), nothing written.
+    return openQueueFile(file, fileKey, path.basename(file, '.sqlite'), { profile: 'copy', mustExist: true, readonly });
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'SQLITE_CANTOPEN' && !fs.existsSync(file)) return null;
-    throw error;
-  }
-  try {
-    applyQueueKey(db, fileKey, path.basename(file, '.sqlite'));
-    db.pragma('busy_timeout = 5000');
-    db.pragma('temp_store = MEMORY'); // VACUUM's scratch stays in memory: nothing decrypted on disk
-    return db;
-  } catch (error) {
-    db.close();
+    if (error instanceof SqliteFileMissing) return null;
     throw error;
   }
 }

@@ -1,9 +1,7 @@
 // Opens one queue file: SQLite3MultipleCiphers, cipher=chacha20, raw 32-byte key, durable pragmas.
-import fs from 'node:fs';
-import Database from 'better-sqlite3-multiple-ciphers';
-import { makePrivate } from '../fsutil.js';
+import { openSqlite, SqliteUnreadable, type SqliteDb, type SqliteOpenOptions } from '../sqlite.js';
 
-export type QueueDatabase = Database.Database;
+export type QueueDatabase = SqliteDb;
 
 /** The queue file does not decrypt with this app key (or is not a queue file). */
 export class QueueFileUnreadable extends Error {
@@ -15,28 +13,20 @@ export class QueueFileUnreadable extends Error {
 
 const SCHEMA_VERSION = 1;
 
-/** Selects the queue's cipher and raw key on a fresh handle; QueueFileUnreadable when the key does not open it. */
-export function applyQueueKey(db: QueueDatabase, key: Uint8Array, mailboxId: string): void {
-  db.pragma("cipher='chacha20'");
-  db.pragma(`key="x'${Buffer.from(key).toString('hex')}'"`); // raw key, never a passphrase
+/** Opens a queue file (or a copy of one) through the shared opener; QueueFileUnreadable when the key does not open it. */
+export function openQueueFile(file: string, key: Uint8Array, mailboxId: string, options: Omit<SqliteOpenOptions, 'key'>): QueueDatabase {
   try {
-    db.prepare('SELECT count(*) FROM sqlite_master').get();
-  } catch {
-    throw new QueueFileUnreadable(mailboxId);
+    return openSqlite(file, { ...options, key });
+  } catch (error) {
+    if (error instanceof SqliteUnreadable) throw new QueueFileUnreadable(mailboxId);
+    throw error;
   }
 }
 
+/** Opens (creating 0600 if needed) the live queue file: WAL, synchronous=FULL (enqueue returns only when durable), secure_delete. */
 export function openQueueDatabase(file: string, key: Uint8Array, mailboxId: string): QueueDatabase {
-  if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, 'a', 0o600)); // SQLite would create it 0644
-  const db = new Database(file);
-  for (const f of [file, `${file}-wal`, `${file}-shm`]) makePrivate(f); // a file an older version left looser (-wal/-shm follow the db's mode)
+  const db = openQueueFile(file, key, mailboxId, { profile: 'live' });
   try {
-    applyQueueKey(db, key, mailboxId);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL'); // every commit fsyncs the WAL: enqueue returns only when durable
-    db.pragma('busy_timeout = 5000');
-    db.pragma('secure_delete = ON'); // drained rows are overwritten, not just unlinked from the b-tree
-    db.pragma('temp_store = MEMORY');
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version === 0) {
       db.exec(`
