@@ -47,7 +47,6 @@ export const KNOWN_BACK_EDGES = {
   'server/context.ts': ['smtp'], // known back-edge, to remove: names the outbound queue's type instead of a port
   'server/control/run.ts': ['cli'], // known back-edge, to remove: borrows the CLI's withContext
   'server/ops/context.ts': ['context'], // known back-edge, to remove: OpsContext is a Pick of AppContext
-  'server/remote/restore.ts': ['context'], // known back-edge, to remove: takes the whole AppContext
 };
 
 const layerOf = (name) => ORDER.find((layer) => LAYERS[layer].folders.includes(name) || LAYERS[layer].files.includes(name));
@@ -100,6 +99,13 @@ function serverRules(name, depth, allow = []) {
   return restrict(rules);
 }
 
+/** The layer rules for one file of server/ (path relative to the repository), allowed the names in `allow`. */
+export function layerRulesFor(file, allow = []) {
+  const parts = file.split('/');
+  const depth = parts.length - 2;
+  return serverRules(depth === 0 ? parts[1].replace(/\.[cm]?[jt]s$/, '') : parts[1], depth, allow);
+}
+
 const SOURCE = '{ts,mts,cts,js,mjs,cjs}';
 const layerConfigs = [];
 for (const layer of ORDER) {
@@ -114,12 +120,7 @@ layerConfigs.push({ files: [`server/*.${SOURCE}`], rules: serverRules('log', 0) 
 for (const name of [...ROOT, ...ORDER.flatMap((layer) => LAYERS[layer].files)]) {
   layerConfigs.push({ files: [`server/${name}.ts`], rules: serverRules(name, 0) });
 }
-for (const [file, allow] of Object.entries(KNOWN_BACK_EDGES)) {
-  const parts = file.split('/');
-  const depth = parts.length - 2;
-  const name = depth === 0 ? parts[1].replace(/\.[cm]?[jt]s$/, '') : parts[1];
-  layerConfigs.push({ files: [file], rules: serverRules(name, depth, allow) });
-}
+for (const [file, allow] of Object.entries(KNOWN_BACK_EDGES)) layerConfigs.push({ files: [file], rules: layerRulesFor(file, allow) });
 // The UI talks to the server over HTTP only (renderer/src/lib/api.ts): it imports nothing from server/ or main/,
 // not even types (its wire types live in renderer/src/lib/types.ts). main/ starts, stops and frames the server:
 // it may use the base layer (config, keychain) but nothing that runs mail, and never the UI's code.
