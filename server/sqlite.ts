@@ -15,10 +15,10 @@ export const SQLITE_KEY_BYTES = 32;
 export type SqliteProfile =
   /**
    * A live store file: journal_mode=WAL (read-write only), synchronous=FULL (a commit is fsynced to the WAL
-   * before it returns), secure_delete=ON (deleted rows are overwritten), busy_timeout, temp_store=MEMORY.
+   * before it returns), secure_delete=ON (deleted rows are overwritten; sqlite3mc also turns it on for any keyed file), busy_timeout, foreign_keys=ON, temp_store=MEMORY.
    */
   | 'live'
-  /** A point-in-time copy (snapshot, generation, export) read or rewritten whole: busy_timeout and temp_store=MEMORY only. */
+  /** A point-in-time copy (snapshot, generation, export) read or rewritten whole: busy_timeout, foreign_keys=ON and temp_store=MEMORY only. */
   | 'copy';
 
 export interface SqliteOpenOptions {
@@ -29,8 +29,6 @@ export interface SqliteOpenOptions {
   readonly readonly?: boolean;
   /** Throw SqliteFileMissing instead of creating a missing file (always so when read-only). */
   readonly mustExist?: boolean;
-  /** PRAGMA foreign_keys=ON (stores whose schema has foreign keys). */
-  readonly foreignKeys?: boolean;
   /** ms a statement waits for another connection's lock; default 5000. */
   readonly busyTimeoutMs?: number;
 }
@@ -112,6 +110,7 @@ export function createPrivateIfMissing(file: string): void {
  * or SQLite's own error; the handle is closed on every failure.
  */
 export function openSqlite(file: string, options: SqliteOpenOptions): SqliteDb {
+  if (options.key && options.key.length !== SQLITE_KEY_BYTES) throw new RangeError(`database key must be ${SQLITE_KEY_BYTES} bytes`);
   const readonly = options.readonly ?? false;
   const mustExist = readonly || (options.mustExist ?? false);
   if (!mustExist) createPrivateIfMissing(file);
@@ -138,7 +137,7 @@ export function openSqlite(file: string, options: SqliteOpenOptions): SqliteDb {
       db.pragma('synchronous = FULL');
       db.pragma('secure_delete = ON');
     }
-    if (options.foreignKeys) db.pragma('foreign_keys = ON');
+    db.pragma('foreign_keys = ON'); // better-sqlite3's default too; stated so no store depends on a build option
     // No plaintext temp files: sorts, temp b-trees and VACUUM scratch stay in memory.
     db.pragma('temp_store = MEMORY');
     return db;

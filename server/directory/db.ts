@@ -1,5 +1,5 @@
 // Files under the app key (sealpost.db; outbound.sqlite and webhooks.sqlite too), opened through the shared
-// opener (server/sqlite.ts) with the live profile and foreign keys; this module only names the error.
+// opener (server/sqlite.ts) with the live profile; this module only names the error.
 import { openSqlite, SqliteUnreadable, type SqliteDb } from '../sqlite.js';
 
 export type SqliteDatabase = SqliteDb;
@@ -21,7 +21,7 @@ export interface OpenEncryptedOptions {
 /** Opens (creating 0600 unless told otherwise) a file under the app key; UndecryptableDatabase when the key does not open it. */
 export function openEncryptedDatabase(file: string, key: Buffer, options: OpenEncryptedOptions = {}): SqliteDatabase {
   try {
-    return openSqlite(file, { key, profile: 'live', foreignKeys: true, readonly: options.readonly ?? false, mustExist: options.mustExist ?? false });
+    return openSqlite(file, { key, profile: 'live', readonly: options.readonly ?? false, mustExist: options.mustExist ?? false });
   } catch (error) {
     if (error instanceof SqliteUnreadable) throw new UndecryptableDatabase(file);
     throw error;

@@ -1,5 +1,5 @@
 // Opening one mailbox file through the shared opener (server/sqlite.ts): raw key, verified, then the live
-// profile — WAL + synchronous=FULL, so a committed delivery is fsynced before commit returns — plus foreign keys.
+// profile — WAL + synchronous=FULL, so a committed delivery is fsynced before commit returns.
 import { openSqlite, SQLITE_KEY_BYTES, SqliteUnreadable, type SqliteDb } from '../sqlite.js';
 import { InvalidRequest, WrongKey } from './errors.js';
 
@@ -34,7 +34,6 @@ export function openDb(file: string, key: Buffer | null, options: OpenDbOptions)
       profile: 'live',
       readonly: options.readonly ?? false,
       mustExist: options.mustExist ?? true,
-      foreignKeys: true,
     });
   } catch (err) {
     throw mailboxError(err);
