@@ -73,8 +73,12 @@ const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** How a relative specifier written `depth` folders below server/ reaches server/ itself. */
 const up = (depth) => (depth === 0 ? '\\./' : `(\\.\\./){${depth}}`);
 
+/** A relative path not in its shortest form (`./../x`, `a/../b`, `a/./b`) would slip past the regexes below. */
+const UNNORMALIZED = { regex: '^\\./\\.\\./|(^|/)(?!\\.\\.(/|$))[^/]+/\\.\\.(/|$)|/\\.(/|$)', message: 'Write a relative import in its shortest form (no ./../, dir/../ or /./): the layer rule reads the path as written.' };
+
 /** Both rules for one set of regexes: static imports/exports, and import() calls and `typeof import()` types. */
-function restrict(rules) {
+function restrict(layerRules) {
+  const rules = [...layerRules, UNNORMALIZED];
   const syntax = (node, path) => rules.map(({ regex, message }) => ({ selector: `${node}[${path}=/${regex.replaceAll('/', '\\/')}/]`, message }));
   return {
     'no-restricted-imports': ['error', { patterns: rules.map(({ regex, message }) => ({ regex, message })) }],

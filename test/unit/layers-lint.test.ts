@@ -27,7 +27,7 @@ async function layerErrors(filePath: string, code: string): Promise<string[]> {
   return result.messages.filter((m) => m.ruleId !== null && LAYER_RULES.has(m.ruleId)).map((m) => m.message);
 }
 
-async function refused(filePath: string, specifier: string, form: 'import' | 'type' | 'export' | 'dynamic' | 'typeof' = 'import'): Promise<void> {
+async function refused(filePath: string, specifier: string, form: 'import' | 'type' | 'export' | 'dynamic' | 'typeof' = 'import', why = /may not import/): Promise<void> {
   const code = {
     import: `import { x } from '${specifier}';\nexport const y = x;\n`,
     type: `import type { X } from '${specifier}';\nexport type Y = X;\n`,
@@ -37,7 +37,7 @@ async function refused(filePath: string, specifier: string, form: 'import' | 'ty
   }[form];
   const errors = await layerErrors(filePath, code);
   assert.equal(errors.length, 1, `${filePath} importing ${specifier} (${form}) must be reported once, got ${JSON.stringify(errors)}`);
-  assert.match(errors[0]!, /may not import/);
+  assert.match(errors[0]!, why);
 }
 
 async function allowed(filePath: string, specifier: string): Promise<void> {
@@ -57,6 +57,9 @@ describe('nothing imports upward', () => {
   test('an import() call counts as an import', () => refused('server/mailbox/x.ts', '../imap/index.js', 'dynamic'));
   test('a typeof import() type counts as an import', () => refused('server/crypto/x.ts', '../smtp/dns.js', 'typeof'));
   test('the depth of the importing file is taken into account', () => refused('server/imap/hooks/x.ts', '../../pop3/index.js'));
+  test('a relative path not in its shortest form is reported (./../)', () => refused('server/mailbox/x.ts', './../imap/index.js', 'import', /shortest form/));
+  test('a relative path not in its shortest form is reported (dir/../)', () => refused('server/mailbox/x.ts', '../mailbox/../imap/index.js', 'import', /shortest form/));
+  test('an import() with a path not in its shortest form is reported', () => refused('server/mailbox/x.ts', '../queue/../imap/index.js', 'dynamic', /shortest form/));
 });
 
 describe('imports that point inward are allowed', () => {
