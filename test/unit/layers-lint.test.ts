@@ -14,6 +14,7 @@ interface Config {
   LAYERS: Record<string, { folders: string[]; files: string[] }>;
   ROOT: string[];
   KNOWN_BACK_EDGES: Record<string, string[]>;
+  MAX_DEPTH: number;
   layerRulesFor(file: string, allow?: string[]): Linter.RulesRecord;
 }
 const config = (await import(join(root, 'eslint.config.js'))) as Config;
@@ -139,6 +140,21 @@ describe('the layer table covers the tree', () => {
       .filter((name) => !known.has(name));
     assert.deepEqual(unlisted, [], 'add these to LAYERS in eslint.config.js (and a line to server/README.md)');
   });
+
+  test('no source file of server/ lies deeper than the rule reaches', () => {
+    const deep: string[] = [];
+    const walk = (dir: string, depth: number): void => {
+      for (const name of readdirSync(dir)) {
+        const p = join(dir, name);
+        if (statSync(p).isDirectory()) walk(p, depth + 1);
+        else if (depth > config.MAX_DEPTH) deep.push(relative(root, p));
+      }
+    };
+    walk(join(root, 'server'), 0);
+    assert.deepEqual(deep, [], 'raise MAX_DEPTH in eslint.config.js');
+  });
+
+  test('a file deep in a folder is held to the rule', () => refused(`server/mailbox/${'d/'.repeat(config.MAX_DEPTH - 1)}x.ts`, `${'../'.repeat(config.MAX_DEPTH)}imap/index.js`));
 
   test('every known back-edge exception is still needed (delete the entry once its import is gone)', async () => {
     const stale: string[] = [];
