@@ -1,5 +1,7 @@
-// How the desktop shell starts `bin/sealpost serve`: plain `node` from a checkout, or the app's own
-// Electron binary in Node mode (ELECTRON_RUN_AS_NODE=1) when packaged, with the app key in the env.
+// How the desktop shell starts `serve`: `node bin/sealpost serve` from a checkout (the precompiled server
+// when it is fresh, else the sources through tsx), or, when packaged, the precompiled server itself
+// (dist/server/cli.js: no TypeScript, no tsx in the package) with the app's own Electron binary in Node mode
+// (ELECTRON_RUN_AS_NODE=1). The app key goes in the env.
 import path from 'node:path';
 import type { ServerCommand } from './server-process.js';
 
@@ -19,6 +21,9 @@ export interface ServerCommandOptions {
   readonly platform?: NodeJS.Platform;
 }
 
+/** The packaged server's entry, relative to the app root (scripts/build-server.mjs writes it). */
+export const PACKAGED_SERVER_ENTRY = ['dist', 'server', 'cli.js'] as const;
+
 export function serverCommand(options: ServerCommandOptions): ServerCommand {
   const platform = options.platform ?? process.platform;
   const exe = platform === 'win32' ? '.exe' : '';
@@ -34,8 +39,8 @@ export function serverCommand(options: ServerCommandOptions): ServerCommand {
   env.ELECTRON_RUN_AS_NODE = '1';
   // rclone is staged by build/stage-rclone.mjs and shipped as an extraResource next to app.asar.
   env.SEALPOST_RCLONE ||= path.join(options.resourcesPath, 'bin', `rclone${exe}`);
-  // The server runs from app.asar.unpacked (build/electron-builder.cjs unpacks bin/, server/, renderer/dist
-  // and node_modules): tsx's loader thread, our worker threads and esbuild's binary cannot read inside asar.
+  // The server runs from app.asar.unpacked (build/electron-builder.cjs unpacks dist/server, renderer/dist and
+  // node_modules): worker threads cannot read inside asar.
   const unpacked = options.appPath.endsWith('.asar') ? `${options.appPath}.unpacked` : options.appPath;
-  return { command: options.execPath, args: [path.join(unpacked, 'bin', 'sealpost'), 'serve'], env, cwd: unpacked };
+  return { command: options.execPath, args: [path.join(unpacked, ...PACKAGED_SERVER_ENTRY), 'serve'], env, cwd: unpacked };
 }

@@ -1,7 +1,7 @@
-// The electron-builder config (build/electron-builder.cjs), the main-process bundle it packages and the icons
-// it points at. electron-builder is not installed (too heavy for CI's npm ci), so this checks every field we
-// rely on ourselves; with electron-builder's own JSON schema at hand (SEALPOST_EB_SCHEMA=path/to/scheme.json,
-// or app-builder-lib installed) it also validates against that.
+// The electron-builder config (build/electron-builder.cjs), the main-process bundle and precompiled server it
+// packages, and the icons it points at. electron and electron-builder are pinned devDependencies: the config
+// is validated with electron-builder's own validation (its JSON schema, app-builder-lib/scheme.json), and
+// the fields we rely on are checked here one by one.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,7 +16,7 @@ const require = createRequire(import.meta.url);
 interface BuilderConfig {
   appId: string;
   productName: string;
-  electronVersion: string;
+  electronVersion?: string;
   extraMetadata: { main: string };
   directories: { output: string };
   files: string[];
@@ -52,11 +52,30 @@ function pngSize(file: string): { width: number; height: number } {
   return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
 }
 
-test('identity, Electron version and installer targets per platform', () => {
+interface PackageJson {
+  scripts: Record<string, string>;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+}
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as PackageJson;
+
+test('electron and electron-builder are exact devDependencies, installed at those versions', () => {
+  for (const name of ['electron', 'electron-builder']) {
+    const pinned = pkg.devDependencies[name] ?? '';
+    assert.match(pinned, /^\d+\.\d+\.\d+$/, `${name} is pinned to one version`);
+    assert.equal(pkg.dependencies[name], undefined, `${name} is a build tool, never shipped`);
+    const installed = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(installed.version, pinned, `node_modules/${name} matches package.json (run npm ci)`);
+  }
+  // electron-builder takes the version from the devDependency: one place. Electron >= 35 ships Node 22
+  // (the server needs >= 20.19, build/bundle-main.mjs targets node22, the ESM main needs Electron >= 28).
+  assert.equal(config.electronVersion, undefined, 'the Electron version lives in package.json only');
+  assert.ok(Number(pkg.devDependencies.electron?.split('.')[0]) >= 35, pkg.devDependencies.electron);
+});
+
+test('identity and installer targets per platform', () => {
   assert.equal(config.appId, 'dev.sealpost.desktop');
   assert.equal(config.productName, 'Sealpost');
-  // Electron >= 35 ships Node 22 (the server needs >= 20.19, the ESM main needs Electron >= 28).
-  assert.ok(Number(config.electronVersion.split('.')[0]) >= 35, config.electronVersion);
   assert.deepEqual(config.linux.target, ['AppImage', 'deb']);
   assert.deepEqual(config.mac.target, ['dmg']);
   assert.deepEqual(config.win.target, ['nsis']);
@@ -65,9 +84,16 @@ test('identity, Electron version and installer targets per platform', () => {
   assert.ok(config.directories.output.startsWith('dist/'), 'installers go under the git-ignored dist/');
 });
 
-test('the packaged app contains the server, the UI and the main bundle, not tests', () => {
-  for (const file of ['package.json', 'bin/sealpost', 'server/app.ts', 'server/cli/main.ts', 'renderer/dist/index.html', 'dist/app/main.mjs', 'dist/app/preload.cjs', 'resources/icons/512x512.png']) {
+/** The server files the packaged app runs (scripts/build-server.mjs writes them to dist/server/). */
+const SERVER_FILES = ['dist/server/cli.js', 'dist/server/worker.js', 'dist/server/unseal-worker.js', 'dist/server/worker-entry.mjs', 'dist/server/chunk-ABCDEF12.js'];
+
+test('the packaged app contains the precompiled server, the UI and the main bundle; no sources, tsx or tests', () => {
+  for (const file of ['package.json', ...SERVER_FILES, 'renderer/dist/index.html', 'dist/app/main.mjs', 'dist/app/preload.cjs', 'resources/icons/512x512.png']) {
     assert.ok(included(file), `${file} is packaged`);
+  }
+  // Nothing compiles TypeScript at runtime: no sources, no launcher that could fall back to them, no tsx/esbuild.
+  for (const file of ['server/app.ts', 'server/cli/main.ts', 'bin/sealpost', 'node_modules/tsx/dist/loader.mjs', 'node_modules/esbuild/bin/esbuild', 'node_modules/@esbuild/linux-x64/bin/esbuild', 'dist/server/cli.js.map', 'dist/installers/Sealpost-0.1.0-x64.AppImage']) {
+    assert.ok(!included(file), `${file} is not packaged`);
   }
   for (const file of ['test/unit/build-config.test.ts', 'server/x.test.ts', 'bench/run.ts', 'main/desktop.ts', 'resources/bin/rclone']) {
     assert.ok(!included(file), `${file} is not packaged`);
@@ -94,8 +120,9 @@ test('native modules and everything the server child loads are unpacked from asa
   assert.ok(natives.some((f) => f.startsWith('node_modules/@node-rs/argon2-')), natives.join());
   assert.ok(natives.some((f) => f.startsWith('node_modules/@napi-rs/keyring-')), natives.join());
   for (const file of natives) assert.ok(unpacked(file), `${file} is unpacked`);
-  // The child runs from app.asar.unpacked: tsx's loader thread and worker threads cannot read asar.
-  for (const file of ['bin/sealpost', 'server/mime/worker.ts', 'node_modules/tsx/dist/loader.mjs', 'node_modules/esbuild/bin/esbuild', 'renderer/dist/index.html']) {
+  // The child runs from app.asar.unpacked: worker threads cannot read asar.
+  // package.json: the server's "type": "module" and its version (require('../../package.json')) sit beside dist/.
+  for (const file of [...SERVER_FILES, 'package.json', 'node_modules/fastify/package.json', 'renderer/dist/index.html']) {
     assert.ok(unpacked(file), `${file} is unpacked`);
   }
   assert.ok(!unpacked('dist/app/main.mjs'), 'the main bundle stays in the archive');
@@ -130,17 +157,30 @@ test('icons exist for every platform and are what they claim to be', () => {
   assert.equal(ico.readUInt32LE(last + 12) + ico.readUInt32LE(last + 8), ico.length, 'entries cover the file');
 });
 
-test('npm run dist builds the UI, bundles main, stages rclone, then packages with this config', () => {
-  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  const dist = pkg.scripts.dist ?? '';
-  const steps = ['build:ui', 'build/bundle-main.mjs', 'build/stage-rclone.mjs', 'electron-builder'];
+/** Asserts that every step appears in the script, in this order. */
+function assertSteps(script: string, steps: readonly string[]): void {
   let at = -1;
   for (const step of steps) {
-    const found = dist.indexOf(step);
-    assert.ok(found > at, `"${step}" comes next in: ${dist}`);
+    const found = script.indexOf(step, at + 1);
+    assert.ok(found > at, `"${step}" comes next in: ${script}`);
     at = found;
   }
-  assert.match(dist, /--config build\/electron-builder\.cjs/);
+}
+
+test('npm run dist builds the UI, the server and main, stages rclone, then packages with the installed electron-builder', () => {
+  const dist = pkg.scripts.dist ?? '';
+  assertSteps(dist, ['build:ui', 'scripts/build-server.mjs', 'build/bundle-main.mjs', 'build/stage-rclone.mjs', 'electron-builder --config build/electron-builder.cjs']);
+  // A full build (not --if-stale/--prepare, which fall back to tsx on failure): the package must hold a fresh server.
+  assert.doesNotMatch(dist, /build-server\.mjs --(if-stale|prepare)/);
+  assert.doesNotMatch(dist, /\bnpx\b/, 'no tool is fetched at build time');
+  assert.ok(fs.existsSync(path.join(ROOT, 'node_modules', '.bin', 'electron-builder')), 'electron-builder runs from node_modules/.bin');
+});
+
+test('npm run desktop checks for the Electron binary, builds UI, server and main, then launches it', () => {
+  const desktop = pkg.scripts.desktop ?? '';
+  assertSteps(desktop, ['build/desktop.mjs --check', 'build:ui', 'scripts/build-server.mjs', 'build/bundle-main.mjs', 'build/desktop.mjs']);
+  assert.doesNotMatch(desktop, /\bnpx\b/);
+  assert.match(desktop, /build\/desktop\.mjs$/, 'the launch is the last step');
 });
 
 test('the main bundle is self-contained: ESM main, CommonJS preload that only needs electron', async () => {
@@ -162,27 +202,15 @@ test('the main bundle is self-contained: ESM main, CommonJS preload that only ne
   }
 });
 
-test("electron-builder's JSON schema accepts the config", async (t) => {
-  let schemaFile = process.env.SEALPOST_EB_SCHEMA ?? '';
-  if (!schemaFile) {
-    try {
-      schemaFile = require.resolve('app-builder-lib/scheme.json');
-    } catch {}
-  }
-  if (!schemaFile || !fs.existsSync(schemaFile)) {
-    t.skip('no electron-builder schema here (set SEALPOST_EB_SCHEMA to app-builder-lib/scheme.json from `npm pack app-builder-lib`)');
-    return;
-  }
-  let Ajv: new (options: object) => { compile(schema: unknown): ((data: unknown) => boolean) & { errors?: { instancePath?: string; dataPath?: string; message?: string }[] | null } };
-  try {
-    Ajv = require('ajv') as typeof Ajv;
-  } catch {
-    t.skip('no ajv installed to apply the schema');
-    return;
-  }
-  const validate = new Ajv({ allErrors: true }).compile(JSON.parse(fs.readFileSync(schemaFile, 'utf8')));
-  const ok = validate(config);
-  assert.ok(ok, JSON.stringify(validate.errors?.map((e) => `${e.instancePath ?? e.dataPath} ${e.message}`)));
-  // The schema is strict enough to catch a typo.
-  assert.equal(validate({ ...config, asarUnpak: ['x'] }), false);
+test("electron-builder's own validation (its JSON schema) accepts the config and catches a typo", async () => {
+  // The function `electron-builder` itself runs on the config before building (app-builder-lib is pinned
+  // through the electron-builder devDependency; it validates against app-builder-lib/scheme.json).
+  const { validateConfiguration } = require('app-builder-lib/out/util/config/config') as {
+    validateConfiguration(config: unknown, debugLogger: { isEnabled: boolean; add(key: string, value: unknown): void }): Promise<void>;
+  };
+  const debugLogger = { isEnabled: false, add: () => undefined };
+  assert.ok(fs.existsSync(require.resolve('app-builder-lib/scheme.json')));
+  await validateConfiguration(config, debugLogger);
+  await assert.rejects(validateConfiguration({ ...config, asarUnpak: ['x'] }, debugLogger), /unknown property 'asarUnpak'/);
+  await assert.rejects(validateConfiguration({ ...config, linux: { ...config.linux, target: 'AppImage', maintainr: 'x' } }, debugLogger), /maintainr/);
 });

@@ -1,12 +1,14 @@
 // The desktop shell's main-process logic under Node: a fake Electron (main-fake-electron.ts) around the REAL
 // `bin/sealpost serve` child on a temp data dir and free ports.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { startDesktop, type Desktop } from '../../main/desktop.js';
 import { CONTENT_SECURITY_POLICY } from '../../main/security.js';
 import { serverCommand } from '../../main/server-command.js';
@@ -15,6 +17,7 @@ import { freePorts } from '../helpers/ports.js';
 import { runCli } from '../helpers/sealpost-cli.js';
 import { FakeInstanceLock, createFakeElectron, type FakeElectron, type FakeWindow } from './main-fake-electron.js';
 
+const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PORT_ENV = ['SEALPOST_SMTP_PORT', 'SEALPOST_SUBMISSION_PORT', 'SEALPOST_SUBMISSIONS_PORT', 'SEALPOST_IMAP_PORT', 'SEALPOST_IMAPS_PORT', 'SEALPOST_POP3_PORT', 'SEALPOST_POP3S_PORT', 'SEALPOST_ADMIN_PORT'];
 
@@ -237,23 +240,66 @@ test('a server that cannot start is reported, not retried', async (t) => {
   assert.match(fake.trays[0]!.toolTip, /running/);
 });
 
-test('packaged layout: the server starts from app.asar.unpacked with the bundled rclone and Node mode', async (t) => {
+/**
+ * The unpacked half of a packaged app, as build/electron-builder.cjs lays it out: package.json, the precompiled
+ * server (copied: Node resolves its imports from where it really is), the built UI, and a node_modules holding every
+ * installed package except tsx and esbuild, which the package leaves out.
+ */
+async function packagedLayout(dir: string): Promise<{ resources: string; unpacked: string }> {
+  // The same freshness rule as bin/sealpost: build only when a source changed since the last build.
+  await execFileAsync(process.execPath, [path.join(ROOT, 'scripts', 'build-server.mjs'), '--if-stale'], { cwd: ROOT });
+  const resources = path.join(dir, 'resources');
+  const unpacked = path.join(resources, 'app.asar.unpacked');
+  fs.mkdirSync(path.join(unpacked, 'renderer'), { recursive: true });
+  fs.cpSync(path.join(ROOT, 'dist', 'server'), path.join(unpacked, 'dist', 'server'), { recursive: true, filter: (file) => !file.endsWith('.map') });
+  fs.symlinkSync(path.join(ROOT, 'renderer', 'dist'), path.join(unpacked, 'renderer', 'dist'));
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(unpacked, 'package.json'));
+  const modules = path.join(unpacked, 'node_modules');
+  fs.mkdirSync(modules);
+  for (const name of fs.readdirSync(path.join(ROOT, 'node_modules'))) {
+    if (['tsx', 'esbuild', '@esbuild', '.bin', '.cache'].includes(name) || name.startsWith('.')) continue;
+    fs.symlinkSync(path.join(ROOT, 'node_modules', name), path.join(modules, name));
+  }
+  return { resources, unpacked };
+}
+
+test('packaged layout: the precompiled server starts from app.asar.unpacked in Node mode, with no tsx and no sources', async (t) => {
   const { dir, dataDir, env, cleanup } = await setup();
   t.after(cleanup);
-  // resources/app.asar (never read by the child) and resources/app.asar.unpacked (here: this checkout).
-  const resources = path.join(dir, 'resources');
-  fs.mkdirSync(resources);
-  fs.symlinkSync(ROOT, path.join(resources, 'app.asar.unpacked'));
+  const { resources, unpacked } = await packagedLayout(dir);
   const command = serverCommand({ isPackaged: true, appPath: path.join(resources, 'app.asar'), resourcesPath: resources, execPath: process.execPath, dataDir, appKeyHex: null, env: { ...env, SEALPOST_UI_TOKEN: 'inherited-token-0123456789' } });
-  assert.deepEqual(command.args, [path.join(resources, 'app.asar.unpacked', 'bin', 'sealpost'), 'serve']);
+  assert.deepEqual(command.args, [path.join(unpacked, 'dist', 'server', 'cli.js'), 'serve']);
+  assert.ok(!command.args.some((arg) => /tsx|\.ts$|bin[/\\]sealpost$/.test(arg)), `never tsx, sources or the launcher that falls back to them: ${command.args.join(' ')}`);
   assert.equal(command.command, process.execPath);
+  assert.equal(command.cwd, unpacked);
   assert.equal(command.env.ELECTRON_RUN_AS_NODE, '1');
   assert.equal(command.env.SEALPOST_RCLONE, path.join(resources, 'bin', 'rclone'));
   assert.equal(command.env.SEALPOST_UI_TOKEN, undefined, 'sign-in always goes through <data>/ui-token');
-  const supervisor = new ServerSupervisor({ command: () => command, onOutput: () => undefined });
+  // The layout has no tsx to fall back on: the server must run as built.
+  assert.ok(!fs.existsSync(path.join(unpacked, 'node_modules', 'tsx')) && !fs.existsSync(path.join(unpacked, 'server')));
+  const output: string[] = [];
+  const supervisor = new ServerSupervisor({ command: () => command, onOutput: (line) => output.push(line) });
   t.after(() => supervisor.stop());
   const server = await supervisor.start();
   assert.match(server.adminOrigin, /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.ok(fs.existsSync(path.join(dataDir, 'ui-token')));
+  // The admin UI is served from the unpacked renderer/dist, two levels above dist/server/cli.js.
+  const page = await fetch(`${server.adminOrigin}/`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<html/i);
   assert.equal(await supervisor.stop(), 0);
+  assert.ok(!output.some((line) => /tsx|ERR_MODULE_NOT_FOUND|ERR_UNKNOWN_FILE_EXTENSION/.test(line)), output.join('\n'));
+});
+
+test('packaged layout in a checkout: the server command never points at tsx or the TypeScript sources', () => {
+  // With asar off the app folder itself holds dist/server; SEALPOST_RUN_SOURCES means nothing to a package.
+  const command = serverCommand({ isPackaged: true, appPath: '/opt/Sealpost/resources/app', resourcesPath: '/opt/Sealpost/resources', execPath: '/opt/Sealpost/sealpost-desktop', dataDir: '/home/u/.local/share/sealpost', appKeyHex: 'ab'.repeat(32), env: { SEALPOST_RUN_SOURCES: '1' }, platform: 'linux' });
+  assert.deepEqual(command.args, [path.join('/opt/Sealpost/resources/app', 'dist', 'server', 'cli.js'), 'serve']);
+  assert.equal(command.command, '/opt/Sealpost/sealpost-desktop');
+  assert.equal(command.env.SEALPOST_APP_KEY, 'ab'.repeat(32));
+  assert.equal(command.env.SEALPOST_DATA, '/home/u/.local/share/sealpost');
+  // A development checkout runs the launcher, which picks the fresh build or the sources itself.
+  const dev = serverCommand({ isPackaged: false, appPath: ROOT, resourcesPath: path.join(ROOT, 'resources'), execPath: '/x/electron', dataDir: '/d', appKeyHex: null, env: {} });
+  assert.deepEqual(dev.args, [path.join(ROOT, 'bin', 'sealpost'), 'serve']);
+  assert.equal(dev.command, 'node');
 });
