@@ -10,8 +10,8 @@ function errorCode(error: unknown): string {
 }
 
 /**
- * Runs one operation and writes its audit line: `op.<name>` at info with `outcome: 'ok'` and the fields of its
- * result, or at warn with `outcome: 'failed'` and the error's code.
+ * Runs one operation and writes its audit line at info: `op.<name>` with `outcome: 'ok'` and the fields of its
+ * result, or `outcome: 'failed'` and the error's code (info too: the CLI already says what went wrong on stderr).
  */
 export async function audited<T>(ctx: OpsContext, call: OpsCall, name: string, fields: AuditFields, run: () => Promise<T>, resultFields: (result: T) => AuditFields = () => ({})): Promise<T> {
   const event = `op.${name}`;
@@ -20,7 +20,7 @@ export async function audited<T>(ctx: OpsContext, call: OpsCall, name: string, f
     ctx.logger.info({ event, via: call.via, outcome: 'ok', ...fields, ...resultFields(result) }, `${name} done`);
     return result;
   } catch (error) {
-    ctx.logger.warn({ event, via: call.via, outcome: 'failed', ...fields, code: errorCode(error) }, `${name} failed`);
+    ctx.logger.info({ event, via: call.via, outcome: 'failed', ...fields, code: errorCode(error) }, `${name} failed`);
     throw error;
   }
 }
