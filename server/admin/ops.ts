@@ -162,7 +162,9 @@ export class AdminOps {
     return { file, name: `sealpost-${alias.mailboxId.slice(0, 8)}-${stamp}.sqlite` };
   }
 
-  push(target: string, aliases: readonly AliasRecord[], ip: string, report: ProgressReporter): Promise<{ uploaded: number; aliases: number }> {
-    return ops.pushBackups(this.ctx, { target, aliases }, this.call(ip, report));
+  /** Pushes the aliases ('all': every alias and the directory) to a target. */
+  async push(target: string, aliases: 'all' | readonly AliasRecord[], ip: string, report: ProgressReporter): Promise<{ uploaded: number; aliases: number }> {
+    const result = await ops.pushBackups(this.ctx, { target, aliases }, this.call(ip, report));
+    return { uploaded: result.uploaded, aliases: result.aliases };
   }
 }

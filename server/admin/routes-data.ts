@@ -2,7 +2,6 @@
 // (R2/S3 targets: add, test, push, remote generations, restore).
 import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import type { AliasRecord } from '../directory/index.js';
 import { describeTarget, type NewTarget } from '../remote/index.js';
 import { parseRetention } from '../backup/index.js';
 import { UserError } from '../config/errors.js';
@@ -16,7 +15,6 @@ const remoteName = { type: 'string', minLength: 1, maxLength: 32, pattern: '^[a-
 
 export function registerDataRoutes(app: FastifyInstance, deps: AdminDeps): void {
   const { ctx, ops, jobs, events } = deps;
-  const aliasesFor = (aliasId: string | undefined): AliasRecord[] => (aliasId ? [ops.requireAliasById(aliasId)] : ctx.directory.listAliases());
 
   // ── jobs ──────────────────────────────────────────────────────────────
   app.get('/api/jobs', async () => jobs.list());
@@ -186,7 +184,8 @@ export function registerDataRoutes(app: FastifyInstance, deps: AdminDeps): void 
     { schema: { params: nameParams, body: { type: 'object', additionalProperties: false, properties: { aliasId: uuid } } } },
     async (request, reply) => {
       ops.remotes().target(request.params.name);
-      const aliases = aliasesFor(request.body?.aliasId);
+      const aliasId = request.body?.aliasId;
+      const aliases = aliasId ? [ops.requireAliasById(aliasId)] : 'all';
       const job = jobs.start('remote.push', async (report) => {
         const result = await ops.push(request.params.name, aliases, request.ip, report);
         events.add('remote.pushed', { aliases: result.aliases, uploaded: result.uploaded });

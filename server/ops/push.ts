@@ -1,32 +1,61 @@
-// Push the backups of aliases to one remote target; progress counts aliases, with rclone's bytes in the phase.
+// Push the backups of aliases to one remote target (and, for every alias, the directory's generations, which a
+// lost machine needs for restore-all). Progress counts aliases, with rclone's bytes in the phase.
 import type { AliasRecord } from '../directory/index.js';
-import { remotesOf } from '../remote/index.js';
+import { DIRECTORY_BACKUP_ID } from '../backup/directory.js';
+import { remotesOf, type PushResult, type RemoteProgress } from '../remote/index.js';
 import { audited } from './audit.js';
 import type { OpsCall, OpsContext } from './context.js';
 
-export function pushBackups(ctx: OpsContext, input: { readonly target: string; readonly aliases: readonly AliasRecord[] }, call: OpsCall): Promise<{ uploaded: number; aliases: number }> {
-  const { aliases } = input;
+export interface PushInput {
+  /** The target's name; null: the only one. */
+  readonly target: string | null;
+  /** 'all': every alias and the directory. */
+  readonly aliases: 'all' | readonly AliasRecord[];
+  /** rclone's bytes, for a caller that shows them as they come (the CLI's bar). */
+  readonly onBytes?: (progress: RemoteProgress) => void;
+}
+
+export interface PushRow extends PushResult {
+  /** null for the directory. */
+  readonly address: string | null;
+}
+
+export interface PushOutcome {
+  readonly rows: PushRow[];
+  /** Objects uploaded in all. */
+  readonly uploaded: number;
+  readonly aliases: number;
+}
+
+export function pushBackups(ctx: OpsContext, input: PushInput, call: OpsCall): Promise<PushOutcome> {
+  const aliases = input.aliases === 'all' ? ctx.directory.listAliases() : input.aliases;
   const remotes = remotesOf(ctx);
-  remotes.target(input.target); // a clear error before anything runs
+  const target = remotes.target(input.target ?? undefined).name; // a clear error before anything runs
   const report = call.onProgress ?? (() => undefined);
+  const units: { address: string | null; backupId: string }[] = aliases.map((a) => ({ address: a.displayAddress, backupId: a.mailboxId }));
+  if (input.aliases === 'all') units.push({ address: null, backupId: DIRECTORY_BACKUP_ID });
   return audited(
     ctx,
     call,
     'push',
-    { target: input.target, aliases: aliases.length },
+    { aliases: aliases.length, all: input.aliases === 'all' },
     async () => {
-      let uploaded = 0;
-      for (const [done, alias] of aliases.entries()) {
-        report({ phase: `uploading ${alias.displayAddress}`, done, total: aliases.length });
-        const result = await remotes.push(alias.mailboxId, {
-          target: input.target,
-          onProgress: (p) => report({ phase: `uploading ${alias.displayAddress} (${formatBytes(p.bytes)} of ${formatBytes(p.totalBytes)})`, done, total: aliases.length }),
+      const rows: PushRow[] = [];
+      for (const [done, unit] of units.entries()) {
+        const what = unit.address ?? 'the directory';
+        report({ phase: `uploading ${what}`, done, total: units.length });
+        const result = await remotes.push(unit.backupId, {
+          target,
+          onProgress: (p) => {
+            input.onBytes?.(p);
+            report({ phase: `uploading ${what} (${formatBytes(p.bytes)} of ${formatBytes(p.totalBytes)})`, done, total: units.length });
+          },
         });
-        uploaded += result.uploaded.length;
+        rows.push({ address: unit.address, ...result });
       }
-      return { uploaded, aliases: aliases.length };
+      return { rows, uploaded: rows.reduce((sum, r) => sum + r.uploaded.length, 0), aliases: aliases.length };
     },
-    (result) => ({ uploaded: result.uploaded }),
+    (result) => ({ uploaded: result.uploaded, pruned: result.rows.reduce((sum, r) => sum + r.pruned.length, 0) }),
   );
 }
 
