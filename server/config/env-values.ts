@@ -13,17 +13,27 @@ export interface NumericSetting<K extends string> {
   readonly max?: number;
 }
 
+/** The number `text` spells (digits only) when it lies within min..max, else null. */
+export function wholeNumberInRange(text: string, min: number, max?: number): number | null {
+  if (!/^\d{1,15}$/.test(text)) return null;
+  const value = Number(text);
+  return value < min || (max !== undefined && value > max) ? null : value;
+}
+
+/** "a whole number of at least 1" / "a whole number from 1 to 1000": the range as error messages name it. */
+export function wholeNumberRange(min: number, max?: number): string {
+  return max === undefined ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`;
+}
+
 /** Only the whole-number variables that are set (unset or blank ones are left out); throws ConfigError naming a bad one. */
 export function wholeNumbersSetInEnv<K extends string>(env: Env, table: readonly NumericSetting<K>[]): Partial<Record<K, number>> {
   const out: Partial<Record<K, number>> = {};
   for (const { env: name, key, min, max } of table) {
     const text = env[name]?.trim();
     if (!text) continue;
-    if (!/^\d{1,15}$/.test(text) || Number(text) < min || (max !== undefined && Number(text) > max)) {
-      const range = max === undefined ? `of at least ${min}` : `from ${min} to ${max}`;
-      throw new ConfigError(`${name} must be a whole number ${range}, not ${JSON.stringify(env[name])}.`);
-    }
-    out[key] = Number(text);
+    const value = wholeNumberInRange(text, min, max);
+    if (value === null) throw new ConfigError(`${name} must be ${wholeNumberRange(min, max)}, not ${JSON.stringify(env[name])}.`);
+    out[key] = value;
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // MX settings: defaults < saved settings (directory) < SEALPOST_SMTP_* environment. Each one is
 // documented with its default in /work/helpers/readme-mx.md.
 import { ConfigError } from '../../config/errors.js';
-import { onOffFromEnv, wholeNumbersFromEnv, type NumericSetting } from '../../config/env-values.js';
+import { onOffFromEnv, wholeNumberInRange, wholeNumberRange, wholeNumbersFromEnv, type NumericSetting } from '../../config/env-values.js';
 
 export interface MxSettings {
   /** Largest message accepted, bytes (SIZE). */
@@ -89,14 +89,11 @@ const NUMERIC: readonly (NumericSetting<NumericKey> & { readonly saved: string }
 ];
 
 /** A saved setting's value (the admin stores numbers, older versions strings) checked against its range. */
-function savedWholeNumber(value: unknown, setting: (typeof NUMERIC)[number]): number {
+function savedWholeNumber(value: unknown, { saved, min, max }: (typeof NUMERIC)[number]): number {
   const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
-  const { min, max } = setting;
-  if (!/^\d{1,15}$/.test(text) || Number(text) < min || (max !== undefined && Number(text) > max)) {
-    const range = max === undefined ? `of at least ${min}` : `from ${min} to ${max}`;
-    throw new MxSettingsError(`saved setting ${setting.saved} must be a whole number ${range}, not ${JSON.stringify(value)}.`);
-  }
-  return Number(text);
+  const number = wholeNumberInRange(text, min, max);
+  if (number === null) throw new MxSettingsError(`saved setting ${saved} must be ${wholeNumberRange(min, max)}, not ${JSON.stringify(value)}.`);
+  return number;
 }
 
 /** Reads the MX settings; throws MxSettingsError with one clear sentence naming the variable or saved setting. */
@@ -124,7 +121,7 @@ export function loadMxSettings(env: Env = process.env, saved: Readonly<Record<st
 
 /** One webhook retry delay of the comma-separated list, ms. */
 function backoffStep(part: string): number {
-  const text = part.trim();
-  if (!/^\d{1,15}$/.test(text)) throw new MxSettingsError(`SEALPOST_WEBHOOK_BACKOFF_MS must be whole numbers of milliseconds separated by commas, not ${JSON.stringify(part)}.`);
-  return Number(text);
+  const step = wholeNumberInRange(part.trim(), 0);
+  if (step === null) throw new MxSettingsError(`SEALPOST_WEBHOOK_BACKOFF_MS must be whole numbers of milliseconds separated by commas, not ${JSON.stringify(part)}.`);
+  return step;
 }
