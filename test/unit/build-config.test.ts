@@ -176,6 +176,13 @@ test('npm run dist builds the UI, the server and main, stages rclone, then packa
   assert.ok(fs.existsSync(path.join(ROOT, 'node_modules', '.bin', 'electron-builder')), 'electron-builder runs from node_modules/.bin');
 });
 
+test('CI installs electron without its binary download (GitHub is out of reach there)', () => {
+  const ci = fs.readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8');
+  const installs = ci.split('\n').filter((line) => /\bnpm (ci|install)\b/.test(line) && !line.trim().startsWith('#'));
+  assert.ok(installs.length > 0, 'CI installs node_modules');
+  for (const line of installs) assert.match(line, /ELECTRON_SKIP_BINARY_DOWNLOAD=1 npm ci --no-audit --no-fund/);
+});
+
 test('npm run desktop checks for the Electron binary, builds UI, server and main, then launches it', () => {
   const desktop = pkg.scripts.desktop ?? '';
   assertSteps(desktop, ['build/desktop.mjs --check', 'build:ui', 'scripts/build-server.mjs', 'build/bundle-main.mjs', 'build/desktop.mjs']);
