@@ -149,5 +149,37 @@ encrypted with the app key. Anyone who can start Sealpost as you can then read t
       else process.stdout.write(`${result.address}: no longer remembered on this device\n`);
     });
 
+  withDataOption(
+    alias
+      .command('quota')
+      .argument('<address>', 'alias address')
+      .argument('<size>', 'e.g. 500M or 2G, or "none" for unlimited')
+      .description('set the mailbox quota (kept in the mailbox file too, so it needs the alias password)'),
+  )
+    .option('--password-stdin', 'read the alias password from standard input (else a hidden prompt)')
+    .option('--json', 'print {"address","quotaBytes"}')
+    .action(async (address: string, size: string, options: DataOptions & { passwordStdin?: boolean; json?: boolean }) => {
+      const quotaBytes = /^(none|unlimited)$/i.test(size) ? null : parseSize(size, 'quota');
+      const [password] = await readSecrets(['Password']);
+      const result = await viaServerOrHere({ data: options.data }, 'alias.quota', { address, quotaBytes, password: password as string });
+      if (options.json) printJson(result);
+      else process.stdout.write(`${result.address}: quota ${result.quotaBytes === null ? 'unlimited' : formatSize(result.quotaBytes)}\n`);
+    });
+
+  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+    withDataOption(
+      alias
+        .command(verb)
+        .argument('<address>', 'alias address')
+        .description(enabled ? 'accept mail and logins for a disabled alias again' : 'refuse mail and logins for an alias (its mailbox and backups are kept)'),
+    )
+      .option('--json', 'print {"address","enabled"}')
+      .action(async (address: string, options: DataOptions & { json?: boolean }) => {
+        const result = await viaServerOrHere({ data: options.data }, 'alias.enabled', { address, enabled });
+        if (options.json) printJson(result);
+        else process.stdout.write(`${result.address}: ${result.enabled ? 'enabled' : 'disabled'}\n`);
+      });
+  }
+
   return alias;
 }

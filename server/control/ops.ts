@@ -37,6 +37,8 @@ export interface OpMap {
   'alias.remove': { args: { address: string }; result: { id: string; address: string } };
   'alias.lock': { args: { address: string | null }; result: { locked: number } };
   'alias.remember': { args: { address: string; on: boolean; password: string | null }; result: { address: string; remember: boolean; where: 'keychain' | 'file' | null } };
+  'alias.quota': { args: { address: string; quotaBytes: number | null; password: string }; result: { address: string; quotaBytes: number | null } };
+  'alias.enabled': { args: { address: string; enabled: boolean }; result: { address: string; enabled: boolean } };
   'backup.now': { args: { address: string | null; password: string | null }; result: { rows: BackupNowRow[]; directory: { created: boolean; id: string; size: number } | null } };
   'backup.verify': { args: { address: string; generation: string; password: string | null }; result: VerifyReport };
   restore: {
@@ -77,22 +79,28 @@ function absolute(o: Record<string, unknown>, key: string): string {
   return v;
 }
 
+function quotaOf(quota: unknown): number | null {
+  if (quota !== null && quota !== undefined && !(typeof quota === 'number' && Number.isSafeInteger(quota) && quota > 0)) throw new UserError('The quota must be a positive number of bytes.', 'BAD_QUOTA');
+  return (quota as number | null | undefined) ?? null;
+}
+
 /** Validates the raw JSON arguments of an operation. */
 export function parseArgs<K extends OpName>(op: K, raw: unknown): OpArgs<K> {
   const o = record(raw);
   const parsed: { [N in OpName]: () => OpArgs<N> } = {
     ping: () => ({}),
-    'alias.add': () => {
-      const quota = o.quotaBytes;
-      if (quota !== null && quota !== undefined && !(typeof quota === 'number' && Number.isSafeInteger(quota) && quota > 0)) throw new UserError('The quota must be a positive number of bytes.', 'BAD_QUOTA');
-      return { address: text(o, 'address'), password: textOrNull(o, 'password'), quotaBytes: (quota as number | null | undefined) ?? null };
-    },
+    'alias.add': () => ({ address: text(o, 'address'), password: textOrNull(o, 'password'), quotaBytes: quotaOf(o.quotaBytes) }),
     'alias.passwd': () => ({ address: text(o, 'address'), oldPassword: text(o, 'oldPassword'), newPassword: textOrNull(o, 'newPassword') }),
     'alias.remove': () => ({ address: text(o, 'address') }),
     'alias.lock': () => ({ address: textOrNull(o, 'address') }),
     'alias.remember': () => {
       if (typeof o.on !== 'boolean') throw new UserError('Bad control request: on must be true or false.', 'BAD_REQUEST');
       return { address: text(o, 'address'), on: o.on, password: textOrNull(o, 'password') };
+    },
+    'alias.quota': () => ({ address: text(o, 'address'), quotaBytes: quotaOf(o.quotaBytes), password: text(o, 'password') }),
+    'alias.enabled': () => {
+      if (typeof o.enabled !== 'boolean') throw new UserError('Bad control request: enabled must be true or false.', 'BAD_REQUEST');
+      return { address: text(o, 'address'), enabled: o.enabled };
     },
     'backup.now': () => ({ address: textOrNull(o, 'address'), password: textOrNull(o, 'password') }),
     'backup.verify': () => ({ address: text(o, 'address'), generation: text(o, 'generation'), password: textOrNull(o, 'password') }),
@@ -149,6 +157,18 @@ const aliasRemember: OpImpl<'alias.remember'> = (ctx, args, call) => {
   return ops.setRemember(ctx, { alias, on: args.on, password: args.password }, call);
 };
 
+const aliasQuota: OpImpl<'alias.quota'> = async (ctx, args, call) => {
+  const alias = ctx.directory.requireAlias(args.address);
+  await ops.setQuota(ctx, { alias, quotaBytes: args.quotaBytes, password: args.password }, call);
+  return { address: alias.displayAddress, quotaBytes: args.quotaBytes };
+};
+
+const aliasEnabled: OpImpl<'alias.enabled'> = async (ctx, args, call) => {
+  const alias = ctx.directory.requireAlias(args.address);
+  await ops.setEnabled(ctx, { alias, enabled: args.enabled }, call);
+  return { address: alias.displayAddress, enabled: args.enabled };
+};
+
 const backupNow: OpImpl<'backup.now'> = async (ctx, args, call) => {
   if (args.password && !args.address) throw new UserError('--password-stdin needs an address.');
   const aliases = args.address ? [ctx.directory.requireAlias(args.address)] : 'all';
@@ -177,6 +197,8 @@ const OPS: { [K in OpName]: OpImpl<K> } = {
   'alias.remove': aliasRemove,
   'alias.lock': aliasLock,
   'alias.remember': aliasRemember,
+  'alias.quota': aliasQuota,
+  'alias.enabled': aliasEnabled,
   'backup.now': backupNow,
   'backup.verify': backupVerify,
   restore,

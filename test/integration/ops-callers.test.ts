@@ -20,7 +20,7 @@ import { RELIABILITY_DOMAIN, createInstance, until, type Instance } from '../hel
 
 const ADMIN_PASSWORD = 'ferry copper window 5521';
 const addr = (name: string): string => `${name}@${RELIABILITY_DOMAIN}`;
-const NAMES = ['pw-cli', 'pw-admin', 'rm-cli', 'rm-admin', 'lock-cli', 'lock-admin', 'rem-cli', 'rem-admin', 'bk-cli', 'bk-admin', 'bk-sched', 'rs-cli', 'rs-admin', 'ex-cli', 'ex-admin', 'im-cli'];
+const NAMES = ['pw-cli', 'pw-admin', 'rm-cli', 'rm-admin', 'lock-cli', 'lock-admin', 'rem-cli', 'rem-admin', 'bk-cli', 'bk-admin', 'bk-sched', 'rs-cli', 'rs-admin', 'ex-cli', 'ex-admin', 'im-cli', 'q-cli', 'q-admin', 'en-cli', 'en-admin'];
 
 type AuditLine = Record<string, unknown> & { event: string; via: string; outcome: string };
 
@@ -183,6 +183,29 @@ describe('one operation, three callers: CLI (control socket), admin API (HTTP), 
     const fromCli = auditOf('op.remember', 'cli', id('rem-cli'));
     assert.deepEqual(comparable(fromCli), { event: 'op.remember', outcome: 'ok', on: true, where: 'file' });
     assert.deepEqual(comparable(auditOf('op.remember', 'admin', id('rem-admin'))), comparable(fromCli));
+  });
+
+  it('quota: the alias shows the new limit, from the CLI and the admin API alike', async () => {
+    const viaCli = JSON.parse(await cli(['alias', 'quota', addr('q-cli'), '3M', '--password-stdin', '--json'], `${pw('q-cli')}\n`)) as { quotaBytes: number };
+    assert.equal(viaCli.quotaBytes, 3 * 1024 * 1024);
+    const viaAdmin = await admin.patch(`/api/aliases/${id('q-admin')}`, { quotaBytes: 3 * 1024 * 1024, password: pw('q-admin') });
+    assert.equal(viaAdmin.status, 200, viaAdmin.text);
+    for (const name of ['q-cli', 'q-admin']) assert.equal(((await admin.get(`/api/aliases/${id(name)}`)).json as { quotaBytes: number | null }).quotaBytes, 3 * 1024 * 1024);
+    const fromCli = auditOf('op.quota', 'cli', id('q-cli'));
+    assert.deepEqual(comparable(fromCli), { event: 'op.quota', outcome: 'ok', quotaBytes: 3 * 1024 * 1024 });
+    assert.deepEqual(comparable(auditOf('op.quota', 'admin', id('q-admin'))), comparable(fromCli));
+  });
+
+  it('disable: a disabled alias cannot log in, from the CLI and the admin API alike', async () => {
+    await cli(['alias', 'disable', addr('en-cli')]);
+    assert.equal((await admin.patch(`/api/aliases/${id('en-admin')}`, { enabled: false })).status, 200);
+    for (const name of ['en-cli', 'en-admin']) {
+      assert.equal(((await admin.get(`/api/aliases/${id(name)}`)).json as { enabled: boolean }).enabled, false);
+      assert.equal(await imapLogin(name, pw(name)), false, `${name}: login refused while disabled`);
+    }
+    const fromCli = auditOf('op.enabled', 'cli', id('en-cli'));
+    assert.deepEqual(comparable(fromCli), { event: 'op.enabled', outcome: 'ok', enabled: false });
+    assert.deepEqual(comparable(auditOf('op.enabled', 'admin', id('en-admin'))), comparable(fromCli));
   });
 
   it('backup now: a second backup the same day replaces the first (retention applies), from the CLI and the admin API alike', async () => {
