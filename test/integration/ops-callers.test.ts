@@ -3,7 +3,9 @@
 // and the scheduler (the jobs' backup pass). Each test runs one operation through every caller that offers it and
 // checks the same effect and the same audit line (`op.<name>`: same event and fields, only `via` differs).
 // Callers that do not offer an operation: the scheduler only backs up (backup now with retention and push);
-// the admin API has no import (it would need an upload of a plaintext archive) and no lock of every alias.
+// the admin API has no import (it would need an upload of a plaintext archive) and no lock of every alias;
+// the CLI's `remote push` does not go through server/ops yet (server/cli/remote.ts), so push has the admin API
+// and the scheduler's push after its backup.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,6 +19,8 @@ import { DEFAULT_RETENTION, listGenerations } from '../../server/backup/index.js
 import { AdminClient } from '../helpers/admin-http.js';
 import { freePort } from '../helpers/ports.js';
 import { RELIABILITY_DOMAIN, createInstance, until, type Instance } from '../helpers/reliability-harness.js';
+import { remotesOf } from '../../server/remote/index.js';
+import { startS3rver, type S3rver } from './remote-fixture.js';
 
 const ADMIN_PASSWORD = 'ferry copper window 5521';
 const addr = (name: string): string => `${name}@${RELIABILITY_DOMAIN}`;
@@ -25,6 +29,7 @@ const NAMES = ['pw-cli', 'pw-admin', 'rm-cli', 'rm-admin', 'lock-cli', 'lock-adm
 type AuditLine = Record<string, unknown> & { event: string; via: string; outcome: string };
 
 let inst: Instance;
+let s3: S3rver;
 let admin: AdminClient;
 const ids = new Map<string, { id: string; mailboxId: string }>();
 
@@ -108,6 +113,7 @@ async function appendOne(name: string, label: string): Promise<void> {
 }
 
 before(async () => {
+  s3 = await startS3rver('ops-callers');
   const adminPort = await freePort();
   inst = await createInstance({ aliases: NAMES.map(addr), env: { SEALPOST_ADMIN_PORT: String(adminPort) } });
   // Ids before the server starts (one process per data dir).
@@ -129,6 +135,7 @@ before(async () => {
 
 after(async () => {
   await inst?.cleanup();
+  await s3?.stop();
 });
 
 describe('one operation, three callers: CLI (control socket), admin API (HTTP), scheduler', () => {
@@ -303,6 +310,16 @@ describe('one operation, three callers: CLI (control socket), admin API (HTTP), 
     assert.deepEqual(comparable(failed('admin', id('bk-admin')), ['generation']), comparable(failed('cli', id('bk-cli')), ['generation']));
   });
 
+  it('push: the backups of an alias reach the remote target (admin API; the scheduler pushes after its backup, below)', async () => {
+    const added = await admin.post('/api/remotes', { name: 'lab', kind: 's3', bucket: s3.bucket, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secret, endpoint: s3.endpoint });
+    assert.equal(added.status, 201, added.text);
+    const result = (await job(await admin.post('/api/remotes/lab/push', { aliasId: id('bk-admin') }))) as { uploaded: number; aliases: number };
+    assert.deepEqual(result, { uploaded: 1, aliases: 1 });
+    const remote = (await admin.get(`/api/remotes/lab/backups/${id('bk-admin')}`)).json as { id: string }[];
+    assert.deepEqual(remote.map((g) => g.id), [listGenerations(inst.dir, mailboxId('bk-admin')).filter((g) => g.kind !== 'pre-restore').at(-1)!.id]);
+    assert.deepEqual(comparable(auditOf('op.push', 'admin', null)), { event: 'op.push', outcome: 'ok', aliases: 1, all: false, uploaded: 1, pruned: 0 });
+  });
+
   it('backup now from the scheduler: the same operation, with retention, the same audit line (server stopped first: one writer per data dir)', async () => {
     await inst.stop('SIGTERM');
     const lines: string[] = [];
@@ -329,6 +346,11 @@ describe('one operation, three callers: CLI (control socket), admin API (HTTP), 
       assert.equal(fromScheduler.failed, 0);
       assert.equal(fromScheduler.created, report.created);
       assert.equal(fromScheduler.pruned, report.pruned);
+      // The remote target added above: the scheduler's backup pushes each alias and the directory to it.
+      assert.ok(report.pushed >= 2, `pushed ${report.pushed}`);
+      assert.equal(fromScheduler.pushed, report.pushed);
+      const onRemote = await remotesOf(ctx).listBackups(mailboxId('bk-sched'), { target: 'lab' });
+      assert.deepEqual(onRemote.map((g) => g.id), listGenerations(inst.dir, mailboxId('bk-sched')).map((g) => g.id));
     } finally {
       await closeContext(ctx);
     }
