@@ -18,7 +18,7 @@ import {
 import { DIRECTORY_BACKUP_ID, snapshotDirectory } from '../backup/directory.js';
 import { remotesOf, type Remotes } from '../remote/index.js';
 import { audited } from './audit.js';
-import { aliasMaterial, wipeMaterial } from './key.js';
+import { aliasMaterial, withAliasKey, wipeMaterial } from './key.js';
 import type { OpsCall, OpsContext } from './context.js';
 
 export interface BackupNowInput {
@@ -140,12 +140,7 @@ export function verifyBackup(ctx: OpsContext, input: { readonly alias: AliasReco
     { aliasId: alias.id, generation: input.generation },
     async () => {
       if (!input.password && !ctx.keyRing.has(alias.id)) return verifyGeneration(ctx.paths.root, alias.mailboxId, input.generation, null);
-      const material = await aliasMaterial(ctx, alias, input.password, call);
-      try {
-        return await verifyGeneration(ctx.paths.root, alias.mailboxId, input.generation, material.mailboxKey);
-      } finally {
-        wipeMaterial(material);
-      }
+      return withAliasKey(ctx, alias, input.password, call, (key) => verifyGeneration(ctx.paths.root, alias.mailboxId, input.generation, key));
     },
     (report) => ({ decrypts: report.decrypts, intact: report.intact, problem: report.problem !== null }),
   );
