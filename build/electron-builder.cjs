@@ -20,7 +20,7 @@ const config = {
   appId: 'dev.sealpost.desktop',
   productName: 'Sealpost',
   copyright: 'Copyright © Sealpost contributors',
-  // The bundle (build/bundle-main.mjs), as package.json "main" says too (`npm run desktop:bundle && electron .`);
+  // The bundle (build/bundle-main.mjs), as package.json "main" says too (`npm run desktop` launches `electron .`);
   // repeated here so the packaged app's entry never depends on that line.
   extraMetadata: { main: 'dist/app/main.mjs' },
   directories: { output: 'dist/installers', buildResources: 'build' },
