@@ -43,10 +43,8 @@ const SIDEWAYS = {
  * each a known back-edge, to remove: delete the entry once the import is gone and `npm run lint` stays clean.
  */
 export const KNOWN_BACK_EDGES = {
-  'server/backup/index.ts': ['context'], // known back-edge, to remove: takes the whole AppContext
   'server/context.ts': ['smtp'], // known back-edge, to remove: names the outbound queue's type instead of a port
   'server/control/run.ts': ['cli'], // known back-edge, to remove: borrows the CLI's withContext
-  'server/ops/context.ts': ['context'], // known back-edge, to remove: OpsContext is a Pick of AppContext
 };
 
 const layerOf = (name) => ORDER.find((layer) => LAYERS[layer].folders.includes(name) || LAYERS[layer].files.includes(name));

@@ -1,9 +1,9 @@
 // server/backup: snapshots, generations + manifest, retention, restore, export/import.
-// The functions below are the ones services and the CLI use; they take an AppContext for the keys.
-import type { AppContext } from '../context.js';
+// The functions below are the ones server/ops wraps; they take the few handles they need for the keys.
+import type { DataLayout } from '../config/index.js';
 import type { AliasRecord } from '../directory/index.js';
-import { wipe } from '../crypto/index.js';
-import type { MailboxId } from '../mailbox/types.js';
+import { wipe, type KeyRing } from '../crypto/index.js';
+import type { MailboxId, MailboxStore } from '../mailbox/types.js';
 import { snapshotMailbox, type SnapshotResult } from './snapshot.js';
 import type { GenerationKind } from './manifest.js';
 import { DEFAULT_RETENTION, parseRetention, type RetentionPolicy } from './retention.js';
@@ -52,7 +52,7 @@ export function backupSchedule(env: Readonly<Record<string, string | undefined>>
  * verified), else a quiescent copy under the lock; the sealed queue through SQLite with the app key.
  * `key` overrides (a CLI given the password).
  */
-export async function backupAlias(ctx: Pick<AppContext, 'paths' | 'keyRing' | 'mailboxes' | 'appKey'>, alias: AliasRecord, kind: GenerationKind, key?: Buffer | null): Promise<SnapshotResult> {
+export async function backupAlias(ctx: { readonly paths: DataLayout; readonly keyRing: KeyRing; readonly mailboxes: MailboxStore; readonly appKey: Buffer }, alias: AliasRecord, kind: GenerationKind, key?: Buffer | null): Promise<SnapshotResult> {
   const material = key ? null : ctx.keyRing.get(alias.id);
   try {
     return await snapshotMailbox({

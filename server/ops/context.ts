@@ -1,13 +1,32 @@
-// What an owner operation needs from the running process. A structural subset of AppContext (server/context.ts),
-// so the server, a one-shot CLI context and a test context all satisfy it without adapters.
-import type { AppContext } from '../context.js';
+// What an owner operation needs from the running process, member by member. AppContext (server/context.ts) has
+// these members with these types, so the server, a one-shot CLI context and a test context all satisfy it.
+import type { Accounts, SealedQueuePort } from '../accounts/index.js';
+import type { DataLayout, SealpostConfig } from '../config/index.js';
+import type { KeyRing } from '../crypto/index.js';
+import type { Directory } from '../directory/index.js';
+import type { Logger } from '../log.js';
+import type { MailboxStore } from '../mailbox/types.js';
 
-/**
- * The narrow context of server/ops: directory (aliases, settings), accounts (unlock, re-key, lock, remove),
- * mailboxes (open stores), queue (sealed queue counts), keyRing (unlocked keys), appKey + config.env (backups,
- * remote targets through rclone), paths (the data dir) and logger (the one audit line per operation).
- */
-export type OpsContext = Pick<AppContext, 'config' | 'logger' | 'paths' | 'appKey' | 'directory' | 'accounts' | 'mailboxes' | 'queue' | 'keyRing'>;
+export interface OpsContext {
+  /** Settings; `env` selects the backup schedule and the remote targets' rclone. */
+  readonly config: SealpostConfig;
+  /** Where the audit line of each operation goes. */
+  readonly logger: Logger;
+  /** The data dir: mailboxes, backups, secrets. */
+  readonly paths: DataLayout;
+  /** Encrypts the queue and directory snapshots and remote credentials. Never logged. */
+  readonly appKey: Buffer;
+  /** Aliases, settings, forwards. */
+  readonly directory: Directory;
+  /** Unlock (throttled), re-key, lock, remove. */
+  readonly accounts: Accounts;
+  /** Open encrypted stores (quota, export, import, restore). */
+  readonly mailboxes: MailboxStore;
+  /** The sealed queue. */
+  readonly queue: SealedQueuePort;
+  /** Keys of unlocked aliases. */
+  readonly keyRing: KeyRing;
+}
 
 /** Who asked: the CLI (over the control socket or in its own process), the admin API, or the scheduler. */
 export type OpsCaller = 'cli' | 'admin' | 'scheduler';
