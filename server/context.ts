@@ -1,11 +1,12 @@
 // What every service receives from the composition root (server/app.ts). No module keeps global state.
 import type { Accounts, SealedQueuePort } from './accounts/index.js';
-import type { DataLayout, ListenerName, SealpostConfig } from './config/index.js';
+import type { DataLayout, SealpostConfig } from './config/index.js';
 import type { TlsMaterial } from './config/tls.js';
 import type { KeyRing } from './crypto/index.js';
 import type { Directory } from './directory/index.js';
 import type { Logger } from './log.js';
 import type { MailboxStore } from './mailbox/types.js';
+import type { Listener } from './net.js';
 import type { OutboundQueue } from './smtp/outbound/index.js';
 
 /** Where the app key came from; 'file' is the headless fallback that doctor warns about. */
@@ -13,6 +14,8 @@ export interface AppKeyInfo {
   readonly source: 'keychain' | 'env' | 'file';
   readonly warning?: string;
 }
+
+export type { Listener, ListenerSecurity } from './net.js';
 
 export interface AppContext {
   readonly config: SealpostConfig;
@@ -30,18 +33,6 @@ export interface AppContext {
   readonly tls: TlsMaterial;
   /** outbound.sqlite: submission and forwarding enqueue here; the worker runs only under `serve`. */
   readonly outbound: OutboundQueue;
-}
-
-/** How a listener is secured; printed by `serve` after the port. */
-export type ListenerSecurity = 'plain' | 'starttls' | 'tls' | 'http' | 'https';
-
-/** One open socket, as `serve` reports it: "imap listening on 127.0.0.1:1143 (starttls)". */
-export interface Listener {
-  /** Listener name as in the config (imap, imaps, smtp, submission…). */
-  readonly name: ListenerName | string;
-  readonly host: string;
-  readonly port: number;
-  readonly security: ListenerSecurity;
 }
 
 /** A long-running part of the appliance (IMAP, POP3, MX, submission, admin, jobs). */

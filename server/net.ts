@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { UserError, type ListenerName } from './config/index.js';
-import type { AppContext, Listener, ListenerSecurity } from './context.js';
+import type { ListenerName, SealpostConfig } from './config/index.js';
+import { UserError } from './errors.js';
 
 /** What kind of address an IP is, from the point of view of "may we talk to it / trust it". */
 export type AddressClass =
@@ -131,6 +131,18 @@ function ipv6Words(text: string): number[] | null {
   return words;
 }
 
+/** How a listener is secured; printed by `serve` after the port. */
+export type ListenerSecurity = 'plain' | 'starttls' | 'tls' | 'http' | 'https';
+
+/** One open socket, as `serve` reports it: "imap listening on 127.0.0.1:1143 (starttls)". */
+export interface Listener {
+  /** Listener name as in the config (imap, imaps, smtp, submission…). */
+  readonly name: ListenerName | string;
+  readonly host: string;
+  readonly port: number;
+  readonly security: ListenerSecurity;
+}
+
 /** Binds a server; rejects with a clear message when the port is taken. */
 export function listen(server: net.Server, host: string, port: number, name: string, security: ListenerSecurity): Promise<Listener> {
   return new Promise((resolve, reject) => {
@@ -153,7 +165,7 @@ export function listen(server: net.Server, host: string, port: number, name: str
  * each server, which goes into `started` before it binds so stop() closes it even when binding fails.
  */
 export async function listenPlainAndTls<S extends { readonly server: net.Server }>(
-  ctx: Pick<AppContext, 'config'>,
+  ctx: { readonly config: Pick<SealpostConfig, 'host' | 'ports'> },
   names: { readonly plain: ListenerName; readonly tls: ListenerName },
   make: (secure: boolean) => S,
   started: S[],

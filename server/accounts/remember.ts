@@ -2,16 +2,29 @@
 // (SecretStore: service "sealpost", account "secret:remembered-key:<alias id>" — never the address), or in
 // the app-key-encrypted secrets file when no keychain works. The one implementation behind the admin UI's
 // switch, `sealpost alias remember` (control channel) and the unlock at `serve` start.
-import { UserError } from '../config/errors.js';
-import type { AppContext } from '../context.js';
-import { wipe, type AliasMaterial } from '../crypto/index.js';
-import type { AliasRecord } from '../directory/index.js';
+import type { DataLayout, SealpostConfig } from '../config/index.js';
+import { wipe, type AliasMaterial, type KeyRing } from '../crypto/index.js';
+import type { AliasRecord, Directory } from '../directory/index.js';
+import { UserError } from '../errors.js';
 import { SecretStore, type SecretBackend } from '../keychain/index.js';
-import type { LoginContext } from './index.js';
+import type { Logger } from '../log.js';
+import type { Accounts } from './index.js';
+import type { LoginContext } from './types.js';
 
 export const rememberSecretName = (aliasId: string): string => `remembered-key:${aliasId}`;
 
-type Ctx = Pick<AppContext, 'paths' | 'appKey' | 'config' | 'accounts' | 'keyRing' | 'directory' | 'logger'>;
+/** What remembering needs from the composition root (the app context satisfies it). */
+export interface RememberDeps {
+  readonly paths: Pick<DataLayout, 'root'>;
+  readonly appKey: Buffer;
+  readonly config: Pick<SealpostConfig, 'env'>;
+  readonly accounts: Pick<Accounts, 'unlock' | 'unlockWithMaterial'>;
+  readonly keyRing: KeyRing;
+  readonly directory: Directory;
+  readonly logger: Logger;
+}
+
+type Ctx = RememberDeps;
 
 const CLI_LOGIN: LoginContext = { ip: 'local', protocol: 'cli' };
 

@@ -1,26 +1,12 @@
-// Errors a user can fix (bad flag, bad address, weak password…). The CLI prints their message as one
-// sentence without a stack trace; anything else is a bug and is printed in full.
+// Configuration errors. UserError itself lives in server/errors.ts; it is re-exported here so modules
+// that still import it from config/ keep working.
+import { UserError } from '../errors.js';
 
-export class UserError extends Error {
-  /** Stable machine-readable code (used by the admin API and tests). */
-  readonly code: string;
-  /** What the user can do about it, one sentence (the CLI prints it on a second line). */
-  readonly hint?: string;
-  constructor(message: string, code = 'USER_ERROR', options: { readonly hint?: string; readonly cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-    this.code = code;
-    if (options.hint) this.hint = options.hint;
-  }
-}
+export { UserError, isUserError } from '../errors.js';
 
 /** A configuration value (flag, SEALPOST_* variable or saved setting) is invalid. */
 export class ConfigError extends UserError {
   constructor(message: string) {
     super(message, 'CONFIG');
   }
-}
-
-export function isUserError(error: unknown): error is UserError {
-  return error instanceof UserError;
 }
