@@ -2,7 +2,7 @@
 // Changes run in the server when one is running on the data dir (server/control), else here.
 import { Command } from 'commander';
 import { UserError } from '../config/index.js';
-import { viaServerOrHere } from '../control/run.js';
+import { viaServerOrHere } from './via-server.js';
 import { formatSize, parseSize, printJson, readSecrets, withContext, withDataOption, type DataOptions } from './common.js';
 
 interface AddOptions extends DataOptions {

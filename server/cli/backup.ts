@@ -10,7 +10,7 @@ import {
   type GenerationListing,
 } from '../backup/index.js';
 import { remotesOf } from '../remote/index.js';
-import { viaServerOrHere } from '../control/run.js';
+import { viaServerOrHere } from './via-server.js';
 import { formatSize, printJson, readSecrets, withContext, withDataOption, type DataOptions } from './common.js';
 
 /** A progress bar on a terminal (stderr), JSON lines with --json, nothing otherwise. */
