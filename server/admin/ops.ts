@@ -5,7 +5,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { UserError } from '../config/errors.js';
 import type { AppContext } from '../context.js';
-import { wipe, type AliasMaterial } from '../crypto/index.js';
+import { wipe } from '../crypto/index.js';
 import type { AliasRecord } from '../directory/index.js';
 import { mailboxFileBytes } from '../mailbox/index.js';
 import { listGenerations, listingOf, type GenerationListing, type VerifyReport } from '../backup/index.js';
@@ -14,8 +14,6 @@ import { remotesOf, type Remotes } from '../remote/index.js';
 import * as ops from '../ops/index.js';
 import type { OpsCall, OpsProgress, RestoreOutcome } from '../ops/index.js';
 import type { ProgressReporter } from './jobs.js';
-
-export { formatBytes } from '../ops/index.js';
 
 export interface AliasView {
   readonly id: string;
@@ -82,7 +80,7 @@ export class AdminOps {
 
   /** Logical bytes from the open store when the alias is unlocked, else null. */
   private async usedBytes(alias: AliasRecord): Promise<number | null> {
-    const material: AliasMaterial | undefined = this.ctx.keyRing.get(alias.id) ?? undefined;
+    const material = this.ctx.keyRing.get(alias.id);
     if (!material) return null;
     try {
       const mailbox = await this.ctx.mailboxes.open(alias.mailboxId, material.mailboxKey);

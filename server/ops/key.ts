@@ -5,7 +5,8 @@ import { wipe, type AliasMaterial } from '../crypto/index.js';
 import type { AliasRecord } from '../directory/index.js';
 import type { OpsCall, OpsContext } from './context.js';
 
-function loginOf(call: OpsCall): { ip: string; protocol: 'cli' | 'admin' } {
+/** The login context an unlock for this caller is throttled and logged under. */
+export function loginOf(call: OpsCall): { ip: string; protocol: 'cli' | 'admin' } {
   return { ip: call.ip, protocol: call.via === 'admin' ? 'admin' : 'cli' };
 }
 
@@ -37,5 +38,3 @@ export function wipeMaterial(material: AliasMaterial): void {
   wipe(material.mailboxKey);
   wipe(material.privateKey);
 }
-
-export { loginOf };
