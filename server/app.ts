@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './log.js';
 import { openMailboxStore } from './mailbox/index.js';
 import { mimeLimitsFromEnv } from './mime/limits.js';
 import { ListenError } from './net.js';
+import type { OutboundPort, OutboundService } from './ports.js';
 import { openSealedQueue } from './queue/index.js';
 import { createOutboundService, openOutboundQueue } from './smtp/outbound/service.js';
 
@@ -60,11 +61,21 @@ export async function openContext(sources: ConfigSources = {}, options: OpenCont
       keyRing,
       tls,
       outbound,
+      outboundPort: outboundPortOf(outbound),
     };
   } catch (error) {
     for (const resource of opened.reverse()) await Promise.resolve(resource.close()).catch(() => undefined);
     throw error;
   }
+}
+
+/** The port engines queue outgoing mail through (submission, forwarding, later IMAP/POP3 and ops). */
+function outboundPortOf(outbound: OutboundService): OutboundPort {
+  return {
+    enqueue: (message) => outbound.enqueue(message),
+    drop: (id) => outbound.drop(id),
+    dkimSign: (raw, domain) => outbound.dkim.sign(raw, domain),
+  };
 }
 
 /** Drops every key, closes mailbox handles, the queue, the directory and the TLS watcher. */

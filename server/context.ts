@@ -7,7 +7,7 @@ import type { Directory } from './directory/index.js';
 import type { Logger } from './log.js';
 import type { MailboxStore } from './mailbox/types.js';
 import type { Listener } from './net.js';
-import type { OutboundQueue } from './smtp/outbound/index.js';
+import type { OutboundPort, OutboundService } from './ports.js';
 
 /** Where the app key came from; 'file' is the headless fallback that doctor warns about. */
 export interface AppKeyInfo {
@@ -32,7 +32,9 @@ export interface AppContext {
   readonly keyRing: KeyRing;
   readonly tls: TlsMaterial;
   /** outbound.sqlite: submission and forwarding enqueue here; the worker runs only under `serve`. */
-  readonly outbound: OutboundQueue;
+  readonly outbound: OutboundService;
+  /** Queue a message for sending; what an engine that sends mail uses (never the queue itself). */
+  readonly outboundPort: OutboundPort;
 }
 
 /** A long-running part of the appliance (IMAP, POP3, MX, submission, admin, jobs). */

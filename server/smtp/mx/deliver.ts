@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { DeliveryResult } from '../../accounts/index.js';
 import type { AliasRecord, ForwardRecord, WebhookRecord } from '../../directory/index.js';
 import type { Logger } from '../../log.js';
+import type { OutboundPort } from '../../ports.js';
 import type { Forwarder } from '../forward/index.js';
 import type { AliasWebhook, WebhookAuthResults, Webhooks } from '../webhooks/index.js';
 import { storeErrorReply, type SmtpReply } from './replies.js';
@@ -25,12 +26,7 @@ export interface DeliveryPort {
 }
 
 /** Outbound queue calls used by forwarding and bounce relaying; drop() is the rollback. */
-export interface OutboundPort {
-  enqueue(message: { from: string; to: string[]; raw: Buffer; kind: 'forward'; aliasId?: string }): Promise<string>;
-  drop?(id: string): number;
-  /** DKIM-signs for a domain (signatures prepended; the message unchanged when the domain has no keys). */
-  dkimSign?(raw: Buffer, domain: string): Promise<Buffer>;
-}
+export type { OutboundPort };
 
 export interface MessageToDeliver {
   readonly transactionId: string;

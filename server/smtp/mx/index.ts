@@ -61,13 +61,9 @@ export function deliveryPort(ctx: AppContext): DeliveryPort {
   };
 }
 
-/** The outbound queue as forwarding uses it: enqueue, drop (rollback) and DKIM signing with the alias domain's keys. */
+/** The outbound queue as forwarding uses it: enqueue, drop (rollback) and DKIM signing with the alias domain's keys (wired in app.ts). */
 export function outboundPort(ctx: AppContext): OutboundPort {
-  return {
-    enqueue: (message) => ctx.outbound.enqueue(message),
-    drop: (id) => ctx.outbound.drop(id),
-    dkimSign: (raw, domain) => ctx.outbound.dkim.sign(raw, domain),
-  };
+  return ctx.outboundPort;
 }
 
 /**

@@ -48,6 +48,12 @@ export interface EnqueueInput {
   readonly aliasId?: string | null;
 }
 
+declare module '../../ports.js' {
+  /** The app context's `outbound` is this queue (wired in server/app.ts). */
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- the members come from OutboundQueue
+  interface OutboundService extends OutboundQueue {}
+}
+
 const RELAY_SETTING = 'relay';
 
 /** The relay as saved: the password is not here but in the secret store under `secretName`. */
