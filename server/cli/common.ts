@@ -3,8 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Command, Option } from 'commander';
-import { UserError, resolveDataDir, type ConfigFlags } from '../config/index.js';
+import { resolveDataDir, type ConfigFlags } from '../config/index.js';
 import type { AppContext } from '../context.js';
+import { UserError } from '../errors.js';
 import { createLogger } from '../log.js';
 
 export interface DataOptions {

@@ -1,8 +1,8 @@
 // The CLI side of the control channel: if a `serve` answers on the data dir's control socket, an operation
 // is sent to it (it has the mailboxes open); otherwise the command opens the data dir and runs it itself.
 import net from 'node:net';
-import { UserError } from '../config/errors.js';
 import { resolveDataDir, type ConfigFlags } from '../config/index.js';
+import { UserError } from '../errors.js';
 import type { Emit, OpArgs, OpName, OpResult } from './ops.js';
 import { ControlPermissionError, locateControlSocket, readControlToken } from './paths.js';
 
