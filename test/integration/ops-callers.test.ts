@@ -355,4 +355,15 @@ describe('one operation, three callers: CLI (control socket), admin API (HTTP), 
       await closeContext(ctx);
     }
   });
+
+  it('with no server running, the CLI runs the same operation in its own process and writes the same audit line', async () => {
+    assert.equal(inst.child?.exitCode !== null || inst.child?.signalCode !== null, true, 'serve is stopped (previous test)');
+    const gen = listGenerations(inst.dir, mailboxId('bk-cli')).at(-1)!.id;
+    const result = await inst.cli(['backup', 'verify', addr('bk-cli'), gen, '--password-stdin', '--json'], `${pw('bk-cli')}\n`);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual([(JSON.parse(result.stdout) as { intact: boolean }).intact, (JSON.parse(result.stdout) as { decrypts: boolean }).decrypts], [true, true]);
+    const here = auditOf('op.verify', 'cli', id('bk-cli'), result.stderr.split('\n'));
+    const inServer = auditLinesIn(inst.logs, 'op.verify').find((l) => l.via === 'cli' && l.outcome === 'ok')!;
+    assert.deepEqual(comparable(here, ['generation']), comparable(inServer, ['generation']));
+  });
 });
