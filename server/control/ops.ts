@@ -3,10 +3,9 @@
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { UserError } from '../config/errors.js';
-import type { AppContext } from '../context.js';
 import type { GenerationListing, VerifyReport } from '../backup/index.js';
 import * as ops from '../ops/index.js';
-import type { OpsCall, OpsProgress, RestoreOutcome } from '../ops/index.js';
+import type { OpsCall, OpsContext, OpsProgress, RestoreOutcome } from '../ops/index.js';
 
 const require = createRequire(import.meta.url);
 const VERSION = (require('../../package.json') as { version: string }).version;
@@ -53,7 +52,7 @@ export type OpName = keyof OpMap;
 export type OpArgs<K extends OpName> = OpMap[K]['args'];
 export type OpResult<K extends OpName> = OpMap[K]['result'];
 
-type OpImpl<K extends OpName> = (ctx: AppContext, args: OpArgs<K>, call: OpsCall) => Promise<OpResult<K>>;
+type OpImpl<K extends OpName> = (ctx: OpsContext, args: OpArgs<K>, call: OpsCall) => Promise<OpResult<K>>;
 
 // ── argument checks (the socket is authenticated, but a request is still parsed, never trusted) ──
 
@@ -219,6 +218,6 @@ function cliCall(emit: Emit): OpsCall {
 }
 
 /** Runs one operation against this process's context (the server's, or a one-shot CLI's). */
-export function runOp<K extends OpName>(ctx: AppContext, op: K, args: OpArgs<K>, emit: Emit = () => undefined): Promise<OpResult<K>> {
+export function runOp<K extends OpName>(ctx: OpsContext, op: K, args: OpArgs<K>, emit: Emit = () => undefined): Promise<OpResult<K>> {
   return (OPS[op] as OpImpl<K>)(ctx, args, cliCall(emit));
 }
