@@ -1,13 +1,12 @@
 // Creating an alias (its keys, its encrypted mailbox file and its directory row, all or nothing) and
 // removing one (row, mailbox file, queue file, keys, sessions).
 import crypto from 'node:crypto';
-import { checkPasswordStrength, deriveAliasKeys, generatePassword, generateSealKeyPair, newSalt, wipe, wrapSecret } from '../crypto/index.js';
+import { deriveAliasKeys, generateSealKeyPair, newSalt, wipe, wrapSecret } from '../crypto/index.js';
 import type { AliasId, AliasRecord } from '../directory/index.js';
 import { UserError } from '../errors.js';
 import type { MailboxId } from '../mailbox/types.js';
 import type { Drainer } from './drainer.js';
-import { WeakPassword } from './errors.js';
-import { privateKeyAad } from './keys.js';
+import { chooseSecret, privateKeyAad } from './keys.js';
 import type { PasswordChange } from './password-change.js';
 import type { AccountsCore, CreateAliasOptions, CreatedAlias } from './types.js';
 
@@ -25,12 +24,7 @@ export class AliasLifecycle {
   async create(address: string, password?: string | null, options: CreateAliasOptions = {}): Promise<CreatedAlias> {
     const { directory, mailboxes, logger, kdf } = this.core;
     const normalized = directory.validateNewAddress(address);
-    const generated = password === undefined || password === null;
-    const secret = generated ? generatePassword() : password;
-    if (!generated) {
-      const weakness = checkPasswordStrength(secret, { address: normalized.address });
-      if (weakness) throw new WeakPassword(weakness);
-    }
+    const { secret, generated } = chooseSecret(password, normalized.address);
     if (options.quotaBytes !== undefined && options.quotaBytes !== null && !(Number.isSafeInteger(options.quotaBytes) && options.quotaBytes > 0)) {
       throw new UserError('The quota must be a positive number of bytes.', 'BAD_QUOTA');
     }

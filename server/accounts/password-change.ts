@@ -1,9 +1,9 @@
 // Changing an alias password: new keys derived, the mailbox file re-keyed, the directory row updated, with
 // a durable recovery record first so a crash at any step is resolved at the next login (see recovery.ts).
-import { checkPasswordStrength, deriveAliasKeys, generatePassword, newSalt, wipe, wrapSecret, type AliasMaterial } from '../crypto/index.js';
+import { deriveAliasKeys, newSalt, wipe, wrapSecret, type AliasMaterial } from '../crypto/index.js';
 import type { AliasRecord } from '../directory/index.js';
-import { AliasLocked, AuthFailed, WeakPassword, errorName } from './errors.js';
-import { credentialsOf, privateKeyAad } from './keys.js';
+import { AliasLocked, AuthFailed, errorName } from './errors.js';
+import { chooseSecret, credentialsOf, privateKeyAad } from './keys.js';
 import { crashPointForTest, makePendingChange, pendingSettingKey, pendingToJson, PENDING_PREFIX, type Credentials } from './recovery.js';
 import type { AccountsCore } from './types.js';
 import type { PasswordVerifier } from './verify.js';
@@ -23,12 +23,7 @@ export class PasswordChange {
   async change(address: string, oldPassword: string | null, newPassword?: string | null): Promise<{ password?: string }> {
     const { directory, keyRing, mailboxes, logger, kdf } = this.core;
     let alias = directory.requireAlias(address);
-    const generated = newPassword === undefined || newPassword === null;
-    const secret = generated ? generatePassword() : newPassword;
-    if (!generated) {
-      const weakness = checkPasswordStrength(secret, { address: alias.address });
-      if (weakness) throw new WeakPassword(weakness);
-    }
+    const { secret, generated } = chooseSecret(newPassword, alias.address);
     let material: AliasMaterial | null;
     if (oldPassword !== null) {
       material = await this.verifier.verify(alias, oldPassword); // also finishes an earlier interrupted change

@@ -4,6 +4,7 @@
 // forwarding (`enqueue({ from, to, raw, kind: 'forward' })`).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log.js';
+import type { OutboundMessage } from '../../ports.js';
 import type { DnsResolver } from '../dns.js';
 import { DkimKeys } from '../dkim/index.js';
 import { Deliverer, type DeliveryOutcome, type DeliveryRequest, type RelayConfig, type RelayRoute, type TlsMode } from './delivery.js';
@@ -39,13 +40,9 @@ export interface OutboundQueueDeps {
   readonly notifySender?: SenderNotifier | null;
 }
 
-export interface EnqueueInput {
-  readonly from: string;
-  readonly to: readonly string[];
-  readonly raw: Buffer;
+/** What enqueue() takes: an OutboundMessage (server/ports.ts), or a DSN the queue makes itself. */
+export interface EnqueueInput extends Omit<OutboundMessage, 'kind'> {
   readonly kind: MessageKind;
-  /** The sending alias (submission), so its DSNs find its mailbox even if the address changes. */
-  readonly aliasId?: string | null;
 }
 
 declare module '../../ports.js' {
