@@ -13,6 +13,7 @@ import { DEFAULT_KDF } from '../server/crypto/index.js';
 import type { Mailbox } from '../server/mailbox/types.js';
 import { toCrlf } from '../server/mime/index.js';
 import { generateCorpus } from '../test/helpers/corpus.js';
+import { genCorpusScript } from './shared.js';
 import { createBigMailbox, memoryOf, resetPeak, StreamingImap } from '../test/helpers/imap-fetch-memory.js';
 import { RawImap } from '../test/helpers/imap-raw.js';
 import { startImapFixture } from '../test/helpers/imap-server.js';
@@ -33,10 +34,10 @@ const percentile = (values: number[], p: number): number => {
 };
 const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
-/** Messages from /work/shared/bench/gen-corpus.py when present, else our own generator. */
+/** Messages from the shared gen-corpus.py when present (bench/shared.ts), else our own generator. */
 function corpus(count: number, seed: number): { raw: Buffer; token: string }[] {
-  const script = '/work/shared/bench/gen-corpus.py';
-  if (fs.existsSync(script)) {
+  const script = genCorpusScript();
+  if (script) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-bench-'));
     try {
       const out = path.join(dir, 'eml');

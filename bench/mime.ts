@@ -11,6 +11,14 @@ import imapTools from '@zone-eu/wildduck/imap-core/lib/imap-tools.js';
 import { parseMessage, parseMessageAsync, closeMimeWorkers, fetchSection, toCrlf, WORKER_THRESHOLD, mimeLimits } from '../server/mime/index.js';
 import { parseMessageSync } from '../server/mime/parse.js';
 import type { MimePart } from '../server/mime/types.js';
+import { genCorpusScript } from './shared.js';
+
+/** The shared generator, or a one-sentence error saying where it was looked for. */
+function requireGenCorpus(): string {
+  const script = genCorpusScript();
+  if (!script) throw new Error('gen-corpus.py not found: put the shared folder beside the repository or set SEALPOST_SHARED_DIR');
+  return script;
+}
 import { compileValue } from '../server/imap/hooks/fetch.js';
 import { manyPartsMessage } from '../test/helpers/mime-bombs.js';
 
@@ -77,7 +85,7 @@ export async function run(flags: string[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sealpost-bench-'));
   try {
     const out = join(dir, 'corpus');
-    execFileSync('python3', ['/work/shared/bench/gen-corpus.py', String(count), out, '--format', 'eml', '--big', String(big)], { stdio: 'ignore' });
+    execFileSync('python3', [requireGenCorpus(), String(count), out, '--format', 'eml', '--big', String(big)], { stdio: 'ignore' });
     const files = readdirSync(out).filter((f) => f.endsWith('.eml')).sort();
     const messages = files.map((f) => toCrlf(readFileSync(join(out, f))));
     const small = messages.filter((m) => m.length < WORKER_THRESHOLD);

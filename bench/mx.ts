@@ -16,6 +16,7 @@ import { silentLogger } from '../server/log.js';
 import { generateCorpus } from '../test/helpers/corpus.js';
 import { startDnsServer } from '../test/helpers/dns-server.js';
 import { freePorts } from '../test/helpers/ports.js';
+import { genCorpusScript } from './shared.js';
 
 const flag = (flags: string[], name: string, fallback: number): number => {
   const f = flags.find((x) => x.startsWith(`--${name}=`));
@@ -23,11 +24,11 @@ const flag = (flags: string[], name: string, fallback: number): number => {
 };
 
 const PASSWORD = 'tidy-Orbit-9-walrus-Lantern';
-const GEN = '/work/shared/bench/gen-corpus.py';
+const GEN = genCorpusScript();
 
 /** The shared corpus generator's messages when available, else our own test generator. */
 function corpus(n: number, dir: string): { source: string; messages: Buffer[] } {
-  if (fs.existsSync(GEN)) {
+  if (GEN) {
     const out = path.join(dir, 'corpus');
     const r = spawnSync('python3', [GEN, String(n), out, '--format', 'eml'], { encoding: 'utf8' });
     if (r.status === 0) {

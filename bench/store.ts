@@ -4,11 +4,12 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { openMailboxStore, type Mailbox, type MailboxId, type MailboxStore, type SearchQuery } from '../server/mailbox/index.js';
 import { closeMimeWorkers } from '../server/mime/index.js';
 import { generateCorpus } from '../test/helpers/corpus.js';
+import { genCorpusScript } from './shared.js';
 
 interface BenchMessage {
   raw: Buffer;
@@ -21,14 +22,12 @@ function flagValue(flags: string[], name: string, fallback: number): number {
   return f ? Number(f.split('=')[1]) : fallback;
 }
 
-/** gen-corpus.py output when /work/shared (or SEALPOST_SHARED) is present, else our own generator. */
+/** gen-corpus.py output when the shared folder is present (bench/shared.ts), else our own generator. */
 function loadCorpus(count: number, workDir: string): { messages: BenchMessage[]; source: string } {
-  const shared = [process.env.SEALPOST_SHARED, resolve(process.cwd(), '../shared'), '/work/shared'].find(
-    (d): d is string => typeof d === 'string' && existsSync(join(d, 'bench', 'gen-corpus.py')),
-  );
-  if (shared) {
+  const script = genCorpusScript();
+  if (script) {
     const out = join(workDir, 'corpus');
-    execFileSync('python3', [join(shared, 'bench', 'gen-corpus.py'), String(count), out, '--format', 'eml'], { stdio: 'ignore' });
+    execFileSync('python3', [script, String(count), out, '--format', 'eml'], { stdio: 'ignore' });
     const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as { n: number; token: string; from: string }[];
     const messages = index.map((m) => ({
       raw: readFileSync(join(out, `${String(m.n).padStart(6, '0')}.eml`)),

@@ -42,8 +42,7 @@ export async function ensureDovecot(log: (line: string) => void): Promise<string
   if (!have('dovecot') || modules.some((m) => !fs.existsSync(m))) {
     if (process.getuid?.() !== 0) throw new Error(`Dovecot is not installed and this is not root: apt-get install ${PACKAGES.join(' ')}`);
     log(`installing ${PACKAGES.join(' ')} from Debian...`);
-    const lock = fs.existsSync('/work/helpers') ? ['flock', '/work/helpers/apt.lock'] : [];
-    const install = [...lock, 'apt-get', 'install', '-y', '--no-install-recommends', ...PACKAGES];
+    const install = ['apt-get', 'install', '-y', '--no-install-recommends', ...PACKAGES];
     try {
       await run(install[0], install.slice(1), { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, maxBuffer: 64 * 1024 * 1024 });
     } catch {

@@ -426,7 +426,6 @@ export function sharedCorpusDir(): string | null {
   const candidates = [
     process.env.SEALPOST_SHARED_CORPUS,
     resolve(here, '../../../shared/corpus/python-email'),
-    '/work/shared/corpus/python-email',
   ].filter((d): d is string => typeof d === 'string' && d.length > 0);
   for (const dir of candidates) if (existsSync(dir)) return dir;
   return null;

@@ -1,5 +1,5 @@
 // MX settings: defaults < saved settings (directory) < SEALPOST_SMTP_* environment. Each one is
-// documented with its default in /work/helpers/readme-mx.md.
+// documented with its default in docs/receiving.md and docs/security.md.
 import { ConfigError } from '../../config/errors.js';
 import { onOffFromEnv, wholeNumberInRange, wholeNumberRange, wholeNumbersFromEnv, type NumericSetting } from '../../config/env-values.js';
 
