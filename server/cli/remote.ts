@@ -1,11 +1,12 @@
 // sealpost remote add|list|test|remove|push|list-backups|restore
 import { Command, Option } from 'commander';
 import { UserError } from '../config/index.js';
-import { remotesOf, describeTarget, type NewTarget, type RemoteProgress } from '../remote/index.js';
+import { remotesOf, describeTarget, type NewTarget } from '../remote/index.js';
+import type { OpProgress } from '../control/index.js';
+import { viaServerOrHere } from './via-server.js';
 import { parseRetention } from '../backup/index.js';
 import { printJson, readSecrets, withContext, withDataOption, type DataOptions, formatSize } from './common.js';
 import { restoreViaServerOrHere } from './backup.js';
-import { DIRECTORY_BACKUP_ID } from '../backup/directory.js';
 import { restoreAllCommand } from './restore-all.js';
 
 /** commander's options of `remote add`: the target's fields (server/remote/targets.ts), as typed on the command line. */
@@ -15,10 +16,11 @@ interface AddOptions extends DataOptions, Omit<NewTarget, 'name' | 'kind' | 'ret
   readonly json?: boolean;
 }
 
-function pushProgress(json: boolean | undefined): ((p: RemoteProgress) => void) | undefined {
-  if (json) return (p) => printJson({ event: 'progress', ...p });
+/** rclone's bytes as the push operation reports them (done/total in bytes). */
+function pushProgress(json: boolean | undefined): ((p: OpProgress) => void) | undefined {
+  if (json) return (p) => printJson({ event: 'progress', bytes: p.done, totalBytes: p.total });
   if (!process.stderr.isTTY) return undefined;
-  return (p) => process.stderr.write(`\r${p.phase} ${formatSize(p.bytes)}${p.totalBytes ? ` / ${formatSize(p.totalBytes)}` : ''} (${p.transfers}/${p.totalTransfers} files)   `);
+  return (p) => process.stderr.write(`\ruploading ${formatSize(p.done)}${p.total ? ` / ${formatSize(p.total)}` : ''}   `);
 }
 
 export function remoteCommand(): Command {
@@ -103,24 +105,14 @@ Examples:
     .option('--target <name>', 'target (default: the only one)')
     .option('--json', 'progress and result as JSON lines')
     .action(async (address: string | undefined, options: DataOptions & { target?: string; json?: boolean }) => {
-      await withContext({ data: options.data }, async (ctx) => {
-        const remotes = remotesOf(ctx);
-        const aliases = address ? [ctx.directory.requireAlias(address)] : ctx.directory.listAliases();
-        const progress = pushProgress(options.json);
-        for (const alias of aliases) {
-          const result = await remotes.push(alias.mailboxId, { ...(options.target ? { target: options.target } : {}), ...(progress ? { onProgress: progress } : {}) });
-          if (process.stderr.isTTY && !options.json) process.stderr.write('\n');
-          if (options.json) printJson({ event: 'done', address: alias.displayAddress, ...result });
-          else process.stdout.write(`${alias.displayAddress}: uploaded ${result.uploaded.length}, pruned ${result.pruned.length}, ${result.remote.length} on ${result.target}\n`);
-        }
-        // Pushing everything also carries the directory generations (backup now makes them), for restore-all.
-        if (!address) {
-          const result = await remotes.push(DIRECTORY_BACKUP_ID, { ...(options.target ? { target: options.target } : {}), ...(progress ? { onProgress: progress } : {}) });
-          if (process.stderr.isTTY && !options.json) process.stderr.write('\n');
-          if (options.json) printJson({ event: 'done', address: null, directory: true, ...result });
-          else process.stdout.write(`directory (sealpost.db): uploaded ${result.uploaded.length}, pruned ${result.pruned.length}, ${result.remote.length} on ${result.target}\n`);
-        }
-      });
+      // The push operation itself (server/ops) runs in the server when one runs, else here; pushing everything
+      // also carries the directory generations (backup now makes them), for restore-all.
+      const { rows } = await viaServerOrHere({ data: options.data }, 'remote.push', { address: address ?? null, target: options.target ?? null }, pushProgress(options.json));
+      if (process.stderr.isTTY && !options.json) process.stderr.write('\n');
+      for (const row of rows) {
+        if (options.json) printJson({ event: 'done', ...row, ...(row.address === null ? { directory: true } : {}) });
+        else process.stdout.write(`${row.address ?? 'directory (sealpost.db)'}: uploaded ${row.uploaded.length}, pruned ${row.pruned.length}, ${row.remote.length} on ${row.target}\n`);
+      }
     });
 
   withDataOption(remote.command('list-backups').argument('<address>', 'alias address').description('list the generations on a remote target, oldest first'))

@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import { UserError } from '../config/errors.js';
 import type { GenerationListing, VerifyReport } from '../backup/index.js';
 import * as ops from '../ops/index.js';
-import type { OpsCall, OpsContext, OpsProgress, RestoreOutcome } from '../ops/index.js';
+import type { OpsCall, OpsContext, OpsProgress, PushRow, RestoreOutcome } from '../ops/index.js';
+import type { RemoteProgress } from '../remote/index.js';
 
 const require = createRequire(import.meta.url);
 const VERSION = (require('../../package.json') as { version: string }).version;
@@ -46,6 +47,7 @@ export interface OpMap {
   };
   export: { args: { address: string; format: 'sqlite' | 'mbox' | 'eml'; out: string; password: string }; result: { format: string; out: string; messages: number } };
   import: { args: { address: string; path: string; password: string; folder: string | null }; result: { imported: number; skipped: number; folders: string[]; kind: string } };
+  'remote.push': { args: { address: string | null; target: string | null }; result: { rows: PushRow[] } };
 }
 
 export type OpName = keyof OpMap;
@@ -123,6 +125,7 @@ export function parseArgs<K extends OpName>(op: K, raw: unknown): OpArgs<K> {
       return { address: text(o, 'address'), format, out: absolute(o, 'out'), password: text(o, 'password') };
     },
     import: () => ({ address: text(o, 'address'), path: absolute(o, 'path'), password: text(o, 'password'), folder: textOrNull(o, 'folder') }),
+    'remote.push': () => ({ address: textOrNull(o, 'address'), target: textOrNull(o, 'target') }),
   };
   const parse = parsed[op] as (() => OpArgs<K>) | undefined;
   if (!parse) throw new UserError(`Unknown control operation "${String(op).slice(0, 40)}".`, 'BAD_REQUEST');
@@ -189,6 +192,14 @@ const exportOp: OpImpl<'export'> = (ctx, args, call) => ops.exportMailbox(ctx, {
 
 const importOp: OpImpl<'import'> = (ctx, args, call) => ops.importMailbox(ctx, { alias: ctx.directory.requireAlias(args.address), path: args.path, password: args.password, folder: args.folder }, call);
 
+const remotePush: OpImpl<'remote.push'> = async (ctx, args, call) => {
+  const aliases = args.address ? [ctx.directory.requireAlias(args.address)] : 'all';
+  // rclone's bytes reach the CLI's bar as a transfer: done/total in bytes.
+  const onBytes = (p: RemoteProgress): void => call.onProgress?.({ phase: p.phase, done: p.bytes, total: p.totalBytes || null, transfer: true });
+  const outcome = await ops.pushBackups(ctx, { target: args.target, aliases, onBytes }, call);
+  return { rows: outcome.rows };
+};
+
 const OPS: { [K in OpName]: OpImpl<K> } = {
   ping,
   'alias.add': aliasAdd,
@@ -203,6 +214,7 @@ const OPS: { [K in OpName]: OpImpl<K> } = {
   restore,
   export: exportOp,
   import: importOp,
+  'remote.push': remotePush,
 };
 
 /** The CLI's progress bar counts messages: only the transfer events of an operation go to it. */

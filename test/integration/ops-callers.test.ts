@@ -4,8 +4,7 @@
 // checks the same effect and the same audit line (`op.<name>`: same event and fields, only `via` differs).
 // Callers that do not offer an operation: the scheduler only backs up (backup now with retention and push);
 // the admin API has no import (it would need an upload of a plaintext archive) and no lock of every alias;
-// the CLI's `remote push` does not go through server/ops yet (server/cli/remote.ts), so push has the admin API
-// and the scheduler's push after its backup.
+// push has the CLI (`remote push`), the admin API and the scheduler's push after its backup.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -310,7 +309,7 @@ describe('one operation, three callers: CLI (control socket), admin API (HTTP), 
     assert.deepEqual(comparable(failed('admin', id('bk-admin')), ['generation']), comparable(failed('cli', id('bk-cli')), ['generation']));
   });
 
-  it('push: the backups of an alias reach the remote target (admin API; the scheduler pushes after its backup, below)', async () => {
+  it('push: the backups of an alias reach the remote target, from the CLI and the admin API alike (the scheduler pushes after its backup, below)', async () => {
     const added = await admin.post('/api/remotes', { name: 'lab', kind: 's3', bucket: s3.bucket, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secret, endpoint: s3.endpoint });
     assert.equal(added.status, 201, added.text);
     const result = (await job(await admin.post('/api/remotes/lab/push', { aliasId: id('bk-admin') }))) as { uploaded: number; aliases: number };
@@ -318,6 +317,11 @@ describe('one operation, three callers: CLI (control socket), admin API (HTTP), 
     const remote = (await admin.get(`/api/remotes/lab/backups/${id('bk-admin')}`)).json as { id: string }[];
     assert.deepEqual(remote.map((g) => g.id), [listGenerations(inst.dir, mailboxId('bk-admin')).filter((g) => g.kind !== 'pre-restore').at(-1)!.id]);
     assert.deepEqual(comparable(auditOf('op.push', 'admin', null)), { event: 'op.push', outcome: 'ok', aliases: 1, all: false, uploaded: 1, pruned: 0 });
+    // The CLI's push runs the same operation in the server, over the control socket.
+    assert.match(await cli(['remote', 'push', addr('bk-cli'), '--target', 'lab']), new RegExp(`^${addr('bk-cli').replace(/[.]/g, '\\.')}: uploaded 1, pruned 0, 1 on lab\n$`));
+    const remoteCli = (await admin.get(`/api/remotes/lab/backups/${id('bk-cli')}`)).json as { id: string }[];
+    assert.deepEqual(remoteCli.map((g) => g.id), [listGenerations(inst.dir, mailboxId('bk-cli')).filter((g) => g.kind !== 'pre-restore').at(-1)!.id]);
+    assert.deepEqual(comparable(auditOf('op.push', 'cli', null)), comparable(auditOf('op.push', 'admin', null)));
   });
 
   it('backup now from the scheduler: the same operation, with retention, the same audit line (server stopped first: one writer per data dir)', async () => {
