@@ -110,17 +110,7 @@ export function parseSize(text: string, what = 'size'): number | null {
   return bytes;
 }
 
-export function formatSize(bytes: number | null): string {
-  if (bytes === null) return 'unlimited';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
-}
+export { formatSize } from '../config/units.js';
 
 export { isExpectedError, reportError } from './report.js';
 

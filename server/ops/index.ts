@@ -9,4 +9,4 @@ export { lockAliases, setRemember, setQuota, setEnabled, type RememberResult } f
 export { backupNow, verifyBackup, type BackupNowInput, type BackupNowResult, type BackupRow } from './backup.js'; // backup, verify
 export { restoreBackup, type RestoreInput, type RestoreOutcome } from './restore.js'; // restore
 export { exportMailbox, importMailbox, type ExportInput, type ExportOutcome, type ImportInput, type ImportOutcome } from './transfer.js'; // export, import
-export { pushBackups, formatBytes, type PushInput, type PushOutcome, type PushRow } from './push.js'; // push
+export { pushBackups, type PushInput, type PushOutcome, type PushRow } from './push.js'; // push

@@ -3,6 +3,7 @@
 import type { AliasRecord } from '../directory/index.js';
 import { DIRECTORY_BACKUP_ID } from '../backup/directory.js';
 import { remotesOf, type PushResult, type RemoteProgress } from '../remote/index.js';
+import { formatSize } from '../config/units.js';
 import { audited } from './audit.js';
 import type { OpsCall, OpsContext } from './context.js';
 
@@ -48,7 +49,7 @@ export function pushBackups(ctx: OpsContext, input: PushInput, call: OpsCall): P
           target,
           onProgress: (p) => {
             input.onBytes?.(p);
-            report({ phase: `uploading ${what} (${formatBytes(p.bytes)} of ${formatBytes(p.totalBytes)})`, done, total: units.length });
+            report({ phase: `uploading ${what} (${formatSize(p.bytes)} of ${formatSize(p.totalBytes)})`, done, total: units.length });
           },
         });
         rows.push({ address: unit.address, ...result });
@@ -57,16 +58,4 @@ export function pushBackups(ctx: OpsContext, input: PushInput, call: OpsCall): P
     },
     (result) => ({ uploaded: result.uploaded, pruned: result.rows.reduce((sum, r) => sum + r.pruned.length, 0) }),
   );
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
