@@ -28,6 +28,8 @@ export interface ImapLimits {
   /** COMPRESS=DEFLATE: inflated bytes allowed = slack + ratio × compressed bytes. */
   readonly inflateRatio: number;
   readonly inflateSlackBytes: number;
+  /** Nesting of one SEARCH/SORT/THREAD program (NOT, OR, parenthesised lists): deeper is answered BAD. */
+  readonly maxSearchDepth: number;
 }
 
 export const DEFAULT_LIMITS: ImapLimits = {
@@ -45,6 +47,7 @@ export const DEFAULT_LIMITS: ImapLimits = {
   idleTimeoutMs: 30 * 60_000,
   inflateRatio: 100,
   inflateSlackBytes: 16 * 1024 * 1024,
+  maxSearchDepth: 64,
 };
 
 export interface ImapRuntime {
