@@ -89,7 +89,12 @@ export type SearchQuery =
   | { readonly op: 'before' | 'on' | 'since'; readonly date: string /* YYYY-MM-DD, internal date */ }
   | { readonly op: 'sentbefore' | 'senton' | 'sentsince'; readonly date: string /* YYYY-MM-DD, Date: header */ }
   | { readonly op: 'larger' | 'smaller'; readonly size: number }
-  | { readonly op: 'modseq'; readonly modseq: number };
+  | { readonly op: 'modseq'; readonly modseq: number }
+  /** RFC 5032 WITHIN: internal date at least / less than `seconds` before now. */
+  | { readonly op: 'older' | 'younger'; readonly seconds: number }
+  | { readonly op: 'savedbefore' | 'savedon' | 'savedsince'; readonly date: string /* YYYY-MM-DD, save date (RFC 8514) */ }
+  /** RFC 8474 object ids, as FETCH EMAILID / THREADID spell them. */
+  | { readonly op: 'emailid' | 'threadid'; readonly id: string };
 
 /** Inclusive UID ranges; `end` Infinity means `*`. */
 export type UidSet = readonly (readonly [number, number])[];
