@@ -188,9 +188,9 @@ function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId:
     case 'all':
       return '1';
     case 'and':
-      return q.of.length === 0 ? '1' : `(${q.of.map((x) => compileNode(x, params, depth + 1, folderId, ctx)).join(' AND ')})`;
+      return q.of.length === 0 ? '1' : balanced(q.of.map((x) => compileNode(x, params, depth + 1, folderId, ctx)), 'AND');
     case 'or':
-      return q.of.length === 0 ? '0' : `(${q.of.map((x) => compileNode(x, params, depth + 1, folderId, ctx)).join(' OR ')})`;
+      return q.of.length === 0 ? '0' : balanced(q.of.map((x) => compileNode(x, params, depth + 1, folderId, ctx)), 'OR');
     case 'not':
       return `(NOT ${compileNode(q.of, params, depth + 1, folderId, ctx)})`;
     case 'uid':
@@ -257,6 +257,24 @@ function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId:
       if (!Number.isFinite(q.modseq)) throw new InvalidRequest('bad modseq');
       params.push(q.modseq);
       return '(m.modseq >= ?)';
+    case 'older':
+    case 'younger': {
+      // RFC 5032: the instant `seconds` before now; internal dates are stored as ISO 8601 UTC, which sort as text.
+      if (!Number.isFinite(q.seconds) || q.seconds < 0) throw new InvalidRequest('bad interval');
+      params.push(new Date(Date.now() - q.seconds * 1000).toISOString());
+      return `(m.internal_date ${q.op === 'older' ? '<=' : '>'} ?)`;
+    }
+    case 'savedbefore':
+    case 'savedon':
+    case 'savedsince': {
+      if (!DATE.test(q.date)) throw new InvalidRequest('bad search date');
+      params.push(q.date);
+      // RFC 8514 §2.3: the save date, disregarding time and zone (by UTC day, like the internal date keys).
+      return `(substr(${SAVE_DATE}, 1, 10) ${dateCmp(q.op)} ?)`;
+    }
+    case 'emailid':
+    case 'threadid':
+      return objectIdSql(q.op, q.id, params);
     default: {
       const never: never = q;
       throw new InvalidRequest(`unknown search key ${JSON.stringify(never)}`);
@@ -265,6 +283,26 @@ function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId:
 }
 
 const SENT_DAY_SLACK = 5;
+
+/** The moment a message was saved into its folder (RFC 8514); the internal date until the store records one. */
+const SAVE_DATE = 'm.internal_date';
+
+/** RFC 8474 object ids; none is handed out yet, so no message matches one. */
+function objectIdSql(_kind: 'emailid' | 'threadid', _id: string, _params: unknown[]): string {
+  return '0';
+}
+
+/** Children per parenthesised group: SQLite parses `a AND b AND c` into a tree as deep as its length (limit 1000). */
+const GROUP = 8;
+
+/** `parts` joined by `op` in a balanced tree of groups, so a flat list of thousands of keys stays shallow. */
+function balanced(parts: readonly string[], op: 'AND' | 'OR'): string {
+  if (parts.length <= GROUP) return `(${parts.join(` ${op} `)})`;
+  const size = Math.ceil(parts.length / GROUP);
+  const groups: string[] = [];
+  for (let i = 0; i < parts.length; i += size) groups.push(balanced(parts.slice(i, i + size), op));
+  return balanced(groups, op);
+}
 
 function dateCmp(op: string): string {
   return op.endsWith('before') ? '<' : op.endsWith('on') ? '=' : '>=';

@@ -20,6 +20,7 @@ interface Reference {
   headers: string;
   flags: string[];
   internalDay: string;
+  internalDate: Date;
   sentDay: string;
   size: number;
   modseq: number;
@@ -93,6 +94,20 @@ function evaluate(q: SearchQuery, r: Reference, maxUid: number): boolean {
       return r.size < q.size;
     case 'modseq':
       return r.modseq >= q.modseq;
+    case 'older':
+      return r.internalDate.getTime() <= Date.now() - q.seconds * 1000;
+    case 'younger':
+      return r.internalDate.getTime() > Date.now() - q.seconds * 1000;
+    // Appended here, so saved on the internal date's day (the store keeps no other save date yet).
+    case 'savedbefore':
+      return r.internalDay < q.date;
+    case 'savedon':
+      return r.internalDay === q.date;
+    case 'savedsince':
+      return r.internalDay >= q.date;
+    case 'emailid':
+    case 'threadid':
+      return false;
   }
 }
 
@@ -123,6 +138,7 @@ describe('mailbox search matches a brute-force reference on the generated corpus
         headers: p.headerLines.map((h) => libmime.decodeWords(h.line.replace(/\r?\n[ \t]/g, ' '))).join('\n'),
         flags,
         internalDay: day(internalDate),
+        internalDate,
         // RFC 3501: the day written in the Date: header (its own zone), not the UTC day.
         sentDay: (p.headers.has('date') ? sentDayOf(String(p.headerLines.find((h) => h.key === 'date')?.line.slice(5) ?? '')) : null) ?? day(internalDate),
         size: m.raw.length,
@@ -209,6 +225,15 @@ describe('mailbox search matches a brute-force reference on the generated corpus
     check('uid star only', { op: 'uid', uids: [[500, Infinity]] }, { nonEmpty: true });
     check('uid empty', { op: 'uid', uids: [] });
     check('modseq', { op: 'modseq', modseq: refs[100]!.modseq }, { nonEmpty: true });
+    // RFC 5032 WITHIN: intervals measured back from now, in seconds (the corpus lies in May 2024).
+    const sinceMay20 = Math.floor((Date.now() - Date.UTC(2024, 4, 20)) / 1000);
+    for (const seconds of [1, sinceMay20, sinceMay20 * 2]) {
+      check(`older ${seconds}`, { op: 'older', seconds });
+      check(`younger ${seconds}`, { op: 'younger', seconds });
+    }
+    check('older than mid-May', { op: 'older', seconds: sinceMay20 }, { nonEmpty: true });
+    check('younger than mid-May', { op: 'younger', seconds: sinceMay20 }, { nonEmpty: true });
+    for (const op of ['savedbefore', 'savedon', 'savedsince'] as const) check(`${op}`, { op, date: '2024-05-07' }, { nonEmpty: true });
     assert.throws(() => mb.search('INBOX', { op: 'on', date: '1 May 2024' }), InvalidRequest);
   });
 
@@ -233,6 +258,12 @@ describe('mailbox search matches a brute-force reference on the generated corpus
       { op: 'not', of: { op: 'not', of: { op: 'body', value: 'zq' } } },
     ];
     for (const [i, q] of queries.entries()) check(`nested ${i}`, q);
+  });
+
+  test('a flat list of thousands of keys stays within SQLite\'s expression depth (balanced groups)', () => {
+    const many = (n: number): SearchQuery[] => Array.from({ length: n }, (_, i) => ({ op: 'larger', size: i }));
+    check('and of 3000', { op: 'and', of: many(3000) }, { nonEmpty: true });
+    check('or of 3000', { op: 'or', of: many(3000) }, { nonEmpty: true });
   });
 
   test('search in another folder sees only that folder; an unknown folder fails', () => {
