@@ -1,0 +1,152 @@
+// SEARCH and UID SEARCH (RFC 9051 §6.4.4, RFC 3501 §6.4.4) with ESEARCH result options (RFC 4731), SEARCHRES
+// (RFC 5182 RETURN (SAVE) and `$`) and CONDSTORE's MODSEQ (RFC 7162 §3.1.5). The keys are read by search-keys.ts;
+// the store answers with UIDs; this module numbers them for the session and writes `* SEARCH` or `* ESEARCH`.
+import type { Mailbox, UidSet } from '../../mailbox/types.js';
+import type { CommandContext, CommandSpec, SelectedView, Session } from '../engine/types.js';
+import { imapBad } from '../errors.js';
+import type { Cursor, Value } from '../wire/types.js';
+import { parseSearchKeys, usesModseq } from './search-keys.js';
+
+export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+const RETURN_OPTIONS: ReadonlySet<string> = new Set<ReturnOption>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE']);
+
+/** `"RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"` after the keyword; `()` means ALL (RFC 4731 §3.1). */
+export function parseReturnOptions(cursor: Cursor): ReadonlySet<ReturnOption> {
+  const options = new Set<ReturnOption>();
+  cursor.expect('(');
+  while (cursor.peek() !== ')') {
+    if (options.size > 0 || cursor.peek() === ' ') cursor.sp();
+    const name = cursor.atom();
+    if (!RETURN_OPTIONS.has(name)) throw imapBad('Unknown SEARCH RETURN option');
+    options.add(name as ReturnOption);
+  }
+  cursor.expect(')');
+  if (options.size === 0) options.add('ALL');
+  return options;
+}
+
+/** Ascending numbers as an IMAP sequence set: 2,3,4,9 → "2:4,9". */
+export function sequenceSetText(numbers: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < numbers.length; ) {
+    const first = numbers[i] as number;
+    let last = first;
+    while (i + 1 < numbers.length && numbers[i + 1] === last + 1) last = numbers[++i] as number;
+    parts.push(first === last ? String(first) : `${first}:${last}`);
+    i++;
+  }
+  return parts.join(',');
+}
+
+/** Ascending UIDs as the store's ranges. */
+function uidRanges(uids: readonly number[]): UidSet {
+  const ranges: [number, number][] = [];
+  for (const uid of uids) {
+    const open = ranges[ranges.length - 1];
+    if (open && uid === open[1] + 1) open[1] = uid;
+    else ranges.push([uid, uid]);
+  }
+  return ranges;
+}
+
+/** Highest MODSEQ among the given messages (0 when none). */
+function highestModseq(mailbox: Mailbox, path: string, uids: readonly number[]): number {
+  if (uids.length === 0) return 0;
+  let highest = 0;
+  for (const meta of mailbox.listMessages(path, uidRanges(uids))) if (meta.modseq > highest) highest = meta.modseq;
+  return highest;
+}
+
+/**
+ * What RETURN (SAVE) stores (RFC 5182 §2.4): MIN and/or MAX alone save just those messages; with ALL, COUNT or
+ * nothing else, every match.
+ */
+function savedPart(uids: readonly number[], options: ReadonlySet<ReturnOption>): number[] {
+  if (options.has('ALL') || options.has('COUNT') || (!options.has('MIN') && !options.has('MAX'))) return [...uids];
+  return minMax(uids, options);
+}
+
+/** The MIN and/or MAX messages of ascending UIDs (one when they coincide). */
+function minMax(uids: readonly number[], options: ReadonlySet<ReturnOption>): number[] {
+  if (uids.length === 0) return [];
+  const picked = new Set<number>();
+  if (options.has('MIN')) picked.add(uids[0] as number);
+  if (options.has('MAX')) picked.add(uids[uids.length - 1] as number);
+  return [...picked].sort((a, b) => a - b);
+}
+
+interface SearchOutcome {
+  /** Matching UIDs known to the session, ascending. */
+  readonly uids: readonly number[];
+  readonly modseqAsked: boolean;
+}
+
+async function writeResults(ctx: CommandContext, view: SelectedView, mailbox: Mailbox, found: SearchOutcome, returns: ReadonlySet<ReturnOption> | null): Promise<void> {
+  const { session, uid } = ctx;
+  const numbers = uid ? found.uids : found.uids.map((u) => view.seqOf(u));
+  // IMAP4rev2 has only ESEARCH: a SEARCH without RETURN answers as RETURN (ALL) (RFC 9051 §6.4.4).
+  const options = returns ?? (session.enabled.has('IMAP4rev2') ? new Set<ReturnOption>(['ALL']) : null);
+  if (options === null) {
+    const modseq = found.modseqAsked ? highestModseq(mailbox, view.path, found.uids) : 0;
+    await session.untagged('SEARCH', ...numbers.map(String), ...(modseq > 0 ? [`(MODSEQ ${modseq})`] : []));
+    return;
+  }
+  // RFC 5182 §2.4: RETURN (SAVE) alone produces no ESEARCH response.
+  if (options.size === 1 && options.has('SAVE')) return;
+  const data: (Value | string)[] = ['ESEARCH', [{ atom: 'TAG' }, { string: ctx.tag }]];
+  if (uid) data.push('UID');
+  if (numbers.length > 0) {
+    if (options.has('MIN')) data.push('MIN', String(numbers[0]));
+    if (options.has('MAX')) data.push('MAX', String(numbers[numbers.length - 1]));
+  }
+  if (options.has('COUNT')) data.push('COUNT', String(numbers.length));
+  if (numbers.length > 0 && options.has('ALL')) data.push('ALL', sequenceSetText(numbers));
+  if (found.modseqAsked && numbers.length > 0) {
+    // RFC 7162 §3.1.5 with ESEARCH: over every match for ALL/COUNT, else over the MIN/MAX messages returned.
+    const every = options.has('ALL') || options.has('COUNT');
+    const modseq = highestModseq(mailbox, view.path, every ? found.uids : minMax(found.uids, options));
+    if (modseq > 0) data.push('MODSEQ', String(modseq));
+  }
+  await session.untagged(...data);
+}
+
+function selectedOf(session: Session): { view: SelectedView; mailbox: Mailbox } {
+  if (!session.selected || !session.user) throw imapBad('No mailbox selected');
+  return { view: session.selected, mailbox: session.user.mailbox };
+}
+
+export const SEARCH_COMMAND: CommandSpec = {
+  name: 'SEARCH',
+  states: ['selected'],
+  uid: true,
+  // RFC 3501 §7.4.1: no EXPUNGE while answering SEARCH; UID SEARCH may carry them.
+  expungeAllowed: (uid) => uid,
+  async run(ctx) {
+    const { session, args: cursor } = ctx;
+    const { view, mailbox } = selectedOf(session);
+    let returns: ReadonlySet<ReturnOption> | null = null;
+    if (cursor.tryKeyword('RETURN')) {
+      cursor.sp();
+      returns = parseReturnOptions(cursor);
+      cursor.sp();
+    }
+    try {
+      let charset: string | null = null;
+      if (cursor.tryKeyword('CHARSET')) {
+        cursor.sp();
+        charset = cursor.astring().toString('latin1');
+        cursor.sp();
+      }
+      const query = parseSearchKeys(cursor, { session, charset });
+      // Messages this session has not been told about (no EXISTS yet) are not reported.
+      const uids = mailbox.search(view.path, query).filter((u) => view.seqOf(u) > 0);
+      if (returns?.has('SAVE')) view.savedSearch = savedPart(uids, returns);
+      await writeResults(ctx, view, mailbox, { uids, modseqAsked: usesModseq(query) }, returns);
+    } catch (error) {
+      // RFC 5182 §2.1: a failed SEARCH with RETURN (SAVE) leaves an empty saved result behind.
+      if (returns?.has('SAVE')) view.savedSearch = [];
+      throw error;
+    }
+    return { status: 'OK', text: `${ctx.uid ? 'UID SEARCH' : 'SEARCH'} completed` };
+  },
+};
