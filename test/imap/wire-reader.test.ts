@@ -22,7 +22,7 @@ function plain(event: ReaderEvent): Plain {
       return { kind: 'command', tag, name, uid, args: args.toString('latin1'), size };
     }
     case 'line':
-      return { kind: 'line', line: event.line.toString('latin1') };
+      return { kind: 'line', line: event.line.toString('latin1'), ...(event.tooLong ? { tooLong: true } : {}) };
     default:
       return { ...event };
   }
@@ -206,6 +206,11 @@ describe('IMAP wire reader', () => {
     assert.deepEqual(feed(r, 'AGJvYgBwdw==\r\nb NOOP\r\n'), [{ kind: 'line', line: 'AGJvYgBwdw==' }, command('b', 'NOOP', '', 8)]);
     r.expectLine();
     assert.deepEqual(feed(r, 'DONE {5}\r\n'), [{ kind: 'line', line: 'DONE {5}' }], 'no literal is read from a raw line');
+    r.expectLine();
+    assert.deepEqual(feed(r, `${'A'.repeat(300)}\r\nc NOOP\r\n`), [
+      { kind: 'line', line: 'A'.repeat(300), tooLong: true },
+      command('c', 'NOOP', '', 8),
+    ], 'an over-long continuation line still goes to the waiting command, flagged');
   });
 
   it('RFC 3501 §6.2.1: bytes pipelined after STARTTLS are discarded, never framed (CVE-2011-0411)', () => {

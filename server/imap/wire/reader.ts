@@ -49,7 +49,8 @@ export interface ReaderOptions {
 /**
  * What next() produced. Lines in `reply` are complete response lines without CRLF; the engine writes them.
  * - `command`  a framed command to dispatch.
- * - `line`     the raw line asked for with expectLine() (AUTHENTICATE data, IDLE's DONE), CRLF removed.
+ * - `line`     the raw line asked for with expectLine() (AUTHENTICATE data, IDLE's DONE), CRLF removed;
+ *              `tooLong` when it exceeds the line cap (still delivered, so the waiting command can refuse it).
  * - `continue` a synchronizing literal was accepted: write `reply` (`+ Ready`) so the client sends it.
  * - `reject`   a command (or continuation line) was refused and dropped: write `reply`, read on.
  *              `tag` is the refused command's tag, null when untagged (invalid tag, raw line).
@@ -58,7 +59,7 @@ export interface ReaderOptions {
  */
 export type ReaderEvent =
   | { readonly kind: 'command'; readonly command: FramedCommand }
-  | { readonly kind: 'line'; readonly line: Buffer }
+  | { readonly kind: 'line'; readonly line: Buffer; readonly tooLong?: boolean }
   | { readonly kind: 'continue'; readonly reply: string }
   | { readonly kind: 'reject'; readonly tag: string | null; readonly reply: string }
   | { readonly kind: 'too-long'; readonly reply: string };
@@ -272,8 +273,9 @@ export class CommandReader {
     this.tooLongLine = null;
     const mark = literalAtEnd(line);
     if (this.wantLine && this.mode.kind === 'idle') {
+      // The waiting command still gets its line (it will not parse as valid data), so it can answer and end.
       this.wantLine = false;
-      return { kind: 'reject', tag: null, reply: '* BAD Line too long' };
+      return { kind: 'line', line: Buffer.from(line), tooLong: true };
     }
     if (this.mode.kind === 'skip-lines') {
       this.skipAfter(mark); // the command was refused already
