@@ -57,21 +57,40 @@ export function fieldValues(fields: readonly HeaderField[], name: string): strin
   return fields.filter((f) => f.name.toLowerCase() === lower).map((f) => f.value);
 }
 
-/** "Name <addr>, Other <addr2>" with names decoded; groups flattened. */
+interface ParsedAddress {
+  readonly name?: string;
+  readonly address?: string;
+  readonly group?: readonly ParsedAddress[];
+}
+
+/** One mailbox as "Name <addr>" (or whichever half it has), its RFC 2047 name decoded. */
+function mailboxText(a: ParsedAddress): string {
+  const name = decodeWords(a.name ?? '').trim();
+  const address = (a.address ?? '').trim();
+  return name && address ? `${name} <${address}>` : name || address;
+}
+
+/**
+ * What SEARCH FROM/TO/CC/BCC look in (RFC 3501 §6.4.4: the envelope structure's field): "Name <addr>, Other
+ * <addr2>" with display names decoded (RFC 2047); a group keeps its display name as "Group: member, member;".
+ */
 export function addressText(values: readonly string[]): string {
   const parts: string[] = [];
   for (const value of values) {
-    let list: { name: string; address: string }[];
+    let list: ParsedAddress[];
     try {
-      list = addressparser(value, { flatten: true });
+      list = addressparser(value) as ParsedAddress[];
     } catch {
       parts.push(decodeWords(value));
       continue;
     }
     for (const a of list) {
-      const name = decodeWords(a.name ?? '').trim();
-      const address = (a.address ?? '').trim();
-      parts.push(name && address ? `${name} <${address}>` : name || address);
+      if (a.group) {
+        const members = a.group.map(mailboxText).filter(Boolean).join(', ');
+        parts.push(`${decodeWords(a.name ?? '').trim()}: ${members};`);
+      } else {
+        parts.push(mailboxText(a));
+      }
     }
   }
   return parts.filter(Boolean).join(', ');
