@@ -5,6 +5,7 @@
 // (server/imap/errors.ts replyFor).
 import type { Logger } from '../../log.js';
 import type { Mailbox } from '../../mailbox/types.js';
+import type { ErrorRole } from '../errors.js';
 import type { ImapLimits } from '../runtime.js';
 import type { Cursor, SequenceSet, Value } from '../wire/types.js';
 
@@ -53,6 +54,10 @@ export interface SelectedView {
    * Ascending, no duplicates.
    */
   resolve(set: SequenceSet, uidMode: boolean): number[];
+  /** (engine addition) Flags of a message as last reported to this client; undefined when unknown. */
+  flagsOf(uid: number): readonly string[] | undefined;
+  /** (engine addition) The folder's FLAGS list as this client knows it: system flags and announced keywords. */
+  flagList(): string[];
 }
 
 /** What a command may write and read on its connection. */
@@ -101,6 +106,22 @@ export interface Session {
   startCompression(): void;
   /** Ends the connection after the given final lines (BYE already written by the caller if wanted). */
   close(): void;
+
+  // Engine additions (used by commands/core.ts modules).
+  /** A certificate is configured: STARTTLS can be offered. */
+  readonly tlsAvailable: boolean;
+  /** COMPRESS=DEFLATE is active. */
+  readonly compressed: boolean;
+  /**
+   * LOGIN / AUTHENTICATE: verifies the credentials (accounts), applies the per-alias session cap and moves to
+   * authenticated. Throws (replyFor role 'auth') when refused. Logs by connection id only.
+   */
+  authenticate(username: string, password: string, method: 'LOGIN' | 'PLAIN'): Promise<void>;
+  /**
+   * IDLE (RFC 2177): sends `+ idling`, reports updates the moment they happen, and resolves with the client's
+   * next line (normally DONE). Ends the connection with BYE when limits.idleTimeoutMs passes.
+   */
+  idle(): Promise<Buffer>;
 }
 
 export interface CommandContext {
@@ -125,6 +146,13 @@ export interface CommandSpec {
    * (their UID forms may). Default true.
    */
   readonly expungeAllowed?: (uid: boolean) => boolean;
+  /**
+   * (engine addition) What a thrown store error is about: 'destination' turns NoSuchFolder into NO [TRYCREATE]
+   * (COPY/MOVE/APPEND), 'auth' maps account errors; default 'folder' (errors.ts replyFor).
+   */
+  readonly role?: ErrorRole;
+  /** (engine addition) CAPABILITY names this module implements (e.g. ['UIDPLUS']); advertised after login. */
+  readonly capabilities?: readonly string[];
   /** Runs the command; resolves to its completion (OK `<NAME> completed` when void). Throws map via replyFor. */
   run(ctx: CommandContext): Promise<Completion | void>;
 }
