@@ -17,7 +17,6 @@ export const AUTHENTICATE: CommandSpec = {
   states: ['not-authenticated'],
   role: 'auth',
   async run({ session, args }) {
-    args.sp();
     const mechanism = args.atom();
     const initial = args.trySp() ? args.atom(true) : null;
     args.end();

@@ -6,7 +6,6 @@ export const COMPRESS: CommandSpec = {
   name: 'COMPRESS',
   states: ['authenticated', 'selected'],
   async run({ session, args }) {
-    args.sp();
     const mechanism = args.atom();
     args.end();
     if (mechanism !== 'DEFLATE') return { status: 'BAD', text: 'Unsupported compression mechanism' };

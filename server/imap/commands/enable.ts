@@ -9,11 +9,11 @@ export const ENABLE: CommandSpec = {
   states: ['authenticated'],
   capabilities: ['ENABLE', 'UTF8=ACCEPT'],
   async run({ session, args }) {
-    const names: string[] = [];
-    do {
+    const names: string[] = [args.atom(true)];
+    while (!args.atEnd()) {
       args.sp();
       names.push(args.atom(true));
-    } while (!args.atEnd());
+    }
     const turnedOn: string[] = [];
     for (const name of names) {
       const known = KNOWN.find((k) => k.toUpperCase() === name.toUpperCase());

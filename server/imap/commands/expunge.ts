@@ -14,7 +14,6 @@ export const EXPUNGE: CommandSpec = {
     const user = session.user;
     let uids: number[] | null = null;
     if (uid) {
-      args.sp();
       const set = args.sequenceSet();
       args.end();
       uids = view ? view.resolve(set, true) : [];

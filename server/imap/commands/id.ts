@@ -31,7 +31,6 @@ export const ID: CommandSpec = {
   states: ['not-authenticated', 'authenticated', 'selected'],
   capabilities: ['ID'],
   async run({ session, args }) {
-    args.sp();
     readPairs(args);
     args.end();
     await session.untagged('ID', [{ string: 'name' }, { string: 'Sealpost' }, { string: 'version' }, { string: VERSION }]);

@@ -7,7 +7,6 @@ export const LOGIN: CommandSpec = {
   states: ['not-authenticated'],
   role: 'auth',
   async run({ session, args }) {
-    args.sp();
     const user = args.astring();
     args.sp();
     const password = args.astring();

@@ -80,7 +80,6 @@ function selectCommand(name: 'SELECT' | 'EXAMINE', readOnly: boolean): CommandSp
     capabilities: ['CONDSTORE', 'QRESYNC'],
     async run(ctx): Promise<Completion> {
       const { session, args } = ctx;
-      args.sp();
       const path = args.mailbox();
       const params = readParams(args);
       args.end();
