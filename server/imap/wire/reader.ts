@@ -125,7 +125,9 @@ interface Building {
 }
 
 export class CommandReader {
-  private buf: Buffer = Buffer.alloc(0);
+  /** Received bytes: buf is store[0, used); framing has consumed buf[0, pos). */
+  private store: Buffer = Buffer.alloc(0);
+  private buf: Buffer = this.store;
   private pos = 0;
   /** Where the search for the next LF resumes (bytes before it, from pos, hold no LF). */
   private scanFrom = 0;
@@ -144,15 +146,30 @@ export class CommandReader {
   /** Stores bytes from the socket. Nothing is framed until next(). */
   push(chunk: Buffer): void {
     if (this.mode.kind === 'dead' || chunk.length === 0) return;
-    if (this.pos >= this.buf.length) {
+    const pending = this.buf.length - this.pos;
+    if (pending === 0) {
+      // Nothing waits: take the chunk as it is (no copy).
+      this.store = chunk;
       this.buf = chunk;
       this.pos = 0;
       this.scanFrom = 0;
       return;
     }
-    const rest = this.buf.subarray(this.pos);
-    this.scanFrom -= this.pos;
-    this.buf = Buffer.concat([rest, chunk]);
+    // Append into spare room of our own store; bytes before buf.length may be referenced by slices of the
+    // command being framed, so they are never overwritten (growth copies into a new store instead).
+    const used = this.buf.length;
+    if (used + chunk.length <= this.store.length && this.store !== chunk) {
+      chunk.copy(this.store, used);
+      this.buf = this.store.subarray(0, used + chunk.length);
+      return;
+    }
+    // Doubling keeps a line sent one byte at a time linear, not quadratic, in copies.
+    const next = Buffer.allocUnsafe(Math.max(4096, 2 * (pending + chunk.length)));
+    this.buf.copy(next, 0, this.pos);
+    chunk.copy(next, pending);
+    this.store = next;
+    this.buf = next.subarray(0, pending + chunk.length);
+    this.scanFrom = Math.max(0, this.scanFrom - this.pos);
     this.pos = 0;
   }
 
@@ -188,7 +205,8 @@ export class CommandReader {
 
   /** Drops every byte received but not framed yet (after STARTTLS's tagged OK, before the TLS handshake). */
   discardBuffered(): void {
-    this.buf = Buffer.alloc(0);
+    this.store = Buffer.alloc(0);
+    this.buf = this.store;
     this.pos = 0;
     this.scanFrom = 0;
     if (this.mode.kind !== 'dead') this.mode = { kind: 'idle' };
@@ -198,7 +216,8 @@ export class CommandReader {
   /** Stops framing for good (connection closing). */
   close(): void {
     this.mode = { kind: 'dead' };
-    this.buf = Buffer.alloc(0);
+    this.store = Buffer.alloc(0);
+    this.buf = this.store;
     this.pos = 0;
     this.scanFrom = 0;
     this.building = null;
