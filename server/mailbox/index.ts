@@ -442,8 +442,10 @@ export function readUidState(file: string, mailboxKey: Buffer): UidState {
     return db
       .transaction((): UidState => {
         const state = db.prepare('SELECT last_uid_validity, modseq FROM mailbox_state').get() as { last_uid_validity: number; modseq: number };
-        const rows = db.prepare('SELECT id, path, special_use, subscribed, uid_validity, uid_next, highest_modseq FROM folders ORDER BY path').all() as {
+        // SELECT *: the live file may predate schema v4 (no object_id yet); this reader never migrates it.
+        const rows = db.prepare('SELECT * FROM folders ORDER BY path').all() as {
           id: number; path: string; special_use: string | null; subscribed: number; uid_validity: number; uid_next: number; highest_modseq: number;
+          object_id?: string | null;
         }[];
         const messages = db.prepare('SELECT uid, sysflags, keywords, size, internal_date FROM messages WHERE folder_id = ? ORDER BY uid');
         const folders = rows.map((f): FolderInfo & LiveFolderState => ({
@@ -453,6 +455,7 @@ export function readUidState(file: string, mailboxKey: Buffer): UidState {
           uidValidity: f.uid_validity,
           uidNext: f.uid_next,
           highestModseq: f.highest_modseq,
+          mailboxId: f.object_id ?? '',
           messages: new Map(
             (messages.all(f.id) as { uid: number; sysflags: number; keywords: string; size: number; internal_date: string }[]).map((m) => [
               m.uid,

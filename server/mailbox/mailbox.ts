@@ -10,10 +10,16 @@ import {
 import { canonicalBytes, parseForStore, serializeStructureForStore, deserializeStructureFromStore } from './parse.js';
 import { GroupCommit, type GroupCommitStats } from './group-commit.js';
 import { compileSearch, encodeSearchText, indexedText, splitSearchText, uidSetSql } from './search.js';
+import { derivedObjectId, newMailboxObjectId, objectIdPermutation } from './object-id.js';
+import { SORT_COLUMNS } from './schema.js';
+import { messageKeys, sentDateKey } from './sort-keys.js';
+import { compileSort } from './sort.js';
+import { buildThreads, threadInputSql, type ThreadRow } from './thread.js';
 import type { Db } from './sqlite.js';
 import type {
   AppendOptions, AppendResult, ChangeEntry, CopyResult, FolderInfo, FolderStatus, LiveFolderState, Mailbox, MailboxChangeEvent, MailboxId,
-  MessageMeta, MessageRecord, QuotaUsage, SearchQuery, SpecialUse, StorageReport, StoreMode, StoreResult, UidSet,
+  MessageMeta, MessageRecord, QuotaUsage, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
+  UidSet,
 } from './types.js';
 
 /** The open SQLite connection of one mailbox file, shared by every Mailbox object handed out for it. */
@@ -48,6 +54,10 @@ interface FolderRow {
   total_size: number;
   /** Since schema v3. */
   noselect?: number;
+  /** Since schema v4. */
+  recent_from: number;
+  deleted_count: number;
+  object_id: string | null;
 }
 
 interface MessageRow {
@@ -61,6 +71,7 @@ interface MessageRow {
   body_id: number;
   message_id: string | null;
   thread_id: number;
+  save_date: string | null;
 }
 
 const KIND_APPEND = 1;
@@ -76,20 +87,11 @@ const folderInfo = (r: FolderRow): FolderInfo => ({
   uidNext: r.uid_next,
   highestModseq: r.highest_modseq,
   ...(r.noselect ? { noselect: true } : {}),
-});
-
-const messageMeta = (r: MessageRow): MessageMeta => ({
-  uid: r.uid,
-  modseq: r.modseq,
-  flags: flagList(r.sysflags, r.keywords),
-  internalDate: new Date(r.internal_date),
-  size: r.size,
-  messageId: r.message_id,
-  threadId: r.thread_id,
+  mailboxId: r.object_id ?? '',
 });
 
 const MESSAGE_COLUMNS =
-  'm.id, m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.size, m.body_id, b.message_id, b.thread_id';
+  'm.id, m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.size, m.body_id, b.message_id, b.thread_id, m.save_date';
 
 // Transient SQLite conditions: busy beyond busy_timeout, disk full, I/O error. Nothing was committed.
 const TRANSIENT = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR_FSYNC']);
@@ -117,6 +119,33 @@ export class SqliteMailbox implements Mailbox {
   }
 
   private groupCommit: GroupCommit | null = null;
+
+  /** The EMAILID/THREADID permutation of the open file (re-read when the handle's connection changes). */
+  private objectIds: { db: Db; permute: (n: number) => number } | null = null;
+
+  private permutation(): (n: number) => number {
+    const db = this.db();
+    if (this.objectIds?.db !== db) {
+      const key = (this.stmt('SELECT object_key FROM mailbox_state').get() as { object_key: string | null }).object_key ?? '';
+      this.objectIds = { db, permute: objectIdPermutation(key) };
+    }
+    return this.objectIds.permute;
+  }
+
+  private messageMeta(r: MessageRow, permute = this.permutation()): MessageMeta {
+    return {
+      uid: r.uid,
+      modseq: r.modseq,
+      flags: flagList(r.sysflags, r.keywords),
+      internalDate: new Date(r.internal_date),
+      size: r.size,
+      messageId: r.message_id,
+      threadId: r.thread_id,
+      saveDate: r.save_date === null ? null : new Date(r.save_date),
+      emailId: derivedObjectId('M', permute(r.body_id)),
+      threadObjectId: derivedObjectId('T', permute(r.thread_id)),
+    };
+  }
 
   /** Appends share transactions and fsyncs with the appends that arrive while a commit is in flight. */
   private get commits(): GroupCommit {
@@ -216,7 +245,10 @@ export class SqliteMailbox implements Mailbox {
 
   status(path: string): FolderStatus {
     const r = this.folder(path);
-    return { ...folderInfo(r), messages: r.message_count, unseen: r.unseen_count, size: r.total_size };
+    const recent = (this.stmt('SELECT count(*) AS n FROM messages WHERE folder_id = ? AND uid >= ?').get(r.id, r.recent_from) as { n: number }).n;
+    return {
+      ...folderInfo(r), messages: r.message_count, unseen: r.unseen_count, size: r.total_size, recent, deleted: r.deleted_count,
+    };
   }
 
   private insertFolder(path: string, specialUse: SpecialUse | null): FolderRow {
@@ -240,7 +272,9 @@ export class SqliteMailbox implements Mailbox {
       const existing = this.stmt('SELECT * FROM folders WHERE path = ?').get(normalized) as FolderRow | undefined;
       if (existing?.noselect) {
         // CREATE of a name left \Noselect by DELETE makes it a real folder again (new UIDVALIDITY).
-        this.stmt('UPDATE folders SET noselect = 0, special_use = ?, uid_validity = ?, uid_next = 1 WHERE id = ?').run(use, this.nextUidValidity(), existing.id);
+        this.stmt(
+          `UPDATE folders SET noselect = 0, special_use = ?, uid_validity = ?, uid_next = 1, recent_from = 1, object_id = ? WHERE id = ?`,
+        ).run(use, this.nextUidValidity(), newMailboxObjectId(), existing.id);
         return folderInfo(this.folder(normalized));
       }
       if (existing) throw new FolderExists();
@@ -344,6 +378,8 @@ export class SqliteMailbox implements Mailbox {
     const { head: searchHead, body: searchBody } = splitSearchText(searchText);
     const headBlob = compressSync(Buffer.from(JSON.stringify(searchHead)), textMethod);
     const bodyBlob = compressSync(Buffer.from(searchBody), textMethod);
+    const keys = messageKeys(raw); // reads the header block only
+    const saveDate = new Date().toISOString();
     const threadKeys = [parsed.messageId, parsed.inReplyTo, ...parsed.references]
       .filter((k): k is string => typeof k === 'string' && k.length > 0 && k.length <= 998)
       .slice(0, MAX_THREAD_REFS);
@@ -379,10 +415,18 @@ export class SqliteMailbox implements Mailbox {
         );
       }
       this.stmt('INSERT INTO search_index (rowid, text) VALUES (?, ?)').run(bodyId, indexedText(searchText));
+      this.stmt('INSERT INTO thread_keys (body_id, message_id, refs, reply) VALUES (?, ?, ?, ?)').run(
+        bodyId, keys.messageId, keys.refs, keys.replyOrForward ? 1 : 0,
+      );
       const uid = f.uid_next;
+      const arrival = internalDate.toISOString();
       this.stmt(
-        'INSERT INTO messages (folder_id, uid, modseq, sysflags, keywords, internal_date, size, body_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      ).run(f.id, uid, modseq, flags.bits, encodeKeywords(flags.keywords), internalDate.toISOString(), raw.length, bodyId);
+        `INSERT INTO messages (folder_id, uid, modseq, sysflags, keywords, internal_date, size, body_id, save_date,
+           sort_subject, sort_date, sort_from, sort_to, sort_cc, sort_dfrom, sort_dto) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        f.id, uid, modseq, flags.bits, encodeKeywords(flags.keywords), arrival, raw.length, bodyId, saveDate,
+        keys.subject, sentDateKey(parsed.date ? parsed.date.toISOString() : null, arrival), keys.from, keys.to, keys.cc, keys.displayFrom, keys.displayTo,
+      );
       this.journal(f.id, modseq, KIND_APPEND, uid);
       this.touchFolder(f.id, modseq, uid + 1);
       if (dedupeKey !== null) {
@@ -420,7 +464,8 @@ export class SqliteMailbox implements Mailbox {
   }
 
   listMessages(folder: string, uids?: UidSet): MessageMeta[] {
-    return this.selectMessages(this.folder(folder).id, uids ?? null).map(messageMeta);
+    const permute = this.permutation();
+    return this.selectMessages(this.folder(folder).id, uids ?? null).map((r) => this.messageMeta(r, permute));
   }
 
   fetch(folder: string, uids: UidSet): MessageRecord[] {
@@ -432,7 +477,8 @@ export class SqliteMailbox implements Mailbox {
         `SELECT ${MESSAGE_COLUMNS}, b.structure FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`,
       )
       .all(...params) as (MessageRow & { structure: Buffer })[];
-    return rows.map((r) => ({ ...messageMeta(r), structure: deserializeStructureFromStore(decompress(r.structure)) }));
+    const permute = this.permutation();
+    return rows.map((r) => ({ ...this.messageMeta(r, permute), structure: deserializeStructureFromStore(decompress(r.structure)) }));
   }
 
   private bodyOf(folder: string, uid: number): { bodyId: number; size: number } {
@@ -521,10 +567,13 @@ export class SqliteMailbox implements Mailbox {
   private copyRows(dst: FolderRow, rows: readonly MessageRow[], modseq: number): [number, number][] {
     let uid = dst.uid_next;
     const mapping: [number, number][] = [];
+    // RFC 8514: a copy (or moved message) is saved now; its sort keys are the source's (same bytes).
+    const saveDate = new Date().toISOString();
     for (const row of rows) {
       this.stmt(
-        'INSERT INTO messages (folder_id, uid, modseq, sysflags, keywords, internal_date, size, body_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      ).run(dst.id, uid, modseq, row.sysflags, row.keywords, row.internal_date, row.size, row.body_id);
+        `INSERT INTO messages (folder_id, uid, modseq, sysflags, keywords, internal_date, size, body_id, save_date, ${SORT_COLUMNS.join(', ')})
+         SELECT ?, ?, ?, sysflags, keywords, internal_date, size, body_id, ?, ${SORT_COLUMNS.join(', ')} FROM messages WHERE id = ?`,
+      ).run(dst.id, uid, modseq, saveDate, row.id);
       this.journal(dst.id, modseq, KIND_APPEND, uid);
       mapping.push([row.uid, uid]);
       uid++;
@@ -601,6 +650,32 @@ export class SqliteMailbox implements Mailbox {
     const f = this.folder(folder);
     const compiled = compileSearch(f.id, query);
     return (this.db().prepare(compiled.sql).pluck().all(...compiled.params) as number[]);
+  }
+
+  sort(folder: string, keys: readonly SortKey[], query: SearchQuery): number[] {
+    const f = this.folder(folder);
+    const compiled = compileSort(f.id, keys, query);
+    return this.db().prepare(compiled.sql).pluck().all(...compiled.params) as number[];
+  }
+
+  thread(folder: string, algorithm: ThreadAlgorithm, query: SearchQuery): ThreadNode[] {
+    const f = this.folder(folder);
+    const compiled = threadInputSql(f.id, query);
+    const rows = this.db().prepare(compiled.sql).raw().all(...compiled.params) as ThreadRow[];
+    return buildThreads(algorithm, rows);
+  }
+
+  claimRecent(folder: string): { from: number; to: number } {
+    const path = normalizePath(folder);
+    return this.write(() => {
+      const f = this.folder(path);
+      if (f.recent_from < f.uid_next) this.stmt('UPDATE folders SET recent_from = uid_next WHERE id = ?').run(f.id);
+      return { from: Math.min(f.recent_from, f.uid_next), to: f.uid_next };
+    });
+  }
+
+  recentFrom(folder: string): number {
+    return this.folder(folder).recent_from;
   }
 
   changesSince(folder: string, since: number): ChangeEntry[] {

@@ -1,6 +1,9 @@
 // Mailbox file schema: an ordered list of migrations; PRAGMA user_version = number applied.
 // Append new migrations at the end; never edit a released one (files made by it exist on disks).
+import { decompress } from './codec.js';
 import { InvalidRequest } from './errors.js';
+import { MAILBOX_OBJECT_ID_SQL, newObjectKey } from './object-id.js';
+import { messageKeys, sentDateKey } from './sort-keys.js';
 import type { Db } from './sqlite.js';
 
 export type Migration = (db: Db) => void;
@@ -170,7 +173,108 @@ const v3: Migration = (db) => {
   `);
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3];
+/** Columns on messages that SORT orders by (RFC 5256 §3, RFC 5957), each with a (folder, key, uid) index. */
+export const SORT_COLUMNS = ['sort_subject', 'sort_date', 'sort_from', 'sort_to', 'sort_cc', 'sort_dfrom', 'sort_dto'] as const;
+
+/** Most header bytes the v4 migration reads per stored message to compute its keys. */
+const MIGRATION_HEADER_BYTES = 256 * 1024;
+
+/** The stored message's leading bytes (its header block) from its inline chunks. */
+function storedHeader(db: Db, bodyId: number): Buffer {
+  const parts = db
+    .prepare('SELECT attachment_id, data FROM body_parts WHERE body_id = ? ORDER BY raw_start')
+    .iterate(bodyId) as IterableIterator<{ attachment_id: number | null; data: Buffer | null }>;
+  const out: Buffer[] = [];
+  let bytes = 0;
+  for (const part of parts) {
+    if (part.attachment_id !== null || part.data === null) break; // a header is never an attachment body
+    const data = decompress(part.data);
+    out.push(data);
+    bytes += data.length;
+    if (bytes >= MIGRATION_HEADER_BYTES || data.includes('\r\n\r\n')) break;
+  }
+  return Buffer.concat(out);
+}
+
+/**
+ * v4: IMAP extension state.
+ * - \Recent (RFC 3501 §2.3.2): folders.recent_from, the first UID no session has claimed yet. Existing
+ *   folders start with nothing recent (recent_from = uid_next), so an upgrade does not flag old mail.
+ * - STATUS DELETED: folders.deleted_count, kept by triggers like unseen_count.
+ * - OBJECTID (RFC 8474): folders.object_id (MAILBOXID, random, kept across RENAME); mailbox_state.object_key
+ *   keys the permutation that derives EMAILID/THREADID from body and thread numbers (object-id.ts).
+ * - SAVEDATE (RFC 8514): messages.save_date; NULL (NIL) for messages stored before v4.
+ * - SORT keys (RFC 5256, RFC 5957) on messages, indexed per folder; THREAD keys per body in thread_keys.
+ *   Existing messages get theirs computed here from their stored header bytes, so SORT and THREAD never
+ *   meet a message without keys.
+ */
+const v4: Migration = (db) => {
+  db.exec(`
+    ALTER TABLE folders ADD COLUMN recent_from INTEGER NOT NULL DEFAULT 1;
+    UPDATE folders SET recent_from = uid_next;
+    ALTER TABLE folders ADD COLUMN deleted_count INTEGER NOT NULL DEFAULT 0;
+    UPDATE folders SET deleted_count = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id AND (m.sysflags & 8) != 0);
+    ALTER TABLE folders ADD COLUMN object_id TEXT;
+    UPDATE folders SET object_id = ${MAILBOX_OBJECT_ID_SQL};
+    CREATE TRIGGER folders_ai_object_id AFTER INSERT ON folders WHEN NEW.object_id IS NULL BEGIN
+      UPDATE folders SET object_id = ${MAILBOX_OBJECT_ID_SQL} WHERE id = NEW.id;
+    END;
+    ALTER TABLE mailbox_state ADD COLUMN object_key TEXT;
+
+    ALTER TABLE messages ADD COLUMN save_date TEXT;
+    ALTER TABLE messages ADD COLUMN sort_subject TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN sort_date TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN sort_from TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN sort_to TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN sort_cc TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN sort_dfrom TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN sort_dto TEXT NOT NULL DEFAULT '';
+
+    -- Per stored body: what REFERENCES threading (RFC 5256 §4) reads; small rows, so a thread build over a
+    -- large folder never touches the (large) bodies rows.
+    CREATE TABLE thread_keys (
+      body_id INTEGER PRIMARY KEY,
+      message_id TEXT,
+      refs TEXT NOT NULL DEFAULT '',
+      reply INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TRIGGER bodies_ad_thread_keys AFTER DELETE ON bodies BEGIN
+      DELETE FROM thread_keys WHERE body_id = OLD.id;
+    END;
+
+    CREATE TRIGGER messages_ai_deleted AFTER INSERT ON messages WHEN (NEW.sysflags & 8) != 0 BEGIN
+      UPDATE folders SET deleted_count = deleted_count + 1 WHERE id = NEW.folder_id;
+    END;
+    CREATE TRIGGER messages_ad_deleted AFTER DELETE ON messages WHEN (OLD.sysflags & 8) != 0 BEGIN
+      UPDATE folders SET deleted_count = deleted_count - 1 WHERE id = OLD.folder_id;
+    END;
+    CREATE TRIGGER messages_au_deleted AFTER UPDATE OF sysflags ON messages
+      WHEN (OLD.sysflags & 8) != (NEW.sysflags & 8) BEGIN
+      UPDATE folders SET deleted_count = deleted_count + (CASE WHEN (NEW.sysflags & 8) != 0 THEN 1 ELSE -1 END)
+        WHERE id = NEW.folder_id;
+    END;
+  `);
+  db.prepare('UPDATE mailbox_state SET object_key = ?').run(newObjectKey());
+  const insertThread = db.prepare('INSERT OR REPLACE INTO thread_keys (body_id, message_id, refs, reply) VALUES (?, ?, ?, ?)');
+  const updateMessages = db.prepare(
+    `UPDATE messages SET sort_subject = ?, sort_from = ?, sort_to = ?, sort_cc = ?, sort_dfrom = ?, sort_dto = ?,
+       sort_date = CASE WHEN ? IS NOT NULL THEN ? ELSE internal_date END WHERE body_id = ?`,
+  );
+  const bodies = db.prepare('SELECT id, header_date FROM bodies ORDER BY id').all() as { id: number; header_date: string | null }[];
+  for (const body of bodies) {
+    const keys = messageKeys(storedHeader(db, body.id));
+    insertThread.run(body.id, keys.messageId, keys.refs, keys.replyOrForward ? 1 : 0);
+    const sent = sentDateKey(body.header_date, '') || null;
+    updateMessages.run(keys.subject, keys.from, keys.to, keys.cc, keys.displayFrom, keys.displayTo, sent, sent, body.id);
+  }
+  db.exec(`
+    CREATE INDEX messages_sort_arrival ON messages(folder_id, internal_date, uid);
+    CREATE INDEX messages_sort_size ON messages(folder_id, size, uid);
+    ${SORT_COLUMNS.map((c) => `CREATE INDEX messages_${c} ON messages(folder_id, ${c}, uid);`).join('\n    ')}
+  `);
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Runs the migrations a file lacks, each in its own transaction; `upTo` exists for tests (old-version fixtures). */

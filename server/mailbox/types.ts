@@ -16,6 +16,11 @@ export interface FolderInfo {
   readonly highestModseq: number;
   /** A name kept only for its children after DELETE (RFC 3501 \Noselect): holds no messages, cannot be selected. */
   readonly noselect?: boolean;
+  /**
+   * RFC 8474 MAILBOXID: 'F' + 32 hex digits, random; kept across RENAME, new when a folder is (re-)created.
+   * Renaming INBOX moves its messages to a new folder, which gets a new one; INBOX keeps its own.
+   */
+  readonly mailboxId: string;
 }
 
 export interface FolderStatus extends FolderInfo {
@@ -23,6 +28,10 @@ export interface FolderStatus extends FolderInfo {
   readonly unseen: number;
   /** Sum of message sizes in bytes. */
   readonly size: number;
+  /** RFC 3501 \Recent count: messages with uid >= recentFrom(folder), i.e. not yet claimed by a session. */
+  readonly recent: number;
+  /** Messages flagged \Deleted (STATUS DELETED, RFC 9051). */
+  readonly deleted: number;
 }
 
 /** What the store keeps about one message besides its bytes. */
@@ -36,6 +45,12 @@ export interface MessageMeta {
   readonly size: number;
   readonly messageId: string | null;
   readonly threadId: number;
+  /** RFC 8514 SAVEDATE: when the message was stored in this folder (append, copy, move); null (NIL) if unknown. */
+  readonly saveDate: Date | null;
+  /** RFC 8474 EMAILID: 'M' + 12 hex digits; the same for copies and moves of one stored message. */
+  readonly emailId: string;
+  /** RFC 8474 THREADID of `threadId`: 'T' + 12 hex digits. */
+  readonly threadObjectId: string;
 }
 
 /** Metadata plus the parsed structure computed at append time (see server/mime). */
@@ -95,6 +110,22 @@ export type SearchQuery =
   | { readonly op: 'savedbefore' | 'savedon' | 'savedsince'; readonly date: string /* YYYY-MM-DD, save date (RFC 8514) */ }
   /** RFC 8474 object ids, as FETCH EMAILID / THREADID spell them. */
   | { readonly op: 'emailid' | 'threadid'; readonly id: string };
+
+/** RFC 5256 §3 / RFC 5957 sort criteria; `reverse` reverses that key only. */
+export type SortKeyName = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO' | 'DISPLAYFROM' | 'DISPLAYTO';
+
+export interface SortKey {
+  readonly key: SortKeyName;
+  readonly reverse: boolean;
+}
+
+export type ThreadAlgorithm = 'ORDEREDSUBJECT' | 'REFERENCES';
+
+/** One node of a THREAD result (RFC 5256 §4); `uid` null is a dummy parent (only ever at the top level). */
+export interface ThreadNode {
+  readonly uid: number | null;
+  readonly children: ThreadNode[];
+}
 
 /** Inclusive UID ranges; `end` Infinity means `*`. */
 export type UidSet = readonly (readonly [number, number])[];
@@ -165,6 +196,21 @@ export interface Mailbox {
   expunge(folder: string, uids?: UidSet): number[];
   /** UIDs matching the query, ascending. */
   search(folder: string, query: SearchQuery): number[];
+  /**
+   * UIDs matching the query in RFC 5256 §3 SORT order: by the keys in turn, messages equal on every key in
+   * ascending UID (mailbox) order. Strings compare by i;ascii-casemap; DATE is the sent date (Date: header,
+   * else the internal date, RFC 5256 §2.2).
+   */
+  sort(folder: string, keys: readonly SortKey[], query: SearchQuery): number[];
+  /** RFC 5256 §4 threads of the messages matching the query. */
+  thread(folder: string, algorithm: ThreadAlgorithm, query: SearchQuery): ThreadNode[];
+  /**
+   * RFC 3501 §2.3.2 \Recent: hands the caller the UIDs [from, to) no session has claimed yet (to = UIDNEXT)
+   * and moves the folder's mark to UIDNEXT, in one transaction, so each new message is \Recent in one session.
+   */
+  claimRecent(folder: string): { from: number; to: number };
+  /** The folder's \Recent mark: messages with uid >= it are recent (unclaimed). */
+  recentFrom(folder: string): number;
   /** Journal entries with modseq > since for a folder, ascending modseq. */
   changesSince(folder: string, since: number): ChangeEntry[];
   /** Used and allowed bytes. */

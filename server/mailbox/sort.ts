@@ -1,0 +1,50 @@
+// SORT (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO) as one SQL statement over the per-message sort columns.
+// Every key has a (folder_id, key, uid) index (schema v4), so sorting a whole folder is an index scan.
+import { InvalidRequest } from './errors.js';
+import { compileSearch, type CompiledSearch } from './search.js';
+import type { SearchQuery, SortKey, SortKeyName } from './types.js';
+
+/**
+ * The column each key orders by. Text columns hold i;ascii-casemap folded values (ASCII upper-cased at
+ * append), so SQLite's BINARY collation is the RFC's comparator; DATE is the sent date, or the internal
+ * date when the Date: header is missing or unparseable (RFC 5256 §2.2), as ISO 8601 UTC text.
+ */
+const COLUMNS: Readonly<Record<SortKeyName, string>> = {
+  ARRIVAL: 'm.internal_date',
+  CC: 'm.sort_cc',
+  DATE: 'm.sort_date',
+  FROM: 'm.sort_from',
+  SIZE: 'm.size',
+  SUBJECT: 'm.sort_subject',
+  TO: 'm.sort_to',
+  DISPLAYFROM: 'm.sort_dfrom',
+  DISPLAYTO: 'm.sort_dto',
+};
+
+/** Most keys one SORT may name (each key at most once matters; repeats change nothing). */
+export const MAX_SORT_KEYS = 16;
+
+export function compileSort(folderId: number, keys: readonly SortKey[], query: SearchQuery): CompiledSearch {
+  if (keys.length === 0) throw new InvalidRequest('SORT needs at least one sort key');
+  if (keys.length > MAX_SORT_KEYS) throw new InvalidRequest('too many sort keys');
+  const order: string[] = [];
+  const seen = new Set<string>();
+  for (const k of keys) {
+    const column = COLUMNS[k.key];
+    if (column === undefined) throw new InvalidRequest('unknown sort key');
+    // A key already ordered by cannot order anything again.
+    if (seen.has(column)) continue;
+    seen.add(column);
+    order.push(`${column}${k.reverse ? ' DESC' : ''}`);
+  }
+  // RFC 5256 §3: messages equal on every key are in mailbox order (sequence order = UID order), not reversed.
+  order.push('m.uid');
+  const params: unknown[] = [folderId];
+  let where = '';
+  if (query.op !== 'all') {
+    const search = compileSearch(folderId, query);
+    where = ` AND m.uid IN (SELECT uid FROM (${search.sql}))`;
+    params.push(...search.params);
+  }
+  return { sql: `SELECT m.uid FROM messages m WHERE m.folder_id = ?${where} ORDER BY ${order.join(', ')}`, params };
+}
