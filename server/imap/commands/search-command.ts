@@ -119,6 +119,8 @@ export const SEARCH_COMMAND: CommandSpec = {
   name: 'SEARCH',
   states: ['selected'],
   uid: true,
+  // RFC 4731 result options, RFC 5182 RETURN (SAVE) and `$`, RFC 5032 OLDER/YOUNGER.
+  capabilities: ['ESEARCH', 'SEARCHRES', 'WITHIN'],
   // RFC 3501 §7.4.1: no EXPUNGE while answering SEARCH; UID SEARCH may carry them.
   expungeAllowed: (uid) => uid,
   async run(ctx) {
