@@ -239,4 +239,49 @@ describe('IMAP wire cursor', () => {
     assert.equal(c.trySp(), false);
     assert.throws(() => c.sp(), ParseError);
   });
+
+  it('hostile input: random byte soup makes every method return or throw ParseError, never anything else', () => {
+    // A fixed-seed generator so a failure reproduces.
+    let seed = 0x5eed;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const alphabet = Buffer.from('()[]<>{}~+*%$:,.-\\" \r\n0123456789ANILHEADERTEXTMIMEJanFebx&-\0\xff\x7f', 'latin1');
+    const methods: ((c: Cursor) => unknown)[] = [
+      (c) => c.atom(),
+      (c) => c.number(),
+      (c) => c.nzNumber(),
+      (c) => c.number64(),
+      (c) => c.string(),
+      (c) => c.astring(),
+      (c) => c.nstring(),
+      (c) => c.mailbox(),
+      (c) => c.listMailbox(),
+      (c) => c.literal(true),
+      (c) => c.sequenceSet(),
+      (c) => c.flag(true),
+      (c) => c.flagList(),
+      (c) => c.dateTime(),
+      (c) => c.date(),
+      (c) => c.section(),
+      (c) => c.partial(),
+      (c) => c.list((x) => (x.peek() === '(' ? x.flagList() : x.astring()), true),
+    ];
+    for (let round = 0; round < 3000; round++) {
+      const input = Buffer.alloc(1 + random(24));
+      for (let i = 0; i < input.length; i++) input[i] = alphabet[random(alphabet.length)] as number;
+      for (const method of methods) {
+        for (const options of [REV1, { utf8: true, searchRes: true }]) {
+          try {
+            const c = cur(input, options);
+            method(c);
+            c.end();
+          } catch (error) {
+            assert.ok(error instanceof ParseError, `${String(error)} for ${input.toString('hex')}`);
+          }
+        }
+      }
+    }
+  });
 });

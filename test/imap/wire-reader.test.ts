@@ -238,4 +238,22 @@ describe('IMAP wire reader', () => {
     assert.equal(r.next()?.kind, 'continue');
     assert.equal(r.midCommand, true);
   });
+
+  it('hostile input: random framing soup never throws and frames the same whatever the chunking', () => {
+    let seed = 0xf00d;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const alphabet = Buffer.from('a UID {}{}~+0123\r\n\r\n\n*"()\0\xffNOOP', 'latin1');
+    // Refuses literals of odd size, so both refusal paths (sync and non-sync) are exercised.
+    const onLiteral = (q: LiteralRequest): LiteralDecision => (q.size % 2 ? { accept: false, reply: `${q.tag} NO odd` } : { accept: true });
+    for (let round = 0; round < 2000; round++) {
+      const input = Buffer.alloc(1 + random(150));
+      for (let i = 0; i < input.length; i++) input[i] = alphabet[random(alphabet.length)] as number;
+      const whole = feed(reader({ authenticated: round % 2 === 0, onLiteral }), input);
+      const chunk = 1 + random(9);
+      assert.deepEqual(feed(reader({ authenticated: round % 2 === 0, onLiteral }), input, chunk), whole, `${input.toString('hex')} in ${chunk}-byte chunks`);
+    }
+  });
 });
