@@ -203,6 +203,8 @@ export async function storeMessages(session: Session, path: string, messages: re
 export const appendCommand: CommandSpec = {
   name: 'APPEND',
   states: ['authenticated', 'selected'],
+  // URL-PARTIAL (RFC 5550): CATENATE URLs may carry ;PARTIAL=.
+  capabilities: ['MULTIAPPEND', 'CATENATE', 'URL-PARTIAL'],
   async run({ session, args }) {
     const path = args.mailbox();
     const budget: PartBudget = { left: session.limits.maxLiteralsPerCommand };

@@ -9,6 +9,7 @@ export const moveCommand: CommandSpec = {
   name: 'MOVE',
   states: ['selected'],
   uid: true,
+  capabilities: ['MOVE'],
   async run(ctx) {
     const { uids, target } = readCopyArguments(ctx);
     const { session } = ctx;

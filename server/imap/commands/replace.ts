@@ -13,6 +13,7 @@ export const replaceCommand: CommandSpec = {
   name: 'REPLACE',
   states: ['selected'],
   uid: true,
+  capabilities: ['REPLACE'],
   async run({ session, args, uid }) {
     // seq-number / uid: nz-number or `*` (RFC 9051 seq-number).
     let number: number;
