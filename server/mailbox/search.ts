@@ -176,8 +176,14 @@ function textKey(fields: readonly SearchField[], value: string, params: unknown[
   return `(${PREFILTER} AND ${exactText(fields, needle, params)})`;
 }
 
+/** What the store knows beyond the query: how this file's RFC 8474 object ids map back to its rows. */
+export interface SearchContext {
+  /** The body id (EMAILID) or thread id (THREADID) an object id stands for in this file, null when none. */
+  readonly objectNumber?: (kind: 'emailid' | 'threadid', id: string) => number | null;
+}
+
 /** What the compiled WHERE clause needs besides the messages row. */
-interface CompileContext {
+interface CompileContext extends SearchContext {
   /** SENT* keys read b.header_date on every row: the query joins bodies as b. */
   joinBodies: boolean;
 }
@@ -273,8 +279,13 @@ function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId:
       return `(substr(${SAVE_DATE}, 1, 10) ${dateCmp(q.op)} ?)`;
     }
     case 'emailid':
-    case 'threadid':
-      return objectIdSql(q.op, q.id, params);
+    case 'threadid': {
+      // RFC 8474 §6: an id this file never handed out matches nothing.
+      const n = ctx.objectNumber?.(q.op, q.id) ?? null;
+      if (n === null) return '0';
+      params.push(n);
+      return q.op === 'emailid' ? '(m.body_id = ?)' : '(m.body_id IN (SELECT id FROM bodies WHERE thread_id = ?))';
+    }
     default: {
       const never: never = q;
       throw new InvalidRequest(`unknown search key ${JSON.stringify(never)}`);
@@ -286,11 +297,6 @@ const SENT_DAY_SLACK = 5;
 
 /** The moment a message was saved into its folder (RFC 8514); the internal date until the store records one. */
 const SAVE_DATE = 'm.internal_date';
-
-/** RFC 8474 object ids; none is handed out yet, so no message matches one. */
-function objectIdSql(_kind: 'emailid' | 'threadid', _id: string, _params: unknown[]): string {
-  return '0';
-}
 
 /** Children per parenthesised group: SQLite parses `a AND b AND c` into a tree as deep as its length (limit 1000). */
 const GROUP = 8;
@@ -332,9 +338,9 @@ export function sentDayOf(dateValue: string): string | null {
 }
 
 /** The whole query as one statement. */
-export function compileSearch(folderId: number, query: SearchQuery): CompiledSearch {
+export function compileSearch(folderId: number, query: SearchQuery, context: SearchContext = {}): CompiledSearch {
   const params: unknown[] = [folderId];
-  const ctx: CompileContext = { joinBodies: false };
+  const ctx: CompileContext = { ...context, joinBodies: false };
   const where = compileNode(query, params, 0, folderId, ctx);
   // Flags, dates, sizes, UIDs and text keys need only the (small) messages rows; see bodiesColumn.
   const from = ctx.joinBodies ? 'messages m JOIN bodies b ON b.id = m.body_id' : 'messages m';

@@ -294,5 +294,13 @@ test('only SENT* keys join the large bodies rows; text keys test the index on th
   // Overlapping trigrams narrow better than a covering set ("q00" is rare, "000" is in every "+0000").
   assert.equal(trigramQuery('zq000000'), '"zq0" AND "000" AND "q00"');
   assert.equal(trigramQuery('ab'), null);
+  // RFC 8474 EMAILID/THREADID: the store maps the id back to its row number; an unknown id matches nothing.
+  const known = { objectNumber: (kind: 'emailid' | 'threadid', id: string): number | null => (id === 'known' ? (kind === 'emailid' ? 12 : 34) : null) };
+  const email = compileSearch(7, { op: 'emailid', id: 'known' }, known);
+  assert.match(email.sql, /m\.body_id = \?/);
+  assert.deepEqual(email.params, [7, 12]);
+  assert.deepEqual(compileSearch(7, { op: 'threadid', id: 'known' }, known).params, [7, 34]);
+  assert.match(compileSearch(7, { op: 'threadid', id: 'other' }, known).sql, /AND 0 ORDER/);
+  assert.match(compileSearch(7, { op: 'emailid', id: 'known' }).sql, /AND 0 ORDER/);
   assert.equal(trigramQuery('x'.repeat(20) + 'y'.repeat(80))?.split(' AND ').length, 4);
 });
