@@ -12,6 +12,7 @@ import { SqliteMailbox, type Handle } from './mailbox.js';
 import type { GroupCommitStats } from './group-commit.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
 import { registerSearchFunctions } from './search.js';
+import { registerObjectIdFunctions } from './object-id.js';
 import { rekeyRaw } from '../sqlite.js';
 import { assertKey, openDb, openMailboxCopy, type Db } from './sqlite.js';
 import type { FolderInfo, LiveFolderState, LiveMessage, Mailbox, MailboxChangeEvent, MailboxId, MailboxStore, UidState } from './types.js';
@@ -221,6 +222,7 @@ class SqliteMailboxStore implements MailboxStore {
     try {
       if (Number(db.pragma('user_version', { simple: true })) !== SCHEMA_VERSION) migrate(db);
       registerSearchFunctions(db);
+      registerObjectIdFunctions(db);
     } catch (err) {
       db.close();
       throw err;

@@ -202,7 +202,8 @@ function storedHeader(db: Db, bodyId: number): Buffer {
  *   folders start with nothing recent (recent_from = uid_next), so an upgrade does not flag old mail.
  * - STATUS DELETED: folders.deleted_count, kept by triggers like unseen_count.
  * - OBJECTID (RFC 8474): folders.object_id (MAILBOXID, random, kept across RENAME); mailbox_state.object_key
- *   keys the permutation that derives EMAILID/THREADID from body and thread numbers (object-id.ts).
+ *   keys the permutation that derives EMAILID/THREADID from body and thread numbers (object-id.ts);
+ *   bodies_thread finds a THREADID's messages.
  * - SAVEDATE (RFC 8514): messages.save_date; NULL (NIL) for messages stored before v4.
  * - SORT keys (RFC 5256, RFC 5957) on messages, indexed per folder; THREAD keys per body in thread_keys.
  *   Existing messages get theirs computed here from their stored header bytes, so SORT and THREAD never
@@ -268,6 +269,7 @@ const v4: Migration = (db) => {
     updateMessages.run(keys.subject, keys.from, keys.to, keys.cc, keys.displayFrom, keys.displayTo, sent, sent, body.id);
   }
   db.exec(`
+    CREATE INDEX bodies_thread ON bodies(thread_id);
     CREATE INDEX messages_sort_arrival ON messages(folder_id, internal_date, uid);
     CREATE INDEX messages_sort_size ON messages(folder_id, size, uid);
     ${SORT_COLUMNS.map((c) => `CREATE INDEX messages_${c} ON messages(folder_id, ${c}, uid);`).join('\n    ')}

@@ -10,6 +10,7 @@ import { migrate, MIGRATIONS } from '../../server/mailbox/schema.js';
 import { SqliteMailbox } from '../../server/mailbox/mailbox.js';
 import { registerSearchFunctions } from '../../server/mailbox/search.js';
 import type { Mailbox } from '../../server/mailbox/index.js';
+import { derivedObjectId, objectIdInverse, objectIdPermutation, objectNumber } from '../../server/mailbox/object-id.js';
 
 function message(headers: Record<string, string>, body = 'body'): Buffer {
   const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
@@ -157,7 +158,7 @@ function undoV4(db: ReturnType<typeof openDb>): void {
   db.exec(`
     DROP TRIGGER folders_ai_object_id; DROP TRIGGER bodies_ad_thread_keys;
     DROP TRIGGER messages_ai_deleted; DROP TRIGGER messages_ad_deleted; DROP TRIGGER messages_au_deleted;
-    DROP INDEX messages_sort_arrival; DROP INDEX messages_sort_size;
+    DROP INDEX messages_sort_arrival; DROP INDEX messages_sort_size; DROP INDEX bodies_thread;
     DROP INDEX messages_sort_subject; DROP INDEX messages_sort_date; DROP INDEX messages_sort_from; DROP INDEX messages_sort_to;
     DROP INDEX messages_sort_cc; DROP INDEX messages_sort_dfrom; DROP INDEX messages_sort_dto;
     DROP TABLE thread_keys;
@@ -201,4 +202,23 @@ test('schema v4 migration computes SORT/THREAD keys of stored mail from its byte
   } finally {
     await fx.cleanup();
   }
+});
+
+test('RFC 8474 EMAILID/THREADID: the id permutation is a bijection with an inverse (ids never collide, map back)', () => {
+  const keyHex = randomBytes(16).toString('hex');
+  const permute = objectIdPermutation(keyHex);
+  const inverse = objectIdInverse(keyHex);
+  const seen = new Set<number>();
+  for (let n = 0; n < 5000; n++) {
+    const p = permute(n);
+    assert.ok(p >= 0 && p < 2 ** 48);
+    assert.equal(inverse(p), n);
+    seen.add(p);
+  }
+  assert.equal(seen.size, 5000);
+  for (const n of [2 ** 48 - 1, 2 ** 40 + 17, 123456789]) assert.equal(inverse(permute(n)), n);
+  const id = derivedObjectId('M', permute(42));
+  assert.equal(objectNumber(keyHex, 'M', id), 42);
+  assert.equal(objectNumber(keyHex, 'T', id), null, 'an EMAILID is not a THREADID');
+  assert.equal(objectNumber(keyHex, 'M', 'M12'), null);
 });

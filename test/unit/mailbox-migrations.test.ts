@@ -15,7 +15,7 @@ function undoV4(db: ReturnType<typeof openDb>): void {
   db.exec(`
     DROP TRIGGER folders_ai_object_id; DROP TRIGGER bodies_ad_thread_keys;
     DROP TRIGGER messages_ai_deleted; DROP TRIGGER messages_ad_deleted; DROP TRIGGER messages_au_deleted;
-    DROP INDEX messages_sort_arrival; DROP INDEX messages_sort_size;
+    DROP INDEX messages_sort_arrival; DROP INDEX messages_sort_size; DROP INDEX bodies_thread;
     DROP INDEX messages_sort_subject; DROP INDEX messages_sort_date; DROP INDEX messages_sort_from; DROP INDEX messages_sort_to;
     DROP INDEX messages_sort_cc; DROP INDEX messages_sort_dfrom; DROP INDEX messages_sort_dto;
     DROP TABLE thread_keys;
