@@ -80,7 +80,7 @@ export class Connection implements Session, UpdateListener {
   private pumping = false;
   private paused = false;
   /** A command waits for the client's next raw line (AUTHENTICATE, IDLE). */
-  private lineWaiter: ((line: Buffer | null) => void) | null = null;
+  private lineWaiter: ((line: Buffer | null, tooLong?: boolean) => void) | null = null;
   /** Set while IDLE: a change event flushes at once. */
   private idleNotify: (() => void) | null = null;
   private flushChain: Promise<void> = Promise.resolve();
@@ -133,6 +133,11 @@ export class Connection implements Session, UpdateListener {
 
   get isClosed(): boolean {
     return this.closedFlag || this.closing;
+  }
+
+  /** Bytes received but not framed yet, and bytes written but not yet taken by the socket (tests, metrics). */
+  buffered(): { readonly unframed: number; readonly unsent: number } {
+    return { unframed: this.reader.pendingBytes, unsent: this.out.unsentBytes };
   }
 
   capabilities(): string[] {
@@ -420,7 +425,7 @@ export class Connection implements Session, UpdateListener {
         } else if (event.kind === 'line') {
           const waiter = this.lineWaiter;
           this.lineWaiter = null;
-          waiter?.(event.line);
+          waiter?.(event.line, event.tooLong === true);
         } else if (event.kind === 'too-long') {
           void this.tooLong(event.reply);
           return;
@@ -452,18 +457,24 @@ export class Connection implements Session, UpdateListener {
     if (this.isClosed) return Promise.reject(new ConnectionGone());
     this.reader.expectLine();
     const line = new Promise<Buffer>((resolve, reject) => {
-      this.lineWaiter = (value) => (value ? resolve(value) : reject(new ConnectionGone()));
+      this.lineWaiter = (value, tooLong) => {
+        if (!value) reject(new ConnectionGone());
+        else if (tooLong) reject(new ParseError('Line too long'));
+        else resolve(value);
+      };
     });
     // A line may be buffered already (pipelined DONE, SASL-IR-less clients sending at once).
     setImmediate(() => this.pump());
     return line;
   }
 
-  /** Literal announcements: judged against the command (its state, APPEND vs others) before any data is read. */
+  /**
+   * Literal announcements: judged against the command (unknown commands, APPEND vs others) before any data is
+   * read. The state is checked when the command runs (a literal of a command not valid now is still read).
+   */
   private judgeLiteral(request: LiteralRequest): LiteralDecision {
     const spec = this.shared.table.get(request.name);
     if (!spec || (request.uid && !spec.uid)) return { accept: false, reply: `${request.tag} BAD Unknown command` };
-    if (!spec.states.includes(this.state)) return { accept: false, reply: `${request.tag} BAD ${request.name} is not allowed now` };
     // Only APPEND carries message data; for any other command a literal longer than a command line is abuse.
     if (request.name !== 'APPEND' && request.size > this.limits.maxLineBytes) {
       return { accept: false, reply: `${request.tag} BAD Literal too large` };

@@ -32,6 +32,11 @@ export class Output {
     this.batchBytes = 0;
   }
 
+  /** Bytes batched here or waiting in the sink. */
+  get unsentBytes(): number {
+    return this.batchBytes + this.sink.writableLength;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

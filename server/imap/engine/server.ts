@@ -83,6 +83,18 @@ export class EngineImapServer {
     return this.connections.size;
   }
 
+  /** Per-connection input not yet framed and output not yet sent, summed and at most (tests, metrics). */
+  bufferStats(): { readonly connections: number; readonly maxUnframed: number; readonly maxUnsent: number } {
+    let maxUnframed = 0;
+    let maxUnsent = 0;
+    for (const connection of this.connections) {
+      const { unframed, unsent } = connection.buffered();
+      maxUnframed = Math.max(maxUnframed, unframed);
+      maxUnsent = Math.max(maxUnsent, unsent);
+    }
+    return { connections: this.connections.size, maxUnframed, maxUnsent };
+  }
+
   async start(): Promise<Listener[]> {
     const wanted: { port: number; secure: boolean; name: string }[] = [];
     if (this.config.port) wanted.push({ port: this.config.port, secure: false, name: 'imap' });
