@@ -11,7 +11,8 @@ import { Accounts } from '../../server/accounts/index.js';
 import { TlsMaterial } from '../../server/config/tls.js';
 import { KeyRing, type KdfParams } from '../../server/crypto/index.js';
 import { Directory } from '../../server/directory/index.js';
-import { ImapServer, type ImapLimits } from '../../server/imap/index.js';
+import { ImapServer, imapEngineFromEnv, type ImapEngine, type ImapLimits } from '../../server/imap/index.js';
+import { EngineImapServer } from '../../server/imap/engine/server.js';
 import type { Logger } from '../../server/log.js';
 import { openMailboxStore } from '../../server/mailbox/index.js';
 import type { Mailbox, MailboxStore } from '../../server/mailbox/types.js';
@@ -26,7 +27,7 @@ export interface ImapFixture {
   /** STARTTLS / plaintext-on-loopback port, and implicit TLS port. */
   readonly port: number;
   readonly securePort: number;
-  readonly server: ImapServer;
+  readonly server: ImapServer | EngineImapServer;
   readonly accounts: Accounts;
   readonly store: MailboxStore;
   readonly tls: TlsMaterial;
@@ -40,7 +41,14 @@ export interface ImapFixture {
 }
 
 export async function startImapFixture(
-  options: { limits?: Partial<ImapLimits>; logLevel?: string; plaintextLoginOnLoopback?: boolean; kdf?: KdfParams } = {},
+  options: {
+    limits?: Partial<ImapLimits>;
+    logLevel?: string;
+    plaintextLoginOnLoopback?: boolean;
+    kdf?: KdfParams;
+    /** Protocol engine: 'own' (server/imap/engine) or 'imap-core'; default SEALPOST_IMAP_ENGINE, else the service default. */
+    engine?: ImapEngine;
+  } = {},
 ): Promise<ImapFixture> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-'));
   for (const sub of ['mailboxes', 'queue', 'tls']) fs.mkdirSync(path.join(dataDir, sub), { mode: 0o700 });
@@ -62,10 +70,10 @@ export async function startImapFixture(
   const tls = await TlsMaterial.open({ tlsDir: path.join(dataDir, 'tls'), hostname: 'localhost', logger });
   const [port, securePort] = (await freePorts(2)) as [number, number];
   const liveAccounts = accounts;
-  const server = new ImapServer(
-    { logger, authenticate: (a, p, c) => liveAccounts.authenticate(a, p, c), store, tls },
-    { host: '127.0.0.1', port, securePort, limits: options.limits, plaintextLoginOnLoopback: options.plaintextLoginOnLoopback },
-  );
+  const deps = { logger, authenticate: (a: string, p: string, c: Parameters<Accounts['authenticate']>[2]) => liveAccounts.authenticate(a, p, c), store, tls };
+  const config = { host: '127.0.0.1', port, securePort, limits: options.limits, plaintextLoginOnLoopback: options.plaintextLoginOnLoopback };
+  const engine = options.engine ?? imapEngineFromEnv(process.env);
+  const server = engine === 'own' ? new EngineImapServer(deps, config) : new ImapServer(deps, config);
   await server.start();
   const sessions: { release(): void }[] = [];
   return {
