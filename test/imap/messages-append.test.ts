@@ -135,6 +135,22 @@ describe('MULTIAPPEND (RFC 3502)', () => {
     assert.equal(afterwards.uidNext, before.uidNext);
   });
 
+  test('RFC 3502 §6.3.11: when the store refuses the second message, the first one is removed again', async () => {
+    const u = await f.user();
+    assert.equal(status(await u.imap.command('SELECT INBOX')), 'OK');
+    const a = message('first');
+    const b = message('second');
+    // A keyword longer than the store keeps (128 characters) passes the grammar and is refused by the store.
+    const reply = await withLiterals(u.imap, 'm4', [`APPEND INBOX {${a.length}}`, a, ` (${'k'.repeat(200)}) {${b.length}}`, b]);
+    assert.equal(status(reply), 'NO', reply.tagged);
+    assert.equal(u.mailbox.status('INBOX').messages, 0);
+    // The first message really was stored (its UID is used up) and then expunged.
+    assert.equal(u.mailbox.status('INBOX').uidNext, 2);
+    // The client never hears of the message that came and went within its own command.
+    assert.ok(!reply.lines.some((l) => / (EXISTS|EXPUNGE|FETCH)$|FETCH \(/.test(l)), reply.lines.join('|'));
+    assert.equal(status(await u.imap.command('NOOP')), 'OK');
+  });
+
   test('RFC 3502 §6.3.11: a bad second message (syntax) stores nothing', async () => {
     const u = await f.user();
     const a = message('first');
