@@ -87,6 +87,26 @@ describe('APPEND (RFC 9051 §6.3.12, RFC 3501 §6.3.11)', () => {
     assert.deepEqual(await u.mailbox.readMessage('INBOX', uid), raw);
   });
 
+  test('RFC 6855 §4: with UTF8=ACCEPT enabled, APPEND takes UTF8 (literal8); without it that form is BAD', async () => {
+    const u = await f.user();
+    const raw = Buffer.from('Subject: Grüße\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nÄpfel\r\n');
+    const refused = await u.imap.command(`APPEND INBOX UTF8 (~{${raw.length}+}\r\n${raw.toString('binary')})`);
+    assert.equal(status(refused), 'BAD', refused.tagged);
+    assert.equal(status(await u.imap.command('ENABLE UTF8=ACCEPT')), 'OK');
+    const reply = await u.imap.command(`APPEND INBOX UTF8 (~{${raw.length}+}\r\n${raw.toString('binary')})`);
+    assert.equal(status(reply), 'OK', reply.tagged);
+    assert.deepEqual(await u.mailbox.readMessage('INBOX', Number(appendUid(reply.tagged).uids)), raw);
+  });
+
+  test('RFC 9051 §9 grammar: APPEND without data, or with a quoted string as data, is BAD', async () => {
+    const u = await f.user();
+    for (const command of ['APPEND INBOX', 'APPEND INBOX (\\Seen)', 'APPEND INBOX "hello"', 'APPEND INBOX (\\Seen) {3+}\r\nabc extra']) {
+      const reply = await u.imap.command(command);
+      assert.equal(status(reply), 'BAD', `${command} → ${reply.tagged}`);
+    }
+    assert.equal(u.mailbox.quota().messages, 0);
+  });
+
   test('RFC 7888 §4 / RFC 7889: APPEND larger than APPENDLIMIT is refused before its data (synchronizing literal)', async () => {
     const u = await f.user();
     u.imap.write(`s1 APPEND INBOX {${LIMIT + 1}}\r\n`);
