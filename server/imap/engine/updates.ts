@@ -125,8 +125,6 @@ export async function flushSelected(ctx: FlushContext, expunges: boolean): Promi
   }
   view.pulledModseq = pulled;
   const newUids = appended.filter((uid) => appendedSet.has(uid)).sort((a, b) => a - b);
-  const sizeBefore = view.uids.length;
-  const recentBefore = view.recent.size;
 
   // 1. Expunges, when allowed: VANISHED (QRESYNC) or EXPUNGE in the client's numbering.
   if (expunges && view.held.size > 0) {
@@ -185,9 +183,11 @@ export async function flushSelected(ctx: FlushContext, expunges: boolean): Promi
       for (const uid of newUids) if (uid >= from) view.recent.add(uid);
     }
   }
-  if (view.uids.length !== sizeBefore || newMeta.length) {
+  // EXISTS only for growth: each EXPUNGE already told the client the count went down (RFC 9051 §7.5.1).
+  if (newMeta.length) {
     await ctx.untagged(`${view.uids.length} EXISTS`);
-    if (newMeta.length || view.recent.size !== recentBefore) await ctx.untagged(`${view.recent.size} RECENT`);
+    // RFC 3501 §7.3.2: RECENT is sent "if the size of the mailbox changes", so with every EXISTS.
+    await ctx.untagged(`${view.recent.size} RECENT`);
   }
 
   // 4. Flags changed by other sessions (own changes were answered by the command that made them).
