@@ -64,12 +64,14 @@ describe('IMAP wire reader', () => {
     ]);
   });
 
-  it('lines end with CRLF or a bare LF (as Dovecot accepts); stray empty lines are ignored', () => {
+  it('lines end with CRLF or a bare LF (as Dovecot accepts); an empty line gets an untagged BAD', () => {
     const events = feed(reader(), 'a NOOP\n\r\n\nb LIST "" *\r\n');
     assert.deepEqual(
-      events.map((e) => [e.kind, e.tag, e.args]),
+      events.map((e) => [e.kind, e.tag, e.args ?? e.reply]),
       [
         ['command', 'a', ''],
+        ['reject', null, '* BAD Empty command line'],
+        ['reject', null, '* BAD Empty command line'],
         ['command', 'b', '"" *'],
       ],
     );

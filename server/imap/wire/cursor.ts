@@ -6,8 +6,8 @@ import { decodeMutf7 } from './mutf7.js';
 import { isAtomChar } from './chars.js';
 import { ParseError, STAR, type Cursor, type CursorOptions, type Partial, type SectionRef, type SequenceSet } from './types.js';
 
-/** Deepest nesting of parentheses one command may use (SEARCH keys, QRESYNC parameters). */
-export const MAX_DEPTH = 64;
+/** Deepest nesting of parentheses one command may use (SEARCH keys, QRESYNC parameters); Dovecot 2.3 takes 200. */
+export const MAX_DEPTH = 256;
 
 const MAX_NUMBER = 4294967295;
 const MAX_NUMBER64 = 9223372036854775807n;

@@ -330,7 +330,8 @@ export class CommandReader {
       this.wantLine = false;
       return { kind: 'line', line: Buffer.from(line) };
     }
-    if (line.length === 0) return null; // stray empty lines are ignored, as Dovecot does
+    // An empty line is no command (Dovecot 2.3 answers it the same way, untagged).
+    if (line.length === 0) return { kind: 'reject', tag: null, reply: '* BAD Empty command line' };
     return this.startCommand(line);
   }
 
