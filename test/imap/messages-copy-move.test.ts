@@ -68,6 +68,19 @@ describe('COPY (RFC 9051 §6.4.7, RFC 3501 §6.4.7)', () => {
     assert.equal(code(reply), 'TRYCREATE');
   });
 
+  test('RFC 9051 §6.4.7 / RFC 3501 §6.3.4: a \\Noselect name cannot take messages: COPY, MOVE and APPEND get NO [TRYCREATE]', async () => {
+    const u = await userWith(1);
+    u.mailbox.createFolder('Parent/Child');
+    u.mailbox.deleteFolder('Parent');
+    assert.equal(u.mailbox.status('Parent').noselect, true);
+    assert.equal(status(await u.imap.command('SELECT INBOX')), 'OK');
+    for (const command of ['COPY 1 Parent', 'MOVE 1 Parent', 'APPEND Parent {3+}\r\nabc']) {
+      const reply = await u.imap.command(command);
+      assert.equal(code(reply), 'TRYCREATE', `${command} → ${reply.tagged}`);
+    }
+    assert.equal(u.mailbox.status('INBOX').messages, 1);
+  });
+
   test('RFC 9051 §7.4.1 (issue: EXISTS before OK): COPY into the selected folder reports EXISTS before the tagged OK', async () => {
     const u = await userWith(2);
     assert.equal(status(await u.imap.command('SELECT INBOX')), 'OK');

@@ -50,11 +50,14 @@ export function mailboxOf(session: Session) {
   return session.user.mailbox;
 }
 
-/** Refuses a missing target folder before anything is written: `NO [TRYCREATE]` (RFC 9051 §6.3.12, §6.4.7). */
+/**
+ * Refuses a missing target folder before anything is written: `NO [TRYCREATE]` (RFC 9051 §6.3.12, §6.4.7). A
+ * \Noselect name cannot hold messages either; CREATE turns it into a real folder, so TRYCREATE fits it too.
+ */
 export function checkDestination(session: Session, path: string): Completion | null {
   try {
-    mailboxOf(session).status(path);
-    return null;
+    if (!mailboxOf(session).status(path).noselect) return null;
+    return { status: 'NO', code: 'TRYCREATE', text: 'Destination folder cannot hold messages (\\Noselect)' };
   } catch (error) {
     return refusal(error, 'destination');
   }
