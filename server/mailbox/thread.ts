@@ -66,8 +66,22 @@ interface Container {
 }
 
 function isAncestorOrSelf(candidate: Container, of: Container): boolean {
+  // A container without children is nobody's ancestor: the common case (a new message) needs no walk.
+  if (candidate.children.length === 0) return candidate === of;
   for (let c: Container | null = of; c !== null; c = c.parent) if (c === candidate) return true;
   return false;
+}
+
+/** Every container under `root` (and root) with each parent before its children; no recursion (deep chains). */
+function preOrder(root: Container): Container[] {
+  const order: Container[] = [];
+  const stack = [root];
+  while (stack.length > 0) {
+    const c = stack.pop()!;
+    order.push(c);
+    for (const child of c.children) stack.push(child);
+  }
+  return order;
 }
 
 function unlink(child: Container): void {
@@ -143,10 +157,12 @@ function references(rows: readonly ThreadRow[]): ThreadNode[] {
   for (const c of all) if (c.parent === null && (c.message !== null || c.children.length > 0)) link(root, c);
   // (3) Prune dummies: childless ones go, others are replaced by their children, except that a dummy with
   // several children stays when its children would otherwise become children of the root.
-  const prune = (parent: Container): void => {
+  // Children before parents (reverse pre-order), so children a dummy hands up are already pruned themselves.
+  const order = preOrder(root);
+  for (let i = order.length - 1; i >= 0; i--) {
+    const parent = order[i]!;
     const next: Container[] = [];
     for (const c of parent.children) {
-      prune(c);
       if (c.message !== null) next.push(c);
       else if (c.children.length === 0) continue;
       else if (parent !== root || c.children.length === 1) {
@@ -157,8 +173,7 @@ function references(rows: readonly ThreadRow[]): ThreadNode[] {
       } else next.push(c);
     }
     parent.children = next;
-  };
-  prune(root);
+  }
   // (4) Sort the top level by sent date (a dummy by its children's earliest, after sorting them).
   for (const c of root.children) if (c.message === null) c.children.sort(compareContainers);
   root.children.sort(compareContainers);
@@ -202,11 +217,12 @@ function references(rows: readonly ThreadRow[]): ThreadNode[] {
   }
   root.children = topLevel.flatMap((c) => (c.parent === root ? [c] : wrapped.has(c) ? [wrapped.get(c)!] : []));
   // (6) Sort every set of siblings by sent date, deepest first (a dummy sorts by its first child).
-  const sortDeep = (c: Container): void => {
-    for (const child of c.children) sortDeep(child);
-    c.children.sort(compareContainers);
-  };
-  sortDeep(root);
-  const toNode = (c: Container): ThreadNode => ({ uid: c.message?.uid ?? null, children: c.children.map(toNode) });
-  return root.children.map(toNode);
+  const final = preOrder(root);
+  for (let i = final.length - 1; i >= 0; i--) final[i]!.children.sort(compareContainers);
+  const nodes = new Map<Container, ThreadNode>();
+  for (let i = final.length - 1; i >= 0; i--) {
+    const c = final[i]!;
+    nodes.set(c, { uid: c.message?.uid ?? null, children: c.children.map((child) => nodes.get(child)!) });
+  }
+  return nodes.get(root)!.children;
 }

@@ -1,0 +1,163 @@
+// SORT and UID SORT (RFC 5256 §3), with RFC 5957 DISPLAYFROM/DISPLAYTO (SORT=DISPLAY) and RFC 5267 §3 ESORT
+// result options (`RETURN (MIN MAX COUNT ALL)` → `* ESEARCH`). Search keys are read by search-keys.ts; the store
+// orders the matching UIDs (server/mailbox/sort.ts) and this module numbers them for the session.
+import type { Mailbox, SearchQuery, SortKey, SortKeyName, UidSet } from '../../mailbox/types.js';
+import type { CommandContext, CommandSpec, SelectedView, Session } from '../engine/types.js';
+import { imapBad } from '../errors.js';
+import type { Cursor, Value } from '../wire/types.js';
+import { andOf, NOTHING, parseSearchKeys, usesModseq } from './search-keys.js';
+
+const SORT_KEYS: ReadonlySet<string> = new Set<SortKeyName>(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO']);
+
+/** Most criteria one SORT may list (RFC 5256 sets none; nine keys exist, each REVERSE-able). */
+export const MAX_SORT_CRITERIA = 32;
+
+type EsortOption = 'MIN' | 'MAX' | 'COUNT' | 'ALL';
+const ESORT_OPTIONS: ReadonlySet<string> = new Set<EsortOption>(['MIN', 'MAX', 'COUNT', 'ALL']);
+
+/** `sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"`, `sort-criterion = ["REVERSE" SP] sort-key`. */
+export function parseSortCriteria(cursor: Cursor): SortKey[] {
+  const keys: SortKey[] = [];
+  cursor.expect('(');
+  for (;;) {
+    if (keys.length > 0) cursor.sp();
+    let reverse = false;
+    let name = cursor.atom();
+    if (name === 'REVERSE') {
+      reverse = true;
+      cursor.sp();
+      name = cursor.atom();
+    }
+    if (!SORT_KEYS.has(name)) throw imapBad('Unknown sort criterion');
+    keys.push({ key: name as SortKeyName, reverse });
+    if (keys.length > MAX_SORT_CRITERIA) throw imapBad('Too many sort criteria');
+    if (cursor.peek() === ')') break;
+  }
+  cursor.expect(')');
+  return keys;
+}
+
+/** RFC 5267 §3.1 `sort-return-opts = "RETURN" SP "(" [sort-return-opt *(SP sort-return-opt)] ")"`; `()` means ALL. */
+function parseEsortOptions(cursor: Cursor): ReadonlySet<EsortOption> {
+  const options = new Set<EsortOption>();
+  cursor.expect('(');
+  while (cursor.peek() !== ')') {
+    if (options.size > 0 || cursor.peek() === ' ') cursor.sp();
+    const name = cursor.atom();
+    if (!ESORT_OPTIONS.has(name)) throw imapBad('Unknown SORT RETURN option');
+    options.add(name as EsortOption);
+  }
+  cursor.expect(')');
+  if (options.size === 0) options.add('ALL');
+  return options;
+}
+
+/** `SORT`/`THREAD` charset: mandatory astring (RFC 5256 §3); unsupported ones get NO [BADCHARSET] from parseSearchKeys. */
+export function parseCharset(cursor: Cursor): string {
+  return cursor.astring().toString('latin1');
+}
+
+export function selectedOf(session: Session): { view: SelectedView; mailbox: Mailbox } {
+  if (!session.selected || !session.user) throw imapBad('No mailbox selected');
+  return { view: session.selected, mailbox: session.user.mailbox };
+}
+
+/**
+ * The query limited to messages the session has been told about: those arriving since its last EXISTS have
+ * higher UIDs than any it knows, and are not reported (RFC 9051 §7.4.1: numbers must match the client's view).
+ */
+export function knownOnly(query: SearchQuery, view: SelectedView): SearchQuery {
+  const highest = view.uids[view.uids.length - 1];
+  if (highest === undefined) return NOTHING;
+  return andOf([query, { op: 'uid', uids: [[1, highest]] }]);
+}
+
+function uidRanges(uids: readonly number[]): UidSet {
+  const sorted = [...uids].sort((a, b) => a - b);
+  const ranges: [number, number][] = [];
+  for (const uid of sorted) {
+    const open = ranges[ranges.length - 1];
+    if (open && uid === open[1] + 1) open[1] = uid;
+    else if (!open || uid !== open[1]) ranges.push([uid, uid]);
+  }
+  return ranges;
+}
+
+/** RFC 7162 §3.1.5: the highest MODSEQ among the given messages (0 when none). */
+function highestModseq(mailbox: Mailbox, path: string, uids: readonly number[]): number {
+  if (uids.length === 0) return 0;
+  let highest = 0;
+  for (const meta of mailbox.listMessages(path, uidRanges(uids))) if (meta.modseq > highest) highest = meta.modseq;
+  return highest;
+}
+
+/**
+ * Numbers in sort order as an ESORT `ALL` value: a sequence-set in that order, runs of consecutive ascending
+ * numbers written as ranges (RFC 5267 §3.1: "in the requested sort order, using a sequence-set").
+ */
+export function orderedSetText(numbers: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < numbers.length; i++) {
+    const first = numbers[i]!;
+    let last = first;
+    while (i + 1 < numbers.length && numbers[i + 1] === last + 1) last = numbers[++i]!;
+    parts.push(first === last ? String(first) : `${first}:${last}`);
+  }
+  return parts.join(',');
+}
+
+async function run(ctx: CommandContext): Promise<{ status: 'OK'; text: string }> {
+  const { session, args: cursor, uid } = ctx;
+  const { view, mailbox } = selectedOf(session);
+  let returns: ReadonlySet<EsortOption> | null = null;
+  if (cursor.tryKeyword('RETURN')) {
+    cursor.sp();
+    returns = parseEsortOptions(cursor);
+    cursor.sp();
+  }
+  const keys = parseSortCriteria(cursor);
+  cursor.sp();
+  const charset = parseCharset(cursor);
+  cursor.sp();
+  const query = parseSearchKeys(cursor, { session, charset });
+  const uids = mailbox.sort(view.path, keys, knownOnly(query, view)).filter((u) => view.seqOf(u) > 0);
+  const numbers = uid ? uids : uids.map((u) => view.seqOf(u));
+  const modseqAsked = usesModseq(query);
+  if (returns === null) {
+    const modseq = modseqAsked ? highestModseq(mailbox, view.path, uids) : 0;
+    const data: string[] = ['SORT'];
+    if (numbers.length > 0) data.push(numbers.join(' '));
+    if (modseq > 0) data.push(`(MODSEQ ${modseq})`);
+    await session.untagged(...data);
+  } else {
+    const data: (Value | string)[] = ['ESEARCH', [{ atom: 'TAG' }, { string: ctx.tag }]];
+    if (uid) data.push('UID');
+    if (numbers.length > 0) {
+      // RFC 5267 §3.1: MIN/MAX are the first and last message in the sort order.
+      if (returns.has('MIN')) data.push('MIN', String(numbers[0]));
+      if (returns.has('MAX')) data.push('MAX', String(numbers[numbers.length - 1]));
+    }
+    if (returns.has('COUNT')) data.push('COUNT', String(numbers.length));
+    if (numbers.length > 0 && returns.has('ALL')) data.push('ALL', orderedSetText(numbers));
+    if (modseqAsked && numbers.length > 0) {
+      const every = returns.has('ALL') || returns.has('COUNT');
+      const reported = every ? uids : [...new Set([returns.has('MIN') ? uids[0]! : 0, returns.has('MAX') ? uids[uids.length - 1]! : 0])].filter((u) => u > 0);
+      const modseq = highestModseq(mailbox, view.path, reported);
+      if (modseq > 0) data.push('MODSEQ', String(modseq));
+    }
+    await session.untagged(...data);
+  }
+  return { status: 'OK', text: `${uid ? 'UID SORT' : 'SORT'} completed` };
+}
+
+export const SORT_COMMAND: CommandSpec = {
+  name: 'SORT',
+  states: ['selected'],
+  uid: true,
+  capabilities: ['SORT', 'SORT=DISPLAY', 'ESORT'],
+  // Like SEARCH (RFC 3501 §7.4.1): sequence numbers in the answer must stay valid, so no EXPUNGE with SORT.
+  expungeAllowed: (uid) => uid,
+  run,
+};
+
+export const SORT_COMMANDS: readonly CommandSpec[] = [SORT_COMMAND];
