@@ -5,6 +5,10 @@
 // Framing is lazy on purpose: a literal announced after LOGIN is judged with the limits of the state the
 // session is in once every command before it has run, and bytes pipelined after STARTTLS are still unframed
 // when the engine drops them (discardBuffered, CVE-2011-0411 class).
+//
+// Driving it: on every socket chunk push(), then call next() until null, unless a command is running (then
+// only while it waits for a raw line, after expectLine()). While a command runs, pause the socket when
+// pendingBytes is large; resume when the command ends and next() returned null (the reader needs input).
 import { isAtomChar, isTagChar } from './chars.js';
 import type { FramedCommand } from './types.js';
 
@@ -211,6 +215,7 @@ export class CommandReader {
     this.scanFrom = 0;
     if (this.mode.kind !== 'dead') this.mode = { kind: 'idle' };
     this.building = null;
+    this.wantLine = false;
   }
 
   /** Stops framing for good (connection closing). */
@@ -221,6 +226,7 @@ export class CommandReader {
     this.pos = 0;
     this.scanFrom = 0;
     this.building = null;
+    this.wantLine = false;
   }
 
   /** Frames as far as the next event; null when more input is needed (or the reader is dead). */
