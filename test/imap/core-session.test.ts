@@ -266,3 +266,38 @@ describe('STARTTLS and the LOGINDISABLED rule (RFC 3501 §6.2.1, §6.2.3, RFC 25
     assert.match(await idle.readLine(5000), /^\* BYE/);
   });
 });
+
+describe('sessions ended by the server', () => {
+  it('a password change ends the alias\'s sessions with * BYE and closes them (accounts onRevoked)', async () => {
+    const dora = await ef.fx.addUser('dora');
+    const r = await RawImap.connect(ef.port);
+    assert.match((await r.command(`LOGIN "${dora.address}" "${dora.password}"`)).tagged, /^t1 OK/);
+    assert.match((await r.command('SELECT INBOX')).tagged, /^t2 OK/);
+    await ef.fx.accounts.changePassword(dora.address, dora.password, 'Cobalt harbour 77 lanterns renewed');
+    assert.match(await r.readLine(), /^\* BYE The mailbox was changed on the server/);
+    assert.equal(await r.readLine(), '');
+  });
+
+  it('a selected folder deleted by another session ends this session with * BYE at its next command', async () => {
+    const gwen = await ef.fx.addUser('gwen');
+    const mailbox = await ef.fx.mailboxOf(gwen.address, gwen.password);
+    mailbox.createFolder('Doomed');
+    const r = await RawImap.connect(ef.port);
+    assert.match((await r.command(`LOGIN "${gwen.address}" "${gwen.password}"`)).tagged, /^t1 OK/);
+    assert.match((await r.command('SELECT Doomed')).tagged, /^t2 OK/);
+    mailbox.deleteFolder('Doomed');
+    const reply = await r.command('NOOP');
+    assert.match(reply.lines[0] ?? '', /^\* BYE /);
+    assert.ok(r.isClosed || (await r.readLine()) === '');
+  });
+
+  it('server stop says * BYE to every session', async () => {
+    const other = await startEngineFixture();
+    const fred = await other.fx.addUser('fred');
+    const r = await RawImap.connect(other.port);
+    assert.match((await r.command(`LOGIN "${fred.address}" "${fred.password}"`)).tagged, /^t1 OK/);
+    const closing = other.close();
+    assert.equal(await r.readLine(), '* BYE Server shutting down');
+    await closing;
+  });
+});

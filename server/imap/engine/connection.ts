@@ -281,8 +281,7 @@ export class Connection implements Session, UpdateListener {
     } catch (error) {
       if (error instanceof MailboxError && error.code === 'NO_SUCH_FOLDER') {
         // Another session deleted (or renamed) the selected folder: this session cannot go on with it.
-        await this.untagged('BYE The selected folder was deleted or renamed');
-        this.close();
+        await this.byeAndClose('The selected folder was deleted or renamed');
         return;
       }
       throw error;
@@ -611,18 +610,18 @@ export class Connection implements Session, UpdateListener {
 
   private async tooLong(reply: string): Promise<void> {
     this.logger.info({ cid: this.id, reason: 'line too long' }, 'IMAP connection closed by input guard');
-    await this.writeNow(reply);
-    await this.byeAndClose('Too much input without a line break');
+    await this.shutdown([reply, '* BYE Too much input without a line break']);
   }
 
   private async byeAndClose(text: string): Promise<void> {
-    if (this.isClosed) return;
-    await this.writeNow(`* BYE ${text}`);
-    await this.shutdown();
+    await this.shutdown([`* BYE ${text}`]);
   }
 
-  /** Flushes what is written, then ends the stream; a client that does not read is cut off after 2 s. */
-  private async shutdown(): Promise<void> {
+  /**
+   * Writes the final lines and what is still batched, then ends the stream. The time limit starts before the
+   * writes: a client that does not read (writes waiting for 'drain') is cut off after 2 s all the same.
+   */
+  private async shutdown(finalLines: readonly string[] = []): Promise<void> {
     if (this.closing || this.closedFlag) return;
     this.closing = true;
     this.reader.close();
@@ -631,6 +630,7 @@ export class Connection implements Session, UpdateListener {
     const fallback = setTimeout(() => this.destroy(), 2000);
     fallback.unref();
     try {
+      for (const line of finalLines) await this.out.line(line);
       await this.out.flush();
     } catch {}
     this.out.close();
