@@ -93,9 +93,11 @@ interface FlagChange {
  * loss of synchronization of message sequence numbers between client and server.") stay in the view as `held`:
  * the client's numbering still counts them, so everything else is reported in that numbering. New messages are
  * still announced, with EXISTS counting the held ones too: RFC 3501 §7.3.1 "The EXISTS response reports the
- * number of messages in the mailbox" as the client numbers them, new ones after the existing ones, and RFC 9051
- * §7.4.1 "the EXISTS response MUST NOT be sent [...] that would reduce the number of messages": only EXPUNGE
- * lowers it, later, when it is allowed. Flags of held messages are not reported (they are gone).
+ * number of messages in the mailbox" as the client numbers them, new ones after the existing ones, and RFC 3501
+ * §5.2: "it is NOT permitted to send an EXISTS response that would reduce the number of messages in the mailbox;
+ * only the EXPUNGE response can do this" — so the count keeps the held ones until their EXPUNGE may be sent.
+ * (Dovecot does the same: expunged messages stay in a session's view until it may sync them.) Flags of held
+ * messages are not reported (they are gone).
  */
 export async function flushSelected(ctx: FlushContext, expunges: boolean): Promise<void> {
   const { view, mailbox } = ctx;
