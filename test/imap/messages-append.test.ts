@@ -185,21 +185,24 @@ describe('CATENATE (RFC 4469)', () => {
     const u = await f.user();
     const source = await u.mailbox.append('INBOX', multipartMessage());
     assert.equal(status(await u.imap.command('SELECT INBOX')), 'OK');
-    const fetched = await u.imap.command(`UID FETCH ${source.uid} (BODY.PEEK[1.2])`);
-    assert.equal(status(fetched), 'OK', fetched.tagged);
-    const literal = /BODY\[1\.2\] \{(\d+)\}\r\n/.exec(fetched.lines.join('\n'));
-    assert.ok(literal, fetched.lines.join('|'));
-    const start = (literal.index ?? 0) + literal[0].length;
-    const part = Buffer.from(fetched.lines.join('\n').slice(start, start + Number(literal[1])), 'binary');
-    assert.ok(part.toString('latin1').includes('=C3=A9'));
-
     const head = Buffer.from('From: Alice <alice@example.com>\r\nSubject: forwarded part\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n');
     const tail = Buffer.from('\r\n-- \r\nsig\r\n');
     const url = `/INBOX;UIDVALIDITY=${source.uidValidity}/;UID=${source.uid}/;SECTION=1.2`;
+    // Synchronizing literals around the URL, as in the RFC 4469 §5 example.
     const reply = await withLiterals(u.imap, 'c1', [`APPEND Drafts (\\Draft) CATENATE (TEXT {${head.length}}`, head, ` URL "${url}" TEXT {${tail.length}}`, tail, ')']);
     assert.equal(status(reply), 'OK', reply.tagged);
-    const uid = Number(appendUid(reply.tagged).uids);
-    assert.deepEqual(await u.mailbox.readMessage('Drafts', uid), Buffer.concat([head, part, tail]));
+    const stored = await u.mailbox.readMessage('Drafts', Number(appendUid(reply.tagged).uids));
+    assert.equal(stored.toString('latin1'), `${head.toString()}<p>html =C3=A9 words</p>${tail.toString()}`);
+
+    // The same part as FETCH hands it out.
+    const fetched = await u.imap.command(`UID FETCH ${source.uid} (BODY.PEEK[1.2])`);
+    assert.equal(status(fetched), 'OK', fetched.tagged);
+    const text = fetched.lines.join('\n');
+    const literal = /BODY\[1\.2\] \{(\d+)\}\r\n/.exec(text);
+    assert.ok(literal, text);
+    const at = literal.index + literal[0].length;
+    const part = Buffer.from(text.slice(at, at + Number(literal[1])), 'binary');
+    assert.deepEqual(stored, Buffer.concat([head, part, tail]));
   });
 
   test('RFC 4469 §5: a URL relative to the selected folder, with ;PARTIAL (URL-PARTIAL)', async () => {
