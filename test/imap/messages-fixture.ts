@@ -1,15 +1,9 @@
 // Test scaffolding for the message-command tests (APPEND, REPLACE, COPY, MOVE): the shared IMAP fixture on our
-// own engine, one fresh alias per test, and RawImap sessions logged in to it. Until the shared fixture offers
-// `engine: 'own'`, the engine is started next to it on its own ports over the same store and accounts.
-import fs from 'node:fs';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import { EngineImapServer } from '../../server/imap/engine/server.js';
+// own engine, one fresh alias per test, and RawImap sessions logged in to it.
 import type { ImapLimits } from '../../server/imap/index.js';
 import type { Mailbox } from '../../server/mailbox/types.js';
 import { RawImap, type RawReply } from '../helpers/imap-raw.js';
 import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
-import { freePorts } from '../helpers/ports.js';
 
 export interface MessagesFixture {
   readonly fx: ImapFixture;
@@ -29,39 +23,9 @@ export interface TestUser {
   readonly imap: RawImap;
 }
 
-function fixtureHasEngineOption(): boolean {
-  const source = fs.readFileSync(new URL('../helpers/imap-server.ts', import.meta.url), 'utf8');
-  return /\bengine\??:/.test(source);
-}
-
 export async function startMessagesFixture(limits: Partial<ImapLimits> = {}): Promise<MessagesFixture> {
-  let fx: ImapFixture;
-  let port: number;
-  let stopEngine: () => Promise<void> = async () => undefined;
-  if (fixtureHasEngineOption()) {
-    fx = await startImapFixture({ engine: 'own', limits, logLevel: 'warn' } as Parameters<typeof startImapFixture>[0]);
-    port = fx.port;
-  } else {
-    fx = await startImapFixture({ limits, logLevel: 'warn' });
-    const [enginePort, securePort] = (await freePorts(2)) as [number, number];
-    const logs = fx.logs;
-    const logger = pino(
-      { level: 'warn' },
-      new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-          done();
-        },
-      }),
-    );
-    const engine = new EngineImapServer(
-      { logger, authenticate: (a, p, c) => fx.accounts.authenticate(a, p, c), store: fx.store, tls: fx.tls },
-      { host: '127.0.0.1', port: enginePort, securePort, limits },
-    );
-    await engine.start();
-    port = enginePort;
-    stopEngine = () => engine.stop();
-  }
+  const fx = await startImapFixture({ engine: 'own', limits, logLevel: 'warn' });
+  const port = fx.port;
   const clients: RawImap[] = [];
   let counter = 0;
   const login = async (address: string, password: string): Promise<RawImap> => {
@@ -82,7 +46,6 @@ export async function startMessagesFixture(limits: Partial<ImapLimits> = {}): Pr
     },
     async close() {
       for (const c of clients) c.close();
-      await stopEngine();
       await fx.close();
     },
   };
