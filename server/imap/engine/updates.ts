@@ -96,8 +96,7 @@ interface FlagChange {
  * number of messages in the mailbox" as the client numbers them, new ones after the existing ones, and RFC 3501
  * §5.2: "it is NOT permitted to send an EXISTS response that would reduce the number of messages in the mailbox;
  * only the EXPUNGE response can do this" — so the count keeps the held ones until their EXPUNGE may be sent.
- * (Dovecot does the same: expunged messages stay in a session's view until it may sync them.) Flags of held
- * messages are not reported (they are gone).
+ * Flags of held messages are not reported (they are gone).
  */
 export async function flushSelected(ctx: FlushContext, expunges: boolean): Promise<void> {
   const { view, mailbox } = ctx;
