@@ -19,7 +19,7 @@ async function draftsWith(count: number): Promise<TestUser> {
 }
 
 describe('REPLACE (RFC 8508)', () => {
-  test('RFC 8508 §3.3: * OK [APPENDUID] first, then EXISTS and EXPUNGE, then the tagged OK; the old message is gone', async () => {
+  test('RFC 8508 §4.3, §3.4: * OK [APPENDUID] first, then EXISTS and EXPUNGE, then the tagged OK; the old message is gone', async () => {
     const u = await draftsWith(3);
     const raw = message('draft 2, edited');
     const reply = await u.imap.commandWithLiteral('REPLACE 2 Drafts (\\Seen \\Draft)', raw);
@@ -35,7 +35,7 @@ describe('REPLACE (RFC 8508)', () => {
     assert.deepEqual([...(u.mailbox.listMessages('Drafts', [[4, 4]])[0]?.flags ?? [])].sort(), ['\\Draft', '\\Seen']);
   });
 
-  test('RFC 8508 §3.2: UID REPLACE into another folder (Drafts → Sent); QRESYNC reports VANISHED', async () => {
+  test('RFC 8508 §3.3: UID REPLACE into another folder (Drafts → Sent); QRESYNC reports VANISHED', async () => {
     const u = await f.user();
     await u.mailbox.append('Drafts', message('one'));
     await u.mailbox.append('Drafts', message('two'));
@@ -49,7 +49,7 @@ describe('REPLACE (RFC 8508)', () => {
     assert.deepEqual(u.mailbox.listMessages('Drafts').map((m) => m.uid), [1]);
   });
 
-  test('RFC 8508 §4 / RFC 4469: the new message may be built with CATENATE', async () => {
+  test('RFC 8508 §4.2 / RFC 4469: the new message may be built with CATENATE', async () => {
     const u = await draftsWith(1);
     const header = Buffer.from('Subject: rebuilt\r\n\r\n');
     const reply = await u.imap.command(`UID REPLACE 1 Drafts CATENATE (TEXT {${header.length}+}\r\n${header.toString()} URL ";UID=1/;SECTION=TEXT")`);
@@ -66,7 +66,7 @@ describe('REPLACE (RFC 8508)', () => {
     assert.deepEqual(await u.mailbox.readMessage('Drafts', 2), raw);
   });
 
-  test('RFC 8508 §3.2: a missing target folder is NO [TRYCREATE]; the old message stays', async () => {
+  test('RFC 8508 §3.4: a missing target folder is NO [TRYCREATE]; the old message stays', async () => {
     const u = await draftsWith(1);
     const reply = await u.imap.commandWithLiteral('REPLACE 1 Nowhere', message('lost'));
     assert.equal(status(reply), 'NO', reply.tagged);
@@ -74,7 +74,7 @@ describe('REPLACE (RFC 8508)', () => {
     assert.deepEqual(u.mailbox.listMessages('Drafts').map((m) => m.uid), [1]);
   });
 
-  test('RFC 8508 §3.2: over quota is NO [OVERQUOTA]; the old message stays', async () => {
+  test('RFC 8508 §3.4: over quota is NO [OVERQUOTA]; the old message stays', async () => {
     const u = await f.user(600);
     await u.mailbox.append('Drafts', message('small'));
     assert.equal(status(await u.imap.command('SELECT Drafts')), 'OK');
@@ -83,7 +83,7 @@ describe('REPLACE (RFC 8508)', () => {
     assert.deepEqual(u.mailbox.listMessages('Drafts').map((m) => m.uid), [1]);
   });
 
-  test('RFC 8508 §3.2: UID REPLACE of a UID that does not exist is NO and stores nothing', async () => {
+  test('RFC 8508 §3.3: UID REPLACE of a UID that does not exist is NO and stores nothing', async () => {
     const u = await draftsWith(1);
     const reply = await u.imap.commandWithLiteral('UID REPLACE 99 Drafts', message('orphan'));
     assert.equal(status(reply), 'NO', reply.tagged);
@@ -97,7 +97,7 @@ describe('REPLACE (RFC 8508)', () => {
     assert.equal(u.mailbox.status('Drafts').messages, 1);
   });
 
-  test('RFC 8508 §3.2: REPLACE in a folder opened with EXAMINE is NO; nothing changes', async () => {
+  test('RFC 8508 §3.4, §4.1: REPLACE in a folder opened with EXAMINE is NO; nothing changes', async () => {
     const u = await f.user();
     await u.mailbox.append('Drafts', message('keep'));
     assert.equal(status(await u.imap.command('EXAMINE Drafts')), 'OK');
@@ -106,7 +106,7 @@ describe('REPLACE (RFC 8508)', () => {
     assert.equal(u.mailbox.status('Drafts').messages, 1);
   });
 
-  test('RFC 8508 §3: REPLACE needs a selected folder (BAD in the authenticated state)', async () => {
+  test('RFC 8508 §3.5: REPLACE needs a selected folder (BAD in the authenticated state)', async () => {
     const u = await f.user();
     const reply = await u.imap.command('REPLACE 1 Drafts {3+}\r\nabc');
     assert.equal(status(reply), 'BAD', reply.tagged);

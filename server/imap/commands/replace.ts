@@ -1,7 +1,8 @@
-// REPLACE / UID REPLACE (RFC 8508): stores a new message (APPEND's arguments, CATENATE included, RFC 8508 §4)
-// in a target folder and expunges one message of the selected folder. Responses (RFC 8508 §3.3 and its
-// example): `* OK [APPENDUID …]`, then EXISTS (when the target is the selected folder) and EXPUNGE or VANISHED
-// for the replaced message, then the tagged OK.
+// REPLACE / UID REPLACE (RFC 8508): stores a new message (APPEND's arguments, CATENATE included, §4.2) in a
+// target folder and expunges one message of the selected folder (§3.4). Responses (§4.3 and the §3 examples):
+// `* OK [APPENDUID …]`, then EXISTS (when the target is the selected folder) and EXPUNGE or VANISHED for the
+// replaced message, then the tagged OK. The store has no replace verb: the quota is checked for the new message
+// with the old one still present (§3.4 asks for the net usage), and append + expunge are two transactions.
 import type { AppendResult } from '../../mailbox/types.js';
 import type { CommandSpec } from '../engine/types.js';
 import { errorSummary } from '../errors.js';
@@ -32,7 +33,7 @@ export const replaceCommand: CommandSpec = {
     const view = session.selected!;
     // A sequence number beyond the mailbox is BAD (resolve throws); a UID that is gone is skipped.
     const old = view.resolve({ kind: 'set', ranges: [[number, number]] }, uid)[0];
-    // Expunging the old message needs a writable selection (RFC 8508 §3.2 behaves like APPEND + EXPUNGE).
+    // Expunging the old message needs a writable selection (RFC 8508 §3.4, §4.1: the rights of STORE and EXPUNGE).
     if (view.readOnly) return { status: 'NO', code: 'READ-ONLY', text: 'Folder is open read-only' };
     if (old === undefined) return { status: 'NO', text: 'No such message' };
     const missing = checkDestination(session, target);
