@@ -1,0 +1,26 @@
+// Every conversation script in test/imap/scripts/ as its own test, replayed over a real socket against
+// Sealpost's IMAP engine (the new one once the fixture can start it, else the current one). The test name is
+// the script's first comment line (its RFC section). Format: test/imap/scripts/README.md; runner: script-runner.ts.
+import { after, before, test } from 'node:test';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadScripts, runScript } from './script-runner.js';
+import { ownEngineAvailable, startSealpostPeer } from './sealpost-peer.js';
+
+const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scripts');
+const scripts = loadScripts(dir, process.env.SEALPOST_SCRIPT_FILTER);
+const engine = process.env.SEALPOST_SCRIPT_ENGINE === 'old' || !ownEngineAvailable() ? 'old' : 'own';
+let peer: Awaited<ReturnType<typeof startSealpostPeer>> | null = null;
+
+before(async () => {
+  peer = await startSealpostPeer(engine);
+});
+after(async () => {
+  await peer?.close();
+});
+
+for (const script of scripts) {
+  test(`${script.title} [${path.basename(script.file)}, ${engine} engine]`, async () => {
+    await runScript(script, peer!);
+  });
+}
