@@ -181,14 +181,14 @@ describe('MULTIAPPEND (RFC 3502)', () => {
 });
 
 describe('CATENATE (RFC 4469)', () => {
-  test('RFC 4469 §5: TEXT and a URL to another message\'s part give the parts byte for byte (as BODY.PEEK[1.2])', async () => {
+  test('RFC 4469 §3: TEXT and a URL to another message\'s part give the parts byte for byte (as BODY.PEEK[1.2])', async () => {
     const u = await f.user();
     const source = await u.mailbox.append('INBOX', multipartMessage());
     assert.equal(status(await u.imap.command('SELECT INBOX')), 'OK');
     const head = Buffer.from('From: Alice <alice@example.com>\r\nSubject: forwarded part\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n');
     const tail = Buffer.from('\r\n-- \r\nsig\r\n');
     const url = `/INBOX;UIDVALIDITY=${source.uidValidity}/;UID=${source.uid}/;SECTION=1.2`;
-    // Synchronizing literals around the URL, as in the RFC 4469 §5 example.
+    // Synchronizing literals around the URL, as in the RFC 4469 §3 example.
     const reply = await withLiterals(u.imap, 'c1', [`APPEND Drafts (\\Draft) CATENATE (TEXT {${head.length}}`, head, ` URL "${url}" TEXT {${tail.length}}`, tail, ')']);
     assert.equal(status(reply), 'OK', reply.tagged);
     const stored = await u.mailbox.readMessage('Drafts', Number(appendUid(reply.tagged).uids));
@@ -205,7 +205,7 @@ describe('CATENATE (RFC 4469)', () => {
     assert.deepEqual(stored, Buffer.concat([head, part, tail]));
   });
 
-  test('RFC 4469 §5: a URL relative to the selected folder, with ;PARTIAL (URL-PARTIAL)', async () => {
+  test('RFC 4469 §3: a URL relative to the selected folder, with ;PARTIAL (URL-PARTIAL)', async () => {
     const u = await f.user();
     const raw = message('relative', '0123456789');
     const source = await u.mailbox.append('INBOX', raw);
@@ -227,7 +227,7 @@ describe('CATENATE (RFC 4469)', () => {
     [';UID=1', 'a relative URL with no folder selected'],
   ];
   for (const [url, why] of badUrls) {
-    test(`RFC 4469 §6: NO [BADURL] for ${why}; nothing is stored`, async () => {
+    test(`RFC 4469 §4.1: NO [BADURL] for ${why}; nothing is stored`, async () => {
       const u = await f.user();
       await u.mailbox.append('INBOX', message('source'));
       const reply = await u.imap.command(`APPEND INBOX CATENATE (TEXT {2+}\r\nhi URL "${url}")`);
@@ -237,7 +237,7 @@ describe('CATENATE (RFC 4469)', () => {
     });
   }
 
-  test('RFC 4469 §6: NO [TOOBIG] when the joined message exceeds APPENDLIMIT', async () => {
+  test('RFC 4469 §4.2: NO [TOOBIG] when the joined message exceeds APPENDLIMIT', async () => {
     const u = await f.user();
     const big = await u.mailbox.append('INBOX', message('big', 'z'.repeat(40 * 1024)));
     const url = `/INBOX/;UID=${big.uid}`;

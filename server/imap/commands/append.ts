@@ -57,7 +57,7 @@ function spend(budget: PartBudget): void {
   if (budget.left < 0) throw imapNo('LIMIT', 'Too many messages or CATENATE parts in one command');
 }
 
-/** `CATENATE (cat-part *(SP cat-part))` after the keyword (RFC 4469 §5); TEXT may be a literal8 too. */
+/** `CATENATE (cat-part *(SP cat-part))` after the keyword (RFC 4469 §5 grammar); TEXT may be a literal8 too. */
 function readCatenate(args: Cursor, budget: PartBudget): CatenatePart[] {
   args.sp();
   args.expect('(');
@@ -120,7 +120,7 @@ function tooBig(limit: number): ImapError {
 
 /**
  * The bytes of one message: the literal, or the CATENATE parts joined with each URL resolved in this user's
- * mailbox (RFC 4469 §5). Throws ImapError: NO [BADURL …], NO [TOOBIG], NO for an empty message.
+ * mailbox (RFC 4469 §3). Throws ImapError: NO [BADURL …] (§4.1), NO [TOOBIG] (§4.2), NO for an empty message.
  */
 export async function messageBytes(message: AppendMessage, session: Session): Promise<Buffer> {
   const limit = session.limits.maxMessageBytes;

@@ -1,4 +1,4 @@
-// The subset of IMAP URLs (RFC 5092) that CATENATE (RFC 4469 §5) needs: a message or a part of a message in
+// The subset of IMAP URLs (RFC 5092) that CATENATE (RFC 4469 §3) needs: a message or a part of a message in
 // this user's own mailbox, written as a server-relative path (`/INBOX;UIDVALIDITY=7/;UID=3/;SECTION=1.2`)
 // or relative to the selected folder (`;UID=3/;SECTION=1.2`). URLs naming a scheme, host or user
 // (`imap://…`), URLAUTH, message lists and dot segments are refused: they would reach outside this session.
@@ -6,7 +6,7 @@ import { NoSuchFolder } from '../../mailbox/errors.js';
 import type { Mailbox } from '../../mailbox/types.js';
 import { fetchSection, locatePart, parseSectionSpec, sectionSize, type MessageStructure, type SectionSpec } from '../../mime/index.js';
 
-/** A reference CATENATE cannot use; the command answers `NO [BADURL <url>]` (RFC 4469 §6). */
+/** A reference CATENATE cannot use; the command answers `NO [BADURL <url>]` (RFC 4469 §4.1). */
 export class BadUrl extends Error {
   constructor(reason: string) {
     super(reason);
@@ -14,7 +14,7 @@ export class BadUrl extends Error {
   }
 }
 
-/** The referenced data would make the message larger than allowed: `NO [TOOBIG]` (RFC 4469 §6). */
+/** The referenced data would make the message larger than allowed: `NO [TOOBIG]` (RFC 4469 §4.2). */
 export class UrlTooBig extends Error {
   constructor() {
     super('referenced data is too large');
@@ -204,7 +204,7 @@ export async function resolveImapUrl(url: ImapMessageUrl, mailbox: Mailbox, base
 }
 
 /**
- * The URL as it may be echoed in `[BADURL …]` (RFC 4469 url-resp-text: no CR, LF, `\` or `]`): printable
+ * The URL as it may be echoed in `[BADURL …]` (RFC 4469 §5 url-resp-text: no CR, LF, `\` or `]`): printable
  * ASCII without those, at most 200 characters.
  */
 export function badUrlText(url: string): string {
