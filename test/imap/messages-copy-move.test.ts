@@ -179,6 +179,16 @@ describe('MOVE (RFC 6851)', () => {
     assert.equal(u.mailbox.status('INBOX').messages, 1);
   });
 
+  test('hostile: UID MOVE with a huge UID set moves what exists and nothing else', async () => {
+    const u = await userWith(3);
+    assert.equal(status(await u.imap.command('SELECT INBOX')), 'OK');
+    const ranges = ['2', ...Array.from({ length: 4000 }, (_, i) => `${i * 5 + 100}:${i * 5 + 102}`), '4000000000:*'].join(',');
+    const reply = await u.imap.command(`UID MOVE ${ranges} Archive`);
+    assert.equal(status(reply), 'OK', reply.tagged);
+    assert.deepEqual(copyUidPairs(reply.lines[0] as string).pairs.map((p) => p[0]), [2, 3]);
+    assert.deepEqual(u.mailbox.listMessages('INBOX').map((m) => m.uid), [1]);
+  });
+
   test('RFC 6851 §3.3: another session of the same folder sees the moved messages expunged', async () => {
     const u = await userWith(3);
     const other = await u.connect();

@@ -90,6 +90,13 @@ describe('REPLACE (RFC 8508)', () => {
     assert.equal(u.mailbox.status('Drafts').messages, 1);
   });
 
+  test('RFC 8508 §5 / RFC 9051 seq-number: REPLACE * replaces the last message', async () => {
+    const u = await draftsWith(3);
+    const reply = await u.imap.commandWithLiteral('REPLACE * Drafts', message('last, edited'));
+    assert.equal(status(reply), 'OK', reply.tagged);
+    assert.deepEqual(u.mailbox.listMessages('Drafts').map((m) => m.uid), [1, 2, 4]);
+  });
+
   test('RFC 8508 §3.2: REPLACE with a sequence number beyond the mailbox is BAD', async () => {
     const u = await draftsWith(1);
     const reply = await u.imap.commandWithLiteral('REPLACE 7 Drafts', message('orphan'));
