@@ -1,0 +1,304 @@
+// FETCH / UID FETCH (RFC 9051 §6.4.5, RFC 3501 §6.4.5) with CONDSTORE / QRESYNC modifiers (RFC 7162 §3.1.4.1,
+// §3.2.6), BINARY (RFC 3516), PREVIEW (RFC 8970), SAVEDATE (RFC 8514) and OBJECTID (RFC 8474). Values come from
+// the store's records and from the stored bytes (server/mime section ranges, render/*), never from a rebuilt
+// message. Messages are loaded a page at a time and each response is written before the next is built; large
+// sections are StreamedLiterals the engine reads piece by piece as the client takes them, so a slow reader
+// pauses its FETCH instead of making the server hold its mailbox.
+import { NoSuchMessage } from '../../mailbox/errors.js';
+import type { Mailbox, MessageMeta, MessageRecord } from '../../mailbox/types.js';
+import { fetchSection, locatePart, partialRange, sectionRange, type SectionSpec } from '../../mime/sections.js';
+import type { MessageStructure, MimePart } from '../../mime/types.js';
+import type { CommandContext, CommandSpec, Completion, SelectedView, Session } from '../engine/types.js';
+import { ImapError } from '../errors.js';
+import { bodyStructureValue } from '../render/bodystructure.js';
+import { decodeTransfer, needsLiteral8, transferEncodingOf } from '../render/binary.js';
+import { envelopeFromHeader, type RenderOptions } from '../render/envelope.js';
+import { messagePreview } from '../render/preview.js';
+import { formatInternalDate, sequenceSetText } from '../wire/encode.js';
+import { STAR, type Partial, type SectionRef, type SequenceSet, type StreamedLiteral, type Value } from '../wire/types.js';
+import { readFetchArguments, type FetchItem } from './fetch-items.js';
+import { uidRanges } from './copy.js';
+
+/** Messages per page when only metadata (or nothing) is needed. */
+const PAGE = 200;
+/** Messages per page when parsed structures are loaded: a capped 3,000-part structure takes ~10 ms to load. */
+const STRUCTURE_PAGE = 25;
+/** Bytes of a section read from the store at a time (it keeps messages in 64 KiB chunks); larger ones are streamed. */
+export const READ_BYTES = 256 * 1024;
+/** Header bytes read for ENVELOPE (the MIME layer parses at most this much of a header, HEADER_PARSE_BYTES). */
+const ENVELOPE_HEADER_BYTES = 64 * 1024;
+
+const STRUCTURE_KINDS = new Set<FetchItem['kind']>(['envelope', 'body', 'bodystructure', 'binary', 'binary-size', 'preview']);
+const META_KINDS = new Set<FetchItem['kind']>(['flags', 'modseq', 'internaldate', 'size', 'savedate', 'emailid', 'threadid']);
+
+/** BODY[] / RFC822 / BODY[]<partial>: the whole message, read without its parsed structure. */
+const isWholeMessage = (item: FetchItem): boolean => item.kind === 'section' && item.section.path === '' && item.section.text === '';
+
+type FetchRecord = MessageRecord | MessageMeta | { readonly uid: number };
+const hasMeta = (record: FetchRecord): record is MessageMeta => 'flags' in record;
+
+function isStructure(value: unknown): value is MessageStructure {
+  return typeof value === 'object' && value !== null && 'root' in value && 'bodyStructure' in value;
+}
+
+function structureOf(record: FetchRecord): MessageStructure {
+  const structure = 'structure' in record ? record.structure : null;
+  if (!isStructure(structure)) throw new Error('message record without a parsed structure');
+  return structure;
+}
+
+/** Our section reference in server/mime's terms. */
+function sectionSpec(section: SectionRef, partial: Partial | null): SectionSpec {
+  const kind = section.text === '' ? 'full' : (section.text.toLowerCase() as SectionSpec['kind']);
+  return {
+    path: section.path,
+    kind,
+    ...(section.fields ? { fields: section.fields } : {}),
+    ...(partial ? { partial: { start: partial.start, ...(partial.length === undefined ? {} : { length: partial.length }) } } : {}),
+  };
+}
+
+interface MessageContext {
+  readonly mailbox: Mailbox;
+  readonly path: string;
+  readonly record: FetchRecord;
+  readonly options: RenderOptions;
+}
+
+const read = (m: MessageContext, start: number, end: number): Promise<Buffer> =>
+  end > start ? m.mailbox.readRange(m.path, m.record.uid, start, end) : Promise.resolve(Buffer.alloc(0));
+
+/**
+ * Bytes [start, end) of the message as a literal: read at once when small, else streamed. The first piece is
+ * read here either way, so a message expunged meanwhile is left out before anything of it is written.
+ */
+async function rangeLiteral(m: MessageContext, start: number, end: number): Promise<Value> {
+  const first = await read(m, start, Math.min(end, start + READ_BYTES));
+  if (end - start <= READ_BYTES || first.length < READ_BYTES) return { literal: first };
+  const literal: StreamedLiteral = {
+    streamed: true,
+    length: end - start,
+    read: async (offset, to) => {
+      if (to <= first.length) return first.subarray(offset, to);
+      if (offset >= first.length) return read(m, start + offset, start + to);
+      return Buffer.concat([first.subarray(offset), await read(m, start + first.length, start + to)]);
+    },
+  };
+  return literal;
+}
+
+async function sectionValue(m: MessageContext, item: Extract<FetchItem, { kind: 'section' }>): Promise<Value> {
+  if (isWholeMessage(item)) {
+    // The size comes with the metadata when it was loaded; BODY.PEEK[] alone pages on UIDs only.
+    const size = hasMeta(m.record) ? m.record.size : m.mailbox.listMessages(m.path, [[m.record.uid, m.record.uid]])[0]?.size;
+    if (size === undefined) throw new NoSuchMessage();
+    const r = partialRange(size, item.partial ?? undefined);
+    return rangeLiteral(m, r.start, r.end);
+  }
+  const structure = structureOf(m.record);
+  const spec = sectionSpec(item.section, item.partial);
+  const range = sectionRange(structure, spec);
+  if (!range) {
+    // HEADER.FIELDS[.NOT] (filtered, small) or a part that does not exist (an empty string, as Dovecot answers).
+    return { literal: await fetchSection(structure, spec, (start, end) => read(m, start, end)) };
+  }
+  const r = partialRange(range.end - range.start, spec.partial);
+  return rangeLiteral(m, range.start + r.start, range.start + r.end);
+}
+
+/** The part a BINARY section names, its decoded bytes (or raw bytes for a composite part), or null if absent. */
+async function binaryContent(m: MessageContext, section: SectionRef): Promise<Buffer | null> {
+  const structure = structureOf(m.record);
+  if (section.path === '') return read(m, 0, structure.size); // the message itself: no transfer encoding to undo
+  const at = locatePart(structure.root, section.path);
+  if (!at) return null;
+  const part = at.node;
+  const body = await read(m, part.bodyStart, part.bodyEnd);
+  // Composite parts (multipart, message/rfc822) only ever have an identity encoding (RFC 2045 §6.4).
+  if (part.children || part.message) return body;
+  const encoding = transferEncodingOf(await read(m, part.headerStart, part.headerEnd));
+  if (encoding === null) throw new ImapError({ response: 'NO', code: 'UNKNOWN-CTE', message: 'Cannot decode the content-transfer-encoding of this part' });
+  return decodeTransfer(body, encoding);
+}
+
+async function binaryValue(m: MessageContext, item: Extract<FetchItem, { kind: 'binary' }>): Promise<Value> {
+  // A part that does not exist is an empty string (as for BODY[…], and as Dovecot answers).
+  const content = (await binaryContent(m, item.section)) ?? Buffer.alloc(0);
+  const r = partialRange(content.length, item.partial ?? undefined);
+  const bytes = content.subarray(r.start, r.end);
+  return { literal: bytes, binary: needsLiteral8(bytes) };
+}
+
+async function binarySize(m: MessageContext, section: SectionRef): Promise<Value> {
+  const structure = structureOf(m.record);
+  const at = section.path === '' ? null : locatePart(structure.root, section.path);
+  if (section.path !== '' && !at) return { atom: '0' };
+  // Identity-encoded parts have the size of their stored bytes; others are decoded to be measured.
+  if (at && !at.node.children && !at.node.message) {
+    const encoding = transferEncodingOf(await read(m, at.node.headerStart, at.node.headerEnd));
+    if (encoding === 'identity') return { atom: String(at.node.bodyEnd - at.node.bodyStart) };
+  }
+  const content = await binaryContent(m, section);
+  return { atom: String(content?.length ?? 0) };
+}
+
+async function headerOf(m: MessageContext, part: MimePart): Promise<Buffer> {
+  return read(m, part.headerStart, Math.min(part.headerEnd, part.headerStart + ENVELOPE_HEADER_BYTES));
+}
+
+const flagsValue = (flags: readonly string[]): Value => flags.map((flag) => ({ atom: flag }));
+
+/** One data item's value for one message. */
+async function itemValue(m: MessageContext, item: FetchItem): Promise<Value> {
+  const { record } = m;
+  if (item.kind === 'uid') return { atom: String(record.uid) };
+  if (item.kind === 'section') return sectionValue(m, item);
+  if (item.kind === 'binary') return binaryValue(m, item);
+  if (item.kind === 'binary-size') return binarySize(m, item.section);
+  if (item.kind === 'envelope' || item.kind === 'body' || item.kind === 'bodystructure' || item.kind === 'preview') {
+    const structure = structureOf(record);
+    if (item.kind === 'envelope') return envelopeFromHeader(await headerOf(m, structure.root), m.options);
+    if (item.kind === 'preview') return { string: await messagePreview(structure.root, (start, end) => read(m, start, end)) };
+    return bodyStructureValue(structure.bodyStructure, structure.root, item.kind === 'bodystructure', m.options, (part) => headerOf(m, part));
+  }
+  if (!hasMeta(record)) throw new Error('FETCH item needs message metadata');
+  switch (item.kind) {
+    case 'flags':
+      return flagsValue(record.flags);
+    case 'modseq':
+      return [{ atom: String(record.modseq) }];
+    case 'internaldate':
+      return { string: formatInternalDate(record.internalDate) };
+    case 'size':
+      return { atom: String(record.size) };
+    case 'savedate':
+      return record.saveDate ? { string: formatInternalDate(record.saveDate) } : null;
+    case 'emailid':
+      return [{ atom: record.emailId }];
+    case 'threadid':
+      return record.threadObjectId ? [{ atom: record.threadObjectId }] : null;
+  }
+}
+
+const ITEM_NAMES: Readonly<Record<string, string>> = {
+  uid: 'UID',
+  flags: 'FLAGS',
+  internaldate: 'INTERNALDATE',
+  size: 'RFC822.SIZE',
+  envelope: 'ENVELOPE',
+  body: 'BODY',
+  bodystructure: 'BODYSTRUCTURE',
+  modseq: 'MODSEQ',
+  preview: 'PREVIEW',
+  savedate: 'SAVEDATE',
+  emailid: 'EMAILID',
+  threadid: 'THREADID',
+};
+
+const responseName = (item: FetchItem): string => ('key' in item ? item.key : (ITEM_NAMES[item.kind] as string));
+
+/** True when a UID lies in a sequence set read as UIDs, `*` being `largest`. */
+function inUidSet(set: SequenceSet, uid: number, largest: number, saved: readonly number[]): boolean {
+  if (set.kind === 'saved') return saved.includes(uid);
+  return set.ranges.some(([a, b]) => {
+    const from = a === STAR ? largest : a;
+    const to = b === STAR ? largest : b;
+    return uid >= Math.min(from, to) && uid <= Math.max(from, to);
+  });
+}
+
+/** RFC 7162 §3.2.6: `* VANISHED (EARLIER)` for UIDs of the set expunged since the CHANGEDSINCE mod-sequence. */
+async function reportVanished(session: Session, mailbox: Mailbox, view: SelectedView, set: SequenceSet, since: number): Promise<void> {
+  const largest = Math.max(mailbox.status(view.path).uidNext - 1, 1);
+  const vanished = new Set<number>();
+  for (const change of mailbox.changesSince(view.path, since)) {
+    if (change.kind === 'expunge' && view.seqOf(change.uid) === 0 && inUidSet(set, change.uid, largest, view.savedSearch)) vanished.add(change.uid);
+  }
+  if (vanished.size) await session.untagged(`VANISHED (EARLIER) ${sequenceSetText([...vanished])}`);
+}
+
+async function runFetch(ctx: CommandContext): Promise<Completion | void> {
+  const { session } = ctx;
+  const view = session.selected;
+  const user = session.user;
+  if (!view || !user) throw new Error('FETCH outside the selected state');
+  const set = ctx.args.sequenceSet();
+  ctx.args.sp();
+  const args = readFetchArguments(ctx.args);
+  if (args.vanished && (!ctx.uid || !session.enabled.has('QRESYNC'))) {
+    return { status: 'BAD', text: 'VANISHED needs UID FETCH with CHANGEDSINCE after ENABLE QRESYNC' };
+  }
+  const items = [...args.items];
+  // RFC 7162 §3.1: FETCH MODSEQ and the CHANGEDSINCE modifier enable CONDSTORE; CHANGEDSINCE implies MODSEQ.
+  if (args.changedSince !== null || items.some((item) => item.kind === 'modseq')) session.enable('CONDSTORE');
+  if (args.changedSince !== null && !items.some((item) => item.kind === 'modseq')) items.push({ kind: 'modseq' });
+  // RFC 3501 §6.4.8: UID FETCH responses always carry UID.
+  if (ctx.uid && !items.some((item) => item.kind === 'uid')) items.unshift({ kind: 'uid' });
+  const condstore = session.enabled.has('CONDSTORE');
+  const options: RenderOptions = { utf8: session.enabled.has('UTF8=ACCEPT') || session.enabled.has('IMAP4rev2') };
+  const mailbox = user.mailbox;
+  const uids = view.resolve(set, ctx.uid);
+  if (args.vanished && args.changedSince !== null) await reportVanished(session, mailbox, view, set, args.changedSince);
+  if (!uids.length) return;
+
+  // RFC 3501 §6.4.5: BODY[…] (not .PEEK), RFC822, RFC822.TEXT and BINARY[…] set \Seen, except in a read-only folder.
+  const markSeen = args.setsSeen && !view.readOnly;
+  const needsStructure = items.some((item) => STRUCTURE_KINDS.has(item.kind) || (item.kind === 'section' && !isWholeMessage(item)));
+  const needsMeta = needsStructure || markSeen || args.changedSince !== null || items.some((item) => META_KINDS.has(item.kind));
+  const pageSize = needsStructure ? STRUCTURE_PAGE : PAGE;
+  const hasFlags = items.some((item) => item.kind === 'flags');
+  const hasModseq = items.some((item) => item.kind === 'modseq');
+
+  for (let i = 0; i < uids.length; i += pageSize) {
+    const page = uidRanges(uids.slice(i, i + pageSize));
+    let records: FetchRecord[] = needsStructure ? mailbox.fetch(view.path, page) : needsMeta ? mailbox.listMessages(view.path, page) : uids.slice(i, i + pageSize).map((uid) => ({ uid }));
+    if (args.changedSince !== null) {
+      const since = args.changedSince;
+      records = records.filter((record) => hasMeta(record) && record.modseq > since);
+    }
+    const seenNow = new Set<number>();
+    if (markSeen) {
+      const unseen = records.filter((record) => hasMeta(record) && !record.flags.includes('\\Seen')).map((record) => record.uid);
+      if (unseen.length) {
+        const result = mailbox.store(view.path, uidRanges(unseen), 'add', ['\\Seen']);
+        const changed = new Map(result.updated.map((update) => [update.uid, update]));
+        for (const update of result.updated) {
+          session.ownChange(update.modseq);
+          seenNow.add(update.uid);
+        }
+        records = records.map((record) => {
+          const update = changed.get(record.uid);
+          return update && hasMeta(record) ? { ...record, flags: update.flags, modseq: update.modseq } : record;
+        });
+      }
+    }
+    for (const record of records) {
+      const seq = view.seqOf(record.uid);
+      if (seq === 0) continue;
+      const m: MessageContext = { mailbox, path: view.path, record, options };
+      const list: Value[] = [];
+      try {
+        for (const item of items) list.push({ raw: responseName(item) }, await itemValue(m, item));
+        // RFC 3501 §6.4.5: the implicitly set \Seen is reported (with its MODSEQ once CONDSTORE is on).
+        if (seenNow.has(record.uid) && hasMeta(record)) {
+          if (!hasFlags) list.push({ raw: 'FLAGS' }, flagsValue(record.flags));
+          if (condstore && !hasModseq) list.push({ raw: 'MODSEQ' }, [{ atom: String(record.modseq) }]);
+        }
+      } catch (error) {
+        // Expunged by another session while this FETCH ran: RFC 9051 §7.5.1 lets us leave it out.
+        if (error instanceof NoSuchMessage) continue;
+        throw error;
+      }
+      await session.untagged(`${seq} FETCH`, list);
+    }
+  }
+}
+
+export const fetchCommand: CommandSpec = {
+  name: 'FETCH',
+  states: ['selected'],
+  uid: true,
+  // RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH; UID FETCH may carry them.
+  expungeAllowed: (uid) => uid,
+  run: runFetch,
+};
