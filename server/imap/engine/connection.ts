@@ -515,7 +515,10 @@ export class Connection implements Session, UpdateListener {
   }
 
   private async finish(command: FramedCommand, spec: CommandSpec | undefined, completion: Completion): Promise<void> {
-    if (!this.isClosed && this.view) {
+    const after = this.afterTagged;
+    this.afterTagged = null;
+    // Nothing follows a BYE (LOGOUT) but the tagged reply.
+    if (!this.isClosed && this.view && after !== 'close') {
       // RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE, SEARCH (nor after a BAD: the command did not run).
       const expunges = completion.status !== 'BAD' && spec !== undefined && (spec.expungeAllowed ? spec.expungeAllowed(command.uid) : true);
       try {
@@ -524,8 +527,6 @@ export class Connection implements Session, UpdateListener {
         this.logger.warn({ cid: this.id, err: errorSummary(error) }, 'IMAP update flush failed');
       }
     }
-    const after = this.afterTagged;
-    this.afterTagged = null;
     // STARTTLS: nothing more is read in plaintext once the OK is on its way (RFC 3501 §6.2.1, RFC 2595 §3.1).
     if (after === 'starttls' && completion.status === 'OK') this.detachInput(this.socket);
     const code = completion.code ? ` [${completion.code}]` : '';

@@ -30,7 +30,11 @@ export class Output {
     this.closed = true;
     this.batch = [];
     this.batchBytes = 0;
+    for (const wake of this.waiting.splice(0)) wake();
   }
+
+  /** Writers waiting for 'drain' (woken by close() too: a sink that never drains must not hold them). */
+  private readonly waiting: (() => void)[] = [];
 
   /** Bytes batched here or waiting in the sink. */
   get unsentBytes(): number {
@@ -81,8 +85,11 @@ export class Output {
           sink.off('drain', done);
           sink.off('close', done);
           sink.off('error', done);
+          const at = this.waiting.indexOf(done);
+          if (at >= 0) this.waiting.splice(at, 1);
           resolve();
         };
+        this.waiting.push(done);
         sink.once('drain', done);
         sink.once('close', done);
         sink.once('error', done);
