@@ -105,8 +105,12 @@ export function trigramQuery(needle: string): string | null {
   if (cover[cover.length - 1] !== chars.length - 3) cover.push(chars.length - 3);
   const picked = new Set<string>();
   const gram = (i: number): string => chars.slice(i, i + 3).join('');
-  for (const i of cover) picked.add(gram(i));
-  for (let i = 0; i + 3 <= chars.length && picked.size < MAX_TRIGRAMS; i++) picked.add(gram(i));
+  // FTS5 reads its query as a C string: a trigram with NUL would cut it short (a syntax error), so those are left
+  // to the exact test.
+  const usable = (t: string): boolean => !t.includes('\0');
+  for (const i of cover) if (usable(gram(i))) picked.add(gram(i));
+  for (let i = 0; i + 3 <= chars.length && picked.size < MAX_TRIGRAMS; i++) if (usable(gram(i))) picked.add(gram(i));
+  if (picked.size === 0) return null;
   return [...picked].map((t) => `"${t.replace(/"/g, '""')}"`).join(' AND ');
 }
 

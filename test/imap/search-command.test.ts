@@ -1,0 +1,262 @@
+// SEARCH as a command over a real socket against our own IMAP engine: ESEARCH result options (RFC 4731),
+// SEARCHRES (RFC 5182), MODSEQ and implicit CONDSTORE (RFC 7162 §3.1.5), IMAP4rev2's ESEARCH-only replies
+// (RFC 9051 §6.4.4), no EXPUNGE during SEARCH (RFC 3501 §7.4.1), BADCHARSET, the nesting limit and hostile input.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { commandTable } from '../../server/imap/commands/index.js';
+import type { Mailbox } from '../../server/mailbox/types.js';
+import { RawImap, type RawReply } from '../helpers/imap-raw.js';
+import { startEngineFixture, type EngineFixture } from './core-fixture.js';
+
+const FLAGGED = [2, 3, 4, 9];
+const message = (i: number): Buffer => Buffer.from(`From: sender${i}@example.com\r\nSubject: message ${i} zqsecret\r\n\r\nbody ${i}\r\n`);
+
+let ef: EngineFixture;
+let user: { address: string; password: string };
+let mailbox: Mailbox;
+
+async function login(): Promise<RawImap> {
+  const r = await RawImap.connect(ef.port);
+  assert.match((await r.command(`LOGIN "${user.address}" "${user.password}"`)).tagged, /OK/);
+  return r;
+}
+
+async function selected(): Promise<RawImap> {
+  const r = await login();
+  assert.match((await r.command('SELECT INBOX')).tagged, /OK/);
+  return r;
+}
+
+const ok = (reply: RawReply): RawReply => {
+  assert.match(reply.tagged, /^\w+ OK /, reply.tagged);
+  return reply;
+};
+const tagOf = (reply: RawReply): string => reply.tagged.split(' ')[0] as string;
+const esearch = (reply: RawReply): string[] => reply.lines.filter((l) => l.startsWith('* ESEARCH'));
+const searchLine = (reply: RawReply): string[] => reply.lines.filter((l) => l.startsWith('* SEARCH'));
+const modseqOf = (uid: number): number => mailbox.listMessages('INBOX', [[uid, uid]])[0]!.modseq;
+
+before(async () => {
+  ef = await startEngineFixture();
+  user = await ef.fx.addUser('esearch');
+  mailbox = await ef.fx.mailboxOf(user.address, user.password);
+  for (let i = 1; i <= 10; i++) await mailbox.append('INBOX', message(i), { flags: FLAGGED.includes(i) ? ['\\Flagged'] : [] });
+  mailbox.createFolder('Other');
+});
+after(async () => ef?.close());
+
+describe('RFC 4731 §3.1 ESEARCH: RETURN (MIN MAX COUNT ALL)', () => {
+  test('UID SEARCH RETURN (MIN MAX COUNT ALL) FLAGGED → * ESEARCH (TAG "…") UID MIN 2 MAX 9 COUNT 4 ALL 2:4,9', async () => {
+    const r = await selected();
+    const reply = ok(await r.command('UID SEARCH RETURN (MIN MAX COUNT ALL) FLAGGED'));
+    assert.deepEqual(esearch(reply), [`* ESEARCH (TAG "${tagOf(reply)}") UID MIN 2 MAX 9 COUNT 4 ALL 2:4,9`]);
+    assert.deepEqual(searchLine(reply), []);
+    await r.command('LOGOUT');
+  });
+  test('SEARCH (message numbers) carries no UID; RETURN () means ALL; options come back in one line', async () => {
+    const r = await selected();
+    let reply = ok(await r.command('SEARCH RETURN () FLAGGED'));
+    assert.deepEqual(esearch(reply), [`* ESEARCH (TAG "${tagOf(reply)}") ALL 2:4,9`]);
+    reply = ok(await r.command('SEARCH RETURN (COUNT MIN) UNFLAGGED'));
+    assert.deepEqual(esearch(reply), [`* ESEARCH (TAG "${tagOf(reply)}") MIN 1 COUNT 6`]);
+    await r.command('LOGOUT');
+  });
+  test('no match: COUNT 0, and no MIN, MAX or ALL', async () => {
+    const r = await selected();
+    let reply = ok(await r.command('SEARCH RETURN (MIN MAX ALL COUNT) SUBJECT nothing-like-this'));
+    assert.deepEqual(esearch(reply), [`* ESEARCH (TAG "${tagOf(reply)}") COUNT 0`]);
+    reply = ok(await r.command('UID SEARCH RETURN (MIN) DELETED'));
+    assert.deepEqual(esearch(reply), [`* ESEARCH (TAG "${tagOf(reply)}") UID`]);
+    await r.command('LOGOUT');
+  });
+  test('an unknown RETURN option is BAD', async () => {
+    const r = await selected();
+    assert.match((await r.command('SEARCH RETURN (FOO) ALL')).tagged, /^t\d+ BAD /);
+    assert.match((await r.command('SEARCH RETURN MIN ALL')).tagged, /^t\d+ BAD /);
+    ok(await r.command('NOOP'));
+    await r.command('LOGOUT');
+  });
+});
+
+describe('RFC 5182 SEARCHRES: RETURN (SAVE) and `$`', () => {
+  test('RETURN (SAVE) alone answers no ESEARCH; `$` then names the saved messages in SEARCH and COPY', async () => {
+    const r = await selected();
+    const saved = ok(await r.command('UID SEARCH RETURN (SAVE) FLAGGED'));
+    assert.deepEqual(saved.lines, []);
+    assert.deepEqual(searchLine(ok(await r.command('UID SEARCH $'))), ['* SEARCH 2 3 4 9']);
+    assert.deepEqual(searchLine(ok(await r.command('SEARCH $ UID 1:3'))), ['* SEARCH 2 3']);
+    assert.deepEqual(searchLine(ok(await r.command('UID SEARCH UID $'))), ['* SEARCH 2 3 4 9']);
+    ok(await r.command('COPY $ Other'));
+    assert.deepEqual(mailbox.search('Other', { op: 'all' }).length, 4);
+    await r.command('LOGOUT');
+  });
+  test('UID FETCH $ FLAGS after UID SEARCH RETURN (SAVE)', { skip: !commandTable().has('FETCH') && 'FETCH is not in the engine yet' }, async () => {
+    const r = await selected();
+    ok(await r.command('UID SEARCH RETURN (SAVE) FLAGGED'));
+    const fetched = ok(await r.command('UID FETCH $ FLAGS'));
+    const uids = fetched.lines.map((l) => /UID (\d+)/.exec(l)?.[1]).filter(Boolean).map(Number).sort((a, b) => a - b);
+    assert.deepEqual(uids, FLAGGED);
+    await r.command('LOGOUT');
+  });
+  test('§2.4: SAVE with MIN and/or MAX alone saves just those; with COUNT or ALL every match', async () => {
+    const r = await selected();
+    const savedAfter = async (options: string): Promise<string[]> => {
+      ok(await r.command(`UID SEARCH RETURN (${options}) FLAGGED`));
+      return searchLine(ok(await r.command('UID SEARCH $')));
+    };
+    assert.deepEqual(await savedAfter('SAVE MIN'), ['* SEARCH 2']);
+    assert.deepEqual(await savedAfter('MAX SAVE'), ['* SEARCH 9']);
+    assert.deepEqual(await savedAfter('SAVE MIN MAX'), ['* SEARCH 2 9']);
+    assert.deepEqual(await savedAfter('SAVE MIN COUNT'), ['* SEARCH 2 3 4 9']);
+    await r.command('LOGOUT');
+  });
+  test('§2.1: a SEARCH with SAVE that fails (BADCHARSET, BAD key) leaves an empty saved result', async () => {
+    const r = await selected();
+    ok(await r.command('UID SEARCH RETURN (SAVE) FLAGGED'));
+    assert.match((await r.command('UID SEARCH RETURN (SAVE) CHARSET KOI8-R FLAGGED')).tagged, /^t\d+ NO \[BADCHARSET/);
+    assert.deepEqual(searchLine(ok(await r.command('UID SEARCH $'))), ['* SEARCH']);
+    ok(await r.command('UID SEARCH RETURN (SAVE) FLAGGED'));
+    assert.match((await r.command('SEARCH RETURN (SAVE) NOSUCHKEY')).tagged, /^t\d+ BAD /);
+    assert.deepEqual(searchLine(ok(await r.command('UID SEARCH $'))), ['* SEARCH']);
+    await r.command('LOGOUT');
+  });
+});
+
+describe('RFC 7162 §3.1.5: SEARCH MODSEQ reports the highest mod-sequence and enables CONDSTORE', () => {
+  test('before MODSEQ a flag change arrives without MODSEQ, after it with; * SEARCH ends with (MODSEQ n)', async () => {
+    const r = await selected();
+    mailbox.store('INBOX', [[5, 5]], 'add', ['\\Seen']);
+    const before = ok(await r.command('NOOP'));
+    assert.ok(before.lines.some((l) => /^\* 5 FETCH \(/.test(l) && !l.includes('MODSEQ')), JSON.stringify(before.lines));
+    const base = modseqOf(5);
+    const reply = ok(await r.command(`SEARCH MODSEQ ${base}`));
+    assert.deepEqual(searchLine(reply), [`* SEARCH 5 (MODSEQ ${base})`]);
+    mailbox.store('INBOX', [[6, 6]], 'add', ['\\Seen']);
+    const afterNoop = ok(await r.command('NOOP'));
+    assert.ok(afterNoop.lines.some((l) => /^\* 6 FETCH \(.*MODSEQ \(\d+\)/.test(l)), JSON.stringify(afterNoop.lines));
+    await r.command('LOGOUT');
+  });
+  test('the per-flag entry name and type are accepted (and the message mod-sequence used); no match, no MODSEQ', async () => {
+    const r = await selected();
+    const highest = Math.max(...[1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(modseqOf));
+    assert.deepEqual(searchLine(ok(await r.command('SEARCH MODSEQ "/flags/\\\\draft" all 1 UID 1:2'))), [`* SEARCH 1 2 (MODSEQ ${Math.max(modseqOf(1), modseqOf(2))})`]);
+    assert.deepEqual(searchLine(ok(await r.command('SEARCH MODSEQ 1'))), [`* SEARCH 1 2 3 4 5 6 7 8 9 10 (MODSEQ ${highest})`]);
+    assert.deepEqual(searchLine(ok(await r.command(`SEARCH MODSEQ ${highest + 1}`))), ['* SEARCH']);
+    assert.match((await r.command('SEARCH MODSEQ "/flags/\\\\draft" sometimes 1')).tagged, /^t\d+ BAD /);
+    await r.command('LOGOUT');
+  });
+  test('with ESEARCH: MODSEQ over every match for COUNT/ALL, over the returned message for MIN alone', async () => {
+    const r = await selected();
+    let reply = ok(await r.command('UID SEARCH RETURN (MIN) MODSEQ 1 FLAGGED'));
+    assert.deepEqual(esearch(reply), [`* ESEARCH (TAG "${tagOf(reply)}") UID MIN 2 MODSEQ ${modseqOf(2)}`]);
+    reply = ok(await r.command('UID SEARCH RETURN (COUNT) MODSEQ 1 UID 5:6'));
+    assert.deepEqual(esearch(reply), [`* ESEARCH (TAG "${tagOf(reply)}") UID COUNT 2 MODSEQ ${Math.max(modseqOf(5), modseqOf(6))}`]);
+    await r.command('LOGOUT');
+  });
+});
+
+describe('RFC 9051 §6.4.4: an IMAP4rev2 client gets ESEARCH for every SEARCH', () => {
+  test('ENABLE IMAP4rev2, then SEARCH FLAGGED → * ESEARCH (TAG "…") ALL 2:4,9', async () => {
+    const r = await login();
+    ok(await r.command('ENABLE IMAP4rev2'));
+    ok(await r.command('SELECT INBOX'));
+    const reply = ok(await r.command('SEARCH FLAGGED'));
+    assert.deepEqual(reply.lines, [`* ESEARCH (TAG "${tagOf(reply)}") ALL 2:4,9`]);
+    const none = ok(await r.command('UID SEARCH DELETED'));
+    assert.deepEqual(none.lines, [`* ESEARCH (TAG "${tagOf(none)}") UID`]);
+    await r.command('LOGOUT');
+  });
+});
+
+describe('RFC 3501 §7.4.1: no EXPUNGE while answering SEARCH; UID SEARCH may send it', () => {
+  test('a message expunged elsewhere is reported by UID SEARCH, not by SEARCH', async () => {
+    const r = await selected();
+    const extra = await mailbox.append('INBOX', message(11), { flags: ['\\Deleted'] });
+    ok(await r.command('NOOP'));
+    mailbox.expunge('INBOX', [[extra.uid, extra.uid]]);
+    const plain = ok(await r.command('SEARCH ALL'));
+    assert.ok(!plain.lines.some((l) => l.endsWith(' EXPUNGE')), JSON.stringify(plain.lines));
+    assert.deepEqual(searchLine(plain), ['* SEARCH 1 2 3 4 5 6 7 8 9 10']);
+    const uid = ok(await r.command('UID SEARCH ALL'));
+    assert.ok(uid.lines.includes('* 11 EXPUNGE'), JSON.stringify(uid.lines));
+    await r.command('LOGOUT');
+  });
+});
+
+describe('RFC 9051 §6.4.4 CHARSET: UTF-8 and US-ASCII, else NO [BADCHARSET (UTF-8 US-ASCII)]', () => {
+  test('known charsets in any case, atom or quoted; unknown ones refused with the list', async () => {
+    const r = await selected();
+    assert.deepEqual(searchLine(ok(await r.command('SEARCH CHARSET utf-8 FLAGGED'))), ['* SEARCH 2 3 4 9']);
+    assert.deepEqual(searchLine(ok(await r.command('SEARCH CHARSET "US-ASCII" FLAGGED'))), ['* SEARCH 2 3 4 9']);
+    const refused = await r.command('SEARCH CHARSET KOI8-R FLAGGED');
+    assert.equal(refused.tagged, `${tagOf(refused)} NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset, use UTF-8`);
+    assert.deepEqual(refused.lines, []);
+    await r.command('LOGOUT');
+  });
+});
+
+describe('the nesting limit (SEALPOST_IMAP_MAX_SEARCH_DEPTH, default 64) and hostile input', () => {
+  test('63 nested NOTs work, 64 are BAD with a clear text; the session goes on', async () => {
+    const r = await selected();
+    assert.deepEqual(searchLine(ok(await r.command(`SEARCH ${'NOT '.repeat(63)}FLAGGED`))), ['* SEARCH 1 5 6 7 8 10']);
+    const deep = await r.command(`SEARCH ${'NOT '.repeat(64)}FLAGGED`);
+    assert.equal(deep.tagged, `${tagOf(deep)} BAD Search program nested deeper than 64 levels`);
+    assert.match((await r.command(`SEARCH ${'('.repeat(70)}ALL${')'.repeat(70)}`)).tagged, /^t\d+ BAD /);
+    ok(await r.command('NOOP'));
+    await r.command('LOGOUT');
+  });
+  test('a huge OR chain is refused at the limit, a flat list of thousands of keys is answered', async () => {
+    const r = await selected();
+    assert.match((await r.command(`SEARCH ${'OR SEEN '.repeat(6000)}ALL`)).tagged, /^t\d+ BAD /);
+    assert.deepEqual(searchLine(ok(await r.command(`SEARCH ${'UNSEEN FLAGGED '.repeat(3000)}ALL`))), ['* SEARCH 2 3 4 9']);
+    assert.deepEqual(searchLine(ok(await r.command(`SEARCH ${'OR UNSEEN FLAGGED '.repeat(40)}SUBJECT zq`))), ['* SEARCH 1 2 3 4 7 8 9 10']);
+    await r.command('LOGOUT');
+  });
+  test('8-bit garbage gets BAD (atom) or a plain answer (string), never a crash', async () => {
+    const r = await selected();
+    r.write(Buffer.concat([Buffer.from('g1 SEARCH SUBJECT '), Buffer.from([0xff, 0xfe, 0x80]), Buffer.from('\r\n')]));
+    assert.match((await r.until('g1')).tagged, /^g1 BAD /);
+    r.write(Buffer.concat([Buffer.from('g2 SEARCH BODY "'), Buffer.from([0xc3, 0x28, 0xa0, 0xa1]), Buffer.from('"\r\n')]));
+    assert.match((await r.until('g2')).tagged, /^g2 (OK|BAD) /);
+    r.write(Buffer.concat([Buffer.from('g3 SEARCH '), Buffer.from([0x00, 0x01, 0x7f]), Buffer.from('\r\n')]));
+    assert.match((await r.until('g3')).tagged, /^g3 BAD /);
+    for (const bad of ['SEARCH UID', 'SEARCH UID 1:4294967296', 'SEARCH LARGER 99999999999999999999999', 'SEARCH BEFORE 31-Foo-2024', 'SEARCH HEADER "Bad Name" x', 'SEARCH OR SEEN', 'SEARCH (SEEN', 'SEARCH SEEN)', 'SEARCH  SEEN', 'SEARCH CHARSET']) {
+      assert.match((await r.command(bad)).tagged, /^t\d+ BAD /, bad);
+    }
+    ok(await r.command('NOOP'));
+    await r.command('LOGOUT');
+  });
+  test('literals as search strings: 8-bit, NUL bytes, up to a command line long, two in one command', async () => {
+    const r = await selected();
+    assert.deepEqual(searchLine(await r.commandWithLiteral('SEARCH CHARSET UTF-8 SUBJECT', Buffer.from('ZQSECRET'))), ['* SEARCH 1 2 3 4 5 6 7 8 9 10']);
+    assert.deepEqual(searchLine(await r.commandWithLiteral('SEARCH BODY', Buffer.from([0x00, 0xff, 0x00]))), ['* SEARCH']);
+    assert.deepEqual(searchLine(await r.commandWithLiteral('SEARCH TEXT', Buffer.alloc(60_000, 'q'))), ['* SEARCH']);
+    // A literal longer than a command line may be is refused before it is read (engine rule for all but APPEND).
+    assert.match((await r.commandWithLiteral('SEARCH TEXT', Buffer.alloc(100_000, 'q'))).tagged, /^t\d+ BAD /);
+    r.write('l1 SEARCH HEADER {7+}\r\nSubject {9+}\r\nmessage 1 FLAGGED\r\n');
+    assert.deepEqual(searchLine(ok(await r.until('l1'))), ['* SEARCH']);
+    r.write('l2 SEARCH HEADER {7+}\r\nSubject {9+}\r\nmessage 2 FLAGGED\r\n');
+    assert.deepEqual(searchLine(ok(await r.until('l2'))), ['* SEARCH 2']);
+    await r.command('LOGOUT');
+  });
+  test('no search term reaches the log', () => {
+    assert.ok(!ef.fx.logs.some((line) => /zqsecret/i.test(line)));
+  });
+});
+
+describe('SEALPOST_IMAP_MAX_SEARCH_DEPTH sets the nesting limit', () => {
+  test('with a limit of 8, 7 nested NOTs work and 8 are BAD', async () => {
+    const small = await startEngineFixture({ limits: { maxSearchDepth: 8 } });
+    try {
+      const u = await small.fx.addUser('depth');
+      const r = await RawImap.connect(small.port);
+      ok(await r.command(`LOGIN "${u.address}" "${u.password}"`));
+      ok(await r.command('SELECT INBOX'));
+      ok(await r.command(`SEARCH ${'NOT '.repeat(7)}ALL`));
+      assert.match((await r.command(`SEARCH ${'NOT '.repeat(8)}ALL`)).tagged, /^t\d+ BAD Search program nested deeper than 8 levels/);
+      await r.command('LOGOUT');
+    } finally {
+      await small.close();
+    }
+  });
+});
