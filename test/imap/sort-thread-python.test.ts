@@ -371,6 +371,10 @@ const ODD: readonly Record<string, string>[] = [
   { Subject: 'Re: hello', 'Message-ID': '<odd20@x>', References: '<odd1@x> <gone@x> <odd4@x>' },
   { Subject: 'spaced\r\n  out   subject', 'Message-ID': '<odd21@x>', Date: 'Tue, 2 Jan 2024 00:00:00 GMT (comment)' },
   { Subject: 'numbered', 'Message-ID': '<odd22@x>', Date: 'Sun, 31 Dec 2023 23:00:00 +0000' },
+  // Subject merging (step 5): an earlier reply and a later non-reply with one subject → the reply goes under it.
+  { Subject: 'Re: solo', 'Message-ID': '<solo1@x>', Date: 'Mon, 1 Jan 2024 08:00:00 +0000' },
+  { Subject: 'solo', 'Message-ID': '<solo2@x>', Date: 'Tue, 2 Jan 2024 08:00:00 +0000' },
+  { Subject: 'Fwd: solo', 'Message-ID': '<solo3@x>', Date: 'Wed, 3 Jan 2024 08:00:00 +0000' },
 ];
 
 /**
