@@ -107,7 +107,7 @@ describe('APPEND (RFC 9051 §6.3.12, RFC 3501 §6.3.11)', () => {
     assert.equal(u.mailbox.quota().messages, 0);
   });
 
-  test('RFC 7888 §4 / RFC 7889: APPEND larger than APPENDLIMIT is refused before its data (synchronizing literal)', async () => {
+  test('RFC 7889 APPENDLIMIT, RFC 4469 §4.2 TOOBIG: APPEND larger than the limit is refused before its data (synchronizing literal)', async () => {
     const u = await f.user();
     u.imap.write(`s1 APPEND INBOX {${LIMIT + 1}}\r\n`);
     const refusal = await u.imap.readLine();
@@ -116,7 +116,7 @@ describe('APPEND (RFC 9051 §6.3.12, RFC 3501 §6.3.11)', () => {
     assert.equal(u.mailbox.quota().messages, 0);
   });
 
-  test('RFC 7888 §4: an oversized LITERAL+ APPEND is read and dropped; the connection stays usable', async () => {
+  test('RFC 7888 LITERAL+, RFC 7889: an oversized non-synchronizing APPEND is read and dropped; the connection stays usable', async () => {
     const u = await f.user();
     u.imap.write(`s2 APPEND INBOX {${LIMIT + 1}+}\r\n`);
     u.imap.write(Buffer.concat([Buffer.alloc(LIMIT + 1, 0x61), Buffer.from('\r\n')]));
