@@ -110,7 +110,7 @@ describe('reporting changes of other sessions (RFC 9051 §5.2, §7.4)', () => {
     assert.deepEqual((await r.command('UID SEARCH ALL')).lines, [`* SEARCH ${uids[0]} ${uids[2]} ${uids[4]}`]);
   });
 
-  it('RFC 3501 §7.4.1: no EXPUNGE while answering SEARCH; new messages still counted with the expunged one; NOOP then expunges', async () => {
+  it('RFC 3501 §7.4.1: no EXPUNGE while answering SEARCH or FETCH; new messages still counted with the expunged one; NOOP then expunges', async () => {
     const first = await append(1);
     const second = await append(2);
     const r = await selected();
@@ -120,6 +120,9 @@ describe('reporting changes of other sessions (RFC 9051 §5.2, §7.4)', () => {
     const search = await r.command('SEARCH ALL');
     assert.ok(!search.lines.some((l) => /EXPUNGE|VANISHED/.test(l)), search.lines.join('\n'));
     assert.ok(search.lines.includes('* 3 EXISTS'), `the held message still counts: ${search.lines.join('\n')}`);
+    const fetch = await r.command('FETCH 2:3 (UID)');
+    assert.ok(!fetch.lines.some((l) => /EXPUNGE|VANISHED/.test(l)), fetch.lines.join('\n'));
+    assert.deepEqual(fetch.lines, [`* 2 FETCH (UID ${second})`, `* 3 FETCH (UID ${third})`], 'numbering unchanged until the EXPUNGE');
     const noop = await r.command('NOOP');
     assert.deepEqual(noop.lines, ['* 1 EXPUNGE']);
     assert.deepEqual((await r.command('UID SEARCH ALL')).lines, [`* SEARCH ${second} ${third}`]);
@@ -147,6 +150,16 @@ describe('reporting changes of other sessions (RFC 9051 §5.2, §7.4)', () => {
     const again = store.store(folder, [[uid, uid]], 'add', ['\\Flagged']);
     const lines = (await r.command(`UID SEARCH UID ${uid}`)).lines;
     assert.ok(lines.includes(`* 1 FETCH (FLAGS (\\Seen \\Flagged) UID ${uid} MODSEQ (${again.updated[0]!.modseq}))`), lines.join('\n'));
+  });
+
+  it('RFC 3501 §6.4.6: a STORE is answered once, by the STORE itself; the other session hears of it at its next NOOP', async () => {
+    await append(1);
+    const a = await selected();
+    const b = await selected();
+    const stored = await a.command('STORE 1 +FLAGS (\\Flagged)');
+    assert.deepEqual(stored.lines.filter((l) => /FETCH/.test(l)).length, 1, stored.lines.join('\n'));
+    assert.deepEqual((await a.command('NOOP')).lines, [], 'not echoed again');
+    assert.deepEqual((await b.command('NOOP')).lines, ['* 1 FETCH (FLAGS (\\Flagged))']);
   });
 
   it('RFC 3501 §7.2.6: a keyword nobody announced yet comes with a new FLAGS and PERMANENTFLAGS before the FETCH', async () => {
