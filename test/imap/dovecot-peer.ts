@@ -32,7 +32,10 @@ export async function startDovecotPeer(): Promise<ScriptPeer> {
   fs.chmodSync(dir, 0o755);
   run('chown', ['vmail:vmail', path.join(dir, 'mail')]);
   const users = path.join(dir, 'users');
-  fs.writeFileSync(users, '');
+  // Dovecot re-reads the passwd file by its mtime, which misses changes within one second: write every
+  // account up front and hand them out in order.
+  const ACCOUNTS = 3000;
+  fs.writeFileSync(users, Array.from({ length: ACCOUNTS }, (_, n) => `u${n + 1}@example.test:{PLAIN}pw-${n + 1}::::::\n`).join(''));
   const conf = path.join(dir, 'dovecot.conf');
   fs.writeFileSync(
     conf,
@@ -100,10 +103,9 @@ service imap-login {
     host: '127.0.0.1',
     port,
     async addUser(local: string): Promise<ScriptUser> {
-      const login = `${local}${++counter}@example.test`;
-      const password = `pw-${local}-${counter}`;
-      fs.appendFileSync(users, `${login}:{PLAIN}${password}::::::\n`);
-      return { login, password };
+      void local;
+      if (++counter > ACCOUNTS) throw new Error('the Dovecot peer ran out of accounts');
+      return { login: `u${counter}@example.test`, password: `pw-${counter}` };
     },
     async deliver(user: ScriptUser, folder: string, raw: Buffer, options: DeliverOptions): Promise<void> {
       // Delivered by another IMAP connection: to the script's sessions it is a change made elsewhere.
