@@ -1,0 +1,24 @@
+// DELETE (RFC 9051 §6.3.5, RFC 3501 §6.3.4): INBOX cannot be deleted; a folder with inferior names loses its
+// messages and stays as a \Noselect name; deleting a \Noselect name that still has inferiors is refused (store
+// rules). Deleting the folder this session has selected closes it first-hand: the session returns to the
+// authenticated state and says so with an untagged OK [CLOSED] (RFC 9051 §7.1), instead of being dropped later.
+import { imapNo } from '../errors.js';
+import type { CommandSpec } from '../engine/types.js';
+import { canonicalPath } from './create.js';
+
+export const DELETE: CommandSpec = {
+  name: 'DELETE',
+  states: ['authenticated', 'selected'],
+  async run({ session, args }) {
+    const path = canonicalPath(args.mailbox());
+    args.end();
+    const user = session.user;
+    if (!user) throw imapNo(null, 'Not logged in');
+    if (path === 'INBOX') throw imapNo('CANNOT', 'INBOX cannot be deleted');
+    user.mailbox.deleteFolder(path);
+    if (session.selected?.path === path) {
+      session.unselect();
+      await session.untagged('OK', '[CLOSED]', 'The selected folder was deleted');
+    }
+  },
+};
