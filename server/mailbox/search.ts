@@ -180,14 +180,8 @@ function textKey(fields: readonly SearchField[], value: string, params: unknown[
   return `(${PREFILTER} AND ${exactText(fields, needle, params)})`;
 }
 
-/** What the store knows beyond the query: how this file's RFC 8474 object ids map back to its rows. */
-export interface SearchContext {
-  /** The body id (EMAILID) or thread id (THREADID) an object id stands for in this file, null when none. */
-  readonly objectNumber?: (kind: 'emailid' | 'threadid', id: string) => number | null;
-}
-
 /** What the compiled WHERE clause needs besides the messages row. */
-interface CompileContext extends SearchContext {
+interface CompileContext {
   /** SENT* keys read b.header_date on every row: the query joins bodies as b. */
   joinBodies: boolean;
 }
@@ -283,13 +277,13 @@ function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId:
       return `(substr(${SAVE_DATE}, 1, 10) ${dateCmp(q.op)} ?)`;
     }
     case 'emailid':
-    case 'threadid': {
-      // RFC 8474 §6: an id this file never handed out matches nothing.
-      const n = ctx.objectNumber?.(q.op, q.id) ?? null;
-      if (n === null) return '0';
-      params.push(n);
-      return q.op === 'emailid' ? '(m.body_id = ?)' : '(m.body_id IN (SELECT id FROM bodies WHERE thread_id = ?))';
-    }
+    case 'threadid':
+      // RFC 8474 §6: mbx_object_number (object-id.ts) maps an id back to its body / thread number, NULL for an id
+      // this file never handed out (which then matches nothing).
+      params.push(q.id);
+      return q.op === 'emailid'
+        ? "(m.body_id = mbx_object_number('M', ?))"
+        : "(m.body_id IN (SELECT id FROM bodies WHERE thread_id = mbx_object_number('T', ?)))";
     default: {
       const never: never = q;
       throw new InvalidRequest(`unknown search key ${JSON.stringify(never)}`);
@@ -299,8 +293,11 @@ function compileNode(q: SearchQuery, params: unknown[], depth: number, folderId:
 
 const SENT_DAY_SLACK = 5;
 
-/** The moment a message was saved into its folder (RFC 8514); the internal date until the store records one. */
-const SAVE_DATE = 'm.internal_date';
+/**
+ * The moment a message was saved into its folder (RFC 8514). Mail stored before the store kept save dates has none
+ * (FETCH SAVEDATE says NIL): the SAVED* keys use its internal date then, the best estimate of when it arrived.
+ */
+const SAVE_DATE = 'coalesce(m.save_date, m.internal_date)';
 
 /** Children per parenthesised group: SQLite parses `a AND b AND c` into a tree as deep as its length (limit 1000). */
 const GROUP = 8;
@@ -342,9 +339,9 @@ export function sentDayOf(dateValue: string): string | null {
 }
 
 /** The whole query as one statement. */
-export function compileSearch(folderId: number, query: SearchQuery, context: SearchContext = {}): CompiledSearch {
+export function compileSearch(folderId: number, query: SearchQuery): CompiledSearch {
   const params: unknown[] = [folderId];
-  const ctx: CompileContext = { ...context, joinBodies: false };
+  const ctx: CompileContext = { joinBodies: false };
   const where = compileNode(query, params, 0, folderId, ctx);
   // Flags, dates, sizes, UIDs and text keys need only the (small) messages rows; see bodiesColumn.
   const from = ctx.joinBodies ? 'messages m JOIN bodies b ON b.id = m.body_id' : 'messages m';
