@@ -1,6 +1,55 @@
 // Test helpers for FETCH / STORE: a reader for IMAP response data (RFC 9051 §4: atoms, NIL, quoted strings,
 // literals and literal8, parenthesised lists) over the lines RawImap returns, and FETCH pairs by name.
 import assert from 'node:assert/strict';
+import type { ImapLimits } from '../../server/imap/index.js';
+import type { Mailbox } from '../../server/mailbox/types.js';
+import { RawImap } from '../helpers/imap-raw.js';
+import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
+
+export interface FetchUser {
+  readonly mailbox: Mailbox;
+  /** A logged-in raw session. */
+  readonly imap: RawImap;
+  /** Another logged-in session of the same alias. */
+  connect(): Promise<RawImap>;
+}
+
+export interface FetchFixture {
+  readonly fx: ImapFixture;
+  /** A fresh alias with a logged-in session on our own engine. */
+  user(): Promise<FetchUser>;
+  close(): Promise<void>;
+}
+
+/** The shared IMAP fixture on our own engine (server/imap/engine), one fresh alias per test. */
+export async function startFetchFixture(limits: Partial<ImapLimits> = {}): Promise<FetchFixture> {
+  const fx = await startImapFixture({ engine: 'own', limits, logLevel: 'warn' });
+  const clients: RawImap[] = [];
+  let counter = 0;
+  const login = async (address: string, password: string): Promise<RawImap> => {
+    const client = await RawImap.connect(fx.port);
+    clients.push(client);
+    const reply = await client.command(`LOGIN "${address}" "${password}"`);
+    assert.match(reply.tagged, / OK /);
+    return client;
+  };
+  return {
+    fx,
+    async user() {
+      const { address, password } = await fx.addUser(`fetch${++counter}`);
+      const mailbox = await fx.mailboxOf(address, password);
+      const imap = await login(address, password);
+      return { mailbox, imap, connect: () => login(address, password) };
+    },
+    async close() {
+      for (const c of clients) c.close();
+      await fx.close();
+    },
+  };
+}
+
+/** A CRLF message from lines. */
+export const crlf = (...lines: string[]): Buffer => Buffer.from(lines.join('\r\n'), 'utf8');
 
 /** A parsed response value: atom text, null for NIL, string bytes, or a list. */
 export type Parsed = { readonly atom: string } | Buffer | null | Parsed[];
