@@ -59,6 +59,25 @@ export function unsubscribeCreated(mailbox: Mailbox, created: readonly string[])
   for (const path of created) mailbox.subscribe(path, false);
 }
 
+/**
+ * A \Noselect name exists only for its inferiors (RFC 3501 §6.3.4): once DELETE or RENAME took the last one away,
+ * the name goes too, innermost first, as Dovecot's placeholder names do.
+ */
+export function dropEmptyNoselectParents(mailbox: Mailbox, path: string): void {
+  const parents = superiorNames(path);
+  if (parents.length === 0) return;
+  const folders = mailbox.listFolders();
+  const paths = new Set(folders.map((f) => f.path));
+  const noselect = new Set(folders.filter((f) => f.noselect).map((f) => f.path));
+  for (const parent of parents.reverse()) {
+    if (!noselect.has(parent)) return;
+    const prefix = `${parent}/`;
+    for (const other of paths) if (other.startsWith(prefix)) return;
+    mailbox.deleteFolder(parent);
+    paths.delete(parent);
+  }
+}
+
 /** Special uses a client may ask for; \All and \Flagged are virtual views this store does not compute. */
 const CREATABLE_USES: readonly SpecialUse[] = ['\\Drafts', '\\Sent', '\\Junk', '\\Trash', '\\Archive'];
 

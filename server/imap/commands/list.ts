@@ -22,13 +22,9 @@ export interface Pattern {
 
 /**
  * Compiles reference + pattern (already decoded to store paths). Adjacent wildcards collapse (`%*`, `**` → `*`,
- * `%%` → `%`), so a hostile pattern costs no more than its literal text. A first level spelled INBOX in any
- * case means INBOX (RFC 9051 §5.1).
+ * `%%` → `%`), so a hostile pattern costs no more than its literal text.
  */
-export function compilePattern(text: string): Pattern {
-  const slash = text.indexOf(SEPARATOR);
-  const head = slash < 0 ? text : text.slice(0, slash);
-  const canonical = head.toUpperCase() === 'INBOX' ? `INBOX${text.slice(head.length)}` : text;
+export function compilePattern(canonical: string): Pattern {
   const tokens: Token[] = [];
   let literal = '';
   let minLength = 0;
@@ -56,6 +52,17 @@ export function compilePattern(text: string): Pattern {
   return { tokens, minLength };
 }
 
+/** `text` occurs in `name` at `at`; the letters of a leading INBOX compare case-insensitively (RFC 9051 §5.1). */
+function occursAt(name: string, text: string, at: number, inboxLength: number): boolean {
+  if (at >= inboxLength) return name.startsWith(text, at);
+  for (let i = 0; i < text.length; i++) {
+    const a = name[at + i] as string;
+    const b = text[i] as string;
+    if (a !== b && !(at + i < inboxLength && a === b.toUpperCase())) return false;
+  }
+  return true;
+}
+
 /**
  * Does `name` match? Tracks the set of name positions reachable after each token (no backtracking): cost is
  * O(name length) per wildcard plus the literal comparisons at reachable positions.
@@ -63,6 +70,7 @@ export function compilePattern(text: string): Pattern {
 export function matches(pattern: Pattern, name: string): boolean {
   if (name.length < pattern.minLength) return false;
   const n = name.length;
+  const inboxLength = name === 'INBOX' || name.startsWith('INBOX/') ? 5 : 0;
   let reach = new Uint8Array(n + 1);
   reach[0] = 1;
   for (const token of pattern.tokens) {
@@ -71,7 +79,7 @@ export function matches(pattern: Pattern, name: string): boolean {
     if (token.kind === 'text') {
       const len = token.text.length;
       for (let p = 0; p + len <= n; p++) {
-        if (reach[p] && name.startsWith(token.text, p)) {
+        if (reach[p] && occursAt(name, token.text, p, inboxLength)) {
           next[p + len] = 1;
           any = true;
         }

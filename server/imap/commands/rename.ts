@@ -5,7 +5,7 @@
 // an untagged OK [CLOSED], since the name it selected no longer exists.
 import { imapNo } from '../errors.js';
 import type { CommandSpec } from '../engine/types.js';
-import { canonicalPath, folderExists, newFolderName, superiorNames, unsubscribeCreated } from './create.js';
+import { canonicalPath, dropEmptyNoselectParents, folderExists, newFolderName, superiorNames, unsubscribeCreated } from './create.js';
 
 export const RENAME: CommandSpec = {
   name: 'RENAME',
@@ -24,6 +24,7 @@ export const RENAME: CommandSpec = {
     const created = superiorNames(to).filter((p) => p !== from && !p.startsWith(`${from}/`) && !folderExists(mailbox, p));
     mailbox.renameFolder(from, to);
     unsubscribeCreated(mailbox, created.filter((p) => folderExists(mailbox, p)));
+    if (from !== 'INBOX') dropEmptyNoselectParents(mailbox, from);
     const selected = session.selected;
     if (from !== 'INBOX' && selected && (selected.path === from || selected.path.startsWith(`${from}/`))) {
       session.unselect();
