@@ -235,6 +235,27 @@ describe('RFC 5032 WITHIN and RFC 8474 object ids: syntax', () => {
   });
 });
 
+describe('RFC 8514 SAVED* and RFC 8474 §6 EMAILID/THREADID against the store\'s own values', () => {
+  const imapDay = (ms: number): string => {
+    const d = new Date(ms);
+    return `${d.getUTCDate()}-${['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getUTCMonth()]}-${d.getUTCFullYear()}`;
+  };
+  test('SAVED* use the day each message was stored here, not its internal date', async () => {
+    assert.deepEqual(await search(`SEARCH SAVEDSINCE ${imapDay(Date.now() - 86_400_000)}`), [1, 2, 3, 4, 5]);
+    assert.deepEqual(await search(`SEARCH SAVEDBEFORE ${imapDay(Date.now() + 86_400_000)}`), [1, 2, 3, 4, 5]);
+    assert.deepEqual(await search('SEARCH SAVEDON 5-Feb-2024'), []);
+  });
+  test('EMAILID finds the message FETCH EMAILID names; THREADID its thread; unknown ids nothing', async () => {
+    const metas = mailbox.listMessages('INBOX', [[1, 5]]);
+    const second = metas[1]!;
+    assert.deepEqual(await search(`SEARCH EMAILID ${second.emailId}`), [2]);
+    const thread = metas.filter((m) => m.threadObjectId === second.threadObjectId).map((m) => m.uid);
+    assert.deepEqual(await search(`SEARCH THREADID ${second.threadObjectId}`), thread);
+    assert.deepEqual(await search('SEARCH EMAILID Mnothing'), []);
+    assert.deepEqual(await search(`SEARCH OR EMAILID ${metas[0]!.emailId} EMAILID ${metas[4]!.emailId}`), [1, 5]);
+  });
+});
+
 describe('RFC 3501 §2.3.2 / §6.4.4: RECENT, NEW and OLD agree with the `* n RECENT` of SELECT', () => {
   test('a second session gets \\Recent only for the message delivered after the first one selected', async () => {
     const late = await mailbox.append('INBOX', crlf(['From: late@example.com', 'Subject: late', '', 'late', '']));
