@@ -396,6 +396,13 @@ function compile(text: string, vars: ReadonlyMap<string, string>): Compiled {
     } else if (token.startsWith('set:') || token.startsWith('has:')) {
       source += `(?<${group}>[^()]*?)`;
       sets.push({ group, tokens: token.slice(4).trim().split(/\s+/).filter(Boolean), exact: token.startsWith('set:') });
+    } else if (token.startsWith('one:')) {
+      source += `(?:${token.slice(4).split('|').map((alt) => escapeRegex(toWire(alt))).join('|')})`;
+    } else if (token.startsWith('i:')) {
+      // Case-insensitive text (IMAP atoms, MIME types, flag names are case-insensitive).
+      source += [...toWire(token.slice(2))]
+        .map((c) => (c.toLowerCase() !== c.toUpperCase() ? `[${c.toLowerCase()}${c.toUpperCase()}]` : escapeRegex(c)))
+        .join('');
     } else throw new ScriptError(`unknown wildcard {{${token}}}`);
   }
   source += escapeRegex(toWire(text.slice(last)));
@@ -414,7 +421,7 @@ function matches(expected: ExpectedLine, actual: string, vars: Map<string, strin
   for (const set of compiled.sets) {
     const got = (m.groups?.[set.group] ?? '').split(' ').filter(Boolean).map((t) => t.toLowerCase());
     const want = set.tokens.map((t) => t.toLowerCase());
-    if (set.exact && (got.length !== want.length || new Set(got).size !== got.length)) return false;
+    if (set.exact && [...got].sort().join(' ') !== [...want].sort().join(' ')) return false;
     if (!want.every((t) => got.includes(t))) return false;
   }
   for (const bind of compiled.binds) vars.set(bind.name, m.groups![bind.group]!);
