@@ -3,8 +3,10 @@
 // connection with 500 logged-in connections (clients in a separate Python process), and the server's peak
 // resident memory while FETCH 1:* BODY[] and FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE) run over 10,000 messages
 // (`bin/sealpost serve` in a child process, VmHWM from /proc).
+// Also SORT (ARRIVAL, DATE, SUBJECT, FROM) and THREAD (REFERENCES, ORDEREDSUBJECT) over 10,000 and 100,000 messages.
 // Flags: --fetch=N (1000), --search=N (10000), --connections=N (500), --queries=N (25),
-// --memory=N (10000 messages), --memory-large=K (0: none; K messages of ~8 MB lead the folder).
+// --memory=N (10000 messages), --memory-large=K (0: none; K messages of ~8 MB lead the folder),
+// --sort=N[,N…] (10000,100000), --only=sort (just the SORT/THREAD workload).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -231,7 +233,127 @@ export async function measureFetchMemory(count: number, large: number): Promise<
   }
 }
 
+/** Header fields SORT and THREAD read (RFC 5256 §2-§4, RFC 5957); the sort workload keeps only these. */
+const SORT_FIELDS = /^(from|to|cc|subject|date|message-id|in-reply-to|references):/i;
+
+/**
+ * The shared generator's messages reduced to their SORT/THREAD header fields and a one-line body: SORT and THREAD
+ * read only stored keys, and a 100,000-message fill of full messages (~1.4 GB) would take most of the run.
+ */
+function sortCorpus(count: number, seed: number): Buffer[] {
+  return corpus(count, seed).map(({ raw }, i) => {
+    const text = toCrlf(raw).toString('latin1');
+    const end = text.indexOf('\r\n\r\n');
+    const unfolded = (end < 0 ? text : text.slice(0, end)).replace(/\r\n(?=[ \t])/g, ' ');
+    const kept = unfolded.split('\r\n').filter((line) => SORT_FIELDS.test(line));
+    return Buffer.from([...kept, 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', `message ${i}`, ''].join('\r\n'), 'latin1');
+  });
+}
+
+export interface SortThreadFigures {
+  readonly messages: number;
+  readonly fillSecs: number;
+  /** Median ms of mailbox.sort / mailbox.thread over the whole folder (the store alone). */
+  readonly store: Record<string, number>;
+  /** Median ms of `UID SORT (<key>) UTF-8 ALL` / `UID THREAD <alg> UTF-8 ALL` over a socket (own engine); null if not served. */
+  readonly imap: Record<string, number> | null;
+}
+
+const SORT_BENCH_KEYS = ['ARRIVAL', 'DATE', 'SUBJECT', 'FROM'] as const;
+const THREAD_BENCH_ALGORITHMS = ['REFERENCES', 'ORDEREDSUBJECT'] as const;
+
+/** SORT (ARRIVAL, DATE, SUBJECT, FROM) and THREAD (REFERENCES, ORDEREDSUBJECT) over folders of `counts` messages. */
+export async function measureSortThread(counts: readonly number[], runs = 5): Promise<SortThreadFigures[]> {
+  const fx = await startImapFixture({ engine: 'own', logLevel: 'warn', plaintextLoginOnLoopback: true });
+  const figures: SortThreadFigures[] = [];
+  try {
+    const user = await fx.addUser('sorter');
+    const mailbox = await fx.mailboxOf(user.address, user.password);
+    for (const count of counts) {
+      const folder = `Sort${count}`;
+      const messages = sortCorpus(count, 13);
+      const t0 = performance.now();
+      mailbox.createFolder(folder);
+      for (let i = 0; i < messages.length; i += 200) {
+        await Promise.all(messages.slice(i, i + 200).map((raw, j) => mailbox.append(folder, raw, { internalDate: new Date(Date.UTC(2024, 0, 1) + (i + j) * 61_000) })));
+      }
+      const fillSecs = (performance.now() - t0) / 1000;
+      const timed = (fn: () => unknown): number => {
+        const times: number[] = [];
+        for (let i = 0; i < runs; i++) {
+          const s = performance.now();
+          fn();
+          times.push(performance.now() - s);
+        }
+        return round(median(times), 2);
+      };
+      const store: Record<string, number> = {};
+      for (const key of SORT_BENCH_KEYS) {
+        store[`sort${key}`] = timed(() => {
+          if (mailbox.sort(folder, [{ key, reverse: false }], { op: 'all' }).length !== count) throw new Error(`SORT ${key} lost messages`);
+        });
+      }
+      for (const algorithm of THREAD_BENCH_ALGORITHMS) store[`thread${algorithm}`] = timed(() => mailbox.thread(folder, algorithm, { op: 'all' }));
+      let imap: Record<string, number> | null = null;
+      const r = await RawImap.connect(fx.port);
+      try {
+        await r.command(`LOGIN "${user.address}" "${user.password}"`);
+        const caps = (await r.command('CAPABILITY')).lines.join(' ').split(' ');
+        if (caps.includes('SORT') && caps.includes('THREAD=REFERENCES')) {
+          await r.command(`SELECT ${folder}`, 120_000);
+          imap = {};
+          const over = async (command: string, check: (lines: string[]) => boolean): Promise<number> => {
+            const times: number[] = [];
+            for (let i = 0; i < runs; i++) {
+              const s = performance.now();
+              const reply = await r.command(command, 300_000);
+              times.push(performance.now() - s);
+              if (!/ OK /.test(reply.tagged) || !check(reply.lines)) throw new Error(`${command}: ${reply.tagged}`);
+            }
+            return round(median(times), 1);
+          };
+          for (const key of SORT_BENCH_KEYS) {
+            imap[`sort${key}`] = await over(`UID SORT (${key}) UTF-8 ALL`, (lines) => (lines.find((l) => l.startsWith('* SORT')) ?? '').split(' ').length === count + 2);
+          }
+          for (const algorithm of THREAD_BENCH_ALGORITHMS) {
+            imap[`thread${algorithm}`] = await over(`UID THREAD ${algorithm} UTF-8 ALL`, (lines) => lines.some((l) => l.startsWith('* THREAD (')));
+          }
+        }
+      } finally {
+        r.close();
+      }
+      figures.push({ messages: count, fillSecs: round(fillSecs), store, imap });
+    }
+  } finally {
+    await fx.close();
+  }
+  return figures;
+}
+
+function sortSummary(figures: readonly SortThreadFigures[]): string {
+  return figures
+    .map((f) => {
+      const src = f.imap ?? f.store;
+      const where = f.imap ? 'over IMAP' : 'store only';
+      return (
+        `SORT/THREAD on ${f.messages} msgs (${where}): ` +
+        SORT_BENCH_KEYS.map((k) => `${k} ${src[`sort${k}`]} ms`).join(', ') +
+        '; ' +
+        THREAD_BENCH_ALGORITHMS.map((a) => `${a} ${src[`thread${a}`]} ms`).join(', ')
+      );
+    })
+    .join('; ');
+}
+
 export async function run(flags: string[]): Promise<void> {
+  // --sort=N[,N…] (10000,100000): folder sizes for SORT/THREAD; --only=sort runs just that workload.
+  const sortCounts = (flags.find((x) => x.startsWith('--sort='))?.split('=')[1] ?? '10000,100000').split(',').map(Number).filter((n) => n > 0);
+  if (flags.includes('--only=sort')) {
+    const sortThread = await measureSortThread(sortCounts);
+    console.log(JSON.stringify({ bench: 'imap', sortThread }));
+    console.log(`imap: ${sortSummary(sortThread)}`);
+    return;
+  }
   const fetchCount = flag(flags, 'fetch', 1000);
   const searchCount = flag(flags, 'search', 10000);
   const connections = flag(flags, 'connections', 500);
@@ -322,6 +444,9 @@ export async function run(flags: string[]): Promise<void> {
     // Peak memory of a server process while FETCH runs over a whole 10,000-message mailbox.
     const fetchMemory = await measureFetchMemory(memoryCount, memoryLarge);
 
+    // SORT and THREAD over 10,000 and 100,000 messages (a fixture of its own running the own engine).
+    const sortThread = await measureSortThread(sortCounts);
+
     const result = {
       bench: 'imap',
       login: {
@@ -351,13 +476,15 @@ export async function run(flags: string[]): Promise<void> {
       },
       idleConnections: idle,
       fetchMemory,
+      sortThread,
     };
     console.log(JSON.stringify(result));
     console.log(
       `imap: FETCH ${fetchCount} msgs ${result.fetch.mbPerSec} MB/s, envelopes ${result.fetch.headersMessagesPerSec} msgs/s; SEARCH BODY on ${searchCount} msgs median ${result.search.medianMs} ms (p95 ${result.search.p95Ms}); ` +
         `login first ${result.login.firstMs} ms, repeat ${result.login.repeatMedianMs} ms; ${idle.connections} idle connections ≈ ${idle.rssKbPerConnection} KiB RSS each; ` +
         `FETCH 1:* of ${fetchMemory.messages} msgs (${fetchMemory.mailboxMb} MB): server peak RSS ${fetchMemory.body.peakMb} MB (+${fetchMemory.body.growthMb}) BODY[], ` +
-        `${fetchMemory.headers.peakMb} MB (+${fetchMemory.headers.growthMb}) ENVELOPE/BODYSTRUCTURE, +${fetchMemory.stalledGrowthMb} MB with a client not reading`,
+        `${fetchMemory.headers.peakMb} MB (+${fetchMemory.headers.growthMb}) ENVELOPE/BODYSTRUCTURE, +${fetchMemory.stalledGrowthMb} MB with a client not reading; ` +
+        sortSummary(sortThread),
     );
   } finally {
     await fx.close();
