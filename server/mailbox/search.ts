@@ -3,7 +3,8 @@
 // check the exact substring on the stored (compressed, case-folded) text. Keys shorter than a trigram
 // skip the index and only run the exact test (a scan: SQL LIKE would only fold ASCII case, and the
 // text is stored compressed).
-import { decompress } from './codec.js';
+import { addressText, fieldValues, headerFields } from '../mime/text.js';
+import { compressSync, decompress } from './codec.js';
 import { InvalidRequest } from './errors.js';
 import { SYSTEM_FLAGS } from './names.js';
 import type { Db } from './sqlite.js';
@@ -37,6 +38,18 @@ export function encodeSearchText(text: SearchText): Record<SearchField, string> 
 export function splitSearchText(text: Record<SearchField, string>): { head: Record<string, string>; body: string } {
   const { body, ...head } = text;
   return { head, body };
+}
+
+/**
+ * A stored search_head blob with its address fields (from, to, cc, bcc) rebuilt from the message's header block by
+ * today's rules (group display names kept, server/mime/text.ts addressText), for mail indexed before them. The
+ * other fields and the trigram index stay as they are: the index already holds every decoded header line.
+ */
+export function refreshedAddressHead(searchHead: Buffer, header: Buffer): Buffer {
+  const head = JSON.parse(decompress(searchHead).toString('utf8')) as Record<string, string>;
+  const fields = headerFields(header);
+  for (const name of ['from', 'to', 'cc', 'bcc'] as const) head[name] = foldCase(addressText(fieldValues(fields, name)));
+  return compressSync(Buffer.from(JSON.stringify(head)), searchHead[0] === 0 ? 'none' : 'deflate');
 }
 
 /** Inflates a blob once per statement row even when several keys of one query test the same message. */

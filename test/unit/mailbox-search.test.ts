@@ -7,7 +7,8 @@ import libmime from 'libmime';
 import { storeFixture, type StoreFixture } from '../helpers/mailbox.js';
 import { generateCorpus, type CorpusMessage } from '../helpers/corpus.js';
 import { InvalidRequest, type Mailbox, type SearchQuery } from '../../server/mailbox/index.js';
-import { compileSearch, foldCase, sentDayOf, trigramQuery } from '../../server/mailbox/search.js';
+import { compileSearch, foldCase, refreshedAddressHead, sentDayOf, trigramQuery } from '../../server/mailbox/search.js';
+import { compressSync, decompress } from '../../server/mailbox/codec.js';
 
 interface Reference {
   uid: number;
@@ -323,4 +324,21 @@ test('only SENT* keys join the large bodies rows; text keys test the index on th
   assert.equal(trigramQuery('\0ab\0'), null);
   assert.equal(trigramQuery('abc\0'), '"abc"');
   assert.equal(trigramQuery('x'.repeat(20) + 'y'.repeat(80))?.split(' AND ').length, 4);
+});
+
+test('RFC 3501 §6.4.4: search text indexed before group names were kept is rebuilt from the header block', () => {
+  const header = Buffer.from(
+    'From: =?utf-8?q?J=C3=BCrgen?= <j@example.de>\r\nTo: Project Team: carol@example.net, "Dave D" <dave@example.net>;\r\n' +
+      'Cc: bob@example.org (Bob Builder)\r\nSubject: s\r\n\r\n',
+  );
+  // What an older Sealpost stored: groups flattened to their members, no group name.
+  const old = { subject: 's', from: 'jürgen <j@example.de>', to: 'carol@example.net, dave d <dave@example.net>', cc: 'bob builder <bob@example.org>', bcc: '', headers: 'subject: s\n' };
+  for (const method of ['deflate', 'none'] as const) {
+    const refreshed = JSON.parse(decompress(refreshedAddressHead(compressSync(Buffer.from(JSON.stringify(old)), method), header)).toString('utf8')) as Record<string, string>;
+    assert.equal(refreshed.to, 'project team: carol@example.net, dave d <dave@example.net>;');
+    assert.equal(refreshed.from, 'jürgen <j@example.de>');
+    assert.equal(refreshed.cc, 'bob builder <bob@example.org>');
+    assert.equal(refreshed.headers, old.headers);
+    assert.equal(refreshed.subject, 's');
+  }
 });
