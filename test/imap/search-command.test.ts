@@ -78,6 +78,27 @@ describe('RFC 4731 §3.1 ESEARCH: RETURN (MIN MAX COUNT ALL)', () => {
   });
 });
 
+describe('RFC 9051 §6.4.4 / §6.4.9: message numbers and UIDs apart', () => {
+  test('in a folder with expunged messages, SEARCH answers sequence numbers and UID SEARCH UIDs', async () => {
+    mailbox.createFolder('Gaps');
+    for (let i = 1; i <= 5; i++) await mailbox.append('Gaps', message(i), { flags: i === 1 || i === 3 ? ['\\Deleted'] : [] });
+    mailbox.expunge('Gaps');
+    const r = await login();
+    ok(await r.command('SELECT Gaps'));
+    assert.deepEqual(searchLine(ok(await r.command('SEARCH 2:3'))), ['* SEARCH 2 3']);
+    assert.deepEqual(searchLine(ok(await r.command('UID SEARCH 2:3'))), ['* SEARCH 4 5']);
+    assert.deepEqual(searchLine(ok(await r.command('SEARCH UID 4:5'))), ['* SEARCH 2 3']);
+    assert.deepEqual(searchLine(ok(await r.command('UID SEARCH UID 1:3'))), ['* SEARCH 2']);
+    let reply = ok(await r.command('SEARCH RETURN (ALL) UID 1:*'));
+    assert.deepEqual(esearch(reply), [`* ESEARCH (TAG "${tagOf(reply)}") ALL 1:3`]);
+    reply = ok(await r.command('UID SEARCH RETURN (ALL MIN) ALL'));
+    assert.deepEqual(esearch(reply), [`* ESEARCH (TAG "${tagOf(reply)}") UID MIN 2 ALL 2,4:5`]);
+    ok(await r.command('UID SEARCH RETURN (SAVE) UID 4:*'));
+    assert.deepEqual(searchLine(ok(await r.command('SEARCH $'))), ['* SEARCH 2 3']);
+    await r.command('LOGOUT');
+  });
+});
+
 describe('RFC 5182 SEARCHRES: RETURN (SAVE) and `$`', () => {
   test('RETURN (SAVE) alone answers no ESEARCH; `$` then names the saved messages in SEARCH and COPY', async () => {
     const r = await selected();
