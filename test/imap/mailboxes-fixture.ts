@@ -1,0 +1,81 @@
+// Scaffolding for the mailbox-command tests (LIST, LSUB, CREATE, DELETE, RENAME, SUBSCRIBE, STATUS, QUOTA): the
+// shared IMAP fixture on our own engine, a fresh alias per test, and raw sessions logged in to it.
+import type { ImapLimits } from '../../server/imap/index.js';
+import type { Mailbox } from '../../server/mailbox/types.js';
+import { RawImap, type RawReply } from '../helpers/imap-raw.js';
+import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
+
+export interface MailboxesFixture {
+  readonly fx: ImapFixture;
+  readonly port: number;
+  /** A fresh alias (optionally with a quota in bytes), its mailbox handle, and a logged-in raw session. */
+  user(quotaBytes?: number | null): Promise<TestUser>;
+  close(): Promise<void>;
+}
+
+export interface TestUser {
+  readonly address: string;
+  readonly password: string;
+  readonly mailbox: Mailbox;
+  readonly imap: RawImap;
+  /** Another logged-in session of the same alias. */
+  connect(): Promise<RawImap>;
+}
+
+export async function startMailboxesFixture(limits: Partial<ImapLimits> = {}): Promise<MailboxesFixture> {
+  const fx = await startImapFixture({ engine: 'own', limits, logLevel: 'warn' });
+  const clients: RawImap[] = [];
+  let counter = 0;
+  const login = async (address: string, password: string): Promise<RawImap> => {
+    const client = await RawImap.connect(fx.port);
+    clients.push(client);
+    const reply = await client.command(`LOGIN "${address}" "${password}"`);
+    if (!reply.tagged.includes(' OK ')) throw new Error(`LOGIN failed: ${reply.tagged}`);
+    return client;
+  };
+  return {
+    fx,
+    port: fx.port,
+    async user(quotaBytes = null) {
+      const { address, password } = await fx.addUser(`mbx${++counter}`, quotaBytes);
+      const mailbox = await fx.mailboxOf(address, password);
+      const imap = await login(address, password);
+      return { address, password, mailbox, imap, connect: () => login(address, password) };
+    },
+    async close() {
+      for (const c of clients) c.close();
+      await fx.close();
+    },
+  };
+}
+
+/** The tagged line without its tag: 'OK LIST completed', 'NO [NONEXISTENT] No such folder', … */
+export function result(reply: RawReply): string {
+  return reply.tagged.slice(reply.tagged.indexOf(' ') + 1);
+}
+
+/** The untagged lines of one kind (`* LIST …`), in order. */
+export function linesOf(reply: RawReply, kind: string): string[] {
+  return reply.lines.filter((l) => l.startsWith(`* ${kind} `));
+}
+
+/** The names of `* LIST`/`* LSUB` lines, as sent (quotes removed). */
+export function namesOf(reply: RawReply): string[] {
+  return reply.lines
+    .map((l) => /^\* (?:LIST|LSUB) \([^)]*\) (?:"\/"|NIL) "((?:[^"\\]|\\.)*)"/.exec(l)?.[1])
+    .filter((n): n is string => n !== undefined);
+}
+
+/** The attributes of one name's LIST/LSUB line, or null when it is not listed. */
+export function attributesOf(reply: RawReply, name: string): string[] | null {
+  for (const line of reply.lines) {
+    const m = /^\* (?:LIST|LSUB) \(([^)]*)\) "\/" "((?:[^"\\]|\\.)*)"/.exec(line);
+    if (m && m[2] === name) return (m[1] as string).split(' ').filter(Boolean);
+  }
+  return null;
+}
+
+/** A small RFC 5322 message. */
+export function message(subject: string, body = 'Hello there.\r\n'): Buffer {
+  return Buffer.from(`From: a@example.org\r\nTo: b@example.test\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@x>\r\n\r\n${body}`);
+}
