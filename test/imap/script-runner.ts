@@ -67,6 +67,8 @@ export interface Script {
   /** `@requires CAPABILITY` lines (documentation; the script itself checks CAPABILITY when it matters). */
   readonly requires: readonly string[];
   readonly steps: readonly Step[];
+  /** Set when the file could not be parsed: running the script reports it. */
+  readonly parseError?: string;
 }
 
 export class ScriptError extends Error {}
@@ -448,6 +450,7 @@ const show = (text: string): string => JSON.stringify(Buffer.from(text, 'binary'
 
 /** Runs one script against a peer; throws ScriptMismatch at the first difference. Closes its sessions. */
 export async function runScript(script: Script, peer: ScriptPeer, options: RunOptions = {}): Promise<void> {
+  if (script.parseError) throw new ScriptError(script.parseError);
   const timeoutMs = options.timeoutMs ?? 5000;
   const users = new Map<string, ScriptUser>();
   const sessions = new Map<string, LiveSession>();
@@ -566,7 +569,16 @@ export function loadScripts(dir: string, filter?: string): Script[] {
     .readdirSync(dir)
     .filter((f) => f.endsWith('.imap'))
     .sort();
-  const scripts = files.map((f) => parseScript(fs.readFileSync(path.join(dir, f), 'utf8'), path.join(dir, f)));
+  const scripts = files.map((f): Script => {
+    const file = path.join(dir, f);
+    try {
+      return parseScript(fs.readFileSync(file, 'utf8'), file);
+    } catch (error) {
+      if (!(error instanceof ScriptError)) throw error;
+      // One broken script fails alone (named by its file), not the whole run.
+      return { file, title: `${f} (does not parse)`, known: new Map(), requires: [], steps: [], parseError: error.message };
+    }
+  });
   if (!filter) return scripts;
   const needle = filter.toLowerCase();
   return scripts.filter((s) => path.basename(s.file).toLowerCase().includes(needle) || s.title.toLowerCase().includes(needle));
