@@ -3,6 +3,7 @@
 // pipelined plaintext, COMPRESS, ID, ENABLE, NAMESPACE, pipelining in order, and bounded buffers for a client
 // that sends without reading.
 import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import { RawImap } from '../helpers/imap-raw.js';
@@ -13,7 +14,7 @@ let alice: { address: string; password: string };
 const plain = (authzid: string, user: string, password: string): string => Buffer.from(`${authzid}\u0000${user}\u0000${password}`).toString('base64');
 
 before(async () => {
-  ef = await startEngineFixture({ limits: { maxMessageBytes: 4 * 1024 * 1024 } });
+  ef = await startEngineFixture({ limits: { maxMessageBytes: 4 * 1024 * 1024, inflateSlackBytes: 256 * 1024, inflateRatio: 50 } });
   alice = await ef.fx.addUser('alice');
 });
 after(async () => ef.close());
@@ -157,6 +158,19 @@ describe('COMPRESS=DEFLATE (RFC 4978)', () => {
     assert.match(bye.tagged, /^t6 OK/);
   });
 
+  it('RFC 4978 §6: input that inflates beyond slack + ratio × compressed bytes ends the connection with BYE', async () => {
+    const r = await login();
+    await r.command('COMPRESS DEFLATE');
+    r.startCompression();
+    r.write('b APPEND INBOX {3000000}\r\n');
+    assert.match(await r.readLine(), /^\+ /);
+    // 3 MB of zeros deflate to ~3 KB: far beyond this fixture's 256 KiB + 50 × compressed.
+    r.writeRawSocket(zlib.deflateRawSync(Buffer.alloc(3_000_000), { flush: zlib.constants.Z_SYNC_FLUSH }));
+    const lines: string[] = [];
+    for (let line = await r.readLine(); line !== ''; line = await r.readLine()) lines.push(line);
+    assert.ok(lines.includes('* BYE Compressed input expands too much'), lines.join('\n'));
+  });
+
   it('RFC 4978: an unknown mechanism is BAD', async () => {
     const r = await login();
     assert.match((await r.command('COMPRESS LZ4')).tagged, /^t2 BAD/);
@@ -206,6 +220,24 @@ describe('pipelining and flow control (RFC 9051 §5.5)', () => {
       next++;
     }
     assert.match((await r.command('NOOP')).tagged, /^t2 OK/);
+    r.close();
+  });
+});
+
+describe('literals judged before their bytes are sent (RFC 7888 §4, RFC 7889, RFC 4469 §5)', () => {
+  it('over APPENDLIMIT: NO [TOOBIG] instead of a continuation; before login a large literal is BAD; an unknown command\'s literal is BAD', async () => {
+    const pre = await RawImap.connect(ef.port);
+    pre.write('a LOGIN {100000}\r\n');
+    assert.equal(await pre.readLine(), 'a BAD Literal too large before login');
+    pre.close();
+    const r = await login();
+    r.write(`big APPEND INBOX {${5 * 1024 * 1024}}\r\n`);
+    assert.match(await r.readLine(), /^big NO \[TOOBIG\]/);
+    r.write('odd FROB {10}\r\n');
+    assert.equal(await r.readLine(), 'odd BAD Unknown command');
+    r.write('s SEARCH TEXT {100000}\r\n');
+    assert.equal(await r.readLine(), 's BAD Literal too large');
+    assert.match((await r.command('NOOP')).tagged, /^t2 OK/, 'nothing of the refused commands is pending');
     r.close();
   });
 });

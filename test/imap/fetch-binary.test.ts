@@ -31,8 +31,10 @@ def visit(part, num, parts):
             for i, p in enumerate(inner.get_payload(), 1): visit(p, num + '.' + str(i), parts)
         else:
             leaf(inner, num + '.1', parts)
-    elif part.is_multipart():
+    elif part.get_content_maintype() == 'multipart' and part.is_multipart():
         for i, p in enumerate(part.get_payload(), 1): visit(p, num + '.' + str(i), parts)
+    elif part.is_multipart():
+        return  # message/external-body and the like: one opaque part in IMAP, no payload bytes in Python
     else:
         leaf(part, num, parts)
 for path in sys.argv[1:]:
@@ -45,7 +47,9 @@ for path in sys.argv[1:]:
     else:
         leaf(msg, '1', parts)
     # Where Python itself reports a broken MIME structure, the two parsers may split parts differently.
-    out.append({'defective': any(p.defects for p in msg.walk()), 'parts': parts})
+    decoding = ('InvalidBase64CharactersDefect', 'InvalidBase64PaddingDefect', 'InvalidBase64LengthDefect')
+    defective = any(type(d).__name__ not in decoding for p in msg.walk() for d in p.defects)
+    out.append({'defective': defective, 'parts': parts})
 print(json.dumps(out))
 `;
 
@@ -169,7 +173,10 @@ describe('BINARY (RFC 3516)', () => {
     );
     const { compared, skipped } = await compareWithPython(u, [qp]);
     assert.equal(skipped, 0);
-    assert.equal(compared, 3);
+    assert.equal(compared, 2);
+    // RFC 2045 §6.1 allows a comment after the mechanism; Python does not strip it (and leaves the part encoded).
+    await u.imap.command('EXAMINE INBOX');
+    assert.equal((onlyFetch((await u.imap.command('FETCH 1 BINARY.PEEK[3]')).lines).items.get('BINARY[3]') as Buffer).toString(), 'hello');
   });
 
   test('RFC 3516 §4.3: decoded data with NUL travels as literal8 ~{n}; without NUL as an ordinary literal', async () => {
