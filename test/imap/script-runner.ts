@@ -398,6 +398,17 @@ function compile(text: string, vars: ReadonlyMap<string, string>): Compiled {
     } else if (token.startsWith('set:') || token.startsWith('has:')) {
       source += `(?<${group}>[^()]*?)`;
       sets.push({ group, tokens: token.slice(4).trim().split(/\s+/).filter(Boolean), exact: token.startsWith('set:') });
+    } else if (token === 'id' || token.startsWith('id:')) {
+      // An RFC 8474 objectid: 1*255(ALPHA / DIGIT / "_" / "-"), optionally remembered.
+      const name = token.slice(3);
+      const value = name ? vars.get(name) : undefined;
+      if (value !== undefined) source += escapeRegex(value);
+      else if (name && bound.has(name)) source += `\\k<v_${name}>`;
+      else if (name) {
+        source += `(?<v_${name}>[A-Za-z0-9_-]{1,255})`;
+        bound.add(name);
+        binds.push({ group: `v_${name}`, name });
+      } else source += '[A-Za-z0-9_-]{1,255}';
     } else if (token.startsWith('one:')) {
       source += `(?:${token.slice(4).split('|').map((alt) => escapeRegex(toWire(alt))).join('|')})`;
     } else if (token.startsWith('i:')) {
@@ -461,12 +472,13 @@ export async function runScript(script: Script, peer: ScriptPeer, options: RunOp
     if (!user) throw new ScriptError(`${where(line)}: no @user ${name}`);
     return user;
   };
-  /** Substitutes {{user:x}}, {{pass:x}} and {{$var}} in client text. */
+  /** Substitutes {{user:x}}, {{pass:x}}, {{lit+:user:x}} / {{lit+:pass:x}} (a non-synchronising literal of it) and {{$var}} in client text. */
   const fill = (text: string, line: number): string =>
-    text.replace(/\{\{(user|pass):([^}]+)\}\}|\{\{\$([^}]+)\}\}/g, (_all, kind: string | undefined, who: string | undefined, name: string | undefined) => {
+    text.replace(/\{\{(lit\+:)?(user|pass):([^}]+)\}\}|\{\{\$([^}]+)\}\}/g, (_all, lit: string | undefined, kind: string | undefined, who: string | undefined, name: string | undefined) => {
       if (kind) {
         const user = userOf(who!, line);
-        return kind === 'user' ? user.login : user.password;
+        const value = kind === 'user' ? user.login : user.password;
+        return lit ? `{${Buffer.byteLength(value)}+}\r\n${value}` : value;
       }
       const value = vars.get(name!);
       if (value === undefined) throw new ScriptError(`${where(line)}: variable ${name} is not bound yet`);
