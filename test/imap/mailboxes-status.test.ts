@@ -88,17 +88,23 @@ describe('STATUS (RFC 3501 §6.3.10, RFC 9051 §6.3.11)', () => {
     assert.deepEqual(linesOf(fetched, '1').concat(linesOf(fetched, '2')), ['* 1 FETCH (UID 1)', '* 2 FETCH (UID 2)']);
   });
 
-  it('RFC 7162 §3.1.2: STATUS (HIGHESTMODSEQ) reports the folder\'s HIGHESTMODSEQ and turns CONDSTORE on', async () => {
-    const { imap, mailbox } = await mf.user();
-    mailbox.createFolder('Mod');
-    await mailbox.append('Mod', message('mod one'));
-    mailbox.store('Mod', [[1, 1]], 'add', ['\\Flagged']);
-    const highest = mailbox.status('Mod').highestModseq;
-    assert.equal((await imap.command('STATUS Mod (HIGHESTMODSEQ)')).lines[0], `* STATUS "Mod" (HIGHESTMODSEQ ${highest})`);
-    assert.match(result(await imap.command('SELECT Mod')), /^OK/);
-    // With CONDSTORE on, a FETCH of FLAGS carries MODSEQ (RFC 7162 §3.1.4.1).
-    const fetched = await imap.command('FETCH 1 (FLAGS)');
-    assert.match(fetched.lines[0] ?? '', /MODSEQ \(\d+\)/);
+  it('RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) reports the folder\'s HIGHESTMODSEQ and turns CONDSTORE on', async () => {
+    const user = await mf.user();
+    user.mailbox.createFolder('Mod');
+    await user.mailbox.append('Mod', message('mod one'));
+    user.mailbox.store('Mod', [[1, 1]], 'add', ['\\Flagged']);
+    const highest = user.mailbox.status('Mod').highestModseq;
+    const plain = await user.connect();
+    assert.equal((await user.imap.command('STATUS Mod (HIGHESTMODSEQ)')).lines[0], `* STATUS "Mod" (HIGHESTMODSEQ ${highest})`);
+    assert.match(result(await user.imap.command('SELECT Mod')), /^OK/);
+    assert.match(result(await plain.command('SELECT Mod')), /^OK/);
+    // Another session's flag change: with CONDSTORE on, the unsolicited FETCH carries MODSEQ (RFC 7162 §3.1.4.2).
+    user.mailbox.store('Mod', [[1, 1]], 'add', ['\\Seen']);
+    const withCondstore = linesOf(await user.imap.command('NOOP'), '1');
+    const without = linesOf(await plain.command('NOOP'), '1');
+    assert.equal(withCondstore.length, 1, withCondstore.join('\n'));
+    assert.match(withCondstore[0] ?? '', /MODSEQ \(\d+\)/);
+    assert.doesNotMatch(without[0] ?? '', /MODSEQ/);
   });
 });
 
