@@ -45,7 +45,7 @@ export interface EngineShared {
  * The pre-login line cap is raised to fit the largest ID command RFC 2971 allows (ID is valid before login):
  * 30 pairs of a quoted 30-octet field and a quoted 1024-octet value: 30 × (32 + 1 + 1026) + 29 SP + 2 parens
  * = 31,801 octets, plus a tag (≤ 64) and " ID " = 31,869 < 32 KiB. (Strings needing escapes can be sent as
- * literals, which do not count against the line.)
+ * literals, which do not count against the line.) It stays at most limits.maxLineBytes.
  */
 export const ID_MAX_LINE_BYTES = 32 * 1024;
 
@@ -113,7 +113,9 @@ export class Connection implements Session, UpdateListener {
     this.limits = shared.limits;
     this.logger = shared.logger;
     this.out = new Output(socket);
-    const readerLimits = { ...shared.limits, maxLineBytesPreAuth: Math.max(shared.limits.maxLineBytesPreAuth, ID_MAX_LINE_BYTES) };
+    // Never above the after-login cap: an operator who lowers SEALPOST_IMAP_MAX_LINE_BYTES lowers both.
+    const preAuthLine = Math.max(shared.limits.maxLineBytesPreAuth, Math.min(ID_MAX_LINE_BYTES, shared.limits.maxLineBytes));
+    const readerLimits = { ...shared.limits, maxLineBytesPreAuth: preAuthLine };
     this.reader = new CommandReader({ limits: readerLimits, onLiteral: (request) => this.judgeLiteral(request) });
   }
 
