@@ -126,6 +126,10 @@ describe('LIST-EXTENDED (RFC 5258) and SPECIAL-USE (RFC 6154)', () => {
     assert.deepEqual((await imap.command('LIST (SUBSCRIBED RECURSIVEMATCH) "" Lists/%')).lines, [
       '* LIST (\\HasChildren) "/" "Lists/Alpha" ("CHILDINFO" ("SUBSCRIBED"))',
     ]);
+    // With SPECIAL-USE, RECURSIVEMATCH is accepted (as Dovecot 2.3 does); CHILDINFO is only defined for SUBSCRIBED.
+    const special = await imap.command('LIST (SPECIAL-USE RECURSIVEMATCH) "" %');
+    assert.deepEqual(namesOf(special), ['Archive', 'Drafts', 'Junk', 'Sent', 'Trash']);
+    assert.ok(special.lines.every((l) => !l.includes('CHILDINFO')));
     // REMOTE is accepted and adds nothing (no remote mailboxes here).
     assert.deepEqual(namesOf(await imap.command('LIST (REMOTE) "" %')), namesOf(await imap.command('LIST "" %')));
   });

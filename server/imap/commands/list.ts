@@ -138,8 +138,8 @@ export function readListRequest(args: Cursor, lsub: boolean): ListRequest {
     }, true);
     args.sp();
   }
-  // RFC 5258 §3.1: RECURSIVEMATCH needs a selection option it can refer to (CHILDINFO is defined for SUBSCRIBED).
-  if (recursiveMatch && !selectSubscribed) throw new ParseError('RECURSIVEMATCH needs the SUBSCRIBED selection option');
+  // RFC 5258 §3.1: RECURSIVEMATCH must not be the only selection option (or only with REMOTE): BAD.
+  if (recursiveMatch && !selectSubscribed && !selectSpecialUse) throw new ParseError('RECURSIVEMATCH needs another selection option');
   const reference = args.mailbox();
   args.sp();
   let raw: string[];
@@ -244,7 +244,8 @@ export function listNames(folders: readonly FolderInfo[], request: ListRequest):
 
   for (const folder of ordered) {
     if (!matchesAny(patterns, folder.path)) continue;
-    const childInfo = request.recursiveMatch && tree.subscribedBelow.has(folder.path);
+    // CHILDINFO is defined for SUBSCRIBED (RFC 5258 §3.5); with SPECIAL-USE alone RECURSIVEMATCH changes nothing.
+    const childInfo = request.recursiveMatch && request.selectSubscribed && tree.subscribedBelow.has(folder.path);
     if (request.selectSubscribed && !folder.subscribed && !childInfo) continue;
     if (request.selectSpecialUse && !folder.specialUse) continue;
     const attributes: string[] = [];
