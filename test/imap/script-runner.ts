@@ -409,6 +409,10 @@ function compile(text: string, vars: ReadonlyMap<string, string>): Compiled {
         bound.add(name);
         binds.push({ group: `v_${name}`, name });
       } else source += '[A-Za-z0-9_-]{1,255}';
+    } else if (token.startsWith('q:')) {
+      // An astring either way: atom or quoted string (mailbox names in LIST, LSUB, STATUS).
+      const value = toWire(token.slice(2));
+      source += `(?:${escapeRegex(value)}|"${escapeRegex(value.replace(/(["\\])/g, '\\$1'))}")`;
     } else if (token.startsWith('one:')) {
       source += `(?:${token.slice(4).split('|').map((alt) => escapeRegex(toWire(alt))).join('|')})`;
     } else if (token.startsWith('i:')) {

@@ -1,15 +1,15 @@
 // Every conversation script in test/imap/scripts/ as its own test, replayed over a real socket against
-// Sealpost's IMAP engine (the new one once the fixture can start it, else the current one). The test name is
-// the script's first comment line (its RFC section). Format: test/imap/scripts/README.md; runner: script-runner.ts.
+// Sealpost's new IMAP engine (SEALPOST_SCRIPT_ENGINE=old replays them against the imap-core one). The test name
+// is the script's first comment line (its RFC section). Format: test/imap/scripts/README.md; runner: script-runner.ts.
 import { after, before, test } from 'node:test';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadScripts, runScript } from './script-runner.js';
-import { ownEngineAvailable, startSealpostPeer } from './sealpost-peer.js';
+import { startSealpostPeer } from './sealpost-peer.js';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scripts');
 const scripts = loadScripts(dir, process.env.SEALPOST_SCRIPT_FILTER);
-const engine = process.env.SEALPOST_SCRIPT_ENGINE === 'old' || !ownEngineAvailable() ? 'old' : 'own';
+const engine = process.env.SEALPOST_SCRIPT_ENGINE === 'old' ? 'old' : 'own';
 let peer: Awaited<ReturnType<typeof startSealpostPeer>> | null = null;
 
 before(async () => {
