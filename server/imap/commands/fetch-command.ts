@@ -4,6 +4,7 @@
 // message. Messages are loaded a page at a time and each response is written before the next is built; large
 // sections are StreamedLiterals the engine reads piece by piece as the client takes them, so a slow reader
 // pauses its FETCH instead of making the server hold its mailbox.
+import { performance } from 'node:perf_hooks';
 import { NoSuchMessage } from '../../mailbox/errors.js';
 import type { Mailbox, MessageMeta, MessageRecord } from '../../mailbox/types.js';
 import { fetchSection, locatePart, partialRange, sectionRange, type SectionSpec } from '../../mime/sections.js';
@@ -25,6 +26,8 @@ const PAGE = 200;
 const STRUCTURE_PAGE = 25;
 /** Bytes of a section read from the store at a time (it keeps messages in 64 KiB chunks); larger ones are streamed. */
 export const READ_BYTES = 256 * 1024;
+/** Longest stretch of FETCH work before other sessions get a turn (one large BODYSTRUCTURE is ~20 ms). */
+const YIELD_AFTER_MS = 20;
 /** Header bytes read for ENVELOPE (the MIME layer parses at most this much of a header, HEADER_PARSE_BYTES). */
 const ENVELOPE_HEADER_BYTES = 64 * 1024;
 
@@ -249,6 +252,9 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
   const hasFlags = items.some((item) => item.kind === 'flags');
   const hasModseq = items.some((item) => item.kind === 'modseq');
 
+  // Values are computed with microtasks only while the client keeps up: without a turn now and then, FETCH
+  // 1:* over many large structures would hold the event loop for every other session until it ends.
+  let turnStart = performance.now();
   for (let i = 0; i < uids.length; i += pageSize) {
     const page = uidRanges(uids.slice(i, i + pageSize));
     let records: FetchRecord[] = needsStructure ? mailbox.fetch(view.path, page) : needsMeta ? mailbox.listMessages(view.path, page) : uids.slice(i, i + pageSize).map((uid) => ({ uid }));
@@ -290,6 +296,10 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
         throw error;
       }
       await session.untagged(`${seq} FETCH`, list);
+      if (performance.now() - turnStart > YIELD_AFTER_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        turnStart = performance.now();
+      }
     }
   }
 }
