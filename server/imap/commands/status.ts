@@ -32,11 +32,11 @@ export function enableForItems(session: Session, items: readonly StatusItem[]): 
 }
 
 /** Bytes of the folder's \Deleted messages (RFC 9208 §4.2.2 DELETED-STORAGE is counted in KiB of these). */
-function deletedBytes(mailbox: Mailbox, path: string): number {
-  const uids = mailbox.search(path, { op: 'flag', flag: '\\Deleted', set: true });
-  if (uids.length === 0) return 0;
+function deletedBytes(mailbox: Mailbox, status: FolderStatus): number {
+  if (status.deleted === 0) return 0;
+  // One pass over the folder's index (no UID list in the query, however scattered the \Deleted messages are).
   let total = 0;
-  for (const meta of mailbox.listMessages(path, uids.map((uid) => [uid, uid] as const))) total += meta.size;
+  for (const meta of mailbox.listMessages(status.path)) if (meta.flags.includes('\\Deleted')) total += meta.size;
   return total;
 }
 
@@ -81,7 +81,7 @@ export function statusValues(session: Session, mailbox: Mailbox, status: FolderS
         value = [{ atom: status.mailboxId }];
         break;
       case 'DELETED-STORAGE':
-        value = { atom: String(Math.ceil(deletedBytes(mailbox, status.path) / 1024)) };
+        value = { atom: String(Math.ceil(deletedBytes(mailbox, status) / 1024)) };
         break;
     }
     out.push({ atom: item }, value);
