@@ -25,7 +25,9 @@ export async function startSealpostPeer(engine: SealpostEngine): Promise<ScriptP
     },
     async createFolder(user, folder): Promise<void> {
       const mailbox = await fixture.mailboxOf(user.login, user.password);
+      // The store subscribes what it creates; a script's @folder stands for a folder nobody subscribed.
       mailbox.createFolder(folder);
+      mailbox.subscribe(folder, false);
     },
     close: () => fixture.close(),
   };
