@@ -5,7 +5,7 @@ import type { Mailbox, UidSet } from '../../mailbox/types.js';
 import type { CommandContext, CommandSpec, SelectedView, Session } from '../engine/types.js';
 import { imapBad } from '../errors.js';
 import type { Cursor, Value } from '../wire/types.js';
-import { parseSearchKeys, usesModseq } from './search-keys.js';
+import { parseSearchKeys, usesModseq, viewMatches } from './search-keys.js';
 
 export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
 const RETURN_OPTIONS: ReadonlySet<string> = new Set<ReturnOption>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE']);
@@ -140,8 +140,9 @@ export const SEARCH_COMMAND: CommandSpec = {
         cursor.sp();
       }
       const query = parseSearchKeys(cursor, { session, charset });
-      // Messages this session has not been told about (no EXISTS yet) are not reported.
-      const uids = mailbox.search(view.path, query).filter((u) => view.seqOf(u) > 0);
+      // Messages this session has not been told about (no EXISTS yet) are not reported; those it has not been
+      // told are gone (EXPUNGE held back) still are.
+      const uids = viewMatches(mailbox, view, query);
       if (returns?.has('SAVE')) view.savedSearch = savedPart(uids, returns);
       await writeResults(ctx, view, mailbox, { uids, modseqAsked: usesModseq(query) }, returns);
     } catch (error) {

@@ -2,7 +2,7 @@
 // RFC 7162 §3.1.5 MODSEQ, RFC 5032 OLDER/YOUNGER, RFC 8514 SAVED*, RFC 8474 EMAILID/THREADID and RFC 5182 `$`),
 // read through the wire cursor straight into the store's SearchQuery. Sequence sets are resolved against the
 // session's own view here, so the store only ever sees UIDs.
-import type { SearchQuery, UidSet } from '../../mailbox/types.js';
+import type { Mailbox, SearchQuery, UidSet } from '../../mailbox/types.js';
 import { bytesToText } from '../../mime/text.js';
 import type { SelectedView, Session } from '../engine/types.js';
 import { imapBad, imapNo } from '../errors.js';
@@ -127,6 +127,57 @@ export function usesModseq(query: SearchQuery): boolean {
     default:
       return false;
   }
+}
+
+/**
+ * Whether a message the store no longer holds matches, from what the session knows of it (its UID and the flags last
+ * reported); null when the query needs more (text, dates, sizes, MODSEQ).
+ */
+function matchesKnown(query: SearchQuery, uid: number, view: SelectedView): boolean | null {
+  switch (query.op) {
+    case 'all':
+      return true;
+    case 'uid':
+      return query.uids.some(([a, b]) => uid >= Math.min(a, b) && uid <= Math.max(a, b));
+    case 'flag': {
+      const flags = view.flagsOf(uid);
+      if (!flags) return null;
+      const name = query.flag.toLowerCase();
+      return flags.some((f) => f.toLowerCase() === name) === query.set;
+    }
+    case 'not': {
+      const inner = matchesKnown(query.of, uid, view);
+      return inner === null ? null : !inner;
+    }
+    case 'and':
+    case 'or': {
+      let unknown = false;
+      for (const part of query.of) {
+        const result = matchesKnown(part, uid, view);
+        if (result === null) unknown = true;
+        else if (result === (query.op === 'or')) return result;
+      }
+      return unknown ? null : query.op === 'and';
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * UIDs of the session's view that match, ascending: the store's answer restricted to messages the session knows,
+ * plus messages expunged elsewhere whose EXPUNGE the session has not been sent yet (RFC 3501 §7.4.1 holds it back
+ * during SEARCH): to the client they still exist, so `SEARCH ALL` still lists them, as long as what the session
+ * knows of them (UID, flags) decides the query.
+ */
+export function viewMatches(mailbox: Mailbox, view: SelectedView, query: SearchQuery): number[] {
+  const found = mailbox.search(view.path, query).filter((uid) => view.seqOf(uid) > 0);
+  // Nothing changed since the session's last update: every message it knows is still stored.
+  if (mailbox.status(view.path).highestModseq <= view.highestModseq) return found;
+  const stored = new Set(mailbox.search(view.path, ALL));
+  const ghosts = view.uids.filter((uid) => !stored.has(uid) && matchesKnown(query, uid, view) === true);
+  if (ghosts.length === 0) return found;
+  return [...found, ...ghosts].sort((a, b) => a - b);
 }
 
 class KeyReader {
