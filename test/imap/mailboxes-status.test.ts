@@ -72,6 +72,11 @@ describe('STATUS (RFC 3501 §6.3.10, RFC 9051 §6.3.11)', () => {
     assert.equal((await watcher.command('STATUS Fresh (RECENT)')).lines[0], '* STATUS "Fresh" (RECENT 0)');
     assert.equal((await user.imap.command('STATUS Fresh (RECENT)')).lines[0], '* STATUS "Fresh" (RECENT 3)');
     assert.deepEqual(linesOf(await user.imap.command('SEARCH RECENT'), 'SEARCH'), ['* SEARCH 1 2 3']);
+    // RFC 9051 Appendix E: IMAP4rev2 has no \Recent; STATUS RECENT is not part of its grammar.
+    assert.match(result(await watcher.command('ENABLE IMAP4rev2')), /^OK/);
+    assert.match(result(await watcher.command('STATUS Fresh (RECENT)')), /^BAD /);
+    assert.match(result(await watcher.command('LIST "" Fresh RETURN (STATUS (RECENT))')), /^BAD /);
+    assert.equal((await watcher.command('STATUS Fresh (MESSAGES)')).lines[0], '* STATUS "Fresh" (MESSAGES 3)');
   });
 
   it('RFC 9051 §6.3.11: STATUS of the selected folder leaves the session\'s view intact (EXISTS still arrives, numbering holds)', async () => {

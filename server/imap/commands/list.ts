@@ -118,7 +118,7 @@ export interface ListRequest {
 }
 
 /** `LIST [(selection)] reference (pattern | (patterns)) [RETURN (options)]`, or `LSUB reference pattern`. */
-export function readListRequest(args: Cursor, lsub: boolean): ListRequest {
+export function readListRequest(args: Cursor, lsub: boolean, rev2 = false): ListRequest {
   let extended = false;
   let selectSubscribed = false;
   let selectSpecialUse = false;
@@ -162,7 +162,7 @@ export function readListRequest(args: Cursor, lsub: boolean): ListRequest {
         // Always included: \HasChildren / \HasNoChildren (RFC 3348) and special-use attributes (RFC 6154).
       } else if (option === 'STATUS') {
         c.sp();
-        returnStatus = readStatusItems(c);
+        returnStatus = readStatusItems(c, rev2);
       } else throw new ParseError('Unknown LIST return option');
       return option;
     }, true);
@@ -265,7 +265,7 @@ export function listNames(folders: readonly FolderInfo[], request: ListRequest):
 
 async function runList(ctx: CommandContext, lsub: boolean): Promise<void> {
   const { session, args } = ctx;
-  const request = readListRequest(args, lsub);
+  const request = readListRequest(args, lsub, session.enabled.has('IMAP4rev2'));
   const user = session.user;
   if (!user) throw new ParseError('Not logged in');
   const name = lsub ? 'LSUB' : 'LIST';

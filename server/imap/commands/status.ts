@@ -16,11 +16,14 @@ export type StatusItem = (typeof STATUS_ITEMS)[number];
 
 const isStatusItem = (name: string): name is StatusItem => (STATUS_ITEMS as readonly string[]).includes(name);
 
-/** `(` status-att *(SP status-att) `)`: at least one item; unknown items are a syntax error (BAD). */
-export function readStatusItems(args: Cursor): StatusItem[] {
+/**
+ * `(` status-att *(SP status-att) `)`: at least one item; unknown items are a syntax error (BAD). IMAP4rev2 has no
+ * \Recent (RFC 9051 Appendix E), so once a client enabled it RECENT is unknown too.
+ */
+export function readStatusItems(args: Cursor, rev2 = false): StatusItem[] {
   const items = args.list((c) => {
     const name = c.atom();
-    if (!isStatusItem(name)) throw new ParseError('Unknown STATUS item');
+    if (!isStatusItem(name) || (rev2 && name === 'RECENT')) throw new ParseError('Unknown STATUS item');
     return name;
   });
   return [...new Set(items)];
@@ -102,7 +105,7 @@ export const STATUS: CommandSpec = {
   async run({ session, args }) {
     const path = args.mailbox();
     args.sp();
-    const items = readStatusItems(args);
+    const items = readStatusItems(args, session.enabled.has('IMAP4rev2'));
     args.end();
     const user = session.user;
     if (!user) return { status: 'BAD', text: 'Not logged in' };
