@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { commandTable } from '../../server/imap/commands/index.js';
+import { imapLimitsFromEnv } from '../../server/imap/index.js';
 import type { Mailbox } from '../../server/mailbox/types.js';
 import { RawImap, type RawReply } from '../helpers/imap-raw.js';
 import { startEngineFixture, type EngineFixture } from './core-fixture.js';
@@ -272,8 +273,13 @@ describe('the nesting limit (SEALPOST_IMAP_MAX_SEARCH_DEPTH, default 64) and hos
 });
 
 describe('SEALPOST_IMAP_MAX_SEARCH_DEPTH sets the nesting limit', () => {
-  test('with a limit of 8, 7 nested NOTs work and 8 are BAD', async () => {
-    const small = await startEngineFixture({ limits: { maxSearchDepth: 8 } });
+  test('values outside 4..256 stop start-up with the variable named', () => {
+    assert.throws(() => imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_DEPTH: '3' }), /SEALPOST_IMAP_MAX_SEARCH_DEPTH/);
+    assert.throws(() => imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_DEPTH: '257' }), /SEALPOST_IMAP_MAX_SEARCH_DEPTH/);
+    assert.deepEqual(imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_DEPTH: '256' }), { maxSearchDepth: 256 });
+  });
+  test('with SEALPOST_IMAP_MAX_SEARCH_DEPTH=8, 7 nested NOTs work and 8 are BAD', async () => {
+    const small = await startEngineFixture({ limits: imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_DEPTH: '8' }) });
     try {
       const u = await small.fx.addUser('depth');
       const r = await RawImap.connect(small.port);
