@@ -550,7 +550,7 @@ export async function runScript(script: Script, peer: ScriptPeer, options: RunOp
         case 'expect': {
           const live = sessions.get(step.session)!;
           const left = [...step.patterns];
-          const describe = (): string => left.map((p) => `${show(p.text)} (line ${p.line})`).join(' and ');
+          const describe = (): string => left.map((p) => `${JSON.stringify(p.text)} (line ${p.line})`).join(' and ');
           while (left.length > 0) {
             const actual = await next(live, step.line, describe());
             const index = left.findIndex((p) => matches(p, actual, vars));
@@ -566,7 +566,7 @@ export async function runScript(script: Script, peer: ScriptPeer, options: RunOp
             }
             for (const absent of live.absent) {
               if (matches(absent, actual, new Map(vars))) {
-                throw new ScriptMismatch(`${where(absent.line)}: must not appear: ${show(absent.text)}\n  but the server sent ${show(actual)} (waiting for ${describe()})${recent(live)}`);
+                throw new ScriptMismatch(`${where(absent.line)}: must not appear: ${JSON.stringify(absent.text)}\n  but the server sent ${show(actual)} (waiting for ${describe()})${recent(live)}`);
               }
             }
           }
