@@ -84,6 +84,11 @@ export class Connection implements Session, UpdateListener {
   /** Set while IDLE: a change event flushes at once. */
   private idleNotify: (() => void) | null = null;
   private flushChain: Promise<void> = Promise.resolve();
+  /**
+   * The store reported a change in the selected folder since the last journal pull. The flush before each tagged
+   * reply pulls only then (or when expunges wait); NOOP, CHECK, IDLE and other explicit flushes always pull.
+   */
+  private journalDirty = false;
   /** The command in progress is a UID command (UID in unsolicited FETCH). */
   private uidCommand = false;
   private afterTagged: AfterTagged = null;
@@ -254,6 +259,7 @@ export class Connection implements Session, UpdateListener {
     }
     this.view = view;
     this.state = 'selected';
+    this.journalDirty = false;
     return view;
   }
 
@@ -266,6 +272,7 @@ export class Connection implements Session, UpdateListener {
     const view = this.view;
     const user = this.user;
     if (!view || !user || this.isClosed) return;
+    this.journalDirty = false;
     const claim = this.recentClaim;
     try {
       await flushSelected(
@@ -339,6 +346,10 @@ export class Connection implements Session, UpdateListener {
 
   selectedFolder(): string | null {
     return this.view ? this.view.path : null;
+  }
+
+  dirty(): void {
+    this.journalDirty = true;
   }
 
   changed(): void {
@@ -520,7 +531,8 @@ export class Connection implements Session, UpdateListener {
     const after = this.afterTagged;
     this.afterTagged = null;
     // Nothing follows a BYE (LOGOUT) but the tagged reply.
-    if (!this.isClosed && this.view && after !== 'close') {
+    const view = this.view;
+    if (!this.isClosed && view && after !== 'close' && (this.journalDirty || view.held.size > 0)) {
       // RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE, SEARCH (nor after a BAD: the command did not run).
       const expunges = completion.status !== 'BAD' && spec !== undefined && (spec.expungeAllowed ? spec.expungeAllowed(command.uid) : true);
       try {

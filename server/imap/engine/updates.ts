@@ -12,7 +12,9 @@ import { uidRanges, uidSetText, type Selected } from './selected.js';
 export interface UpdateListener {
   /** The folder (store path) the session has selected, or null. */
   selectedFolder(): string | null;
-  /** Something in the selected folder changed. */
+  /** Something in the selected folder changed: called at once, inside the store's write path (no I/O here). */
+  dirty(): void;
+  /** Same, called a moment later outside the write path (IDLE writes its updates from here). */
   changed(): void;
 }
 
@@ -49,12 +51,20 @@ export class UpdateHub {
   private dispatch(event: MailboxChangeEvent): void {
     const set = this.byMailbox.get(event.mailboxId);
     if (!set) return;
+    const concerned: UpdateListener[] = [];
+    for (const listener of set) {
+      const folder = listener.selectedFolder();
+      if (folder !== null && sameFolder(folder, event.folder)) {
+        listener.dirty();
+        concerned.push(listener);
+      }
+    }
+    if (!concerned.length) return;
     // Deferred: the store emits inside its write path; sessions must not write to sockets inside it.
     setImmediate(() => {
-      for (const listener of set) {
+      for (const listener of concerned) {
         try {
-          const folder = listener.selectedFolder();
-          if (folder !== null && sameFolder(folder, event.folder)) listener.changed();
+          listener.changed();
         } catch (error) {
           this.logger.error({ err: errorSummary(error) }, 'IMAP update listener failed');
         }
