@@ -31,7 +31,7 @@ export interface ScriptPeer {
   close(): Promise<void>;
 }
 
-type Step =
+export type Step =
   | { readonly kind: 'user'; readonly line: number; readonly name: string }
   | { readonly kind: 'folder'; readonly line: number; readonly user: string; readonly folder: string }
   | {
