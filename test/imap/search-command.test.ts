@@ -140,6 +140,13 @@ describe('RFC 5182 SEARCHRES: RETURN (SAVE) and `$`', () => {
     ok(await r.command('UID SEARCH RETURN (SAVE) FLAGGED'));
     assert.match((await r.command('SEARCH RETURN (SAVE) NOSUCHKEY')).tagged, /^t\d+ BAD /);
     assert.deepEqual(searchLine(ok(await r.command('UID SEARCH $'))), ['* SEARCH']);
+    ok(await r.command('UID SEARCH RETURN (SAVE) FLAGGED'));
+    assert.match((await r.command('SEARCH RETURN (SAVE NOSUCHOPTION) ALL')).tagged, /^t\d+ BAD /);
+    assert.deepEqual(searchLine(ok(await r.command('UID SEARCH $'))), ['* SEARCH']);
+    // A failed SEARCH without SAVE leaves the saved result alone.
+    ok(await r.command('UID SEARCH RETURN (SAVE) FLAGGED'));
+    assert.match((await r.command('SEARCH NOSUCHKEY')).tagged, /^t\d+ BAD /);
+    assert.deepEqual(searchLine(ok(await r.command('UID SEARCH $'))), ['* SEARCH 2 3 4 9']);
     await r.command('LOGOUT');
   });
 });

@@ -10,13 +10,19 @@ import { parseSearchKeys, usesModseq, viewMatches } from './search-keys.js';
 export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
 const RETURN_OPTIONS: ReadonlySet<string> = new Set<ReturnOption>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE']);
 
-/** `"RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"` after the keyword; `()` means ALL (RFC 4731 §3.1). */
-export function parseReturnOptions(cursor: Cursor): ReadonlySet<ReturnOption> {
+/**
+ * `"(" [search-return-opt *(SP search-return-opt)] ")"` after `RETURN SP`; `()` means ALL (RFC 4731 §3.1). Every
+ * option name read is added to `seen` first, so a caller knows SAVE was asked for even when a later one is refused.
+ */
+export function parseReturnOptions(cursor: Cursor, seen: Set<string> = new Set()): ReadonlySet<ReturnOption> {
   const options = new Set<ReturnOption>();
   cursor.expect('(');
+  let first = true;
   while (cursor.peek() !== ')') {
-    if (options.size > 0 || cursor.peek() === ' ') cursor.sp();
+    if (!first) cursor.sp();
+    first = false;
     const name = cursor.atom();
+    seen.add(name);
     if (!RETURN_OPTIONS.has(name)) throw imapBad('Unknown SEARCH RETURN option');
     options.add(name as ReturnOption);
   }
@@ -127,12 +133,13 @@ export const SEARCH_COMMAND: CommandSpec = {
     const { session, args: cursor } = ctx;
     const { view, mailbox } = selectedOf(session);
     let returns: ReadonlySet<ReturnOption> | null = null;
-    if (cursor.tryKeyword('RETURN')) {
-      cursor.sp();
-      returns = parseReturnOptions(cursor);
-      cursor.sp();
-    }
+    const requested = new Set<string>();
     try {
+      if (cursor.tryKeyword('RETURN')) {
+        cursor.sp();
+        returns = parseReturnOptions(cursor, requested);
+        cursor.sp();
+      }
       let charset: string | null = null;
       if (cursor.tryKeyword('CHARSET')) {
         cursor.sp();
@@ -147,7 +154,7 @@ export const SEARCH_COMMAND: CommandSpec = {
       await writeResults(ctx, view, mailbox, { uids, modseqAsked: usesModseq(query) }, returns);
     } catch (error) {
       // RFC 5182 §2.1: a failed SEARCH with RETURN (SAVE) leaves an empty saved result behind.
-      if (returns?.has('SAVE')) view.savedSearch = [];
+      if (requested.has('SAVE')) view.savedSearch = [];
       throw error;
     }
     return { status: 'OK', text: `${ctx.uid ? 'UID SEARCH' : 'SEARCH'} completed` };
