@@ -7,6 +7,8 @@ import { RawImap } from '../helpers/imap-raw.js';
 import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
 
 export interface FetchUser {
+  readonly address: string;
+  readonly password: string;
   readonly mailbox: Mailbox;
   /** A logged-in raw session. */
   readonly imap: RawImap;
@@ -39,7 +41,7 @@ export async function startFetchFixture(limits: Partial<ImapLimits> = {}): Promi
       const { address, password } = await fx.addUser(`fetch${++counter}`);
       const mailbox = await fx.mailboxOf(address, password);
       const imap = await login(address, password);
-      return { mailbox, imap, connect: () => login(address, password) };
+      return { address, password, mailbox, imap, connect: () => login(address, password) };
     },
     async close() {
       for (const c of clients) c.close();

@@ -2,6 +2,7 @@
 // byte for byte against the stored message, implicit \Seen, BODY without extension data, ENVELOPE over the
 // wire, CONDSTORE enabled by FETCH MODSEQ, and hostile arguments.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { crlf, fetchResponses, onlyFetch, plain, startFetchFixture, status, type FetchFixture, type Parsed } from './fetch-helpers.js';
 
@@ -351,5 +352,43 @@ describe('hostile FETCH arguments get BAD or bounded answers, never a crash', ()
     const repeated = onlyFetch((await u.imap.command(`FETCH 1 (${many})`)).lines);
     assert.deepEqual(repeated.order, ['BODY[1]<0>', 'FLAGS']);
     assert.ok(Array.isArray(repeated.items.get('FLAGS')));
+  });
+});
+
+describe('streamed literals (RFC 9051 §4.3, §7.5.1)', () => {
+  test('RFC 9051 §4.3: a message expunged while its literal is half sent ends that connection; other sessions carry on', async () => {
+    const u = await f.user();
+    const big = Buffer.concat([crlf('From: a@b.example', 'Subject: big', '', ''), Buffer.alloc(16 * 1024 * 1024, 'x')]);
+    await u.mailbox.append('INBOX', big);
+    const socket = net.connect({ host: '127.0.0.1', port: f.fx.port });
+    let received = 0;
+    let head = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      head = (head + chunk.toString('latin1')).slice(-200);
+    });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const waitFor = async (pattern: RegExp): Promise<void> => {
+      for (let i = 0; i < 500 && !pattern.test(head); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.match(head, pattern);
+    };
+    await waitFor(/\r\n$/); // the greeting
+    socket.write(`a LOGIN "${u.address}" "${u.password}"\r\nb SELECT INBOX\r\n`);
+    await waitFor(/^b OK/m);
+    // The client stops reading inside the 16 MB literal; another session expunges the message.
+    socket.write('c FETCH 1 BODY.PEEK[]\r\n');
+    await new Promise((r) => setTimeout(r, 300));
+    socket.pause();
+    await new Promise((r) => setTimeout(r, 500));
+    const other = await u.connect();
+    await other.command('SELECT INBOX');
+    assert.equal(status((await other.command('STORE 1 +FLAGS.SILENT (\\Deleted)')).tagged), 'OK');
+    assert.equal(status((await other.command('EXPUNGE')).tagged), 'OK');
+    socket.resume();
+    await closed;
+    assert.ok(received < big.length, `the client got ${received} bytes`);
+    assert.ok(!/^c OK/m.test(head), 'the FETCH did not claim success');
+    assert.equal(status((await other.command('NOOP')).tagged), 'OK');
+    assert.ok(f.fx.logs.some((line) => line.includes('could not finish a message literal')));
   });
 });

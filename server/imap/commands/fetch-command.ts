@@ -62,6 +62,7 @@ function sectionSpec(section: SectionRef, partial: Partial | null): SectionSpec 
 }
 
 interface MessageContext {
+  readonly session: Session;
   readonly mailbox: Mailbox;
   readonly path: string;
   readonly record: FetchRecord;
@@ -78,13 +79,26 @@ const read = (m: MessageContext, start: number, end: number): Promise<Buffer> =>
 async function rangeLiteral(m: MessageContext, start: number, end: number): Promise<Value> {
   const first = await read(m, start, Math.min(end, start + READ_BYTES));
   if (end - start <= READ_BYTES || first.length < READ_BYTES) return { literal: first };
+  const piece = async (offset: number, to: number): Promise<Buffer> => {
+    if (to <= first.length) return first.subarray(offset, to);
+    if (offset >= first.length) return read(m, start + offset, start + to);
+    return Buffer.concat([first.subarray(offset), await read(m, start + first.length, start + to)]);
+  };
   const literal: StreamedLiteral = {
     streamed: true,
     length: end - start,
     read: async (offset, to) => {
-      if (to <= first.length) return first.subarray(offset, to);
-      if (offset >= first.length) return read(m, start + offset, start + to);
-      return Buffer.concat([first.subarray(offset), await read(m, start + first.length, start + to)]);
+      try {
+        const bytes = await piece(offset, to);
+        if (bytes.length !== to - offset) throw new NoSuchMessage('message shorter than its recorded size');
+        return bytes;
+      } catch (error) {
+        // The literal's length is on the wire already (e.g. the message was expunged between two of its
+        // pieces): RFC 9051 §4.3 leaves no honest way to finish it, so the connection ends.
+        m.session.logger.warn({ cid: m.session.id }, 'IMAP FETCH could not finish a message literal; closing the connection');
+        m.session.close();
+        throw error;
+      }
     },
   };
   return literal;
@@ -281,7 +295,7 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
     for (const record of records) {
       const seq = view.seqOf(record.uid);
       if (seq === 0) continue;
-      const m: MessageContext = { mailbox, path: view.path, record, options };
+      const m: MessageContext = { session, mailbox, path: view.path, record, options };
       const list: Value[] = [];
       try {
         for (const item of items) list.push({ raw: responseName(item) }, await itemValue(m, item));
