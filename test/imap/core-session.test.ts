@@ -333,3 +333,18 @@ describe('sessions ended by the server', () => {
     await closing;
   });
 });
+
+describe('stopping with a TLS handshake in progress', () => {
+  it('stop() does not wait for an IMAPS client that never finishes its handshake', async () => {
+    const other = await startEngineFixture();
+    const net = await import('node:net');
+    const silent = net.connect({ host: '127.0.0.1', port: other.securePort });
+    await new Promise<void>((resolve) => silent.once('connect', () => resolve()));
+    const closedByServer = new Promise<void>((resolve) => silent.once('close', () => resolve()));
+    silent.on('error', () => undefined);
+    // The handshake limit is 30 s by default: a stop() that waited for it would lose this race.
+    const stopped = await Promise.race([other.close().then(() => 'stopped'), new Promise((resolve) => setTimeout(() => resolve('waited'), 10_000).unref())]);
+    assert.equal(stopped, 'stopped');
+    await closedByServer;
+  });
+});

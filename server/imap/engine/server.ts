@@ -34,9 +34,12 @@ export class EngineImapServer {
   private readonly securityLog: RateBoundedLog;
   private readonly hub: UpdateHub;
   private readonly connections = new Set<Connection>();
+  /** IMAPS sockets still in their TLS handshake (destroyed on stop, so stop never waits for a slow handshake). */
+  private readonly handshaking = new Set<net.Socket>();
   private readonly shared: EngineShared;
   private readonly upgrade: TlsUpgradeFn | null;
   private unwatchTls: (() => void) | null = null;
+  private stopping = false;
   private listeners: Listener[] = [];
   private nextId = 0;
   private readonly idPrefix = randomBytes(3).toString('hex');
@@ -96,6 +99,7 @@ export class EngineImapServer {
   }
 
   async start(): Promise<Listener[]> {
+    this.stopping = false;
     const wanted: { port: number; secure: boolean; name: string }[] = [];
     if (this.config.port) wanted.push({ port: this.config.port, secure: false, name: 'imap' });
     if (this.config.securePort) wanted.push({ port: this.config.securePort, secure: true, name: 'imaps' });
@@ -125,6 +129,11 @@ export class EngineImapServer {
     this.unwatchTls = null;
     const servers = this.servers.splice(0);
     const closing = servers.map(({ server }) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())));
+    // Through tlsUpgrade's own failure path, which destroys the TLS wrap first: tearing the plain socket away
+    // under a handshake in progress can crash Node (server/net.ts).
+    this.stopping = true;
+    for (const socket of this.handshaking) socket.emit('error', Object.assign(new Error('server shutting down'), { code: 'ESHUTDOWN' }));
+    this.handshaking.clear();
     await Promise.all([...this.connections].map((connection) => connection.shutdownWith('Server shutting down')));
     await Promise.all(closing);
     this.hub.close();
@@ -154,8 +163,14 @@ export class EngineImapServer {
       socket.destroy();
       return;
     }
+    this.handshaking.add(socket);
     upgrade(socket, (err, secured) => {
+      this.handshaking.delete(socket);
       if (err || !secured) {
+        if (this.stopping) {
+          socket.destroy();
+          return;
+        }
         const handshake = handshakeErrorKind(err);
         if (handshake?.kind === 'failed') this.securityLog.note(`tls.failed|${handshake.ip}|handshake-failed`);
         else if (handshake?.kind !== 'timeout') this.logger.debug({ event: 'imap.tls_ended', kind: handshake?.kind ?? 'gone' }, 'IMAPS handshake did not complete');
