@@ -7,6 +7,7 @@ import type { Mailbox, SpecialUse } from '../../mailbox/types.js';
 import { ImapError, imapNo } from '../errors.js';
 import type { CommandSpec, Session } from '../engine/types.js';
 import { ParseError, type Cursor } from '../wire/types.js';
+import { publishFolderChange } from './notify.js';
 
 const SEPARATOR = '/';
 
@@ -117,6 +118,7 @@ async function create(session: Session, path: string, uses: readonly string[]): 
   const created = [...superiorNames(name), name].filter((p) => !folderExists(mailbox, p));
   const folder = mailbox.createFolder(name, use);
   unsubscribeCreated(mailbox, created);
+  for (const path of created) publishFolderChange(session, { kind: 'created', folder: path });
   return { status: 'OK', code: `MAILBOXID (${folder.mailboxId})`, text: 'CREATE completed' };
 }
 

@@ -6,6 +6,7 @@
 import { imapNo } from '../errors.js';
 import type { CommandSpec } from '../engine/types.js';
 import { canonicalPath, dropEmptyNoselectParents } from './create.js';
+import { publishFolderChange } from './notify.js';
 
 export const DELETE: CommandSpec = {
   name: 'DELETE',
@@ -18,6 +19,7 @@ export const DELETE: CommandSpec = {
     if (path === 'INBOX') throw imapNo('CANNOT', 'INBOX cannot be deleted');
     user.mailbox.deleteFolder(path);
     dropEmptyNoselectParents(user.mailbox, path);
+    publishFolderChange(session, { kind: 'deleted', folder: path });
     if (session.selected?.path === path) {
       session.unselect();
       await session.untagged('OK', '[CLOSED]', 'The selected folder was deleted');

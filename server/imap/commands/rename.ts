@@ -6,6 +6,7 @@
 import { imapNo } from '../errors.js';
 import type { CommandSpec } from '../engine/types.js';
 import { canonicalPath, dropEmptyNoselectParents, folderExists, newFolderName, superiorNames, unsubscribeCreated } from './create.js';
+import { publishFolderChange } from './notify.js';
 
 export const RENAME: CommandSpec = {
   name: 'RENAME',
@@ -25,6 +26,8 @@ export const RENAME: CommandSpec = {
     mailbox.renameFolder(from, to);
     unsubscribeCreated(mailbox, created.filter((p) => folderExists(mailbox, p)));
     if (from !== 'INBOX') dropEmptyNoselectParents(mailbox, from);
+    for (const path of created) publishFolderChange(session, { kind: 'created', folder: path });
+    publishFolderChange(session, from === 'INBOX' ? { kind: 'created', folder: to } : { kind: 'renamed', folder: to, oldName: from });
     const selected = session.selected;
     if (from !== 'INBOX' && selected && (selected.path === from || selected.path.startsWith(`${from}/`))) {
       session.unselect();

@@ -5,6 +5,7 @@
 import { MailboxError } from '../../mailbox/errors.js';
 import { imapNo } from '../errors.js';
 import type { CommandSpec } from '../engine/types.js';
+import { publishFolderChange } from './notify.js';
 
 export const SUBSCRIBE: CommandSpec = {
   name: 'SUBSCRIBE',
@@ -15,6 +16,7 @@ export const SUBSCRIBE: CommandSpec = {
     const user = session.user;
     if (!user) throw imapNo(null, 'Not logged in');
     user.mailbox.subscribe(path, true);
+    publishFolderChange(session, { kind: 'subscribed', folder: user.mailbox.status(path).path });
   },
 };
 
@@ -30,6 +32,8 @@ export const UNSUBSCRIBE: CommandSpec = {
       user.mailbox.subscribe(path, false);
     } catch (error) {
       if (!(error instanceof MailboxError && error.code === 'NO_SUCH_FOLDER')) throw error;
+      return;
     }
+    publishFolderChange(session, { kind: 'unsubscribed', folder: user.mailbox.status(path).path });
   },
 };
