@@ -193,6 +193,8 @@ describe('RFC 9051 §6.4.4: an IMAP4rev2 client gets ESEARCH for every SEARCH', 
     assert.deepEqual(reply.lines, [`* ESEARCH (TAG "${tagOf(reply)}") ALL 2:4,9`]);
     const none = ok(await r.command('UID SEARCH DELETED'));
     assert.deepEqual(none.lines, [`* ESEARCH (TAG "${tagOf(none)}") UID`]);
+    // Appendix E: no \Recent in IMAP4rev2, so no RECENT, NEW or OLD search keys either.
+    for (const key of ['RECENT', 'NEW', 'OLD', 'NOT RECENT']) assert.match((await r.command(`SEARCH ${key}`)).tagged, /^t\d+ BAD /, key);
     await r.command('LOGOUT');
   });
 });

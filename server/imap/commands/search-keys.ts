@@ -279,11 +279,14 @@ class KeyReader {
         cursor.sp();
         return this.set(cursor.sequenceSet(), true);
       case 'RECENT':
-        return this.recent();
       case 'NEW':
-        return andOf([this.recent(), FLAG_KEYS.UNSEEN as SearchQuery]);
-      case 'OLD':
-        return notOf(this.recent());
+      case 'OLD': {
+        // RFC 9051 Appendix E: IMAP4rev2 has no \Recent, and its search-key grammar no RECENT, NEW or OLD.
+        if (this.session.enabled.has('IMAP4rev2')) throw imapBad(`${name} is not an IMAP4rev2 search key`);
+        const recent = this.recent();
+        if (name === 'RECENT') return recent;
+        return name === 'NEW' ? andOf([recent, FLAG_KEYS.UNSEEN as SearchQuery]) : notOf(recent);
+      }
       case 'MODSEQ':
         return this.modseq();
       case 'OLDER':
