@@ -1,0 +1,73 @@
+// NOTIFY (RFC 5465) on our own engine over real sockets: the command's grammar and refusals. Delivery needs the
+// engine's watch hook (commands/notify.ts NotifyHooks); until the engine offers it NOTIFY is not advertised and a
+// valid NOTIFY is answered NO [CANNOT]; once it is advertised, the same commands must succeed and the delivery
+// test below runs.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { message, result, startMailboxesFixture, type MailboxesFixture } from './mailboxes-fixture.js';
+
+let mf: MailboxesFixture;
+
+before(async () => {
+  mf = await startMailboxesFixture();
+});
+after(async () => mf.close());
+
+async function advertised(): Promise<boolean> {
+  const { imap } = await mf.user();
+  return ((await imap.command('CAPABILITY')).lines[0] ?? '').split(' ').includes('NOTIFY');
+}
+
+describe('NOTIFY (RFC 5465)', () => {
+  it('RFC 5465 §8 grammar: bad forms are BAD, unsupported events NO [BADEVENT], valid ones OK when advertised (else NO [CANNOT])', async () => {
+    const offered = await advertised();
+    const { imap } = await mf.user();
+    for (const bad of [
+      'NOTIFY', 'NOTIFY SET', 'NOTIFY BOGUS', 'NOTIFY NONE extra', 'NOTIFY SET (personal)', 'NOTIFY SET (nowhere (MessageNew MessageExpunge))',
+      'NOTIFY SET (personal (MessageNew))', 'NOTIFY SET (personal (MessageExpunge))', 'NOTIFY SET (personal (FlagChange))',
+      'NOTIFY SET (personal (Bogus))', 'NOTIFY SET (personal ())', 'NOTIFY SET (personal (MessageNew (UID) MessageExpunge))',
+      'NOTIFY SET (subtree (MailboxName))', 'NOTIFY SET (selected (MessageNew MessageExpunge)) extra',
+    ]) {
+      assert.match(result(await imap.command(bad)), /^BAD /, bad);
+    }
+    assert.match(
+      result(await imap.command('NOTIFY SET (personal (MessageNew MessageExpunge AnnotationChange))')),
+      /^NO \[BADEVENT \(MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange\)\] /,
+    );
+    for (const valid of [
+      'NOTIFY NONE',
+      'NOTIFY SET (selected (MessageNew (UID FLAGS) MessageExpunge FlagChange)) (personal (MessageNew MessageExpunge MailboxName))',
+      'NOTIFY SET STATUS (inboxes (MessageNew MessageExpunge))',
+      'NOTIFY SET (subtree (Work "Play") (MailboxName SubscriptionChange)) (mailboxes Work NONE)',
+      'NOTIFY SET (selected-delayed (MessageExpunge MessageNew (UID)))',
+    ]) {
+      assert.match(result(await imap.command(valid)), offered ? /^OK / : /^NO \[CANNOT\] /, valid);
+    }
+    assert.equal(result(await imap.command('NOOP')), 'OK NOOP completed');
+  });
+
+  it('RFC 5465 §5: another session\'s CREATE is a LIST, new mail elsewhere a STATUS, new mail in the selected mailbox EXISTS + FETCH', async (t) => {
+    if (!(await advertised())) {
+      t.skip('NOTIFY needs the engine hook (watchFolders/publishFolderChange), not offered yet');
+      return;
+    }
+    const user = await mf.user();
+    user.mailbox.createFolder('Other');
+    const a = user.imap;
+    assert.match(result(await a.command('SELECT INBOX')), /^OK/);
+    assert.match(result(await a.command('NOTIFY SET (selected (MessageNew (UID) MessageExpunge)) (personal (MessageNew MessageExpunge MailboxName))')), /^OK/);
+    a.write('t90 IDLE\r\n');
+    assert.match(await a.readLine(), /^\+ /);
+    const b = await user.connect();
+    assert.match(result(await b.command('CREATE Fresh')), /^OK/);
+    assert.equal(await a.readLine(), '* LIST () "/" "Fresh"');
+    await user.mailbox.append('Other', message('elsewhere'));
+    assert.match(await a.readLine(), /^\* STATUS "Other" \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+\)$/);
+    await user.mailbox.append('INBOX', message('here'));
+    assert.equal(await a.readLine(), '* 1 EXISTS');
+    const next = await a.readLine();
+    assert.ok(next === '* 1 RECENT' ? (await a.readLine()) === '* 1 FETCH (UID 1)' : next === '* 1 FETCH (UID 1)', next);
+    a.write('DONE\r\n');
+    assert.match(result(await a.until('t90')), /^OK/);
+  });
+});
