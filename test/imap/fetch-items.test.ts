@@ -78,7 +78,8 @@ describe('FETCH data items (RFC 9051 §6.4.5, RFC 3501 §6.4.5)', () => {
     assert.ok(meta);
     assert.deepEqual(r.order, ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ', 'SAVEDATE', 'EMAILID', 'THREADID']);
     assert.deepEqual(plain(r.items.get('UID')), `ATOM:${uid}`);
-    assert.deepEqual((plain(r.items.get('FLAGS')) as string[]).sort(), ['ATOM:Work', 'ATOM:\\Flagged']);
+    // RFC 3501 §2.3.2: the session that selected the folder first sees the new message as \Recent.
+    assert.deepEqual((plain(r.items.get('FLAGS')) as string[]).sort(), ['ATOM:Work', 'ATOM:\\Flagged', 'ATOM:\\Recent']);
     assert.equal(text(r.items.get('INTERNALDATE')), '05-Mar-2024 12:15:16 +0000');
     assert.deepEqual(plain(r.items.get('RFC822.SIZE')), `ATOM:${SIMPLE.length}`);
     assert.deepEqual(plain(r.items.get('MODSEQ')), [`ATOM:${meta.modseq}`]);
@@ -183,7 +184,7 @@ describe('implicit \\Seen (RFC 3501 §6.4.5, RFC 9051 §6.4.5)', () => {
     assert.deepEqual(u.mailbox.listMessages('INBOX')[0]?.flags, []);
     const read = onlyFetch((await u.imap.command('FETCH 1 (BODY[TEXT])')).lines);
     assert.deepEqual(read.order, ['BODY[TEXT]', 'FLAGS']);
-    assert.deepEqual(plain(read.items.get('FLAGS')), ['ATOM:\\Seen']);
+    assert.deepEqual(plain(read.items.get('FLAGS')), ['ATOM:\\Seen', 'ATOM:\\Recent']);
     assert.deepEqual(u.mailbox.listMessages('INBOX')[0]?.flags, ['\\Seen']);
     // Already seen: nothing changes, so no FLAGS is added.
     assert.deepEqual(onlyFetch((await u.imap.command('FETCH 1 (BODY[TEXT])')).lines).order, ['BODY[TEXT]']);

@@ -25,15 +25,16 @@ describe('STORE (RFC 3501 §6.4.6, RFC 9051 §6.4.6)', () => {
     assert.deepEqual(
       firstPerMessage(add.lines).map((r) => [r.seq, (plain(r.items.get('FLAGS')) as string[]).sort()]),
       [
-        [1, ['ATOM:Work', 'ATOM:\\Seen']],
-        [2, ['ATOM:Work', 'ATOM:\\Seen']],
+        [1, ['ATOM:Work', 'ATOM:\\Recent', 'ATOM:\\Seen']],
+        [2, ['ATOM:Work', 'ATOM:\\Recent', 'ATOM:\\Seen']],
       ],
     );
     // Nothing changes for message 1: it gets no FETCH (as Dovecot answers).
     const again = await u.imap.command('STORE 1 +FLAGS \\Seen');
     assert.equal(fetchResponses(again.lines).length, 0);
     const replace = onlyFetch((await u.imap.command('STORE 2 FLAGS (\\Draft)')).lines);
-    assert.deepEqual(plain(replace.items.get('FLAGS')), ['ATOM:\\Draft']);
+    // \Recent stays: it is the session's, not a stored flag (RFC 3501 §2.3.2).
+    assert.deepEqual(plain(replace.items.get('FLAGS')), ['ATOM:\\Draft', 'ATOM:\\Recent']);
     const remove = onlyFetch((await u.imap.command('UID STORE 1 -FLAGS (Work)')).lines);
     assert.deepEqual(remove.order, ['UID', 'FLAGS']);
     assert.deepEqual(
@@ -74,11 +75,11 @@ describe('STORE (RFC 3501 §6.4.6, RFC 9051 §6.4.6)', () => {
     const keywords = Array.from({ length: 200 }, (_, i) => `Kw${i}_${i % 2 ? 'Odd' : 'even'}`);
     const reply = await u.imap.command(`STORE 1 +FLAGS (${keywords.join(' ')})`);
     assert.equal(status(reply.tagged), 'OK', reply.tagged);
-    const reported = (plain(onlyFetch(reply.lines).items.get('FLAGS')) as string[]).map((a) => a.slice('ATOM:'.length));
+    const reported = (plain(onlyFetch(reply.lines).items.get('FLAGS')) as string[]).map((a) => a.slice('ATOM:'.length)).filter((flag) => flag !== '\\Recent');
     assert.deepEqual([...reported].sort(), [...keywords].sort());
     assert.deepEqual([...(u.mailbox.listMessages('INBOX')[0]?.flags ?? [])].sort(), [...keywords].sort());
     const fetched = (plain(onlyFetch((await u.imap.command('FETCH 1 FLAGS')).lines).items.get('FLAGS')) as string[]).length;
-    assert.equal(fetched, 200);
+    assert.equal(fetched, 200 + 1); // and \Recent
   });
 
   test('RFC 3501 §2.3.2: \\Recent cannot be stored, nor an unknown system flag: BAD, and nothing changes', async () => {
@@ -205,5 +206,17 @@ describe('CHANGEDSINCE and VANISHED (RFC 7162 §3.1.4.1, §3.2.6)', () => {
     await client.command('SELECT INBOX');
     assert.equal(status((await client.command('FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)')).tagged), 'BAD');
     assert.equal(status((await client.command('UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)')).tagged), 'OK');
+  });
+});
+
+describe('\\Recent in FLAGS (RFC 3501 §2.3.2)', () => {
+  test('RFC 3501 §2.3.2: FETCH FLAGS shows \\Recent to the session that claimed the message, not to another one', async () => {
+    const u = await f.user();
+    await u.mailbox.append('INBOX', MESSAGE);
+    await u.imap.command('SELECT INBOX');
+    const second = await u.connect();
+    await second.command('SELECT INBOX');
+    assert.deepEqual(plain(onlyFetch((await u.imap.command('FETCH 1 FLAGS')).lines).items.get('FLAGS')), ['ATOM:\\Recent']);
+    assert.deepEqual(plain(onlyFetch((await second.command('FETCH 1 FLAGS')).lines).items.get('FLAGS')), []);
   });
 });

@@ -163,7 +163,15 @@ async function headerOf(m: MessageContext, part: MimePart): Promise<Buffer> {
   return read(m, part.headerStart, Math.min(part.headerEnd, part.headerStart + ENVELOPE_HEADER_BYTES));
 }
 
-const flagsValue = (flags: readonly string[]): Value => flags.map((flag) => ({ atom: flag }));
+/**
+ * FLAGS as this session sees them: the stored flags plus \Recent where the message is recent for this session
+ * (RFC 3501 §2.3.2; IMAP4rev2 has no \Recent, RFC 9051 Appendix E).
+ */
+export function flagsValue(session: Session, uid: number, flags: readonly string[]): Value {
+  const list: Value[] = flags.map((flag) => ({ atom: flag }));
+  if (session.selected?.recent.has(uid) && !session.enabled.has('IMAP4rev2')) list.push({ atom: '\\Recent' });
+  return list;
+}
 
 /** One data item's value for one message. */
 async function itemValue(m: MessageContext, item: FetchItem): Promise<Value> {
@@ -181,7 +189,7 @@ async function itemValue(m: MessageContext, item: FetchItem): Promise<Value> {
   if (!hasMeta(record)) throw new Error('FETCH item needs message metadata');
   switch (item.kind) {
     case 'flags':
-      return flagsValue(record.flags);
+      return flagsValue(m.session, record.uid, record.flags);
     case 'modseq':
       return [{ atom: String(record.modseq) }];
     case 'internaldate':
@@ -301,7 +309,7 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
         for (const item of items) list.push({ raw: responseName(item) }, await itemValue(m, item));
         // RFC 3501 §6.4.5: the implicitly set \Seen is reported (with its MODSEQ once CONDSTORE is on).
         if (seenNow.has(record.uid) && hasMeta(record)) {
-          if (!hasFlags) list.push({ raw: 'FLAGS' }, flagsValue(record.flags));
+          if (!hasFlags) list.push({ raw: 'FLAGS' }, flagsValue(session, record.uid, record.flags));
           if (condstore && !hasModseq) list.push({ raw: 'MODSEQ' }, [{ atom: String(record.modseq) }]);
         }
       } catch (error) {

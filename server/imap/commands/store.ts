@@ -7,6 +7,7 @@ import type { CommandContext, CommandSpec, Completion } from '../engine/types.js
 import { sequenceSetText } from '../wire/encode.js';
 import { ParseError, type Cursor, type Value } from '../wire/types.js';
 import { mailboxOf, refusal, uidRanges } from './copy.js';
+import { flagsValue } from './fetch-command.js';
 
 const SYSTEM_FLAGS = new Set(['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft']);
 
@@ -83,7 +84,7 @@ async function runStore(ctx: CommandContext): Promise<Completion | void> {
     const list: Value[] = [];
     if (ctx.uid) list.push({ raw: 'UID' }, { atom: String(update.uid) });
     if (condstore) list.push({ raw: 'MODSEQ' }, [{ atom: String(update.modseq) }]);
-    if (!args.silent) list.push({ raw: 'FLAGS' }, update.flags.map((flag) => ({ atom: flag })));
+    if (!args.silent) list.push({ raw: 'FLAGS' }, flagsValue(session, update.uid, update.flags));
     await session.untagged(`${seq} FETCH`, list);
   }
   if (result.modified.length) {
