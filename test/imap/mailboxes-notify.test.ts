@@ -70,4 +70,49 @@ describe('NOTIFY (RFC 5465)', () => {
     a.write('DONE\r\n');
     assert.match(result(await a.until('t90')), /^OK/);
   });
+
+  it('RFC 5465 §5.4–§5.5: RENAME is a LIST with OLDNAME, DELETE a LIST with \\NonExistent, (UN)SUBSCRIBE a LIST with or without \\Subscribed; changes arrive between commands too', async (t) => {
+    if (!(await advertised())) {
+      t.skip('NOTIFY needs the engine hook (watchFolders/publishFolderChange), not offered yet');
+      return;
+    }
+    const user = await mf.user();
+    const a = user.imap;
+    const b = await user.connect();
+    assert.match(result(await a.command('NOTIFY SET (personal (MailboxName SubscriptionChange))')), /^OK/);
+    assert.match(result(await b.command('CREATE Old')), /^OK/);
+    assert.equal(await a.readLine(), '* LIST () "/" "Old"');
+    assert.match(result(await b.command('RENAME Old New')), /^OK/);
+    assert.equal(await a.readLine(), '* LIST () "/" "New" ("OLDNAME" ("Old"))');
+    assert.match(result(await b.command('SUBSCRIBE New')), /^OK/);
+    assert.equal(await a.readLine(), '* LIST (\\Subscribed) "/" "New"');
+    assert.match(result(await b.command('UNSUBSCRIBE New')), /^OK/);
+    assert.equal(await a.readLine(), '* LIST () "/" "New"');
+    assert.match(result(await b.command('DELETE New')), /^OK/);
+    assert.equal(await a.readLine(), '* LIST (\\NonExistent) "/" "New"');
+    // NOTIFY NONE: nothing more.
+    assert.match(result(await a.command('NOTIFY NONE')), /^OK/);
+    assert.match(result(await b.command('CREATE Quiet')), /^OK/);
+    const after = await a.command('NOOP');
+    assert.deepEqual(after.lines, []);
+  });
+
+  it('RFC 5465 §5.1: NOTIFY SET STATUS reports the watched mailboxes at once; filters take the first group that matches (§6)', async (t) => {
+    if (!(await advertised())) {
+      t.skip('NOTIFY needs the engine hook (watchFolders/publishFolderChange), not offered yet');
+      return;
+    }
+    const user = await mf.user();
+    user.mailbox.createFolder('Work/Reports');
+    await user.mailbox.append('Work/Reports', message('report'));
+    const a = user.imap;
+    const set = await a.command('NOTIFY SET STATUS (mailboxes Work/Reports NONE) (subtree Work (MessageNew MessageExpunge))');
+    assert.match(result(set), /^OK/);
+    assert.deepEqual(set.lines.map((l) => l.replace(/UIDVALIDITY \d+/, 'UIDVALIDITY n')), ['* STATUS "Work" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY n)']);
+    // Work/Reports is taken by the first group (NONE): its new mail is not reported; Work's is.
+    await user.mailbox.append('Work/Reports', message('report two'));
+    await user.mailbox.append('Work', message('work'));
+    assert.match(await a.readLine(), /^\* STATUS "Work" \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+\)$/);
+    assert.deepEqual((await a.command('NOOP')).lines, []);
+  });
 });
