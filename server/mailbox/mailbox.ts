@@ -660,7 +660,7 @@ export class SqliteMailbox implements Mailbox {
 
   thread(folder: string, algorithm: ThreadAlgorithm, query: SearchQuery): ThreadNode[] {
     const f = this.folder(folder);
-    const compiled = threadInputSql(f.id, query);
+    const compiled = threadInputSql(f.id, query, algorithm);
     const rows = this.db().prepare(compiled.sql).raw().all(...compiled.params) as ThreadRow[];
     return buildThreads(algorithm, rows);
   }

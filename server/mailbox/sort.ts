@@ -21,18 +21,14 @@ const COLUMNS: Readonly<Record<SortKeyName, string>> = {
   DISPLAYTO: 'm.sort_dto',
 };
 
-/** Most keys one SORT may name (each key at most once matters; repeats change nothing). */
-export const MAX_SORT_KEYS = 16;
-
 export function compileSort(folderId: number, keys: readonly SortKey[], query: SearchQuery): CompiledSearch {
   if (keys.length === 0) throw new InvalidRequest('SORT needs at least one sort key');
-  if (keys.length > MAX_SORT_KEYS) throw new InvalidRequest('too many sort keys');
   const order: string[] = [];
   const seen = new Set<string>();
   for (const k of keys) {
     const column = COLUMNS[k.key];
     if (column === undefined) throw new InvalidRequest('unknown sort key');
-    // A key already ordered by cannot order anything again.
+    // A key already ordered by cannot order anything again: the ORDER BY has at most one term per column.
     if (seen.has(column)) continue;
     seen.add(column);
     order.push(`${column}${k.reverse ? ' DESC' : ''}`);

@@ -6,7 +6,8 @@ import type { SearchQuery, ThreadAlgorithm, ThreadNode } from './types.js';
 /** [uid, base subject (folded), sent date (ISO), Message-ID, references (space-separated), reply/forward 0|1] */
 export type ThreadRow = [number, string, string, string | null, string | null, number | null];
 
-export function threadInputSql(folderId: number, query: SearchQuery): CompiledSearch {
+/** ORDEREDSUBJECT reads only messages columns; REFERENCES also each body's Message-ID and references. */
+export function threadInputSql(folderId: number, query: SearchQuery, algorithm: ThreadAlgorithm = 'REFERENCES'): CompiledSearch {
   const params: unknown[] = [folderId];
   let where = '';
   if (query.op !== 'all') {
@@ -14,12 +15,12 @@ export function threadInputSql(folderId: number, query: SearchQuery): CompiledSe
     where = ` AND m.uid IN (SELECT uid FROM (${search.sql}))`;
     params.push(...search.params);
   }
-  return {
-    sql:
-      'SELECT m.uid, m.sort_subject, m.sort_date, t.message_id, t.refs, t.reply FROM messages m ' +
-      `LEFT JOIN thread_keys t ON t.body_id = m.body_id WHERE m.folder_id = ?${where} ORDER BY m.uid`,
-    params,
-  };
+  const sql =
+    algorithm === 'ORDEREDSUBJECT'
+      ? `SELECT m.uid, m.sort_subject, m.sort_date, NULL, NULL, NULL FROM messages m WHERE m.folder_id = ?${where} ORDER BY m.uid`
+      : 'SELECT m.uid, m.sort_subject, m.sort_date, t.message_id, t.refs, t.reply FROM messages m ' +
+        `LEFT JOIN thread_keys t ON t.body_id = m.body_id WHERE m.folder_id = ?${where} ORDER BY m.uid`;
+  return { sql, params };
 }
 
 interface Message {
@@ -161,6 +162,7 @@ function references(rows: readonly ThreadRow[]): ThreadNode[] {
   const order = preOrder(root);
   for (let i = order.length - 1; i >= 0; i--) {
     const parent = order[i]!;
+    if (parent.children.length === 0) continue;
     const next: Container[] = [];
     for (const c of parent.children) {
       if (c.message !== null) next.push(c);
@@ -218,11 +220,16 @@ function references(rows: readonly ThreadRow[]): ThreadNode[] {
   root.children = topLevel.flatMap((c) => (c.parent === root ? [c] : wrapped.has(c) ? [wrapped.get(c)!] : []));
   // (6) Sort every set of siblings by sent date, deepest first (a dummy sorts by its first child).
   const final = preOrder(root);
-  for (let i = final.length - 1; i >= 0; i--) final[i]!.children.sort(compareContainers);
-  const nodes = new Map<Container, ThreadNode>();
-  for (let i = final.length - 1; i >= 0; i--) {
+  for (let i = final.length - 1; i >= 0; i--) if (final[i]!.children.length > 1) final[i]!.children.sort(compareContainers);
+  // Containers become ThreadNodes children first (reverse pre-order), each keeping its node until its parent takes it.
+  const nodes: ThreadNode[] = [];
+  const nodeOf = new Map<Container, ThreadNode>();
+  for (let i = final.length - 1; i > 0; i--) {
     const c = final[i]!;
-    nodes.set(c, { uid: c.message?.uid ?? null, children: c.children.map((child) => nodes.get(child)!) });
+    const node: ThreadNode = { uid: c.message?.uid ?? null, children: c.children.length === 0 ? [] : c.children.map((child) => nodeOf.get(child)!) };
+    if (c.children.length > 0) for (const child of c.children) nodeOf.delete(child);
+    nodeOf.set(c, node);
   }
-  return nodes.get(root)!.children;
+  for (const c of root.children) nodes.push(nodeOf.get(c)!);
+  return nodes;
 }

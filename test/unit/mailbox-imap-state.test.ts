@@ -11,6 +11,9 @@ import { SqliteMailbox } from '../../server/mailbox/mailbox.js';
 import { registerSearchFunctions } from '../../server/mailbox/search.js';
 import type { Mailbox } from '../../server/mailbox/index.js';
 import { derivedObjectId, objectIdInverse, objectIdPermutation, objectNumber } from '../../server/mailbox/object-id.js';
+import { buildThreads, type ThreadRow } from '../../server/mailbox/thread.js';
+import { MAX_REFS, messageKeys } from '../../server/mailbox/sort-keys.js';
+import { threadText } from '../../server/imap/commands/thread.js';
 
 function message(headers: Record<string, string>, body = 'body'): Buffer {
   const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
@@ -221,4 +224,43 @@ test('RFC 8474 EMAILID/THREADID: the id permutation is a bijection with an inver
   assert.equal(objectNumber(keyHex, 'M', id), 42);
   assert.equal(objectNumber(keyHex, 'T', id), null, 'an EMAILID is not a THREADID');
   assert.equal(objectNumber(keyHex, 'M', 'M12'), null);
+});
+
+test('RFC 5256 §4: a 50,000-message reply chain threads and renders without recursion limits', () => {
+  const rows: ThreadRow[] = [];
+  const n = 50_000;
+  for (let i = 1; i <= n; i++) {
+    // Each reply names only its parent (In-Reply-To style), the deepest shape there is.
+    rows.push([i, 'CHAIN', new Date(Date.UTC(2024, 0, 1) + i * 1000).toISOString(), `<c${i}@x>`, i > 1 ? `<c${i - 1}@x>` : null, i > 1 ? 1 : 0]);
+  }
+  const threads = buildThreads('REFERENCES', rows);
+  assert.equal(threads.length, 1);
+  const text = threadText(threads, (u) => u);
+  assert.equal(text, `(${Array.from({ length: n }, (_, i) => i + 1).join(' ')})`);
+});
+
+test('RFC 5256 §4 step 1: with more References than kept (MAX_REFS), the message still hangs under its parent', () => {
+  const ids = Array.from({ length: MAX_REFS + 50 }, (_, i) => `<r${i}@x>`);
+  const keys = messageKeys(Buffer.from(`Message-ID: <leaf@x>\r\nReferences: ${ids.join('\r\n ')}\r\n\r\n`));
+  const kept = keys.refs.split(' ');
+  assert.equal(kept.length, MAX_REFS);
+  assert.equal(kept[kept.length - 1], ids[ids.length - 1], 'the nearest ancestors are the ones kept');
+  const rows: ThreadRow[] = [
+    [1, 'X', '2024-01-01T00:00:00.000Z', ids[ids.length - 1]!, ids.slice(0, -1).slice(-MAX_REFS).join(' '), 0],
+    [2, 'X', '2024-01-02T00:00:00.000Z', '<leaf@x>', keys.refs, 1],
+  ];
+  assert.equal(threadText(buildThreads('REFERENCES', rows), (u) => u), '(1 2)');
+});
+
+test('RFC 5256 §3: a criterion repeated many times orders once; the store accepts any number of keys', async () => {
+  const fx = storeFixture();
+  try {
+    const { mailbox } = await fx.newMailbox();
+    await mailbox.append('INBOX', message({ Subject: 'b' }));
+    await mailbox.append('INBOX', message({ Subject: 'a' }));
+    const keys = Array.from({ length: 500 }, (_, i) => ({ key: i % 2 ? 'SUBJECT' : 'SIZE', reverse: i % 3 === 0 }) as const);
+    assert.deepEqual(mailbox.sort('INBOX', [{ key: 'SUBJECT', reverse: false }, ...keys], { op: 'all' }), [2, 1]);
+  } finally {
+    await fx.cleanup();
+  }
 });

@@ -9,9 +9,6 @@ import { andOf, NOTHING, parseSearchKeys, usesModseq } from './search-keys.js';
 
 const SORT_KEYS: ReadonlySet<string> = new Set<SortKeyName>(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO']);
 
-/** Most criteria one SORT may list (RFC 5256 sets none; nine keys exist, each REVERSE-able). */
-export const MAX_SORT_CRITERIA = 32;
-
 type EsortOption = 'MIN' | 'MAX' | 'COUNT' | 'ALL';
 const ESORT_OPTIONS: ReadonlySet<string> = new Set<EsortOption>(['MIN', 'MAX', 'COUNT', 'ALL']);
 
@@ -29,8 +26,8 @@ export function parseSortCriteria(cursor: Cursor): SortKey[] {
       name = cursor.atom();
     }
     if (!SORT_KEYS.has(name)) throw imapBad('Unknown sort criterion');
+    // No count limit of its own: the command's size limit bounds the list, and the store orders by each key once.
     keys.push({ key: name as SortKeyName, reverse });
-    if (keys.length > MAX_SORT_CRITERIA) throw imapBad('Too many sort criteria');
     if (cursor.peek() === ')') break;
   }
   cursor.expect(')');
