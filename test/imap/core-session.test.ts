@@ -171,6 +171,29 @@ describe('COMPRESS=DEFLATE (RFC 4978)', () => {
     assert.ok(lines.includes('* BYE Compressed input expands too much'), lines.join('\n'));
   });
 
+  it('RFC 4978 §3: LOGOUT\'s BYE and OK reach the client compressed before the server closes', async () => {
+    const net = await import('node:net');
+    const socket = net.connect({ host: '127.0.0.1', port: ef.port });
+    let received = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const waitFor = async (text: string): Promise<void> => {
+      for (let i = 0; i < 200 && !received.includes(text); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      assert.ok(received.includes(text), `waiting for ${text}`);
+    };
+    await waitFor('Sealpost IMAP ready\r\n');
+    socket.write(`a LOGIN "${alice.address}" "${alice.password}"\r\nb COMPRESS DEFLATE\r\n`);
+    await waitFor('b OK');
+    const plainLength = received.indexOf('\r\n', received.indexOf('b OK')) + 2;
+    const deflate = zlib.createDeflateRaw();
+    deflate.on('data', (chunk: Buffer) => socket.write(chunk));
+    deflate.write('c LOGOUT\r\n');
+    deflate.flush(zlib.constants.Z_SYNC_FLUSH);
+    await closed;
+    const text = zlib.inflateRawSync(received.subarray(plainLength), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString();
+    assert.equal(text, '* BYE Sealpost logging out\r\nc OK LOGOUT completed\r\n');
+  });
+
   it('RFC 4978: an unknown mechanism is BAD', async () => {
     const r = await login();
     assert.match((await r.command('COMPRESS LZ4')).tagged, /^t2 BAD/);
