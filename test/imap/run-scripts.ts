@@ -24,6 +24,12 @@ const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scripts');
 const all = loadScripts(dir);
 const scripts = filters.length ? all.filter((s) => filters.some((f) => path.basename(s.file).includes(f) || s.title.includes(f))) : all;
 const peer: ScriptPeer = peerName === 'dovecot' ? await startDovecotPeer() : await startSealpostPeer(peerName as 'old' | 'own');
+// Ctrl-C or a kill must not leave a Dovecot master (or a temp data dir) behind.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void peer.close().finally(() => process.exit(130));
+  });
+}
 let passed = 0;
 const failed: string[] = [];
 try {
