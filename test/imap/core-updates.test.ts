@@ -173,6 +173,16 @@ describe('reporting changes of other sessions (RFC 9051 §5.2, §7.4)', () => {
       '* 1 FETCH (FLAGS ($Project))',
     ]);
   });
+  it('RFC 3501 §7.2.6: a new message with a keyword nobody announced yet: FLAGS and PERMANENTFLAGS come before its EXISTS', async () => {
+    const r = await selected();
+    await append(1, ['$Fresh']);
+    assert.deepEqual((await r.command('NOOP')).lines, [
+      '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Fresh)',
+      '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Fresh \\*)] Flags permitted',
+      '* 1 EXISTS',
+      '* 1 RECENT',
+    ]);
+  });
 });
 
 describe('\\Recent (RFC 3501 §2.3.2)', () => {
@@ -215,6 +225,17 @@ describe('SELECT and EXAMINE (RFC 9051 §6.3.2, RFC 3501 §6.3.1)', () => {
       `* OK [HIGHESTMODSEQ ${status.highestModseq}] Highest`,
     ]);
     assert.match(reply.tagged, /^t2 OK \[READ-WRITE\] SELECT completed$/);
+  });
+
+  it('RFC 9051 §6.3.2: after ENABLE IMAP4rev2, SELECT sends LIST with the folder name and no RECENT or UNSEEN; updates carry no RECENT', async () => {
+    await append(1);
+    const r = await session();
+    await r.command('ENABLE IMAP4rev2');
+    const reply = await r.command(`SELECT ${folder}`);
+    assert.ok(reply.lines.includes(`* LIST (\\HasNoChildren) "/" "${folder}"`), reply.lines.join('\n'));
+    assert.ok(!reply.lines.some((l) => / RECENT$|UNSEEN/.test(l)), reply.lines.join('\n'));
+    await append(2);
+    assert.deepEqual((await r.command('NOOP')).lines, ['* 2 EXISTS']);
   });
 
   it('RFC 3501 §6.3.2: EXAMINE is read-only: PERMANENTFLAGS () and [READ-ONLY]; no UNSEEN when all are seen', async () => {

@@ -4,6 +4,7 @@
 import type { Mailbox } from '../../mailbox/types.js';
 import { uidSetText, SYSTEM_FLAGS } from '../engine/selected.js';
 import type { CommandContext, CommandSpec, Completion, SelectedView } from '../engine/types.js';
+import { mailboxName } from '../wire/encode.js';
 import { ParseError, STAR, type Cursor, type SequenceSet } from '../wire/types.js';
 
 interface QresyncParams {
@@ -73,6 +74,15 @@ async function resync(ctx: CommandContext, mailbox: Mailbox, view: SelectedView,
   }
 }
 
+/** The selected folder's LIST attributes: children (RFC 3348) and special use (RFC 6154). */
+function listAttributes(mailbox: Mailbox, path: string): string {
+  const folders = mailbox.listFolders();
+  const attributes = [folders.some((f) => f.path.startsWith(`${path}/`)) ? '\\HasChildren' : '\\HasNoChildren'];
+  const special = folders.find((f) => f.path === path)?.specialUse;
+  if (special) attributes.push(special);
+  return `(${attributes.join(' ')})`;
+}
+
 function selectCommand(name: 'SELECT' | 'EXAMINE', readOnly: boolean): CommandSpec {
   return {
     name,
@@ -95,17 +105,23 @@ function selectCommand(name: 'SELECT' | 'EXAMINE', readOnly: boolean): CommandSp
       const status = user.mailbox.status(path);
       const view = session.select(path, readOnly);
       const keywords = view.flagList();
+      // IMAP4rev2 (RFC 9051 Appendix E) dropped \Recent, the RECENT response and the UNSEEN response code.
+      const rev2 = session.enabled.has('IMAP4rev2');
       await session.untagged('FLAGS', `(${keywords.join(' ')})`);
       await session.untagged(String(view.uids.length), 'EXISTS');
-      await session.untagged(String(view.recent.size), 'RECENT');
-      const firstUnseen = view.uids.findIndex((uid) => !(view.flagsOf(uid) ?? []).includes('\\Seen'));
-      if (firstUnseen >= 0) await session.untagged('OK', `[UNSEEN ${firstUnseen + 1}]`, 'First unseen');
+      if (!rev2) {
+        await session.untagged(String(view.recent.size), 'RECENT');
+        const firstUnseen = view.uids.findIndex((uid) => !(view.flagsOf(uid) ?? []).includes('\\Seen'));
+        if (firstUnseen >= 0) await session.untagged('OK', `[UNSEEN ${firstUnseen + 1}]`, 'First unseen');
+      }
       const permanent = readOnly ? '()' : `(${[...keywords, '\\*'].join(' ')})`;
       await session.untagged('OK', `[PERMANENTFLAGS ${permanent}]`, readOnly ? 'Read-only folder' : 'Flags permitted');
       await session.untagged('OK', `[UIDVALIDITY ${view.uidValidity}]`, 'UIDs valid');
       const largest = view.uids.length ? (view.uids[view.uids.length - 1] as number) : 0;
       await session.untagged('OK', `[UIDNEXT ${Math.max(status.uidNext, largest + 1)}]`, 'Predicted next UID');
       await session.untagged('OK', `[HIGHESTMODSEQ ${view.highestModseq}]`, 'Highest');
+      // RFC 9051 §6.3.2: "The server MUST return a LIST response with the mailbox name" (IMAP4rev2 clients).
+      if (rev2) await session.untagged('LIST', listAttributes(user.mailbox, view.path), { string: '/' }, mailboxName(view.path, true));
       if (params.qresync) await resync(ctx, user.mailbox, view, params.qresync);
       return readOnly
         ? { status: 'OK', code: 'READ-ONLY', text: 'EXAMINE completed' }

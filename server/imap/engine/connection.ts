@@ -281,6 +281,7 @@ export class Connection implements Session, UpdateListener {
           view,
           qresync: this.enabled.has('QRESYNC'),
           condstore: this.enabled.has('CONDSTORE'),
+          rev2: this.enabled.has('IMAP4rev2'),
           uidCommand: this.uidCommand,
           untagged: (text) => this.untagged(text),
           claimedAtSelect: claim,

@@ -81,6 +81,8 @@ export interface FlushContext {
   readonly qresync: boolean;
   /** CONDSTORE enabled: MODSEQ in FETCH (RFC 7162 §3.1.4). */
   readonly condstore: boolean;
+  /** IMAP4rev2 enabled: no RECENT responses (RFC 9051 Appendix E: \Recent and RECENT are gone). */
+  readonly rev2: boolean;
   /** The command in progress is a UID command: UID in FETCH. */
   readonly uidCommand: boolean;
   /** \Recent range this session claimed at SELECT (a message appended between SELECT's read and its claim). */
@@ -198,7 +200,7 @@ export async function flushSelected(ctx: FlushContext, expunges: boolean): Promi
   if (newMeta.length) {
     await ctx.untagged(`${view.uids.length} EXISTS`);
     // RFC 3501 §7.3.2: RECENT is sent "if the size of the mailbox changes", so with every EXISTS.
-    await ctx.untagged(`${view.recent.size} RECENT`);
+    if (!ctx.rev2) await ctx.untagged(`${view.recent.size} RECENT`);
   }
 
   // 4. Flags changed by other sessions (own changes were answered by the command that made them).
