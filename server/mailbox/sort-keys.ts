@@ -38,18 +38,23 @@ interface Address {
   readonly host: string;
 }
 
-/** The first address of an address header (groups flattened), or null. */
+/**
+ * The first address of an address header as IMAP's ENVELOPE lists it (RFC 3501 §7.4.2), or null: a group
+ * ("undisclosed-recipients:;", "Team: a@x;") starts with its marker, whose addr-mailbox is the group name and
+ * whose addr-name and addr-host are NIL; that marker is the first address SORT and DISPLAY sort by.
+ */
 function firstAddress(values: readonly string[]): Address | null {
   const value = values[0];
   if (value === undefined) return null;
-  let list: { name?: string; address?: string }[];
+  let list: { name?: string; address?: string; group?: unknown[] }[];
   try {
-    list = addressparser(value, { flatten: true }) as { name?: string; address?: string }[];
+    list = addressparser(value) as { name?: string; address?: string; group?: unknown[] }[];
   } catch {
     return null;
   }
   const first = list[0];
   if (!first) return null;
+  if (Array.isArray(first.group)) return { name: '', mailbox: decodeWords(first.name ?? '').trim(), host: '' };
   const address = (first.address ?? '').trim();
   const at = address.lastIndexOf('@');
   return {

@@ -127,10 +127,14 @@ def base_subject(raw):
             continue
         return s, reply
 
-def first_address(msg, name):
+def first_address(msg, name, modern):
     value = msg.get(name)
     if value is None:
         return None
+    # RFC 3501 §7.4.2 ENVELOPE: a group comes first as a marker (addr-mailbox = the group name, no name or host).
+    groups = modern[name].groups if modern[name] is not None else ()
+    if groups and groups[0].display_name is not None:
+        return '', decode_words(groups[0].display_name).strip(), ''
     pairs = [p for p in email.utils.getaddresses([unfold(value)]) if p[0] or p[1]]
     if not pairs:
         return None
@@ -171,7 +175,8 @@ for entry in manifest:
     msg = email.message_from_bytes(raw, policy=policy.compat32)
     internal = datetime.datetime.fromisoformat(entry['internal'].replace('Z', '+00:00')).timestamp()
     subject, reply = base_subject(msg.get('Subject') or '')
-    frm, to, cc = first_address(msg, 'From'), first_address(msg, 'To'), first_address(msg, 'Cc')
+    modern = email.message_from_bytes(raw, policy=policy.default)
+    frm, to, cc = first_address(msg, 'From', modern), first_address(msg, 'To', modern), first_address(msg, 'Cc', modern)
     refs = ids(unfold(msg.get('References') or ''))
     if not refs:
         refs = ids(unfold(msg.get('In-Reply-To') or ''))[:1]
@@ -354,6 +359,7 @@ const ODD: readonly Record<string, string>[] = [
   { Subject: 're:   hello\tworld', From: '"Zed, Quoted" <zed@example.test>', 'Message-ID': '<odd4@x>', References: '<odd1@x>' },
   { Subject: '[PATCH] [v2] thing', From: 'patch@example.test', 'Message-ID': '<odd5@x>' },
   { Subject: '[only-blob]', To: 'undisclosed-recipients:;', 'Message-ID': '<odd6@x>' },
+  { Subject: 'team', To: 'Team: zz@example.test, B <b@example.test>;, c@example.test', Cc: 'Alpha: ;', 'Message-ID': '<odd6b@x>' },
   { Subject: 'Fw: FWD: fwd:', 'Message-ID': '<odd7@x>' },
   { Subject: '(fwd) hello', 'Message-ID': '<odd8@x>', Date: 'Mon, 1 Jan 2024 10:00:00 -1200' },
   { Subject: 'hello (FWD)  (fwd)', 'Message-ID': '<odd9@x>', Date: 'Mon, 1 Jan 2024 10:00:00 +1400' },

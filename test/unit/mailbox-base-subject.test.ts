@@ -71,8 +71,9 @@ test('RFC 5256 §3 / RFC 5957: keys from a header block (first address, addr-mai
   const keys = messageKeys(header);
   assert.equal(keys.from, 'JOERG.X');
   assert.equal(keys.displayFrom, 'JöRG');
-  assert.equal(keys.to, '');
-  assert.equal(keys.displayTo, '');
+  // RFC 3501 ENVELOPE: a group starts with a marker whose addr-mailbox is the group name (addr-name, addr-host NIL).
+  assert.equal(keys.to, 'UNDISCLOSED-RECIPIENTS');
+  assert.equal(keys.displayTo, 'UNDISCLOSED-RECIPIENTS');
   assert.equal(keys.cc, 'PLAIN');
   assert.equal(keys.subject, 'FOLDED TOPIC');
   assert.equal(keys.replyOrForward, true);
@@ -81,4 +82,7 @@ test('RFC 5256 §3 / RFC 5957: keys from a header block (first address, addr-mai
   const withRefs = messageKeys(Buffer.from('References: <a@x>\r\n <b@x>\r\nIn-Reply-To: <c@x>\r\nFrom: x@y\r\n\r\n'));
   assert.equal(withRefs.refs, '<a@x> <b@x>');
   assert.equal(withRefs.displayFrom, 'X@Y', 'no display name: the address');
+  const team = messageKeys(Buffer.from('To: Team: a@x, B <b@y>;, c@z\r\nFrom: <>\r\n\r\n'));
+  assert.equal(team.to, 'TEAM');
+  assert.equal(team.from, '');
 });
