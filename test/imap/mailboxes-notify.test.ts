@@ -27,6 +27,7 @@ describe('NOTIFY (RFC 5465)', () => {
       'NOTIFY SET (personal (MessageNew))', 'NOTIFY SET (personal (MessageExpunge))', 'NOTIFY SET (personal (FlagChange))',
       'NOTIFY SET (personal (Bogus))', 'NOTIFY SET (personal ())', 'NOTIFY SET (personal (MessageNew (UID) MessageExpunge))',
       'NOTIFY SET (subtree (MailboxName))', 'NOTIFY SET (selected (MessageNew MessageExpunge)) extra',
+      'NOTIFY SET (selected (MessageNew MessageExpunge)) (selected-delayed (MessageNew MessageExpunge))', 'NOTIFY SET (selected (MailboxName))',
     ]) {
       assert.match(result(await imap.command(bad)), /^BAD /, bad);
     }
@@ -62,7 +63,7 @@ describe('NOTIFY (RFC 5465)', () => {
     assert.match(result(await b.command('CREATE Fresh')), /^OK/);
     assert.equal(await a.readLine(), '* LIST () "/" "Fresh"');
     await user.mailbox.append('Other', message('elsewhere'));
-    assert.match(await a.readLine(), /^\* STATUS "Other" \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+\)$/);
+    assert.match(await a.readLine(), /^\* STATUS "Other" \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 1\)$/);
     await user.mailbox.append('INBOX', message('here'));
     assert.equal(await a.readLine(), '* 1 EXISTS');
     const next = await a.readLine();
@@ -97,7 +98,7 @@ describe('NOTIFY (RFC 5465)', () => {
     assert.deepEqual(after.lines, []);
   });
 
-  it('RFC 5465 §5.1: NOTIFY SET STATUS reports the watched mailboxes at once; filters take the first group that matches (§6)', async (t) => {
+  it('RFC 5465 §5.1: NOTIFY SET STATUS reports the watched mailboxes at once; §6: a matching group with NONE silences a mailbox, one without the event lets later groups decide', async (t) => {
     if (!(await advertised())) {
       t.skip('NOTIFY needs the engine hook (watchFolders/publishFolderChange), not offered yet');
       return;
@@ -108,11 +109,15 @@ describe('NOTIFY (RFC 5465)', () => {
     const a = user.imap;
     const set = await a.command('NOTIFY SET STATUS (mailboxes Work/Reports NONE) (subtree Work (MessageNew MessageExpunge))');
     assert.match(result(set), /^OK/);
-    assert.deepEqual(set.lines.map((l) => l.replace(/UIDVALIDITY \d+/, 'UIDVALIDITY n')), ['* STATUS "Work" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY n)']);
+    assert.deepEqual(set.lines.map((l) => l.replace(/UIDVALIDITY \d+/, 'UIDVALIDITY n')), ['* STATUS "Work" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY n UNSEEN 0)']);
     // Work/Reports is taken by the first group (NONE): its new mail is not reported; Work's is.
     await user.mailbox.append('Work/Reports', message('report two'));
     await user.mailbox.append('Work', message('work'));
-    assert.match(await a.readLine(), /^\* STATUS "Work" \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+\)$/);
+    assert.match(await a.readLine(), /^\* STATUS "Work" \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 1\)$/);
     assert.deepEqual((await a.command('NOOP')).lines, []);
+    // A group that takes the mailbox but not the event passes it on to the next group.
+    assert.match(result(await a.command('NOTIFY SET (subtree Work (MailboxName)) (personal (MessageNew MessageExpunge))')), /^OK/);
+    await user.mailbox.append('Work/Reports', message('report three'));
+    assert.match(await a.readLine(), /^\* STATUS "Work\/Reports" \(MESSAGES 3 UIDNEXT 4 UIDVALIDITY \d+ UNSEEN 3\)$/);
   });
 });

@@ -154,6 +154,12 @@ export function readNotify(args: Cursor): NotifyRequest {
   const groups: EventGroup[] = [readGroup(args, unsupported)];
   while (args.trySp()) groups.push(readGroup(args, unsupported));
   args.end();
+  // RFC 5465 §6.1: one selected filter at most, and it takes message events only.
+  const selectedGroups = groups.filter((g) => g.filter.kind === 'selected' || g.filter.kind === 'selected-delayed');
+  if (selectedGroups.length > 1) throw new ParseError('Only one selected or selected-delayed filter');
+  if (selectedGroups.some((g) => [...g.events].some((e) => !MESSAGE_EVENTS.includes(e)))) {
+    throw new ParseError('The selected filters take message events only');
+  }
   if (unsupported.length) {
     throw new ImapError({ response: 'NO', code: `BADEVENT (${SUPPORTED_EVENTS.join(' ')})`, message: 'Unsupported NOTIFY event' });
   }
@@ -179,9 +185,33 @@ function takes(filter: Filter, folder: string, selected: string | null, subscrib
   }
 }
 
-/** The first group whose filter takes the folder (RFC 5465 §6: groups are tried in the order given). */
-function groupFor(groups: readonly EventGroup[], folder: string, selected: string | null, subscribed: (path: string) => boolean): EventGroup | null {
-  return groups.find((group) => takes(group.filter, folder, selected, subscribed)) ?? null;
+const MESSAGE_EVENTS: readonly EventName[] = ['MessageNew', 'MessageExpunge', 'FlagChange'];
+
+/**
+ * The group that reports `event` for `folder`, or null. Groups are tried in the order given: the selected filters
+ * decide message events of the selected mailbox (and only those); another filter that takes the folder with
+ * NONE ends the search (RFC 5465 §6: no events for that mailbox); one without this event lets later groups decide.
+ */
+function matchGroup(
+  groups: readonly EventGroup[],
+  folder: string,
+  event: EventName,
+  selected: string | null,
+  subscribed: (path: string) => boolean,
+): EventGroup | null {
+  const messageEvent = MESSAGE_EVENTS.includes(event);
+  for (const group of groups) {
+    const kind = group.filter.kind;
+    if (kind === 'selected' || kind === 'selected-delayed') {
+      if (folder !== selected || !messageEvent) continue;
+      return group.events.has(event) ? group : null;
+    }
+    if (folder === selected && messageEvent) continue;
+    if (!takes(group.filter, folder, selected, subscribed)) continue;
+    if (group.events.size === 0) return null;
+    if (group.events.has(event)) return group;
+  }
+  return null;
 }
 
 interface Counters {
@@ -223,11 +253,12 @@ class Watcher {
   }
 
   /** `* STATUS` for a non-selected folder (RFC 5465 §5.1, §5.3). */
-  async status(path: string, counters: Counters, withUnseen: boolean): Promise<void> {
+  async status(path: string, counters: Counters): Promise<void> {
     const items: Value[] = [{ atom: 'MESSAGES' }, { atom: String(counters.messages) }, { atom: 'UIDNEXT' }, { atom: String(counters.uidNext) }];
     const info = this.mailbox.status(path);
     items.push({ atom: 'UIDVALIDITY' }, { atom: String(info.uidValidity) });
-    if (withUnseen) items.push({ atom: 'UNSEEN' }, { atom: String(counters.unseen) });
+    // UNSEEN as Dovecot 2.3 sends it: what a FlagChange means to a client, and useful with new mail too.
+    items.push({ atom: 'UNSEEN' }, { atom: String(counters.unseen) });
     if (this.session.enabled.has('CONDSTORE')) items.push({ atom: 'HIGHESTMODSEQ' }, { atom: String(counters.highestModseq) });
     await this.session.untagged('STATUS', mailboxName(path, this.utf8), items);
     this.reported.set(path, counters);
@@ -238,10 +269,9 @@ class Watcher {
     const selected = this.session.selected?.path ?? null;
     for (const folder of this.mailbox.listFolders()) {
       if (folder.noselect || folder.path === selected) continue;
-      const group = groupFor(this.groups, folder.path, selected, this.subscribed);
-      if (!group?.events.has('MessageNew')) continue;
+      if (!matchGroup(this.groups, folder.path, 'MessageNew', selected, this.subscribed)) continue;
       const counters = this.counters(folder.path);
-      if (counters) await this.status(folder.path, counters, group.events.has('FlagChange'));
+      if (counters) await this.status(folder.path, counters);
     }
   }
 
@@ -270,41 +300,40 @@ class Watcher {
 
   async handle(change: FolderChange): Promise<void> {
     const selected = this.session.selected?.path ?? null;
-    const group = groupFor(this.groups, change.folder, selected, this.subscribed);
-    if (!group) return;
+    const group = (event: EventName): EventGroup | null => matchGroup(this.groups, change.folder, event, selected, this.subscribed);
     const name = mailboxName(change.folder, this.utf8);
     switch (change.kind) {
       case 'messages': {
         if (change.folder === selected) {
-          if (group.events.has('MessageNew') || group.events.has('FlagChange')) await this.selectedChange(group);
+          const chosen = group('MessageNew') ?? group('FlagChange');
+          if (chosen) await this.selectedChange(chosen);
           return;
         }
-        if (!group.events.has('MessageNew')) return;
         const counters = this.counters(change.folder);
         if (!counters) return;
         const last = this.reported.get(change.folder);
         const countsChanged = !last || last.messages !== counters.messages || last.uidNext !== counters.uidNext;
         const flagsChanged = !last || last.unseen !== counters.unseen || last.highestModseq !== counters.highestModseq;
-        if (countsChanged || (group.events.has('FlagChange') && flagsChanged)) await this.status(change.folder, counters, group.events.has('FlagChange'));
+        if ((countsChanged && group('MessageNew')) || (flagsChanged && group('FlagChange'))) await this.status(change.folder, counters);
         return;
       }
       case 'created':
-        if (group.events.has('MailboxName')) await this.session.untagged('LIST', '()', { string: '/' }, name);
+        if (group('MailboxName')) await this.session.untagged('LIST', '()', { string: '/' }, name);
         return;
       case 'deleted':
         this.reported.delete(change.folder);
-        if (group.events.has('MailboxName')) await this.session.untagged('LIST', '(\\NonExistent)', { string: '/' }, name);
+        if (group('MailboxName')) await this.session.untagged('LIST', '(\\NonExistent)', { string: '/' }, name);
         return;
       case 'renamed':
         this.reported.delete(change.oldName);
-        if (group.events.has('MailboxName')) {
+        if (group('MailboxName')) {
           // RFC 5465 §5.4: the new name with the old one as OLDNAME extended data.
           await this.session.untagged('LIST', '()', { string: '/' }, name, [{ string: 'OLDNAME' }, [mailboxName(change.oldName, this.utf8)]]);
         }
         return;
       case 'subscribed':
       case 'unsubscribed':
-        if (group.events.has('SubscriptionChange')) {
+        if (group('SubscriptionChange')) {
           await this.session.untagged('LIST', change.kind === 'subscribed' ? '(\\Subscribed)' : '()', { string: '/' }, name);
         }
         return;
