@@ -35,10 +35,15 @@ describe('ENVELOPE (RFC 3501 §7.4.2, RFC 9051 §7.5.2)', () => {
     const env = wire('From: a@b.example\nTo: A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;, Undisclosed recipients:;');
     assert.ok(
       env.includes(
-        '((NIL NIL "A Group" NIL) ("Ed Jones" NIL "c" "a.test") (NIL NIL "joe" "where.test") ("John" NIL "jdoe" "one.test") (NIL NIL NIL NIL) (NIL NIL "Undisclosed recipients" NIL) (NIL NIL NIL NIL))',
+        '((NIL NIL "A Group" NIL)("Ed Jones" NIL "c" "a.test")(NIL NIL "joe" "where.test")("John" NIL "jdoe" "one.test")(NIL NIL NIL NIL)(NIL NIL "Undisclosed recipients" NIL)(NIL NIL NIL NIL))',
       ),
       env,
     );
+  });
+
+  test('RFC 3501 §9: env-from = "(" 1*address ")": the addresses of a list follow each other without SP', () => {
+    const env = wire('From: a@b.example, c@d.example');
+    assert.ok(env.includes('((NIL NIL "a" "b.example")(NIL NIL "c" "d.example"))'), env);
   });
 
   test('RFC 3501 §7.4.2: the at-domain-list (source route) is the adl member', () => {

@@ -7,6 +7,7 @@ import libmime from 'libmime';
 import { headerFields, type HeaderField } from '../../mime/text.js';
 import type { Value } from '../wire/types.js';
 import { parseAddressList, type EnvelopeAddress } from './addresses.js';
+import { adjacent } from './lists.js';
 
 export interface RenderOptions {
   /** UTF8=ACCEPT or IMAP4rev2 enabled. */
@@ -74,7 +75,7 @@ function addressValue(address: EnvelopeAddress, options: RenderOptions): Value {
 function addressList(value: string | null, options: RenderOptions): Value {
   if (value === null) return null;
   const addresses = parseAddressList(value);
-  return addresses.length ? addresses.map((a) => addressValue(a, options)) : null;
+  return addresses.length ? adjacent(addresses.map((a) => addressValue(a, options)), options.utf8, true) : null;
 }
 
 /** ENVELOPE from the header block of a message (root or encapsulated message/rfc822). */
