@@ -24,6 +24,11 @@ describe('SelectedView.resolve (RFC 9051 §9, §6.4.9)', () => {
     assert.throws(() => view([]).resolve(set([STAR, STAR]), false), ImapError);
   });
 
+  it('RFC 9051 §6.4.4: as a SEARCH key (lenient) numbers beyond the mailbox match nothing instead', () => {
+    assert.deepEqual(view([3, 5]).resolve(set([2, 9]), false, { lenient: true }), [5]);
+    assert.deepEqual(view([]).resolve(set([1, STAR]), false, { lenient: true }), []);
+  });
+
   it('RFC 9051 §6.4.9: UIDs that do not exist are skipped; `n:*` with n above the largest UID still names the last message', () => {
     const v = view([3, 5, 9, 10]);
     assert.deepEqual(v.resolve(set([1, 4], [8, 9]), true), [3, 9]);

@@ -3,7 +3,7 @@
 // (updates.ts) still holds back. Only the engine's update flush changes the map.
 import { imapBad } from '../errors.js';
 import { STAR, type SequenceSet } from '../wire/types.js';
-import type { SelectedView } from './types.js';
+import type { ResolveOptions, SelectedView } from './types.js';
 
 /** The system flags every folder permits (RFC 9051 §2.3.2); keywords come on top. */
 export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'] as const;
@@ -75,7 +75,7 @@ export class Selected implements SelectedView {
     return flags.filter((flag) => isKeyword(flag) && !this.keywords.has(flag));
   }
 
-  resolve(set: SequenceSet, uidMode: boolean): number[] {
+  resolve(set: SequenceSet, uidMode: boolean, options: ResolveOptions = {}): number[] {
     if (set.kind === 'saved') {
       // RFC 5182 §2.1: `$` is the saved result; UIDs expunged since are simply gone.
       return this.savedSearch.filter((uid) => this.seqOf(uid) > 0);
@@ -88,9 +88,11 @@ export class Selected implements SelectedView {
         const to = b === STAR ? count : b;
         const lo = Math.min(from, to);
         const hi = Math.max(from, to);
-        // RFC 9051 §6.4.5 / §9 (seq-number): a number beyond the mailbox (or `*` in an empty one) is an error.
-        if (lo < 1 || hi > count) throw imapBad('Invalid sequence number');
-        for (let seq = lo; seq <= hi; seq++) out.add(this.uids[seq - 1] as number);
+        // RFC 9051 §9 (seq-number): "The server should respond with a tagged BAD response to a command that uses
+        // a message sequence number greater than the number of messages in the selected mailbox. This includes
+        // "*" if the selected mailbox is empty." (Dovecot 2.3 does.)
+        if ((lo < 1 || hi > count) && !options.lenient) throw imapBad('Invalid sequence number');
+        for (let seq = Math.max(lo, 1); seq <= Math.min(hi, count); seq++) out.add(this.uids[seq - 1] as number);
       }
     } else {
       const largest = this.largestUid;

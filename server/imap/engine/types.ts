@@ -53,11 +53,20 @@ export interface SelectedView {
    * (ParseError-like BAD, RFC 9051 §6.4.5: "BAD ... invalid sequence number"), UIDs that do not exist are skipped.
    * Ascending, no duplicates.
    */
-  resolve(set: SequenceSet, uidMode: boolean): number[];
+  resolve(set: SequenceSet, uidMode: boolean, options?: ResolveOptions): number[];
   /** (engine addition) Flags of a message as last reported to this client; undefined when unknown. */
   flagsOf(uid: number): readonly string[] | undefined;
   /** (engine addition) The folder's FLAGS list as this client knows it: system flags and announced keywords. */
   flagList(): string[];
+}
+
+/** (engine addition) How SelectedView.resolve treats message numbers beyond the mailbox. */
+export interface ResolveOptions {
+  /**
+   * Skip them instead of BAD: for a sequence set used as a SEARCH key (RFC 9051 §6.4.4), where Dovecot 2.3, too,
+   * answers `SEARCH 1:*` in an empty mailbox with an empty result while `FETCH 1:*` is BAD.
+   */
+  readonly lenient?: boolean;
 }
 
 /** What a command may write and read on its connection. */
