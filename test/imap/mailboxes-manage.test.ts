@@ -2,6 +2,7 @@
 // RFC 9051 §6.3.4–§6.3.8), CREATE-SPECIAL-USE (RFC 6154 §3), MAILBOXID (RFC 8474 §4), and hostile names.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Rng } from '../helpers/fuzz-inputs.js';
 import { attributesOf, message, namesOf, result, startMailboxesFixture, type MailboxesFixture } from './mailboxes-fixture.js';
 
 let mf: MailboxesFixture;
@@ -195,5 +196,26 @@ describe('hostile names', () => {
     }
     assert.equal(mailbox.listFolders().length, before);
     assert.equal(result(await imap.command('NOOP')), 'OK NOOP completed');
+  });
+
+  it('seeded random mailbox commands (names, wildcards, option lists, literals) always get OK, NO or BAD, never an internal error', async () => {
+    const { imap } = await mf.user();
+    const seed = Number(process.env.SEALPOST_FUZZ_SEED ?? 5465);
+    const r = new Rng(seed);
+    const names = ['INBOX', '""', '"a/b"', 'Sent', '"../x"', '"%"', '"*"', '"&AOQ-"', '"&Jjo"', '"x/"', '"/"', 'NIL', '"a//b"', '"Grüße"', `"${'z'.repeat(1200)}"`, 'Work/Deep'];
+    const options = ['(SUBSCRIBED)', '(RECURSIVEMATCH)', '(SPECIAL-USE RECURSIVEMATCH)', '()', '(REMOTE)', '(BOGUS)', '(', ')', '(USE (\\Archive))', '(USE (\\All \\Sent))', '(USE ())'];
+    const returns = ['RETURN (CHILDREN)', 'RETURN (STATUS (MESSAGES SIZE RECENT))', 'RETURN ()', 'RETURN (STATUS ())', 'RETURN', 'RETURN (SUBSCRIBED SPECIAL-USE)'];
+    const items = ['(MESSAGES)', '(SIZE DELETED MAILBOXID)', '()', '(BOGUS)', 'MESSAGES', '(HIGHESTMODSEQ APPENDLIMIT DELETED-STORAGE)'];
+    const commands = ['LIST', 'LSUB', 'CREATE', 'DELETE', 'RENAME', 'SUBSCRIBE', 'UNSUBSCRIBE', 'STATUS', 'GETQUOTAROOT', 'GETQUOTA', 'SETQUOTA', 'NOTIFY'];
+    for (let i = 0; i < 300; i++) {
+      const parts = [r.pick(commands)];
+      const count = r.int(5);
+      for (let j = 0; j < count; j++) parts.push(r.pick([...names, ...options, ...returns, ...items, '("a" "b")', '{3+}\r\nabc']));
+      const reply = await imap.command(parts.join(' '));
+      assert.match(result(reply), /^(OK|NO|BAD) /, `seed ${seed}: ${parts.join(' ').slice(0, 120)}`);
+      assert.doesNotMatch(reply.tagged, /SERVERBUG/, `seed ${seed}: ${parts.join(' ').slice(0, 120)}`);
+    }
+    assert.equal(result(await imap.command('NOOP')), 'OK NOOP completed');
+    assert.ok(!mf.fx.logs.some((l) => l.includes('IMAP command failed')), 'no unexpected error was logged');
   });
 });
