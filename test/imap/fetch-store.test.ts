@@ -36,7 +36,7 @@ describe('STORE (RFC 3501 §6.4.6, RFC 9051 §6.4.6)', () => {
     // \Recent stays: it is the session's, not a stored flag (RFC 3501 §2.3.2).
     assert.deepEqual(plain(replace.items.get('FLAGS')), ['ATOM:\\Draft', 'ATOM:\\Recent']);
     const remove = onlyFetch((await u.imap.command('UID STORE 1 -FLAGS (Work)')).lines);
-    assert.deepEqual(remove.order, ['UID', 'FLAGS']);
+    assert.deepEqual(remove.order, ['FLAGS', 'UID']);
     assert.deepEqual(
       u.mailbox.listMessages('INBOX').map((m) => m.flags),
       [['\\Seen'], ['\\Draft'], []],

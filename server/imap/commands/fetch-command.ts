@@ -257,8 +257,8 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
   // RFC 7162 §3.1: FETCH MODSEQ and the CHANGEDSINCE modifier enable CONDSTORE; CHANGEDSINCE implies MODSEQ.
   if (args.changedSince !== null || items.some((item) => item.kind === 'modseq')) session.enable('CONDSTORE');
   if (args.changedSince !== null && !items.some((item) => item.kind === 'modseq')) items.push({ kind: 'modseq' });
-  // RFC 3501 §6.4.8: UID FETCH responses always carry UID.
-  if (ctx.uid && !items.some((item) => item.kind === 'uid')) items.unshift({ kind: 'uid' });
+  // RFC 3501 §6.4.8: UID FETCH responses always carry UID (after the asked items, where imap-core put it).
+  if (ctx.uid && !items.some((item) => item.kind === 'uid')) items.push({ kind: 'uid' });
   const condstore = session.enabled.has('CONDSTORE');
   const options: RenderOptions = { utf8: session.enabled.has('UTF8=ACCEPT') || session.enabled.has('IMAP4rev2') };
   const mailbox = user.mailbox;

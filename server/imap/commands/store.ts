@@ -82,9 +82,9 @@ async function runStore(ctx: CommandContext): Promise<Completion | void> {
     if (seq === 0) continue;
     if (args.silent && !condstore) continue;
     const list: Value[] = [];
+    if (!args.silent) list.push({ raw: 'FLAGS' }, flagsValue(session, update.uid, update.flags));
     if (ctx.uid) list.push({ raw: 'UID' }, { atom: String(update.uid) });
     if (condstore) list.push({ raw: 'MODSEQ' }, [{ atom: String(update.modseq) }]);
-    if (!args.silent) list.push({ raw: 'FLAGS' }, flagsValue(session, update.uid, update.flags));
     await session.untagged(`${seq} FETCH`, list);
   }
   if (result.modified.length) {
