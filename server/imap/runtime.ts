@@ -30,6 +30,8 @@ export interface ImapLimits {
   readonly inflateSlackBytes: number;
   /** Nesting of one SEARCH/SORT/THREAD program (NOT, OR, parenthesised lists): deeper is answered BAD. */
   readonly maxSearchDepth: number;
+  /** Text keys (TEXT, BODY, SUBJECT, FROM, TO, CC, BCC, HEADER) in one search program: each costs an index query. */
+  readonly maxSearchTextKeys: number;
 }
 
 export const DEFAULT_LIMITS: ImapLimits = {
@@ -48,6 +50,7 @@ export const DEFAULT_LIMITS: ImapLimits = {
   inflateRatio: 100,
   inflateSlackBytes: 16 * 1024 * 1024,
   maxSearchDepth: 64,
+  maxSearchTextKeys: 64,
 };
 
 export interface ImapRuntime {

@@ -18,6 +18,7 @@ export const IMAP_ENV: readonly NumericSetting<keyof ImapLimits>[] = [
   { env: 'SEALPOST_IMAP_MAX_LINE_BYTES', key: 'maxLineBytes', min: 1024 },
   { env: 'SEALPOST_IMAP_APPEND_LIMIT', key: 'maxMessageBytes', min: 1024 },
   { env: 'SEALPOST_IMAP_MAX_SEARCH_DEPTH', key: 'maxSearchDepth', min: 4, max: 256 },
+  { env: 'SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS', key: 'maxSearchTextKeys', min: 1, max: 1024 },
 ];
 
 /** The limits the environment overrides; throws ConfigError naming the variable. */

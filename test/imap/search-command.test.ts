@@ -249,6 +249,20 @@ describe('the nesting limit (SEALPOST_IMAP_MAX_SEARCH_DEPTH, default 64) and hos
     assert.deepEqual(searchLine(ok(await r.command(`SEARCH ${'OR UNSEEN FLAGGED '.repeat(40)}SUBJECT zq`))), ['* SEARCH 1 2 3 4 7 8 9 10']);
     await r.command('LOGOUT');
   });
+  test('SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS (default 64): more text keys in one search are NO [LIMIT] (RFC 5530)', async () => {
+    const r = await selected();
+    const textKeys = (n: number): string => Array.from({ length: n }, (_, i) => `TEXT zq${i}`).join(' ');
+    assert.deepEqual(searchLine(ok(await r.command(`SEARCH ${textKeys(64)}`))), ['* SEARCH']);
+    const over = await r.command(`SEARCH ${textKeys(65)}`);
+    assert.equal(over.tagged, `${tagOf(over)} NO [LIMIT] More than 64 text keys in one search`);
+    // Every text key counts, inside OR and NOT too: 25 SUBJECT + 25 × (BODY, HEADER) = 75.
+    const mixed = Array.from({ length: 25 }, (_, i) => `SUBJECT zq${i} NOT OR BODY x${i} HEADER Subject message`).join(' ');
+    assert.match((await r.command(`SEARCH ${mixed}`)).tagged, /^t\d+ NO \[LIMIT\]/);
+    // Flag, date, size and set keys are cheap and not counted.
+    ok(await r.command(`SEARCH ${'SEEN UNSEEN LARGER 1 UID 1:* '.repeat(500)}ALL`));
+    ok(await r.command('NOOP'));
+    await r.command('LOGOUT');
+  });
   test('8-bit garbage gets BAD (atom) or a plain answer (string), never a crash', async () => {
     const r = await selected();
     r.write(Buffer.concat([Buffer.from('g1 SEARCH SUBJECT '), Buffer.from([0xff, 0xfe, 0x80]), Buffer.from('\r\n')]));
@@ -281,14 +295,19 @@ describe('the nesting limit (SEALPOST_IMAP_MAX_SEARCH_DEPTH, default 64) and hos
   });
 });
 
-describe('SEALPOST_IMAP_MAX_SEARCH_DEPTH sets the nesting limit', () => {
+describe('SEALPOST_IMAP_MAX_SEARCH_DEPTH and SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS set the limits', () => {
+  test('SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS takes 1..1024', () => {
+    assert.throws(() => imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS: '0' }), /SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS/);
+    assert.throws(() => imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS: '1025' }), /SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS/);
+    assert.deepEqual(imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS: '2' }), { maxSearchTextKeys: 2 });
+  });
   test('values outside 4..256 stop start-up with the variable named', () => {
     assert.throws(() => imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_DEPTH: '3' }), /SEALPOST_IMAP_MAX_SEARCH_DEPTH/);
     assert.throws(() => imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_DEPTH: '257' }), /SEALPOST_IMAP_MAX_SEARCH_DEPTH/);
     assert.deepEqual(imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_DEPTH: '256' }), { maxSearchDepth: 256 });
   });
-  test('with SEALPOST_IMAP_MAX_SEARCH_DEPTH=8, 7 nested NOTs work and 8 are BAD', async () => {
-    const small = await startEngineFixture({ limits: imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_DEPTH: '8' }) });
+  test('with SEALPOST_IMAP_MAX_SEARCH_DEPTH=8 and SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS=2: 7 nested NOTs work, 8 are BAD; 3 text keys are NO [LIMIT]', async () => {
+    const small = await startEngineFixture({ limits: imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_DEPTH: '8', SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS: '2' }) });
     try {
       const u = await small.fx.addUser('depth');
       const r = await RawImap.connect(small.port);
@@ -296,6 +315,8 @@ describe('SEALPOST_IMAP_MAX_SEARCH_DEPTH sets the nesting limit', () => {
       ok(await r.command('SELECT INBOX'));
       ok(await r.command(`SEARCH ${'NOT '.repeat(7)}ALL`));
       assert.match((await r.command(`SEARCH ${'NOT '.repeat(8)}ALL`)).tagged, /^t\d+ BAD Search program nested deeper than 8 levels/);
+      ok(await r.command('SEARCH OR SUBJECT a FROM b'));
+      assert.match((await r.command('SEARCH OR SUBJECT a FROM b HEADER X-Y c')).tagged, /^t\d+ NO \[LIMIT\] More than 2 text keys/);
       await r.command('LOGOUT');
     } finally {
       await small.close();

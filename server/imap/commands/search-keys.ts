@@ -182,7 +182,10 @@ export function viewMatches(mailbox: Mailbox, view: SelectedView, query: SearchQ
 
 class KeyReader {
   private readonly maxDepth: number;
+  private readonly maxTextKeys: number;
   private readonly view: SelectedView;
+  /** Text keys read so far (each is an index query and a scan of candidate rows in the store). */
+  private textKeys = 0;
 
   constructor(
     private readonly cursor: Cursor,
@@ -191,6 +194,11 @@ class KeyReader {
     if (!session.selected) throw imapBad('No mailbox selected');
     this.view = session.selected;
     this.maxDepth = session.limits.maxSearchDepth;
+    this.maxTextKeys = session.limits.maxSearchTextKeys;
+  }
+
+  private countTextKey(): void {
+    if (++this.textKeys > this.maxTextKeys) throw imapNo('LIMIT', `More than ${this.maxTextKeys} text keys in one search`);
   }
 
   /** search-key *(SP search-key) up to the end of the arguments (or a `)` when `inList`). */
@@ -239,6 +247,7 @@ class KeyReader {
     const flagKey = FLAG_KEYS[name];
     if (flagKey) return flagKey;
     if (name in TEXT_KEYS) {
+      this.countTextKey();
       cursor.sp();
       const op = TEXT_KEYS[name as keyof typeof TEXT_KEYS];
       const value = this.text();
@@ -261,6 +270,7 @@ class KeyReader {
         return orOf(a, this.key(depth + 1));
       }
       case 'HEADER': {
+        this.countTextKey();
         cursor.sp();
         const field = this.text().trim();
         if (!FIELD_NAME.test(field)) throw imapBad('Invalid header field name in HEADER');
