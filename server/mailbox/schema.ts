@@ -4,6 +4,7 @@ import { decompress } from './codec.js';
 import { InvalidRequest } from './errors.js';
 import { MAILBOX_OBJECT_ID_SQL, newObjectKey } from './object-id.js';
 import { messageKeys, sentDateKey } from './sort-keys.js';
+import type { Statement } from 'better-sqlite3-multiple-ciphers';
 import type { Db } from './sqlite.js';
 
 export type Migration = (db: Db) => void;
@@ -179,14 +180,12 @@ export const SORT_COLUMNS = ['sort_subject', 'sort_date', 'sort_from', 'sort_to'
 /** Most header bytes the v4 migration reads per stored message to compute its keys. */
 const MIGRATION_HEADER_BYTES = 256 * 1024;
 
-/** The stored message's leading bytes (its header block) from its inline chunks. */
-function storedHeader(db: Db, bodyId: number): Buffer {
-  const parts = db
-    .prepare('SELECT attachment_id, data FROM body_parts WHERE body_id = ? ORDER BY raw_start')
-    .iterate(bodyId) as IterableIterator<{ attachment_id: number | null; data: Buffer | null }>;
+/** The stored message's leading bytes (its header block) from its inline chunks (`parts`: body_parts by body id). */
+function storedHeader(parts: Statement, bodyId: number): Buffer {
+  const rows = parts.iterate(bodyId) as IterableIterator<{ attachment_id: number | null; data: Buffer | null }>;
   const out: Buffer[] = [];
   let bytes = 0;
-  for (const part of parts) {
+  for (const part of rows) {
     if (part.attachment_id !== null || part.data === null) break; // a header is never an attachment body
     const data = decompress(part.data);
     out.push(data);
@@ -261,9 +260,10 @@ const v4: Migration = (db) => {
     `UPDATE messages SET sort_subject = ?, sort_from = ?, sort_to = ?, sort_cc = ?, sort_dfrom = ?, sort_dto = ?,
        sort_date = CASE WHEN ? IS NOT NULL THEN ? ELSE internal_date END WHERE body_id = ?`,
   );
+  const parts = db.prepare('SELECT attachment_id, data FROM body_parts WHERE body_id = ? ORDER BY raw_start');
   const bodies = db.prepare('SELECT id, header_date FROM bodies ORDER BY id').all() as { id: number; header_date: string | null }[];
   for (const body of bodies) {
-    const keys = messageKeys(storedHeader(db, body.id));
+    const keys = messageKeys(storedHeader(parts, body.id));
     insertThread.run(body.id, keys.messageId, keys.refs, keys.replyOrForward ? 1 : 0);
     const sent = sentDateKey(body.header_date, '') || null;
     updateMessages.run(keys.subject, keys.from, keys.to, keys.cc, keys.displayFrom, keys.displayTo, sent, sent, body.id);
