@@ -212,9 +212,22 @@ describe('RFC 9051 §9 sequence-set: message numbers with `*`, reversed ranges, 
     assert.deepEqual(await search('SEARCH 2,2,2:2 SEEN'), []);
     assert.deepEqual(await search('SEARCH 1:* SEEN'), [1, 3]);
   });
-  test('RFC 9051 §6.4.4: a message number beyond the mailbox is BAD', async () => {
-    assert.match((await client.command('SEARCH 6')).tagged, /^t\d+ BAD /);
+  test('RFC 9051 §6.4.4: as a search key, message numbers beyond the mailbox match nothing; 0 is not a number there (BAD)', async () => {
+    assert.deepEqual(await search('SEARCH 6'), []);
+    assert.deepEqual(await search('SEARCH 4:9'), [4, 5]);
+    assert.deepEqual(await search('SEARCH OR 7 1'), [1]);
     assert.match((await client.command('SEARCH 0')).tagged, /^t\d+ BAD /);
+    assert.match((await client.command('SEARCH 1:0')).tagged, /^t\d+ BAD /);
+  });
+  test('in an empty mailbox SEARCH 1:* and SEARCH * answer an empty result', async () => {
+    mailbox.createFolder('Empty');
+    const other = await login();
+    try {
+      assert.match((await other.command('SELECT Empty')).tagged, /OK/);
+      for (const keys of ['1:*', '*', 'UID 1:*', 'ALL']) assert.deepEqual(numbersOf(await other.command(`SEARCH ${keys}`), keys), [], keys);
+    } finally {
+      await other.command('LOGOUT');
+    }
   });
   test('UID SEARCH answers UIDs; UID n:* with n above the largest UID names the last message (RFC 9051 §6.4.9)', async () => {
     assert.deepEqual(await search('UID SEARCH UID 100:*'), [5]);

@@ -223,7 +223,9 @@ class KeyReader {
   }
 
   private set(set: SequenceSet, uidMode: boolean): SearchQuery {
-    return uidsQuery(this.view.resolve(set, uidMode), this.view);
+    // As a search key, message numbers beyond the mailbox match nothing (Dovecot: `SEARCH 1:*` in an empty
+    // mailbox is an empty result), where FETCH and STORE answer BAD.
+    return uidsQuery(this.view.resolve(set, uidMode, { lenient: true }), this.view);
   }
 
   private recent(): SearchQuery {
