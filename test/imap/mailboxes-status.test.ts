@@ -88,6 +88,7 @@ describe('STATUS (RFC 3501 §6.3.10, RFC 9051 §6.3.11)', () => {
     assert.match(result(await other.commandWithLiteral('APPEND Busy', message('busy two'))), /^OK/);
     const status = await user.imap.command('STATUS Busy (MESSAGES UIDNEXT)');
     assert.equal(status.lines[0], '* STATUS "Busy" (MESSAGES 2 UIDNEXT 3)');
+    assert.equal(result(status), 'OK [CLIENTBUG] STATUS of the selected folder completed');
     assert.ok(status.lines.includes('* 2 EXISTS'), status.lines.join('\n'));
     const fetched = await user.imap.command('FETCH 1:* (UID)');
     assert.deepEqual(linesOf(fetched, '1').concat(linesOf(fetched, '2')), ['* 1 FETCH (UID 1)', '* 2 FETCH (UID 2)']);

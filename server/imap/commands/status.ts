@@ -114,5 +114,7 @@ export const STATUS: CommandSpec = {
     if (status.noselect) throw imapNo(null, 'Folder cannot be selected (\\Noselect)');
     enableForItems(session, items);
     await writeStatus(session, user.mailbox, status, items);
+    // RFC 9051 §6.3.11: STATUS is meant for other mailboxes; answered anyway, with the hint Dovecot 2.3 gives (RFC 5530).
+    if (session.selected?.path === status.path) return { status: 'OK', code: 'CLIENTBUG', text: 'STATUS of the selected folder completed' };
   },
 };
