@@ -345,10 +345,14 @@ def references():
         return {'uid': c['msg']['uid'] if c['msg'] is not None else None, 'kids': [out(k) for k in c['kids']]}
     return [out(c) for c in root['kids']]
 
-print(json.dumps({
+result = {
     'sort': {spec: sort(spec) for spec in criteria},
     'thread': {'ORDEREDSUBJECT': render(ordered_subject()), 'REFERENCES': render(references())},
-}))
+}
+# The same over the messages a search matched (UID 1:150): references outside it become dummies.
+msgs = [m for m in msgs if m['uid'] <= 150]
+result['subset'] = {'ORDEREDSUBJECT': render(ordered_subject()), 'REFERENCES': render(references())}
+print(json.dumps(result))
 `;
 
 /** Messages the generator does not write: RFC 5256 §2.1 subject artifacts, broken dates, threading corner cases. */
@@ -460,6 +464,8 @@ function sortKeys(spec: string): SortKey[] {
 interface Expected {
   readonly sort: Record<string, number[]>;
   readonly thread: Record<'ORDEREDSUBJECT' | 'REFERENCES', string>;
+  /** Threads of the messages with UID 1:150 only. */
+  readonly subset: Record<'ORDEREDSUBJECT' | 'REFERENCES', string>;
 }
 
 let fx: ImapFixture;
@@ -535,6 +541,8 @@ describe('RFC 5256 SORT and THREAD against an independent Python reference', { s
   it('RFC 5256 §4: the store threads ORDEREDSUBJECT and REFERENCES as the reference does', () => {
     for (const algorithm of ['ORDEREDSUBJECT', 'REFERENCES'] as const) {
       assert.equal(threadText(mailbox.thread(FOLDER, algorithm, { op: 'all' }), (u) => u), expected.thread[algorithm], algorithm);
+      const subset = mailbox.thread(FOLDER, algorithm, { op: 'uid', uids: [[1, 150]] });
+      assert.equal(threadText(subset, (u) => u), expected.subset[algorithm], `${algorithm} over UID 1:150`);
     }
   });
 
@@ -568,6 +576,10 @@ describe('RFC 5256 SORT and THREAD against an independent Python reference', { s
         const reply = await r.command(`UID THREAD ${algorithm} UTF-8 ALL`);
         assert.match(reply.tagged, /OK/);
         assert.deepEqual(reply.lines, [`* THREAD ${expected.thread[algorithm]}`], algorithm);
+      }
+      for (const algorithm of ['ORDEREDSUBJECT', 'REFERENCES'] as const) {
+        const reply = await r.command(`UID THREAD ${algorithm} UTF-8 UID 1:150`);
+        assert.deepEqual(reply.lines, [`* THREAD ${expected.subset[algorithm]}`], `${algorithm} over UID 1:150`);
       }
       const none = await r.command('THREAD REFERENCES UTF-8 SUBJECT "zq-not-anywhere"');
       assert.deepEqual(none.lines, ['* THREAD']);
