@@ -84,6 +84,7 @@ describe('mailbox store: \\Recent, STATUS, SAVEDATE, OBJECTID', () => {
     assert.equal(copied!.emailId, a!.emailId);
     assert.equal(moved!.emailId, b!.emailId);
     assert.ok(copied!.saveDate!.getTime() > a!.saveDate!.getTime(), 'a copy is saved anew');
+    assert.ok(moved!.saveDate!.getTime() > b!.saveDate!.getTime(), 'so is a moved message');
     assert.equal(mb.fetch('Obj2', [[1, 1]])[0]!.emailId, a!.emailId, 'fetch carries the ids too');
   });
 
