@@ -10,6 +10,8 @@ export interface ImapLimits {
   readonly maxLineBytes: number;
   /** Literals in one command (APPEND has one; SEARCH a few). */
   readonly maxLiteralsPerCommand: number;
+  /** All literals of one command together (own engine; MULTIAPPEND/CATENATE), never below one APPENDLIMIT message. */
+  readonly maxCommandBytes: number;
   /** Largest literal before login (LOGIN with literal strings). */
   readonly maxLiteralBytesPreAuth: number;
   /** Concurrent connections from one IP address, and logged-in sessions of one alias. */
@@ -39,6 +41,7 @@ export const DEFAULT_LIMITS: ImapLimits = {
   maxLineBytesPreAuth: 8 * 1024,
   maxLineBytes: 64 * 1024,
   maxLiteralsPerCommand: 32,
+  maxCommandBytes: 100 * 1024 * 1024,
   maxLiteralBytesPreAuth: 1024,
   maxConnectionsPerIp: 64,
   maxConnectionsPerAlias: 32,

@@ -17,6 +17,8 @@ export const IMAP_ENV: readonly NumericSetting<keyof ImapLimits>[] = [
   { env: 'SEALPOST_IMAP_LOGIN_TIMEOUT_MS', key: 'preAuthTimeoutMs', min: 1000 },
   { env: 'SEALPOST_IMAP_MAX_LINE_BYTES', key: 'maxLineBytes', min: 1024 },
   { env: 'SEALPOST_IMAP_APPEND_LIMIT', key: 'maxMessageBytes', min: 1024 },
+  { env: 'SEALPOST_IMAP_MAX_COMMAND_BYTES', key: 'maxCommandBytes', min: 1024 },
+  { env: 'SEALPOST_IMAP_MAX_LITERALS_PER_COMMAND', key: 'maxLiteralsPerCommand', min: 1, max: 1000 },
   { env: 'SEALPOST_IMAP_MAX_SEARCH_DEPTH', key: 'maxSearchDepth', min: 4, max: 256 },
   { env: 'SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS', key: 'maxSearchTextKeys', min: 1, max: 1024 },
 ];

@@ -11,6 +11,7 @@ const LIMITS: ReaderLimits = {
   maxLiteralsPerCommand: 4,
   maxLiteralBytesPreAuth: 16,
   maxMessageBytes: 100_000,
+  maxCommandBytes: 150_000,
 };
 
 /** A readable form of an event (Buffers as latin1 text) for deepEqual. */
@@ -100,7 +101,7 @@ describe('IMAP wire reader', () => {
     assert.equal(requests.length, 1);
     assert.deepEqual(
       { ...requests[0], commandSoFar: requests[0]?.commandSoFar.toString() },
-      { tag: 'a', name: 'APPEND', uid: false, size: 9, nonSync: false, binary: true, literalIndex: 0, commandSoFar: 'INBOX ~{9}' },
+      { tag: 'a', name: 'APPEND', uid: false, size: 9, nonSync: false, binary: true, literalIndex: 0, bytesSoFar: 10, commandSoFar: 'INBOX ~{9}' },
     );
   });
 
@@ -163,6 +164,18 @@ describe('IMAP wire reader', () => {
     assert.deepEqual(events, [{ kind: 'reject', tag: 'm', reply: 'm BAD Too many literals in one command' }]);
     assert.deepEqual(feed(r, 'big APPEND INBOX {3000000}\r\n'), [
       { kind: 'reject', tag: 'big', reply: 'big NO [TOOBIG] Message exceeds the APPENDLIMIT of 100000 bytes' },
+    ]);
+    assert.deepEqual(feed(r, 'n NOOP\r\n'), [command('n', 'NOOP', '', 8)]);
+  });
+
+  it('limits: all literals of one command together are bounded (MULTIAPPEND, RFC 3502), refused before the data', () => {
+    const r = reader({ authenticated: true });
+    const first = 'm APPEND INBOX {90000}\r\n';
+    assert.deepEqual(feed(r, first).map((e) => e.kind), ['continue']);
+    assert.deepEqual(feed(r, 'x'.repeat(90_000)), []);
+    // 90,000 + this announcement + 90,000 more passes 150,000: refused before the client sends the second message.
+    assert.deepEqual(feed(r, ' {90000}\r\n'), [
+      { kind: 'reject', tag: 'm', reply: "m NO [TOOBIG] The command's literals exceed 150000 bytes together" },
     ]);
     assert.deepEqual(feed(r, 'n NOOP\r\n'), [command('n', 'NOOP', '', 8)]);
   });

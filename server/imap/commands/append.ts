@@ -202,6 +202,7 @@ export async function storeMessages(session: Session, path: string, messages: re
 
 export const appendCommand: CommandSpec = {
   name: 'APPEND',
+  messageLiterals: true,
   states: ['authenticated', 'selected'],
   // URL-PARTIAL (RFC 5550): CATENATE URLs may carry ;PARTIAL=.
   capabilities: ['MULTIAPPEND', 'CATENATE', 'URL-PARTIAL'],

@@ -12,6 +12,7 @@ import { checkDestination, mailboxOf, refusal } from './copy.js';
 
 export const replaceCommand: CommandSpec = {
   name: 'REPLACE',
+  messageLiterals: true,
   states: ['selected'],
   uid: true,
   capabilities: ['REPLACE'],

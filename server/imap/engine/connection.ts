@@ -488,8 +488,8 @@ export class Connection implements Session, UpdateListener {
   private judgeLiteral(request: LiteralRequest): LiteralDecision {
     const spec = this.shared.table.get(request.name);
     if (!spec || (request.uid && !spec.uid)) return { accept: false, reply: `${request.tag} BAD Unknown command` };
-    // Only APPEND carries message data; for any other command a literal longer than a command line is abuse.
-    if (request.name !== 'APPEND' && request.size > this.limits.maxLineBytes) {
+    // Only APPEND and REPLACE carry message data; for any other command a literal longer than a command line is abuse.
+    if (!spec.messageLiterals && request.size > this.limits.maxLineBytes) {
       return { accept: false, reply: `${request.tag} BAD Literal too large` };
     }
     return { accept: true };

@@ -162,6 +162,8 @@ export interface CommandSpec {
   readonly role?: ErrorRole;
   /** (engine addition) CAPABILITY names this module implements (e.g. ['UIDPLUS']); advertised after login. */
   readonly capabilities?: readonly string[];
+  /** Its literals are messages (APPEND, REPLACE): bounded by APPENDLIMIT, not by the command-line length. */
+  readonly messageLiterals?: boolean;
   /** Runs the command; resolves to its completion (OK `<NAME> completed` when void). Throws map via replyFor. */
   run(ctx: CommandContext): Promise<Completion | void>;
 }

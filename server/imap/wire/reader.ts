@@ -21,6 +21,8 @@ export interface ReaderLimits {
   readonly maxLiteralsPerCommand: number;
   /** Largest literal before login. */
   readonly maxLiteralBytesPreAuth: number;
+  /** All literals of one command together (MULTIAPPEND, CATENATE); at least one APPENDLIMIT-sized message. */
+  readonly maxCommandBytes: number;
   /** Largest literal at all (the advertised APPENDLIMIT, RFC 7889). */
   readonly maxMessageBytes: number;
 }
@@ -38,8 +40,10 @@ export interface LiteralRequest {
   readonly binary: boolean;
   /** 0 for the command's first literal. */
   readonly literalIndex: number;
-  /** The argument bytes so far, up to and including the literal announcement. */
+  /** The argument bytes so far, up to and including the literal announcement (joined when read). */
   readonly commandSoFar: Buffer;
+  /** Length of commandSoFar, without joining it. */
+  readonly bytesSoFar: number;
 }
 
 export type LiteralDecision = { readonly accept: true } | { readonly accept: false; readonly reply: string };
@@ -416,6 +420,12 @@ export class CommandReader {
     if (mark.size > this.limits.maxMessageBytes) {
       return `${tag} NO [TOOBIG] Message exceeds the APPENDLIMIT of ${this.limits.maxMessageBytes} bytes`;
     }
+    const parts = building.parts.slice();
+    const bytesSoFar = parts.reduce((sum, part) => sum + part.length, 0);
+    // One MULTIAPPEND may carry maxLiteralsPerCommand messages: bound the bytes one command may make us hold.
+    if (bytesSoFar + mark.size > Math.max(this.limits.maxCommandBytes, this.limits.maxMessageBytes + this.limits.maxLineBytes)) {
+      return `${tag} NO [TOOBIG] The command's literals exceed ${this.limits.maxCommandBytes} bytes together`;
+    }
     const decision = this.onLiteral({
       tag,
       name: building.name,
@@ -424,7 +434,10 @@ export class CommandReader {
       nonSync: mark.nonSync,
       binary: mark.binary,
       literalIndex: building.literals,
-      commandSoFar: Buffer.concat(building.parts),
+      bytesSoFar,
+      get commandSoFar(): Buffer {
+        return Buffer.concat(parts);
+      },
     });
     return decision.accept ? null : decision.reply;
   }
