@@ -100,6 +100,31 @@ describe('RFC 9051 §6.4.4 / §6.4.9: message numbers and UIDs apart', () => {
   });
 });
 
+describe('RFC 5267 §4.4 / RFC 9394 §3.1: RETURN (PARTIAL first:last) pages through the result', () => {
+  test('positions from the start or (negative) from the end; the range is echoed; nothing in range is NIL', async () => {
+    const r = await selected();
+    const line = async (command: string): Promise<string> => {
+      const reply = ok(await r.command(command));
+      const [only] = esearch(reply);
+      return (only ?? '').replace(`(TAG "${tagOf(reply)}") `, '');
+    };
+    // FLAGGED: messages 2 3 4 9.
+    assert.equal(await line('SEARCH RETURN (PARTIAL 2:3) FLAGGED'), '* ESEARCH PARTIAL (2:3 3:4)');
+    assert.equal(await line('UID SEARCH RETURN (PARTIAL 3:10) FLAGGED'), '* ESEARCH UID PARTIAL (3:10 4,9)');
+    assert.equal(await line('SEARCH RETURN (PARTIAL -1:-2) FLAGGED'), '* ESEARCH PARTIAL (-1:-2 4,9)');
+    assert.equal(await line('SEARCH RETURN (PARTIAL -4:-9) FLAGGED'), '* ESEARCH PARTIAL (-4:-9 2)');
+    assert.equal(await line('SEARCH RETURN (PARTIAL 5:9) FLAGGED'), '* ESEARCH PARTIAL (5:9 NIL)');
+    assert.equal(await line('SEARCH RETURN (COUNT PARTIAL 1:1) FLAGGED'), '* ESEARCH COUNT 4 PARTIAL (1:1 2)');
+    for (const bad of ['PARTIAL 0:3', 'PARTIAL 1:-3', 'PARTIAL', 'PARTIAL 1', 'PARTIAL 1:2 PARTIAL 3:4', 'PARTIAL 1:99999999999']) {
+      assert.match((await r.command(`SEARCH RETURN (${bad}) FLAGGED`)).tagged, /^t\d+ BAD /, bad);
+    }
+    // SAVE with PARTIAL saves the page (RFC 9394 §3.1).
+    ok(await r.command('UID SEARCH RETURN (SAVE PARTIAL -1:-2) FLAGGED'));
+    assert.deepEqual(searchLine(ok(await r.command('UID SEARCH $'))), ['* SEARCH 4 9']);
+    await r.command('LOGOUT');
+  });
+});
+
 describe('RFC 5182 SEARCHRES: RETURN (SAVE) and `$`', () => {
   test('RETURN (SAVE) alone answers no ESEARCH; `$` then names the saved messages in SEARCH and COPY', async () => {
     const r = await selected();

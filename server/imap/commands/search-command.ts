@@ -1,5 +1,6 @@
 // SEARCH and UID SEARCH (RFC 9051 §6.4.4, RFC 3501 §6.4.4) with ESEARCH result options (RFC 4731), SEARCHRES
-// (RFC 5182 RETURN (SAVE) and `$`) and CONDSTORE's MODSEQ (RFC 7162 §3.1.5). The keys are read by search-keys.ts;
+// (RFC 5182 RETURN (SAVE) and `$`), PARTIAL result ranges (RFC 5267 §4.4, RFC 9394) and CONDSTORE's MODSEQ
+// (RFC 7162 §3.1.5). The keys are read by search-keys.ts;
 // the store answers with UIDs; this module numbers them for the session and writes `* SEARCH` or `* ESEARCH`.
 import type { Mailbox, UidSet } from '../../mailbox/types.js';
 import type { CommandContext, CommandSpec, SelectedView, Session } from '../engine/types.js';
@@ -7,15 +8,52 @@ import { imapBad } from '../errors.js';
 import type { Cursor, Value } from '../wire/types.js';
 import { parseSearchKeys, usesModseq, viewMatches } from './search-keys.js';
 
-export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
-const RETURN_OPTIONS: ReadonlySet<string> = new Set<ReturnOption>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE']);
+export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE' | 'PARTIAL';
+const RETURN_OPTIONS: ReadonlySet<string> = new Set<ReturnOption>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE', 'PARTIAL']);
+
+/**
+ * RFC 5267 §4.4 / RFC 9394 §3.1 PARTIAL: positions `first:last` in the ascending result list, 1-based; negative
+ * positions count from its end (-1 is the last result).
+ */
+export interface PartialRange {
+  /** The range as the client wrote it, echoed in the response. */
+  readonly text: string;
+  readonly from: number;
+  readonly to: number;
+}
+
+export interface ReturnOptions {
+  readonly options: ReadonlySet<ReturnOption>;
+  readonly partial: PartialRange | null;
+}
+
+const PARTIAL_RANGE = /^(-?)([1-9]\d{0,9}):(-?)([1-9]\d{0,9})$/;
+
+function partialRange(text: string): PartialRange {
+  const m = PARTIAL_RANGE.exec(text);
+  // Both ends on the same side (RFC 9394: partial-range-first / partial-range-last), each an nz-number.
+  if (!m || m[1] !== m[3] || Number(m[2]) > 0xffffffff || Number(m[4]) > 0xffffffff) throw imapBad('Invalid PARTIAL range');
+  const sign = m[1] === '-' ? -1 : 1;
+  const a = sign * Number(m[2]);
+  const b = sign * Number(m[4]);
+  return { text, from: Math.min(a, b), to: Math.max(a, b) };
+}
+
+/** The results at the range's positions (an ascending slice of `results`). */
+export function partialSlice<T>(results: readonly T[], range: PartialRange): T[] {
+  const n = results.length;
+  const start = range.from > 0 ? range.from - 1 : n + range.from;
+  const end = range.to > 0 ? range.to : n + range.to + 1;
+  return results.slice(Math.max(start, 0), Math.max(end, 0));
+}
 
 /**
  * `"(" [search-return-opt *(SP search-return-opt)] ")"` after `RETURN SP`; `()` means ALL (RFC 4731 §3.1). Every
  * option name read is added to `seen` first, so a caller knows SAVE was asked for even when a later one is refused.
  */
-export function parseReturnOptions(cursor: Cursor, seen: Set<string> = new Set()): ReadonlySet<ReturnOption> {
+export function parseReturnOptions(cursor: Cursor, seen: Set<string> = new Set()): ReturnOptions {
   const options = new Set<ReturnOption>();
+  let partial: PartialRange | null = null;
   cursor.expect('(');
   let first = true;
   while (cursor.peek() !== ')') {
@@ -24,11 +62,16 @@ export function parseReturnOptions(cursor: Cursor, seen: Set<string> = new Set()
     const name = cursor.atom();
     seen.add(name);
     if (!RETURN_OPTIONS.has(name)) throw imapBad('Unknown SEARCH RETURN option');
+    if (name === 'PARTIAL') {
+      if (partial) throw imapBad('PARTIAL given twice');
+      cursor.sp();
+      partial = partialRange(cursor.atom());
+    }
     options.add(name as ReturnOption);
   }
   cursor.expect(')');
   if (options.size === 0) options.add('ALL');
-  return options;
+  return { options, partial };
 }
 
 /** Ascending numbers as an IMAP sequence set: 2,3,4,9 → "2:4,9". */
@@ -64,20 +107,22 @@ function highestModseq(mailbox: Mailbox, path: string, uids: readonly number[]):
 }
 
 /**
- * What RETURN (SAVE) stores (RFC 5182 §2.4): MIN and/or MAX alone save just those messages; with ALL, COUNT or
- * nothing else, every match.
+ * What RETURN (SAVE) stores (RFC 5182 §2.4, RFC 9394 §3.1): MIN, MAX and/or PARTIAL alone save just the messages they
+ * return; with ALL, COUNT or nothing else, every match.
  */
-function savedPart(uids: readonly number[], options: ReadonlySet<ReturnOption>): number[] {
-  if (options.has('ALL') || options.has('COUNT') || (!options.has('MIN') && !options.has('MAX'))) return [...uids];
-  return minMax(uids, options);
+function savedPart(uids: readonly number[], returns: ReturnOptions): number[] {
+  const { options } = returns;
+  if (options.has('ALL') || options.has('COUNT') || (!options.has('MIN') && !options.has('MAX') && !options.has('PARTIAL'))) return [...uids];
+  return returnedOnly(uids, returns);
 }
 
-/** The MIN and/or MAX messages of ascending UIDs (one when they coincide). */
-function minMax(uids: readonly number[], options: ReadonlySet<ReturnOption>): number[] {
+/** The messages MIN, MAX and PARTIAL return, ascending, each once. */
+function returnedOnly(uids: readonly number[], returns: ReturnOptions): number[] {
   if (uids.length === 0) return [];
   const picked = new Set<number>();
-  if (options.has('MIN')) picked.add(uids[0] as number);
-  if (options.has('MAX')) picked.add(uids[uids.length - 1] as number);
+  if (returns.options.has('MIN')) picked.add(uids[0] as number);
+  if (returns.options.has('MAX')) picked.add(uids[uids.length - 1] as number);
+  if (returns.partial) for (const uid of partialSlice(uids, returns.partial)) picked.add(uid);
   return [...picked].sort((a, b) => a - b);
 }
 
@@ -87,16 +132,18 @@ interface SearchOutcome {
   readonly modseqAsked: boolean;
 }
 
-async function writeResults(ctx: CommandContext, view: SelectedView, mailbox: Mailbox, found: SearchOutcome, returns: ReadonlySet<ReturnOption> | null): Promise<void> {
+async function writeResults(ctx: CommandContext, view: SelectedView, mailbox: Mailbox, found: SearchOutcome, returns: ReturnOptions | null): Promise<void> {
   const { session, uid } = ctx;
-  const numbers = uid ? found.uids : found.uids.map((u) => view.seqOf(u));
+  const numberOf = (u: number): number => (uid ? u : view.seqOf(u));
+  const numbers = found.uids.map(numberOf);
   // IMAP4rev2 has only ESEARCH: a SEARCH without RETURN answers as RETURN (ALL) (RFC 9051 §6.4.4).
-  const options = returns ?? (session.enabled.has('IMAP4rev2') ? new Set<ReturnOption>(['ALL']) : null);
-  if (options === null) {
+  const asked = returns ?? (session.enabled.has('IMAP4rev2') ? { options: new Set<ReturnOption>(['ALL']), partial: null } : null);
+  if (asked === null) {
     const modseq = found.modseqAsked ? highestModseq(mailbox, view.path, found.uids) : 0;
     await session.untagged('SEARCH', ...numbers.map(String), ...(modseq > 0 ? [`(MODSEQ ${modseq})`] : []));
     return;
   }
+  const { options, partial } = asked;
   // RFC 5182 §2.4: RETURN (SAVE) alone produces no ESEARCH response.
   if (options.size === 1 && options.has('SAVE')) return;
   const data: (Value | string)[] = ['ESEARCH', [{ atom: 'TAG' }, { string: ctx.tag }]];
@@ -107,10 +154,15 @@ async function writeResults(ctx: CommandContext, view: SelectedView, mailbox: Ma
   }
   if (options.has('COUNT')) data.push('COUNT', String(numbers.length));
   if (numbers.length > 0 && options.has('ALL')) data.push('ALL', sequenceSetText(numbers));
+  if (partial) {
+    // RFC 5267 §4.4: the range as asked and the messages at those positions, NIL when there are none.
+    const slice = partialSlice(numbers, partial);
+    data.push('PARTIAL', [{ atom: partial.text }, slice.length > 0 ? { atom: sequenceSetText(slice) } : null]);
+  }
   if (found.modseqAsked && numbers.length > 0) {
-    // RFC 7162 §3.1.5 with ESEARCH: over every match for ALL/COUNT, else over the MIN/MAX messages returned.
+    // RFC 7162 §3.1.5 with ESEARCH: over every match for ALL/COUNT, else over the messages MIN/MAX/PARTIAL returned.
     const every = options.has('ALL') || options.has('COUNT');
-    const modseq = highestModseq(mailbox, view.path, every ? found.uids : minMax(found.uids, options));
+    const modseq = highestModseq(mailbox, view.path, every ? found.uids : returnedOnly(found.uids, asked));
     if (modseq > 0) data.push('MODSEQ', String(modseq));
   }
   await session.untagged(...data);
@@ -132,7 +184,7 @@ export const SEARCH_COMMAND: CommandSpec = {
   async run(ctx) {
     const { session, args: cursor } = ctx;
     const { view, mailbox } = selectedOf(session);
-    let returns: ReadonlySet<ReturnOption> | null = null;
+    let returns: ReturnOptions | null = null;
     const requested = new Set<string>();
     try {
       if (cursor.tryKeyword('RETURN')) {
@@ -150,7 +202,7 @@ export const SEARCH_COMMAND: CommandSpec = {
       // Messages this session has not been told about (no EXISTS yet) are not reported; those it has not been
       // told are gone (EXPUNGE held back) still are.
       const uids = viewMatches(mailbox, view, query);
-      if (returns?.has('SAVE')) view.savedSearch = savedPart(uids, returns);
+      if (returns?.options.has('SAVE')) view.savedSearch = savedPart(uids, returns);
       await writeResults(ctx, view, mailbox, { uids, modseqAsked: usesModseq(query) }, returns);
     } catch (error) {
       // RFC 5182 §2.1: a failed SEARCH with RETURN (SAVE) leaves an empty saved result behind.
