@@ -236,18 +236,37 @@ export async function measureFetchMemory(count: number, large: number): Promise<
 /** Header fields SORT and THREAD read (RFC 5256 §2-§4, RFC 5957); the sort workload keeps only these. */
 const SORT_FIELDS = /^(from|to|cc|subject|date|message-id|in-reply-to|references):/i;
 
+/** A message reduced to its SORT/THREAD header fields and a one-line body. */
+function sortHeadersOnly(raw: Buffer, i: number): Buffer {
+  const text = toCrlf(raw).toString('latin1');
+  const end = text.indexOf('\r\n\r\n');
+  const unfolded = (end < 0 ? text : text.slice(0, end)).replace(/\r\n(?=[ \t])/g, ' ');
+  const kept = unfolded.split('\r\n').filter((line) => SORT_FIELDS.test(line));
+  return Buffer.from([...kept, 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', `message ${i}`, ''].join('\r\n'), 'latin1');
+}
+
 /**
- * The shared generator's messages reduced to their SORT/THREAD header fields and a one-line body: SORT and THREAD
- * read only stored keys, and a 100,000-message fill of full messages (~1.4 GB) would take most of the run.
+ * The shared generator's messages reduced to their SORT/THREAD header fields and a one-line body, each reduced as
+ * it is read: SORT and THREAD read only stored keys, and 100,000 full messages (~1.4 GB) would take most of the
+ * run's time and memory. Falls back to our own generator like corpus().
  */
 function sortCorpus(count: number, seed: number): Buffer[] {
-  return corpus(count, seed).map(({ raw }, i) => {
-    const text = toCrlf(raw).toString('latin1');
-    const end = text.indexOf('\r\n\r\n');
-    const unfolded = (end < 0 ? text : text.slice(0, end)).replace(/\r\n(?=[ \t])/g, ' ');
-    const kept = unfolded.split('\r\n').filter((line) => SORT_FIELDS.test(line));
-    return Buffer.from([...kept, 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', `message ${i}`, ''].join('\r\n'), 'latin1');
-  });
+  const script = genCorpusScript();
+  if (script) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-bench-'));
+    try {
+      const out = path.join(dir, 'eml');
+      if (spawnSyncPython([script, String(count), out, '--format', 'eml', '--seed', String(seed)]) === 0) {
+        const index = JSON.parse(fs.readFileSync(path.join(out, 'index.json'), 'utf8')) as { n: number }[];
+        return index.map((m, i) => sortHeadersOnly(fs.readFileSync(path.join(out, `${String(m.n).padStart(6, '0')}.eml`)), i));
+      }
+    } catch {
+      // fall through to our generator
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return generateCorpus(count, seed).map((m, i) => sortHeadersOnly(m.raw, i));
 }
 
 export interface SortThreadFigures {
