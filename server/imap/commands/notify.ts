@@ -3,47 +3,20 @@
 // changes made elsewhere as they happen: STATUS for other mailboxes, EXISTS / EXPUNGE / FETCH for the selected
 // one, LIST for names created, deleted, renamed or (un)subscribed.
 //
-// Delivery needs the engine: it must hand this session every change of any folder of its mailbox, at points where
-// writing is safe (between commands, during IDLE). The engine offers that through the optional Session members in
-// NotifyHooks; until it does, NOTIFY answers NO and is not advertised.
+// Delivery is the engine's: it hands this session every change of any folder of its mailbox, at points where
+// writing is safe (between commands, during IDLE), through Session.watchFolders / publishFolderChange.
 import type { Mailbox } from '../../mailbox/types.js';
 import { ImapError, imapNo } from '../errors.js';
-import type { CommandSpec, Session } from '../engine/types.js';
+import type { CommandSpec, FolderChange, Session } from '../engine/types.js';
 import { formatInternalDate, mailboxName } from '../wire/encode.js';
 import { ParseError, type Cursor, type Value } from '../wire/types.js';
 import { canonicalPath } from './create.js';
 
-/** A change to a folder of the session's mailbox, as the engine hands it to a NOTIFY watcher. */
-export type FolderChange =
-  /** Messages were added, expunged or had their flags changed (the store's change event). */
-  | { readonly kind: 'messages'; readonly folder: string }
-  /** Folder names and subscriptions changed by another session of the same mailbox. */
-  | { readonly kind: 'created' | 'deleted' | 'subscribed' | 'unsubscribed'; readonly folder: string }
-  | { readonly kind: 'renamed'; readonly folder: string; readonly oldName: string };
-
-/** The Session members NOTIFY needs (proposed engine addition; absent until the engine implements them). */
-export interface NotifyHooks {
-  /**
-   * Sets this session's watcher (null removes it). The engine calls it for every change of any folder of the
-   * session's mailbox, one call at a time, never while a command is running (queued until its tagged reply),
-   * and at once during IDLE, so the watcher may write untagged responses and call flushUpdates.
-   */
-  watchFolders(watcher: ((change: FolderChange) => Promise<void>) | null): void;
-  /** Hands a name or subscription change to the other sessions of the same mailbox (their watchers). */
-  publishFolderChange(change: FolderChange): void;
-}
-
-/** The session's hooks, or null when the engine does not offer them. */
-export function notifyHooks(session: Session): NotifyHooks | null {
-  const candidate = session as Session & Partial<NotifyHooks>;
-  return typeof candidate.watchFolders === 'function' && typeof candidate.publishFolderChange === 'function'
-    ? (candidate as Session & NotifyHooks)
-    : null;
-}
+export type { FolderChange } from '../engine/types.js';
 
 /** CREATE, DELETE, RENAME, SUBSCRIBE and UNSUBSCRIBE tell other sessions (a no-op without the engine hook). */
 export function publishFolderChange(session: Session, change: FolderChange): void {
-  notifyHooks(session)?.publishFolderChange(change);
+  session.publishFolderChange(change);
 }
 
 type Filter =
@@ -344,12 +317,12 @@ class Watcher {
 export const NOTIFY: CommandSpec = {
   name: 'NOTIFY',
   states: ['authenticated', 'selected'],
+  capabilities: ['NOTIFY'],
   async run({ session, args }) {
     const request = readNotify(args);
     const user = session.user;
     if (!user) throw imapNo(null, 'Not logged in');
-    const hooks = notifyHooks(session);
-    if (!hooks) throw imapNo('CANNOT', 'NOTIFY is not available on this server');
+    const hooks = session;
     if (!request.groups) {
       hooks.watchFolders(null);
       return;

@@ -19,7 +19,7 @@ import { capabilityList } from './capabilities.js';
 import { Output } from './output.js';
 import { claimRecent, recentFrom } from './recent.js';
 import { Selected } from './selected.js';
-import type { CommandSpec, Completion, Enabled, ImapUser, Session, SessionState } from './types.js';
+import type { CommandSpec, Completion, Enabled, FolderChange, ImapUser, Session, SessionState } from './types.js';
 import { flushSelected, type UpdateHub, type UpdateListener } from './updates.js';
 
 export type Authenticate = (address: string, password: string, context: LoginContext) => Promise<AliasSession>;
@@ -59,6 +59,9 @@ class ConnectionGone extends Error {
     this.name = 'ConnectionGone';
   }
 }
+
+/** NOTIFY notifications waiting for delivery per session; beyond, NOTIFICATIONOVERFLOW (RFC 5465 §5.8). */
+const MAX_PENDING_NOTIFICATIONS = 1000;
 
 type AfterTagged = 'starttls' | 'compress' | 'close' | null;
 
@@ -353,6 +356,55 @@ export class Connection implements Session, UpdateListener {
     this.journalDirty = true;
   }
 
+  // ---- NOTIFY (RFC 5465): commands/notify.ts NotifyHooks ----
+
+  private watcher: ((change: FolderChange) => Promise<void>) | null = null;
+  private pendingChanges: FolderChange[] = [];
+
+  watchFolders(watcher: ((change: FolderChange) => Promise<void>) | null): void {
+    this.watcher = watcher;
+    this.pendingChanges = [];
+  }
+
+  publishFolderChange(change: FolderChange): void {
+    if (this.user) this.shared.hub.publish(this.user.mailbox.id, this, change);
+  }
+
+  folderChanged(change: FolderChange): void {
+    if (!this.watcher || this.isClosed) return;
+    if (this.pendingChanges.length >= MAX_PENDING_NOTIFICATIONS) {
+      // RFC 5465 §5.8: too much to report: say so and stop notifying.
+      this.watcher = null;
+      this.pendingChanges = [];
+      void this.writeNow('* OK [NOTIFICATIONOVERFLOW] Too many changes; NOTIFY is off');
+      return;
+    }
+    this.pendingChanges.push(change);
+    if (this.idleNotify) {
+      this.flushChain = this.flushChain.then(() => this.drainChanges()).catch(() => undefined);
+    } else if (!this.running) {
+      // Between commands: deliver now, holding the next command until the lines are out.
+      this.running = true;
+      void this.drainChanges().finally(() => {
+        this.running = false;
+        this.pump();
+      });
+    }
+  }
+
+  /** Writes what the watcher makes of the queued changes; runs only between commands or during IDLE. */
+  private async drainChanges(): Promise<void> {
+    while (this.pendingChanges.length && this.watcher && !this.isClosed) {
+      const change = this.pendingChanges.shift() as FolderChange;
+      try {
+        await this.watcher(change);
+      } catch (error) {
+        this.logger.warn({ cid: this.id, err: errorSummary(error) }, 'IMAP NOTIFY delivery failed');
+      }
+    }
+    await this.out.flush();
+  }
+
   changed(): void {
     this.idleNotify?.();
   }
@@ -553,6 +605,8 @@ export class Connection implements Session, UpdateListener {
       await this.shutdown();
       return;
     }
+    // NOTIFY changes that came while the command ran follow its tagged reply.
+    if (this.pendingChanges.length) await this.drainChanges();
     this.running = false;
     this.pump();
   }

@@ -69,6 +69,14 @@ export interface ResolveOptions {
   readonly lenient?: boolean;
 }
 
+/** A change to a folder of the session's mailbox, as the engine hands it to a NOTIFY watcher (RFC 5465). */
+export type FolderChange =
+  /** Messages were added, expunged or had their flags changed (the store's change event). */
+  | { readonly kind: 'messages'; readonly folder: string }
+  /** Folder names and subscriptions changed by another session of the same mailbox. */
+  | { readonly kind: 'created' | 'deleted' | 'subscribed' | 'unsubscribed'; readonly folder: string }
+  | { readonly kind: 'renamed'; readonly folder: string; readonly oldName: string };
+
 /** What a command may write and read on its connection. */
 export interface Session {
   readonly id: string;
@@ -113,6 +121,14 @@ export interface Session {
   startTls(): Promise<void>;
   /** Starts DEFLATE after the tagged OK of COMPRESS. */
   startCompression(): void;
+  /**
+   * NOTIFY: sets this session's watcher (null removes it). The engine calls it for every change of any folder of
+   * the session's mailbox, one call at a time, never while a command is running (queued until its tagged reply),
+   * and at once during IDLE, so the watcher may write untagged responses and call flushUpdates.
+   */
+  watchFolders(watcher: ((change: FolderChange) => Promise<void>) | null): void;
+  /** Hands a name or subscription change to the other sessions of the same mailbox (their watchers). */
+  publishFolderChange(change: FolderChange): void;
   /** Ends the connection after the given final lines (BYE already written by the caller if wanted). */
   close(): void;
 

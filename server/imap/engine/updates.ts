@@ -4,6 +4,7 @@
 // changed. While IDLE the flush runs on every change event; otherwise before every tagged reply.
 import type { Logger } from '../../log.js';
 import type { Mailbox, MailboxChangeEvent, MailboxStore } from '../../mailbox/types.js';
+import type { FolderChange } from './types.js';
 import { errorSummary } from '../errors.js';
 import { claimRecent, recentFrom } from './recent.js';
 import { uidRanges, uidSetText, type Selected } from './selected.js';
@@ -16,6 +17,8 @@ export interface UpdateListener {
   dirty(): void;
   /** Same, called a moment later outside the write path (IDLE writes its updates from here). */
   changed(): void;
+  /** (NOTIFY, RFC 5465) Any folder of the mailbox changed: messages, or a name / subscription another session published. */
+  folderChanged?(change: FolderChange): void;
 }
 
 const sameFolder = (a: string, b: string): boolean => a === b || (a.toUpperCase() === 'INBOX' && b.toUpperCase() === 'INBOX');
@@ -48,9 +51,20 @@ export class UpdateHub {
     this.byMailbox.clear();
   }
 
+  /** (NOTIFY) Hands a folder name / subscription change to the other sessions of the mailbox. */
+  publish(mailboxId: string, from: UpdateListener, change: FolderChange): void {
+    const set = this.byMailbox.get(mailboxId);
+    if (!set) return;
+    const others = [...set].filter((l) => l !== from && l.folderChanged);
+    if (others.length) setImmediate(() => others.forEach((l) => l.folderChanged?.(change)));
+  }
+
   private dispatch(event: MailboxChangeEvent): void {
     const set = this.byMailbox.get(event.mailboxId);
     if (!set) return;
+    const watching = [...set].filter((l) => l.folderChanged);
+    // Before changed(): a NOTIFY watcher sees the selected folder's news before IDLE's own flush reports them.
+    if (watching.length) setImmediate(() => watching.forEach((l) => l.folderChanged?.({ kind: 'messages', folder: event.folder })));
     const concerned: UpdateListener[] = [];
     for (const listener of set) {
       const folder = listener.selectedFolder();
