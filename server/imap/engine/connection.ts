@@ -356,7 +356,7 @@ export class Connection implements Session, UpdateListener {
     this.journalDirty = true;
   }
 
-  // ---- NOTIFY (RFC 5465): commands/notify.ts NotifyHooks ----
+  // ---- NOTIFY (RFC 5465): the watcher commands/notify.ts installs ----
 
   private watcher: ((change: FolderChange) => Promise<void>) | null = null;
   private pendingChanges: FolderChange[] = [];
