@@ -8,9 +8,6 @@ import type { SelectedView, Session } from '../engine/types.js';
 import { imapBad, imapNo } from '../errors.js';
 import type { Cursor, SequenceSet } from '../wire/types.js';
 
-/** Charsets a search string may be declared in (RFC 9051 §6.4.4: UTF-8 MUST be supported; US-ASCII is its subset). */
-export const SEARCH_CHARSETS = ['UTF-8', 'US-ASCII'] as const;
-
 /** Matches nothing (an empty UID set compiles to a false SQL term). */
 export const NOTHING: SearchQuery = { op: 'uid', uids: [] };
 const ALL: SearchQuery = { op: 'all' };
@@ -22,8 +19,9 @@ export interface SearchKeyContext {
 }
 
 /**
- * Throws `NO [BADCHARSET (UTF-8 US-ASCII)]` unless the charset is one we search in (RFC 9051 §6.4.4: "If the server
- * does not support the specified [CHARSET], it MUST return a tagged NO response (not a BAD)").
+ * Throws `NO [BADCHARSET (UTF-8 US-ASCII)]` unless the charset is one we search in: UTF-8, which RFC 9051 §6.4.4 makes
+ * mandatory, and its subset US-ASCII ("If the server does not support the specified [CHARSET], it MUST return a
+ * tagged NO response (not a BAD)").
  */
 export function checkCharset(charset: string | null): void {
   if (charset === null) return;
@@ -45,7 +43,7 @@ const FLAG_KEYS: Readonly<Record<string, SearchQuery>> = {
   UNDRAFT: { op: 'flag', flag: '\\Draft', set: false },
   UNFLAGGED: { op: 'flag', flag: '\\Flagged', set: false },
   UNSEEN: { op: 'flag', flag: '\\Seen', set: false },
-  // RFC 8514 §4: every mailbox of ours keeps a save date.
+  // RFC 8514: every folder of ours supports the save date (mail stored before it was kept has NIL).
   SAVEDATESUPPORTED: ALL,
 };
 
