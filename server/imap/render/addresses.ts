@@ -176,6 +176,8 @@ class AddressReader {
       const name = this.phraseUntil('<');
       this.pos = angle + 1;
       this.angleAddress(name || null);
+      // A comment after the angle-addr belongs to it (RFC 5322 §3.4 CFWS), not to a next address.
+      while (this.peek()?.type === 'comment') this.pos++;
       return;
     }
     if (end === start) return;

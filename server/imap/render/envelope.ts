@@ -4,7 +4,8 @@
 // UTF8=ACCEPT / IMAP4rev2 names and the subject are decoded to UTF-8 (RFC 6855 §3 lets such a client
 // receive UTF-8). Raw 8-bit text a 7-bit client cannot take becomes encoded words.
 import libmime from 'libmime';
-import { headerFields, type HeaderField } from '../../mime/text.js';
+import { splitHeaderFields } from '../../mime/sections.js';
+import { bytesToText } from '../../mime/text.js';
 import type { Value } from '../wire/types.js';
 import { parseAddressList, type EnvelopeAddress } from './addresses.js';
 import { adjacent } from './lists.js';
@@ -14,11 +15,36 @@ export interface RenderOptions {
   readonly utf8: boolean;
 }
 
+interface HeaderField {
+  /** Lower-cased field name. */
+  readonly name: string;
+  readonly value: string;
+}
+
+/**
+ * The fields of a header block with their values unfolded as Dovecot unfolds them for ENVELOPE: each line break
+ * with the white space after it becomes one space, a tab becomes a space (RFC 5322 §2.2.3 only requires the
+ * CRLF to go; quoted strings in ENVELOPE then never carry a tab).
+ */
+function headerFields(header: Buffer): HeaderField[] {
+  return splitHeaderFields(header).map(({ name, bytes }) => {
+    const text = bytesToText(bytes);
+    const colon = text.indexOf(':');
+    const value = text
+      .slice(colon + 1)
+      .replace(/\r?\n$/, '')
+      .replace(/\r?\n[ \t]+/g, ' ')
+      .replace(/\t/g, ' ')
+      .trim();
+    return { name, value };
+  });
+}
+
 /** The last occurrence of a field (what Dovecot reports when a header repeats one), or null when absent. */
 function lastValue(fields: readonly HeaderField[], name: string): string | null {
   for (let i = fields.length - 1; i >= 0; i--) {
     const field = fields[i] as HeaderField;
-    if (field.name.toLowerCase() === name) return field.value;
+    if (field.name === name) return field.value;
   }
   return null;
 }
@@ -71,10 +97,16 @@ function addressValue(address: EnvelopeAddress, options: RenderOptions): Value {
   }
 }
 
+/** Every occurrence of an address field, in header order (a repeated To/Cc adds its addresses, as Dovecot reads it). */
+function allValues(fields: readonly HeaderField[], name: string): string[] | null {
+  const values = fields.filter((field) => field.name === name).map((field) => field.value);
+  return values.length ? values : null;
+}
+
 /** An address-list field as an ENVELOPE list; NIL when absent or naming no address. */
-function addressList(value: string | null, options: RenderOptions): Value {
-  if (value === null) return null;
-  const addresses = parseAddressList(value);
+function addressList(values: readonly string[] | null, options: RenderOptions): Value {
+  if (values === null) return null;
+  const addresses = values.flatMap((value) => parseAddressList(value));
   return addresses.length ? adjacent(addresses.map((a) => addressValue(a, options)), options.utf8, true) : null;
 }
 
@@ -82,20 +114,20 @@ function addressList(value: string | null, options: RenderOptions): Value {
 export function envelopeFromHeader(header: Buffer, options: RenderOptions): Value {
   const fields = headerFields(header);
   const subject = lastValue(fields, 'subject');
-  const from = addressList(lastValue(fields, 'from'), options);
+  const from = addressList(allValues(fields, 'from'), options);
   // RFC 3501 §7.4.2: "If the Sender or Reply-To lines are absent in the [RFC-2822] header, or are present
   // but empty, the server sets the corresponding member of the envelope to be the same value as the from member".
-  const sender = addressList(lastValue(fields, 'sender'), options) ?? from;
-  const replyTo = addressList(lastValue(fields, 'reply-to'), options) ?? from;
+  const sender = addressList(allValues(fields, 'sender'), options) ?? from;
+  const replyTo = addressList(allValues(fields, 'reply-to'), options) ?? from;
   return [
     str(lastValue(fields, 'date')),
     subject === null ? null : str(displayText(subject, options)),
     from,
     sender,
     replyTo,
-    addressList(lastValue(fields, 'to'), options),
-    addressList(lastValue(fields, 'cc'), options),
-    addressList(lastValue(fields, 'bcc'), options),
+    addressList(allValues(fields, 'to'), options),
+    addressList(allValues(fields, 'cc'), options),
+    addressList(allValues(fields, 'bcc'), options),
     str(lastValue(fields, 'in-reply-to')),
     str(lastValue(fields, 'message-id')),
   ];
