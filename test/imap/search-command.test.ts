@@ -157,20 +157,21 @@ describe('RFC 5182 SEARCHRES: RETURN (SAVE) and `$`', () => {
     assert.deepEqual(await savedAfter('SAVE MIN COUNT'), ['* SEARCH 2 3 4 9']);
     await r.command('LOGOUT');
   });
-  test('§2.1: a SEARCH with SAVE that fails (BADCHARSET, BAD key) leaves an empty saved result', async () => {
+  test('§2.1: a SEARCH with SAVE answered NO (BADCHARSET, LIMIT) empties the saved result; one answered BAD leaves it', async () => {
     const r = await selected();
     ok(await r.command('UID SEARCH RETURN (SAVE) FLAGGED'));
     assert.match((await r.command('UID SEARCH RETURN (SAVE) CHARSET KOI8-R FLAGGED')).tagged, /^t\d+ NO \[BADCHARSET/);
     assert.deepEqual(searchLine(ok(await r.command('UID SEARCH $'))), ['* SEARCH']);
     ok(await r.command('UID SEARCH RETURN (SAVE) FLAGGED'));
-    assert.match((await r.command('SEARCH RETURN (SAVE) NOSUCHKEY')).tagged, /^t\d+ BAD /);
+    assert.match((await r.command(`SEARCH RETURN (SAVE) ${'TEXT x '.repeat(65)}`.trim())).tagged, /^t\d+ NO \[LIMIT\]/);
     assert.deepEqual(searchLine(ok(await r.command('UID SEARCH $'))), ['* SEARCH']);
     ok(await r.command('UID SEARCH RETURN (SAVE) FLAGGED'));
-    assert.match((await r.command('SEARCH RETURN (SAVE NOSUCHOPTION) ALL')).tagged, /^t\d+ BAD /);
-    assert.deepEqual(searchLine(ok(await r.command('UID SEARCH $'))), ['* SEARCH']);
-    // A failed SEARCH without SAVE leaves the saved result alone.
-    ok(await r.command('UID SEARCH RETURN (SAVE) FLAGGED'));
-    assert.match((await r.command('SEARCH NOSUCHKEY')).tagged, /^t\d+ BAD /);
+    for (const bad of ['SEARCH RETURN (SAVE) NOSUCHKEY', 'SEARCH RETURN (SAVE NOSUCHOPTION) ALL', 'SEARCH RETURN (SAVE) (SEEN']) {
+      assert.match((await r.command(bad)).tagged, /^t\d+ BAD /, bad);
+      assert.deepEqual(searchLine(ok(await r.command('UID SEARCH $'))), ['* SEARCH 2 3 4 9'], bad);
+    }
+    // A SEARCH without SAVE never touches it, whatever its answer.
+    assert.match((await r.command('SEARCH CHARSET KOI8-R ALL')).tagged, /^t\d+ NO /);
     assert.deepEqual(searchLine(ok(await r.command('UID SEARCH $'))), ['* SEARCH 2 3 4 9']);
     await r.command('LOGOUT');
   });

@@ -4,8 +4,8 @@
 // the store answers with UIDs; this module numbers them for the session and writes `* SEARCH` or `* ESEARCH`.
 import type { Mailbox, UidSet } from '../../mailbox/types.js';
 import type { CommandContext, CommandSpec, SelectedView, Session } from '../engine/types.js';
-import { imapBad } from '../errors.js';
-import type { Cursor, Value } from '../wire/types.js';
+import { ImapError, imapBad } from '../errors.js';
+import { ParseError, type Cursor, type Value } from '../wire/types.js';
 import { parseSearchKeys, usesModseq, viewMatches } from './search-keys.js';
 
 export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE' | 'PARTIAL';
@@ -205,8 +205,9 @@ export const SEARCH_COMMAND: CommandSpec = {
       if (returns?.options.has('SAVE')) view.savedSearch = savedPart(uids, returns);
       await writeResults(ctx, view, mailbox, { uids, modseqAsked: usesModseq(query) }, returns);
     } catch (error) {
-      // RFC 5182 §2.1: a failed SEARCH with RETURN (SAVE) leaves an empty saved result behind.
-      if (requested.has('SAVE')) view.savedSearch = [];
+      // RFC 5182 §2.1: a SEARCH with SAVE answered NO leaves an empty saved result; one answered BAD changes nothing.
+      const bad = error instanceof ParseError || (error instanceof ImapError && error.reply.response === 'BAD');
+      if (requested.has('SAVE') && !bad) view.savedSearch = [];
       throw error;
     }
     return { status: 'OK', text: `${ctx.uid ? 'UID SEARCH' : 'SEARCH'} completed` };
