@@ -63,8 +63,13 @@ function orderedSubject(rows: readonly ThreadRow[]): ThreadNode[] {
 interface Container {
   message: Message | null;
   parent: Container | null;
+  /** NO_CHILDREN until the first link (most containers never get one: no array each). */
   children: Container[];
+  /** The result node, set when the tree is turned into ThreadNodes. */
+  node?: ThreadNode;
 }
+
+const NO_CHILDREN: Container[] = [];
 
 function isAncestorOrSelf(candidate: Container, of: Container): boolean {
   // A container without children is nobody's ancestor: the common case (a new message) needs no walk.
@@ -95,7 +100,8 @@ function unlink(child: Container): void {
 
 function link(parent: Container, child: Container): void {
   child.parent = parent;
-  parent.children.push(child);
+  if (parent.children === NO_CHILDREN) parent.children = [child];
+  else parent.children.push(child);
 }
 
 /** Date a container sorts by: its message's, or (a dummy) its first child's after that child's own sort. */
@@ -126,7 +132,7 @@ function references(rows: readonly ThreadRow[]): ThreadNode[] {
     if (own && own.message === null) {
       own.message = message;
     } else {
-      own = { message, parent: null, children: [] };
+      own = { message, parent: null, children: NO_CHILDREN };
       if (r[3] !== null && !byId.has(r[3])) byId.set(r[3], own);
     }
     all.push(own);
@@ -135,7 +141,7 @@ function references(rows: readonly ThreadRow[]): ThreadNode[] {
       let c = byId.get(id);
       if (!c) {
         // (1.A) An id no message carries: a dummy, used for every later reference to it.
-        c = { message: null, parent: null, children: [] };
+        c = { message: null, parent: null, children: NO_CHILDREN };
         byId.set(id, c);
         all.push(c);
       }
@@ -201,7 +207,7 @@ function references(rows: readonly ThreadRow[]): ThreadNode[] {
     if (held.message === null && c.message === null) {
       // Both dummies: the current one's children join the held one's, and it goes.
       for (const child of c.children) link(held, child);
-      c.children = [];
+      c.children = NO_CHILDREN;
       c.parent = null;
     } else if (held.message === null || (c.message !== null && c.message.reply && !held.message.reply)) {
       // Into a held dummy as a sibling of its children, or a reply/forward under the non-reply held message.
@@ -209,7 +215,7 @@ function references(rows: readonly ThreadRow[]): ThreadNode[] {
       link(held, c);
     } else {
       // A new dummy holds both and takes the held message's place at the top level and in the table.
-      const dummy: Container = { message: null, parent: root, children: [] };
+      const dummy: Container = { message: null, parent: root, children: NO_CHILDREN };
       c.parent = null;
       link(dummy, held);
       link(dummy, c);
@@ -221,15 +227,10 @@ function references(rows: readonly ThreadRow[]): ThreadNode[] {
   // (6) Sort every set of siblings by sent date, deepest first (a dummy sorts by its first child).
   const final = preOrder(root);
   for (let i = final.length - 1; i >= 0; i--) if (final[i]!.children.length > 1) final[i]!.children.sort(compareContainers);
-  // Containers become ThreadNodes children first (reverse pre-order), each keeping its node until its parent takes it.
-  const nodes: ThreadNode[] = [];
-  const nodeOf = new Map<Container, ThreadNode>();
+  // Containers become ThreadNodes children first (reverse pre-order), so every child's node exists when its parent's is made.
   for (let i = final.length - 1; i > 0; i--) {
     const c = final[i]!;
-    const node: ThreadNode = { uid: c.message?.uid ?? null, children: c.children.length === 0 ? [] : c.children.map((child) => nodeOf.get(child)!) };
-    if (c.children.length > 0) for (const child of c.children) nodeOf.delete(child);
-    nodeOf.set(c, node);
+    c.node = { uid: c.message?.uid ?? null, children: c.children.length === 0 ? [] : c.children.map((child) => child.node!) };
   }
-  for (const c of root.children) nodes.push(nodeOf.get(c)!);
-  return nodes;
+  return root.children.map((c) => c.node!);
 }
