@@ -65,7 +65,7 @@ const DATE_KEYS = {
 const OBJECT_ID = /^[A-Za-z0-9_-]{1,255}$/;
 /** RFC 7162 §3.1.5 entry-flag-name: "/flags/" attr-flag (the per-flag MODSEQ is not kept: the message's is used). */
 const ENTRY_FLAG_NAME = /^\/flags\/\\?[\x21-\x7e]+$/i;
-/** RFC 3501 header-fld-name = astring; a field name is printable ASCII without ':' (RFC 5322 §3.6.8). */
+/** What a header field name can be: printable ASCII without ':' (RFC 5322 §3.6.8). */
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 
 /** AND of the keys, nested ANDs and ALLs folded away. */
@@ -273,9 +273,11 @@ class KeyReader {
         this.countTextKey();
         cursor.sp();
         const field = this.text().trim();
-        if (!FIELD_NAME.test(field)) throw imapBad('Invalid header field name in HEADER');
         cursor.sp();
-        return { op: 'header', name: field.toLowerCase(), value: this.text() };
+        const value = this.text();
+        // Any astring is a legal header-fld-name; one no header can have (space, colon, 8-bit) matches nothing.
+        if (!FIELD_NAME.test(field)) return NOTHING;
+        return { op: 'header', name: field.toLowerCase(), value };
       }
       case 'KEYWORD':
       case 'UNKEYWORD':
