@@ -25,7 +25,7 @@ before(async () => {
 });
 after(async () => ef?.close());
 
-describe('imapflow', () => {
+describe('RFC 3501 §6.4.4 / RFC 4731 SEARCH from imapflow', () => {
   test('search() with flags, OR/NOT trees, UTF-8 text and address names, by UID and by sequence', async () => {
     const client = new ImapFlow({
       host: '127.0.0.1',
@@ -53,7 +53,7 @@ describe('imapflow', () => {
   });
 });
 
-describe('Python imaplib', () => {
+describe('RFC 3501 §6.4.4 SEARCH from Python imaplib', () => {
   test('SEARCH and UID SEARCH, CHARSET UTF-8 with a literal, an ESEARCH RETURN', async () => {
     const script = String.raw`
 import imaplib, json, sys
