@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import type { Mailbox } from '../../server/mailbox/types.js';
 import { run } from '../helpers/run.js';
-import { startEngineFixture, type EngineFixture } from './core-fixture.js';
+import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
 
 const MESSAGES = [
   'From: =?utf-8?q?Zo=C3=AB_Adams?= <zoe@example.org>\r\nTo: Project Team: carol@example.net;\r\nSubject: =?utf-8?q?caf=C3=A9_menu?=\r\n\r\ntoken zqclient1\r\n',
@@ -13,25 +13,25 @@ const MESSAGES = [
   'From: carol@example.net\r\nTo: bob@example.org\r\nSubject: Re: lunch\r\n\r\ntoken zqclient3\r\n',
 ];
 
-let ef: EngineFixture;
+let fx: ImapFixture;
 let user: { address: string; password: string };
 let mailbox: Mailbox;
 
 before(async () => {
-  ef = await startEngineFixture();
-  user = await ef.fx.addUser('clients');
-  mailbox = await ef.fx.mailboxOf(user.address, user.password);
+  fx = await startImapFixture({ engine: 'own' });
+  user = await fx.addUser('clients');
+  mailbox = await fx.mailboxOf(user.address, user.password);
   for (const [i, raw] of MESSAGES.entries()) await mailbox.append('INBOX', Buffer.from(raw), { flags: i === 1 ? ['\\Seen', '\\Flagged'] : [] });
 });
-after(async () => ef?.close());
+after(async () => fx?.close());
 
 describe('RFC 3501 §6.4.4 / RFC 4731 SEARCH from imapflow', () => {
   test('search() with flags, OR/NOT trees, UTF-8 text and address names, by UID and by sequence', async () => {
     const client = new ImapFlow({
       host: '127.0.0.1',
-      port: ef.port,
+      port: fx.port,
       secure: false,
-      tls: { ca: [ef.fx.tls.certificatePem()], servername: 'localhost' },
+      tls: { ca: [fx.tls.certificatePem()], servername: 'localhost' },
       auth: { user: user.address, pass: user.password },
       logger: false,
     });
@@ -73,7 +73,7 @@ out['badcharset'] = typ + ' ' + data[0].decode()
 M.logout()
 print(json.dumps(out))
 `;
-    const result = await run('python3', ['-c', script, String(ef.port), user.address, user.password]);
+    const result = await run('python3', ['-c', script, String(fx.port), user.address, user.password]);
     assert.equal(result.status, 0, result.stderr);
     const out = JSON.parse(result.stdout.toString('utf8')) as Record<string, string>;
     assert.equal(out.flagged, '2');

@@ -6,17 +6,17 @@ import { after, before, describe, test } from 'node:test';
 import { imapLimitsFromEnv } from '../../server/imap/index.js';
 import type { Mailbox } from '../../server/mailbox/types.js';
 import { RawImap, type RawReply } from '../helpers/imap-raw.js';
-import { startEngineFixture, type EngineFixture } from './core-fixture.js';
+import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
 
 const FLAGGED = [2, 3, 4, 9];
 const message = (i: number): Buffer => Buffer.from(`From: sender${i}@example.com\r\nSubject: message ${i} zqsecret\r\n\r\nbody ${i}\r\n`);
 
-let ef: EngineFixture;
+let fx: ImapFixture;
 let user: { address: string; password: string };
 let mailbox: Mailbox;
 
 async function login(): Promise<RawImap> {
-  const r = await RawImap.connect(ef.port);
+  const r = await RawImap.connect(fx.port);
   assert.match((await r.command(`LOGIN "${user.address}" "${user.password}"`)).tagged, /OK/);
   return r;
 }
@@ -37,13 +37,13 @@ const searchLine = (reply: RawReply): string[] => reply.lines.filter((l) => l.st
 const modseqOf = (uid: number): number => mailbox.listMessages('INBOX', [[uid, uid]])[0]!.modseq;
 
 before(async () => {
-  ef = await startEngineFixture();
-  user = await ef.fx.addUser('esearch');
-  mailbox = await ef.fx.mailboxOf(user.address, user.password);
+  fx = await startImapFixture({ engine: 'own' });
+  user = await fx.addUser('esearch');
+  mailbox = await fx.mailboxOf(user.address, user.password);
   for (let i = 1; i <= 10; i++) await mailbox.append('INBOX', message(i), { flags: FLAGGED.includes(i) ? ['\\Flagged'] : [] });
   mailbox.createFolder('Other');
 });
-after(async () => ef?.close());
+after(async () => fx?.close());
 
 describe('RFC 4731 §3.1 ESEARCH: RETURN (MIN MAX COUNT ALL)', () => {
   test('UID SEARCH RETURN (MIN MAX COUNT ALL) FLAGGED → * ESEARCH (TAG "…") UID MIN 2 MAX 9 COUNT 4 ALL 2:4,9', async () => {
@@ -318,7 +318,7 @@ describe('the nesting limit (SEALPOST_IMAP_MAX_SEARCH_DEPTH, default 64) and hos
     await r.command('LOGOUT');
   });
   test('no search term reaches the log', () => {
-    assert.ok(!ef.fx.logs.some((line) => /zqsecret/i.test(line)));
+    assert.ok(!fx.logs.some((line) => /zqsecret/i.test(line)));
   });
 });
 
@@ -334,9 +334,9 @@ describe('SEALPOST_IMAP_MAX_SEARCH_DEPTH and SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS 
     assert.deepEqual(imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_DEPTH: '256' }), { maxSearchDepth: 256 });
   });
   test('with SEALPOST_IMAP_MAX_SEARCH_DEPTH=8 and SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS=2: 7 nested NOTs work, 8 are BAD; 3 text keys are NO [LIMIT]', async () => {
-    const small = await startEngineFixture({ limits: imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_DEPTH: '8', SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS: '2' }) });
+    const small = await startImapFixture({ engine: 'own', limits: imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_DEPTH: '8', SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS: '2' }) });
     try {
-      const u = await small.fx.addUser('depth');
+      const u = await small.addUser('depth');
       const r = await RawImap.connect(small.port);
       ok(await r.command(`LOGIN "${u.address}" "${u.password}"`));
       ok(await r.command('SELECT INBOX'));

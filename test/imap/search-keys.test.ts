@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Mailbox } from '../../server/mailbox/types.js';
 import { RawImap, type RawReply } from '../helpers/imap-raw.js';
-import { startEngineFixture, type EngineFixture } from './core-fixture.js';
+import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
 
 const crlf = (lines: string[]): Buffer => Buffer.from(lines.join('\r\n'), 'utf8');
 
@@ -65,7 +65,7 @@ const MESSAGES: { raw: Buffer; flags: string[]; internalDate: Date }[] = [
   },
 ];
 
-let ef: EngineFixture;
+let fx: ImapFixture;
 let user: { address: string; password: string };
 let mailbox: Mailbox;
 let client: RawImap;
@@ -86,22 +86,22 @@ function numbersOf(reply: RawReply, command: string): number[] {
 }
 
 async function login(): Promise<RawImap> {
-  const r = await RawImap.connect(ef.port);
+  const r = await RawImap.connect(fx.port);
   assert.match((await r.command(`LOGIN "${user.address}" "${user.password}"`)).tagged, /OK/);
   return r;
 }
 
 before(async () => {
-  ef = await startEngineFixture();
-  user = await ef.fx.addUser('searcher');
-  mailbox = await ef.fx.mailboxOf(user.address, user.password);
+  fx = await startImapFixture({ engine: 'own' });
+  user = await fx.addUser('searcher');
+  mailbox = await fx.mailboxOf(user.address, user.password);
   for (const m of MESSAGES) await mailbox.append('INBOX', m.raw, { flags: m.flags, internalDate: m.internalDate });
   client = await login();
   assert.match((await client.command('SELECT INBOX')).tagged, /OK/);
 });
 after(async () => {
   await client?.command('LOGOUT');
-  await ef?.close();
+  await fx?.close();
 });
 
 describe('RFC 3501 §6.4.4 / RFC 9051 §6.4.4: every search key', () => {
