@@ -8,7 +8,7 @@ import type { MimePart } from '../../mime/types.js';
 import { bytesToText } from '../../mime/text.js';
 import type { Value } from '../wire/types.js';
 import { displayText, envelopeFromHeader, type RenderOptions } from './envelope.js';
-import { adjacent } from './lists.js';
+import { adjacentItems } from './lists.js';
 
 /** Reads the header bytes of an encapsulated message's root part. */
 export type HeaderReader = (part: MimePart) => Promise<Buffer>;
@@ -60,9 +60,9 @@ async function render(bs: unknown, part: MimePart | undefined, walk: Walk, depth
     for (let k = 0; k < count; k++) children.push(await render(bs[k], part?.children?.[k], walk, depth + 1));
     const rest = bs.slice(count);
     // body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]: the parts side by side, no SP between.
-    const parts = adjacent(children, walk.options.utf8, false);
-    if (!walk.extensions) return [parts, storedValue(rest[0], walk.options)];
-    return [parts, ...rest.map((item: unknown) => storedValue(item, walk.options))];
+    const parts = adjacentItems(children, walk.options.utf8);
+    if (!walk.extensions) return [...parts, storedValue(rest[0], walk.options)];
+    return [...parts, ...rest.map((item: unknown) => storedValue(item, walk.options))];
   }
   const basic = bs.slice(0, 7).map((item: unknown) => storedValue(item, walk.options));
   const type = lower(bs[0]);

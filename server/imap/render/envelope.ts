@@ -8,7 +8,7 @@ import { splitHeaderFields } from '../../mime/sections.js';
 import { bytesToText } from '../../mime/text.js';
 import type { Value } from '../wire/types.js';
 import { parseAddressList, type EnvelopeAddress } from './addresses.js';
-import { adjacent } from './lists.js';
+import { adjacentList } from './lists.js';
 
 export interface RenderOptions {
   /** UTF8=ACCEPT or IMAP4rev2 enabled. */
@@ -107,7 +107,7 @@ function allValues(fields: readonly HeaderField[], name: string): string[] | nul
 function addressList(values: readonly string[] | null, options: RenderOptions): Value {
   if (values === null) return null;
   const addresses = values.flatMap((value) => parseAddressList(value));
-  return addresses.length ? adjacent(addresses.map((a) => addressValue(a, options)), options.utf8, true) : null;
+  return addresses.length ? adjacentList(addresses.map((a) => addressValue(a, options)), options.utf8) : null;
 }
 
 /** ENVELOPE from the header block of a message (root or encapsulated message/rfc822). */
