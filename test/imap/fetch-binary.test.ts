@@ -239,4 +239,24 @@ describe('BINARY (RFC 3516)', () => {
       [[], ['\\Seen']],
     );
   });
+
+  test('RFC 3516 §4.3: a large identity-encoded BINARY section is streamed as literal8, byte for byte', async () => {
+    const u = await f.user();
+    const text = Buffer.alloc(3 * 1024 * 1024, 'binary body line\r\n');
+    const raw = Buffer.concat([
+      crlf('From: a@b.example', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b"', '', '--b', 'Content-Type: text/plain', 'Content-Transfer-Encoding: 8bit', '', ''),
+      text,
+      crlf('', '--b--', ''),
+    ]);
+    await u.mailbox.append('INBOX', raw);
+    await u.imap.command('EXAMINE INBOX');
+    const reply = await u.imap.command('FETCH 1 (BINARY.PEEK[1] BINARY.PEEK[]<5.400000> BINARY.SIZE[1])', 60_000);
+    assert.equal(status(reply.tagged), 'OK', reply.tagged);
+    const r = onlyFetch(reply.lines);
+    assert.ok(reply.lines[0]?.includes(`BINARY[1] ~{${text.length}}\r\n`));
+    assert.deepEqual(r.items.get('BINARY[1]'), text);
+    assert.deepEqual(r.items.get('BINARY[]<5>'), raw.subarray(5, 400005));
+    assert.deepEqual(r.items.get('BINARY.SIZE[1]'), { atom: String(text.length) });
+    assert.equal(r.binaryLiterals, 2);
+  });
 });

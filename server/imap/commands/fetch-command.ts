@@ -74,11 +74,13 @@ const read = (m: MessageContext, start: number, end: number): Promise<Buffer> =>
 
 /**
  * Bytes [start, end) of the message as a literal: read at once when small, else streamed. The first piece is
- * read here either way, so a message expunged meanwhile is left out before anything of it is written.
+ * read here either way, so a message expunged meanwhile is left out before anything of it is written. With
+ * `binary` (BINARY[…]) a small literal is literal8 when it holds NUL (RFC 3516 §4.3), a streamed one always,
+ * since its bytes are not known before they are sent.
  */
-async function rangeLiteral(m: MessageContext, start: number, end: number): Promise<Value> {
+async function rangeLiteral(m: MessageContext, start: number, end: number, binary = false): Promise<Value> {
   const first = await read(m, start, Math.min(end, start + READ_BYTES));
-  if (end - start <= READ_BYTES || first.length < READ_BYTES) return { literal: first };
+  if (end - start <= READ_BYTES || first.length < READ_BYTES) return binary ? { literal: first, binary: needsLiteral8(first) } : { literal: first };
   const piece = async (offset: number, to: number): Promise<Buffer> => {
     if (to <= first.length) return first.subarray(offset, to);
     if (offset >= first.length) return read(m, start + offset, start + to);
@@ -87,6 +89,7 @@ async function rangeLiteral(m: MessageContext, start: number, end: number): Prom
   const literal: StreamedLiteral = {
     streamed: true,
     length: end - start,
+    ...(binary ? { binary: true } : {}),
     read: async (offset, to) => {
       try {
         const bytes = await piece(offset, to);
@@ -123,40 +126,43 @@ async function sectionValue(m: MessageContext, item: Extract<FetchItem, { kind: 
   return rangeLiteral(m, range.start + r.start, range.start + r.end);
 }
 
-/** The part a BINARY section names, its decoded bytes (or raw bytes for a composite part), or null if absent. */
-async function binaryContent(m: MessageContext, section: SectionRef): Promise<Buffer | null> {
+/**
+ * What a BINARY section names: a stored byte range served as it is (the message itself, a composite part, an
+ * identity-encoded part), decoded bytes (base64 / quoted-printable), or null when the part does not exist.
+ */
+async function binaryContent(m: MessageContext, section: SectionRef): Promise<{ range: { start: number; end: number } } | { decoded: Buffer } | null> {
   const structure = structureOf(m.record);
-  if (section.path === '') return read(m, 0, structure.size); // the message itself: no transfer encoding to undo
+  if (section.path === '') return { range: { start: 0, end: structure.size } }; // the message: no encoding to undo
   const at = locatePart(structure.root, section.path);
   if (!at) return null;
   const part = at.node;
-  const body = await read(m, part.bodyStart, part.bodyEnd);
+  const range = { start: part.bodyStart, end: part.bodyEnd };
   // Composite parts (multipart, message/rfc822) only ever have an identity encoding (RFC 2045 §6.4).
-  if (part.children || part.message) return body;
+  if (part.children || part.message) return { range };
   const encoding = transferEncodingOf(await read(m, part.headerStart, part.headerEnd));
   if (encoding === null) throw new ImapError({ response: 'NO', code: 'UNKNOWN-CTE', message: 'Cannot decode the content-transfer-encoding of this part' });
-  return decodeTransfer(body, encoding);
+  if (encoding === 'identity') return { range };
+  // Decoded whole: at most one part of one message at a time, bounded by the largest message the store takes.
+  return { decoded: decodeTransfer(await read(m, part.bodyStart, part.bodyEnd), encoding) };
 }
 
 async function binaryValue(m: MessageContext, item: Extract<FetchItem, { kind: 'binary' }>): Promise<Value> {
+  const content = await binaryContent(m, item.section);
   // A part that does not exist is an empty string (as for BODY[…], and as Dovecot answers).
-  const content = (await binaryContent(m, item.section)) ?? Buffer.alloc(0);
-  const r = partialRange(content.length, item.partial ?? undefined);
-  const bytes = content.subarray(r.start, r.end);
+  if (content === null) return { literal: Buffer.alloc(0) };
+  if ('range' in content) {
+    const r = partialRange(content.range.end - content.range.start, item.partial ?? undefined);
+    return rangeLiteral(m, content.range.start + r.start, content.range.start + r.end, true);
+  }
+  const r = partialRange(content.decoded.length, item.partial ?? undefined);
+  const bytes = content.decoded.subarray(r.start, r.end);
   return { literal: bytes, binary: needsLiteral8(bytes) };
 }
 
 async function binarySize(m: MessageContext, section: SectionRef): Promise<Value> {
-  const structure = structureOf(m.record);
-  const at = section.path === '' ? null : locatePart(structure.root, section.path);
-  if (section.path !== '' && !at) return { atom: '0' };
-  // Identity-encoded parts have the size of their stored bytes; others are decoded to be measured.
-  if (at && !at.node.children && !at.node.message) {
-    const encoding = transferEncodingOf(await read(m, at.node.headerStart, at.node.headerEnd));
-    if (encoding === 'identity') return { atom: String(at.node.bodyEnd - at.node.bodyStart) };
-  }
   const content = await binaryContent(m, section);
-  return { atom: String(content?.length ?? 0) };
+  if (content === null) return { atom: '0' };
+  return { atom: String('range' in content ? content.range.end - content.range.start : content.decoded.length) };
 }
 
 async function headerOf(m: MessageContext, part: MimePart): Promise<Buffer> {
