@@ -17,8 +17,8 @@ import { compileSort } from './sort.js';
 import { buildThreads, threadInputSql, type ThreadRow } from './thread.js';
 import type { Db } from './sqlite.js';
 import type {
-  AppendOptions, AppendResult, ChangeEntry, CopyResult, FolderInfo, FolderStatus, LiveFolderState, Mailbox, MailboxChangeEvent, MailboxId,
-  MessageMeta, MessageRecord, QuotaUsage, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
+  AppendOptions, AppendResult, ChangeEntry, CopyResult, CreateFolderOptions, FolderInfo, FolderStatus, LiveFolderState, Mailbox, MailboxChangeEvent, MailboxId,
+  MessageMeta, MessageRecord, QuotaUsage, RenameFolderOptions, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
   UidSet,
 } from './types.js';
 
@@ -259,15 +259,24 @@ export class SqliteMailbox implements Mailbox {
     return this.folder(path);
   }
 
-  private ensureParents(path: string): void {
+  /** Adds a name to the subscription list (a no-op when it is there); triggers mark a folder of that name. */
+  private addSubscription(path: string): void {
+    this.stmt('INSERT OR IGNORE INTO subscriptions (path) VALUES (?)').run(path);
+  }
+
+  /** Creates the missing superior names of `path`, adding them to the subscription list when `subscribe`. */
+  private ensureParents(path: string, subscribe: boolean): void {
     for (const parent of parentsOf(path)) {
-      if (!this.stmt('SELECT 1 FROM folders WHERE path = ?').get(parent)) this.insertFolder(parent, null);
+      if (this.stmt('SELECT 1 FROM folders WHERE path = ?').get(parent)) continue;
+      this.insertFolder(parent, null);
+      if (subscribe) this.addSubscription(parent);
     }
   }
 
-  createFolder(path: string, specialUse?: SpecialUse | null): FolderInfo {
+  createFolder(path: string, specialUse?: SpecialUse | null, options: CreateFolderOptions = {}): FolderInfo {
     const normalized = normalizePath(path);
     const use = checkSpecialUse(specialUse);
+    const subscribe = options.subscribe !== false;
     return this.write(() => {
       const existing = this.stmt('SELECT * FROM folders WHERE path = ?').get(normalized) as FolderRow | undefined;
       if (existing?.noselect) {
@@ -278,26 +287,36 @@ export class SqliteMailbox implements Mailbox {
         return folderInfo(this.folder(normalized));
       }
       if (existing) throw new FolderExists();
-      this.ensureParents(normalized);
-      return folderInfo(this.insertFolder(normalized, use));
+      this.ensureParents(normalized, subscribe);
+      this.insertFolder(normalized, use);
+      if (subscribe) this.addSubscription(normalized);
+      return folderInfo(this.folder(normalized));
     });
   }
 
-  renameFolder(from: string, to: string): void {
+  renameFolder(from: string, to: string, options: RenameFolderOptions = {}): void {
     const source = normalizePath(from);
     const target = normalizePath(to);
-    if (target === source || target.startsWith(`${source}/`)) throw new InvalidRequest('cannot rename a folder into itself');
+    const follow = options.keepSubscriptions !== true;
+    // Renaming INBOX only moves its messages into a new folder, so that folder may be below INBOX (INBOX/old).
+    if (target === source || (source !== 'INBOX' && target.startsWith(`${source}/`))) throw new InvalidRequest('cannot rename a folder into itself');
     const changed = this.write(() => {
       const src = this.folder(source);
       if (this.stmt('SELECT 1 FROM folders WHERE path = ?').get(target)) throw new FolderExists();
-      this.ensureParents(target);
+      this.ensureParents(target, follow);
       if (source === 'INBOX') {
         // RFC 3501: renaming INBOX moves its messages to a new folder and leaves INBOX (and its children) in place.
         const dst = this.insertFolder(target, null);
+        if (follow) this.addSubscription(target);
         const rows = this.selectMessages(src.id, null);
         if (rows.length > 0) this.moveRows(src, dst, rows);
         return [source, target];
       }
+      const moved = follow
+        ? (this.stmt('SELECT path, subscribed FROM folders WHERE path = ? OR substr(path, 1, ?) = ?').all(
+          source, source.length + 1, `${source}/`,
+        ) as { path: string; subscribed: number }[])
+        : [];
       try {
         this.stmt(
           `UPDATE folders SET path = ? || substr(path, ?) WHERE path = ? OR substr(path, 1, ?) = ?`,
@@ -305,6 +324,13 @@ export class SqliteMailbox implements Mailbox {
       } catch (err) {
         if (isUniqueViolation(err)) throw new FolderExists();
         throw err;
+      }
+      // Subscriptions follow the folders: each old name leaves the list, its new name is listed as the old one was.
+      for (const folder of moved) {
+        const renamed = target + folder.path.slice(source.length);
+        this.stmt('DELETE FROM subscriptions WHERE path = ?').run(folder.path);
+        if (folder.subscribed) this.addSubscription(renamed);
+        else this.stmt('DELETE FROM subscriptions WHERE path = ?').run(renamed);
       }
       return [target];
     });
@@ -335,10 +361,19 @@ export class SqliteMailbox implements Mailbox {
   }
 
   subscribe(path: string, subscribed: boolean): void {
+    const normalized = normalizePath(path);
     this.write(() => {
-      const f = this.folder(path);
-      this.stmt('UPDATE folders SET subscribed = ? WHERE id = ?').run(subscribed ? 1 : 0, f.id);
+      const exists = this.stmt('SELECT 1 FROM folders WHERE path = ?').get(normalized) !== undefined;
+      const listed = this.stmt('SELECT 1 FROM subscriptions WHERE path = ?').get(normalized) !== undefined;
+      // A name the list keeps after its folder went can still be removed (and re-added, a no-op).
+      if (!exists && !listed) throw new NoSuchFolder();
+      if (subscribed) this.addSubscription(normalized);
+      else this.stmt('DELETE FROM subscriptions WHERE path = ?').run(normalized);
     });
+  }
+
+  listSubscriptions(): string[] {
+    return this.stmt('SELECT path FROM subscriptions ORDER BY path').pluck().all() as string[];
   }
 
   // ---- messages ----

@@ -276,7 +276,37 @@ const v4: Migration = (db) => {
   `);
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4];
+/**
+ * v5: the subscription list as names of its own (RFC 3501 §6.3.6, RFC 9051 §6.3.7): a server must not drop a name
+ * from it because the folder went away, so DELETE keeps it, and RENAME leaves it on the old name (RFC 9051 §6.3.6).
+ * The existing marks become rows. folders.subscribed stays, kept equal to "the folder's path is in the list" by
+ * triggers, for readers of the folders table alone (readUidState reads live files of any version).
+ */
+const v5: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE subscriptions (path TEXT PRIMARY KEY) WITHOUT ROWID;
+    INSERT INTO subscriptions (path) SELECT path FROM folders WHERE subscribed != 0;
+    CREATE TRIGGER subscriptions_ai AFTER INSERT ON subscriptions BEGIN
+      UPDATE folders SET subscribed = 1 WHERE path = NEW.path;
+    END;
+    CREATE TRIGGER subscriptions_ad AFTER DELETE ON subscriptions BEGIN
+      UPDATE folders SET subscribed = 0 WHERE path = OLD.path;
+    END;
+    CREATE TRIGGER subscriptions_au AFTER UPDATE OF path ON subscriptions BEGIN
+      UPDATE folders SET subscribed = 0 WHERE path = OLD.path;
+      UPDATE folders SET subscribed = 1 WHERE path = NEW.path;
+    END;
+    CREATE TRIGGER folders_ai_subscribed AFTER INSERT ON folders BEGIN
+      UPDATE folders SET subscribed = EXISTS (SELECT 1 FROM subscriptions s WHERE s.path = NEW.path) WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER folders_au_subscribed AFTER UPDATE OF path ON folders BEGIN
+      UPDATE folders SET subscribed = EXISTS (SELECT 1 FROM subscriptions s WHERE s.path = NEW.path) WHERE id = NEW.id;
+    END;
+    UPDATE folders SET subscribed = 1 WHERE subscribed != 0;
+  `);
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Runs the migrations a file lacks, each in its own transaction; `upTo` exists for tests (old-version fixtures). */

@@ -10,6 +10,7 @@ export interface FolderInfo {
   /** Full path with '/' as hierarchy separator; 'INBOX' is case-insensitive. */
   readonly path: string;
   readonly specialUse: SpecialUse | null;
+  /** The folder's path is in the subscription list (see Mailbox.listSubscriptions). */
   readonly subscribed: boolean;
   readonly uidValidity: number;
   readonly uidNext: number;
@@ -151,6 +152,16 @@ export interface MailboxChangeEvent {
   readonly highestModseq: number;
 }
 
+export interface CreateFolderOptions {
+  /** Add the created names to the subscription list (default true). */
+  readonly subscribe?: boolean;
+}
+
+export interface RenameFolderOptions {
+  /** Leave the subscription list unchanged, as IMAP RENAME does (RFC 9051 §6.3.6); default false. */
+  readonly keepSubscriptions?: boolean;
+}
+
 /** One unlocked mailbox file. All methods run one transaction each; readers see consistent snapshots. */
 export interface Mailbox {
   readonly id: MailboxId;
@@ -159,17 +170,31 @@ export interface Mailbox {
   listFolders(): FolderInfo[];
   /** Counts and sizes of one folder; throws NoSuchFolder. */
   status(path: string): FolderStatus;
-  /** Creates a folder (and missing parents); throws FolderExists. */
-  createFolder(path: string, specialUse?: SpecialUse | null): FolderInfo;
-  /** Renames a folder and all its children; renaming INBOX moves its messages (RFC 3501). */
-  renameFolder(from: string, to: string): void;
+  /**
+   * Creates a folder (and missing parents); throws FolderExists. The new names are added to the subscription list
+   * unless `options.subscribe` is false (IMAP CREATE); a name already in the list stays there either way.
+   */
+  createFolder(path: string, specialUse?: SpecialUse | null, options?: CreateFolderOptions): FolderInfo;
+  /**
+   * Renames a folder and all its children; renaming INBOX moves its messages to a new folder (RFC 3501), which may
+   * be below INBOX. By default subscriptions follow the folders (the old names leave the list, the new ones join it
+   * as their folders were) and created names are subscribed; with `options.keepSubscriptions` the list is left
+   * as it is (RFC 9051 §6.3.6).
+   */
+  renameFolder(from: string, to: string, options?: RenameFolderOptions): void;
   /**
    * Deletes a folder and its messages; INBOX cannot be deleted. With child folders it keeps the name as
    * \Noselect (listFolders: noselect) after removing its messages; an already \Noselect parent is refused.
    */
   deleteFolder(path: string): void;
-  /** Sets the subscribed mark of a folder. */
+  /**
+   * Adds a folder's name to the subscription list or removes a name from it. Adding needs an existing folder
+   * (NoSuchFolder otherwise, unless the name is in the list already); removing needs the folder or the name in
+   * the list (NoSuchFolder when neither). The list keeps names whose folder was deleted or renamed away.
+   */
   subscribe(path: string, subscribed: boolean): void;
+  /** The subscription list (RFC 3501 §6.3.6): names in path order, whether or not a folder has the name. */
+  listSubscriptions(): string[];
 
   /** Stores a message durably and returns its UID; throws OverQuota / NoSuchFolder. */
   append(folder: string, raw: Buffer, options?: AppendOptions): Promise<AppendResult>;

@@ -97,7 +97,7 @@ describe('DELETE (RFC 3501 §6.3.4, RFC 9051 §6.3.5)', () => {
 });
 
 describe('RENAME (RFC 3501 §6.3.5, RFC 9051 §6.3.6)', () => {
-  it('RFC 3501 §6.3.5: inferiors move with the folder; MAILBOXID stays (RFC 8474 §4.2); new superiors are not subscribed', async () => {
+  it('RFC 3501 §6.3.5: inferiors move with the folder; MAILBOXID stays (RFC 8474 §4.2); subscriptions stay on the old names (RFC 9051 §6.3.6)', async () => {
     const { imap, mailbox } = await mf.user();
     mailbox.createFolder('Trip/Photos');
     await mailbox.append('Trip/Photos', message('photo'));
@@ -109,7 +109,9 @@ describe('RENAME (RFC 3501 §6.3.5, RFC 9051 §6.3.6)', () => {
     const moved = await imap.command('STATUS Archive/2025/Trip/Photos (MESSAGES MAILBOXID)');
     assert.equal(moved.lines[0], `* STATUS "Archive/2025/Trip/Photos" (MESSAGES 1 MAILBOXID (${before}))`);
     assert.ok(!mailbox.listFolders().find((f) => f.path === 'Archive/2025')?.subscribed);
-    assert.ok(mailbox.listFolders().find((f) => f.path === 'Archive/2025/Trip')?.subscribed, 'the renamed folder keeps its subscription');
+    // RFC 9051 §6.3.6: "renaming a mailbox doesn't update subscription information on the original name".
+    assert.ok(!mailbox.listFolders().find((f) => f.path === 'Archive/2025/Trip')?.subscribed, 'the new name is not subscribed');
+    assert.deepEqual(namesOf(await imap.command('LSUB "" Trip*')), ['Trip', 'Trip/Photos']);
   });
 
   it('RFC 3501 §6.3.5: renaming INBOX moves its messages to the new name and leaves INBOX empty, with its inferiors', async () => {

@@ -1,7 +1,8 @@
 // CREATE (RFC 9051 §6.3.4, RFC 3501 §6.3.3) with CREATE-SPECIAL-USE (RFC 6154 §3): a trailing separator only
 // declares the intent to create names below, missing superior names are created, INBOX and existing names get
 // NO [ALREADYEXISTS]. A new folder is not subscribed (RFC 9051 §6.3.4 leaves that to SUBSCRIBE), nor are the
-// superior names created with it. The tagged OK carries MAILBOXID (RFC 8474 §4.1).
+// superior names created with it; a name still in the subscription list from an earlier folder stays subscribed
+// (RFC 3501 §6.3.6). The tagged OK carries MAILBOXID (RFC 8474 §4.1).
 import { MailboxError } from '../../mailbox/errors.js';
 import type { Mailbox, SpecialUse } from '../../mailbox/types.js';
 import { ImapError, imapNo } from '../errors.js';
@@ -50,14 +51,6 @@ export function folderExists(mailbox: Mailbox, path: string): boolean {
     if (error instanceof MailboxError && (error.code === 'NO_SUCH_FOLDER' || error.code === 'INVALID')) return false;
     throw error;
   }
-}
-
-/**
- * The store marks every folder it creates as subscribed; IMAP's CREATE (and the superior names RENAME adds) must
- * not subscribe, so the names that did not exist before are unsubscribed again.
- */
-export function unsubscribeCreated(mailbox: Mailbox, created: readonly string[]): void {
-  for (const path of created) mailbox.subscribe(path, false);
 }
 
 /**
@@ -116,8 +109,8 @@ async function create(session: Session, path: string, uses: readonly string[]): 
   if (name === 'INBOX') throw imapNo('ALREADYEXISTS', 'INBOX always exists');
   const mailbox = user.mailbox;
   const created = [...superiorNames(name), name].filter((p) => !folderExists(mailbox, p));
-  const folder = mailbox.createFolder(name, use);
-  unsubscribeCreated(mailbox, created);
+  // One transaction: the folder and its new superior names, none of them added to the subscription list.
+  const folder = mailbox.createFolder(name, use, { subscribe: false });
   for (const path of created) publishFolderChange(session, { kind: 'created', folder: path });
   return { status: 'OK', code: `MAILBOXID (${folder.mailboxId})`, text: 'CREATE completed' };
 }

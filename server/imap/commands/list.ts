@@ -1,8 +1,11 @@
 // LIST (RFC 9051 §6.3.9, RFC 3501 §6.3.8) with LIST-EXTENDED (RFC 5258): selection options SUBSCRIBED, REMOTE,
 // RECURSIVEMATCH and SPECIAL-USE (RFC 6154), several patterns, return options SUBSCRIBED, CHILDREN, SPECIAL-USE
 // and STATUS (LIST-STATUS, RFC 5819); and LSUB (RFC 3501 §6.3.9), where `%` shows a parent that only has a
-// subscribed child as \Noselect. Work is linear in the number of folders: child and subscription facts come
-// from one pass over the folder list, and patterns are matched without backtracking.
+// subscribed child as \Noselect. The subscription list is the store's own (names outlive their folders, RFC 3501
+// §6.3.6): LSUB returns a subscribed name whose folder is gone with no attributes (in LSUB, \Noselect means "not
+// subscribed itself", RFC 5258 §3.1; Dovecot 2.3 alike), LIST (SUBSCRIBED) with \Subscribed \NonExistent.
+// Work is linear in the number of names: child and subscription facts come from one pass over the folder and
+// subscription lists, and patterns are matched without backtracking.
 import type { FolderInfo, FolderStatus } from '../../mailbox/types.js';
 import type { CommandContext, CommandSpec } from '../engine/types.js';
 import { mailboxName } from '../wire/encode.js';
@@ -173,12 +176,14 @@ export function readListRequest(args: Cursor, lsub: boolean, rev2 = false): List
   return { lsub, extended, selectSubscribed, selectSpecialUse, recursiveMatch, patterns, returnSubscribed, returnStatus };
 }
 
-/** Facts about the whole folder tree, gathered in one pass. */
+/** Facts about the whole folder tree and subscription list, gathered in one pass. */
 interface Tree {
   readonly byPath: ReadonlyMap<string, FolderInfo>;
   /** Paths that have at least one child folder. */
   readonly parents: ReadonlySet<string>;
-  /** Paths with at least one subscribed descendant. */
+  /** The subscription list, existing folders or not. */
+  readonly subscribed: ReadonlySet<string>;
+  /** Paths with at least one subscribed descendant name. */
   readonly subscribedBelow: ReadonlySet<string>;
 }
 
@@ -192,17 +197,27 @@ function ancestors(path: string): string[] {
   return out;
 }
 
-function treeOf(folders: readonly FolderInfo[]): Tree {
+function treeOf(folders: readonly FolderInfo[], subscriptions: readonly string[]): Tree {
   const byPath = new Map<string, FolderInfo>();
   const parents = new Set<string>();
+  const subscribed = new Set<string>(subscriptions);
   const subscribedBelow = new Set<string>();
   for (const folder of folders) {
     byPath.set(folder.path, folder);
     const slash = folder.path.lastIndexOf(SEPARATOR);
     if (slash > 0) parents.add(folder.path.slice(0, slash));
-    if (folder.subscribed) for (const a of ancestors(folder.path)) subscribedBelow.add(a);
+    if (folder.subscribed) subscribed.add(folder.path);
   }
-  return { byPath, parents, subscribedBelow };
+  for (const path of subscribed) for (const a of ancestors(path)) subscribedBelow.add(a);
+  return { byPath, parents, subscribed, subscribedBelow };
+}
+
+/** The store's path order (SQLite compares UTF-8 bytes), INBOX first. */
+function byStoreOrder(a: string, b: string): number {
+  if (a === b) return 0;
+  if (a === 'INBOX') return -1;
+  if (b === 'INBOX') return 1;
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 export interface ListedName {
@@ -214,10 +229,13 @@ export interface ListedName {
   readonly selectable: boolean;
 }
 
-/** The names a LIST/LSUB returns, INBOX first, then in the store's path order; each name once. */
-export function listNames(folders: readonly FolderInfo[], request: ListRequest): ListedName[] {
+/**
+ * The names a LIST/LSUB returns, INBOX first, then in the store's path order; each name once. `subscriptions` is the
+ * store's subscription list (names whose folder no longer exists included).
+ */
+export function listNames(folders: readonly FolderInfo[], request: ListRequest, subscriptions: readonly string[] = []): ListedName[] {
   const patterns = request.patterns.filter((p) => p !== '').map(compilePattern);
-  const tree = treeOf(folders);
+  const tree = treeOf(folders, subscriptions);
   const ordered = [...folders].sort((a, b) => Number(b.path === 'INBOX') - Number(a.path === 'INBOX'));
   const out: ListedName[] = [];
   const childAttribute = (path: string): string => (tree.parents.has(path) ? '\\HasChildren' : '\\HasNoChildren');
@@ -226,15 +244,15 @@ export function listNames(folders: readonly FolderInfo[], request: ListRequest):
     const listed = new Set<string>();
     // RFC 3501 §6.3.9: with `%`, a level above a subscribed name that is not itself subscribed is returned as \Noselect.
     const hidden = request.patterns.some((p) => p.includes('%'));
-    for (const folder of ordered) {
-      if (!folder.subscribed) continue;
-      if (matchesAny(patterns, folder.path) && !listed.has(folder.path)) {
-        listed.add(folder.path);
-        out.push({ path: folder.path, attributes: folder.noselect ? ['\\Noselect'] : [], extended: null, selectable: false });
+    for (const path of [...tree.subscribed].sort(byStoreOrder)) {
+      if (matchesAny(patterns, path) && !listed.has(path)) {
+        listed.add(path);
+        // A name whose folder is gone gets no attributes: \Noselect would say it is not subscribed (RFC 5258 §3.1).
+        out.push({ path, attributes: tree.byPath.get(path)?.noselect ? ['\\Noselect'] : [], extended: null, selectable: false });
       }
       if (!hidden) continue;
-      for (const parent of ancestors(folder.path)) {
-        if (listed.has(parent) || tree.byPath.get(parent)?.subscribed || !matchesAny(patterns, parent)) continue;
+      for (const parent of ancestors(path)) {
+        if (listed.has(parent) || tree.subscribed.has(parent) || !matchesAny(patterns, parent)) continue;
         listed.add(parent);
         out.push({ path: parent, attributes: ['\\Noselect'], extended: null, selectable: false });
       }
@@ -242,22 +260,74 @@ export function listNames(folders: readonly FolderInfo[], request: ListRequest):
     return out;
   }
 
+  if (request.selectSubscribed) return listSubscribed(ordered, request, patterns, tree);
+
   for (const folder of ordered) {
     if (!matchesAny(patterns, folder.path)) continue;
-    // CHILDINFO is defined for SUBSCRIBED (RFC 5258 §3.5); with SPECIAL-USE alone RECURSIVEMATCH changes nothing.
-    const childInfo = request.recursiveMatch && request.selectSubscribed && tree.subscribedBelow.has(folder.path);
-    if (request.selectSubscribed && !folder.subscribed && !childInfo) continue;
+    // With SPECIAL-USE alone RECURSIVEMATCH changes nothing (CHILDINFO is defined for SUBSCRIBED, RFC 5258 §3.5).
     if (request.selectSpecialUse && !folder.specialUse) continue;
     const attributes: string[] = [];
     if (folder.noselect) attributes.push('\\Noselect');
     attributes.push(childAttribute(folder.path));
     if (folder.specialUse) attributes.push(folder.specialUse);
-    if ((request.selectSubscribed || request.returnSubscribed) && folder.subscribed) attributes.push('\\Subscribed');
+    if (request.returnSubscribed && folder.subscribed) attributes.push('\\Subscribed');
     out.push({
       path: folder.path,
       attributes,
-      extended: childInfo ? [{ string: 'CHILDINFO' }, [{ string: 'SUBSCRIBED' }]] : null,
+      extended: null,
       selectable: !folder.noselect,
+    });
+  }
+  return out;
+}
+
+/**
+ * LIST (SUBSCRIBED …) (RFC 5258 §3.1): the subscribed names, also those whose folder is gone (\NonExistent, with
+ * \Subscribed, as Dovecot 2.3 answers), and with RECURSIVEMATCH the names above a subscribed one (CHILDINFO, §3.5),
+ * existing or not.
+ */
+function listSubscribed(ordered: readonly FolderInfo[], request: ListRequest, patterns: readonly Pattern[], tree: Tree): ListedName[] {
+  const names = new Set<string>(ordered.map((f) => f.path));
+  let extra = false;
+  for (const path of tree.subscribed) {
+    if (!names.has(path)) {
+      names.add(path);
+      extra = true;
+    }
+  }
+  if (request.recursiveMatch) {
+    for (const path of tree.subscribedBelow) {
+      if (!names.has(path)) {
+        names.add(path);
+        extra = true;
+      }
+    }
+  }
+  const paths = extra ? [...names].sort(byStoreOrder) : ordered.map((f) => f.path);
+  const out: ListedName[] = [];
+  for (const path of paths) {
+    if (!matchesAny(patterns, path)) continue;
+    const folder = tree.byPath.get(path);
+    const subscribed = tree.subscribed.has(path);
+    // CHILDINFO is defined for SUBSCRIBED (RFC 5258 §3.5).
+    const childInfo = request.recursiveMatch && tree.subscribedBelow.has(path);
+    if (!subscribed && !childInfo) continue;
+    if (request.selectSpecialUse && !folder?.specialUse) continue;
+    const attributes: string[] = [];
+    if (folder) {
+      if (folder.noselect) attributes.push('\\Noselect');
+      attributes.push(tree.parents.has(path) ? '\\HasChildren' : '\\HasNoChildren');
+      if (folder.specialUse) attributes.push(folder.specialUse);
+      if (subscribed) attributes.push('\\Subscribed');
+    } else {
+      if (subscribed) attributes.push('\\Subscribed');
+      attributes.push('\\NonExistent');
+    }
+    out.push({
+      path,
+      attributes,
+      extended: childInfo ? [{ string: 'CHILDINFO' }, [{ string: 'SUBSCRIBED' }]] : null,
+      selectable: folder !== undefined && !folder.noselect,
     });
   }
   return out;
@@ -277,7 +347,8 @@ async function runList(ctx: CommandContext, lsub: boolean): Promise<void> {
   const utf8 = session.enabled.has('UTF8=ACCEPT') || session.enabled.has('IMAP4rev2');
   const items = request.returnStatus;
   if (items) enableForItems(session, items);
-  for (const listed of listNames(user.mailbox.listFolders(), request)) {
+  const subscriptions = request.lsub || request.selectSubscribed ? user.mailbox.listSubscriptions() : [];
+  for (const listed of listNames(user.mailbox.listFolders(), request, subscriptions)) {
     const values: (Value | string)[] = [name, `(${listed.attributes.join(' ')})`, { string: SEPARATOR }, mailboxName(listed.path, utf8)];
     if (listed.extended) values.push(listed.extended);
     await session.untagged(...values);

@@ -1,11 +1,14 @@
 // RENAME (RFC 9051 §6.3.6, RFC 3501 §6.3.5): the folder and all its inferiors get the new name (MAILBOXID kept,
 // RFC 8474 §4.2); missing superior names of the target are created (unsubscribed, as CREATE's); an existing
 // target (INBOX always exists) is NO [ALREADYEXISTS]. Renaming INBOX moves its messages to the new folder and
-// leaves INBOX empty in place. Renaming the selected folder (or one above it) closes it for this session with
-// an untagged OK [CLOSED], since the name it selected no longer exists.
+// leaves INBOX empty in place; the new folder may be below INBOX (INBOX/old), as INBOX's inferiors are not
+// renamed with it. The subscription list is not changed (RFC 9051 §6.3.6: "renaming a mailbox doesn't update
+// subscription information on the original name"; Dovecot 2.3 alike): the old names stay subscribed, the new ones
+// are subscribed only if they already were. Renaming the selected folder (or one above it) closes it for this
+// session with an untagged OK [CLOSED], since the name it selected no longer exists.
 import { imapNo } from '../errors.js';
 import type { CommandSpec } from '../engine/types.js';
-import { canonicalPath, dropEmptyNoselectParents, folderExists, newFolderName, superiorNames, unsubscribeCreated } from './create.js';
+import { canonicalPath, dropEmptyNoselectParents, folderExists, newFolderName, superiorNames } from './create.js';
 import { publishFolderChange } from './notify.js';
 
 export const RENAME: CommandSpec = {
@@ -22,9 +25,10 @@ export const RENAME: CommandSpec = {
     const mailbox = user.mailbox;
     if (!folderExists(mailbox, from)) throw imapNo('NONEXISTENT', 'No such folder');
     if (to === 'INBOX' || folderExists(mailbox, to)) throw imapNo('ALREADYEXISTS', 'A folder with the new name already exists');
-    const created = superiorNames(to).filter((p) => p !== from && !p.startsWith(`${from}/`) && !folderExists(mailbox, p));
-    mailbox.renameFolder(from, to);
-    unsubscribeCreated(mailbox, created.filter((p) => folderExists(mailbox, p)));
+    // Superior names the rename creates: not the source's own tree (it moves), except below INBOX, which stays.
+    const moves = (p: string): boolean => from !== 'INBOX' && (p === from || p.startsWith(`${from}/`));
+    const created = superiorNames(to).filter((p) => !moves(p) && !folderExists(mailbox, p));
+    mailbox.renameFolder(from, to, { keepSubscriptions: true });
     if (from !== 'INBOX') dropEmptyNoselectParents(mailbox, from);
     for (const path of created) publishFolderChange(session, { kind: 'created', folder: path });
     publishFolderChange(session, from === 'INBOX' ? { kind: 'created', folder: to } : { kind: 'renamed', folder: to, oldName: from });

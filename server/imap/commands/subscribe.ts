@@ -1,22 +1,25 @@
-// SUBSCRIBE / UNSUBSCRIBE (RFC 9051 §6.3.7–§6.3.8, RFC 3501 §6.3.6–§6.3.7). The store keeps the subscription as
-// a mark on the folder, so (as Dovecot 2.3 does) only an existing name can be subscribed: NO [NONEXISTENT]
-// otherwise. UNSUBSCRIBE of a name that no longer exists (deleted after it was subscribed) succeeds: the
-// name is not in the subscription list afterwards, which is what the client asked for.
+// SUBSCRIBE / UNSUBSCRIBE (RFC 9051 §6.3.7–§6.3.8, RFC 3501 §6.3.6–§6.3.7). The subscription list is the store's
+// own list of names, which keeps a name after its folder is deleted or renamed (RFC 3501 §6.3.6: the server MUST
+// NOT remove it unilaterally). SUBSCRIBE validates its argument as RFC 9051 §6.3.7 allows and Dovecot 2.3 does:
+// a name with no folder is NO [NONEXISTENT], unless it is in the list already (then OK: "already subscribed").
+// UNSUBSCRIBE removes any listed name, folder or not, and of a name that is not subscribed answers OK (RFC 9051
+// §6.3.8 "or if the mailbox is not subscribed"; Dovecot 2.3 alike).
 import { MailboxError } from '../../mailbox/errors.js';
 import { imapNo } from '../errors.js';
 import type { CommandSpec } from '../engine/types.js';
+import { canonicalPath } from './create.js';
 import { publishFolderChange } from './notify.js';
 
 export const SUBSCRIBE: CommandSpec = {
   name: 'SUBSCRIBE',
   states: ['authenticated', 'selected'],
   async run({ session, args }) {
-    const path = args.mailbox();
+    const path = canonicalPath(args.mailbox());
     args.end();
     const user = session.user;
     if (!user) throw imapNo(null, 'Not logged in');
     user.mailbox.subscribe(path, true);
-    publishFolderChange(session, { kind: 'subscribed', folder: user.mailbox.status(path).path });
+    publishFolderChange(session, { kind: 'subscribed', folder: path });
   },
 };
 
@@ -24,16 +27,17 @@ export const UNSUBSCRIBE: CommandSpec = {
   name: 'UNSUBSCRIBE',
   states: ['authenticated', 'selected'],
   async run({ session, args }) {
-    const path = args.mailbox();
+    const path = canonicalPath(args.mailbox());
     args.end();
     const user = session.user;
     if (!user) throw imapNo(null, 'Not logged in');
     try {
       user.mailbox.subscribe(path, false);
     } catch (error) {
+      // Neither a folder nor a listed name: it is not subscribed, which is what the client asked for.
       if (!(error instanceof MailboxError && error.code === 'NO_SUCH_FOLDER')) throw error;
       return;
     }
-    publishFolderChange(session, { kind: 'unsubscribed', folder: user.mailbox.status(path).path });
+    publishFolderChange(session, { kind: 'unsubscribed', folder: path });
   },
 };
