@@ -69,6 +69,25 @@ export function knownOnly(query: SearchQuery, view: SelectedView): SearchQuery {
   return andOf([query, { op: 'uid', uids: [[1, highest]] }]);
 }
 
+/**
+ * UID → sequence number (0: not in the session's view) for numbering many results at once: a table over the
+ * view's UID span when the UIDs are dense enough (one array read per UID), else the view's own binary search.
+ * Built per command; the view does not change while a command numbers its results (synchronous code).
+ */
+export function sequenceNumbers(view: SelectedView, results: number): (uid: number) => number {
+  const uids = view.uids;
+  const count = uids.length;
+  if (count === 0) return () => 0;
+  const low = uids[0]!;
+  const high = uids[count - 1]!;
+  const span = high - low + 1;
+  // Only worth it for many results, and only when the table stays within a few times the view's size.
+  if (results < 64 || span > 4 * count + 1024) return (uid) => view.seqOf(uid);
+  const table = new Int32Array(span);
+  for (let i = 0; i < count; i++) table[uids[i]! - low] = i + 1;
+  return (uid) => (uid < low || uid > high ? 0 : table[uid - low]!);
+}
+
 function uidRanges(uids: readonly number[]): UidSet {
   const sorted = [...uids].sort((a, b) => a - b);
   const ranges: [number, number][] = [];
@@ -117,8 +136,17 @@ async function run(ctx: CommandContext): Promise<{ status: 'OK'; text: string }>
   const charset = parseCharset(cursor);
   cursor.sp();
   const query = parseSearchKeys(cursor, { session, charset });
-  const uids = mailbox.sort(view.path, keys, knownOnly(query, view)).filter((u) => view.seqOf(u) > 0);
-  const numbers = uid ? uids : uids.map((u) => view.seqOf(u));
+  const sorted = mailbox.sort(view.path, keys, knownOnly(query, view));
+  // One pass: drop what the session has not been told about, number the rest (UIDs or sequence numbers).
+  const seqOf = sequenceNumbers(view, sorted.length);
+  const uids: number[] = [];
+  const numbers: number[] = [];
+  for (const u of sorted) {
+    const seq = seqOf(u);
+    if (seq === 0) continue;
+    uids.push(u);
+    numbers.push(uid ? u : seq);
+  }
   const modseqAsked = usesModseq(query);
   if (returns === null) {
     const modseq = modseqAsked ? highestModseq(mailbox, view.path, uids) : 0;

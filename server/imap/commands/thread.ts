@@ -4,53 +4,52 @@ import type { ThreadAlgorithm, ThreadNode } from '../../mailbox/types.js';
 import type { CommandSpec } from '../engine/types.js';
 import { imapBad } from '../errors.js';
 import { parseSearchKeys } from './search-keys.js';
-import { knownOnly, parseCharset, selectedOf } from './sort.js';
+import { knownOnly, parseCharset, selectedOf, sequenceNumbers } from './sort.js';
 
 const ALGORITHMS: ReadonlySet<string> = new Set<ThreadAlgorithm>(['ORDEREDSUBJECT', 'REFERENCES']);
-
-type Item = { readonly list: ThreadNode } | string;
 
 /**
  * RFC 5256 §5 thread-data: `thread-list = "(" (thread-members / thread-nested) ")"`, where a message with one
  * child continues the list (`1 2`) and one with several ends it with a nested list per child (`1 (2)(3)`); a
  * dummy parent has no number, only its nested lists (`((2)(3))`). Written without recursion: reply chains can be
  * as deep as the folder is large. `number` maps a UID to what the client sees; 0 leaves the message out.
+ * One string built in one pass; the stack holds nodes still to open and null for a `)` still to close.
  */
 export function threadText(threads: readonly ThreadNode[], number: (uid: number) => number): string {
-  const out: string[] = [];
-  const stack: Item[] = [];
-  for (let i = threads.length - 1; i >= 0; i--) stack.push({ list: threads[i]! });
+  let out = '';
+  const stack: (ThreadNode | null)[] = [];
+  for (let i = threads.length - 1; i >= 0; i--) stack.push(threads[i]!);
   while (stack.length > 0) {
     const item = stack.pop()!;
-    if (typeof item === 'string') {
-      out.push(item);
+    if (item === null) {
+      out += ')';
       continue;
     }
-    out.push('(');
-    let node = item.list;
+    out += '(';
+    let node = item;
     let wrote = false;
     for (;;) {
       const n = node.uid === null ? 0 : number(node.uid);
       if (n > 0) {
-        if (wrote) out.push(' ');
-        out.push(String(n));
+        out += wrote ? ` ${n}` : `${n}`;
         wrote = true;
       }
-      if (node.children.length === 1) {
-        node = node.children[0]!;
+      const children = node.children;
+      if (children.length === 1) {
+        node = children[0]!;
         continue;
       }
-      if (node.children.length === 0) {
-        out.push(')');
+      if (children.length === 0) {
+        out += ')';
         break;
       }
-      if (wrote) out.push(' ');
-      stack.push(')');
-      for (let i = node.children.length - 1; i >= 0; i--) stack.push({ list: node.children[i]! });
+      if (wrote) out += ' ';
+      stack.push(null);
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
       break;
     }
   }
-  return out.join('');
+  return out;
 }
 
 export const THREAD_COMMAND: CommandSpec = {
@@ -70,7 +69,9 @@ export const THREAD_COMMAND: CommandSpec = {
     cursor.sp();
     const query = parseSearchKeys(cursor, { session, charset });
     const threads = mailbox.thread(view.path, algorithm as ThreadAlgorithm, knownOnly(query, view));
-    const text = threadText(threads, (u) => (uid ? (view.seqOf(u) > 0 ? u : 0) : view.seqOf(u)));
+    // Every message of the folder may be in the tree: number through a table, not a search per message.
+    const seqOf = sequenceNumbers(view, threads.length);
+    const text = threadText(threads, uid ? (u) => (seqOf(u) > 0 ? u : 0) : seqOf);
     await session.untagged(...(text ? ['THREAD', text] : ['THREAD']));
     return { status: 'OK', text: `${uid ? 'UID THREAD' : 'THREAD'} completed` };
   },
