@@ -27,6 +27,17 @@ export class RawImap {
   private attach(socket: net.Socket): void {
     socket.on('data', (chunk: Buffer) => this.feed(chunk));
     socket.on('close', () => {
+      // With COMPRESS on, the last bytes may still sit in the inflater: the connection counts as closed only once
+      // they are read, so a final BYE is never lost to this client's own timing.
+      const inflate = this.inflate;
+      if (inflate && !inflate.writableEnded) {
+        inflate.once('close', () => {
+          this.closed = true;
+          this.wake();
+        });
+        inflate.end();
+        return;
+      }
       this.closed = true;
       this.wake();
     });
