@@ -113,7 +113,11 @@ describe('SEARCH', () => {
     assert.equal(await search('SEARCH RETURN (MIN MAX COUNT ALL) FLAGGED'), '* ESEARCH (TAG "t6") MIN 1 MAX 7 COUNT 4 ALL 1,3,5,7');
     assert.equal(await search('UID SEARCH RETURN () UNSEEN'), '* ESEARCH (TAG "t7") UID ALL 3,5');
     assert.equal(await search('SEARCH RETURN (COUNT) BODY zq000000'), '* ESEARCH (TAG "t8") COUNT 0');
-    assert.match((await r.command('SEARCH RETURN (SAVE) ALL')).tagged, /BAD/);
+    // RFC 5182 §2.1: SAVE alone sends no ESEARCH response; `$` then names the saved UIDs.
+    const saved = await r.command('SEARCH RETURN (SAVE) FLAGGED');
+    assert.match(saved.tagged, /^t9 OK/);
+    assert.ok(!saved.lines.some((l) => /^\* E?SEARCH/.test(l)), saved.lines.join('\n'));
+    assert.equal(await search('UID SEARCH $'), '* SEARCH 1 3 5 7');
 
     // Expunge UIDs 2 and 3: sequence numbers shift, sets resolve against what the session knows.
     await r.command('UID STORE 2:3 +FLAGS (\\Deleted)');
@@ -245,8 +249,10 @@ describe('FETCH without parsed structures', () => {
     await r.command('SELECT Bytes');
     const partial = await r.command('FETCH 2 (BODY.PEEK[]<5.10>)');
     assert.equal(partial.lines[0], `* 2 FETCH (BODY[]<5> {10}\r\n${corpus[1]!.raw.subarray(5, 15).toString('binary')})`);
-    const beyond = await r.command('UID FETCH 2 (BODY.PEEK[]<999999>)');
-    assert.equal(beyond.lines[0], '* 2 FETCH (BODY[]<999999> {0}\r\n UID 2)');
+    // RFC 3501 §6.4.5: an origin beyond the end gives an empty string; §9: a partial needs its length.
+    const beyond = await r.command('UID FETCH 2 (BODY.PEEK[]<999999.10>)');
+    assert.match(beyond.lines[0] ?? '', /^\* 2 FETCH \((?=.*BODY\[\]<999999> (""|\{0\}\r\n))(?=.*UID 2)/s);
+    assert.match((await r.command('UID FETCH 2 (BODY.PEEK[]<999999>)')).tagged, /^t\d+ BAD/);
     const seen = await r.command('FETCH 3 (RFC822)');
     assert.equal(seen.lines[0], `* 3 FETCH (RFC822 {${corpus[2]!.raw.length}}\r\n${corpus[2]!.raw.toString('binary')} FLAGS (\\Seen))`);
     assert.deepEqual(mailbox.listMessages('Bytes', [[3, 3]]).map((m) => m.flags), [['\\Seen']]);

@@ -105,7 +105,9 @@ describe('IMAP with Python imaplib and curl', () => {
     assert.match(String(out.append), /^OK \[APPENDUID \d+ \d+\]/);
     assert.equal(out.body_equal, true, 'BODY[] byte-identical, UTF-8 body included');
     const meta = String(out.fetch_meta);
-    assert.match(meta, /FLAGS \(\\Flagged \$Work\)/);
+    // RFC 3501 §2.3.2: the session that first learns of a message sees it \Recent (imaplib appended into INBOX it had selected).
+    const flags = /FLAGS \(([^)]*)\)/.exec(meta)?.[1]?.split(' ').sort();
+    assert.deepEqual(flags, ['$Work', '\\Flagged', '\\Recent'], meta);
     assert.match(meta, /INTERNALDATE "04-Mar-2021 04:06:07 \+0000"/);
     assert.match(meta, new RegExp(`RFC822.SIZE ${Buffer.byteLength(MESSAGE)}`));
     assert.match(meta, /ENVELOPE \(/);
@@ -144,6 +146,7 @@ describe('IMAP with Python imaplib and curl', () => {
     assert.equal(search.status, 0, search.stderr);
     assert.match(search.stdout.toString(), /^\* SEARCH 1\r?$/m);
     const uidFetch = await run('curl', [...auth, `${url}/Archive`, '-X', 'UID FETCH 1:* (FLAGS)']);
-    assert.match(uidFetch.stdout.toString(), /FETCH \(FLAGS \(.*\) UID \d+\)/);
+    // RFC 3501 §7.4.2 fixes no order of FETCH data items; UID FETCH always carries UID (§6.4.8).
+    assert.match(uidFetch.stdout.toString(), /FETCH \((?=[^\r\n]*FLAGS \([^)]*\))(?=[^\r\n]*UID \d+)/);
   });
 });
