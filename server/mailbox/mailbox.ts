@@ -251,10 +251,14 @@ export class SqliteMailbox implements Mailbox {
     };
   }
 
-  private insertFolder(path: string, specialUse: SpecialUse | null): FolderRow {
+  /**
+   * Inserts a folder row. `subscribed` adds its name to the subscription list: the v5 trigger on folders records a
+   * subscribed row's name there and marks the row subscribed whenever its name is listed.
+   */
+  private insertFolder(path: string, specialUse: SpecialUse | null, subscribed: boolean): FolderRow {
     const modseq = (this.stmt('SELECT modseq FROM mailbox_state').get() as { modseq: number }).modseq;
-    this.stmt('INSERT INTO folders (path, special_use, uid_validity, highest_modseq) VALUES (?, ?, ?, ?)').run(
-      path, specialUse, this.nextUidValidity(), modseq,
+    this.stmt('INSERT INTO folders (path, special_use, uid_validity, highest_modseq, subscribed) VALUES (?, ?, ?, ?, ?)').run(
+      path, specialUse, this.nextUidValidity(), modseq, subscribed ? 1 : 0,
     );
     return this.folder(path);
   }
@@ -267,9 +271,7 @@ export class SqliteMailbox implements Mailbox {
   /** Creates the missing superior names of `path`, adding them to the subscription list when `subscribe`. */
   private ensureParents(path: string, subscribe: boolean): void {
     for (const parent of parentsOf(path)) {
-      if (this.stmt('SELECT 1 FROM folders WHERE path = ?').get(parent)) continue;
-      this.insertFolder(parent, null);
-      if (subscribe) this.addSubscription(parent);
+      if (!this.stmt('SELECT 1 FROM folders WHERE path = ?').get(parent)) this.insertFolder(parent, null, subscribe);
     }
   }
 
@@ -288,9 +290,7 @@ export class SqliteMailbox implements Mailbox {
       }
       if (existing) throw new FolderExists();
       this.ensureParents(normalized, subscribe);
-      this.insertFolder(normalized, use);
-      if (subscribe) this.addSubscription(normalized);
-      return folderInfo(this.folder(normalized));
+      return folderInfo(this.insertFolder(normalized, use, subscribe));
     });
   }
 
@@ -306,8 +306,7 @@ export class SqliteMailbox implements Mailbox {
       this.ensureParents(target, follow);
       if (source === 'INBOX') {
         // RFC 3501: renaming INBOX moves its messages to a new folder and leaves INBOX (and its children) in place.
-        const dst = this.insertFolder(target, null);
-        if (follow) this.addSubscription(target);
+        const dst = this.insertFolder(target, null, follow);
         const rows = this.selectMessages(src.id, null);
         if (rows.length > 0) this.moveRows(src, dst, rows);
         return [source, target];

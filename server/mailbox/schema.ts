@@ -280,7 +280,8 @@ const v4: Migration = (db) => {
  * v5: the subscription list as names of its own (RFC 3501 §6.3.6, RFC 9051 §6.3.7): a server must not drop a name
  * from it because the folder went away, so DELETE keeps it, and RENAME leaves it on the old name (RFC 9051 §6.3.6).
  * The existing marks become rows. folders.subscribed stays, kept equal to "the folder's path is in the list" by
- * triggers, for readers of the folders table alone (readUidState reads live files of any version).
+ * triggers, for readers of the folders table alone (readUidState reads live files of any version); a folder row
+ * inserted with subscribed = 1 adds its name to the list, as the column's default always meant.
  */
 const v5: Migration = (db) => {
   db.exec(`
@@ -296,7 +297,9 @@ const v5: Migration = (db) => {
       UPDATE folders SET subscribed = 0 WHERE path = OLD.path;
       UPDATE folders SET subscribed = 1 WHERE path = NEW.path;
     END;
+    -- A folder inserted subscribed puts its name in the list; any folder is marked by whether its name is listed.
     CREATE TRIGGER folders_ai_subscribed AFTER INSERT ON folders BEGIN
+      INSERT OR IGNORE INTO subscriptions (path) SELECT NEW.path WHERE NEW.subscribed != 0;
       UPDATE folders SET subscribed = EXISTS (SELECT 1 FROM subscriptions s WHERE s.path = NEW.path) WHERE id = NEW.id;
     END;
     CREATE TRIGGER folders_au_subscribed AFTER UPDATE OF path ON folders BEGIN
