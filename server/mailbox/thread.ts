@@ -269,8 +269,10 @@ function references(rows: readonly ThreadRow[]): ThreadNode[] {
     if (own !== undefined && set.message[own] === NONE) {
       set.message[own] = rank;
     } else {
+      // (Not found: the id is free; found with a message: taken, the map keeps the first.)
+      const taken = own !== undefined;
       own = set.add(rank);
-      if (id !== null && !byId.has(id)) byId.set(id, own);
+      if (id !== null && !taken) byId.set(id, own);
     }
     // (1.A) Each reference is the parent of the next, unless the next already has a parent (References may have
     // been truncated, so an existing link is kept) or the link would make a loop. An id no message carries
@@ -351,41 +353,54 @@ function references(rows: readonly ThreadRow[]): ThreadNode[] {
     return rows[m]![1];
   };
   const isReply = (c: number): boolean => rows[set.message[c]!]![5] === 1;
+  // The subject table holds a slot per base subject (held[slot]: the container held for it); each thread's
+  // slot is remembered, so the merge pass below needs no second lookup.
   const table = new Map<string, number>();
-  for (const c of topLevel) {
+  const held: number[] = [];
+  const slotOf = new Int32Array(topLevel.length).fill(NONE);
+  for (let i = 0; i < topLevel.length; i++) {
+    const c = topLevel[i]!;
     const subject = subjectOf(c);
     if (subject === '') continue;
-    const held = table.get(subject);
-    if (held === undefined) table.set(subject, c);
-    else if (set.message[held] !== NONE && (set.message[c] === NONE || (isReply(held) && !isReply(c)))) table.set(subject, c);
+    let slot = table.get(subject);
+    if (slot === undefined) {
+      slot = held.length;
+      table.set(subject, slot);
+      held.push(c);
+    } else {
+      const h = held[slot]!;
+      if (set.message[h] !== NONE && (set.message[c] === NONE || (isReply(h) && !isReply(c)))) held[slot] = c;
+    }
+    slotOf[i] = slot;
   }
   // Threads leave the top level by losing root as parent (the top-level list is rebuilt once, afterwards, so a
   // folder with many merges stays linear); a held message wrapped into a new dummy is replaced by it in place.
   const wrappedBy = new Map<number, number>();
-  for (const c of topLevel) {
+  for (let i = 0; i < topLevel.length; i++) {
+    const c = topLevel[i]!;
     if (set.parent[c] !== root) continue; // merged into another thread earlier in this pass
-    const subject = subjectOf(c);
-    if (subject === '') continue;
-    const held = table.get(subject);
-    if (held === undefined || held === c) continue;
-    if (set.message[held] === NONE && set.message[c] === NONE) {
+    const slot = slotOf[i]!;
+    if (slot === NONE) continue;
+    const h = held[slot]!;
+    if (h === c) continue;
+    if (set.message[h] === NONE && set.message[c] === NONE) {
       // Both dummies: the current one's children join the held one's, and it goes.
-      set.adoptChildren(held, c);
+      set.adoptChildren(h, c);
       set.parent[c] = NONE;
-    } else if (set.message[held] === NONE || (set.message[c] !== NONE && isReply(c) && !isReply(held))) {
+    } else if (set.message[h] === NONE || (set.message[c] !== NONE && isReply(c) && !isReply(h))) {
       // Into a held dummy as a sibling of its children, or a reply/forward under the non-reply held message.
       set.parent[c] = NONE;
-      set.link(held, c);
+      set.link(h, c);
     } else {
       // A new dummy holds both and takes the held message's place at the top level and in the table.
       const dummy = set.add(NONE);
-      set.parent[held] = NONE;
+      set.parent[h] = NONE;
       set.parent[c] = NONE;
-      set.link(dummy, held);
+      set.link(dummy, h);
       set.link(dummy, c);
       set.parent[dummy] = root;
-      wrappedBy.set(held, dummy);
-      table.set(subject, dummy);
+      wrappedBy.set(h, dummy);
+      held[slot] = dummy;
     }
   }
   // The root's own list is not kept up to date in step 5 (membership is parent === root): rebuilt here.
@@ -399,7 +414,7 @@ function references(rows: readonly ThreadRow[]): ThreadNode[] {
   }
   // (6) Sort every set of siblings by sent date, deepest first (a dummy sorts by its first child), then turn the
   // containers into ThreadNodes children first, so every child's node exists when its parent's is made.
-  const nodes: ThreadNode[] = [];
+  const nodes: ThreadNode[] = new Array<ThreadNode>(set.count);
   const stack: number[] = [];
   const post: number[] = [];
   for (const t of threads) {
@@ -421,7 +436,8 @@ function references(rows: readonly ThreadRow[]): ThreadNode[] {
     post.length = 0;
   }
   // The top level in date order too.
-  const order6 = threads.map((t) => ({ t, k: key(t) }));
-  order6.sort((a, b) => a.k - b.k);
-  return order6.map((e) => nodes[e.t]!);
+  const threadKey = new Int32Array(set.count);
+  for (const t of threads) threadKey[t] = key(t);
+  threads.sort((a, b) => threadKey[a]! - threadKey[b]!);
+  return threads.map((t) => nodes[t]!);
 }
