@@ -87,7 +87,8 @@ function selectCommand(name: 'SELECT' | 'EXAMINE', readOnly: boolean): CommandSp
   return {
     name,
     states: ['authenticated', 'selected'],
-    capabilities: ['CONDSTORE', 'QRESYNC'],
+    // OBJECTID (RFC 8474): MAILBOXID here, in CREATE and STATUS; EMAILID/THREADID in FETCH and SEARCH.
+    capabilities: ['CONDSTORE', 'QRESYNC', 'OBJECTID'],
     async run(ctx): Promise<Completion> {
       const { session, args } = ctx;
       const path = args.mailbox();
@@ -120,6 +121,8 @@ function selectCommand(name: 'SELECT' | 'EXAMINE', readOnly: boolean): CommandSp
       const largest = view.uids.length ? (view.uids[view.uids.length - 1] as number) : 0;
       await session.untagged('OK', `[UIDNEXT ${Math.max(status.uidNext, largest + 1)}]`, 'Predicted next UID');
       await session.untagged('OK', `[HIGHESTMODSEQ ${view.highestModseq}]`, 'Highest');
+      // RFC 8474 §4.2: SELECT and EXAMINE report the folder's object id.
+      await session.untagged('OK', `[MAILBOXID (${status.mailboxId})]`, 'Ok');
       // RFC 9051 §6.3.2: "The server MUST return a LIST response with the mailbox name" (IMAP4rev2 clients).
       if (rev2) await session.untagged('LIST', listAttributes(user.mailbox, view.path), { string: '/' }, mailboxName(view.path, true));
       if (params.qresync) await resync(ctx, user.mailbox, view, params.qresync);
