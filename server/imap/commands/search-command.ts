@@ -1,15 +1,17 @@
 // SEARCH and UID SEARCH (RFC 9051 §6.4.4, RFC 3501 §6.4.4) with ESEARCH result options (RFC 4731), SEARCHRES
 // (RFC 5182 RETURN (SAVE) and `$`), PARTIAL result ranges (RFC 5267 §4.4, RFC 9394) and CONDSTORE's MODSEQ
-// (RFC 7162 §3.1.5). The keys are read by search-keys.ts;
+// (RFC 7162 §3.1.5), and RFC 5267 §4 contexts (RETURN (UPDATE), kept live by search-context.ts). The keys are read by search-keys.ts;
 // the store answers with UIDs; this module numbers them for the session and writes `* SEARCH` or `* ESEARCH`.
 import type { Mailbox, UidSet } from '../../mailbox/types.js';
 import type { CommandContext, CommandSpec, SelectedView, Session } from '../engine/types.js';
 import { ImapError, imapBad } from '../errors.js';
 import { ParseError, type Cursor, type Value } from '../wire/types.js';
+import { CONTEXT_SEARCH, checkContextTag, registerSearchContext } from './search-context.js';
 import { parseSearchKeys, usesModseq, viewMatches } from './search-keys.js';
 
-export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE' | 'PARTIAL';
-const RETURN_OPTIONS: ReadonlySet<string> = new Set<ReturnOption>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE', 'PARTIAL']);
+/** UPDATE and CONTEXT are RFC 5267 §4.2 / §4.3: they ask for a live result, not for result data. */
+export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE' | 'PARTIAL' | 'UPDATE' | 'CONTEXT';
+const RETURN_OPTIONS: ReadonlySet<string> = new Set<ReturnOption>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE', 'PARTIAL', 'UPDATE', 'CONTEXT']);
 
 /**
  * RFC 5267 §4.4 / RFC 9394 §3.1 PARTIAL: positions `first:last` in the ascending result list, 1-based; negative
@@ -48,7 +50,9 @@ export function partialSlice<T>(results: readonly T[], range: PartialRange): T[]
 }
 
 /**
- * `"(" [search-return-opt *(SP search-return-opt)] ")"` after `RETURN SP`; `()` means ALL (RFC 4731 §3.1). Every
+ * `"(" [search-return-opt *(SP search-return-opt)] ")"` after `RETURN SP`; `()` means ALL (RFC 4731 §3.1), and so
+ * does a list of only UPDATE / CONTEXT (RFC 5267 §4), which ask for no data themselves: the client of a live result
+ * needs the result it will receive ADDTO / REMOVEFROM for. Every
  * option name read is added to `seen` first, so a caller knows SAVE was asked for even when a later one is refused.
  */
 export function parseReturnOptions(cursor: Cursor, seen: Set<string> = new Set()): ReturnOptions {
@@ -70,7 +74,7 @@ export function parseReturnOptions(cursor: Cursor, seen: Set<string> = new Set()
     options.add(name as ReturnOption);
   }
   cursor.expect(')');
-  if (options.size === 0) options.add('ALL');
+  if (![...options].some((option) => option !== 'UPDATE' && option !== 'CONTEXT')) options.add('ALL');
   return { options, partial };
 }
 
@@ -144,8 +148,8 @@ async function writeResults(ctx: CommandContext, view: SelectedView, mailbox: Ma
     return;
   }
   const { options, partial } = asked;
-  // RFC 5182 §2.4: RETURN (SAVE) alone produces no ESEARCH response.
-  if (options.size === 1 && options.has('SAVE')) return;
+  // RFC 5182 §2.4: RETURN (SAVE) alone produces no ESEARCH response (UPDATE / CONTEXT ask for no data).
+  if (options.has('SAVE') && [...options].every((option) => option === 'SAVE' || option === 'UPDATE' || option === 'CONTEXT')) return;
   const data: (Value | string)[] = ['ESEARCH', [{ atom: 'TAG' }, { string: ctx.tag }]];
   if (uid) data.push('UID');
   if (numbers.length > 0) {
@@ -178,7 +182,7 @@ export const SEARCH_COMMAND: CommandSpec = {
   states: ['selected'],
   uid: true,
   // RFC 4731 result options, RFC 5182 RETURN (SAVE) and `$`, RFC 5032 OLDER/YOUNGER.
-  capabilities: ['ESEARCH', 'SEARCHRES', 'WITHIN'],
+  capabilities: ['ESEARCH', 'SEARCHRES', 'WITHIN', CONTEXT_SEARCH],
   // RFC 3501 §7.4.1: no EXPUNGE while answering SEARCH; UID SEARCH may carry them.
   expungeAllowed: (uid) => uid,
   async run(ctx) {
@@ -191,6 +195,7 @@ export const SEARCH_COMMAND: CommandSpec = {
         cursor.sp();
         returns = parseReturnOptions(cursor, requested);
         cursor.sp();
+        if (returns.options.has('UPDATE')) checkContextTag(session, ctx.tag);
       }
       let charset: string | null = null;
       if (cursor.tryKeyword('CHARSET')) {
@@ -203,6 +208,8 @@ export const SEARCH_COMMAND: CommandSpec = {
       // told are gone (EXPUNGE held back) still are.
       const uids = viewMatches(mailbox, view, query);
       if (returns?.options.has('SAVE')) view.savedSearch = savedPart(uids, returns);
+      // RFC 5267 §4.3: the live result starts from this one (NOUPDATE, written first, when the session keeps too many).
+      if (returns?.options.has('UPDATE')) await registerSearchContext(session, ctx.tag, ctx.uid, query, uids);
       await writeResults(ctx, view, mailbox, { uids, modseqAsked: usesModseq(query) }, returns);
     } catch (error) {
       // RFC 5182 §2.1: a SEARCH with SAVE answered NO leaves an empty saved result; one answered BAD changes nothing.

@@ -7,6 +7,7 @@ import type tls from 'node:tls';
 import zlib from 'node:zlib';
 import type { AliasSession, LoginContext } from '../../accounts/index.js';
 import type { Logger } from '../../log.js';
+import type { Mailbox } from '../../mailbox/types.js';
 import { MailboxError } from '../../mailbox/errors.js';
 import type { ConnectionGate } from '../../net.js';
 import { errorSummary, imapNo, isExpected, replyFor, type ImapReply } from '../errors.js';
@@ -19,8 +20,8 @@ import { capabilityList } from './capabilities.js';
 import { Output } from './output.js';
 import { claimRecent, recentFrom } from './recent.js';
 import { Selected } from './selected.js';
-import type { CommandSpec, Completion, Enabled, FolderChange, ImapUser, Session, SessionState } from './types.js';
-import { flushSelected, type UpdateHub, type UpdateListener } from './updates.js';
+import type { CommandSpec, Completion, Enabled, FlushListener, FlushReport, FolderChange, ImapUser, Session, SessionState } from './types.js';
+import { flushSelected, type FlushContext, type UpdateHub, type UpdateListener } from './updates.js';
 
 export type Authenticate = (address: string, password: string, context: LoginContext) => Promise<AliasSession>;
 export type TlsUpgradeFn = (socket: net.Socket, callback: (err: Error | null, secured?: tls.TLSSocket) => void) => void;
@@ -106,6 +107,8 @@ export class Connection implements Session, UpdateListener {
   private inflateTripped = false;
   /** \Recent claimed at SELECT: [from, to). */
   private recentClaim = { from: 0, to: 0 };
+  /** Listeners to the selected folder's flushes (RFC 5267 contexts); dropped with the selection. */
+  private flushListeners: FlushListener[] = [];
 
   constructor(
     readonly id: string,
@@ -268,6 +271,7 @@ export class Connection implements Session, UpdateListener {
 
   unselect(): void {
     this.view = null;
+    this.flushListeners = [];
     if (this.state === 'selected') this.state = 'authenticated';
   }
 
@@ -278,19 +282,18 @@ export class Connection implements Session, UpdateListener {
     this.journalDirty = false;
     const claim = this.recentClaim;
     try {
-      await flushSelected(
-        {
-          mailbox: user.mailbox,
-          view,
-          qresync: this.enabled.has('QRESYNC'),
-          condstore: this.enabled.has('CONDSTORE'),
-          rev2: this.enabled.has('IMAP4rev2'),
-          uidCommand: this.uidCommand,
-          untagged: (text) => this.untagged(text),
-          claimedAtSelect: claim,
-        },
-        expunges,
-      );
+      const context: FlushContext = {
+        mailbox: user.mailbox,
+        view,
+        qresync: this.enabled.has('QRESYNC'),
+        condstore: this.enabled.has('CONDSTORE'),
+        rev2: this.enabled.has('IMAP4rev2'),
+        uidCommand: this.uidCommand,
+        untagged: (text) => this.untagged(text),
+        claimedAtSelect: claim,
+      };
+      if (this.flushListeners.length) await this.flushWithListeners(context, view, user.mailbox, expunges);
+      else await flushSelected(context, expunges);
     } catch (error) {
       if (error instanceof MailboxError && error.code === 'NO_SUCH_FOLDER') {
         // Another session deleted (or renamed) the selected folder: this session cannot go on with it.
@@ -298,6 +301,62 @@ export class Connection implements Session, UpdateListener {
         return;
       }
       throw error;
+    }
+  }
+
+  onFlush(listener: FlushListener): () => void {
+    this.flushListeners.push(listener);
+    return () => {
+      this.flushListeners = this.flushListeners.filter((l) => l !== listener);
+    };
+  }
+
+  /**
+   * A flush with listeners: new messages and flag changes first (expunges held), then the listeners, then the
+   * expunges, so what a listener numbers still counts the expunged messages, as the client does at that moment.
+   */
+  private async flushWithListeners(context: FlushContext, view: Selected, mailbox: Mailbox, expunges: boolean): Promise<void> {
+    let from = view.pulledModseq;
+    let largest = view.largestUid;
+    await flushSelected(context, false);
+    await this.tellFlushListeners(this.flushReport(view, mailbox, from, largest, expunges ? [...view.held.keys()] : null));
+    if (!expunges || view.held.size === 0 || this.view !== view) return;
+    from = view.pulledModseq;
+    largest = view.largestUid;
+    await flushSelected(context, true);
+    // Changes committed while the listeners wrote were reported by this second pull: tell the listeners too.
+    if (view.pulledModseq > from && this.view === view) await this.tellFlushListeners(this.flushReport(view, mailbox, from, largest, null, true));
+  }
+
+  /** What the journal entries in (from, view.pulledModseq] changed, as the view now numbers it. */
+  private flushReport(view: Selected, mailbox: Mailbox, from: number, largest: number, gone: number[] | null, goneFromJournal = false): FlushReport {
+    const flagged = new Set<number>();
+    const expunged = new Set<number>(gone ?? []);
+    if (view.pulledModseq > from) {
+      for (const entry of mailbox.changesSince(view.path, from)) {
+        if (entry.modseq > view.pulledModseq) continue;
+        if (entry.kind === 'flags' && entry.uid <= largest) flagged.add(entry.uid);
+        else if (entry.kind === 'expunge' && goneFromJournal) expunged.add(entry.uid);
+      }
+    }
+    let first = view.uids.length;
+    while (first > 0 && (view.uids[first - 1] as number) > largest) first--;
+    const byNumber = (a: number, b: number): number => a - b;
+    return {
+      added: view.uids.slice(first),
+      flagged: [...flagged].filter((uid) => view.seqOf(uid) > 0 && !view.held.has(uid) && !expunged.has(uid)).sort(byNumber),
+      gone: [...expunged].sort(byNumber),
+    };
+  }
+
+  private async tellFlushListeners(report: FlushReport): Promise<void> {
+    if (!report.added.length && !report.flagged.length && !report.gone.length) return;
+    for (const listener of [...this.flushListeners]) {
+      try {
+        await listener(report);
+      } catch (error) {
+        this.logger.warn({ cid: this.id, err: errorSummary(error) }, 'IMAP flush listener failed');
+      }
     }
   }
 

@@ -77,6 +77,25 @@ export type FolderChange =
   | { readonly kind: 'created' | 'deleted' | 'subscribed' | 'unsubscribed'; readonly folder: string }
   | { readonly kind: 'renamed'; readonly folder: string; readonly oldName: string };
 
+/**
+ * (engine addition) What one flush of the selected folder's updates changed, for listeners that keep derived state
+ * in step with it (RFC 5267 §4.3 search / sort contexts).
+ */
+export interface FlushReport {
+  /** UIDs announced (EXISTS) by this flush, ascending. */
+  readonly added: readonly number[];
+  /** UIDs still in the view whose flags changed since the last flush (by any session, this one too), ascending. */
+  readonly flagged: readonly number[];
+  /**
+   * UIDs expunged from the store. Those still numbered in the view get their EXPUNGE / VANISHED written right after
+   * the listeners return, so sequence numbers the listeners write still count them.
+   */
+  readonly gone: readonly number[];
+}
+
+/** (engine addition) Called after a flush wrote EXISTS and FETCH and before it writes EXPUNGE / VANISHED. */
+export type FlushListener = (report: FlushReport) => Promise<void>;
+
 /** What a command may write and read on its connection. */
 export interface Session {
   readonly id: string;
@@ -115,6 +134,11 @@ export interface Session {
    * command's `expungeAllowed`; commands call it when they must report before their own output (e.g. IDLE).
    */
   flushUpdates(expunges: boolean): Promise<void>;
+  /**
+   * (engine addition) Adds a listener to every later flush of the selected folder (before a tagged reply, NOOP, IDLE).
+   * Listeners belong to the selection: SELECT, EXAMINE, CLOSE and UNSELECT drop them. Returns its remover.
+   */
+  onFlush(listener: FlushListener): () => void;
   /** Marks a MODSEQ as produced by this session's own command, so its flag change is not echoed again. */
   ownChange(modseq: number): void;
   /** Starts TLS on the socket after the tagged OK of STARTTLS (drops bytes the client pipelined after it). */
