@@ -31,7 +31,8 @@ export interface ReturnOptions {
 
 const PARTIAL_RANGE = /^(-?)([1-9]\d{0,9}):(-?)([1-9]\d{0,9})$/;
 
-function partialRange(text: string): PartialRange {
+/** A PARTIAL range (RFC 9394 §3.1 partial-range); BAD when malformed. Also read by SORT (RFC 5267 §4.4). */
+export function partialRange(text: string): PartialRange {
   const m = PARTIAL_RANGE.exec(text);
   // Both ends on the same side (RFC 9394: partial-range-first / partial-range-last), each an nz-number.
   if (!m || m[1] !== m[3] || Number(m[2]) > 0xffffffff || Number(m[4]) > 0xffffffff) throw imapBad('Invalid PARTIAL range');
