@@ -2,7 +2,7 @@
 // order), and the UID → sequence numbering SORT and THREAD use for large results, against the view's own seqOf.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildThreads, type ThreadRow } from '../../server/mailbox/thread.js';
+import { buildThreads, type ThreadColumnsRow, type ThreadMessageRow } from '../../server/mailbox/thread.js';
 import { threadText } from '../../server/imap/commands/thread.js';
 import { sequenceNumbers } from '../../server/imap/commands/sort.js';
 import { Selected } from '../../server/imap/engine/selected.js';
@@ -19,10 +19,10 @@ function generator(seed: number): () => number {
   };
 }
 
-const byDate = (a: ThreadRow, b: ThreadRow): number => (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : a[0] - b[0]);
+const byDate = (a: ThreadMessageRow, b: ThreadMessageRow): number => (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : a[0] - b[0]);
 
 test('RFC 5256 §4 REFERENCES: reference chains, a dummy parent kept at the top, a subject merge under a new dummy', () => {
-  const rows: ThreadRow[] = [
+  const rows: ThreadMessageRow[] = [
     [1, 'X', day(1), '<a@x>', '', 0],
     [2, 'X', day(3), '<b@x>', '<a@x>', 1],
     [3, 'X', day(2), '<c@x>', '<a@x> <b@x>', 1],
@@ -42,7 +42,7 @@ test('RFC 5256 §4: THREAD results do not depend on the order the rows arrive in
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
   for (let round = 0; round < 400; round++) {
     const ids = Array.from({ length: 3 + Math.floor(random() * 20) }, (_, i) => `<${i}@x>`);
-    const rows: ThreadRow[] = [];
+    const rows: ThreadMessageRow[] = [];
     let uid = 0;
     for (let i = 0, n = 1 + Math.floor(random() * 30); i < n; i++) {
       uid += 1 + Math.floor(random() * 3);
@@ -56,6 +56,10 @@ test('RFC 5256 §4: THREAD results do not depend on the order the rows arrive in
       const expected = buildThreads(algorithm, rows);
       assert.deepEqual(buildThreads(algorithm, dated), expected, `${algorithm} round ${round}, date order`);
       assert.deepEqual(buildThreads(algorithm, shuffled), expected, `${algorithm} round ${round}, shuffled`);
+      // The store's form: one row of JSON arrays, one per column.
+      const column = (i: number): string => JSON.stringify(shuffled.map((r) => r[i]));
+      const packed: ThreadColumnsRow = [column(0), column(1), column(2), column(3), column(4), column(5)];
+      assert.deepEqual(buildThreads(algorithm, [packed]), expected, `${algorithm} round ${round}, columns`);
       // Every message appears exactly once in the tree.
       const seen: number[] = [];
       const stack = [...expected];
