@@ -159,12 +159,22 @@ async function update(session: Session, state: SessionContexts, report: FlushRep
       }
     }
     if (removed.size === 0 && added.length === 0) continue;
+    const keys = context.sort;
     const data =
-      context.sort === null
+      keys === null
         ? searchUpdate(context, view, removed, added)
-        : sortUpdate(context, view, removed, added, mailbox.sort(view.path, context.sort, { op: 'uid', uids: uidRanges([...members, ...added].sort((a, b) => a - b)) }));
+        : sortUpdate(context, view, removed, added, () => mailbox.sort(view.path, keys, { op: 'uid', uids: uidRanges([...members, ...added].sort((a, b) => a - b)) }));
+    if (data.length === 0) continue;
     await session.untagged('ESEARCH', [{ atom: 'TAG' }, { string: context.tag }], ...(context.uid ? ['UID'] : []), ...data);
   }
+}
+
+/**
+ * The number the client knows a message by in this context: its UID, or its sequence number (0 when the client was
+ * already told it is gone: an expunge that raced the listener, see Connection.flushWithListeners; it is then left out).
+ */
+function numberOf(context: Context, view: SelectedView, uid: number): number {
+  return context.uid ? uid : view.seqOf(uid);
 }
 
 /**
@@ -172,10 +182,12 @@ async function update(session: Session, state: SessionContexts, report: FlushRep
  * RFC 5267 §4.3 permits for unsorted results) with the messages as one ascending sequence set.
  */
 function searchUpdate(context: Context, view: SelectedView, removed: ReadonlySet<number>, added: readonly number[]): (Value | string)[] {
-  const numberOf = (uid: number): number => (context.uid ? uid : view.seqOf(uid));
+  const numbers = (uids: Iterable<number>): number[] => [...uids].map((uid) => numberOf(context, view, uid)).filter((n) => n > 0).sort((a, b) => a - b);
   const data: (Value | string)[] = [];
-  if (removed.size) data.push('REMOVEFROM', `(0 ${setText([...removed].map(numberOf).sort((a, b) => a - b))})`);
-  if (added.length) data.push('ADDTO', `(0 ${setText(added.map(numberOf).sort((a, b) => a - b))})`);
+  const gone = numbers(removed);
+  const come = numbers(added);
+  if (gone.length) data.push('REMOVEFROM', `(0 ${setText(gone)})`);
+  if (come.length) data.push('ADDTO', `(0 ${setText(come)})`);
   const kept = context.results.filter((uid) => !removed.has(uid));
   context.results = [...kept, ...added].sort((a, b) => a - b);
   return data;
@@ -186,16 +198,16 @@ function searchUpdate(context: Context, view: SelectedView, removed: ReadonlySet
  * last position first, so each position is the same before and after the ones before it are removed; additions go
  * in ascending final position, so each lands where it stays.
  */
-function sortUpdate(context: Context, view: SelectedView, removed: ReadonlySet<number>, added: readonly number[], sorted: readonly number[]): (Value | string)[] {
-  const numberOf = (uid: number): number => (context.uid ? uid : view.seqOf(uid));
+function sortUpdate(context: Context, view: SelectedView, removed: ReadonlySet<number>, added: readonly number[], order: () => readonly number[]): (Value | string)[] {
   const data: (Value | string)[] = [];
   if (removed.size) {
     const pairs: string[] = [];
     for (let i = context.results.length - 1; i >= 0; i--) {
       const uid = context.results[i] as number;
-      if (removed.has(uid)) pairs.push(`${i + 1} ${numberOf(uid)}`);
+      const number = removed.has(uid) ? numberOf(context, view, uid) : 0;
+      if (number > 0) pairs.push(`${i + 1} ${number}`);
     }
-    data.push('REMOVEFROM', `(${pairs.join(' ')})`);
+    if (pairs.length) data.push('REMOVEFROM', `(${pairs.join(' ')})`);
   }
   const kept = context.results.filter((uid) => !removed.has(uid));
   if (added.length === 0) {
@@ -204,14 +216,14 @@ function sortUpdate(context: Context, view: SelectedView, removed: ReadonlySet<n
   }
   // The store's order over the kept and the new messages; a kept message it no longer holds (expunge not yet
   // reported) has no rank and stays right after the message before it.
-  const rank = new Map(sorted.map((uid, i) => [uid, i] as const));
+  const rank = new Map(order().map((uid, i) => [uid, i] as const));
   const adds = added.filter((uid) => rank.has(uid)).sort((a, b) => (rank.get(a) as number) - (rank.get(b) as number));
   const out: number[] = [];
   const pairs: string[] = [];
   let next = 0;
   const place = (uid: number): void => {
     out.push(uid);
-    pairs.push(`${out.length} ${numberOf(uid)}`);
+    pairs.push(`${out.length} ${numberOf(context, view, uid)}`);
   };
   for (const uid of kept) {
     const r = rank.get(uid);
