@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildThreads, type ThreadColumnsRow, type ThreadMessageRow } from '../../server/mailbox/thread.js';
 import { threadText } from '../../server/imap/commands/thread.js';
-import { sequenceNumbers } from '../../server/imap/commands/sort.js';
+import { numbersText, sequenceNumbers } from '../../server/imap/commands/sort.js';
 import { Selected } from '../../server/imap/engine/selected.js';
 import type { ThreadAlgorithm } from '../../server/mailbox/types.js';
 
@@ -86,4 +86,13 @@ test('RFC 9051 §7.4.1 numbering: the UID table SORT/THREAD use gives the view\'
     }
   }
   assert.equal(sequenceNumbers(new Selected('INBOX', false, 1, [], 1), 1000)(1), 0);
+});
+
+test('RFC 5256 §5 sort-data: numbers written as digits into one buffer equal their decimal text joined by SP', () => {
+  const numbers = [1, 9, 10, 11, 99, 100, 101, 65535, 999999999, 1000000000, 4294967295, 7, 7];
+  assert.equal(numbersText(numbers), numbers.join(' '));
+  assert.equal(numbersText([]), '');
+  assert.equal(numbersText([42]), '42');
+  const many = Array.from({ length: 20000 }, (_, i) => ((i * 7919) % 20011) + 1);
+  assert.equal(numbersText(many), many.join(' '));
 });

@@ -88,6 +88,28 @@ export function sequenceNumbers(view: SelectedView, results: number): (uid: numb
   return (uid) => (uid < low || uid > high ? 0 : table[uid - low]!);
 }
 
+/**
+ * Numbers joined by SP, written as ASCII digits straight into one buffer: for 100,000 results several times
+ * cheaper than converting each number to a string and joining.
+ */
+export function numbersText(numbers: readonly number[]): string {
+  const digits = Buffer.allocUnsafe(numbers.length * 11);
+  let at = 0;
+  for (let i = 0; i < numbers.length; i++) {
+    if (i > 0) digits[at++] = 0x20;
+    let n = numbers[i]!;
+    // UIDs and sequence numbers are below 2^32 (10 digits): written backwards from the last digit.
+    let width = 1;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) width++;
+    for (let j = at + width - 1; j >= at; j--) {
+      digits[j] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    at += width;
+  }
+  return digits.toString('latin1', 0, at);
+}
+
 function uidRanges(uids: readonly number[]): UidSet {
   const sorted = [...uids].sort((a, b) => a - b);
   const ranges: [number, number][] = [];
@@ -151,7 +173,7 @@ async function run(ctx: CommandContext): Promise<{ status: 'OK'; text: string }>
   if (returns === null) {
     const modseq = modseqAsked ? highestModseq(mailbox, view.path, uids) : 0;
     const data: string[] = ['SORT'];
-    if (numbers.length > 0) data.push(numbers.join(' '));
+    if (numbers.length > 0) data.push(numbersText(numbers));
     if (modseq > 0) data.push(`(MODSEQ ${modseq})`);
     await session.untagged(...data);
   } else {
