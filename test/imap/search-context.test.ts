@@ -133,6 +133,19 @@ describe('RFC 5267 §4.3 notifications of changes', () => {
     await b.command('LOGOUT');
   });
 
+  test('RFC 5267 §4.3: this session\'s own EXPUNGE answers REMOVEFROM before the EXPUNGE it causes', async () => {
+    const user = await account(['e1', 'e2', 'e3'], [[], ['\\Deleted'], ['\\Deleted']]);
+    const a = await session(user);
+    const tag = tagOf(ok(await a.command('SEARCH RETURN (ALL UPDATE) NOT SUBJECT e1')));
+    const expunge = ok(await a.command('EXPUNGE'));
+    const update = `* ESEARCH (TAG "${tag}") REMOVEFROM (0 2:3)`;
+    assert.deepEqual(esearch(expunge), [update]);
+    // Messages 2 and 3 go: `* 2 EXPUNGE` twice (each number counts the EXPUNGEs before it, RFC 3501 §7.4.1).
+    assert.deepEqual(expunge.lines.filter((l) => l.endsWith(' EXPUNGE')), ['* 2 EXPUNGE', '* 2 EXPUNGE']);
+    assert.ok(expunge.lines.indexOf(update) < expunge.lines.indexOf('* 2 EXPUNGE'), expunge.lines.join('\n'));
+    await a.command('LOGOUT');
+  });
+
   test('RFC 5267 §4.3: REMOVEFROM when this session\'s own STORE makes a message stop matching, ADDTO when another session\'s makes one match', async () => {
     const user = await account(['u1', 'u2', 'u3'], [[], ['\\Seen'], []]);
     const a = await session(user);

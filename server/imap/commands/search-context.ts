@@ -55,11 +55,6 @@ function current(session: Session): SessionContexts | null {
   return state;
 }
 
-/** Tags of the session's live contexts (tests, diagnostics). */
-export function contextTags(session: Session): string[] {
-  return [...(current(session)?.contexts.keys() ?? [])];
-}
-
 /**
  * Throws BAD when a context with this tag is live: a client reusing the tag of a live context could not tell the
  * two results' updates apart.
