@@ -223,6 +223,7 @@ describe('SELECT and EXAMINE (RFC 9051 §6.3.2, RFC 3501 §6.3.1)', () => {
       `* OK [UIDVALIDITY ${status.uidValidity}] UIDs valid`,
       `* OK [UIDNEXT ${second + 1}] Predicted next UID`,
       `* OK [HIGHESTMODSEQ ${status.highestModseq}] Highest`,
+      `* OK [MAILBOXID (${status.mailboxId})] Ok`,
     ]);
     assert.match(reply.tagged, /^t2 OK \[READ-WRITE\] SELECT completed$/);
   });
