@@ -299,6 +299,33 @@ class Containers {
 /** Containers with no message anywhere below sort after every message (never met in a pruned tree). */
 const UNDATED = 0x7fffffff;
 
+/**
+ * Sorts containers by key (date ranks) in place. Keys below 2^21 and ids below 2^31 are packed into one
+ * float (key·2^31 + id, exact below 2^53) and sorted natively; otherwise (UNDATED keys) a stable comparison
+ * sort. Equal keys keep their order either way only where ids ascend, so packing is used only when all keys
+ * differ, which holds for date ranks of disjoint subtrees.
+ */
+function sortByKey(list: number[], key: (c: number) => number): void {
+  const packed = new Float64Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const k = key(list[i]!);
+    if (k >= 2 ** 21 || list[i]! >= 2 ** 31) {
+      list.sort((a, b) => key(a) - key(b));
+      return;
+    }
+    packed[i] = k * 2 ** 31 + list[i]!;
+  }
+  packed.sort();
+  for (let i = 1; i < packed.length; i++) {
+    if (Math.floor(packed[i]! / 2 ** 31) === Math.floor(packed[i - 1]! / 2 ** 31)) {
+      // Two containers with one key (not expected): the stable sort keeps their order as the comparison did.
+      list.sort((a, b) => key(a) - key(b));
+      return;
+    }
+  }
+  for (let i = 0; i < packed.length; i++) list[i] = packed[i]! % 2 ** 31;
+}
+
 function references(columns: Columns): ThreadNode[] {
   const { uid, subject } = columns;
   const n = uid.length;
@@ -399,9 +426,7 @@ function references(columns: Columns): ThreadNode[] {
   };
   for (let c = set.first[root]!; c !== NONE; c = set.next[c]!) if (set.message[c] === NONE && set.children[c] > 1) sortChildren(c);
   const topLevel = set.childList(root);
-  const topKey = new Int32Array(set.count);
-  for (const c of topLevel) topKey[c] = key(c);
-  topLevel.sort((a, b) => topKey[a]! - topKey[b]!);
+  sortByKey(topLevel, key);
   // (5) Merge top-level threads with the same base subject. Base subject of a top-level thread: its
   // message's, or a dummy's first child's (step 5.B.i).
   const subjectOf = (c: number): string => {
@@ -498,8 +523,6 @@ function references(columns: Columns): ThreadNode[] {
     post.length = 0;
   }
   // The top level in date order too.
-  const threadKey = new Int32Array(set.count);
-  for (const t of threads) threadKey[t] = key(t);
-  threads.sort((a, b) => threadKey[a]! - threadKey[b]!);
+  sortByKey(threads, key);
   return threads.map((t) => nodes[t]!);
 }
