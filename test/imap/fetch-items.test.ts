@@ -359,7 +359,7 @@ describe('hostile FETCH arguments get BAD or bounded answers, never a crash', ()
 describe('streamed literals (RFC 9051 §4.3, §7.5.1)', () => {
   test('RFC 9051 §4.3: a message expunged while its literal is half sent ends that connection; other sessions carry on', async () => {
     const u = await f.user();
-    const big = Buffer.concat([crlf('From: a@b.example', 'Subject: big', '', ''), Buffer.alloc(16 * 1024 * 1024, 'x')]);
+    const big = Buffer.concat([crlf('From: a@b.example', 'Subject: big', '', ''), Buffer.alloc(40 * 1024 * 1024, 'x')]);
     await u.mailbox.append('INBOX', big);
     const socket = net.connect({ host: '127.0.0.1', port: f.fx.port });
     let received = 0;
@@ -376,10 +376,10 @@ describe('streamed literals (RFC 9051 §4.3, §7.5.1)', () => {
     await waitFor(/\r\n$/); // the greeting
     socket.write(`a LOGIN "${u.address}" "${u.password}"\r\nb SELECT INBOX\r\n`);
     await waitFor(/^b OK/m);
-    // The client stops reading inside the 16 MB literal; another session expunges the message.
-    socket.write('c FETCH 1 BODY.PEEK[]\r\n');
-    await new Promise((r) => setTimeout(r, 300));
+    // The client stops reading as it sends the FETCH: the server can only fill the socket buffers (a few MB on
+    // loopback) with the 40 MB literal before it must wait; meanwhile another session expunges the message.
     socket.pause();
+    socket.write('c FETCH 1 BODY.PEEK[]\r\n');
     await new Promise((r) => setTimeout(r, 500));
     const other = await u.connect();
     await other.command('SELECT INBOX');
