@@ -336,6 +336,8 @@ export const fetchCommand: CommandSpec = {
   name: 'FETCH',
   states: ['selected'],
   uid: true,
+  // BINARY (RFC 3516) also covers APPEND's literal8; SAVEDATE (RFC 8514) also SEARCH SAVED*.
+  capabilities: ['BINARY', 'PREVIEW', 'SAVEDATE'],
   // RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH; UID FETCH may carry them.
   expungeAllowed: (uid) => uid,
   run: runFetch,

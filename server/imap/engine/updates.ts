@@ -145,12 +145,14 @@ export async function flushSelected(ctx: FlushContext, expunges: boolean): Promi
       if (appendedSet.delete(entry.uid)) continue; // never announced: the client never hears of it
       if (view.seqOf(entry.uid) > 0 && !view.held.has(entry.uid)) view.held.set(entry.uid, entry.modseq);
     } else {
-      const own = view.own.delete(entry.modseq);
+      // One STORE gives all its messages one MODSEQ: keep the mark for the whole batch, drop it below.
+      const own = view.own.has(entry.modseq);
       const previous = flagChanges.get(entry.uid);
       flagChanges.set(entry.uid, { flags: entry.flags, modseq: entry.modseq, own: own && (previous ? previous.own : true) });
     }
   }
   view.pulledModseq = pulled;
+  for (const modseq of view.own) if (modseq <= pulled) view.own.delete(modseq);
   const newUids = appended.filter((uid) => appendedSet.has(uid)).sort((a, b) => a - b);
 
   // 1. Expunges, when allowed: VANISHED (QRESYNC) or EXPUNGE in the client's numbering.
