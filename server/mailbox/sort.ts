@@ -1,7 +1,7 @@
 // SORT (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO) as one SQL statement over the per-message sort columns.
 // Every key has a (folder_id, key, uid) index (schema v4), so sorting a whole folder is an index scan.
 import { InvalidRequest } from './errors.js';
-import { compileSearch, type CompiledSearch } from './search.js';
+import { compileSearch, uidSetSql, type CompiledSearch } from './search.js';
 import type { SearchQuery, SortKey, SortKeyName } from './types.js';
 
 /**
@@ -37,7 +37,11 @@ export function compileSort(folderId: number, keys: readonly SortKey[], query: S
   order.push('m.uid');
   const params: unknown[] = [folderId];
   let where = '';
-  if (query.op !== 'all') {
+  if (query.op === 'uid') {
+    // A UID set alone (the IMAP layer's "messages the session knows" restriction) is a condition on the row,
+    // much cheaper than a UID subquery over the whole folder.
+    where = ` AND (${uidSetSql(query.uids, params, folderId)})`;
+  } else if (query.op !== 'all') {
     const search = compileSearch(folderId, query);
     where = ` AND m.uid IN (SELECT uid FROM (${search.sql}))`;
     params.push(...search.params);

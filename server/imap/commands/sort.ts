@@ -158,16 +158,25 @@ async function run(ctx: CommandContext): Promise<{ status: 'OK'; text: string }>
   const charset = parseCharset(cursor);
   cursor.sp();
   const query = parseSearchKeys(cursor, { session, charset });
-  const sorted = mailbox.sort(view.path, keys, knownOnly(query, view));
-  // One pass: drop what the session has not been told about, number the rest (UIDs or sequence numbers).
+  // Messages the session has not been told about (arrived since its last EXISTS) are dropped by the view's
+  // numbering below (sequence number 0), so the store query needs no UID restriction of its own (which would
+  // cost a UID subquery over the whole folder).
+  const sorted = view.uids.length === 0 ? [] : mailbox.sort(view.path, keys, query);
   const seqOf = sequenceNumbers(view, sorted.length);
-  const uids: number[] = [];
-  const numbers: number[] = [];
-  for (const u of sorted) {
-    const seq = seqOf(u);
-    if (seq === 0) continue;
-    uids.push(u);
-    numbers.push(uid ? u : seq);
+  let uids: number[];
+  let numbers: number[];
+  if (uid) {
+    uids = sorted.filter((u) => seqOf(u) > 0);
+    numbers = uids;
+  } else {
+    uids = [];
+    numbers = [];
+    for (const u of sorted) {
+      const seq = seqOf(u);
+      if (seq === 0) continue;
+      uids.push(u);
+      numbers.push(seq);
+    }
   }
   const modseqAsked = usesModseq(query);
   if (returns === null) {
