@@ -1,15 +1,13 @@
 // The operations a CLI command hands to a running server (or runs itself when none is running): plain JSON
 // arguments checked here, mapped onto server/ops (where each operation is written once), plain JSON back.
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { VERSION } from '../config/version.js';
 import { UserError } from '../config/errors.js';
 import type { GenerationListing, VerifyReport } from '../backup/index.js';
 import * as ops from '../ops/index.js';
 import type { OpsCall, OpsContext, OpsProgress, PushRow, RestoreOutcome } from '../ops/index.js';
 import type { RemoteProgress } from '../remote/index.js';
 
-const require = createRequire(import.meta.url);
-const VERSION = (require('../../package.json') as { version: string }).version;
 
 /** Progress of a long operation (import, export, folder restore), as the CLI's progress bar wants it. */
 export interface OpProgress {

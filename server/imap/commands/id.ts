@@ -1,11 +1,9 @@
 // ID (RFC 2971): the client's fields are checked against the RFC's bounds (at most 30 pairs, field names up to
 // 30 octets, values up to 1024) and otherwise ignored; we answer with our name and version. Valid before login.
-import { createRequire } from 'node:module';
+import { VERSION } from '../../config/version.js';
 import type { CommandSpec } from '../engine/types.js';
 import { ParseError, type Cursor } from '../wire/types.js';
 
-const require = createRequire(import.meta.url);
-const VERSION = (require('../../../package.json') as { version: string }).version;
 
 /** RFC 2971 §3.3: "Implementations MUST NOT send more than 30 field-value pairs." */
 const MAX_PAIRS = 30;
