@@ -5,12 +5,14 @@ import type { Mailbox, SearchQuery, SortKey, SortKeyName, UidSet } from '../../m
 import type { CommandContext, CommandSpec, SelectedView, Session } from '../engine/types.js';
 import { imapBad } from '../errors.js';
 import type { Cursor, Value } from '../wire/types.js';
+import { partialRange, partialSlice, type PartialRange } from './search-command.js';
+import { CONTEXT_SORT, checkContextTag, registerSortContext } from './search-context.js';
 import { andOf, NOTHING, parseSearchKeys, usesModseq } from './search-keys.js';
 
 const SORT_KEYS: ReadonlySet<string> = new Set<SortKeyName>(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO']);
 
-type EsortOption = 'MIN' | 'MAX' | 'COUNT' | 'ALL';
-const ESORT_OPTIONS: ReadonlySet<string> = new Set<EsortOption>(['MIN', 'MAX', 'COUNT', 'ALL']);
+type EsortOption = 'MIN' | 'MAX' | 'COUNT' | 'ALL' | 'PARTIAL' | 'UPDATE' | 'CONTEXT';
+const ESORT_OPTIONS: ReadonlySet<string> = new Set<EsortOption>(['MIN', 'MAX', 'COUNT', 'ALL', 'PARTIAL', 'UPDATE', 'CONTEXT']);
 
 /** `sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"`, `sort-criterion = ["REVERSE" SP] sort-key`. */
 export function parseSortCriteria(cursor: Cursor): SortKey[] {
@@ -34,19 +36,28 @@ export function parseSortCriteria(cursor: Cursor): SortKey[] {
   return keys;
 }
 
-/** RFC 5267 §3.1 `sort-return-opts = "RETURN" SP "(" [sort-return-opt *(SP sort-return-opt)] ")"`; `()` means ALL. */
-function parseEsortOptions(cursor: Cursor): ReadonlySet<EsortOption> {
+/**
+ * RFC 5267 §3.1 `sort-return-opts = "RETURN" SP "(" [sort-return-opt *(SP sort-return-opt)] ")"`; `()` means ALL, and
+ * so does a list of only UPDATE / CONTEXT (§4.2, §4.3: they ask for no data). PARTIAL m:n is §4.4.
+ */
+function parseEsortOptions(cursor: Cursor): { options: ReadonlySet<EsortOption>; partial: PartialRange | null } {
   const options = new Set<EsortOption>();
+  let partial: PartialRange | null = null;
   cursor.expect('(');
   while (cursor.peek() !== ')') {
     if (options.size > 0 || cursor.peek() === ' ') cursor.sp();
     const name = cursor.atom();
     if (!ESORT_OPTIONS.has(name)) throw imapBad('Unknown SORT RETURN option');
+    if (name === 'PARTIAL') {
+      if (partial) throw imapBad('PARTIAL given twice');
+      cursor.sp();
+      partial = partialRange(cursor.atom());
+    }
     options.add(name as EsortOption);
   }
   cursor.expect(')');
-  if (options.size === 0) options.add('ALL');
-  return options;
+  if (![...options].some((option) => option !== 'UPDATE' && option !== 'CONTEXT')) options.add('ALL');
+  return { options, partial };
 }
 
 /** `SORT`/`THREAD` charset: mandatory astring (RFC 5256 §3); unsupported ones get NO [BADCHARSET] from parseSearchKeys. */
@@ -148,10 +159,12 @@ async function run(ctx: CommandContext): Promise<{ status: 'OK'; text: string }>
   const { session, args: cursor, uid } = ctx;
   const { view, mailbox } = selectedOf(session);
   let returns: ReadonlySet<EsortOption> | null = null;
+  let partial: PartialRange | null = null;
   if (cursor.tryKeyword('RETURN')) {
     cursor.sp();
-    returns = parseEsortOptions(cursor);
+    ({ options: returns, partial } = parseEsortOptions(cursor));
     cursor.sp();
+    if (returns.has('UPDATE')) checkContextTag(session, ctx.tag);
   }
   const keys = parseSortCriteria(cursor);
   cursor.sp();
@@ -186,6 +199,8 @@ async function run(ctx: CommandContext): Promise<{ status: 'OK'; text: string }>
     if (modseq > 0) data.push(`(MODSEQ ${modseq})`);
     await session.untagged(...data);
   } else {
+    // RFC 5267 §4.3: the live result starts from this one (NOUPDATE, written first, when the session keeps too many).
+    if (returns.has('UPDATE')) await registerSortContext(session, ctx.tag, uid, query, keys, uids);
     const data: (Value | string)[] = ['ESEARCH', [{ atom: 'TAG' }, { string: ctx.tag }]];
     if (uid) data.push('UID');
     if (numbers.length > 0) {
@@ -195,9 +210,15 @@ async function run(ctx: CommandContext): Promise<{ status: 'OK'; text: string }>
     }
     if (returns.has('COUNT')) data.push('COUNT', String(numbers.length));
     if (numbers.length > 0 && returns.has('ALL')) data.push('ALL', orderedSetText(numbers));
+    if (partial) {
+      // RFC 5267 §4.4: the range as asked and the messages at those positions of the sorted result, NIL when none.
+      const slice = partialSlice(numbers, partial);
+      data.push('PARTIAL', [{ atom: partial.text }, slice.length > 0 ? { atom: orderedSetText(slice) } : null]);
+    }
     if (modseqAsked && numbers.length > 0) {
       const every = returns.has('ALL') || returns.has('COUNT');
-      const reported = every ? uids : [...new Set([returns.has('MIN') ? uids[0]! : 0, returns.has('MAX') ? uids[uids.length - 1]! : 0])].filter((u) => u > 0);
+      const picked = [returns.has('MIN') ? uids[0]! : 0, returns.has('MAX') ? uids[uids.length - 1]! : 0, ...(partial ? partialSlice(uids, partial) : [])];
+      const reported = every ? uids : [...new Set(picked)].filter((u) => u > 0);
       const modseq = highestModseq(mailbox, view.path, reported);
       if (modseq > 0) data.push('MODSEQ', String(modseq));
     }
@@ -210,7 +231,7 @@ export const SORT_COMMAND: CommandSpec = {
   name: 'SORT',
   states: ['selected'],
   uid: true,
-  capabilities: ['SORT', 'SORT=DISPLAY', 'ESORT'],
+  capabilities: ['SORT', 'SORT=DISPLAY', 'ESORT', CONTEXT_SORT],
   // Like SEARCH (RFC 3501 §7.4.1): sequence numbers in the answer must stay valid, so no EXPUNGE with SORT.
   expungeAllowed: (uid) => uid,
   run,
