@@ -283,7 +283,7 @@ const THREAD_BENCH_ALGORITHMS = ['REFERENCES', 'ORDEREDSUBJECT'] as const;
 
 /** SORT (ARRIVAL, DATE, SUBJECT, FROM) and THREAD (REFERENCES, ORDEREDSUBJECT) over folders of `counts` messages. */
 export async function measureSortThread(counts: readonly number[], runs = 5): Promise<SortThreadFigures[]> {
-  const fx = await startImapFixture({ engine: 'own', logLevel: 'warn', plaintextLoginOnLoopback: true });
+  const fx = await startImapFixture({ logLevel: 'warn', plaintextLoginOnLoopback: true });
   const figures: SortThreadFigures[] = [];
   try {
     const user = await fx.addUser('sorter');

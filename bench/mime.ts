@@ -7,7 +7,6 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import imapTools from '@zone-eu/wildduck/imap-core/lib/imap-tools.js';
 import { parseMessage, parseMessageAsync, closeMimeWorkers, fetchSection, toCrlf, WORKER_THRESHOLD, mimeLimits } from '../server/mime/index.js';
 import { parseMessageSync } from '../server/mime/parse.js';
 import type { MimePart } from '../server/mime/types.js';
@@ -19,7 +18,8 @@ function requireGenCorpus(): string {
   if (!script) throw new Error('gen-corpus.py not found: put the shared folder beside the repository or set SEALPOST_SHARED_DIR');
   return script;
 }
-import { compileValue } from '../server/imap/hooks/fetch.js';
+import { bodyStructureValue } from '../server/imap/render/bodystructure.js';
+import { encodeValue } from '../server/imap/wire/encode.js';
 import { manyPartsMessage } from '../test/helpers/mime-bombs.js';
 
 function flag(flags: string[], name: string, fallback: number): number {
@@ -44,7 +44,7 @@ function countParts(part: MimePart): number {
 }
 
 /** Parse (this thread, best of 5) and BODYSTRUCTURE response time of one N-part message. */
-function partsPoint(parts: number, maxParts: number): PartsPoint {
+async function partsPoint(parts: number, maxParts: number): Promise<PartsPoint> {
   const raw = manyPartsMessage(parts);
   const limits = { ...mimeLimits(), maxParts };
   let parseMs = Infinity;
@@ -54,8 +54,11 @@ function partsPoint(parts: number, maxParts: number): PartsPoint {
     const t0 = performance.now();
     const parsed = parseMessageSync(raw, limits);
     const t1 = performance.now();
-    const [value] = imapTools.getQueryResponse([{ item: 'bodystructure' }], { bodystructure: parsed.structure.bodyStructure }, { acceptUTF8Enabled: false });
-    compileValue(value as Parameters<typeof compileValue>[0]);
+    const { structure } = parsed;
+    const value = await bodyStructureValue(structure.bodyStructure, structure.root, true, { utf8: false }, async (part) =>
+      raw.subarray(part.headerStart, part.headerEnd),
+    );
+    encodeValue(value, { utf8: false });
     const t2 = performance.now();
     parseMs = Math.min(parseMs, t1 - t0);
     bodystructureMs = Math.min(bodystructureMs, t2 - t1);
@@ -64,18 +67,20 @@ function partsPoint(parts: number, maxParts: number): PartsPoint {
   return { parts, bytes: raw.length, parseMs: +parseMs.toFixed(1), bodystructureMs: +bodystructureMs.toFixed(1), describedParts: described };
 }
 
-function partsCurve(): { capped: PartsPoint[]; uncapped: PartsPoint[]; msPer1kPartsUncapped: number[] } {
-  partsPoint(1000, 1_000_000); // JIT warm-up
+async function partsCurve(): Promise<{ capped: PartsPoint[]; uncapped: PartsPoint[]; msPer1kPartsUncapped: number[] }> {
+  await partsPoint(1000, 1_000_000); // JIT warm-up
   const sizes = [1000, 10000, 20000];
-  const capped = sizes.map((n) => partsPoint(n, mimeLimits().maxParts));
-  const uncapped = sizes.map((n) => partsPoint(n, 1_000_000));
+  const capped: PartsPoint[] = [];
+  for (const n of sizes) capped.push(await partsPoint(n, mimeLimits().maxParts));
+  const uncapped: PartsPoint[] = [];
+  for (const n of sizes) uncapped.push(await partsPoint(n, 1_000_000));
   const msPer1kPartsUncapped = uncapped.map((p) => +(((p.parseMs + p.bodystructureMs) / p.parts) * 1000).toFixed(1));
   return { capped, uncapped, msPer1kPartsUncapped };
 }
 
 export async function run(flags: string[]): Promise<void> {
   if (flags.includes('--parts-only')) {
-    const curve = partsCurve();
+    const curve = await partsCurve();
     console.log(JSON.stringify({ bench: 'mime-parts', maxParts: mimeLimits().maxParts, ...curve }));
     console.log(partsSummary(curve));
     return;
@@ -136,7 +141,7 @@ export async function run(flags: string[]): Promise<void> {
       largeWorkerMBps: large.length ? +(bytes(large) / 1e6 / (largeMs / 1000)).toFixed(2) : null,
       sectionFetchesPerSec: Math.round((small.length * 2) / (sectionMs / 1000)),
       sectionBytes,
-      parts: partsCurve(),
+      parts: await partsCurve(),
     };
     console.log(JSON.stringify(result));
     console.log(
@@ -150,7 +155,7 @@ export async function run(flags: string[]): Promise<void> {
   }
 }
 
-function partsSummary(curve: ReturnType<typeof partsCurve>): string {
+function partsSummary(curve: Awaited<ReturnType<typeof partsCurve>>): string {
   const fmt = (list: readonly PartsPoint[]): string => list.map((p) => `${p.parts / 1000}k ${Math.round(p.parseMs + p.bodystructureMs)} ms`).join(', ');
   return `parts (parse + BODYSTRUCTURE): capped ${fmt(curve.capped)}; uncapped ${fmt(curve.uncapped)} (${curve.msPer1kPartsUncapped.join('/')} ms per 1k parts)`;
 }

@@ -1,19 +1,16 @@
 // IMAP service: `createImapService(ctx)` for server/app.ts; `ImapServer` for tests and benchmarks.
 import type { AppContext, Service } from '../context.js';
-import { EngineImapServer } from './engine/server.js';
-import { ImapServer } from './server.js';
-import { imapEngineFromEnv, imapLimitsFromEnv, imapPlaintextLoginOnLoopback } from './settings.js';
+import { ImapServer } from './engine/server.js';
+import { imapLimitsFromEnv, imapPlaintextLoginOnLoopback } from './settings.js';
 
-export { ImapServer, type ImapServerConfig, type ImapServerDeps } from './server.js';
+export { ImapServer, type ImapServerConfig, type ImapServerDeps } from './engine/server.js';
 export { DEFAULT_LIMITS, type ImapLimits } from './runtime.js';
-export { EngineImapServer } from './engine/server.js';
-export { IMAP_ENGINE_ENV, IMAP_ENV, IMAP_PLAINTEXT_ON_LOOPBACK_ENV, imapEngineFromEnv, imapLimitsFromEnv, imapPlaintextLoginOnLoopback, type ImapEngine } from './settings.js';
+export { IMAP_ENV, IMAP_PLAINTEXT_ON_LOOPBACK_ENV, imapLimitsFromEnv, imapPlaintextLoginOnLoopback } from './settings.js';
 
 export function createImapService(ctx: AppContext): Service {
   // SEALPOST_IMAP_* limits; a bad value fails here, before anything listens.
   const limits = imapLimitsFromEnv(ctx.config.env);
-  const Server = imapEngineFromEnv(ctx.config.env) === 'own' ? EngineImapServer : ImapServer;
-  const server = new Server(
+  const server = new ImapServer(
     {
       logger: ctx.logger.child({ service: 'imap' }),
       authenticate: (address, password, context) => ctx.accounts.authenticate(address, password, context),

@@ -1,6 +1,4 @@
-// What our command extensions need to know about the server a connection belongs to (limits, TLS, logger).
-import type { IMAPServer } from '@zone-eu/wildduck/imap-core/index.js';
-import type { Logger } from '../log.js';
+// The IMAP server's limits: defaults here, overrides from SEALPOST_IMAP_* (settings.ts).
 
 export interface ImapLimits {
   /** Largest APPEND literal (advertised as APPENDLIMIT). */
@@ -55,23 +53,3 @@ export const DEFAULT_LIMITS: ImapLimits = {
   maxSearchDepth: 64,
   maxSearchTextKeys: 64,
 };
-
-export interface ImapRuntime {
-  readonly logger: Logger;
-  readonly limits: ImapLimits;
-  /** STARTTLS can be offered (a certificate is configured). */
-  readonly tlsAvailable: boolean;
-  readonly version: string;
-}
-
-const runtimes = new WeakMap<IMAPServer, ImapRuntime>();
-
-export function setRuntime(server: IMAPServer, runtime: ImapRuntime): void {
-  runtimes.set(server, runtime);
-}
-
-export function runtimeOf(server: IMAPServer): ImapRuntime {
-  const runtime = runtimes.get(server);
-  if (!runtime) throw new Error('imap-core server without Sealpost runtime');
-  return runtime;
-}

@@ -1,7 +1,6 @@
-// IMAP limits from SEALPOST_IMAP_* environment variables (read here only; documented in readme-imap.md).
+// IMAP limits from SEALPOST_IMAP_* environment variables (read here only; documented in docs/imap.md).
 // Unset or empty variables keep the defaults of runtime.ts; a bad value stops start-up with one sentence.
 import { onOffFromEnv, wholeNumbersSetInEnv, type NumericSetting } from '../config/env-values.js';
-import { ConfigError } from '../config/errors.js';
 import type { ImapLimits } from './runtime.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -38,15 +37,3 @@ export function imapPlaintextLoginOnLoopback(env: Env): boolean {
   return onOffFromEnv(env, IMAP_PLAINTEXT_ON_LOOPBACK_ENV, true);
 }
 
-export const IMAP_ENGINE_ENV = 'SEALPOST_IMAP_ENGINE';
-
-/** The IMAP protocol engine: our own (server/imap/engine) or the imap-core based one (server/imap/server.ts). */
-export type ImapEngine = 'own' | 'imap-core';
-
-/** SEALPOST_IMAP_ENGINE: `own` or `imap-core` (default while the own engine reaches parity); throws ConfigError otherwise. */
-export function imapEngineFromEnv(env: Env): ImapEngine {
-  const value = (env[IMAP_ENGINE_ENV] ?? '').trim().toLowerCase();
-  if (value === '') return 'imap-core';
-  if (value === 'own' || value === 'imap-core') return value;
-  throw new ConfigError(`${IMAP_ENGINE_ENV} must be own or imap-core, not ${JSON.stringify(env[IMAP_ENGINE_ENV])}.`);
-}

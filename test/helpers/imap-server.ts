@@ -11,8 +11,7 @@ import { Accounts } from '../../server/accounts/index.js';
 import { TlsMaterial } from '../../server/config/tls.js';
 import { KeyRing, type KdfParams } from '../../server/crypto/index.js';
 import { Directory } from '../../server/directory/index.js';
-import { ImapServer, imapEngineFromEnv, type ImapEngine, type ImapLimits } from '../../server/imap/index.js';
-import { EngineImapServer } from '../../server/imap/engine/server.js';
+import { ImapServer, type ImapLimits } from '../../server/imap/index.js';
 import type { Logger } from '../../server/log.js';
 import { openMailboxStore } from '../../server/mailbox/index.js';
 import type { Mailbox, MailboxStore } from '../../server/mailbox/types.js';
@@ -27,7 +26,7 @@ export interface ImapFixture {
   /** STARTTLS / plaintext-on-loopback port, and implicit TLS port. */
   readonly port: number;
   readonly securePort: number;
-  readonly server: ImapServer | EngineImapServer;
+  readonly server: ImapServer;
   readonly accounts: Accounts;
   readonly store: MailboxStore;
   readonly tls: TlsMaterial;
@@ -46,8 +45,6 @@ export async function startImapFixture(
     logLevel?: string;
     plaintextLoginOnLoopback?: boolean;
     kdf?: KdfParams;
-    /** Protocol engine: 'own' (server/imap/engine) or 'imap-core'; default SEALPOST_IMAP_ENGINE, else the service default. */
-    engine?: ImapEngine;
   } = {},
 ): Promise<ImapFixture> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-'));
@@ -72,8 +69,7 @@ export async function startImapFixture(
   const liveAccounts = accounts;
   const deps = { logger, authenticate: (a: string, p: string, c: Parameters<Accounts['authenticate']>[2]) => liveAccounts.authenticate(a, p, c), store, tls };
   const config = { host: '127.0.0.1', port, securePort, limits: options.limits, plaintextLoginOnLoopback: options.plaintextLoginOnLoopback };
-  const engine = options.engine ?? imapEngineFromEnv(process.env);
-  const server = engine === 'own' ? new EngineImapServer(deps, config) : new ImapServer(deps, config);
+  const server = new ImapServer(deps, config);
   await server.start();
   const sessions: { release(): void }[] = [];
   return {

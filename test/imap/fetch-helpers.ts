@@ -25,7 +25,7 @@ export interface FetchFixture {
 
 /** The shared IMAP fixture on our own engine (server/imap/engine), one fresh alias per test. */
 export async function startFetchFixture(limits: Partial<ImapLimits> = {}): Promise<FetchFixture> {
-  const fx = await startImapFixture({ engine: 'own', limits, logLevel: 'warn' });
+  const fx = await startImapFixture({ limits, logLevel: 'warn' });
   const clients: RawImap[] = [];
   let counter = 0;
   const login = async (address: string, password: string): Promise<RawImap> => {

@@ -92,7 +92,7 @@ describe('ENVELOPE next to Dovecot 2.3 (RFC 3501 §7.4.2)', { skip: skipReason ?
   let sealpost: ScriptPeer;
   before(async () => {
     dovecot = await startDovecotPeer();
-    sealpost = await startSealpostPeer('own');
+    sealpost = await startSealpostPeer();
   });
   after(async () => {
     await dovecot?.close();

@@ -23,7 +23,7 @@ export interface TestUser {
 }
 
 export async function startMailboxesFixture(limits: Partial<ImapLimits> = {}): Promise<MailboxesFixture> {
-  const fx = await startImapFixture({ engine: 'own', limits, logLevel: 'warn' });
+  const fx = await startImapFixture({ limits, logLevel: 'warn' });
   const clients: RawImap[] = [];
   let counter = 0;
   const login = async (address: string, password: string): Promise<RawImap> => {

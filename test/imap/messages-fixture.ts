@@ -24,7 +24,7 @@ export interface TestUser {
 }
 
 export async function startMessagesFixture(limits: Partial<ImapLimits> = {}): Promise<MessagesFixture> {
-  const fx = await startImapFixture({ engine: 'own', limits, logLevel: 'warn' });
+  const fx = await startImapFixture({ limits, logLevel: 'warn' });
   const port = fx.port;
   const clients: RawImap[] = [];
   let counter = 0;

@@ -1,6 +1,6 @@
 // Dev command (not part of `npm test`): replays the conversation scripts against a peer and prints a pass list.
-//   node --import tsx test/imap/run-scripts.ts --peer dovecot|old|own [filter]
-// `dovecot` starts a throw-away loopback Dovecot 2.3 to check the scripts themselves; `old`/`own` start Sealpost.
+//   node --import tsx test/imap/run-scripts.ts --peer dovecot|sealpost [filter]
+// `dovecot` starts a throw-away loopback Dovecot 2.3 to check the scripts themselves; `sealpost` starts Sealpost.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDovecotPeer } from './dovecot-peer.js';
@@ -16,14 +16,14 @@ for (let i = 0; i < args.length; i++) {
   else if (args[i] === '-v') verbose = true;
   else filters.push(args[i]!);
 }
-if (!['dovecot', 'old', 'own'].includes(peerName)) {
-  console.error('usage: run-scripts.ts --peer dovecot|old|own [-v] [filter...]');
+if (!['dovecot', 'sealpost'].includes(peerName)) {
+  console.error('usage: run-scripts.ts --peer dovecot|sealpost [-v] [filter...]');
   process.exit(2);
 }
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scripts');
 const all = loadScripts(dir);
 const scripts = filters.length ? all.filter((s) => filters.some((f) => path.basename(s.file).includes(f) || s.title.includes(f))) : all;
-const peer: ScriptPeer = peerName === 'dovecot' ? await startDovecotPeer() : await startSealpostPeer(peerName as 'old' | 'own');
+const peer: ScriptPeer = peerName === 'dovecot' ? await startDovecotPeer() : await startSealpostPeer();
 // Ctrl-C or a kill must not leave a Dovecot master (or a temp data dir) behind.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

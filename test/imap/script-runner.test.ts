@@ -38,7 +38,7 @@ test('script parser: a literal ending inside a line break, an unknown directive 
 
 let peer: Awaited<ReturnType<typeof startSealpostPeer>> | null = null;
 before(async () => {
-  peer = await startSealpostPeer('own');
+  peer = await startSealpostPeer();
 });
 after(async () => {
   await peer?.close();

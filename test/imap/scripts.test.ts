@@ -1,5 +1,5 @@
 // Every conversation script in test/imap/scripts/ as its own test, replayed over a real socket against
-// Sealpost's new IMAP engine (SEALPOST_SCRIPT_ENGINE=old replays them against the imap-core one). The test name
+// Sealpost's IMAP server. The test name
 // is the script's first comment line (its RFC section). Format: test/imap/scripts/README.md; runner: script-runner.ts.
 import { after, before, test } from 'node:test';
 import path from 'node:path';
@@ -10,11 +10,10 @@ import { startSealpostPeer } from './sealpost-peer.js';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scripts');
 const scripts = loadScripts(dir, process.env.SEALPOST_SCRIPT_FILTER);
-const engine = process.env.SEALPOST_SCRIPT_ENGINE === 'old' ? 'old' : 'own';
 let peer: Awaited<ReturnType<typeof startSealpostPeer>> | null = null;
 
 before(async () => {
-  peer = await startSealpostPeer(engine);
+  peer = await startSealpostPeer();
 });
 after(async () => {
   await peer?.close();
@@ -24,7 +23,7 @@ after(async () => {
 const optOut = sharedDirOptOut();
 for (const script of scripts) {
   const usesShared = script.steps.some((s) => s.kind === 'deliver' && 'file' in s.message);
-  test(`${script.title} [${path.basename(script.file)}, ${engine} engine]`, { skip: usesShared && optOut !== null ? optOut : false }, async () => {
+  test(`${script.title} [${path.basename(script.file)}]`, { skip: usesShared && optOut !== null ? optOut : false }, async () => {
     await runScript(script, peer!);
   });
 }

@@ -1,17 +1,14 @@
-// Sealpost as a script peer: the shared IMAP fixture on a chosen protocol engine, with deliveries and folders
+// Sealpost as a script peer: the shared IMAP fixture, with deliveries and folders
 // made through the store (fixture.mailboxOf(...)), so setup needs no IMAP command.
 import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
 import type { ScriptPeer, ScriptUser } from './script-runner.js';
 
-/** 'own' is the new protocol engine (server/imap/engine), 'old' the imap-core based one. */
-export type SealpostEngine = 'old' | 'own';
-
-/** Starts a fixture on the given engine; every addUser makes a fresh alias, so scripts never share a mailbox. */
-export async function startSealpostPeer(engine: SealpostEngine): Promise<ScriptPeer & { readonly fixture: ImapFixture }> {
-  const fixture = await startImapFixture({ engine: engine === 'own' ? 'own' : 'imap-core', logLevel: 'warn' });
+/** Starts a fixture; every addUser makes a fresh alias, so scripts never share a mailbox. */
+export async function startSealpostPeer(): Promise<ScriptPeer & { readonly fixture: ImapFixture }> {
+  const fixture = await startImapFixture({ logLevel: 'warn' });
   let counter = 0;
   return {
-    name: `sealpost-${engine}`,
+    name: 'sealpost',
     host: fixture.host,
     port: fixture.port,
     fixture,

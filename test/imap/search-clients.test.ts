@@ -18,7 +18,7 @@ let user: { address: string; password: string };
 let mailbox: Mailbox;
 
 before(async () => {
-  fx = await startImapFixture({ engine: 'own' });
+  fx = await startImapFixture();
   user = await fx.addUser('clients');
   mailbox = await fx.mailboxOf(user.address, user.password);
   for (const [i, raw] of MESSAGES.entries()) await mailbox.append('INBOX', Buffer.from(raw), { flags: i === 1 ? ['\\Seen', '\\Flagged'] : [] });

@@ -37,7 +37,7 @@ const searchLine = (reply: RawReply): string[] => reply.lines.filter((l) => l.st
 const modseqOf = (uid: number): number => mailbox.listMessages('INBOX', [[uid, uid]])[0]!.modseq;
 
 before(async () => {
-  fx = await startImapFixture({ engine: 'own' });
+  fx = await startImapFixture();
   user = await fx.addUser('esearch');
   mailbox = await fx.mailboxOf(user.address, user.password);
   for (let i = 1; i <= 10; i++) await mailbox.append('INBOX', message(i), { flags: FLAGGED.includes(i) ? ['\\Flagged'] : [] });
@@ -334,7 +334,7 @@ describe('SEALPOST_IMAP_MAX_SEARCH_DEPTH and SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS 
     assert.deepEqual(imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_DEPTH: '256' }), { maxSearchDepth: 256 });
   });
   test('with SEALPOST_IMAP_MAX_SEARCH_DEPTH=8 and SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS=2: 7 nested NOTs work, 8 are BAD; 3 text keys are NO [LIMIT]', async () => {
-    const small = await startImapFixture({ engine: 'own', limits: imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_DEPTH: '8', SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS: '2' }) });
+    const small = await startImapFixture({ limits: imapLimitsFromEnv({ SEALPOST_IMAP_MAX_SEARCH_DEPTH: '8', SEALPOST_IMAP_MAX_SEARCH_TEXT_KEYS: '2' }) });
     try {
       const u = await small.addUser('depth');
       const r = await RawImap.connect(small.port);

@@ -92,7 +92,7 @@ async function login(): Promise<RawImap> {
 }
 
 before(async () => {
-  fx = await startImapFixture({ engine: 'own' });
+  fx = await startImapFixture();
   user = await fx.addUser('searcher');
   mailbox = await fx.mailboxOf(user.address, user.password);
   for (const m of MESSAGES) await mailbox.append('INBOX', m.raw, { flags: m.flags, internalDate: m.internalDate });

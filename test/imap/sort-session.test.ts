@@ -17,7 +17,7 @@ function message(subject: string, date: string, extra: string[] = []): Buffer {
 }
 
 before(async () => {
-  fx = await startImapFixture({ engine: 'own', plaintextLoginOnLoopback: true, logLevel: 'warn' });
+  fx = await startImapFixture({ plaintextLoginOnLoopback: true, logLevel: 'warn' });
   user = await fx.addUser('sortsession');
   mailbox = await fx.mailboxOf(user.address, user.password);
 });

@@ -487,7 +487,7 @@ before(async () => {
     // Spread among the corpus so they are not all at the end of the mailbox.
     files.splice(Math.min(files.length, 7 + i * 3), 0, file);
   });
-  fx = await startImapFixture({ engine: 'own', plaintextLoginOnLoopback: true, logLevel: 'warn' });
+  fx = await startImapFixture({ plaintextLoginOnLoopback: true, logLevel: 'warn' });
   user = await fx.addUser('sorter', 500 * 1024 * 1024);
   mailbox = await fx.mailboxOf(user.address, user.password);
   mailbox.createFolder(FOLDER);
@@ -624,7 +624,7 @@ describe('RFC 5256 SORT and THREAD against an independent Python reference', { s
       assert.match((await r.command('SORT (DATE) UTF-8')).tagged, /^t8 BAD/);
       assert.match((await r.command('SORT (REVERSE) UTF-8 ALL')).tagged, /^t9 BAD/);
       assert.match((await r.command('THREAD JWZ UTF-8 ALL')).tagged, /^t10 BAD/);
-      assert.match((await r.command('SORT RETURN (PARTIAL 1:5) (DATE) UTF-8 ALL')).tagged, /^t11 BAD/);
+      assert.match((await r.command('SORT RETURN (FOO) (DATE) UTF-8 ALL')).tagged, /^t11 BAD/);
       assert.match((await r.command('NOOP')).tagged, /^t12 OK/, 'the session goes on');
     } finally {
       r.close();

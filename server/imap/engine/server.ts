@@ -1,7 +1,6 @@
 // The IMAP listeners of our own engine: a plain port with STARTTLS and an implicit-TLS port, both plain TCP
 // servers behind the connection gate (per-IP and total caps counted before any TLS handshake), TLS through the
 // bounded-handshake helper of server/net.ts, a per-alias session cap, and BYE to every session on stop.
-// Same constructor and surface as the imap-core based ImapServer (server/imap/server.ts).
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type tls from 'node:tls';
@@ -12,9 +11,10 @@ import { logSecurityEvent } from '../../security-log.js';
 import { commandTable } from '../commands/index.js';
 import { errorSummary } from '../errors.js';
 import { DEFAULT_LIMITS, type ImapLimits } from '../runtime.js';
-import type { ImapServerConfig, ImapServerDeps } from '../server.js';
+import type { TlsMaterial } from '../../config/tls.js';
+import type { MailboxStore } from '../../mailbox/types.js';
 import { contributedCapabilities } from './capabilities.js';
-import { Connection, type EngineShared, type TlsUpgradeFn } from './connection.js';
+import { Connection, type Authenticate, type EngineShared, type TlsUpgradeFn } from './connection.js';
 import { UpdateHub } from './updates.js';
 
 /** Refusals at the connection caps: a BYE greeting, then close (RFC 3501 §7.1.5). */
@@ -23,7 +23,26 @@ const CAP_REFUSED: Record<GateRefusal, string> = {
   'total-cap': '* BYE Too many connections, try again later',
 };
 
-export class EngineImapServer {
+export interface ImapServerDeps {
+  readonly logger: Logger;
+  readonly authenticate: Authenticate;
+  readonly store: Pick<MailboxStore, 'onChange'>;
+  /** Our certificate; null disables STARTTLS and the implicit-TLS listener. */
+  readonly tls: TlsMaterial | null;
+}
+
+export interface ImapServerConfig {
+  readonly host: string;
+  /** Plain port with STARTTLS (0 = off). */
+  readonly port: number;
+  /** Implicit TLS port (0 = off). */
+  readonly securePort: number;
+  readonly limits?: Partial<ImapLimits>;
+  /** Allow LOGIN without TLS from 127.0.0.0/8 and ::1 (default true); off, every client must STARTTLS first. */
+  readonly plaintextLoginOnLoopback?: boolean;
+}
+
+export class ImapServer {
   readonly limits: ImapLimits;
   private readonly logger: Logger;
   private readonly servers: { server: net.Server; secure: boolean }[] = [];
