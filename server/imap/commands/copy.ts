@@ -1,20 +1,11 @@
 // COPY / UID COPY (RFC 9051 §6.4.7, RFC 3501 §6.4.7) with COPYUID (RFC 4315 §3), and the small helpers the
 // message commands of this group share (UID lists ↔ store UID sets, refusals as tagged replies).
 import { MailboxError } from '../../mailbox/errors.js';
-import type { UidSet } from '../../mailbox/types.js';
 import type { CommandContext, CommandSpec, Completion, Session } from '../engine/types.js';
+import { uidRanges } from '../engine/selected.js';
 import { ImapError, replyFor, type ErrorRole } from '../errors.js';
 
-/** Ascending UIDs → the store's inclusive ranges (consecutive UIDs joined). */
-export function uidRanges(uids: readonly number[]): UidSet {
-  const ranges: [number, number][] = [];
-  for (const uid of uids) {
-    const last = ranges[ranges.length - 1];
-    if (last && uid === last[1] + 1) last[1] = uid;
-    else ranges.push([uid, uid]);
-  }
-  return ranges;
-}
+export { uidRanges };
 
 /**
  * A UID list as an IMAP uid-set, keeping its order (RFC 4315 §3: the n-th source UID of COPYUID matches the

@@ -2,10 +2,11 @@
 // (RFC 5182 RETURN (SAVE) and `$`), PARTIAL result ranges (RFC 5267 §4.4, RFC 9394) and CONDSTORE's MODSEQ
 // (RFC 7162 §3.1.5), and RFC 5267 §4 contexts (RETURN (UPDATE), kept live by search-context.ts). The keys are read by search-keys.ts;
 // the store answers with UIDs; this module numbers them for the session and writes `* SEARCH` or `* ESEARCH`.
-import type { Mailbox, UidSet } from '../../mailbox/types.js';
+import type { Mailbox } from '../../mailbox/types.js';
 import type { CommandContext, CommandSpec, SelectedView, Session } from '../engine/types.js';
 import { ImapError, imapBad } from '../errors.js';
-import { ParseError, type Cursor, type Value } from '../wire/types.js';
+import { ParseError, type Cursor } from '../wire/types.js';
+import { esearchData, highestModseq, partialRange, returnedOnly, type PartialRange } from './esearch.js';
 import { CONTEXT_SEARCH, checkContextTag, registerSearchContext } from './search-context.js';
 import { parseSearchKeys, usesModseq, viewMatches } from './search-keys.js';
 
@@ -13,41 +14,9 @@ import { parseSearchKeys, usesModseq, viewMatches } from './search-keys.js';
 export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE' | 'PARTIAL' | 'UPDATE' | 'CONTEXT';
 const RETURN_OPTIONS: ReadonlySet<string> = new Set<ReturnOption>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE', 'PARTIAL', 'UPDATE', 'CONTEXT']);
 
-/**
- * RFC 5267 §4.4 / RFC 9394 §3.1 PARTIAL: positions `first:last` in the ascending result list, 1-based; negative
- * positions count from its end (-1 is the last result).
- */
-export interface PartialRange {
-  /** The range as the client wrote it, echoed in the response. */
-  readonly text: string;
-  readonly from: number;
-  readonly to: number;
-}
-
 export interface ReturnOptions {
   readonly options: ReadonlySet<ReturnOption>;
   readonly partial: PartialRange | null;
-}
-
-const PARTIAL_RANGE = /^(-?)([1-9]\d{0,9}):(-?)([1-9]\d{0,9})$/;
-
-/** A PARTIAL range (RFC 9394 §3.1 partial-range); BAD when malformed. Also read by SORT (RFC 5267 §4.4). */
-export function partialRange(text: string): PartialRange {
-  const m = PARTIAL_RANGE.exec(text);
-  // Both ends on the same side (RFC 9394: partial-range-first / partial-range-last), each an nz-number.
-  if (!m || m[1] !== m[3] || Number(m[2]) > 0xffffffff || Number(m[4]) > 0xffffffff) throw imapBad('Invalid PARTIAL range');
-  const sign = m[1] === '-' ? -1 : 1;
-  const a = sign * Number(m[2]);
-  const b = sign * Number(m[4]);
-  return { text, from: Math.min(a, b), to: Math.max(a, b) };
-}
-
-/** The results at the range's positions (an ascending slice of `results`). */
-export function partialSlice<T>(results: readonly T[], range: PartialRange): T[] {
-  const n = results.length;
-  const start = range.from > 0 ? range.from - 1 : n + range.from;
-  const end = range.to > 0 ? range.to : n + range.to + 1;
-  return results.slice(Math.max(start, 0), Math.max(end, 0));
 }
 
 /**
@@ -92,25 +61,6 @@ export function sequenceSetText(numbers: readonly number[]): string {
   return parts.join(',');
 }
 
-/** Ascending UIDs as the store's ranges. */
-function uidRanges(uids: readonly number[]): UidSet {
-  const ranges: [number, number][] = [];
-  for (const uid of uids) {
-    const open = ranges[ranges.length - 1];
-    if (open && uid === open[1] + 1) open[1] = uid;
-    else ranges.push([uid, uid]);
-  }
-  return ranges;
-}
-
-/** Highest MODSEQ among the given messages (0 when none). */
-function highestModseq(mailbox: Mailbox, path: string, uids: readonly number[]): number {
-  if (uids.length === 0) return 0;
-  let highest = 0;
-  for (const meta of mailbox.listMessages(path, uidRanges(uids))) if (meta.modseq > highest) highest = meta.modseq;
-  return highest;
-}
-
 /**
  * What RETURN (SAVE) stores (RFC 5182 §2.4, RFC 9394 §3.1): MIN, MAX and/or PARTIAL alone save just the messages they
  * return; with ALL, COUNT or nothing else, every match.
@@ -118,17 +68,7 @@ function highestModseq(mailbox: Mailbox, path: string, uids: readonly number[]):
 function savedPart(uids: readonly number[], returns: ReturnOptions): number[] {
   const { options } = returns;
   if (options.has('ALL') || options.has('COUNT') || (!options.has('MIN') && !options.has('MAX') && !options.has('PARTIAL'))) return [...uids];
-  return returnedOnly(uids, returns);
-}
-
-/** The messages MIN, MAX and PARTIAL return, ascending, each once. */
-function returnedOnly(uids: readonly number[], returns: ReturnOptions): number[] {
-  if (uids.length === 0) return [];
-  const picked = new Set<number>();
-  if (returns.options.has('MIN')) picked.add(uids[0] as number);
-  if (returns.options.has('MAX')) picked.add(uids[uids.length - 1] as number);
-  if (returns.partial) for (const uid of partialSlice(uids, returns.partial)) picked.add(uid);
-  return [...picked].sort((a, b) => a - b);
+  return returnedOnly(uids, returns.options, returns.partial);
 }
 
 interface SearchOutcome {
@@ -151,25 +91,16 @@ async function writeResults(ctx: CommandContext, view: SelectedView, mailbox: Ma
   const { options, partial } = asked;
   // RFC 5182 §2.4: RETURN (SAVE) alone produces no ESEARCH response (UPDATE / CONTEXT ask for no data).
   if (options.has('SAVE') && [...options].every((option) => option === 'SAVE' || option === 'UPDATE' || option === 'CONTEXT')) return;
-  const data: (Value | string)[] = ['ESEARCH', [{ atom: 'TAG' }, { string: ctx.tag }]];
-  if (uid) data.push('UID');
-  if (numbers.length > 0) {
-    if (options.has('MIN')) data.push('MIN', String(numbers[0]));
-    if (options.has('MAX')) data.push('MAX', String(numbers[numbers.length - 1]));
-  }
-  if (options.has('COUNT')) data.push('COUNT', String(numbers.length));
-  if (numbers.length > 0 && options.has('ALL')) data.push('ALL', sequenceSetText(numbers));
-  if (partial) {
-    // RFC 5267 §4.4: the range as asked and the messages at those positions, NIL when there are none.
-    const slice = partialSlice(numbers, partial);
-    data.push('PARTIAL', [{ atom: partial.text }, slice.length > 0 ? { atom: sequenceSetText(slice) } : null]);
-  }
-  if (found.modseqAsked && numbers.length > 0) {
-    // RFC 7162 §3.1.5 with ESEARCH: over every match for ALL/COUNT, else over the messages MIN/MAX/PARTIAL returned.
-    const every = options.has('ALL') || options.has('COUNT');
-    const modseq = highestModseq(mailbox, view.path, every ? found.uids : returnedOnly(found.uids, asked));
-    if (modseq > 0) data.push('MODSEQ', String(modseq));
-  }
+  const data = esearchData({
+    tag: ctx.tag,
+    uid,
+    numbers,
+    uids: found.uids,
+    options,
+    partial,
+    setText: sequenceSetText,
+    modseqOf: found.modseqAsked ? (uids) => highestModseq(mailbox, view.path, uids) : null,
+  });
   await session.untagged(...data);
 }
 

@@ -5,10 +5,11 @@
 // `* ESEARCH (TAG "tag") [UID] REMOVEFROM (position set) ADDTO (position set)` (§4.3). Expunged messages leave
 // every context before their EXPUNGE is written, so sequence numbers still count them. CANCELUPDATE (§4.2) ends
 // contexts; a new selection (SELECT, EXAMINE, CLOSE, UNSELECT) ends them all.
-import type { SearchQuery, SortKey, UidSet } from '../../mailbox/types.js';
+import type { SearchQuery, SortKey } from '../../mailbox/types.js';
 import type { CommandSpec, FlushReport, SelectedView, Session } from '../engine/types.js';
 import { imapBad, imapNo } from '../errors.js';
 import type { Value } from '../wire/types.js';
+import { uidRanges } from '../engine/selected.js';
 import { andOf } from './search-keys.js';
 
 /**
@@ -109,16 +110,6 @@ async function register(session: Session, context: Context): Promise<boolean> {
 
 function quoted(text: string): string {
   return `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
-}
-
-function uidRanges(uids: readonly number[]): UidSet {
-  const ranges: [number, number][] = [];
-  for (const uid of uids) {
-    const open = ranges[ranges.length - 1];
-    if (open && uid === open[1] + 1) open[1] = uid;
-    else if (!open || uid > open[1]) ranges.push([uid, uid]);
-  }
-  return ranges;
 }
 
 /** Ascending numbers as a sequence set: 2,3,4,9 → "2:4,9". */

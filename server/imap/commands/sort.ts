@@ -1,11 +1,11 @@
 // SORT and UID SORT (RFC 5256 §3), with RFC 5957 DISPLAYFROM/DISPLAYTO (SORT=DISPLAY) and RFC 5267 §3 ESORT
 // result options (`RETURN (MIN MAX COUNT ALL)` → `* ESEARCH`). Search keys are read by search-keys.ts; the store
 // orders the matching UIDs (server/mailbox/sort.ts) and this module numbers them for the session.
-import type { Mailbox, SearchQuery, SortKey, SortKeyName, UidSet } from '../../mailbox/types.js';
+import type { Mailbox, SearchQuery, SortKey, SortKeyName } from '../../mailbox/types.js';
 import type { CommandContext, CommandSpec, SelectedView, Session } from '../engine/types.js';
 import { imapBad } from '../errors.js';
-import type { Cursor, Value } from '../wire/types.js';
-import { partialRange, partialSlice, type PartialRange } from './search-command.js';
+import type { Cursor } from '../wire/types.js';
+import { esearchData, highestModseq, partialRange, type PartialRange } from './esearch.js';
 import { CONTEXT_SORT, checkContextTag, registerSortContext } from './search-context.js';
 import { andOf, NOTHING, parseSearchKeys, usesModseq } from './search-keys.js';
 
@@ -121,25 +121,6 @@ export function numbersText(numbers: readonly number[]): string {
   return digits.toString('latin1', 0, at);
 }
 
-function uidRanges(uids: readonly number[]): UidSet {
-  const sorted = [...uids].sort((a, b) => a - b);
-  const ranges: [number, number][] = [];
-  for (const uid of sorted) {
-    const open = ranges[ranges.length - 1];
-    if (open && uid === open[1] + 1) open[1] = uid;
-    else if (!open || uid !== open[1]) ranges.push([uid, uid]);
-  }
-  return ranges;
-}
-
-/** RFC 7162 §3.1.5: the highest MODSEQ among the given messages (0 when none). */
-function highestModseq(mailbox: Mailbox, path: string, uids: readonly number[]): number {
-  if (uids.length === 0) return 0;
-  let highest = 0;
-  for (const meta of mailbox.listMessages(path, uidRanges(uids))) if (meta.modseq > highest) highest = meta.modseq;
-  return highest;
-}
-
 /**
  * Numbers in sort order as an ESORT `ALL` value: a sequence-set in that order, runs of consecutive ascending
  * numbers written as ranges (RFC 5267 §3.1: "in the requested sort order, using a sequence-set").
@@ -201,27 +182,16 @@ async function run(ctx: CommandContext): Promise<{ status: 'OK'; text: string }>
   } else {
     // RFC 5267 §4.3: the live result starts from this one (NOUPDATE, written first, when the session keeps too many).
     if (returns.has('UPDATE')) await registerSortContext(session, ctx.tag, uid, query, keys, uids);
-    const data: (Value | string)[] = ['ESEARCH', [{ atom: 'TAG' }, { string: ctx.tag }]];
-    if (uid) data.push('UID');
-    if (numbers.length > 0) {
-      // RFC 5267 §3.1: MIN/MAX are the first and last message in the sort order.
-      if (returns.has('MIN')) data.push('MIN', String(numbers[0]));
-      if (returns.has('MAX')) data.push('MAX', String(numbers[numbers.length - 1]));
-    }
-    if (returns.has('COUNT')) data.push('COUNT', String(numbers.length));
-    if (numbers.length > 0 && returns.has('ALL')) data.push('ALL', orderedSetText(numbers));
-    if (partial) {
-      // RFC 5267 §4.4: the range as asked and the messages at those positions of the sorted result, NIL when none.
-      const slice = partialSlice(numbers, partial);
-      data.push('PARTIAL', [{ atom: partial.text }, slice.length > 0 ? { atom: orderedSetText(slice) } : null]);
-    }
-    if (modseqAsked && numbers.length > 0) {
-      const every = returns.has('ALL') || returns.has('COUNT');
-      const picked = [returns.has('MIN') ? uids[0]! : 0, returns.has('MAX') ? uids[uids.length - 1]! : 0, ...(partial ? partialSlice(uids, partial) : [])];
-      const reported = every ? uids : [...new Set(picked)].filter((u) => u > 0);
-      const modseq = highestModseq(mailbox, view.path, reported);
-      if (modseq > 0) data.push('MODSEQ', String(modseq));
-    }
+    const data = esearchData({
+      tag: ctx.tag,
+      uid,
+      numbers,
+      uids,
+      options: returns,
+      partial,
+      setText: orderedSetText,
+      modseqOf: modseqAsked ? (picked) => highestModseq(mailbox, view.path, picked) : null,
+    });
     await session.untagged(...data);
   }
   return { status: 'OK', text: `${uid ? 'UID SORT' : 'SORT'} completed` };
