@@ -2,52 +2,14 @@
 // literals and literal8, parenthesised lists) over the lines RawImap returns, and FETCH pairs by name.
 import assert from 'node:assert/strict';
 import type { ImapLimits } from '../../server/imap/index.js';
-import type { Mailbox } from '../../server/mailbox/types.js';
-import { RawImap } from '../helpers/imap-raw.js';
-import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
+import { startImapUsersFixture, type ImapTestUser, type ImapUsersFixture } from '../helpers/imap-users.js';
 
-export interface FetchUser {
-  readonly address: string;
-  readonly password: string;
-  readonly mailbox: Mailbox;
-  /** A logged-in raw session. */
-  readonly imap: RawImap;
-  /** Another logged-in session of the same alias. */
-  connect(): Promise<RawImap>;
-}
+export type FetchUser = ImapTestUser;
+export type FetchFixture = ImapUsersFixture;
 
-export interface FetchFixture {
-  readonly fx: ImapFixture;
-  /** A fresh alias with a logged-in session on our own engine. */
-  user(): Promise<FetchUser>;
-  close(): Promise<void>;
-}
-
-/** The shared IMAP fixture on our own engine (server/imap/engine), one fresh alias per test. */
-export async function startFetchFixture(limits: Partial<ImapLimits> = {}): Promise<FetchFixture> {
-  const fx = await startImapFixture({ limits, logLevel: 'warn' });
-  const clients: RawImap[] = [];
-  let counter = 0;
-  const login = async (address: string, password: string): Promise<RawImap> => {
-    const client = await RawImap.connect(fx.port);
-    clients.push(client);
-    const reply = await client.command(`LOGIN "${address}" "${password}"`);
-    assert.match(reply.tagged, / OK /);
-    return client;
-  };
-  return {
-    fx,
-    async user() {
-      const { address, password } = await fx.addUser(`fetch${++counter}`);
-      const mailbox = await fx.mailboxOf(address, password);
-      const imap = await login(address, password);
-      return { address, password, mailbox, imap, connect: () => login(address, password) };
-    },
-    async close() {
-      for (const c of clients) c.close();
-      await fx.close();
-    },
-  };
+/** The shared IMAP fixture, one fresh alias per test. */
+export function startFetchFixture(limits: Partial<ImapLimits> = {}): Promise<FetchFixture> {
+  return startImapUsersFixture('fetch', limits);
 }
 
 /** A CRLF message from lines. */

@@ -1,52 +1,14 @@
 // Scaffolding for the mailbox-command tests (LIST, LSUB, CREATE, DELETE, RENAME, SUBSCRIBE, STATUS, QUOTA): the
 // shared IMAP fixture on our own engine, a fresh alias per test, and raw sessions logged in to it.
 import type { ImapLimits } from '../../server/imap/index.js';
-import type { Mailbox } from '../../server/mailbox/types.js';
-import { RawImap, type RawReply } from '../helpers/imap-raw.js';
-import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
+import type { RawReply } from '../helpers/imap-raw.js';
+import { startImapUsersFixture, type ImapTestUser, type ImapUsersFixture } from '../helpers/imap-users.js';
 
-export interface MailboxesFixture {
-  readonly fx: ImapFixture;
-  readonly port: number;
-  /** A fresh alias (optionally with a quota in bytes), its mailbox handle, and a logged-in raw session. */
-  user(quotaBytes?: number | null): Promise<TestUser>;
-  close(): Promise<void>;
-}
+export type MailboxesFixture = ImapUsersFixture;
+export type TestUser = ImapTestUser;
 
-export interface TestUser {
-  readonly address: string;
-  readonly password: string;
-  readonly mailbox: Mailbox;
-  readonly imap: RawImap;
-  /** Another logged-in session of the same alias. */
-  connect(): Promise<RawImap>;
-}
-
-export async function startMailboxesFixture(limits: Partial<ImapLimits> = {}): Promise<MailboxesFixture> {
-  const fx = await startImapFixture({ limits, logLevel: 'warn' });
-  const clients: RawImap[] = [];
-  let counter = 0;
-  const login = async (address: string, password: string): Promise<RawImap> => {
-    const client = await RawImap.connect(fx.port);
-    clients.push(client);
-    const reply = await client.command(`LOGIN "${address}" "${password}"`);
-    if (!reply.tagged.includes(' OK ')) throw new Error(`LOGIN failed: ${reply.tagged}`);
-    return client;
-  };
-  return {
-    fx,
-    port: fx.port,
-    async user(quotaBytes = null) {
-      const { address, password } = await fx.addUser(`mbx${++counter}`, quotaBytes);
-      const mailbox = await fx.mailboxOf(address, password);
-      const imap = await login(address, password);
-      return { address, password, mailbox, imap, connect: () => login(address, password) };
-    },
-    async close() {
-      for (const c of clients) c.close();
-      await fx.close();
-    },
-  };
+export function startMailboxesFixture(limits: Partial<ImapLimits> = {}): Promise<MailboxesFixture> {
+  return startImapUsersFixture('mbx', limits);
 }
 
 /** The tagged line without its tag: 'OK LIST completed', 'NO [NONEXISTENT] No such folder', … */

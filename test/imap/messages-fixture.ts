@@ -1,54 +1,14 @@
 // Test scaffolding for the message-command tests (APPEND, REPLACE, COPY, MOVE): the shared IMAP fixture on our
 // own engine, one fresh alias per test, and RawImap sessions logged in to it.
 import type { ImapLimits } from '../../server/imap/index.js';
-import type { Mailbox } from '../../server/mailbox/types.js';
-import { RawImap, type RawReply } from '../helpers/imap-raw.js';
-import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
+import type { RawImap, RawReply } from '../helpers/imap-raw.js';
+import { startImapUsersFixture, type ImapTestUser, type ImapUsersFixture } from '../helpers/imap-users.js';
 
-export interface MessagesFixture {
-  readonly fx: ImapFixture;
-  /** The port our own engine listens on (plaintext, loopback login allowed). */
-  readonly port: number;
-  /** A fresh alias (optionally with a quota), its mailbox handle, and a logged-in raw session. */
-  user(quotaBytes?: number | null): Promise<TestUser>;
-  close(): Promise<void>;
-}
+export type MessagesFixture = ImapUsersFixture;
+export type TestUser = ImapTestUser;
 
-export interface TestUser {
-  readonly address: string;
-  readonly password: string;
-  readonly mailbox: Mailbox;
-  /** Another logged-in session of the same alias. */
-  connect(): Promise<RawImap>;
-  readonly imap: RawImap;
-}
-
-export async function startMessagesFixture(limits: Partial<ImapLimits> = {}): Promise<MessagesFixture> {
-  const fx = await startImapFixture({ limits, logLevel: 'warn' });
-  const port = fx.port;
-  const clients: RawImap[] = [];
-  let counter = 0;
-  const login = async (address: string, password: string): Promise<RawImap> => {
-    const client = await RawImap.connect(port);
-    clients.push(client);
-    const reply = await client.command(`LOGIN "${address}" "${password}"`);
-    if (!reply.tagged.includes(' OK ')) throw new Error(`LOGIN failed: ${reply.tagged}`);
-    return client;
-  };
-  return {
-    fx,
-    port,
-    async user(quotaBytes = null) {
-      const { address, password } = await fx.addUser(`msg${++counter}`, quotaBytes);
-      const mailbox = await fx.mailboxOf(address, password);
-      const imap = await login(address, password);
-      return { address, password, mailbox, imap, connect: () => login(address, password) };
-    },
-    async close() {
-      for (const c of clients) c.close();
-      await fx.close();
-    },
-  };
+export function startMessagesFixture(limits: Partial<ImapLimits> = {}): Promise<MessagesFixture> {
+  return startImapUsersFixture('msg', limits);
 }
 
 /** The tagged line's status word: 'OK', 'NO' or 'BAD'. */
