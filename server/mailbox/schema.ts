@@ -3,6 +3,7 @@
 import { decompress } from './codec.js';
 import { InvalidRequest } from './errors.js';
 import { MAILBOX_OBJECT_ID_SQL, newObjectKey } from './object-id.js';
+import { refreshedAddressHead } from './search.js';
 import { messageKeys, sentDateKey } from './sort-keys.js';
 import type { Statement } from 'better-sqlite3-multiple-ciphers';
 import type { Db } from './sqlite.js';
@@ -309,7 +310,21 @@ const v5: Migration = (db) => {
   `);
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5];
+/**
+ * v6: FROM/TO/CC/BCC search text of mail stored before group display names were indexed is rebuilt from each
+ * stored header (RFC 3501 §6.4.4: the string is searched in the envelope's address fields, group names included).
+ * Reads every stored header once, like v4.
+ */
+const v6: Migration = (db) => {
+  const parts = db.prepare('SELECT attachment_id, data FROM body_parts WHERE body_id = ? ORDER BY raw_start');
+  const update = db.prepare('UPDATE bodies SET search_head = ? WHERE id = ?');
+  const bodies = db.prepare('SELECT id, search_head FROM bodies ORDER BY id').iterate() as IterableIterator<{ id: number; search_head: Buffer }>;
+  const changes: [Buffer, number][] = [];
+  for (const body of bodies) changes.push([refreshedAddressHead(body.search_head, storedHeader(parts, body.id)), body.id]);
+  for (const [head, id] of changes) update.run(head, id);
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Runs the migrations a file lacks, each in its own transaction; `upTo` exists for tests (old-version fixtures). */
