@@ -20,22 +20,29 @@ export function newObjectKey(): string {
 
 const HALF = 0xffffff; // 24-bit halves: the permutation covers 0 … 2^48 - 1
 
+/** The six round keys of the Feistel network below, from the file's object key. */
+function roundKeys(keyHex: string): number[] {
+  const key = Buffer.from(keyHex.padEnd(32, '0').slice(0, 32), 'hex');
+  return [0, 4, 8, 12, 0, 8].map((o, i) => (key.readUInt32BE(o) ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0);
+}
+
+/** The round function: a 24-bit hash of one half under one round key. */
+function round(x: number, k: number): number {
+  let h = Math.imul(x ^ k, 0x45d9f3b);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x45d9f3b);
+  h ^= h >>> 16;
+  return h & HALF;
+}
+
 /** Keyed permutation of 48-bit integers (a 6-round Feistel network over 24-bit halves). */
 export function objectIdPermutation(keyHex: string): (n: number) => number {
-  const key = Buffer.from(keyHex.padEnd(32, '0').slice(0, 32), 'hex');
-  const rounds = [0, 4, 8, 12, 0, 8].map((o, i) => (key.readUInt32BE(o) ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0);
-  const f = (x: number, k: number): number => {
-    let h = Math.imul(x ^ k, 0x45d9f3b);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x45d9f3b);
-    h ^= h >>> 16;
-    return h & HALF;
-  };
+  const rounds = roundKeys(keyHex);
   return (n) => {
     let left = Math.floor(n / 0x1000000) & HALF;
     let right = n & HALF;
     for (const k of rounds) {
-      const next = left ^ f(right, k);
+      const next = left ^ round(right, k);
       left = right;
       right = next;
     }
@@ -43,22 +50,14 @@ export function objectIdPermutation(keyHex: string): (n: number) => number {
   };
 }
 
-/** The inverse of objectIdPermutation(keyHex). */
+/** The inverse of objectIdPermutation(keyHex): the same rounds, run backwards. */
 export function objectIdInverse(keyHex: string): (n: number) => number {
-  const key = Buffer.from(keyHex.padEnd(32, '0').slice(0, 32), 'hex');
-  const rounds = [0, 4, 8, 12, 0, 8].map((o, i) => (key.readUInt32BE(o) ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0).reverse();
-  const f = (x: number, k: number): number => {
-    let h = Math.imul(x ^ k, 0x45d9f3b);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x45d9f3b);
-    h ^= h >>> 16;
-    return h & HALF;
-  };
+  const rounds = roundKeys(keyHex).reverse();
   return (n) => {
     let left = Math.floor(n / 0x1000000) & HALF;
     let right = n & HALF;
     for (const k of rounds) {
-      const previous = right ^ f(left, k);
+      const previous = right ^ round(left, k);
       right = left;
       left = previous;
     }
