@@ -36,15 +36,19 @@ export function compileSort(folderId: number, keys: readonly SortKey[], query: S
   // RFC 5256 §3: messages equal on every key are in mailbox order (sequence order = UID order), not reversed.
   order.push('m.uid');
   const params: unknown[] = [folderId];
-  let where = '';
-  if (query.op === 'uid') {
-    // A UID set alone (the IMAP layer's "messages the session knows" restriction) is a condition on the row,
-    // much cheaper than a UID subquery over the whole folder.
-    where = ` AND (${uidSetSql(query.uids, params, folderId)})`;
-  } else if (query.op !== 'all') {
-    const search = compileSearch(folderId, query);
-    where = ` AND m.uid IN (SELECT uid FROM (${search.sql}))`;
-    params.push(...search.params);
-  }
+  const where = messageFilterSql(folderId, query, params);
   return { sql: `SELECT m.uid FROM messages m WHERE m.folder_id = ?${where} ORDER BY ${order.join(', ')}`, params };
+}
+
+/**
+ * ` AND …` restricting `messages m` of a folder to a query's matches (params appended). A UID set alone (the IMAP
+ * layer's "messages the session knows" restriction) is a condition on the row, much cheaper than a UID subquery
+ * over the whole folder. Shared by SORT and THREAD.
+ */
+export function messageFilterSql(folderId: number, query: SearchQuery, params: unknown[]): string {
+  if (query.op === 'all') return '';
+  if (query.op === 'uid') return ` AND (${uidSetSql(query.uids, params, folderId)})`;
+  const search = compileSearch(folderId, query);
+  params.push(...search.params);
+  return ` AND m.uid IN (SELECT uid FROM (${search.sql}))`;
 }

@@ -6,7 +6,8 @@
 // messages_sort_date), so a message's position is its date rank and "sorted by sent date" is an integer
 // comparison; the REFERENCES containers are integer ids with their links in typed arrays (no object per
 // container, no child arrays); no recursion anywhere (reply chains can be as deep as the folder is large).
-import { compileSearch, uidSetSql, type CompiledSearch } from './search.js';
+import type { CompiledSearch } from './search.js';
+import { messageFilterSql } from './sort.js';
 import type { SearchQuery, ThreadAlgorithm, ThreadNode } from './types.js';
 
 /** One message: [uid, base subject (folded), sent date (ISO), Message-ID, references (space-separated), reply/forward 0|1]. */
@@ -26,16 +27,7 @@ export type ThreadRow = ThreadMessageRow | ThreadColumnsRow;
  */
 export function threadInputSql(folderId: number, query: SearchQuery, algorithm: ThreadAlgorithm = 'REFERENCES'): CompiledSearch {
   const params: unknown[] = [folderId];
-  let where = '';
-  if (query.op === 'uid') {
-    // A UID set alone (the IMAP layer's "messages the session knows" restriction) is a condition on the row,
-    // much cheaper than a UID subquery over the whole folder.
-    where = ` AND (${uidSetSql(query.uids, params, folderId)})`;
-  } else if (query.op !== 'all') {
-    const search = compileSearch(folderId, query);
-    where = ` AND m.uid IN (SELECT uid FROM (${search.sql}))`;
-    params.push(...search.params);
-  }
+  const where = messageFilterSql(folderId, query, params);
   // The aggregates read the subquery's rows in its order (sent date: an index scan); buildThreads checks it.
   const sql =
     algorithm === 'ORDEREDSUBJECT'
