@@ -6,7 +6,7 @@
 import { MailboxError } from '../../mailbox/errors.js';
 import type { Mailbox, SpecialUse } from '../../mailbox/types.js';
 import { ImapError, imapNo } from '../errors.js';
-import type { CommandSpec, Session } from '../engine/types.js';
+import type { CommandContext, CommandSpec, Session } from '../engine/types.js';
 import { ParseError, type Cursor } from '../wire/types.js';
 import { publishFolderChange } from './notify.js';
 
@@ -17,6 +17,15 @@ export function canonicalPath(path: string): string {
   const slash = path.indexOf(SEPARATOR);
   const head = slash < 0 ? path : path.slice(0, slash);
   return head.toUpperCase() === 'INBOX' ? `INBOX${path.slice(head.length)}` : path;
+}
+
+/** The one mailbox argument of DELETE / SUBSCRIBE / UNSUBSCRIBE (INBOX canonical), and the logged-in user's mailbox. */
+export function oneMailboxArgument({ session, args }: Pick<CommandContext, 'session' | 'args'>): { path: string; mailbox: Mailbox } {
+  const path = canonicalPath(args.mailbox());
+  args.end();
+  const user = session.user;
+  if (!user) throw imapNo(null, 'Not logged in');
+  return { path, mailbox: user.mailbox };
 }
 
 /**

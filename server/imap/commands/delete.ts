@@ -5,20 +5,17 @@
 // OK [CLOSED] (RFC 9051 §7.1), instead of being dropped by the next update.
 import { imapNo } from '../errors.js';
 import type { CommandSpec } from '../engine/types.js';
-import { canonicalPath, dropEmptyNoselectParents } from './create.js';
+import { dropEmptyNoselectParents, oneMailboxArgument } from './create.js';
 import { publishFolderChange } from './notify.js';
 
 export const DELETE: CommandSpec = {
   name: 'DELETE',
   states: ['authenticated', 'selected'],
   async run({ session, args }) {
-    const path = canonicalPath(args.mailbox());
-    args.end();
-    const user = session.user;
-    if (!user) throw imapNo(null, 'Not logged in');
+    const { path, mailbox } = oneMailboxArgument({ session, args });
     if (path === 'INBOX') throw imapNo('CANNOT', 'INBOX cannot be deleted');
-    user.mailbox.deleteFolder(path);
-    dropEmptyNoselectParents(user.mailbox, path);
+    mailbox.deleteFolder(path);
+    dropEmptyNoselectParents(mailbox, path);
     publishFolderChange(session, { kind: 'deleted', folder: path });
     if (session.selected?.path === path) {
       session.unselect();

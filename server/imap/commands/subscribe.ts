@@ -5,20 +5,16 @@
 // UNSUBSCRIBE removes any listed name, folder or not, and of a name that is not subscribed answers OK (RFC 9051
 // §6.3.8 "or if the mailbox is not subscribed"; Dovecot 2.3 alike).
 import { MailboxError } from '../../mailbox/errors.js';
-import { imapNo } from '../errors.js';
 import type { CommandSpec } from '../engine/types.js';
-import { canonicalPath } from './create.js';
+import { oneMailboxArgument } from './create.js';
 import { publishFolderChange } from './notify.js';
 
 export const SUBSCRIBE: CommandSpec = {
   name: 'SUBSCRIBE',
   states: ['authenticated', 'selected'],
   async run({ session, args }) {
-    const path = canonicalPath(args.mailbox());
-    args.end();
-    const user = session.user;
-    if (!user) throw imapNo(null, 'Not logged in');
-    user.mailbox.subscribe(path, true);
+    const { path, mailbox } = oneMailboxArgument({ session, args });
+    mailbox.subscribe(path, true);
     publishFolderChange(session, { kind: 'subscribed', folder: path });
   },
 };
@@ -27,12 +23,9 @@ export const UNSUBSCRIBE: CommandSpec = {
   name: 'UNSUBSCRIBE',
   states: ['authenticated', 'selected'],
   async run({ session, args }) {
-    const path = canonicalPath(args.mailbox());
-    args.end();
-    const user = session.user;
-    if (!user) throw imapNo(null, 'Not logged in');
+    const { path, mailbox } = oneMailboxArgument({ session, args });
     try {
-      user.mailbox.subscribe(path, false);
+      mailbox.subscribe(path, false);
     } catch (error) {
       // Neither a folder nor a listed name: it is not subscribed, which is what the client asked for.
       if (!(error instanceof MailboxError && error.code === 'NO_SUCH_FOLDER')) throw error;
