@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run } from '../helpers/run.js';
+import { writeMbsyncRc } from '../helpers/mbsync.js';
 import { message, startMailboxesFixture, type MailboxesFixture } from './mailboxes-fixture.js';
 
 let mf: MailboxesFixture;
@@ -23,21 +24,7 @@ after(async () => {
 });
 
 function mbsyncrc(dir: string, address: string, password: string, channel: string[]): string {
-  const local = path.join(dir, 'Maildir');
-  fs.mkdirSync(local, { recursive: true });
-  const rc = path.join(dir, 'mbsyncrc');
-  fs.writeFileSync(
-    rc,
-    [
-      'IMAPAccount sp', 'Host 127.0.0.1', `Port ${mf.fx.securePort}`, `User ${address}`, `Pass "${password}"`, 'SSLType IMAPS',
-      `CertificateFile ${mf.fx.tls.certPath}`, '',
-      'IMAPStore sp-remote', 'Account sp', '',
-      'MaildirStore sp-local', `Path ${local}/`, `Inbox ${local}/INBOX`, 'SubFolders Verbatim', '',
-      'Channel sp', 'Far :sp-remote:', 'Near :sp-local:', 'SyncState *', ...channel, '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
-  return rc;
+  return writeMbsyncRc(mf.fx, dir, { address, password }, channel);
 }
 
 /** A Maildir folder with one message in new/. */

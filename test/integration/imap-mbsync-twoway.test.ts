@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Mailbox } from '../../server/mailbox/types.js';
 import { generateCorpus } from '../helpers/corpus.js';
 import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
+import { writeMbsyncRc } from '../helpers/mbsync.js';
 import { run } from '../helpers/run.js';
 
 const hasMbsync = fs.existsSync('/usr/bin/mbsync');
@@ -44,20 +45,7 @@ before(async () => {
   for (const m of generateCorpus(6, 41)) await mailbox.append('Twoway', m.raw, { internalDate: m.date });
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-'));
   local = path.join(work, 'Maildir');
-  fs.mkdirSync(local);
-  rc = path.join(work, 'mbsyncrc');
-  fs.writeFileSync(
-    rc,
-    [
-      'IMAPAccount sp', 'Host 127.0.0.1', `Port ${fx.securePort}`, `User ${user.address}`, `Pass "${user.password}"`,
-      'SSLType IMAPS', `CertificateFile ${fx.tls.certPath}`, '',
-      'IMAPStore sp-remote', 'Account sp', '',
-      'MaildirStore sp-local', `Path ${local}/`, `Inbox ${local}/INBOX`, 'SubFolders Verbatim', '',
-      'Channel sp', 'Far :sp-remote:', 'Near :sp-local:', 'Patterns Twoway', 'Create Both', 'Expunge Both', 'Sync All',
-      'SyncState *', '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
+  rc = writeMbsyncRc(fx, work, user, ['Patterns Twoway', 'Create Both', 'Expunge Both', 'Sync All']);
 });
 
 after(async () => {

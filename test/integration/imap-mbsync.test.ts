@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateCorpus } from '../helpers/corpus.js';
 import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
+import { writeMbsyncRc } from '../helpers/mbsync.js';
 import { run } from '../helpers/run.js';
 
 const COUNT = 2000;
@@ -43,40 +44,7 @@ before(async () => {
   }
   console.log(`# appended ${COUNT} messages through the store in ${Date.now() - t0} ms`);
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-'));
-  const local = path.join(work, 'Maildir');
-  fs.mkdirSync(local);
-  rc = path.join(work, 'mbsyncrc');
-  fs.writeFileSync(
-    rc,
-    [
-      'IMAPAccount sp',
-      'Host 127.0.0.1',
-      `Port ${fx.securePort}`,
-      `User ${user.address}`,
-      `Pass "${user.password}"`,
-      'SSLType IMAPS',
-      `CertificateFile ${fx.tls.certPath}`,
-      '',
-      'IMAPStore sp-remote',
-      'Account sp',
-      '',
-      'MaildirStore sp-local',
-      `Path ${local}/`,
-      `Inbox ${local}/INBOX`,
-      'SubFolders Verbatim',
-      '',
-      'Channel sp',
-      'Far :sp-remote:',
-      'Near :sp-local:',
-      'Patterns INBOX',
-      'Create Near',
-      'Expunge None',
-      'Sync Pull',
-      'SyncState *',
-      '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
+  rc = writeMbsyncRc(fx, work, user, ['Patterns INBOX', 'Create Near', 'Expunge None', 'Sync Pull']);
 });
 
 after(async () => {
