@@ -9,7 +9,7 @@ import type { AliasSession, LoginContext } from '../../accounts/index.js';
 import type { Logger } from '../../log.js';
 import type { Mailbox } from '../../mailbox/types.js';
 import { MailboxError } from '../../mailbox/errors.js';
-import type { ConnectionGate } from '../../net.js';
+import { quickAck, type ConnectionGate } from '../../net.js';
 import { errorSummary, imapNo, isExpected, replyFor, type ImapReply } from '../errors.js';
 import type { ImapLimits } from '../runtime.js';
 import { createCursor } from '../wire/cursor.js';
@@ -178,6 +178,7 @@ export class Connection implements Session, UpdateListener {
   async continuation(text: string): Promise<Buffer> {
     await this.out.line(`+ ${text}`);
     await this.out.flush();
+    quickAck(this.socket);
     return this.nextLine();
   }
 
@@ -533,6 +534,9 @@ export class Connection implements Session, UpdateListener {
     if (this.isClosed) return;
     this.reader.push(chunk);
     this.pump();
+    // A command still arriving (a non-synchronizing literal, or a long one in pieces): ACK each piece at once,
+    // so a Nagle client's next write (the literal, the closing CRLF) is not held for our delayed ACK.
+    if (this.reader.midCommand) quickAck(this.socket);
   }
 
   /** Frames and dispatches as far as possible: one command at a time, raw lines to a waiting command. */
@@ -556,6 +560,7 @@ export class Connection implements Session, UpdateListener {
         } else {
           // `+ Ready` for an accepted literal, or the refusal of a command the reader dropped.
           void this.writeNow(event.reply);
+          if (event.kind === 'continue') quickAck(this.socket);
         }
       }
     } finally {
