@@ -9,6 +9,7 @@ import { appendTo } from './append.js';
 import { drainRetryDelayMs, readStalledDrain, writeStalledDrain, type DrainProgress, type DrainState, type StalledDrain } from './drain.js';
 import { errorName } from './errors.js';
 import type { AccountsCore } from './types.js';
+import { stageStart, timeStage } from '../stages.js';
 
 /** Appends in flight while a queue drains: enough to fill the mailbox's group commit, bounded. */
 export const DRAIN_CONCURRENCY = 32;
@@ -143,7 +144,7 @@ export class Drainer {
       try {
         do {
           run.again = false;
-          await this.runDrain(alias);
+          await timeStage(stageStart('drain.pass'), this.runDrain(alias));
         } while (run.again && this.core.keyRing.has(alias.id) && this.records.get(alias.id)?.state === 'idle');
       } finally {
         this.running.delete(alias.id);
@@ -187,7 +188,7 @@ export class Drainer {
             async (message) => {
               if (!keyRing.has(alias.id)) throw new DrainStopped();
               // The queue item id makes a retried drain (crash after append, before the row delete) store nothing twice.
-              await appendTo(box, message.raw, message.meta, `queue:${message.id}`);
+              await timeStage(stageStart('drain.append'), appendTo(box, message.raw, message.meta, `queue:${message.id}`));
               record.drained++;
               dequeuedBytes += message.raw.length;
               if (record.drained % 256 === 0) settleBytes(); // one directory write per batch, not per message

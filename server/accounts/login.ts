@@ -11,6 +11,7 @@ import type { SessionRegistry } from './sessions.js';
 import { normalizeIp, type LoginThrottle } from './throttle.js';
 import type { AccountsCore, AliasSession, LoginContext, LoginProtocol } from './types.js';
 import type { PasswordVerifier } from './verify.js';
+import { stageStart, timeStage } from '../stages.js';
 
 export class Login {
   constructor(
@@ -29,7 +30,7 @@ export class Login {
    */
   async authenticate(address: string, password: string, context: LoginContext): Promise<AliasSession> {
     const { keyRing, logger } = this.core;
-    const alias = await this.check(address, password, context);
+    const alias = await timeStage(stageStart('login.check'), this.check(address, password, context));
     if (!keyRing.acquire(alias.id)) throw new AuthFailed(); // dropped between check and acquire (idle timer)
     const live = this.sessions.add(alias.id, alias.mailboxId);
     let released = false;
@@ -40,7 +41,7 @@ export class Login {
       keyRing.release(alias.id);
     };
     try {
-      const mailbox = await this.openMailbox(alias);
+      const mailbox = await timeStage(stageStart('login.open-mailbox'), this.openMailbox(alias));
       this.drainer.start(alias);
       logger.info({ event: 'auth.ok', aliasId: alias.id, protocol: context.protocol }, 'login');
       return { alias, mailbox, release, onRevoked: live.onRevoked };

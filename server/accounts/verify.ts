@@ -6,6 +6,7 @@ import { WrongKey } from '../mailbox/errors.js';
 import { privateKeyAad } from './keys.js';
 import { otherMailboxKey, pendingFromJson, pendingSettingKey } from './recovery.js';
 import type { AccountsCore } from './types.js';
+import { stageStart, timeStage } from '../stages.js';
 
 export class PasswordVerifier {
   /** Recoveries of interrupted password changes in progress (one per alias at a time). */
@@ -21,7 +22,7 @@ export class PasswordVerifier {
       const cached = keyRing.get(alias.id);
       if (cached) return cached;
     }
-    const keys = await deriveAliasKeys(password, alias.salt, alias.kdf);
+    const keys = await timeStage(stageStart('login.kdf'), deriveAliasKeys(password, alias.salt, alias.kdf));
     try {
       if (!timingSafeEqual(keys.verifier, alias.verifier)) {
         wipe(keys.mailboxKey);

@@ -23,6 +23,7 @@
 //  - Open the WAL read-write: Windows refuses FlushFileBuffers on a read-only handle.
 import { closeSync, fdatasync, openSync } from 'node:fs';
 import type Database from 'better-sqlite3-multiple-ciphers';
+import { stageStart, timeStage } from '../stages.js';
 
 type Db = Database.Database;
 
@@ -112,7 +113,7 @@ export class GroupCommit {
     try {
       while (this.#pending.length > 0) {
         const batch = this.#pending.splice(0, this.#maxBatch);
-        await this.#commit(batch);
+        await timeStage(stageStart('commit.batch'), this.#commit(batch));
       }
     } finally {
       this.#running = false;
@@ -154,7 +155,7 @@ export class GroupCommit {
       this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
       if (offLoop) {
         this.stats.syncedOffLoop++;
-        await fdatasyncPath(this.#options.walFile);
+        await timeStage(stageStart('commit.fsync'), fdatasyncPath(this.#options.walFile));
       }
     } catch (error) {
       // Nothing of the batch was committed, or its fsync failed (then it may be on disk, but was never

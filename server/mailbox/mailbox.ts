@@ -21,6 +21,7 @@ import type {
   MessageMeta, MessageRecord, QuotaUsage, RenameFolderOptions, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
   UidSet,
 } from './types.js';
+import { stageStart, timeStage } from '../stages.js';
 
 /** The open SQLite connection of one mailbox file, shared by every Mailbox object handed out for it. */
 export interface Handle {
@@ -378,7 +379,7 @@ export class SqliteMailbox implements Mailbox {
   // ---- messages ----
 
   append(folder: string, raw: Buffer, options: AppendOptions = {}): Promise<AppendResult> {
-    return this.appendMessage(folder, raw, options, null);
+    return timeStage(stageStart('mailbox.append'), this.appendMessage(folder, raw, options, null));
   }
 
   /** append() that records `dedupeKey`; a second call with the same key returns the first result and stores nothing. */
@@ -386,7 +387,7 @@ export class SqliteMailbox implements Mailbox {
     if (typeof options.dedupeKey !== 'string' || options.dedupeKey.length === 0 || options.dedupeKey.length > 256) {
       throw new InvalidRequest('bad dedupe key');
     }
-    return this.appendMessage(folder, raw, options, options.dedupeKey);
+    return timeStage(stageStart('mailbox.append'), this.appendMessage(folder, raw, options, options.dedupeKey));
   }
 
   private async appendMessage(folder: string, received: Buffer, options: AppendOptions, dedupeKey: string | null): Promise<AppendResult> {
@@ -405,7 +406,7 @@ export class SqliteMailbox implements Mailbox {
 
     const parsed = await parseForStore(raw);
     const method = this.context.compression;
-    const parts = await prepareParts(raw, parsed.attachmentRanges, method);
+    const parts = await timeStage(stageStart('mailbox.append.compress'), prepareParts(raw, parsed.attachmentRanges, method));
     const structure = compressSync(serializeStructureForStore(parsed.structure), method);
     const searchText = encodeSearchText(parsed.search);
     const textMethod = method === 'none' ? 'none' : 'deflate';
@@ -419,6 +420,7 @@ export class SqliteMailbox implements Mailbox {
       .slice(0, MAX_THREAD_REFS);
 
     // Runs inside a group-commit batch (its own savepoint); resolves after the batch's fsync.
+    const stopCommit = stageStart('mailbox.append.commit');
     const result = await this.commits.submit((): AppendResult & { highestModseq: number } => {
       if (dedupeKey !== null) {
         const done = this.deliveredResult(dedupeKey);
@@ -470,6 +472,7 @@ export class SqliteMailbox implements Mailbox {
       }
       return { uid, uidValidity: f.uid_validity, modseq, highestModseq: modseq };
     });
+    stopCommit();
     if (result.highestModseq > 0) this.emit(path, result.highestModseq);
     return { uid: result.uid, uidValidity: result.uidValidity, modseq: result.modseq };
   }
@@ -499,7 +502,7 @@ export class SqliteMailbox implements Mailbox {
 
   listMessages(folder: string, uids?: UidSet): MessageMeta[] {
     const permute = this.permutation();
-    return this.selectMessages(this.folder(folder).id, uids ?? null).map((r) => this.messageMeta(r, permute));
+    return timeStage(stageStart('mailbox.list'), this.selectMessages(this.folder(folder).id, uids ?? null).map((r) => this.messageMeta(r, permute)));
   }
 
   fetch(folder: string, uids: UidSet): MessageRecord[] {
@@ -512,7 +515,7 @@ export class SqliteMailbox implements Mailbox {
       )
       .all(...params) as (MessageRow & { structure: Buffer })[];
     const permute = this.permutation();
-    return rows.map((r) => ({ ...this.messageMeta(r, permute), structure: deserializeStructureFromStore(decompress(r.structure)) }));
+    return timeStage(stageStart('mailbox.fetch.decode'), rows.map((r) => ({ ...this.messageMeta(r, permute), structure: deserializeStructureFromStore(decompress(r.structure)) })));
   }
 
   private bodyOf(folder: string, uid: number): { bodyId: number; size: number } {
@@ -526,14 +529,14 @@ export class SqliteMailbox implements Mailbox {
 
   async readMessage(folder: string, uid: number): Promise<Buffer> {
     const { bodyId, size } = this.bodyOf(folder, uid);
-    return this.readBody(bodyId, 0, size);
+    return timeStage(stageStart('mailbox.read-body'), this.readBody(bodyId, 0, size));
   }
 
   async readRange(folder: string, uid: number, start: number, end: number): Promise<Buffer> {
     const { bodyId, size } = this.bodyOf(folder, uid);
     const s = Math.max(0, Math.min(size, Math.floor(start)));
     const e = Math.max(s, Math.min(size, Math.floor(end)));
-    return this.readBody(bodyId, s, e);
+    return timeStage(stageStart('mailbox.read-range'), this.readBody(bodyId, s, e));
   }
 
   /** Reads only the inline chunks and attachment chunks that overlap [start, end). */

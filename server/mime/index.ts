@@ -7,6 +7,7 @@ import type { ParsedMessage } from './types.js';
 import { parseMessageSync, opaqueMessage } from './parse.js';
 import { ParsePool } from './pool.js';
 import { mimeLimits, mimeShape, structureHeavy } from './limits.js';
+import { stageStart, timeStage } from '../stages.js';
 
 export type { MimePart, MessageStructure, SearchText, ParsedMessage, RangeReader } from './types.js';
 export { fetchSection, parseSectionSpec, sectionRange, sectionSize, locatePart, filterHeader } from './sections.js';
@@ -22,7 +23,7 @@ export const WORKER_THRESHOLD = 1024 * 1024;
 
 /** Parses a raw message on the calling thread. Never throws; broken MIME sets `mimeFallback`. */
 export function parseMessage(raw: Buffer): ParsedMessage {
-  return parseMessageSync(raw);
+  return timeStage(stageStart('mime.parse.sync'), parseMessageSync(raw));
 }
 
 let pool: ParsePool | null = null;
@@ -41,7 +42,7 @@ export function mimeWorkerStats(): { parsed: number; failed: number } {
 export async function parseMessageAsync(raw: Buffer): Promise<ParsedMessage> {
   inProgress++;
   try {
-    return await parseOffLoop(raw);
+    return await timeStage(stageStart('mime.parse'), parseOffLoop(raw));
   } finally {
     inProgress--;
   }

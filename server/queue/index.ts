@@ -13,6 +13,7 @@ import { mimeShape, structureHeavy } from '../mime/limits.js';
 import { decodeEnvelope, encodeEnvelope, newQueueItemId, type QueuedMessage, type QueuedMeta } from './envelope.js';
 import { inlineOpener, workerOpener } from './row-opener.js';
 import { openQueueDatabase, type QueueDatabase } from './sqlite.js';
+import { stageStart, timeStage } from '../stages.js';
 
 export type { QueuedMessage, QueuedMeta } from './envelope.js';
 export { QueueFileUnreadable } from './sqlite.js';
@@ -142,15 +143,17 @@ export class SealedQueue {
     if (mailboxIds.size !== 1) return this.enqueueSync(items);
     this.#assertOpen();
     const [mailboxId] = mailboxIds as Set<string>;
-    const rows = this.#sealRows(items);
+    const rows = timeStage(stageStart('queue.seal'), this.#sealRows(items));
     const handle = this.#acquire(mailboxId!, true)!; // busy until released: the idle close waits for the fsync
     try {
       handle.commits ??= new GroupCommit({ db: () => this.#openDb(handle), walFile: `${this.#file(mailboxId!)}-wal` });
       // One task for all rows: its savepoint makes them all-or-nothing inside the batch.
+      const stopCommit = stageStart('queue.commit');
       await handle.commits.submit(() => {
         const insert = handle.db.prepare('INSERT INTO item (sealed) VALUES (?)');
         for (const row of rows) insert.run(row.sealed);
       });
+      stopCommit();
     } finally {
       this.#releaseHandle(mailboxId!, handle);
     }
@@ -182,7 +185,7 @@ export class SealedQueue {
   /** Synchronous enqueueMany: one transaction per queue file; a failure removes what earlier files got. */
   enqueueSync(items: readonly EnqueueItem[]): string[] {
     this.#assertOpen();
-    const sealedRows = this.#sealRows(items);
+    const sealedRows = timeStage(stageStart('queue.seal'), this.#sealRows(items));
     const byMailbox = new Map<string, Buffer[]>();
     for (const row of sealedRows) byMailbox.set(row.mailboxId, [...(byMailbox.get(row.mailboxId) ?? []), row.sealed]);
     const committed: Array<{ mailboxId: string; seqs: number[] }> = [];
@@ -337,7 +340,7 @@ export class SealedQueue {
           let message: QueuedMessage;
           let plain: Buffer;
           try {
-            plain = await next.plain;
+            plain = await timeStage(stageStart('drain.unseal-wait'), next.plain);
           } catch (error) {
             if (!(error instanceof SealError)) {
               stop.failure ??= { error }; // the worker itself failed: stop, the rows stay
@@ -361,7 +364,7 @@ export class SealedQueue {
           while (inFlight.size >= (alone ? 1 : concurrency)) await settleOne();
           if (stop.failure) break;
           const seq = next.seq;
-          const delivery: Promise<void> = deliver(message)
+          const delivery: Promise<void> = timeStage(stageStart('drain.deliver'), deliver(message))
             .then(
               () => {
                 delivered++;

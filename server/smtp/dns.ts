@@ -3,6 +3,7 @@
 // [::1]:53"); empty means the system resolvers. Tests point it at a real loopback DNS server.
 import { Resolver } from 'node:dns/promises';
 import net from 'node:net';
+import { stageStart, timeStage } from '../stages.js';
 
 export interface MxRecord {
   readonly exchange: string;
@@ -140,7 +141,7 @@ export function withDnsCache(inner: DnsResolver, options: DnsCacheOptions = {}):
     const hit = entries.get(key);
     if (hit && hit.expires > now) return hit.answer.then((value) => structuredClone(value) as T);
     if (hit) entries.delete(key);
-    const answer = lookup();
+    const answer = timeStage(stageStart('dns.lookup'), lookup());
     const entry = { expires: now + ttlMs, answer: answer as Promise<unknown> };
     entries.set(key, entry);
     while (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);

@@ -22,6 +22,7 @@ import { claimRecent, recentFrom } from './recent.js';
 import { Selected } from './selected.js';
 import type { CommandSpec, Completion, Enabled, FlushListener, FlushReport, FolderChange, ImapUser, Session, SessionState } from './types.js';
 import { flushSelected, type FlushContext, type UpdateHub, type UpdateListener } from './updates.js';
+import { stageStart, timeStage } from '../../stages.js';
 
 export type Authenticate = (address: string, password: string, context: LoginContext) => Promise<AliasSession>;
 export type TlsUpgradeFn = (socket: net.Socket, callback: (err: Error | null, secured?: tls.TLSSocket) => void) => void;
@@ -200,7 +201,7 @@ export class Connection implements Session, UpdateListener {
     if (this.user) throw imapNo(null, 'Already authenticated');
     let result: AliasSession;
     try {
-      result = await this.shared.authenticate(username, password, { ip: this.ip, protocol: 'imap' });
+      result = await timeStage(stageStart('imap.login'), this.shared.authenticate(username, password, { ip: this.ip, protocol: 'imap' }));
     } catch (error) {
       // The outcome by connection id only: never the address or the password.
       this.logger.info({ event: 'imap.login_failed', cid: this.id, method, code: replyFor(error, 'auth').code }, 'IMAP login refused');
@@ -622,7 +623,7 @@ export class Connection implements Session, UpdateListener {
         completion = { status: 'BAD', text: `${command.name} is not allowed now` };
       } else {
         const args = createCursor(command.args, { utf8: this.utf8, searchRes: this.shared.contributed.includes('SEARCHRES') });
-        const result = await spec.run({ session: this, tag: command.tag, name: command.name, uid: command.uid, args });
+        const result = await timeStage(stageStart(command.uid ? 'imap.cmd.UID ' : 'imap.cmd.', command.name), spec.run({ session: this, tag: command.tag, name: command.name, uid: command.uid, args }));
         completion = result ?? { status: 'OK', text: `${command.uid ? 'UID ' : ''}${command.name} completed` };
       }
     } catch (error) {

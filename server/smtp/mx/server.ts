@@ -22,6 +22,7 @@ import { FailedRcptLimiter, SenderRateLimiter, tarpitDelayMs } from './limits.js
 import { receivedHeader } from './received.js';
 import { REPLIES, SmtpReply } from './replies.js';
 import type { MxSettings } from './settings.js';
+import { stageStart, timeStage } from '../../stages.js';
 
 export interface MxServerDeps {
   readonly hostname: string;
@@ -304,6 +305,7 @@ export class MxServer {
   }
 
   private onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (error?: Error | null, message?: string) => void): void {
+    const stopReceive = stageStart('smtp.receive');
     const chunks: Buffer[] = [];
     let collected = 0;
     const limit = this.deps.settings.maxSize;
@@ -316,12 +318,13 @@ export class MxServer {
       this.log.warn({ event: 'mx.data_error', session: session.id, err: reason(error) }, 'DATA stream failed');
     });
     stream.once('end', () => {
+      stopReceive();
       if (stream.sizeExceeded || collected > limit) {
         this.log.info({ event: 'mx.too_large', session: session.id, bytes: collected }, 'message refused: too large');
         return callback(REPLIES.tooLarge(limit));
       }
       const raw = Buffer.concat(chunks, collected);
-      this.accept(raw, session).then(
+      timeStage(stageStart('smtp.accept'), this.accept(raw, session)).then(
         (queueId) => callback(null, `2.0.0 Ok: queued as ${queueId}`),
         (error: unknown) => {
           if (error instanceof SmtpReply) return callback(error);
@@ -348,7 +351,7 @@ export class MxServer {
     let verdict: AuthVerdict | null = null;
     if (settings.authChecks) {
       try {
-        verdict = await checkAuthentication({ raw, ip: session.remoteAddress, helo, sender: envelopeFrom, mta: hostname, resolver: this.deps.resolver });
+        verdict = await timeStage(stageStart('smtp.auth-checks'), checkAuthentication({ raw, ip: session.remoteAddress, helo, sender: envelopeFrom, mta: hostname, resolver: this.deps.resolver }));
       } catch (error) {
         this.log.warn({ event: 'mx.auth_failed', tx: transactionId, err: reason(error) }, 'authentication checks failed');
         throw REPLIES.dnsTemporary();
@@ -401,7 +404,7 @@ export class MxServer {
       }
     }
 
-    const summary = await deliverMessage(
+    const summary = await timeStage(stageStart('smtp.deliver'), deliverMessage(
       { port: this.deps.delivery, forwarder: this.deps.forwarder, outbound: this.deps.outbound, webhooks: this.deps.webhooks, logger: this.log },
       {
         transactionId,
@@ -414,7 +417,7 @@ export class MxServer {
         aliases,
         bounceTargets: tx.bounceTargets,
       },
-    );
+    ));
     if (envelopeFrom !== '') this.senderRate.record(envelopeFrom);
     if (summary.webhooks) this.deps.webhooks?.poke();
     this.log.info(
