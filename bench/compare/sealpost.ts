@@ -39,8 +39,13 @@ export async function startSealpost(options: {
   domain: string;
   ports: { smtp: number; imap: number; pop3: number };
   users: ReadonlyMap<string, string>;
+  /** Node flags for the `serve` child, before the script (e.g. --cpu-prof). */
+  execArgv?: readonly string[];
+  /** Environment for the `serve` child only, over the defaults above (e.g. SEALPOST_PROFILE_STAGES). */
+  extraEnv?: Readonly<Record<string, string>>;
 }): Promise<SealpostInstance> {
   const { dir, domain, ports, users } = options;
+  const serveOptions = { execArgv: options.execArgv ?? [], extraEnv: options.extraEnv ?? {} };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     SEALPOST_DATA: path.join(dir, 'data'),
@@ -78,7 +83,7 @@ export async function startSealpost(options: {
     await closeContext(ctx);
   }
 
-  let child: ChildProcess = await serve(env, ports);
+  let child: ChildProcess = await serve(env, ports, serveOptions);
   const instance: SealpostInstance = {
     dir,
     get pid() {
@@ -90,14 +95,18 @@ export async function startSealpost(options: {
     },
     async restart() {
       await stopChild(child);
-      child = await serve(env, ports);
+      child = await serve(env, ports, serveOptions);
     },
   };
   return instance;
 }
 
-async function serve(env: NodeJS.ProcessEnv, ports: { smtp: number; imap: number; pop3: number }): Promise<ChildProcess> {
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+async function serve(
+  env: NodeJS.ProcessEnv,
+  ports: { smtp: number; imap: number; pop3: number },
+  extra: { execArgv: readonly string[]; extraEnv: Readonly<Record<string, string>> } = { execArgv: [], extraEnv: {} },
+): Promise<ChildProcess> {
+  const child: ChildProcess = spawn(process.execPath, [...extra.execArgv, BIN, 'serve'], { env: { ...env, ...extra.extraEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const deadline = Date.now() + 60_000;
