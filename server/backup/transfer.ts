@@ -4,7 +4,7 @@
 // (canonicalBytes: bare LF → CRLF), so an LF mbox imported twice matches what the first import stored.
 // Only same-size candidates are read and hashed.
 import { createHash } from 'node:crypto';
-import type { Mailbox, MessageMeta } from '../mailbox/types.js';
+import type { Mailbox, ThreadedMessageMeta } from '../mailbox/types.js';
 import { NoSuchFolder, FolderExists } from '../mailbox/errors.js';
 import { canonicalBytes } from '../mailbox/parse.js';
 
@@ -57,7 +57,7 @@ export function ensureFolder(mailbox: Mailbox, path: string): void {
 
 /** Dedupe index of one target folder, filled lazily. */
 class FolderIndex {
-  private readonly bySize = new Map<number, MessageMeta[]>();
+  private readonly bySize = new Map<number, ThreadedMessageMeta[]>();
   private readonly hashes = new Map<number, string>();
   /** Message-ID + hash of what this run added. */
   private readonly added = new Set<string>();
@@ -66,7 +66,7 @@ class FolderIndex {
     private readonly mailbox: Mailbox,
     private readonly folder: string,
   ) {
-    for (const meta of mailbox.listMessages(folder)) {
+    for (const meta of mailbox.listMessages(folder, undefined, { thread: true })) {
       const list = this.bySize.get(meta.size) ?? [];
       list.push(meta);
       this.bySize.set(meta.size, list);

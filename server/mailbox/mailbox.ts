@@ -18,7 +18,7 @@ import { buildThreads, threadInputSql, type ThreadRow } from './thread.js';
 import type { Db } from './sqlite.js';
 import type {
   AppendOptions, AppendResult, ChangeEntry, CopyResult, CreateFolderOptions, FolderInfo, FolderStatus, LiveFolderState, Mailbox, MailboxChangeEvent, MailboxId,
-  MessageMeta, MessageRecord, QuotaUsage, RenameFolderOptions, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
+  MessageMeta, MessageRecord, ThreadedMessageMeta, QuotaUsage, RenameFolderOptions, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
   UidSet,
 } from './types.js';
 import { stageStart, timeStage } from '../stages.js';
@@ -70,9 +70,12 @@ interface MessageRow {
   internal_date: string;
   size: number;
   body_id: number;
+  save_date: string | null;
+}
+
+interface ThreadedRow extends MessageRow {
   message_id: string | null;
   thread_id: number;
-  save_date: string | null;
 }
 
 const KIND_APPEND = 1;
@@ -91,8 +94,10 @@ const folderInfo = (r: FolderRow): FolderInfo => ({
   mailboxId: r.object_id ?? '',
 });
 
-const MESSAGE_COLUMNS =
-  'm.id, m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.size, m.body_id, b.message_id, b.thread_id, m.save_date';
+// The messages table alone: SELECT, FETCH FLAGS and STORE over a whole folder read only its small rows.
+const MESSAGE_COLUMNS = 'm.id, m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.size, m.body_id, m.save_date';
+// Columns of the body row: each is a page (or more) of the encrypted file, so only when asked for.
+const THREAD_COLUMNS = 'b.message_id, b.thread_id';
 
 // Transient SQLite conditions: busy beyond busy_timeout, disk full, I/O error. Nothing was committed.
 const TRANSIENT = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR_FSYNC']);
@@ -133,19 +138,20 @@ export class SqliteMailbox implements Mailbox {
     return this.objectIds.permute;
   }
 
-  private messageMeta(r: MessageRow, permute = this.permutation()): MessageMeta {
+  private messageMeta(r: MessageRow, permute: (n: number) => number): MessageMeta {
     return {
       uid: r.uid,
       modseq: r.modseq,
       flags: flagList(r.sysflags, r.keywords),
       internalDate: new Date(r.internal_date),
       size: r.size,
-      messageId: r.message_id,
-      threadId: r.thread_id,
       saveDate: r.save_date === null ? null : new Date(r.save_date),
       emailId: derivedObjectId('M', permute(r.body_id)),
-      threadObjectId: derivedObjectId('T', permute(r.thread_id)),
     };
+  }
+
+  private threadedMeta(r: ThreadedRow, permute: (n: number) => number): ThreadedMessageMeta {
+    return { ...this.messageMeta(r, permute), messageId: r.message_id, threadId: r.thread_id, threadObjectId: derivedObjectId('T', permute(r.thread_id)) };
   }
 
   /** Appends share transactions and fsyncs with the appends that arrive while a commit is in flight. */
@@ -227,10 +233,16 @@ export class SqliteMailbox implements Mailbox {
     const params: unknown[] = [folderId];
     const where = uids ? uidSetSql(uids, params, folderId) : '1';
     return this.db()
-      .prepare(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ${extra} ORDER BY m.uid`,
-      )
+      .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.folder_id = ? AND ${where} ${extra} ORDER BY m.uid`)
       .all(...params) as MessageRow[];
+  }
+
+  private selectThreaded(folderId: number, uids: UidSet | null): ThreadedRow[] {
+    const params: unknown[] = [folderId];
+    const where = uids ? uidSetSql(uids, params, folderId) : '1';
+    return this.db()
+      .prepare(`SELECT ${MESSAGE_COLUMNS}, ${THREAD_COLUMNS} FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`)
+      .all(...params) as ThreadedRow[];
   }
 
   private assertQuota(extraBytes: number): void {
@@ -500,9 +512,13 @@ export class SqliteMailbox implements Mailbox {
     return threadId;
   }
 
-  listMessages(folder: string, uids?: UidSet): MessageMeta[] {
+  listMessages(folder: string, uids?: UidSet): MessageMeta[];
+  listMessages(folder: string, uids: UidSet | undefined, options: { readonly thread: true }): ThreadedMessageMeta[];
+  listMessages(folder: string, uids?: UidSet, options?: { readonly thread: true }): MessageMeta[] {
     const permute = this.permutation();
-    return timeStage(stageStart('mailbox.list'), this.selectMessages(this.folder(folder).id, uids ?? null).map((r) => this.messageMeta(r, permute)));
+    const id = this.folder(folder).id;
+    if (options?.thread) return this.selectThreaded(id, uids ?? null).map((r) => this.threadedMeta(r, permute));
+    return timeStage(stageStart('mailbox.list'), this.selectMessages(id, uids ?? null).map((r) => this.messageMeta(r, permute)));
   }
 
   fetch(folder: string, uids: UidSet): MessageRecord[] {
@@ -511,11 +527,11 @@ export class SqliteMailbox implements Mailbox {
     const where = uidSetSql(uids, params, f.id);
     const rows = this.db()
       .prepare(
-        `SELECT ${MESSAGE_COLUMNS}, b.structure FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`,
+        `SELECT ${MESSAGE_COLUMNS}, ${THREAD_COLUMNS}, b.structure FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`,
       )
-      .all(...params) as (MessageRow & { structure: Buffer })[];
+      .all(...params) as (ThreadedRow & { structure: Buffer })[];
     const permute = this.permutation();
-    return timeStage(stageStart('mailbox.fetch.decode'), rows.map((r) => ({ ...this.messageMeta(r, permute), structure: deserializeStructureFromStore(decompress(r.structure)) })));
+    return timeStage(stageStart('mailbox.fetch.decode'), rows.map((r) => ({ ...this.threadedMeta(r, permute), structure: deserializeStructureFromStore(decompress(r.structure)) })));
   }
 
   private bodyOf(folder: string, uid: number): { bodyId: number; size: number } {

@@ -44,18 +44,26 @@ export interface MessageMeta {
   readonly internalDate: Date;
   /** RFC 822 size in bytes of the message as received. */
   readonly size: number;
-  readonly messageId: string | null;
-  readonly threadId: number;
   /** RFC 8514 SAVEDATE: when the message was stored in this folder (append, copy, move); null (NIL) if unknown. */
   readonly saveDate: Date | null;
   /** RFC 8474 EMAILID: 'M' + 12 hex digits; the same for copies and moves of one stored message. */
   readonly emailId: string;
+}
+
+/**
+ * MessageMeta plus what lives with the stored body (Message-ID, thread). Asked for separately: reading it
+ * touches each message's body row (a page of the encrypted file per message), which SELECT and FETCH FLAGS
+ * over a large folder must not pay.
+ */
+export interface ThreadedMessageMeta extends MessageMeta {
+  readonly messageId: string | null;
+  readonly threadId: number;
   /** RFC 8474 THREADID of `threadId`: 'T' + 12 hex digits. */
   readonly threadObjectId: string;
 }
 
 /** Metadata plus the parsed structure computed at append time (see server/mime). */
-export interface MessageRecord extends MessageMeta {
+export interface MessageRecord extends ThreadedMessageMeta {
   /** Opaque to the store: produced by server/mime at append, returned as-is (Buffers preserved). */
   readonly structure: unknown;
 }
@@ -205,6 +213,8 @@ export interface Mailbox {
   appendOnce(folder: string, raw: Buffer, options: AppendOptions & { readonly dedupeKey: string }): Promise<AppendResult>;
   /** Metadata of every message in a folder (or of the given UIDs), ascending UID (the SELECT index). */
   listMessages(folder: string, uids?: UidSet): MessageMeta[];
+  /** The same with Message-ID and thread (reads every listed message's body row: slower). */
+  listMessages(folder: string, uids: UidSet | undefined, options: { readonly thread: true }): ThreadedMessageMeta[];
   /** Metadata and parsed structure of the given UIDs, ascending. */
   fetch(folder: string, uids: UidSet): MessageRecord[];
   /** The message bytes exactly as received. */

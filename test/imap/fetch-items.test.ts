@@ -74,7 +74,7 @@ describe('FETCH data items (RFC 9051 §6.4.5, RFC 3501 §6.4.5)', () => {
     const { uid } = await u.mailbox.append('INBOX', SIMPLE, { flags: ['\\Flagged', 'Work'], internalDate: new Date('2024-03-05T12:15:16Z') });
     await u.imap.command('SELECT INBOX');
     const r = onlyFetch((await u.imap.command('FETCH 1 (UID FLAGS INTERNALDATE RFC822.SIZE MODSEQ SAVEDATE EMAILID THREADID)')).lines);
-    const [meta] = u.mailbox.listMessages('INBOX');
+    const [meta] = u.mailbox.listMessages('INBOX', undefined, { thread: true });
     assert.ok(meta);
     assert.deepEqual(r.order, ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ', 'SAVEDATE', 'EMAILID', 'THREADID']);
     assert.deepEqual(plain(r.items.get('UID')), `ATOM:${uid}`);

@@ -259,7 +259,7 @@ describe('RFC 8514 SAVED* and RFC 8474 §6 EMAILID/THREADID against the store\'s
     assert.deepEqual(await search('SEARCH SAVEDON 5-Feb-2024'), []);
   });
   test('EMAILID finds the message FETCH EMAILID names; THREADID its thread; unknown ids nothing', async () => {
-    const metas = mailbox.listMessages('INBOX', [[1, 5]]);
+    const metas = mailbox.listMessages('INBOX', [[1, 5]], { thread: true });
     const second = metas[1]!;
     assert.deepEqual(await search(`SEARCH EMAILID ${second.emailId}`), [2]);
     const thread = metas.filter((m) => m.threadObjectId === second.threadObjectId).map((m) => m.uid);

@@ -69,7 +69,7 @@ describe('mailbox store: \\Recent, STATUS, SAVEDATE, OBJECTID', () => {
     await mb.append('Obj', message({ Subject: 'root', 'Message-ID': '<r@x>' }), { internalDate: new Date('2020-01-01T00:00:00Z') });
     await mb.append('Obj', message({ Subject: 'Re: root', 'Message-ID': '<c@x>', References: '<r@x>' }));
     await mb.append('Obj', message({ Subject: 'other', 'Message-ID': '<o@x>' }));
-    const [a, b, c] = mb.listMessages('Obj');
+    const [a, b, c] = mb.listMessages('Obj', undefined, { thread: true });
     assert.ok(a!.saveDate && a!.saveDate.getTime() >= before - 1000, 'save date is the append time, not the internal date');
     assert.match(a!.emailId, /^M[0-9a-f]{12}$/);
     assert.match(a!.threadObjectId, /^T[0-9a-f]{12}$/);

@@ -131,7 +131,7 @@ describe('mailbox search matches a brute-force reference on the generated corpus
       const flags = FLAG_SETS[i % FLAG_SETS.length]!;
       const { uid, modseq } = await mb.append('INBOX', m.raw, { flags, internalDate });
       const p = await simpleParser(m.raw);
-      const meta = mb.listMessages('INBOX', [[uid, uid]])[0]!;
+      const meta = mb.listMessages('INBOX', [[uid, uid]], { thread: true })[0]!;
       refs.push({
         uid,
         emailId: meta.emailId,
@@ -283,10 +283,10 @@ describe('mailbox search matches a brute-force reference on the generated corpus
   });
 
   test('RFC 8474 §6 EMAILID/THREADID find the messages FETCH gives those ids; other ids find nothing', () => {
-    const [first, second] = mb.listMessages('INBOX', [[1, 2]]);
+    const [first, second] = mb.listMessages('INBOX', [[1, 2]], { thread: true });
     check('emailid', { op: 'emailid', id: first!.emailId }, { nonEmpty: true });
     assert.deepEqual(mb.search('INBOX', { op: 'emailid', id: first!.emailId }), [1]);
-    const sameThread = mb.listMessages('INBOX').filter((m) => m.threadObjectId === second!.threadObjectId).map((m) => m.uid);
+    const sameThread = mb.listMessages('INBOX', undefined, { thread: true }).filter((m) => m.threadObjectId === second!.threadObjectId).map((m) => m.uid);
     assert.deepEqual(mb.search('INBOX', { op: 'threadid', id: second!.threadObjectId }), sameThread);
     assert.ok(sameThread.includes(2));
     for (const id of ['Tzz', 'x', first!.emailId.replace(/^M/, 'T').replace(/^T/, 'X'), `${first!.emailId}0`]) assert.deepEqual(mb.search('INBOX', { op: 'emailid', id }), [], id);

@@ -320,7 +320,7 @@ describe('mailbox store: messages', () => {
     await mb.append('Threads', msg('root2@x', []));
     await mb.append('Threads', msg('r2@x', ['References: <root2@x> <r1@x>']));
     await mb.append('Threads', msg('other@x', []));
-    const threads = mb.listMessages('Threads').map((m) => m.threadId);
+    const threads = mb.listMessages('Threads', undefined, { thread: true }).map((m) => m.threadId);
     assert.equal(threads[1], threads[2], 'a parent arriving after its reply joins the reply\'s thread');
     assert.equal(threads[2], threads[3]);
     assert.notEqual(threads[3], threads[4]);

@@ -6,7 +6,7 @@
 // pauses its FETCH instead of making the server hold its mailbox.
 import { performance } from 'node:perf_hooks';
 import { NoSuchMessage } from '../../mailbox/errors.js';
-import type { Mailbox, MessageMeta, MessageRecord } from '../../mailbox/types.js';
+import type { Mailbox, MessageMeta, MessageRecord, ThreadedMessageMeta } from '../../mailbox/types.js';
 import { fetchSection, locatePart, partialRange, sectionRange, type SectionSpec } from '../../mime/sections.js';
 import type { MessageStructure, MimePart } from '../../mime/types.js';
 import type { CommandContext, CommandSpec, Completion, SelectedView, Session } from '../engine/types.js';
@@ -37,7 +37,7 @@ const META_KINDS = new Set<FetchItem['kind']>(['flags', 'modseq', 'internaldate'
 /** BODY[] / RFC822 / BODY[]<partial>: the whole message, read without its parsed structure. */
 const isWholeMessage = (item: FetchItem): boolean => item.kind === 'section' && item.section.path === '' && item.section.text === '';
 
-type FetchRecord = MessageRecord | MessageMeta | { readonly uid: number };
+type FetchRecord = MessageRecord | ThreadedMessageMeta | MessageMeta | { readonly uid: number };
 const hasMeta = (record: FetchRecord): record is MessageMeta => 'flags' in record;
 
 function isStructure(value: unknown): value is MessageStructure {
@@ -207,7 +207,7 @@ async function itemValue(m: MessageContext, item: FetchItem): Promise<Value> {
     case 'emailid':
       return [{ atom: record.emailId }];
     case 'threadid':
-      return record.threadObjectId ? [{ atom: record.threadObjectId }] : null;
+      return 'threadObjectId' in record ? [{ atom: record.threadObjectId }] : null;
   }
 }
 
@@ -275,6 +275,8 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
   // RFC 3501 §6.4.5: BODY[…] (not .PEEK), RFC822, RFC822.TEXT and BINARY[…] set \Seen, except in a read-only folder.
   const markSeen = args.setsSeen && !view.readOnly;
   const needsStructure = items.some((item) => STRUCTURE_KINDS.has(item.kind) || (item.kind === 'section' && !isWholeMessage(item)));
+  // THREADID lives with the stored body: reading it costs a page per message, so only when asked for.
+  const needsThread = items.some((item) => item.kind === 'threadid');
   const needsMeta = needsStructure || markSeen || args.changedSince !== null || items.some((item) => META_KINDS.has(item.kind));
   const pageSize = needsStructure ? STRUCTURE_PAGE : PAGE;
   const hasFlags = items.some((item) => item.kind === 'flags');
@@ -285,7 +287,13 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
   let turnStart = performance.now();
   for (let i = 0; i < uids.length; i += pageSize) {
     const page = uidRanges(uids.slice(i, i + pageSize));
-    let records: FetchRecord[] = needsStructure ? mailbox.fetch(view.path, page) : needsMeta ? mailbox.listMessages(view.path, page) : uids.slice(i, i + pageSize).map((uid) => ({ uid }));
+    let records: FetchRecord[] = needsStructure
+      ? mailbox.fetch(view.path, page)
+      : needsThread
+        ? mailbox.listMessages(view.path, page, { thread: true })
+        : needsMeta
+          ? mailbox.listMessages(view.path, page)
+          : uids.slice(i, i + pageSize).map((uid) => ({ uid }));
     if (args.changedSince !== null) {
       const since = args.changedSince;
       records = records.filter((record) => hasMeta(record) && record.modseq > since);
