@@ -685,7 +685,9 @@ export class Connection implements Session, UpdateListener {
       void this.shutdown();
       return;
     }
+    const stopTls = stageStart('imap.tls');
     upgrade(raw, (err, secured) => {
+      stopTls();
       if (err || !secured) {
         this.destroy();
         return;
