@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startSealpost, type SealpostInstance } from './compare/sealpost.js';
 import { genCorpusScript } from './shared.js';
-import { hrtimeMicros, ProfileReader, type ThreadProfile } from './profile/cpuprofile.js';
+import { hrtimeMicros, LONG_GAP_US, ProfileReader, type ThreadProfile } from './profile/cpuprofile.js';
 import { corpusFor, defaultCount, runWorkload, usersFor, WORKLOADS, type Throughput, type WorkloadName } from './profile/workloads.js';
 import type { StagesFile, StageTotals } from '../server/stages.js';
 import { freePorts } from '../test/helpers/ports.js';
@@ -170,7 +170,8 @@ export async function run(flags: string[]): Promise<void> {
     sealpost = null;
 
     const stages = readStages(stagesFile);
-    const profiles = fs.readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.`));
+    const ofServe = new RegExp(`^CPU\\.\\d+\\.\\d+\\.${pid}\\.\\d+\\.\\d+\\.cpuprofile$`);
+    const profiles = fs.readdirSync(profDir).filter((f) => ofServe.test(f));
     if (profiles.length === 0) throw new Error(`no CPU profile of process ${pid} in ${profDir}`);
     const reader = new ProfileReader(REPO);
     const threads: ThreadProfile[] = profiles.map((f) => reader.read(path.join(profDir, f), { fromUs, toUs })).sort((a, b) => a.thread - b.thread);
@@ -208,10 +209,11 @@ function report(r: Report): void {
   out.push('', `(a) top ${r.top} functions by self time, main thread`);
   out.push(
     table(
-      ['function', 'where', 'self ms', '%'],
-      main.functions.slice(0, r.top).map((f) => [f.name.slice(0, 48), f.where.slice(-60), ms(f.selfMs), pct(f.selfMs, main.sampledMs)]),
+      ['function', 'where', 'self ms', '%', `in gaps>${LONG_GAP_US / 1000}ms`],
+      main.functions.slice(0, r.top).map((f) => [f.name.slice(0, 48), f.where.slice(-60), ms(f.selfMs), pct(f.selfMs, main.sampledMs), f.gapMs > 0 ? ms(f.gapMs) : '']),
     ),
   );
+  out.push(`(in gaps: self time from gaps of over ${LONG_GAP_US / 1000} ms between samples: the thread blocked in a system call such as fsync, or was not scheduled)`);
   out.push('', '(b) self time by area, main thread');
   out.push(table(['area', 'self ms', '%'], main.areas.map((a) => [a.area, ms(a.selfMs), pct(a.selfMs, main.sampledMs)])));
   for (const w of workers) {
@@ -239,7 +241,7 @@ function report(r: Report): void {
       sampledMs: Math.round(main.sampledMs),
       busyMs: Math.round(main.busyMs),
       sourceMapped: mapped,
-      top: main.functions.slice(0, r.top).map((f) => ({ name: f.name, where: f.where, area: f.area, selfMs: round(f.selfMs) })),
+      top: main.functions.slice(0, r.top).map((f) => ({ name: f.name, where: f.where, area: f.area, selfMs: round(f.selfMs), gapMs: round(f.gapMs) })),
       areas: main.areas.map((a) => ({ area: a.area, selfMs: round(a.selfMs) })),
     },
     workers: workers.map((w) => ({ thread: w.thread, profile: w.file, busyMs: Math.round(w.busyMs), top: w.functions.filter((f) => f.name !== '(idle)').slice(0, 5).map((f) => ({ name: f.name, where: f.where, selfMs: round(f.selfMs) })) })),

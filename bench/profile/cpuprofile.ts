@@ -41,6 +41,11 @@ export interface FunctionTime {
   readonly where: string;
   readonly area: string;
   readonly selfMs: number;
+  /**
+   * Part of selfMs that came from gaps of more than LONG_GAP_US between two samples: the thread could not be
+   * sampled (blocked in a system call such as fsync, or the process was not scheduled on a busy machine).
+   */
+  readonly gapMs: number;
 }
 
 export interface AreaTime {
@@ -59,6 +64,9 @@ export interface ThreadProfile {
   readonly functions: readonly FunctionTime[];
   readonly areas: readonly AreaTime[];
 }
+
+/** A gap between samples longer than this (µs) is reported as such: see FunctionTime.gapMs. */
+export const LONG_GAP_US = 5000;
 
 /** better-sqlite3's native methods: V8 shows them as frames without a script. */
 const SQLITE_NATIVE = new Set(['run', 'get', 'all', 'iterate', 'prepare', 'exec', 'raw', 'pluck', 'expand', 'bind', 'columns', 'safeIntegers', 'serialize', 'backup', 'loadExtension', 'close', 'key', 'rekey']);
@@ -83,6 +91,7 @@ export class ProfileReader {
     }
     // Self time of a sample = the gap to the next sample (the last one gets the mean gap).
     const selfUs = new Map<number, number>();
+    const gapUs = new Map<number, number>();
     const times: number[] = [];
     let t = profile.startTime;
     for (const delta of profile.timeDeltas) {
@@ -97,10 +106,11 @@ export class ProfileReader {
       const gap = i + 1 < times.length ? times[i + 1]! - at : meanGap;
       const id = profile.samples[i]!;
       selfUs.set(id, (selfUs.get(id) ?? 0) + gap);
+      if (gap > LONG_GAP_US) gapUs.set(id, (gapUs.get(id) ?? 0) + gap);
       sampledUs += gap;
     }
 
-    const functions = new Map<string, { name: string; where: string; area: string; us: number }>();
+    const functions = new Map<string, { name: string; where: string; area: string; us: number; gapUs: number }>();
     const areas = new Map<string, number>();
     let idleUs = 0;
     for (const [id, us] of selfUs) {
@@ -108,8 +118,9 @@ export class ProfileReader {
       const { name, where, area } = this.#locate(node, byId, parent);
       if (name === '(idle)') idleUs += us;
       const key = `${name}\u0000${where}`;
-      const entry = functions.get(key) ?? { name, where, area, us: 0 };
+      const entry = functions.get(key) ?? { name, where, area, us: 0, gapUs: 0 };
       entry.us += us;
+      entry.gapUs += gapUs.get(id) ?? 0;
       functions.set(key, entry);
       areas.set(area, (areas.get(area) ?? 0) + us);
     }
@@ -119,7 +130,7 @@ export class ProfileReader {
       thread,
       sampledMs: sampledUs / 1000,
       busyMs: (sampledUs - idleUs) / 1000,
-      functions: [...functions.values()].map((f) => ({ name: f.name, where: f.where, area: f.area, selfMs: f.us / 1000 })).sort((a, b) => b.selfMs - a.selfMs),
+      functions: [...functions.values()].map((f) => ({ name: f.name, where: f.where, area: f.area, selfMs: f.us / 1000, gapMs: f.gapUs / 1000 })).sort((a, b) => b.selfMs - a.selfMs),
       areas: [...areas].map(([area, us]) => ({ area, selfMs: us / 1000 })).sort((a, b) => b.selfMs - a.selfMs),
     };
   }
