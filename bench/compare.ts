@@ -3,9 +3,16 @@
 //   delivery of 2,000 messages over 4 connections (Sealpost MX vs Dovecot LMTP), to an unlocked and to a
 //   locked mailbox; IMAP APPEND of 10,000 messages over 4 connections; full-body FETCH of 1,000 messages;
 //   SEARCH BODY for 50 tokens in 10,000 messages; a mixed session load from 8 clients for a fixed time;
-//   POP3 RETR over 4 sessions; resident memory per idle IMAP connection with 500 connections.
-// Prints one JSON object, a table with the Sealpost ÷ Dovecot ratios, and a one-line summary.
-// Flags: --quick (smaller corpus and shorter runs, for a smoke test), --secs=N (mixed/POP3 duration).
+//   POP3 RETR over 4 sessions; resident memory per idle IMAP connection with 500 connections;
+//   APPEND one message at a time (per-APPEND latency with the literal and its closing CRLF in two writes and
+//   Nagle on, as Python's imaplib sends them, and in one write; and a real imaplib client, 4 connections);
+//   LOGIN with literals, split and joined; the sealed-queue drain at login (Sealpost only); SELECT, FETCH 1:*
+//   (UID FLAGS) and FETCH 1:* FLAGS on mailboxes of 10,000 / 50,000 / 100,000 messages (filled straight into
+//   the store / the Maildir, see bench/compare/fill.ts).
+// Rows may carry a goal (a ratio to one Dovecot, or an absolute figure); the table says whether it is met.
+// Prints one JSON object, a table with the Sealpost ÷ Dovecot ratios and goals, and a one-line summary.
+// Flags: --quick (smaller corpus and shorter runs, for a smoke test), --secs=N (mixed/POP3 duration),
+// --scale=N[,N…] (mailbox sizes for the scale rows; default 10000,50000,100000, --quick 10000; 0 skips them).
 // Every process it starts is stopped at the end, on error and on SIGINT/SIGTERM.
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -17,6 +24,7 @@ import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
 import { ImapClient, Pop3Client } from './compare/clients.js';
 import { childPids, ensureDovecot, startDovecot, type DovecotInstance } from './compare/dovecot.js';
+import { fillMaildir, fillSealpost, generateScaleCorpus, type ScaleCorpus } from './compare/fill.js';
 import { pssBytes, rssBytes, startSealpost, type SealpostInstance } from './compare/sealpost.js';
 import { freePorts } from '../test/helpers/ports.js';
 
@@ -25,6 +33,7 @@ const DOMAIN = 'bench.sealpost.test';
 const SHARED_GENERATOR = fileURLToPath(new URL('../../shared/bench/gen-corpus.py', import.meta.url));
 
 type TargetName = 'sealpost' | 'dovecot' | 'dovecot-crypt';
+const SCALE_USER = 'scale';
 const TARGETS: readonly TargetName[] = ['sealpost', 'dovecot', 'dovecot-crypt'];
 
 interface Target {
@@ -34,6 +43,8 @@ interface Target {
   readonly deliveryPort: number;
   readonly lmtp: boolean;
   login(user: string): string;
+  /** Dovecot: the user's Maildir (the scale rows write messages into it). */
+  maildir?(user: string): string;
   rcpt(user: string): string;
   /** Memory attributable to IMAP sessions: {rss, pss} bytes. */
   imapMemory(): { rss: number; pss: number };
@@ -58,13 +69,26 @@ interface Sizes {
   mixedClients: number;
   secs: number;
   idleConnections: number;
+  /** APPENDs per client style and server in the one-at-a-time latency rows. */
+  sequentialAppends: number;
+  /** LOGINs per style and server in the literal LOGIN latency rows. */
+  logins: number;
+  /** Messages the imaplib client appends (the first N of the corpus). */
+  imaplib: number;
+  /** Messages sealed for a locked mailbox before the drain row's login. */
+  drain: number;
+  /** Mailbox sizes of the scale rows, ascending. */
+  scale: number[];
+  /** Runs per scale measurement (the median is reported). */
+  scaleRuns: number;
 }
 
-const FULL: Sizes = { delivery: 2000, search: 10_000, fetch: 1000, searches: 50, searchCapSecs: 60, mixedClients: 8, secs: 20, idleConnections: 500 };
-const QUICK: Sizes = { delivery: 300, search: 1000, fetch: 200, searches: 10, searchCapSecs: 10, mixedClients: 4, secs: 4, idleConnections: 100 };
+const FULL: Sizes = { delivery: 2000, search: 10_000, fetch: 1000, searches: 50, searchCapSecs: 60, mixedClients: 8, secs: 20, idleConnections: 500, sequentialAppends: 300, logins: 30, imaplib: 2000, drain: 2000, scale: [10_000, 50_000, 100_000], scaleRuns: 3 };
+const QUICK: Sizes = { delivery: 300, search: 1000, fetch: 200, searches: 10, searchCapSecs: 10, mixedClients: 4, secs: 4, idleConnections: 100, sequentialAppends: 50, logins: 10, imaplib: 400, drain: 300, scale: [10_000], scaleRuns: 3 };
 
+const T0 = performance.now();
 const log = (line: string): void => {
-  process.stderr.write(`[compare] ${line}\n`);
+  process.stderr.write(`[compare ${((performance.now() - T0) / 1000).toFixed(0)}s] ${line}\n`);
 };
 
 /** The corpus: gen-corpus.py from the shared bench folder when present, else our own test generator. */
@@ -82,7 +106,9 @@ async function loadCorpus(count: number, dir: string): Promise<{ messages: Corpu
 
 function users(): Map<string, string> {
   const map = new Map<string, string>();
-  for (let i = 1; i <= 22; i++) map.set(`user${i}`, `Pw-${crypto.randomBytes(12).toString('base64url')}`);
+  // user1–22: the original workloads; user23: one-at-a-time APPEND and LOGIN; user24: imaplib; user25: drain.
+  for (let i = 1; i <= 25; i++) map.set(`user${i}`, `Pw-${crypto.randomBytes(12).toString('base64url')}`);
+  map.set(SCALE_USER, `Pw-${crypto.randomBytes(12).toString('base64url')}`);
   return map;
 }
 
@@ -306,15 +332,209 @@ async function idleMemory(target: Target, idleUsers: readonly [string, string][]
   return { bytesPerConnection: (after.rss - before.rss) / added, pssPerConnection: (after.pss - before.pss) / added, totalRss: total.rss, totalPss: total.pss, opened, errors, firstError };
 }
 
+interface Latency {
+  readonly mean: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly n: number;
+}
+
+function latency(ms: readonly number[]): Latency {
+  const sorted = [...ms].sort((a, b) => a - b);
+  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+  return { mean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length), p50: at(0.5), p95: at(0.95), n: sorted.length };
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+};
+
+/** APPENDs one at a time on one connection with Nagle on (no TCP_NODELAY): ms from the command to its tagged OK. */
+async function sequentialAppend(target: Target, user: string, password: string, messages: readonly CorpusMessage[], joined: boolean): Promise<Latency & { errors: number }> {
+  const client = await ImapClient.connect(target.imapPort, undefined, { noDelay: false });
+  try {
+    const r = await client.command(`LOGIN "${target.login(user)}" "${password}"`);
+    if (r.status !== 'OK') throw new Error(`${target.name}: LOGIN ${user}: ${r.tagged}`);
+    const ms: number[] = [];
+    let errors = 0;
+    for (const m of messages) {
+      const t0 = performance.now();
+      const a = await client.append('INBOX', m.raw, '', { joined });
+      ms.push(performance.now() - t0);
+      if (a.status !== 'OK') errors++;
+    }
+    return { ...latency(ms), errors };
+  } finally {
+    client.close();
+  }
+}
+
+/** LOGIN {n} user {m} password on fresh connections with Nagle on: ms from the command to its tagged OK (one unmeasured first login). */
+async function literalLogin(target: Target, user: string, password: string, count: number, joined: boolean): Promise<Latency & { errors: number }> {
+  const ms: number[] = [];
+  let errors = 0;
+  for (let i = 0; i <= count; i++) {
+    const client = await ImapClient.connect(target.imapPort, undefined, { noDelay: false });
+    try {
+      const t0 = performance.now();
+      const r = await client.loginLiteral(target.login(user), password, { joined });
+      if (i > 0) ms.push(performance.now() - t0);
+      if (r.status !== 'OK') errors++;
+      await client.command('LOGOUT');
+    } finally {
+      client.close();
+    }
+  }
+  return { ...latency(ms), errors };
+}
+
+// Python's imaplib, as shipped: APPEND sends the literal and the closing CRLF in two socket writes, no TCP_NODELAY.
+const IMAPLIB_APPEND = `
+import imaplib, json, os, sys, threading, time
+port, user, pw, src, n, conns = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
+msgs = [open(os.path.join(src, '%06d.eml' % (i + 1)), 'rb').read() for i in range(n)]
+clients = []
+for c in range(conns):
+    M = imaplib.IMAP4('127.0.0.1', port); M.login(user, pw); clients.append(M)
+errors = [0]
+lat = []
+def work(w):
+    M = clients[w]
+    for i in range(w, n, conns):
+        t = time.perf_counter()
+        try:
+            typ, _ = M.append('INBOX', None, None, msgs[i])
+        except Exception:
+            typ = 'ERR'
+        lat.append(time.perf_counter() - t)
+        if typ != 'OK':
+            errors[0] += 1
+threads = [threading.Thread(target=work, args=(w,)) for w in range(conns)]
+t0 = time.perf_counter()
+for t in threads: t.start()
+for t in threads: t.join()
+secs = time.perf_counter() - t0
+for M in clients:
+    try: M.logout()
+    except Exception: pass
+lat.sort()
+print(json.dumps({"secs": secs, "errors": errors[0], "p50ms": lat[len(lat) // 2] * 1000, "p95ms": lat[int(len(lat) * 0.95)] * 1000}))
+`;
+
+async function imaplibAppend(target: Target, user: string, password: string, srcDir: string, count: number, connections: number): Promise<{ perSec: number; errors: number; p50ms: number; p95ms: number }> {
+  const { stdout } = await execFileAsync('python3', ['-c', IMAPLIB_APPEND, String(target.imapPort), target.login(user), password, srcDir, String(count), String(connections)], { maxBuffer: 1024 * 1024, timeout: 30 * 60_000 });
+  const r = JSON.parse(stdout.trim().split('\n').pop()!) as { secs: number; errors: number; p50ms: number; p95ms: number };
+  return { perSec: (count - r.errors) / r.secs, errors: r.errors, p50ms: r.p50ms, p95ms: r.p95ms };
+}
+
+/** Sealpost: messages sealed for a locked mailbox; time from the LOGIN's OK until STATUS INBOX counts them all. */
+async function drainAtLogin(target: Target, user: string, password: string, messages: readonly CorpusMessage[]): Promise<{ perSec: number; loginMs: number; perSecFromLogin: number; errors: number; timedOut: boolean }> {
+  const delivered = await deliver(target, user, messages, 4);
+  const expected = messages.length - delivered.errors;
+  const client = await ImapClient.connect(target.imapPort);
+  try {
+    const t0 = performance.now();
+    const r = await client.command(`LOGIN "${target.login(user)}" "${password}"`);
+    if (r.status !== 'OK') throw new Error(`${target.name}: LOGIN ${user}: ${r.tagged}`);
+    const t1 = performance.now();
+    const deadline = t1 + 300_000;
+    let timedOut = false;
+    for (;;) {
+      const status = await client.command('STATUS INBOX (MESSAGES)');
+      const count = Number(/MESSAGES (\d+)/.exec(status.untagged.join(' '))?.[1] ?? 0);
+      if (count >= expected) break;
+      if (performance.now() > deadline) {
+        timedOut = true;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const t2 = performance.now();
+    return { perSec: (expected * 1000) / (t2 - t1), loginMs: t1 - t0, perSecFromLogin: (expected * 1000) / (t2 - t0), errors: delivered.errors, timedOut };
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * SELECT INBOX, FETCH 1:* (UID FLAGS) and FETCH 1:* FLAGS on one connection, ms, median of `runs` each, after
+ * one unmeasured SELECT (Dovecot indexes new Maildir files there; Sealpost opens and caches the folder).
+ */
+async function scaleCommands(target: Target, user: string, password: string, size: number, runs: number): Promise<{ select: number; fetchUidFlags: number; fetchFlags: number }> {
+  const client = await login(target, user, password);
+  try {
+    const exists = async (): Promise<number> => {
+      const r = await client.counted('SELECT INBOX', 30);
+      if (r.status !== 'OK') throw new Error(`${target.name}: SELECT: ${r.tagged}`);
+      return Number(/^\* (\d+) EXISTS/m.exec(r.kept.join('\n'))?.[1] ?? -1);
+    };
+    const warm = await exists();
+    if (warm !== size) throw new Error(`${target.name}: the scale mailbox holds ${warm} messages, not ${size}`);
+    const select: number[] = [];
+    const uidFlags: number[] = [];
+    const flags: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      let t = performance.now();
+      await exists();
+      select.push(performance.now() - t);
+      for (const [command, into] of [
+        ['FETCH 1:* (UID FLAGS)', uidFlags],
+        ['FETCH 1:* FLAGS', flags],
+      ] as const) {
+        t = performance.now();
+        const r = await client.counted(command);
+        into.push(performance.now() - t);
+        if (r.status !== 'OK' || r.untagged < size) throw new Error(`${target.name}: ${command} gave ${r.untagged} lines: ${r.tagged}`);
+      }
+    }
+    return { select: median(select), fetchUidFlags: median(uidFlags), fetchFlags: median(flags) };
+  } finally {
+    client.close();
+  }
+}
+
 // ── driver ──────────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * What Sealpost should reach on a row: `factor` times as good as one Dovecot (↑ rows: value ≥ factor × peer;
+ * ↓ rows: value ≤ peer ÷ factor), or an absolute figure (↑: at least, ↓: at most).
+ */
+type Goal = { readonly peer: Exclude<TargetName, 'sealpost'>; readonly factor: number } | { readonly absolute: number };
 
 interface Row {
   readonly workload: string;
+  /** A few characters for the summary line. */
+  readonly short: string;
   readonly unit: string;
   /** true: more is better (throughput); false: less is better (time, memory). */
   readonly higherIsBetter: boolean;
   readonly values: Partial<Record<TargetName, number>>;
   readonly notes: Partial<Record<TargetName, string>>;
+  /** Latency rows: the mean is the value; the median and 95th percentile ride along. */
+  readonly latency: Partial<Record<TargetName, Latency>>;
+  readonly goal?: Goal;
+}
+
+const PEER_LABEL: Record<Exclude<TargetName, 'sealpost'>, string> = { dovecot: 'Dovecot', 'dovecot-crypt': 'Dovecot+crypt' };
+
+function goalText(row: Row): string {
+  const goal = row.goal;
+  if (!goal) return '';
+  if ('absolute' in goal) return `${row.higherIsBetter ? '≥' : '≤'} ${goal.absolute.toLocaleString('en-US')}`;
+  if (row.higherIsBetter) return `≥ ${goal.factor}× ${PEER_LABEL[goal.peer]}`;
+  return goal.factor === 1 ? `≤ ${PEER_LABEL[goal.peer]}` : `≤ ${PEER_LABEL[goal.peer]} ÷ ${goal.factor}`;
+}
+
+/** true / false when the row has a goal and the figures to judge it, else undefined. */
+function goalMet(row: Row): boolean | undefined {
+  const goal = row.goal;
+  const s = row.values.sealpost;
+  if (!goal || s === undefined || !Number.isFinite(s)) return undefined;
+  if ('absolute' in goal) return row.higherIsBetter ? s >= goal.absolute : s <= goal.absolute;
+  const d = row.values[goal.peer];
+  if (d === undefined || !Number.isFinite(d)) return undefined;
+  return row.higherIsBetter ? s >= goal.factor * d : s * goal.factor <= d;
 }
 
 export async function run(flags: string[]): Promise<void> {
@@ -322,6 +542,15 @@ export async function run(flags: string[]): Promise<void> {
   const sizes: Sizes = { ...(quick ? QUICK : FULL) };
   const secsFlag = flags.find((f) => f.startsWith('--secs='));
   if (secsFlag) sizes.secs = Number(secsFlag.slice(7));
+  const scaleFlag = flags.find((f) => f.startsWith('--scale='));
+  if (scaleFlag) {
+    sizes.scale = scaleFlag
+      .slice(8)
+      .split(',')
+      .map(Number)
+      .filter((n) => Number.isInteger(n) && n > 0)
+      .sort((a, b) => a - b);
+  }
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-compare-'));
   // Dovecot's auth and mail processes run as other users and must traverse to their dirs (Sealpost's data dir stays 0700).
@@ -350,7 +579,17 @@ export async function run(flags: string[]): Promise<void> {
     const targets = new Map<TargetName, Target>();
 
     const [sSmtp, sImap, sPop, dImap, dPop, dLmtp, cImap, cPop, cLmtp] = await freePorts(9);
-    const sealpost: SealpostInstance = await startSealpost({ dir: path.join(work, 'sealpost'), domain: DOMAIN, ports: { smtp: sSmtp!, imap: sImap!, pop3: sPop! }, users: userMap });
+    // The scale rows grow one mailbox; Sealpost's is filled through the store while `serve` is stopped (restart).
+    const scale: { corpus: ScaleCorpus | null; wanted: number } = { corpus: null, wanted: 0 };
+    const sealpost: SealpostInstance = await startSealpost({
+      dir: path.join(work, 'sealpost'),
+      domain: DOMAIN,
+      ports: { smtp: sSmtp!, imap: sImap!, pop3: sPop! },
+      users: userMap,
+      beforeServe: async (ctx) => {
+        if (scale.corpus && scale.wanted > 0) await fillSealpost(ctx, `${SCALE_USER}@${DOMAIN}`, password(SCALE_USER), scale.corpus, scale.wanted);
+      },
+    });
     started.push(sealpost);
     targets.set('sealpost', {
       name: 'sealpost',
@@ -380,6 +619,7 @@ export async function run(flags: string[]): Promise<void> {
         deliveryPort: ports.lmtp,
         lmtp: true,
         login: (u) => u,
+        maildir: (u) => path.join(dir, 'mail', u, 'Maildir'),
         rcpt: (u) => `${u}@${DOMAIN}`,
         imapMemory: () => {
           const pids = childPids(instance.masterPid, 'imap');
@@ -396,8 +636,8 @@ export async function run(flags: string[]): Promise<void> {
     log(`all three servers up; corpus ${corpus.length} messages from ${source}`);
 
     const rows: Row[] = [];
-    const add = (workload: string, unit: string, higherIsBetter: boolean): Row => {
-      const row: Row = { workload, unit, higherIsBetter, values: {}, notes: {} };
+    const add = (workload: string, unit: string, higherIsBetter: boolean, short: string, goal?: Goal): Row => {
+      const row: Row = { workload, short, unit, higherIsBetter, values: {}, notes: {}, latency: {}, goal };
       rows.push(row);
       return row;
     };
@@ -410,7 +650,7 @@ export async function run(flags: string[]): Promise<void> {
     const deliveryCorpus = corpus.slice(0, sizes.delivery);
 
     // 1. Delivery to a mailbox with an open session (Sealpost: unlocked, parsed and stored at once).
-    const rowDeliver = add(`delivery ${sizes.delivery} msgs / 4 conns, mailbox open`, 'msg/s', true);
+    const rowDeliver = add(`delivery ${sizes.delivery} msgs / 4 conns, mailbox open`, 'msg/s', true, 'deliver-open', { peer: 'dovecot-crypt', factor: 2 });
     await each('delivery (open mailbox)', async (t) => {
       const session = await login(t, 'user1', password('user1'));
       const r = await deliver(t, 'user1', deliveryCorpus, 4);
@@ -419,14 +659,14 @@ export async function run(flags: string[]): Promise<void> {
       if (r.errors) rowDeliver.notes[t.name] = `${r.errors} errors`;
     });
     // 2. Delivery to a mailbox nobody is logged in to (Sealpost: sealed into the queue with the public key).
-    const rowLocked = add(`delivery ${sizes.delivery} msgs / 4 conns, mailbox locked`, 'msg/s', true);
+    const rowLocked = add(`delivery ${sizes.delivery} msgs / 4 conns, mailbox locked`, 'msg/s', true, 'deliver-locked', { peer: 'dovecot-crypt', factor: 2 });
     await each('delivery (locked mailbox)', async (t) => {
       const r = await deliver(t, 'user21', deliveryCorpus, 4);
       rowLocked.values[t.name] = r.perSec;
       if (r.errors) rowLocked.notes[t.name] = `${r.errors} errors`;
     });
     // 3. Fill the search mailbox: APPEND of the whole corpus over 4 connections.
-    const rowAppend = add(`IMAP APPEND ${sizes.search} msgs / 4 conns`, 'msg/s', true);
+    const rowAppend = add(`IMAP APPEND ${sizes.search} msgs / 4 conns`, 'msg/s', true, 'append-4', { peer: 'dovecot-crypt', factor: 1.5 });
     await each('append', async (t) => {
       const r = await appendAll(t, 'user2', password('user2'), corpus, 4);
       rowAppend.values[t.name] = r.perSec;
@@ -443,8 +683,8 @@ export async function run(flags: string[]): Promise<void> {
       });
     });
     // 4. Full-body FETCH (best of 2 runs on one connection).
-    const rowFetch = add(`FETCH BODY[] of ${sizes.fetch} msgs`, 'msg/s', true);
-    const rowFetchMb = add(`FETCH BODY[] of ${sizes.fetch} msgs`, 'MB/s', true);
+    const rowFetch = add(`FETCH BODY[] of ${sizes.fetch} msgs`, 'msg/s', true, 'fetch-body');
+    const rowFetchMb = add(`FETCH BODY[] of ${sizes.fetch} msgs`, 'MB/s', true, 'fetch-MB', { peer: 'dovecot', factor: 0.8 });
     await each('fetch', async (t) => {
       const r = await fetchBodies(t, 'user1', password('user1'), sizes.fetch);
       rowFetch.values[t.name] = r.perSec;
@@ -453,7 +693,7 @@ export async function run(flags: string[]): Promise<void> {
     // 5. SEARCH BODY for tokens spread over the mailbox (each in exactly one message).
     const step = Math.floor(corpus.length / sizes.searches);
     const tokens = Array.from({ length: sizes.searches }, (_, i) => corpus[i * step + 7]!.token);
-    const rowSearch = add(`SEARCH BODY, ${sizes.searches} tokens in ${sizes.search} msgs`, 'ms/search', false);
+    const rowSearch = add(`SEARCH BODY, ${sizes.searches} tokens in ${sizes.search} msgs`, 'ms/search', false, 'search-body');
     await each('search', async (t) => {
       const r = await searchBody(t, 'user2', password('user2'), tokens, sizes.searchCapSecs);
       rowSearch.values[t.name] = r.msPerSearch;
@@ -463,18 +703,20 @@ export async function run(flags: string[]): Promise<void> {
     // 6. Mixed sessions.
     const small = Buffer.from(`From: a@bench-sender.test\r\nTo: b@${DOMAIN}\r\nSubject: mixed load\r\nMessage-ID: <mixed@bench>\r\n\r\nA short message appended and expunged again.\r\n`);
     const mixedUsers = Array.from({ length: sizes.mixedClients }, (_, i) => [`user${3 + i}`, password(`user${3 + i}`)] as [string, string]);
-    const rowMixed = add(`mixed IMAP sessions, ${sizes.mixedClients} clients, ${sizes.secs}s`, 'cmd/s', true);
-    const rowMixedErr = add('mixed IMAP sessions: errors', 'count', false);
+    const rowMixed = add(`mixed IMAP sessions, ${sizes.mixedClients} clients, ${sizes.secs}s`, 'cmd/s', true, 'mixed', { peer: 'dovecot', factor: 1 });
+    const rowSessions = add(`mixed IMAP sessions, ${sizes.mixedClients} clients, ${sizes.secs}s`, 'sessions/s', true, 'sessions', { peer: 'dovecot', factor: 1 });
+    const rowMixedErr = add('mixed IMAP sessions: errors', 'count', false, 'mixed-err');
     await each('mixed', async (t) => {
       const r = await mixedLoad(t, mixedUsers, sizes.secs, small);
       rowMixed.values[t.name] = r.commandsPerSec;
+      rowSessions.values[t.name] = r.sessionsPerSec;
       rowMixedErr.values[t.name] = r.errors;
       rowMixed.notes[t.name] = `${r.sessionsPerSec.toFixed(1)} sessions/s`;
     });
     // 7. POP3.
     const popUsers = [11, 12, 13, 14].map((i) => [`user${i}`, password(`user${i}`)] as [string, string]);
-    const rowPop = add(`POP3 RETR, 4 sessions, ${sizes.secs}s`, 'RETR/s', true);
-    const rowPopMb = add(`POP3 RETR, 4 sessions, ${sizes.secs}s`, 'MB/s', true);
+    const rowPop = add(`POP3 RETR, 4 sessions, ${sizes.secs}s`, 'RETR/s', true, 'pop3', { peer: 'dovecot', factor: 0.8 });
+    const rowPopMb = add(`POP3 RETR, 4 sessions, ${sizes.secs}s`, 'MB/s', true, 'pop3-MB');
     await each('pop3', async (t) => {
       const r = await pop3Load(t, popUsers, sizes.secs);
       rowPop.values[t.name] = r.retrPerSec;
@@ -483,9 +725,9 @@ export async function run(flags: string[]): Promise<void> {
     });
     // 8. Memory per idle IMAP connection (logged in, INBOX selected).
     const idleUsers = Array.from({ length: 20 }, (_, i) => [`user${3 + i}`, password(`user${3 + i}`)] as [string, string]);
-    const rowMem = add(`RSS per idle IMAP connection (${sizes.idleConnections} conns)`, 'KiB', false);
-    const rowPss = add(`PSS per idle IMAP connection (${sizes.idleConnections} conns)`, 'KiB', false);
-    const rowTotal = add(`whole server PSS with ${sizes.idleConnections} idle IMAP conns`, 'MiB', false);
+    const rowMem = add(`RSS per idle IMAP connection (${sizes.idleConnections} conns)`, 'KiB', false, 'rss/conn');
+    const rowPss = add(`PSS per idle IMAP connection (${sizes.idleConnections} conns)`, 'KiB', false, 'pss/conn');
+    const rowTotal = add(`whole server PSS with ${sizes.idleConnections} idle IMAP conns`, 'MiB', false, 'server-pss');
     await each('idle memory', async (t) => {
       await t.restart();
       const r = await idleMemory(t, idleUsers, sizes.idleConnections);
@@ -494,8 +736,87 @@ export async function run(flags: string[]): Promise<void> {
       rowTotal.values[t.name] = r.totalPss / 2 ** 20;
       if (r.errors || r.opened < sizes.idleConnections) rowMem.notes[t.name] = `${r.opened} open, ${r.errors} errors (first: ${r.firstError})`;
     });
+    // 9. APPEND one message at a time, Nagle on: literal and CRLF in two writes (imaplib's way) and in one.
+    const seqCorpus = corpus.slice(0, sizes.sequentialAppends);
+    const seqGoal: Goal = { peer: 'dovecot-crypt', factor: 1.5 };
+    const rowSplit = add(`APPEND one at a time, literal + CRLF in 2 writes, Nagle on (${seqCorpus.length})`, 'ms', false, 'append-split', seqGoal);
+    const rowJoined = add(`APPEND one at a time, literal + CRLF in 1 write, Nagle on (${seqCorpus.length})`, 'ms', false, 'append-joined', seqGoal);
+    await each('sequential append', async (t) => {
+      for (const [row, joined] of [
+        [rowSplit, false],
+        [rowJoined, true],
+      ] as const) {
+        const r = await sequentialAppend(t, 'user23', password('user23'), seqCorpus, joined);
+        row.values[t.name] = r.mean;
+        row.latency[t.name] = r;
+        if (r.errors) row.notes[t.name] = `${r.errors} errors`;
+      }
+    });
+    // 10. LOGIN with literals, split and joined, Nagle on.
+    const rowLoginSplit = add(`LOGIN {n} literals, each + rest of line in 2 writes, Nagle on (${sizes.logins})`, 'ms', false, 'login-split');
+    const rowLoginJoined = add(`LOGIN {n} literals, each + rest of line in 1 write, Nagle on (${sizes.logins})`, 'ms', false, 'login-joined');
+    await each('literal login', async (t) => {
+      for (const [row, joined] of [
+        [rowLoginSplit, false],
+        [rowLoginJoined, true],
+      ] as const) {
+        const r = await literalLogin(t, 'user23', password('user23'), sizes.logins, joined);
+        row.values[t.name] = r.mean;
+        row.latency[t.name] = r;
+        if (r.errors) row.notes[t.name] = `${r.errors} errors`;
+      }
+    });
+    // 11. Python's imaplib: 4 connections, each APPENDing one message at a time.
+    const imaplibDir = path.join(work, 'imaplib');
+    fs.mkdirSync(imaplibDir, { mode: 0o700 });
+    const imaplibCorpus = corpus.slice(0, sizes.imaplib);
+    imaplibCorpus.forEach((m, i) => fs.writeFileSync(path.join(imaplibDir, `${String(i + 1).padStart(6, '0')}.eml`), m.raw));
+    const rowImaplib = add(`APPEND one at a time, 4 imaplib conns, first ${imaplibCorpus.length}`, 'msg/s', true, 'imaplib', seqGoal);
+    await each('imaplib append', async (t) => {
+      const r = await imaplibAppend(t, 'user24', password('user24'), imaplibDir, imaplibCorpus.length, 4);
+      rowImaplib.values[t.name] = r.perSec;
+      rowImaplib.notes[t.name] = `p50 ${fmt(r.p50ms)} ms, p95 ${fmt(r.p95ms)} ms per APPEND${r.errors ? `, ${r.errors} errors` : ''}`;
+    });
+    fs.rmSync(imaplibDir, { recursive: true, force: true });
+    // 12. Sealpost only: the sealed queue drains into the mailbox at login.
+    const drainCorpus = corpus.slice(0, sizes.drain);
+    const rowDrain = add(`sealed-queue drain at login, ${drainCorpus.length} msgs (Sealpost only)`, 'msg/s', true, 'drain', { absolute: 1000 });
+    {
+      log('drain at login: sealpost');
+      const r = await drainAtLogin(targets.get('sealpost')!, 'user25', password('user25'), drainCorpus);
+      rowDrain.values.sealpost = r.perSec;
+      rowDrain.notes.sealpost = `from the LOGIN's OK; LOGIN took ${fmt(r.loginMs)} ms (${fmt(r.perSecFromLogin)} msg/s counting it)${r.errors ? `, ${r.errors} delivery errors` : ''}${r.timedOut ? ', TIMED OUT' : ''}`;
+    }
+    // 13. Large mailboxes: one mailbox grown to each size (fill not measured), then SELECT and FETCH 1:*.
+    if (sizes.scale.length) {
+      const largest = sizes.scale[sizes.scale.length - 1]!;
+      log(`scale: generating ${largest} messages`);
+      scale.corpus = await generateScaleCorpus(largest, path.join(work, 'scale-corpus'));
+      let filled = 0;
+      for (const size of sizes.scale) {
+        const label = size >= 1000 ? `${size / 1000}k` : String(size);
+        const rowSelect = add(`SELECT INBOX, ${size} msgs (median of ${sizes.scaleRuns})`, 'ms', false, `select-${label}`, size === 50_000 ? { peer: 'dovecot-crypt', factor: 1 } : undefined);
+        const rowUidFlags = add(`FETCH 1:* (UID FLAGS), ${size} msgs`, 'ms', false, `uidflags-${label}`, size === 10_000 ? { peer: 'dovecot-crypt', factor: 1 } : undefined);
+        const rowFlags = add(`FETCH 1:* FLAGS, ${size} msgs`, 'ms', false, `flags-${label}`, size === 50_000 ? { peer: 'dovecot-crypt', factor: 1 } : undefined);
+        await each(`scale ${size}`, async (t) => {
+          const fillStart = performance.now();
+          if (t.name === 'sealpost') {
+            scale.wanted = size;
+            await sealpost.restart();
+          } else {
+            await fillMaildir(t.maildir!(SCALE_USER), scale.corpus!, size, filled);
+          }
+          log(`  filled to ${size} in ${((performance.now() - fillStart) / 1000).toFixed(1)}s`);
+          const r = await scaleCommands(t, SCALE_USER, password(SCALE_USER), size, sizes.scaleRuns);
+          rowSelect.values[t.name] = r.select;
+          rowUidFlags.values[t.name] = r.fetchUidFlags;
+          rowFlags.values[t.name] = r.fetchFlags;
+        });
+        filled = size;
+      }
+    }
 
-    report(rows, { dovecot: version, corpus: source, quick, machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB` });
+    report(rows, { dovecot: version, corpus: source, scaleCorpus: scale.corpus?.source ?? null, quick, secs: Math.round((performance.now() - T0) / 1000), machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB` });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -519,6 +840,7 @@ function report(rows: readonly Row[], meta: Record<string, unknown>): void {
     const d = row.values[peer];
     return s === undefined || d === undefined || d === 0 ? undefined : s / d;
   };
+  const mark = (met: boolean | undefined): string => (met === undefined ? '' : met ? '✓' : '✗');
   const json = {
     benchmark: 'compare',
     ...meta,
@@ -531,30 +853,44 @@ function report(rows: readonly Row[], meta: Record<string, unknown>): void {
       dovecotCrypt: r.values['dovecot-crypt'] ?? null,
       ratioVsDovecot: ratio(r, 'dovecot') ?? null,
       ratioVsDovecotCrypt: ratio(r, 'dovecot-crypt') ?? null,
+      goal: r.goal ? { ...r.goal, text: goalText(r) } : null,
+      goalMet: goalMet(r) ?? null,
+      ...(Object.keys(r.latency).length ? { latencyMs: r.latency } : {}),
       notes: r.notes,
     })),
   };
   process.stdout.write(`${JSON.stringify(json)}\n`);
-  const header = ['workload', 'unit', 'Sealpost', 'Dovecot', 'Dovecot+crypt', 'S÷D', 'S÷D+crypt'];
+  // Latency rows show the mean, then the median and 95th percentile.
+  const cell = (r: Row, t: TargetName): string => {
+    const l = r.latency[t];
+    return l ? `${fmt(r.values[t])} (p50 ${fmt(l.p50)}, p95 ${fmt(l.p95)})` : fmt(r.values[t]);
+  };
+  const header = ['workload', 'unit', 'Sealpost', 'Dovecot', 'Dovecot+crypt', 'S÷D', 'S÷D+crypt', 'goal', 'met'];
   const lines = rows.map((r) => [
     `${r.workload}${r.higherIsBetter ? ' ↑' : ' ↓'}`,
     r.unit,
-    fmt(r.values.sealpost),
-    fmt(r.values.dovecot),
-    fmt(r.values['dovecot-crypt']),
+    cell(r, 'sealpost'),
+    cell(r, 'dovecot'),
+    cell(r, 'dovecot-crypt'),
     fmt(ratio(r, 'dovecot')),
     fmt(ratio(r, 'dovecot-crypt')),
+    goalText(r),
+    mark(goalMet(r)),
   ]);
   process.stdout.write(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n`);
   for (const l of lines) process.stdout.write(`| ${l.join(' | ')} |\n`);
   const notes = rows.flatMap((r) => Object.entries(r.notes).map(([t, n]) => `${r.workload} [${t}]: ${n}`));
   if (notes.length) process.stdout.write(`notes:\n${notes.map((n) => `  - ${n}`).join('\n')}\n`);
-  // Summary: throughput ratios vs the encrypted peer (geometric mean), ↑ rows only.
-  const ups = rows.filter((r) => r.higherIsBetter && ratio(r, 'dovecot-crypt') !== undefined && r.unit !== 'MB/s');
-  const geo = (peer: TargetName): number => Math.exp(ups.reduce((a, r) => a + Math.log(ratio(r, peer)!), 0) / Math.max(1, ups.length));
-  const mem = rows.find((r) => r.unit === 'MiB');
+  // Summary: every row's ratios (Sealpost ÷ Dovecot | ÷ Dovecot+crypt; the absolute figure for Sealpost-only
+  // rows), the goal mark, and how many goals are met.
+  const judged = rows.map(goalMet).filter((m): m is boolean => m !== undefined);
+  const parts = rows
+    .filter((r) => r.unit !== 'count')
+    .map((r) => {
+      const figures = r.values.dovecot === undefined && r.values['dovecot-crypt'] === undefined ? `${fmt(r.values.sealpost)}${r.unit}` : `${fmt(ratio(r, 'dovecot'))}|${fmt(ratio(r, 'dovecot-crypt'))}`;
+      return `${r.short}${r.higherIsBetter ? '↑' : '↓'} ${figures}${mark(goalMet(r))}`;
+    });
   process.stdout.write(
-    `compare: Sealpost throughput is ${geo('dovecot').toFixed(2)}× plain Dovecot and ${geo('dovecot-crypt').toFixed(2)}× Dovecot+mail_crypt (geometric mean of ${ups.length} workloads, ↑ = better); ` +
-      `${mem?.workload ?? 'memory'}: ${fmt(mem?.values.sealpost)} MiB vs ${fmt(mem?.values.dovecot)} MiB\n`,
+    `compare: ${judged.filter(Boolean).length} of ${judged.length} goals met; Sealpost ÷ Dovecot|Dovecot+crypt (↑ more is better, ↓ less): ${parts.join(', ')}\n`,
   );
 }

@@ -2,6 +2,8 @@
 // without copying the whole stream again and again, so the client is not what limits the figures.
 import net from 'node:net';
 
+const CRLF = Buffer.from('\r\n');
+
 /** Line/literal reader over a socket. */
 class Reader {
   private chunks: Buffer[] = [];
@@ -69,6 +71,38 @@ class Reader {
     }
   }
 
+  /**
+   * Reads up to and including the line that starts with `prefix`, counting the lines before it without
+   * keeping them (only the first `keep`); for big literal-free responses such as FETCH 1:* (UID FLAGS).
+   */
+  async linesUntil(prefix: string, keep: number, timeoutMs: number): Promise<{ last: string | null; count: number; kept: string[] }> {
+    const kept: string[] = [];
+    let count = 0;
+    const needle = Buffer.from('\r\n');
+    for (;;) {
+      if (this.length > 0) {
+        const all = this.flat();
+        let start = 0;
+        for (let i = all.indexOf(needle, start); i >= 0; i = all.indexOf(needle, start)) {
+          // Only lines that may be the tagged one (or are kept) become strings.
+          if (all[start] !== 0x2a /* '*' */ || kept.length < keep) {
+            const line = all.toString('latin1', start, i);
+            if (line.startsWith(prefix)) {
+              this.take(i + 2);
+              return { last: line, count, kept };
+            }
+            if (kept.length < keep) kept.push(line);
+          }
+          count++;
+          start = i + 2;
+        }
+        this.take(start);
+      }
+      if (this.closed) return { last: null, count, kept };
+      await this.wait(timeoutMs);
+    }
+  }
+
   /** Exactly n bytes; null when the connection closed first. */
   async bytes(n: number, timeoutMs: number): Promise<Buffer | null> {
     while (this.length < n) {
@@ -79,10 +113,11 @@ class Reader {
   }
 }
 
-function connectSocket(port: number, localAddress?: string): Promise<net.Socket> {
+/** noDelay false leaves Nagle's algorithm on, as clients that never set TCP_NODELAY do (Python's imaplib). */
+function connectSocket(port: number, localAddress?: string, noDelay = true): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port, localAddress }, () => resolve(socket));
-    socket.setNoDelay(true);
+    socket.setNoDelay(noDelay);
     socket.once('error', reject);
   });
 }
@@ -102,8 +137,8 @@ export class ImapClient {
   private tag = 0;
   private constructor(private readonly reader: Reader) {}
 
-  static async connect(port: number, localAddress?: string): Promise<ImapClient> {
-    const reader = new Reader(await connectSocket(port, localAddress));
+  static async connect(port: number, localAddress?: string, options: { noDelay?: boolean } = {}): Promise<ImapClient> {
+    const reader = new Reader(await connectSocket(port, localAddress, options.noDelay ?? true));
     const greeting = await reader.line(15_000);
     if (greeting === null || !greeting.startsWith('* OK')) throw new Error(`IMAP greeting: ${greeting}`);
     return new ImapClient(reader);
@@ -145,14 +180,62 @@ export class ImapClient {
     return this.response(tag, timeoutMs);
   }
 
-  /** APPEND with a synchronising literal. */
-  async append(mailbox: string, raw: Buffer, flags = ''): Promise<ImapResponse> {
+  /**
+   * A command whose response has no literals, read without keeping its untagged lines (the first `keep`
+   * are returned): `untagged` counts them. For FETCH 1:* (UID FLAGS) over very large mailboxes.
+   */
+  async counted(text: string, keep = 0, timeoutMs = 600_000): Promise<{ status: string; tagged: string; untagged: number; kept: string[] }> {
+    const tag = `b${++this.tag}`;
+    this.reader.socket.write(`${tag} ${text}\r\n`);
+    const { last, count, kept } = await this.reader.linesUntil(`${tag} `, keep, timeoutMs);
+    return { status: last === null ? '' : (last.slice(tag.length + 1).split(' ', 1)[0] ?? ''), tagged: last ?? '', untagged: count, kept };
+  }
+
+  /**
+   * APPEND with a synchronising literal. By default the literal and the CRLF that ends the command go in two
+   * writes (as Python's imaplib sends them); `joined` sends them in one.
+   */
+  async append(mailbox: string, raw: Buffer, flags = '', options: { joined?: boolean } = {}): Promise<ImapResponse> {
     const tag = `b${++this.tag}`;
     this.reader.socket.write(`${tag} APPEND ${mailbox}${flags ? ` (${flags})` : ''} {${raw.length}}\r\n`);
     const go = await this.reader.line(60_000);
     if (go === null || !go.startsWith('+')) return { status: go?.startsWith(`${tag} `) ? (go.split(' ')[1] ?? '') : '', tagged: go ?? '', untagged: [], literalBytes: 0, literals: 0 };
-    this.reader.socket.write(raw);
-    this.reader.socket.write('\r\n');
+    if (options.joined) {
+      this.reader.socket.write(Buffer.concat([raw, CRLF]));
+    } else {
+      this.reader.socket.write(raw);
+      this.reader.socket.write(CRLF);
+    }
+    return this.response(tag, 60_000);
+  }
+
+  /**
+   * LOGIN with both arguments as synchronising literals: LOGIN {n}, user, then {m}, password. Split: each
+   * literal and the text after it in two writes; joined: in one.
+   */
+  async loginLiteral(user: string, password: string, options: { joined?: boolean } = {}): Promise<ImapResponse> {
+    const tag = `b${++this.tag}`;
+    const u = Buffer.from(user);
+    const p = Buffer.from(password);
+    const fail = (go: string | null): ImapResponse => ({ status: go?.startsWith(`${tag} `) ? (go.split(' ')[1] ?? '') : '', tagged: go ?? '', untagged: [], literalBytes: 0, literals: 0 });
+    this.reader.socket.write(`${tag} LOGIN {${u.length}}\r\n`);
+    let go = await this.reader.line(60_000);
+    if (go === null || !go.startsWith('+')) return fail(go);
+    const rest = Buffer.from(` {${p.length}}\r\n`);
+    if (options.joined) {
+      this.reader.socket.write(Buffer.concat([u, rest]));
+    } else {
+      this.reader.socket.write(u);
+      this.reader.socket.write(rest);
+    }
+    go = await this.reader.line(60_000);
+    if (go === null || !go.startsWith('+')) return fail(go);
+    if (options.joined) {
+      this.reader.socket.write(Buffer.concat([p, CRLF]));
+    } else {
+      this.reader.socket.write(p);
+      this.reader.socket.write(CRLF);
+    }
     return this.response(tag, 60_000);
   }
 

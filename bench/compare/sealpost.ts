@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { closeContext, openContext } from '../../server/app.js';
+import type { AppContext } from '../../server/context.js';
 import { LISTENER_NAMES, PORT_SOURCES } from '../../server/config/index.js';
 import { silentLogger } from '../../server/log.js';
 
@@ -43,6 +44,11 @@ export async function startSealpost(options: {
   execArgv?: readonly string[];
   /** Environment for the `serve` child only, over the defaults above (e.g. SEALPOST_PROFILE_STAGES). */
   extraEnv?: Readonly<Record<string, string>>;
+  /**
+   * Runs in-process on the data dir before every start of `serve` (the first and each restart()), while no
+   * server holds it: e.g. filling a large mailbox through the store API. Must be safe to call again.
+   */
+  beforeServe?: (ctx: AppContext) => Promise<void>;
 }): Promise<SealpostInstance> {
   const { dir, domain, ports, users } = options;
   const serveOptions = { execArgv: options.execArgv ?? [], extraEnv: options.extraEnv ?? {} };
@@ -82,7 +88,17 @@ export async function startSealpost(options: {
   } finally {
     await closeContext(ctx);
   }
+  const beforeServe = async (): Promise<void> => {
+    if (!options.beforeServe) return;
+    const hookCtx = await openContext({ env }, { logger: silentLogger() });
+    try {
+      await options.beforeServe(hookCtx);
+    } finally {
+      await closeContext(hookCtx);
+    }
+  };
 
+  await beforeServe();
   let child: ChildProcess = await serve(env, ports, serveOptions);
   const instance: SealpostInstance = {
     dir,
@@ -95,6 +111,7 @@ export async function startSealpost(options: {
     },
     async restart() {
       await stopChild(child);
+      await beforeServe();
       child = await serve(env, ports, serveOptions);
     },
   };
