@@ -15,7 +15,7 @@ export const LAYERS = {
   store: { folders: ['mailbox', 'queue', 'directory', 'backup', 'remote'], files: [] },
   base: {
     folders: ['mime', 'crypto', 'config', 'keychain'],
-    files: ['ports', 'sqlite', 'locks', 'net', 'errors', 'log', 'fsutil', 'security-log', 'wildduck-env'],
+    files: ['ports', 'sqlite', 'locks', 'net', 'errors', 'log', 'fsutil', 'security-log', 'wildduck-env', 'stages'],
   },
 };
 const ORDER = ['entry', 'service', 'store', 'base'];

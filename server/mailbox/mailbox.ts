@@ -96,6 +96,8 @@ const folderInfo = (r: FolderRow): FolderInfo => ({
 
 // The messages table alone: SELECT, FETCH FLAGS and STORE over a whole folder read only its small rows.
 const MESSAGE_COLUMNS = 'm.id, m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.size, m.body_id, m.save_date';
+// SQL longer than this (a UID set of many ranges) is not kept among the prepared statements.
+const QUERY_CACHE_MAX_SQL = 1024;
 // Columns of the body row: each is a page (or more) of the encrypted file, so only when asked for.
 const THREAD_COLUMNS = 'b.message_id, b.thread_id';
 
@@ -185,6 +187,14 @@ export class SqliteMailbox implements Mailbox {
     return s;
   }
 
+  /**
+   * A statement whose text depends on a UID set (one `BETWEEN` per range): cached like stmt() while the set has
+   * few ranges (the usual 1:*, n:m, a page of a FETCH), prepared afresh otherwise so odd sets cannot grow the cache.
+   */
+  private query(sql: string): Statement {
+    return sql.length <= QUERY_CACHE_MAX_SQL ? this.stmt(sql) : this.db().prepare(sql);
+  }
+
   private write<T>(fn: () => T): T {
     try {
       return this.db(true).transaction(fn).immediate();
@@ -232,17 +242,15 @@ export class SqliteMailbox implements Mailbox {
   private selectMessages(folderId: number, uids: UidSet | null, extra = ''): MessageRow[] {
     const params: unknown[] = [folderId];
     const where = uids ? uidSetSql(uids, params, folderId) : '1';
-    return this.db()
-      .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.folder_id = ? AND ${where} ${extra} ORDER BY m.uid`)
-      .all(...params) as MessageRow[];
+    return this.query(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.folder_id = ? AND ${where} ${extra} ORDER BY m.uid`).all(...params) as MessageRow[];
   }
 
   private selectThreaded(folderId: number, uids: UidSet | null): ThreadedRow[] {
     const params: unknown[] = [folderId];
     const where = uids ? uidSetSql(uids, params, folderId) : '1';
-    return this.db()
-      .prepare(`SELECT ${MESSAGE_COLUMNS}, ${THREAD_COLUMNS} FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`)
-      .all(...params) as ThreadedRow[];
+    return this.query(
+      `SELECT ${MESSAGE_COLUMNS}, ${THREAD_COLUMNS} FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`,
+    ).all(...params) as ThreadedRow[];
   }
 
   private assertQuota(extraBytes: number): void {
@@ -525,21 +533,23 @@ export class SqliteMailbox implements Mailbox {
     const f = this.folder(folder);
     const params: unknown[] = [f.id];
     const where = uidSetSql(uids, params, f.id);
-    const rows = this.db()
-      .prepare(
-        `SELECT ${MESSAGE_COLUMNS}, ${THREAD_COLUMNS}, b.structure FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`,
-      )
-      .all(...params) as (ThreadedRow & { structure: Buffer })[];
+    const rows = this.query(
+      `SELECT ${MESSAGE_COLUMNS}, ${THREAD_COLUMNS}, b.structure FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`,
+    ).all(...params) as (ThreadedRow & { structure: Buffer })[];
     const permute = this.permutation();
     return timeStage(stageStart('mailbox.fetch.decode'), rows.map((r) => ({ ...this.threadedMeta(r, permute), structure: deserializeStructureFromStore(decompress(r.structure)) })));
   }
 
   private bodyOf(folder: string, uid: number): { bodyId: number; size: number } {
-    const f = this.folder(folder);
-    const row = this.stmt('SELECT body_id, size FROM messages WHERE folder_id = ? AND uid = ?').get(f.id, uid) as
-      | { body_id: number; size: number }
-      | undefined;
-    if (!row) throw new NoSuchMessage();
+    // One lookup per message read (FETCH BODY[] runs it per message): folder and message in one statement.
+    const row = this.stmt('SELECT m.body_id, m.size FROM folders f JOIN messages m ON m.folder_id = f.id WHERE f.path = ? AND m.uid = ?').get(
+      normalizePath(folder),
+      uid,
+    ) as { body_id: number; size: number } | undefined;
+    if (!row) {
+      this.folder(folder); // NoSuchFolder when that is what is missing
+      throw new NoSuchMessage();
+    }
     return { bodyId: row.body_id, size: row.size };
   }
 

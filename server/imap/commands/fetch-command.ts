@@ -109,9 +109,8 @@ async function rangeLiteral(m: MessageContext, start: number, end: number, binar
 
 async function sectionValue(m: MessageContext, item: Extract<FetchItem, { kind: 'section' }>): Promise<Value> {
   if (isWholeMessage(item)) {
-    // The size comes with the metadata when it was loaded; BODY.PEEK[] alone pages on UIDs only.
-    const size = hasMeta(m.record) ? m.record.size : m.mailbox.listMessages(m.path, [[m.record.uid, m.record.uid]])[0]?.size;
-    if (size === undefined) throw new NoSuchMessage();
+    if (!hasMeta(m.record)) throw new Error('FETCH of a whole message needs its metadata');
+    const size = m.record.size;
     const r = partialRange(size, item.partial ?? undefined);
     return rangeLiteral(m, r.start, r.end);
   }
@@ -277,7 +276,9 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
   const needsStructure = items.some((item) => STRUCTURE_KINDS.has(item.kind) || (item.kind === 'section' && !isWholeMessage(item)));
   // THREADID lives with the stored body: reading it costs a page per message, so only when asked for.
   const needsThread = items.some((item) => item.kind === 'threadid');
-  const needsMeta = needsStructure || markSeen || args.changedSince !== null || items.some((item) => META_KINDS.has(item.kind));
+  // A whole-message section needs the size: listed with the page, not looked up message by message.
+  const needsMeta =
+    needsStructure || markSeen || args.changedSince !== null || items.some((item) => META_KINDS.has(item.kind) || item.kind === 'section');
   const pageSize = needsStructure ? STRUCTURE_PAGE : PAGE;
   const hasFlags = items.some((item) => item.kind === 'flags');
   const hasModseq = items.some((item) => item.kind === 'modseq');
