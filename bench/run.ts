@@ -1,4 +1,6 @@
-// `npm run bench -- NAME [NAME...]` runs bench/NAME.ts (each exports `run(args)`); no name runs all.
+// `npm run bench -- NAME [WORD...] [NAME...] [--flag...]` runs bench/NAME.ts (each exports `run(args)`);
+// no name runs all. A word that is not a benchmark's name belongs to the name before it
+// (`npm run bench -- profile delivery` hands "delivery" to bench/profile.ts); flags go to every one.
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -8,16 +10,18 @@ const available = readdirSync(here)
   .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.endsWith('.d.ts'))
   .map((f) => f.slice(0, -3))
   .sort();
-const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const flags = process.argv.slice(2).filter((a) => a.startsWith('-'));
-const names = asked.length ? asked : available;
-for (const name of names) {
-  if (!available.includes(name)) {
-    console.error(`unknown benchmark "${name}"; available: ${available.join(', ')}`);
+const runs: { name: string; words: string[] }[] = [];
+for (const word of process.argv.slice(2).filter((a) => !a.startsWith('-'))) {
+  if (available.includes(word)) runs.push({ name: word, words: [] });
+  else if (runs.length) runs[runs.length - 1]!.words.push(word);
+  else {
+    console.error(`unknown benchmark "${word}"; available: ${available.join(', ')}`);
     process.exit(2);
   }
 }
-for (const name of names) {
-  const mod = (await import(join(here, `${name}.ts`))) as { run: (flags: string[]) => Promise<void> };
-  await mod.run(flags);
+if (!runs.length) runs.push(...available.map((name) => ({ name, words: [] })));
+for (const { name, words } of runs) {
+  const mod = (await import(join(here, `${name}.ts`))) as { run: (args: string[]) => Promise<void> };
+  await mod.run([...words, ...flags]);
 }
