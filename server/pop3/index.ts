@@ -22,6 +22,7 @@ import { MailboxError } from '../mailbox/errors.js';
 import type { Mailbox } from '../mailbox/types.js';
 import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, listenPlainAndTls, RateBoundedLog, refuseSocket, tlsUpgrade, handshakeErrorKind, type GateRefusal } from '../net.js';
 import { logSecurityEvent } from '../security-log.js';
+import { multilineReply } from './retr.js';
 import { pop3LimitsFromEnv, type Pop3Limits } from './settings.js';
 
 /** Directory setting: DELE moves to Trash instead of deleting permanently. */
@@ -268,6 +269,45 @@ export function createPop3Service(ctx: AppContext): Service {
     override _onClose(): void {
       release(this.id);
       super._onClose();
+    }
+
+    /**
+     * RETR: the message goes out in one socket write (status line, byte-stuffed body, terminating dot, see
+     * retr.ts) where WildDuck's own pipes it through two streams into three writes per message. A malformed
+     * number gets -ERR and the session goes on (WildDuck's own closes it, or throws on "RETR 1.5").
+     */
+    command_RETR(args: string, next: (err?: Error | null) => void): void {
+      const session = this.session;
+      if (!session || session.state !== 'TRANSACTION' || !session.listing) {
+        this.send('-ERR Command not accepted');
+        return next();
+      }
+      const messages = session.listing.messages;
+      const arg = args.trim();
+      const n = /^\d{1,9}$/.test(arg) ? Number(arg) : 0;
+      if (n === 0) {
+        this.send('-ERR malformed command');
+        return next();
+      }
+      const message = messages[n - 1];
+      if (!message) {
+        this.send(`-ERR no such message, only ${messages.length} messages in maildrop`);
+        return next();
+      }
+      if (message.popped) {
+        this.send(`-ERR message ${n} already deleted`);
+        return next();
+      }
+      guard<Buffer>('retr', (err, raw) => {
+        if (!this.session) return; // closed meanwhile
+        if (err || !raw) return next(err ?? pop3Error('Message no longer exists'));
+        const socket = this._socket;
+        if (!socket || socket.destroyed || socket.readyState !== 'open') return;
+        message.fetched = true;
+        // Backpressure: a client that pipelines RETRs without reading gets its next one after the socket drains.
+        if (socket.write(multilineReply(`+OK ${message.size} octets`, raw))) next();
+        else socket.once('drain', () => next());
+      }, () => mailboxOf(session).readMessage(INBOX, message.uid));
     }
 
     /** LIST keeps message numbers after DELE (RFC 1939 §5); deleted ones are left out, not renumbered. */
