@@ -14,7 +14,7 @@ import type { DnsResolver } from '../dns.js';
 import { hopCount, Srs, type Forwarder } from '../forward/index.js';
 import { TLS_POLICY } from '../../config/tls.js';
 import type { Webhooks } from '../webhooks/index.js';
-import { guardStartTls } from '../session-guards.js';
+import { ackPromptly, guardStartTls } from '../session-guards.js';
 import { checkAuthentication, type AuthVerdict } from './auth.js';
 import { deliverMessage, newTransactionId, type DeliveryPort, type OutboundPort } from './deliver.js';
 import { stripOwnAuthResults } from './auth-results.js';
@@ -158,6 +158,7 @@ export class MxServer {
       handshakeTimeoutMs: s.handshakeTimeoutMs,
       onHandshakeTimeout: (ip) => logSecurityEvent(this.log, 'tls.failed', { ip, protocol: 'smtp', reason: 'handshake-timeout' }),
     });
+    ackPromptly(this.server);
     this.server.on('error', (error) => this.log.warn({ event: 'mx.socket_error', err: reason(error) }, 'smtp connection error'));
   }
 

@@ -15,7 +15,7 @@ import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, liste
 import { logSecurityEvent } from '../../security-log.js';
 import { Forwarder } from '../forward/index.js';
 import { deliverMessage, newTransactionId } from '../mx/deliver.js';
-import { guardStartTls } from '../session-guards.js';
+import { ackPromptly, guardStartTls } from '../session-guards.js';
 import { deliveryPort, forwardingSecret, outboundPort } from '../mx/index.js';
 import { SmtpReply as MxReply } from '../mx/replies.js';
 import { loadMxSettings } from '../mx/settings.js';
@@ -312,6 +312,7 @@ export function createSubmissionService(ctx: AppContext): Service {
     server.connect = (socket: net.Socket, socketOptions: Record<string, unknown>): void => connect(server, socket, socketOptions);
     // The shared STARTTLS injection guard (MX and submission); our _armTimeout above bounds the handshake.
     guardStartTls(server, { onUnguardable: (reason) => logger.error({ event: 'submission.starttls_unguarded', reason }, 'STARTTLS guard unavailable; connection closed') });
+    ackPromptly(server);
     gateConnections(server.server, gate, (socket, refusal, ip) => {
       securityLog.note(`conn.refused|${ip}|${refusal}`);
       // On submissions nothing readable can be said before the handshake: the connection is just closed.
