@@ -66,6 +66,22 @@ export class AliasUsage {
   }
 
   /**
+   * Used bytes and limit from the alias's mailbox when this process already holds it open (no key needed:
+   * the handle is the store's cached one); null when it is not known to be open (ask the store with the key).
+   */
+  openQuota(alias: AliasRecord): { usedBytes: number; limitBytes: number | null } | null {
+    const entry = this.open.get(alias.mailboxId);
+    if (!entry || entry.aliasId !== alias.id) return null;
+    try {
+      const quota = entry.mailbox.quota();
+      return { usedBytes: quota.usedBytes, limitBytes: quota.limitBytes };
+    } catch {
+      this.open.delete(alias.mailboxId); // handle closed (locked meanwhile): forget the object
+      return null;
+    }
+  }
+
+  /**
    * Takes room for a message of `bytes` about to be sealed for the alias: when used + queued + reserved +
    * bytes fits the alias quota (or it has none) the bytes are reserved and a reservation returned, else
    * null. Check and reservation are synchronous (nothing can interleave); the caller must call sealed()

@@ -88,4 +88,22 @@ describe('quota of a locked mailbox at the MX', () => {
     assert.equal(small.ok, true, JSON.stringify({ small, usage: ctx.directory.usageOf(near.id) }));
     assert.equal((await sendSmtplib(port, 'news@good.test', [NEAR], mail('large again', 3000))).code, 452);
   });
+
+  test('unlocked again: the early check reads the open mailbox, so each delivery counts at once (452 4.2.2 at RCPT)', async () => {
+    await ctx.accounts.unlock(NEAR, PASSWORD);
+    try {
+      const used = (): number => ctx.accounts.usage.openQuota(near)?.usedBytes ?? -1;
+      const room = (): number => QUOTA - used();
+      // Fill to just under the quota in messages the open mailbox stores; the last one leaves < 1000 bytes.
+      for (let i = 0; room() > 1800; i++) {
+        const sent = await sendSmtplib(port, 'news@good.test', [NEAR], mail(`filler ${i}`, Math.min(1500, room() - 1300)));
+        assert.equal(sent.ok, true, JSON.stringify(sent));
+      }
+      assert.ok(used() > 0, 'the usage of the open mailbox is known without its key');
+      const replies = await smtpDialogue(port, ['EHLO client.good.test', `MAIL FROM:<news@good.test> SIZE=${room() + 100}`, `RCPT TO:<${NEAR}>`, 'QUIT']);
+      assert.match(replies[3] ?? '', /^452 4\.2\.2 /);
+    } finally {
+      await ctx.accounts.lock(near.id);
+    }
+  });
 });

@@ -72,15 +72,19 @@ export function outboundPort(ctx: AppContext): OutboundPort {
  * directory. Both add the bytes still sealed in the queue and those reserved by deliveries being sealed
  * right now, so queued mail keeps its place. The binding checks happen when the message is stored (the
  * mailbox's commit, or Accounts' synchronous reservation for sealed mail): these only answer 452 sooner.
+ * An alias the directory lists without a quota costs no lookup at all (the mailbox's own limit, set
+ * together with the directory's, still binds at commit).
  */
 async function quotaOf(ctx: AppContext, alias: AliasRecord): Promise<{ used: number; limit: number } | null> {
+  if (alias.quotaBytes === null) return null;
   const known = ctx.accounts.usage.lastKnown(alias);
   const pending = known.queuedBytes + known.reservedBytes;
+  if (!ctx.keyRing.has(alias.id)) return { used: known.usedBytes + pending, limit: alias.quotaBytes };
+  // Open in this process already: read its figures without unwrapping the key.
+  const open = ctx.accounts.usage.openQuota(alias);
+  if (open) return open.limitBytes === null ? null : { used: open.usedBytes + pending, limit: open.limitBytes };
   const material = ctx.keyRing.get(alias.id);
-  if (!material) {
-    if (alias.quotaBytes === null) return null;
-    return { used: known.usedBytes + pending, limit: alias.quotaBytes };
-  }
+  if (!material) return { used: known.usedBytes + pending, limit: alias.quotaBytes };
   try {
     const mailbox = await ctx.mailboxes.open(alias.mailboxId, material.mailboxKey);
     const quota = mailbox.quota();
