@@ -51,6 +51,17 @@ export function encodeEnvelope(id: string, raw: Uint8Array, meta: QueuedMeta): B
   return out;
 }
 
+/** The message bytes inside an envelope, as a view (no copy); EnvelopeError when the layout does not hold. */
+export function envelopeMessageBytes(plain: Buffer): Buffer {
+  if (plain.length < 9 || plain[0] !== ENVELOPE_VERSION) throw new EnvelopeError('unknown queue envelope version');
+  const metaLength = plain.readUInt32BE(1);
+  if (5 + metaLength + 4 > plain.length) throw new EnvelopeError('queue envelope metadata overruns');
+  const rawLength = plain.readUInt32BE(5 + metaLength);
+  const rawStart = 5 + metaLength + 4;
+  if (rawStart + rawLength > plain.length) throw new EnvelopeError('queue envelope message overruns');
+  return plain.subarray(rawStart, rawStart + rawLength);
+}
+
 export function decodeEnvelope(plain: Buffer): QueuedMessage {
   if (plain.length < 9 || plain[0] !== ENVELOPE_VERSION) throw new EnvelopeError('unknown queue envelope version');
   const metaLength = plain.readUInt32BE(1);

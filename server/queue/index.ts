@@ -9,14 +9,15 @@ import { SealError, seal, wipe } from '../crypto/index.js';
 import { fsyncDir } from '../fsutil.js';
 // A leaf module (no mailbox dependencies): the same batching the mailbox store uses for appends.
 import { GroupCommit, type GroupCommitStats } from '../mailbox/group-commit.js';
-import { mimeShape, structureHeavy } from '../mime/limits.js';
 import { decodeEnvelope, encodeEnvelope, newQueueItemId, type QueuedMessage, type QueuedMeta } from './envelope.js';
-import { inlineOpener, workerOpener } from './row-opener.js';
+import { inlineOpener, workerOpener, type OpenedRow } from './row-opener.js';
+import { deliversOutOfTurn } from './turn.js';
 import { openQueueDatabase, type QueueDatabase } from './sqlite.js';
 import { stageStart, timeStage } from '../stages.js';
 
 export type { QueuedMessage, QueuedMeta } from './envelope.js';
 export { QueueFileUnreadable } from './sqlite.js';
+export { LARGE_MESSAGE_BYTES, deliversOutOfTurn } from './turn.js';
 
 /** The few logger calls the queue makes (pino's Logger fits). Only ids and counts are logged. */
 export interface QueueLogger {
@@ -54,24 +55,6 @@ export interface DrainOptions {
 }
 
 export const MAX_DRAIN_CONCURRENCY = 64;
-/**
- * Messages this large are delivered one at a time: the store compresses them off the event loop (and parses
- * the largest in a worker thread), which would let later, smaller ones overtake them and take lower UIDs.
- */
-export const LARGE_MESSAGE_BYTES = 256 * 1024;
-
-/**
- * Whether a concurrent drain must deliver this message alone to keep arrival order: large, or shaped so
- * that the MIME parser hands it to a worker thread (many parts, containers or lines).
- */
-export function deliversOutOfTurn(raw: Buffer): boolean {
-  if (raw.length >= LARGE_MESSAGE_BYTES) return true;
-  try {
-    return structureHeavy(mimeShape(raw));
-  } catch {
-    return true;
-  }
-}
 /** Rows read per page, and delivered rows deleted per transaction. */
 const DRAIN_PAGE_ROWS = 256;
 const DELETE_BATCH_ROWS = 64;
@@ -317,17 +300,20 @@ export class SealedQueue {
         readSeq = row.seq;
         return row;
       };
-      const ahead: Array<{ seq: number; bytes: number; plain: Promise<Buffer> }> = [];
+      const ahead: Array<{ seq: number; bytes: number; opened: Promise<OpenedRow> }> = [];
       let aheadBytes = 0;
       const fill = (): void => {
-        // A few rows, and a bounded number of bytes (large messages), opened ahead.
+        // A few rows, and a bounded number of bytes (large messages), opened ahead; refilled by halves, so a
+        // worker gets its rows in a few messages, not one per row.
+        if (ahead.length > 0 && ahead.length > opener.lookahead / 2) return;
         while (ahead.length < opener.lookahead && (ahead.length === 0 || aheadBytes < LOOKAHEAD_BYTES)) {
           const row = nextRow();
           if (!row) return;
-          const plain = opener.open(row.sealed);
-          plain.catch(() => undefined); // awaited in order below
-          ahead.push({ seq: row.seq, bytes: row.sealed.length, plain });
-          aheadBytes += row.sealed.length;
+          const bytes = row.sealed.length; // read first: a worker opener takes the row's memory over
+          const opened = opener.open(row.sealed);
+          opened.catch(() => undefined); // awaited in order below
+          ahead.push({ seq: row.seq, bytes, opened });
+          aheadBytes += bytes;
         }
       };
       try {
@@ -339,8 +325,9 @@ export class SealedQueue {
           aheadBytes -= next.bytes;
           let message: QueuedMessage;
           let plain: Buffer;
+          let outOfTurn: boolean | null;
           try {
-            plain = await timeStage(stageStart('drain.unseal-wait'), next.plain);
+            ({ plain, outOfTurn } = await timeStage(stageStart('drain.unseal-wait'), next.opened));
           } catch (error) {
             if (!(error instanceof SealError)) {
               stop.failure ??= { error }; // the worker itself failed: stop, the rows stay
@@ -360,7 +347,7 @@ export class SealedQueue {
             wipe(plain);
           }
           fill(); // keep the worker busy while this one is delivered
-          const alone = concurrency > 1 && deliversOutOfTurn(message.raw);
+          const alone = concurrency > 1 && (outOfTurn ?? deliversOutOfTurn(message.raw));
           while (inFlight.size >= (alone ? 1 : concurrency)) await settleOne();
           if (stop.failure) break;
           const seq = next.seq;
@@ -385,7 +372,7 @@ export class SealedQueue {
         }
       } finally {
         // Rows opened ahead but not delivered stay queued; their plaintext is wiped.
-        for (const left of ahead.splice(0)) void left.plain.then(wipe, () => undefined);
+        for (const left of ahead.splice(0)) void left.opened.then((row) => wipe(row.plain), () => undefined);
         await opener.close();
       }
       while (inFlight.size > 0) await settleOne();
