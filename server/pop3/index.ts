@@ -51,6 +51,8 @@ interface Pop3ConnectionInternals {
   _setListeners(): void;
   _onError(err: Error): void;
 }
+/** A command handler of WildDuck's connection: `next` runs the next queued command (an error closes the connection). */
+type Pop3Command = (this: POP3Connection, args: string, next: (err?: Error | null) => void) => void;
 const errText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** A POP3 reply error: WildDuck sends `-ERR <responseMessage>` and closes the connection. */
@@ -308,6 +310,27 @@ export function createPop3Service(ctx: AppContext): Service {
         if (socket.write(multilineReply(`+OK ${message.size} octets`, raw))) next();
         else socket.once('drain', () => next());
       }, () => mailboxOf(session).readMessage(INBOX, message.uid));
+    }
+
+    /**
+     * DELE and TOP with a message number that is not a whole number get -ERR here: WildDuck's own look the
+     * number up unchecked, and "DELE 1.5" in a maildrop of two or more messages throws (the process exits).
+     */
+    command_DELE(args: string, next: (err?: Error | null) => void): void {
+      this.numbered('command_DELE', args, next);
+    }
+
+    command_TOP(args: string, next: (err?: Error | null) => void): void {
+      this.numbered('command_TOP', args, next);
+    }
+
+    private numbered(command: 'command_DELE' | 'command_TOP', args: string, next: (err?: Error | null) => void): void {
+      const [number = ''] = args.trim().split(' ');
+      if (this.session && this.session.state === 'TRANSACTION' && !/^\d{1,9}$/.test(number)) {
+        this.send('-ERR malformed command');
+        return next();
+      }
+      (POP3Connection.prototype as unknown as Record<typeof command, Pop3Command>)[command].call(this, args, next);
     }
 
     /** LIST keeps message numbers after DELE (RFC 1939 §5); deleted ones are left out, not renumbered. */

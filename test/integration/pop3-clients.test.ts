@@ -217,19 +217,22 @@ print(json.dumps({"n0": n0, "u": u, "listed": listed, "l1": l1, "stat": stat, "n
     }
   });
 
-  test('RETR sends the exact bytes: dot-stuffed lines, CRLF, one terminator; a bad number gets -ERR and the session goes on', async () => {
+  test('RETR sends the exact bytes: dot-stuffed lines, CRLF, one terminator; a bad message number gets -ERR and the session goes on', async () => {
     const ctx = app.running.ctx;
     const BOB = 'bob@pop.test';
     const { alias } = await ctx.accounts.createAlias(BOB, TEST_PASSWORD);
     const message = Buffer.from('From: carol@pop.test\r\nTo: bob@pop.test\r\nSubject: dots\r\n\r\n.leading dot\r\n.\r\n..two\r\nlast line\r\n', 'latin1');
     await ctx.accounts.deliverOrQueue(alias, message, { folder: 'INBOX', receivedAt: new Date() });
-    const out = await rawSession(app.port('pop3'), [`USER ${BOB}`, `PASS ${TEST_PASSWORD}`, 'RETR 1.5', 'RETR x', 'RETR 0', 'RETR 2', 'RETR 1', 'DELE 1', 'RETR 1', 'RSET', 'QUIT']);
+    await ctx.accounts.deliverOrQueue(alias, Buffer.from('Subject: second\r\n\r\nx\r\n'), { folder: 'INBOX', receivedAt: new Date() });
+    // "DELE 1.5" and "TOP 1.5 0" in a maildrop of two messages threw inside WildDuck and ended the process
+    const commands = ['RETR 1.5', 'RETR x', 'RETR 0', 'DELE 1.5', 'TOP 1.5 0', 'RETR 3', 'RETR 1', 'DELE 1', 'RETR 1', 'RSET', 'QUIT'];
+    const out = await rawSession(app.port('pop3'), [`USER ${BOB}`, `PASS ${TEST_PASSWORD}`, ...commands]);
     const stuffed = '.leading dot\r\n.\r\n..two\r\n'.replace(/^\./gm, '..');
     const body = `From: carol@pop.test\r\nTo: bob@pop.test\r\nSubject: dots\r\n\r\n${stuffed}last line\r\n`;
     const replies = out.slice(out.indexOf('-ERR malformed command'), out.lastIndexOf('+OK maildrop has'));
     assert.equal(
       replies,
-      '-ERR malformed command\r\n-ERR malformed command\r\n-ERR malformed command\r\n-ERR no such message, only 1 messages in maildrop\r\n' +
+      '-ERR malformed command\r\n'.repeat(5) + '-ERR no such message, only 2 messages in maildrop\r\n' +
         `+OK ${message.length} octets\r\n${body}.\r\n` +
         '+OK message 1 deleted\r\n-ERR message 1 already deleted\r\n',
       'replies up to RSET',
