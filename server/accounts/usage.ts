@@ -1,8 +1,10 @@
 // Last-known mailbox usage per alias, kept in the directory so the MX can enforce a quota while the
 // mailbox file is locked (it cannot be read without the password). Message byte counts only, never
-// content. Used bytes come from the open mailbox after each committed change (written at most once a
-// second per alias, and at once when the mailbox closes); queued bytes grow when mail is sealed into
-// the queue and shrink as the drain stores it. Reserved bytes are held (in memory) for messages being
+// content. Used bytes come from the open mailbox after each committed change; queued bytes grow when
+// mail is sealed into the queue and shrink as the drain stores it. Both are exact in memory at once and
+// written to the directory at most once a second per alias (a directory commit is an fsync: one per
+// sealed or drained message would cost more than the message itself), and at once when the mailbox
+// closes, a drain ends or the process stops. Reserved bytes are held (in memory) for messages being
 // sealed right now: a locked alias's quota check and its reservation are one synchronous step, so
 // parallel deliveries can never all pass the same check and overshoot the quota.
 import type { KeyRing } from '../crypto/index.js';
@@ -48,6 +50,8 @@ export class AliasUsage {
   private readonly unsubscribe: () => void;
   /** Bytes reserved per alias by deliveries being sealed (see reserve()). */
   private readonly reserved = new Map<AliasId, number>();
+  /** Newest queued-bytes figure not yet written to the directory, per alias. */
+  private readonly queuedDirty = new Map<AliasId, { queuedBytes: number; timer: NodeJS.Timeout }>();
 
   constructor(options: AliasUsageOptions) {
     this.directory = options.directory;
@@ -62,7 +66,8 @@ export class AliasUsage {
   lastKnown(alias: AliasRecord): UsageSnapshot {
     const stored = this.safely(() => this.directory.usageOf(alias.id), null);
     const pending = this.dirty.get(alias.id)?.usedBytes;
-    return { usedBytes: pending ?? stored?.usedBytes ?? 0, queuedBytes: stored?.queuedBytes ?? 0, reservedBytes: this.reserved.get(alias.id) ?? 0 };
+    const queued = this.queuedDirty.get(alias.id)?.queuedBytes;
+    return { usedBytes: pending ?? stored?.usedBytes ?? 0, queuedBytes: queued ?? stored?.queuedBytes ?? 0, reservedBytes: this.reserved.get(alias.id) ?? 0 };
   }
 
   /**
@@ -114,26 +119,30 @@ export class AliasUsage {
 
   /** A message of `bytes` was sealed into the alias's queue. */
   queued(alias: AliasRecord, bytes: number): void {
-    this.safely(() => this.directory.addQueuedBytes(alias.id, bytes), undefined);
+    this.addQueued(alias.id, bytes);
   }
 
   /** A drained message of `bytes` is now stored in the mailbox. */
   dequeued(alias: AliasRecord, bytes: number): void {
-    this.safely(() => this.directory.addQueuedBytes(alias.id, -bytes), undefined);
+    this.addQueued(alias.id, -bytes);
   }
 
   /** After a drain: an empty queue means nothing waits (corrects drift after a crash), and the usage is written now. */
   drained(alias: AliasRecord, mailbox: Mailbox, queueEmpty: boolean): void {
     this.open.set(mailbox.id, { aliasId: alias.id, mailbox });
-    if (queueEmpty) this.safely(() => this.directory.clearQueuedBytes(alias.id), undefined);
+    if (queueEmpty) {
+      this.dropQueuedDirty(alias.id);
+      this.safely(() => this.directory.clearQueuedBytes(alias.id), undefined);
+    }
     this.measure(mailbox.id);
     this.flush(alias.id);
   }
 
-  /** Writes the pending figure of one alias (its mailbox is closing) or of all. Synchronous. */
+  /** Writes the pending figures of one alias (its mailbox is closing) or of all. Synchronous. */
   flush(aliasId?: string): void {
-    const ids = aliasId === undefined ? [...this.dirty.keys()] : [aliasId as AliasId];
+    const ids = aliasId === undefined ? [...new Set([...this.dirty.keys(), ...this.queuedDirty.keys()])] : [aliasId as AliasId];
     for (const id of ids) {
+      this.flushQueued(id);
       // Measure once more while the handle is still open (a change may be waiting to be measured).
       for (const [mailboxId, entry] of this.open) if (entry.aliasId === id) this.measure(mailboxId);
       const pending = this.dirty.get(id);
@@ -149,6 +158,39 @@ export class AliasUsage {
     this.flush();
     this.unsubscribe();
     this.open.clear();
+  }
+
+  /** Moves the alias's queued bytes by `delta` (never below 0) in memory; the directory follows within writeDelayMs. */
+  private addQueued(aliasId: AliasId, delta: number): void {
+    const previous = this.queuedDirty.get(aliasId);
+    const base = previous ? previous.queuedBytes : (this.safely(() => this.directory.usageOf(aliasId), null)?.queuedBytes ?? 0);
+    const queuedBytes = Math.max(0, base + Math.round(delta));
+    if (previous) {
+      previous.queuedBytes = queuedBytes;
+      return;
+    }
+    const timer = setTimeout(() => this.flushQueued(aliasId), this.writeDelayMs);
+    timer.unref();
+    this.queuedDirty.set(aliasId, { queuedBytes, timer });
+  }
+
+  /** Writes the alias's pending queued-bytes figure (one directory commit). */
+  private flushQueued(aliasId: AliasId): void {
+    const pending = this.queuedDirty.get(aliasId);
+    if (!pending) return;
+    this.dropQueuedDirty(aliasId);
+    this.safely(() => {
+      // The directory only moves by deltas: the difference to what it holds now (nothing else writes it).
+      const stored = this.directory.usageOf(aliasId)?.queuedBytes ?? 0;
+      if (pending.queuedBytes !== stored) this.directory.addQueuedBytes(aliasId, pending.queuedBytes - stored);
+    }, undefined);
+  }
+
+  private dropQueuedDirty(aliasId: AliasId): void {
+    const pending = this.queuedDirty.get(aliasId);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    this.queuedDirty.delete(aliasId);
   }
 
   private changed(mailboxId: MailboxId): void {
