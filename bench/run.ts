@@ -1,6 +1,7 @@
 // `npm run bench -- NAME [WORD...] [NAME...] [--flag...]` runs bench/NAME.ts (each exports `run(args)`);
 // no name runs all. A word that is not a benchmark's name belongs to the name before it
-// (`npm run bench -- profile delivery` hands "delivery" to bench/profile.ts); flags go to every one.
+// (`npm run bench -- profile delivery` hands "delivery" to bench/profile.ts; every word after `profile` is
+// its own); flags go to every one.
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -13,7 +14,8 @@ const available = readdirSync(here)
 const flags = process.argv.slice(2).filter((a) => a.startsWith('-'));
 const runs: { name: string; words: string[] }[] = [];
 for (const word of process.argv.slice(2).filter((a) => !a.startsWith('-'))) {
-  if (available.includes(word)) runs.push({ name: word, words: [] });
+  // `profile` names workloads, some of which share a benchmark's name (drain, pop3): its words are all its own.
+  if (available.includes(word) && runs[runs.length - 1]?.name !== 'profile') runs.push({ name: word, words: [] });
   else if (runs.length) runs[runs.length - 1]!.words.push(word);
   else {
     console.error(`unknown benchmark "${word}"; available: ${available.join(', ')}`);
