@@ -18,7 +18,7 @@ import { buildThreads, threadInputSql, type ThreadRow } from './thread.js';
 import type { Db } from './sqlite.js';
 import type {
   AppendOptions, AppendResult, ChangeEntry, CopyResult, CreateFolderOptions, FolderInfo, FolderStatus, LiveFolderState, Mailbox, MailboxChangeEvent, MailboxId,
-  MessageMeta, MessageRecord, ThreadedMessageMeta, QuotaUsage, RenameFolderOptions, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
+  MessageFlags, MessageMeta, MessageRecord, ThreadedMessageMeta, QuotaUsage, RenameFolderOptions, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
   UidSet,
 } from './types.js';
 import { stageStart, timeStage } from '../stages.js';
@@ -71,6 +71,13 @@ interface MessageRow {
   size: number;
   body_id: number;
   save_date: string | null;
+}
+
+interface BodyPartRow {
+  raw_start: number;
+  raw_len: number;
+  attachment_id: number | null;
+  data: Buffer | null;
 }
 
 interface ThreadedRow extends MessageRow {
@@ -520,6 +527,28 @@ export class SqliteMailbox implements Mailbox {
     return threadId;
   }
 
+  listFlags(folder: string, uids?: UidSet): MessageFlags[] {
+    const id = this.folder(folder).id;
+    const params: unknown[] = [id];
+    const where = uids ? uidSetSql(uids, params, id) : '1';
+    // Rows as arrays (no object per row from the driver); the statement's SQL is used by nothing else, so
+    // switching the cached statement to raw mode affects only this method.
+    const rows = this.query(`SELECT m.uid, m.modseq, m.sysflags, m.keywords, m.size FROM messages m WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`)
+      .raw(true)
+      .all(...params) as [number, number, number, string, number][];
+    // Most messages share a handful of flag combinations: one frozen list per combination.
+    const lists = new Map<string, readonly string[]>();
+    const out: MessageFlags[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const [uid, modseq, sysflags, keywords, size] = rows[i]!;
+      const key = keywords === '' ? String(sysflags) : `${sysflags} ${keywords}`;
+      let flags = lists.get(key);
+      if (!flags) lists.set(key, (flags = Object.freeze(flagList(sysflags, keywords))));
+      out[i] = { uid, modseq, flags, size };
+    }
+    return out;
+  }
+
   listMessages(folder: string, uids?: UidSet): MessageMeta[];
   listMessages(folder: string, uids: UidSet | undefined, options: { readonly thread: true }): ThreadedMessageMeta[];
   listMessages(folder: string, uids?: UidSet, options?: { readonly thread: true }): MessageMeta[] {
@@ -568,33 +597,44 @@ export class SqliteMailbox implements Mailbox {
   /** Reads only the inline chunks and attachment chunks that overlap [start, end). */
   private readBody(bodyId: number, start: number, end: number): Buffer {
     if (end <= start) return Buffer.alloc(0);
-    // One snapshot for the whole read: parts and chunks cannot change under it.
+    // A message whose parts are all inline is read by one statement, itself a consistent snapshot; parts
+    // stored as attachment chunks take more statements, run in one read transaction so nothing changes between.
+    const parts = this.bodyParts(bodyId, start, end);
+    if (parts.every((p) => p.attachment_id === null)) return this.joinParts(bodyId, parts, start, end);
     return this.db()
-      .transaction(() => {
-        const parts = this.stmt(
-          'SELECT raw_start, raw_len, attachment_id, data FROM body_parts WHERE body_id = ? AND raw_start < ? AND raw_start + raw_len > ? ORDER BY raw_start',
-        ).all(bodyId, end, start) as { raw_start: number; raw_len: number; attachment_id: number | null; data: Buffer | null }[];
-        const out: Buffer[] = [];
-        for (const p of parts) {
-          const from = Math.max(start, p.raw_start) - p.raw_start;
-          const to = Math.min(end, p.raw_start + p.raw_len) - p.raw_start;
-          if (p.attachment_id === null) {
-            out.push(decompress(p.data!).subarray(from, to));
-            continue;
-          }
-          const first = Math.floor(from / CHUNK_BYTES);
-          const last = Math.floor((to - 1) / CHUNK_BYTES);
-          const chunks = this.stmt(
-            'SELECT seq, data FROM attachment_chunks WHERE attachment_id = ? AND seq BETWEEN ? AND ? ORDER BY seq',
-          ).all(p.attachment_id, first, last) as { seq: number; data: Buffer }[];
-          const joined = Buffer.concat(chunks.map((c) => decompress(c.data)));
-          out.push(joined.subarray(from - first * CHUNK_BYTES, to - first * CHUNK_BYTES));
-        }
-        const result = Buffer.concat(out);
-        if (result.length !== end - start) throw new Error(`mailbox body ${bodyId} is incomplete`);
-        return result;
-      })
+      .transaction(() => this.joinParts(bodyId, this.bodyParts(bodyId, start, end), start, end))
       .deferred();
+  }
+
+  private bodyParts(bodyId: number, start: number, end: number): BodyPartRow[] {
+    return this.stmt(
+      'SELECT raw_start, raw_len, attachment_id, data FROM body_parts WHERE body_id = ? AND raw_start < ? AND raw_start + raw_len > ? ORDER BY raw_start',
+    ).all(bodyId, end, start) as BodyPartRow[];
+  }
+
+  private joinParts(bodyId: number, parts: readonly BodyPartRow[], start: number, end: number): Buffer {
+    const out: Buffer[] = [];
+    for (const p of parts) {
+      const from = Math.max(start, p.raw_start) - p.raw_start;
+      const to = Math.min(end, p.raw_start + p.raw_len) - p.raw_start;
+      if (p.attachment_id === null) {
+        out.push(decompress(p.data!).subarray(from, to));
+        continue;
+      }
+      const first = Math.floor(from / CHUNK_BYTES);
+      const last = Math.floor((to - 1) / CHUNK_BYTES);
+      const chunks = this.stmt('SELECT seq, data FROM attachment_chunks WHERE attachment_id = ? AND seq BETWEEN ? AND ? ORDER BY seq').all(
+        p.attachment_id,
+        first,
+        last,
+      ) as { seq: number; data: Buffer }[];
+      const joined = Buffer.concat(chunks.map((c) => decompress(c.data)));
+      out.push(joined.subarray(from - first * CHUNK_BYTES, to - first * CHUNK_BYTES));
+    }
+    // One part (most messages): its decompressed buffer is already the answer, no copy.
+    const result = out.length === 1 ? out[0]! : Buffer.concat(out);
+    if (result.length !== end - start) throw new Error(`mailbox body ${bodyId} is incomplete`);
+    return result;
   }
 
   store(folder: string, uids: UidSet, mode: StoreMode, flags: readonly string[], unchangedSince?: number): StoreResult {

@@ -35,15 +35,22 @@ export interface FolderStatus extends FolderInfo {
   readonly deleted: number;
 }
 
-/** What the store keeps about one message besides its bytes. */
-export interface MessageMeta {
+/** What SELECT, FETCH FLAGS and the update queue need of a message, read without dates or object ids. */
+export interface MessageFlags {
   readonly uid: number;
   readonly modseq: number;
-  /** System flags (`\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`) and keywords, as IMAP spells them. */
+  /**
+   * System flags (`\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`) and keywords, as IMAP spells them.
+   * From listFlags() the list is frozen and shared by every message with the same flags.
+   */
   readonly flags: readonly string[];
-  readonly internalDate: Date;
   /** RFC 822 size in bytes of the message as received. */
   readonly size: number;
+}
+
+/** What the store keeps about one message besides its bytes. */
+export interface MessageMeta extends MessageFlags {
+  readonly internalDate: Date;
   /** RFC 8514 SAVEDATE: when the message was stored in this folder (append, copy, move); null (NIL) if unknown. */
   readonly saveDate: Date | null;
   /** RFC 8474 EMAILID: 'M' + 12 hex digits; the same for copies and moves of one stored message. */
@@ -213,6 +220,11 @@ export interface Mailbox {
   appendOnce(folder: string, raw: Buffer, options: AppendOptions & { readonly dedupeKey: string }): Promise<AppendResult>;
   /** Metadata of every message in a folder (or of the given UIDs), ascending UID (the SELECT index). */
   listMessages(folder: string, uids?: UidSet): MessageMeta[];
+  /**
+   * UID, MODSEQ, flags and size of the folder's messages (or those of `uids`), ascending by UID: the lean
+   * listing for SELECT and FETCH FLAGS on large folders (no Date or object id built per message).
+   */
+  listFlags(folder: string, uids?: UidSet): MessageFlags[];
   /** The same with Message-ID and thread (reads every listed message's body row: slower). */
   listMessages(folder: string, uids: UidSet | undefined, options: { readonly thread: true }): ThreadedMessageMeta[];
   /** Metadata and parsed structure of the given UIDs, ascending. */

@@ -6,7 +6,7 @@
 // pauses its FETCH instead of making the server hold its mailbox.
 import { performance } from 'node:perf_hooks';
 import { NoSuchMessage } from '../../mailbox/errors.js';
-import type { Mailbox, MessageMeta, MessageRecord, ThreadedMessageMeta } from '../../mailbox/types.js';
+import type { Mailbox, MessageFlags, MessageMeta, MessageRecord, ThreadedMessageMeta } from '../../mailbox/types.js';
 import { fetchSection, locatePart, partialRange, sectionRange, type SectionSpec } from '../../mime/sections.js';
 import type { MessageStructure, MimePart } from '../../mime/types.js';
 import type { CommandContext, CommandSpec, Completion, SelectedView, Session } from '../engine/types.js';
@@ -33,12 +33,15 @@ const ENVELOPE_HEADER_BYTES = 64 * 1024;
 
 const STRUCTURE_KINDS = new Set<FetchItem['kind']>(['envelope', 'body', 'bodystructure', 'binary', 'binary-size', 'preview']);
 const META_KINDS = new Set<FetchItem['kind']>(['flags', 'modseq', 'internaldate', 'size', 'savedate', 'emailid', 'threadid']);
+/** Items that need more than UID, MODSEQ, flags and size (the lean listing, Mailbox.listFlags). */
+const FULL_META_KINDS = new Set<FetchItem['kind']>(['internaldate', 'savedate', 'emailid']);
 
 /** BODY[] / RFC822 / BODY[]<partial>: the whole message, read without its parsed structure. */
 const isWholeMessage = (item: FetchItem): boolean => item.kind === 'section' && item.section.path === '' && item.section.text === '';
 
-type FetchRecord = MessageRecord | ThreadedMessageMeta | MessageMeta | { readonly uid: number };
-const hasMeta = (record: FetchRecord): record is MessageMeta => 'flags' in record;
+type FetchRecord = MessageRecord | ThreadedMessageMeta | MessageMeta | MessageFlags | { readonly uid: number };
+const hasMeta = (record: FetchRecord): record is MessageFlags => 'flags' in record;
+const hasFullMeta = (record: FetchRecord): record is MessageMeta => 'emailId' in record;
 
 function isStructure(value: unknown): value is MessageStructure {
   return typeof value === 'object' && value !== null && 'root' in value && 'bodyStructure' in value;
@@ -197,10 +200,13 @@ async function itemValue(m: MessageContext, item: FetchItem): Promise<Value> {
       return flagsValue(m.session, record.uid, record.flags);
     case 'modseq':
       return [{ atom: String(record.modseq) }];
-    case 'internaldate':
-      return { string: formatInternalDate(record.internalDate) };
     case 'size':
       return { atom: String(record.size) };
+  }
+  if (!hasFullMeta(record)) throw new Error('FETCH item needs full message metadata');
+  switch (item.kind) {
+    case 'internaldate':
+      return { string: formatInternalDate(record.internalDate) };
     case 'savedate':
       return record.saveDate ? { string: formatInternalDate(record.saveDate) } : null;
     case 'emailid':
@@ -279,6 +285,7 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
   // A whole-message section needs the size: listed with the page, not looked up message by message.
   const needsMeta =
     needsStructure || markSeen || args.changedSince !== null || items.some((item) => META_KINDS.has(item.kind) || item.kind === 'section');
+  const needsFullMeta = items.some((item) => FULL_META_KINDS.has(item.kind));
   const pageSize = needsStructure ? STRUCTURE_PAGE : PAGE;
   const hasFlags = items.some((item) => item.kind === 'flags');
   const hasModseq = items.some((item) => item.kind === 'modseq');
@@ -292,9 +299,11 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
       ? mailbox.fetch(view.path, page)
       : needsThread
         ? mailbox.listMessages(view.path, page, { thread: true })
-        : needsMeta
+        : needsFullMeta
           ? mailbox.listMessages(view.path, page)
-          : uids.slice(i, i + pageSize).map((uid) => ({ uid }));
+          : needsMeta
+            ? mailbox.listFlags(view.path, page)
+            : uids.slice(i, i + pageSize).map((uid) => ({ uid }));
     if (args.changedSince !== null) {
       const since = args.changedSince;
       records = records.filter((record) => hasMeta(record) && record.modseq > since);

@@ -245,7 +245,7 @@ export class Connection implements Session, UpdateListener {
     const status = mailbox.status(path);
     // A name kept only for its child folders (RFC 3501 §6.3.4) holds no messages.
     if (status.noselect) throw imapNo(null, 'Folder cannot be selected (\\Noselect)');
-    const messages = mailbox.listMessages(status.path);
+    const messages = mailbox.listFlags(status.path);
     const view = new Selected(
       status.path,
       readOnly,
