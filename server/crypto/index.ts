@@ -7,6 +7,8 @@ export {
   generateSealKeyPair,
   seal,
   unseal,
+  sealOpener,
+  type SealOpener,
   sealPublicKeyOf,
   wrapSecret,
   unwrapSecret,

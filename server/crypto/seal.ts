@@ -7,7 +7,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import type { SealKeyPair } from './types.js';
 import { SealError } from './errors.js';
 import { concatBytes, randomBytes, wipe } from './bytes.js';
-import { x25519Ephemeral, x25519Generate, x25519Shared, xchachaDecrypt, xchachaEncrypt } from './native.js';
+import { x25519Ephemeral, x25519Generate, x25519SecretKeyObject, x25519SharedWith, xchachaDecrypt, xchachaEncrypt } from './native.js';
 
 /*
  * Layouts (version byte first so the format can evolve):
@@ -101,30 +101,46 @@ export function seal(publicKey: Uint8Array, plaintext: Uint8Array, aad: Uint8Arr
 
 /** Opens a sealed box; throws SealError on any malformed, tampered, wrong-key or wrong-aad input. */
 export function unseal(privateKey: Uint8Array, sealed: Uint8Array, aad: Uint8Array = EMPTY): Buffer {
+  return sealOpener(privateKey)(sealed, aad);
+}
+
+/** Opens sealed boxes with sealed box and aad as arguments (see sealOpener). */
+export type SealOpener = (sealed: Uint8Array, aad?: Uint8Array) => Buffer;
+
+/**
+ * unseal() for many boxes to one key: the key is checked, its public half rebuilt and its X25519 secret
+ * loaded into OpenSSL once, not per box (the sealed-queue drain opens thousands in a row). The opener keeps
+ * a reference to `privateKey`: wiping it afterwards disables the ML-KEM half (every open then fails).
+ */
+export function sealOpener(privateKey: Uint8Array): SealOpener {
   const recipient = sealPublicKeyOf(privateKey);
-  if (sealed.length < SEAL_OVERHEAD_BYTES) throw new SealError('bad-format', 'Sealed box is truncated.');
-  if (sealed[0] !== SEAL_VERSION) throw new SealError('bad-version', `Unknown sealed box version ${sealed[0]}.`);
-  const header = sealed.subarray(0, SEAL_HEADER_BYTES);
-  const ephPublic = sealed.subarray(1, 1 + X_LEN);
-  const kemCt = sealed.subarray(1 + X_LEN, SEAL_HEADER_BYTES);
-  let ssX: Uint8Array;
-  try {
-    ssX = x25519Shared(privateKey.subarray(1, 1 + X_LEN), ephPublic);
-  } catch {
-    // A tampered ephemeral key can land on a low-order point; same outcome as a failed tag.
-    throw new SealError('auth-failed', 'Sealed box failed authentication (tampered, wrong key or wrong context).');
-  }
-  const ssKem = ml_kem768.decapsulate(kemCt, privateKey.subarray(1 + 2 * X_LEN)); // implicit rejection: bad ct → random secret
-  const okm = sealKeyAndNonce(ssX, ssKem, header, recipient);
-  wipe(ssX);
-  wipe(ssKem);
-  try {
-    return xchachaDecrypt(okm.subarray(0, 32), okm.subarray(32), sealed.subarray(SEAL_HEADER_BYTES), concatBytes(header, aad));
-  } catch {
-    throw new SealError('auth-failed', 'Sealed box failed authentication (tampered, wrong key or wrong context).');
-  } finally {
-    wipe(okm);
-  }
+  const xSecret = x25519SecretKeyObject(privateKey.subarray(1, 1 + X_LEN), privateKey.subarray(1 + X_LEN, 1 + 2 * X_LEN));
+  const kemSecret = privateKey.subarray(1 + 2 * X_LEN);
+  return (sealed, aad = EMPTY) => {
+    if (sealed.length < SEAL_OVERHEAD_BYTES) throw new SealError('bad-format', 'Sealed box is truncated.');
+    if (sealed[0] !== SEAL_VERSION) throw new SealError('bad-version', `Unknown sealed box version ${sealed[0]}.`);
+    const header = sealed.subarray(0, SEAL_HEADER_BYTES);
+    const ephPublic = sealed.subarray(1, 1 + X_LEN);
+    const kemCt = sealed.subarray(1 + X_LEN, SEAL_HEADER_BYTES);
+    let ssX: Uint8Array;
+    try {
+      ssX = x25519SharedWith(xSecret, ephPublic);
+    } catch {
+      // A tampered ephemeral key can land on a low-order point; same outcome as a failed tag.
+      throw new SealError('auth-failed', 'Sealed box failed authentication (tampered, wrong key or wrong context).');
+    }
+    const ssKem = ml_kem768.decapsulate(kemCt, kemSecret); // implicit rejection: bad ct → random secret
+    const okm = sealKeyAndNonce(ssX, ssKem, header, recipient);
+    wipe(ssX);
+    wipe(ssKem);
+    try {
+      return xchachaDecrypt(okm.subarray(0, 32), okm.subarray(32), sealed.subarray(SEAL_HEADER_BYTES), concatBytes(header, aad));
+    } catch {
+      throw new SealError('auth-failed', 'Sealed box failed authentication (tampered, wrong key or wrong context).');
+    } finally {
+      wipe(okm);
+    }
+  };
 }
 
 function checkWrapKey(key: Uint8Array): void {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { SealError, unseal, type SealErrorCode } from '../crypto/index.js';
+import { SealError, sealOpener, type SealErrorCode, type SealOpener } from '../crypto/index.js';
 import type { UnsealReply, UnsealRequest } from './unseal-worker.js';
 
 /** An opened row: its envelope plaintext, and whether the worker found the message must be delivered alone (null: not decided). */
@@ -30,10 +30,19 @@ export interface RowOpener {
 
 /** Opens rows here, one at a time (the historical behaviour). */
 export function inlineOpener(privateKey: Uint8Array, aad: Uint8Array): RowOpener {
+  // A key that does not load fails each open with its SealError, as unseal() would.
+  let opener: SealOpener;
+  try {
+    opener = sealOpener(privateKey);
+  } catch (error) {
+    opener = () => {
+      throw error;
+    };
+  }
   return {
     where: 'inline',
     lookahead: 1,
-    open: async (sealed) => ({ plain: unseal(privateKey, sealed, aad), outOfTurn: null }),
+    open: async (sealed) => ({ plain: opener(sealed, aad), outOfTurn: null }),
     close: async () => undefined,
   };
 }

@@ -4,7 +4,7 @@
 // sessions and appending the previous messages meanwhile. It also tells whether the message must be delivered
 // alone (deliversOutOfTurn: a MIME scan of the message), which would otherwise cost the event loop per row.
 import { parentPort } from 'node:worker_threads';
-import { SealError, unseal, wipe } from '../crypto/index.js';
+import { SealError, sealOpener, wipe, type SealOpener } from '../crypto/index.js';
 import { envelopeMessageBytes } from './envelope.js';
 import { deliversOutOfTurn } from './turn.js';
 
@@ -19,17 +19,24 @@ export type UnsealReply =
   | { readonly id: number; readonly sealError: string };
 
 let key: Uint8Array | null = null;
+let opener: SealOpener | null = null;
 let aad: Uint8Array = new Uint8Array(0);
 
 parentPort?.on('message', (request: UnsealRequest) => {
   if (request.type === 'key') {
     key = request.key;
     aad = request.aad;
+    try {
+      opener = sealOpener(key);
+    } catch {
+      opener = null; // every row then reports bad-key
+    }
     return;
   }
   if (request.type === 'stop') {
     if (key) wipe(key);
     key = null;
+    opener = null;
     parentPort?.close();
     return;
   }
@@ -38,8 +45,8 @@ parentPort?.on('message', (request: UnsealRequest) => {
     let reply: UnsealReply;
     let transfer: ArrayBuffer[] = [];
     try {
-      if (!key) throw new SealError('bad-key', 'No key was handed to the unseal worker.');
-      const plain = unseal(key, row.sealed, aad);
+      if (!opener) throw new SealError('bad-key', 'No usable key was handed to the unseal worker.');
+      const plain = opener(row.sealed, aad);
       const outOfTurn = outOfTurnOf(plain);
       const bytes = plain.buffer.slice(plain.byteOffset, plain.byteOffset + plain.byteLength) as ArrayBuffer;
       wipe(plain);

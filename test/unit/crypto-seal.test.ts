@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import {
-  generateSealKeyPair, seal, unseal, sealPublicKeyOf, wrapSecret, unwrapSecret, SealError,
+  generateSealKeyPair, seal, unseal, sealOpener, sealPublicKeyOf, wrapSecret, unwrapSecret, SealError,
   SEAL_PUBLIC_KEY_BYTES, SEAL_PRIVATE_KEY_BYTES, SEAL_OVERHEAD_BYTES, timingSafeEqual, wipe, randomBytes,
 } from '../../server/crypto/index.js';
 
@@ -138,7 +138,7 @@ test('a pinned v1 sealed box still opens with the key pair rebuilt from the docu
 
 test('the native XChaCha20-Poly1305 and X25519 agree byte for byte with the @noble implementations', async () => {
   const { xchacha20poly1305 } = await import('@noble/ciphers/chacha.js');
-  const { xchachaEncrypt, xchachaDecrypt, x25519Generate, x25519Shared, x25519PublicOf } = await import('../../server/crypto/native.js');
+  const { xchachaEncrypt, xchachaDecrypt, x25519Generate, x25519Shared, x25519PublicOf, x25519SecretKeyObject, x25519SharedWith } = await import('../../server/crypto/native.js');
   for (const len of [0, 1, 63, 64, 65, 1000, 70_000]) {
     const key = randomBytes(32);
     const nonce = randomBytes(24);
@@ -162,4 +162,25 @@ test('the native XChaCha20-Poly1305 and X25519 agree byte for byte with the @nob
   assert.deepEqual(Buffer.from(x25519.getPublicKey(a.secretKey)), a.publicKey);
   assert.deepEqual(x25519Shared(a.secretKey, b.publicKey), Buffer.from(x25519.getSharedSecret(b.secretKey, a.publicKey)));
   assert.throws(() => x25519Shared(a.secretKey, Buffer.alloc(32)));
+  const held = x25519SecretKeyObject(a.secretKey, a.publicKey);
+  assert.deepEqual(x25519SharedWith(held, b.publicKey), Buffer.from(x25519.getSharedSecret(b.secretKey, a.publicKey)));
+  assert.throws(() => x25519SharedWith(held, Buffer.alloc(32)));
+});
+
+test('one opener opens many boxes to its key and refuses a tampered box, a wrong AAD or another key\'s box, as unseal does', () => {
+  const keys = generateSealKeyPair();
+  const other = generateSealKeyPair();
+  const open = sealOpener(keys.privateKey);
+  for (let i = 0; i < 5; i++) {
+    const text = Buffer.from(`message ${i}`);
+    const box = seal(keys.publicKey, text, Buffer.from('row'));
+    assert.deepEqual(open(box, Buffer.from('row')), text);
+    assert.throws(() => open(box, Buffer.from('other row')), isSealError('auth-failed'));
+    const tampered = Buffer.from(box);
+    tampered[1 + i] = tampered[1 + i]! ^ 1;
+    assert.throws(() => open(tampered, Buffer.from('row')), isSealError('auth-failed'));
+  }
+  assert.throws(() => open(seal(other.publicKey, Buffer.from('x'))), isSealError('auth-failed'));
+  assert.throws(() => open(Buffer.alloc(10)), isSealError('bad-format'));
+  assert.throws(() => sealOpener(Buffer.alloc(12)), isSealError('bad-key'));
 });
