@@ -8,6 +8,27 @@ import { makePrivate } from './fsutil.js';
 
 export type SqliteDb = Database.Database;
 
+/** db.prepare with the statement kept per SQL text (see statementCache). */
+export type CachedPrepare = <P extends unknown[] | object = unknown[], R = unknown>(sql: string) => Database.Statement<P, R>;
+
+/**
+ * Prepares each SQL text once per connection (better-sqlite3 compiles anew on every prepare(): ~0.3 ms a
+ * statement on hot paths). Only for fixed SQL texts; past `max` distinct texts the cache starts over, so SQL
+ * built from input cannot grow it without bound.
+ */
+export function statementCache(db: SqliteDb, max = 512): CachedPrepare {
+  const cache = new Map<string, Database.Statement>();
+  return <P extends unknown[] | object = unknown[], R = unknown>(sql: string): Database.Statement<P, R> => {
+    let statement = cache.get(sql);
+    if (!statement) {
+      if (cache.size >= max) cache.clear();
+      statement = db.prepare(sql);
+      cache.set(sql, statement);
+    }
+    return statement as unknown as Database.Statement<P, R>;
+  };
+}
+
 /** Raw key length of every encrypted file (chacha20). */
 export const SQLITE_KEY_BYTES = 32;
 

@@ -8,6 +8,7 @@ import type { MailboxId } from '../mailbox/types.js';
 import { normalizeAddress, normalizeDomain, tryNormalizeAddress } from './address.js';
 import { openEncryptedDatabase, UndecryptableDatabase, type SqliteDatabase } from './db.js';
 import { migrate } from './migrations.js';
+import { statementCache, type CachedPrepare } from '../sqlite.js';
 
 export { InvalidAddress, normalizeAddress, normalizeDomain, tryNormalizeAddress, type NormalizedAddress, type NormalizedDomain } from './address.js';
 export { openEncryptedDatabase, UndecryptableDatabase, type SqliteDatabase } from './db.js';
@@ -246,7 +247,12 @@ function isPrimaryKeyViolation(error: unknown): boolean {
 }
 
 export class Directory {
-  private constructor(private readonly db: SqliteDatabase) {}
+  /** The directory's SQL is fixed text: each statement is compiled once per connection. */
+  private readonly sql: CachedPrepare;
+
+  private constructor(private readonly db: SqliteDatabase) {
+    this.sql = statementCache(db);
+  }
 
   /** Opens (creating and migrating if needed) sealpost.db; throws WrongAppKey when the key does not decrypt it. */
   static open(file: string, appKey: Buffer): Directory {
@@ -276,7 +282,7 @@ export class Directory {
   addDomain(name: string): DomainRecord {
     const domain = normalizeDomain(name);
     try {
-      this.db.prepare('INSERT INTO domains (name, unicode_name, created) VALUES (?, ?, ?)').run(domain.ascii, domain.unicode, new Date().toISOString());
+      this.sql('INSERT INTO domains (name, unicode_name, created) VALUES (?, ?, ?)').run(domain.ascii, domain.unicode, new Date().toISOString());
     } catch (error) {
       if (isPrimaryKeyViolation(error) || isUniqueViolation(error)) throw new DomainExists(domain.unicode);
       throw error;
@@ -292,15 +298,13 @@ export class Directory {
     } catch {
       return null;
     }
-    const row = this.db
-      .prepare<[string], DomainRow>('SELECT d.*, (SELECT count(*) FROM aliases a WHERE a.domain = d.name) AS alias_count FROM domains d WHERE d.name = ?')
+    const row = this.sql<[string], DomainRow>('SELECT d.*, (SELECT count(*) FROM aliases a WHERE a.domain = d.name) AS alias_count FROM domains d WHERE d.name = ?')
       .get(ascii);
     return row ? toDomain(row) : null;
   }
 
   listDomains(): DomainRecord[] {
-    return this.db
-      .prepare<[], DomainRow>('SELECT d.*, (SELECT count(*) FROM aliases a WHERE a.domain = d.name) AS alias_count FROM domains d ORDER BY d.name')
+    return this.sql<[], DomainRow>('SELECT d.*, (SELECT count(*) FROM aliases a WHERE a.domain = d.name) AS alias_count FROM domains d ORDER BY d.name')
       .all()
       .map(toDomain);
   }
@@ -309,7 +313,7 @@ export class Directory {
   removeDomain(name: string): void {
     const domain = this.requireDomain(normalizeDomain(name).ascii);
     if (domain.aliasCount > 0) throw new DomainInUse(domain.unicodeName, domain.aliasCount);
-    this.db.prepare('DELETE FROM domains WHERE name = ?').run(domain.name);
+    this.sql('DELETE FROM domains WHERE name = ?').run(domain.name);
     this.audit('domain.removed');
   }
 
@@ -320,13 +324,13 @@ export class Directory {
       const alias = this.getAliasById(aliasId);
       if (!alias || alias.domain !== domain.name) throw new UserError(`The catch-all alias must belong to ${domain.unicodeName}.`, 'BAD_CATCH_ALL');
     }
-    this.db.prepare('UPDATE domains SET catch_all_alias_id = ? WHERE name = ?').run(aliasId, domain.name);
+    this.sql('UPDATE domains SET catch_all_alias_id = ? WHERE name = ?').run(aliasId, domain.name);
     this.audit('domain.catch_all_changed', aliasId);
   }
 
   setDmarcRejectToJunk(domainName: string, toJunk: boolean): void {
     const domain = this.requireDomain(normalizeDomain(domainName).ascii);
-    this.db.prepare('UPDATE domains SET dmarc_reject_to_junk = ? WHERE name = ?').run(toJunk ? 1 : 0, domain.name);
+    this.sql('UPDATE domains SET dmarc_reject_to_junk = ? WHERE name = ?').run(toJunk ? 1 : 0, domain.name);
   }
 
   private requireDomain(ascii: string): DomainRecord {
@@ -342,8 +346,7 @@ export class Directory {
     const address = this.validateNewAddress(alias.address);
     const id = alias.id ?? (crypto.randomUUID() as AliasId);
     try {
-      this.db
-        .prepare(
+      this.sql(
           `INSERT INTO aliases (id, address, domain, mailbox_id, salt, kdf, verifier, public_key, wrapped_private_key,
              quota_bytes, enabled, remember, save_sent_copy, created)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -392,7 +395,7 @@ export class Directory {
   getAlias(address: string): AliasRecord | null {
     const normalized = tryNormalizeAddress(address);
     if (!normalized) return null;
-    const row = this.db.prepare<[string], AliasRow>(`${ALIAS_SELECT} WHERE a.address = ?`).get(normalized.address);
+    const row = this.sql<[string], AliasRow>(`${ALIAS_SELECT} WHERE a.address = ?`).get(normalized.address);
     return row ? toAlias(row) : null;
   }
 
@@ -405,12 +408,12 @@ export class Directory {
   }
 
   getAliasById(id: string): AliasRecord | null {
-    const row = this.db.prepare<[string], AliasRow>(`${ALIAS_SELECT} WHERE a.id = ?`).get(id);
+    const row = this.sql<[string], AliasRow>(`${ALIAS_SELECT} WHERE a.id = ?`).get(id);
     return row ? toAlias(row) : null;
   }
 
   getAliasByMailboxId(mailboxId: string): AliasRecord | null {
-    const row = this.db.prepare<[string], AliasRow>(`${ALIAS_SELECT} WHERE a.mailbox_id = ?`).get(mailboxId);
+    const row = this.sql<[string], AliasRow>(`${ALIAS_SELECT} WHERE a.mailbox_id = ?`).get(mailboxId);
     return row ? toAlias(row) : null;
   }
 
@@ -418,41 +421,40 @@ export class Directory {
   listAliases(domainName?: string): AliasRecord[] {
     if (domainName !== undefined) {
       const ascii = normalizeDomain(domainName).ascii;
-      return this.db.prepare<[string], AliasRow>(`${ALIAS_SELECT} WHERE a.domain = ? ORDER BY a.address`).all(ascii).map(toAlias);
+      return this.sql<[string], AliasRow>(`${ALIAS_SELECT} WHERE a.domain = ? ORDER BY a.address`).all(ascii).map(toAlias);
     }
-    return this.db.prepare<[], AliasRow>(`${ALIAS_SELECT} ORDER BY a.address`).all().map(toAlias);
+    return this.sql<[], AliasRow>(`${ALIAS_SELECT} ORDER BY a.address`).all().map(toAlias);
   }
 
   /** Replaces salt, KDF params, verifier and wrapped private key after a password change (one transaction). */
   updateAliasKeys(id: AliasId, update: AliasKeyUpdate): void {
-    const result = this.db
-      .prepare('UPDATE aliases SET salt = ?, kdf = ?, verifier = ?, wrapped_private_key = ? WHERE id = ?')
+    const result = this.sql('UPDATE aliases SET salt = ?, kdf = ?, verifier = ?, wrapped_private_key = ? WHERE id = ?')
       .run(update.salt, JSON.stringify(update.kdf), update.verifier, Buffer.from(update.wrappedPrivateKey), id);
     if (result.changes !== 1) throw new Error('alias to re-key not found');
     this.audit('alias.password_changed', id);
   }
 
   setEnabled(id: AliasId, enabled: boolean): void {
-    this.db.prepare('UPDATE aliases SET enabled = ? WHERE id = ?').run(enabled ? 1 : 0, id);
+    this.sql('UPDATE aliases SET enabled = ? WHERE id = ?').run(enabled ? 1 : 0, id);
     this.audit(enabled ? 'alias.enabled' : 'alias.disabled', id);
   }
 
   setQuota(id: AliasId, quotaBytes: number | null): void {
-    this.db.prepare('UPDATE aliases SET quota_bytes = ? WHERE id = ?').run(quotaBytes, id);
+    this.sql('UPDATE aliases SET quota_bytes = ? WHERE id = ?').run(quotaBytes, id);
     this.audit('alias.quota_changed', id, { quotaBytes });
   }
 
   setRemember(id: AliasId, remember: boolean): void {
-    this.db.prepare('UPDATE aliases SET remember = ? WHERE id = ?').run(remember ? 1 : 0, id);
+    this.sql('UPDATE aliases SET remember = ? WHERE id = ?').run(remember ? 1 : 0, id);
   }
 
   setSaveSentCopy(id: AliasId, save: boolean): void {
-    this.db.prepare('UPDATE aliases SET save_sent_copy = ? WHERE id = ?').run(save ? 1 : 0, id);
+    this.sql('UPDATE aliases SET save_sent_copy = ? WHERE id = ?').run(save ? 1 : 0, id);
   }
 
   /** Deletes the alias row (forwards and webhooks cascade, catch-all references clear). The caller removes files. */
   deleteAlias(id: AliasId): void {
-    this.db.prepare('DELETE FROM aliases WHERE id = ?').run(id);
+    this.sql('DELETE FROM aliases WHERE id = ?').run(id);
     this.audit('alias.removed', id);
   }
 
@@ -463,10 +465,9 @@ export class Directory {
   resolveRecipient(address: string): AliasRecord | null {
     const normalized = tryNormalizeAddress(address);
     if (!normalized) return null;
-    const exact = this.db.prepare<[string], AliasRow>(`${ALIAS_SELECT} WHERE a.address = ?`).get(normalized.address);
+    const exact = this.sql<[string], AliasRow>(`${ALIAS_SELECT} WHERE a.address = ?`).get(normalized.address);
     if (exact) return toAlias(exact);
-    const catchAll = this.db
-      .prepare<[string], AliasRow>(`${ALIAS_SELECT} WHERE a.id = (SELECT catch_all_alias_id FROM domains WHERE name = ?)`)
+    const catchAll = this.sql<[string], AliasRow>(`${ALIAS_SELECT} WHERE a.id = (SELECT catch_all_alias_id FROM domains WHERE name = ?)`)
       .get(normalized.domain);
     return catchAll ? toAlias(catchAll) : null;
   }
@@ -480,22 +481,21 @@ export class Directory {
 
   addForward(aliasId: AliasId, target: string, keepCopy = true): ForwardRecord {
     const normalized = normalizeAddress(target, { stripTag: false });
-    const result = this.db
-      .prepare('INSERT INTO forwards (alias_id, target, keep_copy, created) VALUES (?, ?, ?, ?) ON CONFLICT (alias_id, target) DO UPDATE SET keep_copy = excluded.keep_copy')
+    const result = this.sql('INSERT INTO forwards (alias_id, target, keep_copy, created) VALUES (?, ?, ?, ?) ON CONFLICT (alias_id, target) DO UPDATE SET keep_copy = excluded.keep_copy')
       .run(aliasId, normalized.address, keepCopy ? 1 : 0, new Date().toISOString());
     this.audit('alias.forward_added', aliasId);
-    const row = this.db.prepare<[string, string], ForwardRow>('SELECT * FROM forwards WHERE alias_id = ? AND target = ?').get(aliasId, normalized.address);
+    const row = this.sql<[string, string], ForwardRow>('SELECT * FROM forwards WHERE alias_id = ? AND target = ?').get(aliasId, normalized.address);
     if (!row) throw new Error(`forward not stored (${result.changes})`);
     return toForward(row);
   }
 
   listForwards(aliasId: AliasId): ForwardRecord[] {
-    return this.db.prepare<[string], ForwardRow>('SELECT * FROM forwards WHERE alias_id = ? ORDER BY id').all(aliasId).map(toForward);
+    return this.sql<[string], ForwardRow>('SELECT * FROM forwards WHERE alias_id = ? ORDER BY id').all(aliasId).map(toForward);
   }
 
   removeForward(id: number): void {
-    const row = this.db.prepare<[number], ForwardRow>('SELECT * FROM forwards WHERE id = ?').get(id);
-    this.db.prepare('DELETE FROM forwards WHERE id = ?').run(id);
+    const row = this.sql<[number], ForwardRow>('SELECT * FROM forwards WHERE id = ?').get(id);
+    this.sql('DELETE FROM forwards WHERE id = ?').run(id);
     if (row) this.audit('alias.forward_removed', row.alias_id as AliasId);
   }
 
@@ -507,22 +507,21 @@ export class Directory {
       throw new UserError('The webhook URL is not a valid URL.', 'BAD_WEBHOOK');
     }
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new UserError('The webhook URL must start with https:// or http://.', 'BAD_WEBHOOK');
-    const result = this.db
-      .prepare('INSERT INTO webhooks (alias_id, url, secret, created) VALUES (?, ?, ?, ?)')
+    const result = this.sql('INSERT INTO webhooks (alias_id, url, secret, created) VALUES (?, ?, ?, ?)')
       .run(aliasId, parsed.toString(), secret, new Date().toISOString());
     this.audit('alias.webhook_added', aliasId);
-    const row = this.db.prepare<[number], WebhookRow>('SELECT * FROM webhooks WHERE id = ?').get(Number(result.lastInsertRowid));
+    const row = this.sql<[number], WebhookRow>('SELECT * FROM webhooks WHERE id = ?').get(Number(result.lastInsertRowid));
     if (!row) throw new Error('webhook not stored');
     return toWebhook(row);
   }
 
   listWebhooks(aliasId: AliasId): WebhookRecord[] {
-    return this.db.prepare<[string], WebhookRow>('SELECT * FROM webhooks WHERE alias_id = ? ORDER BY id').all(aliasId).map(toWebhook);
+    return this.sql<[string], WebhookRow>('SELECT * FROM webhooks WHERE alias_id = ? ORDER BY id').all(aliasId).map(toWebhook);
   }
 
   removeWebhook(id: number): void {
-    const row = this.db.prepare<[number], WebhookRow>('SELECT * FROM webhooks WHERE id = ?').get(id);
-    this.db.prepare('DELETE FROM webhooks WHERE id = ?').run(id);
+    const row = this.sql<[number], WebhookRow>('SELECT * FROM webhooks WHERE id = ?').get(id);
+    this.sql('DELETE FROM webhooks WHERE id = ?').run(id);
     if (row) this.audit('alias.webhook_removed', row.alias_id as AliasId);
   }
 
@@ -530,8 +529,7 @@ export class Directory {
 
   /** Sets the stored-messages byte count seen in the open mailbox. */
   recordUsage(aliasId: AliasId, usedBytes: number): void {
-    this.db
-      .prepare('INSERT INTO alias_usage (alias_id, used_bytes, updated) VALUES (?, ?, ?) ON CONFLICT (alias_id) DO UPDATE SET used_bytes = excluded.used_bytes, updated = excluded.updated')
+    this.sql('INSERT INTO alias_usage (alias_id, used_bytes, updated) VALUES (?, ?, ?) ON CONFLICT (alias_id) DO UPDATE SET used_bytes = excluded.used_bytes, updated = excluded.updated')
       .run(aliasId, Math.max(0, Math.round(usedBytes)), new Date().toISOString());
   }
 
@@ -539,18 +537,18 @@ export class Directory {
   addQueuedBytes(aliasId: AliasId, delta: number): void {
     const now = new Date().toISOString();
     this.transaction(() => {
-      this.db.prepare('INSERT OR IGNORE INTO alias_usage (alias_id, updated) VALUES (?, ?)').run(aliasId, now);
-      this.db.prepare('UPDATE alias_usage SET queued_bytes = max(0, queued_bytes + ?), updated = ? WHERE alias_id = ?').run(Math.round(delta), now, aliasId);
+      this.sql('INSERT OR IGNORE INTO alias_usage (alias_id, updated) VALUES (?, ?)').run(aliasId, now);
+      this.sql('UPDATE alias_usage SET queued_bytes = max(0, queued_bytes + ?), updated = ? WHERE alias_id = ?').run(Math.round(delta), now, aliasId);
     });
   }
 
   /** The queue is empty: nothing is waiting. */
   clearQueuedBytes(aliasId: AliasId): void {
-    this.db.prepare('UPDATE alias_usage SET queued_bytes = 0, updated = ? WHERE alias_id = ?').run(new Date().toISOString(), aliasId);
+    this.sql('UPDATE alias_usage SET queued_bytes = 0, updated = ? WHERE alias_id = ?').run(new Date().toISOString(), aliasId);
   }
 
   usageOf(aliasId: AliasId): AliasUsageRecord | null {
-    const row = this.db.prepare<[string], { used_bytes: number; queued_bytes: number; updated: string }>('SELECT used_bytes, queued_bytes, updated FROM alias_usage WHERE alias_id = ?').get(aliasId);
+    const row = this.sql<[string], { used_bytes: number; queued_bytes: number; updated: string }>('SELECT used_bytes, queued_bytes, updated FROM alias_usage WHERE alias_id = ?').get(aliasId);
     return row ? { usedBytes: row.used_bytes, queuedBytes: row.queued_bytes, updated: new Date(row.updated) } : null;
   }
 
@@ -559,23 +557,23 @@ export class Directory {
   /** Every saved setting (key → parsed JSON value). */
   getSettings(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const row of this.db.prepare<[], { key: string; value: string }>('SELECT key, value FROM settings').all()) {
+    for (const row of this.sql<[], { key: string; value: string }>('SELECT key, value FROM settings').all()) {
       out[row.key] = JSON.parse(row.value) as unknown;
     }
     return out;
   }
 
   getSetting(key: string): unknown {
-    const row = this.db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get(key);
+    const row = this.sql<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get(key);
     return row ? (JSON.parse(row.value) as unknown) : undefined;
   }
 
   /** Saves a JSON-serializable value; undefined deletes the key. */
   setSetting(key: string, value: unknown): void {
     if (value === undefined) {
-      this.db.prepare('DELETE FROM settings WHERE key = ?').run(key);
+      this.sql('DELETE FROM settings WHERE key = ?').run(key);
     } else {
-      this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(value));
+      this.sql('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(value));
     }
     this.audit('settings.changed', null, { key });
   }
@@ -584,8 +582,7 @@ export class Directory {
 
   /** Records an event. Detail holds ids, counts and flags only — never addresses or secrets. */
   audit(event: string, aliasId: AliasId | null = null, detail: AuditDetail | null = null): void {
-    this.db
-      .prepare('INSERT INTO audit_log (time, event, alias_id, detail) VALUES (?, ?, ?, ?)')
+    this.sql('INSERT INTO audit_log (time, event, alias_id, detail) VALUES (?, ?, ?, ?)')
       .run(new Date().toISOString(), event, aliasId, detail ? JSON.stringify(detail) : null);
   }
 
@@ -593,8 +590,8 @@ export class Directory {
   listAudit(options: { limit?: number; aliasId?: AliasId } = {}): AuditEntry[] {
     const limit = Math.max(1, Math.min(options.limit ?? 100, 10_000));
     const rows = options.aliasId
-      ? this.db.prepare<[string, number], AuditRow>('SELECT * FROM audit_log WHERE alias_id = ? ORDER BY id DESC LIMIT ?').all(options.aliasId, limit)
-      : this.db.prepare<[number], AuditRow>('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit);
+      ? this.sql<[string, number], AuditRow>('SELECT * FROM audit_log WHERE alias_id = ? ORDER BY id DESC LIMIT ?').all(options.aliasId, limit)
+      : this.sql<[number], AuditRow>('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit);
     return rows.map((row) => ({
       id: row.id,
       time: new Date(row.time),
