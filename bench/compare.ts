@@ -273,7 +273,8 @@ async function pop3Load(target: Target, sessionUsers: readonly [string, string][
           const count = Number(stat.split(' ')[1]);
           await client.multiline('UIDL');
           for (let i = 1; i <= count; i++) {
-            bytes += await client.multiline(`RETR ${i}`);
+            const got = await client.multiline(`RETR ${i}`); // awaited first: `bytes += await` reads bytes before the wait and loses the other sessions' counts
+            bytes += got;
             retr++;
           }
           await client.command('QUIT');

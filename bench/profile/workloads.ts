@@ -305,7 +305,8 @@ async function pop3(t: Target, o: WorkloadOptions, window: Window): Promise<Thro
           const count = Number((await client.command('STAT')).split(' ')[1]);
           await client.multiline('UIDL');
           for (let i = 1; i <= count && performance.now() < end; i++) {
-            bytes += await client.multiline(`RETR ${i}`);
+            const got = await client.multiline(`RETR ${i}`); // awaited first: `bytes += await` reads bytes before the wait and loses the other sessions' counts
+            bytes += got;
             retr++;
           }
           await client.command('QUIT');
