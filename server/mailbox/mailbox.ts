@@ -134,6 +134,8 @@ export class SqliteMailbox implements Mailbox {
   }
 
   private groupCommit: GroupCommit | null = null;
+  /** Settles when the last append called so far has put its task in the commit queue (or failed). */
+  private appendTurn: Promise<void> = Promise.resolve();
 
   /** The EMAILID/THREADID permutation of the open file (re-read when the handle's connection changes). */
   private objectIds: { db: Db; permute: (n: number) => number } | null = null;
@@ -417,7 +419,27 @@ export class SqliteMailbox implements Mailbox {
     return timeStage(stageStart('mailbox.append'), this.appendMessage(folder, raw, options, options.dedupeKey));
   }
 
-  private async appendMessage(folder: string, received: Buffer, options: AppendOptions, dedupeKey: string | null): Promise<AppendResult> {
+  /**
+   * Appends commit in the order they were called, whatever order their CPU work finishes in (a large message
+   * parses on a worker and compresses on the thread pool, a small one here at once): a queue drain's messages get UIDs in arrival order, pipelined
+   * APPENDs in command order. Each append takes its turn now and hands it on once its task is in the commit queue.
+   */
+  private appendMessage(folder: string, received: Buffer, options: AppendOptions, dedupeKey: string | null): Promise<AppendResult> {
+    const prior = this.appendTurn;
+    let release!: () => void;
+    this.appendTurn = new Promise<void>((resolve) => (release = resolve));
+    const stored = this.storeMessage(folder, received, options, dedupeKey, { prior, release });
+    void stored.then(release, release);
+    return stored;
+  }
+
+  private async storeMessage(
+    folder: string,
+    received: Buffer,
+    options: AppendOptions,
+    dedupeKey: string | null,
+    turn: { readonly prior: Promise<void>; readonly release: () => void },
+  ): Promise<AppendResult> {
     if (!Buffer.isBuffer(received) || received.length === 0) throw new InvalidRequest('empty message');
     const raw = canonicalBytes(received);
     const path = normalizePath(folder);
@@ -434,10 +456,10 @@ export class SqliteMailbox implements Mailbox {
     const parsed = await parseForStore(raw);
     const method = this.context.compression;
     const parts = await timeStage(stageStart('mailbox.append.compress'), prepareParts(raw, parsed.attachmentRanges, method));
-    const structure = compressSync(serializeStructureForStore(parsed.structure), method);
     const searchText = encodeSearchText(parsed.search);
     const textMethod = method === 'none' ? 'none' : 'deflate';
     const { head: searchHead, body: searchBody } = splitSearchText(searchText);
+    const structure = compressSync(serializeStructureForStore(parsed.structure), method);
     const headBlob = compressSync(Buffer.from(JSON.stringify(searchHead)), textMethod);
     const bodyBlob = compressSync(Buffer.from(searchBody), textMethod);
     const keys = messageKeys(raw); // reads the header block only
@@ -447,8 +469,9 @@ export class SqliteMailbox implements Mailbox {
       .slice(0, MAX_THREAD_REFS);
 
     // Runs inside a group-commit batch (its own savepoint); resolves after the batch's fsync.
+    await turn.prior;
     const stopCommit = stageStart('mailbox.append.commit');
-    const result = await this.commits.submit((): AppendResult & { highestModseq: number } => {
+    const committed = this.commits.submit((): AppendResult & { highestModseq: number } => {
       if (dedupeKey !== null) {
         const done = this.deliveredResult(dedupeKey);
         if (done) return { ...done, highestModseq: 0 };
@@ -499,6 +522,8 @@ export class SqliteMailbox implements Mailbox {
       }
       return { uid, uidValidity: f.uid_validity, modseq, highestModseq: modseq };
     });
+    turn.release();
+    const result = await committed;
     stopCommit();
     if (result.highestModseq > 0) this.emit(path, result.highestModseq);
     return { uid: result.uid, uidValidity: result.uidValidity, modseq: result.modseq };

@@ -22,7 +22,7 @@ test('200 concurrent appends get distinct consecutive UIDs, their own bytes, in 
     const results = await Promise.all(Array.from({ length: 200 }, (_, n) => mailbox.append('INBOX', message(n))));
     const uids = results.map((r) => r.uid);
     assert.equal(new Set(uids).size, 200, 'every caller got its own UID');
-    assert.deepEqual([...uids].sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => i + 1));
+    assert.deepEqual(uids, Array.from({ length: 200 }, (_, i) => i + 1), 'in the order of the calls');
     assert.equal(new Set(results.map((r) => r.modseq)).size, 200, 'and its own modseq');
     for (const [n, r] of results.entries()) assert.ok((await mailbox.readMessage('INBOX', r.uid)).equals(message(n)), `message ${n} is under its UID`);
     assert.equal(mailbox.status('INBOX').messages, 200);
@@ -119,5 +119,24 @@ test('100 concurrent enqueues to one locked mailbox share commits and drain comp
   } finally {
     q.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('appends commit in call order: a 2 MiB message called first gets the lower UID, though a small one after it is ready sooner', async () => {
+  const fx = storeFixture();
+  try {
+    const { mailbox } = await fx.newMailbox();
+    // ≥ 1 MiB parses on a worker thread and compresses on the thread pool; the small one would be ready at once.
+    const big = simpleMessage('Called first', 'line of a large message\r\n'.repeat(90_000));
+    assert.ok(big.length > 2 * 1024 * 1024);
+    const small = [message(3), message(4), message(5)];
+    const missing = mailbox.append('No such folder', message(6));
+    const results = await Promise.all([mailbox.append('INBOX', big), ...small.map((m) => mailbox.append('INBOX', m))]);
+    await assert.rejects(missing, 'an append that fails in its turn does not hold up the next ones');
+    assert.deepEqual(results.map((r) => r.uid), [1, 2, 3, 4], 'UIDs follow the order of the calls');
+    assert.ok((await mailbox.readMessage('INBOX', 1)).equals(big));
+    for (const [i, m] of small.entries()) assert.ok((await mailbox.readMessage('INBOX', i + 2)).equals(m));
+  } finally {
+    await fx.cleanup();
   }
 });

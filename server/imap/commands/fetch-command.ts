@@ -290,6 +290,8 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
   const hasFlags = items.some((item) => item.kind === 'flags');
   const hasModseq = items.some((item) => item.kind === 'modseq');
 
+  if (!markSeen && items.every((item) => LEAN_KINDS.has(item.kind))) return leanFetch(session, mailbox, view, uids, items, args.changedSince);
+
   // Values are computed with microtasks only while the client keeps up: without a turn now and then, FETCH
   // 1:* over many large structures would hold the event loop for every other session until it ends.
   let turnStart = performance.now();
@@ -348,6 +350,76 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
       }
     }
   }
+}
+
+/** Items answered from the lean listing alone (UID, FLAGS, MODSEQ, RFC822.SIZE): what clients sync with. */
+const LEAN_KINDS = new Set<FetchItem['kind']>(['uid', 'flags', 'modseq', 'size']);
+/** Messages listed per query by the lean FETCH (a few small objects each). */
+const LEAN_PAGE = 5000;
+/** Text written per socket batch by the lean FETCH. */
+const LEAN_CHUNK_CHARS = 64 * 1024;
+
+/**
+ * FETCH of lean items only, written as text: one listing query per page and one string per line, no value tree
+ * per message (a client syncing a 100k-message folder asks `FETCH 1:* (UID FLAGS)`). Same bytes as the general
+ * path: items in the order asked, \Recent added as flagsValue() does.
+ */
+async function leanFetch(
+  session: Session,
+  mailbox: Mailbox,
+  view: SelectedView,
+  uids: readonly number[],
+  items: readonly FetchItem[],
+  changedSince: number | null,
+): Promise<void> {
+  const names = items.map(responseName);
+  const kinds = items.map((item) => item.kind);
+  const showRecent = !session.enabled.has('IMAP4rev2');
+  // listFlags shares one frozen list per flag combination: its text is built once.
+  const flagTexts = new Map<readonly string[], string>();
+  let chunk = '';
+  let turnStart = performance.now();
+  for (let i = 0; i < uids.length; i += LEAN_PAGE) {
+    for (const record of mailbox.listFlags(view.path, uidRanges(uids.slice(i, i + LEAN_PAGE)))) {
+      if (changedSince !== null && record.modseq <= changedSince) continue;
+      const seq = view.seqOf(record.uid);
+      if (seq === 0) continue;
+      let line = `* ${seq} FETCH (`;
+      for (let k = 0; k < kinds.length; k++) {
+        if (k > 0) line += ' ';
+        line += names[k];
+        switch (kinds[k]) {
+          case 'uid':
+            line += ` ${record.uid}`;
+            break;
+          case 'size':
+            line += ` ${record.size}`;
+            break;
+          case 'modseq':
+            line += ` (${record.modseq})`;
+            break;
+          default: {
+            let text = flagTexts.get(record.flags);
+            if (text === undefined) flagTexts.set(record.flags, (text = record.flags.join(' ')));
+            if (showRecent && view.recent.has(record.uid)) text = text ? `${text} \\Recent` : '\\Recent';
+            line += ` (${text})`;
+          }
+        }
+      }
+      chunk += `${line})\r\n`;
+      if (chunk.length >= LEAN_CHUNK_CHARS) {
+        await session.untaggedLines(chunk);
+        chunk = '';
+      }
+    }
+    if (performance.now() - turnStart > YIELD_AFTER_MS) {
+      if (chunk) await session.untaggedLines(chunk);
+      chunk = '';
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      turnStart = performance.now();
+    }
+  }
+  if (chunk) await session.untaggedLines(chunk);
 }
 
 export const fetchCommand: CommandSpec = {

@@ -176,6 +176,10 @@ export class Connection implements Session, UpdateListener {
     await this.out.pieces(encodeLine('*', values, { utf8: this.utf8 }));
   }
 
+  async untaggedLines(text: string): Promise<void> {
+    await this.out.pieces([Buffer.from(text, 'latin1')]);
+  }
+
   async continuation(text: string): Promise<Buffer> {
     await this.out.line(`+ ${text}`);
     await this.out.flush();
