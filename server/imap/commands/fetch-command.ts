@@ -379,34 +379,31 @@ async function leanFetch(
   const flagTexts = new Map<readonly string[], string>();
   let chunk = '';
   let turnStart = performance.now();
+  // UID and FLAGS alone, and this session has reported every change the folder has had: the view holds the
+  // answer (the client's sync right after SELECT), no query needed.
+  if (changedSince === null && kinds.every((kind) => kind === 'uid' || kind === 'flags')) {
+    const status = mailbox.status(view.path);
+    if (status.uidValidity === view.uidValidity && view.flagsCurrent(status.highestModseq)) {
+      for (const uid of uids) {
+        const flags = view.flagsOf(uid);
+        const seq = view.seqOf(uid);
+        if (flags === undefined || seq === 0) continue;
+        chunk += leanLine(seq, uid, 0, 0, flags, names, kinds, showRecent && view.recent.has(uid), flagTexts);
+        if (chunk.length >= LEAN_CHUNK_CHARS) {
+          await session.untaggedLines(chunk);
+          chunk = '';
+        }
+      }
+      if (chunk) await session.untaggedLines(chunk);
+      return;
+    }
+  }
   for (let i = 0; i < uids.length; i += LEAN_PAGE) {
     for (const record of mailbox.listFlags(view.path, uidRanges(uids.slice(i, i + LEAN_PAGE)))) {
       if (changedSince !== null && record.modseq <= changedSince) continue;
       const seq = view.seqOf(record.uid);
       if (seq === 0) continue;
-      let line = `* ${seq} FETCH (`;
-      for (let k = 0; k < kinds.length; k++) {
-        if (k > 0) line += ' ';
-        line += names[k];
-        switch (kinds[k]) {
-          case 'uid':
-            line += ` ${record.uid}`;
-            break;
-          case 'size':
-            line += ` ${record.size}`;
-            break;
-          case 'modseq':
-            line += ` (${record.modseq})`;
-            break;
-          default: {
-            let text = flagTexts.get(record.flags);
-            if (text === undefined) flagTexts.set(record.flags, (text = record.flags.join(' ')));
-            if (showRecent && view.recent.has(record.uid)) text = text ? `${text} \\Recent` : '\\Recent';
-            line += ` (${text})`;
-          }
-        }
-      }
-      chunk += `${line})\r\n`;
+      chunk += leanLine(seq, record.uid, record.modseq, record.size, record.flags, names, kinds, showRecent && view.recent.has(record.uid), flagTexts);
       if (chunk.length >= LEAN_CHUNK_CHARS) {
         await session.untaggedLines(chunk);
         chunk = '';
@@ -420,6 +417,43 @@ async function leanFetch(
     }
   }
   if (chunk) await session.untaggedLines(chunk);
+}
+
+/** One lean FETCH response line, CRLF included. */
+function leanLine(
+  seq: number,
+  uid: number,
+  modseq: number,
+  size: number,
+  flags: readonly string[],
+  names: readonly string[],
+  kinds: readonly FetchItem['kind'][],
+  recent: boolean,
+  flagTexts: Map<readonly string[], string>,
+): string {
+  let line = `* ${seq} FETCH (`;
+  for (let k = 0; k < kinds.length; k++) {
+    if (k > 0) line += ' ';
+    line += names[k];
+    switch (kinds[k]) {
+      case 'uid':
+        line += ` ${uid}`;
+        break;
+      case 'size':
+        line += ` ${size}`;
+        break;
+      case 'modseq':
+        line += ` (${modseq})`;
+        break;
+      default: {
+        let text = flagTexts.get(flags);
+        if (text === undefined) flagTexts.set(flags, (text = flags.join(' ')));
+        if (recent) text = text ? `${text} \\Recent` : '\\Recent';
+        line += ` (${text})`;
+      }
+    }
+  }
+  return `${line})\r\n`;
 }
 
 export const fetchCommand: CommandSpec = {

@@ -65,6 +65,12 @@ export class Selected implements SelectedView {
     return this.flags.get(uid);
   }
 
+  flagsCurrent(folderHighestModseq: number): boolean {
+    // Every journal entry up to pulledModseq has been applied to `flags` by the update flush (own changes too);
+    // a folder whose HIGHESTMODSEQ has not moved past it has had no append, expunge or flag change since.
+    return this.held.size === 0 && this.pulledModseq === folderHighestModseq && this.highestModseq === folderHighestModseq;
+  }
+
   /** The keyword list for `* FLAGS` / PERMANENTFLAGS: system flags and every keyword announced. */
   flagList(): string[] {
     return [...SYSTEM_FLAGS, ...[...this.keywords].sort()];

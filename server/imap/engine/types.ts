@@ -58,6 +58,11 @@ export interface SelectedView {
   flagsOf(uid: number): readonly string[] | undefined;
   /** (engine addition) The folder's FLAGS list as this client knows it: system flags and announced keywords. */
   flagList(): string[];
+  /**
+   * (engine addition) True when the flags last reported (flagsOf) are the folder's flags now, given the folder's
+   * current HIGHESTMODSEQ: every change up to it was pulled and reported, and no expunge is held back.
+   */
+  flagsCurrent(folderHighestModseq: number): boolean;
 }
 
 /** (engine addition) How SelectedView.resolve treats message numbers beyond the mailbox. */
