@@ -4,10 +4,10 @@
 // Checked without clocks: Linux counts every ACK it had to delay and send from its timer (TcpExt DelayedACKs in
 // /proc/net/netstat); before the fix every split APPEND cost one, now they must be rare.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
 import { run } from '../helpers/run.js';
+import { delayedAcks, tcpCountersAvailable } from '../helpers/tcp-counters.js';
 
 let fx: ImapFixture;
 let user: { address: string; password: string };
@@ -32,19 +32,7 @@ M.logout()
 print(ok)
 `;
 
-function delayedAcks(): number {
-  const text = fs.readFileSync('/proc/net/netstat', 'utf8').split('\n');
-  for (let i = 0; i + 1 < text.length; i += 2) {
-    const names = text[i]!.split(/\s+/);
-    const values = text[i + 1]!.split(/\s+/);
-    if (names[0] !== 'TcpExt:') continue;
-    const at = names.indexOf('DelayedACKs');
-    if (at > 0) return Number(values[at]);
-  }
-  throw new Error('no TcpExt DelayedACKs counter');
-}
-
-const linux = process.platform === 'linux' && fs.existsSync('/proc/net/netstat');
+const linux = tcpCountersAvailable;
 
 before(async () => {
   fx = await startImapFixture();

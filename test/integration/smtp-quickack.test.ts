@@ -8,24 +8,13 @@ import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { startSendingApp, TEST_PASSWORD, type SendingApp } from '../helpers/sending.js';
+import { delayedAcks, tcpCountersAvailable } from '../helpers/tcp-counters.js';
 
 const MESSAGES = 40;
 const DOMAIN = 'sender.test';
 const ALIAS = `nagle@${DOMAIN}`;
 
-function delayedAcks(): number {
-  const text = fs.readFileSync('/proc/net/netstat', 'utf8').split('\n');
-  for (let i = 0; i + 1 < text.length; i += 2) {
-    const names = text[i]!.split(/\s+/);
-    const values = text[i + 1]!.split(/\s+/);
-    if (names[0] !== 'TcpExt:') continue;
-    const at = names.indexOf('DelayedACKs');
-    if (at > 0) return Number(values[at]);
-  }
-  throw new Error('no TcpExt DelayedACKs counter');
-}
-
-const linux = process.platform === 'linux' && fs.existsSync('/proc/net/netstat');
+const linux = tcpCountersAvailable;
 
 function message(i: number): Buffer {
   return Buffer.from(`From: <${ALIAS}>\r\nTo: <${ALIAS}>\r\nSubject: split terminator ${i}\r\n\r\n${'line of text\r\n'.repeat(100)}`);
