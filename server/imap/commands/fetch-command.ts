@@ -384,11 +384,14 @@ async function leanFetch(
   if (changedSince === null && kinds.every((kind) => kind === 'uid' || kind === 'flags')) {
     const status = mailbox.status(view.path);
     if (status.uidValidity === view.uidValidity && view.flagsCurrent(status.highestModseq)) {
+      // Both lists ascend: the sequence number is found by walking the view's UIDs alongside, not searched per message.
+      const all = view.uids;
+      let at = 0;
       for (const uid of uids) {
+        while (at < all.length && all[at]! < uid) at++;
         const flags = view.flagsOf(uid);
-        const seq = view.seqOf(uid);
-        if (flags === undefined || seq === 0) continue;
-        chunk += leanLine(seq, uid, 0, 0, flags, names, kinds, showRecent && view.recent.has(uid), flagTexts);
+        if (all[at] !== uid || flags === undefined) continue;
+        chunk += leanLine(at + 1, uid, 0, 0, flags, names, kinds, showRecent && view.recent.has(uid), flagTexts);
         if (chunk.length >= LEAN_CHUNK_CHARS) {
           await session.untaggedLines(chunk);
           chunk = '';

@@ -86,6 +86,23 @@ export class Selected implements SelectedView {
       // RFC 5182 §2.1: `$` is the saved result; UIDs expunged since are simply gone.
       return this.savedSearch.filter((uid) => this.seqOf(uid) > 0);
     }
+    // One range (`1:*`, `n:m`: what clients send for a sync): a slice of the ascending UID list, no set or sort.
+    if (set.ranges.length === 1) {
+      const [a, b] = set.ranges[0]!;
+      if (!uidMode) {
+        const count = this.uids.length;
+        const from = a === STAR ? count : a;
+        const to = b === STAR ? count : b;
+        const lo = Math.min(from, to);
+        const hi = Math.max(from, to);
+        if ((lo < 1 || hi > count) && !options.lenient) throw imapBad('Invalid sequence number');
+        return this.uids.slice(Math.max(lo, 1) - 1, Math.max(0, Math.min(hi, count)));
+      }
+      const largest = this.largestUid;
+      const from = a === STAR ? largest : a;
+      const to = b === STAR ? largest : b;
+      return this.uids.slice(this.lowerBound(Math.min(from, to)), this.lowerBound(Math.max(from, to) + 1));
+    }
     const out = new Set<number>();
     if (!uidMode) {
       const count = this.uids.length;
