@@ -13,7 +13,7 @@ import type { GroupCommitStats } from './group-commit.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
 import { registerSearchFunctions } from './search.js';
 import { registerObjectIdFunctions } from './object-id.js';
-import { rekeyRaw } from '../sqlite.js';
+import { rekeyRaw, statementCache } from '../sqlite.js';
 import { assertKey, openDb, openMailboxCopy, type Db } from './sqlite.js';
 import type { FolderInfo, LiveFolderState, LiveMessage, Mailbox, MailboxChangeEvent, MailboxId, MailboxStore, UidState } from './types.js';
 import { flagList } from './names.js';
@@ -230,9 +230,10 @@ class SqliteMailboxStore implements MailboxStore {
     let entry = this.known.get(id);
     if (entry && timingSafeEqual(entry.digest, digest) && entry.file === file) {
       entry.db = db;
+      entry.prepare = statementCache(db);
       entry.lastUsed = Date.now();
     } else {
-      const handle = { id, file, db, lastUsed: Date.now(), statements: new Map(), digest } as Omit<CachedHandle, 'mailbox'> & {
+      const handle = { id, file, db, lastUsed: Date.now(), prepare: statementCache(db), digest } as Omit<CachedHandle, 'mailbox'> & {
         mailbox?: SqliteMailbox;
       };
       const mailbox = new SqliteMailbox(handle, { compression: this.compression, emit: this.emit });
@@ -281,7 +282,7 @@ class SqliteMailboxStore implements MailboxStore {
     this.handles.delete(id);
     const db = h.db;
     h.db = null;
-    h.statements.clear();
+    h.prepare = null;
     if (!db) return;
     try {
       db.pragma('optimize');

@@ -16,6 +16,7 @@ import { messageKeys, sentDateKey } from './sort-keys.js';
 import { compileSort } from './sort.js';
 import { buildThreads, threadInputSql, type ThreadRow } from './thread.js';
 import type { Db } from './sqlite.js';
+import type { CachedPrepare } from '../sqlite.js';
 import type {
   AppendOptions, AppendResult, ChangeEntry, CopyResult, CreateFolderOptions, FolderInfo, FolderStatus, LiveFolderState, Mailbox, MailboxChangeEvent, MailboxId,
   MessageFlags, MessageMeta, MessageRecord, ThreadedMessageMeta, QuotaUsage, RenameFolderOptions, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
@@ -29,7 +30,8 @@ export interface Handle {
   readonly file: string;
   db: Db | null;
   lastUsed: number;
-  readonly statements: Map<string, Statement>;
+  /** Statements of `db`, each compiled once (statementCache); null while the handle is closed. */
+  prepare: CachedPrepare | null;
   /**
    * Set by the store: throws MailboxLocked (after dropping the handle) when the file at `file` is no longer
    * the one this handle opened (replaced by another process). Always before a write, at most every few ms on reads.
@@ -188,12 +190,7 @@ export class SqliteMailbox implements Mailbox {
 
   private stmt(sql: string): Statement {
     const db = this.db();
-    let s = this.handle.statements.get(sql);
-    if (!s) {
-      s = db.prepare(sql);
-      this.handle.statements.set(sql, s);
-    }
-    return s;
+    return this.handle.prepare ? this.handle.prepare(sql) : db.prepare(sql);
   }
 
   /**

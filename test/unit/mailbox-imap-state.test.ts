@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { storeFixture, newMailboxId, type StoreFixture } from '../helpers/mailbox.js';
 import { openDb } from '../../server/mailbox/sqlite.js';
+import { statementCache } from '../../server/sqlite.js';
 import { migrate, MIGRATIONS } from '../../server/mailbox/schema.js';
 import { SqliteMailbox } from '../../server/mailbox/mailbox.js';
 import { registerSearchFunctions } from '../../server/mailbox/search.js';
@@ -184,7 +185,7 @@ test('schema v4 migration computes SORT/THREAD keys of stored mail from its byte
     migrate(db, 3);
     MIGRATIONS[3]!(db);
     registerSearchFunctions(db);
-    const old = new SqliteMailbox({ id, file, db, lastUsed: 0, statements: new Map() }, { compression: 'deflate', emit: () => {} });
+    const old = new SqliteMailbox({ id, file, db, lastUsed: 0, prepare: statementCache(db) }, { compression: 'deflate', emit: () => {} });
     await old.append('INBOX', message({ From: 'b@x', Subject: 'Re: [x] zebra', 'Message-ID': '<p@x>', Date: 'Tue, 02 Jan 2024 10:00:00 +0000' }), { flags: ['\\Deleted'] });
     await old.append('INBOX', message({ From: 'a@x', Subject: 'Antelope', 'Message-ID': '<q@x>', References: '<p@x>', Date: 'Mon, 01 Jan 2024 10:00:00 +0000' }));
     undoV4(db);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { storeFixture, newMailboxId, simpleMessage } from '../helpers/mailbox.js';
 import { randomBytes } from 'node:crypto';
 import { openDb } from '../../server/mailbox/sqlite.js';
+import { statementCache } from '../../server/sqlite.js';
 import { migrate, MIGRATIONS, SCHEMA_VERSION } from '../../server/mailbox/schema.js';
 import { SqliteMailbox } from '../../server/mailbox/mailbox.js';
 import { registerSearchFunctions } from '../../server/mailbox/search.js';
@@ -41,7 +42,7 @@ test('a file made at each earlier schema version opens with its mail and is migr
       assert.equal(migrate(db, version), version);
       if (version < 4) MIGRATIONS[3]!(db);
       registerSearchFunctions(db);
-      const old = new SqliteMailbox({ id, file, db, lastUsed: 0, statements: new Map() }, { compression: 'deflate', emit: () => {} });
+      const old = new SqliteMailbox({ id, file, db, lastUsed: 0, prepare: statementCache(db) }, { compression: 'deflate', emit: () => {} });
       const raw = simpleMessage('made long ago', 'migrated body text');
       await old.append('INBOX', raw, { flags: ['\\Seen'] });
       old.createFolder('Old/Child');

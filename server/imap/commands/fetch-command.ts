@@ -377,8 +377,13 @@ async function leanFetch(
   const showRecent = !session.enabled.has('IMAP4rev2');
   // listFlags shares one frozen list per flag combination: its text is built once.
   const flagTexts = new Map<readonly string[], string>();
+  // Lines gather into one string written per LEAN_CHUNK_CHARS (and waits there while the client reads slowly).
   let chunk = '';
-  let turnStart = performance.now();
+  const flush = async (): Promise<void> => {
+    const text = chunk;
+    chunk = '';
+    if (text) await session.untaggedLines(text);
+  };
   // UID and FLAGS alone, and this session has reported every change the folder has had: the view holds the
   // answer (the client's sync right after SELECT), no query needed.
   if (changedSince === null && kinds.every((kind) => kind === 'uid' || kind === 'flags')) {
@@ -392,34 +397,28 @@ async function leanFetch(
         const flags = view.flagsOf(uid);
         if (all[at] !== uid || flags === undefined) continue;
         chunk += leanLine(at + 1, uid, 0, 0, flags, names, kinds, showRecent && view.recent.has(uid), flagTexts);
-        if (chunk.length >= LEAN_CHUNK_CHARS) {
-          await session.untaggedLines(chunk);
-          chunk = '';
-        }
+        if (chunk.length >= LEAN_CHUNK_CHARS) await flush();
       }
-      if (chunk) await session.untaggedLines(chunk);
-      return;
+      return flush();
     }
   }
+  let turnStart = performance.now();
   for (let i = 0; i < uids.length; i += LEAN_PAGE) {
     for (const record of mailbox.listFlags(view.path, uidRanges(uids.slice(i, i + LEAN_PAGE)))) {
       if (changedSince !== null && record.modseq <= changedSince) continue;
       const seq = view.seqOf(record.uid);
       if (seq === 0) continue;
       chunk += leanLine(seq, record.uid, record.modseq, record.size, record.flags, names, kinds, showRecent && view.recent.has(record.uid), flagTexts);
-      if (chunk.length >= LEAN_CHUNK_CHARS) {
-        await session.untaggedLines(chunk);
-        chunk = '';
-      }
+      if (chunk.length >= LEAN_CHUNK_CHARS) await flush();
     }
+    // A page takes a few ms: other sessions get a turn between pages.
     if (performance.now() - turnStart > YIELD_AFTER_MS) {
-      if (chunk) await session.untaggedLines(chunk);
-      chunk = '';
+      await flush();
       await new Promise<void>((resolve) => setImmediate(resolve));
       turnStart = performance.now();
     }
   }
-  if (chunk) await session.untaggedLines(chunk);
+  return flush();
 }
 
 /** One lean FETCH response line, CRLF included. */

@@ -177,7 +177,7 @@ export class Connection implements Session, UpdateListener {
   }
 
   async untaggedLines(text: string): Promise<void> {
-    await this.out.pieces([Buffer.from(text, 'latin1')]);
+    await this.out.pieces([Buffer.from(text, 'utf8')]);
   }
 
   async continuation(text: string): Promise<Buffer> {

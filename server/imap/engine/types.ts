@@ -120,7 +120,7 @@ export interface Session {
   /** Writes `* <values joined by SP>\r\n` (an untagged response); waits when the client reads slowly. */
   untagged(...values: (Value | string)[]): Promise<void>;
   /**
-   * Writes complete untagged lines built as text (each `* …\r\n`, ASCII), for bulk responses where building a
+   * Writes complete untagged lines built as text (each `* …\r\n`), for bulk responses where building a
    * value per message would cost more than the answer (FETCH FLAGS of a large folder); waits like untagged().
    */
   untaggedLines(text: string): Promise<void>;
