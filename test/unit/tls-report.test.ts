@@ -1,9 +1,12 @@
 // SMTP TLS reports we send (RFC 8460): the record that asks for them, the JSON report, and the report mail.
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { gunzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { simpleParser } from 'mailparser';
-import { buildTlsReport, buildTlsReportMail, parseTlsRptRecord, tlsReportFileName, tlsRptFromTxt, type TlsSessionResult } from '../../server/smtp/outbound/tls-report.js';
+import { buildTlsReport, buildTlsReportMail, classifyTlsFailure, parseTlsRptRecord, tlsReportFileName, tlsRptFromTxt, type TlsSessionResult } from '../../server/smtp/outbound/tls-report.js';
+import { makeCert } from '../helpers/test-certs.js';
 
 describe('TLSRPT record (RFC 8460 §3)', () => {
   it('RFC 8460 §3 examples: a mailto and an https reporting URI', () => {
@@ -91,5 +94,44 @@ describe('TLS report mail (RFC 8460 §5.3)', () => {
     assert.equal(attachment.filename, 'sealpost.example!company-y.example!1796428800!1796515199!r-1.json.gz');
     assert.equal(tlsReportFileName(report, 'sealpost.example', 'company-y.example'), attachment.filename);
     assert.deepEqual(JSON.parse(gunzipSync(attachment.content).toString('utf8')), report);
+  });
+});
+
+describe('TLS failure types from real handshakes (RFC 8460 §4.3)', () => {
+  const handshakeError = async (cert: { keyPem: string; certPem: string }, servername: string, ca: string[]): Promise<string> => {
+    const server = tls.createServer({ key: cert.keyPem, cert: cert.certPem });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      return await new Promise<string>((resolve) => {
+        const socket = tls.connect({ host: '127.0.0.1', port, servername, ca, rejectUnauthorized: true }, () => {
+          socket.destroy();
+          resolve('no error');
+        });
+        // the text nodemailer reports for a failed STARTTLS handshake
+        socket.once('error', (error) => resolve(`Error initiating TLS - ${error.message}`));
+      });
+    } finally {
+      server.close();
+    }
+  };
+  const ca = makeCert({ commonName: 'Report CA', ca: true });
+  const good = makeCert({ commonName: 'mx.good.test', dnsNames: ['mx.good.test'], issuer: ca });
+  const expired = makeCert({ commonName: 'mx.good.test', dnsNames: ['mx.good.test'], issuer: ca, notBefore: new Date(Date.now() - 9e9), notAfter: new Date(Date.now() - 86_400_000) });
+  const selfSigned = makeCert({ commonName: 'mx.good.test', dnsNames: ['mx.good.test'] });
+
+  it('a certificate for another name is certificate-host-mismatch', async () => {
+    assert.equal(classifyTlsFailure(await handshakeError(good, 'mx.other.test', [ca.certPem])), 'certificate-host-mismatch');
+  });
+  it('an expired certificate is certificate-expired', async () => {
+    assert.equal(classifyTlsFailure(await handshakeError(expired, 'mx.good.test', [ca.certPem])), 'certificate-expired');
+  });
+  it('a self-signed or unknown-CA certificate is certificate-not-trusted', async () => {
+    assert.equal(classifyTlsFailure(await handshakeError(selfSigned, 'mx.good.test', [ca.certPem])), 'certificate-not-trusted');
+    assert.equal(classifyTlsFailure(await handshakeError(good, 'mx.good.test', [])), 'certificate-not-trusted');
+  });
+  it('a server without STARTTLS is starttls-not-supported; anything else validation-failure', () => {
+    assert.equal(classifyTlsFailure('Error upgrading connection with STARTTLS'), 'starttls-not-supported');
+    assert.equal(classifyTlsFailure('Error initiating TLS - socket hang up'), 'validation-failure');
   });
 });

@@ -212,3 +212,16 @@ export function buildTlsReportMail(input: TlsReportMailInput): Buffer {
   ];
   return Buffer.from(lines.join('\r\n'));
 }
+
+/**
+ * The RFC 8460 §4.3 result type of a failed TLS negotiation, from the error our SMTP client reported
+ * (nodemailer wraps Node's TLS error text: "Error initiating TLS - <reason>").
+ */
+export function classifyTlsFailure(message: string): TlsFailureType {
+  const text = message.toLowerCase();
+  if (/error upgrading connection with starttls|starttls/.test(text) && !/initiating tls/.test(text)) return 'starttls-not-supported';
+  if (/altnames|does not match certificate|hostname\/ip does not match/.test(text)) return 'certificate-host-mismatch';
+  if (/certificate has expired|cert_has_expired|not yet valid/.test(text)) return 'certificate-expired';
+  if (/self[- ]signed|unable to (get|verify)|issuer certificate|untrusted|unknown ca/.test(text)) return 'certificate-not-trusted';
+  return 'validation-failure';
+}
