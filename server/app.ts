@@ -2,6 +2,7 @@
 // sealed queue, key ring, accounts), starts every service and stops them cleanly. No singletons elsewhere.
 import { Accounts, loginThrottleFromEnv } from './accounts/index.js';
 import { dataLayout, ensureDataDir, loadConfig, resolveDataDir, type ConfigSources, type SealpostConfig } from './config/index.js';
+import { hostnamePolicy, needsAttention } from './config/hostname.js';
 import { TlsMaterial } from './config/tls.js';
 import type { AppContext, Listener, Service } from './context.js';
 import { KeyRing, wipe, type KdfParams } from './crypto/index.js';
@@ -154,6 +155,8 @@ export async function startApp(sources: ConfigSources = {}, options: OpenContext
     throw error;
   }
   ctx.logger.info({ event: 'app.started', listeners: listeners.length }, 'started');
+  // Never silent: a host name other servers cannot find us by is said at every start (DNS is checked by doctor and the UI).
+  for (const finding of hostnamePolicy(ctx.config.hostname).findings.filter(needsAttention)) ctx.logger.warn({ event: 'hostname.check', code: finding.code }, finding.message);
   return { ctx, listeners, stop };
 }
 
