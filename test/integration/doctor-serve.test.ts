@@ -48,6 +48,20 @@ after(async () => {
 });
 
 describe('sealpost doctor with serve running', () => {
+  it('serve checked its fully qualified host name against DNS after start and logged what to fix', async () => {
+    // The check runs in the background after the listeners are up; wait for its line (bounded).
+    let line: string | undefined;
+    for (let i = 0; i < 100 && !line; i++) {
+      line = serve.output().split('\n').find((l) => l.includes('"event":"hostname.check"') && l.includes('"code":"PTR"'));
+      if (!line) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(line, `no PTR finding in the serve log:\n${serve.output()}`);
+    const entry = JSON.parse(line) as { level: number; msg: string };
+    assert.equal(entry.level, 40);
+    assert.match(entry.msg, /5\.45\.1\.10 has no reverse DNS \(PTR\) record/);
+    assert.ok(!serve.output().includes('"code":"ADDRESS"'), 'the A record matches the public IP: nothing logged about it');
+  });
+
   it("reports the running server's ports as its own, not as conflicts, and the host name's DNS findings", async () => {
     const doctor = await runCli(['doctor', '--json'], { env });
     const checks = JSON.parse(doctor.stdout) as Check[];
