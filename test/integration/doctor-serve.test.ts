@@ -31,7 +31,7 @@ before(async () => {
     'sealpost-test.org': { MX: [{ exchange: 'mx.other-provider.net', priority: 10 }] },
   });
   ports = await freePorts(LISTENERS.length);
-  env = { ...data.env, SEALPOST_DNS_SERVERS: dns.address, SEALPOST_DNS_TIMEOUT_MS: '1500', SEALPOST_PUBLIC_IP: PUBLIC_IP, SEALPOST_HOSTNAME: HOST };
+  env = { ...data.env, SEALPOST_DNS_SERVERS: dns.address, SEALPOST_DNS_TIMEOUT_MS: '1500', SEALPOST_PUBLIC_IP: PUBLIC_IP, SEALPOST_HOSTNAME: HOST, SEALPOST_HOSTNAME_CHECK_AT_START: 'on' };
   LISTENERS.forEach((name, i) => (env[`SEALPOST_${name.toUpperCase()}_PORT`] = String(ports[i])));
   serve = await startServe([], env, LISTENERS.length);
   const added = await runCli(['domain', 'add', 'sealpost-test.org'], { env });
