@@ -38,6 +38,15 @@ export function hostnameWarnings(hostname: string): { code: string; message: str
     .map((f) => ({ code: `HOSTNAME_${f.code}`, message: `Mail host name: ${f.message}` }));
 }
 
+/** The name to save, in its DNS form; a UserError (400, one sentence) for an IP literal or bad syntax. A name that is only not fully qualified may be saved (loopback-only installs). */
+export function checkedHostname(input: string): string {
+  const policy = hostnamePolicy(input);
+  if (policy.ascii === null || policy.findings.some((f) => f.severity === 'error')) {
+    throw new UserError(policy.findings[0]?.message ?? 'That is not a host name.', 'BAD_HOSTNAME');
+  }
+  return policy.ascii;
+}
+
 export function registerHostnameRoutes(app: FastifyInstance, deps: AdminDeps): void {
   const { ctx, events } = deps;
   const env = ctx.config.env;
@@ -93,17 +102,14 @@ export function registerHostnameRoutes(app: FastifyInstance, deps: AdminDeps): v
   app.post<{ Body: HostnameBody }>('/api/hostname/check', { schema: { body } }, async (request) => ({ report: await check(request.body.hostname, requestedIps(request.body.publicIp)) }));
 
   app.put<{ Body: HostnameBody }>('/api/hostname', { schema: { body } }, async (request) => {
-    const policy = hostnamePolicy(request.body.hostname);
-    if (policy.ascii === null || policy.findings.some((f) => f.severity === 'error')) {
-      throw new UserError(policy.findings[0]?.message ?? 'That is not a host name.', 'BAD_HOSTNAME');
-    }
+    const ascii = checkedHostname(request.body.hostname);
     const publicIps = requestedIps(request.body.publicIp);
     ctx.directory.transaction(() => {
       // Saved in its DNS form (A-labels): greetings, the certificate and the DNS helper need it so.
-      ctx.directory.setSetting('hostname', policy.ascii);
+      ctx.directory.setSetting('hostname', ascii);
       if (request.body.publicIp !== undefined) ctx.directory.setSetting(PUBLIC_IP_SETTING, publicIps.length ? publicIps.join(', ') : undefined);
     });
     events.add('settings.saved', { keys: request.body.publicIp !== undefined ? 2 : 1 });
-    return { saved: policy.ascii, restartRequired: policy.ascii !== ctx.config.hostname, overriddenBy: env.SEALPOST_HOSTNAME ? 'SEALPOST_HOSTNAME' : null, report: await check(policy.ascii, publicIps) };
+    return { saved: ascii, restartRequired: ascii !== ctx.config.hostname, overriddenBy: env.SEALPOST_HOSTNAME ? 'SEALPOST_HOSTNAME' : null, report: await check(ascii, publicIps) };
   });
 }

@@ -81,6 +81,10 @@ describe('admin host name API', () => {
     const ip = await client.put('/api/hostname', { hostname: '203.0.113.9' });
     assert.equal(ip.status, 400);
     assert.match((ip.json as { error: string }).error, /is an IP address, not a host name/);
+    // The general settings route applies the same rule.
+    const viaSettings = await client.put('/api/settings', { hostname: '203.0.113.9' });
+    assert.equal(viaSettings.status, 400);
+    assert.match((viaSettings.json as { error: string }).error, /is an IP address, not a host name/);
     const badIp = await client.put('/api/hostname', { hostname: HOST, publicIp: 'my router' });
     assert.equal(badIp.status, 400);
     assert.match((badIp.json as { error: string }).error, /^The public IP must list this machine's public IP addresses/);
