@@ -51,6 +51,9 @@ export function hostnamePolicy(input: string): HostnamePolicy {
   }
   const labels = ascii.split('.');
   const badLabel = labels.find((l) => !LABEL.test(l) || (/^..--/.test(l) && !l.startsWith('xn--')));
+  if (badLabel === '') {
+    return fail('SYNTAX', 'error', `${shown} is not a valid host name: it has an empty part (two dots in a row, or a dot at the start); remove the extra dot.`);
+  }
   if (badLabel !== undefined) {
     return fail('SYNTAX', 'error', `${shown} is not a valid host name: ${JSON.stringify(badLabel)} is not allowed as a part (letters, digits and inner hyphens only, 1 to 63 characters).`);
   }

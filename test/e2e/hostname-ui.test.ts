@@ -112,11 +112,12 @@ describe('host name in the admin UI (chromium)', { skip }, () => {
     await page.getByRole('heading', { level: 2, name: 'Mail host name' }).waitFor();
     await page.waitForFunction((host) => (document.querySelector('#hn-name') as HTMLInputElement | null)?.value === host, HOST);
     assert.equal(await page.getByLabel('Public IP address').inputValue(), PUBLIC_IP);
+    await page.getByRole('note').getByText(`In use now: ${BARE}.`).waitFor();
 
     // A typo in Settings is refused in one sentence and nothing changes.
     await page.getByRole('textbox', { name: 'Mail host name' }).fill('mail..sealpost-test.org');
     await page.getByRole('button', { name: 'Save host name' }).click();
-    await page.getByRole('alert').getByText(/is not a valid host name/).waitFor();
+    await page.getByRole('alert').getByText(/is not a valid host name: it has an empty part/).waitFor();
     await page.screenshot({ path: path.join(SHOTS, 'hostname-settings.png'), fullPage: true });
   });
 });

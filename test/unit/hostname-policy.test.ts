@@ -64,6 +64,10 @@ describe('mail host name policy', () => {
     }
   });
 
+  it('names the empty part of a name with two dots in a row', () => {
+    assert.match(hostnamePolicy('mail..example.org').findings[0]!.message, /has an empty part \(two dots in a row, or a dot at the start\); remove the extra dot/);
+  });
+
   it('enforces the length limits: 63 octets a label, 253 a name (RFC 1035 §2.3.4)', () => {
     assert.equal(hostnamePolicy(`${'a'.repeat(63)}.example.org`).fqdn, true);
     assert.equal(codeOf(`${'a'.repeat(64)}.example.org`), 'SYNTAX');
