@@ -2,6 +2,7 @@
 // sealed queue, key ring, accounts), starts every service and stops them cleanly. No singletons elsewhere.
 import { Accounts, loginThrottleFromEnv } from './accounts/index.js';
 import { dataLayout, ensureDataDir, loadConfig, resolveDataDir, type ConfigSources, type SealpostConfig } from './config/index.js';
+import { hostnamePolicy, needsAttention, publicIpsFrom } from './config/hostname.js';
 import { TlsMaterial } from './config/tls.js';
 import type { AppContext, Listener, Service } from './context.js';
 import { KeyRing, wipe, type KdfParams } from './crypto/index.js';
@@ -12,7 +13,9 @@ import { openMailboxStore } from './mailbox/index.js';
 import { mimeLimitsFromEnv } from './mime/limits.js';
 import { ListenError } from './net.js';
 import type { OutboundPort, OutboundService } from './ports.js';
+import { attentionFindings, checkHostname } from './ops/hostname-check.js';
 import { openSealedQueue } from './queue/index.js';
+import { resolverFromEnv } from './smtp/dns.js';
 import { createOutboundService, openOutboundQueue } from './smtp/outbound/service.js';
 
 export interface OpenContextOptions {
@@ -154,7 +157,30 @@ export async function startApp(sources: ConfigSources = {}, options: OpenContext
     throw error;
   }
   ctx.logger.info({ event: 'app.started', listeners: listeners.length }, 'started');
+  logHostnameFindings(ctx);
   return { ctx, listeners, stop };
+}
+
+/**
+ * Never silent: a host name other servers cannot find us by is logged at every start; a fully qualified one
+ * is also checked against DNS in the background (start-up never waits on DNS; SEALPOST_HOSTNAME_CHECK_AT_START=off skips it).
+ */
+function logHostnameFindings(ctx: AppContext): void {
+  const warn = (code: string, message: string): void => ctx.logger.warn({ event: 'hostname.check', code }, message);
+  const policy = hostnamePolicy(ctx.config.hostname);
+  for (const finding of policy.findings.filter(needsAttention)) warn(finding.code, finding.message);
+  // Under the test runner (SEALPOST_TEST=1) only when asked: a machine whose own name is fully qualified must not send test runs to the internet's DNS.
+  const setting = ctx.config.env.SEALPOST_HOSTNAME_CHECK_AT_START ?? (ctx.config.env.SEALPOST_TEST === '1' ? 'off' : 'on');
+  if (!policy.fqdn || /^(0|off|false|no)$/i.test(setting)) return;
+  try {
+    const input = { hostname: ctx.config.hostname, domains: ctx.directory.listDomains().map((d) => d.name), publicIps: publicIpsFrom(ctx.config.env, ctx.directory.getSettings()) };
+    void checkHostname(input, resolverFromEnv(ctx.config.env)).then(
+      (report) => attentionFindings(report).forEach((f) => warn(f.code, f.message)),
+      () => undefined,
+    );
+  } catch (error) {
+    warn('CONFIG', error instanceof Error ? error.message : String(error)); // a malformed SEALPOST_PUBLIC_IP or SEALPOST_DNS_SERVERS
+  }
 }
 
 /** A bind failure from any service becomes one sentence for the user (port taken, no permission). */

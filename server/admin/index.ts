@@ -16,6 +16,7 @@ import { registerAuthRoutes } from './routes-auth.js';
 import { registerAutoconfigRoutes } from './routes-autoconfig.js';
 import { dropDownload, registerDataRoutes } from './routes-data.js';
 import { adminExposureWarning, adminTlsEnabled } from './exposure.js';
+import { registerHostnameRoutes } from './routes-hostname.js';
 import { registerMailRoutes } from './routes-mail.js';
 import { registerSettingsRoutes } from './routes-settings.js';
 
@@ -61,6 +62,7 @@ export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: A
   registerMailRoutes(app, deps);
   registerDataRoutes(app, deps);
   registerSettingsRoutes(app, deps);
+  registerHostnameRoutes(app, deps);
   registerAutoconfigRoutes(app, deps);
   return { app, deps };
 }

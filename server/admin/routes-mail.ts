@@ -11,6 +11,7 @@ import { forwardTargetRefusal, targetPolicyFromEnv, webhookUrlRefusal } from '..
 import { appleMobileconfig } from './autoconfig.js';
 import { checkRecords, recordsFor, zoneLine } from './dns-records.js';
 import { adminExposureWarning } from './exposure.js';
+import { hostnameWarnings } from './routes-hostname.js';
 import { sendError, type AdminDeps } from './http.js';
 
 const SECURITY: Record<ListenerName, ListenerSecurity> = {
@@ -62,6 +63,7 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
     }
     const exposure = adminExposureWarning(config.host, config.ports.admin, deps.https);
     if (exposure) warnings.push({ code: 'NO_TLS', message: exposure });
+    warnings.push(...hostnameWarnings(config.hostname));
     return {
       hostname: config.hostname,
       host: config.host,

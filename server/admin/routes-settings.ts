@@ -10,6 +10,7 @@ import { UserError } from '../config/errors.js';
 import { BACKUP_SETTINGS, backupSchedule } from '../backup/index.js';
 import type { AdminEvent } from './events.js';
 import { ADMIN_TLS_SETTING } from './exposure.js';
+import { checkedHostname } from './routes-hostname.js';
 import type { AdminDeps } from './http.js';
 
 const portSchema = { type: 'integer', minimum: 0, maximum: 65535 } as const;
@@ -92,7 +93,7 @@ export function registerSettingsRoutes(app: FastifyInstance, deps: AdminDeps): v
       const body = request.body;
       const changes: [string, unknown][] = [];
       if (body.host !== undefined) changes.push(['host', body.host]);
-      if (body.hostname !== undefined) changes.push(['hostname', body.hostname]);
+      if (body.hostname !== undefined) changes.push(['hostname', checkedHostname(body.hostname)]);
       for (const [name, port] of Object.entries(body.ports ?? {})) changes.push([PORT_SOURCES[name as ListenerName].setting, port]);
       if (body.adminTls !== undefined) changes.push([ADMIN_TLS_SETTING, body.adminTls]);
       if (body.backup?.time !== undefined) changes.push([BACKUP_SETTINGS.time, body.backup.time]);

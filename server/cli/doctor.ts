@@ -1,5 +1,6 @@
 // sealpost doctor: checks a data dir without changing it — permissions, app-key source, the directory,
-// ports, rclone, TLS, and that no mailbox/queue file is readable without its key.
+// ports (telling the running Sealpost's own from conflicts), the mail host name and its DNS, rclone, TLS,
+// and that no mailbox/queue file is readable without its key.
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -9,7 +10,11 @@ import { LISTENER_NAMES, dataLayout, loadConfig, resolveDataDir, type SealpostCo
 import { Directory } from '../directory/index.js';
 import { loadAppKey } from '../keychain/index.js';
 import { adminExposureWarning, adminTlsEnabled } from '../admin/exposure.js';
-import { pingServer } from '../control/client.js';
+import { callServer } from '../control/client.js';
+import { hostnamePolicy, publicIpsFrom } from '../config/hostname.js';
+import { checkHostname, DEFAULT_MAX_DOMAINS, type HostnameFinding } from '../ops/hostname-check.js';
+import { resolverFromEnv } from '../smtp/dns.js';
+import { listeningPortsOf } from './own-ports.js';
 import { rcloneVersion } from '../remote/index.js';
 import { openSqlite } from '../sqlite.js';
 import { printJson, withDataOption, type DataOptions } from './common.js';
@@ -27,15 +32,16 @@ const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 export function doctorCommand(): Command {
   return withDataOption(new Command('doctor').description('check the data dir, keys, ports and tools; exits 1 if a check fails'))
     .option('--json', 'print the checks as JSON')
-    .action(async (options: DataOptions & { json?: boolean }) => {
-      const checks = await runDoctor({ data: options.data });
+    .option('--no-dns', 'skip the DNS checks of the mail host name (A/AAAA, MX, reverse DNS)')
+    .action(async (options: DataOptions & { json?: boolean; dns: boolean }) => {
+      const checks = await runDoctor({ data: options.data }, process.env, { dns: options.dns });
       if (options.json) printJson(checks);
       else for (const c of checks) process.stdout.write(`${c.status.padEnd(4)}  ${c.check}: ${c.message}\n`);
       if (checks.some((c) => c.status === 'fail')) process.exitCode = 1;
     });
 }
 
-export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv = process.env): Promise<Check[]> {
+export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv = process.env, options: { dns?: boolean } = {}): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (status: CheckStatus, check: string, message: string): void => {
     checks.push({ status, check, message });
@@ -50,6 +56,8 @@ export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv
 
   let config: SealpostConfig | null = null;
   let adminTls = false;
+  let domainNames: string[] = [];
+  let settings: Record<string, unknown> = {};
   if (!fs.existsSync(paths.directoryDb)) {
     add('warn', 'directory', 'sealpost.db does not exist yet; nothing to check inside the data dir.');
     // The app key is created together with sealpost.db; checking it now would create one.
@@ -65,7 +73,9 @@ export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv
           const domains = directory.listDomains().length;
           const aliases = directory.listAliases().length;
           add('ok', 'directory', `sealpost.db opens with the app key (${domains} domain${domains === 1 ? '' : 's'}, ${aliases} alias${aliases === 1 ? '' : 'es'}).`);
-          config = loadConfig({ env, flags, settings: directory.getSettings() });
+          settings = directory.getSettings();
+          domainNames = directory.listDomains().map((d) => d.name);
+          config = loadConfig({ env, flags, settings });
           adminTls = adminTlsEnabled(env, directory);
         } finally {
           directory.close();
@@ -83,13 +93,15 @@ export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv
   } catch (error) {
     add('fail', 'config', error instanceof Error ? error.message : String(error));
   }
-  if (config) await checkPorts(config, add);
+  // A running server answers on the control socket; CLI changes are then made by it (server/control).
+  const running = await runningServer(paths.root);
+  if (running) add('ok', 'server', `a Sealpost server (pid ${running.pid}) is running on this data dir; mailbox changes from the CLI are done by it.`);
+  if (config) await checkPorts(config, add, running);
   const exposure = config ? adminExposureWarning(config.host, config.ports.admin, adminTls) : null;
   if (exposure) add('warn', 'admin', exposure);
+  if (config) await checkHostnameDns(config, domainNames, settings, env, add, options.dns !== false);
 
   await checkRclone(add, env);
-  // A running server answers on the control socket; CLI changes are then made by it (server/control).
-  if (await pingServer(paths.root)) add('ok', 'server', 'a Sealpost server is running on this data dir; mailbox changes from the CLI are done by it.');
   checkTls(paths.tlsDir, config, add);
   checkEncryptedFiles(paths, add);
   return checks;
@@ -124,9 +136,27 @@ function portFree(host: string, port: number): Promise<string | null> {
   });
 }
 
-async function checkPorts(config: SealpostConfig, add: (s: CheckStatus, c: string, m: string) => void): Promise<void> {
+interface RunningServer {
+  readonly pid: number;
+  /** Its listening TCP ports, or null when /proc cannot tell (then every busy configured port is taken to be its). */
+  readonly ports: Set<number> | null;
+}
+
+/** The Sealpost serving this data dir, asked over its control socket, with the ports it listens on. */
+async function runningServer(dataDir: string): Promise<RunningServer | null> {
+  try {
+    const answer = await callServer(dataDir, 'ping', {});
+    if (!answer) return null;
+    return { pid: answer.result.pid, ports: listeningPortsOf(answer.result.pid) };
+  } catch {
+    return null; // no server, or a socket that is not ours: the port check reports conflicts as they are
+  }
+}
+
+async function checkPorts(config: SealpostConfig, add: (s: CheckStatus, c: string, m: string) => void, running: RunningServer | null): Promise<void> {
   const busy: string[] = [];
   const free: string[] = [];
+  const ours: string[] = [];
   const disabled: string[] = [];
   for (const name of LISTENER_NAMES) {
     const port = config.ports[name];
@@ -136,11 +166,41 @@ async function checkPorts(config: SealpostConfig, add: (s: CheckStatus, c: strin
     }
     const problem = await portFree(config.host, port);
     if (problem === null) free.push(`${name} ${port}`);
-    else busy.push(`${name} ${port} (${problem === 'EADDRINUSE' ? 'in use — a running "sealpost serve"?' : problem})`);
+    else if (problem === 'EADDRINUSE' && running && (running.ports === null || running.ports.has(port))) ours.push(`${name} ${port}`);
+    else busy.push(`${name} ${port} (${problem === 'EADDRINUSE' ? 'in use by another program' : problem})`);
   }
-  const tail = disabled.length ? `; disabled: ${disabled.join(', ')}` : '';
-  if (busy.length) add('warn', 'ports', `on ${config.host}, not available: ${busy.join(', ')}${free.length ? `; free: ${free.join(', ')}` : ''}${tail}.`);
-  else add('ok', 'ports', `all free on ${config.host}: ${free.join(', ')}${tail}.`);
+  const parts = [
+    ...(ours.length ? [`in use by this Sealpost (pid ${running?.pid}): ${ours.join(', ')}`] : []),
+    ...(free.length ? [`free: ${free.join(', ')}`] : []),
+    ...(disabled.length ? [`disabled: ${disabled.join(', ')}`] : []),
+  ];
+  if (busy.length) add('warn', 'ports', `on ${config.host}, not available: ${busy.join(', ')}${parts.length ? `; ${parts.join('; ')}` : ''}; stop the other program or give the listener another port.`);
+  else add('ok', 'ports', `on ${config.host}, ${parts.join('; ')}.`);
+}
+
+const FINDING_CHECK: Readonly<Record<string, string>> = { ADDRESS: 'host name dns', ADDRESS_PRIVATE: 'host name dns', MX: 'mx', PTR: 'reverse dns' };
+
+/** The mail host name: its policy always, its DNS (A/AAAA here, MX per domain, FCrDNS) unless --no-dns. */
+async function checkHostnameDns(config: SealpostConfig, domains: readonly string[], settings: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv, add: (s: CheckStatus, c: string, m: string) => void, dns: boolean): Promise<void> {
+  let publicIps: string[] = [];
+  try {
+    publicIps = publicIpsFrom(env, settings);
+  } catch (error) {
+    add('fail', 'host name', error instanceof Error ? error.message : String(error));
+  }
+  const maxDomains = Number(env.SEALPOST_HOSTNAME_CHECK_MAX_DOMAINS ?? '');
+  const input = { hostname: config.hostname, domains: dns ? domains : [], publicIps, maxDomains: Number.isInteger(maxDomains) && maxDomains > 0 ? maxDomains : DEFAULT_MAX_DOMAINS };
+  let report: { readonly findings: readonly HostnameFinding[] };
+  try {
+    report = dns ? await checkHostname(input, resolverFromEnv(env)) : hostnamePolicy(config.hostname);
+  } catch (error) {
+    // A malformed SEALPOST_DNS_SERVERS: one sentence, and the policy half still runs.
+    add('fail', 'host name dns', error instanceof Error ? error.message : String(error));
+    report = hostnamePolicy(config.hostname);
+  }
+  const status = (f: HostnameFinding): CheckStatus => (f.severity === 'error' ? 'fail' : f.severity === 'warn' ? 'warn' : 'ok');
+  for (const finding of report.findings) add(status(finding), FINDING_CHECK[finding.code] ?? 'host name', finding.message);
+  if (!dns) add('ok', 'host name dns', 'not checked (--no-dns).');
 }
 
 async function checkRclone(add: (s: CheckStatus, c: string, m: string) => void, env: NodeJS.ProcessEnv): Promise<void> {

@@ -7,6 +7,7 @@ import { queueStatusCommand } from './queue-status.js';
 import { checkDataDir, reportError, withDataOption } from './common.js';
 import { createLogger } from '../log.js';
 import { doctorCommand } from './doctor.js';
+import { installServiceCommand } from './install-service.js';
 import { domainCommand } from './domain.js';
 import { serveCommand } from './serve.js';
 import { backupCommand, exportCommand, importCommand, restoreCommand } from './backup.js';
@@ -33,7 +34,8 @@ export function buildProgram(): Command {
     .addCommand(exportCommand())
     .addCommand(importCommand())
     .addCommand(remoteCommand())
-    .addCommand(keyCommand());
+    .addCommand(keyCommand())
+    .addCommand(installServiceCommand());
   // A --data given before the sub-command applies to it (`sealpost --data DIR alias list`); a data dir that
   // is a file or not writable is refused before the command opens anything.
   program.hook('preAction', (_root, action) => {
@@ -41,7 +43,8 @@ export function buildProgram(): Command {
     if (rootData !== undefined && action.getOptionValue('data') === undefined) action.setOptionValue('data', rootData);
     serving = action.name() === 'serve';
     const data = action.getOptionValue('data') as string | undefined;
-    checkDataDir(data !== undefined ? { data } : {});
+    // install-service only writes a unit file; the service's data dir is another user's.
+    if (action.name() !== 'install-service') checkDataDir(data !== undefined ? { data } : {});
   });
   // Every command (not only the root) ends a usage error with where to find the usage.
   const withUsageHint = (command: Command, name: string): void => {

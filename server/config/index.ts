@@ -39,7 +39,7 @@ export const PORT_SOURCES: { readonly [K in ListenerName]: { env: string; flag: 
 };
 
 /** Saved-setting keys (settings table) that feed the configuration. */
-export const CONFIG_SETTING_KEYS = ['host', 'hostname', 'tlsCert', 'tlsKey', ...LISTENER_NAMES.map((n) => PORT_SOURCES[n].setting)] as const;
+export const CONFIG_SETTING_KEYS = ['host', 'hostname', 'publicIp', 'tlsCert', 'tlsKey', ...LISTENER_NAMES.map((n) => PORT_SOURCES[n].setting)] as const;
 
 export interface SealpostConfig {
   readonly dataDir: string;

@@ -19,6 +19,7 @@ before(async () => {
   delete env.SEALPOST_APP_KEY;
   env.SEALPOST_KEYCHAIN = 'on'; // really try the keychain (the test runner's SEALPOST_TEST=1 would otherwise skip it)
   delete env.DISPLAY;
+  env.SEALPOST_HOSTNAME = 'doctorbox'; // a bare name: doctor asks no DNS server (this machine's own name might be fully qualified)
   const ports = await freePorts(8);
   const names = ['SMTP', 'SUBMISSION', 'SUBMISSIONS', 'IMAP', 'IMAPS', 'POP3', 'POP3S', 'ADMIN'];
   names.forEach((name, i) => (env[`SEALPOST_${name}_PORT`] = String(ports[i])));

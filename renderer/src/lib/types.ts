@@ -107,3 +107,27 @@ export interface DrainProgress {
   since: string | null;
   error?: string;
 }
+
+/** One result of the mail host name check, with one sentence saying what to fix. */
+export interface HostnameFinding {
+  code: string;
+  severity: 'ok' | 'info' | 'warn' | 'error';
+  message: string;
+}
+
+export interface HostnameReport {
+  hostname: string;
+  ascii: string | null;
+  fqdn: boolean;
+  severity: HostnameFinding['severity'];
+  findings: HostnameFinding[];
+}
+
+/** GET /api/hostname: the name in use, the saved one, what the environment overrides, and the check. */
+export interface HostnameView {
+  running: string;
+  saved: string | null;
+  overriddenBy: string | null;
+  publicIp: { saved: string | null; overriddenBy: string | null; effective: string[] };
+  report: HostnameReport;
+}
