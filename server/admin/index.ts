@@ -17,6 +17,7 @@ import { registerAutoconfigRoutes } from './routes-autoconfig.js';
 import { dropDownload, registerDataRoutes } from './routes-data.js';
 import { adminExposureWarning, adminTlsEnabled } from './exposure.js';
 import { registerMailRoutes } from './routes-mail.js';
+import { registerReportRoutes } from './routes-reports.js';
 import { registerSettingsRoutes } from './routes-settings.js';
 
 export { adminExposureWarning, adminTlsEnabled, isLoopback } from './exposure.js';
@@ -59,6 +60,7 @@ export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: A
   const app = buildHttp(deps, { server: { tls, limits: adminConnectionLimits(ctx.config.env), policy } });
   registerAuthRoutes(app, deps);
   registerMailRoutes(app, deps);
+  registerReportRoutes(app, deps);
   registerDataRoutes(app, deps);
   registerSettingsRoutes(app, deps);
   registerAutoconfigRoutes(app, deps);

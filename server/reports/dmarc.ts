@@ -75,8 +75,9 @@ export function parseDmarcXml(xml: string, limits: ReportLimits): DmarcReport {
   let document: Node;
   try {
     document = node(parser.parse(xml, true));
-  } catch (error) {
-    throw new ReportRefused('xml-malformed', `the XML is not well-formed (${error instanceof Error ? error.message.split('\n')[0]?.slice(0, 120) : 'unreadable'})`);
+  } catch {
+    // The parser's own message may quote the document: the reason stays generic.
+    throw new ReportRefused('xml-malformed', 'the XML is not well-formed');
   }
   const feedback = node(document.feedback);
   const metadata = node(feedback.report_metadata);

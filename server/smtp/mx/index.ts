@@ -9,6 +9,8 @@ import { Forwarder } from '../forward/index.js';
 import { Webhooks, rawSettingKey, webhookTargetsFromEnv } from '../webhooks/index.js';
 import type { DeliveryPort, OutboundPort } from './deliver.js';
 import { MxServer } from './server.js';
+import { reportIntake } from './reports.js';
+import { reportLimitsFromEnv } from '../../reports/index.js';
 import { loadMxSettings, type MxSettings } from './settings.js';
 
 export { MxServer } from './server.js';
@@ -136,6 +138,7 @@ export function createMxService(ctx: AppContext, options: MxServiceOptions = {})
         webhooks,
         settings,
         tls: { key: tlsOptions.key, cert: tlsOptions.cert, SNICallback: tlsOptions.SNICallback },
+        reports: reportIntake(ctx.directory, reportLimitsFromEnv(ctx.config.env)), // SEALPOST_REPORTS_*
       });
       const bound = await mx.listen(port, ctx.config.host);
       return [{ name: 'smtp', host: ctx.config.host, port: bound, security: 'starttls' }];
