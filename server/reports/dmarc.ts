@@ -4,7 +4,7 @@
 import net from 'node:net';
 import { XMLParser } from 'fast-xml-parser';
 import type { ReportLimits } from './limits.js';
-import { refuseDoctype, singleLine, xmlDepth } from './shape.js';
+import { plausibleDomain, refuseDoctype, singleLine, xmlDepth } from './shape.js';
 import { ReportRefused, type AuthResult, type DmarcReport, type DmarcRow } from './types.js';
 
 type Node = Record<string, unknown>;
@@ -85,6 +85,7 @@ export function parseDmarcXml(xml: string, limits: ReportLimits): DmarcReport {
   const org = text(metadata.org_name);
   const reportId = text(metadata.report_id);
   const domain = text(published.domain).toLowerCase();
+  if (domain && !plausibleDomain(domain)) throw new ReportRefused('dmarc-bad-domain', 'policy_published/domain is not a domain name');
   if (!org || !reportId || !domain) throw new ReportRefused('dmarc-incomplete', 'the XML is not a DMARC aggregate report (feedback/report_metadata org_name, report_id or policy_published/domain missing)');
   const range = node(metadata.date_range);
   const records = list(feedback.record);

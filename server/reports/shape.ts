@@ -78,6 +78,11 @@ export function singleLine(value: string, max: number): string {
   return out.trim().slice(0, max);
 }
 
+/** A domain name as reports carry it (ASCII, punycode for IDNs): letters, digits, dots, dashes, underscores. */
+export function plausibleDomain(name: string): boolean {
+  return /^[a-z0-9_](?:[a-z0-9._-]{0,251}[a-z0-9])?$/.test(name) && !name.includes('..');
+}
+
 /** True when the text holds a control character (C0 or DEL). */
 export function hasControl(value: string): boolean {
   for (let i = 0; i < value.length; i++) {

@@ -2,7 +2,7 @@
 // the successful and failed session counts with the failure types. Pure: text in, a checked report or
 // ReportRefused out.
 import type { ReportLimits } from './limits.js';
-import { jsonDepth, singleLine } from './shape.js';
+import { jsonDepth, plausibleDomain, singleLine } from './shape.js';
 import { ReportRefused, type TlsFailure, type TlsPolicyResult, type TlsReport } from './types.js';
 
 type Node = Record<string, unknown>;
@@ -57,6 +57,7 @@ export function parseTlsRptJson(json: string, limits: ReportLimits): TlsReport {
   });
   const domain = results.find((r) => r.domain)?.domain;
   if (!domain) throw new ReportRefused('tlsrpt-incomplete', 'the TLS report names no policy-domain');
+  if (!results.every((r) => r.domain === '' || plausibleDomain(r.domain))) throw new ReportRefused('tlsrpt-bad-domain', 'a policy-domain is not a domain name');
   const range = node(document['date-range']);
   return {
     kind: 'tls',

@@ -162,6 +162,15 @@ describe('aggregate reports received by the MX', () => {
     assert.ok(!logs.some((l) => /Error|stack/.test(l) && l.includes('mx.handler_failed')), 'no handler crashed');
   });
 
+  test('hostile: a bounded flood of 12 parallel gzip bombs gets 550 5.6.0 each, and a real report right after still gets 250', async () => {
+    const bomb = reportMessage({ from: 'r@reporter.test', to: RUA, subject: 'r', attachments: [{ contentType: 'application/gzip', filename: 'r.xml.gz', data: zlib.gzipSync(Buffer.alloc(17 * 1024 * 1024, 0x20)) }] });
+    const results = await Promise.all(Array.from({ length: 12 }, () => sendSmtplib(port, 'r@reporter.test', [RUA], bomb)));
+    assert.deepEqual(results.map((r) => r.code), Array.from({ length: 12 }, () => 550));
+    const real = await send([RUA], googleReportMessage(RUA, DOMAIN, 'after-flood-1', GOOGLE_ROWS));
+    assert.match(real.response, /^250 /);
+    assert.equal((await summary()).dmarc.reports, 3);
+  });
+
   test('a message to the report address and to a mailbox is delivered to the mailbox even when its report is unusable', async () => {
     const { alias } = await admin.ctx.accounts.createAlias(`postmaster@${DOMAIN}`, 'tidy-Orbit-9-walrus-Lantern');
     const pdf = reportMessage({ from: 'r@reporter.test', to: RUA, subject: 'r', attachments: [{ contentType: 'application/pdf', filename: 'r.pdf', data: Buffer.from('%PDF-1.4') }] });
@@ -181,7 +190,7 @@ describe('aggregate reports received by the MX', () => {
     assert.equal((await api.patch(`/api/domains/${DOMAIN}`, { reportLocalPart: 'a b+c' })).status, 400);
     const stored = await send([`dmarc@${DOMAIN}`], microsoftReportMessage(`dmarc@${DOMAIN}`, DOMAIN, 'after-change-1', MICROSOFT_ROWS));
     assert.match(stored.response, /^250 /);
-    assert.equal((await summary()).dmarc.reports, 3);
+    assert.equal((await summary()).dmarc.reports, 4);
     const old = await smtpDialogue(port, ['EHLO r.test', 'MAIL FROM:<r@reporter.test>', `RCPT TO:<${RUA}>`, 'QUIT']);
     assert.match(old[3] ?? '', /^550 5\.1\.1/, 'the old address is an ordinary (unknown) recipient again');
     assert.equal((await api.patch(`/api/domains/${DOMAIN}`, { reportLocalPart: null })).status, 200);

@@ -163,6 +163,9 @@ test('hostile: malformed JSON, non-reports and bad rows are refused with a reaso
   assert.equal((await refusal(() => parseTlsRptJson('{"organization-name": "x"}', limits))).code, 'tlsrpt-incomplete');
   assert.equal((await refusal(() => parseDmarcXml('<feedback><report_metadata></report_metadata></feedback>', limits))).code, 'dmarc-incomplete');
   assert.equal((await refusal(() => parseDmarcXml('<feedback><unclosed></feedback>', limits))).code, 'xml-malformed');
+  const badDomain = googleDmarcXml('evil domain\r\n250 ok', 'b-0', []);
+  assert.equal((await refusal(() => parseDmarcXml(badDomain, limits))).code, 'dmarc-bad-domain', 'nothing a reply could echo as a new SMTP line');
+  assert.equal((await refusal(() => parseTlsRptJson(tlsRptJson('bad/domain', 't-0'), limits))).code, 'tlsrpt-bad-domain');
   const badIp = googleDmarcXml(DOMAIN, 'b-1', [{ ip: 'not-an-ip', count: 1, dkim: 'pass', spf: 'pass' }]);
   assert.equal((await refusal(() => parseDmarcXml(badIp, limits))).code, 'dmarc-bad-row');
   const notGzip = reportMessage({ from: 'r@reporter.test', to: TO, subject: 'r', attachments: [{ contentType: 'application/gzip', filename: 'r.xml.gz', data: Buffer.from('plain text, not gzip') }] });
