@@ -125,6 +125,10 @@ export function createMxService(ctx: AppContext, options: MxServiceOptions = {})
       });
       webhooks.start();
       const outbound = outboundPort(ctx);
+      // Aggregate reports past their retention go at start too, not only when the next report arrives.
+      const reportLimits = reportLimitsFromEnv(ctx.config.env); // SEALPOST_REPORTS_*
+      const pruned = ctx.directory.reports.pruneBefore(new Date(Date.now() - reportLimits.retentionDays * 86_400_000));
+      if (pruned) logger.info({ event: 'mx.reports_pruned', count: pruned }, 'expired aggregate reports removed');
       const tlsOptions = ctx.tls.tlsOptions();
       mx = new MxServer({
         hostname: ctx.config.hostname,
@@ -138,7 +142,7 @@ export function createMxService(ctx: AppContext, options: MxServiceOptions = {})
         webhooks,
         settings,
         tls: { key: tlsOptions.key, cert: tlsOptions.cert, SNICallback: tlsOptions.SNICallback },
-        reports: reportIntake(ctx.directory, reportLimitsFromEnv(ctx.config.env)), // SEALPOST_REPORTS_*
+        reports: reportIntake(ctx.directory, reportLimits),
       });
       const bound = await mx.listen(port, ctx.config.host);
       return [{ name: 'smtp', host: ctx.config.host, port: bound, security: 'starttls' }];
