@@ -15,7 +15,8 @@ import { AdminClient, startAdminOnly, type RunningAdmin } from '../helpers/admin
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { freePorts, listenerPortsEnv } from '../helpers/ports.js';
 import { findPlaintext } from '../helpers/privacy.js';
-import { googleReportMessage, microsoftReportMessage, reportMessage, tlsReportMessage, type FixtureRow } from '../helpers/report-fixtures.js';
+import { DEFAULT_REPORT_LIMITS, parseDmarcXml } from '../../server/reports/index.js';
+import { BEGIN, END, googleDmarcXml, googleReportMessage, microsoftReportMessage, reportMessage, tlsReportMessage, type FixtureRow } from '../helpers/report-fixtures.js';
 import { sendNodemailer, sendSmtplib, smtpDialogue } from './mx-fixture.js';
 
 const DOMAIN = 'sealpost.test';
@@ -73,8 +74,13 @@ describe('aggregate reports received by the MX', () => {
     admin = await startAdminOnly({ ...smtpEnv, SEALPOST_HOST: '127.0.0.1', SEALPOST_HOSTNAME: `mx.${DOMAIN}`, SEALPOST_DNS_SERVERS: dns.address, SEALPOST_DNS_TIMEOUT_MS: '2000' }, undefined, { logger });
     admin.ctx.directory.addDomain(DOMAIN);
     admin.ctx.directory.addDomain(OTHER);
+    // A report from a year before the retention period, stored before the MX starts: the start removes it.
+    const stale = googleDmarcXml(DOMAIN, 'stale-1', GOOGLE_ROWS).replace(String(BEGIN), String(BEGIN - 400 * 86400)).replace(String(END), String(END - 400 * 86400));
+    const staleReport = parseDmarcXml(stale, DEFAULT_REPORT_LIMITS);
+    assert.equal(admin.ctx.directory.reports.store(DOMAIN, staleReport, staleReport.end, 180), 'stored');
     mx = createMxService(admin.ctx);
     const [listener] = await mx.start();
+    assert.deepEqual(admin.ctx.directory.reports.counts(), { dmarc: 0, tls: 0 }, 'the expired report went at start');
     port = listener?.port ?? 0;
     api = client();
     await api.get('/api/auth/state'); // the CSRF cookie, as the page gets it
