@@ -10,6 +10,19 @@ export function refuseDoctype(xml: string): void {
   }
 }
 
+/** Index of the `>` that ends the tag opened at `start`, skipping quoted attribute values; -1 if none. */
+function tagEnd(xml: string, start: number): number {
+  let quote = '';
+  for (let i = start + 1; i < xml.length; i++) {
+    const c = xml[i];
+    if (quote) {
+      if (c === quote) quote = '';
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '>') return i;
+  }
+  return -1;
+}
+
 /** Deepest element nesting of an XML text, skipping comments, CDATA and processing instructions. */
 export function xmlDepth(xml: string, max: number): number {
   let depth = 0;
@@ -29,7 +42,7 @@ export function xmlDepth(xml: string, max: number): number {
       i = end < 0 ? xml.length : end + 3;
       continue;
     }
-    const close = xml.indexOf('>', i + 1);
+    const close = tagEnd(xml, i);
     if (close < 0) return deepest;
     if (next === '?' || next === '!') {
       i = close + 1;

@@ -152,6 +152,9 @@ test('hostile: XML with a DTD (billion laughs, external entities) is refused bef
 test('hostile: deeply nested XML and JSON are refused by depth, not by a stack overflow', () => {
   const deepXml = `<feedback>${'<a>'.repeat(100_000)}${'</a>'.repeat(100_000)}</feedback>`;
   assert.throws(() => parseDmarcXml(deepXml, limits), (e: unknown) => e instanceof ReportRefused && e.code === 'too-deep');
+  // A '>' or '/>' inside an attribute value does not end the tag for the depth scan.
+  const disguised = `<feedback>${'<a x="/>">'.repeat(100_000)}${'</a>'.repeat(100_000)}</feedback>`;
+  assert.throws(() => parseDmarcXml(disguised, limits), (e: unknown) => e instanceof ReportRefused && e.code === 'too-deep');
   const deepJson = `{"policies":${'['.repeat(200_000)}${']'.repeat(200_000)}}`;
   assert.throws(() => parseTlsRptJson(deepJson, limits), (e: unknown) => e instanceof ReportRefused && e.code === 'too-deep');
   // Brackets inside strings are not nesting.
