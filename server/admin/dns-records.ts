@@ -1,14 +1,16 @@
-// The DNS records a domain needs (MX, SPF, DKIM, DMARC, autoconfig/autodiscover) and a live check of what
+// The DNS records a domain needs (MX, SPF, DKIM, DMARC with its report address, TLS reporting,
+// autoconfig/autodiscover) and a live check of what
 // DNS says now, through the same resolver the mail modules use (SEALPOST_DNS_SERVERS).
 import type { SealpostConfig } from '../config/index.js';
 import type { DkimPublicRecord } from '../smtp/dkim/index.js';
 import { isNoRecordError, type DnsResolver } from '../smtp/dns.js';
+import { reportAddressOf } from '../reports/index.js';
 
 export type RecordType = 'MX' | 'TXT' | 'CNAME' | 'SRV';
 
 export interface DnsRecord {
   /** What it is for, shown beside the record. */
-  readonly purpose: 'MX' | 'SPF' | 'DKIM' | 'DMARC' | 'autoconfig' | 'autodiscover' | 'SRV';
+  readonly purpose: 'MX' | 'SPF' | 'DKIM' | 'DMARC' | 'TLSRPT' | 'autoconfig' | 'autodiscover' | 'SRV';
   readonly type: RecordType;
   /** Fully qualified name without the trailing dot. */
   readonly name: string;
@@ -22,13 +24,18 @@ export interface RecordCheck extends DnsRecord {
   readonly found: string[];
 }
 
-export function recordsFor(domain: string, config: Pick<SealpostConfig, 'hostname' | 'ports'>, dkim: readonly DkimPublicRecord[]): DnsRecord[] {
+/**
+ * `reportAddress` receives the domain's aggregate reports: DMARC rua (RFC 7489 §6.3) and TLS-RPT rua
+ * (RFC 8460 §3); the MX parses them into the Reports page instead of a mailbox.
+ */
+export function recordsFor(domain: string, config: Pick<SealpostConfig, 'hostname' | 'ports'>, dkim: readonly DkimPublicRecord[], reportAddress = reportAddressOf(domain, null)): DnsRecord[] {
   const host = config.hostname;
   const records: DnsRecord[] = [
     { purpose: 'MX', type: 'MX', name: domain, value: `10 ${host}`, required: true },
     { purpose: 'SPF', type: 'TXT', name: domain, value: 'v=spf1 mx -all', required: true },
     ...dkim.map((r): DnsRecord => ({ purpose: 'DKIM', type: 'TXT', name: r.name, value: r.value, required: true })),
-    { purpose: 'DMARC', type: 'TXT', name: `_dmarc.${domain}`, value: 'v=DMARC1; p=quarantine; adkim=r; aspf=r', required: true },
+    { purpose: 'DMARC', type: 'TXT', name: `_dmarc.${domain}`, value: `v=DMARC1; p=quarantine; adkim=r; aspf=r; rua=mailto:${reportAddress}`, required: true },
+    { purpose: 'TLSRPT', type: 'TXT', name: `_smtp._tls.${domain}`, value: `v=TLSRPTv1; rua=mailto:${reportAddress}`, required: false },
     { purpose: 'autoconfig', type: 'CNAME', name: `autoconfig.${domain}`, value: host, required: false },
     { purpose: 'autodiscover', type: 'CNAME', name: `autodiscover.${domain}`, value: host, required: false },
   ];
@@ -55,6 +62,8 @@ function quoteTxt(value: string): string {
   return parts.join(' ');
 }
 
+/** The address in a record's `rua=mailto:` (lower case). */
+const ruaOf = (value: string): string => /rua=mailto:([^;,\s]+)/i.exec(value)?.[1]?.toLowerCase() ?? '';
 const normalizeHost = (name: string): string => name.toLowerCase().replace(/\.$/, '');
 const normalizeTxt = (value: string): string => value.replace(/\s*;\s*/g, ';').replace(/\s+/g, ' ').trim().replace(/;$/, '').toLowerCase();
 
@@ -79,7 +88,9 @@ function matches(record: DnsRecord, found: readonly string[]): boolean {
       // Any SPF record that authorizes our MX (or names the host) counts; the exact form is the owner's choice.
       return found.some((f) => /^v=spf1\b/i.test(f) && (/\bmx\b/i.test(f) || f.toLowerCase().includes(normalizeHost(record.value))));
     case 'DMARC':
-      return found.some((f) => /^v=DMARC1\b/i.test(f));
+    case 'TLSRPT':
+      // Any policy of the owner's choosing, as long as its reports come to our report address.
+      return found.some((f) => normalizeTxt(f).includes(`mailto:${ruaOf(record.value)}`));
     case 'DKIM':
       return found.some((f) => normalizeTxt(f) === normalizeTxt(record.value));
     default:
@@ -95,6 +106,7 @@ export async function checkRecords(records: readonly DnsRecord[], resolver: DnsR
         let found = await lookup(record, resolver);
         if (record.purpose === 'SPF') found = found.filter((f) => /^v=spf1\b/i.test(f));
         if (record.purpose === 'DMARC') found = found.filter((f) => /^v=DMARC1\b/i.test(f));
+        if (record.purpose === 'TLSRPT') found = found.filter((f) => /^v=TLSRPTv1\b/i.test(f));
         if (found.length === 0) return { ...record, status: 'missing', found };
         return { ...record, status: matches(record, found) ? 'ok' : 'different', found };
       } catch (error) {

@@ -18,6 +18,7 @@ import { dropDownload, registerDataRoutes } from './routes-data.js';
 import { adminExposureWarning, adminTlsEnabled } from './exposure.js';
 import { registerHostnameRoutes } from './routes-hostname.js';
 import { registerMailRoutes } from './routes-mail.js';
+import { registerReportRoutes } from './routes-reports.js';
 import { registerSettingsRoutes } from './routes-settings.js';
 
 export { adminExposureWarning, adminTlsEnabled, isLoopback } from './exposure.js';
@@ -60,6 +61,7 @@ export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: A
   const app = buildHttp(deps, { server: { tls, limits: adminConnectionLimits(ctx.config.env), policy } });
   registerAuthRoutes(app, deps);
   registerMailRoutes(app, deps);
+  registerReportRoutes(app, deps);
   registerDataRoutes(app, deps);
   registerSettingsRoutes(app, deps);
   registerHostnameRoutes(app, deps);

@@ -10,6 +10,7 @@ import { resolverFromEnv } from '../smtp/dns.js';
 import { forwardTargetRefusal, targetPolicyFromEnv, webhookUrlRefusal } from '../smtp/outbound/targets.js';
 import { appleMobileconfig } from './autoconfig.js';
 import { checkRecords, recordsFor, zoneLine } from './dns-records.js';
+import { reportAddressOf } from '../reports/index.js';
 import { adminExposureWarning } from './exposure.js';
 import { hostnameWarnings } from './routes-hostname.js';
 import { sendError, type AdminDeps } from './http.js';
@@ -92,12 +93,21 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
     const d = ctx.directory.getDomain(name);
     if (!d) throw new UserError(`The domain ${name} is not set up here.`, 'UNKNOWN_DOMAIN');
     const catchAll = d.catchAllAliasId ? (ctx.directory.getAliasById(d.catchAllAliasId)?.displayAddress ?? null) : null;
-    return { name: d.name, unicodeName: d.unicodeName, aliasCount: d.aliasCount, created: d.created.toISOString(), catchAllAliasId: d.catchAllAliasId, catchAll, dmarcRejectToJunk: d.dmarcRejectToJunk };
+    return {
+      name: d.name,
+      unicodeName: d.unicodeName,
+      aliasCount: d.aliasCount,
+      created: d.created.toISOString(),
+      catchAllAliasId: d.catchAllAliasId,
+      catchAll,
+      dmarcRejectToJunk: d.dmarcRejectToJunk,
+      reportAddress: reportAddressOf(d.name, d.reportLocalPart),
+    };
   };
   const recordsOf = (name: string) => {
     const d = ctx.directory.getDomain(name);
     if (!d) throw new UserError(`The domain ${name} is not set up here.`, 'UNKNOWN_DOMAIN');
-    return recordsFor(d.name, ctx.config, ctx.outbound.dkim.ensure(d.name).records);
+    return recordsFor(d.name, ctx.config, ctx.outbound.dkim.ensure(d.name).records, reportAddressOf(d.name, d.reportLocalPart));
   };
   const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 253 } } } as const;
 
@@ -121,7 +131,7 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
   });
 
   // DMARC p=reject failures to Junk instead of 550; catch-all alias (an address of the domain, or null).
-  app.patch<{ Params: { name: string }; Body: { dmarcRejectToJunk?: boolean; catchAll?: string | null } }>(
+  app.patch<{ Params: { name: string }; Body: { dmarcRejectToJunk?: boolean; catchAll?: string | null; reportLocalPart?: string | null } }>(
     '/api/domains/:name',
     {
       schema: {
@@ -130,7 +140,12 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
           type: 'object',
           additionalProperties: false,
           minProperties: 1,
-          properties: { dmarcRejectToJunk: { type: 'boolean' }, catchAll: { anyOf: [{ type: 'string', minLength: 3, maxLength: 320 }, { type: 'null' }] } },
+          properties: {
+            dmarcRejectToJunk: { type: 'boolean' },
+            catchAll: { anyOf: [{ type: 'string', minLength: 3, maxLength: 320 }, { type: 'null' }] },
+            // Local part of the aggregate-report address; null = the default (aggregate-reports).
+            reportLocalPart: { anyOf: [{ type: 'string', minLength: 1, maxLength: 64 }, { type: 'null' }] },
+          },
         },
       },
     },
@@ -139,6 +154,7 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
       applyDomainSettings(ctx.directory, request.params.name, {
         ...(body.dmarcRejectToJunk !== undefined ? { dmarcRejectToJunk: body.dmarcRejectToJunk } : {}),
         ...(body.catchAll !== undefined ? { catchAll: body.catchAll } : {}),
+        ...(body.reportLocalPart !== undefined ? { reportLocalPart: body.reportLocalPart } : {}),
       });
       return domainView(request.params.name);
     },

@@ -64,25 +64,28 @@ export function domainCommand(): Command {
 Examples:
   sealpost domain set example.com --dmarc-reject-to-junk on   # mail failing a p=reject DMARC policy goes to Junk instead of being refused
   sealpost domain set example.com --catch-all alice@example.com   # unknown local parts reach alice
-  sealpost domain set example.com --catch-all off`),
+  sealpost domain set example.com --catch-all off
+  sealpost domain set example.com --report-address dmarc   # DMARC/TLS reports to dmarc@example.com (publish it as rua=mailto:)`),
   )
     .option('--dmarc-reject-to-junk <on|off>', 'deliver DMARC p=reject failures to Junk (on) or refuse them with 550 5.7.1 (off, the default)')
     .option('--catch-all <address|off>', 'alias of this domain that receives mail for unknown addresses, or off')
+    .option('--report-address <local-part|default>', 'local part of the address that receives DMARC and TLS aggregate reports (default: aggregate-reports)')
     .option('--json', 'print the result as JSON')
-    .action(async (name: string, options: DataOptions & { dmarcRejectToJunk?: string; catchAll?: string; json?: boolean }) => {
-      if (options.dmarcRejectToJunk === undefined && options.catchAll === undefined) {
-        throw new UserError('Nothing to change: give --dmarc-reject-to-junk on|off and/or --catch-all ADDRESS|off.', 'BAD_OPTION');
+    .action(async (name: string, options: DataOptions & { dmarcRejectToJunk?: string; catchAll?: string; reportAddress?: string; json?: boolean }) => {
+      if (options.dmarcRejectToJunk === undefined && options.catchAll === undefined && options.reportAddress === undefined) {
+        throw new UserError('Nothing to change: give --dmarc-reject-to-junk on|off, --catch-all ADDRESS|off and/or --report-address LOCAL-PART|default.', 'BAD_OPTION');
       }
       const change: DomainSettingsChange = {
         ...(options.dmarcRejectToJunk !== undefined ? { dmarcRejectToJunk: parseOnOff(options.dmarcRejectToJunk, '--dmarc-reject-to-junk') } : {}),
         ...(options.catchAll !== undefined ? { catchAll: /^(off|none)$/i.test(options.catchAll) ? null : options.catchAll } : {}),
+        ...(options.reportAddress !== undefined ? { reportLocalPart: /^default$/i.test(options.reportAddress) ? null : options.reportAddress } : {}),
       };
       await withContext({ data: options.data }, async (ctx) => {
         const result = applyDomainSettings(ctx.directory, name, change);
         if (options.json) printJson(result);
         else {
           process.stdout.write(
-            `${result.unicodeName}: DMARC reject failures ${result.dmarcRejectToJunk ? 'go to Junk' : 'are refused'}; catch-all ${result.catchAll ?? 'off'}\n`,
+            `${result.unicodeName}: DMARC reject failures ${result.dmarcRejectToJunk ? 'go to Junk' : 'are refused'}; catch-all ${result.catchAll ?? 'off'}; reports to ${result.reportAddress}\n`,
           );
         }
       });

@@ -9,6 +9,8 @@ import { normalizeAddress, normalizeDomain, tryNormalizeAddress } from './addres
 import { openEncryptedDatabase, UndecryptableDatabase, type SqliteDatabase } from './db.js';
 import { migrate } from './migrations.js';
 import { statementCache, type CachedPrepare } from '../sqlite.js';
+import { DEFAULT_REPORT_LOCAL_PART, validReportLocalPart } from '../reports/index.js';
+import { ReportStore } from './reports.js';
 
 export { InvalidAddress, normalizeAddress, normalizeDomain, tryNormalizeAddress, type NormalizedAddress, type NormalizedDomain } from './address.js';
 export { openEncryptedDatabase, UndecryptableDatabase, type SqliteDatabase } from './db.js';
@@ -23,6 +25,8 @@ export interface DomainRecord {
   readonly catchAllAliasId: AliasId | null;
   /** Deliver DMARC p=reject failures to Junk instead of refusing them. */
   readonly dmarcRejectToJunk: boolean;
+  /** Local part of the address receiving the domain's aggregate reports; null = DEFAULT_REPORT_LOCAL_PART. */
+  readonly reportLocalPart: string | null;
   readonly created: Date;
   readonly aliasCount: number;
 }
@@ -148,6 +152,7 @@ interface DomainRow {
   unicode_name: string;
   catch_all_alias_id: string | null;
   dmarc_reject_to_junk: number;
+  report_local_part: string | null;
   created: string;
   alias_count: number;
 }
@@ -233,6 +238,7 @@ function toDomain(row: DomainRow): DomainRecord {
     unicodeName: row.unicode_name,
     catchAllAliasId: row.catch_all_alias_id as AliasId | null,
     dmarcRejectToJunk: row.dmarc_reject_to_junk === 1,
+    reportLocalPart: row.report_local_part,
     created: new Date(row.created),
     aliasCount: row.alias_count,
   };
@@ -249,9 +255,12 @@ function isPrimaryKeyViolation(error: unknown): boolean {
 export class Directory {
   /** The directory's SQL is fixed text: each statement is compiled once per connection. */
   private readonly sql: CachedPrepare;
+  /** Aggregate reports received for our domains (server/directory/reports.ts). */
+  readonly reports: ReportStore;
 
   private constructor(private readonly db: SqliteDatabase) {
     this.sql = statementCache(db);
+    this.reports = new ReportStore(this.sql, (fn) => this.transaction(fn));
   }
 
   /** Opens (creating and migrating if needed) sealpost.db; throws WrongAppKey when the key does not decrypt it. */
@@ -331,6 +340,26 @@ export class Directory {
   setDmarcRejectToJunk(domainName: string, toJunk: boolean): void {
     const domain = this.requireDomain(normalizeDomain(domainName).ascii);
     this.sql('UPDATE domains SET dmarc_reject_to_junk = ? WHERE name = ?').run(toJunk ? 1 : 0, domain.name);
+  }
+
+  /** Sets (or with null, resets to the default) the local part of the domain's aggregate-report address. */
+  setReportLocalPart(domainName: string, localPart: string | null): void {
+    const domain = this.requireDomain(normalizeDomain(domainName).ascii);
+    const local = localPart === null ? null : localPart.trim().toLowerCase();
+    if (local !== null && !validReportLocalPart(local)) {
+      throw new UserError('The report address must be a plain local part (letters, digits, dot, dash, underscore; no +tag), such as dmarc-reports.', 'BAD_REPORT_ADDRESS');
+    }
+    this.sql('UPDATE domains SET report_local_part = ? WHERE name = ?').run(local, domain.name);
+    this.audit('domain.report_address_changed');
+  }
+
+  /** The domain (ASCII) whose aggregate-report address this is (+tag ignored), or null. */
+  reportDomainOf(address: string): string | null {
+    const normalized = tryNormalizeAddress(address);
+    if (!normalized) return null;
+    const domain = this.getDomain(normalized.domain);
+    if (!domain) return null;
+    return normalized.local === (domain.reportLocalPart ?? DEFAULT_REPORT_LOCAL_PART) ? domain.name : null;
   }
 
   private requireDomain(ascii: string): DomainRecord {

@@ -66,6 +66,48 @@ export const MIGRATIONS: readonly string[] = [
     updated TEXT NOT NULL
   );
   `,
+  // 3: DMARC (RFC 7489) and TLS (RFC 8460) aggregate reports received for our domains, deduplicated by
+  // (kind, org, report id), kept for SEALPOST_REPORTS_RETENTION_DAYS; the report address of each domain
+  // (local part; NULL = the default).
+  `
+  ALTER TABLE domains ADD COLUMN report_local_part TEXT;
+  CREATE TABLE aggregate_reports (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('dmarc', 'tls')),
+    org TEXT NOT NULL,
+    report_id TEXT NOT NULL,
+    domain TEXT NOT NULL,                  -- our domain the report was delivered for (ASCII)
+    policy_domain TEXT NOT NULL,           -- the domain the report describes (ours or a subdomain)
+    contact TEXT NOT NULL,
+    begin_time TEXT NOT NULL,
+    end_time TEXT NOT NULL,
+    policy TEXT,                           -- DMARC: the policy published, JSON
+    received TEXT NOT NULL,
+    UNIQUE (kind, org, report_id)
+  );
+  CREATE INDEX aggregate_reports_by_domain ON aggregate_reports(domain, end_time);
+  CREATE INDEX aggregate_reports_by_end ON aggregate_reports(end_time);
+  CREATE TABLE dmarc_report_rows (
+    report INTEGER NOT NULL REFERENCES aggregate_reports(id) ON DELETE CASCADE,
+    source_ip TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    disposition TEXT NOT NULL,
+    dkim TEXT NOT NULL,                    -- policy_evaluated (aligned): pass | fail | unknown
+    spf TEXT NOT NULL,
+    header_from TEXT NOT NULL,
+    auth TEXT NOT NULL                     -- auth_results, JSON
+  );
+  CREATE INDEX dmarc_report_rows_by_report ON dmarc_report_rows(report);
+  CREATE TABLE tls_report_policies (
+    report INTEGER NOT NULL REFERENCES aggregate_reports(id) ON DELETE CASCADE,
+    policy_type TEXT NOT NULL,
+    policy_domain TEXT NOT NULL,
+    successful INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    failures TEXT NOT NULL                 -- failure-details, JSON
+  );
+  CREATE INDEX tls_report_policies_by_report ON tls_report_policies(report);
+  `,
 ];
 
 /** Applies the migrations not yet applied, each in its own transaction. Refuses a newer schema. */

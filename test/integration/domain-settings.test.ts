@@ -28,10 +28,10 @@ describe('sealpost domain set', () => {
   it('turns DMARC reject → Junk on and off, and sets and clears the catch-all', async () => {
     const on = await cli('domain', 'set', 'example.test', '--dmarc-reject-to-junk', 'on');
     assert.equal(on.code, 0, on.stderr);
-    assert.equal(on.stdout, 'example.test: DMARC reject failures go to Junk; catch-all off\n');
+    assert.equal(on.stdout, 'example.test: DMARC reject failures go to Junk; catch-all off; reports to aggregate-reports@example.test\n');
     const both = await cli('domain', 'set', 'EXAMPLE.test', '--catch-all', 'Alice@example.test', '--json');
     assert.equal(both.code, 0, both.stderr);
-    assert.deepEqual(JSON.parse(both.stdout), { name: 'example.test', unicodeName: 'example.test', dmarcRejectToJunk: true, catchAll: 'alice@example.test' });
+    assert.deepEqual(JSON.parse(both.stdout), { name: 'example.test', unicodeName: 'example.test', dmarcRejectToJunk: true, catchAll: 'alice@example.test', reportAddress: 'aggregate-reports@example.test' });
     const listed = JSON.parse((await cli('domain', 'list', '--json')).stdout) as { name: string; dmarcRejectToJunk: boolean; catchAllAliasId: string | null }[];
     const example = listed.find((d) => d.name === 'example.test');
     assert.equal(example?.dmarcRejectToJunk, true);
@@ -41,7 +41,16 @@ describe('sealpost domain set', () => {
 
     const off = await cli('domain', 'set', 'example.test', '--dmarc-reject-to-junk', 'off', '--catch-all', 'off');
     assert.equal(off.code, 0, off.stderr);
-    assert.equal(off.stdout, 'example.test: DMARC reject failures are refused; catch-all off\n');
+    assert.equal(off.stdout, 'example.test: DMARC reject failures are refused; catch-all off; reports to aggregate-reports@example.test\n');
+  });
+
+  it('sets the aggregate-report address of a domain and puts the default back (RFC 7489 §6.3 rua)', async () => {
+    const set = await cli('domain', 'set', 'example.test', '--report-address', 'DMARC');
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /reports to dmarc@example\.test\n$/);
+    const back = await cli('domain', 'set', 'example.test', '--report-address', 'default');
+    assert.match(back.stdout, /reports to aggregate-reports@example\.test\n$/);
+    assertOneLineError(await cli('domain', 'set', 'example.test', '--report-address', 'dmarc+x'), /report address must be a plain local part/);
   });
 
   it('refuses bad input with one sentence', async () => {

@@ -33,6 +33,8 @@ export interface Domain {
   catchAll: string | null;
   /** DMARC p=reject failures go to Junk instead of being refused. */
   dmarcRejectToJunk: boolean;
+  /** Where the domain's DMARC and TLS aggregate reports are received (rua=mailto:). */
+  reportAddress: string;
 }
 
 export interface DnsRecord {
@@ -130,4 +132,52 @@ export interface HostnameView {
   overriddenBy: string | null;
   publicIp: { saved: string | null; overriddenBy: string | null; effective: string[] };
   report: HostnameReport;
+}
+
+/** One source IP that sent mail as a domain, summed over the DMARC aggregate reports kept (GET /api/reports). */
+export interface DmarcSource {
+  sourceIp: string;
+  messages: number;
+  dkimPass: number;
+  spfPass: number;
+  dmarcPass: number;
+  quarantined: number;
+  rejected: number;
+  reporters: string[];
+}
+
+/** TLS sessions one reporting organization made to our MX, summed over the TLS reports kept. */
+export interface TlsReportingOrg {
+  org: string;
+  successful: number;
+  failed: number;
+  failureTypes: { type: string; sessions: number }[];
+}
+
+export interface ReceivedReport {
+  kind: 'dmarc' | 'tls';
+  org: string;
+  reportId: string;
+  policyDomain: string;
+  begin: string;
+  end: string;
+  received: string;
+  /** DMARC: messages; TLS: sessions. */
+  total: number;
+  /** DMARC: messages failing DMARC; TLS: failed sessions. */
+  failing: number;
+}
+
+export interface DomainReports {
+  domain: string;
+  unicodeName: string;
+  reportAddress: string;
+  dmarc: { reports: number; messages: number; dmarcPass: number; sources: DmarcSource[] };
+  tls: { reports: number; successful: number; failed: number; orgs: TlsReportingOrg[] };
+  recent: ReceivedReport[];
+}
+
+export interface ReportsOverview {
+  retentionDays: number;
+  domains: DomainReports[];
 }

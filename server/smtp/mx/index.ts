@@ -9,6 +9,8 @@ import { Forwarder } from '../forward/index.js';
 import { Webhooks, rawSettingKey, webhookTargetsFromEnv } from '../webhooks/index.js';
 import type { DeliveryPort, OutboundPort } from './deliver.js';
 import { MxServer } from './server.js';
+import { reportIntake } from './reports.js';
+import { reportLimitsFromEnv } from '../../reports/index.js';
 import { loadMxSettings, type MxSettings } from './settings.js';
 
 export { MxServer } from './server.js';
@@ -123,6 +125,10 @@ export function createMxService(ctx: AppContext, options: MxServiceOptions = {})
       });
       webhooks.start();
       const outbound = outboundPort(ctx);
+      // Aggregate reports past their retention go at start too, not only when the next report arrives.
+      const reportLimits = reportLimitsFromEnv(ctx.config.env); // SEALPOST_REPORTS_*
+      const pruned = ctx.directory.reports.pruneBefore(new Date(Date.now() - reportLimits.retentionDays * 86_400_000));
+      if (pruned) logger.info({ event: 'mx.reports_pruned', count: pruned }, 'expired aggregate reports removed');
       const tlsOptions = ctx.tls.tlsOptions();
       mx = new MxServer({
         hostname: ctx.config.hostname,
@@ -136,6 +142,7 @@ export function createMxService(ctx: AppContext, options: MxServiceOptions = {})
         webhooks,
         settings,
         tls: { key: tlsOptions.key, cert: tlsOptions.cert, SNICallback: tlsOptions.SNICallback },
+        reports: reportIntake(ctx.directory, reportLimits),
       });
       const bound = await mx.listen(port, ctx.config.host);
       return [{ name: 'smtp', host: ctx.config.host, port: bound, security: 'starttls' }];

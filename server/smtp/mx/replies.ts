@@ -34,6 +34,7 @@ export const REPLIES = {
   diskFull: () => new SmtpReply(452, '4.3.1', 'Insufficient system storage, nothing was stored; please try again later'),
   temporary: () => new SmtpReply(451, '4.3.0', 'Temporary failure, nothing was stored; please try again later'),
   dnsTemporary: () => new SmtpReply(451, '4.4.3', 'Temporary DNS failure, try again later'),
+  reportRefused: (reason: string) => new SmtpReply(550, '5.6.0', `Report not accepted: ${reason}`),
 } as const;
 
 /** Maps a failure while storing a message to the reply the sender must see. */

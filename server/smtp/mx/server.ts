@@ -21,6 +21,8 @@ import { stripOwnAuthResults } from './auth-results.js';
 import { FailedRcptLimiter, SenderRateLimiter, tarpitDelayMs } from './limits.js';
 import { receivedHeader } from './received.js';
 import { REPLIES, SmtpReply } from './replies.js';
+import type { ReportIntake } from './reports.js';
+import { ReportRefused } from '../../reports/index.js';
 import type { MxSettings } from './settings.js';
 import { stageStart, timeStage } from '../../stages.js';
 
@@ -38,12 +40,16 @@ export interface MxServerDeps {
   readonly settings: MxSettings;
   /** TLS for STARTTLS (TLS 1.2+). */
   readonly tls: { key: string; cert: string; SNICallback?: tls.TlsOptions['SNICallback'] } | null;
+  /** Aggregate reports to our domains' report addresses (absent: those addresses are ordinary recipients). */
+  readonly reports?: ReportIntake | null;
 }
 
 /** Per-transaction state (reset at MAIL FROM). */
 interface Transaction {
   readonly aliases: Map<string, { alias: AliasRecord; addresses: string[] }>;
   readonly bounceTargets: string[];
+  /** Our domains whose aggregate-report address is a recipient (the message goes to the report intake). */
+  readonly reportDomains: Set<string>;
   /** Every accepted recipient address (lowercase), for the per-transaction cap. */
   readonly recipients: Set<string>;
   declaredSize: number;
@@ -57,7 +63,7 @@ interface Connection {
   tx: Transaction;
 }
 
-const newTx = (): Transaction => ({ aliases: new Map(), bounceTargets: [], recipients: new Set(), declaredSize: 0, overCapLogged: false });
+const newTx = (): Transaction => ({ aliases: new Map(), bounceTargets: [], reportDomains: new Set(), recipients: new Set(), declaredSize: 0, overCapLogged: false });
 
 /** A refused RCPT: the reply, the reason code for the security log, and whether it counts as a failed guess. */
 class RcptRefused extends Error {
@@ -290,6 +296,14 @@ export class MxServer {
       return;
     }
 
+    // A domain's report address needs no alias: the message goes to the report intake (RFC 7489 §7.2.1.1).
+    const reportDomain = this.deps.reports ? directory.reportDomainOf(address.address) : null;
+    if (reportDomain) {
+      tx.recipients.add(key);
+      tx.reportDomains.add(reportDomain);
+      return;
+    }
+
     const alias = directory.resolveRecipient(address.address);
     if (!alias || !alias.enabled) throw new RcptRefused(REPLIES.unknownRecipient(), 'unknown-recipient', true);
     const quota = await this.deps.quotaOf(alias);
@@ -334,6 +348,26 @@ export class MxServer {
         },
       );
     });
+  }
+
+  /**
+   * The report intake for a message to report addresses. A report we cannot use is refused with 550 5.6.0 and
+   * its reason when it was the only recipient (the reporter learns why; nothing is stored), and skipped (logged
+   * by reason code) when the message also goes to mailboxes. Stored reports and duplicates are acknowledged.
+   */
+  private async ingestReport(raw: Buffer, tx: Transaction, otherRecipients: boolean, transactionId: string, receivedAt: Date): Promise<string> {
+    const intake = this.deps.reports;
+    if (!intake) return 'off';
+    try {
+      const result = await intake.ingest(raw, [...tx.reportDomains], receivedAt);
+      this.log.info({ event: 'mx.report', tx: transactionId, kind: result.kind, outcome: result.outcome, rows: result.rows }, result.outcome === 'stored' ? 'aggregate report stored' : 'aggregate report already stored');
+      return result.outcome;
+    } catch (error) {
+      if (!(error instanceof ReportRefused)) throw error;
+      this.log.info({ event: 'mx.report_refused', tx: transactionId, reason: error.code, skipped: otherRecipients }, 'aggregate report not usable');
+      if (!otherRecipients) throw REPLIES.reportRefused(error.message);
+      return `refused:${error.code}`;
+    }
   }
 
   /** Everything after DATA: checks, headers, durable delivery. Resolves with the transaction id. */
@@ -405,6 +439,8 @@ export class MxServer {
       }
     }
 
+    const report = tx.reportDomains.size ? await this.ingestReport(body, tx, aliases.length + tx.bounceTargets.length > 0, transactionId, receivedAt) : null;
+
     const summary = await timeStage(stageStart('smtp.deliver'), deliverMessage(
       { port: this.deps.delivery, forwarder: this.deps.forwarder, outbound: this.deps.outbound, webhooks: this.deps.webhooks, logger: this.log },
       {
@@ -429,6 +465,7 @@ export class MxServer {
         size: raw.length,
         aliases: aliases.map((a) => a.alias.id),
         ...summary,
+        ...(report ? { report } : {}),
         folder,
         spf: verdict?.spf ?? 'off',
         dkim: verdict?.dkim ?? 'off',
