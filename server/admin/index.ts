@@ -17,6 +17,7 @@ import { registerAutoconfigRoutes } from './routes-autoconfig.js';
 import { dropDownload, registerDataRoutes } from './routes-data.js';
 import { adminExposureWarning, adminTlsEnabled } from './exposure.js';
 import { registerMailRoutes } from './routes-mail.js';
+import { registerOutgoingRoutes } from './routes-outgoing.js';
 import { registerSettingsRoutes } from './routes-settings.js';
 
 export { adminExposureWarning, adminTlsEnabled, isLoopback } from './exposure.js';
@@ -62,6 +63,7 @@ export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: A
   registerDataRoutes(app, deps);
   registerSettingsRoutes(app, deps);
   registerAutoconfigRoutes(app, deps);
+  registerOutgoingRoutes(app, deps);
   return { app, deps };
 }
 
