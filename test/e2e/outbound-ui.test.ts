@@ -38,7 +38,6 @@ describe('Outgoing mail page in chromium', { skip }, () => {
   let reader: OutboundQueue;
   let browser: Browser;
   let page: Page;
-  let base = '';
   const ids = { flaky: '', never: '' };
   const flakyReplies = [451, 451];
 
@@ -90,7 +89,6 @@ describe('Outgoing mail page in chromium', { skip }, () => {
       },
       1,
     );
-    base = `http://127.0.0.1:${adminPort}`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
 
