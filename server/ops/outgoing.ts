@@ -23,14 +23,14 @@ const CURSOR = /^\d{1,15}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 export function parseOutgoingId(id: unknown): string {
   const text = typeof id === 'string' ? id.trim().toLowerCase() : '';
   if (!QUEUE_ID.test(text)) {
-    throw new UserError('That is not an outgoing message id: ids look like 0b6f3c1e-5a2d-4c8e-9f10-7d2b3a4c5e6f (see `sealpost queue list`).', 'BAD_MESSAGE_ID');
+    throw new UserError('That is not an outgoing message id (ids look like 0b6f3c1e-5a2d-4c8e-9f10-7d2b3a4c5e6f).', 'BAD_MESSAGE_ID');
   }
   return text;
 }
 
 function requireMessage(ctx: OutgoingOpsContext, id: string): OutgoingDetail {
   const detail = ctx.outbound.historyOf(id);
-  if (!detail) throw new UserError(`There is no outgoing message ${id} (it may have been removed from the history); see \`sealpost queue list\`.`, 'UNKNOWN_MESSAGE');
+  if (!detail) throw new UserError(`There is no outgoing message ${id} (finished messages leave the history after its retention time).`, 'UNKNOWN_MESSAGE');
   return detail;
 }
 

@@ -12,7 +12,7 @@ import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { findPlaintext } from '../helpers/privacy.js';
 import { createResolver } from '../../server/smtp/dns.js';
-import { DEFAULT_OUTBOUND_OPTIONS, OutboundQueue } from '../../server/smtp/outbound/index.js';
+import { DEFAULT_OUTBOUND_OPTIONS, OutboundQueue, outboundOptionsFromEnv } from '../../server/smtp/outbound/index.js';
 import { createSelfSigned } from '../../server/config/tls.js';
 import { silentLogger } from '../../server/log.js';
 import { cancelOutgoing, listOutgoing, retryOutgoing, showOutgoing } from '../../server/ops/index.js';
@@ -170,5 +170,14 @@ describe('outgoing history', () => {
     assert.equal(removed, 8, 'the eight messages of this file');
     assert.equal(listOutgoing(ctx(), {}).messages.length, 0);
     assert.deepEqual(findPlaintext(dir, [SUBJECT, BODY, RCPT, STUCK, 'Lantern Bay']), []);
+  });
+
+  it('the retention and the page limit have defaults and settings, and a page limit above 1000 is refused', () => {
+    assert.equal(DEFAULT_OUTBOUND_OPTIONS.historyDays, 30);
+    assert.equal(DEFAULT_OUTBOUND_OPTIONS.historyPageMax, 100);
+    const set = outboundOptionsFromEnv({ SEALPOST_OUTBOUND_HISTORY_DAYS: '7', SEALPOST_OUTBOUND_HISTORY_PAGE_MAX: '25' });
+    assert.deepEqual([set.historyDays, set.historyPageMax], [7, 25]);
+    assert.throws(() => outboundOptionsFromEnv({ SEALPOST_OUTBOUND_HISTORY_PAGE_MAX: '5000' }), /at most 1000/);
+    assert.throws(() => outboundOptionsFromEnv({ SEALPOST_OUTBOUND_HISTORY_DAYS: '0' }), /whole number above 0/);
   });
 });

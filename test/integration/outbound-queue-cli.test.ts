@@ -152,7 +152,7 @@ describe('sealpost queue commands against a running server', () => {
       const r = await cli('queue', 'show', id);
       assert.equal(r.code, 1);
       assert.equal(r.stderr.trim().split('\n').length, 1, `one line for ${id.slice(0, 20)}`);
-      assert.match(r.stderr, /not an outgoing message id/);
+      assert.match(r.stderr, /not an outgoing message id .*\. List the outgoing messages and their ids with: sealpost queue list\./);
       assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/);
     }
     const unknown = await cli('queue', 'retry', crypto.randomUUID());
