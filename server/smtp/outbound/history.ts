@@ -45,17 +45,21 @@ interface AttemptRow {
   policy: OutgoingAttempt['policy'];
 }
 
-const SUMMARY = `
+/** The summary columns over `source`, a subquery of messages rows named m (the page, or one message). */
+const summary = (source: string): string => `
 SELECT m.id, m.kind, m.sender, m.alias_id, m.created, m.finished, m.size,
   count(r.id) AS recipients,
-  sum(r.state = 'queued') AS waiting,
-  sum(r.state = 'sending') AS sending,
-  sum(r.state = 'delivered') AS delivered,
-  sum(r.state = 'bounced') AS bounced,
-  sum(r.state = 'dropped') AS dropped,
+  coalesce(sum(r.state = 'queued'), 0) AS waiting,
+  coalesce(sum(r.state = 'sending'), 0) AS sending,
+  coalesce(sum(r.state = 'delivered'), 0) AS delivered,
+  coalesce(sum(r.state = 'bounced'), 0) AS bounced,
+  coalesce(sum(r.state = 'dropped'), 0) AS dropped,
   coalesce(sum(r.attempts), 0) AS attempts,
   min(CASE WHEN r.state = 'queued' THEN r.next_attempt END) AS next_attempt
-FROM messages m LEFT JOIN recipients r ON r.message_id = m.id`;
+FROM (${source}) m LEFT JOIN recipients r ON r.message_id = m.id
+GROUP BY m.id ORDER BY m.created DESC, m.id DESC`;
+
+const COLUMNS = 'SELECT id, kind, sender, alias_id, created, finished, size FROM messages';
 
 /** A page cursor: the created time and id of the last message of the previous page. */
 const CURSOR = /^(\d{1,15})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
@@ -109,12 +113,13 @@ const toAttempt = (a: AttemptRow): OutgoingAttempt => ({
 /** Messages newest first, at most `limit`, after `cursor` (a previous page's `next`; the caller checked its form). */
 export function historyPage(db: SqliteDatabase, limit: number, cursor: string | null): OutgoingPage {
   const m = cursor === null ? null : CURSOR.exec(cursor);
+  // the page is picked first (one range of the messages_created index), then only its rows are summed
   const rows = (
     m
       ? db
-          .prepare(`${SUMMARY} WHERE m.created < ? OR (m.created = ? AND m.id < ?) GROUP BY m.id ORDER BY m.created DESC, m.id DESC LIMIT ?`)
-          .all(Number(m[1]), Number(m[1]), m[2], limit + 1)
-      : db.prepare(`${SUMMARY} GROUP BY m.id ORDER BY m.created DESC, m.id DESC LIMIT ?`).all(limit + 1)
+          .prepare(summary(`${COLUMNS} WHERE (created, id) < (?, ?) ORDER BY created DESC, id DESC LIMIT ?`))
+          .all(Number(m[1]), m[2], limit + 1)
+      : db.prepare(summary(`${COLUMNS} ORDER BY created DESC, id DESC LIMIT ?`)).all(limit + 1)
   ) as SummaryRow[];
   const page = rows.slice(0, limit);
   const last = page.at(-1);
@@ -123,7 +128,7 @@ export function historyPage(db: SqliteDatabase, limit: number, cursor: string | 
 
 /** One message with its recipients and each one's latest attempts (at most `limit` of each); null when unknown. */
 export function historyOf(db: SqliteDatabase, id: string, limit: number): OutgoingDetail | null {
-  const row = db.prepare(`${SUMMARY} WHERE m.id = ? GROUP BY m.id`).get(id) as SummaryRow | undefined;
+  const row = db.prepare(summary(`${COLUMNS} WHERE id = ?`)).get(id) as SummaryRow | undefined;
   if (!row) return null;
   const recipients = db
     .prepare('SELECT id, rcpt, state, attempts, next_attempt, last_code, last_response FROM recipients WHERE message_id = ? ORDER BY id LIMIT ?')

@@ -206,6 +206,7 @@ export class OutboundStore {
     const columns = this.db.prepare('PRAGMA table_info(messages)').all() as { name: string }[];
     if (!columns.some((c) => c.name === 'finished')) this.db.exec('ALTER TABLE messages ADD COLUMN finished INTEGER');
     this.db.exec('CREATE INDEX IF NOT EXISTS messages_finished ON messages(finished, created)');
+    this.db.exec('CREATE INDEX IF NOT EXISTS messages_created ON messages(created, id)');
   }
 
   close(): void {
