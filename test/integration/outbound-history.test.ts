@@ -17,6 +17,9 @@ import { createSelfSigned } from '../../server/config/tls.js';
 import { silentLogger } from '../../server/log.js';
 import { cancelOutgoing, listOutgoing, retryOutgoing, showOutgoing } from '../../server/ops/index.js';
 import type { OutgoingDetail } from '../../server/ports.js';
+import { openEncryptedDatabase } from '../../server/directory/index.js';
+import { OutboundStore } from '../../server/smtp/outbound/store.js';
+import { historyOf, historyPage } from '../../server/smtp/outbound/history.js';
 
 const CALL = { via: 'cli', ip: 'local' } as const;
 const SUBJECT = 'Quarterly walrus census 7731';
@@ -179,5 +182,27 @@ describe('outgoing history', () => {
     assert.deepEqual([set.historyDays, set.historyPageMax], [7, 25]);
     assert.throws(() => outboundOptionsFromEnv({ SEALPOST_OUTBOUND_HISTORY_PAGE_MAX: '5000' }), /at most 1000/);
     assert.throws(() => outboundOptionsFromEnv({ SEALPOST_OUTBOUND_HISTORY_DAYS: '0' }), /whole number above 0/);
+  });
+
+  it('an outbound.sqlite from before the history opens with its waiting mail in the queue and in the history', () => {
+    const file = path.join(dir, 'old-outbound.sqlite');
+    const key = crypto.randomBytes(32);
+    const old = openEncryptedDatabase(file, key);
+    old.exec(`CREATE TABLE messages (id TEXT PRIMARY KEY, kind TEXT NOT NULL, sender TEXT NOT NULL, alias_id TEXT, created INTEGER NOT NULL, size INTEGER NOT NULL, raw BLOB NOT NULL);
+      CREATE TABLE recipients (id INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE, rcpt TEXT NOT NULL, domain TEXT NOT NULL,
+        state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt INTEGER NOT NULL, last_code INTEGER, last_response TEXT, warned INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL);`);
+    const id = crypto.randomUUID();
+    old.prepare("INSERT INTO messages VALUES (?, 'submission', 'alice@sender.test', NULL, 1000, 3, X'616263')").run(id);
+    old.prepare("INSERT INTO recipients (message_id, rcpt, domain, state, attempts, next_attempt, last_code, last_response, updated) VALUES (?, ?, 'flaky.test', 'queued', 2, 5000, 451, '451 later', 1000)").run(id, RCPT);
+    old.close();
+    const store = new OutboundStore(file, key);
+    try {
+      assert.equal(store.counts().messages, 1);
+      const page = historyPage(store.db, 10, null);
+      assert.deepEqual(page.messages.map((m) => [m.id, m.status, m.attempts, m.nextAttempt, m.finished]), [[id, 'waiting', 2, 5000, null]]);
+      assert.equal(historyOf(store.db, id, 10)?.recipientList[0]?.lastResponse, '451 later');
+    } finally {
+      store.close();
+    }
   });
 });
