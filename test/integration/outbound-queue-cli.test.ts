@@ -18,6 +18,7 @@ import { runCli, SEALPOST_BIN } from '../helpers/sealpost-cli.js';
 import { createResolver } from '../../server/smtp/dns.js';
 import { OutboundQueue } from '../../server/smtp/outbound/index.js';
 import { silentLogger } from '../../server/log.js';
+import { createSelfSigned } from '../../server/config/tls.js';
 import type { OutgoingDetail, OutgoingPage } from '../../server/ports.js';
 
 const SUBJECT = 'Lighthouse keeper rota 5519';
@@ -39,6 +40,9 @@ describe('sealpost queue commands against a running server', () => {
   let dir: string;
   let dns: TestDnsServer;
   let sink: SmtpSink;
+  /** A relay with STARTTLS whose self-signed certificate the server trusts (NODE_EXTRA_CA_CERTS). */
+  let relay: SmtpSink;
+  let caDir: string;
   let serve: ChildProcess;
   let env: NodeJS.ProcessEnv;
   let reader: OutboundQueue;
@@ -58,6 +62,10 @@ describe('sealpost queue commands against a running server', () => {
     });
     // late.test: 451 the first time, then 250; never.test: always 451
     sink = await startSmtpSink({ rejectMessage: (m) => (m.rcptTo.includes(NEVER) ? 451 : m.rcptTo.includes(LATE) && lateTries++ === 0 ? 451 : null) });
+    const relayPair = createSelfSigned('relay.test');
+    relay = await startSmtpSink({ tls: relayPair });
+    caDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-ca-'));
+    fs.writeFileSync(path.join(caDir, 'relay.pem'), relayPair.cert);
     const appKey = crypto.randomBytes(32);
     env = {
       ...process.env,
@@ -71,6 +79,7 @@ describe('sealpost queue commands against a running server', () => {
       SEALPOST_OUTBOUND_ALLOW_LOOPBACK: 'on', // the test MX resolves to the loopback peer
       SEALPOST_OUTBOUND_RETRY_BASE_MS: '3600000', // only `queue retry` brings a second attempt
       SEALPOST_OUTBOUND_POLL_MS: '50',
+      NODE_EXTRA_CA_CERTS: path.join(caDir, 'relay.pem'),
       ...listenerPortsEnv(),
     };
     // queued as submission would, before the server starts (the CLI's own queue handle, no worker)
@@ -100,6 +109,8 @@ describe('sealpost queue commands against a running server', () => {
       await new Promise((r) => serve.once('exit', r));
     }
     reader.close();
+    await relay.close();
+    fs.rmSync(caDir, { recursive: true, force: true });
     await sink.close();
     await dns.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -161,6 +172,21 @@ describe('sealpost queue commands against a running server', () => {
     const badLimit = await cli('queue', 'list', '--limit', '-5');
     assert.equal(badLimit.code, 1);
     assert.match(badLimit.stderr, /whole number/);
+  });
+
+  it('through a relay the history says TLS was used and the certificate verified by the relay settings (RFC 3207)', async () => {
+    const set = await cli('relay', 'set', `127.0.0.1:${relay.port}`, '--tls', 'starttls');
+    assert.equal(set.code, 0, set.stderr);
+    const id = await reader.enqueue({ from: 'alice@sender.test', to: [LATE], raw: Buffer.from(`Subject: ${SUBJECT}\r\n\r\n${BODY}\r\n`), kind: 'submission' });
+    const shown = await until('delivered through the relay', () => (detail(id)?.status === 'delivered' ? detail(id) : null));
+    const attempt = shown.recipientList[0]?.history[0];
+    assert.equal(attempt?.host, '127.0.0.1');
+    assert.match(attempt?.tlsVersion ?? '', /^TLSv1\.[23]$/);
+    assert.equal(attempt?.verified, true, 'the relay certificate was checked');
+    assert.equal(attempt?.policy, 'relay');
+    assert.equal(relay.messages.length, 1);
+    const text = await cli('queue', 'show', id);
+    assert.match(text.stdout, /127\.0\.0\.1, TLSv1\.[23] \S+, certificate verified/);
   });
 
   it('nothing of the messages is in plaintext in the data dir or the server log', () => {

@@ -199,13 +199,6 @@ function pauseBeforeRecordForTest(outcomes: readonly DeliveryOutcome[]): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120_000);
 }
 
-/**
- * Runs the messages one after another over one SMTP connection (greeting, EHLO, TLS and AUTH paid once).
- * Each message's final dot waits for the end-of-data gate, and its outcome is recorded (see OutcomeSink)
- * in the tick its reply arrives, before the gate is handed on and before the next MAIL FROM. Rejects only
- * when the connection fails before the first message got an answer (the caller may try the next MX); a
- * failure later reports the messages that are left as deferred.
- */
 /** The session of a connection as the history records it (TLS read from nodemailer's socket once upgraded). */
 function sessionOf(attempt: Attempt, conn: SMTPConnectionClass): AttemptSession {
   const socket = (conn as unknown as { _socket?: Partial<TLSSocket> })._socket;
@@ -220,6 +213,13 @@ function sessionOf(attempt: Attempt, conn: SMTPConnectionClass): AttemptSession 
   };
 }
 
+/**
+ * Runs the messages one after another over one SMTP connection (greeting, EHLO, TLS and AUTH paid once).
+ * Each message's final dot waits for the end-of-data gate, and its outcome is recorded (see OutcomeSink)
+ * in the tick its reply arrives, before the gate is handed on and before the next MAIL FROM. Rejects only
+ * when the connection fails before the first message got an answer (the caller may try the next MX); a
+ * failure later reports the messages that are left as deferred.
+ */
 function transact(attempt: Attempt, options: DeliveryOptions, gate: EndOfDataGate, requests: readonly DeliveryRequest[], sink: OutcomeSink): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
