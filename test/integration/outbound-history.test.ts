@@ -205,4 +205,30 @@ describe('outgoing history', () => {
       store.close();
     }
   });
+
+  it('the running delivery worker deletes history older than SEALPOST_OUTBOUND_HISTORY_DAYS by itself', async () => {
+    const old = Date.now() - 40 * 86400_000;
+    const worker = new OutboundQueue({
+      file: path.join(dir, 'retention.sqlite'),
+      appKey: crypto.randomBytes(32),
+      logger: silentLogger(),
+      hostname: 'mail.sender.test',
+      resolver: createResolver({ servers: [dns.address] }),
+      options: { ...DEFAULT_OUTBOUND_OPTIONS, pollMs: 25, historyDays: 30 },
+    });
+    try {
+      // cancelled 40 days ago, and one cancelled now
+      const stale = worker.store.enqueue({ kind: 'submission', sender: 'alice@sender.test', recipients: [STUCK], raw: raw(STUCK), now: old });
+      worker.store.drop(stale, old);
+      const fresh = worker.store.enqueue({ kind: 'submission', sender: 'alice@sender.test', recipients: [STUCK], raw: raw(STUCK) });
+      worker.store.drop(fresh);
+      assert.ok(worker.historyOf(stale), 'kept while no worker runs');
+      worker.start();
+      await until('the stale history pruned', () => (worker.historyOf(stale) === null ? true : null));
+      assert.equal(worker.historyOf(fresh)?.status, 'cancelled', 'recent history stays');
+    } finally {
+      await worker.stop();
+      worker.close();
+    }
+  });
 });

@@ -392,7 +392,7 @@ export class OutboundStore {
     const n = this.db
       .prepare("UPDATE recipients SET state = 'dropped', last_response = 'dropped by the administrator', updated = ? WHERE message_id = ? AND state IN ('queued', 'sending')")
       .run(now, messageId).changes;
-    this.pruneFinished();
+    this.pruneFinished(now);
     return n;
   }
 
