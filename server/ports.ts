@@ -31,3 +31,85 @@ export interface OutboundPort {
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by server/smtp/outbound
 export interface OutboundService {}
+
+/** Where a message in the outgoing history stands, in the owner's words. */
+export type OutgoingStatus = 'waiting' | 'sending' | 'delivered' | 'bounced' | 'cancelled' | 'partly delivered';
+
+/** Where one recipient of an outgoing message stands. */
+export type OutgoingRecipientStatus = 'waiting' | 'sending' | 'delivered' | 'bounced' | 'cancelled';
+
+/** One delivery attempt of one recipient: whom it talked to, how, and what came back. */
+export interface OutgoingAttempt {
+  /** When the reply (or the failure) came, ms since the epoch. */
+  readonly at: number;
+  readonly outcome: 'delivered' | 'deferred' | 'bounced';
+  readonly code: number;
+  readonly response: string;
+  /** The MX or relay host, and the address dialled; null when no connection was made. */
+  readonly host: string | null;
+  readonly address: string | null;
+  /** TLS protocol and cipher, or null for a plain-text session. */
+  readonly tlsVersion: string | null;
+  readonly tlsCipher: string | null;
+  /** The certificate was checked against the host name. */
+  readonly verified: boolean;
+  /** What asked for (or did not ask for) the check: the recipient's MTA-STS policy, the relay settings, or opportunistic TLS. */
+  readonly policy: 'mta-sts' | 'relay' | 'opportunistic' | null;
+}
+
+/** One message of the outgoing history, as a row of the list. */
+export interface OutgoingSummary {
+  readonly id: string;
+  readonly kind: 'submission' | 'forward' | 'dsn';
+  /** Envelope sender ('' for a delivery report). */
+  readonly sender: string;
+  readonly aliasId: string | null;
+  readonly created: number;
+  /** When every recipient became final (the message bytes were wiped then); null while it is in the queue. */
+  readonly finished: number | null;
+  readonly size: number;
+  readonly status: OutgoingStatus;
+  readonly recipients: number;
+  /** Attempts over all recipients. */
+  readonly attempts: number;
+  /** Earliest next try of a waiting recipient. */
+  readonly nextAttempt: number | null;
+}
+
+export interface OutgoingRecipient {
+  readonly address: string;
+  readonly status: OutgoingRecipientStatus;
+  readonly attempts: number;
+  readonly nextAttempt: number | null;
+  readonly lastCode: number | null;
+  readonly lastResponse: string | null;
+  /** The most recent attempts, oldest first (at most the page limit). */
+  readonly history: readonly OutgoingAttempt[];
+  /** Older attempts not listed. */
+  readonly olderAttempts: number;
+}
+
+export interface OutgoingDetail extends OutgoingSummary {
+  /** Recipients in the order given (at most the page limit). */
+  readonly recipientList: readonly OutgoingRecipient[];
+  readonly moreRecipients: number;
+}
+
+export interface OutgoingPage {
+  readonly messages: readonly OutgoingSummary[];
+  /** Cursor for the next (older) page, or null at the end. */
+  readonly next: string | null;
+}
+
+/** The outgoing history and its two actions, as the owner's operations (server/ops/outgoing.ts) use it. */
+export interface OutgoingHistoryPort {
+  /** Largest page (messages per list, recipients and attempts per message) any caller gets. */
+  readonly historyPageMax: number;
+  /** Newest first; `cursor` is a previous page's `next`. */
+  historyPage(limit: number, cursor: string | null): OutgoingPage;
+  historyOf(id: string): OutgoingDetail | null;
+  /** Makes the waiting recipients of a message due now; returns how many. */
+  retry(id: string): number;
+  /** Gives up on the pending recipients of a message (no bounce); returns how many. */
+  drop(id: string): number;
+}

@@ -18,6 +18,7 @@ import { dropDownload, registerDataRoutes } from './routes-data.js';
 import { adminExposureWarning, adminTlsEnabled } from './exposure.js';
 import { registerHostnameRoutes } from './routes-hostname.js';
 import { registerMailRoutes } from './routes-mail.js';
+import { registerOutgoingRoutes } from './routes-outgoing.js';
 import { registerReportRoutes } from './routes-reports.js';
 import { registerSettingsRoutes } from './routes-settings.js';
 
@@ -66,6 +67,7 @@ export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: A
   registerSettingsRoutes(app, deps);
   registerHostnameRoutes(app, deps);
   registerAutoconfigRoutes(app, deps);
+  registerOutgoingRoutes(app, deps);
   return { app, deps };
 }
 

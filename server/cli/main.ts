@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { aliasCommand } from './alias.js';
 import { addAliasMxCommands } from './alias-mx.js';
 import { queueStatusCommand } from './queue-status.js';
+import { addOutgoingCommands } from './outgoing.js';
 import { checkDataDir, reportError, withDataOption } from './common.js';
 import { createLogger } from '../log.js';
 import { doctorCommand } from './doctor.js';
@@ -25,7 +26,7 @@ export function buildProgram(): Command {
     .addCommand(serveCommand())
     .addCommand(addDomainDkimCommand(domainCommand()))
     .addCommand(addAliasMxCommands(aliasCommand()))
-    .addCommand(queueStatusCommand())
+    .addCommand(addOutgoingCommands(queueStatusCommand()))
     .addCommand(outboundCommand())
     .addCommand(relayCommand())
     .addCommand(doctorCommand())

@@ -25,6 +25,9 @@ const WHAT_TO_DO: Readonly<Record<string, string>> = {
   NO_REMOTE: 'See the configured remotes with: sealpost remote list',
   WRONG_PASSWORD: 'Try again with the alias password (the one shown when the alias was created, or set with alias passwd).',
   OverQuota: 'Free some space in the mailbox (delete and expunge mail), then run the command again.',
+  BAD_MESSAGE_ID: 'List the outgoing messages and their ids with: sealpost queue list',
+  UNKNOWN_MESSAGE: 'List the outgoing messages and their ids with: sealpost queue list',
+  MESSAGE_FINAL: 'See what happened to it with: sealpost queue show ID',
 };
 
 const SQLITE_PACKAGE = 'better-sqlite3-multiple-ciphers';

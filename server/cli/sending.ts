@@ -4,6 +4,7 @@ import { UserError } from '../config/index.js';
 import { zoneFileLine } from '../smtp/dkim/index.js';
 import type { TlsMode } from '../smtp/outbound/index.js';
 import { printJson, readSecrets, withContext, withDataOption, type DataOptions } from './common.js';
+import { viaServerOrHere } from './via-server.js';
 
 const ago = (ms: number): string => {
   const s = Math.round(ms / 1000);
@@ -56,13 +57,11 @@ export function outboundCommand(): Command {
       });
     });
 
-  withDataOption(outbound.command('retry').argument('<id>', 'queue id from `outbound status`').description('try a queued message again now'))
+  // retry and drop are `queue retry` and `queue cancel` (one operation each, run in the server when one runs)
+  withDataOption(outbound.command('retry').argument('<id>', 'queue id from `outbound status`').description('try a queued message again now (same as `queue retry`)'))
     .action(async (id: string, options: DataOptions) => {
-      await withContext({ data: options.data }, async (ctx) => {
-        const n = ctx.outbound.retry(id);
-        if (n === 0) throw new UserError(`No queued message with id ${id}.`);
-        process.stdout.write(`${n} recipient(s) of ${id} will be tried again now\n`);
-      });
+      const done = await viaServerOrHere({ data: options.data }, 'outgoing.retry', { id });
+      process.stdout.write(`${done.recipients} recipient(s) of ${done.id} will be tried again now\n`);
     });
 
   withDataOption(outbound.command('flush').description('try every queued message again now'))
@@ -72,13 +71,10 @@ export function outboundCommand(): Command {
       });
     });
 
-  withDataOption(outbound.command('drop').argument('<id>', 'queue id from `outbound status`').description('give up on a queued message (no bounce is sent)'))
+  withDataOption(outbound.command('drop').argument('<id>', 'queue id from `outbound status`').description('give up on a queued message (no bounce is sent; same as `queue cancel`)'))
     .action(async (id: string, options: DataOptions) => {
-      await withContext({ data: options.data }, async (ctx) => {
-        const n = ctx.outbound.drop(id);
-        if (n === 0) throw new UserError(`No queued message with id ${id}.`);
-        process.stdout.write(`dropped ${id} (${n} recipient(s))\n`);
-      });
+      const done = await viaServerOrHere({ data: options.data }, 'outgoing.cancel', { id });
+      process.stdout.write(`dropped ${done.id} (${done.recipients} recipient(s))\n`);
     });
   return outbound;
 }

@@ -5,7 +5,8 @@ import { VERSION } from '../config/version.js';
 import { UserError } from '../config/errors.js';
 import type { GenerationListing, VerifyReport } from '../backup/index.js';
 import * as ops from '../ops/index.js';
-import type { OpsCall, OpsContext, OpsProgress, PushRow, RestoreOutcome } from '../ops/index.js';
+import type { OpsCall, OpsContext, OpsProgress, OutgoingOpsContext, PushRow, RestoreOutcome } from '../ops/index.js';
+import type { OutgoingDetail, OutgoingPage } from '../ports.js';
 import type { RemoteProgress } from '../remote/index.js';
 
 
@@ -46,13 +47,20 @@ export interface OpMap {
   export: { args: { address: string; format: 'sqlite' | 'mbox' | 'eml'; out: string; password: string }; result: { format: string; out: string; messages: number } };
   import: { args: { address: string; path: string; password: string; folder: string | null }; result: { imported: number; skipped: number; folders: string[]; kind: string } };
   'remote.push': { args: { address: string | null; target: string | null }; result: { rows: PushRow[] } };
+  'outgoing.list': { args: { limit: number | null; cursor: string | null }; result: OutgoingPage };
+  'outgoing.show': { args: { id: string }; result: OutgoingDetail };
+  'outgoing.retry': { args: { id: string }; result: { id: string; recipients: number } };
+  'outgoing.cancel': { args: { id: string }; result: { id: string; recipients: number } };
 }
+
+/** What an operation runs against: the owner operations' context and the outbound queue's history. */
+export type ControlContext = OpsContext & OutgoingOpsContext;
 
 export type OpName = keyof OpMap;
 export type OpArgs<K extends OpName> = OpMap[K]['args'];
 export type OpResult<K extends OpName> = OpMap[K]['result'];
 
-type OpImpl<K extends OpName> = (ctx: OpsContext, args: OpArgs<K>, call: OpsCall) => Promise<OpResult<K>>;
+type OpImpl<K extends OpName> = (ctx: ControlContext, args: OpArgs<K>, call: OpsCall) => Promise<OpResult<K>>;
 
 // ── argument checks (the socket is authenticated, but a request is still parsed, never trusted) ──
 
@@ -124,6 +132,14 @@ export function parseArgs<K extends OpName>(op: K, raw: unknown): OpArgs<K> {
     },
     import: () => ({ address: text(o, 'address'), path: absolute(o, 'path'), password: text(o, 'password'), folder: textOrNull(o, 'folder') }),
     'remote.push': () => ({ address: textOrNull(o, 'address'), target: textOrNull(o, 'target') }),
+    'outgoing.list': () => {
+      const limit = o.limit ?? null;
+      if (limit !== null && !(typeof limit === 'number' && Number.isSafeInteger(limit))) throw new UserError('Bad control request: limit must be a whole number.', 'BAD_REQUEST');
+      return { limit, cursor: textOrNull(o, 'cursor') };
+    },
+    'outgoing.show': () => ({ id: text(o, 'id') }),
+    'outgoing.retry': () => ({ id: text(o, 'id') }),
+    'outgoing.cancel': () => ({ id: text(o, 'id') }),
   };
   const parse = parsed[op] as (() => OpArgs<K>) | undefined;
   if (!parse) throw new UserError(`Unknown control operation "${String(op).slice(0, 40)}".`, 'BAD_REQUEST');
@@ -198,6 +214,11 @@ const remotePush: OpImpl<'remote.push'> = async (ctx, args, call) => {
   return { rows: outcome.rows };
 };
 
+const outgoingList: OpImpl<'outgoing.list'> = async (ctx, args) => ops.listOutgoing(ctx, args);
+const outgoingShow: OpImpl<'outgoing.show'> = async (ctx, args) => ops.showOutgoing(ctx, args);
+const outgoingRetry: OpImpl<'outgoing.retry'> = (ctx, args, call) => ops.retryOutgoing(ctx, args, call);
+const outgoingCancel: OpImpl<'outgoing.cancel'> = (ctx, args, call) => ops.cancelOutgoing(ctx, args, call);
+
 const OPS: { [K in OpName]: OpImpl<K> } = {
   ping,
   'alias.add': aliasAdd,
@@ -213,6 +234,10 @@ const OPS: { [K in OpName]: OpImpl<K> } = {
   export: exportOp,
   import: importOp,
   'remote.push': remotePush,
+  'outgoing.list': outgoingList,
+  'outgoing.show': outgoingShow,
+  'outgoing.retry': outgoingRetry,
+  'outgoing.cancel': outgoingCancel,
 };
 
 /** The CLI's progress bar counts messages: only the transfer events of an operation go to it. */
@@ -228,6 +253,6 @@ function cliCall(emit: Emit): OpsCall {
 }
 
 /** Runs one operation against this process's context (the server's, or a one-shot CLI's). */
-export function runOp<K extends OpName>(ctx: OpsContext, op: K, args: OpArgs<K>, emit: Emit = () => undefined): Promise<OpResult<K>> {
+export function runOp<K extends OpName>(ctx: ControlContext, op: K, args: OpArgs<K>, emit: Emit = () => undefined): Promise<OpResult<K>> {
   return (OPS[op] as OpImpl<K>)(ctx, args, cliCall(emit));
 }

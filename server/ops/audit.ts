@@ -13,7 +13,7 @@ function errorCode(error: unknown): string {
  * Runs one operation and writes its audit line at info: `op.<name>` with `outcome: 'ok'` and the fields of its
  * result, or `outcome: 'failed'` and the error's code (info too: the CLI already says what went wrong on stderr).
  */
-export async function audited<T>(ctx: OpsContext, call: OpsCall, name: string, fields: AuditFields, run: () => Promise<T>, resultFields: (result: T) => AuditFields = () => ({})): Promise<T> {
+export async function audited<T>(ctx: Pick<OpsContext, 'logger'>, call: OpsCall, name: string, fields: AuditFields, run: () => Promise<T>, resultFields: (result: T) => AuditFields = () => ({})): Promise<T> {
   const event = `op.${name}`;
   try {
     const result = await run();

@@ -10,3 +10,4 @@ export { backupNow, verifyBackup, type BackupNowInput, type BackupNowResult, typ
 export { restoreBackup, type RestoreInput, type RestoreOutcome } from './restore.js'; // restore
 export { exportMailbox, importMailbox, type ExportInput, type ExportOutcome, type ImportInput, type ImportOutcome } from './transfer.js'; // export, import
 export { pushBackups, type PushInput, type PushOutcome, type PushRow } from './push.js'; // push
+export { listOutgoing, showOutgoing, retryOutgoing, cancelOutgoing, parseOutgoingId, DEFAULT_OUTGOING_PAGE, type OutgoingOpsContext } from './outgoing.js'; // queue list/show/retry/cancel

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
+import { completeFirstRunSetup } from '../helpers/admin-setup.js';
 import { freePorts } from '../helpers/ports.js';
 import { findPlaintext } from '../helpers/privacy.js';
 import { googleReportMessage, microsoftReportMessage, tlsReportMessage } from '../helpers/report-fixtures.js';
@@ -65,12 +66,7 @@ describe('Reports page in chromium', { skip }, () => {
   it('signs in through the setup link', async () => {
     const link = /(http:\/\/127\.0\.0\.1:\d+\/setup\?token=[A-Za-z0-9_-]+)/.exec(serve.output())?.[1];
     assert.ok(link, `setup link in the output:\n${serve.output()}`);
-    await page.goto(link);
-    await page.getByLabel('Admin password').fill(ADMIN_PASSWORD);
-    await page.getByLabel('Repeat the password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Set password and continue' }).click();
-    await page.getByRole('button', { name: 'Skip for now' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+    await completeFirstRunSetup(page, link, ADMIN_PASSWORD);
   });
 
   it('shows a domain with no report yet in plain words', async () => {

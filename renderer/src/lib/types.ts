@@ -181,3 +181,55 @@ export interface ReportsOverview {
   retentionDays: number;
   domains: DomainReports[];
 }
+
+/** Where an outgoing message stands (GET /api/outgoing). */
+export type OutgoingStatus = 'waiting' | 'sending' | 'delivered' | 'bounced' | 'cancelled' | 'partly delivered';
+
+/** One delivery attempt of one recipient: whom it talked to, how, and what came back. Times in ms since the epoch. */
+export interface OutgoingAttempt {
+  at: number;
+  outcome: 'delivered' | 'deferred' | 'bounced';
+  code: number;
+  response: string;
+  host: string | null;
+  address: string | null;
+  tlsVersion: string | null;
+  tlsCipher: string | null;
+  verified: boolean;
+  policy: 'mta-sts' | 'relay' | 'opportunistic' | null;
+}
+
+export interface OutgoingSummary {
+  id: string;
+  kind: 'submission' | 'forward' | 'dsn';
+  sender: string;
+  aliasId: string | null;
+  created: number;
+  finished: number | null;
+  size: number;
+  status: OutgoingStatus;
+  recipients: number;
+  attempts: number;
+  nextAttempt: number | null;
+}
+
+export interface OutgoingRecipient {
+  address: string;
+  status: 'waiting' | 'sending' | 'delivered' | 'bounced' | 'cancelled';
+  attempts: number;
+  nextAttempt: number | null;
+  lastCode: number | null;
+  lastResponse: string | null;
+  history: OutgoingAttempt[];
+  olderAttempts: number;
+}
+
+export interface OutgoingDetail extends OutgoingSummary {
+  recipientList: OutgoingRecipient[];
+  moreRecipients: number;
+}
+
+export interface OutgoingPage {
+  messages: OutgoingSummary[];
+  next: string | null;
+}

@@ -10,6 +10,8 @@ import { isNoRecordError } from '../dns.js';
 import { EndOfDataGate, type GateTicket } from './end-of-data-gate.js';
 import { MtaSts, mxAllowed } from './mta-sts.js';
 import { refusedTargetMessage, targetAddressRefusal, type OutboundTargetPolicy } from './targets.js';
+import type { AttemptSession } from './store.js';
+import type { TLSSocket } from 'node:tls';
 
 // nodemailer's SMTP client is required when the first connection opens, not when a CLI command opens the queue.
 const requireCjs = createRequire(import.meta.url);
@@ -40,6 +42,8 @@ export interface DeliveryOutcome {
   readonly code: number;
   readonly response: string;
   readonly remoteMta: string | null;
+  /** Whom the reply came from and over what (the attempt history); absent when no connection was made. */
+  readonly session?: AttemptSession;
 }
 
 export interface DeliveryRequest {
@@ -83,6 +87,8 @@ interface Attempt {
   readonly ignoreTLS: boolean;
   readonly verify: boolean;
   readonly auth: { user: string; pass: string } | null;
+  /** Why the certificate is (or is not) verified, for the history. */
+  readonly policy: AttemptSession['policy'];
 }
 
 const classify = (code: number): DeliveryOutcome['result'] => (code >= 200 && code < 300 ? 'delivered' : code >= 500 ? 'bounced' : 'deferred');
@@ -193,6 +199,20 @@ function pauseBeforeRecordForTest(outcomes: readonly DeliveryOutcome[]): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120_000);
 }
 
+/** The session of a connection as the history records it (TLS read from nodemailer's socket once upgraded). */
+function sessionOf(attempt: Attempt, conn: SMTPConnectionClass): AttemptSession {
+  const socket = (conn as unknown as { _socket?: Partial<TLSSocket> })._socket;
+  const tls = conn.secure && socket && typeof socket.getProtocol === 'function' ? socket : null;
+  return {
+    host: attempt.servername,
+    address: attempt.host,
+    tlsVersion: tls?.getProtocol?.() ?? null,
+    tlsCipher: tls?.getCipher?.()?.name ?? null,
+    verified: tls !== null && attempt.verify && tls.authorized === true,
+    policy: attempt.policy,
+  };
+}
+
 /**
  * Runs the messages one after another over one SMTP connection (greeting, EHLO, TLS and AUTH paid once).
  * Each message's final dot waits for the end-of-data gate, and its outcome is recorded (see OutcomeSink)
@@ -200,13 +220,19 @@ function pauseBeforeRecordForTest(outcomes: readonly DeliveryOutcome[]): void {
  * when the connection fails before the first message got an answer (the caller may try the next MX); a
  * failure later reports the messages that are left as deferred.
  */
-function transact(attempt: Attempt, options: DeliveryOptions, gate: EndOfDataGate, requests: readonly DeliveryRequest[], report: OutcomeSink): Promise<void> {
+function transact(attempt: Attempt, options: DeliveryOptions, gate: EndOfDataGate, requests: readonly DeliveryRequest[], sink: OutcomeSink): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
     let done = 0;
     let body: GatedBody | null = null;
     const conn = newConnection(connectionOptions(attempt, options));
     const remote = attempt.servername;
+    // every outcome carries the session it came over: host, address, TLS as negotiated (read once connected)
+    let connected: AttemptSession | null = null;
+    const report = (index: number, outcomes: DeliveryOutcome[]): Promise<void> | void => {
+      const session = connected ?? sessionOf(attempt, conn);
+      return sink(index, outcomes.map((o) => ({ ...o, session })));
+    };
     const finish = (error: SmtpError | null): void => {
       if (settled) return;
       settled = true;
@@ -258,6 +284,7 @@ function transact(attempt: Attempt, options: DeliveryOptions, gate: EndOfDataGat
       });
     };
     conn.connect(() => {
+      connected = sessionOf(attempt, conn);
       if (!attempt.auth) return next();
       conn.login(attempt.auth, (err) => {
         if (!err) return next();
@@ -289,6 +316,7 @@ function relayAttempt(relay: RelayRoute): Attempt {
     ignoreTLS: relay.tls === 'none',
     verify: !relay.insecure,
     auth: relay.username ? { user: relay.username, pass: relay.password ?? '' } : null,
+    policy: 'relay',
   };
 }
 
@@ -357,7 +385,8 @@ export class Deliverer {
       await transact(relayAttempt(relay), this.options, this.endOfData, requests, report);
     } catch (error) {
       const e = error as SmtpError;
-      await reportAll(requests, report, (r) => deferAll(r, e.responseCode ?? 451, `4.4.1 relay ${relay.host}: ${firstLine(e.message)}`, relay.host));
+      const session: AttemptSession = { host: relay.host, address: null, tlsVersion: null, tlsCipher: null, verified: false, policy: 'relay' };
+      await reportAll(requests, report, (r) => deferAll(r, e.responseCode ?? 451, `4.4.1 relay ${relay.host}: ${firstLine(e.message)}`, relay.host).map((o) => ({ ...o, session })));
     }
   }
 
@@ -381,6 +410,7 @@ export class Deliverer {
     const enforce = policy?.mode === 'enforce';
     let lastError = `4.4.1 no MX host of ${domain} answered`;
     let lastHost: string | null = null;
+    let lastAddress: string | null = null;
     let addressesFound = false;
     let dialled = false;
     let refusal: string | null = null;
@@ -415,12 +445,13 @@ export class Deliverer {
       for (const address of permitted.slice(0, 2)) {
         dialled = true;
         // MTA-STS enforce: TLS required and the certificate must be valid for the MX name; else opportunistic
-        const attempt: Attempt = { host: address, port: this.options.mxPort, servername: host, secure: false, requireTLS: enforce, ignoreTLS: false, verify: enforce, auth: null };
+        const attempt: Attempt = { host: address, port: this.options.mxPort, servername: host, secure: false, requireTLS: enforce, ignoreTLS: false, verify: enforce, auth: null, policy: enforce ? 'mta-sts' : 'opportunistic' };
         try {
           return await transact(attempt, this.options, this.endOfData, requests, report);
         } catch (error) {
           const e = error as SmtpError;
           lastHost = host;
+          lastAddress = address;
           lastError = typeof e.responseCode === 'number' ? firstLine(e.response ?? e.message) : `4.4.1 ${host}: ${firstLine(e.message)}`;
         }
       }
@@ -433,6 +464,7 @@ export class Deliverer {
     if (!addressesFound && !lastError.startsWith('4.7.5') && hosts.every((h) => h.exchange === domain)) {
       return all((r) => bounceAll(r, `550 5.1.2 ${domain} has no mail server (no MX or address records)`));
     }
-    return all((r) => deferAll(r, 451, lastError, lastHost));
+    const session: AttemptSession | undefined = lastHost ? { host: lastHost, address: lastAddress, tlsVersion: null, tlsCipher: null, verified: false, policy: enforce ? 'mta-sts' : 'opportunistic' } : undefined;
+    return all((r) => deferAll(r, 451, lastError, lastHost).map((o) => (session ? { ...o, session } : o)));
   }
 }

@@ -11,7 +11,9 @@ import { Deliverer, type DeliveryOutcome, type DeliveryRequest, type RelayConfig
 import { buildDsn, enhancedStatus, type DsnRecipient } from './dsn.js';
 import { DEFAULT_OUTBOUND_OPTIONS, type OutboundOptions } from './options.js';
 import { tryWorkerLock, type WorkerLock } from './worker-lock.js';
-import { OutboundStore, type DeliveryJob, type JobItem, type MessageKind, type QueueCounts, type QueueEntry } from './store.js';
+import { OutboundStore, NO_SESSION, type DeliveryJob, type JobItem, type MessageKind, type QueueCounts, type QueueEntry } from './store.js';
+import { historyOf, historyPage } from './history.js';
+import type { OutgoingDetail, OutgoingPage } from '../../ports.js';
 
 export type { MessageKind, QueueCounts, QueueEntry, RelayConfig, TlsMode, OutboundOptions };
 export { outboundOptionsFromEnv, DEFAULT_OUTBOUND_OPTIONS } from './options.js';
@@ -98,6 +100,7 @@ export class OutboundQueue {
   private readonly idleWaiters: (() => void)[] = [];
   private ticking = false;
   private workerLock: WorkerLock | null = null;
+  private lastHistoryPrune = 0;
 
   constructor(private readonly deps: OutboundQueueDeps) {
     this.options = deps.options ?? DEFAULT_OUTBOUND_OPTIONS;
@@ -199,6 +202,29 @@ export class OutboundQueue {
     return this.store.drop(id);
   }
 
+  /** Largest history page (messages, recipients and attempts per message). */
+  get historyPageMax(): number {
+    return this.options.historyPageMax;
+  }
+
+  /** The outgoing history, newest first: at most `limit` (capped at historyPageMax) messages after `cursor`. */
+  historyPage(limit: number, cursor: string | null): OutgoingPage {
+    return historyPage(this.store.db, Math.max(1, Math.min(limit, this.options.historyPageMax)), cursor);
+  }
+
+  /** One message of the history with every recipient and its latest attempts; null when unknown. */
+  historyOf(id: string): OutgoingDetail | null {
+    return historyOf(this.store.db, id, this.options.historyPageMax);
+  }
+
+  /** Deletes the history of messages finished more than historyDays ago; returns how many. */
+  pruneHistory(now = Date.now()): number {
+    this.lastHistoryPrune = now;
+    const n = this.store.pruneHistory(now - this.options.historyDays * 86400_000);
+    if (n > 0) this.logger.info({ event: 'outbound.history_pruned', messages: n, days: this.options.historyDays }, 'old outgoing history deleted');
+    return n;
+  }
+
   /**
    * Starts the delivery worker. Recipients a dead worker left `sending` (possibly in flight: at most one
    * of them past its final dot, see end-of-data-gate.ts) are queued again — only under the worker lock, so
@@ -275,6 +301,8 @@ export class OutboundQueue {
     if (!this.running || this.ticking) return;
     this.ticking = true;
     try {
+      // the history is pruned by the worker, at most hourly
+      if (Date.now() - this.lastHistoryPrune >= 3600_000) this.pruneHistory();
       const free = this.options.concurrency - this.inflight;
       if (free > 0) {
         const now = Date.now();
@@ -333,7 +361,7 @@ export class OutboundQueue {
       const now = Date.now();
       for (const item of pending) {
         const attempts = Math.max(...item.recipients.map((r) => r.attempts));
-        this.store.markDeferred(item.recipients.map((r) => r.id), 451, '4.3.0 local error during delivery', now + retryDelay(attempts, this.options), now);
+        this.store.markDeferred(item.recipients.map((r) => r.id), 451, '4.3.0 local error during delivery', now + retryDelay(attempts, this.options), now, NO_SESSION);
       }
       this.logger.error({ event: 'outbound.run_failed', domainJob: job.items.length, err: error instanceof Error ? error.message : String(error) }, 'delivery attempt failed locally');
     } finally {
@@ -346,7 +374,7 @@ export class OutboundQueue {
     const byRcpt = new Map(job.recipients.map((r) => [r.rcpt, r]));
     const delivered = outcomes.filter((o) => o.result === 'delivered');
     if (delivered.length === 0) return;
-    this.store.markDeliveredEach(delivered.map((o) => ({ id: byRcpt.get(o.rcpt)?.id ?? -1, code: o.code, response: o.response })));
+    this.store.markDeliveredEach(delivered.map((o) => ({ id: byRcpt.get(o.rcpt)?.id ?? -1, code: o.code, response: o.response, session: o.session ?? NO_SESSION })));
     this.logger.info({ event: 'outbound.delivered', queueId: job.message.id, recipients: delivered.length, code: delivered[0]?.code }, 'delivered');
   }
 
@@ -367,7 +395,7 @@ export class OutboundQueue {
     if (bounced.length) {
       // DSN first, then the final mark: a crash in between re-tries and may bounce twice, never silently
       await this.report(job, 'failed', bounced, raw, expired);
-      for (const o of bounced) this.store.markBounced([idOf(o)], o.code, o.response, now);
+      for (const o of bounced) this.store.markBounced([idOf(o)], o.code, o.response, now, o.session ?? NO_SESSION);
       this.logger.info({ event: 'outbound.bounced', queueId: job.message.id, recipients: bounced.length, code: bounced[0]?.code, expired }, 'bounced');
     }
     if (deferred.length) {
@@ -378,7 +406,7 @@ export class OutboundQueue {
         await this.report(job, 'delayed', unwarned, raw, false);
         this.store.markWarned(unwarned.map(idOf));
       }
-      for (const o of deferred) this.store.markDeferred([idOf(o)], o.code, o.response, next, now);
+      for (const o of deferred) this.store.markDeferred([idOf(o)], o.code, o.response, next, now, o.session ?? NO_SESSION);
       this.logger.info({ event: 'outbound.deferred', queueId: job.message.id, recipients: deferred.length, code: deferred[0]?.code, retryInMs: next - now }, 'deferred');
     }
   }

@@ -33,6 +33,10 @@ export interface OutboundOptions {
   readonly endOfDataHoldMs: number;
   /** Which MX addresses direct delivery may dial (SEALPOST_OUTBOUND_ALLOW_PRIVATE / _LOOPBACK; public only by default). */
   readonly targets: OutboundTargetPolicy;
+  /** Days a delivered, bounced or cancelled message stays in the history (SEALPOST_OUTBOUND_HISTORY_DAYS, 30). */
+  readonly historyDays: number;
+  /** Most messages per history page, and recipients and attempts per message shown (SEALPOST_OUTBOUND_HISTORY_PAGE_MAX, 100). */
+  readonly historyPageMax: number;
 }
 
 export const DEFAULT_OUTBOUND_OPTIONS: OutboundOptions = {
@@ -50,6 +54,8 @@ export const DEFAULT_OUTBOUND_OPTIONS: OutboundOptions = {
   pollMs: 1000,
   endOfDataHoldMs: 30_000,
   targets: PUBLIC_TARGETS_ONLY,
+  historyDays: 30,
+  historyPageMax: 100,
 };
 
 const NUMERIC: { readonly [K in keyof OutboundOptions]?: string } = {
@@ -65,6 +71,8 @@ const NUMERIC: { readonly [K in keyof OutboundOptions]?: string } = {
   socketTimeoutMs: 'SEALPOST_OUTBOUND_SOCKET_TIMEOUT_MS',
   pollMs: 'SEALPOST_OUTBOUND_POLL_MS',
   endOfDataHoldMs: 'SEALPOST_OUTBOUND_END_OF_DATA_HOLD_MS',
+  historyDays: 'SEALPOST_OUTBOUND_HISTORY_DAYS',
+  historyPageMax: 'SEALPOST_OUTBOUND_HISTORY_PAGE_MAX',
 };
 
 export function outboundOptionsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): OutboundOptions {
@@ -76,6 +84,7 @@ export function outboundOptionsFromEnv(env: Readonly<Record<string, string | und
     if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be a whole number above 0, not ${JSON.stringify(text)}.`);
     out[key] = value;
   }
+  if ((out.historyPageMax as number) > 1000) throw new ConfigError('SEALPOST_OUTBOUND_HISTORY_PAGE_MAX must be at most 1000.');
   if (env.SEALPOST_MTA_STS_URL) {
     if (!env.SEALPOST_MTA_STS_URL.includes('{domain}')) throw new ConfigError('SEALPOST_MTA_STS_URL must contain the {domain} placeholder.');
     out.mtaStsUrl = env.SEALPOST_MTA_STS_URL;

@@ -13,6 +13,10 @@
 //    rows back to `queued`: they are sent again. Only a message past its final dot can have reached the
 //    remote, and the end-of-data gate lets one message at a time be there, so a kill duplicates at most one
 //    message (for its recipients of that transaction) and loses none. SMTP has no exactly-once handshake.
+//
+// History: every attempt of every recipient is a row in `attempts` (history.ts reads them). When every
+// recipient of a message is final, its raw bytes are wiped (secure_delete) and `finished` is set; the
+// envelope, states and attempts stay until the retention time has passed (pruneHistory).
 import { randomUUID } from 'node:crypto';
 import { openEncryptedDatabase, type SqliteDatabase } from '../../directory/index.js';
 
@@ -54,11 +58,30 @@ export interface DeliveryJob {
   readonly items: readonly JobItem[];
 }
 
+/** Whom an attempt talked to and how: what the history shows next to the reply. */
+export interface AttemptSession {
+  /** The MX or relay host name (null when no connection was made, e.g. a DNS failure). */
+  readonly host: string | null;
+  /** The IP address dialled. */
+  readonly address: string | null;
+  /** The TLS protocol (`TLSv1.3`) and cipher, or null for a plain-text session. */
+  readonly tlsVersion: string | null;
+  readonly tlsCipher: string | null;
+  /** The certificate was verified against the host name. */
+  readonly verified: boolean;
+  /** Why it was (or was not) verified: the recipient's MTA-STS policy, the relay settings, or opportunistic TLS. */
+  readonly policy: 'mta-sts' | 'relay' | 'opportunistic' | null;
+}
+
+export const NO_SESSION: AttemptSession = { host: null, address: null, tlsVersion: null, tlsCipher: null, verified: false, policy: null };
+
 /** A remote's reply about one recipient row. */
 export interface RecipientReply {
   readonly id: number;
   readonly code: number;
   readonly response: string;
+  /** The session the reply came over; NO_SESSION when none (recorded in the attempt history). */
+  readonly session?: AttemptSession;
 }
 
 export interface QueueEntry extends QueuedMessage {
@@ -121,6 +144,21 @@ CREATE TABLE IF NOT EXISTS recipients (
 );
 CREATE INDEX IF NOT EXISTS recipients_due ON recipients(state, next_attempt);
 CREATE INDEX IF NOT EXISTS recipients_message ON recipients(message_id);
+CREATE TABLE IF NOT EXISTS attempts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  recipient_id INTEGER NOT NULL REFERENCES recipients(id) ON DELETE CASCADE,
+  at INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  code INTEGER NOT NULL,
+  response TEXT NOT NULL,
+  host TEXT,
+  address TEXT,
+  tls_version TEXT,
+  tls_cipher TEXT,
+  verified INTEGER NOT NULL DEFAULT 0,
+  policy TEXT
+);
+CREATE INDEX IF NOT EXISTS attempts_recipient ON attempts(recipient_id, at);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS dkim_keys (
   domain TEXT PRIMARY KEY,
@@ -164,6 +202,11 @@ export class OutboundStore {
   constructor(file: string, appKey: Buffer) {
     this.db = openEncryptedDatabase(file, appKey);
     this.db.exec(SCHEMA);
+    // outbound.sqlite files from before the history: `finished` marks a message whose recipients are all final
+    const columns = this.db.prepare('PRAGMA table_info(messages)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'finished')) this.db.exec('ALTER TABLE messages ADD COLUMN finished INTEGER');
+    this.db.exec('CREATE INDEX IF NOT EXISTS messages_finished ON messages(finished, created)');
+    this.db.exec('CREATE INDEX IF NOT EXISTS messages_created ON messages(created, id)');
   }
 
   close(): void {
@@ -251,17 +294,31 @@ export class OutboundStore {
     this.setFinal(replies, 'delivered', now);
   }
 
-  markBounced(ids: readonly number[], code: number, response: string, now = Date.now()): void {
-    this.setFinal(ids.map((id) => ({ id, code, response })), 'bounced', now);
+  markBounced(ids: readonly number[], code: number, response: string, now = Date.now(), session: AttemptSession = NO_SESSION): void {
+    this.setFinal(ids.map((id) => ({ id, code, response, session })), 'bounced', now);
   }
 
-  markDeferred(ids: readonly number[], code: number, response: string, nextAttempt: number, now = Date.now()): void {
+  markDeferred(ids: readonly number[], code: number, response: string, nextAttempt: number, now = Date.now(), session: AttemptSession = NO_SESSION): void {
     const st = this.db.prepare(
       "UPDATE recipients SET state = 'queued', last_code = ?, last_response = ?, next_attempt = ?, updated = ? WHERE id = ? AND state = 'sending'",
     );
     this.db.transaction(() => {
-      for (const id of ids) st.run(code, response, nextAttempt, now, id);
+      for (const id of ids) {
+        st.run(code, response, nextAttempt, now, id);
+        // recorded even when the owner cancelled the recipient meanwhile: the attempt did happen
+        this.recordAttempt(id, 'deferred', { id, code, response, session }, now);
+      }
     })();
+  }
+
+  /** One row of the attempt history (inside the caller's transaction). */
+  private recordAttempt(recipientId: number, outcome: 'delivered' | 'deferred' | 'bounced', reply: RecipientReply, now: number): void {
+    const s = reply.session ?? NO_SESSION;
+    this.db
+      .prepare(
+        'INSERT INTO attempts (recipient_id, at, outcome, code, response, host, address, tls_version, tls_cipher, verified, policy) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM recipients WHERE id = ?)',
+      )
+      .run(recipientId, now, outcome, reply.code, reply.response, s.host, s.address, s.tlsVersion, s.tlsCipher, s.verified ? 1 : 0, s.policy, recipientId);
   }
 
   markWarned(ids: readonly number[]): void {
@@ -271,24 +328,40 @@ export class OutboundStore {
     })();
   }
 
-  private setFinal(replies: readonly RecipientReply[], state: RecipientState, now: number): void {
+  private setFinal(replies: readonly RecipientReply[], state: 'delivered' | 'bounced', now: number): void {
     const st = this.db.prepare('UPDATE recipients SET state = ?, last_code = ?, last_response = ?, updated = ? WHERE id = ?');
     this.db.transaction(() => {
-      for (const r of replies) st.run(state, r.code, r.response, now, r.id);
+      for (const r of replies) {
+        st.run(state, r.code, r.response, now, r.id);
+        this.recordAttempt(r.id, state, r, now);
+      }
     })();
   }
 
-  /** Deletes messages none of whose recipients is still pending (secure_delete wipes the bytes). */
-  pruneFinished(): number {
+  /**
+   * Messages none of whose recipients is still pending become history: their raw bytes are wiped
+   * (secure_delete overwrites the freed pages) and `finished` is set; the envelope and attempts stay.
+   */
+  pruneFinished(now = Date.now()): number {
     return this.db
-      .prepare("DELETE FROM messages WHERE id NOT IN (SELECT message_id FROM recipients WHERE state IN ('queued', 'sending'))")
-      .run().changes;
+      .prepare(
+        "UPDATE messages SET raw = X'', finished = ? WHERE finished IS NULL AND id NOT IN (SELECT message_id FROM recipients WHERE state IN ('queued', 'sending'))",
+      )
+      .run(now).changes;
+  }
+
+  /** Deletes the history of messages finished before `cutoff` (recipients and attempts go with them). */
+  pruneHistory(cutoff: number): number {
+    return this.db.prepare('DELETE FROM messages WHERE finished IS NOT NULL AND finished < ?').run(cutoff).changes;
   }
 
   counts(): QueueCounts {
-    const rows = this.db.prepare('SELECT state, count(*) AS n FROM recipients GROUP BY state').all() as { state: RecipientState; n: number }[];
+    // recipients of messages still in the queue: the history of finished ones is not counted here
+    const rows = this.db
+      .prepare('SELECT state, count(*) AS n FROM recipients WHERE message_id IN (SELECT id FROM messages WHERE finished IS NULL) GROUP BY state')
+      .all() as { state: RecipientState; n: number }[];
     const by = new Map(rows.map((r) => [r.state, r.n]));
-    const messages = (this.db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n;
+    const messages = (this.db.prepare('SELECT count(*) AS n FROM messages WHERE finished IS NULL').get() as { n: number }).n;
     return {
       messages,
       queued: by.get('queued') ?? 0,
@@ -301,7 +374,7 @@ export class OutboundStore {
 
   /** Messages still in the queue with every recipient's state (for `outbound status`). */
   list(limit = 1000): QueueEntry[] {
-    const messages = this.db.prepare('SELECT id, kind, sender, alias_id, created, size FROM messages ORDER BY created LIMIT ?').all(limit) as MessageRow[];
+    const messages = this.db.prepare('SELECT id, kind, sender, alias_id, created, size FROM messages WHERE finished IS NULL ORDER BY created LIMIT ?').all(limit) as MessageRow[];
     const rcpts = this.db.prepare('SELECT * FROM recipients WHERE message_id = ? ORDER BY id');
     return messages.map((m) => ({ ...toMessage(m), recipients: (rcpts.all(m.id) as RecipientRow[]).map(toRecipient) }));
   }
@@ -314,12 +387,12 @@ export class OutboundStore {
     return this.db.prepare("UPDATE recipients SET next_attempt = ? WHERE state = 'queued' AND message_id = ?").run(now, messageId).changes;
   }
 
-  /** Gives up on a message without a bounce; returns the number of recipients dropped. */
+  /** Gives up on a message without a bounce (it stays in the history as cancelled); returns the number of recipients dropped. */
   drop(messageId: string, now = Date.now()): number {
     const n = this.db
       .prepare("UPDATE recipients SET state = 'dropped', last_response = 'dropped by the administrator', updated = ? WHERE message_id = ? AND state IN ('queued', 'sending')")
       .run(now, messageId).changes;
-    this.pruneFinished();
+    this.pruneFinished(now);
     return n;
   }
 
