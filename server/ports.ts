@@ -54,7 +54,7 @@ export interface OutgoingAttempt {
   /** The certificate was checked against the host name. */
   readonly verified: boolean;
   /** What asked for (or did not ask for) the check: the recipient's MTA-STS policy, the relay settings, or opportunistic TLS. */
-  readonly policy: 'mta-sts' | 'relay' | 'opportunistic' | null;
+  readonly policy: 'dane' | 'mta-sts' | 'relay' | 'opportunistic' | null;
 }
 
 /** One message of the outgoing history, as a row of the list. */

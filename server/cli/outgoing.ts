@@ -24,7 +24,7 @@ function tlsOf(a: OutgoingAttempt): string {
   if (!a.host) return 'no connection';
   const where = `${a.host}${a.address && a.address !== a.host ? ` [${a.address}]` : ''}`;
   if (!a.tlsVersion) return `${where}, no TLS`;
-  const check = a.verified ? (a.policy === 'mta-sts' ? 'certificate verified (MTA-STS)' : 'certificate verified') : 'certificate not verified';
+  const check = a.verified ? (a.policy === 'mta-sts' ? 'certificate verified (MTA-STS)' : a.policy === 'dane' ? 'certificate verified (DANE)' : 'certificate verified') : 'certificate not verified';
   return `${where}, ${a.tlsVersion} ${a.tlsCipher ?? ''}, ${check}`.replace(/ ,/g, ',');
 }
 

@@ -10,6 +10,7 @@ export interface SecureZoneRecords {
   AAAA?: string[];
   MX?: { exchange: string; priority: number }[];
   TLSA?: { usage: number; selector: number; matchingType: number; certificate: Buffer }[];
+  TXT?: string[];
   /** The AD bit on every answer for this name. */
   secure: boolean;
   /** Answer SERVFAIL for these types (a validation failure, as a validating resolver reports "bogus"). */
@@ -48,6 +49,7 @@ export async function startDnssecServer(): Promise<DnssecTestServer> {
       if (type === 'AAAA') for (const data of zone.AAAA ?? []) answers.push({ type: 'AAAA', name, ttl: 60, data });
       if (type === 'MX') for (const mx of zone.MX ?? []) answers.push({ type: 'MX', name, ttl: 60, data: { preference: mx.priority, exchange: mx.exchange } });
       if (type === 'TLSA') for (const data of zone.TLSA ?? []) answers.push({ type: 'TLSA', name, ttl: 60, data });
+      if (type === 'TXT') for (const data of zone.TXT ?? []) answers.push({ type: 'TXT', name, ttl: 60, data: [data] });
     }
     if (truncate) flags |= dnsPacket.TRUNCATED_RESPONSE;
     return dnsPacket.encode({ type: 'response', id: request.id ?? 0, flags: flags | rcode, questions: request.questions ?? [], answers });

@@ -196,7 +196,7 @@ export interface OutgoingAttempt {
   tlsVersion: string | null;
   tlsCipher: string | null;
   verified: boolean;
-  policy: 'mta-sts' | 'relay' | 'opportunistic' | null;
+  policy: 'dane' | 'mta-sts' | 'relay' | 'opportunistic' | null;
 }
 
 export interface OutgoingSummary {

@@ -8,7 +8,9 @@ import type SMTPConnectionClass from 'nodemailer/lib/smtp-connection/index.js';
 import type { DnsResolver } from '../dns.js';
 import { isNoRecordError } from '../dns.js';
 import { EndOfDataGate, type GateTicket } from './end-of-data-gate.js';
-import { MtaSts, mxAllowed } from './mta-sts.js';
+import { checkDane, daneRequirement, mxSecure, type DaneRequirement, type DnssecClient } from './dane.js';
+import { MtaSts, mxAllowed, policyLines, type MtaStsPolicy } from './mta-sts.js';
+import { classifyTlsFailure, type TlsSessionResult } from './tls-report.js';
 import { refusedTargetMessage, targetAddressRefusal, type OutboundTargetPolicy } from './targets.js';
 import type { AttemptSession } from './store.js';
 import type { TLSSocket } from 'node:tls';
@@ -68,6 +70,10 @@ export interface DeliveryOptions {
   readonly endOfDataHoldMs: number;
   /** Told when a remote did not answer a final dot within endOfDataHoldMs. */
   readonly onEndOfDataOverdue?: () => void;
+  /** Asks DNSSEC-validated questions for DANE (dane.ts); null = DANE off (no resolver on this machine to trust). */
+  readonly dane?: DnssecClient | null;
+  /** Told the TLS outcome of every direct connection (success or failure), for TLS reports (RFC 8460). */
+  readonly onTlsSession?: (result: TlsSessionResult) => void;
 }
 
 interface SmtpError extends Error {
@@ -89,6 +95,8 @@ interface Attempt {
   readonly auth: { user: string; pass: string } | null;
   /** Why the certificate is (or is not) verified, for the history. */
   readonly policy: AttemptSession['policy'];
+  /** DANE TLSA records the certificate must match (checked once TLS is up, before MAIL FROM); null = none. */
+  readonly dane?: Extract<DaneRequirement, { kind: 'authenticate' | 'encrypt' }> | null;
 }
 
 const classify = (code: number): DeliveryOutcome['result'] => (code >= 200 && code < 300 ? 'delivered' : code >= 500 ? 'bounced' : 'deferred');
@@ -220,7 +228,35 @@ function sessionOf(attempt: Attempt, conn: SMTPConnectionClass): AttemptSession 
  * when the connection fails before the first message got an answer (the caller may try the next MX); a
  * failure later reports the messages that are left as deferred.
  */
-function transact(attempt: Attempt, options: DeliveryOptions, gate: EndOfDataGate, requests: readonly DeliveryRequest[], sink: OutcomeSink): Promise<void> {
+/**
+ * Why a connection that DANE requires to be encrypted (and, with usable TLSA records, authenticated) may not
+ * carry mail (RFC 7672 §2.2, §3.1), or null when it may.
+ */
+function daneRefusal(attempt: Attempt, conn: SMTPConnectionClass): string | null {
+  const socket = (conn as unknown as { _socket?: TLSSocket })._socket;
+  if (!conn.secure || !socket || typeof socket.getPeerCertificate !== 'function') return `${attempt.servername} did not negotiate TLS, which its DANE TLSA records require`;
+  if (attempt.dane?.kind !== 'authenticate') return null;
+  const chain: Buffer[] = [];
+  let cert = socket.getPeerCertificate(true) as (ReturnType<TLSSocket['getPeerCertificate']> & { issuerCertificate?: unknown }) | null;
+  // the detailed certificate links each issuer; a self-issued root links to itself
+  while (cert && cert.raw && chain.length < 10) {
+    chain.push(cert.raw);
+    const issuer = cert.issuerCertificate as typeof cert | undefined;
+    if (!issuer || issuer === cert || issuer.raw?.equals(cert.raw)) break;
+    cert = issuer;
+  }
+  const why = checkDane(attempt.dane.records, chain, attempt.servername);
+  return why ? `DANE: ${why}` : null;
+}
+
+function transact(
+  attempt: Attempt,
+  options: DeliveryOptions,
+  gate: EndOfDataGate,
+  requests: readonly DeliveryRequest[],
+  sink: OutcomeSink,
+  onConnected?: (session: AttemptSession) => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
     let done = 0;
@@ -285,6 +321,12 @@ function transact(attempt: Attempt, options: DeliveryOptions, gate: EndOfDataGat
     };
     conn.connect(() => {
       connected = sessionOf(attempt, conn);
+      if (attempt.dane) {
+        const why = daneRefusal(attempt, conn);
+        if (why) return finish(Object.assign(new Error(`4.7.5 ${why}`), { code: 'EDANE' }));
+        if (attempt.dane.kind === 'authenticate') connected = { ...connected, verified: true };
+      }
+      onConnected?.(connected);
       if (!attempt.auth) return next();
       conn.login(attempt.auth, (err) => {
         if (!err) return next();
@@ -408,6 +450,9 @@ export class Deliverer {
     hosts.sort((a, b) => a.priority - b.priority);
     const policy = await this.mtaSts.policyFor(domain);
     const enforce = policy?.mode === 'enforce';
+    // DANE (RFC 7672) applies only below a DNSSEC-validated MX RRset, and only with a resolver we can believe
+    const dane = this.options.dane ?? null;
+    const daneMx = dane ? await mxSecure(dane, domain) : false;
     let lastError = `4.4.1 no MX host of ${domain} answered`;
     let lastHost: string | null = null;
     let lastAddress: string | null = null;
@@ -432,6 +477,16 @@ export class Deliverer {
       }
       if (addresses.length === 0) continue;
       addressesFound = true;
+      const requirement = dane && daneMx ? await daneRequirement(dane, host, this.options.mxPort, true) : null;
+      if (requirement?.kind === 'unavailable') {
+        // a failed TLSA lookup: this host may not be used now, in plain text or otherwise (RFC 7672 §2.1.1)
+        lastHost = host;
+        lastError = `4.7.5 ${requirement.why}`;
+        this.tlsSession(host, null, tlsPolicyOf(domain, policy, null), 'dnssec-invalid', requirement.why);
+        continue;
+      }
+      const daneApplies = requirement?.kind === 'authenticate' || requirement?.kind === 'encrypt' ? requirement : null;
+      const reportPolicy = tlsPolicyOf(domain, policy, daneApplies);
       // the address is checked right before it is dialled: nodemailer gets the IP, never the name again
       const permitted = addresses.filter((address) => {
         const why = targetAddressRefusal(address, this.options.targets);
@@ -444,15 +499,40 @@ export class Deliverer {
       });
       for (const address of permitted.slice(0, 2)) {
         dialled = true;
-        // MTA-STS enforce: TLS required and the certificate must be valid for the MX name; else opportunistic
-        const attempt: Attempt = { host: address, port: this.options.mxPort, servername: host, secure: false, requireTLS: enforce, ignoreTLS: false, verify: enforce, auth: null, policy: enforce ? 'mta-sts' : 'opportunistic' };
+        // MTA-STS enforce: TLS required and the certificate must be valid for the MX name; else opportunistic.
+        // DANE: TLS required and the certificate checked against the TLSA records instead of the web PKI
+        // (an MTA-STS policy cannot make a failing DANE check pass, RFC 8461 §2).
+        const verify = enforce && daneApplies?.kind !== 'authenticate';
+        const attempt: Attempt = {
+          host: address,
+          port: this.options.mxPort,
+          servername: host,
+          secure: false,
+          requireTLS: enforce || daneApplies !== null,
+          ignoreTLS: false,
+          verify,
+          auth: null,
+          policy: daneApplies?.kind === 'authenticate' || (daneApplies && !enforce) ? 'dane' : enforce ? 'mta-sts' : 'opportunistic',
+          dane: daneApplies,
+        };
+        let connected = false;
         try {
-          return await transact(attempt, this.options, this.endOfData, requests, report);
+          return await transact(attempt, this.options, this.endOfData, requests, report, (session) => {
+            connected = true;
+            if (session.tlsVersion !== null || reportPolicy.policyType !== 'no-policy-found') {
+              this.tlsSession(host, address, reportPolicy, session.tlsVersion === null ? 'starttls-not-supported' : null);
+            }
+          });
         } catch (error) {
           const e = error as SmtpError;
           lastHost = host;
           lastAddress = address;
           lastError = typeof e.responseCode === 'number' ? firstLine(e.response ?? e.message) : `4.4.1 ${host}: ${firstLine(e.message)}`;
+          if (e.code === 'EDANE') lastError = firstLine(e.message);
+          if (!connected && (e.code === 'ETLS' || e.code === 'EDANE')) {
+            const failure = e.code === 'EDANE' ? (/did not negotiate TLS/.test(e.message) ? 'starttls-not-supported' : 'validation-failure') : classifyTlsFailure(e.message);
+            this.tlsSession(host, address, reportPolicy, failure, firstLine(e.message));
+          }
         }
       }
     }
@@ -467,4 +547,27 @@ export class Deliverer {
     const session: AttemptSession | undefined = lastHost ? { host: lastHost, address: lastAddress, tlsVersion: null, tlsCipher: null, verified: false, policy: enforce ? 'mta-sts' : 'opportunistic' } : undefined;
     return all((r) => deferAll(r, 451, lastError, lastHost).map((o) => (session ? { ...o, session } : o)));
   }
+
+  private tlsSession(host: string, address: string | null, policy: TlsReportPolicy, failure: TlsSessionResult['failure'], reason?: string): void {
+    this.options.onTlsSession?.({
+      ...policy,
+      receivingMxHostname: host,
+      receivingIp: address,
+      sendingMtaIp: null,
+      failure,
+      ...(failure && reason ? { failureReason: reason.slice(0, 200) } : {}),
+    });
+  }
+}
+
+type TlsReportPolicy = Pick<TlsSessionResult, 'policyDomain' | 'policyType' | 'policyString' | 'mxHostPatterns'>;
+
+/** The policy a TLS report names for a session (RFC 8460 §4.3): DANE's TLSA records, the MTA-STS policy, or none. */
+function tlsPolicyOf(domain: string, sts: MtaStsPolicy | null, dane: Extract<DaneRequirement, { kind: 'authenticate' | 'encrypt' }> | null): TlsReportPolicy {
+  if (dane) {
+    const records = dane.kind === 'authenticate' ? dane.records.map((r) => `${r.usage} ${r.selector} ${r.matchingType} ${r.data.toString('hex')}`) : [];
+    return { policyDomain: domain, policyType: 'tlsa', policyString: records, mxHostPatterns: [] };
+  }
+  if (sts && sts.mode !== 'none') return { policyDomain: domain, policyType: 'sts', policyString: policyLines(sts), mxHostPatterns: [...sts.mx] };
+  return { policyDomain: domain, policyType: 'no-policy-found', policyString: [], mxHostPatterns: [] };
 }

@@ -13,6 +13,8 @@ import { DEFAULT_OUTBOUND_OPTIONS, type OutboundOptions } from './options.js';
 import { tryWorkerLock, type WorkerLock } from './worker-lock.js';
 import { OutboundStore, NO_SESSION, type DeliveryJob, type JobItem, type MessageKind, type QueueCounts, type QueueEntry } from './store.js';
 import { historyOf, historyPage } from './history.js';
+import { adBitTrusted, createDnssecClient, effectiveDnsServers, type DnssecClient } from './dane.js';
+import { buildTlsReport, buildTlsReportMail, tlsRptFromTxt } from './tls-report.js';
 import type { OutgoingDetail, OutgoingPage } from '../../ports.js';
 
 export type { MessageKind, QueueCounts, QueueEntry, RelayConfig, TlsMode, OutboundOptions };
@@ -101,12 +103,16 @@ export class OutboundQueue {
   private ticking = false;
   private workerLock: WorkerLock | null = null;
   private lastHistoryPrune = 0;
+  private tlsReporting: Promise<void> | null = null;
+  /** The DNSSEC client DANE uses, or null when DANE is off (see daneClient). */
+  readonly dane: DnssecClient | null;
 
   constructor(private readonly deps: OutboundQueueDeps) {
     this.options = deps.options ?? DEFAULT_OUTBOUND_OPTIONS;
     this.logger = deps.logger.child({ component: 'outbound' });
     this.store = new OutboundStore(deps.file, deps.appKey);
     this.dkim = new DkimKeys(this.store.db, deps.appKey);
+    this.dane = daneClient(this.options, deps.resolver, this.logger);
     this.deliverer = new Deliverer(
       deps.resolver,
       {
@@ -122,6 +128,8 @@ export class OutboundQueue {
             { event: 'outbound.end_of_data_overdue', holdMs: this.options.endOfDataHoldMs },
             'a remote has not answered the end of a message in time; other messages are sent meanwhile (a kill -9 now could send that one twice)',
           ),
+        dane: this.dane,
+        onTlsSession: this.options.tlsReports ? (result) => this.store.recordTlsSession(result) : undefined,
       },
       this.options.mtaStsUrl,
     );
@@ -226,6 +234,54 @@ export class OutboundQueue {
   }
 
   /**
+   * Sends the SMTP TLS reports (RFC 8460) of every finished UTC day to the recipient domains whose
+   * `_smtp._tls` record asks for them by mail, DKIM-signed by the domain of our host name (RFC 8460 §5.3);
+   * days nobody asked for are forgotten. Runs at most once at a time; returns how many reports were queued.
+   */
+  async sendTlsReports(now = Date.now()): Promise<number> {
+    const today = new Date(now).toISOString().slice(0, 10);
+    let sent = 0;
+    for (const { day, domain } of this.store.tlsReportDays(today)) {
+      let rua: ReturnType<typeof tlsRptFromTxt> = null;
+      try {
+        rua = tlsRptFromTxt(await this.deps.resolver.resolveTxt(`_smtp._tls.${domain}`));
+      } catch (error) {
+        // a failed lookup is tried again next time, for up to three days
+        const code = (error as { code?: string }).code;
+        if (code !== 'ENOTFOUND' && code !== 'ENODATA' && Date.parse(`${day}T00:00:00Z`) > now - 3 * 86400_000) continue;
+      }
+      const signer = this.reportingDomain();
+      if (rua && rua.mailto.length > 0 && signer) {
+        const report = buildTlsReport({
+          organizationName: signer,
+          contactInfo: `postmaster@${signer}`,
+          start: new Date(`${day}T00:00:00Z`),
+          end: new Date(`${day}T23:59:59Z`),
+          results: this.store.tlsSessions(day, domain),
+        });
+        const raw = buildTlsReportMail({ report, policyDomain: domain, submitter: signer, from: `tls-reports@${signer}`, to: rua.mailto });
+        await this.enqueue({ kind: 'dsn', from: '', to: rua.mailto, raw: await this.dkim.sign(raw, signer) });
+        sent++;
+      } else if (rua && !signer) {
+        this.logger.warn({ event: 'tlsrpt.unsigned', day }, 'a TLS report was asked for, but the host name has no domain with DKIM keys to sign it; not sent');
+      }
+      this.store.dropTlsSessions(day, domain);
+    }
+    if (sent > 0) this.logger.info({ event: 'tlsrpt.queued', reports: sent }, 'SMTP TLS reports queued');
+    return sent;
+  }
+
+  /** The domain of our host name (or a parent of it) that has DKIM keys: the submitter of TLS reports. */
+  private reportingDomain(): string | null {
+    const labels = this.deps.hostname.toLowerCase().replace(/\.$/, '').split('.');
+    for (let i = 0; i < labels.length - 1; i++) {
+      const candidate = labels.slice(i).join('.');
+      if (this.dkim.get(candidate)) return candidate;
+    }
+    return null;
+  }
+
+  /**
    * Starts the delivery worker. Recipients a dead worker left `sending` (possibly in flight: at most one
    * of them past its final dot, see end-of-data-gate.ts) are queued again — only under the worker lock, so
    * never those of a live worker. Throws when another worker already delivers from this outbound.sqlite.
@@ -302,7 +358,15 @@ export class OutboundQueue {
     this.ticking = true;
     try {
       // the history is pruned by the worker, at most hourly
-      if (Date.now() - this.lastHistoryPrune >= 3600_000) this.pruneHistory();
+      if (Date.now() - this.lastHistoryPrune >= 3600_000) {
+        this.pruneHistory();
+        if (this.options.tlsReports && !this.tlsReporting) {
+          this.tlsReporting = this.sendTlsReports()
+            .then(() => undefined)
+            .catch((error: unknown) => this.logger.warn({ event: 'tlsrpt.failed', err: error instanceof Error ? error.message : String(error) }, 'sending TLS reports failed; tried again within the hour'))
+            .finally(() => (this.tlsReporting = null));
+        }
+      }
       const free = this.options.concurrency - this.inflight;
       if (free > 0) {
         const now = Date.now();
@@ -432,4 +496,15 @@ export class OutboundQueue {
     const delivered = await this.deps.notifySender(job.message.sender, job.message.aliasId, dsn);
     this.logger.info({ event: action === 'failed' ? 'outbound.dsn' : 'outbound.delay_warning', queueId: job.message.id, local: delivered }, 'sender notified');
   }
+}
+
+/** DANE's DNSSEC client: on unless SEALPOST_DANE=off, and only when every DNS server is on this machine. */
+function daneClient(options: OutboundOptions, resolver: DnsResolver, logger: Logger): DnssecClient | null {
+  if (options.dane === 'off') return null;
+  const servers = effectiveDnsServers(resolver.servers);
+  if (!adBitTrusted(servers)) {
+    logger.debug({ event: 'dane.off', reason: 'resolver not on this machine' }, 'DANE is not used: only a validating resolver on this machine can vouch for DNSSEC');
+    return null;
+  }
+  return createDnssecClient(servers, Math.min(options.connectTimeoutMs, 10_000));
 }

@@ -48,7 +48,14 @@ export interface MtaStsPolicy {
   readonly id: string;
   readonly mode: 'enforce' | 'testing' | 'none';
   readonly mx: readonly string[];
+  /** max_age in seconds, as published (capped at one year). */
+  readonly maxAge: number;
   readonly expires: number;
+}
+
+/** The policy as the lines of its file (the policy-string of a TLS report, RFC 8460 §4.3). */
+export function policyLines(policy: MtaStsPolicy): string[] {
+  return ['version: STSv1', `mode: ${policy.mode}`, ...policy.mx.map((mx) => `mx: ${mx}`), `max_age: ${policy.maxAge}`];
 }
 
 export class MtaSts {
@@ -84,7 +91,7 @@ export class MtaSts {
       if (text === null) return null;
       const parsed = parsePolicy(text);
       const maxAge = typeof parsed.maxAge === 'number' && parsed.maxAge > 0 ? Math.min(parsed.maxAge, 31_557_600) : 86_400;
-      return { id, mode: parsed.mode, mx: parsed.mx ?? [], expires: now + maxAge * 1000 };
+      return { id, mode: parsed.mode, mx: parsed.mx ?? [], maxAge, expires: now + maxAge * 1000 };
     } catch {
       return null;
     }

@@ -37,6 +37,10 @@ export interface OutboundOptions {
   readonly historyDays: number;
   /** Most messages per history page, and recipients and attempts per message shown (SEALPOST_OUTBOUND_HISTORY_PAGE_MAX, 100). */
   readonly historyPageMax: number;
+  /** DANE for direct delivery (SEALPOST_DANE: auto = when the DNS resolver is on this machine; off). */
+  readonly dane: 'auto' | 'off';
+  /** Count TLS outcomes and send daily SMTP TLS reports to domains that ask (SEALPOST_TLS_REPORTS, on). */
+  readonly tlsReports: boolean;
 }
 
 export const DEFAULT_OUTBOUND_OPTIONS: OutboundOptions = {
@@ -56,6 +60,8 @@ export const DEFAULT_OUTBOUND_OPTIONS: OutboundOptions = {
   targets: PUBLIC_TARGETS_ONLY,
   historyDays: 30,
   historyPageMax: 100,
+  dane: 'auto',
+  tlsReports: true,
 };
 
 const NUMERIC: { readonly [K in keyof OutboundOptions]?: string } = {
@@ -76,7 +82,7 @@ const NUMERIC: { readonly [K in keyof OutboundOptions]?: string } = {
 };
 
 export function outboundOptionsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): OutboundOptions {
-  const out: Record<string, number | string | OutboundTargetPolicy> = { ...DEFAULT_OUTBOUND_OPTIONS, targets: targetPolicyFromEnv(env) };
+  const out: Record<string, number | string | boolean | OutboundTargetPolicy> = { ...DEFAULT_OUTBOUND_OPTIONS, targets: targetPolicyFromEnv(env) };
   for (const [key, name] of Object.entries(NUMERIC)) {
     const text = name ? env[name] : undefined;
     if (text === undefined || text === '') continue;
@@ -85,6 +91,16 @@ export function outboundOptionsFromEnv(env: Readonly<Record<string, string | und
     out[key] = value;
   }
   if ((out.historyPageMax as number) > 1000) throw new ConfigError('SEALPOST_OUTBOUND_HISTORY_PAGE_MAX must be at most 1000.');
+  const dane = env.SEALPOST_DANE?.trim().toLowerCase();
+  if (dane) {
+    if (dane !== 'auto' && dane !== 'off') throw new ConfigError(`SEALPOST_DANE must be auto or off, not ${JSON.stringify(env.SEALPOST_DANE)}.`);
+    out.dane = dane;
+  }
+  const reports = env.SEALPOST_TLS_REPORTS?.trim().toLowerCase();
+  if (reports) {
+    if (!/^(on|off|true|false|1|0|yes|no)$/.test(reports)) throw new ConfigError(`SEALPOST_TLS_REPORTS must be on or off, not ${JSON.stringify(env.SEALPOST_TLS_REPORTS)}.`);
+    out.tlsReports = /^(on|true|1|yes)$/.test(reports);
+  }
   if (env.SEALPOST_MTA_STS_URL) {
     if (!env.SEALPOST_MTA_STS_URL.includes('{domain}')) throw new ConfigError('SEALPOST_MTA_STS_URL must contain the {domain} placeholder.');
     out.mtaStsUrl = env.SEALPOST_MTA_STS_URL;

@@ -19,6 +19,7 @@
 // envelope, states and attempts stay until the retention time has passed (pruneHistory).
 import { randomUUID } from 'node:crypto';
 import { openEncryptedDatabase, type SqliteDatabase } from '../../directory/index.js';
+import type { TlsSessionResult } from './tls-report.js';
 
 export type MessageKind = 'submission' | 'forward' | 'dsn';
 export type RecipientState = 'queued' | 'sending' | 'delivered' | 'bounced' | 'dropped';
@@ -70,7 +71,7 @@ export interface AttemptSession {
   /** The certificate was verified against the host name. */
   readonly verified: boolean;
   /** Why it was (or was not) verified: the recipient's MTA-STS policy, the relay settings, or opportunistic TLS. */
-  readonly policy: 'mta-sts' | 'relay' | 'opportunistic' | null;
+  readonly policy: 'dane' | 'mta-sts' | 'relay' | 'opportunistic' | null;
 }
 
 export const NO_SESSION: AttemptSession = { host: null, address: null, tlsVersion: null, tlsCipher: null, verified: false, policy: null };
@@ -160,6 +161,15 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 CREATE INDEX IF NOT EXISTS attempts_recipient ON attempts(recipient_id, at);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- TLS outcomes of direct connections per UTC day and recipient domain, summed for SMTP TLS reports (RFC 8460);
+-- "session" is the JSON of one TlsSessionResult (policy, MX host and address, failure), never message content
+CREATE TABLE IF NOT EXISTS tls_sessions (
+  day TEXT NOT NULL,
+  domain TEXT NOT NULL,
+  session TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (day, domain, session)
+);
 CREATE TABLE IF NOT EXISTS dkim_keys (
   domain TEXT PRIMARY KEY,
   rsa_selector TEXT NOT NULL,
@@ -348,6 +358,30 @@ export class OutboundStore {
         "UPDATE messages SET raw = X'', finished = ? WHERE finished IS NULL AND id NOT IN (SELECT message_id FROM recipients WHERE state IN ('queued', 'sending'))",
       )
       .run(now).changes;
+  }
+
+  /** Counts one TLS session outcome towards the day's report for its recipient domain. */
+  recordTlsSession(result: TlsSessionResult, now = Date.now()): void {
+    const day = new Date(now).toISOString().slice(0, 10);
+    this.db
+      .prepare('INSERT INTO tls_sessions (day, domain, session, count) VALUES (?, ?, ?, 1) ON CONFLICT (day, domain, session) DO UPDATE SET count = count + 1')
+      .run(day, result.policyDomain, JSON.stringify(result));
+  }
+
+  /** Days before `today` (YYYY-MM-DD) that have TLS outcomes, each with its domains. */
+  tlsReportDays(today: string): { day: string; domain: string }[] {
+    return this.db.prepare('SELECT DISTINCT day, domain FROM tls_sessions WHERE day < ? ORDER BY day, domain').all(today) as { day: string; domain: string }[];
+  }
+
+  /** The TLS outcomes of one day and domain, each with the number of sessions that had it. */
+  tlsSessions(day: string, domain: string): TlsSessionResult[] {
+    const rows = this.db.prepare('SELECT session, count FROM tls_sessions WHERE day = ? AND domain = ?').all(day, domain) as { session: string; count: number }[];
+    return rows.map((row) => ({ ...(JSON.parse(row.session) as TlsSessionResult), count: row.count }));
+  }
+
+  /** Forgets one day's TLS outcomes of a domain (reported, or nobody asked for them). */
+  dropTlsSessions(day: string, domain: string): void {
+    this.db.prepare('DELETE FROM tls_sessions WHERE day = ? AND domain = ?').run(day, domain);
   }
 
   /** Deletes the history of messages finished before `cutoff` (recipients and attempts go with them). */

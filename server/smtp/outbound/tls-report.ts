@@ -37,6 +37,8 @@ export interface TlsSessionResult {
   readonly failure: TlsFailureType | null;
   /** Extra words for a failure (never message content). */
   readonly failureReason?: string;
+  /** How many sessions had exactly this outcome (default 1). */
+  readonly count?: number;
 }
 
 /** The reporting addresses of a TLSRPT record; null when the text is not a TLSRPTv1 record (RFC 8460 §3). */
@@ -122,10 +124,11 @@ export function buildTlsReport(input: TlsReportInput): TlsReportJson {
       if (result.failure === null) continue;
       const key = JSON.stringify([result.failure, result.sendingMtaIp, result.receivingMxHostname, result.receivingIp, result.failureReason ?? null]);
       const entry = failures.get(key);
-      if (entry) entry.count++;
-      else failures.set(key, { result, count: 1 });
+      if (entry) entry.count += result.count ?? 1;
+      else failures.set(key, { result, count: result.count ?? 1 });
     }
-    const failed = results.filter((r) => r.failure !== null).length;
+    const sessions = results.reduce((sum, r) => sum + (r.count ?? 1), 0);
+    const failed = results.reduce((sum, r) => sum + (r.failure !== null ? (r.count ?? 1) : 0), 0);
     return {
       policy: {
         'policy-type': first.policyType,
@@ -133,7 +136,7 @@ export function buildTlsReport(input: TlsReportInput): TlsReportJson {
         'policy-domain': first.policyDomain,
         ...(first.mxHostPatterns.length ? { 'mx-host': [...first.mxHostPatterns] } : {}),
       },
-      summary: { 'total-successful-session-count': results.length - failed, 'total-failure-session-count': failed },
+      summary: { 'total-successful-session-count': sessions - failed, 'total-failure-session-count': failed },
       ...(failures.size
         ? {
             'failure-details': [...failures.values()].map(({ result, count }) => ({
