@@ -1,6 +1,7 @@
-// The DNS records a domain needs (MX, SPF, DKIM, DMARC, autoconfig/autodiscover) and a live check of what
+// The DNS records a domain needs (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, autoconfig/autodiscover) and a live check of what
 // DNS says now, through the same resolver the mail modules use (SEALPOST_DNS_SERVERS).
-import type { SealpostConfig } from '../config/index.js';
+import type { Env, SealpostConfig } from '../config/index.js';
+import { mtaStsPolicy, mtaStsSettings, mtaStsTxt, tlsRptTxt } from '../config/mta-sts-policy.js';
 import type { DkimPublicRecord } from '../smtp/dkim/index.js';
 import { isNoRecordError, type DnsResolver } from '../smtp/dns.js';
 
@@ -8,7 +9,7 @@ export type RecordType = 'MX' | 'TXT' | 'CNAME' | 'SRV';
 
 export interface DnsRecord {
   /** What it is for, shown beside the record. */
-  readonly purpose: 'MX' | 'SPF' | 'DKIM' | 'DMARC' | 'autoconfig' | 'autodiscover' | 'SRV';
+  readonly purpose: 'MX' | 'SPF' | 'DKIM' | 'DMARC' | 'MTA-STS' | 'TLSRPT' | 'autoconfig' | 'autodiscover' | 'SRV';
   readonly type: RecordType;
   /** Fully qualified name without the trailing dot. */
   readonly name: string;
@@ -22,13 +23,19 @@ export interface RecordCheck extends DnsRecord {
   readonly found: string[];
 }
 
-export function recordsFor(domain: string, config: Pick<SealpostConfig, 'hostname' | 'ports'>, dkim: readonly DkimPublicRecord[]): DnsRecord[] {
+export function recordsFor(domain: string, config: Pick<SealpostConfig, 'hostname' | 'ports'> & { readonly env?: Env }, dkim: readonly DkimPublicRecord[]): DnsRecord[] {
   const host = config.hostname;
+  // The same policy the HTTPS listener serves (server/certs/web.ts): its id changes when the text does.
+  const sts = mtaStsSettings(config.env ?? {});
+  const policy = mtaStsPolicy(host, sts);
   const records: DnsRecord[] = [
     { purpose: 'MX', type: 'MX', name: domain, value: `10 ${host}`, required: true },
     { purpose: 'SPF', type: 'TXT', name: domain, value: 'v=spf1 mx -all', required: true },
     ...dkim.map((r): DnsRecord => ({ purpose: 'DKIM', type: 'TXT', name: r.name, value: r.value, required: true })),
     { purpose: 'DMARC', type: 'TXT', name: `_dmarc.${domain}`, value: 'v=DMARC1; p=quarantine; adkim=r; aspf=r', required: true },
+    { purpose: 'MTA-STS', type: 'TXT', name: `_mta-sts.${domain}`, value: mtaStsTxt(policy), required: false },
+    { purpose: 'MTA-STS', type: 'CNAME', name: `mta-sts.${domain}`, value: host, required: false },
+    { purpose: 'TLSRPT', type: 'TXT', name: `_smtp._tls.${domain}`, value: tlsRptTxt(domain, sts), required: false },
     { purpose: 'autoconfig', type: 'CNAME', name: `autoconfig.${domain}`, value: host, required: false },
     { purpose: 'autodiscover', type: 'CNAME', name: `autodiscover.${domain}`, value: host, required: false },
   ];
@@ -82,6 +89,9 @@ function matches(record: DnsRecord, found: readonly string[]): boolean {
       return found.some((f) => /^v=DMARC1\b/i.test(f));
     case 'DKIM':
       return found.some((f) => normalizeTxt(f) === normalizeTxt(record.value));
+    case 'MTA-STS':
+    case 'TLSRPT':
+      return record.type === 'TXT' ? found.some((f) => normalizeTxt(f) === normalizeTxt(record.value)) : found.some((f) => normalizeHost(f) === normalizeHost(record.value));
     default:
       return found.some((f) => normalizeHost(f) === normalizeHost(record.value));
   }
@@ -95,6 +105,8 @@ export async function checkRecords(records: readonly DnsRecord[], resolver: DnsR
         let found = await lookup(record, resolver);
         if (record.purpose === 'SPF') found = found.filter((f) => /^v=spf1\b/i.test(f));
         if (record.purpose === 'DMARC') found = found.filter((f) => /^v=DMARC1\b/i.test(f));
+        if (record.purpose === 'MTA-STS' && record.type === 'TXT') found = found.filter((f) => /^v=STSv1\b/i.test(f));
+        if (record.purpose === 'TLSRPT') found = found.filter((f) => /^v=TLSRPTv1\b/i.test(f));
         if (found.length === 0) return { ...record, status: 'missing', found };
         return { ...record, status: matches(record, found) ? 'ok' : 'different', found };
       } catch (error) {
