@@ -15,6 +15,7 @@ import { unwrapSecret, wrapSecret } from '../crypto/index.js';
 import { readPrivateFile, replacePrivateFile } from '../keychain/files.js';
 import type { Logger } from '../log.js';
 import type { ChallengeBook } from './challenges.js';
+import { createAlpnChallengeCertificate, createCsr } from './x509.js';
 
 /** The account key file: the PEM sealed with a key derived from the app key (it is the CA account's secret). */
 export const ACCOUNT_KEY_FILE = 'account-key.sealed';
@@ -132,10 +133,10 @@ export class CertificateManager {
     }
   }
 
-  private async issue(names: readonly string[], order: readonly AcmeChallenge[]): Promise<{ key: string; cert: string; challenge: AcmeChallenge }> {
+  private async issue(names: readonly string[], preference: readonly AcmeChallenge[]): Promise<{ key: string; cert: string; challenge: AcmeChallenge }> {
     const { settings, ports, challenges } = this.deps;
     if (names.length === 0) throw new Error('The host name is not a fully qualified name, so no CA can issue for it; set SEALPOST_HOSTNAME.');
-    const usable = order.filter((c) => (c === 'http-01' ? ports.http > 0 : ports.https > 0));
+    const usable = preference.filter((c) => (c === 'http-01' ? ports.http > 0 : ports.https > 0));
     if (usable.length === 0) throw new Error('No listener can answer the CA: open SEALPOST_HTTP_PORT (80) for http-01 or SEALPOST_HTTPS_PORT (443) for tls-alpn-01.');
     const ca = settings.caFile ? fs.readFileSync(settings.caFile, 'utf8') : undefined;
     await reachDirectory(settings.directoryUrl, ca);
@@ -144,30 +145,35 @@ export class CertificateManager {
       acme.axios.defaults.httpsAgent = new https.Agent({ ca });
     }
     const client = new acme.Client({ directoryUrl: settings.directoryUrl, accountKey: this.accountKey(), backoffMin: settings.pollMs, backoffMax: settings.pollMs * 4, backoffAttempts: 10 });
-    const [key, csr] = await acme.crypto.createCsr({ commonName: names[0], altNames: [...names] }, await acme.crypto.createPrivateRsaKey(2048));
+    const { keyPem, csrPem } = await createCsr(names);
+    await client.createAccount({ termsOfServiceAgreed: true, ...(settings.email ? { contact: [`mailto:${settings.email}`] } : {}) });
+    const order = await client.createOrder({ identifiers: names.map((value) => ({ type: 'dns', value })) });
+    const authorizations = await client.getAuthorizations(order);
     let used: AcmeChallenge = usable[0]!;
-    const cert = await client.auto({
-      csr,
-      email: settings.email ?? undefined,
-      termsOfServiceAgreed: true,
-      // The CA checks from outside; our own pre-check would resolve the names from here and prove nothing.
-      skipChallengeVerification: true,
-      challengePriority: [...usable],
-      challengeCreateFn: async (authz, challenge, keyAuthorization) => {
-        const type: string = challenge.type; // acme-client's types predate tls-alpn-01
-        used = type as AcmeChallenge;
-        if (challenge.type === 'http-01') challenges.putHttp(challenge.token, keyAuthorization);
-        else if (type === 'tls-alpn-01') {
-          const [alpnKey, alpnCert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization);
-          challenges.putAlpn(authz.identifier.value, { key: alpnKey.toString(), cert: alpnCert.toString() });
-        } else throw new Error(`The CA offered only the ${type} challenge, which Sealpost does not answer.`);
-      },
-      challengeRemoveFn: async (authz, challenge) => {
-        if (challenge.type === 'http-01') challenges.removeHttp(challenge.token);
-        else challenges.removeAlpn(authz.identifier.value);
-      },
-    });
-    return { key: key.toString(), cert, challenge: used };
+    // One name at a time: a home server answers few challenges, and a failure names the name it concerns.
+    for (const authz of authorizations) {
+      if (authz.status === 'valid') continue;
+      const name = authz.identifier.value;
+      const offered = usable.map((type) => authz.challenges.find((c) => (c.type as string) === type)).find((c) => c !== undefined);
+      if (!offered) throw new Error(`The CA offers no challenge Sealpost answers (${usable.join(', ')}) for ${name}.`);
+      const type = offered.type as string as AcmeChallenge;
+      const keyAuthorization = await client.getChallengeKeyAuthorization(offered);
+      if (type === 'http-01') challenges.putHttp((offered as { token: string }).token, keyAuthorization);
+      else challenges.putAlpn(name, await createAlpnChallengeCertificate(name, keyAuthorization));
+      try {
+        await client.completeChallenge(offered);
+        await client.waitForValidStatus(offered);
+      } catch (error) {
+        throw new Error(`${type} for ${name} failed: ${describe(error)}`);
+      } finally {
+        if (type === 'http-01') challenges.removeHttp((offered as { token: string }).token);
+        else challenges.removeAlpn(name);
+      }
+      used = type;
+    }
+    const finalized = await client.finalizeOrder(order, csrPem);
+    const cert = await client.getCertificate(finalized);
+    return { key: keyPem, cert, challenge: used };
   }
 
   /** The CA account key: made once, stored sealed under the app key in tls/acme/ (0600). */

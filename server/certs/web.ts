@@ -179,10 +179,17 @@ export async function openWebListeners(host: string, ports: { readonly http: num
       opened.push(await listen(server, host, ports.http, 'http', 'http'));
     }
     if (ports.https > 0) {
+      // No SNICallback here: Node runs it after the ALPN choice and it would replace the challenge certificate;
+      // the server's own context is swapped on every reload instead (below).
+      const { key, cert, minVersion, ciphers, honorCipherOrder } = deps.tls.tlsOptions();
       const server = https.createServer(
         {
           ...checking,
-          ...deps.tls.tlsOptions(),
+          key,
+          cert,
+          minVersion,
+          ciphers,
+          honorCipherOrder,
           ALPNCallback: alpnChooser(deps.challenges),
           handshakeTimeout: limits.headersTimeoutMs,
         },
@@ -193,7 +200,6 @@ export async function openWebListeners(host: string, ports: { readonly http: num
         if (socket.alpnProtocol === 'acme-tls/1') socket.end();
       });
       server.on('tlsClientError', (_error, socket) => socket.destroy());
-      // Clients without SNI get the server's default certificate: keep it the current one too.
       const unwatch = deps.tls.onReload(() => server.setSecureContext(deps.tls.tlsOptions()));
       server.once('close', unwatch);
       tune(server);
