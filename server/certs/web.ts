@@ -163,9 +163,10 @@ export async function openWebListeners(host: string, ports: { readonly http: num
       // A TLS client cannot read a plain-text answer: it is closed before the handshake.
       refuseSocket(socket, secure ? null : REFUSED_BY_CAP);
     });
-    server.on('clientError', (_error, socket: net.Socket) => {
-      // Malformed requests and over-long headers get the HTTP answer Node gives them, then the socket goes.
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => {
+      // Over-long headers, slow requests and malformed ones get their HTTP status, then the socket goes.
+      const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
   };
