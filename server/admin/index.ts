@@ -14,6 +14,7 @@ import { Jobs } from './jobs.js';
 import { AdminOps } from './ops.js';
 import { registerAuthRoutes } from './routes-auth.js';
 import { registerAutoconfigRoutes } from './routes-autoconfig.js';
+import { registerCertificateRoutes } from './routes-certificate.js';
 import { dropDownload, registerDataRoutes } from './routes-data.js';
 import { adminExposureWarning, adminTlsEnabled } from './exposure.js';
 import { registerMailRoutes } from './routes-mail.js';
@@ -62,6 +63,7 @@ export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: A
   registerDataRoutes(app, deps);
   registerSettingsRoutes(app, deps);
   registerAutoconfigRoutes(app, deps);
+  registerCertificateRoutes(app, deps);
   return { app, deps };
 }
 

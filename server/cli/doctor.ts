@@ -13,6 +13,8 @@ import { pingServer } from '../control/client.js';
 import { rcloneVersion } from '../remote/index.js';
 import { openSqlite } from '../sqlite.js';
 import { printJson, withDataOption, type DataOptions } from './common.js';
+import { checkCertificate } from './doctor-certs.js';
+import { ACME_STATUS_SETTING } from '../config/acme.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -50,6 +52,7 @@ export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv
 
   let config: SealpostConfig | null = null;
   let adminTls = false;
+  let acmeStatus: unknown = undefined;
   if (!fs.existsSync(paths.directoryDb)) {
     add('warn', 'directory', 'sealpost.db does not exist yet; nothing to check inside the data dir.');
     // The app key is created together with sealpost.db; checking it now would create one.
@@ -67,6 +70,7 @@ export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv
           add('ok', 'directory', `sealpost.db opens with the app key (${domains} domain${domains === 1 ? '' : 's'}, ${aliases} alias${aliases === 1 ? '' : 'es'}).`);
           config = loadConfig({ env, flags, settings: directory.getSettings() });
           adminTls = adminTlsEnabled(env, directory);
+          acmeStatus = directory.getSetting(ACME_STATUS_SETTING);
         } finally {
           directory.close();
         }
@@ -91,6 +95,7 @@ export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv
   // A running server answers on the control socket; CLI changes are then made by it (server/control).
   if (await pingServer(paths.root)) add('ok', 'server', 'a Sealpost server is running on this data dir; mailbox changes from the CLI are done by it.');
   checkTls(paths.tlsDir, config, add);
+  if (config) checkCertificate(paths.tlsDir, config, acmeStatus, add);
   checkEncryptedFiles(paths, add);
   return checks;
 }
