@@ -11,6 +11,7 @@ import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { buildServices, closeContext, openContext } from '../../server/app.js';
 import { createCertificatesService } from '../../server/certs/index.js';
+import { runDoctor } from '../../server/cli/doctor.js';
 import type { AppContext, Listener, Service } from '../../server/context.js';
 import { silentLogger } from '../../server/log.js';
 import { ADMIN_TEST_KDF } from '../helpers/admin-http.js';
@@ -29,6 +30,7 @@ let ctx: AppContext;
 let started: Service[] = [];
 const listeners: Listener[] = [];
 let manager: ReturnType<typeof createCertificatesService>['manager'];
+let env: NodeJS.ProcessEnv;
 
 /** The serial of the certificate a listener presents to a client that names HOST (SNI), as mail clients do. */
 function presentedSerial(port: number): Promise<string> {
@@ -55,7 +57,7 @@ before(async () => {
   const ports = await freePorts(5);
   const [imaps, submissions, admin, httpPort, httpsPort] = ports as [number, number, number, number, number];
   pebble = await startPebble({ dir, dnsAddress: dns.address, httpPort, tlsPort: httpsPort });
-  const env: NodeJS.ProcessEnv = {
+  env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     SEALPOST_DATA: path.join(dir, 'data'),
@@ -115,6 +117,10 @@ describe('ACME certificates from a real CA (pebble)', { timeout: 180_000 }, () =
     firstSerial = info.serial;
     const served = await servedSerials();
     for (const [listener, serial] of Object.entries(served)) assert.equal(serial, firstSerial, `${listener} presents the issued certificate`);
+    const doctor = await runDoctor({}, env);
+    const line = (check: string): string => doctor.filter((c) => c.check === check).map((c) => `${c.status} ${c.message}`).join(' | ');
+    assert.match(line('certificate'), /^ok acme certificate from .*Pebble.* for mail\.acme-pebble\.test, mta-sts\.pebble-example\.test, autoconfig\.pebble-example\.test, expires /);
+    assert.match(line('acme'), /^ok https:\/\/127\.0\.0\.1:\d+\/dir: last renewal \d{4}-/);
   });
 
   it('renews over TLS-ALPN-01 (RFC 8737 §3) and every listener presents the new serial without a restart', async () => {
@@ -149,5 +155,9 @@ describe('ACME certificates from a real CA (pebble)', { timeout: 180_000 }, () =
     assert.ok(Date.parse(status?.nextAttempt ?? '') > Date.now(), 'a retry is scheduled');
     assert.notEqual(status?.lastRenewal, null, 'the last renewal is still shown');
     assert.equal(await presentedSerial(listenerPort({ listeners }, 'imaps')), serial);
+    const doctor = await runDoctor({}, env);
+    const acmeLine = doctor.find((c) => c.check === 'acme');
+    assert.equal(acmeLine?.status, 'warn');
+    assert.match(acmeLine?.message ?? '', /last error: The ACME directory .* cannot be reached \(ECONNREFUSED\)/);
   });
 });
