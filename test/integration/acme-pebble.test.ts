@@ -18,6 +18,7 @@ import { ADMIN_TEST_KDF } from '../helpers/admin-http.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 import { freePorts, listenerPort, listenerPortsEnv } from '../helpers/ports.js';
+import { findPlaintext } from '../helpers/privacy.js';
 
 const HOST = 'mail.acme-pebble.test';
 const DOMAIN = 'pebble-example.test';
@@ -142,6 +143,7 @@ describe('ACME certificates from a real CA (pebble)', { timeout: 180_000 }, () =
     assert.equal(fs.statSync(acmeDir).mode & 0o077, 0, 'tls/acme/ is owner-only');
     const sealed = fs.readFileSync(path.join(acmeDir, 'account-key.sealed'));
     assert.equal(sealed.includes('PRIVATE KEY'), false, 'the account key is not stored in clear');
+    assert.deepEqual(findPlaintext(ctx.paths.root, ['hostmaster@pebble-example.test']), [], 'the ACME contact address is nowhere in clear');
   });
 
   it('records the error when the CA is down, retries later and keeps serving the last certificate', async () => {
