@@ -128,7 +128,7 @@ export class TlsMaterial {
     const acmeCert = path.join(options.tlsDir, ACME_DIR, ACME_CERT_FILE);
     const acmeKey = path.join(options.tlsDir, ACME_DIR, ACME_KEY_FILE);
     const acmePair = fs.existsSync(acmeCert) && fs.existsSync(acmeKey) ? readPairOrNull(acmeCert, acmeKey) : null;
-    if (acmePair && stillValid(acmePair.cert)) return new TlsMaterial(acmePair, 'acme', acmeCert, acmeKey, options.logger);
+    if (acmePair && stillValid(acmePair.cert, options.hostname)) return new TlsMaterial(acmePair, 'acme', acmeCert, acmeKey, options.logger);
     const certPath = path.join(options.tlsDir, 'cert.pem');
     const keyPath = path.join(options.tlsDir, 'key.pem');
     let pair = fs.existsSync(certPath) && fs.existsSync(keyPath) ? readPairOrNull(certPath, keyPath) : null;
@@ -274,9 +274,11 @@ function readPairOrNull(certPath: string, keyPath: string): Pair | null {
   }
 }
 
-function stillValid(certPem: string): boolean {
+/** An ACME certificate is used at start while it has not expired and still names the host. */
+function stillValid(certPem: string, hostname: string): boolean {
   try {
-    return Date.parse(new crypto.X509Certificate(certPem).validTo) > Date.now();
+    const x509 = new crypto.X509Certificate(certPem);
+    return Date.parse(x509.validTo) > Date.now() && (net.isIP(hostname) ? false : x509.checkHost(hostname) !== undefined);
   } catch {
     return false;
   }

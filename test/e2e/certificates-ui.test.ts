@@ -82,15 +82,20 @@ describe('Certificate card in chromium', { skip, timeout: 240_000 }, () => {
     await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
 
     // The first issuance runs at start; the API says when it is done.
-    let view: { source: string; acme: { status: { lastRenewal: string | null; lastError: string | null } | null } } | null = null;
-    for (let i = 0; i < 300 && view?.source !== 'acme'; i++) {
+    interface View {
+      readonly source: string;
+      readonly acme: { readonly status: { readonly lastRenewal: string | null; readonly lastError: string | null } | null };
+    }
+    let source = '';
+    for (let i = 0; i < 300 && source !== 'acme'; i++) {
       const response = await page.request.get(`${base}/api/certificate`);
       assert.equal(response.status(), 200);
-      view = (await response.json()) as typeof view;
-      if (view?.acme.status?.lastError) assert.fail(`issuance failed: ${view.acme.status.lastError}\n${pebble.output().slice(-1500)}`);
-      if (view?.source !== 'acme') await new Promise((resolve) => setTimeout(resolve, 100));
+      const view = (await response.json()) as View;
+      if (view.acme.status?.lastError) assert.fail(`issuance failed: ${view.acme.status.lastError}\n${pebble.output().slice(-1500)}`);
+      source = view.source;
+      if (source !== 'acme') await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    assert.equal(view?.source, 'acme', 'a certificate from the CA is in use');
+    assert.equal(source, 'acme', 'a certificate from the CA is in use');
 
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings', exact: true }).click();
     const card = page.getByTestId('certificate-card');
