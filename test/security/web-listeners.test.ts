@@ -47,6 +47,7 @@ before(async () => {
     SEALPOST_MTA_STS_MAX_AGE: '86400',
     SEALPOST_WEB_MAX_CONNECTIONS_PER_IP: String(PER_IP),
     SEALPOST_WEB_MAX_HEADER_BYTES: '4096',
+    SEALPOST_WEB_HEADERS_TIMEOUT_MS: '1000',
   };
   ctx = await openContext({ env }, { logger: silentLogger(), kdf: ADMIN_TEST_KDF });
   ctx.directory.addDomain(DOMAIN);
@@ -163,7 +164,29 @@ describe('MTA-STS policy over HTTPS', () => {
   });
 });
 
+describe('TLS-ALPN-01 on the HTTPS listener (RFC 8737 §3)', () => {
+  it('refuses an acme-tls/1 handshake for a name with no open challenge, and still serves http/1.1', async () => {
+    for (const servername of [HOST, STS_HOST, 'other.example']) {
+      const outcome = await new Promise<string>((resolve) => {
+        const socket = tls.connect({ host: '127.0.0.1', port: httpsPort, servername, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => {
+          resolve(`handshake ${socket.alpnProtocol}`);
+          socket.destroy();
+        });
+        socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+      });
+      assert.match(outcome, /ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL|ECONNRESET/, servername);
+    }
+    assert.equal((await httpsRaw(get('/.well-known/mta-sts.txt', STS_HOST))).status, 200);
+  });
+});
+
 describe('HTTP listener (ACME HTTP-01, RFC 8555 §8.3)', () => {
+  it('answers a request whose headers never finish with 408 and closes it (slowloris)', async () => {
+    const socket = net.connect(httpPort, '127.0.0.1');
+    const response = await exchange(socket, `GET / HTTP/1.1\r\nHost: ${HOST}\r\nX-Slow: `);
+    assert.equal(response.status, 408);
+  });
+
   it('404s unknown challenge tokens and odd token spellings; redirects names we serve to HTTPS; 404s other hosts', async () => {
     for (const token of ['abc', 'a%2Fb', '../../etc/passwd', 'x'.repeat(300), '']) {
       assert.equal((await httpRaw(get(`/.well-known/acme-challenge/${token}`, HOST))).status, 404, token.slice(0, 20));
