@@ -2,6 +2,7 @@
 // the built Svelte UI at /, and public mail-client autoconfig. On first start with no admin password it
 // prints a one-time setup link; the desktop shell signs in with a one-time local token (see auth.ts).
 import fs from 'node:fs';
+import type tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext, Listener, Service } from '../context.js';
@@ -87,6 +88,12 @@ export function createAdminService(ctx: AppContext, options: AdminServiceOptions
         const code = (error as NodeJS.ErrnoException).code;
         const reason = code === 'EADDRINUSE' ? 'the port is already in use' : code === 'EACCES' ? 'permission denied' : error instanceof Error ? error.message : String(error);
         throw new ListenError(`Cannot open the admin listener on ${ctx.config.host}:${port}: ${reason}.`);
+      }
+      if (deps.https) {
+        // Clients without SNI get the server's default certificate: keep it the current one after a renewal.
+        const server = app.server as unknown as tls.Server;
+        const unwatchTls = ctx.tls.onReload(() => server.setSecureContext(ctx.tls.tlsOptions()));
+        server.once('close', unwatchTls);
       }
       const address = app.server.address();
       const bound = address && typeof address === 'object' ? address.port : port;

@@ -1,10 +1,12 @@
 // ACME against a real CA (Debian's pebble, started here): a certificate for the mail host name and the
 // mta-sts./autoconfig. names of a domain is issued over HTTP-01, renewed over TLS-ALPN-01, and each time
-// IMAPS, SMTPS and the admin HTTPS listener present the new serial to a TLS client without a restart.
+// IMAPS, SMTPS, POP3S, MX STARTTLS, the admin HTTPS and the HTTPS listener present the new serial to a TLS
+// client (with SNI and without) without a restart.
 // Then the CA goes away: a renewal fails, the error is recorded, and the server keeps serving.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -33,10 +35,10 @@ const listeners: Listener[] = [];
 let manager: ReturnType<typeof createCertificatesService>['manager'];
 let env: NodeJS.ProcessEnv;
 
-/** The serial of the certificate a listener presents to a client that names HOST (SNI), as mail clients do. */
-function presentedSerial(port: number): Promise<string> {
+/** The serial of the certificate a listener presents to a client that names HOST (SNI, as mail clients do) or sends no SNI (servername ''). */
+function presentedSerial(port: number, servername = HOST): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, servername: HOST, rejectUnauthorized: false }, () => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
       const serial = socket.getPeerX509Certificate()?.serialNumber ?? '';
       socket.destroy();
       resolve(serial);
@@ -45,9 +47,45 @@ function presentedSerial(port: number): Promise<string> {
   });
 }
 
+/** The serial an SMTP server presents after STARTTLS (RFC 3207) to a client that sends no SNI, as many MTAs do. */
+function starttlsSerial(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const plain = net.connect(port, '127.0.0.1');
+    let seen = '';
+    let step = 0;
+    plain.on('error', reject);
+    plain.on('data', (chunk: Buffer) => {
+      seen += chunk.toString('latin1');
+      if (step === 0 && /^220 /m.test(seen)) {
+        step = 1;
+        seen = '';
+        plain.write('EHLO client.test\r\n');
+      } else if (step === 1 && /^250 /m.test(seen)) {
+        step = 2;
+        seen = '';
+        plain.write('STARTTLS\r\n');
+      } else if (step === 2 && /^220 /m.test(seen)) {
+        step = 3;
+        plain.removeAllListeners('data');
+        const secure = tls.connect({ socket: plain, rejectUnauthorized: false }, () => {
+          const serial = secure.getPeerX509Certificate()?.serialNumber ?? '';
+          secure.destroy();
+          resolve(serial);
+        });
+        secure.once('error', reject);
+      }
+    });
+  });
+}
+
+/** What each TLS listener presents, with SNI and without (implicit TLS), and after STARTTLS on the MX. */
 async function servedSerials(): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const name of ['imaps', 'submissions', 'admin', 'https'] as const) out[name] = await presentedSerial(listenerPort({ listeners }, name));
+  for (const name of ['imaps', 'submissions', 'pop3s', 'admin', 'https'] as const) {
+    out[name] = await presentedSerial(listenerPort({ listeners }, name));
+    out[`${name} without SNI`] = await presentedSerial(listenerPort({ listeners }, name), '');
+  }
+  out['smtp STARTTLS without SNI'] = await starttlsSerial(listenerPort({ listeners }, 'smtp'));
   return out;
 }
 
@@ -55,8 +93,8 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-acme-'));
   dns = await startDnsServer();
   for (const name of NAMES) dns.set(name, { A: ['127.0.0.1'] });
-  const ports = await freePorts(5);
-  const [imaps, submissions, admin, httpPort, httpsPort] = ports as [number, number, number, number, number];
+  const ports = await freePorts(7);
+  const [imaps, submissions, admin, httpPort, httpsPort, pop3s, smtp] = ports as [number, number, number, number, number, number, number];
   pebble = await startPebble({ dir, dnsAddress: dns.address, httpPort, tlsPort: httpsPort });
   env = {
     PATH: process.env.PATH,
@@ -67,7 +105,7 @@ before(async () => {
     SEALPOST_HOSTNAME: HOST,
     SEALPOST_LOG_LEVEL: 'silent',
     SEALPOST_ADMIN_TLS: 'on',
-    ...listenerPortsEnv(['imaps', 'submissions', 'admin', 'http', 'https'], [imaps, submissions, admin, httpPort, httpsPort]),
+    ...listenerPortsEnv(['imaps', 'submissions', 'admin', 'http', 'https', 'pop3s', 'smtp'], [imaps, submissions, admin, httpPort, httpsPort, pop3s, smtp]),
     SEALPOST_ACME: 'on',
     SEALPOST_ACME_DIRECTORY: pebble.directoryUrl,
     SEALPOST_ACME_CA_FILE: pebble.caFile,

@@ -103,6 +103,7 @@ export interface MxServiceOptions {
 
 export function createMxService(ctx: AppContext, options: MxServiceOptions = {}): Service {
   let mx: MxServer | null = null;
+  let unwatchTls: (() => void) | null = null;
   let webhooks: Webhooks | null = null;
   return {
     name: 'mx',
@@ -138,9 +139,13 @@ export function createMxService(ctx: AppContext, options: MxServiceOptions = {})
         tls: { key: tlsOptions.key, cert: tlsOptions.cert, SNICallback: tlsOptions.SNICallback },
       });
       const bound = await mx.listen(port, ctx.config.host);
+      // A renewed or installed certificate reaches STARTTLS clients that send no SNI (many MTAs) too.
+      unwatchTls = ctx.tls.onReload(() => mx?.useCertificate(ctx.tls.tlsOptions()));
       return [{ name: 'smtp', host: ctx.config.host, port: bound, security: 'starttls' }];
     },
     async stop(): Promise<void> {
+      unwatchTls?.();
+      unwatchTls = null;
       if (mx) await mx.close();
       mx = null;
       if (webhooks) await webhooks.stop();
