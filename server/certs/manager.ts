@@ -38,6 +38,16 @@ export interface CertificateManagerDeps {
 
 export type RenewOutcome = 'issued' | 'current' | 'failed';
 
+/** The CA could not validate one name of an order. */
+class NameNotValidated extends Error {
+  constructor(
+    readonly identifier: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export class CertificateManager {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<RenewOutcome> | null = null;
@@ -90,14 +100,32 @@ export class CertificateManager {
     const { settings, logger } = this.deps;
     const previous = this.status();
     const names = certificateNames(this.deps.hostname, this.deps.domains());
-    if (!options.force && !this.needsCertificate(names)) {
+    // Names left off last time are only retried at the next renewal (else every check would order anew).
+    const wanted = names.filter((n) => !(previous?.skipped ?? []).some((s) => s.name === n));
+    if (!options.force && !this.needsCertificate(wanted)) {
       this.save({ ...(previous ?? blankStatus(settings)), nextAttempt: new Date(Date.now() + settings.checkIntervalMs).toISOString() });
       this.schedule(settings.checkIntervalMs);
       return 'current';
     }
     const attempt = new Date().toISOString();
     try {
-      const { key, cert, challenge } = await this.issue(names, options.challenges ?? settings.challenges);
+      // One optional name (mta-sts./autoconfig.) whose DNS does not point here must not cost the whole
+      // certificate: it is left off and the order placed again for the others. The host name is required.
+      const skipped: { name: string; reason: string }[] = [];
+      let remaining = [...names];
+      let issued: { key: string; cert: string; challenge: AcmeChallenge } | null = null;
+      while (!issued) {
+        try {
+          issued = await this.issue(remaining, options.challenges ?? settings.challenges);
+        } catch (error) {
+          const optional = error instanceof NameNotValidated && error.identifier !== names[0] && remaining.includes(error.identifier);
+          if (!optional || this.stopped) throw error;
+          skipped.push({ name: error.identifier, reason: error.message });
+          remaining = remaining.filter((n) => n !== error.identifier);
+          logger.warn({ event: 'acme.name_skipped', name: error.identifier, err: error.message }, 'left a name off the certificate: the CA could not validate it');
+        }
+      }
+      const { key, cert, challenge } = issued;
       if (this.stopped) return 'failed';
       const dir = path.join(this.deps.tlsDir, ACME_DIR);
       // Key first: a crash between the two leaves the old certificate with a key that does not match, which
@@ -107,7 +135,7 @@ export class CertificateManager {
       const installed = this.deps.tls.install({ key, cert }, 'acme');
       const info = certificateInfo(cert);
       logger.info({ event: 'acme.issued', serial: info.serial, validTo: info.validTo, installed, challenge }, 'certificate issued by the ACME CA');
-      this.save({ directoryUrl: settings.directoryUrl, lastRenewal: attempt, lastAttempt: attempt, lastError: installed ? null : 'issued, but SEALPOST_TLS_CERT names your own certificate, which stays in use', failures: 0, nextAttempt: new Date(Date.now() + settings.checkIntervalMs).toISOString(), lastChallenge: challenge });
+      this.save({ directoryUrl: settings.directoryUrl, lastRenewal: attempt, lastAttempt: attempt, lastError: installed ? null : 'issued, but SEALPOST_TLS_CERT names your own certificate, which stays in use', failures: 0, nextAttempt: new Date(Date.now() + settings.checkIntervalMs).toISOString(), lastChallenge: challenge, skipped });
       this.schedule(settings.checkIntervalMs);
       return 'issued';
     } catch (error) {
@@ -162,9 +190,12 @@ export class CertificateManager {
       else challenges.putAlpn(name, await createAlpnChallengeCertificate(name, keyAuthorization));
       try {
         await client.completeChallenge(offered);
-        await client.waitForValidStatus(offered);
-      } catch (error) {
-        throw new Error(`${type} for ${name} failed: ${describe(error)}`);
+        try {
+          await client.waitForValidStatus(offered);
+        } catch (error) {
+          // The CA looked and the challenge did not validate: about this name, not about the CA.
+          throw new NameNotValidated(name, `${type} for ${name} failed: ${describe(error)}`);
+        }
       } finally {
         if (type === 'http-01') challenges.removeHttp((offered as { token: string }).token);
         else challenges.removeAlpn(name);
@@ -202,7 +233,7 @@ function cryptoAccountKey(): string {
 }
 
 function blankStatus(settings: AcmeSettings): AcmeStatus {
-  return { directoryUrl: settings.directoryUrl, lastRenewal: null, lastAttempt: null, lastError: null, failures: 0, nextAttempt: null, lastChallenge: null };
+  return { directoryUrl: settings.directoryUrl, lastRenewal: null, lastAttempt: null, lastError: null, failures: 0, nextAttempt: null, lastChallenge: null, skipped: [] };
 }
 
 /** One line for the status: the CA's problem detail when it sent one, else the error message (no stack). */

@@ -129,6 +129,11 @@ export interface AcmeStatus {
   readonly nextAttempt: string | null;
   /** The challenge that proved the names last time. */
   readonly lastChallenge: AcmeChallenge | null;
+  /**
+   * Optional names (mta-sts., autoconfig.) left off the last certificate because the CA could not validate
+   * them (usually: their DNS does not point here yet), each with the reason; tried again at the next renewal.
+   */
+  readonly skipped: readonly { readonly name: string; readonly reason: string }[];
 }
 
 export const ACME_STATUS_SETTING = 'acmeStatus';
@@ -147,5 +152,11 @@ export function readAcmeStatus(value: unknown): AcmeStatus | null {
     failures: typeof v.failures === 'number' && Number.isInteger(v.failures) ? v.failures : 0,
     nextAttempt: text(v.nextAttempt),
     lastChallenge: challenge,
+    skipped: Array.isArray(v.skipped)
+      ? v.skipped.flatMap((x: unknown) => {
+          const item = x as { name?: unknown; reason?: unknown } | null;
+          return item && typeof item.name === 'string' && typeof item.reason === 'string' ? [{ name: item.name, reason: item.reason }] : [];
+        })
+      : [],
   };
 }

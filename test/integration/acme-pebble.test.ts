@@ -25,6 +25,7 @@ import { findPlaintext } from '../helpers/privacy.js';
 const HOST = 'mail.acme-pebble.test';
 const DOMAIN = 'pebble-example.test';
 const NAMES = [HOST, `mta-sts.${DOMAIN}`, `autoconfig.${DOMAIN}`];
+const NO_DNS_DOMAIN = 'unpublished.test';
 
 let dir: string;
 let dns: TestDnsServer;
@@ -115,6 +116,7 @@ before(async () => {
   };
   ctx = await openContext({ env }, { logger: silentLogger(), kdf: ADMIN_TEST_KDF });
   ctx.directory.addDomain(DOMAIN);
+  ctx.directory.addDomain(NO_DNS_DOMAIN); // its mta-sts./autoconfig. names are not in DNS: left off the certificate
   const services = await buildServices(ctx);
   for (const service of services) {
     started.push(service);
@@ -153,6 +155,7 @@ describe('ACME certificates from a real CA (pebble)', { timeout: 180_000 }, () =
     const info = ctx.tls.info();
     assert.match(info.issuer, /Pebble/);
     assert.deepEqual([...info.names].sort(), [...NAMES].sort());
+    assert.deepEqual(status?.skipped.map((s) => s.name).sort(), [`autoconfig.${NO_DNS_DOMAIN}`, `mta-sts.${NO_DNS_DOMAIN}`], 'names the CA could not validate are left off, not fatal');
     firstSerial = info.serial;
     const served = await servedSerials();
     for (const [listener, serial] of Object.entries(served)) assert.equal(serial, firstSerial, `${listener} presents the issued certificate`);
@@ -160,6 +163,7 @@ describe('ACME certificates from a real CA (pebble)', { timeout: 180_000 }, () =
     const line = (check: string): string => doctor.filter((c) => c.check === check).map((c) => `${c.status} ${c.message}`).join(' | ');
     assert.match(line('certificate'), /^ok acme certificate from .*Pebble.* for mail\.acme-pebble\.test, mta-sts\.pebble-example\.test, autoconfig\.pebble-example\.test, expires /);
     assert.match(line('acme'), /^ok https:\/\/127\.0\.0\.1:\d+\/dir: last renewal \d{4}-/);
+    assert.match(line('acme'), /warn mta-sts\.unpublished\.test is not on the certificate: the CA could not validate it/);
   });
 
   it('renews over TLS-ALPN-01 (RFC 8737 §3) and every listener presents the new serial without a restart', async () => {
