@@ -5,6 +5,9 @@ import { describe, it } from 'node:test';
 import { acmeSettings, certificateNames, isFqdn, LETS_ENCRYPT_DIRECTORY, renewalDue, retryDelayMs } from '../../server/config/acme.js';
 import { mtaStsPolicy, mtaStsSettings, mtaStsTxt, tlsRptTxt } from '../../server/config/mta-sts-policy.js';
 import { hostOfRequest, mtaStsDomainOf } from '../../server/certs/web.js';
+import { readAcmeStatus } from '../../server/config/acme.js';
+import { certificateStatus } from '../../server/config/certificate-status.js';
+import { createSelfSigned } from '../../server/config/tls.js';
 
 const DAY = 86_400_000;
 
@@ -70,5 +73,33 @@ describe('our MTA-STS policy (RFC 8461 §3.2) and TLS-RPT record (RFC 8460 §3)'
     assert.equal(mtaStsDomainOf('mta-sts.example.org', ours), 'example.org');
     assert.equal(mtaStsDomainOf('mta-sts.other.org', ours), null);
     assert.equal(mtaStsDomainOf('example.org', ours), null);
+  });
+});
+
+describe('certificate status (card, API, doctor)', () => {
+  const config = { host: '0.0.0.0', hostname: 'mail.example.org', ports: { http: 80, https: 443 } };
+  const pem = createSelfSigned('mail.example.org').cert;
+
+  it('shows the certificate in use and says what to fix: a failed request, names left off, no challenge port', () => {
+    const saved = { directoryUrl: 'https://ca.example/dir', lastRenewal: null, lastAttempt: '2026-12-01T00:00:00.000Z', lastError: 'The ACME directory https://ca.example/dir cannot be reached (ECONNREFUSED).', failures: 2, nextAttempt: '2026-12-01T00:20:00.000Z', lastChallenge: null, skipped: [{ name: 'autoconfig.example.org', reason: 'http-01 for autoconfig.example.org failed: NXDOMAIN' }] };
+    const view = certificateStatus({ env: {}, config, source: 'self-signed', certPem: pem, savedStatus: saved });
+    assert.equal(view.acme.enabled, true);
+    assert.deepEqual(view.certificate?.names, ['mail.example.org', 'localhost', '127.0.0.1', '0:0:0:0:0:0:0:1']);
+    assert.ok((view.daysLeft ?? 0) > 1000);
+    assert.equal(view.warnings.length, 3, view.warnings.join('\n'));
+    assert.match(view.warnings[0]!, /The last certificate request failed \(The ACME directory .* cannot be reached/);
+    assert.match(view.warnings[1]!, /^autoconfig\.example\.org is not on the certificate/);
+    assert.match(view.warnings[2]!, /still shown the self-signed certificate/);
+    const noPorts = certificateStatus({ env: {}, config: { ...config, ports: { http: 0, https: 0 } }, source: 'acme', certPem: pem, savedStatus: undefined });
+    assert.deepEqual(noPorts.warnings, ['ACME is on but neither SEALPOST_HTTP_PORT (80) nor SEALPOST_HTTPS_PORT (443) is open, so the CA cannot check the names.']);
+    const off = certificateStatus({ env: {}, config: { ...config, host: '127.0.0.1' }, source: 'self-signed', certPem: pem, savedStatus: undefined });
+    assert.deepEqual([off.acme.enabled, off.warnings], [false, []]);
+    assert.match(off.acme.reason, /^off: the server listens on loopback only/);
+  });
+
+  it('reads a saved status defensively (malformed fields become empty)', () => {
+    assert.equal(readAcmeStatus('nonsense'), null);
+    const status = readAcmeStatus({ failures: 'x', lastChallenge: 'dns-01', skipped: [{ name: 1 }, { name: 'a.example', reason: 'r' }] });
+    assert.deepEqual([status?.failures, status?.lastChallenge, status?.skipped], [0, null, [{ name: 'a.example', reason: 'r' }]]);
   });
 });
