@@ -166,7 +166,7 @@ export class CertificateManager {
     if (names.length === 0) throw new Error('The host name is not a fully qualified name, so no CA can issue for it; set SEALPOST_HOSTNAME.');
     const usable = preference.filter((c) => (c === 'http-01' ? ports.http > 0 : ports.https > 0));
     if (usable.length === 0) throw new Error('No listener can answer the CA: open SEALPOST_HTTP_PORT (80) for http-01 or SEALPOST_HTTPS_PORT (443) for tls-alpn-01.');
-    const ca = settings.caFile ? fs.readFileSync(settings.caFile, 'utf8') : undefined;
+    const ca = settings.caFile ? readCaFile(settings.caFile) : undefined;
     await reachDirectory(settings.directoryUrl, ca);
     if (ca) {
       // acme-client talks through its own axios instance: trust the private CA there (one manager per process).
@@ -241,6 +241,14 @@ function describe(error: unknown): string {
   const fields = error as { message?: string; response?: { data?: { detail?: string } } };
   const text = fields?.response?.data?.detail ?? fields?.message ?? String(error);
   return text.replace(/\s+/g, ' ').slice(0, 500);
+}
+
+function readCaFile(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`Cannot read SEALPOST_ACME_CA_FILE ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'}); point it at the PEM of the CA that signs the ACME directory, or unset it.`);
+  }
 }
 
 /** Fails fast with one sentence when the ACME directory cannot be reached (acme-client would retry for minutes). */
