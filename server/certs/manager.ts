@@ -20,6 +20,8 @@ import { createAlpnChallengeCertificate, createCsr } from './x509.js';
 /** The account key file: the PEM sealed with a key derived from the app key (it is the CA account's secret). */
 export const ACCOUNT_KEY_FILE = 'account-key.sealed';
 const ACCOUNT_KEY_INFO = new TextEncoder().encode('sealpost/acme-account-key/v1');
+/** How often the domain list is compared with the certificate's names (a cheap directory read). */
+const NAMES_WATCH_MS = 5 * 60_000;
 
 export interface CertificateManagerDeps {
   readonly settings: AcmeSettings;
@@ -50,6 +52,7 @@ class NameNotValidated extends Error {
 
 export class CertificateManager {
   private timer: NodeJS.Timeout | null = null;
+  private namesWatch: NodeJS.Timeout | null = null;
   private running: Promise<RenewOutcome> | null = null;
   private stopped = false;
 
@@ -60,6 +63,11 @@ export class CertificateManager {
     if (!this.deps.settings.enabled) return;
     this.stopped = false;
     this.schedule(0);
+    // A new domain's mta-sts./autoconfig. names are requested within minutes, not at the next check.
+    this.namesWatch = setInterval(() => {
+      if (!this.running && this.namesChanged()) void this.renew();
+    }, NAMES_WATCH_MS);
+    this.namesWatch.unref();
   }
 
   /** Stops the timetable and waits (bounded) for a run in progress. */
@@ -67,6 +75,8 @@ export class CertificateManager {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.namesWatch) clearInterval(this.namesWatch);
+    this.namesWatch = null;
     if (this.running) await Promise.race([this.running, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
   }
 
@@ -100,9 +110,8 @@ export class CertificateManager {
     const { settings, logger } = this.deps;
     const previous = this.status();
     const names = certificateNames(this.deps.hostname, this.deps.domains());
-    // Names left off last time are only retried at the next renewal (else every check would order anew).
-    const wanted = names.filter((n) => !(previous?.skipped ?? []).some((s) => s.name === n));
-    if (!options.force && !this.needsCertificate(wanted)) {
+    // Names left off last time are tried again at every check; if they still fail, no new certificate is made.
+    if (!options.force && !this.needsCertificate(names)) {
       this.save({ ...(previous ?? blankStatus(settings)), nextAttempt: new Date(Date.now() + settings.checkIntervalMs).toISOString() });
       this.schedule(settings.checkIntervalMs);
       return 'current';
@@ -123,6 +132,12 @@ export class CertificateManager {
           skipped.push({ name: error.identifier, reason: error.message });
           remaining = remaining.filter((n) => n !== error.identifier);
           logger.warn({ event: 'acme.name_skipped', name: error.identifier, err: error.message }, 'left a name off the certificate: the CA could not validate it');
+          if (!options.force && this.coversAndCurrent(remaining)) {
+            // The certificate in use already has every name that validates: no duplicate (CAs rate-limit those).
+            this.save({ ...(previous ?? blankStatus(settings)), lastAttempt: attempt, lastError: null, failures: 0, nextAttempt: new Date(Date.now() + settings.checkIntervalMs).toISOString(), skipped });
+            this.schedule(settings.checkIntervalMs);
+            return 'current';
+          }
         }
       }
       const { key, cert, challenge } = issued;
@@ -151,13 +166,30 @@ export class CertificateManager {
   }
 
   private needsCertificate(names: readonly string[]): boolean {
-    if (this.deps.tls.source !== 'acme') return true;
+    return !this.coversAndCurrent(names);
+  }
+
+  /** Whether the certificate in use came from the CA, names every one of `names` and is not yet due. */
+  private coversAndCurrent(names: readonly string[]): boolean {
+    if (this.deps.tls.source !== 'acme') return false;
     try {
       const info = certificateInfo(this.deps.tls.certificatePem());
-      if (!names.every((n) => info.names.includes(n))) return true;
-      return renewalDue(new Date(info.validFrom), new Date(info.validTo), new Date());
+      if (!names.every((n) => info.names.includes(n))) return false;
+      return !renewalDue(new Date(info.validFrom), new Date(info.validTo), new Date());
     } catch {
-      return true;
+      return false;
+    }
+  }
+
+  /** Whether a domain was added since the certificate was made (its names are neither on it nor left off). */
+  private namesChanged(): boolean {
+    if (this.deps.tls.source !== 'acme') return false;
+    try {
+      const onCertificate = certificateInfo(this.deps.tls.certificatePem()).names;
+      const skipped = (this.status()?.skipped ?? []).map((s) => s.name);
+      return certificateNames(this.deps.hostname, this.deps.domains()).some((n) => !onCertificate.includes(n) && !skipped.includes(n));
+    } catch {
+      return false;
     }
   }
 

@@ -131,7 +131,7 @@ export interface AcmeStatus {
   readonly lastChallenge: AcmeChallenge | null;
   /**
    * Optional names (mta-sts., autoconfig.) left off the last certificate because the CA could not validate
-   * them (usually: their DNS does not point here yet), each with the reason; tried again at the next renewal.
+   * them (usually: their DNS does not point here yet), each with the reason; tried again at every check.
    */
   readonly skipped: readonly { readonly name: string; readonly reason: string }[];
 }

@@ -53,7 +53,7 @@ export function certificateStatus(input: {
   if (settings?.enabled) {
     if (input.config.ports.http === 0 && input.config.ports.https === 0) warnings.push('ACME is on but neither SEALPOST_HTTP_PORT (80) nor SEALPOST_HTTPS_PORT (443) is open, so the CA cannot check the names.');
     if (status?.lastError) warnings.push(`The last certificate request failed (${status.lastError}); the next try is at ${status.nextAttempt ?? 'the next check'}.`);
-    for (const skipped of status?.skipped ?? []) warnings.push(`${skipped.name} is not on the certificate: the CA could not validate it (${skipped.reason}). Point its DNS here; it is tried again at the next renewal.`);
+    for (const skipped of status?.skipped ?? []) warnings.push(`${skipped.name} is not on the certificate: the CA could not validate it (${skipped.reason}). Point its DNS here; it is tried again at the next check.`);
     if (input.source === 'self-signed') warnings.push('Mail clients are still shown the self-signed certificate: no certificate from the CA yet.');
   }
   return {

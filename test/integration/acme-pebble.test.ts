@@ -177,6 +177,18 @@ describe('ACME certificates from a real CA (pebble)', { timeout: 180_000 }, () =
     for (const [listener, serial] of Object.entries(served)) assert.equal(serial, renewed, `${listener} presents the renewed certificate`);
   });
 
+  it('retries names left off at the next check: no new certificate while they still fail, all names once their DNS points here', async () => {
+    const before = ctx.tls.info().serial;
+    assert.equal(await manager.renew(), 'current', JSON.stringify(manager.status()));
+    assert.equal(ctx.tls.info().serial, before, 'no duplicate certificate while the names still fail');
+    assert.equal(manager.status()?.skipped.length, 2);
+    for (const name of [`mta-sts.${NO_DNS_DOMAIN}`, `autoconfig.${NO_DNS_DOMAIN}`]) dns.set(name, { A: ['127.0.0.1'] });
+    assert.equal(await manager.renew(), 'issued', JSON.stringify(manager.status()));
+    assert.deepEqual([...ctx.tls.info().names].sort(), [...NAMES, `mta-sts.${NO_DNS_DOMAIN}`, `autoconfig.${NO_DNS_DOMAIN}`].sort());
+    assert.deepEqual(manager.status()?.skipped, []);
+    assert.equal(await presentedSerial(listenerPort({ listeners }, 'imaps')), ctx.tls.info().serial);
+  });
+
   it('keeps the account key sealed and every key file 0600 in tls/acme/', () => {
     const acmeDir = path.join(ctx.paths.tlsDir, 'acme');
     for (const file of ['key.pem', 'cert.pem', 'account-key.sealed']) {
