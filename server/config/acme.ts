@@ -45,13 +45,24 @@ const NUMBERS: readonly NumericSetting<'checkHours' | 'retryMinSeconds' | 'retry
  * SEALPOST_ACME says so; unset, it is on only when the server listens beyond loopback under a real host name
  * (a laptop or a test keeps its self-signed certificate).
  */
-export function acmeSettings(env: Env, config: { readonly host: string; readonly hostname: string }): AcmeSettings {
+export function acmeSettings(env: Env, config: { readonly host: string; readonly hostname: string; readonly tls?: { readonly certPath: string | null } }): AcmeSettings {
   const explicit = env.SEALPOST_ACME?.trim() ? onOffFromEnv(env, 'SEALPOST_ACME', false) : null;
   const loopbackOnly = isLoopbackHost(config.host);
   const realName = isFqdn(config.hostname) && !isLoopbackHost(config.hostname);
-  const enabled = explicit ?? (!loopbackOnly && realName);
-  const reason =
-    explicit === true ? 'on (SEALPOST_ACME=on)' : explicit === false ? 'off (SEALPOST_ACME=off)' : enabled ? 'on (listening beyond loopback under a real host name)' : loopbackOnly ? 'off: the server listens on loopback only (set SEALPOST_ACME=on to request certificates anyway)' : 'off: the host name is not a fully qualified name (set SEALPOST_HOSTNAME)';
+  // The owner's own certificate always wins (TlsMaterial), so ordering one would only spend the CA's limits.
+  const ownCertificate = Boolean(config.tls?.certPath);
+  const enabled = !ownCertificate && (explicit ?? (!loopbackOnly && realName));
+  const reason = ownCertificate
+    ? 'off: your own certificate (SEALPOST_TLS_CERT) is in use'
+    : explicit === true
+      ? 'on (SEALPOST_ACME=on)'
+      : explicit === false
+        ? 'off (SEALPOST_ACME=off)'
+        : enabled
+          ? 'on (listening beyond loopback under a real host name)'
+          : loopbackOnly
+            ? 'off: the server listens on loopback only (set SEALPOST_ACME=on to request certificates anyway)'
+            : 'off: the host name is not a fully qualified name (set SEALPOST_HOSTNAME)';
   const directoryUrl = env.SEALPOST_ACME_DIRECTORY?.trim() || LETS_ENCRYPT_DIRECTORY;
   if (!/^https:\/\/[^\s/]+/i.test(directoryUrl)) throw new ConfigError(`SEALPOST_ACME_DIRECTORY must be an https:// URL, not ${JSON.stringify(directoryUrl)}.`);
   const email = env.SEALPOST_ACME_EMAIL?.trim() || null;

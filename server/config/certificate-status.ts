@@ -26,7 +26,7 @@ export interface CertificateStatus {
 
 export function certificateStatus(input: {
   readonly env: Env;
-  readonly config: { readonly host: string; readonly hostname: string; readonly ports: { readonly http: number; readonly https: number } };
+  readonly config: { readonly host: string; readonly hostname: string; readonly ports: { readonly http: number; readonly https: number }; readonly tls?: { readonly certPath: string | null } };
   readonly source: TlsSource;
   readonly certPem: string | null;
   readonly savedStatus: unknown;

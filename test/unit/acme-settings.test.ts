@@ -20,6 +20,8 @@ describe('ACME settings', () => {
     assert.deepEqual([on.enabled, on.directoryUrl, on.challenges], [true, LETS_ENCRYPT_DIRECTORY, ['http-01', 'tls-alpn-01']]);
     assert.equal(acmeSettings({ SEALPOST_ACME: 'on' }, { host: '127.0.0.1', hostname: 'mail.example.org' }).enabled, true);
     assert.equal(acmeSettings({ SEALPOST_ACME: 'off' }, { host: '0.0.0.0', hostname: 'mail.example.org' }).enabled, false);
+    const own = acmeSettings({ SEALPOST_ACME: 'on' }, { host: '0.0.0.0', hostname: 'mail.example.org', tls: { certPath: '/etc/ssl/mail.pem' } });
+    assert.deepEqual([own.enabled, own.reason], [false, 'off: your own certificate (SEALPOST_TLS_CERT) is in use']);
   });
 
   it('refuses malformed values with one sentence naming the variable', () => {
