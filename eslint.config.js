@@ -10,7 +10,7 @@ import tseslint from 'typescript-eslint';
  * listed here or in ROOT (test/unit/layers-lint.test.ts checks it).
  */
 export const LAYERS = {
-  entry: { folders: ['cli', 'control', 'admin', 'jobs', 'imap', 'pop3', 'smtp'], files: [] },
+  entry: { folders: ['cli', 'control', 'admin', 'jobs', 'imap', 'pop3', 'smtp', 'certs'], files: [] },
   service: { folders: ['ops', 'accounts'], files: [] },
   store: { folders: ['mailbox', 'queue', 'directory', 'backup', 'remote'], files: [] },
   base: {
@@ -34,6 +34,8 @@ const SIDEWAYS = {
   imap: ['cli', 'control', 'admin', 'jobs', 'pop3', 'smtp', 'ops'],
   pop3: ['cli', 'control', 'admin', 'jobs', 'imap', 'smtp', 'ops'],
   smtp: ['cli', 'control', 'admin', 'jobs', 'imap', 'pop3', 'ops'],
+  // certs/ (ACME and the public web listeners) stands alone like an engine; admin/ and cli/ read its status.
+  certs: ['cli', 'control', 'admin', 'jobs', 'imap', 'pop3', 'smtp', 'ops'],
   // ops/ is called by cli/, control/, admin/ and jobs/ only; accounts/ is what ops/ and the engines build on.
   accounts: ['ops'],
 };

@@ -102,6 +102,7 @@ export async function buildServices(ctx: AppContext): Promise<Service[]> {
   return [
     // ── services: one line each ─────────────────────────────────────────
     (await import('./control/service.js')).createControlService(ctx), // first: refuses a second serve on the data dir; CLI hand-off
+    (await import('./certs/index.js')).createCertificatesService(ctx), // HTTP/HTTPS: ACME challenges, MTA-STS policy; ACME renewals
     (await import('./smtp/mx/index.js')).createMxService(ctx), // inbound MX
     (await import('./smtp/submission/index.js')).createSubmissionService(ctx),
     (await import('./imap/index.js')).createImapService(ctx), // IMAP (STARTTLS + implicit TLS)

@@ -1,7 +1,8 @@
-// The DNS records a domain needs (MX, SPF, DKIM, DMARC with its report address, TLS reporting,
+// The DNS records a domain needs (MX, SPF, DKIM, DMARC with its report address, MTA-STS, TLS reporting,
 // autoconfig/autodiscover) and a live check of what
 // DNS says now, through the same resolver the mail modules use (SEALPOST_DNS_SERVERS).
-import type { SealpostConfig } from '../config/index.js';
+import type { Env, SealpostConfig } from '../config/index.js';
+import { mtaStsPolicy, mtaStsSettings, mtaStsTxt, tlsRptTxt } from '../config/mta-sts-policy.js';
 import type { DkimPublicRecord } from '../smtp/dkim/index.js';
 import { isNoRecordError, type DnsResolver } from '../smtp/dns.js';
 import { reportAddressOf } from '../reports/index.js';
@@ -10,7 +11,7 @@ export type RecordType = 'MX' | 'TXT' | 'CNAME' | 'SRV';
 
 export interface DnsRecord {
   /** What it is for, shown beside the record. */
-  readonly purpose: 'MX' | 'SPF' | 'DKIM' | 'DMARC' | 'TLSRPT' | 'autoconfig' | 'autodiscover' | 'SRV';
+  readonly purpose: 'MX' | 'SPF' | 'DKIM' | 'DMARC' | 'MTA-STS' | 'TLSRPT' | 'autoconfig' | 'autodiscover' | 'SRV';
   readonly type: RecordType;
   /** Fully qualified name without the trailing dot. */
   readonly name: string;
@@ -28,14 +29,19 @@ export interface RecordCheck extends DnsRecord {
  * `reportAddress` receives the domain's aggregate reports: DMARC rua (RFC 7489 §6.3) and TLS-RPT rua
  * (RFC 8460 §3); the MX parses them into the Reports page instead of a mailbox.
  */
-export function recordsFor(domain: string, config: Pick<SealpostConfig, 'hostname' | 'ports'>, dkim: readonly DkimPublicRecord[], reportAddress = reportAddressOf(domain, null)): DnsRecord[] {
+export function recordsFor(domain: string, config: Pick<SealpostConfig, 'hostname' | 'ports'> & { readonly env?: Env }, dkim: readonly DkimPublicRecord[], reportAddress = reportAddressOf(domain, null)): DnsRecord[] {
   const host = config.hostname;
+  // The same policy the HTTPS listener serves (server/certs/web.ts): its id changes when the text does.
+  const sts = mtaStsSettings(config.env ?? {});
+  const policy = mtaStsPolicy(host, sts);
   const records: DnsRecord[] = [
     { purpose: 'MX', type: 'MX', name: domain, value: `10 ${host}`, required: true },
     { purpose: 'SPF', type: 'TXT', name: domain, value: 'v=spf1 mx -all', required: true },
     ...dkim.map((r): DnsRecord => ({ purpose: 'DKIM', type: 'TXT', name: r.name, value: r.value, required: true })),
     { purpose: 'DMARC', type: 'TXT', name: `_dmarc.${domain}`, value: `v=DMARC1; p=quarantine; adkim=r; aspf=r; rua=mailto:${reportAddress}`, required: true },
-    { purpose: 'TLSRPT', type: 'TXT', name: `_smtp._tls.${domain}`, value: `v=TLSRPTv1; rua=mailto:${reportAddress}`, required: false },
+    { purpose: 'MTA-STS', type: 'TXT', name: `_mta-sts.${domain}`, value: mtaStsTxt(policy), required: false },
+    { purpose: 'MTA-STS', type: 'CNAME', name: `mta-sts.${domain}`, value: host, required: false },
+    { purpose: 'TLSRPT', type: 'TXT', name: `_smtp._tls.${domain}`, value: tlsRptTxt(reportAddress), required: false },
     { purpose: 'autoconfig', type: 'CNAME', name: `autoconfig.${domain}`, value: host, required: false },
     { purpose: 'autodiscover', type: 'CNAME', name: `autodiscover.${domain}`, value: host, required: false },
   ];
@@ -93,6 +99,8 @@ function matches(record: DnsRecord, found: readonly string[]): boolean {
       return found.some((f) => normalizeTxt(f).includes(`mailto:${ruaOf(record.value)}`));
     case 'DKIM':
       return found.some((f) => normalizeTxt(f) === normalizeTxt(record.value));
+    case 'MTA-STS':
+      return record.type === 'TXT' ? found.some((f) => normalizeTxt(f) === normalizeTxt(record.value)) : found.some((f) => normalizeHost(f) === normalizeHost(record.value));
     default:
       return found.some((f) => normalizeHost(f) === normalizeHost(record.value));
   }
@@ -106,6 +114,7 @@ export async function checkRecords(records: readonly DnsRecord[], resolver: DnsR
         let found = await lookup(record, resolver);
         if (record.purpose === 'SPF') found = found.filter((f) => /^v=spf1\b/i.test(f));
         if (record.purpose === 'DMARC') found = found.filter((f) => /^v=DMARC1\b/i.test(f));
+        if (record.purpose === 'MTA-STS' && record.type === 'TXT') found = found.filter((f) => /^v=STSv1\b/i.test(f));
         if (record.purpose === 'TLSRPT') found = found.filter((f) => /^v=TLSRPTv1\b/i.test(f));
         if (found.length === 0) return { ...record, status: 'missing', found };
         return { ...record, status: matches(record, found) ? 'ok' : 'different', found };

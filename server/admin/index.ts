@@ -2,6 +2,7 @@
 // the built Svelte UI at /, and public mail-client autoconfig. On first start with no admin password it
 // prints a one-time setup link; the desktop shell signs in with a one-time local token (see auth.ts).
 import fs from 'node:fs';
+import type tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext, Listener, Service } from '../context.js';
@@ -14,6 +15,7 @@ import { Jobs } from './jobs.js';
 import { AdminOps } from './ops.js';
 import { registerAuthRoutes } from './routes-auth.js';
 import { registerAutoconfigRoutes } from './routes-autoconfig.js';
+import { registerCertificateRoutes } from './routes-certificate.js';
 import { dropDownload, registerDataRoutes } from './routes-data.js';
 import { adminExposureWarning, adminTlsEnabled } from './exposure.js';
 import { registerHostnameRoutes } from './routes-hostname.js';
@@ -68,6 +70,7 @@ export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: A
   registerHostnameRoutes(app, deps);
   registerAutoconfigRoutes(app, deps);
   registerOutgoingRoutes(app, deps);
+  registerCertificateRoutes(app, deps);
   return { app, deps };
 }
 
@@ -91,6 +94,12 @@ export function createAdminService(ctx: AppContext, options: AdminServiceOptions
         const code = (error as NodeJS.ErrnoException).code;
         const reason = code === 'EADDRINUSE' ? 'the port is already in use' : code === 'EACCES' ? 'permission denied' : error instanceof Error ? error.message : String(error);
         throw new ListenError(`Cannot open the admin listener on ${ctx.config.host}:${port}: ${reason}.`);
+      }
+      if (deps.https) {
+        // Clients without SNI get the server's default certificate: keep it the current one after a renewal.
+        const server = app.server as unknown as tls.Server;
+        const unwatchTls = ctx.tls.onReload(() => server.setSecureContext(ctx.tls.tlsOptions()));
+        server.once('close', unwatchTls);
       }
       const address = app.server.address();
       const bound = address && typeof address === 'object' ? address.port : port;

@@ -24,6 +24,8 @@ const SECURITY: Record<ListenerName, ListenerSecurity> = {
   pop3: 'starttls',
   pop3s: 'tls',
   admin: 'http',
+  http: 'http',
+  https: 'https',
 };
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } } as const;

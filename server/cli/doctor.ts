@@ -18,6 +18,8 @@ import { listeningPortsOf } from './own-ports.js';
 import { rcloneVersion } from '../remote/index.js';
 import { openSqlite } from '../sqlite.js';
 import { printJson, withDataOption, type DataOptions } from './common.js';
+import { checkCertificate } from './doctor-certs.js';
+import { ACME_STATUS_SETTING } from '../config/acme.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -58,6 +60,7 @@ export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv
   let adminTls = false;
   let domainNames: string[] = [];
   let settings: Record<string, unknown> = {};
+  let acmeStatus: unknown = undefined;
   if (!fs.existsSync(paths.directoryDb)) {
     add('warn', 'directory', 'sealpost.db does not exist yet; nothing to check inside the data dir.');
     // The app key is created together with sealpost.db; checking it now would create one.
@@ -77,6 +80,7 @@ export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv
           domainNames = directory.listDomains().map((d) => d.name);
           config = loadConfig({ env, flags, settings });
           adminTls = adminTlsEnabled(env, directory);
+          acmeStatus = directory.getSetting(ACME_STATUS_SETTING);
         } finally {
           directory.close();
         }
@@ -103,6 +107,7 @@ export async function runDoctor(flags: { data?: string }, env: NodeJS.ProcessEnv
 
   await checkRclone(add, env);
   checkTls(paths.tlsDir, config, add);
+  if (config) checkCertificate(paths.tlsDir, config, acmeStatus, add);
   checkEncryptedFiles(paths, add);
   return checks;
 }

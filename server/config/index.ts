@@ -11,7 +11,7 @@ export { dataLayout, defaultDataDir, ensureDataDir, type DataLayout } from './pa
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-export const LISTENER_NAMES = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'admin'] as const;
+export const LISTENER_NAMES = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'admin', 'http', 'https'] as const;
 export type ListenerName = (typeof LISTENER_NAMES)[number];
 export type Ports = { readonly [K in ListenerName]: number };
 
@@ -24,6 +24,9 @@ export const DEFAULT_PORTS: Ports = {
   pop3: 1110,
   pop3s: 1995,
   admin: 7080,
+  // ACME challenges and the MTA-STS policy (server/certs/): off unless set; public CAs dial 80 and 443.
+  http: 0,
+  https: 0,
 };
 
 /** How each listener is named in the environment, on the command line and in saved settings. */
@@ -36,6 +39,8 @@ export const PORT_SOURCES: { readonly [K in ListenerName]: { env: string; flag: 
   pop3: { env: 'SEALPOST_POP3_PORT', flag: '--pop3-port', setting: 'pop3Port' },
   pop3s: { env: 'SEALPOST_POP3S_PORT', flag: '--pop3s-port', setting: 'pop3sPort' },
   admin: { env: 'SEALPOST_ADMIN_PORT', flag: '--admin-port', setting: 'adminPort' },
+  http: { env: 'SEALPOST_HTTP_PORT', flag: '--http-port', setting: 'httpPort' },
+  https: { env: 'SEALPOST_HTTPS_PORT', flag: '--https-port', setting: 'httpsPort' },
 };
 
 /** Saved-setting keys (settings table) that feed the configuration. */
@@ -72,6 +77,8 @@ export interface ConfigFlags {
   readonly pop3Port?: string;
   readonly pop3sPort?: string;
   readonly adminPort?: string;
+  readonly httpPort?: string;
+  readonly httpsPort?: string;
 }
 
 export interface ConfigSources {
@@ -90,6 +97,8 @@ const FLAG_KEY: { readonly [K in ListenerName]: keyof ConfigFlags } = {
   pop3: 'pop3Port',
   pop3s: 'pop3sPort',
   admin: 'adminPort',
+  http: 'httpPort',
+  https: 'httpsPort',
 };
 
 interface Picked {

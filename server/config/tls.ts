@@ -1,5 +1,6 @@
 // TLS material for every listener: a self-signed certificate made on first run (tls/cert.pem, tls/key.pem 0600),
-// or the user's own PEM files, re-read when they change on disk (no restart). Only TLS 1.2+ is offered, and TLS 1.2
+// or the user's own PEM files, re-read when they change on disk (no restart), or a certificate from an ACME CA
+// (tls/acme/, installed by server/certs/ when issued or renewed). Only TLS 1.2+ is offered, and TLS 1.2
 // only with forward-secret AEAD suites (ECDHE with AES-GCM or ChaCha20-Poly1305), the server's order first.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -52,10 +53,45 @@ export interface TlsOpenOptions {
   readonly watchIntervalMs?: number;
 }
 
-interface Pair {
+/** Where an ACME-issued pair lives inside tls/ (written by server/certs/, both 0600). */
+export const ACME_DIR = 'acme';
+export const ACME_CERT_FILE = 'cert.pem';
+export const ACME_KEY_FILE = 'key.pem';
+
+/** What a certificate says about itself (status in the UI, doctor and the admin API). */
+export interface CertificateInfo {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly names: string[];
+  readonly serial: string;
+  readonly validFrom: string;
+  readonly validTo: string;
+}
+
+/** Issuer, names, serial and validity of the first certificate of a PEM chain. */
+export function certificateInfo(certPem: string): CertificateInfo {
+  const x509 = new crypto.X509Certificate(certPem);
+  const names = (x509.subjectAltName ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n.startsWith('DNS:') || n.startsWith('IP Address:'))
+    .map((n) => n.replace(/^(DNS|IP Address):/, ''));
+  return {
+    subject: x509.subject.replace(/\n/g, ', '),
+    issuer: x509.issuer.replace(/\n/g, ', '),
+    names,
+    serial: x509.serialNumber,
+    validFrom: new Date(x509.validFrom).toISOString(),
+    validTo: new Date(x509.validTo).toISOString(),
+  };
+}
+
+export interface Pair {
   readonly key: string;
   readonly cert: string;
 }
+
+export type TlsSource = 'self-signed' | 'user' | 'acme';
 
 const SELF_SIGNED_DAYS = 5 * 365;
 const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
@@ -68,8 +104,8 @@ export class TlsMaterial {
 
   private constructor(
     pair: Pair,
-    /** 'self-signed' (made by us) or 'user' (cert/key paths from settings). */
-    readonly source: 'self-signed' | 'user',
+    /** 'self-signed' (made by us), 'user' (cert/key paths from settings) or 'acme' (issued by an ACME CA; may change at run time). */
+    private currentSource: TlsSource,
     readonly certPath: string,
     readonly keyPath: string,
     private readonly logger: Logger | undefined,
@@ -78,7 +114,10 @@ export class TlsMaterial {
     this.context = createContext(pair);
   }
 
-  /** Loads the user's pair or the self-signed one (creating it when missing, expiring or for another host name). */
+  /**
+   * Loads the user's pair; else a still-valid ACME pair from tls/acme/; else the self-signed one (creating it
+   * when missing, expiring or for another host name).
+   */
   static async open(options: TlsOpenOptions): Promise<TlsMaterial> {
     if (options.certPath && options.keyPath) {
       const pair = readPair(options.certPath, options.keyPath);
@@ -86,6 +125,10 @@ export class TlsMaterial {
       material.watch(options.watchIntervalMs ?? 2000);
       return material;
     }
+    const acmeCert = path.join(options.tlsDir, ACME_DIR, ACME_CERT_FILE);
+    const acmeKey = path.join(options.tlsDir, ACME_DIR, ACME_KEY_FILE);
+    const acmePair = fs.existsSync(acmeCert) && fs.existsSync(acmeKey) ? readPairOrNull(acmeCert, acmeKey) : null;
+    if (acmePair && stillValid(acmePair.cert, options.hostname)) return new TlsMaterial(acmePair, 'acme', acmeCert, acmeKey, options.logger);
     const certPath = path.join(options.tlsDir, 'cert.pem');
     const keyPath = path.join(options.tlsDir, 'key.pem');
     let pair = fs.existsSync(certPath) && fs.existsSync(keyPath) ? readPairOrNull(certPath, keyPath) : null;
@@ -97,6 +140,32 @@ export class TlsMaterial {
       options.logger?.info({ event: 'tls.self_signed_created' }, 'created a self-signed TLS certificate');
     }
     return new TlsMaterial(pair, 'self-signed', certPath, keyPath, options.logger);
+  }
+
+  /** Where the certificate in use came from; 'acme' once server/certs/ installed an issued one. */
+  get source(): TlsSource {
+    return this.currentSource;
+  }
+
+  /** Issuer, names, serial and validity of the certificate in use. */
+  info(): CertificateInfo {
+    return certificateInfo(this.pair.cert);
+  }
+
+  /**
+   * Swaps in an ACME-issued pair at run time (the caller wrote it to disk first): new connections on every
+   * listener get it at once. A pair that does not load is refused with an error and the old one stays.
+   * A user's own certificate (SEALPOST_TLS_CERT) always wins: then nothing is swapped and false is returned.
+   */
+  install(pair: Pair, source: 'acme'): boolean {
+    if (this.currentSource === 'user') return false;
+    const context = createContext(pair);
+    this.pair = pair;
+    this.context = context;
+    this.currentSource = source;
+    this.logger?.info({ event: 'tls.installed', source }, 'TLS certificate installed');
+    this.notify();
+    return true;
   }
 
   /** The current secure context (changes after a reload). */
@@ -132,7 +201,7 @@ export class TlsMaterial {
 
   /** Re-reads the user's files now; a broken or mismatched pair is logged and the old one kept. */
   reload(): boolean {
-    if (this.source !== 'user') return false;
+    if (this.currentSource !== 'user') return false;
     try {
       const pair = readPair(this.certPath, this.keyPath);
       const context = createContext(pair);
@@ -143,6 +212,11 @@ export class TlsMaterial {
       return false;
     }
     this.logger?.info({ event: 'tls.reloaded' }, 'TLS certificate reloaded');
+    this.notify();
+    return true;
+  }
+
+  private notify(): void {
     for (const listener of this.listeners) {
       try {
         listener();
@@ -150,7 +224,6 @@ export class TlsMaterial {
         this.logger?.error({ err: error }, 'TLS reload listener failed');
       }
     }
-    return true;
   }
 
   /** Stops watching files. */
@@ -198,6 +271,16 @@ function readPairOrNull(certPath: string, keyPath: string): Pair | null {
     return readPair(certPath, keyPath);
   } catch {
     return null;
+  }
+}
+
+/** An ACME certificate is used at start while it has not expired and still names the host. */
+function stillValid(certPem: string, hostname: string): boolean {
+  try {
+    const x509 = new crypto.X509Certificate(certPem);
+    return Date.parse(x509.validTo) > Date.now() && (net.isIP(hostname) ? false : x509.checkHost(hostname) !== undefined);
+  } catch {
+    return false;
   }
 }
 

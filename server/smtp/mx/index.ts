@@ -105,6 +105,7 @@ export interface MxServiceOptions {
 
 export function createMxService(ctx: AppContext, options: MxServiceOptions = {}): Service {
   let mx: MxServer | null = null;
+  let unwatchTls: (() => void) | null = null;
   let webhooks: Webhooks | null = null;
   return {
     name: 'mx',
@@ -145,9 +146,13 @@ export function createMxService(ctx: AppContext, options: MxServiceOptions = {})
         reports: reportIntake(ctx.directory, reportLimits),
       });
       const bound = await mx.listen(port, ctx.config.host);
+      // A renewed or installed certificate reaches STARTTLS clients that send no SNI (many MTAs) too.
+      unwatchTls = ctx.tls.onReload(() => mx?.useCertificate(ctx.tls.tlsOptions()));
       return [{ name: 'smtp', host: ctx.config.host, port: bound, security: 'starttls' }];
     },
     async stop(): Promise<void> {
+      unwatchTls?.();
+      unwatchTls = null;
       if (mx) await mx.close();
       mx = null;
       if (webhooks) await webhooks.stop();

@@ -168,6 +168,11 @@ export class MxServer {
     this.server.on('error', (error) => this.log.warn({ event: 'mx.socket_error', err: reason(error) }, 'smtp connection error'));
   }
 
+  /** Makes a new certificate the one clients without SNI get too (those with SNI already get the current one). */
+  useCertificate(pem: { readonly key: string; readonly cert: string }): void {
+    this.server.updateSecureContext({ key: pem.key, cert: pem.cert });
+  }
+
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error);

@@ -313,6 +313,9 @@ export function createSubmissionService(ctx: AppContext): Service {
     // The shared STARTTLS injection guard (MX and submission); our _armTimeout above bounds the handshake.
     guardStartTls(server, { onUnguardable: (reason) => logger.error({ event: 'submission.starttls_unguarded', reason }, 'STARTTLS guard unavailable; connection closed') });
     ackPromptly(server);
+    // A renewed or installed certificate reaches clients that send no SNI too (SNI ones get it already).
+    const unwatchTls = ctx.tls.onReload(() => server.updateSecureContext({ key: ctx.tls.tlsOptions().key, cert: ctx.tls.tlsOptions().cert }));
+    server.server.once('close', unwatchTls);
     gateConnections(server.server, gate, (socket, refusal, ip) => {
       securityLog.note(`conn.refused|${ip}|${refusal}`);
       // On submissions nothing readable can be said before the handshake: the connection is just closed.
