@@ -121,7 +121,7 @@ describe('MTA-STS policy over HTTPS', () => {
     assert.equal(id, crypto.createHash('sha256').update(response.body).digest('hex').slice(0, 20), 'the TXT id is derived from the served text');
     assert.deepEqual(
       records.filter((r) => r.purpose === 'TLSRPT').map((r) => [r.name, r.value]),
-      [[`_smtp._tls.${DOMAIN}`, `v=TLSRPTv1; rua=mailto:postmaster@${DOMAIN}`]],
+      [[`_smtp._tls.${DOMAIN}`, `v=TLSRPTv1; rua=mailto:aggregate-reports@${DOMAIN}`]],
     );
     const head = await httpsRaw(get('/.well-known/mta-sts.txt', STS_HOST, 'HEAD'));
     assert.equal(head.status, 200);
