@@ -38,23 +38,27 @@ export type OutgoingStatus = 'waiting' | 'sending' | 'delivered' | 'bounced' | '
 /** Where one recipient of an outgoing message stands. */
 export type OutgoingRecipientStatus = 'waiting' | 'sending' | 'delivered' | 'bounced' | 'cancelled';
 
-/** One delivery attempt of one recipient: whom it talked to, how, and what came back. */
-export interface OutgoingAttempt {
-  /** When the reply (or the failure) came, ms since the epoch. */
-  readonly at: number;
-  readonly outcome: 'delivered' | 'deferred' | 'bounced';
-  readonly code: number;
-  readonly response: string;
+/** The connection a delivery attempt went over: whom it talked to and how. */
+export interface OutgoingSession {
   /** The MX or relay host, and the address dialled; null when no connection was made. */
   readonly host: string | null;
   readonly address: string | null;
   /** TLS protocol and cipher, or null for a plain-text session. */
   readonly tlsVersion: string | null;
   readonly tlsCipher: string | null;
-  /** The certificate was checked against the host name. */
+  /** The certificate was checked (against the host name, or the recipient's DANE records). */
   readonly verified: boolean;
-  /** What asked for (or did not ask for) the check: the recipient's MTA-STS policy, the relay settings, or opportunistic TLS. */
+  /** What asked for (or did not ask for) the check: DANE, the recipient's MTA-STS policy, the relay settings, or opportunistic TLS. */
   readonly policy: 'dane' | 'mta-sts' | 'relay' | 'opportunistic' | null;
+}
+
+/** One delivery attempt of one recipient: the session, and what came back. */
+export interface OutgoingAttempt extends OutgoingSession {
+  /** When the reply (or the failure) came, ms since the epoch. */
+  readonly at: number;
+  readonly outcome: 'delivered' | 'deferred' | 'bounced';
+  readonly code: number;
+  readonly response: string;
 }
 
 /** One message of the outgoing history, as a row of the list. */

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumMissing, launchChromium } from '../helpers/browser.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { freePorts } from '../helpers/ports.js';
 import { startServe, tempDataDir, type ServeProcess } from '../helpers/sealpost-cli.js';
@@ -17,14 +18,12 @@ import { startS3rver, type S3rver } from '../integration/remote-fixture.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOTS = path.join(ROOT, 'test', 'e2e', 'screenshots');
-const CHROMIUM = process.env.SEALPOST_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const LISTENERS = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'admin'] as const;
 const ADMIN_PASSWORD = 'meadow copper signal 7720';
 const DOMAIN = 'e2e.example';
 const ADDRESS = `alice@${DOMAIN}`;
 
-const skip = fs.existsSync(CHROMIUM) ? false : `chromium not found at ${CHROMIUM} (apt-get install chromium)`;
+const skip = chromiumMissing;
 
 let data: ReturnType<typeof tempDataDir>;
 let serve: ServeProcess;
@@ -59,7 +58,7 @@ describe('admin UI in chromium', { skip }, () => {
     const flags = LISTENERS.flatMap((name) => [`--${name}-port`, String(port[name])]);
     serve = await startServe(['--data', data.dir, '--hostname', 'mail.e2e.example', ...flags], { ...data.env, SEALPOST_LOG_LEVEL: 'warn', SEALPOST_DNS_SERVERS: dns.address, SEALPOST_DNS_TIMEOUT_MS: '2000' }, LISTENERS.length);
     base = `http://127.0.0.1:${port.admin}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
     page = await context.newPage();
     await page.clock.install(); // time flows normally; lets the test jump past the password's 30 s

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumMissing, launchChromium } from '../helpers/browser.js';
 import { closeContext, openContext } from '../../server/app.js';
 import { silentLogger } from '../../server/log.js';
 import { freePorts } from '../helpers/ports.js';
@@ -16,14 +17,12 @@ import { startServe, tempDataDir, type ServeProcess } from '../helpers/sealpost-
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOTS = path.join(ROOT, 'test', 'e2e', 'screenshots');
-const CHROMIUM = process.env.SEALPOST_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ADMIN_PASSWORD = 'meadow copper signal 7720';
 const ADDRESS = 'bulk@drain-ui.example';
 const ALIAS_PASSWORD = 'copper Meadow 31 lantern quiet';
 const MESSAGES = 4000;
 
-const skip = fs.existsSync(CHROMIUM) ? false : `chromium not found at ${CHROMIUM} (apt-get install chromium)`;
+const skip = chromiumMissing;
 
 let data: ReturnType<typeof tempDataDir>;
 let serve: ServeProcess;
@@ -60,7 +59,7 @@ describe('sealed-queue drain progress on the alias card', { skip }, () => {
     imapPort = imap!;
     const off = ['smtp', 'submission', 'submissions', 'imaps', 'pop3', 'pop3s'].flatMap((name) => [`--${name}-port`, '0']);
     serve = await startServe(['--data', data.dir, '--hostname', 'mail.drain-ui.example', '--imap-port', String(imap), '--admin-port', String(admin), ...off], data.env, 2);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
     const link = /(http:\/\/127\.0\.0\.1:\d+\/setup\?token=[A-Za-z0-9_-]+)/.exec(serve.output())?.[1];
     assert.ok(link, `setup link in the output:\n${serve.output()}`);

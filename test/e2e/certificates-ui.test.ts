@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { completeFirstRunSetup } from '../helpers/admin-setup.js';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumMissing, completeFirstRunSetup, launchChromium } from '../helpers/browser.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 import { freePorts } from '../helpers/ports.js';
@@ -16,14 +16,12 @@ import { runCli, startServe, tempDataDir, type ServeProcess } from '../helpers/s
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOTS = path.join(ROOT, 'test', 'e2e', 'screenshots');
-const CHROMIUM = process.env.SEALPOST_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const LISTENERS = ['imaps', 'admin', 'http', 'https'] as const;
 const ADMIN_PASSWORD = 'orchard pewter lamp 4417';
 const HOST = 'mail.cert-ui.test';
 const DOMAIN = 'cert-ui.test';
 
-const skip = fs.existsSync(CHROMIUM) ? (fs.existsSync('/usr/bin/pebble') ? false : 'pebble not installed (apt-get install pebble)') : `chromium not found at ${CHROMIUM} (apt-get install chromium)`;
+const skip = chromiumMissing || (fs.existsSync('/usr/bin/pebble') ? false : 'pebble not installed (apt-get install pebble)');
 
 let data: ReturnType<typeof tempDataDir>;
 let serve: ServeProcess;
@@ -58,7 +56,7 @@ describe('Certificate card in chromium', { skip, timeout: 240_000 }, () => {
     const flags = LISTENERS.flatMap((name) => [`--${name}-port`, String(port[name])]);
     serve = await startServe(['--hostname', HOST, ...off, ...flags], env, LISTENERS.length);
     base = `http://127.0.0.1:${port.admin}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
   });
 

@@ -8,22 +8,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumMissing, launchChromium } from '../helpers/browser.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { freePorts } from '../helpers/ports.js';
 import { startServe, tempDataDir, type ServeProcess } from '../helpers/sealpost-cli.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOTS = path.join(ROOT, 'test', 'e2e', 'screenshots');
-const CHROMIUM = process.env.SEALPOST_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const LISTENERS = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'admin'] as const;
 const ADMIN_PASSWORD = 'meadow copper signal 7720';
 const HOST = 'mail.sealpost-test.org';
 const PUBLIC_IP = '5.45.1.10';
 const BARE = 'sealpostbox'; // the machine's own name on a fresh install: a bare label
 
-const skip = fs.existsSync(CHROMIUM) ? false : `chromium not found at ${CHROMIUM} (apt-get install chromium)`;
+const skip = chromiumMissing;
 
 let data: ReturnType<typeof tempDataDir>;
 let serve: ServeProcess;
@@ -44,7 +43,7 @@ describe('host name in the admin UI (chromium)', { skip }, () => {
     delete env.SEALPOST_HOSTNAME;
     delete env.SEALPOST_PUBLIC_IP;
     serve = await startServe(['--data', data.dir, '--hostname', BARE, ...flags], env, LISTENERS.length);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
   });
 

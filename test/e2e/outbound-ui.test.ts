@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { completeFirstRunSetup } from '../helpers/admin-setup.js';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumMissing, completeFirstRunSetup, launchChromium } from '../helpers/browser.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { freePorts, listenerPortsEnv } from '../helpers/ports.js';
@@ -22,14 +22,12 @@ import { createSelfSigned } from '../../server/config/tls.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOTS = path.join(ROOT, 'test', 'e2e', 'screenshots');
-const CHROMIUM = process.env.SEALPOST_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ADMIN_PASSWORD = 'harbour willow engine 3391';
 const FLAKY = 'june.flaky@flaky.test';
 const NEVER = 'kurt.never@never.test';
 const SUBJECT = 'Beekeeping club minutes 6620';
 
-const skip = fs.existsSync(CHROMIUM) ? false : `chromium not found at ${CHROMIUM} (apt-get install chromium)`;
+const skip = chromiumMissing;
 
 describe('Outgoing mail page in chromium', { skip }, () => {
   let data: ReturnType<typeof tempDataDir>;
@@ -90,7 +88,7 @@ describe('Outgoing mail page in chromium', { skip }, () => {
       },
       1,
     );
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
 
     const link = /(http:\/\/127\.0\.0\.1:\d+\/setup\?token=[A-Za-z0-9_-]+)/.exec(serve.output())?.[1];

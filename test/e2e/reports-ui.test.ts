@@ -10,9 +10,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
-import { completeFirstRunSetup } from '../helpers/admin-setup.js';
+import { chromiumMissing, completeFirstRunSetup, launchChromium } from '../helpers/browser.js';
 import { freePorts } from '../helpers/ports.js';
 import { findPlaintext } from '../helpers/privacy.js';
 import { googleReportMessage, microsoftReportMessage, tlsReportMessage } from '../helpers/report-fixtures.js';
@@ -21,13 +21,11 @@ import { sendNodemailer } from '../integration/mx-fixture.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOTS = path.join(ROOT, 'test', 'e2e', 'screenshots');
-const CHROMIUM = process.env.SEALPOST_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ADMIN_PASSWORD = 'meadow copper signal 7720';
 const DOMAIN = 'reports.example';
 const RUA = `aggregate-reports@${DOMAIN}`;
 
-const skip = fs.existsSync(CHROMIUM) ? false : `chromium not found at ${CHROMIUM} (apt-get install chromium)`;
+const skip = chromiumMissing;
 
 let data: ReturnType<typeof tempDataDir>;
 let serve: ServeProcess;
@@ -49,7 +47,7 @@ describe('Reports page in chromium', { skip }, () => {
     smtpPort = smtp;
     const off = ['submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s'].flatMap((name) => [`--${name}-port`, '0']);
     serve = await startServe(['--data', data.dir, '--hostname', `mail.${DOMAIN}`, '--smtp-port', String(smtp), '--admin-port', String(adminPort), ...off], { ...data.env, SEALPOST_LOG_LEVEL: 'info', SEALPOST_DNS_SERVERS: dns.address, SEALPOST_DNS_TIMEOUT_MS: '2000' }, 2);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   });
 

@@ -19,6 +19,7 @@
 // envelope, states and attempts stay until the retention time has passed (pruneHistory).
 import { randomUUID } from 'node:crypto';
 import { openEncryptedDatabase, type SqliteDatabase } from '../../directory/index.js';
+import type { OutgoingSession } from '../../ports.js';
 import type { TlsSessionResult } from './tls-report.js';
 
 export type MessageKind = 'submission' | 'forward' | 'dsn';
@@ -59,20 +60,8 @@ export interface DeliveryJob {
   readonly items: readonly JobItem[];
 }
 
-/** Whom an attempt talked to and how: what the history shows next to the reply. */
-export interface AttemptSession {
-  /** The MX or relay host name (null when no connection was made, e.g. a DNS failure). */
-  readonly host: string | null;
-  /** The IP address dialled. */
-  readonly address: string | null;
-  /** The TLS protocol (`TLSv1.3`) and cipher, or null for a plain-text session. */
-  readonly tlsVersion: string | null;
-  readonly tlsCipher: string | null;
-  /** The certificate was verified against the host name. */
-  readonly verified: boolean;
-  /** Why it was (or was not) verified: the recipient's MTA-STS policy, the relay settings, or opportunistic TLS. */
-  readonly policy: 'dane' | 'mta-sts' | 'relay' | 'opportunistic' | null;
-}
+/** The connection an attempt went over, as the history records it. */
+export type AttemptSession = OutgoingSession;
 
 export const NO_SESSION: AttemptSession = { host: null, address: null, tlsVersion: null, tlsCipher: null, verified: false, policy: null };
 
