@@ -2,7 +2,7 @@
 // Only domains set up here are answered; anything else is a 404, so nobody can map other names.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { tryNormalizeAddress } from '../directory/index.js';
-import { autodiscoverAddress, outlookAutodiscover, thunderbirdConfig } from './autoconfig.js';
+import { autodiscoverAddress, outlookAutodiscover, thunderbirdConfig } from '../config/autoconfig.js';
 import type { AdminDeps } from './http.js';
 
 export function registerAutoconfigRoutes(app: FastifyInstance, deps: AdminDeps): void {

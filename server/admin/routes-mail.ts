@@ -8,7 +8,7 @@ import { applyDomainSettings } from '../directory/domain-settings.js';
 import { normalizeAddress, type AliasId } from '../directory/index.js';
 import { resolverFromEnv } from '../smtp/dns.js';
 import { forwardTargetRefusal, targetPolicyFromEnv, webhookUrlRefusal } from '../smtp/outbound/targets.js';
-import { appleMobileconfig } from './autoconfig.js';
+import { appleMobileconfig } from '../config/autoconfig.js';
 import { checkRecords, recordsFor, zoneLine } from './dns-records.js';
 import { reportAddressOf } from '../reports/index.js';
 import { adminExposureWarning } from './exposure.js';

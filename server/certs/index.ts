@@ -36,6 +36,7 @@ export function createCertificatesService(ctx: AppContext): Service & { readonly
     async start(): Promise<Listener[]> {
       web = await openWebListeners(config.host, config.ports, {
         hostname: config.hostname,
+        endpoints: config,
         isLocalDomain: (domain) => ctx.directory.isLocalDomain(domain),
         mtaSts,
         challenges,

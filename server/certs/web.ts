@@ -1,12 +1,14 @@
 // The two public web listeners: HTTP (port 80 in production) answers ACME HTTP-01 challenges and sends
 // everything else for a name we serve to HTTPS; HTTPS (443) answers TLS-ALPN-01 challenges (RFC 8737) and
-// serves each domain's MTA-STS policy (RFC 8461 §3.3) at https://mta-sts.<domain>/.well-known/mta-sts.txt.
+// serves each domain's MTA-STS policy (RFC 8461 §3.3) at https://mta-sts.<domain>/.well-known/mta-sts.txt and its
+// Thunderbird autoconfig at https://autoconfig.<domain>/mail/config-v1.1.xml (where mail clients look for it).
 // Every other request is a 404 or 405. Both have per-IP and total connection caps, header size and time limits.
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { wholeNumbersFromEnv, type NumericSetting } from '../config/env-values.js';
+import { thunderbirdConfig, type MailEndpoints } from '../config/autoconfig.js';
 import { mtaStsPolicy, type MtaStsSettings } from '../config/mta-sts-policy.js';
 import type { TlsMaterial } from '../config/tls.js';
 import type { Logger } from '../log.js';
@@ -47,6 +49,8 @@ export function webLimits(env: Env): WebLimits {
 
 export interface WebDeps {
   readonly hostname: string;
+  /** Where mail clients connect (the autoconfig answer): the host name and the listener ports. */
+  readonly endpoints: MailEndpoints;
   readonly isLocalDomain: (domain: string) => boolean;
   readonly mtaSts: MtaStsSettings;
   readonly challenges: ChallengeBook;
@@ -60,6 +64,7 @@ export interface WebDeps {
 
 const ACME_PATH = '/.well-known/acme-challenge/';
 const POLICY_PATH = '/.well-known/mta-sts.txt';
+const AUTOCONFIG_PATHS = new Set(['/mail/config-v1.1.xml', '/.well-known/autoconfig/mail/config-v1.1.xml']);
 
 /** The host name of a Host header (lower-case, no port, no trailing dot), or null when it is malformed. */
 export function hostOfRequest(value: string | undefined): string | null {
@@ -74,6 +79,13 @@ export function hostOfRequest(value: string | undefined): string | null {
 export function mtaStsDomainOf(host: string, isLocalDomain: (domain: string) => boolean): string | null {
   if (!host.startsWith('mta-sts.')) return null;
   const domain = host.slice('mta-sts.'.length);
+  return domain.includes('.') && isLocalDomain(domain) ? domain : null;
+}
+
+/** The domain whose autoconfig name `host` is (`autoconfig.<domain>`), when it is one of ours. */
+export function autoconfigDomainOf(host: string, isLocalDomain: (domain: string) => boolean): string | null {
+  if (!host.startsWith('autoconfig.')) return null;
+  const domain = host.slice('autoconfig.'.length);
   return domain.includes('.') && isLocalDomain(domain) ? domain : null;
 }
 
@@ -107,11 +119,20 @@ export function handleHttp(request: http.IncomingMessage, response: http.ServerR
   return reply(response, 301, 'Moved to HTTPS.\n', { location: `https://${host}${port}${url}` });
 }
 
-/** HTTPS: the MTA-STS policy for mta-sts.<domain> (Host and, when sent, SNI must both name it), else 404. */
+/**
+ * HTTPS: the MTA-STS policy for mta-sts.<domain>, the Thunderbird autoconfig for autoconfig.<domain> (Host and,
+ * when sent, SNI must both name it), else 404.
+ */
 export function handleHttps(request: http.IncomingMessage, response: http.ServerResponse, deps: WebDeps): void {
   if (!methodAllowed(request.method)) return reply(response, 405, 'Method not allowed.\n', { allow: 'GET, HEAD' });
   const host = hostOfRequest(request.headers.host);
   const sni = (request.socket as tls.TLSSocket).servername;
+  const sniMatches = typeof sni !== 'string' || sni.toLowerCase() === host;
+  const autoconfig = host === null ? null : autoconfigDomainOf(host, deps.isLocalDomain);
+  if (autoconfig !== null && sniMatches && AUTOCONFIG_PATHS.has((request.url ?? '').split('?')[0] ?? '')) {
+    // the ?emailaddress= a client adds changes nothing: the answer is per domain and holds no address
+    return reply(response, 200, thunderbirdConfig(autoconfig, deps.endpoints), { 'content-type': 'application/xml; charset=utf-8', 'cache-control': 'public, max-age=3600' });
+  }
   const domain = host === null ? null : mtaStsDomainOf(host, deps.isLocalDomain);
   if (domain === null || (typeof sni === 'string' && sni.toLowerCase() !== host) || request.url !== POLICY_PATH) return reply(response, 404, 'Not found.\n');
   // RFC 8461 §3.3: served as text/plain over HTTPS, no redirects.

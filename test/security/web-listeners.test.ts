@@ -43,6 +43,9 @@ before(async () => {
     SEALPOST_HOSTNAME: HOST,
     SEALPOST_LOG_LEVEL: 'silent',
     ...listenerPortsEnv(['http', 'https'], [p1!, p2!]),
+    // what the autoconfig answer names (only the web listeners are opened here)
+    SEALPOST_IMAPS_PORT: '1993',
+    SEALPOST_SUBMISSIONS_PORT: '1465',
     SEALPOST_MTA_STS_MODE: 'enforce',
     SEALPOST_MTA_STS_MAX_AGE: '86400',
     SEALPOST_WEB_MAX_CONNECTIONS_PER_IP: String(PER_IP),
@@ -161,6 +164,31 @@ describe('MTA-STS policy over HTTPS', () => {
     const many = get('/.well-known/mta-sts.txt', STS_HOST, 'GET', Array.from({ length: 2000 }, (_, i) => `X-H${i}: y\r\n`).join(''));
     assert.equal((await httpsRaw(many)).status, 431);
     assert.equal((await httpsRaw(get('/.well-known/mta-sts.txt', STS_HOST))).status, 200);
+  });
+});
+
+describe('Thunderbird autoconfig over HTTPS', () => {
+  const AUTOCONFIG_HOST = `autoconfig.${DOMAIN}`;
+  it('GET https://autoconfig.<domain>/mail/config-v1.1.xml (and the .well-known path, with ?emailaddress=) answers our servers for the domain', async () => {
+    for (const target of ['/mail/config-v1.1.xml', `/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=someone%40${DOMAIN}`]) {
+      const response = await httpsRaw(get(target, AUTOCONFIG_HOST), AUTOCONFIG_HOST);
+      assert.equal(response.status, 200, target);
+      assert.match(response.headers['content-type'] ?? '', /^application\/xml/);
+      assert.match(response.body, new RegExp(`<domain>${DOMAIN.replace('.', '\\.')}</domain>`));
+      assert.match(response.body, new RegExp(`<incomingServer type="imap">\\s*<hostname>${HOST.replace(/\./g, '\\.')}</hostname>\\s*<port>1993</port>`));
+    }
+  });
+
+  it('answers nothing for an unknown domain, another name, a mismatching SNI or another path', async () => {
+    const cases: [string, string, string | null][] = [
+      ['/mail/config-v1.1.xml', 'autoconfig.unknown.test', 'autoconfig.unknown.test'],
+      ['/mail/config-v1.1.xml', STS_HOST, STS_HOST],
+      ['/mail/config-v1.1.xml', AUTOCONFIG_HOST, STS_HOST],
+      ['/mail/config-v1.1.xml/../x', AUTOCONFIG_HOST, AUTOCONFIG_HOST],
+      ['/.well-known/mta-sts.txt', AUTOCONFIG_HOST, AUTOCONFIG_HOST],
+    ];
+    for (const [target, host, sni] of cases) assert.equal((await httpsRaw(get(target, host), sni)).status, 404, `${target} Host ${host} SNI ${sni}`);
+    assert.equal((await httpsRaw(get('/mail/config-v1.1.xml', AUTOCONFIG_HOST, 'POST'), AUTOCONFIG_HOST)).status, 405);
   });
 });
 

@@ -1,7 +1,7 @@
 // Mail-client autoconfiguration: Thunderbird's config-v1.1.xml, Outlook's POX autodiscover and an Apple
 // .mobileconfig profile. Server names and ports come from the configuration; no password is ever included.
 import crypto from 'node:crypto';
-import type { Ports } from '../config/index.js';
+import type { Ports } from './index.js';
 
 export interface MailEndpoints {
   readonly hostname: string;
