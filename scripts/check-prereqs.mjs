@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// npm `preinstall`: checks a fresh machine before npm spends minutes installing, so a missing prerequisite is
-// one clear sentence up front instead of a compiler error at the end. Plain Node, no dependencies: it runs
-// before anything is installed.
+// Checks a fresh machine's prerequisites, one clear sentence each. Plain Node, no dependencies, so it can run
+// before anything is installed: `node scripts/check-prereqs.mjs` (the Debian guide runs it first). It is also the
+// npm `preinstall` script, but npm 7 and later run a project's own preinstall after its dependencies are in place,
+// so there it catches what the dependency install did not already trip over.
 //   - the Node.js version against package.json `engines.node` (the @noble libraries need >= 20.19; the
 //     SQLite binding, better-sqlite3-multiple-ciphers 12, ships builds for Node 20 to 26);
 //   - a C++ toolchain (python3, make, a C++ compiler) when the SQLite binding will have to be compiled: no
