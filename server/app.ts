@@ -13,7 +13,7 @@ import { openMailboxStore } from './mailbox/index.js';
 import { mimeLimitsFromEnv } from './mime/limits.js';
 import { ListenError } from './net.js';
 import type { OutboundPort, OutboundService } from './ports.js';
-import { attentionFindings, checkHostname } from './ops/hostname-check.js';
+import { attentionFindings, checkHostname, rememberHostnameCheck } from './ops/hostname-check.js';
 import { openSealedQueue } from './queue/index.js';
 import { resolverFromEnv } from './smtp/dns.js';
 import { createOutboundService, openOutboundQueue } from './smtp/outbound/service.js';
@@ -176,7 +176,10 @@ function logHostnameFindings(ctx: AppContext): void {
   try {
     const input = { hostname: ctx.config.hostname, domains: ctx.directory.listDomains().map((d) => d.name), publicIps: publicIpsFrom(ctx.config.env, ctx.directory.getSettings()) };
     void checkHostname(input, resolverFromEnv(ctx.config.env)).then(
-      (report) => attentionFindings(report).forEach((f) => warn(f.code, f.message)),
+      (report) => {
+        attentionFindings(report).forEach((f) => warn(f.code, f.message));
+        rememberHostnameCheck(ctx.directory, report); // the dashboard shows them too
+      },
       () => undefined,
     );
   } catch (error) {

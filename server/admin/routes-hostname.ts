@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { UserError } from '../config/errors.js';
 import { hostnamePolicy, parsePublicIps, publicIpsFrom, PUBLIC_IP_SETTING } from '../config/hostname.js';
-import { checkHostname, DEFAULT_MAX_DOMAINS, type HostnameReport } from '../ops/hostname-check.js';
+import { checkHostname, DEFAULT_MAX_DOMAINS, rememberedHostnameFindings, rememberHostnameCheck, type HostnameReport } from '../ops/hostname-check.js';
 import { resolverFromEnv } from '../smtp/dns.js';
 import type { AdminDeps } from './http.js';
 
@@ -31,11 +31,14 @@ const positive = (text: string | undefined, fallback: number): number => {
 /** DNS checks one admin may have running at once (SEALPOST_HOSTNAME_CHECK_CONCURRENCY, default 2). */
 export const DEFAULT_CHECK_CONCURRENCY = 2;
 
-/** The cheap half of the check (no DNS) as dashboard warnings: a host name other servers cannot find us by. */
-export function hostnameWarnings(hostname: string): { code: string; message: string }[] {
-  return hostnamePolicy(hostname)
-    .findings.filter((f) => f.severity === 'warn' || f.severity === 'error')
-    .map((f) => ({ code: `HOSTNAME_${f.code}`, message: `Mail host name: ${f.message}` }));
+/**
+ * Dashboard warnings about the host name: the cheap half of the check (no DNS: a name other servers cannot find
+ * us by), and what the last DNS check of the name in use found (at start, or from the host name card).
+ */
+export function hostnameWarnings(hostname: string, settings: Parameters<typeof rememberedHostnameFindings>[0]): { code: string; message: string }[] {
+  const cheap = hostnamePolicy(hostname).findings.filter((f) => f.severity === 'warn' || f.severity === 'error');
+  const dns = rememberedHostnameFindings(settings, hostname).filter((f) => !cheap.some((c) => c.code === f.code));
+  return [...cheap, ...dns].map((f) => ({ code: `HOSTNAME_${f.code}`, message: `Mail host name: ${f.message}` }));
 }
 
 /** The name to save, in its DNS form; a UserError (400, one sentence) for an IP literal or bad syntax. A name that is only not fully qualified may be saved (loopback-only installs). */
@@ -60,7 +63,10 @@ export function registerHostnameRoutes(app: FastifyInstance, deps: AdminDeps): v
     running += 1;
     try {
       const domains = ctx.directory.listDomains().map((d) => d.name);
-      return await checkHostname({ hostname, domains, publicIps, maxDomains }, resolverFromEnv(env));
+      const report = await checkHostname({ hostname, domains, publicIps, maxDomains }, resolverFromEnv(env));
+      // a check of the name in use (with the public IPs in use) refreshes the dashboard's warnings
+      if (hostname === ctx.config.hostname && publicIps.join(',') === savedPublicIps().join(',')) rememberHostnameCheck(ctx.directory, report);
+      return report;
     } finally {
       running -= 1;
     }

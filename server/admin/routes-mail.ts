@@ -66,7 +66,7 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
     }
     const exposure = adminExposureWarning(config.host, config.ports.admin, deps.https);
     if (exposure) warnings.push({ code: 'NO_TLS', message: exposure });
-    warnings.push(...hostnameWarnings(config.hostname));
+    warnings.push(...hostnameWarnings(config.hostname, ctx.directory));
     return {
       hostname: config.hostname,
       host: config.host,

@@ -184,3 +184,23 @@ export async function checkHostname(input: HostnameCheckInput, dns: HostnameDns)
 export function attentionFindings(report: HostnameReport): HostnameFinding[] {
   return report.findings.filter(needsAttention);
 }
+
+/** Where the last DNS check of the running host name is kept (directory settings), for the dashboard. */
+const LAST_CHECK_SETTING = 'hostnameLastCheck';
+
+interface SettingsStore {
+  getSetting(key: string): unknown;
+  setSetting(key: string, value: unknown): void;
+}
+
+/** Keeps what needs attention in a check of `hostname` (at start, or from the admin UI), replacing the last one. */
+export function rememberHostnameCheck(store: SettingsStore, report: HostnameReport, now = Date.now()): void {
+  store.setSetting(LAST_CHECK_SETTING, { hostname: report.hostname, at: now, findings: attentionFindings(report).map((f) => ({ code: f.code, severity: f.severity, message: f.message })) });
+}
+
+/** The findings needing attention of the last DNS check of `hostname`, or [] when it was not checked (or passed). */
+export function rememberedHostnameFindings(store: SettingsStore, hostname: string): HostnameFinding[] {
+  const last = store.getSetting(LAST_CHECK_SETTING) as { hostname?: unknown; findings?: unknown } | null | undefined;
+  if (!last || last.hostname !== hostname || !Array.isArray(last.findings)) return [];
+  return (last.findings as HostnameFinding[]).filter((f) => typeof f?.code === 'string' && typeof f.message === 'string');
+}

@@ -133,6 +133,31 @@ describe('admin host name API', () => {
     assert.equal(admin.ctx.directory.getSettings().hostname, HOST, 'nothing hostile was saved');
   });
 
+  it('a fully qualified name in use whose DNS does not point here is a dashboard warning after it is checked, and clears once DNS is right', async () => {
+    dns.set('mail.elsewhere-test.org', { A: ['198.51.100.7'] });
+    const running = await startAdminOnly({ SEALPOST_DNS_SERVERS: dns.address, SEALPOST_DNS_TIMEOUT_MS: '1500', SEALPOST_HOSTNAME: 'mail.elsewhere-test.org', SEALPOST_PUBLIC_IP: PUBLIC_IP });
+    try {
+      const c = await signIn(running);
+      const warningsOf = async (): Promise<{ code: string; message: string }[]> => ((await c.get('/api/status')).json as { warnings: { code: string; message: string }[] }).warnings.filter((w) => w.code.startsWith('HOSTNAME_'));
+      assert.deepEqual(await warningsOf(), [], 'a fully qualified name is not flagged before DNS was asked');
+      // the host name card checks the name in use (with the public IP in use)
+      const report = ((await c.post('/api/hostname/check', { hostname: 'mail.elsewhere-test.org' })).json as { report: Report }).report;
+      const address = report.findings.find((f) => f.code === 'ADDRESS') ?? assert.fail(JSON.stringify(report.findings));
+      const attention = report.findings.filter((f) => f.severity === 'warn' || f.severity === 'error');
+      const shown = await warningsOf();
+      assert.deepEqual(shown, attention.map((f) => ({ code: `HOSTNAME_${f.code}`, message: `Mail host name: ${f.message}` })));
+      assert.ok(shown.some((w) => w.message === `Mail host name: ${address.message}`));
+      // checking another name does not replace what the dashboard says about the name in use
+      await c.post('/api/hostname/check', { hostname: HOST, publicIp: PUBLIC_IP });
+      assert.deepEqual(await warningsOf(), shown);
+      dns.set('mail.elsewhere-test.org', { A: [PUBLIC_IP] });
+      await c.post('/api/hostname/check', { hostname: 'mail.elsewhere-test.org' });
+      assert.deepEqual((await warningsOf()).filter((w) => w.code === 'HOSTNAME_ADDRESS'), []);
+    } finally {
+      await running.stop();
+    }
+  });
+
   it('refuses checks beyond the concurrency cap with 429 while DNS is slow, instead of queueing them', async () => {
     // A DNS "server" that never answers: each check waits for the resolver's timeout.
     const silent = dgram.createSocket('udp4');
