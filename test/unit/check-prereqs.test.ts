@@ -49,6 +49,23 @@ describe('fresh-machine prerequisites (npm preinstall)', () => {
     assert.equal(res.stderr.trim(), '');
   });
 
+  it('npm itself refuses a Node.js older than engines before it installs or compiles anything (.npmrc engine-strict)', () => {
+    // A project with the same .npmrc whose floor is above this Node: what a fresh Debian 12 (Node 18) meets.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-engines-'));
+    try {
+      fs.copyFileSync(path.join(ROOT, '.npmrc'), path.join(dir, '.npmrc'));
+      const major = Number(process.versions.node.split('.')[0]);
+      fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'floor-check', version: '1.0.0', engines: { node: `>=${major + 1}` } }));
+      const res = spawnSync('npm', ['install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8' });
+      assert.notEqual(res.status, 0);
+      assert.match(res.stderr, /EBADENGINE/);
+      assert.match(res.stderr, new RegExp(`Required: \\{"node":">=${major + 1}"\\}`));
+      assert.equal(fs.existsSync(path.join(dir, 'node_modules')), false, 'nothing was installed');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses an old Node.js in one sentence naming the needed version and where to get it', () => {
     const res = run({ ...process.env, SEALPOST_PREREQS_NODE_VERSION: 'v18.19.0' }); // Debian 12's nodejs package
     assert.equal(res.status, 1);
