@@ -14,7 +14,8 @@ import { tryWorkerLock, type WorkerLock } from './worker-lock.js';
 import { OutboundStore, NO_SESSION, type DeliveryJob, type JobItem, type MessageKind, type QueueCounts, type QueueEntry } from './store.js';
 import { historyOf, historyPage } from './history.js';
 import { adBitTrusted, createDnssecClient, effectiveDnsServers, type DnssecClient } from './dane.js';
-import { buildTlsReport, buildTlsReportMail, tlsRptFromTxt } from './tls-report.js';
+import { buildTlsReport, buildTlsReportMail, tlsReportGzip, tlsRptFromTxt } from './tls-report.js';
+import { postTlsReport } from './tls-report-post.js';
 import type { OutgoingDetail, OutgoingPage } from '../../ports.js';
 
 export type { MessageKind, QueueCounts, QueueEntry, RelayConfig, TlsMode, OutboundOptions };
@@ -235,8 +236,8 @@ export class OutboundQueue {
 
   /**
    * Sends the SMTP TLS reports (RFC 8460) of every finished UTC day to the recipient domains whose
-   * `_smtp._tls` record asks for them by mail, DKIM-signed by the domain of our host name (RFC 8460 §5.3);
-   * days nobody asked for are forgotten. Runs at most once at a time; returns how many reports were queued.
+   * `_smtp._tls` record asks for them: by mail, DKIM-signed by the domain of our host name (RFC 8460 §5.3), and
+   * by HTTPS POST (§5.4). Days nobody asked for are forgotten. Returns how many reports went out (or were queued).
    */
   async sendTlsReports(now = Date.now()): Promise<number> {
     const today = new Date(now).toISOString().slice(0, 10);
@@ -251,19 +252,30 @@ export class OutboundQueue {
         if (code !== 'ENOTFOUND' && code !== 'ENODATA' && Date.parse(`${day}T00:00:00Z`) > now - 3 * 86400_000) continue;
       }
       const signer = this.reportingDomain();
-      if (rua && rua.mailto.length > 0 && signer) {
+      if (rua) {
+        const organization = signer ?? this.deps.hostname.toLowerCase();
         const report = buildTlsReport({
-          organizationName: signer,
-          contactInfo: `postmaster@${signer}`,
+          organizationName: organization,
+          contactInfo: `postmaster@${organization}`,
           start: new Date(`${day}T00:00:00Z`),
           end: new Date(`${day}T23:59:59Z`),
           results: this.store.tlsSessions(day, domain),
         });
-        const raw = buildTlsReportMail({ report, policyDomain: domain, submitter: signer, from: `tls-reports@${signer}`, to: rua.mailto });
-        await this.enqueue({ kind: 'dsn', from: '', to: rua.mailto, raw: await this.dkim.sign(raw, signer) });
-        sent++;
-      } else if (rua && !signer) {
-        this.logger.warn({ event: 'tlsrpt.unsigned', day }, 'a TLS report was asked for, but the host name has no domain with DKIM keys to sign it; not sent');
+        let delivered = false;
+        if (rua.mailto.length > 0 && signer) {
+          const raw = buildTlsReportMail({ report, policyDomain: domain, submitter: signer, from: `tls-reports@${signer}`, to: rua.mailto });
+          await this.enqueue({ kind: 'dsn', from: '', to: rua.mailto, raw: await this.dkim.sign(raw, signer) });
+          delivered = true;
+        } else if (rua.mailto.length > 0) {
+          this.logger.warn({ event: 'tlsrpt.unsigned', day }, 'a TLS report was asked for by mail, but the host name has no domain with DKIM keys to sign it; not sent');
+        }
+        for (const url of rua.https) {
+          // one try per report: what cannot be uploaded now is not kept
+          const status = await postTlsReport(url, tlsReportGzip(report), this.deps.resolver, this.options.targets).catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+          if (typeof status === 'number' && status >= 200 && status < 300) delivered = true;
+          else this.logger.warn({ event: 'tlsrpt.upload_failed', status }, 'a TLS report upload was refused or failed');
+        }
+        if (delivered) sent++;
       }
       this.store.dropTlsSessions(day, domain);
     }

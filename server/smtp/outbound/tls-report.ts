@@ -180,13 +180,18 @@ export function tlsReportFileName(report: TlsReportJson, submitter: string, poli
   return `${submitter}!${policyDomain}!${begin}!${end}!${unique}.json.gz`;
 }
 
+/** The report as it travels: its JSON, gzipped (RFC 8460 §5.1). */
+export function tlsReportGzip(report: TlsReportJson): Buffer {
+  return gzipSync(Buffer.from(JSON.stringify(report)));
+}
+
 /** The report mail of RFC 8460 §5.3: multipart/report; report-type="tlsrpt", the JSON gzipped as application/tlsrpt+gzip. */
 export function buildTlsReportMail(input: TlsReportMailInput): Buffer {
   const now = input.now ?? new Date();
   const boundary = `sealpost-tlsrpt-${randomUUID()}`;
   const id = oneLine(input.report['report-id']);
   const fileName = tlsReportFileName(input.report, input.submitter, input.policyDomain);
-  const gz = gzipSync(Buffer.from(JSON.stringify(input.report))).toString('base64').replace(/.{1,76}/g, '$&\r\n');
+  const gz = tlsReportGzip(input.report).toString('base64').replace(/.{1,76}/g, '$&\r\n');
   const lines = [
     `From: ${oneLine(input.from)}`,
     `To: ${input.to.map(oneLine).join(', ')}`,
