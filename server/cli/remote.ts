@@ -79,7 +79,13 @@ Examples:
         const rows = remotesOf(ctx).describe();
         if (options.json) printJson(rows);
         else if (rows.length === 0) process.stdout.write('no remotes; add one with: sealpost remote add NAME --type r2 ...\n');
-        else for (const r of rows) process.stdout.write(`${String(r.name)}\t${String(r.type)}\t${String(r.bucket)}/${String(r.prefix)}\t${String(r.endpoint)}\n`);
+        else {
+          const last = (what: string, a: unknown): string => {
+            const activity = a as { at: string; ok: boolean; summary: string } | null;
+            return activity ? `last ${what} ${activity.at} ${activity.ok ? 'ok' : `failed: ${activity.summary}`}` : `never ${what === 'test' ? 'tested' : 'pushed'}`;
+          };
+          for (const r of rows) process.stdout.write(`${String(r.name)}\t${String(r.type)}\t${String(r.bucket)}/${String(r.prefix)}\t${String(r.endpoint)}\t${last('test', r.lastTest)}\t${last('push', r.lastPush)}\n`);
+        }
       });
     });
 

@@ -35,7 +35,7 @@ export function pushBackups(ctx: OpsContext, input: PushInput, call: OpsCall): P
   const report = call.onProgress ?? (() => undefined);
   const units: { address: string | null; backupId: string }[] = aliases.map((a) => ({ address: a.displayAddress, backupId: a.mailboxId }));
   if (input.aliases === 'all') units.push({ address: null, backupId: DIRECTORY_BACKUP_ID });
-  return audited(
+  const outcome = audited(
     ctx,
     call,
     'push',
@@ -57,5 +57,16 @@ export function pushBackups(ctx: OpsContext, input: PushInput, call: OpsCall): P
       return { rows, uploaded: rows.reduce((sum, r) => sum + r.uploaded.length, 0), aliases: aliases.length };
     },
     (result) => ({ uploaded: result.uploaded, pruned: result.rows.reduce((sum, r) => sum + r.pruned.length, 0) }),
+  );
+  // the target's card shows how its last push ended
+  return outcome.then(
+    (result) => {
+      remotes.recordPush(target, true, `${result.uploaded} generation${result.uploaded === 1 ? '' : 's'} uploaded for ${result.aliases} alias${result.aliases === 1 ? '' : 'es'}.`);
+      return result;
+    },
+    (error: unknown) => {
+      remotes.recordPush(target, false, error instanceof Error ? error.message : String(error));
+      throw error;
+    },
   );
 }

@@ -109,6 +109,19 @@ export function explainFailure(target: RemoteTarget, run: RcloneRun): RemoteErro
   return new RemoteError(`Remote "${target.name}" failed: ${last.slice(0, 300)}; run "sealpost remote test ${target.name}" to see which step fails.`);
 }
 
+/** The outcome of the last test or push of a target, as its card shows it. */
+export interface RemoteActivity {
+  /** ISO time it ended. */
+  readonly at: string;
+  readonly ok: boolean;
+  /** What came of it in one sentence: objects counted or uploaded, or why it failed. */
+  readonly summary: string;
+}
+
+/** Directory setting: target id → its last test and last push. */
+const ACTIVITY_SETTING = 'remote.activity';
+type ActivityBook = Record<string, { test?: RemoteActivity; push?: RemoteActivity }>;
+
 export class Remotes {
   private readonly env: Env;
   private readonly timeoutSeconds: number;
@@ -123,8 +136,29 @@ export class Remotes {
     return loadTargets(this.deps.settings);
   }
 
+  /** Every target as `remote list` and the admin show it (no secret), with its last test and last push. */
   describe(): Record<string, unknown>[] {
-    return this.list().map(describeTarget);
+    const book = this.activity();
+    return this.list().map((t) => ({ ...describeTarget(t), lastTest: book[t.id]?.test ?? null, lastPush: book[t.id]?.push ?? null }));
+  }
+
+  private activity(): ActivityBook {
+    const value = this.deps.settings.getSetting(ACTIVITY_SETTING);
+    return value && typeof value === 'object' ? (value as ActivityBook) : {};
+  }
+
+  private record(target: RemoteTarget, kind: 'test' | 'push', ok: boolean, summary: string): void {
+    const book = this.activity();
+    // only targets that still exist keep a record
+    const ids = new Set(this.list().map((t) => t.id));
+    const kept: ActivityBook = Object.fromEntries(Object.entries(book).filter(([id]) => ids.has(id)));
+    kept[target.id] = { ...kept[target.id], [kind]: { at: new Date().toISOString(), ok, summary: summary.slice(0, 500) } };
+    this.deps.settings.setSetting(ACTIVITY_SETTING, kept);
+  }
+
+  /** Remembers how a push of every backup to `name` ended (pushBackups calls it), for the target's card. */
+  recordPush(name: string, ok: boolean, summary: string): void {
+    this.record(this.target(name), 'push', ok, summary);
   }
 
   /** Saves a new target and its secret; the name must be free. */
@@ -185,6 +219,17 @@ export class Remotes {
    */
   async test(name?: string): Promise<{ target: string; objects: number }> {
     const target = this.target(name);
+    try {
+      const result = await this.probe(target);
+      this.record(target, 'test', true, `The bucket answered: ${result.objects} object${result.objects === 1 ? '' : 's'} under the prefix.`);
+      return result;
+    } catch (error) {
+      this.record(target, 'test', false, error instanceof Error ? error.message : String(error));
+      throw error;
+    }
+  }
+
+  private async probe(target: RemoteTarget): Promise<{ target: string; objects: number }> {
     const probe = `${this.remotePath(target)}.sealpost-probe-${randomUUID()}`;
     const content = randomBytes(64);
     const written = await this.rclone(target, ['rcat', probe], { stdin: content });

@@ -172,10 +172,15 @@ describe('admin UI in chromium', { skip }, () => {
     await page.getByLabel('Secret access key').fill(s3.secret);
     await page.getByRole('button', { name: 'Add remote' }).click();
     await page.getByRole('heading', { name: 'lab' }).waitFor();
+    assert.equal(await page.getByTestId('remote-last-test').innerText(), 'Last test: never');
+    assert.equal(await page.getByTestId('remote-last-push').innerText(), 'Last push: never');
     await page.getByRole('button', { name: 'Test' }).click();
     await page.getByTestId('remote-note').filter({ hasText: 'Connection works' }).waitFor({ timeout: 60_000 });
+    // the card keeps the last test's outcome (it outlives the note: it comes from the server)
+    await page.getByTestId('remote-last-test').filter({ hasText: 'worked. The bucket answered' }).waitFor();
     await page.getByRole('button', { name: 'Push now' }).click();
     await page.getByTestId('remote-note').filter({ hasText: 'Push finished' }).waitFor({ timeout: 60_000 });
+    await page.getByTestId('remote-last-push').filter({ hasText: 'finished. 2 generations uploaded for 1 alias.' }).waitFor();
     // The alias's generation and the directory's (sealpost.db, made by "backup all"): a push of everything carries
     // both, from the UI as from `sealpost remote push` (one operation, server/ops/push.ts).
     assert.match(await page.getByTestId('remote-note').innerText(), /Push finished: 2 generation\(s\) uploaded for 1 alias/);

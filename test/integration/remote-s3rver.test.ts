@@ -40,6 +40,7 @@ test('push, list and restore a mailbox through rclone (R2 target on s3rver); obj
   try {
     await remotes.add({ name: 'r2', kind: 'r2', bucket: s3.bucket, accessKeyId: s3.accessKeyId, endpoint: s3.endpoint }, s3.secret);
     assert.deepEqual((await remotes.test('r2')).target, 'r2');
+    assert.match(String((remotes.describe()[0]?.lastTest as { summary?: string } | null)?.summary), /^The bucket answered: \d+ objects? under the prefix\.$/);
     // Two days apart, so the default remote retention (newest per day) keeps both.
     const g1 = (await snapshotMailbox({ dataDir: fx.dir, mailboxId: fx.id, key: fx.key, openHere: true, now: new Date(Date.now() - 86400_000) })).generation;
     const before = await folderBytes(fx.mailbox, 'INBOX');
@@ -113,6 +114,12 @@ test('a wrong secret or access key gives a clear error, and a silent endpoint ti
     const refused = (e: unknown): boolean => e instanceof RemoteError && e.code === 'REMOTE_AUTH' && /refused the credentials: check the access key id and the secret/.test(e.message);
     await assert.rejects(remotes.test('badsecret'), refused);
     await assert.rejects(remotes.push(fx.id, { target: 'badsecret' }), refused);
+    // the failed test is what the target's card and `remote list` show
+    const card = remotes.describe().find((r) => r.name === 'badsecret') as { lastTest: { ok: boolean; summary: string; at: string } | null; lastPush: unknown };
+    assert.equal(card.lastTest?.ok, false);
+    assert.match(card.lastTest?.summary ?? '', /refused the credentials/);
+    assert.ok(Date.parse(card.lastTest?.at ?? '') > Date.now() - 60_000);
+    assert.equal(card.lastPush, null, 'a push of one mailbox is not a push of the target (pushBackups records those)');
     await remotes.add({ name: 'badkey', kind: 'r2', bucket: s3.bucket, accessKeyId: 'WRONGKEY', endpoint: s3.endpoint }, s3.secret);
     await assert.rejects(remotes.test('badkey'), refused);
     await remotes.add({ name: 'nobucket', kind: 'r2', bucket: 'no-such-bucket', accessKeyId: s3.accessKeyId, endpoint: s3.endpoint }, s3.secret);

@@ -84,6 +84,13 @@ export interface BackupGroup {
   generations: Generation[];
 }
 
+/** How the last test or push of a remote ended. */
+export interface RemoteActivity {
+  at: string;
+  ok: boolean;
+  summary: string;
+}
+
 export interface Remote {
   name: string;
   type: 'r2' | 's3';
@@ -91,6 +98,8 @@ export interface Remote {
   prefix: string;
   endpoint: string | null;
   accessKeyId: string;
+  lastTest: RemoteActivity | null;
+  lastPush: RemoteActivity | null;
 }
 
 export interface LogEntry {
