@@ -7,7 +7,7 @@ import path from 'node:path';
 import { hash, verify } from '@node-rs/argon2';
 import { checkPasswordStrength } from '../crypto/index.js';
 import { UserError } from '../config/errors.js';
-import { newTotpSecret, totpUri, verifyTotp } from './totp.js';
+import { newTotpSecret, totpQrSvg, totpUri, verifyTotp } from './totp.js';
 
 /** Where the admin's secrets live (the Directory satisfies it; sealpost.db is encrypted with the app key). */
 export interface SettingsPort {
@@ -162,9 +162,10 @@ export class AdminAuth {
     return typeof secret === 'string' ? secret : null;
   }
 
-  beginTotp(session: AdminSession, account: string): { secret: string; uri: string } {
+  async beginTotp(session: AdminSession, account: string): Promise<{ secret: string; uri: string; qrSvg: string }> {
     session.pendingTotp = newTotpSecret();
-    return { secret: session.pendingTotp, uri: totpUri(session.pendingTotp, account) };
+    const uri = totpUri(session.pendingTotp, account);
+    return { secret: session.pendingTotp, uri, qrSvg: await totpQrSvg(uri) };
   }
 
   enableTotp(session: AdminSession, code: string): void {

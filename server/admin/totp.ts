@@ -1,6 +1,7 @@
 // TOTP (RFC 6238 over RFC 4226 HOTP): HMAC-SHA1, 30-second steps, 6 digits — what every authenticator app
 // speaks. Secrets are 20 random bytes shown to the admin as base32 (RFC 4648, no padding).
 import crypto from 'node:crypto';
+import QRCode from 'qrcode';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 export const TOTP_STEP_SECONDS = 30;
@@ -77,8 +78,17 @@ export function verifyTotp(secretBase32: string, code: string, timeMs = Date.now
   return null;
 }
 
-/** otpauth:// URI for authenticator apps (they turn it into an entry; the UI shows it as text). */
+/** otpauth:// URI for authenticator apps (they turn it into an entry; the UI shows it as text and as a QR code). */
 export function totpUri(secretBase32: string, account: string, issuer = 'Sealpost'): string {
   const label = encodeURIComponent(`${issuer}:${account}`);
   return `otpauth://totp/${label}?secret=${secretBase32}&issuer=${encodeURIComponent(issuer)}&algorithm=SHA1&digits=${TOTP_DIGITS}&period=${TOTP_STEP_SECONDS}`;
+}
+
+/**
+ * The otpauth:// URI as a QR code in SVG, for the enrolment screen to show as an image the authenticator
+ * app scans. Made on the server so the UI needs no QR library; error correction M, a 2-module quiet zone.
+ */
+export async function totpQrSvg(uri: string): Promise<string> {
+  if (!uri.startsWith('otpauth://totp/')) throw new Error('not an otpauth://totp/ URI');
+  return QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
 }

@@ -155,8 +155,11 @@ describe('admin authentication', () => {
   it('turns on TOTP; sign-in then needs a fresh code (a replayed code is refused)', async () => {
     const begin = await client.post('/api/auth/totp/begin');
     assert.equal(begin.status, 200);
-    const { secret, uri } = begin.json as { secret: string; uri: string };
+    const { secret, uri, qrSvg } = begin.json as { secret: string; uri: string; qrSvg: string };
     assert.match(uri, /^otpauth:\/\/totp\/Sealpost%3Aadmin%40mail\.admin\.test\?secret=[A-Z2-7]+&issuer=Sealpost/);
+    // the QR code of the URI comes along as SVG markup for the UI to show as an image (decoded in admin-totp and totp-qr tests)
+    assert.ok(qrSvg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"') && qrSvg.trimEnd().endsWith('</svg>'), qrSvg.slice(0, 80));
+    assert.doesNotMatch(qrSvg, /<script|<foreignObject|\son\w+=|javascript:/i);
     assert.equal((await client.post('/api/auth/totp/enable', { code: '000000' })).status, 403);
     const enable = await client.post('/api/auth/totp/enable', { code: totpAt(secret) });
     assert.equal(enable.status, 200, enable.text);

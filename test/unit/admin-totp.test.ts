@@ -1,9 +1,44 @@
-// TOTP as authenticator apps compute it: RFC 6238 appendix B vectors (SHA-1), base32 round trips, drift window, replay.
+// TOTP as authenticator apps compute it: RFC 6238 appendix B vectors (SHA-1), base32 round trips, drift window, replay;
+// and the enrolment QR code: well-formed SVG with nothing active in it, which a QR reader decodes back to the URI.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { base32Decode, base32Encode, hotp, totpAt, verifyTotp } from '../../server/admin/totp.js';
+import { base32Decode, base32Encode, hotp, totpAt, totpQrSvg, totpUri, verifyTotp } from '../../server/admin/totp.js';
+import { decodeQrPixels } from '../helpers/qr.js';
 
 const RFC_SECRET = base32Encode(Buffer.from('12345678901234567890'));
+
+/**
+ * Rasterizes the SVG `qrcode` writes (one white background path, then one stroked path of horizontal runs:
+ * `M x y.5 h n m dx 0 h n …`, one module per unit) into RGBA pixels for jsQR. Throws on any other shape, so
+ * a change in the SVG's form fails here instead of passing unread.
+ */
+function rasterizeQrSvg(svg: string, scale = 4): { data: Uint8ClampedArray; width: number; height: number } {
+  const size = Number(/viewBox="0 0 (\d+) \1"/.exec(svg)?.[1]);
+  const runs = /<path stroke="#000000" d="([^"]+)"\/>/.exec(svg)?.[1];
+  if (!size || !runs) throw new Error(`unexpected QR SVG: ${svg.slice(0, 200)}`);
+  const dark: boolean[][] = Array.from({ length: size }, () => new Array<boolean>(size).fill(false));
+  let x = 0;
+  let y = 0;
+  for (const [, op, a, b] of runs.matchAll(/([Mmh])(-?[\d.]+)(?:\s(-?[\d.]+))?/g)) {
+    const first = Number(a);
+    const second = Number(b ?? 0);
+    if (op === 'M') [x, y] = [first, second];
+    else if (op === 'm') [x, y] = [x + first, y + second];
+    else {
+      for (let i = 0; i < first; i++) (dark[Math.floor(y)] as boolean[])[x + i] = true;
+      x += first;
+    }
+  }
+  const width = size * scale;
+  const data = new Uint8ClampedArray(width * width * 4);
+  for (let py = 0; py < width; py++) {
+    for (let px = 0; px < width; px++) {
+      const v = dark[Math.floor(py / scale)]?.[Math.floor(px / scale)] ? 0 : 255;
+      data.set([v, v, v, 255], (py * width + px) * 4);
+    }
+  }
+  return { data, width, height: width };
+}
 
 describe('admin TOTP (RFC 6238)', () => {
   it('matches the RFC 6238 SHA-1 test vectors (8 digits)', () => {
@@ -40,5 +75,21 @@ describe('admin TOTP (RFC 6238)', () => {
     assert.equal(verifyTotp(RFC_SECRET, totpAt(RFC_SECRET, now - 120_000), now), null, 'four steps old is refused');
     assert.equal(verifyTotp(RFC_SECRET, 'abcdef', now), null);
     assert.equal(verifyTotp(RFC_SECRET, '12345', now), null);
+  });
+
+  it('makes the enrolment QR code as a plain SVG that reads back as the otpauth URI', async () => {
+    const uri = totpUri(RFC_SECRET, 'admin@mail.example.org');
+    const svg = await totpQrSvg(uri);
+    assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'), svg.slice(0, 80));
+    assert.ok(svg.trimEnd().endsWith('</svg>'));
+    assert.equal(svg.match(/<svg\b/g)?.length, 1, 'one svg element');
+    assert.doesNotMatch(svg, /<script|<foreignObject|\son\w+=|javascript:|href=/i, 'nothing active or linked in it');
+    assert.match(svg, /^[\x20-\x7e\n]+$/, 'ASCII only (the UI base64-encodes it with btoa)');
+    const { data, width, height } = rasterizeQrSvg(svg);
+    assert.equal(decodeQrPixels(data, width, height), uri);
+  });
+
+  it('refuses to make a QR code of anything but an otpauth://totp/ URI', async () => {
+    await assert.rejects(totpQrSvg('https://example.org/'), /not an otpauth:\/\/totp\/ URI/);
   });
 });
