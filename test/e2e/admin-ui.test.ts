@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumMissing, launchChromium } from '../helpers/browser.js';
+import { chromiumMissing, launchChromium, setupLinkOf, stopBrowserAndServe } from '../helpers/browser.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { freePorts } from '../helpers/ports.js';
 import { startServe, tempDataDir, type ServeProcess } from '../helpers/sealpost-cli.js';
@@ -65,19 +65,14 @@ describe('admin UI in chromium', { skip }, () => {
   });
 
   after(async () => {
-    await browser?.close();
-    if (serve) {
-      serve.child.kill('SIGTERM');
-      assert.equal(await serve.exited, 0, serve.output());
-    }
+    await stopBrowserAndServe(browser, serve);
     await s3?.stop();
     await dns?.close();
     data?.cleanup();
   });
 
   it('sets the admin password through the setup link the server printed', async () => {
-    const link = /(http:\/\/127\.0\.0\.1:\d+\/setup\?token=[A-Za-z0-9_-]+)/.exec(serve.output())?.[1];
-    assert.ok(link, `setup link in the output:\n${serve.output()}`);
+    const link = setupLinkOf(serve);
     await page.goto(base);
     await page.getByRole('heading', { name: 'Welcome to Sealpost' }).waitFor();
     await shot('00-setup-without-link');

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumMissing, launchChromium } from '../helpers/browser.js';
+import { chromiumMissing, launchChromium, setupLinkOf, stopBrowserAndServe } from '../helpers/browser.js';
 import { closeContext, openContext } from '../../server/app.js';
 import { silentLogger } from '../../server/log.js';
 import { freePorts } from '../helpers/ports.js';
@@ -61,8 +61,7 @@ describe('sealed-queue drain progress on the alias card', { skip }, () => {
     serve = await startServe(['--data', data.dir, '--hostname', 'mail.drain-ui.example', '--imap-port', String(imap), '--admin-port', String(admin), ...off], data.env, 2);
     browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
-    const link = /(http:\/\/127\.0\.0\.1:\d+\/setup\?token=[A-Za-z0-9_-]+)/.exec(serve.output())?.[1];
-    assert.ok(link, `setup link in the output:\n${serve.output()}`);
+    const link = setupLinkOf(serve);
     await page.goto(link);
     await page.getByLabel('Admin password').fill(ADMIN_PASSWORD);
     await page.getByLabel('Repeat the password').fill(ADMIN_PASSWORD);
@@ -72,11 +71,7 @@ describe('sealed-queue drain progress on the alias card', { skip }, () => {
   });
 
   after(async () => {
-    await browser?.close();
-    if (serve) {
-      serve.child.kill('SIGTERM');
-      assert.equal(await serve.exited, 0, serve.output());
-    }
+    await stopBrowserAndServe(browser, serve);
     data?.cleanup();
   });
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumMissing, completeFirstRunSetup, launchChromium } from '../helpers/browser.js';
+import { chromiumMissing, completeFirstRunSetup, launchChromium, newPage, setupLinkOf, stopBrowserAndServe } from '../helpers/browser.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 import { freePorts } from '../helpers/ports.js';
@@ -57,23 +57,18 @@ describe('Certificate card in chromium', { skip, timeout: 240_000 }, () => {
     serve = await startServe(['--hostname', HOST, ...off, ...flags], env, LISTENERS.length);
     base = `http://127.0.0.1:${port.admin}`;
     browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+    page = await newPage(browser, 1100);
   });
 
   after(async () => {
-    await browser?.close();
-    if (serve) {
-      serve.child.kill('SIGTERM');
-      assert.equal(await serve.exited, 0, serve.output());
-    }
+    await stopBrowserAndServe(browser, serve);
     await pebble?.stop();
     await dns?.close();
     data?.cleanup();
   });
 
   it('shows the certificate the CA issued: issuer, names, expiry and last renewal', async () => {
-    const link = /(http:\/\/127\.0\.0\.1:\d+\/setup\?token=[A-Za-z0-9_-]+)/.exec(serve.output())?.[1];
-    assert.ok(link, `setup link in the output:\n${serve.output()}`);
+    const link = setupLinkOf(serve);
     await completeFirstRunSetup(page, link, ADMIN_PASSWORD);
 
     // The first issuance runs at start; the API says when it is done.

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumMissing, launchChromium } from '../helpers/browser.js';
+import { chromiumMissing, launchChromium, newPage, setupLinkOf, stopBrowserAndServe } from '../helpers/browser.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { freePorts } from '../helpers/ports.js';
 import { startServe, tempDataDir, type ServeProcess } from '../helpers/sealpost-cli.js';
@@ -44,15 +44,11 @@ describe('host name in the admin UI (chromium)', { skip }, () => {
     delete env.SEALPOST_PUBLIC_IP;
     serve = await startServe(['--data', data.dir, '--hostname', BARE, ...flags], env, LISTENERS.length);
     browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+    page = await newPage(browser, 1100);
   });
 
   after(async () => {
-    await browser?.close();
-    if (serve) {
-      serve.child.kill('SIGTERM');
-      assert.equal(await serve.exited, 0, serve.output());
-    }
+    await stopBrowserAndServe(browser, serve);
     await dns?.close();
     data?.cleanup();
   });
@@ -70,8 +66,7 @@ describe('host name in the admin UI (chromium)', { skip }, () => {
   });
 
   it('first run: after the admin password, asks for the host name, checks it against DNS and saves it', async () => {
-    const link = /(http:\/\/127\.0\.0\.1:\d+\/setup\?token=[A-Za-z0-9_-]+)/.exec(serve.output())?.[1];
-    assert.ok(link, serve.output());
+    const link = setupLinkOf(serve);
     await page.goto(link);
     await page.getByLabel('Admin password').fill(ADMIN_PASSWORD);
     await page.getByLabel('Repeat the password').fill(ADMIN_PASSWORD);

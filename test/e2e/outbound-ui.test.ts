@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumMissing, completeFirstRunSetup, launchChromium } from '../helpers/browser.js';
+import { chromiumMissing, completeFirstRunSetup, launchChromium, newPage, setupLinkOf, stopBrowserAndServe } from '../helpers/browser.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { freePorts, listenerPortsEnv } from '../helpers/ports.js';
@@ -89,10 +89,9 @@ describe('Outgoing mail page in chromium', { skip }, () => {
       1,
     );
     browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    page = await newPage(browser, 1280);
 
-    const link = /(http:\/\/127\.0\.0\.1:\d+\/setup\?token=[A-Za-z0-9_-]+)/.exec(serve.output())?.[1];
-    assert.ok(link, `setup link in the output:\n${serve.output()}`);
+    const link = setupLinkOf(serve);
     await completeFirstRunSetup(page, link, ADMIN_PASSWORD);
     // both messages have had their first attempt (451) before the page is looked at
     const end = Date.now() + 30_000;
@@ -103,11 +102,7 @@ describe('Outgoing mail page in chromium', { skip }, () => {
   });
 
   after(async () => {
-    await browser?.close();
-    if (serve) {
-      serve.child.kill('SIGTERM');
-      assert.equal(await serve.exited, 0, serve.output());
-    }
+    await stopBrowserAndServe(browser, serve);
     reader?.close();
     await sink?.close();
     await dns?.close();

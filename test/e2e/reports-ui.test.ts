@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
-import { chromiumMissing, completeFirstRunSetup, launchChromium } from '../helpers/browser.js';
+import { chromiumMissing, completeFirstRunSetup, launchChromium, newPage, setupLinkOf, stopBrowserAndServe } from '../helpers/browser.js';
 import { freePorts } from '../helpers/ports.js';
 import { findPlaintext } from '../helpers/privacy.js';
 import { googleReportMessage, microsoftReportMessage, tlsReportMessage } from '../helpers/report-fixtures.js';
@@ -48,22 +48,17 @@ describe('Reports page in chromium', { skip }, () => {
     const off = ['submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s'].flatMap((name) => [`--${name}-port`, '0']);
     serve = await startServe(['--data', data.dir, '--hostname', `mail.${DOMAIN}`, '--smtp-port', String(smtp), '--admin-port', String(adminPort), ...off], { ...data.env, SEALPOST_LOG_LEVEL: 'info', SEALPOST_DNS_SERVERS: dns.address, SEALPOST_DNS_TIMEOUT_MS: '2000' }, 2);
     browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    page = await newPage(browser, 1280);
   });
 
   after(async () => {
-    await browser?.close();
-    if (serve) {
-      serve.child.kill('SIGTERM');
-      assert.equal(await serve.exited, 0, serve.output());
-    }
+    await stopBrowserAndServe(browser, serve);
     await dns?.close();
     data?.cleanup();
   });
 
   it('signs in through the setup link', async () => {
-    const link = /(http:\/\/127\.0\.0\.1:\d+\/setup\?token=[A-Za-z0-9_-]+)/.exec(serve.output())?.[1];
-    assert.ok(link, `setup link in the output:\n${serve.output()}`);
+    const link = setupLinkOf(serve);
     await completeFirstRunSetup(page, link, ADMIN_PASSWORD);
   });
 

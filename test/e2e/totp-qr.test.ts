@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { totpAt } from '../../server/admin/totp.js';
-import { chromiumMissing, completeFirstRunSetup, launchChromium } from '../helpers/browser.js';
+import { chromiumMissing, completeFirstRunSetup, launchChromium, newPage, setupLinkOf, stopBrowserAndServe } from '../helpers/browser.js';
 import { freePorts } from '../helpers/ports.js';
 import { decodeQrPng } from '../helpers/qr.js';
 import { startServe, tempDataDir, type ServeProcess } from '../helpers/sealpost-cli.js';
@@ -41,21 +41,16 @@ describe('authenticator app enrolment with a QR code (chromium)', { skip }, () =
     // debug logging: the most the server ever writes, so the "key not in the output" check covers it all
     serve = await startServe(['--data', data.dir, '--hostname', HOST, '--admin-port', String(adminPort), ...off], { ...data.env, SEALPOST_LOG_LEVEL: 'debug' }, 1);
     browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+    page = await newPage(browser, 1100);
   });
 
   after(async () => {
-    await browser?.close();
-    if (serve) {
-      serve.child.kill('SIGTERM');
-      assert.equal(await serve.exited, 0, serve.output());
-    }
+    await stopBrowserAndServe(browser, serve);
     data?.cleanup();
   });
 
   it('signs in through the setup link', async () => {
-    const link = /(http:\/\/127\.0\.0\.1:\d+\/setup\?token=[A-Za-z0-9_-]+)/.exec(serve.output())?.[1];
-    assert.ok(link, `setup link in the output:\n${serve.output()}`);
+    const link = setupLinkOf(serve);
     await completeFirstRunSetup(page, link, ADMIN_PASSWORD);
   });
 
