@@ -1,6 +1,8 @@
 // DANE for outbound SMTP: which TLSA records apply (RFC 7672 §2.2) and how a presented chain is checked
 // against them (RFC 7672 §3.1, RFC 6698 §2.1), with a loopback resolver that sets the AD bit like unbound.
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import dnsPacket from 'dns-packet';
 import { after, before, describe, it } from 'node:test';
 import { adBitTrusted, checkDane, createDnssecClient, daneRequirement, mxSecure, usableForSmtp, type TlsaRecord } from '../../server/smtp/outbound/dane.js';
 import { startDnssecServer, type DnssecTestServer } from '../helpers/dnssec-server.js';
@@ -130,6 +132,22 @@ describe('DANE requirement of an MX host (RFC 7672 §2.2)', () => {
       assert.ok(dns.queries.some((q) => q.type === 'TLSA' && q.transport === 'tcp'));
     } finally {
       dns.truncateUdp = false;
+    }
+  });
+
+  it('an answer carrying another query id is ignored, so a blind spoofer cannot plant TLSA records (RFC 5452 §9.1)', async () => {
+    const spoofer = dgram.createSocket('udp4');
+    spoofer.on('message', (message, from) => {
+      const query = dnsPacket.decode(message);
+      const forged = dnsPacket.encode({ type: 'response', id: ((query.id ?? 0) + 1) & 0xffff, flags: dnsPacket.AUTHENTIC_DATA, questions: query.questions ?? [], answers: [{ type: 'TLSA', name: `_25._tcp.${HOST}`, ttl: 60, data: { usage: 3, selector: 1, matchingType: 1, certificate: Buffer.alloc(32, 9) } }] });
+      spoofer.send(forged, from.port, from.address);
+    });
+    await new Promise<void>((resolve) => spoofer.bind(0, '127.0.0.1', resolve));
+    try {
+      const client = createDnssecClient([`127.0.0.1:${spoofer.address().port}`], 300);
+      await assert.rejects(client.query(`_25._tcp.${HOST}`, 'TLSA'), /did not answer/);
+    } finally {
+      spoofer.close();
     }
   });
 

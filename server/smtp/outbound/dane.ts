@@ -52,8 +52,6 @@ export type DaneRequirement =
   | { readonly kind: 'unavailable'; readonly why: string };
 
 const DEFAULT_TIMEOUT_MS = 5000;
-/** A TCP answer larger than this is refused (a TLSA RRset is a few hundred bytes). */
-const MAX_TCP_ANSWER = 64 * 1024;
 
 function splitServer(server: string): { host: string; port: number } {
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(server);
@@ -129,8 +127,8 @@ function tcpExchange(host: string, port: number, request: Buffer, id: number, ti
       socket.write(Buffer.concat([length, request]));
     });
     socket.on('data', (chunk: Buffer) => {
+      // the 2-byte length prefix bounds an answer at 64 KiB; bytes after it are ignored
       buffered = Buffer.concat([buffered, chunk]);
-      if (buffered.length > MAX_TCP_ANSWER + 2) return finish(new Error('DNS answer too large'));
       if (buffered.length < 2) return;
       const size = buffered.readUInt16BE(0);
       if (buffered.length < size + 2) return;
