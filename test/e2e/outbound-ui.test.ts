@@ -152,6 +152,8 @@ describe('Outgoing mail page in chromium', { skip }, () => {
     await detail.getByText('Give up on this message? No bounce is sent.').waitFor();
     await detail.getByRole('button', { name: 'Yes, stop sending' }).click();
     await page.getByTestId('outgoing-notice').filter({ hasText: /Stopped: 1 recipient/ }).waitFor();
+    // the details reload after the notice: wait for them before reading the status
+    await page.getByTestId('outgoing-status').filter({ hasText: 'Cancelled' }).waitFor();
     assert.equal(await page.getByTestId('outgoing-status').innerText(), 'Cancelled');
     assert.equal(reader.historyOf(ids.never)?.status, 'cancelled');
     assert.match(await page.locator(`tr[data-id="${ids.never}"]`).innerText(), /Cancelled/);
