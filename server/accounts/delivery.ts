@@ -3,7 +3,7 @@
 import { wipe } from '../crypto/index.js';
 import type { AliasRecord } from '../directory/index.js';
 import { MailboxLocked, OverQuota, WrongKey } from '../mailbox/errors.js';
-import { appendTo } from './append.js';
+import { storeDelivered } from './append.js';
 import type { AccountsCore, DeliveryOptions, DeliveryResult } from './types.js';
 
 export class Delivery {
@@ -20,8 +20,8 @@ export class Delivery {
     if (material) {
       try {
         const mailbox = await this.core.mailboxes.open(alias.mailboxId, material.mailboxKey);
-        const uid = await appendTo(mailbox, raw, options);
-        return { stored: 'mailbox', uid };
+        const placed = await storeDelivered({ alias, mailbox, filters: this.core.deliveryFilters, logger: this.core.logger }, raw, options);
+        return { stored: 'mailbox', placed, ...(placed[0] ? { uid: placed[0].uid } : {}) };
       } catch (error) {
         // Re-key, restore or lock in progress (handle closed, file under another key): nothing was written,
         // so seal it into the queue instead of refusing; the next unlock drains it.

@@ -5,7 +5,7 @@ import { wipe } from '../crypto/index.js';
 import type { AliasId, AliasRecord } from '../directory/index.js';
 import { OverQuota } from '../mailbox/errors.js';
 import type { Mailbox, MailboxId } from '../mailbox/types.js';
-import { appendTo } from './append.js';
+import { storeDelivered } from './append.js';
 import { drainRetryDelayMs, readStalledDrain, writeStalledDrain, type DrainProgress, type DrainState, type StalledDrain } from './drain.js';
 import { errorName } from './errors.js';
 import type { AccountsCore } from './types.js';
@@ -188,7 +188,7 @@ export class Drainer {
             async (message) => {
               if (!keyRing.has(alias.id)) throw new DrainStopped();
               // The queue item id makes a retried drain (crash after append, before the row delete) store nothing twice.
-              await timeStage(stageStart('drain.append'), appendTo(box, message.raw, message.meta, `queue:${message.id}`));
+              await timeStage(stageStart('drain.append'), storeDelivered({ alias, mailbox: box, filters: this.core.deliveryFilters, logger }, message.raw, message.meta, `queue:${message.id}`));
               record.drained++;
               dequeuedBytes += message.raw.length;
               if (record.drained % 256 === 0) settleBytes(); // one directory write per batch, not per message

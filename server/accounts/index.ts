@@ -6,7 +6,8 @@
 //   login.ts            throttle + password check + session; verify.ts checks a password (and resolves an
 //                       interrupted change); password-change.ts re-keys
 //   lock-state.ts       unlock, lock, remembered keys, idle close
-//   delivery.ts         deliverOrQueue / queueForMany and the quota reservation
+//   delivery.ts         deliverOrQueue / queueForMany and the quota reservation; append.ts stores a message
+//                       where the delivery filters (delivery-filter.ts: junk, Sieve) decide
 //   drainer.ts          the background drain state machine (drain.ts: its states and stalled record)
 //   aliases.ts          create and remove an alias
 import type { AliasMaterial } from '../crypto/index.js';
@@ -28,6 +29,8 @@ import { PasswordVerifier } from './verify.js';
 
 export { DEFAULT_THROTTLE, LoginThrottle, isThrottleExempt, loginThrottleFromEnv, type ThrottlePolicy } from './throttle.js';
 export type { RevokeReason } from './sessions.js';
+export type { PlacedCopy } from './append.js';
+export type { DeliveryDecision, DeliveryFilter, DeliveryFilterInput } from './delivery-filter.js';
 export { AliasUsage, type QuotaReservation, type UsageSnapshot } from './usage.js';
 export { describeDrain, type DrainProgress, type DrainState } from './drain.js';
 export { AliasLocked, AuthFailed, TooManyAttempts, WeakPassword, loginRefusal, type LoginRefusal } from './errors.js';
@@ -72,6 +75,7 @@ export class Accounts {
       logger,
       kdf: options.kdf ?? DEFAULT_KDF,
       usage: this.usage,
+      deliveryFilters: options.deliveryFilters ?? [],
       revokeSessions: (aliasId, reason) => this.revokeSessions(aliasId, reason),
     };
     const throttle = new LoginThrottle({ ...DEFAULT_THROTTLE, ...options.throttle }, options.throttleClock);

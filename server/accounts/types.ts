@@ -4,6 +4,8 @@ import type { KdfParams, KeyRing } from '../crypto/index.js';
 import type { AliasRecord, Directory } from '../directory/index.js';
 import type { Logger } from '../log.js';
 import type { Mailbox, MailboxId, MailboxStore } from '../mailbox/types.js';
+import type { PlacedCopy } from './append.js';
+import type { DeliveryFilter } from './delivery-filter.js';
 import type { RevokeReason } from './sessions.js';
 import type { ThrottlePolicy } from './throttle.js';
 import type { AliasUsage } from './usage.js';
@@ -39,7 +41,10 @@ export type DeliveryOptions = QueuedDeliveryMeta;
 export interface DeliveryResult {
   /** 'mailbox': appended now; 'queue': sealed into the alias queue until the next unlock. */
   readonly stored: 'mailbox' | 'queue';
+  /** UID of the first stored copy (stored 'mailbox'); absent when a filter discarded the message. */
   readonly uid?: number;
+  /** Every copy stored now (stored 'mailbox'): the delivery filters may file it elsewhere, or in several folders. */
+  readonly placed?: readonly PlacedCopy[];
 }
 
 /** One message taken out of the sealed queue for delivery. */
@@ -82,6 +87,8 @@ export interface AccountsOptions {
   readonly throttleClock?: () => number;
   /** Appends in flight while the sealed queue drains (default DRAIN_CONCURRENCY). */
   readonly drainConcurrency?: number;
+  /** Decide where delivered and drained messages go (junk classifier, Sieve), in order; none by default. */
+  readonly deliveryFilters?: readonly DeliveryFilter[];
 }
 
 export interface CreateAliasOptions {
@@ -106,6 +113,8 @@ export interface AccountsCore {
   readonly kdf: KdfParams;
   /** Last-known usage per alias, for quota checks while a mailbox is locked. */
   readonly usage: AliasUsage;
+  /** Run on every message entering an unlocked mailbox (delivered now or drained). */
+  readonly deliveryFilters: readonly DeliveryFilter[];
   /** Ends every live protocol session of the alias (IMAP BYE, POP3 close) and logs it; returns how many. */
   revokeSessions(aliasId: string, reason: RevokeReason): number;
 }

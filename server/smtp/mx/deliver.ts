@@ -114,9 +114,7 @@ export async function deliverMessage(deps: DeliveryDeps, message: MessageToDeliv
       const result = await port.deliverOrQueue(alias, message.raw, options);
       if (result.stored === 'mailbox') {
         summary.mailbox++;
-        const uid = result.uid;
-        // Accounts falls back to INBOX when Junk is missing; try both on undo.
-        if (uid !== undefined) undo.push(() => port.undoAppend(alias, options.folder, uid));
+        undo.push(...undoCopies(port, alias, result, options.folder));
       } else {
         summary.queue++; // locked in the meantime (idle timeout): sealed instead, cannot be undone
       }
@@ -148,8 +146,7 @@ export async function deliverMessage(deps: DeliveryDeps, message: MessageToDeliv
       const result = await port.deliverOrQueue(alias, message.raw, options);
       if (result.stored === 'mailbox') {
         summary.mailbox++;
-        const uid = result.uid;
-        if (uid !== undefined) undo.push(() => port.undoAppend(alias, options.folder, uid));
+        undo.push(...undoCopies(port, alias, result, options.folder));
       } else summary.queue++;
     }
     return summary;
@@ -180,3 +177,9 @@ async function enqueueForward(forwarder: Forwarder, outbound: OutboundPort, alia
 }
 
 export const newTransactionId = (): string => randomUUID().replace(/-/g, '').slice(0, 20);
+
+/** Undo steps for every copy a delivery stored (the filters may have filed it elsewhere, or in several folders). */
+function undoCopies(port: DeliveryPort, alias: AliasRecord, result: DeliveryResult, routed: string): (() => Promise<void>)[] {
+  const copies = result.placed ?? (result.uid !== undefined ? [{ folder: routed, uid: result.uid }] : []);
+  return copies.map(({ folder, uid }) => () => port.undoAppend(alias, folder, uid));
+}
