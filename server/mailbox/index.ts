@@ -20,6 +20,7 @@ import { flagList } from './names.js';
 
 export * from './types.js';
 export * from './errors.js';
+export { NoSuchScript, ScriptActive, ScriptExists, type SieveScriptInfo, type SieveStore } from './sieve-store.js';
 export type { Compression } from './codec.js';
 export type { GroupCommitStats } from './group-commit.js';
 export { acquireLockWaiting, isMailboxLocked, mailboxLockFile, openByAnotherProcess, withLock, type HeldLock } from './lock.js';

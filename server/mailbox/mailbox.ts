@@ -15,6 +15,7 @@ import { SORT_COLUMNS } from './schema.js';
 import { messageKeys, sentDateKey } from './sort-keys.js';
 import { compileSort } from './sort.js';
 import { buildThreads, threadInputSql, type ThreadRow } from './thread.js';
+import { sieveStore, type SieveStore } from './sieve-store.js';
 import type { Db } from './sqlite.js';
 import type { CachedPrepare } from '../sqlite.js';
 import type {
@@ -134,6 +135,14 @@ export class SqliteMailbox implements Mailbox {
   get id(): MailboxId {
     return this.handle.id;
   }
+
+  /** The Sieve verbs over this file's statements and transactions. */
+  get sieve(): SieveStore {
+    this.sieveVerbs ??= sieveStore({ stmt: (sql) => this.stmt(sql), write: (fn) => this.write(fn) });
+    return this.sieveVerbs;
+  }
+
+  private sieveVerbs: SieveStore | null = null;
 
   private groupCommit: GroupCommit | null = null;
   /** Settles when the last append called so far has put its task in the commit queue (or failed). */

@@ -1,6 +1,7 @@
 // Mailbox file schema: an ordered list of migrations; PRAGMA user_version = number applied.
 // Append new migrations at the end; never edit a released one (files made by it exist on disks).
 import { decompress } from './codec.js';
+import { SIEVE_SCHEMA } from './sieve-store.js';
 import { InvalidRequest } from './errors.js';
 import { MAILBOX_OBJECT_ID_SQL, newObjectKey } from './object-id.js';
 import { refreshedAddressHead } from './search.js';
@@ -324,7 +325,12 @@ const v6: Migration = (db) => {
   for (const [head, id] of changes) update.run(head, id);
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6];
+/** v7: the owner's Sieve scripts and the vacation reply log (sieve-store.ts). */
+const v7: Migration = (db) => {
+  db.exec(SIEVE_SCHEMA);
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Runs the migrations a file lacks, each in its own transaction; `upTo` exists for tests (old-version fixtures). */

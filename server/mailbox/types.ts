@@ -1,5 +1,6 @@
 // Public types of server/mailbox: the encrypted per-alias store. Protocol code sees only these.
 // Nothing here mentions SQL; errors crossing the boundary are the classes in ./errors.ts.
+import type { SieveStore } from './sieve-store.js';
 
 /** uuid of a mailbox file (mailboxes/<uuid>.sqlite); never derived from an address. */
 export type MailboxId = string & { readonly __brand: 'MailboxId' };
@@ -180,6 +181,8 @@ export interface RenameFolderOptions {
 /** One unlocked mailbox file. All methods run one transaction each; readers see consistent snapshots. */
 export interface Mailbox {
   readonly id: MailboxId;
+  /** The owner's Sieve scripts and vacation log, stored in this file (sieve-store.ts). */
+  readonly sieve: SieveStore;
 
   /** Lists folders in path order. */
   listFolders(): FolderInfo[];
