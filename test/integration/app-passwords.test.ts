@@ -12,7 +12,9 @@ import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import type { AppContext } from '../../server/context.js';
 import type { AliasRecord } from '../../server/directory/index.js';
+import net from 'node:net';
 import { AdminClient } from '../helpers/admin-http.js';
+import { RawImap } from '../helpers/imap-raw.js';
 import { waitForExists } from '../helpers/imap-wait.js';
 import { findPlaintext } from '../helpers/privacy.js';
 import { runCli } from '../helpers/sealpost-cli.js';
@@ -49,6 +51,13 @@ async function imapWorks(pass: string, user = ADDRESS): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The promise, or a failure naming what never happened (a bound, not a timing assertion). */
+function within<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not happen`)), ms)));
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
 }
 
 async function cli(args: readonly string[], stdin?: string): Promise<string> {
@@ -143,7 +152,21 @@ describe('app passwords', () => {
     assert.notEqual(passwd.code, 0, 'a password change is refused with an app password as the current one');
   });
 
-  test('revoking ends its live IMAP session with BYE at once and refuses it; the others and the master still work', async () => {
+  test('revoking ends its live IMAP session with BYE (RFC 9051 §7.1.5) and its POP3 session at once, and refuses it; the others and the master still work', async () => {
+    const raw = await RawImap.connect(app.port('imap'));
+    assert.match((await raw.command(`LOGIN "${ADDRESS}" "${made.get('Phone')!}"`)).tagged, /^t1 OK/);
+    assert.match((await raw.command('SELECT INBOX')).tagged, /^t2 OK/);
+    const pop = net.connect(app.port('pop3'), '127.0.0.1');
+    const popText: string[] = [];
+    pop.setEncoding('latin1').on('data', (d: string) => popText.push(d));
+    const popClosed = new Promise<void>((resolve) => pop.once('close', () => resolve()));
+    const popSaid = async (pattern: RegExp): Promise<void> => {
+      for (let i = 0; i < 200 && !pattern.test(popText.join('')); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      assert.match(popText.join(''), pattern);
+    };
+    await popSaid(/^\+OK/);
+    pop.write(`USER ${ADDRESS}\r\nPASS ${made.get('Phone')!}\r\n`);
+    await popSaid(/\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK/);
     const phone = imap(made.get('Phone')!);
     await phone.connect();
     await phone.mailboxOpen('INBOX');
@@ -152,8 +175,12 @@ describe('app passwords', () => {
     await laptop.mailboxOpen('INBOX');
     const closed = new Promise<void>((resolve) => phone.once('close', () => resolve()));
     const out = await cli(['alias', 'app-password', 'revoke', ADDRESS, 'Phone']);
-    assert.match(out, /revoked app password "Phone" .*ended 1 open session/);
-    await closed; // the server said BYE and closed the connection
+    assert.match(out, /revoked app password "Phone" .*ended 3 open session/);
+    await within(closed, 'the revoked IMAP session ending'); // the server said BYE and closed the connection
+    const after: string[] = [];
+    for (let line = await raw.readLine(); line !== ''; line = await raw.readLine()) after.push(line);
+    assert.ok(after.includes('* BYE This app password was revoked'), after.join(' | '));
+    await within(popClosed, 'the revoked POP3 session ending');
     assert.equal(laptop.usable, true, 'the other device stays connected');
     await laptop.noop();
     await laptop.logout();
