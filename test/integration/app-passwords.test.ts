@@ -221,6 +221,12 @@ describe('app passwords', () => {
       assert.equal(r.status, 400, `${JSON.stringify(name)}: ${r.text}`);
       assert.ok(!/at .*\.ts:\d+/.test(r.text), 'no stack trace');
     }
+    const nested = await admin.post(`/api/aliases/${alias.id}/app-passwords`, { name: JSON.parse(`${'{"a":'.repeat(500)}1${'}'.repeat(500)}`) as unknown, password: NEW_MASTER });
+    assert.equal(nested.status, 400, nested.text);
+    await ctx.accounts.lock(alias.id);
+    const lockedNoProof = await admin.post(`/api/aliases/${alias.id}/app-passwords`, { name: 'No proof' });
+    assert.equal(lockedNoProof.status, 409, 'a locked mailbox needs its password to make one');
+    assert.match(lockedNoProof.text, /ALIAS_LOCKED/);
     const huge = await admin.request('POST', `/api/aliases/${alias.id}/app-passwords`, undefined, { rawBody: JSON.stringify({ name: 'n'.repeat(200_000), password: NEW_MASTER }), headers: { 'content-type': 'application/json' } });
     assert.ok(huge.status === 400 || huge.status === 413, `huge body: ${huge.status}`);
     // Laptop and iPad exist; the flood fills the cap and the rest is refused.
@@ -255,6 +261,16 @@ describe('app passwords', () => {
     await assert.rejects(client.connect(), (error: Error & { responseText?: string; serverResponseCode?: string }) => /too many|try again/i.test(`${error.responseText ?? ''} ${error.message}`) || error.serverResponseCode === 'UNAVAILABLE');
     const failed = app.logs.filter((l) => l.includes('"auth.failed"'));
     assert.ok(failed.length >= 4, 'each failure is a security log line');
+  });
+
+  test('one audit line per operation, the same from the CLI and the admin API (ids only)', () => {
+    const lines = app.logs.filter((l) => l.includes('"op.app-password.')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const adds = lines.filter((l) => l.event === 'op.app-password.add' && l.outcome === 'ok');
+    assert.deepEqual([...new Set(adds.map((l) => l.via))].sort(), ['admin', 'cli']);
+    for (const l of adds) assert.deepEqual(Object.keys(l).filter((k) => !['level', 'time', 'pid', 'hostname', 'msg'].includes(k)).sort(), ['aliasId', 'appPasswordId', 'event', 'outcome', 'via']);
+    const revokes = lines.filter((l) => l.event === 'op.app-password.revoke' && l.outcome === 'ok');
+    assert.equal(revokes.length, 1);
+    assert.equal(revokes[0]!.sessions, 3);
   });
 
   test('privacy: no app password (any form) and no device name in plaintext in the data dir or the logs', async () => {
