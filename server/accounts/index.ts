@@ -9,6 +9,7 @@
 //   delivery.ts         deliverOrQueue / queueForMany and the quota reservation
 //   drainer.ts          the background drain state machine (drain.ts: its states and stalled record)
 //   aliases.ts          create and remove an alias
+//   app-passwords.ts    per-device passwords: their own sealed copy of the alias keys, re-sealed on a change
 import type { AliasMaterial } from '../crypto/index.js';
 import { DEFAULT_KDF } from '../crypto/index.js';
 import type { AliasId, AliasRecord } from '../directory/index.js';
