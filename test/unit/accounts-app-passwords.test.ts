@@ -169,6 +169,16 @@ describe('app passwords', () => {
     assert.deepEqual(accounts.revokeAppPassword(aliasId as never, phoneId), { revoked: false, sessions: 0 });
   });
 
+  it('revoked while a login with it is being checked: that login is refused too (no session outlives the revocation)', async () => {
+    const alias = directory.requireAlias(ADDRESS);
+    await accounts.unlock(ADDRESS, 'Third harbour 99 lamps ok');
+    const racing = (await accounts.createAppPassword(alias, 'Racer', keyRing.get(alias.id)!)).password;
+    const id = accounts.listAppPasswords(alias.id).find((a) => a.name === 'Racer')!.id;
+    const login = accounts.authenticate(ADDRESS, racing, IMAP); // its rows are read, the derivation runs
+    assert.deepEqual(accounts.revokeAppPassword(alias.id, id), { revoked: true, sessions: 0 });
+    await assert.rejects(login, AuthFailed);
+  });
+
   it('over the per-alias cap, with a name in use, too long or odd: refused, nothing stored', async () => {
     const alias = directory.requireAlias(ADDRESS);
     await accounts.unlock(ADDRESS, 'Third harbour 99 lamps ok');
