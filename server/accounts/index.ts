@@ -10,10 +10,12 @@
 //                       where the delivery filters (delivery-filter.ts: junk, Sieve) decide
 //   drainer.ts          the background drain state machine (drain.ts: its states and stalled record)
 //   aliases.ts          create and remove an alias
+//   app-passwords.ts    per-device passwords: their own sealed copy of the alias keys, re-sealed on a change
 import type { AliasMaterial } from '../crypto/index.js';
 import { DEFAULT_KDF } from '../crypto/index.js';
 import type { AliasId, AliasRecord } from '../directory/index.js';
 import { AliasLifecycle } from './aliases.js';
+import { AppPasswords, DEFAULT_APP_PASSWORD_LIMITS, type AppPasswordView, type CreatedAppPassword } from './app-passwords.js';
 import { Delivery } from './delivery.js';
 import type { DrainProgress } from './drain.js';
 import { Drainer } from './drainer.js';
@@ -35,6 +37,15 @@ export { AliasUsage, type QuotaReservation, type UsageSnapshot } from './usage.j
 export { describeDrain, type DrainProgress, type DrainState } from './drain.js';
 export { AliasLocked, AuthFailed, TooManyAttempts, WeakPassword, loginRefusal, type LoginRefusal } from './errors.js';
 export { DRAIN_CONCURRENCY } from './drainer.js';
+export {
+  APP_PASSWORD_ENV,
+  DEFAULT_APP_PASSWORD_LIMITS,
+  appPasswordLimitsFromEnv,
+  checkAppPasswordName,
+  type AppPasswordLimits,
+  type AppPasswordView,
+  type CreatedAppPassword,
+} from './app-passwords.js';
 export { UNLOCK_DRAIN_WAIT_MS } from './lock-state.js';
 export type {
   AccountsOptions,
@@ -62,6 +73,7 @@ export class Accounts {
   private readonly login: Login;
   private readonly lockState: LockState;
   private readonly aliases: AliasLifecycle;
+  private readonly appPasswords: AppPasswords;
 
   constructor(options: AccountsOptions) {
     const { directory, mailboxes, keyRing, logger } = options;
@@ -86,7 +98,8 @@ export class Accounts {
     const verifier = new PasswordVerifier(core);
     this.delivery = new Delivery(core);
     this.passwords = new PasswordChange(core, verifier, (alias) => this.drainer.start(alias));
-    this.login = new Login(core, verifier, throttle, this.sessions, this.drainer);
+    this.appPasswords = new AppPasswords(core, { ...DEFAULT_APP_PASSWORD_LIMITS, ...options.appPasswords });
+    this.login = new Login(core, verifier, throttle, this.sessions, this.drainer, this.appPasswords);
     this.lockState = new LockState(core, this.login, this.drainer);
     this.aliases = new AliasLifecycle(core, this.passwords, this.drainer);
   }
@@ -109,6 +122,24 @@ export class Accounts {
   /** Ids of aliases whose password change was interrupted (resolved at their next login). */
   pendingPasswordChanges(): string[] {
     return this.passwords.pending();
+  }
+
+  /** See AppPasswords.create (app-passwords.ts): the caller holds the alias keys (unlocked, or checked just now). */
+  createAppPassword(alias: AliasRecord, name: string, material: AliasMaterial): Promise<CreatedAppPassword> {
+    return this.appPasswords.create(alias, name, material);
+  }
+
+  /** The alias's app passwords (names, created, last use), oldest first. */
+  listAppPasswords(aliasId: AliasId): AppPasswordView[] {
+    return this.appPasswords.list(aliasId);
+  }
+
+  /** Deletes an app password and ends the sessions that logged in with it; false when there is no such one. */
+  revokeAppPassword(aliasId: AliasId, appPasswordId: string): { readonly revoked: boolean; readonly sessions: number } {
+    if (!this.appPasswords.remove(aliasId, appPasswordId)) return { revoked: false, sessions: 0 };
+    const sessions = this.sessions.revokeAppPassword(aliasId, appPasswordId);
+    if (sessions > 0) this.logger.info({ event: 'session.revoked', aliasId, reason: 'app-password-revoked', sessions }, 'sessions ended');
+    return { revoked: true, sessions };
   }
 
   /** Ends every live protocol session of the alias (IMAP BYE, POP3 close); returns how many. */

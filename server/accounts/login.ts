@@ -1,10 +1,11 @@
 // Logging in: the throttle, the password check, the keys into the key ring and the mailbox opened; the
 // sealed queue then drains in the background, so a login answers at once and never fails because of it.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { wipe } from '../crypto/index.js';
+import { canonicalAppPassword, wipe, type AliasMaterial } from '../crypto/index.js';
 import { normalizeAddress, type AliasRecord } from '../directory/index.js';
 import type { Mailbox } from '../mailbox/types.js';
 import { logSecurityEvent, type SecurityProtocol } from '../security-log.js';
+import type { AppPasswords } from './app-passwords.js';
 import type { Drainer } from './drainer.js';
 import { AuthFailed, TooManyAttempts } from './errors.js';
 import type { SessionRegistry } from './sessions.js';
@@ -12,6 +13,16 @@ import { normalizeIp, type LoginThrottle } from './throttle.js';
 import type { AccountsCore, AliasSession, LoginContext, LoginProtocol } from './types.js';
 import type { PasswordVerifier } from './verify.js';
 import { stageStart, timeStage } from '../stages.js';
+import { pendingSettingKey } from './recovery.js';
+
+/** Where app passwords log in: the mail protocols. Never the admin UI or the CLI (owner operations). */
+const APP_PASSWORD_PROTOCOLS: ReadonlySet<LoginProtocol> = new Set(['imap', 'pop3', 'submission']);
+
+/** A password check that passed: the alias, and the app password used (null: the alias password). */
+interface CheckedLogin {
+  readonly alias: AliasRecord;
+  readonly appPasswordId: string | null;
+}
 
 export class Login {
   constructor(
@@ -20,6 +31,7 @@ export class Login {
     private readonly throttle: LoginThrottle,
     private readonly sessions: SessionRegistry,
     private readonly drainer: Drainer,
+    private readonly appPasswords: AppPasswords,
   ) {}
 
   /**
@@ -30,9 +42,9 @@ export class Login {
    */
   async authenticate(address: string, password: string, context: LoginContext): Promise<AliasSession> {
     const { keyRing, logger } = this.core;
-    const alias = await timeStage(stageStart('login.check'), this.check(address, password, context));
+    const { alias, appPasswordId } = await timeStage(stageStart('login.check'), this.checkLogin(address, password, context, APP_PASSWORD_PROTOCOLS.has(context.protocol)));
     if (!keyRing.acquire(alias.id)) throw new AuthFailed(); // dropped between check and acquire (idle timer)
-    const live = this.sessions.add(alias.id, alias.mailboxId);
+    const live = this.sessions.add(alias.id, alias.mailboxId, appPasswordId);
     let released = false;
     const release = (): void => {
       if (released) return;
@@ -41,9 +53,11 @@ export class Login {
       keyRing.release(alias.id);
     };
     try {
+      // Revoked while its password was being checked: the revocation found no session to end, so refuse here.
+      if (appPasswordId !== null && !this.appPasswords.exists(alias.id, appPasswordId)) throw new AuthFailed();
       const mailbox = await timeStage(stageStart('login.open-mailbox'), this.openMailbox(alias));
       this.drainer.start(alias);
-      logger.info({ event: 'auth.ok', aliasId: alias.id, protocol: context.protocol }, 'login');
+      logger.info({ event: 'auth.ok', aliasId: alias.id, protocol: context.protocol, ...(appPasswordId ? { appPasswordId } : {}) }, 'login');
       return { alias, mailbox, release, onRevoked: live.onRevoked };
     } catch (error) {
       release();
@@ -51,8 +65,16 @@ export class Login {
     }
   }
 
-  /** Throttle + password check; on success the alias keys are in the key ring. */
+  /** Throttle + alias password check (never an app password); on success the alias keys are in the key ring. */
   async check(address: string, password: string, context: LoginContext): Promise<AliasRecord> {
+    return (await this.checkLogin(address, password, context, false)).alias;
+  }
+
+  /**
+   * Throttle + password check: when allowed (mail protocols) and the text can be an app password, the alias's
+   * app passwords are tried first, then the alias password. On success the alias keys are in the key ring.
+   */
+  private async checkLogin(address: string, password: string, context: LoginContext, allowAppPasswords: boolean): Promise<CheckedLogin> {
     const { directory, keyRing, logger } = this.core;
     let aliasKey: string;
     try {
@@ -70,7 +92,23 @@ export class Login {
     // Many IPs failing on this alias: an IP its owner has not logged in from waits before its password is checked.
     if (state.slowdownMs > 0) await sleep(state.slowdownMs);
     const alias = directory.getAlias(aliasKey);
-    const material = alias && alias.enabled ? await this.verifier.verify(alias, password) : await this.verifier.burnTime(password);
+    const appShaped = allowAppPasswords && canonicalAppPassword(password) !== null;
+    let material: AliasMaterial | null = null;
+    let appPasswordId: string | null = null;
+    let triedApp = false;
+    if (alias && alias.enabled) {
+      // Not during an unresolved password change: app passwords hold the keys of one side only.
+      if (appShaped && this.appPasswords.has(alias.id) && directory.getSetting(pendingSettingKey(alias.id)) === undefined) {
+        triedApp = true;
+        const app = await timeStage(stageStart('login.kdf'), this.appPasswords.verify(alias, password));
+        if (app) ({ id: appPasswordId, material } = app);
+      }
+      material ??= await this.verifier.verify(alias, password);
+    } else {
+      await this.verifier.burnTime(password);
+    }
+    // A refused app-shaped password costs two derivations whatever the alias, so timing does not tell which exist.
+    if (!material && appShaped && !triedApp) await this.verifier.burnTime(password);
     if (!alias || !material) {
       const outcome = this.throttle.recordFailure(ip, aliasKey);
       const reason = !alias ? 'unknown-user' : !alias.enabled ? 'disabled-alias' : 'bad-password';
@@ -85,10 +123,13 @@ export class Login {
     }
     this.throttle.recordSuccess(ip, aliasKey);
     if (!keyRing.has(alias.id)) keyRing.put(alias.id, material, { remember: false });
-    keyRing.rememberPassword(alias.id, password);
+    // Only the alias password is cached for repeat logins: an app password is checked in full each time, so its
+    // revocation takes effect at the next login.
+    if (appPasswordId === null) keyRing.rememberPassword(alias.id, password);
+    else this.appPasswords.touch(alias.id, appPasswordId, ip);
     wipe(material.mailboxKey);
     wipe(material.privateKey);
-    return alias;
+    return { alias, appPasswordId };
   }
 
   /** Opens the mailbox of an alias whose keys are in the key ring (AuthFailed when they are gone). */

@@ -2,6 +2,7 @@
 // a durable recovery record first so a crash at any step is resolved at the next login (see recovery.ts).
 import { deriveAliasKeys, newSalt, wipe, wrapSecret, type AliasMaterial } from '../crypto/index.js';
 import type { AliasRecord } from '../directory/index.js';
+import { resealAppPasswords } from './app-passwords.js';
 import { AliasLocked, AuthFailed, errorName } from './errors.js';
 import { chooseSecret, credentialsOf, privateKeyAad } from './keys.js';
 import { crashPointForTest, makePendingChange, pendingSettingKey, pendingToJson, PENDING_PREFIX, type Credentials } from './recovery.js';
@@ -57,6 +58,8 @@ export class PasswordChange {
       try {
         directory.transaction(() => {
           directory.updateAliasKeys(alias.id, next);
+          // App passwords get the new mailbox key sealed to their own public keys (no app password needed).
+          resealAppPasswords(directory, alias.id, { mailboxKey: keys.mailboxKey, privateKey: material.privateKey });
           directory.setSetting(pendingKey, undefined);
         });
       } catch (error) {

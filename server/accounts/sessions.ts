@@ -2,10 +2,12 @@
 // is re-keyed, locked, removed or replaced by a restore: a session must never keep a dead handle.
 
 /** Why the server ends a session. */
-export type RevokeReason = 'password-changed' | 'locked' | 'removed' | 'restored';
+export type RevokeReason = 'password-changed' | 'locked' | 'removed' | 'restored' | 'app-password-revoked';
 
 interface LiveSession {
   readonly mailboxId: string;
+  /** The app password the session logged in with, or null (the alias password). */
+  readonly appPasswordId: string | null;
   readonly listeners: ((reason: RevokeReason) => void)[];
   revoked: RevokeReason | null;
 }
@@ -16,8 +18,8 @@ export class SessionRegistry {
   constructor(private readonly onListenerError: (error: unknown) => void) {}
 
   /** Registers a session; returns its onRevoked() and the function that unregisters it (call on release). */
-  add(aliasId: string, mailboxId: string): { onRevoked(listener: (reason: RevokeReason) => void): void; remove(): void } {
-    const session: LiveSession = { mailboxId, listeners: [], revoked: null };
+  add(aliasId: string, mailboxId: string, appPasswordId: string | null = null): { onRevoked(listener: (reason: RevokeReason) => void): void; remove(): void } {
+    const session: LiveSession = { mailboxId, appPasswordId, listeners: [], revoked: null };
     let set = this.byAlias.get(aliasId);
     if (!set) this.byAlias.set(aliasId, (set = new Set()));
     set.add(session);
@@ -44,6 +46,20 @@ export class SessionRegistry {
       for (const listener of session.listeners.splice(0)) this.call(listener, reason);
     }
     return set.size;
+  }
+
+  /** Ends the sessions of the alias that logged in with this app password; returns how many were told. */
+  revokeAppPassword(aliasId: string, appPasswordId: string): number {
+    const set = this.byAlias.get(aliasId);
+    if (!set) return 0;
+    const ended = [...set].filter((s) => s.appPasswordId === appPasswordId);
+    for (const session of ended) {
+      set.delete(session);
+      session.revoked = 'app-password-revoked';
+      for (const listener of session.listeners.splice(0)) this.call(listener, 'app-password-revoked');
+    }
+    if (set.size === 0) this.byAlias.delete(aliasId);
+    return ended.length;
   }
 
   /** Ends every session of whichever alias owns the mailbox. */

@@ -4,6 +4,7 @@ import type { KdfParams, KeyRing } from '../crypto/index.js';
 import type { AliasRecord, Directory } from '../directory/index.js';
 import type { Logger } from '../log.js';
 import type { Mailbox, MailboxId, MailboxStore } from '../mailbox/types.js';
+import type { AppPasswordLimits } from './app-passwords.js';
 import type { PlacedCopy } from './append.js';
 import type { DeliveryFilter } from './delivery-filter.js';
 import type { RevokeReason } from './sessions.js';
@@ -85,6 +86,8 @@ export interface AccountsOptions {
   readonly throttle?: Partial<ThrottlePolicy>;
   /** The login throttle's clock in ms (default Date.now); tests freeze it so lock-outs never expire mid-test. */
   readonly throttleClock?: () => number;
+  /** Caps on app passwords (default DEFAULT_APP_PASSWORD_LIMITS; SEALPOST_APP_PASSWORD*). */
+  readonly appPasswords?: Partial<AppPasswordLimits>;
   /** Appends in flight while the sealed queue drains (default DRAIN_CONCURRENCY). */
   readonly drainConcurrency?: number;
   /** Decide where delivered and drained messages go (junk classifier, Sieve), in order; none by default. */

@@ -3,6 +3,7 @@
 import { deriveAliasKeys, timingSafeEqual, unwrapSecret, wipe, type AliasKeys, type AliasMaterial } from '../crypto/index.js';
 import type { AliasRecord } from '../directory/index.js';
 import { WrongKey } from '../mailbox/errors.js';
+import { resealAppPasswords } from './app-passwords.js';
 import { privateKeyAad } from './keys.js';
 import { otherMailboxKey, pendingFromJson, pendingSettingKey } from './recovery.js';
 import type { AccountsCore } from './types.js';
@@ -111,6 +112,8 @@ export class PasswordVerifier {
       }
       directory.transaction(() => {
         if (!timingSafeEqual(directory.requireAlias(alias.address).verifier, chosen.verifier)) directory.updateAliasKeys(alias.id, chosen);
+        // The app passwords follow the side kept (the crash may have come before or after they were re-sealed).
+        resealAppPasswords(directory, alias.id, { mailboxKey: keys.mailboxKey, privateKey });
         directory.setSetting(pendingSettingKey(alias.id), undefined);
       });
       logger.warn({ event: 'alias.password_change_recovered', aliasId: alias.id, kept: side === 'old' ? 'old password' : 'new password' }, 'an interrupted password change was resolved');

@@ -13,6 +13,7 @@ import { AdminSecurityLog, adminConnectionLimits } from './guard.js';
 import { buildHttp, type AdminDeps, type AdminRoute } from './http.js';
 import { Jobs } from './jobs.js';
 import { AdminOps } from './ops.js';
+import { registerAppPasswordRoutes } from './routes-app-passwords.js';
 import { registerAuthRoutes } from './routes-auth.js';
 import { registerAutoconfigRoutes } from './routes-autoconfig.js';
 import { registerCertificateRoutes } from './routes-certificate.js';
@@ -64,6 +65,7 @@ export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: A
   const app = buildHttp(deps, { server: { tls, limits: adminConnectionLimits(ctx.config.env), policy } });
   registerAuthRoutes(app, deps);
   registerMailRoutes(app, deps);
+  registerAppPasswordRoutes(app, deps);
   registerReportRoutes(app, deps);
   registerDataRoutes(app, deps);
   registerSettingsRoutes(app, deps);

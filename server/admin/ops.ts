@@ -122,6 +122,21 @@ export class AdminOps {
     return result.password;
   }
 
+  // ── app passwords ─────────────────────────────────────────────────────
+
+  listAppPasswords(alias: AliasRecord): ops.AppPasswordRow[] {
+    return ops.listAppPasswords(this.ctx, { alias });
+  }
+
+  /** A new app password (shown once): needs the mailbox unlocked or the alias password. */
+  addAppPassword(alias: AliasRecord, name: string, password: string | undefined, ip: string): Promise<{ appPassword: ops.AppPasswordRow; password: string }> {
+    return ops.addAppPassword(this.ctx, { alias, name, password: password ?? null }, this.call(ip));
+  }
+
+  revokeAppPassword(alias: AliasRecord, appPasswordId: string, ip: string): Promise<{ sessions: number }> {
+    return ops.revokeAppPassword(this.ctx, { alias, appPassword: appPasswordId }, this.call(ip));
+  }
+
   // ── backups ───────────────────────────────────────────────────────────
 
   generations(alias: AliasRecord): GenerationListing[] {

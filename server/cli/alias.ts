@@ -1,4 +1,4 @@
-// sealpost alias add|list|remove|passwd|lock|remember
+// sealpost alias add|list|remove|passwd|lock|remember|quota|enable|disable|app-password
 // Changes run in the server when one is running on the data dir (server/control), else here.
 import { Command } from 'commander';
 import { UserError } from '../config/index.js';
@@ -181,5 +181,73 @@ encrypted with the app key. Anyone who can start Sealpost as you can then read t
       });
   }
 
+  alias.addCommand(appPasswordCommand());
   return alias;
+}
+
+/** `sealpost alias app-password add|list|revoke`: per-device passwords for IMAP, POP3 and sending. */
+function appPasswordCommand(): Command {
+  const command = new Command('app-password')
+    .description('per-device passwords for mail apps (IMAP, POP3, sending): each unlocks the mailbox and can be revoked alone')
+    .addHelpText(
+      'after',
+      `
+An app password works only in mail apps (IMAP, POP3, SMTP submission), never in the admin page, for a
+password change or for making other app passwords. Changing the alias password keeps them working.
+Example: sealpost alias app-password add alice@example.com "Alice's phone"`,
+    );
+
+  withDataOption(
+    command
+      .command('add')
+      .argument('<address>', 'alias address')
+      .argument('<name>', 'a name for the device, e.g. "Phone" (letters, digits, spaces, . _ - \' ( ))')
+      .description('make an app password and print it once (needs the alias password)'),
+  )
+    .option('--password-stdin', 'read the alias password from standard input (else a hidden prompt)')
+    .option('--json', 'print {"address","appPassword":{…},"password"}')
+    .action(async (address: string, name: string, options: DataOptions & { passwordStdin?: boolean; json?: boolean }) => {
+      const [password] = await readSecrets(['Alias password']);
+      const result = await viaServerOrHere({ data: options.data }, 'alias.app-password.add', { address, name, password: password as string });
+      if (options.json) {
+        printJson(result);
+        return;
+      }
+      process.stdout.write(`app password "${result.appPassword.name}" for ${result.address}: ${result.password}\n`);
+      process.stderr.write('It is shown only once: type it into the mail app now (dashes and spaces are optional).\n');
+    });
+
+  withDataOption(command.command('list').argument('<address>', 'alias address').description('list the app passwords of an alias (never the passwords)'))
+    .option('--json', 'print {"address","appPasswords":[…]}')
+    .action(async (address: string, options: DataOptions & { json?: boolean }) => {
+      const result = await viaServerOrHere({ data: options.data }, 'alias.app-password.list', { address });
+      if (options.json) {
+        printJson(result);
+        return;
+      }
+      if (result.appPasswords.length === 0) {
+        process.stdout.write(`${result.address} has no app passwords; make one with: sealpost alias app-password add ${result.address} Phone\n`);
+        return;
+      }
+      for (const row of result.appPasswords) {
+        const used = row.lastUsed ? `last used ${row.lastUsed}${row.lastIp ? ` from ${row.lastIp}` : ''}` : 'never used';
+        process.stdout.write(`${row.id}\t${row.name}\tcreated ${row.created}\t${used}\n`);
+      }
+    });
+
+  withDataOption(
+    command
+      .command('revoke')
+      .argument('<address>', 'alias address')
+      .argument('<app-password>', 'its name or id (see list)')
+      .description('revoke an app password: refused from now on, its open IMAP/POP3 sessions end at once'),
+  )
+    .option('--json', 'print {"address","id","name","sessions"}')
+    .action(async (address: string, appPassword: string, options: DataOptions & { json?: boolean }) => {
+      const result = await viaServerOrHere({ data: options.data }, 'alias.app-password.revoke', { address, appPassword });
+      if (options.json) printJson(result);
+      else process.stdout.write(`revoked app password "${result.name}" of ${result.address}${result.sessions > 0 ? `; ended ${result.sessions} open session(s)` : ''}\n`);
+    });
+
+  return command;
 }

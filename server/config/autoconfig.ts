@@ -78,9 +78,16 @@ ${imap}${smtp}    </Account>
 `;
 }
 
-/** An Apple configuration profile with one mail account (IMAP over TLS, SMTP submission); the device asks for the password. */
-export function appleMobileconfig(address: string, endpoints: MailEndpoints, profileId: string): string {
+/**
+ * An Apple configuration profile with one mail account (IMAP over TLS, SMTP submission); the device asks for the
+ * password, unless one (an app password made for this device) is given to put in the profile.
+ */
+export function appleMobileconfig(address: string, endpoints: MailEndpoints, profileId: string, password?: string): string {
   const host = xmlEscape(endpoints.hostname);
+  // With a password (a fresh app password), the device needs no typing; without one, Mail asks for it.
+  const secret = password === undefined ? '' : `
+      <key>IncomingPassword</key><string>${xmlEscape(password)}</string>
+      <key>OutgoingPassword</key><string>${xmlEscape(password)}</string>`;
   const user = xmlEscape(address);
   const p = endpoints.ports;
   const imapSsl = p.imaps > 0;
@@ -104,7 +111,7 @@ export function appleMobileconfig(address: string, endpoints: MailEndpoints, pro
       <key>IncomingMailServerHostName</key><string>${host}</string>
       <key>IncomingMailServerPortNumber</key><integer>${imapSsl ? p.imaps : p.imap}</integer>
       <key>IncomingMailServerUseSSL</key>${imapSsl || p.imap > 0 ? '<true/>' : '<false/>'}
-      <key>IncomingMailServerUsername</key><string>${user}</string>
+      <key>IncomingMailServerUsername</key><string>${user}</string>${secret}
       <key>OutgoingMailServerAuthentication</key><string>EmailAuthPassword</string>
       <key>OutgoingMailServerHostName</key><string>${host}</string>
       <key>OutgoingMailServerPortNumber</key><integer>${smtpPort}</integer>

@@ -5,7 +5,7 @@ import { VERSION } from '../config/version.js';
 import { UserError } from '../config/errors.js';
 import type { GenerationListing, VerifyReport } from '../backup/index.js';
 import * as ops from '../ops/index.js';
-import type { OpsCall, OpsContext, OpsProgress, OutgoingOpsContext, PushRow, RestoreOutcome } from '../ops/index.js';
+import type { AppPasswordRow, OpsCall, OpsContext, OpsProgress, OutgoingOpsContext, PushRow, RestoreOutcome } from '../ops/index.js';
 import type { OutgoingDetail, OutgoingPage } from '../ports.js';
 import type { RemoteProgress } from '../remote/index.js';
 
@@ -38,6 +38,9 @@ export interface OpMap {
   'alias.remember': { args: { address: string; on: boolean; password: string | null }; result: { address: string; remember: boolean; where: 'keychain' | 'file' | null } };
   'alias.quota': { args: { address: string; quotaBytes: number | null; password: string }; result: { address: string; quotaBytes: number | null } };
   'alias.enabled': { args: { address: string; enabled: boolean }; result: { address: string; enabled: boolean } };
+  'alias.app-password.add': { args: { address: string; name: string; password: string | null }; result: { address: string; appPassword: AppPasswordRow; password: string } };
+  'alias.app-password.list': { args: { address: string }; result: { address: string; appPasswords: AppPasswordRow[] } };
+  'alias.app-password.revoke': { args: { address: string; appPassword: string }; result: { address: string; id: string; name: string; sessions: number } };
   'backup.now': { args: { address: string | null; password: string | null }; result: { rows: BackupNowRow[]; directory: { created: boolean; id: string; size: number } | null } };
   'backup.verify': { args: { address: string; generation: string; password: string | null }; result: VerifyReport };
   restore: {
@@ -109,6 +112,9 @@ export function parseArgs<K extends OpName>(op: K, raw: unknown): OpArgs<K> {
       if (typeof o.enabled !== 'boolean') throw new UserError('Bad control request: enabled must be true or false.', 'BAD_REQUEST');
       return { address: text(o, 'address'), enabled: o.enabled };
     },
+    'alias.app-password.add': () => ({ address: text(o, 'address'), name: text(o, 'name'), password: textOrNull(o, 'password') }),
+    'alias.app-password.list': () => ({ address: text(o, 'address') }),
+    'alias.app-password.revoke': () => ({ address: text(o, 'address'), appPassword: text(o, 'appPassword') }),
     'backup.now': () => ({ address: textOrNull(o, 'address'), password: textOrNull(o, 'password') }),
     'backup.verify': () => ({ address: text(o, 'address'), generation: text(o, 'generation'), password: textOrNull(o, 'password') }),
     restore: () => {
@@ -185,6 +191,17 @@ const aliasEnabled: OpImpl<'alias.enabled'> = async (ctx, args, call) => {
   return { address: alias.displayAddress, enabled: args.enabled };
 };
 
+const appPasswordAdd: OpImpl<'alias.app-password.add'> = (ctx, args, call) =>
+  ops.addAppPassword(ctx, { alias: ctx.directory.requireAlias(args.address), name: args.name, password: args.password }, call);
+
+const appPasswordList: OpImpl<'alias.app-password.list'> = async (ctx, args) => {
+  const alias = ctx.directory.requireAlias(args.address);
+  return { address: alias.displayAddress, appPasswords: ops.listAppPasswords(ctx, { alias }) };
+};
+
+const appPasswordRevoke: OpImpl<'alias.app-password.revoke'> = (ctx, args, call) =>
+  ops.revokeAppPassword(ctx, { alias: ctx.directory.requireAlias(args.address), appPassword: args.appPassword }, call);
+
 const backupNow: OpImpl<'backup.now'> = async (ctx, args, call) => {
   if (args.password && !args.address) throw new UserError('--password-stdin needs an address.');
   const aliases = args.address ? [ctx.directory.requireAlias(args.address)] : 'all';
@@ -228,6 +245,9 @@ const OPS: { [K in OpName]: OpImpl<K> } = {
   'alias.remember': aliasRemember,
   'alias.quota': aliasQuota,
   'alias.enabled': aliasEnabled,
+  'alias.app-password.add': appPasswordAdd,
+  'alias.app-password.list': appPasswordList,
+  'alias.app-password.revoke': appPasswordRevoke,
   'backup.now': backupNow,
   'backup.verify': backupVerify,
   restore,

@@ -1,7 +1,7 @@
 // server/crypto: key derivation, password policy, hybrid sealed boxes, secret wrapping and the in-memory key ring.
 export type { AliasKeys, KdfParams, SealKeyPair } from './types.js';
-export { DEFAULT_KDF, SALT_BYTES, deriveAliasKeys, newSalt, argon2idMaster, splitMaster } from './kdf.js';
-export { generatePassword, checkPasswordStrength, GENERATED_PASSWORD_BITS, PASSWORD_ALPHABET, MIN_PASSWORD_LENGTH } from './password.js';
+export { DEFAULT_KDF, SALT_BYTES, deriveAliasKeys, deriveAppPasswordKeys, newSalt, argon2idMaster, splitMaster, type AppPasswordKeys } from './kdf.js';
+export { generatePassword, generateAppPassword, canonicalAppPassword, APP_PASSWORD_BITS, checkPasswordStrength, GENERATED_PASSWORD_BITS, PASSWORD_ALPHABET, MIN_PASSWORD_LENGTH } from './password.js';
 export type { PasswordCheckOptions } from './password.js';
 export {
   generateSealKeyPair,

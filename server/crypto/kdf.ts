@@ -25,6 +25,8 @@ export const SALT_BYTES = 16;
 const INFO_MAILBOX = new TextEncoder().encode('sealpost/alias/v1/mailbox-key');
 const INFO_VERIFIER = new TextEncoder().encode('sealpost/alias/v1/verifier');
 const INFO_WRAPPING = new TextEncoder().encode('sealpost/alias/v1/wrapping-key');
+const INFO_APP_VERIFIER = new TextEncoder().encode('sealpost/app-password/v1/verifier');
+const INFO_APP_WRAPPING = new TextEncoder().encode('sealpost/app-password/v1/wrapping-key');
 
 const ARGON2ID = 2 as Algorithm; // const enum in the .d.ts; the runtime object is empty.
 
@@ -82,6 +84,28 @@ export async function deriveAliasKeys(password: string | Uint8Array, salt: Uint8
   const master = await argon2idMaster(password, salt, params);
   try {
     return splitMaster(master);
+  } finally {
+    wipe(master);
+  }
+}
+
+/** The two keys of an app password: its verifier (stored) and the key that wraps its own sealing private key. */
+export interface AppPasswordKeys {
+  readonly verifier: Buffer;
+  readonly wrappingKey: Buffer;
+}
+
+/**
+ * argon2id(app password, the alias's app-password salt, params) → HKDF-SHA256 with labels of their own, so an
+ * app password's keys never equal an alias password's even for the same bytes and salt; the master is wiped.
+ */
+export async function deriveAppPasswordKeys(password: string, salt: Uint8Array, params: KdfParams): Promise<AppPasswordKeys> {
+  const master = await argon2idMaster(password, salt, params);
+  try {
+    return {
+      verifier: asBuffer(hkdf(sha256, master, undefined, INFO_APP_VERIFIER, 32)),
+      wrappingKey: asBuffer(hkdf(sha256, master, undefined, INFO_APP_WRAPPING, 32)),
+    };
   } finally {
     wipe(master);
   }

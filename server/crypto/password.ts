@@ -1,4 +1,5 @@
 // Generated alias passwords and the strength check applied to chosen ones.
+import { randomInt } from 'node:crypto';
 import { randomBytes, wipe } from './bytes.js';
 
 /** 32 symbols, lowercase and digits without the look-alikes 0/o and 1/l: 5 bits each. */
@@ -18,6 +19,33 @@ export function generatePassword(): string {
   }
   wipe(bytes);
   return out;
+}
+
+/** App passwords: 7 groups of 4 lowercase letters (`abcd-efgh-…`), easy to type on a phone keyboard. */
+const APP_GROUPS = 7;
+const APP_GROUP_LENGTH = 4;
+const APP_LETTERS = 'abcdefghijklmnopqrstuvwxyz';
+/** Entropy of generateAppPassword(): 28 letters × log2(26) ≈ 131.6 bits. */
+export const APP_PASSWORD_BITS = APP_GROUPS * APP_GROUP_LENGTH * Math.log2(APP_LETTERS.length);
+
+/** A random app password like `qzrt-mbxe-…` (28 letters from a-z, unbiased, ≈ 131.6 bits). */
+export function generateAppPassword(): string {
+  let out = '';
+  for (let i = 0; i < APP_GROUPS * APP_GROUP_LENGTH; i++) {
+    if (i > 0 && i % APP_GROUP_LENGTH === 0) out += '-';
+    out += APP_LETTERS[randomInt(APP_LETTERS.length)];
+  }
+  return out;
+}
+
+/**
+ * The canonical form of a typed app password (letters only, lowercase: dashes, spaces and a phone's
+ * auto-capitalisation do not matter), or null when the text cannot be one (so no derivation is spent on it).
+ */
+export function canonicalAppPassword(typed: string): string | null {
+  if (typed.length > 4 * APP_GROUPS * APP_GROUP_LENGTH) return null;
+  const letters = typed.replace(/[\s-]/g, '').toLowerCase();
+  return letters.length === APP_GROUPS * APP_GROUP_LENGTH && /^[a-z]+$/.test(letters) ? letters : null;
 }
 
 export const MIN_PASSWORD_LENGTH = 12;

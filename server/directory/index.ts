@@ -11,9 +11,11 @@ import { migrate } from './migrations.js';
 import { statementCache, type CachedPrepare } from '../sqlite.js';
 import { DEFAULT_REPORT_LOCAL_PART, validReportLocalPart } from '../reports/index.js';
 import { ReportStore } from './reports.js';
+import { AppPasswordStore } from './app-passwords.js';
 
 export { InvalidAddress, normalizeAddress, normalizeDomain, tryNormalizeAddress, type NormalizedAddress, type NormalizedDomain } from './address.js';
 export { openEncryptedDatabase, UndecryptableDatabase, type SqliteDatabase } from './db.js';
+export type { AppPasswordRecord, AppPasswordStore, NewAppPassword } from './app-passwords.js';
 
 export type AliasId = string & { readonly __brand: 'AliasId' };
 
@@ -257,10 +259,13 @@ export class Directory {
   private readonly sql: CachedPrepare;
   /** Aggregate reports received for our domains (server/directory/reports.ts). */
   readonly reports: ReportStore;
+  /** App passwords of aliases (server/directory/app-passwords.ts). */
+  readonly appPasswords: AppPasswordStore;
 
   private constructor(private readonly db: SqliteDatabase) {
     this.sql = statementCache(db);
     this.reports = new ReportStore(this.sql, (fn) => this.transaction(fn));
+    this.appPasswords = new AppPasswordStore(this.sql, parseKdf, (event, aliasId, detail) => this.audit(event, aliasId as AliasId, detail));
   }
 
   /** Opens (creating and migrating if needed) sealpost.db; throws WrongAppKey when the key does not decrypt it. */

@@ -108,6 +108,27 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX tls_report_policies_by_report ON tls_report_policies(report);
   `,
+  // App passwords: per-device passwords of an alias. Each has its own sealing key pair (private half wrapped
+  // by a key derived from the app password, never stored) and the alias's mailbox key and private key sealed
+  // to its public half, so a password change re-seals them without knowing any app password.
+  `
+  CREATE TABLE app_passwords (
+    id TEXT PRIMARY KEY,
+    alias_id TEXT NOT NULL REFERENCES aliases(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,                    -- the owner's label for the device
+    salt BLOB NOT NULL,                    -- shared by the alias's app passwords: one derivation per login
+    kdf TEXT NOT NULL,                     -- KdfParams JSON
+    verifier BLOB NOT NULL,
+    public_key BLOB NOT NULL,
+    wrapped_private_key BLOB NOT NULL,
+    sealed_keys BLOB NOT NULL,             -- mailbox key ‖ alias private key, sealed to public_key
+    created TEXT NOT NULL,
+    last_used TEXT,
+    last_ip TEXT,
+    UNIQUE (alias_id, name)
+  );
+  CREATE INDEX app_passwords_by_alias ON app_passwords(alias_id);
+  `,
 ];
 
 /** Applies the migrations not yet applied, each in its own transaction. Refuses a newer schema. */

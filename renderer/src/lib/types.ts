@@ -68,6 +68,16 @@ export interface Alias {
   webhooks: { id: number; url: string; secret: string }[];
 }
 
+/** An app password as the server lists it (never the password itself). */
+export interface AppPassword {
+  id: string;
+  name: string;
+  created: string;
+  lastUsed: string | null;
+  /** The client address of the last login with it. */
+  lastIp: string | null;
+}
+
 export interface Generation {
   id: string;
   time: string;

@@ -234,9 +234,11 @@ export class Connection implements Session, UpdateListener {
       },
     });
     // Password changed, alias locked/removed or mailbox restored on the server: this session's handle is dead.
-    result.onRevoked?.(() => {
+    result.onRevoked?.((reason) => {
       if (this.isClosed) return;
-      void this.byeAndClose('The mailbox was changed on the server (password, lock or restore); please log in again');
+      void this.byeAndClose(
+        reason === 'app-password-revoked' ? 'This app password was revoked' : 'The mailbox was changed on the server (password, lock or restore); please log in again',
+      );
     });
     this.logger.info({ event: 'imap.login', cid: this.id, aliasId, method, secure: this.secure }, 'IMAP login');
   }
