@@ -1,12 +1,13 @@
 // The operations a CLI command hands to a running server (or runs itself when none is running): plain JSON
 // arguments checked here, mapped onto server/ops (where each operation is written once), plain JSON back.
 import path from 'node:path';
+import { LISTENER_NAMES } from '../config/index.js';
 import { VERSION } from '../config/version.js';
 import { UserError } from '../config/errors.js';
 import type { GenerationListing, VerifyReport } from '../backup/index.js';
 import * as ops from '../ops/index.js';
 import type { OpsCall, OpsContext, OpsProgress, OutgoingOpsContext, PushRow, RestoreOutcome } from '../ops/index.js';
-import type { OutgoingDetail, OutgoingPage } from '../ports.js';
+import type { OutgoingDetail, OutgoingPage, RestartPort } from '../ports.js';
 import type { RemoteProgress } from '../remote/index.js';
 
 
@@ -38,6 +39,10 @@ export interface OpMap {
   'alias.remember': { args: { address: string; on: boolean; password: string | null }; result: { address: string; remember: boolean; where: 'keychain' | 'file' | null } };
   'alias.quota': { args: { address: string; quotaBytes: number | null; password: string }; result: { address: string; quotaBytes: number | null } };
   'alias.enabled': { args: { address: string; enabled: boolean }; result: { address: string; enabled: boolean } };
+  'alias.sentCopy': { args: { address: string; on: boolean }; result: { address: string; saveSentCopy: boolean } };
+  'settings.list': { args: Record<string, never>; result: { settings: SettingRow[] } };
+  'settings.set': { args: { name: string; on: boolean }; result: SettingRow };
+  'server.restart': { args: Record<string, never>; result: { listeners: { name: string; host: string; port: number }[] } };
   'backup.now': { args: { address: string | null; password: string | null }; result: { rows: BackupNowRow[]; directory: { created: boolean; id: string; size: number } | null } };
   'backup.verify': { args: { address: string; generation: string; password: string | null }; result: VerifyReport };
   restore: {
@@ -53,8 +58,16 @@ export interface OpMap {
   'outgoing.cancel': { args: { id: string }; result: { id: string; recipients: number } };
 }
 
-/** What an operation runs against: the owner operations' context and the outbound queue's history. */
-export type ControlContext = OpsContext & OutgoingOpsContext;
+/** One mail switch as `sealpost settings` prints it. */
+export interface SettingRow {
+  readonly name: string;
+  readonly label: string;
+  readonly help: string;
+  readonly on: boolean;
+}
+
+/** What an operation runs against: the owner operations' context, the outbound queue's history and (under serve) the restart. */
+export type ControlContext = OpsContext & OutgoingOpsContext & { readonly restart?: RestartPort };
 
 export type OpName = keyof OpMap;
 export type OpArgs<K extends OpName> = OpMap[K]['args'];
@@ -91,6 +104,11 @@ function quotaOf(quota: unknown): number | null {
   return (quota as number | null | undefined) ?? null;
 }
 
+function onOff(o: Record<string, unknown>): boolean {
+  if (typeof o.on !== 'boolean') throw new UserError('Bad control request: on must be true or false.', 'BAD_REQUEST');
+  return o.on;
+}
+
 /** Validates the raw JSON arguments of an operation. */
 export function parseArgs<K extends OpName>(op: K, raw: unknown): OpArgs<K> {
   const o = record(raw);
@@ -109,6 +127,10 @@ export function parseArgs<K extends OpName>(op: K, raw: unknown): OpArgs<K> {
       if (typeof o.enabled !== 'boolean') throw new UserError('Bad control request: enabled must be true or false.', 'BAD_REQUEST');
       return { address: text(o, 'address'), enabled: o.enabled };
     },
+    'alias.sentCopy': () => ({ address: text(o, 'address'), on: onOff(o) }),
+    'settings.list': () => ({}),
+    'settings.set': () => ({ name: text(o, 'name'), on: onOff(o) }),
+    'server.restart': () => ({}),
     'backup.now': () => ({ address: textOrNull(o, 'address'), password: textOrNull(o, 'password') }),
     'backup.verify': () => ({ address: text(o, 'address'), generation: text(o, 'generation'), password: textOrNull(o, 'password') }),
     restore: () => {
@@ -185,6 +207,17 @@ const aliasEnabled: OpImpl<'alias.enabled'> = async (ctx, args, call) => {
   return { address: alias.displayAddress, enabled: args.enabled };
 };
 
+const aliasSentCopy: OpImpl<'alias.sentCopy'> = (ctx, args, call) => ops.setSaveSentCopy(ctx, { alias: ctx.directory.requireAlias(args.address), on: args.on }, call);
+
+const settingRow = (o: ops.MailOptionState): SettingRow => ({ name: o.name, label: o.label, help: o.help, on: o.on });
+const settingsList: OpImpl<'settings.list'> = async (ctx) => ({ settings: ops.listMailOptions(ctx).map(settingRow) });
+const settingsSet: OpImpl<'settings.set'> = async (ctx, args, call) => settingRow(await ops.setMailOption(ctx, { option: ops.requireMailOption(args.name), on: args.on }, call));
+
+const serverRestart: OpImpl<'server.restart'> = async (ctx, _args, call) => {
+  const plan = await ops.restartServer(ctx, { restart: ctx.restart }, call);
+  return { listeners: LISTENER_NAMES.filter((name) => plan.next.ports[name] !== 0).map((name) => ({ name, host: plan.next.host, port: plan.next.ports[name] })) };
+};
+
 const backupNow: OpImpl<'backup.now'> = async (ctx, args, call) => {
   if (args.password && !args.address) throw new UserError('--password-stdin needs an address.');
   const aliases = args.address ? [ctx.directory.requireAlias(args.address)] : 'all';
@@ -228,6 +261,10 @@ const OPS: { [K in OpName]: OpImpl<K> } = {
   'alias.remember': aliasRemember,
   'alias.quota': aliasQuota,
   'alias.enabled': aliasEnabled,
+  'alias.sentCopy': aliasSentCopy,
+  'settings.list': settingsList,
+  'settings.set': settingsSet,
+  'server.restart': serverRestart,
   'backup.now': backupNow,
   'backup.verify': backupVerify,
   restore,
