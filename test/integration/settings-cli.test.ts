@@ -254,6 +254,28 @@ describe('sealpost settings / alias sent-copy / restart against a running serve'
     assert.equal(await connects(ports.newImap), true, 'still serving after the refusal');
   });
 
+  it('hostile requests: restart needs a session and the CSRF token; switches take known keys and booleans only', async () => {
+    const anonymous = new AdminClient(`http://127.0.0.1:${ports.admin}`);
+    await anonymous.get('/api/auth/state');
+    assert.equal((await anonymous.post('/api/restart')).status, 401);
+    const admin = new AdminClient(`http://127.0.0.1:${ports.admin}`);
+    await admin.get('/api/auth/state');
+    assert.equal((await admin.post('/api/auth/login', { password: ADMIN_PASSWORD })).status, 200);
+    assert.equal((await admin.post('/api/restart', {}, { csrf: false })).status, 403);
+    assert.equal((await admin.post('/api/restart', {}, { origin: 'http://evil.example' })).status, 403);
+    for (const body of [{ mailOptions: { nope: true } }, { mailOptions: { pop3DeleteToTrash: 'yes' } }, { mailOptions: {} }, { mailOptions: Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, true])) }]) {
+      const r = await admin.put('/api/settings', body);
+      assert.equal(r.status, 400, r.text);
+      assert.doesNotMatch(r.text, /\bat \S+ \(/);
+    }
+    const view = (await admin.get('/api/settings')).json as { mailOptions: { key: string; on: boolean }[]; run: string };
+    assert.deepEqual(view.mailOptions.map((o) => [o.key, o.on]), [['pop3DeleteToTrash', false], ['submissionAllowDomainSenders', false]]);
+    // Ten PATCHes of the sent copy in a row: each an audited operation, none restarts anything.
+    const aliasId = ((await admin.get('/api/aliases')).json as { id: string; address: string }[]).find((a) => a.address === ALICE)!.id;
+    for (let i = 0; i < 10; i++) assert.equal((await admin.patch(`/api/aliases/${aliasId}`, { saveSentCopy: i % 2 === 0 })).status, 200);
+    assert.equal(((await admin.get('/api/settings')).json as { run: string }).run, view.run);
+  });
+
   it('no password, subject or message text in plaintext in the data dir or the log', () => {
     assert.deepEqual(findPlaintext(data.dir, needles), []);
     for (const needle of needles) assert.equal(serve.output().includes(needle), false, `log holds ${needle.slice(0, 6)}…`);
