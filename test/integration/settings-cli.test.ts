@@ -252,6 +252,20 @@ describe('sealpost settings / alias sent-copy / restart against a running serve'
     }
     assert.equal((await admin.put('/api/settings', { ports: { imap: ports.newImap } })).status, 200);
     assert.equal(await connects(ports.newImap), true, 'still serving after the refusal');
+    // `sealpost restart` over the control socket: answered before the server goes down, then back by itself.
+    const before = ((await admin.get('/api/settings')).json as { run: string }).run;
+    const restarted = await cli(['restart']);
+    assert.equal(restarted.code, 0, restarted.stderr);
+    assert.match(restarted.stdout, new RegExp(`^Sealpost is restarting with the saved settings\\.\nsmtp on 127\\.0\\.0\\.1:${ports.smtp}\n[^]*imap on 127\\.0\\.0\\.1:${ports.newImap}\n`));
+    await until('a new run after sealpost restart', async () => {
+      try {
+        const r = await admin.get('/api/settings');
+        return r.status === 200 && (r.json as { run: string }).run !== before;
+      } catch {
+        return false;
+      }
+    });
+    assert.match(serve.output(), /"event":"op\.restart","via":"cli","outcome":"ok"/);
   });
 
   it('hostile requests: restart needs a session and the CSRF token; switches take known keys and booleans only', async () => {
