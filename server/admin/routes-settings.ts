@@ -7,7 +7,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { LISTENER_NAMES, PORT_SOURCES, loadConfig, type ListenerName, type SealpostConfig } from '../config/index.js';
-import { MAIL_OPTIONS } from '../config/mail-options.js';
+import { MAIL_LIMITS, MAIL_OPTIONS } from '../config/mail-options.js';
 import * as ops from '../ops/index.js';
 import { UserError } from '../config/errors.js';
 import { BACKUP_SETTINGS, backupSchedule } from '../backup/index.js';
@@ -26,6 +26,7 @@ interface SettingsBody {
   adminTls?: boolean;
   backup?: { time?: string; enabled?: boolean; retention?: string };
   mailOptions?: Record<string, boolean>;
+  mailLimits?: Record<string, number | null>;
 }
 
 /** Settings-page fields a SEALPOST_* variable sets, besides the ports (the first variable set names it). */
@@ -47,11 +48,14 @@ export function registerSettingsRoutes(app: FastifyInstance, deps: AdminDeps): v
   const run = crypto.randomBytes(8).toString('hex');
   // The schedule the jobs service started with (it reads it once, at start, just as this does).
   const runningSchedule = backupSchedule(env, ctx.directory);
+  // Likewise the incoming-mail limits the MX started with.
+  const runningLimits = new Map(ops.listMailLimits(ctx).map((l) => [l.limit.key, l.value]));
 
   /** Each field of the Settings page that a SEALPOST_* variable sets, with that variable's name. */
   const overrides = (): Record<string, string> => {
     const out: Record<string, string> = {};
     for (const name of LISTENER_NAMES) if (env[PORT_SOURCES[name].env]) out[`ports.${name}`] = PORT_SOURCES[name].env;
+    for (const limit of MAIL_LIMITS) if (env[limit.env]?.trim()) out[`limits.${limit.key}`] = limit.env;
     for (const [field, names] of ENV_FIELDS) {
       const set = names.find((name) => env[name]);
       if (set) out[field] = set;
@@ -77,7 +81,8 @@ export function registerSettingsRoutes(app: FastifyInstance, deps: AdminDeps): v
       next.tls.keyPath !== running.tls.keyPath ||
       adminTlsEnabled(env, ctx.directory) !== deps.https ||
       schedule.enabled !== runningSchedule.enabled ||
-      (schedule.enabled && schedule.time !== runningSchedule.time)
+      (schedule.enabled && schedule.time !== runningSchedule.time) ||
+      ops.listMailLimits(ctx).some((l) => l.value !== runningLimits.get(l.limit.key))
     );
   };
 
@@ -107,6 +112,8 @@ export function registerSettingsRoutes(app: FastifyInstance, deps: AdminDeps): v
       overridden: Object.keys(overriddenBy),
       // The switches that apply at once, with the words the Settings page and the CLI show.
       mailOptions: ops.listMailOptions(ctx).map(({ key, label, help, on }) => ({ key, label, help, on })),
+      // The limits of incoming mail: the value the next start uses (the MX reads them at start).
+      mailLimits: ops.listMailLimits(ctx).map(({ limit, value }) => ({ key: limit.key, label: limit.label, help: limit.help, unit: limit.unit, min: limit.min, max: limit.max ?? null, value })),
       pendingRestart: pendingRestart(),
       run,
       canRestart: ctx.restart !== undefined,
@@ -131,6 +138,7 @@ export function registerSettingsRoutes(app: FastifyInstance, deps: AdminDeps): v
             hostname: hostText,
             adminTls: { type: 'boolean' },
             mailOptions: { type: 'object', additionalProperties: false, minProperties: 1, properties: Object.fromEntries(MAIL_OPTIONS.map((o) => [o.key, { type: 'boolean' }])) },
+            mailLimits: { type: 'object', additionalProperties: false, minProperties: 1, properties: Object.fromEntries(MAIL_LIMITS.map((l) => [l.key, { type: ['integer', 'null'], minimum: l.min, ...(l.max !== undefined ? { maximum: l.max } : {}) }])) },
             ports: { type: 'object', additionalProperties: false, minProperties: 1, properties: Object.fromEntries(LISTENER_NAMES.map((n) => [n, portSchema])) },
             backup: {
               type: 'object',
@@ -169,9 +177,12 @@ export function registerSettingsRoutes(app: FastifyInstance, deps: AdminDeps): v
       });
       // The switches apply at once; each is an owner operation with its own audit line.
       for (const [key, on] of Object.entries(body.mailOptions ?? {})) await ops.setMailOption(ctx, { option: ops.requireMailOption(key), on }, { via: 'admin', ip: request.ip });
+      // Limits a variable sets are left alone: saving them would change nothing (the page greys them out).
+      const limits = Object.entries(body.mailLimits ?? {}).flatMap(([key, value]) => MAIL_LIMITS.filter((l) => l.key === key && !env[l.env]?.trim()).map((limit) => ({ limit, value })));
+      for (const { limit, value } of limits) await ops.setMailLimit(ctx, { limit, value }, { via: 'admin', ip: request.ip });
       if (changes.length) events.add('settings.saved', { keys: changes.length });
       const result = view();
-      return { ...result, restartRequired: changes.length > 0 && result.pendingRestart === true };
+      return { ...result, restartRequired: changes.length + limits.length > 0 && result.pendingRestart === true };
     },
   );
 

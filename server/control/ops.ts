@@ -40,8 +40,9 @@ export interface OpMap {
   'alias.quota': { args: { address: string; quotaBytes: number | null; password: string }; result: { address: string; quotaBytes: number | null } };
   'alias.enabled': { args: { address: string; enabled: boolean }; result: { address: string; enabled: boolean } };
   'alias.sentCopy': { args: { address: string; on: boolean }; result: { address: string; saveSentCopy: boolean } };
-  'settings.list': { args: Record<string, never>; result: { settings: SettingRow[] } };
+  'settings.list': { args: Record<string, never>; result: { settings: SettingRow[]; limits: LimitRow[] } };
   'settings.set': { args: { name: string; on: boolean }; result: SettingRow };
+  'settings.limit': { args: { name: string; value: number | null }; result: LimitRow };
   'server.restart': { args: Record<string, never>; result: { listeners: { name: string; host: string; port: number }[] } };
   'backup.now': { args: { address: string | null; password: string | null }; result: { rows: BackupNowRow[]; directory: { created: boolean; id: string; size: number } | null } };
   'backup.verify': { args: { address: string; generation: string; password: string | null }; result: VerifyReport };
@@ -64,6 +65,18 @@ export interface SettingRow {
   readonly label: string;
   readonly help: string;
   readonly on: boolean;
+}
+
+/** One incoming-mail limit as `sealpost settings` prints it. */
+export interface LimitRow {
+  readonly name: string;
+  readonly label: string;
+  readonly help: string;
+  readonly unit: 'bytes' | 'count';
+  /** What the server uses from its next start. */
+  readonly value: number;
+  /** The SEALPOST_* variable that sets it (then saving changes nothing), or null. */
+  readonly setBy: string | null;
 }
 
 /** What an operation runs against: the owner operations' context, the outbound queue's history and (under serve) the restart. */
@@ -130,6 +143,11 @@ export function parseArgs<K extends OpName>(op: K, raw: unknown): OpArgs<K> {
     'alias.sentCopy': () => ({ address: text(o, 'address'), on: onOff(o) }),
     'settings.list': () => ({}),
     'settings.set': () => ({ name: text(o, 'name'), on: onOff(o) }),
+    'settings.limit': () => {
+      const value = o.value ?? null;
+      if (value !== null && !(typeof value === 'number' && Number.isSafeInteger(value) && value >= 0)) throw new UserError('Bad control request: value must be a whole number or null.', 'BAD_REQUEST');
+      return { name: text(o, 'name'), value };
+    },
     'server.restart': () => ({}),
     'backup.now': () => ({ address: textOrNull(o, 'address'), password: textOrNull(o, 'password') }),
     'backup.verify': () => ({ address: text(o, 'address'), generation: text(o, 'generation'), password: textOrNull(o, 'password') }),
@@ -210,7 +228,14 @@ const aliasEnabled: OpImpl<'alias.enabled'> = async (ctx, args, call) => {
 const aliasSentCopy: OpImpl<'alias.sentCopy'> = (ctx, args, call) => ops.setSaveSentCopy(ctx, { alias: ctx.directory.requireAlias(args.address), on: args.on }, call);
 
 const settingRow = (o: ops.MailOptionState): SettingRow => ({ name: o.name, label: o.label, help: o.help, on: o.on });
-const settingsList: OpImpl<'settings.list'> = async (ctx) => ({ settings: ops.listMailOptions(ctx).map(settingRow) });
+const limitRow = (l: ops.MailLimitState): LimitRow => ({ name: l.limit.name, label: l.limit.label, help: l.limit.help, unit: l.limit.unit, value: l.value, setBy: l.setBy });
+const settingsList: OpImpl<'settings.list'> = async (ctx) => ({ settings: ops.listMailOptions(ctx).map(settingRow), limits: ops.listMailLimits(ctx).map(limitRow) });
+const settingsLimit: OpImpl<'settings.limit'> = async (ctx, args, call) => {
+  const found = ops.requireSetting(args.name);
+  if (!('limit' in found)) throw new UserError(`${found.option.name} is a switch: set it on or off.`, 'BAD_SETTINGS');
+  await ops.setMailLimit(ctx, { limit: found.limit, value: args.value }, call);
+  return limitRow(ops.listMailLimits(ctx).find((l) => l.limit.key === found.limit.key) as ops.MailLimitState);
+};
 const settingsSet: OpImpl<'settings.set'> = async (ctx, args, call) => settingRow(await ops.setMailOption(ctx, { option: ops.requireMailOption(args.name), on: args.on }, call));
 
 const serverRestart: OpImpl<'server.restart'> = async (ctx, _args, call) => {
@@ -264,6 +289,7 @@ const OPS: { [K in OpName]: OpImpl<K> } = {
   'alias.sentCopy': aliasSentCopy,
   'settings.list': settingsList,
   'settings.set': settingsSet,
+  'settings.limit': settingsLimit,
   'server.restart': serverRestart,
   'backup.now': backupNow,
   'backup.verify': backupVerify,

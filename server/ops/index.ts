@@ -11,4 +11,4 @@ export { restoreBackup, type RestoreInput, type RestoreOutcome } from './restore
 export { exportMailbox, importMailbox, type ExportInput, type ExportOutcome, type ImportInput, type ImportOutcome } from './transfer.js'; // export, import
 export { pushBackups, type PushInput, type PushOutcome, type PushRow } from './push.js'; // push
 export { listOutgoing, showOutgoing, retryOutgoing, cancelOutgoing, parseOutgoingId, DEFAULT_OUTGOING_PAGE, type OutgoingOpsContext } from './outgoing.js'; // queue list/show/retry/cancel
-export { listMailOptions, requireMailOption, setMailOption, setSaveSentCopy, restartServer, type MailOptionState, type RestartPlan } from './settings.js'; // settings, sent copy, restart
+export { listMailLimits, listMailOptions, requireMailOption, requireSetting, setMailLimit, setMailOption, setSaveSentCopy, restartServer, type MailLimitState, type MailOptionState, type RestartPlan } from './settings.js'; // settings, sent copy, restart

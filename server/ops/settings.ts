@@ -3,7 +3,8 @@
 // audit line (the switch's key and value; never an address).
 import { ConfigError, UserError } from '../config/errors.js';
 import { LISTENER_NAMES, type ListenerName, type SealpostConfig } from '../config/index.js';
-import { MAIL_OPTIONS, findMailOption, mailOptionOn, type MailOption } from '../config/mail-options.js';
+import { MAIL_LIMITS, MAIL_OPTIONS, findMailLimit, findMailOption, mailOptionOn, mailLimitValue, type MailLimit, type MailOption } from '../config/mail-options.js';
+import { wholeNumberInRange, wholeNumberRange } from '../config/env-values.js';
 import type { AliasRecord } from '../directory/index.js';
 import { canListen } from '../net.js';
 import type { RestartPort } from '../ports.js';
@@ -14,6 +15,19 @@ export interface MailOptionState extends MailOption {
   readonly on: boolean;
 }
 
+export interface MailLimitState {
+  readonly limit: MailLimit;
+  /** In effect at the next start (the variable's, the saved one, or the default). */
+  readonly value: number;
+  /** The SEALPOST_* variable that sets it, or null. */
+  readonly setBy: string | null;
+}
+
+/** Every incoming-mail limit with the value the next start uses. */
+export function listMailLimits(ctx: Pick<OpsContext, 'directory' | 'config'>): MailLimitState[] {
+  return MAIL_LIMITS.map((limit) => ({ limit, ...mailLimitValue(limit, ctx.config.env, ctx.directory) }));
+}
+
 /** Every mail switch with its current value. */
 export function listMailOptions(ctx: Pick<OpsContext, 'directory'>): MailOptionState[] {
   return MAIL_OPTIONS.map((option) => ({ ...option, on: mailOptionOn(ctx.directory, option) }));
@@ -21,9 +35,9 @@ export function listMailOptions(ctx: Pick<OpsContext, 'directory'>): MailOptionS
 
 /** The switch named on the command line or by its API key; a UserError listing the names otherwise. */
 export function requireMailOption(nameOrKey: string): MailOption {
-  const option = findMailOption(nameOrKey);
-  if (!option) throw new UserError(`There is no setting "${nameOrKey.slice(0, 60)}"; the settings are: ${MAIL_OPTIONS.map((o) => o.name).join(', ')}.`, 'NO_SUCH_SETTING');
-  return option;
+  const found = requireSetting(nameOrKey);
+  if (!('option' in found)) throw new UserError(`${found.limit.name} takes a number, not on or off.`, 'BAD_SETTINGS');
+  return found.option;
 }
 
 /** Turns one mail switch on or off; it applies at once (the engines read it per session or command). */
@@ -33,6 +47,28 @@ export function setMailOption(ctx: OpsContext, input: { readonly option: MailOpt
     // Saved as true, or removed: "off" is the default and needs no row.
     ctx.directory.setSetting(option.key, on ? true : undefined);
     return { ...option, on };
+  });
+}
+
+/** The switch or limit named on the command line or by its API key; a UserError listing the names otherwise. */
+export function requireSetting(nameOrKey: string): { readonly option: MailOption } | { readonly limit: MailLimit } {
+  const limit = findMailLimit(nameOrKey);
+  if (limit) return { limit };
+  const option = findMailOption(nameOrKey);
+  if (option) return { option };
+  const names = [...MAIL_OPTIONS, ...MAIL_LIMITS].map((o) => o.name).join(', ');
+  throw new UserError(`There is no setting "${nameOrKey.slice(0, 60)}"; the settings are: ${names}.`, 'NO_SUCH_SETTING');
+}
+
+/** Saves one incoming-mail limit (null: back to the default); the MX uses it from the next start. */
+export function setMailLimit(ctx: OpsContext, input: { readonly limit: MailLimit; readonly value: number | null }, call: OpsCall): Promise<{ limit: MailLimit; value: number | null }> {
+  const { limit, value } = input;
+  return audited(ctx, call, 'limit', { setting: limit.key, value }, async () => {
+    if (value !== null && wholeNumberInRange(String(value), limit.min, limit.max) === null) {
+      throw new UserError(`${limit.label} must be ${wholeNumberRange(limit.min, limit.max)}${limit.unit === 'bytes' ? ' bytes' : ''}, not ${JSON.stringify(value)}.`, 'BAD_SETTINGS');
+    }
+    ctx.directory.setSetting(limit.key, value === null ? undefined : value);
+    return { limit, value };
   });
 }
 

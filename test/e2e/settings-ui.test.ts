@@ -118,8 +118,19 @@ describe('Settings in plain words, environment overrides and the restart button 
     await trash.check();
     await page.getByText('Saved: “Mail deleted by a POP3 app goes to Trash” is on. It applies at once.').waitFor();
     const shown = await runCli(['settings', 'show', '--json', '--data', data.dir], { env: data.env });
-    assert.deepEqual((JSON.parse(shown.stdout) as { name: string; on: boolean }[]).map((r) => [r.name, r.on]), [['pop3-delete-to-trash', true], ['send-as-domain', false]]);
+    assert.deepEqual((JSON.parse(shown.stdout) as { settings: { name: string; on: boolean }[] }).settings.map((r) => [r.name, r.on]), [['pop3-delete-to-trash', true], ['send-as-domain', false]]);
     assert.equal(await page.getByRole('heading', { name: 'Restart needed' }).count(), 0, 'a switch needs no restart');
+  });
+
+  it('an incoming-mail limit saved from the page waits for a restart (and says so)', async () => {
+    const size = page.getByRole('spinbutton', { name: 'Largest incoming message (MiB)' });
+    assert.equal(await size.inputValue(), '50');
+    await size.fill('20');
+    await page.getByRole('button', { name: 'Save limits' }).click();
+    await page.getByText('Saved. Restart Sealpost for the new limits to apply to incoming mail.').waitFor();
+    await page.getByRole('heading', { name: 'Restart needed' }).waitFor();
+    const limits = await pageApi<{ mailLimits: { key: string; value: number }[] }>('GET', '/api/settings');
+    assert.equal(limits.json.mailLimits.find((l) => l.key === 'smtpMaxSize')?.value, 20 * 1024 * 1024);
   });
 
   it('the whole page speaks plain words: no internal key names (screenshot settings-plain-words.png)', async () => {

@@ -107,6 +107,7 @@ describe('sealpost settings / alias sent-copy / restart against a running serve'
       SEALPOST_HTTPS_PORT: '0',
       SEALPOST_HOSTNAME: 'mail.switches.test',
       SEALPOST_LOG_LEVEL: 'info',
+      SEALPOST_SMTP_MAX_RECIPIENTS: '40', // a limit the environment sets: shown, never changed by saving
     };
     delete env.SEALPOST_IMAP_PORT;
     delete env.SEALPOST_ADMIN_PORT;
@@ -127,12 +128,17 @@ describe('sealpost settings / alias sent-copy / restart against a running serve'
     assert.match(shown.stdout, /^pop3-delete-to-trash\toff\tMail deleted by a POP3 app goes to Trash\n {2}When a POP3 app deletes/m);
     assert.match(shown.stdout, /^send-as-domain\toff\tMail apps may send as any address of their domain\n/m);
     assert.doesNotMatch(shown.stdout, /pop3DeleteToTrash|submissionAllowDomainSenders/);
-    const json = JSON.parse((await cli(['settings', 'show', '--json'])).stdout) as { name: string; on: boolean }[];
-    assert.deepEqual(json.map((r) => [r.name, r.on]), [['pop3-delete-to-trash', false], ['send-as-domain', false]]);
+    const json = JSON.parse((await cli(['settings', 'show', '--json'])).stdout) as { settings: { name: string; on: boolean }[]; limits: { name: string; value: number; setBy: string | null }[] };
+    assert.deepEqual(json.settings.map((r) => [r.name, r.on]), [['pop3-delete-to-trash', false], ['send-as-domain', false]]);
+    assert.deepEqual(json.limits.map((r) => [r.name, r.value, r.setBy]), [['max-message-size', 50 * 1024 * 1024, null], ['max-recipients', 40, 'SEALPOST_SMTP_MAX_RECIPIENTS'], ['sender-rate', 0, null]]);
+    assert.match(shown.stdout, /^max-message-size\t50 MiB\tLargest incoming message\n/m);
+    assert.match(shown.stdout, /^max-recipients\t40\tRecipients per incoming message \(set by SEALPOST_SMTP_MAX_RECIPIENTS in the environment; change it there\)\n/m);
   });
 
   it('a wrong name or value is one sentence that says what to do', async () => {
-    assertOneSentence(await cli(['settings', 'set', 'pop3DeleteToTrashh', 'on']), /There is no setting "pop3DeleteToTrashh"; the settings are: pop3-delete-to-trash, send-as-domain\./);
+    assertOneSentence(await cli(['settings', 'set', 'pop3DeleteToTrashh', 'on']), /There is no setting "pop3DeleteToTrashh"; the settings are: pop3-delete-to-trash, send-as-domain, max-message-size, max-recipients, sender-rate\./);
+    assertOneSentence(await cli(['settings', 'set', 'max-message-size', '10']), /Largest incoming message must be a whole number from 1024 to 1073741824 bytes, not 10\./);
+    assertOneSentence(await cli(['settings', 'set', 'sender-rate', 'lots']), /sender-rate must be a whole number, or "default", not "lots"\./);
     assertOneSentence(await cli(['settings', 'set', 'send-as-domain', 'maybe']), /must be on or off, not "maybe"\./);
     assertOneSentence(await cli(['alias', 'sent-copy', ALICE, 'sometimes']), /The sent-copy switch must be on or off/);
     assertOneSentence(await cli(['alias', 'sent-copy', `nobody@${DOMAIN}`, 'on']), /nobody@switches\.test/);
@@ -268,6 +274,35 @@ describe('sealpost settings / alias sent-copy / restart against a running serve'
     assert.match(serve.output(), /"event":"op\.restart","via":"cli","outcome":"ok"/);
   });
 
+  it('max-message-size applies after sealpost restart: the MX advertises the new SIZE (RFC 1870 §4); an env-set limit stays', async () => {
+    const ehloSize = async (): Promise<string> => {
+      const socket = net.connect(ports.smtp, '127.0.0.1');
+      let said = '';
+      let failed: Error | null = null;
+      socket.on('error', (error) => (failed = error)); // refused while the server restarts: the caller tries again
+      socket.setEncoding('utf8').on('data', (d: string) => (said += d));
+      await until('the MX greeting', () => {
+        if (failed) throw failed;
+        return said.startsWith('220');
+      }, 10_000);
+      socket.write('EHLO client.switches.test\r\n');
+      await until('the EHLO reply', () => /^250 /m.test(said), 10_000);
+      socket.end('QUIT\r\n');
+      return /^250[- ]SIZE (\d+)/m.exec(said)?.[1] ?? '';
+    };
+    assert.equal(await ehloSize(), String(50 * 1024 * 1024));
+    const set = await cli(['settings', 'set', 'max-message-size', '2M']);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(set.stdout, 'max-message-size: 2 MiB (Largest incoming message); restart Sealpost to apply it (sealpost restart).\n');
+    const envSet = await cli(['settings', 'set', 'max-recipients', '5']);
+    assert.equal(envSet.stdout, 'max-recipients: saved, but SEALPOST_SMTP_MAX_RECIPIENTS in the environment sets it (40); change it there.\n');
+    assert.equal(await ehloSize(), String(50 * 1024 * 1024), 'not before the restart');
+    assert.equal((await cli(['restart'])).code, 0);
+    await until('the new SIZE', async () => (await ehloSize().catch(() => '')) === String(2 * 1024 * 1024), 30_000);
+    assert.equal((await cli(['settings', 'set', 'max-message-size', 'default'])).code, 0);
+    assert.match(serve.output(), /"event":"op\.limit","via":"cli","outcome":"ok","setting":"smtpMaxSize","value":2097152/);
+  });
+
   it('hostile requests: restart needs a session and the CSRF token; switches take known keys and booleans only', async () => {
     const anonymous = new AdminClient(`http://127.0.0.1:${ports.admin}`);
     await anonymous.get('/api/auth/state');
@@ -277,7 +312,7 @@ describe('sealpost settings / alias sent-copy / restart against a running serve'
     assert.equal((await admin.post('/api/auth/login', { password: ADMIN_PASSWORD })).status, 200);
     assert.equal((await admin.post('/api/restart', {}, { csrf: false })).status, 403);
     assert.equal((await admin.post('/api/restart', {}, { origin: 'http://evil.example' })).status, 403);
-    for (const body of [{ mailOptions: { nope: true } }, { mailOptions: { pop3DeleteToTrash: 'yes' } }, { mailOptions: {} }, { mailOptions: Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, true])) }]) {
+    for (const body of [{ mailLimits: { smtpMaxSize: 10 } }, { mailLimits: { smtpMaxSize: 2 ** 40 } }, { mailLimits: { smtpMaxRecipients: 1.5 } }, { mailLimits: { smtpTimeoutMs: 5 } }, { mailOptions: { nope: true } }, { mailOptions: { pop3DeleteToTrash: 'yes' } }, { mailOptions: {} }, { mailOptions: Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, true])) }]) {
       const r = await admin.put('/api/settings', body);
       assert.equal(r.status, 400, r.text);
       assert.doesNotMatch(r.text, /\bat \S+ \(/);
