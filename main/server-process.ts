@@ -53,6 +53,8 @@ export interface SupervisorOptions {
   readonly maxRestarts?: number;
 }
 
+/** What serve prints before the listener lines of an in-process restart (server/cli/serve.ts). */
+const RESTART_LINE = 'sealpost restarting';
 const LISTENER_LINE = /^(\S+) listening on (\[[^\]]+\]|[^\s:]+):(\d+) \(([\w-]+)\)$/;
 
 /** Parses "admin listening on 127.0.0.1:7080 (http)"; null for any other line (pino JSON logs…). */
@@ -178,7 +180,7 @@ export class ServerSupervisor {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const run: Run = { child, exited, startedAt: Date.now(), server: null, tail: [] };
     this.run = run;
-    const listeners: ServerListener[] = [];
+    let listeners: ServerListener[] = [];
     const readyTimer = setTimeout(() => {
       if (run.server) return;
       run.tail.push(`(no admin listener after ${Math.round(this.options.readyTimeoutMs / 1000)} s)`);
@@ -193,6 +195,14 @@ export class ServerSupervisor {
     readline.createInterface({ input: child.stderr! }).on('line', (line) => remember(line, 'stderr'));
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       remember(line, 'stdout');
+      // serve restarted itself in place (the owner's "Restart Sealpost now"): the listener lines that follow
+      // are the new ones, and the admin origin may have moved.
+      if (line.trim() === RESTART_LINE && run.server) {
+        run.server = null;
+        listeners = [];
+        if (!this.stopping) this.setState({ kind: 'starting' });
+        return;
+      }
       const listener = parseListenerLine(line);
       if (!listener || run.server) return;
       listeners.push(listener);

@@ -12,7 +12,7 @@ import { createLogger, type Logger } from './log.js';
 import { openMailboxStore } from './mailbox/index.js';
 import { mimeLimitsFromEnv } from './mime/limits.js';
 import { ListenError } from './net.js';
-import type { OutboundPort, OutboundService } from './ports.js';
+import type { OutboundPort, OutboundService, RestartPort } from './ports.js';
 import { attentionFindings, checkHostname, rememberHostnameCheck } from './ops/hostname-check.js';
 import { openSealedQueue } from './queue/index.js';
 import { resolverFromEnv } from './smtp/dns.js';
@@ -23,6 +23,8 @@ export interface OpenContextOptions {
   readonly logger?: Logger;
   /** KDF cost for new aliases (tests may lower it; production uses DEFAULT_KDF). */
   readonly kdf?: KdfParams;
+  /** The `serve` loop's restart (the owner's "Restart Sealpost now"); absent elsewhere. */
+  readonly restart?: RestartPort;
 }
 
 /** Opens everything a service or CLI command needs. Close it with closeContext. */
@@ -65,6 +67,7 @@ export async function openContext(sources: ConfigSources = {}, options: OpenCont
       tls,
       outbound,
       outboundPort: outboundPortOf(outbound),
+      ...(options.restart ? { restart: options.restart } : {}),
     };
   } catch (error) {
     for (const resource of opened.reverse()) await Promise.resolve(resource.close()).catch(() => undefined);

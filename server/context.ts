@@ -7,7 +7,7 @@ import type { Directory } from './directory/index.js';
 import type { Logger } from './log.js';
 import type { MailboxStore } from './mailbox/types.js';
 import type { Listener } from './net.js';
-import type { OutboundPort, OutboundService } from './ports.js';
+import type { OutboundPort, OutboundService, RestartPort } from './ports.js';
 
 /** Where the app key came from; 'file' is the headless fallback that doctor warns about. */
 export interface AppKeyInfo {
@@ -35,6 +35,8 @@ export interface AppContext {
   readonly outbound: OutboundService;
   /** Queue a message for sending; what an engine that sends mail uses (never the queue itself). */
   readonly outboundPort: OutboundPort;
+  /** Restarting in this process; present only under `sealpost serve`. */
+  readonly restart?: RestartPort;
 }
 
 /** A long-running part of the appliance (IMAP, POP3, MX, submission, admin, jobs). */

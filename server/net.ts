@@ -236,6 +236,15 @@ export function closeServer(server: net.Server): Promise<void> {
   });
 }
 
+/** Whether host:port can be bound now (tried and released at once): a check before moving a listener there. */
+export function canListen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(true)));
+  });
+}
+
 /** Why a connection was refused by a gate: its IP is at the per-IP cap, or the listener is at its total cap. */
 export type GateRefusal = 'per-ip-cap' | 'total-cap';
 

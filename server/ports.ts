@@ -1,6 +1,7 @@
 // Ports: what a layer needs from another part of the appliance, declared here (below every protocol
 // engine) and filled in by the composition root (server/app.ts). An engine that needs to send mail
 // (IMAP, POP3, ops, the MX's forwarding) takes an OutboundPort and never imports server/smtp/.
+import type { SealpostConfig } from './config/index.js';
 
 /** What a caller outside the outbound queue may queue: a submission or a forward (DSNs are the queue's own). */
 export type OutboundKind = 'submission' | 'forward';
@@ -116,4 +117,17 @@ export interface OutgoingHistoryPort {
   retry(id: string): number;
   /** Gives up on the pending recipients of a message (no bounce); returns how many. */
   drop(id: string): number;
+}
+
+/**
+ * The running `serve` loop, for the restart operation (server/ops/settings.ts). `serve` fills it in; one-shot
+ * CLI contexts and tests that start services themselves have none.
+ */
+export interface RestartPort {
+  /** The configuration the next start would use: saved settings read again (flags and SEALPOST_* still win). Throws ConfigError. */
+  nextConfig(): SealpostConfig;
+  /** Closes every listener gracefully and starts again in this process, after the current request is answered. */
+  restart(): void;
+  /** State handed from one run to the next in this process (the admin's signed-in sessions), by owner name. */
+  readonly kept: Map<string, unknown>;
 }

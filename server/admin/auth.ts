@@ -41,6 +41,8 @@ export interface AdminAuthOptions {
   readonly idleMs?: number;
   readonly absoluteMs?: number;
   readonly now?: () => number;
+  /** Signed-in sessions to keep using (kept across an in-process restart, so the owner stays signed in). */
+  readonly sessions?: Map<string, AdminSession>;
 }
 
 export class WrongAdminCredentials extends UserError {
@@ -66,7 +68,7 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 export class AdminAuth {
-  private readonly sessions = new Map<string, AdminSession>();
+  private readonly sessions: Map<string, AdminSession>;
   private readonly settings: SettingsPort;
   private readonly idleMs: number;
   private readonly absoluteMs: number;
@@ -79,6 +81,7 @@ export class AdminAuth {
 
   constructor(options: AdminAuthOptions) {
     this.settings = options.settings;
+    this.sessions = options.sessions ?? new Map();
     this.idleMs = options.idleMs ?? 8 * 3600_000;
     this.absoluteMs = options.absoluteMs ?? 7 * 24 * 3600_000;
     this.now = options.now ?? Date.now;

@@ -60,6 +60,16 @@ export interface AdminRoute {
 }
 
 export const SESSION_COOKIE = 'sp_session';
+/**
+ * connect-src: this origin, and this host on any port: after "Restart Sealpost now" moves the admin listener to
+ * another port, the page asks the new port whether Sealpost is back before it goes there (the Host allow-list
+ * has already vetted the name; anything else in it leaves just 'self').
+ */
+function connectSources(hostname: string): string {
+  if (!/^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])$/.test(hostname)) return "connect-src 'self'; ";
+  return `connect-src 'self' http://${hostname}:* https://${hostname}:*; `;
+}
+
 export const CSRF_COOKIE = 'sp_csrf';
 
 export function parseCookies(header: string | undefined): Record<string, string> {
@@ -171,7 +181,7 @@ export function buildHttp(deps: AdminDeps, options: { server: Omit<AdminServerOp
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer'); // the setup link's token never leaves in a Referer
     reply.header('x-frame-options', 'DENY');
-    reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
+    reply.header('content-security-policy', `default-src 'self'; ${connectSources(request.hostname)}img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'`);
     if (isApiPath(canonicalPath(request.url)) && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     return payload;
   });

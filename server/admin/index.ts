@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext, Listener, Service } from '../context.js';
 import { ListenError } from '../net.js';
-import { AdminAuth, FailureLimiter } from './auth.js';
+import { AdminAuth, FailureLimiter, type AdminSession } from './auth.js';
 import { EventRing } from './events.js';
 import { AdminSecurityLog, adminConnectionLimits } from './guard.js';
 import { buildHttp, type AdminDeps, type AdminRoute } from './http.js';
@@ -39,14 +39,21 @@ export interface AdminServiceOptions {
   readonly announce?: (line: string) => void;
 }
 
+/** Where the admin's sessions are kept across a restart (RestartPort.kept). */
+const KEPT_SESSIONS = 'admin.sessions';
+
 /** Builds the fastify app without listening (tests and the service share it). */
 export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: AdminDeps } {
   const https = adminTlsEnabled(ctx.config.env, ctx.directory);
   const uiToken = ctx.config.env.SEALPOST_UI_TOKEN;
   const trustProxy = /^(1|true|on|yes)$/i.test(ctx.config.env.SEALPOST_ADMIN_TRUST_PROXY ?? '');
+  // Under serve, the signed-in sessions outlive a restart: the page that asked for it reconnects still signed in.
+  const kept = ctx.restart?.kept;
+  let sessions = kept?.get(KEPT_SESSIONS) as Map<string, AdminSession> | undefined;
+  if (kept && !sessions) kept.set(KEPT_SESSIONS, (sessions = new Map()));
   const deps: AdminDeps = {
     ctx,
-    auth: new AdminAuth({ settings: ctx.directory, dataDir: ctx.paths.root, uiToken: uiToken && uiToken.length >= 16 ? uiToken : null }),
+    auth: new AdminAuth({ settings: ctx.directory, dataDir: ctx.paths.root, uiToken: uiToken && uiToken.length >= 16 ? uiToken : null, ...(sessions ? { sessions } : {}) }),
     limiter: new FailureLimiter(Number(ctx.config.env.SEALPOST_ADMIN_MAX_FAILURES) || 5),
     jobs: new Jobs(ctx.logger),
     events: new EventRing(),

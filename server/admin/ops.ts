@@ -96,6 +96,10 @@ export class AdminOps {
     return ops.requireAliasKey(this.ctx, alias, password ?? null, this.call(ip));
   }
 
+  async setSaveSentCopy(alias: AliasRecord, on: boolean, ip: string): Promise<void> {
+    await ops.setSaveSentCopy(this.ctx, { alias, on }, this.call(ip));
+  }
+
   setEnabled(alias: AliasRecord, enabled: boolean, ip: string): Promise<void> {
     return ops.setEnabled(this.ctx, { alias, enabled }, this.call(ip));
   }

@@ -116,6 +116,6 @@ export function registerHostnameRoutes(app: FastifyInstance, deps: AdminDeps): v
       if (request.body.publicIp !== undefined) ctx.directory.setSetting(PUBLIC_IP_SETTING, publicIps.length ? publicIps.join(', ') : undefined);
     });
     events.add('settings.saved', { keys: request.body.publicIp !== undefined ? 2 : 1 });
-    return { saved: ascii, restartRequired: ascii !== ctx.config.hostname, overriddenBy: env.SEALPOST_HOSTNAME ? 'SEALPOST_HOSTNAME' : null, report: await check(ascii, publicIps) };
+    return { saved: ascii, restartRequired: !env.SEALPOST_HOSTNAME && ascii !== ctx.config.hostname, overriddenBy: env.SEALPOST_HOSTNAME ? 'SEALPOST_HOSTNAME' : null, report: await check(ascii, publicIps) };
   });
 }

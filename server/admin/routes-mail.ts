@@ -216,7 +216,7 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
       const alias = ops.requireAliasById(request.params.id);
       const body = request.body;
       if (body.enabled !== undefined) await ops.setEnabled(alias, body.enabled, request.ip);
-      if (body.saveSentCopy !== undefined) ctx.directory.setSaveSentCopy(alias.id, body.saveSentCopy);
+      if (body.saveSentCopy !== undefined) await ops.setSaveSentCopy(alias, body.saveSentCopy, request.ip);
       if (body.quotaBytes !== undefined) await ops.setQuota(alias, body.quotaBytes, body.password, request.ip);
       if (body.remember !== undefined) await ops.setRemember(alias, body.remember, body.password, request.ip);
       return ops.aliasView(ops.requireAliasById(alias.id));

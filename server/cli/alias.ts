@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { UserError } from '../config/index.js';
 import { viaServerOrHere } from './via-server.js';
-import { formatSize, parseSize, printJson, readSecrets, withContext, withDataOption, type DataOptions } from './common.js';
+import { formatSize, parseOnOff, parseSize, printJson, readSecrets, withContext, withDataOption, type DataOptions } from './common.js';
 
 interface AddOptions extends DataOptions {
   readonly passwordStdin?: boolean;
@@ -182,6 +182,21 @@ encrypted with the app key. Anyone who can start Sealpost as you can then read t
   }
 
   alias.addCommand(appPasswordCommand());
+  // Save a copy to Sent: submission also files what this alias sends in its own Sent folder.
+  withDataOption(
+    alias
+      .command('sent-copy')
+      .argument('<address>', 'alias address')
+      .argument('<on|off>', 'on: keep a copy in Sent; off: do not (the default)')
+      .description('save a copy of the mail this alias sends to its Sent folder (for mail apps that do not save their own)'),
+  )
+    .option('--json', 'print {"address","saveSentCopy"}')
+    .action(async (address: string, onOff: string, options: DataOptions & { json?: boolean }) => {
+      const result = await viaServerOrHere({ data: options.data }, 'alias.sentCopy', { address, on: parseOnOff(onOff, 'The sent-copy switch') });
+      if (options.json) printJson(result);
+      else process.stdout.write(`${result.address}: ${result.saveSentCopy ? 'a copy of sent mail goes to Sent' : 'no copy of sent mail is saved'}\n`);
+    });
+
   return alias;
 }
 

@@ -110,6 +110,14 @@ export function parseSize(text: string, what = 'size'): number | null {
   return bytes;
 }
 
+/** "on"/"off" (also yes/no, true/false, 1/0) → boolean; anything else is one sentence. */
+export function parseOnOff(text: string, what: string): boolean {
+  const word = text.trim().toLowerCase();
+  if (['on', 'yes', 'true', '1'].includes(word)) return true;
+  if (['off', 'no', 'false', '0'].includes(word)) return false;
+  throw new UserError(`${what} must be on or off, not ${JSON.stringify(text.slice(0, 40))}.`);
+}
+
 export { formatSize } from '../config/units.js';
 
 export { isExpectedError, reportError } from './report.js';

@@ -11,6 +11,7 @@ import { doctorCommand } from './doctor.js';
 import { installServiceCommand } from './install-service.js';
 import { domainCommand } from './domain.js';
 import { serveCommand } from './serve.js';
+import { restartCommand, settingsCommand } from './settings.js';
 import { backupCommand, exportCommand, importCommand, restoreCommand } from './backup.js';
 import { remoteCommand } from './remote.js';
 import { keyCommand } from './key.js';
@@ -36,6 +37,8 @@ export function buildProgram(): Command {
     .addCommand(importCommand())
     .addCommand(remoteCommand())
     .addCommand(keyCommand())
+    .addCommand(settingsCommand())
+    .addCommand(restartCommand())
     .addCommand(installServiceCommand());
   // A --data given before the sub-command applies to it (`sealpost --data DIR alias list`); a data dir that
   // is a file or not writable is refused before the command opens anything.

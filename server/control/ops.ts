@@ -1,12 +1,13 @@
 // The operations a CLI command hands to a running server (or runs itself when none is running): plain JSON
 // arguments checked here, mapped onto server/ops (where each operation is written once), plain JSON back.
 import path from 'node:path';
+import { LISTENER_NAMES } from '../config/index.js';
 import { VERSION } from '../config/version.js';
 import { UserError } from '../config/errors.js';
 import type { GenerationListing, VerifyReport } from '../backup/index.js';
 import * as ops from '../ops/index.js';
 import type { AppPasswordRow, OpsCall, OpsContext, OpsProgress, OutgoingOpsContext, PushRow, RestoreOutcome } from '../ops/index.js';
-import type { OutgoingDetail, OutgoingPage } from '../ports.js';
+import type { OutgoingDetail, OutgoingPage, RestartPort } from '../ports.js';
 import type { RemoteProgress } from '../remote/index.js';
 
 
@@ -41,6 +42,11 @@ export interface OpMap {
   'alias.app-password.add': { args: { address: string; name: string; password: string | null }; result: { address: string; appPassword: AppPasswordRow; password: string } };
   'alias.app-password.list': { args: { address: string }; result: { address: string; appPasswords: AppPasswordRow[] } };
   'alias.app-password.revoke': { args: { address: string; appPassword: string }; result: { address: string; id: string; name: string; sessions: number } };
+  'alias.sentCopy': { args: { address: string; on: boolean }; result: { address: string; saveSentCopy: boolean } };
+  'settings.list': { args: Record<string, never>; result: { settings: SettingRow[]; limits: LimitRow[] } };
+  'settings.set': { args: { name: string; on: boolean }; result: SettingRow };
+  'settings.limit': { args: { name: string; value: number | null }; result: LimitRow };
+  'server.restart': { args: Record<string, never>; result: { listeners: { name: string; host: string; port: number }[] } };
   'backup.now': { args: { address: string | null; password: string | null }; result: { rows: BackupNowRow[]; directory: { created: boolean; id: string; size: number } | null } };
   'backup.verify': { args: { address: string; generation: string; password: string | null }; result: VerifyReport };
   restore: {
@@ -56,8 +62,28 @@ export interface OpMap {
   'outgoing.cancel': { args: { id: string }; result: { id: string; recipients: number } };
 }
 
-/** What an operation runs against: the owner operations' context and the outbound queue's history. */
-export type ControlContext = OpsContext & OutgoingOpsContext;
+/** One mail switch as `sealpost settings` prints it. */
+export interface SettingRow {
+  readonly name: string;
+  readonly label: string;
+  readonly help: string;
+  readonly on: boolean;
+}
+
+/** One incoming-mail limit as `sealpost settings` prints it. */
+export interface LimitRow {
+  readonly name: string;
+  readonly label: string;
+  readonly help: string;
+  readonly unit: 'bytes' | 'count';
+  /** What the server uses from its next start. */
+  readonly value: number;
+  /** The SEALPOST_* variable that sets it (then saving changes nothing), or null. */
+  readonly setBy: string | null;
+}
+
+/** What an operation runs against: the owner operations' context, the outbound queue's history and (under serve) the restart. */
+export type ControlContext = OpsContext & OutgoingOpsContext & { readonly restart?: RestartPort };
 
 export type OpName = keyof OpMap;
 export type OpArgs<K extends OpName> = OpMap[K]['args'];
@@ -94,6 +120,11 @@ function quotaOf(quota: unknown): number | null {
   return (quota as number | null | undefined) ?? null;
 }
 
+function onOff(o: Record<string, unknown>): boolean {
+  if (typeof o.on !== 'boolean') throw new UserError('Bad control request: on must be true or false.', 'BAD_REQUEST');
+  return o.on;
+}
+
 /** Validates the raw JSON arguments of an operation. */
 export function parseArgs<K extends OpName>(op: K, raw: unknown): OpArgs<K> {
   const o = record(raw);
@@ -115,6 +146,15 @@ export function parseArgs<K extends OpName>(op: K, raw: unknown): OpArgs<K> {
     'alias.app-password.add': () => ({ address: text(o, 'address'), name: text(o, 'name'), password: textOrNull(o, 'password') }),
     'alias.app-password.list': () => ({ address: text(o, 'address') }),
     'alias.app-password.revoke': () => ({ address: text(o, 'address'), appPassword: text(o, 'appPassword') }),
+    'alias.sentCopy': () => ({ address: text(o, 'address'), on: onOff(o) }),
+    'settings.list': () => ({}),
+    'settings.set': () => ({ name: text(o, 'name'), on: onOff(o) }),
+    'settings.limit': () => {
+      const value = o.value ?? null;
+      if (value !== null && !(typeof value === 'number' && Number.isSafeInteger(value) && value >= 0)) throw new UserError('Bad control request: value must be a whole number or null.', 'BAD_REQUEST');
+      return { name: text(o, 'name'), value };
+    },
+    'server.restart': () => ({}),
     'backup.now': () => ({ address: textOrNull(o, 'address'), password: textOrNull(o, 'password') }),
     'backup.verify': () => ({ address: text(o, 'address'), generation: text(o, 'generation'), password: textOrNull(o, 'password') }),
     restore: () => {
@@ -202,6 +242,24 @@ const appPasswordList: OpImpl<'alias.app-password.list'> = async (ctx, args) => 
 const appPasswordRevoke: OpImpl<'alias.app-password.revoke'> = (ctx, args, call) =>
   ops.revokeAppPassword(ctx, { alias: ctx.directory.requireAlias(args.address), appPassword: args.appPassword }, call);
 
+const aliasSentCopy: OpImpl<'alias.sentCopy'> = (ctx, args, call) => ops.setSaveSentCopy(ctx, { alias: ctx.directory.requireAlias(args.address), on: args.on }, call);
+
+const settingRow = (o: ops.MailOptionState): SettingRow => ({ name: o.name, label: o.label, help: o.help, on: o.on });
+const limitRow = (l: ops.MailLimitState): LimitRow => ({ name: l.limit.name, label: l.limit.label, help: l.limit.help, unit: l.limit.unit, value: l.value, setBy: l.setBy });
+const settingsList: OpImpl<'settings.list'> = async (ctx) => ({ settings: ops.listMailOptions(ctx).map(settingRow), limits: ops.listMailLimits(ctx).map(limitRow) });
+const settingsLimit: OpImpl<'settings.limit'> = async (ctx, args, call) => {
+  const found = ops.requireSetting(args.name);
+  if (!('limit' in found)) throw new UserError(`${found.option.name} is a switch: set it on or off.`, 'BAD_SETTINGS');
+  await ops.setMailLimit(ctx, { limit: found.limit, value: args.value }, call);
+  return limitRow(ops.listMailLimits(ctx).find((l) => l.limit.key === found.limit.key) as ops.MailLimitState);
+};
+const settingsSet: OpImpl<'settings.set'> = async (ctx, args, call) => settingRow(await ops.setMailOption(ctx, { option: ops.requireMailOption(args.name), on: args.on }, call));
+
+const serverRestart: OpImpl<'server.restart'> = async (ctx, _args, call) => {
+  const plan = await ops.restartServer(ctx, { restart: ctx.restart }, call);
+  return { listeners: LISTENER_NAMES.filter((name) => plan.next.ports[name] !== 0).map((name) => ({ name, host: plan.next.host, port: plan.next.ports[name] })) };
+};
+
 const backupNow: OpImpl<'backup.now'> = async (ctx, args, call) => {
   if (args.password && !args.address) throw new UserError('--password-stdin needs an address.');
   const aliases = args.address ? [ctx.directory.requireAlias(args.address)] : 'all';
@@ -248,6 +306,11 @@ const OPS: { [K in OpName]: OpImpl<K> } = {
   'alias.app-password.add': appPasswordAdd,
   'alias.app-password.list': appPasswordList,
   'alias.app-password.revoke': appPasswordRevoke,
+  'alias.sentCopy': aliasSentCopy,
+  'settings.list': settingsList,
+  'settings.set': settingsSet,
+  'settings.limit': settingsLimit,
+  'server.restart': serverRestart,
   'backup.now': backupNow,
   'backup.verify': backupVerify,
   restore,

@@ -12,3 +12,4 @@ export { exportMailbox, importMailbox, type ExportInput, type ExportOutcome, typ
 export { pushBackups, type PushInput, type PushOutcome, type PushRow } from './push.js'; // push
 export { listOutgoing, showOutgoing, retryOutgoing, cancelOutgoing, parseOutgoingId, DEFAULT_OUTGOING_PAGE, type OutgoingOpsContext } from './outgoing.js'; // queue list/show/retry/cancel
 export { addAppPassword, listAppPasswords, revokeAppPassword, type AddAppPasswordInput, type AppPasswordRow } from './app-passwords.js'; // app-password add/list/revoke
+export { listMailLimits, listMailOptions, requireMailOption, requireSetting, setMailLimit, setMailOption, setSaveSentCopy, restartServer, type MailLimitState, type MailOptionState, type RestartPlan } from './settings.js'; // settings, sent copy, restart

@@ -25,8 +25,10 @@ import { logSecurityEvent } from '../security-log.js';
 import { multilineReply } from './retr.js';
 import { pop3LimitsFromEnv, type Pop3Limits } from './settings.js';
 
-/** Directory setting: DELE moves to Trash instead of deleting permanently. */
-export const POP3_DELETE_TO_TRASH_SETTING = 'pop3DeleteToTrash';
+import { POP3_DELETE_TO_TRASH_SETTING } from '../config/mail-options.js';
+
+/** Directory setting: DELE moves to Trash instead of deleting permanently (the switch lives in config/mail-options.ts). */
+export { POP3_DELETE_TO_TRASH_SETTING };
 const MAX_LINE = 8192;
 const INBOX = 'INBOX';
 /** How long a POP3 login waits for the sealed queue to finish draining (mail still draining shows at the next login). */

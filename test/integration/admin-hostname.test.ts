@@ -96,7 +96,8 @@ describe('admin host name API', () => {
     const saved = await client.put('/api/hostname', { hostname: HOST, publicIp: PUBLIC_IP });
     assert.equal(saved.status, 200, saved.text);
     const body = saved.json as { saved: string; restartRequired: boolean; overriddenBy: string | null; report: Report };
-    assert.deepEqual([body.saved, body.restartRequired, body.overriddenBy], [HOST, true, 'SEALPOST_HOSTNAME']);
+    // The environment still sets the running name: saving it needs no restart, it changes nothing until unset.
+    assert.deepEqual([body.saved, body.restartRequired, body.overriddenBy], [HOST, false, 'SEALPOST_HOSTNAME']);
     assert.equal(body.report.severity, 'ok');
     assert.equal(admin.ctx.directory.getSettings().hostname, HOST);
     assert.equal(admin.ctx.directory.getSettings().publicIp, PUBLIC_IP);

@@ -56,6 +56,8 @@ export interface Alias {
   enabled: boolean;
   unlocked: boolean;
   remember: boolean;
+  /** Submission also files a copy of what this alias sends in its Sent folder. */
+  saveSentCopy: boolean;
   quotaBytes: number | null;
   usedBytes: number;
   fileBytes: number;

@@ -1,6 +1,7 @@
 // MX settings: defaults < saved settings (directory) < SEALPOST_SMTP_* environment. Each one is
 // documented with its default in docs/receiving.md and docs/security.md.
 import { ConfigError } from '../../config/errors.js';
+import { MAIL_LIMITS, type MailLimit } from '../../config/mail-options.js';
 import { onOffFromEnv, wholeNumberInRange, wholeNumberRange, wholeNumbersFromEnv, type NumericSetting } from '../../config/env-values.js';
 
 export interface MxSettings {
@@ -38,12 +39,17 @@ export interface MxSettings {
   readonly srsMaxAgeDays: number;
 }
 
+/** The default of a limit the owner may change (config/mail-options.ts holds it). */
+function ownerLimitDefault(key: MailLimit['key']): number {
+  return (MAIL_LIMITS.find((l) => l.key === key) as MailLimit).default;
+}
+
 export const DEFAULT_MX_SETTINGS: MxSettings = {
-  maxSize: 50 * 1024 * 1024,
-  maxRecipients: 100,
+  maxSize: ownerLimitDefault('smtpMaxSize'),
+  maxRecipients: ownerLimitDefault('smtpMaxRecipients'),
   maxConnectionsPerIp: 20,
   maxConnections: 500,
-  maxMessagesPerSenderPerHour: 0,
+  maxMessagesPerSenderPerHour: ownerLimitDefault('smtpSenderRate'),
   socketTimeoutMs: 120_000,
   handshakeTimeoutMs: 15_000,
   closeTimeoutMs: 30_000,
@@ -68,14 +74,20 @@ export class MxSettingsError extends Error {
 
 type NumericKey = Exclude<keyof MxSettings, 'authChecks' | 'webhookBackoffMs'>;
 
+/** A limit the owner changes on the Settings page or with `sealpost settings set` (config/mail-options.ts): its variable, key and floor. */
+function ownerLimit(key: MailLimit['key']): { env: string; saved: string; min: number } {
+  const limit = MAIL_LIMITS.find((l) => l.key === key) as MailLimit;
+  return { env: limit.env, saved: limit.key, min: limit.min };
+}
+
 /** Each numeric setting: its variable, its saved-setting name, and the range that still makes sense. */
 const NUMERIC: readonly (NumericSetting<NumericKey> & { readonly saved: string })[] = [
-  { key: 'maxSize', env: 'SEALPOST_SMTP_MAX_SIZE', saved: 'smtpMaxSize', min: 1024 },
+  { key: 'maxSize', ...ownerLimit('smtpMaxSize') },
   // RFC 5321 section 4.5.3.1.8 asks servers to accept at least 100 recipients; 1 is the floor that still works.
-  { key: 'maxRecipients', env: 'SEALPOST_SMTP_MAX_RECIPIENTS', saved: 'smtpMaxRecipients', min: 1 },
+  { key: 'maxRecipients', ...ownerLimit('smtpMaxRecipients') },
   { key: 'maxConnectionsPerIp', env: 'SEALPOST_SMTP_MAX_CONNECTIONS_PER_IP', saved: 'smtpMaxConnectionsPerIp', min: 0 },
   { key: 'maxConnections', env: 'SEALPOST_SMTP_MAX_CONNECTIONS', saved: 'smtpMaxConnections', min: 0 },
-  { key: 'maxMessagesPerSenderPerHour', env: 'SEALPOST_SMTP_SENDER_RATE', saved: 'smtpSenderRate', min: 0 },
+  { key: 'maxMessagesPerSenderPerHour', ...ownerLimit('smtpSenderRate') },
   { key: 'socketTimeoutMs', env: 'SEALPOST_SMTP_TIMEOUT_MS', saved: 'smtpTimeoutMs', min: 0 },
   { key: 'handshakeTimeoutMs', env: 'SEALPOST_SMTP_HANDSHAKE_TIMEOUT_MS', saved: 'smtpHandshakeTimeoutMs', min: 0 },
   { key: 'closeTimeoutMs', env: 'SEALPOST_SMTP_CLOSE_TIMEOUT_MS', saved: 'smtpCloseTimeoutMs', min: 0 },

@@ -22,12 +22,13 @@ import { loadMxSettings } from '../mx/settings.js';
 import { Webhooks, webhookTargetsFromEnv } from '../webhooks/index.js';
 import { addressesOf, completeHeaders, parseHeaders } from './headers.js';
 import { submissionLimitsFromEnv, type SubmissionLimits } from './settings.js';
+import { ALLOW_DOMAIN_SENDERS_SETTING } from '../../config/mail-options.js';
 
 /** Largest message accepted (SIZE). */
 export const SUBMISSION_MAX_BYTES = 35 * 1024 * 1024;
 const MAX_RECIPIENTS = 100;
-/** Directory setting: any address in the alias's domain may be used as sender. */
-export const ALLOW_DOMAIN_SENDERS_SETTING = 'submissionAllowDomainSenders';
+/** Directory setting: any address in the alias's domain may be used as sender (the switch lives in config/mail-options.ts). */
+export { ALLOW_DOMAIN_SENDERS_SETTING };
 
 class SmtpReply extends Error {
   constructor(
