@@ -325,7 +325,7 @@ const v6: Migration = (db) => {
   for (const [head, id] of changes) update.run(head, id);
 };
 
-/** v7: the owner's Sieve scripts and the vacation reply log (sieve-store.ts). */
+/** v7: the owner's Sieve scripts and the vacation reply log (sieve-store.ts); IF NOT EXISTS, so a file wound back to an older version by a test migrates again. */
 const v7: Migration = (db) => {
   db.exec(SIEVE_SCHEMA);
 };

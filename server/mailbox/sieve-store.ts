@@ -66,13 +66,13 @@ export interface SieveStorePlumbing {
 }
 
 export const SIEVE_SCHEMA = `
-  CREATE TABLE sieve_scripts (
+  CREATE TABLE IF NOT EXISTS sieve_scripts (
     name TEXT PRIMARY KEY,
     content TEXT NOT NULL,
     active INTEGER NOT NULL DEFAULT 0,
     updated_at INTEGER NOT NULL
   ) WITHOUT ROWID;
-  CREATE TABLE sieve_vacation_log (key BLOB PRIMARY KEY, sent_at INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS sieve_vacation_log (key BLOB PRIMARY KEY, sent_at INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 interface ScriptRow {
