@@ -1,6 +1,6 @@
 // Composition root: reads the configuration, opens the data dir (app key, directory, TLS, mailbox store,
 // sealed queue, key ring, accounts), starts every service and stops them cleanly. No singletons elsewhere.
-import { Accounts, loginThrottleFromEnv } from './accounts/index.js';
+import { Accounts, loginThrottleFromEnv, SieveFilter, sieveLimitsFromEnv } from './accounts/index.js';
 import { dataLayout, ensureDataDir, loadConfig, resolveDataDir, type ConfigSources, type SealpostConfig } from './config/index.js';
 import { hostnamePolicy, needsAttention, publicIpsFrom } from './config/hostname.js';
 import { TlsMaterial } from './config/tls.js';
@@ -47,9 +47,14 @@ export async function openContext(sources: ConfigSources = {}, options: OpenCont
     // The ring's onDrop closes the mailbox through Accounts, which needs the ring: bind late.
     let accounts: Accounts | null = null;
     const keyRing = new KeyRing({ onDrop: (aliasId) => accounts?.handleKeysDropped(aliasId) });
-    accounts = new Accounts({ directory, mailboxes, keyRing, queue, logger, kdf: options.kdf, throttle: loginThrottleFromEnv(env) }); // SEALPOST_LOGIN_*
+    let outboundPort: OutboundPort | null = null;
+    // Delivery filters in order: the junk classifier (when built) first, then the owner's Sieve script.
+    const sieve = new SieveFilter({ outbound: () => outboundPort, hostname: config.hostname, logger, limits: sieveLimitsFromEnv(env) }); // SEALPOST_SIEVE_*
+    accounts = new Accounts({ directory, mailboxes, keyRing, queue, logger, kdf: options.kdf, throttle: loginThrottleFromEnv(env), deliveryFilters: [sieve] }); // SEALPOST_LOGIN_*
     const outbound = openOutboundQueue({ paths, appKey: appKey.key, logger, hostname: config.hostname, env, directory, accounts: () => accounts });
     opened.push(outbound);
+    const port = outboundPortOf(outbound);
+    outboundPort = port;
     if (appKey.warning) logger.warn({ event: 'app_key.file_fallback' }, appKey.warning);
     return {
       config,
@@ -64,7 +69,7 @@ export async function openContext(sources: ConfigSources = {}, options: OpenCont
       keyRing,
       tls,
       outbound,
-      outboundPort: outboundPortOf(outbound),
+      outboundPort: port,
     };
   } catch (error) {
     for (const resource of opened.reverse()) await Promise.resolve(resource.close()).catch(() => undefined);

@@ -31,6 +31,7 @@ export { DEFAULT_THROTTLE, LoginThrottle, isThrottleExempt, loginThrottleFromEnv
 export type { RevokeReason } from './sessions.js';
 export type { PlacedCopy } from './append.js';
 export type { DeliveryDecision, DeliveryFilter, DeliveryFilterInput } from './delivery-filter.js';
+export { SieveFilter, sieveLimitsFromEnv, SIEVE_LIMITS_ENV, type SieveFilterOptions } from './sieve-filter.js';
 export { AliasUsage, type QuotaReservation, type UsageSnapshot } from './usage.js';
 export { describeDrain, type DrainProgress, type DrainState } from './drain.js';
 export { AliasLocked, AuthFailed, TooManyAttempts, WeakPassword, loginRefusal, type LoginRefusal } from './errors.js';
@@ -160,8 +161,8 @@ export class Accounts {
   }
 
   /** See Delivery.queueForMany (delivery.ts): all durable or none, each within its quota. */
-  queueForMany(aliases: readonly AliasRecord[], raw: Buffer, options: DeliveryOptions): Promise<void> {
-    return this.delivery.queueForMany(aliases, raw, options);
+  queueForMany(aliases: readonly AliasRecord[], raw: Buffer, options: DeliveryOptions, envelopeTo?: readonly string[]): Promise<void> {
+    return this.delivery.queueForMany(aliases, raw, options, envelopeTo);
   }
 
   /** Where the sealed queue of an alias stands (see Drainer.status in drainer.ts). */

@@ -28,3 +28,7 @@ export function compileSieve(text: string, limits: SieveLimits = SIEVE_LIMITS): 
   checkTree(tree);
   return tree;
 }
+
+export { runSieve, type SieveOutcome, type SieveStoreAction, type SieveVacationAction } from './run.js';
+export { messageView, type SieveEnvelope, type SieveMessageView } from './message.js';
+export { vacationDue, buildVacationReply, type VacationReplyInput } from './vacation.js';
