@@ -7,7 +7,8 @@
 //                       interrupted change); password-change.ts re-keys
 //   lock-state.ts       unlock, lock, remembered keys, idle close
 //   delivery.ts         deliverOrQueue / queueForMany and the quota reservation; append.ts stores a message
-//                       where the delivery filters (delivery-filter.ts: junk, Sieve) decide
+//                       where the delivery filters (delivery-filter.ts: junk, Sieve) decide; sieve-filter.ts
+//                       runs the active Sieve script (redirects and vacation replies via the OutboundPort)
 //   drainer.ts          the background drain state machine (drain.ts: its states and stalled record)
 //   aliases.ts          create and remove an alias
 import type { AliasMaterial } from '../crypto/index.js';
