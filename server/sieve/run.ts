@@ -307,7 +307,8 @@ export function runSieve(script: readonly SieveCommandNode[], message: SieveMess
   } catch (error) {
     if (error instanceof SieveRuntimeError) return implicitKeepOnly(error.message);
     if (!(error instanceof Stop)) {
-      return implicitKeepOnly(error instanceof RangeError ? 'The script ran out of stack' : error instanceof Error ? error.message : 'The script failed');
+      // Only the error's class: its message might quote message data, and the reason is logged.
+      return implicitKeepOnly(error instanceof RangeError ? 'The script ran out of stack' : `The script failed (${error instanceof Error ? error.name : 'unknown'})`);
     }
   }
   // RFC 5228 §2.10.2: the implicit keep stands unless an action cancelled it; it carries the internal flags (RFC 5232 §3).

@@ -172,6 +172,11 @@ test('RFC 5230 §5: the reply is auto-replied, threads to the original and says 
   assert.match(reply, /^From: me@example\.org\r$/m);
   assert.match(reply, /^To: friend@example\.net\r$/m);
   assert.ok(reply.includes(Buffer.from('Away until Monday.').toString('base64')));
+  // :mime (RFC 5230 §4.4): the reason is a MIME entity whose own header fields head the reply's body
+  const mime = buildVacationReply({ action: { reason: 'Content-Type: text/html; charset=utf-8\r\n\r\n<p>Away</p>\r\n', days: 7, subject: 'Out', from: null, addresses: [], mime: true, handle: 'h' }, message: original, from: 'me@example.org', to: 'friend@example.net', hostname: 'mx.example.org', now: new Date(0) }).toString();
+  assert.match(mime, /^Subject: Out\r\n/m);
+  assert.match(mime, /\r\nContent-Type: text\/html; charset=utf-8\r\n\r\n<p>Away<\/p>\r\n$/);
+  assert.equal(mime.match(/^Content-Type:/gm)?.length, 1);
 });
 
 test('hostile: pathological :matches against long input runs in linear steps, within the budget', () => {
