@@ -90,3 +90,13 @@ test('SEALPOST_SIEVE_* set the limits; a bad value names its variable', () => {
   assert.throws(() => sieveLimitsFromEnv({ SEALPOST_SIEVE_MAX_STEPS: 'lots' }), /SEALPOST_SIEVE_MAX_STEPS must be a whole number of at least 10000/);
   assert.throws(() => sieveLimitsFromEnv({ SEALPOST_SIEVE_MAX_NESTING: '1000' }), /SEALPOST_SIEVE_MAX_NESTING/);
 });
+
+test('a sealed queue item carries the SMTP envelope for the envelope test; an item queued without one decodes without it', async () => {
+  const { decodeEnvelope, encodeEnvelope, newQueueItemId } = await import('../../server/queue/envelope.js');
+  const id = newQueueItemId();
+  const receivedAt = new Date('2026-01-02T03:04:05Z');
+  const withEnvelope = decodeEnvelope(encodeEnvelope(id, Buffer.from('x'), { receivedAt, envelope: { from: '', to: 'me@sealpost.test' } }));
+  assert.deepEqual(withEnvelope.meta, { receivedAt, envelope: { from: '', to: 'me@sealpost.test' } });
+  const old = decodeEnvelope(encodeEnvelope(id, Buffer.from('x'), { receivedAt, folder: 'INBOX' }));
+  assert.deepEqual(old.meta, { receivedAt, folder: 'INBOX' });
+});
