@@ -1,6 +1,6 @@
 // Composition root: reads the configuration, opens the data dir (app key, directory, TLS, mailbox store,
 // sealed queue, key ring, accounts), starts every service and stops them cleanly. No singletons elsewhere.
-import { Accounts, appPasswordLimitsFromEnv, loginThrottleFromEnv } from './accounts/index.js';
+import { Accounts, appPasswordLimitsFromEnv, loginThrottleFromEnv, SieveFilter, sieveLimitsFromEnv } from './accounts/index.js';
 import { dataLayout, ensureDataDir, loadConfig, resolveDataDir, type ConfigSources, type SealpostConfig } from './config/index.js';
 import { hostnamePolicy, needsAttention, publicIpsFrom } from './config/hostname.js';
 import { TlsMaterial } from './config/tls.js';
@@ -49,9 +49,19 @@ export async function openContext(sources: ConfigSources = {}, options: OpenCont
     // The ring's onDrop closes the mailbox through Accounts, which needs the ring: bind late.
     let accounts: Accounts | null = null;
     const keyRing = new KeyRing({ onDrop: (aliasId) => accounts?.handleKeysDropped(aliasId) });
-    accounts = new Accounts({ directory, mailboxes, keyRing, queue, logger, kdf: options.kdf, throttle: loginThrottleFromEnv(env), appPasswords: appPasswordLimitsFromEnv(env) }); // SEALPOST_LOGIN_*, SEALPOST_APP_PASSWORD*
+    let outboundPort: OutboundPort | null = null;
+    // Delivery filters in order: the junk classifier (when built) first, then the owner's Sieve script.
+    const sieve = new SieveFilter({ outbound: () => outboundPort, hostname: config.hostname, logger, limits: sieveLimitsFromEnv(env) }); // SEALPOST_SIEVE_*
+    accounts = new Accounts({
+      directory, mailboxes, keyRing, queue, logger, kdf: options.kdf,
+      throttle: loginThrottleFromEnv(env), // SEALPOST_LOGIN_*
+      appPasswords: appPasswordLimitsFromEnv(env), // SEALPOST_APP_PASSWORD*
+      deliveryFilters: [sieve],
+    });
     const outbound = openOutboundQueue({ paths, appKey: appKey.key, logger, hostname: config.hostname, env, directory, accounts: () => accounts });
     opened.push(outbound);
+    const port = outboundPortOf(outbound);
+    outboundPort = port;
     if (appKey.warning) logger.warn({ event: 'app_key.file_fallback' }, appKey.warning);
     return {
       config,
@@ -66,7 +76,7 @@ export async function openContext(sources: ConfigSources = {}, options: OpenCont
       keyRing,
       tls,
       outbound,
-      outboundPort: outboundPortOf(outbound),
+      outboundPort: port,
       ...(options.restart ? { restart: options.restart } : {}),
     };
   } catch (error) {

@@ -6,6 +6,8 @@ declare module 'libmime' {
     decodeWords(value: string): string;
     /** Undoes format=flowed soft line breaks. */
     decodeFlowed(text: string, delSp?: boolean): string;
+    /** Encodes non-ASCII runs of a header value as RFC 2047 encoded words ('Q' or 'B'), lines of at most maxLength. */
+    encodeWords(value: string, mimeWordEncoding?: 'Q' | 'B', maxLength?: number): string;
   }
   const libmime: Libmime;
   export default libmime;

@@ -42,11 +42,12 @@ export class Delivery {
    * Seals one message for several locked aliases: all durable or none (needs the queue's enqueueMany),
    * each within its quota (else OverQuota and nothing stored for any).
    */
-  async queueForMany(aliases: readonly AliasRecord[], raw: Buffer, options: DeliveryOptions): Promise<void> {
+  /** Seals one message for several aliases at once; envelopeTo[i] is the RCPT TO aliases[i] was reached by. */
+  async queueForMany(aliases: readonly AliasRecord[], raw: Buffer, options: DeliveryOptions, envelopeTo?: readonly string[]): Promise<void> {
     const queue = this.core.queue;
     if (!queue?.enqueueMany) throw new Error('the sealed queue cannot store one message for several aliases at once');
     const enqueueMany = queue.enqueueMany.bind(queue);
-    await this.sealWithReservation(aliases, raw.length, () => enqueueMany(aliases.map((a) => ({ mailboxId: a.mailboxId, publicKey: a.publicKey, raw, meta: options }))));
+    await this.sealWithReservation(aliases, raw.length, () => enqueueMany(aliases.map((a, i) => ({ mailboxId: a.mailboxId, publicKey: a.publicKey, raw, meta: metaFor(options, envelopeTo?.[i]) }))));
   }
 
   /** Reserves quota room for every alias (synchronously, all or none), runs seal, then turns the room into queued bytes. */
@@ -69,4 +70,9 @@ export class Delivery {
     }
     for (const r of reservations) r.sealed();
   }
+}
+
+/** The options with the envelope recipient of one alias when several share one sealed message. */
+function metaFor(options: DeliveryOptions, to: string | undefined): DeliveryOptions {
+  return options.envelope && to !== undefined ? { ...options, envelope: { from: options.envelope.from, to } } : options;
 }

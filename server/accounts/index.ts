@@ -7,7 +7,8 @@
 //                       interrupted change); password-change.ts re-keys
 //   lock-state.ts       unlock, lock, remembered keys, idle close
 //   delivery.ts         deliverOrQueue / queueForMany and the quota reservation; append.ts stores a message
-//                       where the delivery filters (delivery-filter.ts: junk, Sieve) decide
+//                       where the delivery filters (delivery-filter.ts: junk, Sieve) decide; sieve-filter.ts
+//                       runs the active Sieve script (redirects and vacation replies via the OutboundPort)
 //   drainer.ts          the background drain state machine (drain.ts: its states and stalled record)
 //   aliases.ts          create and remove an alias
 //   app-passwords.ts    per-device passwords: their own sealed copy of the alias keys, re-sealed on a change
@@ -33,6 +34,7 @@ export { DEFAULT_THROTTLE, LoginThrottle, isThrottleExempt, loginThrottleFromEnv
 export type { RevokeReason } from './sessions.js';
 export type { PlacedCopy } from './append.js';
 export type { DeliveryDecision, DeliveryFilter, DeliveryFilterInput } from './delivery-filter.js';
+export { SieveFilter, sieveLimitsFromEnv, SIEVE_LIMITS_ENV, type SieveFilterOptions } from './sieve-filter.js';
 export { AliasUsage, type QuotaReservation, type UsageSnapshot } from './usage.js';
 export { describeDrain, type DrainProgress, type DrainState } from './drain.js';
 export { AliasLocked, AuthFailed, TooManyAttempts, WeakPassword, loginRefusal, type LoginRefusal } from './errors.js';
@@ -191,8 +193,8 @@ export class Accounts {
   }
 
   /** See Delivery.queueForMany (delivery.ts): all durable or none, each within its quota. */
-  queueForMany(aliases: readonly AliasRecord[], raw: Buffer, options: DeliveryOptions): Promise<void> {
-    return this.delivery.queueForMany(aliases, raw, options);
+  queueForMany(aliases: readonly AliasRecord[], raw: Buffer, options: DeliveryOptions, envelopeTo?: readonly string[]): Promise<void> {
+    return this.delivery.queueForMany(aliases, raw, options, envelopeTo);
   }
 
   /** Where the sealed queue of an alias stands (see Drainer.status in drainer.ts). */

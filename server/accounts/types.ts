@@ -35,6 +35,8 @@ export interface QueuedDeliveryMeta {
   readonly folder?: string;
   readonly flags?: readonly string[];
   readonly receivedAt: Date;
+  /** SMTP MAIL FROM ('' for a bounce) and the RCPT TO this copy came for; absent for mail not from the MX. */
+  readonly envelope?: { readonly from: string; readonly to: string };
 }
 
 export type DeliveryOptions = QueuedDeliveryMeta;

@@ -1,5 +1,5 @@
 // The plaintext sealed into one queue row: our own fixed layout, padded so row sizes only show a 4 KiB bucket.
-//   0x01 | u32 metaLength | meta JSON {id, receivedAt (ms), folder?, flags?} | u32 rawLength | raw | zero padding
+//   0x01 | u32 metaLength | meta JSON {id, receivedAt (ms), folder?, flags?, envelope?} | u32 rawLength | raw | zero padding
 import { randomBytes } from '../crypto/index.js';
 
 const ENVELOPE_VERSION = 1;
@@ -10,6 +10,8 @@ export interface QueuedMeta {
   readonly receivedAt: Date;
   readonly folder?: string;
   readonly flags?: readonly string[];
+  /** SMTP MAIL FROM ('' for a bounce) and the RCPT TO it came for (the Sieve envelope test); sealed, never plaintext. */
+  readonly envelope?: { readonly from: string; readonly to: string };
 }
 
 /** One message taken out of the queue. */
@@ -40,6 +42,7 @@ export function encodeEnvelope(id: string, raw: Uint8Array, meta: QueuedMeta): B
     receivedAt,
     ...(meta.folder !== undefined ? { folder: meta.folder } : {}),
     ...(meta.flags !== undefined ? { flags: [...meta.flags] } : {}),
+    ...(meta.envelope !== undefined ? { envelope: { from: meta.envelope.from, to: meta.envelope.to } } : {}),
   }), 'utf8');
   const used = 1 + 4 + json.length + 4 + raw.length;
   const out = Buffer.alloc(Math.ceil(used / PAD_TO) * PAD_TO);
@@ -80,6 +83,14 @@ export function decodeEnvelope(plain: Buffer): QueuedMessage {
     receivedAt: new Date(m.receivedAt),
     ...(typeof m.folder === 'string' ? { folder: m.folder } : {}),
     ...(flags ? { flags } : {}),
+    ...(envelopeOf(m.envelope) ?? {}),
   };
   return { id: m.id, raw: Buffer.from(plain.subarray(rawStart, rawStart + rawLength)), meta };
+}
+
+/** The sealed SMTP envelope, when the item has a well-formed one (items queued before it existed have none). */
+function envelopeOf(value: unknown): { envelope: { from: string; to: string } } | null {
+  if (!value || typeof value !== 'object') return null;
+  const e = value as Record<string, unknown>;
+  return typeof e.from === 'string' && typeof e.to === 'string' ? { envelope: { from: e.from, to: e.to } } : null;
 }

@@ -15,14 +15,22 @@ import { storeErrorReply, type SmtpReply } from './replies.js';
 /** What the MX needs from Accounts/Directory to deliver (implemented over AppContext in index.ts). */
 export interface DeliveryPort {
   isUnlocked(alias: AliasRecord): boolean;
-  deliverOrQueue(alias: AliasRecord, raw: Buffer, options: { folder: string; flags: string[]; receivedAt: Date }): Promise<DeliveryResult>;
+  deliverOrQueue(alias: AliasRecord, raw: Buffer, options: MxDeliveryOptions): Promise<DeliveryResult>;
   /** Removes a just-appended message again (rollback); best effort. */
   undoAppend(alias: AliasRecord, folder: string, uid: number): Promise<void>;
   /** Seals one message for several locked aliases, all durable or none (absent: one by one). */
-  readonly queueMany?: (aliases: readonly AliasRecord[], raw: Buffer, options: { folder: string; flags: string[]; receivedAt: Date }) => Promise<void>;
+  readonly queueMany?: (aliases: readonly AliasRecord[], raw: Buffer, options: MxDeliveryOptions, envelopeTo: readonly string[]) => Promise<void>;
   forwardsOf(alias: AliasRecord): ForwardRecord[];
   webhooksOf(alias: AliasRecord): WebhookRecord[];
   includeRaw(webhook: WebhookRecord): boolean;
+}
+
+/** Where and how the MX stores one copy; envelope is the SMTP envelope as that alias saw it. */
+export interface MxDeliveryOptions {
+  readonly folder: string;
+  readonly flags: string[];
+  readonly receivedAt: Date;
+  readonly envelope?: { readonly from: string; readonly to: string };
 }
 
 /** Outbound queue calls used by forwarding and bounce relaying; drop() is the rollback. */
@@ -110,8 +118,10 @@ export async function deliverMessage(deps: DeliveryDeps, message: MessageToDeliv
     const unlocked = local.filter((p) => port.isUnlocked(p.alias));
     const locked = local.filter((p) => !port.isUnlocked(p.alias));
     const options = { folder: message.folder, flags: [] as string[], receivedAt: message.receivedAt };
-    for (const { alias } of unlocked) {
-      const result = await port.deliverOrQueue(alias, message.raw, options);
+    // The SMTP envelope as this alias saw it, for the Sieve envelope test (sealed with a queued copy).
+    const optionsFor = (alias: AliasRecord, addresses: readonly string[]): MxDeliveryOptions => ({ ...options, envelope: { from: message.envelopeFrom, to: addresses[0] ?? alias.address } });
+    for (const { alias, addresses } of unlocked) {
+      const result = await port.deliverOrQueue(alias, message.raw, optionsFor(alias, addresses));
       if (result.stored === 'mailbox') {
         summary.mailbox++;
         undo.push(...undoCopies(port, alias, result, options.folder));
@@ -138,12 +148,12 @@ export async function deliverMessage(deps: DeliveryDeps, message: MessageToDeliv
 
     // 4. locked mailboxes: sealed into the queue, last, in one all-or-nothing call when available
     if (locked.length > 1 && port.queueMany) {
-      await port.queueMany(locked.map((p) => p.alias), message.raw, options);
+      await port.queueMany(locked.map((p) => p.alias), message.raw, { ...options, envelope: { from: message.envelopeFrom, to: '' } }, locked.map((p) => p.addresses[0] ?? p.alias.address));
       summary.queue += locked.length;
       return summary;
     }
-    for (const { alias } of locked) {
-      const result = await port.deliverOrQueue(alias, message.raw, options);
+    for (const { alias, addresses } of locked) {
+      const result = await port.deliverOrQueue(alias, message.raw, optionsFor(alias, addresses));
       if (result.stored === 'mailbox') {
         summary.mailbox++;
         undo.push(...undoCopies(port, alias, result, options.folder));

@@ -7,7 +7,7 @@ import { wipe } from '../../crypto/index.js';
 import { dnsCacheFromEnv, resolverFromEnv, withDnsCache, type DnsResolver } from '../dns.js';
 import { Forwarder } from '../forward/index.js';
 import { Webhooks, rawSettingKey, webhookTargetsFromEnv } from '../webhooks/index.js';
-import type { DeliveryPort, OutboundPort } from './deliver.js';
+import type { DeliveryPort, MxDeliveryOptions, OutboundPort } from './deliver.js';
 import { MxServer } from './server.js';
 import { reportIntake } from './reports.js';
 import { reportLimitsFromEnv } from '../../reports/index.js';
@@ -54,7 +54,7 @@ export function deliveryPort(ctx: AppContext): DeliveryPort {
     ...(hasEnqueueMany(ctx.queue)
       ? {
           // Accounts reserves each alias's quota room before sealing (all or none): 452 4.2.2 when one is full.
-          queueMany: (aliases: readonly AliasRecord[], raw: Buffer, options: { folder: string; flags: string[]; receivedAt: Date }) => ctx.accounts.queueForMany(aliases, raw, options),
+          queueMany: (aliases: readonly AliasRecord[], raw: Buffer, options: MxDeliveryOptions, envelopeTo: readonly string[]) => ctx.accounts.queueForMany(aliases, raw, options, envelopeTo),
         }
       : {}),
     forwardsOf: (alias) => ctx.directory.listForwards(alias.id),
