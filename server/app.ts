@@ -1,6 +1,7 @@
 // Composition root: reads the configuration, opens the data dir (app key, directory, TLS, mailbox store,
 // sealed queue, key ring, accounts), starts every service and stops them cleanly. No singletons elsewhere.
 import { Accounts, loginThrottleFromEnv } from './accounts/index.js';
+import { createJunkFilter } from './accounts/junk-filter.js';
 import { dataLayout, ensureDataDir, loadConfig, resolveDataDir, type ConfigSources, type SealpostConfig } from './config/index.js';
 import { hostnamePolicy, needsAttention, publicIpsFrom } from './config/hostname.js';
 import { TlsMaterial } from './config/tls.js';
@@ -9,6 +10,7 @@ import { KeyRing, wipe, type KdfParams } from './crypto/index.js';
 import { Directory } from './directory/index.js';
 import { loadAppKey } from './keychain/index.js';
 import { createLogger, type Logger } from './log.js';
+import { junkSettingsFromEnv } from './junk/index.js';
 import { openMailboxStore } from './mailbox/index.js';
 import { mimeLimitsFromEnv } from './mime/limits.js';
 import { ListenError } from './net.js';
@@ -40,14 +42,19 @@ export async function openContext(sources: ConfigSources = {}, options: OpenCont
     const config: SealpostConfig = loadConfig({ env, flags: sources.flags, settings: directory.getSettings() });
     const tls = await TlsMaterial.open({ tlsDir: paths.tlsDir, hostname: config.hostname, certPath: config.tls.certPath, keyPath: config.tls.keyPath, logger });
     opened.push(tls);
-    const mailboxes = openMailboxStore(paths.root, { logger });
+    const junk = junkSettingsFromEnv(env); // SEALPOST_JUNK_*
+    const mailboxes = openMailboxStore(paths.root, { logger, junkLimits: junk.limits });
     opened.push({ close: () => mailboxes.closeAll() });
     const queue = openSealedQueue(paths.root, appKey.key, { logger });
     opened.push(queue);
     // The ring's onDrop closes the mailbox through Accounts, which needs the ring: bind late.
     let accounts: Accounts | null = null;
     const keyRing = new KeyRing({ onDrop: (aliasId) => accounts?.handleKeysDropped(aliasId) });
-    accounts = new Accounts({ directory, mailboxes, keyRing, queue, logger, kdf: options.kdf, throttle: loginThrottleFromEnv(env) }); // SEALPOST_LOGIN_*
+    const junkFilter = createJunkFilter({ settings: junk, authservId: config.hostname, logger });
+    accounts = new Accounts({
+      directory, mailboxes, keyRing, queue, logger, kdf: options.kdf, throttle: loginThrottleFromEnv(env), // SEALPOST_LOGIN_*
+      deliveryFilters: [junkFilter],
+    });
     const outbound = openOutboundQueue({ paths, appKey: appKey.key, logger, hostname: config.hostname, env, directory, accounts: () => accounts });
     opened.push(outbound);
     if (appKey.warning) logger.warn({ event: 'app_key.file_fallback' }, appKey.warning);
