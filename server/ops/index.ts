@@ -11,3 +11,4 @@ export { restoreBackup, type RestoreInput, type RestoreOutcome } from './restore
 export { exportMailbox, importMailbox, type ExportInput, type ExportOutcome, type ImportInput, type ImportOutcome } from './transfer.js'; // export, import
 export { pushBackups, type PushInput, type PushOutcome, type PushRow } from './push.js'; // push
 export { listOutgoing, showOutgoing, retryOutgoing, cancelOutgoing, parseOutgoingId, DEFAULT_OUTGOING_PAGE, type OutgoingOpsContext } from './outgoing.js'; // queue list/show/retry/cancel
+export { junkStatus, trainJunk, type JunkTrainInput, type JunkTrainOutcome } from './junk.js'; // junk status, junk train
