@@ -22,10 +22,22 @@ export interface JunkTrainOutcome {
   readonly status: JunkStatus;
 }
 
+const LOCKED_HINT = 'Log in with a mail client (or unlock it in the admin UI) and run the command again, or give the password with --password-stdin.';
+
+/** withAliasKey, with what to do when the mailbox is locked: the counts are inside it. */
+async function withUnlocked<T>(ctx: OpsContext, alias: AliasRecord, password: string | null, call: OpsCall, fn: (key: Buffer) => Promise<T>): Promise<T> {
+  try {
+    return await withAliasKey(ctx, alias, password, call, fn);
+  } catch (error) {
+    if (error instanceof UserError && error.code === 'ALIAS_LOCKED' && !error.hint) throw new UserError(error.message, error.code, { hint: LOCKED_HINT });
+    throw error;
+  }
+}
+
 /** Counts of the alias's classifier; queued trainings are done first so the counts are current. */
 export function junkStatus(ctx: OpsContext, alias: AliasRecord, password: string | null, call: OpsCall): Promise<JunkStatus> {
   return audited(ctx, call, 'junk_status', { aliasId: alias.id }, () =>
-    withAliasKey(ctx, alias, password, call, async (key) => {
+    withUnlocked(ctx, alias, password, call, async (key) => {
       const mailbox = await ctx.mailboxes.open(alias.mailboxId as MailboxId, key);
       await mailbox.trainQueuedJunk();
       return mailbox.junkStatus();
@@ -42,7 +54,7 @@ export function trainJunk(ctx: OpsContext, input: JunkTrainInput, call: OpsCall)
     'junk_train',
     { aliasId: alias.id, as: input.asSpam ? 'spam' : 'ham' },
     () =>
-      withAliasKey(ctx, alias, input.password, call, async (key) => {
+      withUnlocked(ctx, alias, input.password, call, async (key) => {
         const mailbox = await ctx.mailboxes.open(alias.mailboxId as MailboxId, key);
         try {
           const trained = await mailbox.junkTrain(input.folder, [[1, Infinity]], input.asSpam);
