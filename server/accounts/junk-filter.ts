@@ -3,7 +3,7 @@
 // records the verdict in an X-Sealpost-Junk header (any a sender wrote is removed first) and files spam into the
 // \Junk folder when the message was headed for INBOX (an earlier routing, such as DMARC quarantine, stays).
 import {
-  junkHeaderLine, scoreMessage, stripJunkHeaders, tokenize, trustedAuthTokens, type JunkFilterSettings,
+  junkHeaderLine, scoreMessage, stripJunkHeaders, tokenize, trustedMxTokens, type JunkFilterSettings,
 } from '../junk/index.js';
 import type { Logger } from '../log.js';
 import type { Mailbox } from '../mailbox/types.js';
@@ -36,7 +36,7 @@ export function createJunkFilter(options: JunkFilterOptions): DeliveryFilter {
         const { mailbox } = input;
         // Owner's moves not yet learned count before this message is judged.
         await mailbox.trainQueuedJunk();
-        const tokens = tokenize(raw, settings.limits, trustedAuthTokens(raw, authservId));
+        const tokens = tokenize(raw, settings.limits, trustedMxTokens(raw, authservId));
         const result = scoreMessage(tokens, mailbox.junkCounts(tokens), settings.scoring);
         const header = Buffer.from(junkHeaderLine(result, 'bayes'), 'latin1');
         const folders = result.verdict === 'spam' && isInboxOnly(decision.folders) ? [junkFolder(mailbox)] : decision.folders;

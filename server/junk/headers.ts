@@ -64,24 +64,32 @@ export function readJunkHeader(raw: Buffer): { score: number; verdict: string } 
 }
 
 /**
- * Tokens of the SPF/DKIM/DMARC results our MX recorded: the Authentication-Results field that comes before the
- * first Received field (our MX prepends it above its own Received; a sender's fields sit below), and when
- * `authservId` is given only if it names us. A message without one yields no tokens.
+ * Tokens of what our MX recorded: the SPF/DKIM/DMARC/ARC results of its Authentication-Results field and its DNS
+ * blocklist listings (X-Sealpost-DNSBL). Only fields above the first Received field count (our MX prepends them
+ * above its own Received; a sender's sit below), and when `authservId` is given an Authentication-Results field
+ * must name it. A message without them yields no tokens.
  */
-export function trustedAuthTokens(raw: Buffer, authservId?: string): string[] {
+export function trustedMxTokens(raw: Buffer, authservId?: string): string[] {
   const end = headerEnd(raw);
+  const tokens: string[] = [];
+  let authSeen = false;
   for (const span of fieldSpans(raw, end)) {
-    if (span.name === 'received') return [];
-    if (span.name !== 'authentication-results') continue;
+    if (span.name === 'received') break;
     const value = raw.subarray(span.start, span.end).toString('latin1').replace(/^[^:]*:/, '').replace(/\s+/g, ' ').trim();
+    if (span.name === 'x-sealpost-dnsbl') {
+      const listed = /listed=([^;\s]*)/.exec(value)?.[1] ?? 'none';
+      if (listed === 'none') tokens.push('dnsbl:none');
+      else for (const zone of listed.split(',').slice(0, 8)) tokens.push('dnsbl:listed', `dnsbl:${zone.toLowerCase().slice(0, 100)}`);
+      continue;
+    }
+    if (span.name !== 'authentication-results' || authSeen) continue;
+    authSeen = true;
     const id = (/^[^\s;]+/.exec(value)?.[0] ?? '').toLowerCase().replace(/\.$/, '');
-    if (authservId && id !== authservId.toLowerCase().replace(/\.$/, '')) return [];
-    const tokens: string[] = [];
+    if (authservId && id !== authservId.toLowerCase().replace(/\.$/, '')) continue;
     for (const method of ['spf', 'dkim', 'dmarc', 'arc']) {
       const result = new RegExp(`(?:^|[;\\s])${method}=([a-z]+)`, 'i').exec(value)?.[1]?.toLowerCase();
       if (result) tokens.push(`auth:${method}=${result}`);
     }
-    return tokens;
   }
-  return [];
+  return [...new Set(tokens)];
 }

@@ -23,7 +23,7 @@ import type {
   UidSet,
 } from './types.js';
 import { stageStart, timeStage } from '../stages.js';
-import { DEFAULT_JUNK_STORE_LIMITS, tokenize, trustedAuthTokens, type JunkStoreLimits } from '../junk/index.js';
+import { DEFAULT_JUNK_STORE_LIMITS, tokenize, trustedMxTokens, type JunkStoreLimits } from '../junk/index.js';
 import { donePending, junkCounts, junkStatus, pendingTraining, pruneTokens, queueTraining, trainBody } from './junk.js';
 
 /** The open SQLite connection of one mailbox file, shared by every Mailbox object handed out for it. */
@@ -938,7 +938,7 @@ export class SqliteMailbox implements Mailbox {
     if (size === undefined) return null;
     const limits = this.junkLimits;
     const raw = this.readBody(bodyId, 0, Math.min(size, limits.maxBytes));
-    return tokenize(raw, limits, trustedAuthTokens(raw));
+    return tokenize(raw, limits, trustedMxTokens(raw));
   }
 
   private trainBodies(bodies: readonly { bodyId: number; asSpam: boolean; queued: boolean }[]): number {

@@ -327,17 +327,18 @@ const v6: Migration = (db) => {
 /**
  * v7: the junk classifier's counts, inside the encrypted file: messages trained per class, per-token counts, what
  * each stored body was trained as (so it is never counted twice and a re-classification moves its counts), and the
- * bodies a MOVE or COPY into or out of the \Junk folder queued for training.
+ * bodies a MOVE or COPY into or out of the \Junk folder queued for training. Re-runnable (IF NOT EXISTS), so a
+ * file whose version a test set back to exercise an older migration migrates forward again cleanly.
  */
 const v7: Migration = (db) => {
   db.exec(`
-    CREATE TABLE junk_state (
+    CREATE TABLE IF NOT EXISTS junk_state (
       id INTEGER PRIMARY KEY CHECK (id = 1),
       spam_messages INTEGER NOT NULL DEFAULT 0,
       ham_messages INTEGER NOT NULL DEFAULT 0
     );
-    INSERT INTO junk_state (id) VALUES (1);
-    CREATE TABLE junk_tokens (
+    INSERT OR IGNORE INTO junk_state (id) VALUES (1);
+    CREATE TABLE IF NOT EXISTS junk_tokens (
       token TEXT PRIMARY KEY,
       spam INTEGER NOT NULL DEFAULT 0,
       ham INTEGER NOT NULL DEFAULT 0,
@@ -345,8 +346,8 @@ const v7: Migration = (db) => {
       last_day INTEGER NOT NULL
     ) WITHOUT ROWID;
     -- 1 spam, 0 ham. Keyed by body (bodies ids are never reused): every copy of a message is one training.
-    CREATE TABLE junk_trained (body_id INTEGER PRIMARY KEY, as_spam INTEGER NOT NULL);
-    CREATE TABLE junk_pending (body_id INTEGER PRIMARY KEY, as_spam INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS junk_trained (body_id INTEGER PRIMARY KEY, as_spam INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS junk_pending (body_id INTEGER PRIMARY KEY, as_spam INTEGER NOT NULL);
   `);
 };
 

@@ -1,6 +1,6 @@
 // The junk filter in the running app: the owner teaches it by moving mail into and out of Junk with a real IMAP
 // client (imapflow), and the next similar message delivered over real SMTP to the MX is filed into Junk with an
-// X-Sealpost-Junk header — at once when the mailbox is open, at drain time when it was locked. A sender's forged
+// X-Sealpost-Junk header (and the MX's DNS blocklist result) — at once when the mailbox is open, at drain time when it was locked. A sender's forged
 // X-Sealpost-Junk or Authentication-Results decides nothing, and no trained word is readable outside the mailbox.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -84,7 +84,9 @@ async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutM
 }
 
 before(async () => {
-  app = await startMxApp({ zones: senderZones(makeDkimKey('good.test')), listeners: ['smtp', 'imaps'], env: { SEALPOST_JUNK_MIN_TRAINED: '2', SEALPOST_LOG_LEVEL: 'debug' } });
+  // A loopback blocklist that lists 127.0.0.1 (RFC 5782 §5 test address form) and one that lists nothing.
+  const zones = { ...senderZones(makeDkimKey('good.test')), '1.0.0.127.bl.test': { A: ['127.0.0.2'] } };
+  app = await startMxApp({ zones, listeners: ['smtp', 'imaps'], env: { SEALPOST_JUNK_MIN_TRAINED: '2', SEALPOST_SMTP_DNSBL: 'bl.test, clean.test' } });
   app.running.ctx.directory.addDomain(LOCAL_DOMAIN);
   await app.running.ctx.accounts.createAlias(address, PASSWORD);
   alias = app.running.ctx.directory.getAlias(address)!;
@@ -127,6 +129,8 @@ describe('junk filter', () => {
     const filed = await waitFor('the new spam', () => findBySubject(client, `${SPAM_WORD} cheap meds winner 4`));
     assert.equal(filed.folder, 'Junk');
     assert.match(filed.source, /^X-Sealpost-Junk: score=(?:0\.[89]\d\d|1\.000); verdict=spam; /);
+    // The MX looked the client up in both blocklists and recorded it above its own Received field.
+    assert.match(filed.source, /\r\nX-Sealpost-DNSBL: listed=bl\.test; checked=2\r\nReceived: /);
 
     await deliver(ham(4));
     const kept = await waitFor('the new ham', () => findBySubject(client, `${HAM_WORD} for the allotment 4`));

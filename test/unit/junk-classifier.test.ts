@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadCorpus, MemoryTraining, isSpam } from '../../bench/junk.js';
 import {
-  DEFAULT_TOKENIZE_LIMITS, junkHeaderLine, readJunkHeader, scoreMessage, stripJunkHeaders, tokenize, trustedAuthTokens,
+  DEFAULT_TOKENIZE_LIMITS, junkHeaderLine, readJunkHeader, scoreMessage, stripJunkHeaders, tokenize, trustedMxTokens,
 } from '../../server/junk/index.js';
 
 test('trained on a fixed slice of the SpamAssassin corpus, the classifier files held-out spam as spam and ham as ham', () => {
@@ -68,9 +68,40 @@ test('a sender\'s X-Sealpost-Junk fields are removed, folded ones included, and 
 
 test('RFC 8601 §5: only the Authentication-Results above our Received field and naming our authserv-id give auth tokens', () => {
   const ours = Buffer.from('Return-Path: <a@b>\r\nAuthentication-Results: mx.example.org; spf=fail smtp.mailfrom=b; dkim=none; dmarc=fail\r\nReceived: from x by mx.example.org\r\nAuthentication-Results: mx.example.org; spf=pass; dkim=pass; dmarc=pass\r\n\r\nbody');
-  assert.deepEqual(trustedAuthTokens(ours, 'mx.example.org'), ['auth:spf=fail', 'auth:dkim=none', 'auth:dmarc=fail']);
+  assert.deepEqual(trustedMxTokens(ours, 'mx.example.org'), ['auth:spf=fail', 'auth:dkim=none', 'auth:dmarc=fail']);
   const sendersOnly = Buffer.from('Return-Path: <a@b>\r\nReceived: from x by mx.example.org\r\nAuthentication-Results: mx.example.org; spf=pass; dkim=pass; dmarc=pass\r\n\r\nbody');
-  assert.deepEqual(trustedAuthTokens(sendersOnly, 'mx.example.org'), []);
+  assert.deepEqual(trustedMxTokens(sendersOnly, 'mx.example.org'), []);
   const otherId = Buffer.from('Authentication-Results: evil.example; spf=pass\r\nReceived: from x\r\n\r\nbody');
-  assert.deepEqual(trustedAuthTokens(otherId, 'mx.example.org'), []);
+  assert.deepEqual(trustedMxTokens(otherId, 'mx.example.org'), []);
+});
+
+test('RFC 5782 §2.1/§2.4: blocklist query names reverse IPv4 octets and IPv6 nibbles', async () => {
+  const { dnsblQueryName } = await import('../../server/smtp/mx/dnsbl.js');
+  assert.equal(dnsblQueryName('192.0.2.99', 'bl.example'), '99.2.0.192.bl.example');
+  assert.equal(dnsblQueryName('::ffff:192.0.2.99', 'bl.example'), '99.2.0.192.bl.example');
+  assert.equal(dnsblQueryName('2001:db8:1:2:3:4:567:89ab', 'bl.example'), 'b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.bl.example');
+  assert.equal(dnsblQueryName('2001:db8::1', 'bl.example'), `1.0.0.0.${'0.'.repeat(20)}8.b.d.0.1.0.0.2.bl.example`);
+  assert.equal(dnsblQueryName('not an ip', 'bl.example'), null);
+});
+
+test('the DNSBL header counts only above our Received field', () => {
+  const ours = Buffer.from('Return-Path: <a@b>\r\nX-Sealpost-DNSBL: listed=bl.example; checked=1\r\nReceived: from x by mx\r\nX-Sealpost-DNSBL: listed=none; checked=1\r\n\r\nbody');
+  assert.deepEqual(trustedMxTokens(ours), ['dnsbl:listed', 'dnsbl:bl.example']);
+  const forged = Buffer.from('Received: from x by mx\r\nX-Sealpost-DNSBL: listed=none; checked=1\r\n\r\nbody');
+  assert.deepEqual(trustedMxTokens(forged), []);
+});
+
+test('settings: junk and DNSBL variables have defaults and refuse bad values with one sentence', async () => {
+  const { junkSettingsFromEnv } = await import('../../server/junk/index.js');
+  const { loadMxSettings } = await import('../../server/smtp/mx/settings.js');
+  const defaults = junkSettingsFromEnv({});
+  assert.deepEqual([defaults.enabled, defaults.scoring.threshold, defaults.scoring.hamBelow, defaults.limits.maxBytes], [true, 0.8, 0.2, 256 * 1024]);
+  assert.equal(junkSettingsFromEnv({ SEALPOST_JUNK: 'off', SEALPOST_JUNK_THRESHOLD: '0.95' }).scoring.threshold, 0.95);
+  assert.throws(() => junkSettingsFromEnv({ SEALPOST_JUNK_THRESHOLD: '1.5' }), /SEALPOST_JUNK_THRESHOLD must be a number between 0 and 1/);
+  assert.throws(() => junkSettingsFromEnv({ SEALPOST_JUNK_THRESHOLD: '0.1', SEALPOST_JUNK_HAM_BELOW: '0.5' }), /must not be above/);
+  assert.throws(() => junkSettingsFromEnv({ SEALPOST_JUNK_MAX_TOKENS: '1' }), /SEALPOST_JUNK_MAX_TOKENS/);
+  assert.deepEqual(loadMxSettings({}).dnsblZones, []);
+  assert.deepEqual(loadMxSettings({ SEALPOST_SMTP_DNSBL: 'Zen.Example., bl.example' }).dnsblZones, ['zen.example', 'bl.example']);
+  assert.throws(() => loadMxSettings({ SEALPOST_SMTP_DNSBL: 'not a zone!' }), /SEALPOST_SMTP_DNSBL must be DNS zone names/);
+  assert.throws(() => loadMxSettings({ SEALPOST_SMTP_DNSBL: Array.from({ length: 9 }, (_, i) => `z${i}.example`).join(',') }), /more than 8 zones/);
 });
