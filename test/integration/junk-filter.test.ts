@@ -168,6 +168,23 @@ describe('junk filter', () => {
     await client.logout();
   });
 
+  it('hostile: a 6 MB one-line body with a million words and 2,000 nested multiparts is classified within the limits over SMTP', async () => {
+    const client = await connect();
+    await client.mailboxOpen('INBOX');
+    let nested = `From: x@outside.example\r\nTo: ${address}\r\nSubject: zqhostile nest\r\nContent-Type: multipart/mixed; boundary="b0"\r\n\r\n`;
+    for (let i = 1; i < 2000; i++) nested += `--b${i - 1}\r\nContent-Type: multipart/mixed; boundary="b${i}"\r\n\r\n`;
+    nested += '--b1999\r\nContent-Type: text/plain\r\n\r\nbottom\r\n';
+    await deliver(Buffer.from(nested));
+    const words = Array.from({ length: 1_000_000 }, (_, i) => `w${i % 99991}`).join(' ');
+    await deliver(Buffer.from(`From: x@outside.example\r\nTo: ${address}\r\nSubject: zqhostile words\r\n\r\n${words}\r\n`));
+    for (const marker of ['zqhostile nest', 'zqhostile words']) {
+      const stored = await waitFor(marker, () => findBySubject(client, marker));
+      assert.match(stored.source, /^X-Sealpost-Junk: score=[0-9.]+; verdict=(?:spam|ham|unsure); /, marker);
+    }
+    assert.equal(app.logs.filter((l) => l.includes('junk.classify_failed') || l.includes('delivery.filter_failed')).length, 0);
+    await client.logout();
+  });
+
   it('privacy: no trained word is readable in the data dir or the logs', () => {
     assert.deepEqual(findPlaintext(app.dir, [SPAM_WORD, HAM_WORD, 'allotment', 'seedlings'], { logs: app.logs }), []);
   });
