@@ -1,6 +1,7 @@
 // Composition root: reads the configuration, opens the data dir (app key, directory, TLS, mailbox store,
 // sealed queue, key ring, accounts), starts every service and stops them cleanly. No singletons elsewhere.
 import { Accounts, appPasswordLimitsFromEnv, loginThrottleFromEnv, SieveFilter, sieveLimitsFromEnv } from './accounts/index.js';
+import { createJunkFilter } from './accounts/junk-filter.js';
 import { dataLayout, ensureDataDir, loadConfig, resolveDataDir, type ConfigSources, type SealpostConfig } from './config/index.js';
 import { hostnamePolicy, needsAttention, publicIpsFrom } from './config/hostname.js';
 import { TlsMaterial } from './config/tls.js';
@@ -9,6 +10,7 @@ import { KeyRing, wipe, type KdfParams } from './crypto/index.js';
 import { Directory } from './directory/index.js';
 import { loadAppKey } from './keychain/index.js';
 import { createLogger, type Logger } from './log.js';
+import { junkSettingsFromEnv } from './junk/index.js';
 import { openMailboxStore } from './mailbox/index.js';
 import { mimeLimitsFromEnv } from './mime/limits.js';
 import { ListenError } from './net.js';
@@ -42,7 +44,8 @@ export async function openContext(sources: ConfigSources = {}, options: OpenCont
     const config: SealpostConfig = loadConfig({ env, flags: sources.flags, settings: directory.getSettings() });
     const tls = await TlsMaterial.open({ tlsDir: paths.tlsDir, hostname: config.hostname, certPath: config.tls.certPath, keyPath: config.tls.keyPath, logger });
     opened.push(tls);
-    const mailboxes = openMailboxStore(paths.root, { logger });
+    const junk = junkSettingsFromEnv(env); // SEALPOST_JUNK_*
+    const mailboxes = openMailboxStore(paths.root, { logger, junkLimits: junk.limits });
     opened.push({ close: () => mailboxes.closeAll() });
     const queue = openSealedQueue(paths.root, appKey.key, { logger });
     opened.push(queue);
@@ -50,13 +53,14 @@ export async function openContext(sources: ConfigSources = {}, options: OpenCont
     let accounts: Accounts | null = null;
     const keyRing = new KeyRing({ onDrop: (aliasId) => accounts?.handleKeysDropped(aliasId) });
     let outboundPort: OutboundPort | null = null;
-    // Delivery filters in order: the junk classifier (when built) first, then the owner's Sieve script.
+    // Delivery filters in order: the junk classifier first, then the owner's Sieve script (it sees X-Sealpost-Junk).
+    const junkFilter = createJunkFilter({ settings: junk, authservId: config.hostname, logger });
     const sieve = new SieveFilter({ outbound: () => outboundPort, hostname: config.hostname, logger, limits: sieveLimitsFromEnv(env) }); // SEALPOST_SIEVE_*
     accounts = new Accounts({
       directory, mailboxes, keyRing, queue, logger, kdf: options.kdf,
       throttle: loginThrottleFromEnv(env), // SEALPOST_LOGIN_*
       appPasswords: appPasswordLimitsFromEnv(env), // SEALPOST_APP_PASSWORD*
-      deliveryFilters: [sieve],
+      deliveryFilters: [junkFilter, sieve],
     });
     const outbound = openOutboundQueue({ paths, appKey: appKey.key, logger, hostname: config.hostname, env, directory, accounts: () => accounts });
     opened.push(outbound);

@@ -7,6 +7,7 @@ import { UserError } from '../config/errors.js';
 import type { AppContext } from '../context.js';
 import { wipe } from '../crypto/index.js';
 import type { AliasRecord } from '../directory/index.js';
+import { junkSettingsFromEnv } from '../junk/index.js';
 import { mailboxFileBytes } from '../mailbox/index.js';
 import { listGenerations, listingOf, type GenerationListing, type VerifyReport } from '../backup/index.js';
 import { backupPaths } from '../backup/paths.js';
@@ -14,6 +15,16 @@ import { remotesOf, type Remotes } from '../remote/index.js';
 import * as ops from '../ops/index.js';
 import type { OpsCall, OpsProgress, RestoreOutcome } from '../ops/index.js';
 import type { ProgressReporter } from './jobs.js';
+
+/** The alias card's "Junk filter" line: whether the filter runs, and its counts while the mailbox is unlocked. */
+export interface JunkView {
+  readonly enabled: boolean;
+  readonly unlocked: boolean;
+  /** null while locked: the counts live inside the encrypted mailbox. */
+  readonly spamMessages: number | null;
+  readonly hamMessages: number | null;
+  readonly tokens: number | null;
+}
 
 export interface AliasView {
   readonly id: string;
@@ -76,6 +87,14 @@ export class AdminOps {
       forwards: this.ctx.directory.listForwards(alias.id).map((f) => ({ id: f.id, target: f.target, keepCopy: f.keepCopy })),
       webhooks: this.ctx.directory.listWebhooks(alias.id).map((w) => ({ id: w.id, url: w.url, secret: w.secret })),
     };
+  }
+
+  /** The junk filter's state for the alias card; counts only while the mailbox is unlocked (no password asked). */
+  async junkView(alias: AliasRecord, ip: string): Promise<JunkView> {
+    const enabled = junkSettingsFromEnv(this.ctx.config.env).enabled;
+    if (!this.ctx.accounts.isUnlocked(alias.id)) return { enabled, unlocked: false, spamMessages: null, hamMessages: null, tokens: null };
+    const status = await ops.junkStatus(this.ctx, alias, null, this.call(ip));
+    return { enabled, unlocked: true, spamMessages: status.spamMessages, hamMessages: status.hamMessages, tokens: status.tokens };
   }
 
   /** Logical bytes from the open store when the alias is unlocked, else null. */

@@ -254,6 +254,9 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
     },
   );
 
+  // The junk filter line of the alias card: on/off (SEALPOST_JUNK) and, while unlocked, what it has learned.
+  app.get<{ Params: { id: string } }>('/api/aliases/:id/junk', { schema: { params: idParams } }, async (request) => ops.junkView(ops.requireAliasById(request.params.id), request.ip));
+
   app.post<{ Params: { id: string } }>('/api/aliases/:id/lock', { schema: { params: idParams } }, async (request) => {
     const alias = ops.requireAliasById(request.params.id);
     await ops.lock(alias, request.ip);

@@ -15,6 +15,7 @@ import { restartCommand, settingsCommand } from './settings.js';
 import { backupCommand, exportCommand, importCommand, restoreCommand } from './backup.js';
 import { remoteCommand } from './remote.js';
 import { keyCommand } from './key.js';
+import { junkCommand } from './junk.js';
 import { addDomainDkimCommand, outboundCommand, relayCommand } from './sending.js';
 
 /** True once `serve` starts: an uncaught error is then also logged (see fatal below). */
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
     .addCommand(keyCommand())
     .addCommand(settingsCommand())
     .addCommand(restartCommand())
+    .addCommand(junkCommand())
     .addCommand(installServiceCommand());
   // A --data given before the sub-command applies to it (`sealpost --data DIR alias list`); a data dir that
   // is a file or not writable is refused before the command opens anything.

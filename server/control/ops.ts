@@ -60,6 +60,16 @@ export interface OpMap {
   'outgoing.show': { args: { id: string }; result: OutgoingDetail };
   'outgoing.retry': { args: { id: string }; result: { id: string; recipients: number } };
   'outgoing.cancel': { args: { id: string }; result: { id: string; recipients: number } };
+  'junk.status': { args: { address: string; password: string | null }; result: JunkStatusResult };
+  'junk.train': { args: { address: string; folder: string; asSpam: boolean; password: string | null }; result: JunkStatusResult & { trained: number } };
+}
+
+/** The junk classifier's counts of one alias, as `sealpost junk status` prints them. */
+export interface JunkStatusResult {
+  readonly address: string;
+  readonly spamMessages: number;
+  readonly hamMessages: number;
+  readonly tokens: number;
 }
 
 /** One mail switch as `sealpost settings` prints it. */
@@ -156,6 +166,11 @@ export function parseArgs<K extends OpName>(op: K, raw: unknown): OpArgs<K> {
     },
     'server.restart': () => ({}),
     'backup.now': () => ({ address: textOrNull(o, 'address'), password: textOrNull(o, 'password') }),
+    'junk.status': () => ({ address: text(o, 'address'), password: textOrNull(o, 'password') }),
+    'junk.train': () => {
+      if (typeof o.asSpam !== 'boolean') throw new UserError('Bad control request: asSpam must be true or false.', 'BAD_REQUEST');
+      return { address: text(o, 'address'), folder: text(o, 'folder'), asSpam: o.asSpam, password: textOrNull(o, 'password') };
+    },
     'backup.verify': () => ({ address: text(o, 'address'), generation: text(o, 'generation'), password: textOrNull(o, 'password') }),
     restore: () => {
       const folders = o.folders;
@@ -294,6 +309,18 @@ const outgoingShow: OpImpl<'outgoing.show'> = async (ctx, args) => ops.showOutgo
 const outgoingRetry: OpImpl<'outgoing.retry'> = (ctx, args, call) => ops.retryOutgoing(ctx, args, call);
 const outgoingCancel: OpImpl<'outgoing.cancel'> = (ctx, args, call) => ops.cancelOutgoing(ctx, args, call);
 
+const junkStatusOp: OpImpl<'junk.status'> = async (ctx, args, call) => {
+  const alias = ctx.directory.requireAlias(args.address);
+  const status = await ops.junkStatus(ctx, alias, args.password, call);
+  return { address: alias.displayAddress, spamMessages: status.spamMessages, hamMessages: status.hamMessages, tokens: status.tokens };
+};
+
+const junkTrainOp: OpImpl<'junk.train'> = async (ctx, args, call) => {
+  const alias = ctx.directory.requireAlias(args.address);
+  const { trained, status } = await ops.trainJunk(ctx, { alias, folder: args.folder, asSpam: args.asSpam, password: args.password }, call);
+  return { address: alias.displayAddress, trained, spamMessages: status.spamMessages, hamMessages: status.hamMessages, tokens: status.tokens };
+};
+
 const OPS: { [K in OpName]: OpImpl<K> } = {
   ping,
   'alias.add': aliasAdd,
@@ -321,6 +348,8 @@ const OPS: { [K in OpName]: OpImpl<K> } = {
   'outgoing.show': outgoingShow,
   'outgoing.retry': outgoingRetry,
   'outgoing.cancel': outgoingCancel,
+  'junk.status': junkStatusOp,
+  'junk.train': junkTrainOp,
 };
 
 /** The CLI's progress bar counts messages: only the transfer events of an operation go to it. */

@@ -1,5 +1,6 @@
 // The encrypted per-alias mailbox store: opens/creates/re-keys mailboxes/<id>.sqlite and caches one
 // handle per file per process (LRU + idle close). See types.ts for the verbs.
+import type { JunkStoreLimits } from '../junk/index.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,6 +37,8 @@ export interface MailboxStoreOptions {
   readonly idleCloseMs?: number;
   /** Compression of stored bodies (default 'deflate'). */
   readonly compression?: Compression;
+  /** Caps of the junk classifier's training inside each file (default DEFAULT_JUNK_STORE_LIMITS). */
+  readonly junkLimits?: JunkStoreLimits;
   /** BENCHMARKS ONLY: same code without the cipher, to measure encryption overhead. Never set in the product. */
   readonly unencryptedForBenchmarks?: boolean;
   /** TESTS ONLY: called at each re-key step (the crash-safety test SIGKILLs its child process here). */
@@ -237,7 +240,11 @@ class SqliteMailboxStore implements MailboxStore {
       const handle = { id, file, db, lastUsed: Date.now(), prepare: statementCache(db), digest } as Omit<CachedHandle, 'mailbox'> & {
         mailbox?: SqliteMailbox;
       };
-      const mailbox = new SqliteMailbox(handle, { compression: this.compression, emit: this.emit });
+      const mailbox = new SqliteMailbox(handle, {
+        compression: this.compression,
+        emit: this.emit,
+        ...(this.options.junkLimits ? { junkLimits: this.options.junkLimits } : {}),
+      });
       entry = Object.assign(handle, { mailbox });
       this.known.set(id, entry);
     }

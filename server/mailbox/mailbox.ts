@@ -20,10 +20,12 @@ import type { Db } from './sqlite.js';
 import type { CachedPrepare } from '../sqlite.js';
 import type {
   AppendOptions, AppendResult, ChangeEntry, CopyResult, CreateFolderOptions, FolderInfo, FolderStatus, LiveFolderState, Mailbox, MailboxChangeEvent, MailboxId,
-  MessageFlags, MessageMeta, MessageRecord, ThreadedMessageMeta, QuotaUsage, RenameFolderOptions, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
+  JunkStatus, JunkTrainingCounts, MessageFlags, MessageMeta, MessageRecord, ThreadedMessageMeta, QuotaUsage, RenameFolderOptions, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
   UidSet,
 } from './types.js';
 import { stageStart, timeStage } from '../stages.js';
+import { DEFAULT_JUNK_STORE_LIMITS, tokenize, trustedMxTokens, type JunkStoreLimits } from '../junk/index.js';
+import { donePending, junkCounts, junkStatus, pendingTraining, pruneTokens, queueTraining, trainBody } from './junk.js';
 
 /** The open SQLite connection of one mailbox file, shared by every Mailbox object handed out for it. */
 export interface Handle {
@@ -43,6 +45,8 @@ export interface Handle {
 export interface MailboxContext {
   readonly compression: Compression;
   readonly emit: (event: MailboxChangeEvent) => void;
+  /** Caps of the junk classifier's training (tokens per message, bytes read, tokens kept). */
+  readonly junkLimits?: JunkStoreLimits;
 }
 
 interface FolderRow {
@@ -92,6 +96,8 @@ const KIND_APPEND = 1;
 const KIND_FLAGS = 2;
 const KIND_EXPUNGE = 3;
 const MAX_THREAD_REFS = 50;
+/** Messages tokenized and trained per write transaction. */
+const JUNK_TRAIN_BATCH = 50;
 
 const folderInfo = (r: FolderRow): FolderInfo => ({
   path: r.path,
@@ -742,9 +748,13 @@ export class SqliteMailbox implements Mailbox {
       if (rows.length === 0) return { uidValidity: dst.uid_validity, mapping: [], modseq: 0 };
       this.assertQuota(rows.reduce((n, r) => n + r.size, 0));
       const modseq = this.nextModseq();
+      this.queueJunkTraining(src, dst, rows);
       return { uidValidity: dst.uid_validity, mapping: this.copyRows(dst, rows, modseq), modseq };
     });
-    if (result.modseq > 0) this.emit(dstPath, result.modseq);
+    if (result.modseq > 0) {
+      this.emit(dstPath, result.modseq);
+      this.scheduleJunkTraining();
+    }
     return { uidValidity: result.uidValidity, mapping: result.mapping };
   }
 
@@ -757,9 +767,11 @@ export class SqliteMailbox implements Mailbox {
       const rows = this.selectMessages(src.id, uids);
       if (rows.length === 0) return { uidValidity: dst.uid_validity, mapping: [] as [number, number][], moved: false };
       // Moving within one file never changes usage, so no quota check (a full mailbox can still clean up).
+      this.queueJunkTraining(src, dst, rows);
       return { uidValidity: dst.uid_validity, mapping: this.moveRows(src, dst, rows), moved: true };
     });
     if (result.moved) {
+      this.scheduleJunkTraining();
       this.emit(dstPath, this.folder(dstPath).highest_modseq);
       this.emit(srcPath, this.folder(srcPath).highest_modseq);
     }
@@ -899,6 +911,88 @@ export class SqliteMailbox implements Mailbox {
       this.touchFolder(f.id, modseq, uidNext);
       return folderInfo(this.folder(path));
     });
+  }
+
+  // ---- junk classifier (counts inside this file; scoring and tokens in server/junk) ----
+
+  private get junkLimits(): JunkStoreLimits {
+    return this.context.junkLimits ?? DEFAULT_JUNK_STORE_LIMITS;
+  }
+
+  /** Owner's verdicts by moving mail: into \Junk is spam; out of \Junk to anything but \Trash is ham. */
+  private queueJunkTraining(src: FolderRow, dst: FolderRow, rows: readonly MessageRow[]): void {
+    const intoJunk = dst.special_use === '\\Junk' && src.special_use !== '\\Junk';
+    const outOfJunk = src.special_use === '\\Junk' && dst.special_use !== '\\Junk' && dst.special_use !== '\\Trash';
+    if (intoJunk || outOfJunk) queueTraining((sql) => this.stmt(sql), rows.map((r) => r.body_id), intoJunk);
+  }
+
+  private junkTraining: Promise<number> | null = null;
+
+  /** Trains the queue soon, off the command's path; what fails stays queued for the next run. */
+  private scheduleJunkTraining(): void {
+    setImmediate(() => void this.trainQueuedJunk().catch(() => undefined));
+  }
+
+  junkCounts(tokens: readonly string[]): JunkTrainingCounts {
+    return junkCounts((sql) => this.stmt(sql), tokens);
+  }
+
+  junkStatus(): JunkStatus {
+    return junkStatus((sql) => this.stmt(sql));
+  }
+
+  /** The tokens of a stored body, reading at most the classifier's byte cap of it. */
+  private bodyTokens(bodyId: number): string[] | null {
+    const size = this.stmt('SELECT size FROM bodies WHERE id = ?').pluck().get(bodyId) as number | undefined;
+    if (size === undefined) return null;
+    const limits = this.junkLimits;
+    const raw = this.readBody(bodyId, 0, Math.min(size, limits.maxBytes));
+    return tokenize(raw, limits, trustedMxTokens(raw));
+  }
+
+  private trainBodies(bodies: readonly { bodyId: number; asSpam: boolean; queued: boolean }[]): number {
+    const tokenized = bodies.map((b) => ({ ...b, tokens: this.bodyTokens(b.bodyId) }));
+    return this.write(() => {
+      let trained = 0;
+      for (const body of tokenized) {
+        // A queued training a newer move changed meanwhile is left for the next run.
+        if (body.queued && !donePending((sql) => this.stmt(sql), body.bodyId, body.asSpam)) continue;
+        if (body.tokens && trainBody((sql) => this.stmt(sql), body.bodyId, body.tokens, body.asSpam)) trained++;
+      }
+      pruneTokens((sql) => this.stmt(sql), this.junkLimits.maxStoredTokens);
+      return trained;
+    });
+  }
+
+  async junkTrain(folder: string, uids: UidSet, asSpam: boolean): Promise<number> {
+    const f = this.folder(normalizePath(folder));
+    const bodyIds = [...new Set(this.selectMessages(f.id, uids).map((r) => r.body_id))];
+    let trained = 0;
+    for (let i = 0; i < bodyIds.length; i += JUNK_TRAIN_BATCH) {
+      trained += this.trainBodies(bodyIds.slice(i, i + JUNK_TRAIN_BATCH).map((bodyId) => ({ bodyId, asSpam, queued: false })));
+      await new Promise((resolve) => setImmediate(resolve)); // other sessions run between batches
+    }
+    return trained;
+  }
+
+  trainQueuedJunk(): Promise<number> {
+    // One run at a time per mailbox; a caller during a run waits for it and then runs again for what it missed.
+    const previous = this.junkTraining ?? Promise.resolve(0);
+    const run = previous.catch(() => 0).then(async () => {
+      let trained = 0;
+      for (;;) {
+        if (!this.handle.db) return trained;
+        const batch = pendingTraining((sql) => this.stmt(sql), JUNK_TRAIN_BATCH);
+        if (!batch.length) return trained;
+        trained += this.trainBodies(batch.map((b) => ({ ...b, queued: true })));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    });
+    this.junkTraining = run;
+    void run.finally(() => {
+      if (this.junkTraining === run) this.junkTraining = null;
+    }).catch(() => undefined);
+    return run;
   }
 
   storageReport(): StorageReport {

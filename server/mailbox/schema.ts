@@ -330,7 +330,34 @@ const v7: Migration = (db) => {
   db.exec(SIEVE_SCHEMA);
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7];
+/**
+ * v8: the junk classifier's counts, inside the encrypted file: messages trained per class, per-token counts, what
+ * each stored body was trained as (so it is never counted twice and a re-classification moves its counts), and the
+ * bodies a MOVE or COPY into or out of the \Junk folder queued for training. Re-runnable (IF NOT EXISTS), so a
+ * file whose version a test set back to exercise an older migration migrates forward again cleanly.
+ */
+const v8: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS junk_state (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      spam_messages INTEGER NOT NULL DEFAULT 0,
+      ham_messages INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT OR IGNORE INTO junk_state (id) VALUES (1);
+    CREATE TABLE IF NOT EXISTS junk_tokens (
+      token TEXT PRIMARY KEY,
+      spam INTEGER NOT NULL DEFAULT 0,
+      ham INTEGER NOT NULL DEFAULT 0,
+      -- Day number (days since 1970) of the last training that saw it: pruning drops old rare tokens first.
+      last_day INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    -- 1 spam, 0 ham. Keyed by body (bodies ids are never reused): every copy of a message is one training.
+    CREATE TABLE IF NOT EXISTS junk_trained (body_id INTEGER PRIMARY KEY, as_spam INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS junk_pending (body_id INTEGER PRIMARY KEY, as_spam INTEGER NOT NULL);
+  `);
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7, v8];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Runs the migrations a file lacks, each in its own transaction; `upTo` exists for tests (old-version fixtures). */

@@ -178,6 +178,24 @@ export interface RenameFolderOptions {
   readonly keepSubscriptions?: boolean;
 }
 
+/** The junk classifier's counts for scoring one message (see server/junk). */
+export interface JunkTrainingCounts {
+  readonly spamMessages: number;
+  readonly hamMessages: number;
+  /** Counts of the tokens asked for that were ever trained. */
+  readonly tokens: ReadonlyMap<string, { readonly spam: number; readonly ham: number }>;
+}
+
+/** The junk classifier's totals in one mailbox. */
+export interface JunkStatus {
+  readonly spamMessages: number;
+  readonly hamMessages: number;
+  /** Distinct tokens stored. */
+  readonly tokens: number;
+  /** Messages a MOVE or COPY into or out of \Junk queued and not yet trained. */
+  readonly pending: number;
+}
+
 /** One unlocked mailbox file. All methods run one transaction each; readers see consistent snapshots. */
 export interface Mailbox {
   readonly id: MailboxId;
@@ -274,6 +292,21 @@ export interface Mailbox {
    * holds get new UIDs from its UIDNEXT on, its other UIDs are journalled as expunged, changed flags get a MODSEQ above `modseqAbove`.
    */
   renumberAbove(folder: string, live: LiveFolderState, modseqAbove: number): FolderInfo;
+
+  /** Junk classifier counts of the given tokens, with the messages trained per class. */
+  junkCounts(tokens: readonly string[]): JunkTrainingCounts;
+  /** Junk classifier totals: tokens stored, messages trained per class, trainings queued. */
+  junkStatus(): JunkStatus;
+  /**
+   * Trains the junk classifier with messages of a folder as spam or ham; a message already trained as that class is
+   * not counted again, one trained as the other class moves its counts. Returns how many messages changed.
+   */
+  junkTrain(folder: string, uids: UidSet, asSpam: boolean): Promise<number>;
+  /**
+   * Trains what MOVE and COPY queued (into the \Junk folder: spam; out of it to a folder other than \Trash: ham).
+   * They queue it themselves and this runs soon after on its own; callers may run it to be sure. Returns how many trained.
+   */
+  trainQueuedJunk(): Promise<number>;
 }
 
 /** One message of a live folder, as a restore compares it. */

@@ -48,6 +48,15 @@ export interface DnsRecord {
   found?: string[];
 }
 
+/** GET /api/aliases/:id/junk: the junk filter's state; counts null while the mailbox is locked. */
+export interface JunkView {
+  enabled: boolean;
+  unlocked: boolean;
+  spamMessages: number | null;
+  hamMessages: number | null;
+  tokens: number | null;
+}
+
 export interface Alias {
   id: string;
   address: string;

@@ -18,6 +18,7 @@ import { ackPromptly, guardStartTls } from '../session-guards.js';
 import { checkAuthentication, type AuthVerdict } from './auth.js';
 import { deliverMessage, newTransactionId, type DeliveryPort, type OutboundPort } from './deliver.js';
 import { stripOwnAuthResults } from './auth-results.js';
+import { dnsblHeaderLine, dnsblListings, MAX_DNSBL_ZONES } from './dnsbl.js';
 import { FailedRcptLimiter, SenderRateLimiter, tarpitDelayMs } from './limits.js';
 import { receivedHeader } from './received.js';
 import { REPLIES, SmtpReply } from './replies.js';
@@ -398,6 +399,11 @@ export class MxServer {
       }
     }
 
+    // Only the MX knows the client's address: its blocklist listings travel in our own header to the junk filter.
+    const dnsbl = settings.dnsblZones.length
+      ? dnsblHeaderLine(await dnsblListings(session.remoteAddress, settings.dnsblZones, this.deps.resolver), Math.min(settings.dnsblZones.length, MAX_DNSBL_ZONES))
+      : '';
+
     const aliases = [...tx.aliases.values()];
     let folder: 'INBOX' | 'Junk' = 'INBOX';
     if (verdict?.dmarcAction === 'reject') {
@@ -420,6 +426,7 @@ export class MxServer {
     const trace =
       `Return-Path: <${envelopeFrom}>\r\n` +
       (verdict ? verdict.headers : '') +
+      dnsbl +
       receivedHeader({
         helo,
         clientHostname: null,

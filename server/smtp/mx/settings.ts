@@ -37,6 +37,8 @@ export interface MxSettings {
   readonly tarpitMs: number;
   /** Bounces to SRS addresses older than this many days are refused (SRS0 and SRS1). */
   readonly srsMaxAgeDays: number;
+  /** DNS blocklist zones the connecting IP is looked up in (empty: none, the default); the junk filter reads the result. */
+  readonly dnsblZones: readonly string[];
 }
 
 /** The default of a limit the owner may change (config/mail-options.ts holds it). */
@@ -61,6 +63,7 @@ export const DEFAULT_MX_SETTINGS: MxSettings = {
   badRcptWindowMs: 3_600_000,
   tarpitMs: 500,
   srsMaxAgeDays: 21,
+  dnsblZones: [],
 };
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -72,7 +75,17 @@ export class MxSettingsError extends Error {
   }
 }
 
-type NumericKey = Exclude<keyof MxSettings, 'authChecks' | 'webhookBackoffMs'>;
+type NumericKey = Exclude<keyof MxSettings, 'authChecks' | 'webhookBackoffMs' | 'dnsblZones'>;
+
+const ZONE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** SEALPOST_SMTP_DNSBL (or the saved smtpDnsbl): zones separated by commas or spaces, at most 8. */
+function dnsblZones(text: string): string[] {
+  const zones = text.split(/[\s,]+/).map((z) => z.trim().toLowerCase().replace(/\.$/, '')).filter(Boolean);
+  for (const zone of zones) if (!ZONE.test(zone)) throw new MxSettingsError(`SEALPOST_SMTP_DNSBL must be DNS zone names separated by commas, not ${JSON.stringify(zone)}.`);
+  if (zones.length > 8) throw new MxSettingsError('SEALPOST_SMTP_DNSBL names more than 8 zones; each one is a DNS query per message.');
+  return zones;
+}
 
 /** A limit the owner changes on the Settings page or with `sealpost settings set` (config/mail-options.ts): its variable, key and floor. */
 function ownerLimit(key: MailLimit['key']): { env: string; saved: string; min: number } {
@@ -123,6 +136,7 @@ export function loadMxSettings(env: Env = process.env, saved: Readonly<Record<st
       ...numbers,
       authChecks: onOffFromEnv(env, 'SEALPOST_SMTP_AUTH_CHECKS', DEFAULT_MX_SETTINGS.authChecks),
       webhookBackoffMs: backoff ? backoff.split(',').map((part) => backoffStep(part)) : DEFAULT_MX_SETTINGS.webhookBackoffMs,
+      dnsblZones: dnsblZones(env.SEALPOST_SMTP_DNSBL?.trim() || (typeof saved.smtpDnsbl === 'string' ? saved.smtpDnsbl : '')),
     };
   } catch (error) {
     // The same sentence, under the error type the MX listener's callers expect.

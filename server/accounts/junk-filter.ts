@@ -1,0 +1,53 @@
+// The junk delivery filter: scores a message with the alias's own classifier (its counts live in the alias's
+// encrypted mailbox, so it runs only once the mailbox is open: at once, or at drain for mail sealed while locked),
+// records the verdict in an X-Sealpost-Junk header (any a sender wrote is removed first) and files spam into the
+// \Junk folder when the message was headed for INBOX (an earlier routing, such as DMARC quarantine, stays).
+import {
+  junkHeaderLine, scoreMessage, stripJunkHeaders, tokenize, trustedMxTokens, type JunkFilterSettings,
+} from '../junk/index.js';
+import type { Logger } from '../log.js';
+import type { Mailbox } from '../mailbox/types.js';
+import type { DeliveryDecision, DeliveryFilter, DeliveryFilterInput } from './delivery-filter.js';
+
+export interface JunkFilterOptions {
+  readonly settings: JunkFilterSettings;
+  /** Our host name: the authserv-id of the Authentication-Results our MX prepends (no other is trusted). */
+  readonly authservId: string;
+  readonly logger?: Logger;
+}
+
+/** The path of the mailbox's \Junk folder ("Junk" in a new mailbox). */
+function junkFolder(mailbox: Mailbox): string {
+  return mailbox.listFolders().find((f) => f.specialUse === '\\Junk' && !f.noselect)?.path ?? 'Junk';
+}
+
+const isInboxOnly = (folders: readonly string[]): boolean => folders.length === 1 && folders[0]!.toUpperCase() === 'INBOX';
+
+export function createJunkFilter(options: JunkFilterOptions): DeliveryFilter {
+  const { settings, authservId } = options;
+  return {
+    name: 'junk',
+    async apply(input: DeliveryFilterInput, decision: DeliveryDecision): Promise<DeliveryDecision> {
+      // Removed whatever happens next: a sender's X-Sealpost-Junk must never reach the mailbox or a later filter.
+      const raw = stripJunkHeaders(decision.raw);
+      const stripped: DeliveryDecision = { ...decision, raw };
+      if (!settings.enabled) return stripped;
+      try {
+        const { mailbox } = input;
+        // Owner's moves not yet learned count before this message is judged.
+        await mailbox.trainQueuedJunk();
+        const tokens = tokenize(raw, settings.limits, trustedMxTokens(raw, authservId));
+        const result = scoreMessage(tokens, mailbox.junkCounts(tokens), settings.scoring);
+        const header = Buffer.from(junkHeaderLine(result, 'bayes'), 'latin1');
+        const folders = result.verdict === 'spam' && isInboxOnly(decision.folders) ? [junkFolder(mailbox)] : decision.folders;
+        return { ...decision, raw: Buffer.concat([header, raw]), folders };
+      } catch (error) {
+        options.logger?.warn(
+          { event: 'junk.classify_failed', aliasId: input.alias.id, err: error instanceof Error ? error.name : 'unknown' },
+          'the junk filter could not classify a message; it is stored unclassified',
+        );
+        return stripped;
+      }
+    },
+  };
+}
