@@ -14,7 +14,7 @@ export const LAYERS = {
   service: { folders: ['ops', 'accounts'], files: [] },
   store: { folders: ['mailbox', 'queue', 'directory', 'backup', 'remote'], files: [] },
   base: {
-    folders: ['mime', 'crypto', 'config', 'keychain', 'reports'],
+    folders: ['mime', 'crypto', 'config', 'keychain', 'reports', 'sieve'],
     files: ['ports', 'sqlite', 'locks', 'net', 'errors', 'log', 'fsutil', 'security-log', 'wildduck-env', 'stages'],
   },
 };
