@@ -1,6 +1,6 @@
 // The one place ManageSieve learns what the Sieve language part of Sealpost supports: the extensions it
-// advertises (SIEVE capability) and the checker PUTSCRIPT and CHECKSCRIPT run (RFC 5804 §2.6, §2.12).
-// Until the Sieve checker (server/sieve/) is part of this build, nothing is checked and no extension is listed.
+// advertises (SIEVE capability), MAXREDIRECTS, and the checker PUTSCRIPT and CHECKSCRIPT run (RFC 5804 §2.6, §2.12).
+import { checkSieve, SIEVE_EXTENSIONS, SIEVE_LIMITS } from '../sieve/index.js';
 
 export type SieveCheck = { readonly ok: true; readonly warnings?: readonly string[] } | { readonly ok: false; readonly line: number; readonly message: string };
 
@@ -13,7 +13,7 @@ export interface SieveChecker {
 }
 
 export const sieveChecker: SieveChecker = {
-  extensions: [],
-  maxRedirects: null,
-  check: () => ({ ok: true }),
+  extensions: [...SIEVE_EXTENSIONS],
+  maxRedirects: SIEVE_LIMITS.maxRedirects,
+  check: (script) => checkSieve(script),
 };

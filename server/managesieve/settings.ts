@@ -38,7 +38,7 @@ export const DEFAULT_MANAGESIEVE_LIMITS: ManageSieveLimits = {
   timeoutMs: 10 * 60_000,
   tlsHandshakeTimeoutMs: 30_000,
   maxLineBytes: 8192,
-  maxScriptBytes: 128 * 1024,
+  maxScriptBytes: 64 * 1024, // the Sieve checker's own cap (SIEVE_LIMITS.maxScriptBytes)
   maxScripts: 32,
   maxTotalBytes: 1024 * 1024,
   maxCommandsBeforeAuth: 20,

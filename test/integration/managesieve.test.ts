@@ -133,7 +133,8 @@ describe('ManageSieve (RFC 5804)', () => {
     const { client, greeting } = await SieveClient.connect(port);
     assert.equal(greeting[0], '"IMPLEMENTATION" "Sealpost"');
     assert.ok(greeting.includes('"SASL" ""'), 'no PLAIN offered in plaintext');
-    assert.ok(greeting.some((l) => l.startsWith('"SIEVE" ')));
+    assert.ok(greeting.some((l) => /^"SIEVE" ".*\bfileinto\b.*\bvacation\b/.test(l)), 'SIEVE lists the checker extensions');
+    assert.ok(greeting.includes('"MAXREDIRECTS" "4"'));
     assert.ok(greeting.includes('"STARTTLS"'));
     assert.ok(greeting.includes('"VERSION" "1.0"'));
     assert.match(greeting.at(-1)!, /^OK /);
@@ -195,6 +196,12 @@ describe('ManageSieve (RFC 5804)', () => {
     assert.equal((await client.send('GETSCRIPT "one"\r\n'))[0], `keep; # ${SECRET_WORD} "q" \\`);
     assert.match(await client.last('GETSCRIPT "nope"\r\n'), /^NO \(NONEXISTENT\)/);
     assert.match(await client.last('CHECKSCRIPT "keep;"\r\n'), /^OK/);
+    // RFC 5804 §2.12 / §2.6: an invalid script gets NO with the checker's line and message, and is not stored
+    const bad = 'keep;\r\nfileinto "Junk";\r\n';
+    assert.match(await client.last(`CHECKSCRIPT {${bad.length}+}\r\n${bad}\r\n`), /^NO "line 2: .*fileinto/);
+    assert.match(await client.last(`PUTSCRIPT "bad" {${bad.length}+}\r\n${bad}\r\n`), /^NO "line 2: /);
+    assert.match(await client.last('GETSCRIPT "bad"\r\n'), /^NO \(NONEXISTENT\)/);
+    assert.match(await client.last('CHECKSCRIPT "if true {"\r\n'), /^NO "line 1: /);
     assert.match(await client.last('RENAMESCRIPT "one" "uno"\r\n'), /^OK/);
     assert.match(await client.last('RENAMESCRIPT "uno" "three"\r\n'), /^NO \(ALREADYEXISTS\)/);
     assert.match(await client.last('RENAMESCRIPT "gone" "x"\r\n'), /^NO \(NONEXISTENT\)/);
