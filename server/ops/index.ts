@@ -11,3 +11,5 @@ export { restoreBackup, type RestoreInput, type RestoreOutcome } from './restore
 export { exportMailbox, importMailbox, type ExportInput, type ExportOutcome, type ImportInput, type ImportOutcome } from './transfer.js'; // export, import
 export { pushBackups, type PushInput, type PushOutcome, type PushRow } from './push.js'; // push
 export { listOutgoing, showOutgoing, retryOutgoing, cancelOutgoing, parseOutgoingId, DEFAULT_OUTGOING_PAGE, type OutgoingOpsContext } from './outgoing.js'; // queue list/show/retry/cancel
+export { mailRulesView, getMailScript, putMailScript, activateMailScript, deleteMailScript, saveMailRulesForm, type MailRulesView, type MailScriptRow } from './mail-rules.js'; // alias rules
+export { generateScript, readForm, RULES_SCRIPT_NAME, type MailRulesForm, type MailRule, type VacationForm } from './mail-rules-script.js';
