@@ -31,10 +31,17 @@ export interface MailRulesView {
 const MAX_SCRIPTS = 32;
 const MAX_TOTAL_BYTES = 1024 * 1024;
 
+/** Who and how: the alias, and its password when the caller has one (CLI), else the mailbox must be unlocked. */
+interface Target {
+  readonly alias: AliasRecord;
+  readonly password?: string | null;
+}
+
 /** Runs fn on the alias's open Sieve store; a locked mailbox is a clear error. */
-async function withSieve<T>(ctx: OpsContext, alias: AliasRecord, call: OpsCall, fn: (sieve: SieveStore) => T): Promise<T> {
+async function withSieve<T>(ctx: OpsContext, target: Target, call: OpsCall, fn: (sieve: SieveStore) => T): Promise<T> {
+  const alias = target.alias;
   try {
-    return await withAliasKey(ctx, alias, null, call, async (key) => fn((await ctx.mailboxes.open(alias.mailboxId, key)).sieve));
+    return await withAliasKey(ctx, alias, target.password ?? null, call, async (key) => fn((await ctx.mailboxes.open(alias.mailboxId, key)).sieve));
   } catch (error) {
     if (error instanceof UserError && error.code === 'ALIAS_LOCKED') throw new UserError(`The mailbox of ${alias.displayAddress} is locked: unlock the mailbox to edit its rules.`, 'ALIAS_LOCKED');
     if (error instanceof NoSuchScript) throw new UserError('There is no script of that name.', 'UNKNOWN_SCRIPT');
@@ -61,8 +68,8 @@ function store(sieve: SieveStore, name: string, content: string): void {
   sieve.put(name, content);
 }
 
-export function mailRulesView(ctx: OpsContext, input: { readonly alias: AliasRecord }, call: OpsCall): Promise<MailRulesView> {
-  return withSieve(ctx, input.alias, call, (sieve) => {
+export function mailRulesView(ctx: OpsContext, input: Target, call: OpsCall): Promise<MailRulesView> {
+  return withSieve(ctx, input, call, (sieve) => {
     const own = sieve.get(RULES_SCRIPT_NAME);
     const form = own === null ? EMPTY_FORM : readForm(own);
     const active = sieve.active();
@@ -75,17 +82,17 @@ export function mailRulesView(ctx: OpsContext, input: { readonly alias: AliasRec
   });
 }
 
-export function getMailScript(ctx: OpsContext, input: { readonly alias: AliasRecord; readonly name: string }, call: OpsCall): Promise<string> {
-  return withSieve(ctx, input.alias, call, (sieve) => {
+export function getMailScript(ctx: OpsContext, input: Target & { readonly name: string }, call: OpsCall): Promise<string> {
+  return withSieve(ctx, input, call, (sieve) => {
     const content = sieve.get(input.name);
     if (content === null) throw new NoSuchScript();
     return content;
   });
 }
 
-export function putMailScript(ctx: OpsContext, input: { readonly alias: AliasRecord; readonly name: string; readonly content: string; readonly activate: boolean }, call: OpsCall): Promise<void> {
+export function putMailScript(ctx: OpsContext, input: Target & { readonly name: string; readonly content: string; readonly activate: boolean }, call: OpsCall): Promise<void> {
   return audited(ctx, call, 'rules.put', { aliasId: input.alias.id, bytes: Buffer.byteLength(input.content), activate: input.activate }, () =>
-    withSieve(ctx, input.alias, call, (sieve) => {
+    withSieve(ctx, input, call, (sieve) => {
       store(sieve, input.name, input.content);
       if (input.activate) sieve.setActive(input.name);
     }),
@@ -93,21 +100,21 @@ export function putMailScript(ctx: OpsContext, input: { readonly alias: AliasRec
 }
 
 /** Makes the named script the active one; null turns every script off. */
-export function activateMailScript(ctx: OpsContext, input: { readonly alias: AliasRecord; readonly name: string | null }, call: OpsCall): Promise<void> {
-  return audited(ctx, call, 'rules.activate', { aliasId: input.alias.id, off: input.name === null }, () => withSieve(ctx, input.alias, call, (sieve) => sieve.setActive(input.name)));
+export function activateMailScript(ctx: OpsContext, input: Target & { readonly name: string | null }, call: OpsCall): Promise<void> {
+  return audited(ctx, call, 'rules.activate', { aliasId: input.alias.id, off: input.name === null }, () => withSieve(ctx, input, call, (sieve) => sieve.setActive(input.name)));
 }
 
-export function deleteMailScript(ctx: OpsContext, input: { readonly alias: AliasRecord; readonly name: string }, call: OpsCall): Promise<void> {
-  return audited(ctx, call, 'rules.delete', { aliasId: input.alias.id }, () => withSieve(ctx, input.alias, call, (sieve) => sieve.delete(input.name)));
+export function deleteMailScript(ctx: OpsContext, input: Target & { readonly name: string }, call: OpsCall): Promise<void> {
+  return audited(ctx, call, 'rules.delete', { aliasId: input.alias.id }, () => withSieve(ctx, input, call, (sieve) => sieve.delete(input.name)));
 }
 
 /**
  * Saves the form as the script "sealpost" and makes it active. A "sealpost" script another program wrote is
  * replaced only with `overwrite` (the page asks first).
  */
-export function saveMailRulesForm(ctx: OpsContext, input: { readonly alias: AliasRecord; readonly form: MailRulesForm; readonly overwrite: boolean }, call: OpsCall): Promise<{ script: string }> {
+export function saveMailRulesForm(ctx: OpsContext, input: Target & { readonly form: MailRulesForm; readonly overwrite: boolean }, call: OpsCall): Promise<{ script: string }> {
   return audited(ctx, call, 'rules.form', { aliasId: input.alias.id, rules: input.form.rules.length, vacation: input.form.vacation.enabled }, () =>
-    withSieve(ctx, input.alias, call, (sieve) => {
+    withSieve(ctx, input, call, (sieve) => {
       const script = generateScript(input.form);
       const own = sieve.get(RULES_SCRIPT_NAME);
       if (own !== null && readForm(own) === null && !input.overwrite) {
