@@ -61,7 +61,7 @@ describe('sealpost alias rules', () => {
   });
 
   it('turns rules off, then deletes the script', async () => {
-    assert.match((await rules(["off"])).stdout, /^filter {2}/m);
+    assert.match((await rules(['off'])).stdout, /^filter {2}/m);
     const deleted = await rules(['delete', 'filter']);
     assert.equal(deleted.code, 0, deleted.stderr);
     assert.match(deleted.stdout, /No scripts: all mail goes to the inbox\./);
