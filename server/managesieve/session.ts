@@ -109,6 +109,8 @@ export class ManageSieveSession {
         this.socket.pause(); // nothing piles up in memory while a command awaits (AUTHENTICATE)
         try {
           await this.handle(event);
+          // A client that pipelines GETSCRIPTs without reading gets its next answer after the socket drains.
+          if (this.socket.writableNeedDrain) await this.drained();
         } finally {
           if (!this.upgrading && !this.ended()) this.socket.resume();
         }
@@ -119,6 +121,19 @@ export class ManageSieveSession {
     } finally {
       this.busy = false;
     }
+  }
+
+  private drained(): Promise<void> {
+    const socket = this.socket;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.once('drain', done);
+      socket.once('close', done);
+    });
   }
 
   private async handle(event: ReadEvent): Promise<void> {

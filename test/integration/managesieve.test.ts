@@ -251,6 +251,22 @@ describe('ManageSieve (RFC 5804)', () => {
     again.client.close();
   });
 
+  test('hostile: 300 pipelined GETSCRIPTs from a client that does not read are answered in order once it reads (the server waits for the socket to drain)', async () => {
+    const { client } = await SieveClient.connect(port);
+    await client.login();
+    const script = `# ${'x'.repeat(3000)}\r\nkeep;\r\n`;
+    assert.match(await client.last(`PUTSCRIPT "pipe" {${script.length}+}\r\n${script}\r\n`), /^OK/);
+    client.line.write('GETSCRIPT "pipe"\r\n'.repeat(300));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the replies pile up on the server side meanwhile
+    for (let i = 0; i < 300; i++) {
+      const reply = await client.response();
+      assert.equal(reply[0], script);
+      assert.match(reply.at(-1)!, /^OK/);
+    }
+    assert.match(await client.last('DELETESCRIPT "pipe"\r\n'), /^OK/);
+    client.close();
+  });
+
   test('hostile: an over-long line gets BYE; too many commands before login get BYE; failed logins end the connection', async () => {
     const long = await SieveClient.connect(port);
     assert.match(await long.client.last(`NOOP "${'a'.repeat(5000)}"\r\n`), /^BYE "Command line longer than 1024 bytes"/);
