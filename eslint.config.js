@@ -10,7 +10,7 @@ import tseslint from 'typescript-eslint';
  * listed here or in ROOT (test/unit/layers-lint.test.ts checks it).
  */
 export const LAYERS = {
-  entry: { folders: ['cli', 'control', 'admin', 'jobs', 'imap', 'pop3', 'smtp', 'certs'], files: [] },
+  entry: { folders: ['cli', 'control', 'admin', 'jobs', 'imap', 'pop3', 'smtp', 'managesieve', 'certs'], files: [] },
   service: { folders: ['ops', 'accounts'], files: [] },
   store: { folders: ['mailbox', 'queue', 'directory', 'backup', 'remote'], files: [] },
   base: {
@@ -24,18 +24,19 @@ const ORDER = ['entry', 'service', 'store', 'base'];
 export const ROOT = ['app', 'context'];
 
 /** The protocol engines: none imports another one, nor any other entry point. */
-const ENGINES = ['imap', 'pop3', 'smtp'];
+const ENGINES = ['imap', 'pop3', 'smtp', 'managesieve'];
 
 /** Imports forbidden inside a layer. cli/ is the top (bin/sealpost's commands): nothing in server/ imports it. */
 const SIDEWAYS = {
   control: ['cli', 'admin', 'jobs'],
   admin: ['cli', 'control', 'jobs'],
   jobs: ['cli', 'control', 'admin'],
-  imap: ['cli', 'control', 'admin', 'jobs', 'pop3', 'smtp', 'ops'],
-  pop3: ['cli', 'control', 'admin', 'jobs', 'imap', 'smtp', 'ops'],
-  smtp: ['cli', 'control', 'admin', 'jobs', 'imap', 'pop3', 'ops'],
+  imap: ['cli', 'control', 'admin', 'jobs', 'pop3', 'smtp', 'managesieve', 'ops'],
+  pop3: ['cli', 'control', 'admin', 'jobs', 'imap', 'smtp', 'managesieve', 'ops'],
+  smtp: ['cli', 'control', 'admin', 'jobs', 'imap', 'pop3', 'managesieve', 'ops'],
+  managesieve: ['cli', 'control', 'admin', 'jobs', 'imap', 'pop3', 'smtp', 'ops'],
   // certs/ (ACME and the public web listeners) stands alone like an engine; admin/ and cli/ read its status.
-  certs: ['cli', 'control', 'admin', 'jobs', 'imap', 'pop3', 'smtp', 'ops'],
+  certs: ['cli', 'control', 'admin', 'jobs', 'imap', 'pop3', 'smtp', 'managesieve', 'ops'],
   // ops/ is called by cli/, control/, admin/ and jobs/ only; accounts/ is what ops/ and the engines build on.
   accounts: ['ops'],
 };

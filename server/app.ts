@@ -124,6 +124,7 @@ export async function buildServices(ctx: AppContext): Promise<Service[]> {
     (await import('./smtp/submission/index.js')).createSubmissionService(ctx),
     (await import('./imap/index.js')).createImapService(ctx), // IMAP (STARTTLS + implicit TLS)
     (await import('./pop3/index.js')).createPop3Service(ctx),
+    (await import('./managesieve/index.js')).createManageSieveService(ctx), // ManageSieve: the alias's Sieve scripts
     (await import('./admin/index.js')).createAdminService(ctx), // admin API + UI + autoconfig
     createOutboundService(ctx), // outbound delivery worker
     (await import('./jobs/index.js')).createJobsService(ctx), // daily backups, retention, push to remotes

@@ -321,7 +321,7 @@ function defaultReadLimits(): string {
  * mailbox files, the WAL, DNS, outbound connections and logs, so a flood on one listener can never take the
  * descriptors another needs.
  */
-export const FD_SHARE = { smtp: 0.2, submission: 0.08, imap: 0.25, pop3: 0.1, admin: 0.05, web: 0.02 } as const;
+export const FD_SHARE = { smtp: 0.2, submission: 0.08, imap: 0.23, pop3: 0.1, managesieve: 0.02, admin: 0.05, web: 0.02 } as const;
 export type CappedListener = keyof typeof FD_SHARE;
 
 /** A configured total cap, lowered to the listener family's share of the fd soft limit (0 = "no cap" becomes that share). */

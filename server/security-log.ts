@@ -16,7 +16,7 @@ export type SecurityEvent =
   | 'http.refused'; // the admin API refused a request (bad Host, no session, CSRF)
 
 /** Protocol (or listener) names used in the log line. */
-export type SecurityProtocol = 'smtp' | 'submission' | 'imap' | 'pop3' | 'admin' | 'control';
+export type SecurityProtocol = 'smtp' | 'submission' | 'imap' | 'pop3' | 'managesieve' | 'admin' | 'control';
 
 export interface SecurityFields {
   readonly ip: string | undefined | null;

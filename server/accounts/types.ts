@@ -11,7 +11,7 @@ import type { RevokeReason } from './sessions.js';
 import type { ThrottlePolicy } from './throttle.js';
 import type { AliasUsage } from './usage.js';
 
-export type LoginProtocol = 'imap' | 'pop3' | 'submission' | 'admin' | 'cli';
+export type LoginProtocol = 'imap' | 'pop3' | 'managesieve' | 'submission' | 'admin' | 'cli';
 
 export interface LoginContext {
   readonly ip: string;

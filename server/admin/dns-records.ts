@@ -51,6 +51,7 @@ export function recordsFor(domain: string, config: Pick<SealpostConfig, 'hostnam
     ['_submissions._tcp', config.ports.submissions],
     ['_submission._tcp', config.ports.submission],
     ['_pop3s._tcp', config.ports.pop3s],
+    ['_sieve._tcp', config.ports.managesieve], // RFC 5804 §1.8
   ];
   for (const [label, port] of srv) if (port > 0) records.push({ purpose: 'SRV', type: 'SRV', name: `${label}.${domain}`, value: `0 1 ${port} ${host}`, required: false });
   return records;

@@ -21,6 +21,7 @@ import { dropDownload, registerDataRoutes } from './routes-data.js';
 import { adminExposureWarning, adminTlsEnabled } from './exposure.js';
 import { registerHostnameRoutes } from './routes-hostname.js';
 import { registerMailRoutes } from './routes-mail.js';
+import { registerRulesRoutes } from './routes-rules.js';
 import { registerOutgoingRoutes } from './routes-outgoing.js';
 import { registerReportRoutes } from './routes-reports.js';
 import { registerSettingsRoutes } from './routes-settings.js';
@@ -73,6 +74,7 @@ export function createAdminApp(ctx: AppContext): { app: FastifyInstance; deps: A
   registerAuthRoutes(app, deps);
   registerMailRoutes(app, deps);
   registerAppPasswordRoutes(app, deps);
+  registerRulesRoutes(app, deps);
   registerReportRoutes(app, deps);
   registerDataRoutes(app, deps);
   registerSettingsRoutes(app, deps);

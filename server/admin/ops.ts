@@ -131,6 +131,31 @@ export class AdminOps {
     await ops.setRemember(this.ctx, { alias, on: remember, password: password ?? null }, this.call(ip));
   }
 
+  /** The alias's Sieve scripts and the mail rules form (server/ops/mail-rules.ts). */
+  mailRules(alias: AliasRecord, ip: string): Promise<ops.MailRulesView> {
+    return ops.mailRulesView(this.ctx, { alias }, this.call(ip));
+  }
+
+  mailScript(alias: AliasRecord, name: string, ip: string): Promise<string> {
+    return ops.getMailScript(this.ctx, { alias, name }, this.call(ip));
+  }
+
+  putMailScript(alias: AliasRecord, name: string, content: string, activate: boolean, ip: string): Promise<void> {
+    return ops.putMailScript(this.ctx, { alias, name, content, activate }, this.call(ip));
+  }
+
+  activateMailScript(alias: AliasRecord, name: string | null, ip: string): Promise<void> {
+    return ops.activateMailScript(this.ctx, { alias, name }, this.call(ip));
+  }
+
+  deleteMailScript(alias: AliasRecord, name: string, ip: string): Promise<void> {
+    return ops.deleteMailScript(this.ctx, { alias, name }, this.call(ip));
+  }
+
+  saveMailRulesForm(alias: AliasRecord, form: ops.MailRulesForm, overwrite: boolean, ip: string): Promise<{ script: string }> {
+    return ops.saveMailRulesForm(this.ctx, { alias, form, overwrite }, this.call(ip));
+  }
+
   async lock(alias: AliasRecord, ip: string): Promise<void> {
     await ops.lockAliases(this.ctx, { alias }, this.call(ip));
   }

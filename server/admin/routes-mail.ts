@@ -23,6 +23,7 @@ const SECURITY: Record<ListenerName, ListenerSecurity> = {
   imaps: 'tls',
   pop3: 'starttls',
   pop3s: 'tls',
+  managesieve: 'starttls',
   admin: 'http',
   http: 'http',
   https: 'https',

@@ -1,5 +1,6 @@
-// sealpost alias add|list|remove|passwd|lock|remember|quota|enable|disable|app-password
+// sealpost alias add|list|remove|passwd|lock|remember|quota|enable|disable|sent-copy|app-password|rules
 // Changes run in the server when one is running on the data dir (server/control), else here.
+import fs from 'node:fs';
 import { Command } from 'commander';
 import { UserError } from '../config/index.js';
 import { viaServerOrHere } from './via-server.js';
@@ -195,6 +196,40 @@ encrypted with the app key. Anyone who can start Sealpost as you can then read t
       const result = await viaServerOrHere({ data: options.data }, 'alias.sentCopy', { address, on: parseOnOff(onOff, 'The sent-copy switch') });
       if (options.json) printJson(result);
       else process.stdout.write(`${result.address}: ${result.saveSentCopy ? 'a copy of sent mail goes to Sent' : 'no copy of sent mail is saved'}\n`);
+    });
+
+  withDataOption(
+    alias
+      .command('rules')
+      .argument('<address>', 'alias address')
+      .argument('<action>', 'list | show <name> | put <name> <file> | activate <name> | off | delete <name>')
+      .argument('[name]', 'script name (the admin page keeps its rules in "sealpost")')
+      .argument('[file]', 'for put: the Sieve script file')
+      .description('the alias\'s mail rules (Sieve scripts, kept in the mailbox file, so it needs the alias password)'),
+  )
+    .option('--activate', 'with put: make the script the active one')
+    .option('--password-stdin', 'read the alias password from standard input (else a hidden prompt)')
+    .option('--json', 'print {"scripts":[{"name","active","size"}],"content"}')
+    .action(async (address: string, action: string, name: string | undefined, file: string | undefined, options: DataOptions & { activate?: boolean; json?: boolean }) => {
+      const actions = ['list', 'show', 'put', 'activate', 'off', 'delete'];
+      if (!actions.includes(action)) throw new UserError(`Unknown rules action "${action}".`, 'BAD_ARGUMENT', { hint: `Use one of: ${actions.join(', ')}.` });
+      if (!['list', 'off'].includes(action) && !name) throw new UserError(`"rules ${action}" needs a script name.`, 'BAD_ARGUMENT', { hint: `For example: sealpost alias rules ${address} ${action} sealpost` });
+      if (action === 'put' && !file) throw new UserError('"rules put" needs a script file.', 'BAD_ARGUMENT', { hint: `For example: sealpost alias rules ${address} put vacation ./vacation.sieve --activate` });
+      let content: string | null = null;
+      if (action === 'put') {
+        try {
+          content = fs.readFileSync(file as string, 'utf8');
+        } catch {
+          throw new UserError(`Cannot read the script file ${file}.`, 'BAD_ARGUMENT', { hint: 'Check the path and that you may read the file.' });
+        }
+      }
+      const [password] = await readSecrets(['Password']);
+      const wire = action === 'put' && options.activate ? 'put-active' : (action as 'list');
+      const result = await viaServerOrHere({ data: options.data }, 'alias.rules', { address, action: wire, name: name ?? null, content, password: password as string });
+      if (options.json) printJson(result);
+      else if (result.content !== null) process.stdout.write(result.content.endsWith('\n') ? result.content : `${result.content}\n`);
+      else if (result.scripts.length === 0) process.stdout.write('No scripts: all mail goes to the inbox.\n');
+      else for (const script of result.scripts) process.stdout.write(`${script.name}${script.active ? ' (active)' : ''}  ${formatSize(script.size)}\n`);
     });
 
   return alias;

@@ -11,7 +11,7 @@ export { dataLayout, defaultDataDir, ensureDataDir, type DataLayout } from './pa
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-export const LISTENER_NAMES = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'admin', 'http', 'https'] as const;
+export const LISTENER_NAMES = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'managesieve', 'admin', 'http', 'https'] as const;
 export type ListenerName = (typeof LISTENER_NAMES)[number];
 export type Ports = { readonly [K in ListenerName]: number };
 
@@ -23,6 +23,8 @@ export const DEFAULT_PORTS: Ports = {
   imaps: 1993,
   pop3: 1110,
   pop3s: 1995,
+  // ManageSieve (RFC 5804): its usual port 4190 needs no privileges.
+  managesieve: 4190,
   admin: 7080,
   // ACME challenges and the MTA-STS policy (server/certs/): off unless set; public CAs dial 80 and 443.
   http: 0,
@@ -38,6 +40,7 @@ export const PORT_SOURCES: { readonly [K in ListenerName]: { env: string; flag: 
   imaps: { env: 'SEALPOST_IMAPS_PORT', flag: '--imaps-port', setting: 'imapsPort' },
   pop3: { env: 'SEALPOST_POP3_PORT', flag: '--pop3-port', setting: 'pop3Port' },
   pop3s: { env: 'SEALPOST_POP3S_PORT', flag: '--pop3s-port', setting: 'pop3sPort' },
+  managesieve: { env: 'SEALPOST_MANAGESIEVE_PORT', flag: '--managesieve-port', setting: 'managesievePort' },
   admin: { env: 'SEALPOST_ADMIN_PORT', flag: '--admin-port', setting: 'adminPort' },
   http: { env: 'SEALPOST_HTTP_PORT', flag: '--http-port', setting: 'httpPort' },
   https: { env: 'SEALPOST_HTTPS_PORT', flag: '--https-port', setting: 'httpsPort' },
@@ -76,6 +79,7 @@ export interface ConfigFlags {
   readonly imapsPort?: string;
   readonly pop3Port?: string;
   readonly pop3sPort?: string;
+  readonly managesievePort?: string;
   readonly adminPort?: string;
   readonly httpPort?: string;
   readonly httpsPort?: string;
@@ -96,6 +100,7 @@ const FLAG_KEY: { readonly [K in ListenerName]: keyof ConfigFlags } = {
   imaps: 'imapsPort',
   pop3: 'pop3Port',
   pop3s: 'pop3sPort',
+  managesieve: 'managesievePort',
   admin: 'adminPort',
   http: 'httpPort',
   https: 'httpsPort',

@@ -6,7 +6,7 @@ import { VERSION } from '../config/version.js';
 import { UserError } from '../config/errors.js';
 import type { GenerationListing, VerifyReport } from '../backup/index.js';
 import * as ops from '../ops/index.js';
-import type { AppPasswordRow, OpsCall, OpsContext, OpsProgress, OutgoingOpsContext, PushRow, RestoreOutcome } from '../ops/index.js';
+import type { AppPasswordRow, MailScriptRow, OpsCall, OpsContext, OpsProgress, OutgoingOpsContext, PushRow, RestoreOutcome } from '../ops/index.js';
 import type { OutgoingDetail, OutgoingPage, RestartPort } from '../ports.js';
 import type { RemoteProgress } from '../remote/index.js';
 
@@ -29,6 +29,10 @@ export interface BackupNowRow extends GenerationListing {
 
 export type { RestoreOutcome } from '../ops/index.js';
 
+/** What `sealpost alias rules` does: list scripts, show one, store one (put, or put and make active), make one active, turn all off, delete one. */
+export type RulesAction = 'list' | 'show' | 'put' | 'put-active' | 'activate' | 'off' | 'delete';
+const RULES_ACTIONS: readonly RulesAction[] = ['list', 'show', 'put', 'put-active', 'activate', 'off', 'delete'];
+
 /** Every operation: its arguments and its result. */
 export interface OpMap {
   ping: { args: Record<string, never>; result: { pid: number; version: string; dataDir: string } };
@@ -47,6 +51,7 @@ export interface OpMap {
   'settings.set': { args: { name: string; on: boolean }; result: SettingRow };
   'settings.limit': { args: { name: string; value: number | null }; result: LimitRow };
   'server.restart': { args: Record<string, never>; result: { listeners: { name: string; host: string; port: number }[] } };
+  'alias.rules': { args: { address: string; action: RulesAction; name: string | null; content: string | null; password: string }; result: { scripts: MailScriptRow[]; content: string | null } };
   'backup.now': { args: { address: string | null; password: string | null }; result: { rows: BackupNowRow[]; directory: { created: boolean; id: string; size: number } | null } };
   'backup.verify': { args: { address: string; generation: string; password: string | null }; result: VerifyReport };
   restore: {
@@ -165,6 +170,12 @@ export function parseArgs<K extends OpName>(op: K, raw: unknown): OpArgs<K> {
       return { name: text(o, 'name'), value };
     },
     'server.restart': () => ({}),
+    'alias.rules': () => {
+      const action = o.action as RulesAction;
+      if (!RULES_ACTIONS.includes(action)) throw new UserError(`Bad control request: action must be one of ${RULES_ACTIONS.join(', ')}.`, 'BAD_REQUEST');
+      const needsName = action !== 'list' && action !== 'off';
+      return { address: text(o, 'address'), action, name: needsName ? text(o, 'name') : null, content: action.startsWith('put') ? (typeof o.content === 'string' ? o.content : text(o, 'content')) : null, password: text(o, 'password') };
+    },
     'backup.now': () => ({ address: textOrNull(o, 'address'), password: textOrNull(o, 'password') }),
     'junk.status': () => ({ address: text(o, 'address'), password: textOrNull(o, 'password') }),
     'junk.train': () => {
@@ -275,6 +286,18 @@ const serverRestart: OpImpl<'server.restart'> = async (ctx, _args, call) => {
   return { listeners: LISTENER_NAMES.filter((name) => plan.next.ports[name] !== 0).map((name) => ({ name, host: plan.next.host, port: plan.next.ports[name] })) };
 };
 
+const aliasRules: OpImpl<'alias.rules'> = async (ctx, args, call) => {
+  const target = { alias: ctx.directory.requireAlias(args.address), password: args.password };
+  const name = args.name ?? '';
+  let content: string | null = null;
+  if (args.action === 'show') content = await ops.getMailScript(ctx, { ...target, name }, call);
+  else if (args.action === 'put' || args.action === 'put-active') await ops.putMailScript(ctx, { ...target, name, content: args.content ?? '', activate: args.action === 'put-active' }, call);
+  else if (args.action === 'activate') await ops.activateMailScript(ctx, { ...target, name }, call);
+  else if (args.action === 'off') await ops.activateMailScript(ctx, { ...target, name: null }, call);
+  else if (args.action === 'delete') await ops.deleteMailScript(ctx, { ...target, name }, call);
+  return { scripts: [...(await ops.mailRulesView(ctx, target, call)).scripts], content };
+};
+
 const backupNow: OpImpl<'backup.now'> = async (ctx, args, call) => {
   if (args.password && !args.address) throw new UserError('--password-stdin needs an address.');
   const aliases = args.address ? [ctx.directory.requireAlias(args.address)] : 'all';
@@ -338,6 +361,7 @@ const OPS: { [K in OpName]: OpImpl<K> } = {
   'settings.set': settingsSet,
   'settings.limit': settingsLimit,
   'server.restart': serverRestart,
+  'alias.rules': aliasRules,
   'backup.now': backupNow,
   'backup.verify': backupVerify,
   restore,

@@ -23,6 +23,8 @@ export function tempDataDir(): { dir: string; env: NodeJS.ProcessEnv; cleanup():
     SEALPOST_KEYCHAIN: 'off',
     SEALPOST_APP_KEY: crypto.randomBytes(32).toString('hex'),
     SEALPOST_LOG_LEVEL: 'warn',
+    // ManageSieve's default is its usual fixed port (4190): tests that want it pass a free one
+    SEALPOST_MANAGESIEVE_PORT: '0',
   };
   return { dir, env, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }

@@ -267,7 +267,7 @@ describe('admin resources', () => {
     assert.ok(alias?.lastBackup, 'last backup shown');
     assert.equal(alias?.quotaBytes, 10 * 1024 * 1024);
     assert.ok(!status.warnings.some((w) => w.code === 'NO_RECENT_BACKUP'), 'backed up just now');
-    assert.deepEqual(status.services.map((s) => s.name), ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'admin', 'http', 'https']);
+    assert.deepEqual(status.services.map((s) => s.name), ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'managesieve', 'admin', 'http', 'https']);
     const logs = await client.get('/api/logs?limit=500');
     const events = json<{ event: string }[]>(logs).map((e) => e.event);
     for (const e of ['admin.setup_done', 'domain.added', 'alias.created', 'alias.password_changed', 'backup.run', 'remote.pushed']) assert.ok(events.includes(e), `log has ${e}`);

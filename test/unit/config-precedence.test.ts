@@ -9,7 +9,7 @@ import { ConfigError, DEFAULT_PORTS, dataLayout, defaultDataDir, ensureDataDir, 
 describe('configuration precedence', () => {
   it('uses the documented defaults when nothing is set', () => {
     const config = loadConfig({ env: {}, flags: {}, settings: {} });
-    assert.deepEqual(config.ports, { smtp: 2525, submission: 1587, submissions: 1465, imap: 1143, imaps: 1993, pop3: 1110, pop3s: 1995, admin: 7080, http: 0, https: 0 });
+    assert.deepEqual(config.ports, { smtp: 2525, submission: 1587, submissions: 1465, imap: 1143, imaps: 1993, pop3: 1110, pop3s: 1995, managesieve: 4190, admin: 7080, http: 0, https: 0 });
     assert.equal(config.host, '127.0.0.1');
     assert.equal(config.logLevel, 'info');
     assert.ok(config.hostname.length > 0);

@@ -19,7 +19,7 @@ import { FakeInstanceLock, createFakeElectron, type FakeElectron, type FakeWindo
 
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const PORT_ENV = ['SEALPOST_SMTP_PORT', 'SEALPOST_SUBMISSION_PORT', 'SEALPOST_SUBMISSIONS_PORT', 'SEALPOST_IMAP_PORT', 'SEALPOST_IMAPS_PORT', 'SEALPOST_POP3_PORT', 'SEALPOST_POP3S_PORT', 'SEALPOST_ADMIN_PORT'];
+const PORT_ENV = ['SEALPOST_SMTP_PORT', 'SEALPOST_SUBMISSION_PORT', 'SEALPOST_SUBMISSIONS_PORT', 'SEALPOST_IMAP_PORT', 'SEALPOST_IMAPS_PORT', 'SEALPOST_POP3_PORT', 'SEALPOST_POP3S_PORT', 'SEALPOST_MANAGESIEVE_PORT', 'SEALPOST_ADMIN_PORT'];
 
 async function setup(): Promise<{ dir: string; dataDir: string; env: NodeJS.ProcessEnv; adminPort: number; cleanup(): void }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-'));

@@ -263,3 +263,37 @@ export interface OutgoingPage {
   messages: OutgoingSummary[];
   next: string | null;
 }
+
+/** One rule of the mail rules form (server/ops/mail-rules-script.ts MailRule). */
+export interface MailRule {
+  field: 'from' | 'to' | 'subject' | 'header';
+  header?: string;
+  match: 'contains' | 'is' | 'matches';
+  value: string;
+  action: 'move' | 'read' | 'flag' | 'delete' | 'forward';
+  folder?: string;
+  address?: string;
+  stop: boolean;
+}
+
+export interface VacationForm {
+  enabled: boolean;
+  subject: string;
+  text: string;
+  days: number;
+}
+
+export interface MailRulesForm {
+  rules: MailRule[];
+  vacation: VacationForm;
+}
+
+/** GET /api/aliases/:id/rules */
+export interface MailRulesView {
+  scripts: { name: string; active: boolean; size: number }[];
+  form: MailRulesForm;
+  /** The "sealpost" script was changed by a mail app: saving the form replaces it. */
+  foreign: boolean;
+  /** The active script when it is not the form's own, shown as text. */
+  activeText: { name: string; content: string } | null;
+}
