@@ -54,7 +54,7 @@ export async function openContext(sources: ConfigSources = {}, options: OpenCont
     const keyRing = new KeyRing({ onDrop: (aliasId) => accounts?.handleKeysDropped(aliasId) });
     let outboundPort: OutboundPort | null = null;
     // Delivery filters in order: the junk classifier first, then the owner's Sieve script (it sees X-Sealpost-Junk).
-    const junkFilter = createJunkFilter({ settings: junk, authservId: config.hostname, logger });
+    const junkFilter = createJunkFilter({ settings: junk, authservId: config.hostname, logger, aliasOn: (id) => directory.junkFilterOn(id) });
     const sieve = new SieveFilter({ outbound: () => outboundPort, hostname: config.hostname, logger, limits: sieveLimitsFromEnv(env) }); // SEALPOST_SIEVE_*
     accounts = new Accounts({
       directory, mailboxes, keyRing, queue, logger, kdf: options.kdf,

@@ -2,6 +2,7 @@
 // encrypted mailbox, so it runs only once the mailbox is open: at once, or at drain for mail sealed while locked),
 // records the verdict in an X-Sealpost-Junk header (any a sender wrote is removed first) and files spam into the
 // \Junk folder when the message was headed for INBOX (an earlier routing, such as DMARC quarantine, stays).
+// Off (SEALPOST_JUNK=off, or the alias's own switch): the sender's header is still removed, nothing else happens.
 import {
   junkHeaderLine, scoreMessage, stripJunkHeaders, tokenize, trustedMxTokens, type JunkFilterSettings,
 } from '../junk/index.js';
@@ -14,6 +15,8 @@ export interface JunkFilterOptions {
   /** Our host name: the authserv-id of the Authentication-Results our MX prepends (no other is trusted). */
   readonly authservId: string;
   readonly logger?: Logger;
+  /** The alias's own switch (the admin UI, `sealpost junk on|off`); off: the header is stripped, nothing scored or filed. */
+  readonly aliasOn?: (aliasId: DeliveryFilterInput['alias']['id']) => boolean;
 }
 
 /** The path of the mailbox's \Junk folder ("Junk" in a new mailbox). */
@@ -31,7 +34,7 @@ export function createJunkFilter(options: JunkFilterOptions): DeliveryFilter {
       // Removed whatever happens next: a sender's X-Sealpost-Junk must never reach the mailbox or a later filter.
       const raw = stripJunkHeaders(decision.raw);
       const stripped: DeliveryDecision = { ...decision, raw };
-      if (!settings.enabled) return stripped;
+      if (!settings.enabled || options.aliasOn?.(input.alias.id) === false) return stripped;
       try {
         const { mailbox } = input;
         // Owner's moves not yet learned count before this message is judged.

@@ -18,7 +18,12 @@ import type { ProgressReporter } from './jobs.js';
 
 /** The alias card's "Junk filter" line: whether the filter runs, and its counts while the mailbox is unlocked. */
 export interface JunkView {
+  /** Whether the filter runs for this alias: its own switch is on and SEALPOST_JUNK is not off. */
   readonly enabled: boolean;
+  /** The alias's own switch (the checkbox). */
+  readonly aliasOn: boolean;
+  /** SEALPOST_JUNK=off: off for every alias whatever the switch says. */
+  readonly offForAll: boolean;
   readonly unlocked: boolean;
   /** null while locked: the counts live inside the encrypted mailbox. */
   readonly spamMessages: number | null;
@@ -91,10 +96,18 @@ export class AdminOps {
 
   /** The junk filter's state for the alias card; counts only while the mailbox is unlocked (no password asked). */
   async junkView(alias: AliasRecord, ip: string): Promise<JunkView> {
-    const enabled = junkSettingsFromEnv(this.ctx.config.env).enabled;
-    if (!this.ctx.accounts.isUnlocked(alias.id)) return { enabled, unlocked: false, spamMessages: null, hamMessages: null, tokens: null };
+    const offForAll = !junkSettingsFromEnv(this.ctx.config.env).enabled;
+    const aliasOn = this.ctx.directory.junkFilterOn(alias.id);
+    const state = { enabled: aliasOn && !offForAll, aliasOn, offForAll };
+    if (!this.ctx.accounts.isUnlocked(alias.id)) return { ...state, unlocked: false, spamMessages: null, hamMessages: null, tokens: null };
     const status = await ops.junkStatus(this.ctx, alias, null, this.call(ip));
-    return { enabled, unlocked: true, spamMessages: status.spamMessages, hamMessages: status.hamMessages, tokens: status.tokens };
+    return { ...state, unlocked: true, spamMessages: status.spamMessages, hamMessages: status.hamMessages, tokens: status.tokens };
+  }
+
+  /** Turns the alias's junk filter on or off; returns the card's new line. */
+  async setJunkFilter(alias: AliasRecord, on: boolean, ip: string): Promise<JunkView> {
+    await ops.setJunkFilter(this.ctx, { alias, on }, this.call(ip));
+    return this.junkView(alias, ip);
   }
 
   /** Logical bytes from the open store when the alias is unlocked, else null. */

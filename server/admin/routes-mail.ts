@@ -255,8 +255,14 @@ export function registerMailRoutes(app: FastifyInstance, deps: AdminDeps): void 
     },
   );
 
-  // The junk filter line of the alias card: on/off (SEALPOST_JUNK) and, while unlocked, what it has learned.
+  // The junk filter line of the alias card: on/off (its switch and SEALPOST_JUNK) and, while unlocked, what it has learned.
   app.get<{ Params: { id: string } }>('/api/aliases/:id/junk', { schema: { params: idParams } }, async (request) => ops.junkView(ops.requireAliasById(request.params.id), request.ip));
+  // The alias's own switch: { on: boolean }. Off, delivery strips a sender's X-Sealpost-Junk but neither scores nor files.
+  app.patch<{ Params: { id: string }; Body: { on: boolean } }>(
+    '/api/aliases/:id/junk',
+    { schema: { params: idParams, body: { type: 'object', required: ['on'], additionalProperties: false, properties: { on: { type: 'boolean' } } } } },
+    async (request) => ops.setJunkFilter(ops.requireAliasById(request.params.id), request.body.on, request.ip),
+  );
 
   app.post<{ Params: { id: string } }>('/api/aliases/:id/lock', { schema: { params: idParams } }, async (request) => {
     const alias = ops.requireAliasById(request.params.id);

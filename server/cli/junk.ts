@@ -1,4 +1,4 @@
-// sealpost junk status|train: the junk classifier of one alias. Its counts live inside the encrypted mailbox, so
+// sealpost junk on|off|status|train: the junk classifier of one alias. Its counts live inside the encrypted mailbox, so
 // the mailbox must be unlocked (a login, the admin UI, or the password given with --password-stdin).
 import { Command } from 'commander';
 import { UserError } from '../config/index.js';
@@ -21,7 +21,22 @@ async function passwordIf(options: JunkOptions): Promise<string | null> {
 }
 
 export function junkCommand(): Command {
-  const junk = new Command('junk').description('the junk filter of an alias: its counts, and training it with a folder of mail');
+  const junk = new Command('junk').description('the junk filter of an alias: on or off, its counts, and training it with a folder of mail');
+
+  for (const state of ['on', 'off'] as const) {
+    withDataOption(
+      junk
+        .command(state)
+        .argument('<address>', 'alias address')
+        .description(state === 'on' ? 'sort likely junk of this alias into its Junk folder (the default)' : 'stop sorting mail of this alias into Junk (nothing is scored; what it learned is kept)'),
+    )
+      .option('--json', 'print {"address","on"}')
+      .action(async (address: string, options: DataOptions & { json?: boolean }) => {
+        const result = await viaServerOrHere({ data: options.data }, 'junk.switch', { address, on: state === 'on' });
+        if (options.json) printJson(result);
+        else process.stdout.write(`${result.address}: junk filter ${result.on ? 'on (likely junk goes to Junk)' : 'off (no scoring, nothing moved to Junk)'}\n`);
+      });
+  }
 
   withDataOption(junk.command('status').argument('<address>', 'alias address').description('messages trained as spam and ham, and tokens stored'))
     .option('--password-stdin', 'unlock with the alias password from standard input (else the mailbox must be unlocked)')

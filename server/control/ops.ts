@@ -67,6 +67,7 @@ export interface OpMap {
   'outgoing.cancel': { args: { id: string }; result: { id: string; recipients: number } };
   'junk.status': { args: { address: string; password: string | null }; result: JunkStatusResult };
   'junk.train': { args: { address: string; folder: string; asSpam: boolean; password: string | null }; result: JunkStatusResult & { trained: number } };
+  'junk.switch': { args: { address: string; on: boolean }; result: { address: string; on: boolean } };
 }
 
 /** The junk classifier's counts of one alias, as `sealpost junk status` prints them. */
@@ -182,6 +183,7 @@ export function parseArgs<K extends OpName>(op: K, raw: unknown): OpArgs<K> {
       if (typeof o.asSpam !== 'boolean') throw new UserError('Bad control request: asSpam must be true or false.', 'BAD_REQUEST');
       return { address: text(o, 'address'), folder: text(o, 'folder'), asSpam: o.asSpam, password: textOrNull(o, 'password') };
     },
+    'junk.switch': () => ({ address: text(o, 'address'), on: onOff(o) }),
     'backup.verify': () => ({ address: text(o, 'address'), generation: text(o, 'generation'), password: textOrNull(o, 'password') }),
     restore: () => {
       const folders = o.folders;
@@ -344,6 +346,8 @@ const junkTrainOp: OpImpl<'junk.train'> = async (ctx, args, call) => {
   return { address: alias.displayAddress, trained, spamMessages: status.spamMessages, hamMessages: status.hamMessages, tokens: status.tokens };
 };
 
+const junkSwitchOp: OpImpl<'junk.switch'> = (ctx, args, call) => ops.setJunkFilter(ctx, { alias: ctx.directory.requireAlias(args.address), on: args.on }, call);
+
 const OPS: { [K in OpName]: OpImpl<K> } = {
   ping,
   'alias.add': aliasAdd,
@@ -374,6 +378,7 @@ const OPS: { [K in OpName]: OpImpl<K> } = {
   'outgoing.cancel': outgoingCancel,
   'junk.status': junkStatusOp,
   'junk.train': junkTrainOp,
+  'junk.switch': junkSwitchOp,
 };
 
 /** The CLI's progress bar counts messages: only the transfer events of an operation go to it. */

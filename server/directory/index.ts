@@ -201,6 +201,9 @@ interface AuditRow {
   detail: string | null;
 }
 
+/** The settings key that marks an alias's junk filter as turned off (absent: on). */
+const junkOffKey = (id: AliasId): string => `junkOff.${id}`;
+
 const ALIAS_SELECT = 'SELECT a.*, d.unicode_name FROM aliases a JOIN domains d ON d.name = a.domain';
 
 function parseKdf(json: string): KdfParams {
@@ -486,8 +489,22 @@ export class Directory {
     this.sql('UPDATE aliases SET save_sent_copy = ? WHERE id = ?').run(save ? 1 : 0, id);
   }
 
+  /**
+   * The alias's junk filter switch (on unless turned off). Kept in the settings table under a key naming the
+   * alias id (present only while off), so no schema change; deleteAlias removes it.
+   */
+  junkFilterOn(id: AliasId): boolean {
+    return this.sql<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get(junkOffKey(id)) === undefined;
+  }
+
+  setJunkFilterOn(id: AliasId, on: boolean): void {
+    if (on) this.sql('DELETE FROM settings WHERE key = ?').run(junkOffKey(id));
+    else this.sql("INSERT INTO settings (key, value) VALUES (?, 'true') ON CONFLICT (key) DO NOTHING").run(junkOffKey(id));
+  }
+
   /** Deletes the alias row (forwards and webhooks cascade, catch-all references clear). The caller removes files. */
   deleteAlias(id: AliasId): void {
+    this.sql('DELETE FROM settings WHERE key = ?').run(junkOffKey(id));
     this.sql('DELETE FROM aliases WHERE id = ?').run(id);
     this.audit('alias.removed', id);
   }

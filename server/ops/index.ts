@@ -13,6 +13,6 @@ export { pushBackups, type PushInput, type PushOutcome, type PushRow } from './p
 export { listOutgoing, showOutgoing, retryOutgoing, cancelOutgoing, parseOutgoingId, DEFAULT_OUTGOING_PAGE, type OutgoingOpsContext } from './outgoing.js'; // queue list/show/retry/cancel
 export { addAppPassword, listAppPasswords, revokeAppPassword, type AddAppPasswordInput, type AppPasswordRow } from './app-passwords.js'; // app-password add/list/revoke
 export { listMailLimits, listMailOptions, requireMailOption, requireSetting, setMailLimit, setMailOption, setSaveSentCopy, restartServer, type MailLimitState, type MailOptionState, type RestartPlan } from './settings.js'; // settings, sent copy, restart
-export { junkStatus, trainJunk, type JunkTrainInput, type JunkTrainOutcome } from './junk.js'; // junk status, junk train
+export { junkStatus, setJunkFilter, trainJunk, type JunkTrainInput, type JunkTrainOutcome } from './junk.js'; // junk status, junk train, junk on/off
 export { mailRulesView, getMailScript, putMailScript, activateMailScript, deleteMailScript, saveMailRulesForm, type MailRulesView, type MailScriptRow } from './mail-rules.js'; // alias rules
 export { generateScript, readForm, RULES_SCRIPT_NAME, type MailRulesForm, type MailRule, type VacationForm } from './mail-rules-script.js';

@@ -67,3 +67,12 @@ export function trainJunk(ctx: OpsContext, input: JunkTrainInput, call: OpsCall)
     (result) => ({ trained: result.trained }),
   );
 }
+
+/** The alias's junk filter switch: off, delivery still strips a sender's X-Sealpost-Junk but neither scores nor files. */
+export function setJunkFilter(ctx: OpsContext, input: { readonly alias: AliasRecord; readonly on: boolean }, call: OpsCall): Promise<{ address: string; on: boolean }> {
+  const { alias, on } = input;
+  return audited(ctx, call, 'junk_switch', { aliasId: alias.id, on }, async () => {
+    ctx.directory.setJunkFilterOn(alias.id, on);
+    return { address: alias.displayAddress, on };
+  });
+}

@@ -1,4 +1,4 @@
-// `sealpost junk train` and `sealpost junk status` with the real bin/sealpost: a folder of imported mail is learned
+// `sealpost junk train`, `status` and `on|off` with the real bin/sealpost: a folder of imported mail is learned
 // once (running it again counts nothing twice), a locked mailbox and bad flags get one sentence and what to do.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -62,6 +62,20 @@ describe('sealpost junk', () => {
     const noFolder = await runCli(['junk', 'train', address, '--ham', '--folder', 'Nope', '--password-stdin', ...d], { env: data.env, stdin: `${PASSWORD}\n` });
     assert.notEqual(noFolder.code, 0);
     assert.match(noFolder.stderr, /has no folder named "Nope"/);
+  });
+
+  it('junk off and junk on switch the alias\'s filter (no password needed: the switch is in the directory); an unknown address is one sentence', async () => {
+    const off = await runCli(['junk', 'off', address, '--json', ...d], { env: data.env });
+    assert.equal(off.code, 0, off.stderr);
+    assert.deepEqual(JSON.parse(off.stdout), { address, on: false });
+    const on = await runCli(['junk', 'on', address, ...d], { env: data.env });
+    assert.equal(on.code, 0, on.stderr);
+    assert.match(on.stdout, /owner@junk-cli\.test: junk filter on/);
+    const unknown = await runCli(['junk', 'off', 'nobody@junk-cli.test', ...d], { env: data.env });
+    assert.notEqual(unknown.code, 0);
+    assert.doesNotMatch(unknown.stderr, /\n\s+at /, 'no stack trace');
+    const missing = await runCli(['junk', 'off', ...d], { env: data.env });
+    assert.notEqual(missing.code, 0);
   });
 
   it('privacy: the trained word is not readable in the data dir', () => {

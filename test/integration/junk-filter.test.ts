@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
-import { junkStatus } from '../../server/ops/index.js';
+import { junkStatus, setJunkFilter } from '../../server/ops/index.js';
 import type { AliasRecord } from '../../server/directory/index.js';
 import { findPlaintext } from '../helpers/privacy.js';
 import { waitForExists } from '../helpers/imap-wait.js';
@@ -182,6 +182,27 @@ describe('junk filter', () => {
       assert.match(stored.source, /^X-Sealpost-Junk: score=[0-9.]+; verdict=(?:spam|ham|unsure); /, marker);
     }
     assert.equal(app.logs.filter((l) => l.includes('junk.classify_failed') || l.includes('delivery.filter_failed')).length, 0);
+    await client.logout();
+  });
+
+  it('the alias\'s switch off: a message is stored without our score and stays in INBOX though trained as spam; on again it is filed into Junk', async () => {
+    const client = await connect();
+    await client.mailboxOpen('INBOX');
+    const { directory } = app.running.ctx;
+    await setJunkFilter(app.running.ctx, { alias, on: false }, CALL);
+    assert.equal(directory.junkFilterOn(alias.id), false);
+    assert.ok(app.logs.some((l) => l.includes('"op.junk_switch"') && l.includes('"on":false')), 'the switch has its audit line');
+    await deliver(spam(7, 'X-Sealpost-Junk: score=0.000; verdict=ham; clues=99; by=bayes\r\n'));
+    const kept = await waitFor('the spam while off', () => findBySubject(client, `${SPAM_WORD} cheap meds winner 7`));
+    assert.equal(kept.folder, 'INBOX', 'not filed into Junk while the switch is off');
+    assert.doesNotMatch(kept.source, /X-Sealpost-Junk/i, 'no score of ours, and the sender\'s forged one is removed');
+
+    await setJunkFilter(app.running.ctx, { alias, on: true }, CALL);
+    assert.equal(directory.junkFilterOn(alias.id), true);
+    await deliver(spam(8));
+    const filed = await waitFor('the spam once on again', () => findBySubject(client, `${SPAM_WORD} cheap meds winner 8`));
+    assert.equal(filed.folder, 'Junk');
+    assert.match(filed.source, /^X-Sealpost-Junk: score=[0-9.]+; verdict=spam; /);
     await client.logout();
   });
 

@@ -51,6 +51,8 @@ export interface DnsRecord {
 /** GET /api/aliases/:id/junk: the junk filter's state; counts null while the mailbox is locked. */
 export interface JunkView {
   enabled: boolean;
+  aliasOn: boolean;
+  offForAll: boolean;
   unlocked: boolean;
   spamMessages: number | null;
   hamMessages: number | null;
