@@ -57,11 +57,15 @@ export function isLoopbackHost(host: string): boolean {
   return name === 'localhost' || name.endsWith('.localhost') || isLoopbackAddress(name);
 }
 
-/** Why an outbound target address is refused (webhooks, forwards' relay checks), or null when it may be dialled. */
-export function outboundAddressRefusal(ip: string, options: { readonly allowPrivate?: boolean } = {}): string | null {
+/**
+ * Why an outbound target address is refused (webhooks, forwards' relay checks), or null when it may be dialled.
+ * allowLoopback/allowPrivate: for a service the owner runs beside us (their rspamd), this machine and the LAN are fine.
+ */
+export function outboundAddressRefusal(ip: string, options: { readonly allowPrivate?: boolean; readonly allowLoopback?: boolean } = {}): string | null {
   const kind = addressClass(ip);
   if (kind === 'public') return null;
   if (kind === 'private' && options.allowPrivate) return null;
+  if (kind === 'loopback' && options.allowLoopback) return null;
   const what: Record<Exclude<AddressClass, 'public'>, string> = {
     loopback: 'a loopback address (this machine)',
     unspecified: 'an unspecified address',

@@ -2,9 +2,12 @@
 // encrypted mailbox, so it runs only once the mailbox is open: at once, or at drain for mail sealed while locked),
 // records the verdict in an X-Sealpost-Junk header (any a sender wrote is removed first) and files spam into the
 // \Junk folder when the message was headed for INBOX (an earlier routing, such as DMARC quarantine, stays).
+// When our MX asked the owner's rspamd (X-Sealpost-Rspamd above its Received field), rspamd's action decides instead
+// of the Bayes score ("by=rspamd"); an "error" there falls back to the Bayes verdict. Training on moves is the same.
 // Off (SEALPOST_JUNK=off, or the alias's own switch): the sender's header is still removed, nothing else happens.
 import {
-  junkHeaderLine, scoreMessage, stripJunkHeaders, tokenize, trustedMxTokens, type JunkFilterSettings,
+  junkHeaderLine, rspamdVerdict, scoreMessage, stripJunkHeaders, tokenize, trustedMxTokens, trustedRspamdAction,
+  type JunkFilterSettings, type JunkScore,
 } from '../junk/index.js';
 import type { Logger } from '../log.js';
 import type { Mailbox } from '../mailbox/types.js';
@@ -39,9 +42,15 @@ export function createJunkFilter(options: JunkFilterOptions): DeliveryFilter {
         const { mailbox } = input;
         // Owner's moves not yet learned count before this message is judged.
         await mailbox.trainQueuedJunk();
-        const tokens = tokenize(raw, settings.limits, trustedMxTokens(raw, authservId));
-        const result = scoreMessage(tokens, mailbox.junkCounts(tokens), settings.scoring);
-        const header = Buffer.from(junkHeaderLine(result, 'bayes'), 'latin1');
+        const action = trustedRspamdAction(raw);
+        const byRspamd = action ? rspamdVerdict(action) : null;
+        let result: JunkScore;
+        if (byRspamd) result = { score: byRspamd === 'spam' ? 1 : 0, verdict: byRspamd, clues: 0 };
+        else {
+          const tokens = tokenize(raw, settings.limits, trustedMxTokens(raw, authservId));
+          result = scoreMessage(tokens, mailbox.junkCounts(tokens), settings.scoring);
+        }
+        const header = Buffer.from(junkHeaderLine(result, byRspamd ? 'rspamd' : 'bayes'), 'latin1');
         const folders = result.verdict === 'spam' && isInboxOnly(decision.folders) ? [junkFolder(mailbox)] : decision.folders;
         return { ...decision, raw: Buffer.concat([header, raw]), folders };
       } catch (error) {

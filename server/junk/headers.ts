@@ -1,8 +1,21 @@
 // The header fields the junk filter reads and writes: its own X-Sealpost-Junk verdict (any copy a sender put in the
-// message is removed first) and the Authentication-Results our MX prepended (a sender's own are never trusted). Pure.
+// message is removed first), the Authentication-Results our MX prepended (a sender's own are never trusted) and the
+// owner's rspamd answer our MX recorded (X-Sealpost-Rspamd, likewise trusted only above the first Received). Pure.
 import type { JunkScore } from './classify.js';
 
 export const JUNK_HEADER = 'X-Sealpost-Junk';
+export const RSPAMD_HEADER = 'X-Sealpost-Rspamd';
+
+/** The actions rspamd answers (its /checkv2 "action"); "error" is ours: rspamd could not be asked. */
+export const RSPAMD_ACTIONS = ['reject', 'soft reject', 'rewrite subject', 'add header', 'greylist', 'no action', 'error'] as const;
+export type RspamdAction = (typeof RSPAMD_ACTIONS)[number];
+
+/** What rspamd's action means for filing: spam into Junk, ham stays, null = no verdict (the Bayes one counts). */
+export function rspamdVerdict(action: RspamdAction): 'spam' | 'ham' | null {
+  if (action === 'reject' || action === 'add header' || action === 'rewrite subject') return 'spam';
+  if (action === 'no action' || action === 'greylist') return 'ham';
+  return null;
+}
 
 /** The header block's end: index of the blank line's first byte, or the message length when there is none. */
 function headerEnd(raw: Buffer): number {
@@ -34,8 +47,17 @@ function fieldSpans(raw: Buffer, end: number): { name: string; start: number; en
 
 /** The message without any X-Sealpost-Junk field: only our own, prepended after this, may decide anything. */
 export function stripJunkHeaders(raw: Buffer): Buffer {
+  return stripFields(raw, JUNK_HEADER);
+}
+
+/** The message without any X-Sealpost-Rspamd field (the MX removes a sender's before it prepends its own). */
+export function stripRspamdHeaders(raw: Buffer): Buffer {
+  return stripFields(raw, RSPAMD_HEADER);
+}
+
+function stripFields(raw: Buffer, fieldName: string): Buffer {
   const end = headerEnd(raw);
-  const spans = fieldSpans(raw, end).filter((s) => s.name === JUNK_HEADER.toLowerCase());
+  const spans = fieldSpans(raw, end).filter((s) => s.name === fieldName.toLowerCase());
   if (!spans.length) return raw;
   const kept: Buffer[] = [];
   let from = 0;
@@ -92,4 +114,27 @@ export function trustedMxTokens(raw: Buffer, authservId?: string): string[] {
     }
   }
   return [...new Set(tokens)];
+}
+
+/** The header line (CRLF-terminated) our MX prepends with rspamd's answer; score and required only with an answer. */
+export function rspamdHeaderLine(answer: { action: RspamdAction; score?: number; required?: number }): string {
+  const numbers = answer.action !== 'error' && answer.score !== undefined && answer.required !== undefined
+    ? `; score=${answer.score.toFixed(2)}; required=${answer.required.toFixed(2)}` : '';
+  return `${RSPAMD_HEADER}: action=${answer.action}${numbers}\r\n`;
+}
+
+/**
+ * rspamd's action as our MX recorded it: the first X-Sealpost-Rspamd field above the first Received field
+ * (a sender's sit below it, and the MX removes them anyway), or null when there is none or it names no known action.
+ */
+export function trustedRspamdAction(raw: Buffer): RspamdAction | null {
+  const end = headerEnd(raw);
+  for (const span of fieldSpans(raw, end)) {
+    if (span.name === 'received') return null;
+    if (span.name !== RSPAMD_HEADER.toLowerCase()) continue;
+    const value = raw.subarray(span.start, span.end).toString('latin1').replace(/\s+/g, ' ');
+    const action = /action=([a-z ]+?)\s*(?:;|$)/.exec(value.replace(/^[^:]*:/, '').trim())?.[1];
+    return (RSPAMD_ACTIONS as readonly string[]).includes(action ?? '') ? (action as RspamdAction) : null;
+  }
+  return null;
 }

@@ -5,5 +5,8 @@ export {
   DEFAULT_JUNK_SETTINGS, junkIndicator, scoreMessage, tokenProbability,
   type JunkScore, type JunkSettings, type JunkVerdict, type TokenCounts, type TrainingCounts,
 } from './classify.js';
-export { JUNK_HEADER, junkHeaderLine, readJunkHeader, stripJunkHeaders, trustedMxTokens } from './headers.js';
+export {
+  JUNK_HEADER, junkHeaderLine, readJunkHeader, RSPAMD_ACTIONS, RSPAMD_HEADER, rspamdHeaderLine, rspamdVerdict,
+  stripJunkHeaders, stripRspamdHeaders, trustedMxTokens, trustedRspamdAction, type RspamdAction,
+} from './headers.js';
 export { DEFAULT_JUNK_STORE_LIMITS, junkSettingsFromEnv, type JunkFilterSettings, type JunkStoreLimits } from './settings.js';

@@ -19,6 +19,8 @@ import { checkAuthentication, type AuthVerdict } from './auth.js';
 import { deliverMessage, newTransactionId, type DeliveryPort, type OutboundPort } from './deliver.js';
 import { stripOwnAuthResults } from './auth-results.js';
 import { dnsblHeaderLine, dnsblListings, MAX_DNSBL_ZONES } from './dnsbl.js';
+import { rspamdHeaderLine, stripRspamdHeaders } from '../../junk/index.js';
+import { rspamdCheck, rspamdFailure, type RspamdEnvelope, type RspamdSettings } from './rspamd.js';
 import { FailedRcptLimiter, SenderRateLimiter, tarpitDelayMs } from './limits.js';
 import { receivedHeader } from './received.js';
 import { REPLIES, SmtpReply } from './replies.js';
@@ -376,6 +378,16 @@ export class MxServer {
     }
   }
 
+  /** The owner's rspamd answer as our header line; on any failure (down, slow, odd answer) action=error and a warning. */
+  private async askRspamd(body: Buffer, rspamd: RspamdSettings, envelope: RspamdEnvelope, transactionId: string): Promise<string> {
+    try {
+      return rspamdHeaderLine(await timeStage(stageStart('smtp.rspamd'), rspamdCheck(body, envelope, rspamd)));
+    } catch (error) {
+      this.log.warn({ event: 'mx.rspamd_failed', tx: transactionId, err: rspamdFailure(error) }, 'rspamd did not answer; the junk filter decides alone');
+      return rspamdHeaderLine({ action: 'error' });
+    }
+  }
+
   /** Everything after DATA: checks, headers, durable delivery. Resolves with the transaction id. */
   private async accept(raw: Buffer, session: SMTPServerSession): Promise<string> {
     const { settings, hostname } = this.deps;
@@ -419,7 +431,9 @@ export class MxServer {
     // RFC 8601 §5: Authentication-Results naming our authserv-id can only be forgeries from upstream.
     const stripped = stripOwnAuthResults(raw, hostname);
     if (stripped.removed > 0) this.log.info({ event: 'mx.forged_auth_results', tx: transactionId, removed: stripped.removed }, 'removed Authentication-Results claiming our host');
-    const body = stripped.raw;
+    // Only our MX writes X-Sealpost-Rspamd: a sender's copy is removed before rspamd is asked and ours prepended.
+    const body = stripRspamdHeaders(stripped.raw);
+    const rspamd = settings.rspamd ? await this.askRspamd(body, settings.rspamd, { ip: session.remoteAddress, helo, from: envelopeFrom, recipients: [...aliases.flatMap((a) => a.addresses), ...tx.bounceTargets], queueId: transactionId }, transactionId) : '';
 
     const recipients = [...aliases.flatMap((a) => a.addresses), ...tx.bounceTargets];
     const tlsInfo = session.tlsOptions ? { version: session.tlsOptions.version ?? 'TLS', cipher: session.tlsOptions.name } : null;
@@ -427,6 +441,7 @@ export class MxServer {
       `Return-Path: <${envelopeFrom}>\r\n` +
       (verdict ? verdict.headers : '') +
       dnsbl +
+      rspamd +
       receivedHeader({
         helo,
         clientHostname: null,

@@ -3,6 +3,7 @@
 import { ConfigError } from '../../config/errors.js';
 import { MAIL_LIMITS, type MailLimit } from '../../config/mail-options.js';
 import { onOffFromEnv, wholeNumberInRange, wholeNumberRange, wholeNumbersFromEnv, type NumericSetting } from '../../config/env-values.js';
+import { DEFAULT_RSPAMD_TIMEOUT_MS, parseRspamdUrl, type RspamdSettings } from './rspamd.js';
 
 export interface MxSettings {
   /** Largest message accepted, bytes (SIZE). */
@@ -39,6 +40,8 @@ export interface MxSettings {
   readonly srsMaxAgeDays: number;
   /** DNS blocklist zones the connecting IP is looked up in (empty: none, the default); the junk filter reads the result. */
   readonly dnsblZones: readonly string[];
+  /** The owner's rspamd asked at MX time (null: off, the default); the junk filter files by its answer. */
+  readonly rspamd: RspamdSettings | null;
 }
 
 /** The default of a limit the owner may change (config/mail-options.ts holds it). */
@@ -64,6 +67,7 @@ export const DEFAULT_MX_SETTINGS: MxSettings = {
   tarpitMs: 500,
   srsMaxAgeDays: 21,
   dnsblZones: [],
+  rspamd: null,
 };
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -75,7 +79,7 @@ export class MxSettingsError extends Error {
   }
 }
 
-type NumericKey = Exclude<keyof MxSettings, 'authChecks' | 'webhookBackoffMs' | 'dnsblZones'>;
+type NumericKey = Exclude<keyof MxSettings, 'authChecks' | 'webhookBackoffMs' | 'dnsblZones' | 'rspamd'>;
 
 const ZONE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -137,12 +141,26 @@ export function loadMxSettings(env: Env = process.env, saved: Readonly<Record<st
       authChecks: onOffFromEnv(env, 'SEALPOST_SMTP_AUTH_CHECKS', DEFAULT_MX_SETTINGS.authChecks),
       webhookBackoffMs: backoff ? backoff.split(',').map((part) => backoffStep(part)) : DEFAULT_MX_SETTINGS.webhookBackoffMs,
       dnsblZones: dnsblZones(env.SEALPOST_SMTP_DNSBL?.trim() || (typeof saved.smtpDnsbl === 'string' ? saved.smtpDnsbl : '')),
+      rspamd: rspamdSettings(env, saved),
     };
   } catch (error) {
     // The same sentence, under the error type the MX listener's callers expect.
     if (error instanceof ConfigError) throw new MxSettingsError(error.message);
     throw error;
   }
+}
+
+/** SEALPOST_RSPAMD_URL (or the saved rspamdUrl), with SEALPOST_RSPAMD_PASSWORD and SEALPOST_RSPAMD_TIMEOUT_MS; null when unset. */
+function rspamdSettings(env: Env, saved: Readonly<Record<string, unknown>>): RspamdSettings | null {
+  const fromEnv = env.SEALPOST_RSPAMD_URL?.trim();
+  const text = fromEnv || (typeof saved.rspamdUrl === 'string' ? saved.rspamdUrl.trim() : '');
+  if (!text) return null;
+  const { timeoutMs } = wholeNumbersFromEnv(env, [{ env: 'SEALPOST_RSPAMD_TIMEOUT_MS', key: 'timeoutMs', min: 100, max: 120_000 }], { timeoutMs: DEFAULT_RSPAMD_TIMEOUT_MS });
+  return {
+    url: parseRspamdUrl(text, fromEnv ? 'SEALPOST_RSPAMD_URL' : 'saved setting rspamdUrl'),
+    password: env.SEALPOST_RSPAMD_PASSWORD || null,
+    timeoutMs,
+  };
 }
 
 /** One webhook retry delay of the comma-separated list, ms. */
