@@ -182,19 +182,25 @@ export class Drainer {
         try {
           const box = await mailboxes.open(alias.mailboxId, material.mailboxKey);
           mailbox = box;
-          await queue.drain(
-            alias.mailboxId,
-            material.privateKey,
-            async (message) => {
-              if (!keyRing.has(alias.id)) throw new DrainStopped();
-              // The queue item id makes a retried drain (crash after append, before the row delete) store nothing twice.
-              await timeStage(stageStart('drain.append'), storeDelivered({ alias, mailbox: box, filters: this.core.deliveryFilters, logger }, message.raw, message.meta, `queue:${message.id}`));
-              record.drained++;
-              dequeuedBytes += message.raw.length;
-              if (record.drained % 256 === 0) settleBytes(); // one directory write per batch, not per message
-            },
-            { concurrency: this.concurrency },
-          );
+          // The drain is a run of appends: its messages share commits instead of paying one each.
+          const endRun = box.expectAppends();
+          try {
+            await queue.drain(
+              alias.mailboxId,
+              material.privateKey,
+              async (message) => {
+                if (!keyRing.has(alias.id)) throw new DrainStopped();
+                // The queue item id makes a retried drain (crash after append, before the row delete) store nothing twice.
+                await timeStage(stageStart('drain.append'), storeDelivered({ alias, mailbox: box, filters: this.core.deliveryFilters, logger }, message.raw, message.meta, `queue:${message.id}`));
+                record.drained++;
+                dequeuedBytes += message.raw.length;
+                if (record.drained % 256 === 0) settleBytes(); // one directory write per batch, not per message
+              },
+              { concurrency: this.concurrency },
+            );
+          } finally {
+            endRun();
+          }
         } finally {
           wipe(material.mailboxKey);
           wipe(material.privateKey);

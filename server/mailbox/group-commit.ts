@@ -12,9 +12,11 @@
 // the -wal file is fdatasync'ed on libuv's thread pool. That fdatasync covers every frame written before
 // it, i.e. the whole batch: the same guarantee as synchronous=FULL, which fsyncs the WAL inside COMMIT.
 // While it runs the loop stays free (other connections, parsing the next messages, IMAP reads).
-// A task alone (nothing else waiting: a queue drain, one IMAP APPEND at a time) commits with FULL as
-// before: on a loaded machine each thread-pool round trip costs a scheduling delay that a lone writer
-// would pay per message, with nothing to share it with.
+// A task alone (nothing else waiting and nothing on its way: one IMAP APPEND at a time) commits with FULL
+// as before: on a loaded machine each thread-pool round trip costs a scheduling delay that a lone writer
+// would pay per message, with nothing to share it with. A task that is alone only for the moment (a queue
+// drain or pipelined APPENDs whose next messages are still being parsed: `moreComing`) goes off the loop,
+// or its fsync would stall the preparation of the very messages that could have shared it.
 // Traps:
 //  - Never let anything else run with synchronous=NORMAL: only the batch commit, which always fsyncs.
 //  - The -wal is reopened for each fsync (a closed connection deletes it and a new one makes a new
@@ -36,7 +38,24 @@ export interface GroupCommitOptions {
   readonly maxBatch?: number;
   /** What a caller sees for an error thrown by its task or by the commit (e.g. SQLITE_BUSY → Retryable). */
   readonly mapError?: (error: unknown) => unknown;
+  /**
+   * Whether more tasks are on their way: 'preparing' (writers are parsing or compressing them now), 'expected'
+   * (a run of writes was announced, but none is being prepared this moment), or null. A lone task then commits
+   * like a batch, with its fsync on the thread pool, so the loop goes on preparing the next ones meanwhile and
+   * they share a commit; without it (or on null) a lone task commits with FULL.
+   */
+  readonly moreComing?: () => 'preparing' | 'expected' | null;
+  /**
+   * How long a batch may wait for the tasks `moreComing` announces before it commits what it has (default
+   * 50 ms; while they are only 'expected', at most EXPECTED_GAP_MS after the last task arrived). Each commit has
+   * a fixed cost (the index segments and B-tree pages it rewrites, encrypted) that a bigger batch shares; the
+   * wait ends early once nothing more is coming or the batch is full.
+   */
+  readonly gatherMs?: number;
 }
+
+/** Longest a gathering batch waits for a merely expected task (a run's next message that has not started). */
+const EXPECTED_GAP_MS = 5;
 
 /** Counters for tests and benchmarks. */
 export interface GroupCommitStats {
@@ -59,6 +78,8 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
  * fdatasync of a file by path on the thread pool; a missing file counts as synced (see the header).
  * open/close are synchronous (no disk wait; one thread-pool round trip instead of three).
  */
+let syncsInFlight = 0;
+
 export async function fdatasyncPath(file: string): Promise<void> {
   let fd: number;
   try {
@@ -67,9 +88,11 @@ export async function fdatasyncPath(file: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
+  syncsInFlight++;
   try {
     await new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
   } finally {
+    syncsInFlight--;
     closeSync(fd);
   }
 }
@@ -81,6 +104,8 @@ export class GroupCommit {
   #pending: Task[] = [];
   #running = false;
   #idle: (() => void)[] = [];
+  /** Wakes a batch that is gathering (a task arrived, or a writer stopped preparing). */
+  #wake: (() => void) | null = null;
 
   constructor(options: GroupCommitOptions) {
     this.#options = options;
@@ -91,12 +116,44 @@ export class GroupCommit {
   submit<T>(task: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#pending.push({ run: task, resolve: resolve as (value: unknown) => void, reject });
+      this.nudge();
       if (!this.#running) {
         this.#running = true;
         // setImmediate, not a microtask: writers that finish their CPU work in this same turn join the batch.
         setImmediate(() => void this.#loop());
       }
     });
+  }
+
+  /** Tells a gathering batch to look again at `moreComing` (a writer gave up before submitting). */
+  nudge(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  /** Waits (bounded) while more tasks are announced and the batch is not full. */
+  async #gather(): Promise<void> {
+    const moreComing = this.#options.moreComing;
+    if (!moreComing) return;
+    const deadline = Date.now() + Math.max(0, this.#options.gatherMs ?? 50);
+    for (;;) {
+      const coming = this.#pending.length < this.#maxBatch ? moreComing() : null;
+      if (coming === null) return;
+      const now = Date.now();
+      const left = Math.min(deadline - now, coming === 'expected' ? EXPECTED_GAP_MS : Infinity);
+      if (left <= 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.#wake = null;
+          resolve();
+        }, left);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
   }
 
   /** Resolves when no task is pending or being committed. */
@@ -112,6 +169,7 @@ export class GroupCommit {
   async #loop(): Promise<void> {
     try {
       while (this.#pending.length > 0) {
+        await this.#gather();
         const batch = this.#pending.splice(0, this.#maxBatch);
         await timeStage(stageStart('commit.batch'), this.#commit(batch));
       }
@@ -129,7 +187,9 @@ export class GroupCommit {
     let outcomes: Outcome[];
     try {
       const db = this.#options.db();
-      const offLoop = batch.length > 1 || this.#pending.length > 0;
+      // Off the loop too while another file's fsync is running: the process is serving other writers, whom an
+      // fsync here would stall.
+      const offLoop = batch.length > 1 || this.#pending.length > 0 || syncsInFlight > 0 || (this.#options.moreComing?.() ?? null) !== null;
       if (offLoop) db.pragma('synchronous = NORMAL');
       try {
         outcomes = db
