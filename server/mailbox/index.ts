@@ -440,6 +440,11 @@ export function groupCommitStats(mailbox: Mailbox): GroupCommitStats | null {
   return mailbox instanceof SqliteMailbox ? mailbox.commitStats : null;
 }
 
+/** Deferred-sync counters of an open mailbox (tests): commits made without an fsync, and those fsynced since. */
+export function deferredSyncStats(mailbox: Mailbox): { readonly relaxedCommits: number; readonly syncedCommits: number } | null {
+  return mailbox instanceof SqliteMailbox ? mailbox.syncStats : null;
+}
+
 /**
  * What a mailbox file has handed out (highest UIDVALIDITY and MODSEQ, each folder's UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ
  * and its messages' UIDs, flags, sizes and internal dates),

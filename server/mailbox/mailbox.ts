@@ -8,7 +8,7 @@ import {
   applyFlags, checkSpecialUse, decodeKeywords, DELETED, encodeKeywords, flagList, normalizePath, parentsOf, parseFlags,
 } from './names.js';
 import { canonicalBytes, parseForStore, serializeStructureForStore, deserializeStructureFromStore } from './parse.js';
-import { GroupCommit, type GroupCommitStats } from './group-commit.js';
+import { fdatasyncPath, GroupCommit, type GroupCommitStats } from './group-commit.js';
 import { compileSearch, encodeSearchText, indexedText, splitSearchText, uidSetSql } from './search.js';
 import { derivedObjectId, newMailboxObjectId, objectIdPermutation } from './object-id.js';
 import { SORT_COLUMNS } from './schema.js';
@@ -19,7 +19,7 @@ import { sieveStore, type SieveStore } from './sieve-store.js';
 import type { Db } from './sqlite.js';
 import type { CachedPrepare } from '../sqlite.js';
 import type {
-  AppendOptions, AppendResult, ChangeEntry, CopyResult, CreateFolderOptions, FolderInfo, FolderStatus, LiveFolderState, Mailbox, MailboxChangeEvent, MailboxId,
+  AppendOptions, AppendResult, ChangeEntry, CopyResult, CreateFolderOptions, DeferredSyncMailbox, FolderInfo, FolderStatus, LiveFolderState, Mailbox, MailboxChangeEvent, MailboxId,
   JunkStatus, JunkTrainingCounts, MessageFlags, MessageMeta, MessageRecord, ThreadedMessageMeta, QuotaUsage, RenameFolderOptions, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
   UidSet,
 } from './types.js';
@@ -153,6 +153,17 @@ export class SqliteMailbox implements Mailbox {
   private groupCommit: GroupCommit | null = null;
   /** Settles when the last append called so far has put its task in the commit queue (or failed). */
   private appendTurn: Promise<void> = Promise.resolve();
+  /** Appends called but not yet handed to the commit queue (parsing, compressing, waiting for their turn). */
+  private appendsPreparing = 0;
+  /** Deferred-sync calls running now (their writes commit without an fsync). */
+  private relaxedDepth = 0;
+  /** Commits made without an fsync so far, and how many of them an fdatasync has since covered. */
+  private relaxedCommits = 0;
+  private syncedCommits = 0;
+  /** The WAL fdatasync running now, and the relaxed commits it covers. */
+  private walSync: { readonly through: number; readonly done: Promise<void> } | null = null;
+  /** Runs of appends announced by expectAppends() and not yet ended. */
+  private appendRuns = 0;
 
   /** The EMAILID/THREADID permutation of the open file (re-read when the handle's connection changes). */
   private objectIds: { db: Db; permute: (n: number) => number } | null = null;
@@ -184,8 +195,18 @@ export class SqliteMailbox implements Mailbox {
 
   /** Appends share transactions and fsyncs with the appends that arrive while a commit is in flight. */
   private get commits(): GroupCommit {
-    this.groupCommit ??= new GroupCommit({ db: () => this.db(true), walFile: `${this.handle.file}-wal`, mapError: asRetryable });
+    this.groupCommit ??= new GroupCommit({
+      db: () => this.db(true),
+      walFile: `${this.handle.file}-wal`,
+      mapError: asRetryable,
+      moreComing: () => (this.appendsPreparing > 0 ? 'preparing' : this.appendRuns > 0 ? 'expected' : null),
+    });
     return this.groupCommit;
+  }
+
+  /** Commits made without an fsync through deferred-sync views, and how many an fdatasync has covered since. */
+  get syncStats(): { readonly relaxedCommits: number; readonly syncedCommits: number } {
+    return { relaxedCommits: this.relaxedCommits, syncedCommits: this.syncedCommits };
   }
 
   /** Group-commit counters (tests, benchmarks). */
@@ -217,11 +238,77 @@ export class SqliteMailbox implements Mailbox {
   }
 
   private write<T>(fn: () => T): T {
+    const db = this.db(true);
+    // Inside a deferred-sync view (deferredSync()) the commit skips its fsync; the view's caller waits for
+    // durableThrough() before acknowledging. Everyone else gets synchronous=FULL: durable when this returns.
+    const relaxed = this.relaxedDepth > 0 && !db.inTransaction;
     try {
-      return this.db(true).transaction(fn).immediate();
+      if (!relaxed) return db.transaction(fn).immediate();
+      // Cached statements rather than db.pragma(), which prepares its statement on every call.
+      this.stmt('PRAGMA synchronous = NORMAL').run();
+      try {
+        const value = db.transaction(fn).immediate();
+        this.relaxedCommits++;
+        return value;
+      } finally {
+        this.stmt('PRAGMA synchronous = FULL').run();
+      }
     } catch (err) {
       throw asRetryable(err);
     }
+  }
+
+  /** Resolves once every relaxed commit up to number `mark` is on disk (one fdatasync covers all before it). */
+  private async durableThrough(mark: number): Promise<void> {
+    while (this.syncedCommits < mark) {
+      const running = this.walSync;
+      if (running) {
+        // A sync that started after our commit covers it; an older one does not, but must end first.
+        await (running.through >= mark ? running.done : running.done.catch(() => undefined));
+        continue;
+      }
+      const through = this.relaxedCommits;
+      const done = fdatasyncPath(`${this.handle.file}-wal`).then(
+        () => {
+          this.syncedCommits = Math.max(this.syncedCommits, through);
+        },
+      );
+      const entry = { through, done };
+      this.walSync = entry;
+      void done.finally(() => {
+        if (this.walSync === entry) this.walSync = null;
+      }).catch(() => undefined);
+      await done;
+    }
+  }
+
+  deferredSync(): DeferredSyncMailbox {
+    let mark = 0;
+    const durable = (): Promise<void> => (mark > this.syncedCommits ? this.durableThrough(mark) : Promise.resolve());
+    const calls = new Map<PropertyKey, (...args: unknown[]) => unknown>();
+    return new Proxy(this, {
+      get: (target, property) => {
+        if (property === 'durable') return durable;
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== 'function') return value;
+        let call = calls.get(property);
+        if (!call) {
+          // The synchronous part of every call runs relaxed; a write after an await inside it is not (it commits with FULL).
+          call = (...args: unknown[]): unknown => {
+            const before = target.relaxedCommits;
+            target.relaxedDepth++;
+            try {
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            } finally {
+              target.relaxedDepth--;
+              if (target.relaxedCommits !== before) mark = target.relaxedCommits;
+            }
+          };
+          calls.set(property, call);
+        }
+        return call;
+      },
+    }) as unknown as DeferredSyncMailbox;
   }
 
   private folder(path: string): FolderRow {
@@ -423,6 +510,17 @@ export class SqliteMailbox implements Mailbox {
     return timeStage(stageStart('mailbox.append'), this.appendMessage(folder, raw, options, null));
   }
 
+  expectAppends(): () => void {
+    this.appendRuns++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.appendRuns--;
+      this.groupCommit?.nudge();
+    };
+  }
+
   /** append() that records `dedupeKey`; a second call with the same key returns the first result and stores nothing. */
   appendOnce(folder: string, raw: Buffer, options: AppendOptions & { readonly dedupeKey: string }): Promise<AppendResult> {
     if (typeof options.dedupeKey !== 'string' || options.dedupeKey.length === 0 || options.dedupeKey.length > 256) {
@@ -440,8 +538,17 @@ export class SqliteMailbox implements Mailbox {
     const prior = this.appendTurn;
     let release!: () => void;
     this.appendTurn = new Promise<void>((resolve) => (release = resolve));
-    const stored = this.storeMessage(folder, received, options, dedupeKey, { prior, release });
-    void stored.then(release, release);
+    this.appendsPreparing++;
+    let handedOn = false;
+    const handOn = (): void => {
+      if (handedOn) return;
+      handedOn = true;
+      this.appendsPreparing--;
+      release();
+      if (this.appendsPreparing === 0 && this.appendRuns === 0) this.groupCommit?.nudge();
+    };
+    const stored = this.storeMessage(folder, received, options, dedupeKey, { prior, release: handOn });
+    void stored.then(handOn, handOn);
     return stored;
   }
 
@@ -620,15 +727,35 @@ export class SqliteMailbox implements Mailbox {
   }
 
   async readMessage(folder: string, uid: number): Promise<Buffer> {
-    const { bodyId, size } = this.bodyOf(folder, uid);
-    return timeStage(stageStart('mailbox.read-body'), this.readBody(bodyId, 0, size));
+    return timeStage(stageStart('mailbox.read-body'), this.readBytes(folder, uid, 0, Number.MAX_SAFE_INTEGER));
   }
 
   async readRange(folder: string, uid: number, start: number, end: number): Promise<Buffer> {
+    return timeStage(stageStart('mailbox.read-range'), this.readBytes(folder, uid, start, end));
+  }
+
+  /**
+   * Bytes [start, end) of a message, clamped to its size. The common case (every overlapping part inline) is one
+   * statement from folder path to part data, itself a consistent snapshot; anything else takes the longer way.
+   */
+  private readBytes(folder: string, uid: number, start: number, end: number): Buffer {
+    const from = Math.max(0, Math.floor(start));
+    const to = Math.max(from, Math.floor(end));
+    if (to > from) {
+      const rows = this.stmt(
+        `SELECT m.body_id, m.size, p.raw_start, p.raw_len, p.attachment_id, p.data FROM folders f
+           JOIN messages m ON m.folder_id = f.id JOIN body_parts p ON p.body_id = m.body_id
+          WHERE f.path = ? AND m.uid = ? AND p.raw_start < ? AND p.raw_start + p.raw_len > ? ORDER BY p.raw_start`,
+      ).all(normalizePath(folder), uid, to, from) as (BodyPartRow & { body_id: number; size: number })[];
+      const first = rows[0];
+      if (first && rows.every((p) => p.attachment_id === null)) {
+        const e = Math.min(first.size, to);
+        if (e > from) return this.joinParts(first.body_id, rows, from, e);
+      }
+    }
     const { bodyId, size } = this.bodyOf(folder, uid);
-    const s = Math.max(0, Math.min(size, Math.floor(start)));
-    const e = Math.max(s, Math.min(size, Math.floor(end)));
-    return timeStage(stageStart('mailbox.read-range'), this.readBody(bodyId, s, e));
+    const s = Math.min(size, from);
+    return this.readBody(bodyId, s, Math.max(s, Math.min(size, to)));
   }
 
   /** Reads only the inline chunks and attachment chunks that overlap [start, end). */

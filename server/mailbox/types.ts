@@ -239,6 +239,19 @@ export interface Mailbox {
    * called again with a delivered key it stores nothing and returns the first result, so a re-drain is idempotent.
    */
   appendOnce(folder: string, raw: Buffer, options: AppendOptions & { readonly dedupeKey: string }): Promise<AppendResult>;
+  /**
+   * Announces a run of appends (a sealed-queue drain) until the returned function is called: meanwhile a commit
+   * waits briefly for more appends, so many messages share one transaction and one fsync. Each append still
+   * resolves only once it is durable.
+   */
+  expectAppends(): () => void;
+  /**
+   * A view of this mailbox for a session that acknowledges its own writes (an IMAP session: the tagged OK).
+   * Writes made through it commit without an fsync on the event loop, so one session's STORE does not stall
+   * every other session; `durable()` resolves once all of them are on disk (the WAL fdatasync'ed on the thread
+   * pool). The caller must await durable() before it acknowledges anything.
+   */
+  deferredSync(): DeferredSyncMailbox;
   /** Metadata of every message in a folder (or of the given UIDs), ascending UID (the SELECT index). */
   listMessages(folder: string, uids?: UidSet): MessageMeta[];
   /**
@@ -310,6 +323,12 @@ export interface Mailbox {
 }
 
 /** One message of a live folder, as a restore compares it. */
+/** A Mailbox whose writes are acknowledged by its caller only after durable() (Mailbox.deferredSync). */
+export interface DeferredSyncMailbox extends Mailbox {
+  /** Resolves once every write made through this view is on disk; rejects when the fsync fails. */
+  durable(): Promise<void>;
+}
+
 export interface LiveMessage {
   readonly flags: readonly string[];
   readonly size: number;

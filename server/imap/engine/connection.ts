@@ -225,7 +225,7 @@ export class Connection implements Session, UpdateListener {
     const perAlias = this.shared.perAlias;
     this.login({
       id: aliasId,
-      mailbox: result.mailbox,
+      mailbox: result.mailbox.deferredSync(),
       release: () => {
         if (released) return;
         released = true;
@@ -632,6 +632,12 @@ export class Connection implements Session, UpdateListener {
         const result = await timeStage(stageStart(command.uid ? 'imap.cmd.UID ' : 'imap.cmd.', command.name), spec.run({ session: this, tag: command.tag, name: command.name, uid: command.uid, args }));
         completion = result ?? { status: 'OK', text: `${command.uid ? 'UID ' : ''}${command.name} completed` };
       }
+    } catch (error) {
+      completion = this.completionFor(error, command, spec);
+    }
+    // Nothing the command wrote is acknowledged (tagged reply) before it is on disk.
+    try {
+      await this.user?.mailbox.durable();
     } catch (error) {
       completion = this.completionFor(error, command, spec);
     }

@@ -4,7 +4,7 @@
 // connection, flushes untagged updates before the tagged reply, and maps thrown errors to replies
 // (server/imap/errors.ts replyFor).
 import type { Logger } from '../../log.js';
-import type { Mailbox } from '../../mailbox/types.js';
+import type { DeferredSyncMailbox } from '../../mailbox/types.js';
 import type { ErrorRole } from '../errors.js';
 import type { ImapLimits } from '../runtime.js';
 import type { Cursor, SequenceSet, Value } from '../wire/types.js';
@@ -17,7 +17,8 @@ export type Enabled = 'CONDSTORE' | 'QRESYNC' | 'UTF8=ACCEPT' | 'IMAP4rev2';
 export interface ImapUser {
   /** Alias id (never the address in logs). */
   readonly id: string;
-  readonly mailbox: Mailbox;
+  /** The session's view of the mailbox: its writes are acknowledged only after mailbox.durable(). */
+  readonly mailbox: DeferredSyncMailbox;
   readonly release: () => void;
 }
 
