@@ -47,7 +47,7 @@ test('the shape counts what the indexer sees: fields with their continuation lin
   assert.equal(mimeShape(Buffer.from('a\r\r\r\rb')).longestLoneCrRun, 4);
 });
 
-test('hand-made line structures: line endings, empty lines, long fields, continuations, delimiters and Content-Type in any case', () => {
+test('hand-made line structures: line endings, empty lines, long fields, continuation lines (RFC 5322 §2.2.3 folding), "--" lines (RFC 2046 §5.1.1 delimiters), Content-Type in any case', () => {
   const cases: Record<string, string> = {
     'just CRLF': '\r\n',
     'just LF': '\n',
