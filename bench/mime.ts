@@ -1,6 +1,6 @@
 // `npm run bench -- mime [--count=N] [--big=K] [--parts-only]`: parse throughput of server/mime over a
 // gen-corpus.py corpus (default 2,000 messages), on the main thread and through the worker pool, plus section
-// extraction speed; then the cost curve of 1k/10k/20k-part messages (parse + FETCH BODYSTRUCTURE), with the
+// extraction speed, and the MIME shape pre-scan (mimeShape against the byte loop it keeps for lone CRs); then the cost curve of 1k/10k/20k-part messages (parse + FETCH BODYSTRUCTURE), with the
 // default part cap and uncapped, which must grow linearly. Prints one JSON object, then a one-line summary.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseMessage, parseMessageAsync, closeMimeWorkers, fetchSection, toCrlf, WORKER_THRESHOLD, mimeLimits } from '../server/mime/index.js';
 import { parseMessageSync } from '../server/mime/parse.js';
+import { mimeShape, mimeShapeByBytes } from '../server/mime/limits.js';
 import type { MimePart } from '../server/mime/types.js';
 import { genCorpusScript } from './shared.js';
 
@@ -65,6 +66,20 @@ async function partsPoint(parts: number, maxParts: number): Promise<PartsPoint> 
     described = countParts(parsed.structure.root);
   }
   return { parts, bytes: raw.length, parseMs: +parseMs.toFixed(1), bodystructureMs: +bodystructureMs.toFixed(1), describedParts: described };
+}
+
+/** ms per 1,000 messages (best of 5 rounds) of the shape pre-scan: mimeShape, and the byte loop alone. */
+function shapeScan(messages: readonly Buffer[]): { mimeShapeMsPer1k: number; byteLoopMsPer1k: number } {
+  const msPer1k = (scan: (raw: Buffer) => unknown): number => {
+    let best = Infinity;
+    for (let round = 0; round < 5; round++) {
+      const t0 = performance.now();
+      for (const m of messages) scan(m);
+      best = Math.min(best, performance.now() - t0);
+    }
+    return +((best / Math.max(1, messages.length)) * 1000).toFixed(2);
+  };
+  return { mimeShapeMsPer1k: msPer1k(mimeShape), byteLoopMsPer1k: msPer1k(mimeShapeByBytes) };
 }
 
 async function partsCurve(): Promise<{ capped: PartsPoint[]; uncapped: PartsPoint[]; msPer1kPartsUncapped: number[] }> {
@@ -141,12 +156,14 @@ export async function run(flags: string[]): Promise<void> {
       largeWorkerMBps: large.length ? +(bytes(large) / 1e6 / (largeMs / 1000)).toFixed(2) : null,
       sectionFetchesPerSec: Math.round((small.length * 2) / (sectionMs / 1000)),
       sectionBytes,
+      shapeScan: shapeScan(small),
       parts: await partsCurve(),
     };
     console.log(JSON.stringify(result));
     console.log(
       `mime: ${result.parseMsgsPerSec} msg/s, ${result.parseMBps} MB/s on ${result.messages} messages (${result.corpusMB} MB, ${fallbacks} fallbacks); ` +
         `${large.length} large via workers at ${result.largeWorkerMBps ?? '-'} MB/s; ${result.sectionFetchesPerSec} section fetches/s; ` +
+        `shape scan ${result.shapeScan.mimeShapeMsPer1k} ms per 1k messages (byte loop ${result.shapeScan.byteLoopMsPer1k}); ` +
         partsSummary(result.parts),
     );
   } finally {

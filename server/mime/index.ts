@@ -6,7 +6,7 @@
 import type { ParsedMessage } from './types.js';
 import { parseMessageSync, opaqueMessage } from './parse.js';
 import { ParsePool } from './pool.js';
-import { mimeLimits, mimeShape, structureHeavy } from './limits.js';
+import { mimeLimits, mimeShape, structureHeavy, type MimeShape } from './limits.js';
 import { stageStart, timeStage } from '../stages.js';
 
 export type { MimePart, MessageStructure, SearchText, ParsedMessage, RangeReader } from './types.js';
@@ -58,13 +58,18 @@ export function mimeParsesInProgress(): number {
 async function parseOffLoop(raw: Buffer): Promise<ParsedMessage> {
   const limits = mimeLimits();
   let heavy = raw.length >= WORKER_THRESHOLD;
+  // Scanned once here and handed to the parse (on this thread or in the worker), which would scan again.
+  let shape: MimeShape | undefined;
   try {
-    heavy ||= structureHeavy(mimeShape(raw));
-    if (!heavy) return parseMessageSync(raw, limits);
+    if (!heavy) {
+      shape = mimeShape(raw);
+      heavy = structureHeavy(shape);
+    }
+    if (!heavy) return parseMessageSync(raw, limits, shape);
     pool ??= new ParsePool();
-    return await pool.parse(raw, limits);
+    return await pool.parse(raw, limits, shape);
   } catch {
-    return heavy ? opaqueMessage(raw) : parseMessageSync(raw, limits);
+    return heavy ? opaqueMessage(raw) : parseMessageSync(raw, limits, shape);
   }
 }
 

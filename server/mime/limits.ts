@@ -73,18 +73,88 @@ function isContainerTypeLine(raw: Buffer, p: number): boolean {
   return word.startsWith('multipart/') || word.startsWith('message/');
 }
 
+const COLON = 0x3a;
+/** Bytes a field name and its colon may take at the start of a line. */
+const FIELD_NAME_SCAN = 100;
+
 /** A field name and its colon start the line at p ("Name:", printable ASCII without space). */
 function isFieldLine(raw: Buffer, p: number): boolean {
-  for (let i = p, n = Math.min(raw.length, p + 100); i < n; i++) {
+  for (let i = p, n = Math.min(raw.length, p + FIELD_NAME_SCAN); i < n; i++) {
     const c = raw[i] as number;
-    if (c === 0x3a) return i > p;
+    if (c === COLON) return i > p;
     if (c < 0x21 || c > 0x7e) return false;
   }
   return false;
 }
 
-/** One pass over the bytes (lone CR, CRLF and LF all start a line, as the indexer reads them). */
+/**
+ * The shape of a message in one linear pass: line by line (memchr speed) when every CR ends a CRLF, else byte by
+ * byte. Both give the same shape for the same bytes.
+ */
 export function mimeShape(raw: Buffer): MimeShape {
+  return mimeShapeByLines(raw) ?? mimeShapeByBytes(raw);
+}
+
+/**
+ * The shape found a line at a time (Buffer.indexOf is memchr): the per-line-start work of mimeShapeByBytes once
+ * per line, and whole line lengths added to the field and run counters. Null when the bytes hold a lone CR (a CR
+ * not followed by LF starts a line of its own to the indexer; mimeShapeByBytes handles those).
+ */
+export function mimeShapeByLines(raw: Buffer): MimeShape | null {
+  let dashLines = 0;
+  let containerTypes = 0;
+  let longestField = 0;
+  let longestHeaderRun = 0;
+  let lines = 0;
+  let field = -1; // length of the current field, -1 outside one
+  let run = 0; // bytes of the current run of non-empty lines (and of the empty line that started it)
+  let runHasField = false;
+  const n = raw.length;
+  let cr = raw.indexOf(CR); // the next CR not yet known to end a CRLF
+  let colon = raw.indexOf(COLON); // the next colon at or after a line start (searched again once behind), -1: none left
+  for (let p = 0; p < n; ) {
+    const lf = raw.indexOf(LF, p);
+    const end = lf < 0 ? n : lf + 1;
+    if (cr >= 0) {
+      if (cr === lf - 1) cr = raw.indexOf(CR, end);
+      else if (cr < end) return null; // a CR in this line that does not end it with LF
+    }
+    lines++;
+    const c = raw[p] as number;
+    if (c === CR || c === LF) {
+      // An empty line ends a run (a header block ends here); its own bytes start the next one.
+      field = -1;
+      run = 0;
+      runHasField = false;
+    } else if (c !== 0x20 && c !== 0x09) {
+      // Not a continuation line, which would belong to the field before it.
+      field = -1;
+      if (c === 0x2d && raw[p + 1] === 0x2d) dashLines++;
+      else {
+        // isFieldLine stops at the line's end and after FIELD_NAME_SCAN bytes: without a colon before both it is
+        // false, which skips its byte loop on body lines (base64 has no colon).
+        if (colon >= 0 && colon < p) colon = raw.indexOf(COLON, p);
+        if (colon >= 0 && colon < end && colon < p + FIELD_NAME_SCAN && isFieldLine(raw, p)) {
+          field = 0;
+          runHasField = true;
+          if ((c === 0x43 || c === 0x63) && isContainerTypeLine(raw, p)) containerTypes++;
+        }
+      }
+    }
+    const length = end - p;
+    if (field >= 0) {
+      field += length;
+      if (field > longestField) longestField = field;
+    }
+    run += length;
+    if (runHasField && run > longestHeaderRun) longestHeaderRun = run;
+    p = end;
+  }
+  return { dashLines, containerTypes, longestField, longestHeaderRun, lines, longestLoneCrRun: 0 };
+}
+
+/** One pass over the bytes (lone CR, CRLF and LF all start a line, as the indexer reads them). */
+export function mimeShapeByBytes(raw: Buffer): MimeShape {
   let dashLines = 0;
   let containerTypes = 0;
   let longestField = 0;

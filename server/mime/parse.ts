@@ -5,7 +5,7 @@ import { buildTree, buildFallbackTree, scanHeader, type BuiltTree } from './tree
 import { buildCappedTree } from './capped.js';
 import { withOurParameters } from './structure-params.js';
 import { buildSearchText, headerFields, fieldValues } from './text.js';
-import { mimeLimits, mimeShape, needsCappedParse, type MimeLimits } from './limits.js';
+import { mimeLimits, mimeShape, needsCappedParse, type MimeLimits, type MimeShape } from './limits.js';
 
 /** Non-text parts larger than this are de-duplication candidates even when not marked attachment. */
 const DEDUPE_MIN_BYTES = 4096;
@@ -72,10 +72,13 @@ function structureOf(raw: Buffer, tree: BuiltTree): MessageStructure {
   };
 }
 
-/** Parses a raw message. Never throws: unusable MIME becomes one text/plain part (mimeFallback). */
-export function parseMessageSync(raw: Buffer, limits: MimeLimits = mimeLimits()): ParsedMessage {
+/**
+ * Parses a raw message. Never throws: unusable MIME becomes one text/plain part (mimeFallback). `shape` is
+ * mimeShape(raw) when the caller already has it (the scan is then not repeated).
+ */
+export function parseMessageSync(raw: Buffer, limits: MimeLimits = mimeLimits(), shape?: MimeShape): ParsedMessage {
   try {
-    return parseWithin(raw, limits);
+    return parseWithin(raw, limits, shape);
   } catch {
     // Nothing above may stop a delivery (stack overflow, out-of-range input, a library bug): describe the
     // bytes without any parser.
@@ -83,13 +86,13 @@ export function parseMessageSync(raw: Buffer, limits: MimeLimits = mimeLimits())
   }
 }
 
-function parseWithin(raw: Buffer, limits: MimeLimits): ParsedMessage {
+function parseWithin(raw: Buffer, limits: MimeLimits, shape: MimeShape | undefined): ParsedMessage {
   let tree: BuiltTree;
   let structure: MessageStructure;
   let mimeFallback = false;
   let mimeTruncated = false;
   try {
-    if (needsCappedParse(mimeShape(raw), limits)) {
+    if (needsCappedParse(shape ?? mimeShape(raw), limits)) {
       // Past the caps, or deep enough that the indexer's whole-message parse would not stay linear.
       const capped = buildCappedTree(raw, limits);
       mimeTruncated = capped.truncated;

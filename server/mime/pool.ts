@@ -5,12 +5,13 @@ import { deserialize } from 'node:v8';
 import { availableParallelism } from 'node:os';
 import type { ParsedMessage } from './types.js';
 import type { ParseReply, ParseRequest } from './worker.js';
-import type { MimeLimits } from './limits.js';
+import type { MimeLimits, MimeShape } from './limits.js';
 
 interface Task {
   readonly id: number;
   readonly raw: Buffer;
   readonly limits: MimeLimits;
+  readonly shape: MimeShape | undefined;
   readonly resolve: (p: ParsedMessage) => void;
   readonly reject: (e: Error) => void;
 }
@@ -42,9 +43,10 @@ export class ParsePool {
 
   constructor(private readonly size = Math.max(1, Math.min(2, availableParallelism() - 1))) {}
 
-  parse(raw: Buffer, limits: MimeLimits): Promise<ParsedMessage> {
+  /** Parses raw in a worker; `shape` is mimeShape(raw) when the caller has it (the worker then skips the scan). */
+  parse(raw: Buffer, limits: MimeLimits, shape?: MimeShape): Promise<ParsedMessage> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, raw, limits, resolve, reject });
+      this.queue.push({ id: this.nextId++, raw, limits, shape, resolve, reject });
       this.pump();
     });
   }
@@ -70,7 +72,7 @@ export class ParsePool {
       const task = this.queue.shift() as Task;
       slot.task = task;
       slot.worker.ref();
-      const req: ParseRequest = { id: task.id, raw: task.raw, limits: task.limits };
+      const req: ParseRequest = { id: task.id, raw: task.raw, limits: task.limits, ...(task.shape ? { shape: task.shape } : {}) };
       slot.worker.postMessage(req);
     }
   }

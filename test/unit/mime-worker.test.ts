@@ -1,9 +1,12 @@
 // Large messages parse in a worker thread: same result as on the main thread, Buffers intact,
-// and the event loop keeps turning while they parse.
+// and the event loop keeps turning while they parse; small ones shaped to be slow go there too.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMessage, parseMessageAsync, closeMimeWorkers, mimeWorkerStats, WORKER_THRESHOLD } from '../../server/mime/index.js';
+import { parseMessage, parseMessageAsync, closeMimeWorkers, mimeLimits, mimeWorkerStats, WORKER_THRESHOLD } from '../../server/mime/index.js';
+import { parseMessageSync } from '../../server/mime/parse.js';
+import { mimeShape, needsCappedParse, structureHeavy } from '../../server/mime/limits.js';
 import { generateCorpus } from '../helpers/corpus.js';
+import { hugeHeaderMessage, manyPartsMessage, nestedMessage } from '../helpers/mime-bombs.js';
 
 after(() => closeMimeWorkers());
 
@@ -64,4 +67,27 @@ test('small messages skip the worker, and the pool restarts after being closed',
   const raw = bigMessage(6, 2);
   assert.equal((await parseMessageAsync(raw)).messageId, '<big.6@example.com>');
   assert.equal(mimeWorkerStats().parsed, before + 1, 'a new worker parsed it');
+});
+
+test('small messages shaped for a worker or for the capped parse are described exactly as parseMessage does, scanned once on the way', async () => {
+  const heavy: [string, Buffer][] = [
+    ['300 parts', manyPartsMessage(300)],
+    ['20 levels', nestedMessage(20)],
+    ['a 20 KB header field', hugeHeaderMessage(20_000)],
+    ['a run of 300 lone CRs', Buffer.from(`Subject: crs\r\n\r\na${'\r'.repeat(300)}b\r\n`)],
+  ];
+  for (const [label, raw] of heavy) {
+    assert.ok(raw.length < WORKER_THRESHOLD, label);
+    const before = mimeWorkerStats().parsed;
+    assert.deepStrictEqual(await parseMessageAsync(raw), parseMessage(raw), `${label}: worker = this thread`);
+    assert.equal(mimeWorkerStats().parsed, before + 1, `${label}: parsed by a worker`);
+  }
+  // Past HEADER_PARSE_BYTES in short fields: not worth a worker, but parsed capped on this thread.
+  const longHeader = Buffer.from(`${'X-Field: value\r\n'.repeat(5000)}Subject: long header\r\n\r\nbody\r\n`);
+  assert.ok(needsCappedParse(mimeShape(longHeader), mimeLimits()) && !structureHeavy(mimeShape(longHeader)));
+  const before = mimeWorkerStats().parsed;
+  const parsed = await parseMessageAsync(longHeader);
+  assert.equal(mimeWorkerStats().parsed, before, 'no worker for it');
+  assert.deepStrictEqual(parsed, parseMessage(longHeader));
+  assert.deepStrictEqual(parsed, parseMessageSync(longHeader, mimeLimits(), mimeShape(longHeader)));
 });
