@@ -47,8 +47,13 @@ export function createJunkFilter(options: JunkFilterOptions): DeliveryFilter {
         let result: JunkScore;
         if (byRspamd) result = { score: byRspamd === 'spam' ? 1 : 0, verdict: byRspamd, clues: 0 };
         else {
-          const tokens = tokenize(raw, settings.limits, trustedMxTokens(raw, authservId));
-          result = scoreMessage(tokens, mailbox.junkCounts(tokens), settings.scoring);
+          // Before any training no token has counts, so the score is the prior whatever the words: skip reading them.
+          const untrained = mailbox.junkCounts([]);
+          if (untrained.spamMessages + untrained.hamMessages === 0) result = scoreMessage([], untrained, settings.scoring);
+          else {
+            const tokens = tokenize(raw, settings.limits, trustedMxTokens(raw, authservId));
+            result = scoreMessage(tokens, mailbox.junkCounts(tokens), settings.scoring);
+          }
         }
         const header = Buffer.from(junkHeaderLine(result, byRspamd ? 'rspamd' : 'bayes'), 'latin1');
         const folders = result.verdict === 'spam' && isInboxOnly(decision.folders) ? [junkFolder(mailbox)] : decision.folders;
