@@ -8,7 +8,7 @@ export type Compression = 'lz4' | 'deflate' | 'brotli' | 'none';
 
 /** Every method a setting may name, the default (new writes) first. */
 export const COMPRESSION_METHODS: readonly Compression[] = ['lz4', 'deflate', 'brotli', 'none'];
-/** New blobs: LZ4 costs about a tenth of deflate's CPU per message to write and to read, for ~30 % more bytes. */
+/** New blobs: LZ4 costs about a tenth of deflate's CPU per message to write and to read, for about a third more bytes. */
 export const DEFAULT_COMPRESSION: Compression = 'lz4';
 
 /** Raw bytes per stored chunk: a partial FETCH inflates at most this much beyond what it returns. */
