@@ -124,3 +124,33 @@ test('a deflate-written mailbox reopened with the LZ4 default: old mail reads id
     await fx.cleanup();
   }
 });
+
+test('hostile: a damaged LZ4 blob in a real file fails only the read that meets it, with an Error', async () => {
+  const fx = storeFixture();
+  try {
+    const { id, key, mailbox } = await fx.newMailbox();
+    const messages = generateCorpus(3, 5).filter((m) => m.attachments.length === 0).slice(0, 2);
+    for (const m of messages) await mailbox.append('INBOX', m.raw);
+    await fx.store.closeAll();
+    // Message 1's first part now claims 4 GiB; its search body is truncated to the tag and two bytes.
+    const db = openDb(join(fx.dataDir, 'mailboxes', `${id}.sqlite`), key, { encrypted: true });
+    try {
+      const bodyId = (db.prepare("SELECT m.body_id FROM messages m JOIN folders f ON f.id = m.folder_id WHERE f.path = 'INBOX' AND m.uid = 1").get() as { body_id: number }).body_id;
+      const part = db.prepare('SELECT raw_start, data FROM body_parts WHERE body_id = ? ORDER BY raw_start LIMIT 1').get(bodyId) as { raw_start: number; data: Buffer };
+      assert.equal(part.data[0], 3, 'stored LZ4');
+      const damaged = Buffer.from(part.data);
+      damaged.writeUInt32LE(0xffffffff, 1);
+      db.prepare('UPDATE body_parts SET data = ? WHERE body_id = ? AND raw_start = ?').run(damaged, bodyId, part.raw_start);
+      db.prepare('UPDATE bodies SET search_body = ? WHERE id = ?').run(Buffer.of(3, 0x10, 0x00), bodyId);
+    } finally {
+      db.close();
+    }
+    const reopened = await fx.store.open(id, key);
+    await assert.rejects(reopened.readMessage('INBOX', 1), /stored lz4 blob claims 4294967295 bytes, more than the \d+ expected/);
+    assert.ok((await reopened.readMessage('INBOX', 2)).equals(messages[1]!.raw), 'the other message still reads');
+    assert.throws(() => reopened.search('INBOX', { op: 'body', value: messages[0]!.token }), /stored lz4 blob is truncated/);
+    assert.deepEqual(reopened.search('INBOX', { op: 'from', value: messages[1]!.from }), [2], 'searches that do not decode it still work');
+  } finally {
+    await fx.cleanup();
+  }
+});
