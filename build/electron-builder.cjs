@@ -10,7 +10,7 @@
 //   Only the bundled main process (dist/app) and the icons stay in app.asar.
 // - package.json is unpacked too: it makes dist/server's .js files ES modules ("type": "module"), and the
 //   server reads its version from ../../package.json; neither can see inside app.asar from app.asar.unpacked.
-// - Native modules (better-sqlite3-multiple-ciphers, @node-rs/argon2-*, @napi-rs/keyring-*, sockopt) are rebuilt
+// - Native modules (better-sqlite3-multiple-ciphers, @node-rs/argon2-*, @napi-rs/keyring-*, lz4-napi, sockopt) are rebuilt
 //   for Electron's ABI by electron-builder (npmRebuild); the Node-API ones need no rebuild. Build each
 //   platform on that platform: the native prebuilds are per-OS optional packages.
 // - The Electron version is the `electron` devDependency (one place); its Node must be >= 20.19 (package.json

@@ -11,7 +11,7 @@ import { Directory } from './directory/index.js';
 import { loadAppKey } from './keychain/index.js';
 import { createLogger, type Logger } from './log.js';
 import { junkSettingsFromEnv } from './junk/index.js';
-import { openMailboxStore } from './mailbox/index.js';
+import { mailboxCompressionFromEnv, openMailboxStore } from './mailbox/index.js';
 import { mimeLimitsFromEnv } from './mime/limits.js';
 import { ListenError } from './net.js';
 import type { OutboundPort, OutboundService, RestartPort } from './ports.js';
@@ -45,7 +45,8 @@ export async function openContext(sources: ConfigSources = {}, options: OpenCont
     const tls = await TlsMaterial.open({ tlsDir: paths.tlsDir, hostname: config.hostname, certPath: config.tls.certPath, keyPath: config.tls.keyPath, logger });
     opened.push(tls);
     const junk = junkSettingsFromEnv(env); // SEALPOST_JUNK_*
-    const mailboxes = openMailboxStore(paths.root, { logger, junkLimits: junk.limits });
+    const compression = mailboxCompressionFromEnv(env); // SEALPOST_MAILBOX_COMPRESSION
+    const mailboxes = openMailboxStore(paths.root, { logger, junkLimits: junk.limits, compression });
     opened.push({ close: () => mailboxes.closeAll() });
     const queue = openSealedQueue(paths.root, appKey.key, { logger });
     opened.push(queue);

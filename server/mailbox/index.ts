@@ -6,7 +6,7 @@ import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, renam
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import type { Compression } from './codec.js';
+import { DEFAULT_COMPRESSION, type Compression } from './codec.js';
 import { InvalidRequest, MailboxLocked, WrongKey } from './errors.js';
 import { acquireLock, isLocked } from './lock.js';
 import { SqliteMailbox, type Handle } from './mailbox.js';
@@ -23,6 +23,7 @@ export * from './types.js';
 export * from './errors.js';
 export { NoSuchScript, ScriptActive, ScriptExists, type SieveScriptInfo, type SieveStore } from './sieve-store.js';
 export type { Compression } from './codec.js';
+export { MAILBOX_COMPRESSION_ENV, mailboxCompressionFromEnv } from './settings.js';
 export type { GroupCommitStats } from './group-commit.js';
 export { acquireLockWaiting, isMailboxLocked, mailboxLockFile, openByAnotherProcess, withLock, type HeldLock } from './lock.js';
 
@@ -35,7 +36,7 @@ export interface MailboxStoreOptions {
   readonly maxOpen?: number;
   /** Handles unused this long are closed (default 10 minutes). */
   readonly idleCloseMs?: number;
-  /** Compression of stored bodies (default 'deflate'). */
+  /** Compression of new stored blobs (default 'lz4'); blobs written with any method stay readable. */
   readonly compression?: Compression;
   /** Caps of the junk classifier's training inside each file (default DEFAULT_JUNK_STORE_LIMITS). */
   readonly junkLimits?: JunkStoreLimits;
@@ -119,7 +120,7 @@ class SqliteMailboxStore implements MailboxStore {
     this.logger = options.logger ?? silentLogger();
     this.maxOpen = Math.max(1, options.maxOpen ?? 64);
     this.idleCloseMs = Math.max(1, options.idleCloseMs ?? 10 * 60_000);
-    this.compression = options.compression ?? 'deflate';
+    this.compression = options.compression ?? DEFAULT_COMPRESSION;
     this.encrypted = options.unencryptedForBenchmarks !== true;
     this.idleTimer = setInterval(() => this.closeIdle(), Math.max(50, Math.min(this.idleCloseMs / 2, 60_000)));
     this.idleTimer.unref();

@@ -2,7 +2,7 @@
 // with no await inside it (CPU work — parsing, compression, hashing — happens before it starts).
 import { statSync } from 'node:fs';
 import type { Statement } from 'better-sqlite3-multiple-ciphers';
-import { compressSync, decompress, prepareParts, CHUNK_BYTES, type Compression } from './codec.js';
+import { compressSync, decompress, prepareParts, CHUNK_BYTES, MAX_STORED_TEXT_BYTES, type Compression } from './codec.js';
 import { FolderExists, InvalidRequest, MailboxLocked, NoSuchFolder, NoSuchMessage, OverQuota, Retryable } from './errors.js';
 import {
   applyFlags, checkSpecialUse, decodeKeywords, DELETED, encodeKeywords, flagList, normalizePath, parentsOf, parseFlags,
@@ -576,7 +576,8 @@ export class SqliteMailbox implements Mailbox {
     const method = this.context.compression;
     const parts = await timeStage(stageStart('mailbox.append.compress'), prepareParts(raw, parsed.attachmentRanges, method));
     const searchText = encodeSearchText(parsed.search);
-    const textMethod = method === 'none' ? 'none' : 'deflate';
+    // SEARCH decodes these blobs on every candidate row: the fastest decoder, whatever the body setting.
+    const textMethod = method === 'none' ? 'none' : 'lz4';
     const { head: searchHead, body: searchBody } = splitSearchText(searchText);
     const structure = compressSync(serializeStructureForStore(parsed.structure), method);
     const headBlob = compressSync(Buffer.from(JSON.stringify(searchHead)), textMethod);
@@ -710,7 +711,7 @@ export class SqliteMailbox implements Mailbox {
       `SELECT ${MESSAGE_COLUMNS}, ${THREAD_COLUMNS}, b.structure FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`,
     ).all(...params) as (ThreadedRow & { structure: Buffer })[];
     const permute = this.permutation();
-    return timeStage(stageStart('mailbox.fetch.decode'), rows.map((r) => ({ ...this.threadedMeta(r, permute), structure: deserializeStructureFromStore(decompress(r.structure)) })));
+    return timeStage(stageStart('mailbox.fetch.decode'), rows.map((r) => ({ ...this.threadedMeta(r, permute), structure: deserializeStructureFromStore(decompress(r.structure, MAX_STORED_TEXT_BYTES)) })));
   }
 
   private bodyOf(folder: string, uid: number): { bodyId: number; size: number } {
@@ -782,7 +783,7 @@ export class SqliteMailbox implements Mailbox {
       const from = Math.max(start, p.raw_start) - p.raw_start;
       const to = Math.min(end, p.raw_start + p.raw_len) - p.raw_start;
       if (p.attachment_id === null) {
-        out.push(decompress(p.data!).subarray(from, to));
+        out.push(decompress(p.data!, p.raw_len).subarray(from, to));
         continue;
       }
       const first = Math.floor(from / CHUNK_BYTES);
@@ -792,7 +793,7 @@ export class SqliteMailbox implements Mailbox {
         first,
         last,
       ) as { seq: number; data: Buffer }[];
-      const joined = Buffer.concat(chunks.map((c) => decompress(c.data)));
+      const joined = Buffer.concat(chunks.map((c) => decompress(c.data, CHUNK_BYTES)));
       out.push(joined.subarray(from - first * CHUNK_BYTES, to - first * CHUNK_BYTES));
     }
     // One part (most messages): its decompressed buffer is already the answer, no copy.

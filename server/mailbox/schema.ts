@@ -1,6 +1,6 @@
 // Mailbox file schema: an ordered list of migrations; PRAGMA user_version = number applied.
 // Append new migrations at the end; never edit a released one (files made by it exist on disks).
-import { decompress } from './codec.js';
+import { CHUNK_BYTES, decompress } from './codec.js';
 import { SIEVE_SCHEMA } from './sieve-store.js';
 import { InvalidRequest } from './errors.js';
 import { MAILBOX_OBJECT_ID_SQL, newObjectKey } from './object-id.js';
@@ -189,7 +189,7 @@ function storedHeader(parts: Statement, bodyId: number): Buffer {
   let bytes = 0;
   for (const part of rows) {
     if (part.attachment_id !== null || part.data === null) break; // a header is never an attachment body
-    const data = decompress(part.data);
+    const data = decompress(part.data, CHUNK_BYTES); // inline parts are stored CHUNK_BYTES at most
     out.push(data);
     bytes += data.length;
     if (bytes >= MIGRATION_HEADER_BYTES || data.includes('\r\n\r\n')) break;

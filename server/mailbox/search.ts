@@ -4,7 +4,7 @@
 // skip the index and only run the exact test (a scan: SQL LIKE would only fold ASCII case, and the
 // text is stored compressed).
 import { addressText, fieldValues, headerFields } from '../mime/text.js';
-import { compressSync, decompress } from './codec.js';
+import { compressSync, decompress, methodOf } from './codec.js';
 import { InvalidRequest } from './errors.js';
 import { SYSTEM_FLAGS } from './names.js';
 import type { Db } from './sqlite.js';
@@ -49,7 +49,7 @@ export function refreshedAddressHead(searchHead: Buffer, header: Buffer): Buffer
   const head = JSON.parse(decompress(searchHead).toString('utf8')) as Record<string, string>;
   const fields = headerFields(header);
   for (const name of ['from', 'to', 'cc', 'bcc'] as const) head[name] = foldCase(addressText(fieldValues(fields, name)));
-  return compressSync(Buffer.from(JSON.stringify(head)), searchHead[0] === 0 ? 'none' : 'deflate');
+  return compressSync(Buffer.from(JSON.stringify(head)), methodOf(searchHead));
 }
 
 /** Inflates a blob once per statement row even when several keys of one query test the same message. */

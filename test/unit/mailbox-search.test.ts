@@ -8,7 +8,7 @@ import { storeFixture, type StoreFixture } from '../helpers/mailbox.js';
 import { generateCorpus, type CorpusMessage } from '../helpers/corpus.js';
 import { InvalidRequest, type Mailbox, type SearchQuery } from '../../server/mailbox/index.js';
 import { compileSearch, foldCase, refreshedAddressHead, sentDayOf, trigramQuery } from '../../server/mailbox/search.js';
-import { compressSync, decompress } from '../../server/mailbox/codec.js';
+import { compressSync, decompress, methodOf } from '../../server/mailbox/codec.js';
 
 interface Reference {
   uid: number;
@@ -333,8 +333,10 @@ test('RFC 3501 §6.4.4: search text indexed before group names were kept is rebu
   );
   // What an older Sealpost stored: groups flattened to their members, no group name.
   const old = { subject: 's', from: 'jürgen <j@example.de>', to: 'carol@example.net, dave d <dave@example.net>', cc: 'bob builder <bob@example.org>', bcc: '', headers: 'subject: s\n' };
-  for (const method of ['deflate', 'none'] as const) {
-    const refreshed = JSON.parse(decompress(refreshedAddressHead(compressSync(Buffer.from(JSON.stringify(old)), method), header)).toString('utf8')) as Record<string, string>;
+  for (const method of ['lz4', 'deflate', 'brotli', 'none'] as const) {
+    const rewritten = refreshedAddressHead(compressSync(Buffer.from(JSON.stringify(old)), method), header);
+    assert.equal(methodOf(rewritten), method, 'the rebuilt blob keeps the encoding it was stored with');
+    const refreshed = JSON.parse(decompress(rewritten).toString('utf8')) as Record<string, string>;
     assert.equal(refreshed.to, 'project team: carol@example.net, dave d <dave@example.net>;');
     assert.equal(refreshed.from, 'jürgen <j@example.de>');
     assert.equal(refreshed.cc, 'bob builder <bob@example.org>');
