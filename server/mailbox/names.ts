@@ -5,8 +5,21 @@ import type { SpecialUse } from './types.js';
 export const SEPARATOR = '/';
 const MAX_PATH = 1024;
 
+/** Paths already normalized (every store call normalizes its folder: most name the same few). Bounded. */
+const normalized = new Map<string, string>();
+const NORMALIZED_MAX = 512;
+
 /** Canonical folder path: 'INBOX' in any case becomes 'INBOX'; rejects empty segments and control characters. */
 export function normalizePath(path: string): string {
+  const known = typeof path === 'string' ? normalized.get(path) : undefined;
+  if (known !== undefined) return known;
+  const result = canonicalPath(path);
+  if (normalized.size >= NORMALIZED_MAX) normalized.clear();
+  normalized.set(path, result);
+  return result;
+}
+
+function canonicalPath(path: string): string {
   if (typeof path !== 'string' || path.length === 0 || path.length > MAX_PATH) throw new InvalidRequest('bad folder name');
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(path)) throw new InvalidRequest('bad folder name');
