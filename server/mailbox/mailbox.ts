@@ -20,7 +20,7 @@ import type { Db } from './sqlite.js';
 import type { CachedPrepare } from '../sqlite.js';
 import type {
   AppendOptions, AppendResult, ChangeEntry, CopyResult, CreateFolderOptions, DeferredSyncMailbox, FolderInfo, FolderStatus, LiveFolderState, Mailbox, MailboxChangeEvent, MailboxId,
-  JunkStatus, JunkTrainingCounts, MessageFlags, MessageMeta, MessageRecord, ThreadedMessageMeta, QuotaUsage, RenameFolderOptions, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
+  JunkStatus, JunkTrainingCounts, MessageFlags, MessageMeta, UidFlagListing, MessageRecord, ThreadedMessageMeta, QuotaUsage, RenameFolderOptions, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
   UidSet,
 } from './types.js';
 import { stageStart, timeStage } from '../stages.js';
@@ -694,6 +694,45 @@ export class SqliteMailbox implements Mailbox {
     return out;
   }
 
+  listUidFlags(folder: string): UidFlagListing {
+    const id = this.folder(folder).id;
+    // One row for the whole folder: the UIDs as decimal text, the system flags as one character each (48 + bits,
+    // so "0" is none and "1" is \Seen), and "<uid> <keywords>" lines for the messages that have keywords (stored
+    // as " kw1 kw2 "; keywords are atoms, which hold neither space nor line feed). Row objects from the driver
+    // cost about 1.5 µs a message; splitting these strings costs a tenth of that.
+    const [uidText, bitText, keywordText] = this.query(
+      `SELECT group_concat(uid), group_concat(char(48 + sysflags), ''),
+         group_concat(CASE WHEN keywords != '' THEN uid || keywords END, char(10))
+       FROM (SELECT uid, sysflags, keywords FROM messages WHERE folder_id = ? ORDER BY uid)`,
+    )
+      .raw(true)
+      .get(id) as [string | null, string | null, string | null];
+    const uids = parseUidList(uidText ?? '');
+    if (bitText === null || bitText.length !== uids.length) {
+      // Not one BMP character per message: flag bits outside what the encoding carries. The general path.
+      const rows = this.listFlags(folder);
+      return { uids: rows.map((r) => r.uid), flags: rows.map((r) => r.flags) };
+    }
+    const keywordsByUid = new Map<number, string>();
+    if (keywordText !== null) {
+      for (const line of keywordText.split('\n')) {
+        const space = line.indexOf(' ');
+        keywordsByUid.set(Number(line.slice(0, space)), line.slice(space));
+      }
+    }
+    const lists = new Map<string, readonly string[]>();
+    const flags: (readonly string[])[] = new Array(uids.length);
+    for (let i = 0; i < uids.length; i++) {
+      const bits = bitText.charCodeAt(i) - 48;
+      const keywords = keywordsByUid.size === 0 ? undefined : keywordsByUid.get(uids[i]!);
+      const key = keywords === undefined ? String(bits) : `${bits}${keywords}`;
+      let list = lists.get(key);
+      if (!list) lists.set(key, (list = Object.freeze(flagList(bits, keywords ?? ''))));
+      flags[i] = list;
+    }
+    return { uids, flags };
+  }
+
   listMessages(folder: string, uids?: UidSet): MessageMeta[];
   listMessages(folder: string, uids: UidSet | undefined, options: { readonly thread: true }): ThreadedMessageMeta[];
   listMessages(folder: string, uids?: UidSet, options?: { readonly thread: true }): MessageMeta[] {
@@ -1153,4 +1192,24 @@ export class SqliteMailbox implements Mailbox {
       compressionSavedBytes: uniqueRaw - (r.inline_stored + r.attachment_stored),
     };
   }
+}
+
+/** "1,2,30" → [1, 2, 30] without a string per number (SQLite's group_concat of integer UIDs). */
+function parseUidList(text: string): number[] {
+  const out: number[] = [];
+  let n = 0;
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 44) {
+      out.push(n);
+      n = 0;
+      digits = 0;
+    } else {
+      n = n * 10 + (c - 48);
+      digits++;
+    }
+  }
+  if (digits > 0) out.push(n);
+  return out;
 }

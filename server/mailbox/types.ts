@@ -49,6 +49,13 @@ export interface MessageFlags {
   readonly size: number;
 }
 
+/** A folder's UIDs, ascending, and each message's flags at the same index: what SELECT builds its view from. */
+export interface UidFlagListing {
+  readonly uids: number[];
+  /** Frozen lists, one per flag combination, shared by every message that has it (as from listFlags). */
+  readonly flags: (readonly string[])[];
+}
+
 /** What the store keeps about one message besides its bytes. */
 export interface MessageMeta extends MessageFlags {
   readonly internalDate: Date;
@@ -259,6 +266,11 @@ export interface Mailbox {
    * listing for SELECT and FETCH FLAGS on large folders (no Date or object id built per message).
    */
   listFlags(folder: string, uids?: UidSet): MessageFlags[];
+  /**
+   * Every UID of the folder with its flags, read in one statement that returns one row (no row object per
+   * message): SELECT's listing, which on a large folder costs a third of listFlags.
+   */
+  listUidFlags(folder: string): UidFlagListing;
   /** The same with Message-ID and thread (reads every listed message's body row: slower). */
   listMessages(folder: string, uids: UidSet | undefined, options: { readonly thread: true }): ThreadedMessageMeta[];
   /** Metadata and parsed structure of the given UIDs, ascending. */

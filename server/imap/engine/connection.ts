@@ -251,17 +251,16 @@ export class Connection implements Session, UpdateListener {
     const status = mailbox.status(path);
     // A name kept only for its child folders (RFC 3501 §6.3.4) holds no messages.
     if (status.noselect) throw imapNo(null, 'Folder cannot be selected (\\Noselect)');
-    const messages = mailbox.listFlags(status.path);
-    const view = new Selected(
-      status.path,
-      readOnly,
-      status.uidValidity,
-      messages.map((m) => m.uid),
-      status.highestModseq,
-    );
-    for (const m of messages) {
-      view.flags.set(m.uid, m.flags);
-      for (const flag of m.flags) if (!flag.startsWith('\\')) view.keywords.add(flag);
+    const listing = mailbox.listUidFlags(status.path);
+    const view = new Selected(status.path, readOnly, status.uidValidity, listing.uids, status.highestModseq);
+    // Lists are shared per flag combination: their keywords are looked at once per list, not per message.
+    const lists = new Set<readonly string[]>();
+    for (let i = 0; i < listing.uids.length; i++) {
+      const flags = listing.flags[i]!;
+      view.flags.set(listing.uids[i]!, flags);
+      if (lists.has(flags)) continue;
+      lists.add(flags);
+      for (const flag of flags) if (!flag.startsWith('\\')) view.keywords.add(flag);
     }
     if (!readOnly) {
       this.recentClaim = claimRecent(mailbox, status.path);
