@@ -190,7 +190,8 @@ export class GroupCommit {
       // Off the loop too while another file's fsync is running: the process is serving other writers, whom an
       // fsync here would stall.
       const offLoop = batch.length > 1 || this.#pending.length > 0 || syncsInFlight > 0 || (this.#options.moreComing?.() ?? null) !== null;
-      if (offLoop) db.pragma('synchronous = NORMAL');
+      const sync = syncStatements(db);
+      if (offLoop) sync.normal.run();
       try {
         outcomes = db
           .transaction((): Outcome[] =>
@@ -208,7 +209,7 @@ export class GroupCommit {
           )
           .immediate();
       } finally {
-        if (offLoop) db.pragma('synchronous = FULL');
+        if (offLoop) sync.full.run();
       }
       this.stats.batches++;
       this.stats.tasks += batch.length;
@@ -230,4 +231,23 @@ export class GroupCommit {
       else task.reject(this.#mapped(outcome.error));
     });
   }
+}
+
+type Statement = Database.Statement;
+
+interface SyncStatements {
+  readonly normal: Statement;
+  readonly full: Statement;
+}
+
+const syncStatementsByDb = new WeakMap<Db, SyncStatements>();
+
+/** The two synchronous pragmas, prepared once per connection: db.pragma() prepares its statement on every call. */
+function syncStatements(db: Db): SyncStatements {
+  let statements = syncStatementsByDb.get(db);
+  if (!statements) {
+    statements = { normal: db.prepare('PRAGMA synchronous = NORMAL'), full: db.prepare('PRAGMA synchronous = FULL') };
+    syncStatementsByDb.set(db, statements);
+  }
+  return statements;
 }
