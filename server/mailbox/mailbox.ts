@@ -9,7 +9,7 @@ import {
 } from './names.js';
 import { canonicalBytes, parseForStore, serializeStructureForStore, deserializeStructureFromStore } from './parse.js';
 import { fdatasyncPath, GroupCommit, type GroupCommitStats } from './group-commit.js';
-import { compileSearch, encodeSearchText, indexedText, splitSearchText, uidSetSql } from './search.js';
+import { compileSearch, encodeSearchText, splitSearchText, storedIndexedText, uidSetSql } from './search.js';
 import { derivedObjectId, newMailboxObjectId, objectIdPermutation } from './object-id.js';
 import { SORT_COLUMNS } from './schema.js';
 import { messageKeys, sentDateKey } from './sort-keys.js';
@@ -114,6 +114,11 @@ const folderInfo = (r: FolderRow): FolderInfo => ({
 const MESSAGE_COLUMNS = 'm.id, m.uid, m.modseq, m.sysflags, m.keywords, m.internal_date, m.size, m.body_id, m.save_date';
 // SQL longer than this (a UID set of many ranges) is not kept among the prepared statements.
 const QUERY_CACHE_MAX_SQL = 1024;
+/** Bodies waiting for the trigram index that start a catch-up at once, and the most one catch-up commit adds. */
+const SEARCH_INDEX_BATCH = 64;
+const SEARCH_INDEX_MAX = 512;
+/** A pause in appends this long starts a catch-up of whatever is waiting. */
+const SEARCH_INDEX_IDLE_MS = 200;
 // Columns of the body row: each is a page (or more) of the encrypted file, so only when asked for.
 const THREAD_COLUMNS = 'b.message_id, b.thread_id';
 
@@ -164,6 +169,10 @@ export class SqliteMailbox implements Mailbox {
   private walSync: { readonly through: number; readonly done: Promise<void> } | null = null;
   /** Runs of appends announced by expectAppends() and not yet ended. */
   private appendRuns = 0;
+  /** Bodies stored since the trigram index last caught up, as far as this object has seen. */
+  private unindexedBodies = 0;
+  private searchIndexTimer: NodeJS.Timeout | null = null;
+  private searchIndexing = false;
 
   /** The EMAILID/THREADID permutation of the open file (re-read when the handle's connection changes). */
   private objectIds: { db: Db; permute: (n: number) => number } | null = null;
@@ -620,7 +629,6 @@ export class SqliteMailbox implements Mailbox {
           bodyId, part.rawStart, part.rawLen, attachment.id,
         );
       }
-      this.stmt('INSERT INTO search_index (rowid, text) VALUES (?, ?)').run(bodyId, indexedText(searchText));
       this.stmt('INSERT INTO thread_keys (body_id, message_id, refs, reply) VALUES (?, ?, ?, ?)').run(
         bodyId, keys.messageId, keys.refs, keys.replyOrForward ? 1 : 0,
       );
@@ -645,7 +653,10 @@ export class SqliteMailbox implements Mailbox {
     turn.release();
     const result = await committed;
     stopCommit();
-    if (result.highestModseq > 0) this.emit(path, result.highestModseq);
+    if (result.highestModseq > 0) {
+      this.emit(path, result.highestModseq);
+      this.searchBacklogGrew();
+    }
     return { uid: result.uid, uidValidity: result.uidValidity, modseq: result.modseq };
   }
 
@@ -692,6 +703,72 @@ export class SqliteMailbox implements Mailbox {
       out[i] = { uid, modseq, flags, size };
     }
     return out;
+  }
+
+  /**
+   * An append added a body the trigram index does not hold yet. Indexing each body in its own append's commit
+   * cost more than all other inserts of the append together (FTS5 flushes a segment per commit, about 1.9 ms a
+   * message one at a time, 0.5 ms in batches), so bodies are indexed in batches: once SEARCH_INDEX_BATCH are
+   * waiting, or when appends pause for SEARCH_INDEX_IDLE_MS. Until then SEARCH tests them without the index.
+   */
+  private searchBacklogGrew(): void {
+    this.unindexedBodies++;
+    if (this.unindexedBodies >= SEARCH_INDEX_BATCH) {
+      void this.indexSearchBacklog();
+      return;
+    }
+    if (this.searchIndexTimer) {
+      this.searchIndexTimer.refresh();
+      return;
+    }
+    this.searchIndexTimer = setTimeout(() => {
+      this.searchIndexTimer = null;
+      void this.indexSearchBacklog();
+    }, SEARCH_INDEX_IDLE_MS);
+    this.searchIndexTimer.unref();
+  }
+
+  /**
+   * Adds every body stored since the last catch-up to the trigram index, SEARCH_INDEX_MAX per commit; resolves
+   * with how many it added. A failure leaves them for the next catch-up (SEARCH still finds them meanwhile).
+   */
+  async indexSearchBacklog(): Promise<number> {
+    if (this.searchIndexing) return 0;
+    this.searchIndexing = true;
+    this.unindexedBodies = 0;
+    if (this.searchIndexTimer) {
+      clearTimeout(this.searchIndexTimer);
+      this.searchIndexTimer = null;
+    }
+    let added = 0;
+    try {
+      for (;;) {
+        if (!this.handle.db) return added;
+        const batch = await this.commits.submit(() => this.indexSearchBatch(SEARCH_INDEX_MAX));
+        added += batch;
+        if (batch < SEARCH_INDEX_MAX) return added;
+      }
+    } catch {
+      return added;
+    } finally {
+      this.searchIndexing = false;
+    }
+  }
+
+  /** One catch-up step inside a write transaction: up to `limit` bodies newer than the index, oldest first. */
+  private indexSearchBatch(limit: number): number {
+    const through = (this.stmt('SELECT indexed_through FROM search_progress').get() as { indexed_through: number }).indexed_through;
+    const rows = this.stmt('SELECT id, search_head, search_body FROM bodies WHERE id > ? ORDER BY id LIMIT ?').all(through, limit) as {
+      id: number;
+      search_head: Buffer;
+      search_body: Buffer;
+    }[];
+    if (rows.length === 0) return 0;
+    const insert = this.stmt('INSERT INTO search_index (rowid, text) VALUES (?, ?)');
+    for (const row of rows) insert.run(row.id, storedIndexedText(row.search_head, row.search_body));
+    // Ids between `through` and the last row that have no row any more were bodies deleted before their turn.
+    this.stmt('UPDATE search_progress SET indexed_through = ?').run(rows[rows.length - 1]!.id);
+    return rows.length;
   }
 
   listUidFlags(folder: string): UidFlagListing {

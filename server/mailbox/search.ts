@@ -100,6 +100,13 @@ export function indexedText(text: Record<SearchField, string>): string {
   return FIELDS.map((f) => text[f]).join('\n');
 }
 
+/** indexedText() of a stored body, from its search_head and search_body blobs (what the index catch-up reads). */
+export function storedIndexedText(searchHead: Buffer, searchBody: Buffer): string {
+  const head = JSON.parse(decompress(searchHead).toString('utf8')) as Record<string, string>;
+  const body = decompress(searchBody).toString('utf8');
+  return FIELDS.map((f) => (f === 'body' ? body : (head[f] ?? ''))).join('\n');
+}
+
 /** Most trigrams one text key puts into the index query. */
 const MAX_TRIGRAMS = 24;
 
@@ -164,10 +171,13 @@ export function uidSetSql(uids: UidSet, params: unknown[], folderId: number): st
 const bodiesColumn = (column: 'search_head' | 'search_body'): string => `(SELECT ${column} FROM bodies WHERE id = m.body_id)`;
 
 /**
- * Rows whose body the trigram index lists. Trap: test m.body_id (the messages row), not bodies.id: without
- * ANALYZE statistics (a mailbox that was never closed) SQLite then still evaluates it before touching bodies.
+ * Rows whose body the trigram index lists, and every row whose body is newer than the index (stored since its
+ * last catch-up, see SqliteMailbox.indexSearchBacklog): those go straight to the exact test. Trap: test m.body_id
+ * (the messages row), not bodies.id: without ANALYZE statistics (a mailbox that was never closed) SQLite then
+ * still evaluates it before touching bodies.
  */
-const PREFILTER = 'm.body_id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?)';
+const PREFILTER =
+  '(m.body_id > (SELECT indexed_through FROM search_progress) OR m.body_id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?))';
 
 /** Exact test of one text key on a candidate row (body text and header fields live in different blobs). */
 function exactText(fields: readonly SearchField[], needle: string, params: unknown[]): string {

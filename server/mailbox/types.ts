@@ -271,6 +271,11 @@ export interface Mailbox {
    * message): SELECT's listing, which on a large folder costs a third of listFlags.
    */
   listUidFlags(folder: string): UidFlagListing;
+  /**
+   * Adds the bodies stored since the last catch-up to the trigram index now (appends schedule this themselves,
+   * in batches or after a pause); resolves with how many it added. SEARCH finds those bodies either way.
+   */
+  indexSearchBacklog(): Promise<number>;
   /** The same with Message-ID and thread (reads every listed message's body row: slower). */
   listMessages(folder: string, uids: UidSet | undefined, options: { readonly thread: true }): ThreadedMessageMeta[];
   /** Metadata and parsed structure of the given UIDs, ascending. */

@@ -26,9 +26,11 @@ test('200 concurrent appends get distinct consecutive UIDs, their own bytes, in 
     assert.equal(new Set(results.map((r) => r.modseq)).size, 200, 'and its own modseq');
     for (const [n, r] of results.entries()) assert.ok((await mailbox.readMessage('INBOX', r.uid)).equals(message(n)), `message ${n} is under its UID`);
     assert.equal(mailbox.status('INBOX').messages, 200);
-    assert.equal(mailbox.search('INBOX', { op: 'text', value: 'message 137,' }).length, 1, 'indexed inside the batch');
+    assert.equal(mailbox.search('INBOX', { op: 'text', value: 'message 137,' }).length, 1, 'found, indexed or not yet');
     const stats = groupCommitStats(mailbox)!;
-    assert.equal(stats.tasks - before.tasks, 200);
+    // The appends, plus the trigram-index catch-ups they started (one per 64 waiting bodies at most).
+    const tasks = stats.tasks - before.tasks;
+    assert.ok(tasks >= 200 && tasks <= 200 + Math.ceil(200 / 64), `${tasks} commit tasks for 200 appends`);
     assert.ok(stats.batches - before.batches <= 10, `appends shared commits (${stats.batches - before.batches} batches for 200)`);
     assert.ok(stats.largestBatch > 1);
   } finally {
