@@ -116,7 +116,7 @@ const MESSAGE_COLUMNS = 'm.id, m.uid, m.modseq, m.sysflags, m.keywords, m.intern
 const QUERY_CACHE_MAX_SQL = 1024;
 /** Bodies waiting for the trigram index that start a catch-up at once, and the most one catch-up commit adds. */
 const SEARCH_INDEX_BATCH = 64;
-const SEARCH_INDEX_MAX = 512;
+const SEARCH_INDEX_MAX = 128;
 /** A pause in appends this long starts a catch-up of whatever is waiting. */
 const SEARCH_INDEX_IDLE_MS = 200;
 // Columns of the body row: each is a page (or more) of the encrypted file, so only when asked for.
