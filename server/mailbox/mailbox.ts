@@ -1057,6 +1057,11 @@ export class SqliteMailbox implements Mailbox {
 
   claimRecent(folder: string): { from: number; to: number } {
     const path = normalizePath(folder);
+    // Nothing arrived since the last claim (a client re-selecting a quiet folder): no write transaction, so no
+    // commit for a deferred-sync session to wait an fdatasync for. A message that arrives after this read is
+    // left to the next claim, exactly as if the write below had run first.
+    const known = this.folder(path);
+    if (known.recent_from >= known.uid_next) return { from: known.uid_next, to: known.uid_next };
     return this.write(() => {
       const f = this.folder(path);
       if (f.recent_from < f.uid_next) this.stmt('UPDATE folders SET recent_from = uid_next WHERE id = ?').run(f.id);

@@ -113,3 +113,22 @@ test('a run of appends (expectAppends) shares commits even when its messages arr
     await fx.cleanup();
   }
 });
+
+test('RFC 3501 §2.3.2: re-selecting a folder with nothing new to claim as \\Recent commits nothing (no fdatasync to wait for)', async () => {
+  const fx = storeFixture();
+  try {
+    const { mailbox } = await fx.newMailbox();
+    await mailbox.append('INBOX', simpleMessage('one', 'first'));
+    const view = mailbox.deferredSync();
+    assert.deepEqual(view.claimRecent('INBOX'), { from: 1, to: 2 }, 'the first SELECT claims the new message');
+    const claimed = deferredSyncStats(mailbox)!;
+    assert.deepEqual(view.claimRecent('INBOX'), { from: 2, to: 2 }, 'the next one gets nothing');
+    assert.deepEqual(deferredSyncStats(mailbox), claimed, 'and wrote nothing');
+    await mailbox.append('INBOX', simpleMessage('two', 'second'));
+    assert.deepEqual(view.claimRecent('INBOX'), { from: 2, to: 3 }, 'a message that arrived since is claimed');
+    assert.equal(deferredSyncStats(mailbox)!.relaxedCommits, claimed.relaxedCommits + 1);
+    await view.durable();
+  } finally {
+    await fx.cleanup();
+  }
+});
