@@ -383,9 +383,17 @@ export class SqliteMailbox implements Mailbox {
 
   status(path: string): FolderStatus {
     const r = this.folder(path);
-    const recent = (this.stmt('SELECT count(*) AS n FROM messages WHERE folder_id = ? AND uid >= ?').get(r.id, r.recent_from) as { n: number }).n;
+    // \Recent is counted when read, once: only STATUS RECENT reads it, while FETCH, SEARCH and SELECT call status()
+    // for UIDNEXT or HIGHESTMODSEQ, and the count walks every message from recent_from on (all of a folder no
+    // session has selected: about 2 ms at 100,000 messages, on every one of those commands).
+    let recent: number | undefined;
+    const countRecent = (): number =>
+      (recent ??= (this.stmt('SELECT count(*) AS n FROM messages WHERE folder_id = ? AND uid >= ?').get(r.id, r.recent_from) as { n: number }).n);
     return {
-      ...folderInfo(r), messages: r.message_count, unseen: r.unseen_count, size: r.total_size, recent, deleted: r.deleted_count,
+      ...folderInfo(r), messages: r.message_count, unseen: r.unseen_count, size: r.total_size, deleted: r.deleted_count,
+      get recent(): number {
+        return countRecent();
+      },
     };
   }
 
