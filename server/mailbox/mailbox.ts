@@ -172,7 +172,8 @@ export class SqliteMailbox implements Mailbox {
   /** Bodies stored since the trigram index last caught up, as far as this object has seen. */
   private unindexedBodies = 0;
   private searchIndexTimer: NodeJS.Timeout | null = null;
-  private searchIndexing = false;
+  /** The catch-up running now, if any. */
+  private searchIndexRun: Promise<number> | null = null;
 
   /** The EMAILID/THREADID permutation of the open file (re-read when the handle's connection changes). */
   private objectIds: { db: Db; permute: (n: number) => number } | null = null;
@@ -721,10 +722,11 @@ export class SqliteMailbox implements Mailbox {
    */
   private searchBacklogGrew(): void {
     this.unindexedBodies++;
-    if (this.unindexedBodies >= SEARCH_INDEX_BATCH) {
+    if (this.unindexedBodies >= SEARCH_INDEX_BATCH && !this.searchIndexRun) {
       void this.indexSearchBacklog();
       return;
     }
+    // Also while a catch-up runs: it may finish before reaching the bodies stored meanwhile.
     if (this.searchIndexTimer) {
       this.searchIndexTimer.refresh();
       return;
@@ -738,11 +740,20 @@ export class SqliteMailbox implements Mailbox {
 
   /**
    * Adds every body stored since the last catch-up to the trigram index, SEARCH_INDEX_MAX per commit; resolves
-   * with how many it added. A failure leaves them for the next catch-up (SEARCH still finds them meanwhile).
+   * with how many it added. Called while a catch-up runs, it waits for that one and then catches up what is
+   * left. A failure leaves the bodies for the next catch-up (SEARCH still finds them meanwhile).
    */
-  async indexSearchBacklog(): Promise<number> {
-    if (this.searchIndexing) return 0;
-    this.searchIndexing = true;
+  indexSearchBacklog(): Promise<number> {
+    const running = this.searchIndexRun;
+    if (running) return running.then(() => this.indexSearchBacklog());
+    const run = this.catchUpSearchIndex().finally(() => {
+      if (this.searchIndexRun === run) this.searchIndexRun = null;
+    });
+    this.searchIndexRun = run;
+    return run;
+  }
+
+  private async catchUpSearchIndex(): Promise<number> {
     this.unindexedBodies = 0;
     if (this.searchIndexTimer) {
       clearTimeout(this.searchIndexTimer);
@@ -758,8 +769,6 @@ export class SqliteMailbox implements Mailbox {
       }
     } catch {
       return added;
-    } finally {
-      this.searchIndexing = false;
     }
   }
 

@@ -66,6 +66,23 @@ test('the catch-up starts by itself: once 64 bodies wait, and after appends paus
   }
 });
 
+test('indexSearchBacklog called while a catch-up runs waits for it: the index is whole when the call resolves', async () => {
+  const fx = storeFixture();
+  try {
+    const { id, key, mailbox } = await fx.newMailbox();
+    for (let n = 0; n < 5; n++) await mailbox.append('INBOX', simpleMessage(`m${n}`, `pelican ${n}`));
+    const first = mailbox.indexSearchBacklog(); // its commit runs on a later turn
+    const second = mailbox.indexSearchBacklog(); // called while the first is under way
+    assert.equal(await second, 0, 'the first one did the work');
+    const state = fileState(fx, id, key, 'pel');
+    assert.equal(state.through, state.newest, 'every body is in the index once the second call resolves');
+    assert.equal(state.hits.length, 5);
+    assert.equal(await first, 5);
+  } finally {
+    await fx.cleanup();
+  }
+});
+
 test('a body expunged before its turn leaves no gap, and a file closed before the catch-up catches up after reopening', async () => {
   const fx = storeFixture();
   try {
