@@ -5,7 +5,7 @@ import type { Statement } from 'better-sqlite3-multiple-ciphers';
 import { compressSync, decompress, prepareParts, CHUNK_BYTES, MAX_STORED_TEXT_BYTES, type Compression } from './codec.js';
 import { FolderExists, InvalidRequest, MailboxLocked, NoSuchFolder, NoSuchMessage, OverQuota, Retryable } from './errors.js';
 import {
-  applyFlags, checkSpecialUse, decodeKeywords, DELETED, encodeKeywords, flagList, normalizePath, parentsOf, parseFlags,
+  applyFlags, checkSpecialUse, decodeKeywords, DELETED, encodeKeywords, flagList, normalizePath, parentsOf, parseFlags, sharedFlagLists,
 } from './names.js';
 import { canonicalBytes, parseForStore, serializeStructureForStore, deserializeStructureFromStore } from './parse.js';
 import { fdatasyncPath, GroupCommit, type GroupCommitStats } from './group-commit.js';
@@ -701,15 +701,11 @@ export class SqliteMailbox implements Mailbox {
     const rows = this.query(`SELECT m.uid, m.modseq, m.sysflags, m.keywords, m.size FROM messages m WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`)
       .raw(true)
       .all(...params) as [number, number, number, string, number][];
-    // Most messages share a handful of flag combinations: one frozen list per combination.
-    const lists = new Map<string, readonly string[]>();
+    const flagsOf = sharedFlagLists();
     const out: MessageFlags[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const [uid, modseq, sysflags, keywords, size] = rows[i]!;
-      const key = keywords === '' ? String(sysflags) : `${sysflags} ${keywords}`;
-      let flags = lists.get(key);
-      if (!flags) lists.set(key, (flags = Object.freeze(flagList(sysflags, keywords))));
-      out[i] = { uid, modseq, flags, size };
+      out[i] = { uid, modseq, flags: flagsOf(sysflags, keywords), size };
     }
     return out;
   }
@@ -814,15 +810,11 @@ export class SqliteMailbox implements Mailbox {
         keywordsByUid.set(Number(line.slice(0, space)), line.slice(space));
       }
     }
-    const lists = new Map<string, readonly string[]>();
+    const flagsOf = sharedFlagLists();
     const flags: (readonly string[])[] = new Array(uids.length);
     for (let i = 0; i < uids.length; i++) {
-      const bits = bitText.charCodeAt(i) - 48;
-      const keywords = keywordsByUid.size === 0 ? undefined : keywordsByUid.get(uids[i]!);
-      const key = keywords === undefined ? String(bits) : `${bits}${keywords}`;
-      let list = lists.get(key);
-      if (!list) lists.set(key, (list = Object.freeze(flagList(bits, keywords ?? ''))));
-      flags[i] = list;
+      const keywords = keywordsByUid.size === 0 ? '' : (keywordsByUid.get(uids[i]!) ?? '');
+      flags[i] = flagsOf(bitText.charCodeAt(i) - 48, keywords);
     }
     return { uids, flags };
   }

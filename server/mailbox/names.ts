@@ -101,6 +101,20 @@ export function flagList(bits: number, keywords: string): string[] {
   return out.concat(decodeKeywords(keywords));
 }
 
+/**
+ * flagList() remembered per combination, each list frozen and shared: the messages of a folder have a handful of
+ * combinations between them, so a listing builds a handful of lists, not one per message.
+ */
+export function sharedFlagLists(): (bits: number, keywords: string) => readonly string[] {
+  const lists = new Map<string, readonly string[]>();
+  return (bits, keywords) => {
+    const key = keywords === '' ? String(bits) : `${bits} ${keywords}`;
+    let list = lists.get(key);
+    if (!list) lists.set(key, (list = Object.freeze(flagList(bits, keywords))));
+    return list;
+  };
+}
+
 /** Applies a STORE mode to one message's flags. */
 export function applyFlags(bits: number, keywords: readonly string[], mode: 'add' | 'remove' | 'replace', change: FlagSet): FlagSet {
   if (mode === 'replace') return change;

@@ -103,8 +103,8 @@ export function indexedText(text: Record<SearchField, string>): string {
 /** indexedText() of a stored body, from its search_head and search_body blobs (what the index catch-up reads). */
 export function storedIndexedText(searchHead: Buffer, searchBody: Buffer): string {
   const head = JSON.parse(decompress(searchHead).toString('utf8')) as Record<string, string>;
-  const body = decompress(searchBody).toString('utf8');
-  return FIELDS.map((f) => (f === 'body' ? body : (head[f] ?? ''))).join('\n');
+  // A field missing from an old head blob joins as the empty string.
+  return indexedText({ ...head, body: decompress(searchBody).toString('utf8') } as Record<SearchField, string>);
 }
 
 /** Most trigrams one text key puts into the index query. */
