@@ -83,6 +83,26 @@ test('indexSearchBacklog called while a catch-up runs waits for it: the index is
   }
 });
 
+test('RFC 9051 §6.4.4 under a race: 150 parallel appends, each searched for as soon as it is answered, while catch-ups run', async () => {
+  const fx = storeFixture();
+  try {
+    const { mailbox } = await fx.newMailbox();
+    const missed: number[] = [];
+    await Promise.all(
+      Array.from({ length: 150 }, async (_, n) => {
+        const { uid } = await mailbox.append('INBOX', simpleMessage(`race ${n}`, `wombat${n}x here`));
+        // Between appends, catch-ups move the watermark: the message must be found on either side of it.
+        if (!mailbox.search('INBOX', { op: 'body', value: `wombat${n}x` }).includes(uid)) missed.push(n);
+      }),
+    );
+    assert.deepEqual(missed, [], 'every answered append is found at once');
+    await mailbox.indexSearchBacklog();
+    for (const n of [0, 63, 64, 127, 149]) assert.equal(mailbox.search('INBOX', { op: 'body', value: `wombat${n}x` }).length, 1);
+  } finally {
+    await fx.cleanup();
+  }
+});
+
 test('a body expunged before its turn leaves no gap, and a file closed before the catch-up catches up after reopening', async () => {
   const fx = storeFixture();
   try {
