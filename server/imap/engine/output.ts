@@ -1,9 +1,9 @@
-// The connection's writer: response bytes are batched per response group (one socket write for the untagged
-// lines and the tagged reply that follow each other), written with backpressure (a command waits while more
+// The connection's writer: response bytes are batched per response group (one gathered socket write for the
+// untagged lines and the tagged reply that follow each other), written with backpressure (a command waits while more
 // than HIGH_WATER bytes sit unsent, so a client that does not read cannot make us buffer without bound), and
 // large literals are streamed piece by piece as the socket drains.
 import type { Writable } from 'node:stream';
-import type { EncodedPiece } from '../wire/encode.js';
+import { SEPARATE_PIECE_BYTES, type EncodedPiece } from '../wire/encode.js';
 import type { StreamedLiteral } from '../wire/types.js';
 
 /** Unsent bytes above which writers wait for 'drain'. */
@@ -62,12 +62,47 @@ export class Output {
   async flush(): Promise<void> {
     if (this.closed) return;
     if (this.batchBytes > 0) {
-      const data = this.batch.length === 1 ? (this.batch[0] as Buffer) : Buffer.concat(this.batch);
+      const batch = this.batch;
       this.batch = [];
       this.batchBytes = 0;
-      this.sink.write(data);
+      this.writeGathered(batch);
     }
     await this.drained();
+  }
+
+  /**
+   * One gathered write (the socket's writev) of the batch: runs of small buffers (response text) are joined,
+   * large ones (message bodies) go as they are, so a FETCH BODY[] copies no body on its way to the socket.
+   */
+  private writeGathered(batch: readonly Buffer[]): void {
+    if (batch.length === 1) {
+      this.sink.write(batch[0] as Buffer);
+      return;
+    }
+    const sink = this.sink;
+    let run: Buffer[] = [];
+    let runBytes = 0;
+    const writeRun = (): void => {
+      if (run.length === 0) return;
+      sink.write(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run, runBytes));
+      run = [];
+      runBytes = 0;
+    };
+    sink.cork();
+    try {
+      for (const data of batch) {
+        if (data.length >= SEPARATE_PIECE_BYTES) {
+          writeRun();
+          sink.write(data);
+        } else {
+          run.push(data);
+          runBytes += data.length;
+        }
+      }
+      writeRun();
+    } finally {
+      sink.uncork();
+    }
   }
 
   private async push(data: Buffer): Promise<void> {

@@ -91,7 +91,13 @@ export function sequenceSetText(numbers: readonly number[]): string {
   return out.join(',');
 }
 
-/** Collects output, joining adjacent text into one Buffer. */
+/**
+ * Bytes from which a literal's body stays a piece of its own instead of being joined with the text around it:
+ * copying a message body into the line costs more than one more buffer in the socket's gathered write.
+ */
+export const SEPARATE_PIECE_BYTES = 4096;
+
+/** Collects output, joining adjacent text into one Buffer; large literal bodies are kept as they are. */
 class Pieces {
   readonly out: EncodedPiece[] = [];
   private pending: Buffer[] = [];
@@ -101,7 +107,12 @@ class Pieces {
   }
 
   bytes(bytes: Buffer): void {
-    this.pending.push(bytes);
+    if (bytes.length < SEPARATE_PIECE_BYTES) {
+      this.pending.push(bytes);
+      return;
+    }
+    this.flush();
+    this.out.push(bytes);
   }
 
   streamed(literal: StreamedLiteral): void {
