@@ -7,7 +7,7 @@ import { FolderExists, InvalidRequest, MailboxLocked, NoSuchFolder, NoSuchMessag
 import {
   applyFlags, checkSpecialUse, decodeKeywords, DELETED, encodeKeywords, flagList, normalizePath, parentsOf, parseFlags, sharedFlagLists,
 } from './names.js';
-import { canonicalBytes, parseForStore, serializeStructureForStore, deserializeStructureFromStore } from './parse.js';
+import { canonicalBytes, headerEndOf, parseForStore, serializeStructureForStore, deserializeStructureFromStore } from './parse.js';
 import { fdatasyncPath, GroupCommit, type GroupCommitStats } from './group-commit.js';
 import { compileSearch, encodeSearchText, splitSearchText, storedIndexedText, uidSetSql } from './search.js';
 import { derivedObjectId, newMailboxObjectId, objectIdPermutation } from './object-id.js';
@@ -20,7 +20,7 @@ import type { Db } from './sqlite.js';
 import type { CachedPrepare } from '../sqlite.js';
 import type {
   AppendOptions, AppendResult, ChangeEntry, CopyResult, CreateFolderOptions, DeferredSyncMailbox, FolderInfo, FolderStatus, LiveFolderState, Mailbox, MailboxChangeEvent, MailboxId,
-  JunkStatus, JunkTrainingCounts, MessageFlags, MessageMeta, UidFlagListing, MessageRecord, ThreadedMessageMeta, QuotaUsage, RenameFolderOptions, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
+  HeaderedMessageMeta, JunkStatus, JunkTrainingCounts, MessageFlags, MessageMeta, UidFlagListing, MessageRecord, ThreadedMessageMeta, QuotaUsage, RenameFolderOptions, SearchQuery, SortKey, SpecialUse, StorageReport, StoreMode, StoreResult, ThreadAlgorithm, ThreadNode,
   UidSet,
 } from './types.js';
 import { stageStart, timeStage } from '../stages.js';
@@ -620,8 +620,8 @@ export class SqliteMailbox implements Mailbox {
       const threadId = this.threadFor(threadKeys);
       const bodyId = Number(
         this.stmt(
-          'INSERT INTO bodies (size, header_date, message_id, thread_id, search_head, structure, search_body) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        ).run(raw.length, parsed.date ? parsed.date.toISOString() : null, parsed.messageId, threadId, headBlob, structure, bodyBlob).lastInsertRowid,
+          'INSERT INTO bodies (size, header_date, message_id, thread_id, search_head, structure, search_body, header_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        ).run(raw.length, parsed.date ? parsed.date.toISOString() : null, parsed.messageId, threadId, headBlob, structure, bodyBlob, headerEndOf(parsed)).lastInsertRowid,
       );
       for (const part of parts) {
         if (part.kind === 'inline') {
@@ -826,6 +826,17 @@ export class SqliteMailbox implements Mailbox {
     const id = this.folder(folder).id;
     if (options?.thread) return this.selectThreaded(id, uids ?? null).map((r) => this.threadedMeta(r, permute));
     return timeStage(stageStart('mailbox.list'), this.selectMessages(id, uids ?? null).map((r) => this.messageMeta(r, permute)));
+  }
+
+  listHeaders(folder: string, uids: UidSet): HeaderedMessageMeta[] {
+    const f = this.folder(folder);
+    const params: unknown[] = [f.id];
+    const where = uidSetSql(uids, params, f.id);
+    const rows = this.query(
+      `SELECT ${MESSAGE_COLUMNS}, ${THREAD_COLUMNS}, b.header_end FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`,
+    ).all(...params) as (ThreadedRow & { header_end: number | null })[];
+    const permute = this.permutation();
+    return rows.map((r) => ({ ...this.threadedMeta(r, permute), headerEnd: r.header_end }));
   }
 
   fetch(folder: string, uids: UidSet): MessageRecord[] {

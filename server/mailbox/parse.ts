@@ -29,6 +29,15 @@ export function serializeStructureForStore(structure: MessageStructure): Buffer 
   return serializeStructure(structure);
 }
 
+/**
+ * What bodies.header_end records: where the message's own header ends (the parsed root's headerEnd), or null
+ * when its header does not start at octet 0 (never for the parsers' trees; null makes FETCH load the structure).
+ */
+export function headerEndOf(parsed: ParsedMessage): number | null {
+  const root = parsed.structure.root;
+  return root.headerStart === 0 ? root.headerEnd : null;
+}
+
 export function deserializeStructureFromStore(bytes: Buffer): MessageStructure {
   return deserializeStructure(bytes);
 }

@@ -373,7 +373,18 @@ const v9: Migration = (db) => {
   `);
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7, v8, v9];
+/**
+ * v10: bodies.header_end, the octet where the message's own header ends (root.headerEnd of its parsed structure),
+ * so ENVELOPE and BODY[HEADER…] are answered without loading and decoding the whole structure. NULL for bodies
+ * stored before (and for any whose header does not start at octet 0): FETCH loads their structure as before.
+ * Re-runnable: the column is added only when missing.
+ */
+const v10: Migration = (db) => {
+  const has = db.prepare("SELECT 1 FROM pragma_table_info('bodies') WHERE name = 'header_end'").get();
+  if (!has) db.exec('ALTER TABLE bodies ADD COLUMN header_end INTEGER');
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Runs the migrations a file lacks, each in its own transaction; `upTo` exists for tests (old-version fixtures). */

@@ -77,6 +77,11 @@ export interface ThreadedMessageMeta extends MessageMeta {
   readonly threadObjectId: string;
 }
 
+/** A message's metadata with the end of its own header (octets [0, headerEnd) are the header; null: unknown). */
+export interface HeaderedMessageMeta extends ThreadedMessageMeta {
+  readonly headerEnd: number | null;
+}
+
 /** Metadata plus the parsed structure computed at append time (see server/mime). */
 export interface MessageRecord extends ThreadedMessageMeta {
   /** Opaque to the store: produced by server/mime at append, returned as-is (Buffers preserved). */
@@ -278,6 +283,12 @@ export interface Mailbox {
   indexSearchBacklog(): Promise<number>;
   /** The same with Message-ID and thread (reads every listed message's body row: slower). */
   listMessages(folder: string, uids: UidSet | undefined, options: { readonly thread: true }): ThreadedMessageMeta[];
+  /**
+   * Metadata and where each message's own header ends, ascending by UID: what ENVELOPE and BODY[HEADER…] need,
+   * without loading and decoding the parsed structure. headerEnd is null for a message stored before the store
+   * recorded it; the caller loads the structure (fetch) for those.
+   */
+  listHeaders(folder: string, uids: UidSet): HeaderedMessageMeta[];
   /** Metadata and parsed structure of the given UIDs, ascending. */
   fetch(folder: string, uids: UidSet): MessageRecord[];
   /** The message bytes exactly as received. */

@@ -41,6 +41,7 @@ test('a file made at each earlier schema version opens with its mail and is migr
       const db = openDb(file, key, { encrypted: true, mustExist: false });
       assert.equal(migrate(db, version), version);
       if (version < 4) MIGRATIONS[3]!(db);
+      if (version < 10) MIGRATIONS[9]!(db);
       registerSearchFunctions(db);
       const old = new SqliteMailbox({ id, file, db, lastUsed: 0, prepare: statementCache(db) }, { compression: 'deflate', emit: () => {} });
       const raw = simpleMessage('made long ago', 'migrated body text');
@@ -52,6 +53,7 @@ test('a file made at each earlier schema version opens with its mail and is migr
         for (const row of rows) db.prepare('INSERT INTO search_index (rowid, text) VALUES (?, ?)').run(row.id, storedIndexedText(row.search_head, row.search_body));
       }
       if (version < 4) undoV4(db);
+      if (version < 10) db.exec('ALTER TABLE bodies DROP COLUMN header_end');
       db.close();
 
       const mailbox = await fx.store.open(id, key);
@@ -65,6 +67,10 @@ test('a file made at each earlier schema version opens with its mail and is migr
       const once = await mailbox.appendOnce('INBOX', simpleMessage('new', 'n'), { dedupeKey: 'k1' });
       assert.deepEqual(await mailbox.appendOnce('INBOX', simpleMessage('new', 'n'), { dedupeKey: 'k1' }), once);
       assert.equal(once.uid, 2);
+      // A body stored before v10 has no recorded header end (FETCH loads its structure); a new one has it.
+      const headers = mailbox.listHeaders('INBOX', [[1, 2]]);
+      assert.equal(headers[0]!.headerEnd, version < 10 ? null : raw.indexOf('\r\n\r\n') + 4);
+      assert.equal(typeof headers[1]!.headerEnd, 'number');
     } finally {
       await fx.cleanup();
     }

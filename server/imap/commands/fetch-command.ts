@@ -6,8 +6,8 @@
 // pauses its FETCH instead of making the server hold its mailbox.
 import { performance } from 'node:perf_hooks';
 import { NoSuchMessage } from '../../mailbox/errors.js';
-import type { Mailbox, MessageFlags, MessageMeta, MessageRecord, ThreadedMessageMeta } from '../../mailbox/types.js';
-import { fetchSection, locatePart, partialRange, sectionRange, type SectionSpec } from '../../mime/sections.js';
+import type { HeaderedMessageMeta, Mailbox, MessageFlags, MessageMeta, MessageRecord, ThreadedMessageMeta, UidSet } from '../../mailbox/types.js';
+import { fetchSection, filterHeader, locatePart, partialRange, sectionRange, type SectionSpec } from '../../mime/sections.js';
 import type { MessageStructure, MimePart } from '../../mime/types.js';
 import type { CommandContext, CommandSpec, Completion, SelectedView, Session } from '../engine/types.js';
 import { ImapError } from '../errors.js';
@@ -39,8 +39,18 @@ const FULL_META_KINDS = new Set<FetchItem['kind']>(['internaldate', 'savedate', 
 /** BODY[] / RFC822 / BODY[]<partial>: the whole message, read without its parsed structure. */
 const isWholeMessage = (item: FetchItem): boolean => item.kind === 'section' && item.section.path === '' && item.section.text === '';
 
-type FetchRecord = MessageRecord | ThreadedMessageMeta | MessageMeta | MessageFlags | { readonly uid: number };
+/**
+ * BODY[HEADER], BODY[HEADER.FIELDS (…)] and BODY[HEADER.FIELDS.NOT (…)] of the message itself: octets of its own
+ * header, which the store records the end of (listHeaders), so they need no parsed structure.
+ */
+const isRootHeader = (item: FetchItem): boolean =>
+  item.kind === 'section' && item.section.path === '' && (item.section.text === 'HEADER' || item.section.text === 'HEADER.FIELDS' || item.section.text === 'HEADER.FIELDS.NOT');
+
+type FetchRecord = MessageRecord | HeaderedMessageMeta | ThreadedMessageMeta | MessageMeta | MessageFlags | { readonly uid: number };
 const hasMeta = (record: FetchRecord): record is MessageFlags => 'flags' in record;
+/** A listHeaders record whose header end is known (a message stored before the store recorded it has none). */
+const hasHeaderEnd = (record: FetchRecord): record is HeaderedMessageMeta & { readonly headerEnd: number } =>
+  'headerEnd' in record && typeof record.headerEnd === 'number';
 const hasFullMeta = (record: FetchRecord): record is MessageMeta => 'emailId' in record;
 
 function isStructure(value: unknown): value is MessageStructure {
@@ -117,6 +127,7 @@ async function sectionValue(m: MessageContext, item: Extract<FetchItem, { kind: 
     const r = partialRange(size, item.partial ?? undefined);
     return rangeLiteral(m, r.start, r.end);
   }
+  if (isRootHeader(item) && hasHeaderEnd(m.record)) return rootHeaderValue(m, item, m.record.headerEnd);
   const structure = structureOf(m.record);
   const spec = sectionSpec(item.section, item.partial);
   const range = sectionRange(structure, spec);
@@ -126,6 +137,23 @@ async function sectionValue(m: MessageContext, item: Extract<FetchItem, { kind: 
   }
   const r = partialRange(range.end - range.start, spec.partial);
   return rangeLiteral(m, range.start + r.start, range.start + r.end);
+}
+
+/**
+ * The message's own header sections from octets [0, headerEnd): the same bytes fetchSection takes from the
+ * structure's root (RFC 9051 §6.4.5: HEADER is the header with its blank line; HEADER.FIELDS[.NOT] the fields
+ * kept, then a blank line), with <partial> applied to them.
+ */
+async function rootHeaderValue(m: MessageContext, item: Extract<FetchItem, { kind: 'section' }>, headerEnd: number): Promise<Value> {
+  const spec = sectionSpec(item.section, item.partial);
+  if (spec.kind === 'header') {
+    const r = partialRange(headerEnd, spec.partial);
+    return rangeLiteral(m, r.start, r.end);
+  }
+  const header = await read(m, 0, headerEnd);
+  const filtered = filterHeader(header, spec.fields ?? [], spec.kind === 'header.fields.not');
+  const r = partialRange(filtered.length, spec.partial);
+  return { literal: filtered.subarray(r.start, r.end) };
 }
 
 /**
@@ -188,6 +216,7 @@ async function itemValue(m: MessageContext, item: FetchItem): Promise<Value> {
   if (item.kind === 'section') return sectionValue(m, item);
   if (item.kind === 'binary') return binaryValue(m, item);
   if (item.kind === 'binary-size') return binarySize(m, item.section);
+  if (item.kind === 'envelope' && hasHeaderEnd(record)) return envelopeFromHeader(await read(m, 0, Math.min(record.headerEnd, ENVELOPE_HEADER_BYTES)), m.options);
   if (item.kind === 'envelope' || item.kind === 'body' || item.kind === 'bodystructure' || item.kind === 'preview') {
     const structure = structureOf(record);
     if (item.kind === 'envelope') return envelopeFromHeader(await headerOf(m, structure.root), m.options);
@@ -280,13 +309,18 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
   // RFC 3501 §6.4.5: BODY[…] (not .PEEK), RFC822, RFC822.TEXT and BINARY[…] set \Seen, except in a read-only folder.
   const markSeen = args.setsSeen && !view.readOnly;
   const needsStructure = items.some((item) => STRUCTURE_KINDS.has(item.kind) || (item.kind === 'section' && !isWholeMessage(item)));
+  // ENVELOPE and the message's own header sections (what clients list a folder with) need only where the header
+  // ends, which the store lists with the metadata: no structure is loaded and decoded unless a message lacks it.
+  const headerOnly = needsStructure && items.every(
+      (item) => item.kind === 'envelope' || isRootHeader(item) || !(STRUCTURE_KINDS.has(item.kind) || (item.kind === 'section' && !isWholeMessage(item))),
+    );
   // THREADID lives with the stored body: reading it costs a page per message, so only when asked for.
   const needsThread = items.some((item) => item.kind === 'threadid');
   // A whole-message section needs the size: listed with the page, not looked up message by message.
   const needsMeta =
     needsStructure || markSeen || args.changedSince !== null || items.some((item) => META_KINDS.has(item.kind) || item.kind === 'section');
   const needsFullMeta = items.some((item) => FULL_META_KINDS.has(item.kind));
-  const pageSize = needsStructure ? STRUCTURE_PAGE : PAGE;
+  const pageSize = needsStructure && !headerOnly ? STRUCTURE_PAGE : PAGE;
   const hasFlags = items.some((item) => item.kind === 'flags');
   const hasModseq = items.some((item) => item.kind === 'modseq');
 
@@ -297,15 +331,17 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
   let turnStart = performance.now();
   for (let i = 0; i < uids.length; i += pageSize) {
     const page = uidRanges(uids.slice(i, i + pageSize));
-    let records: FetchRecord[] = needsStructure
-      ? mailbox.fetch(view.path, page)
-      : needsThread
-        ? mailbox.listMessages(view.path, page, { thread: true })
-        : needsFullMeta
-          ? mailbox.listMessages(view.path, page)
-          : needsMeta
-            ? mailbox.listFlags(view.path, page)
-            : uids.slice(i, i + pageSize).map((uid) => ({ uid }));
+    let records: FetchRecord[] = headerOnly
+      ? headersOrStructures(mailbox, view.path, page)
+      : needsStructure
+        ? mailbox.fetch(view.path, page)
+        : needsThread
+          ? mailbox.listMessages(view.path, page, { thread: true })
+          : needsFullMeta
+            ? mailbox.listMessages(view.path, page)
+            : needsMeta
+              ? mailbox.listFlags(view.path, page)
+              : uids.slice(i, i + pageSize).map((uid) => ({ uid }));
     if (args.changedSince !== null) {
       const since = args.changedSince;
       records = records.filter((record) => hasMeta(record) && record.modseq > since);
@@ -350,6 +386,12 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
       }
     }
   }
+}
+
+/** The page's header ends, or (when a message was stored before the store recorded them) its structures. */
+function headersOrStructures(mailbox: Mailbox, path: string, page: UidSet): FetchRecord[] {
+  const listed = mailbox.listHeaders(path, page);
+  return listed.every((record) => record.headerEnd !== null) ? listed : mailbox.fetch(path, page);
 }
 
 /** Items answered from the lean listing alone (UID, FLAGS, MODSEQ, RFC822.SIZE): what clients sync with. */
