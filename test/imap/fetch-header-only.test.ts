@@ -9,6 +9,7 @@ import type Database from 'better-sqlite3-multiple-ciphers';
 import { generateCorpus, loadSharedCorpus } from '../helpers/corpus.js';
 import { crlf, fetchResponses, startFetchFixture, status, type FetchFixture, type FetchResponse } from './fetch-helpers.js';
 import type { Mailbox } from '../../server/mailbox/types.js';
+import type { MessageStructure } from '../../server/mime/types.js';
 
 let f: FetchFixture;
 before(async () => {
@@ -69,8 +70,9 @@ describe('FETCH ENVELOPE and header sections without the parsed structure (RFC 9
     const parsed = u.mailbox.fetch('INBOX', [[1, n]]);
     assert.equal(listed.length, n);
     for (let i = 0; i < n; i++) {
-      assert.equal(parsed[i]!.structure.root.headerStart, 0);
-      assert.equal(listed[i]!.headerEnd, parsed[i]!.structure.root.headerEnd, `message ${i + 1}`);
+      const { root } = parsed[i]!.structure as MessageStructure;
+      assert.equal(root.headerStart, 0);
+      assert.equal(listed[i]!.headerEnd, root.headerEnd, `message ${i + 1}`);
     }
   });
 
