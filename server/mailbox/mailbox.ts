@@ -363,12 +363,13 @@ export class SqliteMailbox implements Mailbox {
     return this.query(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.folder_id = ? AND ${where} ${extra} ORDER BY m.uid`).all(...params) as MessageRow[];
   }
 
-  private selectThreaded(folderId: number, uids: UidSet | null): ThreadedRow[] {
+  /** Message rows with their body's thread columns, plus `extra` columns of the body (e.g. `b.structure`). */
+  private selectThreaded<Extra extends object = object>(folderId: number, uids: UidSet | null, extra = ''): (ThreadedRow & Extra)[] {
     const params: unknown[] = [folderId];
     const where = uids ? uidSetSql(uids, params, folderId) : '1';
     return this.query(
-      `SELECT ${MESSAGE_COLUMNS}, ${THREAD_COLUMNS} FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`,
-    ).all(...params) as ThreadedRow[];
+      `SELECT ${MESSAGE_COLUMNS}, ${THREAD_COLUMNS}${extra ? `, ${extra}` : ''} FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`,
+    ).all(...params) as (ThreadedRow & Extra)[];
   }
 
   private assertQuota(extraBytes: number): void {
@@ -829,23 +830,13 @@ export class SqliteMailbox implements Mailbox {
   }
 
   listHeaders(folder: string, uids: UidSet): HeaderedMessageMeta[] {
-    const f = this.folder(folder);
-    const params: unknown[] = [f.id];
-    const where = uidSetSql(uids, params, f.id);
-    const rows = this.query(
-      `SELECT ${MESSAGE_COLUMNS}, ${THREAD_COLUMNS}, b.header_end FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`,
-    ).all(...params) as (ThreadedRow & { header_end: number | null })[];
+    const rows = this.selectThreaded<{ header_end: number | null }>(this.folder(folder).id, uids, 'b.header_end');
     const permute = this.permutation();
     return rows.map((r) => ({ ...this.threadedMeta(r, permute), headerEnd: r.header_end }));
   }
 
   fetch(folder: string, uids: UidSet): MessageRecord[] {
-    const f = this.folder(folder);
-    const params: unknown[] = [f.id];
-    const where = uidSetSql(uids, params, f.id);
-    const rows = this.query(
-      `SELECT ${MESSAGE_COLUMNS}, ${THREAD_COLUMNS}, b.structure FROM messages m JOIN bodies b ON b.id = m.body_id WHERE m.folder_id = ? AND ${where} ORDER BY m.uid`,
-    ).all(...params) as (ThreadedRow & { structure: Buffer })[];
+    const rows = this.selectThreaded<{ structure: Buffer }>(this.folder(folder).id, uids, 'b.structure');
     const permute = this.permutation();
     return timeStage(stageStart('mailbox.fetch.decode'), rows.map((r) => ({ ...this.threadedMeta(r, permute), structure: deserializeStructureFromStore(decompress(r.structure, MAX_STORED_TEXT_BYTES)) })));
   }
