@@ -120,6 +120,13 @@ export function filterHeader(header: Buffer, fields: readonly string[], not: boo
   return Buffer.concat(kept);
 }
 
+/** HEADER.FIELDS[.NOT] of a header block: the fields kept, then a blank line, with the spec's <partial> applied. */
+export function headerFieldsSection(header: Buffer, spec: SectionSpec): Buffer {
+  const filtered = filterHeader(header, spec.fields ?? [], spec.kind === 'header.fields.not');
+  const r = partialRange(filtered.length, spec.partial);
+  return filtered.subarray(r.start, r.end);
+}
+
 /** Section bytes exactly as FETCH BODY[...] returns them; empty for a part that does not exist. */
 export async function fetchSection(structure: MessageStructure, spec: SectionSpec, read: RangeReader): Promise<Buffer> {
   const at = locatePart(structure.root, spec.path);
@@ -127,10 +134,7 @@ export async function fetchSection(structure: MessageStructure, spec: SectionSpe
   if (spec.kind === 'header.fields' || spec.kind === 'header.fields.not') {
     const m = messageOf(at);
     if (!m) return Buffer.alloc(0);
-    const header = m.headerEnd > m.headerStart ? await read(m.headerStart, m.headerEnd) : Buffer.alloc(0);
-    const filtered = filterHeader(header, spec.fields ?? [], spec.kind === 'header.fields.not');
-    const r = partialRange(filtered.length, spec.partial);
-    return filtered.subarray(r.start, r.end);
+    return headerFieldsSection(m.headerEnd > m.headerStart ? await read(m.headerStart, m.headerEnd) : Buffer.alloc(0), spec);
   }
   const range = sectionRange(structure, spec);
   if (!range) return Buffer.alloc(0);

@@ -102,6 +102,33 @@ describe('FETCH ENVELOPE and header sections without the parsed structure (RFC 9
     await compareBothWays(u.imap, messages.length);
   });
 
+  test('RFC 9051 §7.5.1: header-only FETCH 1:* racing another session that expunges everything answers OK with whole responses, and the server goes on', async () => {
+    const u = await f.user();
+    const messages = generateCorpus(400, 13).map((m) => m.raw);
+    for (const raw of messages) await u.mailbox.append('INBOX', raw);
+    const other = await u.connect();
+    await u.imap.command('SELECT INBOX');
+    await other.command('SELECT INBOX');
+    const [fetched, expunged] = await Promise.all([
+      u.imap.command(`FETCH 1:* (${HEADER_ITEMS.join(' ')})`, 60_000),
+      (async () => {
+        await other.command('STORE 1:* +FLAGS.SILENT (\\Deleted)');
+        return other.command('EXPUNGE');
+      })(),
+    ]);
+    assert.equal(status(fetched.tagged), 'OK', fetched.tagged);
+    assert.equal(status(expunged.tagged), 'OK', expunged.tagged);
+    process.stdout.write(`# ${fetchResponses(fetched.lines).length} of ${messages.length} answered while the other session expunged\n`);
+    // Each response that was sent is complete (every item), for a message of the folder as this session knows it.
+    for (const r of fetchResponses(fetched.lines)) {
+      assert.equal(r.order.length, HEADER_ITEMS.length, `message ${r.seq}`);
+      assert.ok(r.seq >= 1 && r.seq <= messages.length);
+    }
+    const noop = await u.imap.command('NOOP');
+    assert.equal(status(noop.tagged), 'OK');
+    assert.equal(u.mailbox.status('INBOX').messages, 0);
+  });
+
   test('RFC 9051 §6.4.5: ENVELOPE beside BODY[] and flags, and UID FETCH with header items, answer every message in order', async () => {
     const u = await f.user();
     const messages = generateCorpus(30, 11).map((m) => m.raw);

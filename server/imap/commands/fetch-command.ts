@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { NoSuchMessage } from '../../mailbox/errors.js';
 import type { HeaderedMessageMeta, Mailbox, MessageFlags, MessageMeta, MessageRecord, ThreadedMessageMeta, UidSet } from '../../mailbox/types.js';
-import { fetchSection, filterHeader, locatePart, partialRange, sectionRange, type SectionSpec } from '../../mime/sections.js';
+import { fetchSection, headerFieldsSection, locatePart, partialRange, sectionRange, type SectionSpec } from '../../mime/sections.js';
 import type { MessageStructure, MimePart } from '../../mime/types.js';
 import type { CommandContext, CommandSpec, Completion, SelectedView, Session } from '../engine/types.js';
 import { ImapError } from '../errors.js';
@@ -38,6 +38,8 @@ const FULL_META_KINDS = new Set<FetchItem['kind']>(['internaldate', 'savedate', 
 
 /** BODY[] / RFC822 / BODY[]<partial>: the whole message, read without its parsed structure. */
 const isWholeMessage = (item: FetchItem): boolean => item.kind === 'section' && item.section.path === '' && item.section.text === '';
+/** Items answered from the parsed structure (or, for ENVELOPE and the root header sections, the header end). */
+const needsStructureOf = (item: FetchItem): boolean => STRUCTURE_KINDS.has(item.kind) || (item.kind === 'section' && !isWholeMessage(item));
 
 /**
  * BODY[HEADER], BODY[HEADER.FIELDS (…)] and BODY[HEADER.FIELDS.NOT (…)] of the message itself: octets of its own
@@ -150,10 +152,7 @@ async function rootHeaderValue(m: MessageContext, item: Extract<FetchItem, { kin
     const r = partialRange(headerEnd, spec.partial);
     return rangeLiteral(m, r.start, r.end);
   }
-  const header = await read(m, 0, headerEnd);
-  const filtered = filterHeader(header, spec.fields ?? [], spec.kind === 'header.fields.not');
-  const r = partialRange(filtered.length, spec.partial);
-  return { literal: filtered.subarray(r.start, r.end) };
+  return { literal: headerFieldsSection(await read(m, 0, headerEnd), spec) };
 }
 
 /**
@@ -195,7 +194,7 @@ async function binarySize(m: MessageContext, section: SectionRef): Promise<Value
   return { atom: String('range' in content ? content.range.end - content.range.start : content.decoded.length) };
 }
 
-async function headerOf(m: MessageContext, part: MimePart): Promise<Buffer> {
+async function headerOf(m: MessageContext, part: Pick<MimePart, 'headerStart' | 'headerEnd'>): Promise<Buffer> {
   return read(m, part.headerStart, Math.min(part.headerEnd, part.headerStart + ENVELOPE_HEADER_BYTES));
 }
 
@@ -216,7 +215,7 @@ async function itemValue(m: MessageContext, item: FetchItem): Promise<Value> {
   if (item.kind === 'section') return sectionValue(m, item);
   if (item.kind === 'binary') return binaryValue(m, item);
   if (item.kind === 'binary-size') return binarySize(m, item.section);
-  if (item.kind === 'envelope' && hasHeaderEnd(record)) return envelopeFromHeader(await read(m, 0, Math.min(record.headerEnd, ENVELOPE_HEADER_BYTES)), m.options);
+  if (item.kind === 'envelope' && hasHeaderEnd(record)) return envelopeFromHeader(await headerOf(m, { headerStart: 0, headerEnd: record.headerEnd }), m.options);
   if (item.kind === 'envelope' || item.kind === 'body' || item.kind === 'bodystructure' || item.kind === 'preview') {
     const structure = structureOf(record);
     if (item.kind === 'envelope') return envelopeFromHeader(await headerOf(m, structure.root), m.options);
@@ -308,12 +307,10 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
 
   // RFC 3501 §6.4.5: BODY[…] (not .PEEK), RFC822, RFC822.TEXT and BINARY[…] set \Seen, except in a read-only folder.
   const markSeen = args.setsSeen && !view.readOnly;
-  const needsStructure = items.some((item) => STRUCTURE_KINDS.has(item.kind) || (item.kind === 'section' && !isWholeMessage(item)));
+  const needsStructure = items.some(needsStructureOf);
   // ENVELOPE and the message's own header sections (what clients list a folder with) need only where the header
   // ends, which the store lists with the metadata: no structure is loaded and decoded unless a message lacks it.
-  const headerOnly = needsStructure && items.every(
-      (item) => item.kind === 'envelope' || isRootHeader(item) || !(STRUCTURE_KINDS.has(item.kind) || (item.kind === 'section' && !isWholeMessage(item))),
-    );
+  const headerOnly = needsStructure && items.every((item) => !needsStructureOf(item) || item.kind === 'envelope' || isRootHeader(item));
   // THREADID lives with the stored body: reading it costs a page per message, so only when asked for.
   const needsThread = items.some((item) => item.kind === 'threadid');
   // A whole-message section needs the size: listed with the page, not looked up message by message.
