@@ -15,7 +15,7 @@ export const LAYERS = {
   store: { folders: ['mailbox', 'queue', 'directory', 'backup', 'remote'], files: [] },
   base: {
     folders: ['mime', 'crypto', 'config', 'keychain', 'reports', 'sieve', 'junk'],
-    files: ['ports', 'sqlite', 'locks', 'net', 'errors', 'log', 'fsutil', 'security-log', 'wildduck-env', 'stages'],
+    files: ['ports', 'sqlite', 'locks', 'net', 'errors', 'log', 'fsutil', 'security-log', 'wildduck-env', 'stages', 'worker-thread'],
   },
 };
 const ORDER = ['entry', 'service', 'store', 'base'];

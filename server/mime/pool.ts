@@ -1,11 +1,12 @@
 // A small pool of parse workers so multi-megabyte messages do not stall the event loop.
 // Workers are unref'd while idle (they never keep the process alive) and respawned after a crash.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { deserialize } from 'node:v8';
 import { availableParallelism } from 'node:os';
 import type { ParsedMessage } from './types.js';
 import type { ParseReply, ParseRequest } from './worker.js';
 import type { MimeLimits, MimeShape } from './limits.js';
+import { startModuleWorker, workerModuleUrl } from '../worker-thread.js';
 
 interface Task {
   readonly id: number;
@@ -21,18 +22,8 @@ interface Slot {
   task: Task | null;
 }
 
-// Under tsx the worker is a .ts file. `execArgv: ['--import', 'tsx']` is NOT enough: the worker's
-// entry module loads before tsx's async loader hooks are in place (ERR_UNKNOWN_FILE_EXTENSION).
-// So a tiny eval'd bootstrap registers tsx first, then imports the worker. Built code runs .js directly.
-const runningTs = import.meta.url.endsWith('.ts');
-const workerUrl = new URL(`./worker${runningTs ? '.ts' : '.js'}`, import.meta.url);
-
-function startWorker(): Worker {
-  if (!runningTs) return new Worker(workerUrl);
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((api) => { api.register(); return import(${JSON.stringify(workerUrl.href)}); });`;
-  return new Worker(bootstrap, { eval: true });
-}
+const workerUrl = workerModuleUrl('worker', import.meta.url);
+const startWorker = (): Worker => startModuleWorker(workerUrl);
 
 export class ParsePool {
   private readonly slots: Slot[] = [];

@@ -4,9 +4,10 @@
 // worker file, or a worker that cannot start, falls back to this thread.
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { SealError, sealOpener, type SealErrorCode, type SealOpener } from '../crypto/index.js';
 import type { UnsealReply, UnsealRequest } from './unseal-worker.js';
+import { startModuleWorker, workerModuleUrl } from '../worker-thread.js';
 
 /** An opened row: its envelope plaintext, and whether the worker found the message must be delivered alone (null: not decided). */
 export interface OpenedRow {
@@ -47,18 +48,12 @@ export function inlineOpener(privateKey: Uint8Array, aad: Uint8Array): RowOpener
   };
 }
 
-// Under tsx the worker is a .ts file whose imports need tsx's loader, registered by a tiny eval'd bootstrap
-// before the worker module loads (as server/mime/pool.ts does); built code runs the .js directly.
-const runningTs = import.meta.url.endsWith('.ts');
-const workerUrl = new URL(`./unseal-worker${runningTs ? '.ts' : '.js'}`, import.meta.url);
+const workerUrl = workerModuleUrl('unseal-worker', import.meta.url);
 
 function startWorker(): Worker | null {
   try {
     if (workerUrl.protocol !== 'file:' || !fs.existsSync(fileURLToPath(workerUrl))) return null;
-    if (!runningTs) return new Worker(workerUrl);
-    const tsxApi = import.meta.resolve('tsx/esm/api');
-    const bootstrap = `import(${JSON.stringify(tsxApi)}).then((api) => { api.register(); return import(${JSON.stringify(workerUrl.href)}); });`;
-    return new Worker(bootstrap, { eval: true });
+    return startModuleWorker(workerUrl);
   } catch {
     return null;
   }
