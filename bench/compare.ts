@@ -1,7 +1,8 @@
 // `npm run bench -- compare`: Sealpost side by side with Dovecot 2.3 (plain Maildir, and Maildir with the
 // mail_crypt plugin), same machine, same clients, same corpus, workloads run against each in turn:
 //   delivery of 2,000 messages over 4 connections (Sealpost MX vs Dovecot LMTP), to an unlocked and to a
-//   locked mailbox; IMAP APPEND of 10,000 messages over 4 connections; full-body FETCH of 1,000 messages;
+//   locked mailbox; IMAP APPEND of 10,000 messages over 4 connections; full-body FETCH of 1,000 messages, and
+//   a second session's FETCH 1:20 ENVELOPE latency while one more runs;
 //   SEARCH BODY for 50 tokens in 10,000 messages; a mixed session load from 8 clients for a fixed time;
 //   POP3 RETR over 4 sessions; resident memory per idle IMAP connection with 500 connections;
 //   APPEND one message at a time (per-APPEND latency with the literal and its closing CRLF in two writes and
@@ -185,6 +186,39 @@ async function fetchBodies(target: Target, user: string, password: string, count
     return { secs: best, perSec: count / best, mbPerSec: bytes / best / 1e6, bytes };
   } finally {
     client.close();
+  }
+}
+
+/**
+ * One more full-body FETCH of `count` messages on one session while a second session of the same user lists
+ * `FETCH 1:20 (UID FLAGS RFC822.SIZE ENVELOPE)` over and over: how long another client waits while someone
+ * downloads a mailbox (Dovecot serves each session from its own process; Sealpost from one event loop and
+ * its reader threads).
+ */
+async function fetchBesideListing(target: Target, user: string, password: string, count: number): Promise<{ p50: number; listings: number }> {
+  const [bulk, lister] = await Promise.all([login(target, user, password), login(target, user, password)]);
+  try {
+    await bulk.command('SELECT INBOX');
+    await lister.command('SELECT INBOX');
+    let done = false;
+    const waits: number[] = [];
+    const listing = (async () => {
+      while (!done) {
+        const t0 = performance.now();
+        const r = await lister.command('FETCH 1:20 (UID FLAGS RFC822.SIZE ENVELOPE)');
+        if (r.status !== 'OK') throw new Error(`${target.name}: listing beside FETCH: ${r.tagged}`);
+        waits.push(performance.now() - t0);
+      }
+    })();
+    const r = await bulk.command(`FETCH 1:${count} (BODY.PEEK[])`);
+    done = true;
+    await listing;
+    if (r.status !== 'OK' || r.literals !== count) throw new Error(`${target.name}: FETCH returned ${r.literals} bodies: ${r.tagged}`);
+    waits.sort((a, b) => a - b);
+    return { p50: waits[waits.length >> 1] ?? NaN, listings: waits.length };
+  } finally {
+    bulk.close();
+    lister.close();
   }
 }
 
@@ -712,6 +746,13 @@ export async function run(flags: string[]): Promise<void> {
       const r = await fetchBodies(t, 'user1', password('user1'), sizes.fetch);
       rowFetch.values[t.name] = r.perSec;
       rowFetchMb.values[t.name] = r.mbPerSec;
+    });
+    // 4b. Another session's listing while one session downloads the bodies.
+    const rowBeside = add(`FETCH 1:20 ENVELOPE beside a FETCH BODY[] of ${sizes.fetch} msgs, median`, 'ms', false, 'list-beside-fetch');
+    await each('listing beside fetch', async (t) => {
+      const r = await fetchBesideListing(t, 'user1', password('user1'), sizes.fetch);
+      rowBeside.values[t.name] = r.p50;
+      rowBeside.notes[t.name] = `${r.listings} listings`;
     });
     // 5. SEARCH BODY for tokens spread over the mailbox (each in exactly one message).
     const step = Math.floor(corpus.length / sizes.searches);

@@ -11,7 +11,8 @@
 // Layout traps (why dist/server/ and these names):
 //  - Sources find files two levels up from server/<area>/ (`../../package.json`, `../../renderer/dist`,
 //    `../../resources/bin`): every output file sits in dist/server/, also two levels below the root.
-//  - server/mime/pool.ts starts `new URL('./worker.js', import.meta.url)` → the entry named "worker".
+//  - server/mime/pool.ts starts `new URL('./worker.js', import.meta.url)` → the entry named "worker"; likewise
+//    server/queue/row-opener.ts → "unseal-worker" and server/mailbox/readers.ts → "reader-worker" (server/worker-thread.ts).
 //  - server/backup/worker.ts starts `./worker-entry.mjs` → built separately with the .mjs extension;
 //    its `register()` of tsx becomes a no-op (the built worker is plain JS).
 //  - npm packages stay external (native modules, wildduck's require() of its own files).
@@ -66,7 +67,7 @@ async function build() {
     outdir: tmp,
   };
   // Dynamic import()s become separate chunks: what a command does not use is never loaded.
-  const main = await esbuild({ ...common, entryPoints: { cli: 'server/cli/main.ts', worker: 'server/mime/worker.ts', 'unseal-worker': 'server/queue/unseal-worker.ts' }, splitting: true, chunkNames: '[name]-[hash]' });
+  const main = await esbuild({ ...common, entryPoints: { cli: 'server/cli/main.ts', worker: 'server/mime/worker.ts', 'unseal-worker': 'server/queue/unseal-worker.ts', 'reader-worker': 'server/mailbox/reader-worker.ts' }, splitting: true, chunkNames: '[name]-[hash]' });
   const backupWorker = await esbuild({ ...common, entryPoints: { 'worker-entry': 'server/backup/worker-entry.mjs' }, outExtension: { '.js': '.mjs' }, plugins: [tsxStub] });
   const inputs = {};
   for (const result of [main, backupWorker]) {

@@ -11,7 +11,7 @@ import { Directory } from './directory/index.js';
 import { loadAppKey } from './keychain/index.js';
 import { createLogger, type Logger } from './log.js';
 import { junkSettingsFromEnv } from './junk/index.js';
-import { mailboxCompressionFromEnv, openMailboxStore } from './mailbox/index.js';
+import { mailboxCompressionFromEnv, mailboxReadersFromEnv, openMailboxStore } from './mailbox/index.js';
 import { mimeLimitsFromEnv } from './mime/limits.js';
 import { ListenError } from './net.js';
 import type { OutboundPort, OutboundService, RestartPort } from './ports.js';
@@ -46,7 +46,8 @@ export async function openContext(sources: ConfigSources = {}, options: OpenCont
     opened.push(tls);
     const junk = junkSettingsFromEnv(env); // SEALPOST_JUNK_*
     const compression = mailboxCompressionFromEnv(env); // SEALPOST_MAILBOX_COMPRESSION
-    const mailboxes = openMailboxStore(paths.root, { logger, junkLimits: junk.limits, compression });
+    const readerThreads = mailboxReadersFromEnv(env); // SEALPOST_MAILBOX_READERS
+    const mailboxes = openMailboxStore(paths.root, { logger, junkLimits: junk.limits, compression, readerThreads });
     opened.push({ close: () => mailboxes.closeAll() });
     const queue = openSealedQueue(paths.root, appKey.key, { logger });
     opened.push(queue);

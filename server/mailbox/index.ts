@@ -10,6 +10,8 @@ import { DEFAULT_COMPRESSION, type Compression } from './codec.js';
 import { InvalidRequest, MailboxLocked, WrongKey } from './errors.js';
 import { acquireLock, isLocked } from './lock.js';
 import { SqliteMailbox, type Handle } from './mailbox.js';
+import { MailboxReaders } from './readers.js';
+import { DEFAULT_READER_THREADS } from './settings.js';
 import type { GroupCommitStats } from './group-commit.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
 import { registerSearchFunctions } from './search.js';
@@ -23,7 +25,7 @@ export * from './types.js';
 export * from './errors.js';
 export { NoSuchScript, ScriptActive, ScriptExists, type SieveScriptInfo, type SieveStore } from './sieve-store.js';
 export type { Compression } from './codec.js';
-export { MAILBOX_COMPRESSION_ENV, mailboxCompressionFromEnv } from './settings.js';
+export { MAILBOX_COMPRESSION_ENV, MAILBOX_READERS_ENV, mailboxCompressionFromEnv, mailboxReadersFromEnv } from './settings.js';
 export type { GroupCommitStats } from './group-commit.js';
 export { acquireLockWaiting, isMailboxLocked, mailboxLockFile, openByAnotherProcess, withLock, type HeldLock } from './lock.js';
 
@@ -38,6 +40,8 @@ export interface MailboxStoreOptions {
   readonly idleCloseMs?: number;
   /** Compression of new stored blobs (default 'lz4'); blobs written with any method stay readable. */
   readonly compression?: Compression;
+  /** Reader threads for bulk message reads (Mailbox.readMany; default 1, 0 = read on the event loop only). */
+  readonly readerThreads?: number;
   /** Caps of the junk classifier's training inside each file (default DEFAULT_JUNK_STORE_LIMITS). */
   readonly junkLimits?: JunkStoreLimits;
   /** BENCHMARKS ONLY: same code without the cipher, to measure encryption overhead. Never set in the product. */
@@ -110,6 +114,7 @@ class SqliteMailboxStore implements MailboxStore {
   private readonly busy = new Map<MailboxId, Promise<void>>();
   private readonly listeners = new Set<(event: MailboxChangeEvent) => void>();
   private readonly idleTimer: NodeJS.Timeout;
+  private readonly readers: MailboxReaders;
 
   constructor(
     dataDir: string,
@@ -124,6 +129,7 @@ class SqliteMailboxStore implements MailboxStore {
     this.encrypted = options.unencryptedForBenchmarks !== true;
     this.idleTimer = setInterval(() => this.closeIdle(), Math.max(50, Math.min(this.idleCloseMs / 2, 60_000)));
     this.idleTimer.unref();
+    this.readers = new MailboxReaders(options.readerThreads ?? DEFAULT_READER_THREADS);
   }
 
   private file(id: MailboxId): string {
@@ -250,12 +256,14 @@ class SqliteMailboxStore implements MailboxStore {
       this.known.set(id, entry);
     }
     entry.checkFile = this.fileGuard(id, entry, file);
+    const opened = identityOf(file);
+    entry.reader = opened ? this.readers.register({ file, key: this.encrypted ? mailboxKey : null, ...opened }) : null;
     this.handles.set(id, entry);
     this.renewUidValidityIfMarked(id, entry.mailbox);
     this.logger.debug({ mailboxId: id, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'mailbox opened');
     while (this.handles.size > this.maxOpen) {
       const oldest = this.handles.keys().next().value as MailboxId;
-      this.closeHandle(oldest);
+      void this.closeHandle(oldest);
     }
     return entry.mailbox;
   }
@@ -276,23 +284,33 @@ class SqliteMailboxStore implements MailboxStore {
       this.logger.error({ event: 'mailbox.replaced_underneath', mailboxId: id }, 'mailbox file was replaced by another process; handle dropped');
       // Closing is safe: SQLite neither checkpoints into nor deletes the -wal/-shm names of a moved database
       // (pager databaseIsUnmoved), so the new file's WAL survives (test/unit/mailbox-replaced.test.ts).
-      if (this.handles.get(id) === entry) this.closeHandle(id);
+      if (this.handles.get(id) === entry) void this.closeHandle(id);
       throw new MailboxLocked('The mailbox file was replaced by another process; open it again');
     };
+  }
+
+  get readerStats(): { readonly read: number; readonly failed: number } {
+    return { ...this.readers.stats };
   }
 
   isOpen(id: MailboxId): boolean {
     return this.handles.has(id);
   }
 
-  private closeHandle(id: MailboxId): void {
+  /**
+   * Closes a handle's connection at once and its reader-thread connection soon after; the promise settles when
+   * that one is closed too (await it before touching the file: an open reader keeps the -wal in place).
+   */
+  private closeHandle(id: MailboxId): Promise<void> {
     const h = this.handles.get(id);
-    if (!h) return;
+    if (!h) return Promise.resolve();
     this.handles.delete(id);
     const db = h.db;
     h.db = null;
     h.prepare = null;
-    if (!db) return;
+    const readerClosed = h.reader?.release() ?? Promise.resolve();
+    h.reader = null;
+    if (!db) return readerClosed;
     try {
       db.pragma('optimize');
       db.pragma('wal_checkpoint(TRUNCATE)');
@@ -300,26 +318,28 @@ class SqliteMailboxStore implements MailboxStore {
       this.logger.warn({ err, mailboxId: id }, 'mailbox checkpoint on close failed');
     }
     db.close();
+    return readerClosed;
   }
 
   private closeIdle(): void {
     const limit = Date.now() - this.idleCloseMs;
-    for (const [id, h] of [...this.handles]) if (h.lastUsed < limit) this.closeHandle(id);
+    for (const [id, h] of [...this.handles]) if (h.lastUsed < limit) void this.closeHandle(id);
   }
 
   async close(id: MailboxId): Promise<void> {
-    this.closeHandle(id);
+    await this.closeHandle(id);
   }
 
   async closeAll(): Promise<void> {
     clearInterval(this.idleTimer);
-    for (const id of [...this.handles.keys()]) this.closeHandle(id);
+    await Promise.all([...this.handles.keys()].map((id) => this.closeHandle(id)));
+    await this.readers.close();
   }
 
   async remove(id: MailboxId): Promise<void> {
     assertId(id);
-    await this.exclusive(id, () => {
-      this.closeHandle(id);
+    await this.exclusive(id, async () => {
+      await this.closeHandle(id);
       this.known.delete(id);
       const file = this.file(id);
       for (const s of ['', '-wal', '-shm', '-journal', '.rekey', '.rekey-wal', '.rekey-shm', '.rekey-journal']) unlinkQuiet(file + s);
@@ -350,7 +370,7 @@ class SqliteMailboxStore implements MailboxStore {
     assertKey(newKey);
     if (!this.encrypted) throw new InvalidRequest('re-key needs an encrypted store');
     const step = this.options.rekeyStepHook ?? ((): void => {});
-    await this.exclusive(id, () => {
+    await this.exclusive(id, async () => {
       const file = this.file(id);
       if (!existsSync(file)) throw new InvalidRequest('no such mailbox');
       const cached = this.handles.get(id);
@@ -362,7 +382,7 @@ class SqliteMailboxStore implements MailboxStore {
       };
       try {
         step('locked');
-        this.closeHandle(id);
+        await this.closeHandle(id);
         this.known.delete(id); // Mailbox objects bound to the old key stay closed (MailboxLocked) for good
         cleanTmp();
         const started = process.hrtime.bigint();
@@ -434,6 +454,11 @@ export function markUidValidityRenewal(dataDir: string, id: MailboxId): void {
 
 export function openMailboxStore(dataDir: string, options: MailboxStoreOptions = {}): MailboxStore {
   return new SqliteMailboxStore(dataDir, options);
+}
+
+/** Batches the store's reader threads answered, and those they could not (read on the event loop instead). */
+export function readerStats(store: MailboxStore): { readonly read: number; readonly failed: number } | null {
+  return store instanceof SqliteMailboxStore ? store.readerStats : null;
 }
 
 /** Group-commit counters of an open mailbox (tests, benchmarks); null for other Mailbox implementations. */

@@ -2,7 +2,9 @@
 // with no await inside it (CPU work — parsing, compression, hashing — happens before it starts).
 import { statSync } from 'node:fs';
 import type { Statement } from 'better-sqlite3-multiple-ciphers';
-import { compressSync, decompress, prepareParts, CHUNK_BYTES, MAX_STORED_TEXT_BYTES, type Compression } from './codec.js';
+import { compressSync, decompress, prepareParts, MAX_STORED_TEXT_BYTES, type Compression } from './codec.js';
+import { readBodyBytes, readStoredBody, type BodySource } from './body-read.js';
+import type { ReaderHandle, ReadRange } from './readers.js';
 import { FolderExists, InvalidRequest, MailboxLocked, NoSuchFolder, NoSuchMessage, OverQuota, Retryable } from './errors.js';
 import {
   applyFlags, checkSpecialUse, decodeKeywords, DELETED, encodeKeywords, flagList, normalizePath, parentsOf, parseFlags, sharedFlagLists,
@@ -40,6 +42,8 @@ export interface Handle {
    * the one this handle opened (replaced by another process). Always before a write, at most every few ms on reads.
    */
   checkFile?: (beforeWrite: boolean) => void;
+  /** This connection's file in the reader threads (readers.ts), or null to read on the event loop only. */
+  reader?: ReaderHandle | null;
 }
 
 export interface MailboxContext {
@@ -78,13 +82,6 @@ interface MessageRow {
   size: number;
   body_id: number;
   save_date: string | null;
-}
-
-interface BodyPartRow {
-  raw_start: number;
-  raw_len: number;
-  attachment_id: number | null;
-  data: Buffer | null;
 }
 
 interface ThreadedRow extends MessageRow {
@@ -841,19 +838,6 @@ export class SqliteMailbox implements Mailbox {
     return timeStage(stageStart('mailbox.fetch.decode'), rows.map((r) => ({ ...this.threadedMeta(r, permute), structure: deserializeStructureFromStore(decompress(r.structure, MAX_STORED_TEXT_BYTES)) })));
   }
 
-  private bodyOf(folder: string, uid: number): { bodyId: number; size: number } {
-    // One lookup per message read (FETCH BODY[] runs it per message): folder and message in one statement.
-    const row = this.stmt('SELECT m.body_id, m.size FROM folders f JOIN messages m ON m.folder_id = f.id WHERE f.path = ? AND m.uid = ?').get(
-      normalizePath(folder),
-      uid,
-    ) as { body_id: number; size: number } | undefined;
-    if (!row) {
-      this.folder(folder); // NoSuchFolder when that is what is missing
-      throw new NoSuchMessage();
-    }
-    return { bodyId: row.body_id, size: row.size };
-  }
-
   async readMessage(folder: string, uid: number): Promise<Buffer> {
     return timeStage(stageStart('mailbox.read-body'), this.readBytes(folder, uid, 0, Number.MAX_SAFE_INTEGER));
   }
@@ -862,72 +846,35 @@ export class SqliteMailbox implements Mailbox {
     return timeStage(stageStart('mailbox.read-range'), this.readBytes(folder, uid, start, end));
   }
 
-  /**
-   * Bytes [start, end) of a message, clamped to its size. The common case (every overlapping part inline) is one
-   * statement from folder path to part data, itself a consistent snapshot; anything else takes the longer way.
-   */
+  async readMany(folder: string, ranges: readonly ReadRange[]): Promise<(Buffer | null)[]> {
+    const path = normalizePath(folder);
+    this.db(); // MailboxLocked once closed
+    const reader = this.handle.reader;
+    if (reader && ranges.length) {
+      try {
+        return await timeStage(stageStart('mailbox.read-many'), reader.read(path, ranges));
+      } catch {
+        // The thread could not answer (stopped, file replaced or unreadable there): read here, where every
+        // error is the store's own. A replaced file trips checkFile in db() below.
+      }
+    }
+    this.db();
+    return ranges.map((r) => readBodyBytes(this.bodySource, path, r.uid, r.start, r.end));
+  }
+
+  /** Bytes [start, end) of a message, clamped to its size (server/mailbox/body-read.ts). */
   private readBytes(folder: string, uid: number, start: number, end: number): Buffer {
-    const from = Math.max(0, Math.floor(start));
-    const to = Math.max(from, Math.floor(end));
-    if (to > from) {
-      const rows = this.stmt(
-        `SELECT m.body_id, m.size, p.raw_start, p.raw_len, p.attachment_id, p.data FROM folders f
-           JOIN messages m ON m.folder_id = f.id JOIN body_parts p ON p.body_id = m.body_id
-          WHERE f.path = ? AND m.uid = ? AND p.raw_start < ? AND p.raw_start + p.raw_len > ? ORDER BY p.raw_start`,
-      ).all(normalizePath(folder), uid, to, from) as (BodyPartRow & { body_id: number; size: number })[];
-      const first = rows[0];
-      if (first && rows.every((p) => p.attachment_id === null)) {
-        const e = Math.min(first.size, to);
-        if (e > from) return this.joinParts(first.body_id, rows, from, e);
-      }
-    }
-    const { bodyId, size } = this.bodyOf(folder, uid);
-    const s = Math.min(size, from);
-    return this.readBody(bodyId, s, Math.max(s, Math.min(size, to)));
+    const bytes = readBodyBytes(this.bodySource, normalizePath(folder), uid, start, end);
+    if (bytes !== null) return bytes;
+    this.folder(folder); // NoSuchFolder when that is what is missing
+    throw new NoSuchMessage();
   }
 
-  /** Reads only the inline chunks and attachment chunks that overlap [start, end). */
-  private readBody(bodyId: number, start: number, end: number): Buffer {
-    if (end <= start) return Buffer.alloc(0);
-    // A message whose parts are all inline is read by one statement, itself a consistent snapshot; parts
-    // stored as attachment chunks take more statements, run in one read transaction so nothing changes between.
-    const parts = this.bodyParts(bodyId, start, end);
-    if (parts.every((p) => p.attachment_id === null)) return this.joinParts(bodyId, parts, start, end);
-    return this.db()
-      .transaction(() => this.joinParts(bodyId, this.bodyParts(bodyId, start, end), start, end))
-      .deferred();
-  }
-
-  private bodyParts(bodyId: number, start: number, end: number): BodyPartRow[] {
-    return this.stmt(
-      'SELECT raw_start, raw_len, attachment_id, data FROM body_parts WHERE body_id = ? AND raw_start < ? AND raw_start + raw_len > ? ORDER BY raw_start',
-    ).all(bodyId, end, start) as BodyPartRow[];
-  }
-
-  private joinParts(bodyId: number, parts: readonly BodyPartRow[], start: number, end: number): Buffer {
-    const out: Buffer[] = [];
-    for (const p of parts) {
-      const from = Math.max(start, p.raw_start) - p.raw_start;
-      const to = Math.min(end, p.raw_start + p.raw_len) - p.raw_start;
-      if (p.attachment_id === null) {
-        out.push(decompress(p.data!, p.raw_len).subarray(from, to));
-        continue;
-      }
-      const first = Math.floor(from / CHUNK_BYTES);
-      const last = Math.floor((to - 1) / CHUNK_BYTES);
-      const chunks = this.stmt('SELECT seq, data FROM attachment_chunks WHERE attachment_id = ? AND seq BETWEEN ? AND ? ORDER BY seq').all(
-        p.attachment_id,
-        first,
-        last,
-      ) as { seq: number; data: Buffer }[];
-      const joined = Buffer.concat(chunks.map((c) => decompress(c.data, CHUNK_BYTES)));
-      out.push(joined.subarray(from - first * CHUNK_BYTES, to - first * CHUNK_BYTES));
-    }
-    // One part (most messages): its decompressed buffer is already the answer, no copy.
-    const result = out.length === 1 ? out[0]! : Buffer.concat(out);
-    if (result.length !== end - start) throw new Error(`mailbox body ${bodyId} is incomplete`);
-    return result;
-  }
+  /** This connection as body-read.ts reads it. */
+  private readonly bodySource: BodySource = {
+    stmt: (sql) => this.stmt(sql),
+    snapshot: (fn) => this.db().transaction(fn).deferred(),
+  };
 
   store(folder: string, uids: UidSet, mode: StoreMode, flags: readonly string[], unchangedSince?: number): StoreResult {
     if (mode !== 'add' && mode !== 'remove' && mode !== 'replace') throw new InvalidRequest('bad store mode');
@@ -1206,7 +1153,7 @@ export class SqliteMailbox implements Mailbox {
     const size = this.stmt('SELECT size FROM bodies WHERE id = ?').pluck().get(bodyId) as number | undefined;
     if (size === undefined) return null;
     const limits = this.junkLimits;
-    const raw = this.readBody(bodyId, 0, Math.min(size, limits.maxBytes));
+    const raw = readStoredBody(this.bodySource, bodyId, 0, Math.min(size, limits.maxBytes));
     return tokenize(raw, limits, trustedMxTokens(raw));
   }
 

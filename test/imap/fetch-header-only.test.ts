@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type Database from 'better-sqlite3-multiple-ciphers';
 import { generateCorpus, loadSharedCorpus } from '../helpers/corpus.js';
-import { crlf, fetchResponses, startFetchFixture, status, type FetchFixture, type FetchResponse } from './fetch-helpers.js';
+import { crlf, fetchRacingExpungeAll, fetchResponses, startFetchFixture, status, type FetchFixture, type FetchResponse } from './fetch-helpers.js';
 import type { Mailbox } from '../../server/mailbox/types.js';
 import type { MessageStructure } from '../../server/mime/types.js';
 
@@ -106,18 +106,7 @@ describe('FETCH ENVELOPE and header sections without the parsed structure (RFC 9
     const u = await f.user();
     const messages = generateCorpus(400, 13).map((m) => m.raw);
     for (const raw of messages) await u.mailbox.append('INBOX', raw);
-    const other = await u.connect();
-    await u.imap.command('SELECT INBOX');
-    await other.command('SELECT INBOX');
-    const [fetched, expunged] = await Promise.all([
-      u.imap.command(`FETCH 1:* (${HEADER_ITEMS.join(' ')})`, 60_000),
-      (async () => {
-        await other.command('STORE 1:* +FLAGS.SILENT (\\Deleted)');
-        return other.command('EXPUNGE');
-      })(),
-    ]);
-    assert.equal(status(fetched.tagged), 'OK', fetched.tagged);
-    assert.equal(status(expunged.tagged), 'OK', expunged.tagged);
+    const { fetched } = await fetchRacingExpungeAll(u, `FETCH 1:* (${HEADER_ITEMS.join(' ')})`);
     process.stdout.write(`# ${fetchResponses(fetched.lines).length} of ${messages.length} answered while the other session expunged\n`);
     // Each response that was sent is complete (every item), for a message of the folder as this session knows it.
     for (const r of fetchResponses(fetched.lines)) {

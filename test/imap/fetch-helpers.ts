@@ -136,3 +136,23 @@ export function plain(value: Parsed | undefined): unknown {
 }
 
 export const status = (tagged: string): string => tagged.split(' ')[1] ?? '';
+
+/**
+ * Runs FETCH `command` on the user's session while another session of the same alias stores \Deleted on every
+ * message and expunges them (RFC 9051 §7.5.1: the FETCH may leave expunged messages out); both tagged replies.
+ */
+export async function fetchRacingExpungeAll(u: FetchUser, command: string): Promise<{ fetched: { tagged: string; lines: string[] }; expunged: { tagged: string } }> {
+  const other = await u.connect();
+  await u.imap.command('SELECT INBOX');
+  await other.command('SELECT INBOX');
+  const [fetched, expunged] = await Promise.all([
+    u.imap.command(command, 120_000),
+    (async () => {
+      await other.command('STORE 1:* +FLAGS.SILENT (\\Deleted)');
+      return other.command('EXPUNGE');
+    })(),
+  ]);
+  assert.equal(status(fetched.tagged), 'OK', fetched.tagged);
+  assert.equal(status(expunged.tagged), 'OK', expunged.tagged);
+  return { fetched, expunged };
+}

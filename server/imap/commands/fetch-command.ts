@@ -19,6 +19,7 @@ import { formatInternalDate, sequenceSetText } from '../wire/encode.js';
 import { STAR, type Partial, type SectionRef, type SequenceSet, type StreamedLiteral, type Value } from '../wire/types.js';
 import { readFetchArguments, type FetchItem } from './fetch-items.js';
 import { uidRanges } from './copy.js';
+import { BodyPrefetch, type Prefetched } from './fetch-prefetch.js';
 
 /** Messages per page when only metadata (or nothing) is needed. */
 const PAGE = 200;
@@ -82,6 +83,8 @@ interface MessageContext {
   readonly path: string;
   readonly record: FetchRecord;
   readonly options: RenderOptions;
+  /** The whole-message range of this message, read ahead (BodyPrefetch). */
+  readonly prefetched?: Prefetched | undefined;
 }
 
 const read = (m: MessageContext, start: number, end: number): Promise<Buffer> =>
@@ -125,8 +128,13 @@ async function rangeLiteral(m: MessageContext, start: number, end: number, binar
 async function sectionValue(m: MessageContext, item: Extract<FetchItem, { kind: 'section' }>): Promise<Value> {
   if (isWholeMessage(item)) {
     if (!hasMeta(m.record)) throw new Error('FETCH of a whole message needs its metadata');
-    const size = m.record.size;
-    const r = partialRange(size, item.partial ?? undefined);
+    const r = partialRange(m.record.size, item.partial ?? undefined);
+    const ahead = m.prefetched;
+    if (ahead && ahead.start === r.start && ahead.end === r.end) {
+      const bytes = await ahead.bytes;
+      if (bytes === null) throw new NoSuchMessage();
+      if (bytes.length === r.end - r.start) return { literal: bytes };
+    }
     return rangeLiteral(m, r.start, r.end);
   }
   if (isRootHeader(item) && hasHeaderEnd(m.record)) return rootHeaderValue(m, item, m.record.headerEnd);
@@ -318,6 +326,8 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
     needsStructure || markSeen || args.changedSince !== null || items.some((item) => META_KINDS.has(item.kind) || item.kind === 'section');
   const needsFullMeta = items.some((item) => FULL_META_KINDS.has(item.kind));
   const pageSize = needsStructure && !headerOnly ? STRUCTURE_PAGE : PAGE;
+  // BODY[] / RFC822 / BODY[]<partial>: ranges up to READ_BYTES are read ahead, beside the event loop.
+  const wholeItem = items.find((item): item is Extract<FetchItem, { kind: 'section' }> => isWholeMessage(item));
   const hasFlags = items.some((item) => item.kind === 'flags');
   const hasModseq = items.some((item) => item.kind === 'modseq');
 
@@ -359,10 +369,11 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
         });
       }
     }
+    const prefetch = wholeItem ? bodyPrefetch(mailbox, view, records, wholeItem) : null;
     for (const record of records) {
       const seq = view.seqOf(record.uid);
       if (seq === 0) continue;
-      const m: MessageContext = { session, mailbox, path: view.path, record, options };
+      const m: MessageContext = { session, mailbox, path: view.path, record, options, prefetched: prefetch?.take(record.uid) };
       const list: Value[] = [];
       try {
         for (const item of items) list.push({ raw: responseName(item) }, await itemValue(m, item));
@@ -383,6 +394,17 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
       }
     }
   }
+}
+
+/** Read-ahead of a page's whole-message ranges that fit one read (larger ones stream as before). */
+function bodyPrefetch(mailbox: Mailbox, view: SelectedView, records: readonly FetchRecord[], item: Extract<FetchItem, { kind: 'section' }>): BodyPrefetch {
+  const wanted: { uid: number; start: number; end: number }[] = [];
+  for (const record of records) {
+    if (!hasMeta(record) || view.seqOf(record.uid) === 0) continue;
+    const r = partialRange(record.size, item.partial ?? undefined);
+    if (r.end > r.start && r.end - r.start <= READ_BYTES) wanted.push({ uid: record.uid, start: r.start, end: r.end });
+  }
+  return new BodyPrefetch(mailbox, view.path, wanted);
 }
 
 /** The page's header ends, or (when a message was stored before the store recorded them) its structures. */
