@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { readerStats } from '../../server/mailbox/index.js';
+import { READ_AHEAD_MIN_MESSAGES } from '../../server/imap/commands/fetch-prefetch.js';
 import { generateCorpus, loadSharedCorpus } from '../helpers/corpus.js';
 import { crlf, fetchRacingExpungeAll, fetchResponses, isAtom, status, startFetchFixture, type FetchFixture } from './fetch-helpers.js';
 
@@ -71,6 +72,23 @@ describe('FETCH of whole messages, read ahead', () => {
     const plain = await u.imap.command('FETCH 1:20 (RFC822)', 60_000);
     assert.equal(status(plain.tagged), 'OK', plain.tagged);
     for (const r of fetchResponses(plain.lines)) assert.ok((r.items.get('RFC822') as Buffer).equals(messages[r.seq - 1]!), `RFC822 of ${r.seq}`);
+  });
+
+  test('RFC 9051 §6.4.5: a FETCH of a few bodies reads them on the event loop, not in the reader thread, with the same bytes', async () => {
+    const u = await f.user();
+    const messages = generateCorpus(READ_AHEAD_MIN_MESSAGES + 2, 24).map((m) => m.raw);
+    for (const raw of messages) await u.mailbox.append('INBOX', raw);
+    await u.imap.command('SELECT INBOX');
+    const before = readerStats(f.fx.store)!;
+    const few = await u.imap.command(`FETCH 1:${READ_AHEAD_MIN_MESSAGES - 1} (BODY.PEEK[])`);
+    assert.equal(status(few.tagged), 'OK', few.tagged);
+    const responses = fetchResponses(few.lines);
+    assert.equal(responses.length, READ_AHEAD_MIN_MESSAGES - 1);
+    for (const r of responses) assert.ok((r.items.get('BODY[]') as Buffer).equals(messages[r.seq - 1]!), `message ${r.seq}`);
+    assert.equal(readerStats(f.fx.store)!.read, before.read, 'no batch went to the reader thread');
+    const all = await u.imap.command('FETCH 1:* (BODY.PEEK[])');
+    assert.equal(fetchResponses(all.lines).length, messages.length);
+    assert.ok(readerStats(f.fx.store)!.read > before.read, `${messages.length} bodies are read ahead`);
   });
 
   test('RFC 9051 §6.4.5: BODY[] (not PEEK) sets \\Seen and reports FLAGS with each body read ahead', async () => {

@@ -19,7 +19,7 @@ import { formatInternalDate, sequenceSetText } from '../wire/encode.js';
 import { STAR, type Partial, type SectionRef, type SequenceSet, type StreamedLiteral, type Value } from '../wire/types.js';
 import { readFetchArguments, type FetchItem } from './fetch-items.js';
 import { uidRanges } from './copy.js';
-import { BodyPrefetch, type Prefetched } from './fetch-prefetch.js';
+import { BodyPrefetch, READ_AHEAD_MIN_MESSAGES, type Prefetched } from './fetch-prefetch.js';
 
 /** Messages per page when only metadata (or nothing) is needed. */
 const PAGE = 200;
@@ -396,15 +396,18 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
   }
 }
 
-/** Read-ahead of a page's whole-message ranges that fit one read (larger ones stream as before). */
-function bodyPrefetch(mailbox: Mailbox, view: SelectedView, records: readonly FetchRecord[], item: Extract<FetchItem, { kind: 'section' }>): BodyPrefetch {
+/**
+ * Read-ahead of a page's whole-message ranges that fit one read (larger ones stream as before), or null when
+ * the page has too few of them to be worth it.
+ */
+function bodyPrefetch(mailbox: Mailbox, view: SelectedView, records: readonly FetchRecord[], item: Extract<FetchItem, { kind: 'section' }>): BodyPrefetch | null {
   const wanted: { uid: number; start: number; end: number }[] = [];
   for (const record of records) {
     if (!hasMeta(record) || view.seqOf(record.uid) === 0) continue;
     const r = partialRange(record.size, item.partial ?? undefined);
     if (r.end > r.start && r.end - r.start <= READ_BYTES) wanted.push({ uid: record.uid, start: r.start, end: r.end });
   }
-  return new BodyPrefetch(mailbox, view.path, wanted);
+  return wanted.length >= READ_AHEAD_MIN_MESSAGES ? new BodyPrefetch(mailbox, view.path, wanted) : null;
 }
 
 /** The page's header ends, or (when a message was stored before the store recorded them) its structures. */

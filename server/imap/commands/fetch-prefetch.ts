@@ -10,6 +10,11 @@ const BATCH_MESSAGES = 32;
 const BATCH_BYTES = 1024 * 1024;
 /** Batches read ahead of the one being written. */
 const AHEAD = 1;
+/**
+ * Fewest messages worth reading ahead: below this a page's bodies are read on the event loop as they are
+ * written (a hand-off to a thread and back costs more than reading a few messages here).
+ */
+export const READ_AHEAD_MIN_MESSAGES = 8;
 
 export interface WantedRange {
   readonly uid: number;
