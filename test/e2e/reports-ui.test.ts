@@ -16,7 +16,7 @@ import { chromiumMissing, completeFirstRunSetup, launchChromium, newPage, setupL
 import { freePorts } from '../helpers/ports.js';
 import { findPlaintext } from '../helpers/privacy.js';
 import { googleReportMessage, microsoftReportMessage, tlsReportMessage } from '../helpers/report-fixtures.js';
-import { runCli, startServe, tempDataDir, type ServeProcess } from '../helpers/sealpost-cli.js';
+import { runCli, startServe, tempDataDir, type ServeProcess, stopServe } from '../helpers/sealpost-cli.js';
 import { sendNodemailer } from '../integration/mx-fixture.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -110,8 +110,7 @@ describe('Reports page in chromium', { skip }, () => {
   it('privacy: no reporter address or source IP in plaintext in the data dir or the server output', async () => {
     // The page's open connections would hold the admin listener's shutdown until they time out.
     await browser.close();
-    serve.child.kill('SIGTERM');
-    assert.equal(await serve.exited, 0, serve.output());
+    assert.equal(await stopServe(serve), 0, serve.output());
     const needles = ['noreply-dmarc-support@google.com', 'dmarcreport@microsoft.com', 'sts-reporting@company-x.example', '203.0.113.25', '198.51.100.7', '9876543210123456789'];
     assert.deepEqual(findPlaintext(data.dir, needles, { logs: serve.output().split('\n') }), []);
     assert.match(serve.output(), /"event":"mx\.report"/, 'the output was captured');

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { ServeProcess } from './sealpost-cli.js';
+import { stopServe, type ServeProcess } from './sealpost-cli.js';
 
 export async function completeFirstRunSetup(page: Page, setupLink: string, adminPassword: string): Promise<void> {
   await page.goto(setupLink);
@@ -43,6 +43,5 @@ export function setupLinkOf(serve: Pick<ServeProcess, 'output'>): string {
 export async function stopBrowserAndServe(browser: Browser | undefined, serve: ServeProcess | undefined): Promise<void> {
   await browser?.close();
   if (!serve) return;
-  serve.child.kill('SIGTERM');
-  assert.equal(await serve.exited, 0, serve.output());
+  assert.equal(await stopServe(serve), 0, serve.output());
 }

@@ -57,6 +57,27 @@ export interface ServeProcess {
   readonly exited: Promise<number | null>;
 }
 
+/**
+ * Stops `serve` with SIGTERM and resolves with its exit code. A serve that has not exited after `graceMs` is
+ * killed and the call rejects with its output, so a shutdown that hangs fails its test with the reason instead
+ * of holding the whole test file until the runner's timeout.
+ */
+export async function stopServe(serve: ServeProcess, graceMs = 60_000): Promise<number | null> {
+  if (serve.child.exitCode !== null || serve.child.signalCode !== null) return serve.exited;
+  serve.child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+  try {
+    const code = await Promise.race([serve.exited, late]);
+    if (code !== 'late') return code;
+  } finally {
+    clearTimeout(timer);
+  }
+  serve.child.kill('SIGKILL');
+  await serve.exited;
+  throw new Error(`serve did not exit within ${graceMs / 1000} s of SIGTERM; killed. Its output:\n${serve.output().slice(-8000)}`);
+}
+
 /** Starts `sealpost serve ...args` and resolves once `expectedListeners` listener lines are printed. */
 export function startServe(args: readonly string[], env: NodeJS.ProcessEnv, expectedListeners: number, timeoutMs = 60_000): Promise<ServeProcess> {
   const child = spawn(process.execPath, [SEALPOST_BIN, 'serve', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });

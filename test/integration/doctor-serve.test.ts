@@ -6,7 +6,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { freePorts } from '../helpers/ports.js';
-import { runCli, startServe, tempDataDir, type ServeProcess } from '../helpers/sealpost-cli.js';
+import { runCli, startServe, tempDataDir, type ServeProcess, stopServe } from '../helpers/sealpost-cli.js';
 
 const LISTENERS = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'admin'] as const;
 const HOST = 'mail.sealpost-test.org';
@@ -40,8 +40,7 @@ before(async () => {
 
 after(async () => {
   if (serve) {
-    serve.child.kill('SIGTERM');
-    await serve.exited;
+    await stopServe(serve);
   }
   await dns?.close();
   data?.cleanup();

@@ -18,7 +18,7 @@ import { startImapFixture, type ImapFixture } from '../helpers/imap-server.js';
 import { freePorts } from '../helpers/ports.js';
 import { findPlaintext } from '../helpers/privacy.js';
 import { run } from '../helpers/run.js';
-import { runCli, startServe, tempDataDir, type ServeProcess } from '../helpers/sealpost-cli.js';
+import { runCli, startServe, tempDataDir, type ServeProcess, stopServe } from '../helpers/sealpost-cli.js';
 
 /** A self-signed EC pair for localhost, made by openssl. */
 async function makePair(dir: string, name: string): Promise<{ cert: string; key: string; fingerprint: string }> {
@@ -84,8 +84,7 @@ describe('sealpost serve with SEALPOST_IMAP_* settings and the user\'s certifica
   });
   after(async () => {
     if (serve) {
-      serve.child.kill('SIGTERM');
-      await serve.exited;
+      await stopServe(serve);
     }
     data.cleanup();
     fs.rmSync(certDir, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { freePorts } from '../helpers/ports.js';
-import { runCli, startServe, tempDataDir } from '../helpers/sealpost-cli.js';
+import { runCli, startServe, stopServe, tempDataDir } from '../helpers/sealpost-cli.js';
 
 const LISTENERS = [
   ['smtp', '--smtp-port'],
@@ -37,6 +37,7 @@ describe('sealpost serve', () => {
     const ports = await freePorts(LISTENERS.length);
     const flags = LISTENERS.flatMap(([, flag], i) => [flag, String(ports[i])]);
     const serve = await startServe(['--data', data.dir, ...flags], data.env, LISTENERS.length);
+    let code: number | null = null;
     try {
       LISTENERS.forEach(([name], i) => {
         const line = serve.lines.find((l) => l.startsWith(`${name} listening on `));
@@ -45,9 +46,9 @@ describe('sealpost serve', () => {
       });
       for (const port of ports) assert.ok(await connects(port), `port ${port} accepts connections`);
     } finally {
-      serve.child.kill('SIGTERM');
+      code = await stopServe(serve);
     }
-    assert.equal(await serve.exited, 0, serve.output());
+    assert.equal(code, 0, serve.output());
     for (const port of ports) assert.equal(await connects(port), false, `port ${port} closed after stop`);
   });
 

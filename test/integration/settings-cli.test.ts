@@ -17,7 +17,7 @@ import { AdminClient } from '../helpers/admin-http.js';
 import { freePorts } from '../helpers/ports.js';
 import { findPlaintext } from '../helpers/privacy.js';
 import { connects, until } from '../helpers/reliability-harness.js';
-import { runCli, startServe, tempDataDir, type CliResult, type ServeProcess } from '../helpers/sealpost-cli.js';
+import { runCli, startServe, tempDataDir, type CliResult, type ServeProcess, stopServe } from '../helpers/sealpost-cli.js';
 
 const run = promisify(execFile);
 const DOMAIN = 'switches.test';
@@ -116,8 +116,7 @@ describe('sealpost settings / alias sent-copy / restart against a running serve'
 
   after(async () => {
     if (serve && serve.child.exitCode === null) {
-      serve.child.kill('SIGTERM');
-      assert.equal(await serve.exited, 0, serve.output());
+      assert.equal(await stopServe(serve), 0, serve.output());
     }
     data?.cleanup();
   });

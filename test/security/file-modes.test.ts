@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { exportEml, exportMbox, exportSqlite, snapshotMailbox } from '../../server/backup/index.js';
-import { runCli, startServe, tempDataDir } from '../helpers/sealpost-cli.js';
+import { runCli, startServe, tempDataDir, stopServe } from '../helpers/sealpost-cli.js';
 import { freePorts, listenerPortsEnv } from '../helpers/ports.js';
 import { mailboxFixture } from '../integration/backup-fixture.js';
 
@@ -63,8 +63,7 @@ test('CLI and serve: the data dir after first start, backups and exports (sqlite
   // first start: serve with the admin listener only, then stop it
   const [adminPort] = await freePorts(1);
   const serve = await startServe([], { ...env, ...listenerPortsEnv(['admin'], [adminPort as number]) }, 1);
-  serve.child.kill('SIGTERM');
-  assert.equal(await serve.exited, 0, serve.output());
+  assert.equal(await stopServe(serve), 0, serve.output());
   assert.deepEqual(wrongModes(data.dir), [], 'after the first start');
 
   await ok(['domain', 'add', 'example.test']);
