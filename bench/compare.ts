@@ -14,7 +14,9 @@
 // Rows may carry a goal (a ratio to one Dovecot, or an absolute figure); the table says whether it is met.
 // Prints one JSON object, a table with the Sealpost ÷ Dovecot ratios and goals, and a one-line summary.
 // Flags: --quick (smaller corpus and shorter runs, for a smoke test), --secs=N (mixed/POP3 duration),
-// --scale=N[,N…] (mailbox sizes for the scale rows; default 10000,50000,100000, --quick 10000; 0 skips them).
+// --scale=N[,N…] (mailbox sizes for the scale rows; default 10000,50000,100000, --quick 10000; 0 skips them),
+// --targets=NAME[,NAME…] (sealpost, dovecot, dovecot-crypt; default all three: one alone reproduces a row's
+// conditions in a third of the time, e.g. while finding out why a figure differs from a lone benchmark's).
 // Every process it starts is stopped at the end, on error and on SIGINT/SIGTERM.
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -591,6 +593,10 @@ export async function run(flags: string[]): Promise<void> {
       .sort((a, b) => a - b);
   }
 
+  const targetsFlag = flags.find((f) => f.startsWith('--targets='));
+  const chosen: readonly TargetName[] = targetsFlag ? TARGETS.filter((name) => targetsFlag.slice(10).split(',').includes(name)) : TARGETS;
+  if (!chosen.includes('sealpost') || chosen.length === 0) throw new Error('--targets must name sealpost (and may add dovecot, dovecot-crypt)');
+
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-compare-'));
   // Dovecot's auth and mail processes run as other users and must traverse to their dirs (Sealpost's data dir stays 0700).
   fs.chmodSync(work, 0o755);
@@ -610,7 +616,7 @@ export async function run(flags: string[]): Promise<void> {
   process.once('SIGTERM', onSignal);
 
   try {
-    const version = await ensureDovecot(log);
+    const version = chosen.some((name) => name !== 'sealpost') ? await ensureDovecot(log) : 'not run';
     log(`dovecot ${version}; generating the corpus`);
     const { messages: corpus, source } = await loadCorpus(sizes.search, work);
     const userMap = users();
@@ -647,6 +653,7 @@ export async function run(flags: string[]): Promise<void> {
       ['dovecot', { imap: dImap!, pop3: dPop!, lmtp: dLmtp! }, false],
       ['dovecot-crypt', { imap: cImap!, pop3: cPop!, lmtp: cLmtp! }, true],
     ] as const) {
+      if (!chosen.includes(name)) continue;
       const dir = path.join(work, name);
       fs.mkdirSync(dir);
       const instance: DovecotInstance = await startDovecot({ dir, name: `compare-${name}-${process.pid}`, ports, crypt, users: userMap });
@@ -681,7 +688,7 @@ export async function run(flags: string[]): Promise<void> {
       return row;
     };
     const each = async (label: string, fn: (t: Target) => Promise<void>): Promise<void> => {
-      for (const name of TARGETS) {
+      for (const name of chosen) {
         log(`${label}: ${name}`);
         await fn(targets.get(name)!);
       }
