@@ -19,7 +19,6 @@ import type { AliasSession } from '../accounts/index.js';
 import { loginRefusal, type LoginRefusal } from '../accounts/index.js';
 import type { AppContext, Listener, Service } from '../context.js';
 import { MailboxError } from '../mailbox/errors.js';
-import { BodyPrefetch, READ_AHEAD_MAX_BYTES } from '../mailbox/read-ahead.js';
 import type { Mailbox } from '../mailbox/types.js';
 import { capToFdShare, ConnectionGate, gateConnections, isLoopbackAddress, listenPlainAndTls, RateBoundedLog, refuseSocket, tlsUpgrade, handshakeErrorKind, type GateRefusal } from '../net.js';
 import { logSecurityEvent } from '../security-log.js';
@@ -81,16 +80,7 @@ function mailboxReply(error: unknown): Error {
 interface Lease {
   readonly aliasId: string;
   readonly session: AliasSession;
-  /** The maildrop's messages read ahead for RETR, made at the first RETR. */
-  ahead?: BodyPrefetch;
 }
-
-/**
- * Messages per RETR read-ahead batch. Clients download a maildrop in order, or only its newest messages: a RETR
- * reads its batch and the next in the reader thread, so the next RETRs find their bytes read while this one is
- * written. Small, because a client that takes a single message still reads two batches.
- */
-const RETR_READ_AHEAD_MESSAGES = 8;
 
 type Pop3ListingLike = Pop3Listing;
 
@@ -122,26 +112,6 @@ export function createPop3Service(ctx: AppContext): Service {
     const lease = leases.get(session.id);
     if (!lease) throw pop3Error('Not logged in');
     return lease.session.mailbox;
-  };
-
-  /**
-   * A RETR's message: read ahead with its neighbours when it is small enough, else (or when the read-ahead has
-   * no answer: expunged meanwhile, a size that does not match the listing, a thread that failed) read here.
-   */
-  const retrBytes = async (session: Pop3Session, uid: number, size: number): Promise<Buffer> => {
-    const lease = leases.get(session.id);
-    if (lease && session.listing) {
-      lease.ahead ??= new BodyPrefetch(
-        lease.session.mailbox,
-        INBOX,
-        session.listing.messages.filter((m) => m.size > 0 && m.size <= READ_AHEAD_MAX_BYTES).map((m) => ({ uid: m.uid, start: 0, end: m.size })),
-        { batchMessages: RETR_READ_AHEAD_MESSAGES },
-      );
-      const ahead = lease.ahead.take(uid);
-      const bytes = ahead ? await ahead.bytes.catch(() => null) : null;
-      if (bytes && bytes.length === size) return bytes;
-    }
-    return mailboxOf(session).readMessage(INBOX, uid);
   };
 
   /** Runs a hook body; a throw or rejection becomes the callback's error instead of killing the process. */
@@ -341,7 +311,7 @@ export function createPop3Service(ctx: AppContext): Service {
         // Backpressure: a client that pipelines RETRs without reading gets its next one after the socket drains.
         if (socket.write(multilineReply(`+OK ${message.size} octets`, raw))) next();
         else socket.once('drain', () => next());
-      }, () => retrBytes(session, message.uid, message.size));
+      }, () => mailboxOf(session).readMessage(INBOX, message.uid));
     }
 
     /**

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { readerStats } from '../../server/mailbox/index.js';
-import { READ_AHEAD_MIN_MESSAGES } from '../../server/mailbox/read-ahead.js';
+import { READ_AHEAD_MIN_MESSAGES } from '../../server/imap/commands/fetch-prefetch.js';
 import { generateCorpus, loadSharedCorpus } from '../helpers/corpus.js';
 import { crlf, fetchRacingExpungeAll, fetchResponses, isAtom, status, startFetchFixture, type FetchFixture } from './fetch-helpers.js';
 

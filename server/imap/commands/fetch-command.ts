@@ -19,7 +19,7 @@ import { formatInternalDate, sequenceSetText } from '../wire/encode.js';
 import { STAR, type Partial, type SectionRef, type SequenceSet, type StreamedLiteral, type Value } from '../wire/types.js';
 import { readFetchArguments, type FetchItem } from './fetch-items.js';
 import { uidRanges } from './copy.js';
-import { BodyPrefetch, READ_AHEAD_MAX_BYTES, READ_AHEAD_MIN_MESSAGES, type Prefetched } from '../../mailbox/read-ahead.js';
+import { BodyPrefetch, READ_AHEAD_MIN_MESSAGES, type Prefetched } from './fetch-prefetch.js';
 
 /** Messages per page when only metadata (or nothing) is needed. */
 const PAGE = 200;
@@ -326,7 +326,7 @@ async function runFetch(ctx: CommandContext): Promise<Completion | void> {
     needsStructure || markSeen || args.changedSince !== null || items.some((item) => META_KINDS.has(item.kind) || item.kind === 'section');
   const needsFullMeta = items.some((item) => FULL_META_KINDS.has(item.kind));
   const pageSize = needsStructure && !headerOnly ? STRUCTURE_PAGE : PAGE;
-  // BODY[] / RFC822 / BODY[]<partial>: ranges up to READ_AHEAD_MAX_BYTES are read ahead, beside the event loop.
+  // BODY[] / RFC822 / BODY[]<partial>: ranges up to READ_BYTES are read ahead, beside the event loop.
   const wholeItem = items.find((item): item is Extract<FetchItem, { kind: 'section' }> => isWholeMessage(item));
   const hasFlags = items.some((item) => item.kind === 'flags');
   const hasModseq = items.some((item) => item.kind === 'modseq');
@@ -405,7 +405,7 @@ function bodyPrefetch(mailbox: Mailbox, view: SelectedView, records: readonly Fe
   for (const record of records) {
     if (!hasMeta(record) || view.seqOf(record.uid) === 0) continue;
     const r = partialRange(record.size, item.partial ?? undefined);
-    if (r.end > r.start && r.end - r.start <= READ_AHEAD_MAX_BYTES) wanted.push({ uid: record.uid, start: r.start, end: r.end });
+    if (r.end > r.start && r.end - r.start <= READ_BYTES) wanted.push({ uid: record.uid, start: r.start, end: r.end });
   }
   return wanted.length >= READ_AHEAD_MIN_MESSAGES ? new BodyPrefetch(mailbox, view.path, wanted) : null;
 }
