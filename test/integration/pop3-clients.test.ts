@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
+import { ImapFlow } from 'imapflow';
 import { promisify } from 'node:util';
 import { generateCorpus, type CorpusMessage } from '../helpers/corpus.js';
 import { startSendingApp, TEST_PASSWORD, type SendingApp } from '../helpers/sending.js';
@@ -39,6 +40,63 @@ function rawSession(port: number, lines: string[], terminator = '\r\n'): Promise
   });
 }
 
+/** A POP3 client that sends one command at a time over a plain socket and returns what the server answered. */
+class Pop3Line {
+  private buffered = '';
+  private waiting: (() => void) | null = null;
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (d: Buffer) => {
+      this.buffered += d.toString('latin1');
+      this.waiting?.();
+    });
+    socket.on('close', () => this.waiting?.());
+  }
+
+  static async connect(port: number): Promise<Pop3Line> {
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const client = new Pop3Line(socket);
+    await client.until('\r\n');
+    client.buffered = '';
+    return client;
+  }
+
+  /** Waits until the buffered reply holds `marker`, then takes the reply up to and including it. */
+  private async until(marker: string): Promise<string> {
+    const deadline = Date.now() + 30_000;
+    while (!this.buffered.includes(marker)) {
+      if (this.socket.destroyed || Date.now() > deadline) throw new Error(`no ${JSON.stringify(marker)} in ${JSON.stringify(this.buffered.slice(0, 200))}`);
+      await new Promise<void>((resolve) => {
+        this.waiting = resolve;
+        setTimeout(resolve, 1000).unref();
+      });
+    }
+    const end = this.buffered.indexOf(marker) + marker.length;
+    const reply = this.buffered.slice(0, end);
+    this.buffered = this.buffered.slice(end);
+    return reply;
+  }
+
+  /** A single-line reply, without its CRLF. */
+  async command(line: string): Promise<string> {
+    this.socket.write(`${line}\r\n`);
+    return (await this.until('\r\n')).slice(0, -2);
+  }
+
+  /** The message of a +OK multi-line reply, un-stuffed (RFC 1939 §3); throws on -ERR. */
+  async multiline(line: string): Promise<string> {
+    const status = await this.command(line);
+    if (!status.startsWith('+OK')) throw new Error(`${line}: ${status}`);
+    const body = (await this.until('\r\n.\r\n')).slice(0, -3);
+    return body.replace(/^\.\./gm, '.');
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
 describe('pop3', () => {
   let app: SendingApp;
   let corpus: CorpusMessage[];
@@ -46,7 +104,7 @@ describe('pop3', () => {
   before(async () => {
     // POP3 must hand back the stored bytes exactly; the junk filter's own header (tested in junk-filter) would be
     // part of them, so it is off here and the stored message is the delivered one.
-    app = await startSendingApp({ listeners: ['pop3', 'pop3s'], env: { SEALPOST_JUNK: 'off' } });
+    app = await startSendingApp({ listeners: ['pop3', 'pop3s', 'imap'], env: { SEALPOST_JUNK: 'off' } });
     const ctx = app.running.ctx;
     ctx.directory.addDomain('pop.test');
     const { alias } = await ctx.accounts.createAlias(ALICE, TEST_PASSWORD);
@@ -97,6 +155,55 @@ print(json.dumps({"n": a[0], "size": a[1], "uidl": a[2], "uidl2": b[2], "hashes"
     const raw0 = corpus[0]?.raw ?? Buffer.alloc(0);
     const headerBlock = raw0.subarray(0, raw0.indexOf('\r\n\r\n') + 4).toString('latin1');
     assert.equal(r.top + '\r\n', headerBlock, 'TOP n 0: exactly the header block, no body line');
+  });
+
+  test('RFC 1939 §5 RETR in reverse, scattered and repeated order: each message is its own exact bytes', async () => {
+    const out = await py(
+      app,
+      `
+p = poplib.POP3("127.0.0.1", P, timeout=30); p.user(U); p.pass_(W)
+n = p.stat()[0]
+order = list(range(n, 0, -1)) + [((i * 7) % n) + 1 for i in range(n)] + [3, 3, 1]
+got = []
+for i in order:
+    got.append([i, hashlib.sha256(b"\\r\\n".join(p.retr(i)[1]) + b"\\r\\n").hexdigest()])
+p.quit()
+print(json.dumps(got))
+`,
+    );
+    const got = JSON.parse(out) as [number, string][];
+    assert.equal(got.length, 2 * corpus.length + 3);
+    for (const [n, hash] of got) assert.equal(hash, sha(corpus[n - 1]!.raw), `RETR ${n}`);
+  });
+
+  test('RFC 1939 §5 RETR of a message another session expunged after the listing: -ERR, never another message\'s bytes', async () => {
+    // An alias of its own: the other tests count ALICE's messages.
+    const DAVE = 'dave@pop.test';
+    const ctx = app.running.ctx;
+    const { alias } = await ctx.accounts.createAlias(DAVE, TEST_PASSWORD);
+    for (const m of corpus) await ctx.accounts.deliverOrQueue(alias, m.raw, { folder: 'INBOX', receivedAt: m.date });
+    const pop = await Pop3Line.connect(app.port('pop3'));
+    const imap = new ImapFlow({ host: '127.0.0.1', port: app.port('imap'), secure: false, tls: { rejectUnauthorized: false }, auth: { user: DAVE, pass: TEST_PASSWORD }, logger: false });
+    try {
+      assert.match(await pop.command(`USER ${DAVE}`), /^\+OK/);
+      assert.match(await pop.command(`PASS ${TEST_PASSWORD}`), /^\+OK/);
+      const n = Number((await pop.command('STAT')).split(' ')[1]);
+      assert.ok(n >= 20, `${n} messages`);
+      assert.equal(await pop.multiline('RETR 1'), corpus[0]!.raw.toString('latin1'));
+      await imap.connect();
+      const lock = await imap.getMailboxLock('INBOX');
+      try {
+        await imap.messageFlagsAdd('20', ['\\Deleted']);
+        await imap.messageDelete('20');
+      } finally {
+        lock.release();
+      }
+      for (let i = 2; i < 20; i++) assert.equal(await pop.multiline(`RETR ${i}`), corpus[i - 1]!.raw.toString('latin1'), `RETR ${i}`);
+      assert.equal(await pop.command('RETR 20'), '-ERR Message no longer exists');
+    } finally {
+      pop.close();
+      await imap.logout().catch(() => undefined);
+    }
   });
 
   test('curl retrieves a message byte-for-byte and lists the maildrop', async () => {
