@@ -455,12 +455,20 @@ async function leanFetch(
     if (status.uidValidity === view.uidValidity && view.flagsCurrent(status.highestModseq)) {
       // Both lists ascend: the sequence number is found by walking the view's UIDs alongside, not searched per message.
       const all = view.uids;
+      const render = uidFlagsLine(kinds);
       let at = 0;
       for (const uid of uids) {
         while (at < all.length && all[at]! < uid) at++;
         const flags = view.flagsOf(uid);
         if (all[at] !== uid || flags === undefined) continue;
-        chunk += leanLine(at + 1, uid, 0, 0, flags, names, kinds, showRecent && view.recent.has(uid), flagTexts);
+        const recent = showRecent && view.recent.has(uid);
+        if (render) {
+          let text = flagTexts.get(flags);
+          if (text === undefined) flagTexts.set(flags, (text = flags.join(' ')));
+          chunk += render(at + 1, uid, recent ? (text ? `${text} \\Recent` : '\\Recent') : text);
+        } else {
+          chunk += leanLine(at + 1, uid, 0, 0, flags, names, kinds, recent, flagTexts);
+        }
         if (chunk.length >= LEAN_CHUNK_CHARS) await flush();
       }
       return flush();
@@ -483,6 +491,21 @@ async function leanFetch(
     }
   }
   return flush();
+}
+
+/**
+ * The response line of the common sync items (UID, FLAGS, or both in either order), as one template: the same
+ * bytes as leanLine, with none of its per-item loop. A fresh server runs it a few times before the JIT has
+ * compiled it, and it is answered per message of a whole folder (FETCH 1:* (UID FLAGS) of 10,000 messages
+ * took 9–23 ms in its first runs after a restart and 5 ms once compiled). Null for any other item list.
+ */
+function uidFlagsLine(kinds: readonly FetchItem['kind'][]): ((seq: number, uid: number, flagText: string) => string) | null {
+  const list = kinds.join(' ');
+  if (list === 'uid flags') return (seq, uid, flagText) => `* ${seq} FETCH (UID ${uid} FLAGS (${flagText}))\r\n`;
+  if (list === 'flags uid') return (seq, uid, flagText) => `* ${seq} FETCH (FLAGS (${flagText}) UID ${uid})\r\n`;
+  if (list === 'flags') return (seq, _uid, flagText) => `* ${seq} FETCH (FLAGS (${flagText}))\r\n`;
+  if (list === 'uid') return (seq, uid) => `* ${seq} FETCH (UID ${uid})\r\n`;
+  return null;
 }
 
 /** One lean FETCH response line, CRLF included. */
