@@ -595,7 +595,7 @@ export async function run(flags: string[]): Promise<void> {
 
   const targetsFlag = flags.find((f) => f.startsWith('--targets='));
   const chosen: readonly TargetName[] = targetsFlag ? TARGETS.filter((name) => targetsFlag.slice(10).split(',').includes(name)) : TARGETS;
-  if (!chosen.includes('sealpost') || chosen.length === 0) throw new Error('--targets must name sealpost (and may add dovecot, dovecot-crypt)');
+  if (!chosen.includes('sealpost')) throw new Error('--targets must name sealpost (and may add dovecot, dovecot-crypt)');
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-compare-'));
   // Dovecot's auth and mail processes run as other users and must traverse to their dirs (Sealpost's data dir stays 0700).

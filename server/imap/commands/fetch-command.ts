@@ -463,9 +463,7 @@ async function leanFetch(
         if (all[at] !== uid || flags === undefined) continue;
         const recent = showRecent && view.recent.has(uid);
         if (render) {
-          let text = flagTexts.get(flags);
-          if (text === undefined) flagTexts.set(flags, (text = flags.join(' ')));
-          chunk += render(at + 1, uid, recent ? (text ? `${text} \\Recent` : '\\Recent') : text);
+          chunk += render(at + 1, uid, flagText(flags, recent, flagTexts));
         } else {
           chunk += leanLine(at + 1, uid, 0, 0, flags, names, kinds, recent, flagTexts);
         }
@@ -508,6 +506,13 @@ function uidFlagsLine(kinds: readonly FetchItem['kind'][]): ((seq: number, uid: 
   return null;
 }
 
+/** The FLAGS list's text: the flags (joined once per shared list), then \\Recent as flagsValue() adds it. */
+function flagText(flags: readonly string[], recent: boolean, flagTexts: Map<readonly string[], string>): string {
+  let text = flagTexts.get(flags);
+  if (text === undefined) flagTexts.set(flags, (text = flags.join(' ')));
+  return recent ? (text ? `${text} \\Recent` : '\\Recent') : text;
+}
+
 /** One lean FETCH response line, CRLF included. */
 function leanLine(
   seq: number,
@@ -534,12 +539,8 @@ function leanLine(
       case 'modseq':
         line += ` (${modseq})`;
         break;
-      default: {
-        let text = flagTexts.get(flags);
-        if (text === undefined) flagTexts.set(flags, (text = flags.join(' ')));
-        if (recent) text = text ? `${text} \\Recent` : '\\Recent';
-        line += ` (${text})`;
-      }
+      default:
+        line += ` (${flagText(flags, recent, flagTexts)})`;
     }
   }
   return `${line})\r\n`;
