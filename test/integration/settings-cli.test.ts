@@ -85,7 +85,8 @@ describe('sealpost settings / alias sent-copy / restart against a running serve'
     data = tempDataDir();
     const [smtp, sub, imapPort, pop3, admin, newImap] = await freePorts(6);
     ports = { smtp: smtp!, submission: sub!, imap: imapPort!, pop3: pop3!, admin: admin!, newImap: newImap! };
-    assert.equal((await cli(['domain', 'add', DOMAIN])).code, 0);
+    const domainAdded = await cli(['domain', 'add', DOMAIN]);
+    assert.equal(domainAdded.code, 0, domainAdded.stderr);
     for (const address of [ALICE, BOB]) {
       const added = await cli(['alias', 'add', address, '--password-stdin'], `${PASSWORD}\n`);
       assert.equal(added.code, 0, added.stderr);
