@@ -177,6 +177,8 @@ export async function startApp(sources: ConfigSources = {}, options: OpenContext
     await stop();
     throw error;
   }
+  // Bodies for the first FETCH are read by a thread that is already running (a CLI run leaves them unstarted).
+  ctx.mailboxes.startReaders();
   ctx.logger.info({ event: 'app.started', listeners: listeners.length }, 'started');
   logHostnameFindings(ctx);
   return { ctx, listeners, stop };

@@ -330,6 +330,10 @@ class SqliteMailboxStore implements MailboxStore {
     await this.closeHandle(id);
   }
 
+  startReaders(): void {
+    this.readers.start();
+  }
+
   async closeAll(): Promise<void> {
     clearInterval(this.idleTimer);
     await Promise.all([...this.handles.keys()].map((id) => this.closeHandle(id)));

@@ -2,7 +2,8 @@
 // Each open mailbox handle gets its own read-only connection in one thread, opened on its first read and closed
 // when the handle closes. The threads only ever speed reads up: a batch they cannot answer (a thread that
 // crashed, a file it could not open) is read on the event loop instead, by the same code (body-read.ts).
-// Threads start on first use and are unref'd while idle, so they never keep the process alive.
+// Threads start on first use (a server starts them at once: start()) and are unref'd while idle, so built code never
+// stays alive for them.
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker, workerModuleUrl } from '../worker-thread.js';
 import type { ReaderReply, ReaderRequest, ReadRange } from './reader-worker.js';
@@ -82,8 +83,24 @@ export class MailboxReaders {
     this.threads = Array.from({ length: Math.max(0, Math.trunc(threads)) }, () => null);
   }
 
+  /** Threads running now (started by start() or by a first read, not yet stopped). */
+  get running(): number {
+    return this.threads.filter((t) => t !== null).length;
+  }
+
   get enabled(): boolean {
     return this.threads.length > 0 && !this.closed;
+  }
+
+  /**
+   * Starts every thread now rather than on the first read: a thread takes tens of milliseconds to start and load
+   * its modules, which the first FETCH of a body would otherwise wait for. For a server; a CLI run never calls it.
+   * Idle threads are unref'd, but under tsx (sources, tests) a started thread keeps the process alive all the same
+   * (the loader hooks it registers): close() is what ends them.
+   */
+  start(): void {
+    if (!this.enabled) return;
+    for (let slot = 0; slot < this.threads.length; slot++) this.thread(slot);
   }
 
   /** A handle for one opened file, or null when there are no reader threads. */

@@ -224,6 +224,26 @@ describe('mailbox reader threads', () => {
     await assert.rejects(handle.read('INBOX', [{ uid: 1, start: 0, end: 10 }]));
   });
 
+  test('MailboxReaders.start runs every thread before the first read; reads then use them; after close() nothing starts', async () => {
+    const target = await closedFile();
+    const readers = new MailboxReaders(2);
+    try {
+      assert.equal(readers.running, 0, 'nothing runs before start() or a read');
+      readers.start();
+      assert.equal(readers.running, 2);
+      const handle = readers.register(target)!;
+      const [bytes] = await handle.read('INBOX', [{ uid: 1, start: 0, end: target.raws[0]!.length }]);
+      assert.ok(bytes!.equals(target.raws[0]!));
+      assert.equal(readers.stats.read, 1);
+      assert.equal(readers.running, 2);
+    } finally {
+      await readers.close();
+    }
+    assert.equal(readers.running, 0);
+    readers.start(); // after close: nothing starts
+    assert.equal(readers.running, 0);
+  });
+
   test('MailboxReaders: a wrong key is refused in the thread, and the read rejects', async () => {
     const target = await closedFile();
     const readers = new MailboxReaders(1);
