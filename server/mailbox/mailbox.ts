@@ -13,9 +13,9 @@ import { canonicalBytes, headerEndOf, parseForStore, serializeStructureForStore,
 import { fdatasyncPath, GroupCommit, type GroupCommitStats } from './group-commit.js';
 import { compileSearch, encodeSearchText, splitSearchText, storedIndexedText, uidSetSql } from './search.js';
 import { derivedObjectId, newMailboxObjectId, objectIdPermutation } from './object-id.js';
-import { SORT_COLUMNS } from './schema.js';
+import { SORT_COLUMNS, sortIndexSql } from './schema.js';
 import { messageKeys, sentDateKey } from './sort-keys.js';
-import { compileSort } from './sort.js';
+import { compileSort, onDemandSortIndex } from './sort.js';
 import { buildThreads, threadInputSql, type ThreadRow } from './thread.js';
 import { sieveStore, type SieveStore } from './sieve-store.js';
 import type { Db } from './sqlite.js';
@@ -1003,7 +1003,24 @@ export class SqliteMailbox implements Mailbox {
   sort(folder: string, keys: readonly SortKey[], query: SearchQuery): number[] {
     const f = this.folder(folder);
     const compiled = compileSort(f.id, keys, query);
+    this.ensureSortIndex(keys);
     return this.db().prepare(compiled.sql).pluck().all(...compiled.params) as number[];
+  }
+
+  /**
+   * Builds the index a SORT by `keys` scans when the file does not have it yet (schema.ts ON_DEMAND_SORT_INDEXES):
+   * once per key and file, in a write of its own. Building it reads every message of the file once (about a
+   * hundred milliseconds at 100,000 messages, see docs/mailbox-store.md). A file that cannot be written now
+   * (another writer past the busy timeout) is sorted without the index and gets it at a later SORT.
+   */
+  private ensureSortIndex(keys: readonly SortKey[]): void {
+    const index = onDemandSortIndex(keys);
+    if (!index || this.stmt("SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?").get(index.name)) return;
+    try {
+      this.write(() => this.db(true).exec(sortIndexSql(index.column)));
+    } catch (error) {
+      if (!(error instanceof Retryable)) throw error;
+    }
   }
 
   thread(folder: string, algorithm: ThreadAlgorithm, query: SearchQuery): ThreadNode[] {

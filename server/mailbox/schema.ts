@@ -384,7 +384,39 @@ const v10: Migration = (db) => {
   if (!has) db.exec('ALTER TABLE bodies ADD COLUMN header_end INTEGER');
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10];
+/**
+ * The SORT indexes built on demand (sort.ts onDemandSortIndex): keys whose values land on a random leaf of their
+ * index with every new message (subject, addresses, size), so each such index costs every stored message a page
+ * written and encrypted, about a third of what an append writes with all seven. Most mail apps never SORT; a
+ * mailbox gets the index of a key at its first SORT by that key and keeps it. ARRIVAL and DATE stay built: their
+ * keys mostly grow with the UID, so new entries land on the index's last page.
+ */
+export const ON_DEMAND_SORT_INDEXES: Readonly<Record<string, string>> = {
+  sort_subject: 'messages_sort_subject',
+  sort_from: 'messages_sort_from',
+  sort_to: 'messages_sort_to',
+  sort_cc: 'messages_sort_cc',
+  sort_dfrom: 'messages_sort_dfrom',
+  sort_dto: 'messages_sort_dto',
+  size: 'messages_sort_size',
+};
+
+/** The statement that builds the on-demand SORT index of `column` (a key of ON_DEMAND_SORT_INDEXES). */
+export function sortIndexSql(column: string): string {
+  const name = ON_DEMAND_SORT_INDEXES[column];
+  if (name === undefined) throw new InvalidRequest('no on-demand index for this sort key');
+  return `CREATE INDEX IF NOT EXISTS ${name} ON messages(folder_id, ${column}, uid)`;
+}
+
+/**
+ * v11: the SORT indexes of random keys are no longer kept for every file (ON_DEMAND_SORT_INDEXES): dropped here,
+ * built again by the first SORT by that key. Re-runnable.
+ */
+const v11: Migration = (db) => {
+  for (const name of Object.values(ON_DEMAND_SORT_INDEXES)) db.exec(`DROP INDEX IF EXISTS ${name}`);
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Runs the migrations a file lacks, each in its own transaction; `upTo` exists for tests (old-version fixtures). */

@@ -1,6 +1,8 @@
 // SORT (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO) as one SQL statement over the per-message sort columns.
-// Every key has a (folder_id, key, uid) index (schema v4), so sorting a whole folder is an index scan.
+// Every key has a (folder_id, key, uid) index, so sorting a whole folder by one key is an index scan: ARRIVAL and
+// DATE always, the others from the first SORT by them on (schema.ts ON_DEMAND_SORT_INDEXES).
 import { InvalidRequest } from './errors.js';
+import { ON_DEMAND_SORT_INDEXES } from './schema.js';
 import { compileSearch, uidSetSql, type CompiledSearch } from './search.js';
 import type { SearchQuery, SortKey, SortKeyName } from './types.js';
 
@@ -51,4 +53,16 @@ export function messageFilterSql(folderId: number, query: SearchQuery, params: u
   const search = compileSearch(folderId, query);
   params.push(...search.params);
   return ` AND m.uid IN (SELECT uid FROM (${search.sql}))`;
+}
+
+/**
+ * The on-demand index (schema.ts ON_DEMAND_SORT_INDEXES) a SORT by `keys` scans: its first key's, when that key's
+ * index is built on demand; null otherwise. Later keys only order ties, which no single-key index serves.
+ */
+export function onDemandSortIndex(keys: readonly SortKey[]): { readonly column: string; readonly name: string } | null {
+  const first = keys[0];
+  if (!first) return null;
+  const column = COLUMNS[first.key]?.slice('m.'.length);
+  const name = column === undefined ? undefined : ON_DEMAND_SORT_INDEXES[column];
+  return column !== undefined && name !== undefined ? { column, name } : null;
 }
