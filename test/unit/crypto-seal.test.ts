@@ -1,4 +1,8 @@
 // Hybrid sealed boxes and secret wrapping: round trips, every tampered byte refused, wrong key, wrong AAD.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { x25519 } from '@noble/curves/ed25519.js';
@@ -165,6 +169,38 @@ test('the native XChaCha20-Poly1305 and X25519 agree byte for byte with the @nob
   const held = x25519SecretKeyObject(a.secretKey, a.publicKey);
   assert.deepEqual(x25519SharedWith(held, b.publicKey), Buffer.from(x25519.getSharedSecret(b.secretKey, a.publicKey)));
   assert.throws(() => x25519SharedWith(held, Buffer.alloc(32)));
+});
+
+test('x25519Ephemeral: its public half and shared secret agree with @noble (RFC 7748 §6.1); a low-order peer is refused', async () => {
+  const { x25519Ephemeral, x25519Generate } = await import('../../server/crypto/native.js');
+  for (let i = 0; i < 20; i++) {
+    const recipient = x25519Generate();
+    const eph = x25519Ephemeral(recipient.publicKey);
+    assert.equal(eph.publicKey.length, 32);
+    assert.deepEqual(eph.shared, Buffer.from(x25519.getSharedSecret(recipient.secretKey, eph.publicKey)));
+  }
+  assert.throws(() => x25519Ephemeral(Buffer.alloc(32)));
+  assert.throws(() => x25519Ephemeral(Buffer.alloc(31)));
+});
+
+test('hostile: 20,000 seals in a row with a small young generation finish (no deadlock between key export and garbage collection)', async (t) => {
+  // Exporting each ephemeral public key as JWK (as x25519Ephemeral once did) hung this loop in 3 of 4 runs on Node 20,
+  // the main thread waiting forever on a mutex it held itself. Plain node, not tsx: under tsx's loader the same loop
+  // happened to finish, so the code is bundled first (esbuild, as scripts/build-server.mjs does).
+  const { buildSync } = await import('esbuild');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sealpost-seal-loop-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const bundle = path.join(dir, 'seal.mjs');
+  buildSync({ entryPoints: [path.resolve('server/crypto/seal.ts')], bundle: true, format: 'esm', platform: 'node', outfile: bundle, logLevel: 'error' });
+  const script = `import { generateSealKeyPair, seal } from ${JSON.stringify(bundle)};
+    const keys = generateSealKeyPair();
+    const message = Buffer.alloc(2000, 7);
+    for (let i = 0; i < 20000; i++) seal(keys.publicKey, message);
+    process.stdout.write('done');`;
+  const child = spawnSync(process.execPath, ['--max-semi-space-size=1', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 180_000 });
+  assert.equal(child.signal, null, 'the loop did not finish within 180 s (killed): a deadlock');
+  assert.equal(child.status, 0, child.stderr);
+  assert.equal(child.stdout, 'done');
 });
 
 test('one opener opens many boxes to its key and refuses a tampered box, a wrong AAD or another key\'s box, as unseal does', () => {
