@@ -23,7 +23,7 @@ export function x25519Generate(): { secretKey: Buffer; publicKey: Buffer } {
 }
 
 /** The X25519 base point (u = 9, RFC 7748 §4.1): X25519(k, 9) is the public key of secret k. */
-let basePoint: crypto.KeyObject | null = null;
+const BASE_POINT = crypto.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.concat([Buffer.from([9]), Buffer.alloc(31)]).toString('base64url') }, format: 'jwk' });
 
 /**
  * A one-use X25519 key pair agreed with `publicKey` in one step: the secret never leaves OpenSSL (no
@@ -38,12 +38,11 @@ let basePoint: crypto.KeyObject | null = null;
  */
 export function x25519Ephemeral(publicKey: Uint8Array): { publicKey: Buffer; shared: Buffer } {
   if (publicKey.length !== 32) throw new Error('X25519 keys are 32 bytes');
-  basePoint ??= crypto.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.concat([Buffer.from([9]), Buffer.alloc(31)]).toString('base64url') }, format: 'jwk' });
   const pair = crypto.generateKeyPairSync('x25519');
   const peer = crypto.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(publicKey).toString('base64url') }, format: 'jwk' });
   const shared = crypto.diffieHellman({ privateKey: pair.privateKey, publicKey: peer });
   if (shared.every((b) => b === 0)) throw new Error('X25519 low-order point');
-  return { publicKey: crypto.diffieHellman({ privateKey: pair.privateKey, publicKey: basePoint }), shared };
+  return { publicKey: crypto.diffieHellman({ privateKey: pair.privateKey, publicKey: BASE_POINT }), shared };
 }
 
 /** The raw X25519 public key of a raw secret key. */

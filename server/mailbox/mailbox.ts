@@ -13,7 +13,7 @@ import { canonicalBytes, headerEndOf, parseForStore, serializeStructureForStore,
 import { fdatasyncPath, GroupCommit, type GroupCommitStats } from './group-commit.js';
 import { compileSearch, encodeSearchText, splitSearchText, storedIndexedText, uidSetSql } from './search.js';
 import { derivedObjectId, newMailboxObjectId, objectIdPermutation } from './object-id.js';
-import { SORT_COLUMNS, sortIndexSql } from './schema.js';
+import { SORT_COLUMNS } from './schema.js';
 import { messageKeys, sentDateKey } from './sort-keys.js';
 import { compileSort, onDemandSortIndex } from './sort.js';
 import { buildThreads, threadInputSql, type ThreadRow } from './thread.js';
@@ -1009,15 +1009,15 @@ export class SqliteMailbox implements Mailbox {
 
   /**
    * Builds the index a SORT by `keys` scans when the file does not have it yet (schema.ts ON_DEMAND_SORT_INDEXES):
-   * once per key and file, in a write of its own. Building it reads every message of the file once (about a
-   * hundred milliseconds at 100,000 messages, see docs/mailbox-store.md). A file that cannot be written now
+   * once per key and file, in a write of its own. Building it reads every message of the file once (165–265 ms at
+   * 100,000 messages, see docs/mailbox-store.md). A file that cannot be written now
    * (another writer past the busy timeout) is sorted without the index and gets it at a later SORT.
    */
   private ensureSortIndex(keys: readonly SortKey[]): void {
     const index = onDemandSortIndex(keys);
     if (!index || this.stmt("SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?").get(index.name)) return;
     try {
-      this.write(() => this.db(true).exec(sortIndexSql(index.column)));
+      this.write(() => this.db().exec(index.createSql));
     } catch (error) {
       if (!(error instanceof Retryable)) throw error;
     }

@@ -401,13 +401,6 @@ export const ON_DEMAND_SORT_INDEXES: Readonly<Record<string, string>> = {
   size: 'messages_sort_size',
 };
 
-/** The statement that builds the on-demand SORT index of `column` (a key of ON_DEMAND_SORT_INDEXES). */
-export function sortIndexSql(column: string): string {
-  const name = ON_DEMAND_SORT_INDEXES[column];
-  if (name === undefined) throw new InvalidRequest('no on-demand index for this sort key');
-  return `CREATE INDEX IF NOT EXISTS ${name} ON messages(folder_id, ${column}, uid)`;
-}
-
 /**
  * v11: the SORT indexes of random keys are no longer kept for every file (ON_DEMAND_SORT_INDEXES): dropped here,
  * built again by the first SORT by that key. Re-runnable.

@@ -59,10 +59,8 @@ export function messageFilterSql(folderId: number, query: SearchQuery, params: u
  * The on-demand index (schema.ts ON_DEMAND_SORT_INDEXES) a SORT by `keys` scans: its first key's, when that key's
  * index is built on demand; null otherwise. Later keys only order ties, which no single-key index serves.
  */
-export function onDemandSortIndex(keys: readonly SortKey[]): { readonly column: string; readonly name: string } | null {
-  const first = keys[0];
-  if (!first) return null;
-  const column = COLUMNS[first.key]?.slice('m.'.length);
+export function onDemandSortIndex(keys: readonly SortKey[]): { readonly name: string; readonly createSql: string } | null {
+  const column = keys[0] ? COLUMNS[keys[0].key]?.slice('m.'.length) : undefined;
   const name = column === undefined ? undefined : ON_DEMAND_SORT_INDEXES[column];
-  return column !== undefined && name !== undefined ? { column, name } : null;
+  return column !== undefined && name !== undefined ? { name, createSql: `CREATE INDEX IF NOT EXISTS ${name} ON messages(folder_id, ${column}, uid)` } : null;
 }

@@ -405,6 +405,6 @@ export interface MailboxStore {
   onChange(listener: (event: MailboxChangeEvent) => void): () => void;
   /** Closes every handle. */
   closeAll(): Promise<void>;
-  /** Starts the reader threads now instead of at the first bulk read (a server at start; idle threads never keep the process alive). */
+  /** Starts the reader threads now instead of at the first bulk read (a server at start; closeAll() stops them). */
   startReaders(): void;
 }
